@@ -1,0 +1,95 @@
+"""Model and training-checkpoint files: safe to load, written atomically.
+
+A file is a plain dict of tensors, numbers, strings and lists, saved with ``torch.save``
+and read with ``torch.load(weights_only=True)``, which refuses to unpickle code::
+
+    {"format": "lnsnet", "version": 1, "model_config": {...}, "state_dict": {...},
+     # training checkpoints add:
+     "optimizer": {...}, "train_config": {...}, "position": int, "history": [...]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from .io import _atomic_write
+from .model import LNSNet, ModelConfig
+
+FORMAT = "lnsnet"
+VERSION = 1
+
+__all__ = ["save", "load", "model_from_payload", "sha256"]
+
+
+def save(path, model: LNSNet, **extra) -> None:
+    """Write ``model`` (and ``extra`` entries such as optimizer state) atomically."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    payload.update(extra)
+    _atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def load(path) -> dict:
+    """Read a model or checkpoint file without unpickling code.
+
+    Raises ``FileNotFoundError`` if missing and ``ValueError`` naming the file if it is not
+    an lnsnet model file (wrong kind, truncated, or containing pickled code).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{path} is not a safe lnsnet model file (it holds objects other than tensors "
+            f"and plain data, refused without being run): {str(exc).splitlines()[0]}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable lnsnet model file (truncated or wrong kind): {exc}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an lnsnet model file (no 'format': 'lnsnet' entry)")
+    if payload.get("version", 0) > VERSION:
+        raise ValueError(f"{path} was written by a newer lnsnet (file version {payload['version']})")
+    return payload
+
+
+def model_from_payload(payload: dict) -> LNSNet:
+    """Build an :class:`LNSNet` from a loaded payload."""
+    model = LNSNet(ModelConfig.from_dict(payload.get("model_config", {})))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"model file does not match the LNS-Net architecture: {exc}") from None
+    return model
+
+
+def sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(path) -> None:
+    """Flush a directory entry (after a rename) where the platform allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,129 @@
+"""The seed grid: square (SLIC-style) cells for K seeds on an HxW image.
+
+Coordinates are in pixels with pixel centres at integer positions: row ``r`` spans
+``[r - 0.5, r + 0.5)``. Cell ``(i, j)`` covers rows ``[i*H/R, (i+1)*H/R)`` and columns
+``[j*W/C, (j+1)*W/C)``; seed ``k = i*C + j`` starts at the cell centre.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Grid", "make_grid"]
+
+# weight of the cell aspect-ratio penalty against the relative error in the seed count
+_ASPECT_WEIGHT = 0.2
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A ``rows x cols`` grid of cells over an ``height x width`` image."""
+
+    height: int
+    width: int
+    rows: int
+    cols: int
+
+    @property
+    def n_seeds(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def cell_size(self) -> tuple[float, float]:
+        """(cell height, cell width) in pixels."""
+        return self.height / self.rows, self.width / self.cols
+
+    def centres(self, device=None, dtype=torch.float32) -> torch.Tensor:
+        """Cell centres, ``(K, 2)`` as (row, col) pixel coordinates."""
+        ch, cw = self.cell_size
+        r = (torch.arange(self.rows, device=device, dtype=dtype) + 0.5) * ch - 0.5
+        c = (torch.arange(self.cols, device=device, dtype=dtype) + 0.5) * cw - 0.5
+        rr, cc = torch.meshgrid(r, c, indexing="ij")
+        return torch.stack([rr.reshape(-1), cc.reshape(-1)], dim=1)
+
+    def pixel_cells(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cell row of every image row ``(H,)`` and cell column of every image column ``(W,)``."""
+        r = torch.arange(self.height, device=device) * self.rows // self.height
+        c = torch.arange(self.width, device=device) * self.cols // self.width
+        return r, c
+
+    def candidates(self, window: int = 3, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Seeds of the ``window x window`` cells around each pixel's own cell.
+
+        Returns
+        -------
+        index : LongTensor ``(window**2, H, W)``
+            Seed index of each candidate (clamped into range where invalid).
+        valid : BoolTensor ``(window**2, H, W)``
+            False where the candidate cell lies outside the grid.
+        """
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"window must be a positive odd number, got {window}")
+        half = window // 2
+        pr, pc = self.pixel_cells(device)
+        idx, val = [], []
+        for dr in range(-half, half + 1):
+            for dc in range(-half, half + 1):
+                r = pr + dr
+                c = pc + dc
+                vr = (r >= 0) & (r < self.rows)
+                vc = (c >= 0) & (c < self.cols)
+                k = r.clamp(0, self.rows - 1)[:, None] * self.cols + c.clamp(0, self.cols - 1)[None, :]
+                idx.append(k)
+                val.append(vr[:, None] & vc[None, :])
+        return torch.stack(idx), torch.stack(val)
+
+    def pixel_candidates(self, pixels: torch.Tensor, window: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate seeds of the given pixels (flat indices ``(N,)``, row-major).
+
+        Returns ``index`` ``(N, window**2)`` (clamped where invalid) and ``valid``
+        ``(N, window**2)``; candidate ``m`` is the cell offset ``(m // window - half, m % window - half)``.
+        """
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"window must be a positive odd number, got {window}")
+        half = window // 2
+        pr, pc = self.pixel_cells(pixels.device)
+        r = pr[pixels // self.width][:, None]
+        c = pc[pixels % self.width][:, None]
+        d = torch.arange(-half, half + 1, device=pixels.device)
+        rr = (r + d.repeat_interleave(window)[None])
+        cc = (c + d.repeat(window)[None])
+        valid = (rr >= 0) & (rr < self.rows) & (cc >= 0) & (cc < self.cols)
+        index = rr.clamp(0, self.rows - 1) * self.cols + cc.clamp(0, self.cols - 1)
+        return index, valid
+
+
+def make_grid(height: int, width: int, n_segments: int) -> Grid:
+    """Choose ``rows x cols`` so that cells are close to square and ``rows*cols`` close to K.
+
+    The count error (relative, in log scale) and the cell aspect ratio (log scale) are
+    traded off; for K >= 50 on any image the count is within a few percent of K. K is
+    capped at the number of pixels.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    if int(n_segments) != n_segments or n_segments < 1:
+        raise ValueError(f"n_segments must be a positive integer, got {n_segments!r}")
+    k = min(int(n_segments), height * width)
+    step = math.sqrt(height * width / k)
+    pairs = set()
+    # rows near H/step with the cols that fit K, and cols near W/step with the rows that fit
+    for transpose, (a, b) in ((False, (height, width)), (True, (width, height))):
+        a0 = a / step
+        for na in range(max(1, math.floor(a0) - 1), min(a, math.ceil(a0) + 1) + 1):
+            for nb in {math.floor(k / na), math.ceil(k / na)}:
+                nb = min(max(1, nb), b)
+                pairs.add((nb, na) if transpose else (na, nb))
+    best = None
+    for rows, cols in sorted(pairs):
+        if rows > height or cols > width:
+            continue
+        count_err = abs(math.log(rows * cols / k))
+        aspect = abs(math.log((height / rows) / (width / cols)))
+        cost = count_err + _ASPECT_WEIGHT * aspect
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, rows, cols)
+    return Grid(height, width, best[1], best[2])

@@ -1,0 +1,84 @@
+"""Gradient rescaling module (GRM), Sec. 3.2, Eqs. (8)-(12).
+
+Both layers are the identity in the forward pass and rescale the gradient in the backward
+pass; they are written as ``torch.autograd.Function`` so the rescaling is explicit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "reconstruction_strength",
+    "GradientAdaptive",
+    "GradientBidirection",
+    "gal",
+    "gbl",
+    "gal_scale",
+    "gbl_scale",
+    "update_memory",
+]
+
+
+def reconstruction_strength(weight: torch.Tensor) -> torch.Tensor:
+    """Mean reconstruction strength g(W^r) per feature channel (Eq. 9).
+
+    ``weight`` : reconstruction weights ``(5, C)`` (or a 1x1 conv weight ``(5, C, 1, 1)``);
+    rows 0-2 reconstruct colour, rows 3-4 position.
+    Returns ``(C,)``: ``mean_i<3 |W_i,c| * mean_{i=3,4} |W_i,c|``.
+    """
+    a = weight.reshape(weight.shape[0], -1).abs()
+    return a[:3].mean(0) * a[3:5].mean(0)
+
+
+def gal_scale(g: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """psi^a = g / (g + m) per channel (Eq. 11)."""
+    return g / (g + memory)
+
+
+def update_memory(memory: torch.Tensor, g: torch.Tensor, rate: float) -> None:
+    """In place: m <- rate * g + (1 - rate) * m (Eq. 10)."""
+    memory.mul_(1.0 - rate).add_(g, alpha=rate)
+
+
+def gbl_scale(contours: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """psi^b per pixel (Eq. 12): 1 where B <= epsilon, -B where B > epsilon."""
+    return torch.where(contours > epsilon, -contours, torch.ones_like(contours))
+
+
+class GradientAdaptive(torch.autograd.Function):
+    """GAL: ``y = x``; ``dL/dx = dL/dy * scale[c]`` for ``x`` of shape ``(B, C, H, W)``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(scale)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (scale,) = ctx.saved_tensors
+        return grad * scale.reshape(1, -1, 1, 1).to(grad.dtype), None
+
+
+class GradientBidirection(torch.autograd.Function):
+    """GBL: ``y = x``; ``dL/dx = dL/dy * psi[b, h, w]`` for ``x`` ``(B, C, H, W)``, psi ``(B, H, W)``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(psi)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (psi,) = ctx.saved_tensors
+        return grad * psi[:, None].to(grad.dtype), None
+
+
+def gal(z: torch.Tensor, g: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    """Apply GAL with ``psi^a = g / (g + m)`` (no gradient flows into g or m)."""
+    return GradientAdaptive.apply(z, gal_scale(g, memory).detach())
+
+
+def gbl(x: torch.Tensor, contours: torch.Tensor, epsilon: float = 0.3) -> torch.Tensor:
+    """Apply GBL to ``x`` ``(B, C, H, W)`` with contour map ``contours`` ``(B, H, W)``."""
+    return GradientBidirection.apply(x, gbl_scale(contours, epsilon).detach())

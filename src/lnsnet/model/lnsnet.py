@@ -1,0 +1,94 @@
+"""The LNS-Net model: feature embedder + seed estimation + reconstruction head + GAL memory."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..grid import Grid
+from .embedder import FeatureEmbedder
+from .seeds import SeedEstimation, sample_features
+
+__all__ = ["ModelConfig", "LNSNet"]
+
+
+@dataclass
+class ModelConfig:
+    """Architecture hyper-parameters (Sec. 4.1 defaults)."""
+
+    in_channels: int = 5
+    c_m: int = 10
+    c_1: int = 10
+    c_2: int = 20
+    dilations: Sequence[int] = field(default_factory=lambda: (1, 3, 5))
+    seed_hidden: int = 20
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["dilations"] = list(d["dilations"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "dilations" in known:
+            known["dilations"] = tuple(int(x) for x in known["dilations"])
+        return cls(**known)
+
+
+class LNSNet(nn.Module):
+    """LNS-Net (Zhu et al., CVPR 2021).
+
+    ``embed(x)``: ``(B, 5, H, W)`` -> features Z ``(B, C_2, H, W)`` (FEM).
+    ``seed_positions(z, grid)``: -> ``(B, K, 2)`` seed positions (SEL).
+    ``seed_features(z, pos)``: -> ``(B, K, C_2)`` features at the seeds (bilinear).
+    ``reconstruct(z)``: -> ``(B, 5, H, W)`` reconstruction X^r (Eq. 8), training only.
+
+    The buffer ``memory`` is the GAL memory vector m (Eq. 10), initialised to ones as in
+    the paper; it is part of ``state_dict`` and so saved and restored with the model.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, generator: torch.Generator | None = None):
+        super().__init__()
+        self.config = config or ModelConfig()
+        c = self.config
+        self.embedder = FeatureEmbedder(c.in_channels, c.c_m, c.c_1, c.c_2, c.dilations)
+        self.seed_layer = SeedEstimation(c.c_2, c.seed_hidden)
+        self.reconstruction = nn.Conv2d(c.c_2, c.in_channels, 1, bias=False)
+        self.register_buffer("memory", torch.ones(c.c_2))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        self.embedder.reset_parameters(generator)
+        self.seed_layer.reset_parameters(generator)
+        nn.init.xavier_normal_(self.reconstruction.weight, generator=generator)
+        self.memory.fill_(1.0)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedder(x)
+
+    def seed_positions(self, z: torch.Tensor, grid: Grid) -> torch.Tensor:
+        return self.seed_layer(z, grid)
+
+    @staticmethod
+    def seed_features(z: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        return sample_features(z, positions)
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        return self.reconstruction(z)
+
+    def forward(self, x: torch.Tensor, grid: Grid):
+        """Features, seed positions and seed features for one batch of encoded images."""
+        z = self.embed(x)
+        pos = self.seed_positions(z, grid)
+        return z, pos, self.seed_features(z, pos)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by training phase: 'features' (FEM + reconstruction head), 'seeds' (SEL)."""
+        return {
+            "features": list(self.embedder.parameters()) + list(self.reconstruction.parameters()),
+            "seeds": list(self.seed_layer.parameters()),
+        }

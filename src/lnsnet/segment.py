@@ -1,0 +1,157 @@
+"""Inference: image(s) in, connected superpixel labels out."""
+
+from __future__ import annotations
+
+import json
+import numbers
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .connectivity import enforce_connectivity
+from .features import encode
+from .grid import make_grid
+from .io import to_float_rgb
+from .model import LNSNet
+from .model.cluster import assign
+
+__all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "bsds500"
+
+
+def available_models() -> list[str]:
+    """Names of the models shipped with the package."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+@lru_cache(maxsize=8)
+def _load_named(name: str) -> LNSNet:
+    path = WEIGHTS_DIR / f"{name}.pt"
+    meta_path = WEIGHTS_DIR / f"{name}.json"
+    if meta_path.is_file():
+        expected = json.loads(meta_path.read_text()).get("sha256")
+        actual = checkpoint.sha256(path)
+        if expected and expected != actual:
+            raise ValueError(
+                f"shipped model {path} fails its checksum (sha256 {actual}, expected {expected}); "
+                "reinstall lnsnet"
+            )
+    return checkpoint.model_from_payload(checkpoint.load(path)).eval()
+
+
+def load_model(name_or_path: Union[str, Path, LNSNet, None] = None, device=None) -> LNSNet:
+    """A model by shipped name (default ``"bsds500"``), by file path, or passed through.
+
+    Model files are read with ``torch.load(weights_only=True)``: they can hold tensors and
+    plain data only, never code. Shipped models are checked against their sha256.
+    """
+    if isinstance(name_or_path, LNSNet):
+        model = name_or_path
+    else:
+        name = DEFAULT_MODEL if name_or_path is None else name_or_path
+        if isinstance(name, str) and name in available_models():
+            model = _load_named(name)
+        else:
+            path = Path(name)
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}) "
+                    f"and no file at {path}"
+                )
+            model = checkpoint.model_from_payload(checkpoint.load(path))
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def _check_k(n_segments, n_pixels: int) -> int:
+    if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
+        if isinstance(n_segments, numbers.Real) and float(n_segments).is_integer() and not isinstance(n_segments, bool):
+            n_segments = int(n_segments)
+        else:
+            raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
+    k = int(n_segments)
+    if k < 1:
+        raise ValueError(f"n_segments must be >= 1, got {k}")
+    if k > n_pixels:
+        raise ValueError(f"n_segments={k} exceeds the number of pixels ({n_pixels})")
+    return k
+
+
+def _device(device) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is available")
+    return dev
+
+
+def segment(
+    image: Union[np.ndarray, Sequence[np.ndarray]],
+    n_segments: int = 100,
+    *,
+    model: Union[str, Path, LNSNet, None] = None,
+    device: Union[str, torch.device, None] = None,
+    mode: str = "local",
+    min_size_factor: float = 0.25,
+):
+    """Segment an image into about ``n_segments`` superpixels with LNS-Net.
+
+    Parameters
+    ----------
+    image : ndarray or list of ndarrays
+        ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA; alpha ignored), dtype uint8,
+        uint16 or float in [0, 1]. A list gives a list of label maps.
+    n_segments : int
+        K, the number of superpixels asked for (1 <= K <= number of pixels). The number
+        delivered is close to K, not exactly K (see ``labels.max() + 1``).
+    model : str, path or LNSNet, optional
+        Shipped model name, model file, or model; default: the shipped ``"bsds500"``.
+    device : str or torch.device, optional
+        ``"cpu"`` (default) or ``"cuda"``.
+    mode : {"local", "dense"}
+        ``local`` compares each pixel with the seeds of the 3x3 neighbouring grid cells
+        (O(N)); ``dense`` with all K seeds (O(NK)), as in the paper.
+    min_size_factor : float
+        Fragments smaller than this fraction of the mean superpixel size are merged into
+        their most similar neighbour.
+
+    Returns
+    -------
+    labels : ndarray, int32, ``(H, W)``
+        Labels 0..k-1; every label is one 4-connected region.
+
+    Examples
+    --------
+    >>> import numpy as np, lnsnet
+    >>> img = np.random.default_rng(0).random((64, 96, 3))
+    >>> labels = lnsnet.segment(img, n_segments=24)
+    >>> labels.shape, labels.dtype
+    ((64, 96), dtype('int32'))
+    """
+    if isinstance(image, (list, tuple)):
+        net = load_model(model, _device(device))
+        return [segment(im, n_segments, model=net, device=device, mode=mode,
+                        min_size_factor=min_size_factor) for im in image]
+    rgb = to_float_rgb(image)
+    h, w = rgb.shape[:2]
+    k = _check_k(n_segments, h * w)
+    if mode not in ("local", "dense"):
+        raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
+    dev = _device(device)
+    net = load_model(model, dev)
+    x = encode(rgb)
+    grid = make_grid(h, w, k)
+    with torch.inference_mode():
+        z, _, seed_feats = net(x.to(dev), grid)
+        raw = assign(z[0], seed_feats[0], grid, mode).cpu().numpy()
+    colour = x[0, :3].permute(1, 2, 0).numpy()
+    return enforce_connectivity(raw, colour, n_segments=grid.n_seeds, min_size_factor=min_size_factor)

@@ -1,0 +1,352 @@
+"""The lifelong trainer (Algorithm 1, Sec. 4.1).
+
+Images arrive one after another. Each is trained for ``iterations`` steps: the first
+``feature_iterations`` train the feature embedder and the reconstruction head with the
+seed layer frozen, the rest train the seed layer with the embedder frozen. One Adam
+optimiser lives for the whole stream, and the GAL memory m carries across images. Every
+``checkpoint_every`` images the model, the optimiser, m and the position in the stream
+are written atomically; ``resume=True`` continues from there and ends with the same
+weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .features import contour_prior, encode
+from .grid import make_grid
+from .io import IMAGE_SUFFIXES, read_image, to_float_rgb
+from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
+from .model import LNSNet, ModelConfig
+from .model.grm import gal, gbl, reconstruction_strength, update_memory
+
+__all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources"]
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters; defaults follow Sec. 4.1 of the paper."""
+
+    iterations: int = 50
+    feature_iterations: int = 40
+    lr: float = 3e-4
+    beta: float = 10.0
+    phi: float = 1.0
+    n_neighbours: int = 9
+    window: int = 5  # candidate cells per side for the loss (V_i is chosen among them)
+    loss_pixels: int = 20000  # pixels sampled per iteration for the clustering loss (0: all)
+    alpha: float = 1.0
+    contour: str = "sobel"
+    epsilon: float = 0.3
+    memory_rate: float = 0.5
+    n_segments: Sequence[int] = field(default_factory=lambda: (100, 200, 400))
+    use_gal: bool = True
+    use_gbl: bool = True
+    learn_seeds: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.n_segments, int):
+            self.n_segments = (self.n_segments,)
+        self.n_segments = tuple(int(k) for k in self.n_segments)
+        if not self.n_segments or min(self.n_segments) < 1:
+            raise ValueError(f"n_segments must be positive integers, got {self.n_segments}")
+        if not 0 <= self.feature_iterations <= self.iterations:
+            raise ValueError("feature_iterations must lie in [0, iterations]")
+        if self.window < 3 or self.window % 2 == 0:
+            raise ValueError(f"window must be an odd number >= 3, got {self.window}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["n_segments"] = list(d["n_segments"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+# ----------------------------------------------------------------------------- streams
+
+Source = Union[str, Path, np.ndarray, Iterable]
+
+
+def expand_sources(sources: Sequence[Union[str, Path]]) -> list[Path]:
+    """Expand image files, folders (sorted) and list files (``.txt``/``.lst``) to image paths."""
+    out: list[Path] = []
+    for s in sources:
+        p = Path(s)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {p}")
+            out.extend(files)
+        elif p.suffix.lower() in (".txt", ".lst"):
+            if not p.is_file():
+                raise FileNotFoundError(f"list file not found: {p}")
+            for line in p.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    q = Path(line)
+                    out.append(q if q.is_absolute() else p.parent / q)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such image, folder or list file: {p}")
+    return out
+
+
+def iter_images(source: Source) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, image array)`` from a path/folder/list file, a list of them, or arrays."""
+    if isinstance(source, np.ndarray):
+        yield "image-0", source
+        return
+    if isinstance(source, (str, Path)):
+        source = [source]
+    for i, item in enumerate(source):
+        if isinstance(item, (str, Path)):
+            for p in expand_sources([item]):
+                yield p.stem, read_image(p)
+        elif isinstance(item, tuple) and len(item) == 2:
+            yield str(item[0]), item[1]
+        else:
+            yield f"image-{i}", item
+
+
+# ---------------------------------------------------------------------------- training
+
+def _contours(cfg: TrainConfig, name: str, rgb: np.ndarray, boundaries) -> np.ndarray:
+    if boundaries is None:
+        return contour_prior(rgb, cfg.contour)
+    if callable(boundaries):
+        b = boundaries(name, rgb)
+    else:
+        folder = Path(boundaries)
+        cands = [folder / f"{name}.npy"] + [folder / f"{name}{s}" for s in (".png", ".jpg", ".tif")]
+        path = next((c for c in cands if c.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"no boundary map for image {name!r} in {folder}")
+        b = np.load(path) if path.suffix == ".npy" else read_image(path)
+        if b.ndim == 3:
+            b = b[..., 0]
+        if b.dtype == np.uint8:
+            b = b / 255.0
+        elif b.dtype == np.uint16:
+            b = b / 65535.0
+    b = np.asarray(b, dtype=np.float32)
+    if b.shape != rgb.shape[:2]:
+        raise ValueError(f"boundary map for {name!r} has shape {b.shape}, image has {rgb.shape[:2]}")
+    return np.clip(b, 0.0, 1.0)
+
+
+def train_image(
+    model: LNSNet,
+    optimizer: torch.optim.Optimizer,
+    rgb: np.ndarray,
+    contours: np.ndarray,
+    n_segments: int,
+    cfg: TrainConfig,
+    device: torch.device | str = "cpu",
+    sample_seed: int = 0,
+) -> dict:
+    """Train on one image for ``cfg.iterations`` steps; returns the mean losses.
+
+    The clustering loss of each step is computed on ``cfg.loss_pixels`` pixels drawn
+    without replacement (a generator seeded by ``sample_seed`` and the step), which keeps
+    a step's cost bounded for any image size; the reconstruction loss uses every pixel.
+    """
+    model.train()
+    x = encode(rgb).to(device)
+    h, w = rgb.shape[:2]
+    n_pix = h * w
+    n_sample = n_pix if cfg.loss_pixels <= 0 else min(cfg.loss_pixels, n_pix)
+    grid = make_grid(h, w, n_segments)
+    b = torch.from_numpy(contours)[None].to(device)
+    centres = grid.centres(device)[None]
+    z_fixed = None
+    sums: dict[str, float] = {}
+    steps = 0
+    for it in range(cfg.iterations):
+        features_phase = it < cfg.feature_iterations
+        if features_phase:
+            z = model.embed(x)
+            with torch.no_grad():
+                pos = model.seed_positions(z, grid) if cfg.learn_seeds else centres
+            zc = gal(z, reconstruction_strength(model.reconstruction.weight).detach(), model.memory) if cfg.use_gal else z
+        else:
+            if not cfg.learn_seeds:
+                break
+            if z_fixed is None:
+                with torch.no_grad():
+                    z_fixed = model.embed(x)
+            z = zc = z_fixed
+            pos = model.seed_positions(z, grid)
+        if n_sample < n_pix:
+            gen = torch.Generator().manual_seed(int(sample_seed) * 1000003 + it)
+            pix = torch.randperm(n_pix, generator=gen)[:n_sample].to(device)
+        else:
+            pix = torch.arange(n_pix, device=device)
+        index, valid = grid.pixel_candidates(pix, cfg.window)
+        pixel_pos = torch.stack([pix // w, pix % w], dim=1)
+        zf = zc[0].reshape(zc.shape[1], -1)[:, pix].t()  # (n, C)
+        seeds = model.seed_features(zc, pos)[0]  # (K, C)
+        # |z - s|^2 = |z|^2 + |s|^2 - 2 z.s, the dot products through one matmul
+        dots = (zf @ seeds.t()).gather(1, index)
+        d2 = ((zf * zf).sum(1, keepdim=True) + (seeds * seeds).sum(1)[index] - 2.0 * dots).clamp_min(0.0)
+        d2 = torch.where(valid, d2, torch.full_like(d2, float("inf")))
+        inside = topn_mask(pixel_pos, pos[0], index, valid, cfg.n_neighbours)
+        l_c, parts = clustering_loss(d2, inside, index, grid.n_seeds, cfg.alpha)
+        loss = l_c
+        if features_phase:
+            xr = model.reconstruct(z)
+            if cfg.use_gbl:
+                xr = torch.cat([xr[:, :3], gbl(xr[:, 3:5], b, cfg.epsilon)], dim=1)
+            l_r, rparts = reconstruction_loss(xr, x, cfg.phi)
+            loss = total_loss(l_c, l_r, cfg.beta)
+            parts.update(rparts)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if features_phase and cfg.use_gal:
+            with torch.no_grad():
+                update_memory(model.memory, reconstruction_strength(model.reconstruction.weight), cfg.memory_rate)
+        parts["loss"] = loss.detach()
+        steps += 1
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+    return {k: v / max(steps, 1) for k, v in sums.items()} | {"n_segments": grid.n_seeds}
+
+
+def _new_model(seed: int, model_config: ModelConfig | None) -> LNSNet:
+    g = torch.Generator().manual_seed(int(seed))
+    return LNSNet(model_config, generator=g)
+
+
+def train_stream(
+    source: Source,
+    output: Union[str, Path],
+    *,
+    config: TrainConfig | None = None,
+    model: LNSNet | None = None,
+    model_config: ModelConfig | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 10,
+    boundaries: Union[None, str, Path, Callable] = None,
+    max_images: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    log: Union[None, str, Path] = None,
+) -> LNSNet:
+    """Train LNS-Net on a stream of images, lifelong, without labels.
+
+    Parameters
+    ----------
+    source : folder, list file, image path, list of those, or any iterable of image arrays
+        (or ``(name, array)`` pairs). Images may have any size.
+    output : path of the model/checkpoint file, rewritten atomically every
+        ``checkpoint_every`` images and at the end.
+    config : :class:`TrainConfig`; with ``resume`` the one stored in the checkpoint is used.
+    model : start from this model (domain adaptation) instead of a new one.
+    resume : continue from ``output`` if it exists: skip the images already trained and
+        restore model, optimiser and GAL memory.
+    boundaries : user contour maps: a folder with ``<image stem>.npy/.png`` maps in
+        [0, 1] (or 0..255), or a callable ``(name, rgb) -> (H, W)``; default: the contour
+        prior named by ``config.contour`` ('sobel' or 'canny').
+    max_images : stop after this many images in this call (the checkpoint stays resumable).
+    log : optional JSON-lines file receiving one record per image.
+
+    Returns
+    -------
+    The trained :class:`LNSNet` (also saved to ``output``).
+    """
+    output = Path(output)
+    device = torch.device(device or "cpu")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    position = 0
+    history: list[dict] = []
+    opt_state = None
+    if resume and output.is_file():
+        payload = checkpoint.load(output)
+        if "optimizer" not in payload:
+            raise ValueError(f"{output} holds a model but no training state; train without --resume")
+        saved_cfg = TrainConfig.from_dict(payload.get("train_config", {}))
+        if config is not None and config.to_dict() != saved_cfg.to_dict():
+            warnings.warn("resuming with the training configuration stored in the checkpoint", stacklevel=2)
+        config = saved_cfg
+        model = checkpoint.model_from_payload(payload)
+        opt_state = payload["optimizer"]
+        position = int(payload.get("position", 0))
+        history = list(payload.get("history", []))
+    config = config or TrainConfig()
+    if model is None:
+        model = _new_model(config.seed, model_config)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if opt_state is not None:
+        optimizer.load_state_dict(opt_state)
+
+    def save():
+        checkpoint.save(
+            output,
+            model,
+            optimizer=optimizer.state_dict(),
+            train_config=config.to_dict(),
+            position=position,
+            history=history,
+        )
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        total = None
+        try:
+            total = len(source)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+        if isinstance(source, (str, Path)) or (
+            isinstance(source, (list, tuple)) and all(isinstance(s, (str, Path)) for s in source)
+        ):
+            try:
+                total = len(expand_sources([source] if isinstance(source, (str, Path)) else source))
+            except (OSError, ValueError):
+                total = None
+        bar = tqdm(total=total, initial=position, unit="img", desc="lnsnet train", dynamic_ncols=True)
+
+    done = 0
+    for i, (name, image) in enumerate(iter_images(source)):
+        if i < position:
+            continue
+        if max_images is not None and done >= max_images:
+            break
+        rgb = to_float_rgb(image)
+        rng = np.random.default_rng([config.seed, i])
+        k = int(rng.choice(config.n_segments))
+        b = _contours(config, name, rgb, boundaries)
+        stats = train_image(model, optimizer, rgb, b, k, config, device, sample_seed=config.seed * 1000003 + i)
+        position = i + 1
+        done += 1
+        rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), **{k2: round(v, 6) for k2, v in stats.items()}}
+        history.append(rec)
+        if log is not None:
+            with open(log, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss']:.4f}", k=stats["n_segments"])
+        if position % checkpoint_every == 0:
+            save()
+    if bar is not None:
+        bar.close()
+    save()
+    model.eval()
+    return model
