@@ -1,0 +1,498 @@
+"""Datasets for evaluation: BSDS500 and a generic folder of images with label maps or masks.
+
+Every dataset is a read-only sequence (``len``, ``ds[i]``, iteration) of :class:`Sample`:
+the image name (file stem), the image as an ``(H, W, 3)`` uint8 RGB array and a list of
+ground-truth label maps, each ``(H, W)`` int32 with labels ``0..k-1`` (one map per human
+annotation). Files are read when a sample is asked for; the file lists are built, and
+checked for missing partners, when the dataset is made. Any missing or unreadable file
+raises an error whose message names the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+from .labels import relabel_consecutive, split_disconnected
+
+__all__ = [
+    "Sample",
+    "BSDS500",
+    "FolderDataset",
+    "BSDS500_ENV",
+    "SPLITS",
+    "IMAGE_EXTENSIONS",
+    "resolve_bsds500_root",
+    "read_image",
+    "read_bsds500_ground_truth",
+    "read_label_file",
+]
+
+#: Environment variable that names the BSDS500 root when no root is passed.
+BSDS500_ENV = "LNSNET_BSDS500"
+#: The splits of BSDS500.
+SPLITS = ("train", "val", "test")
+#: Image file extensions the folder dataset picks up (case-insensitive).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm")
+#: Label file extensions of the folder dataset, in the order they are looked for.
+LABEL_EXTENSIONS = (".npy", ".png", ".mat")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation sample.
+
+    Attributes
+    ----------
+    name : str
+        Image file stem, e.g. ``"100007"``.
+    image : numpy.ndarray of uint8, shape (H, W, 3)
+        RGB image.
+    ground_truths : list of numpy.ndarray of int32, each (H, W)
+        One label map per annotation, labels ``0..k-1``.
+    path : pathlib.Path
+        The image file.
+    """
+
+    name: str
+    image: np.ndarray = field(repr=False)
+    ground_truths: list[np.ndarray] = field(repr=False)
+    path: Path | None = None
+
+
+# ------------------------------------------------------------------------------ readers
+
+
+def read_image(path) -> np.ndarray:
+    """Read an image file as an ``(H, W, 3)`` uint8 RGB array.
+
+    Gray images are repeated over three channels, alpha is dropped, palette images are
+    expanded, 16-bit images are scaled to 8 bits (``v // 257``) and float images are
+    taken to lie in ``[0, 1]``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (H, W, 3)
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file cannot be decoded as an image; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+                arr = np.asarray(im)
+            else:
+                arr = np.asarray(im.convert("RGB"))
+    except Exception as exc:  # PIL raises several types for corrupt files
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating):
+            arr = np.clip(np.nan_to_num(arr) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        elif arr.max(initial=0) <= 255 and mode == "I":
+            arr = arr.astype(np.uint8)
+        else:
+            arr = np.clip(arr.astype(np.int64) // 257, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return np.ascontiguousarray(arr)
+
+
+def read_bsds500_ground_truth(path) -> list[np.ndarray]:
+    """Read the human segmentations of a BSDS500 ``groundTruth/*.mat`` file.
+
+    The file holds a ``1 x A`` cell array ``groundTruth``; entry ``k`` is a struct whose
+    ``Segmentation`` field is a uint16 label map (labels from 1). A ``1 x A`` struct array
+    with the same field is accepted too. The ``Boundaries`` field is not used: boundaries
+    are derived from the label maps by the metrics.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    list of numpy.ndarray of int32, each (H, W)
+        One map per annotation, relabelled to ``0..k-1``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is not a readable .mat file or lacks the expected content; the
+        message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ground-truth file not found: {path}")
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as exc:
+        raise ValueError(f"cannot read MATLAB file {path}: {exc}") from exc
+    if "groundTruth" not in mat:
+        keys = sorted(k for k in mat if not k.startswith("__"))
+        raise ValueError(f"{path} has no variable 'groundTruth' (variables: {keys})")
+    gt = np.asarray(mat["groundTruth"])
+    try:
+        if gt.dtype.names:  # struct array
+            segs = list(np.asarray(gt["Segmentation"]).ravel())
+        else:  # cell array of 1x1 structs
+            segs = [np.asarray(entry["Segmentation"]).ravel()[0] for entry in gt.ravel()]
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise ValueError(
+            f"{path}: 'groundTruth' entries must be structs with a 'Segmentation' field "
+            f"({exc})"
+        ) from exc
+    out = []
+    for k, seg in enumerate(segs):
+        seg = np.asarray(seg)
+        if seg.ndim != 2 or seg.size == 0 or not np.issubdtype(seg.dtype, np.integer):
+            raise ValueError(
+                f"{path}: groundTruth{{{k + 1}}}.Segmentation must be a non-empty 2-D "
+                f"integer array, got shape {seg.shape} and dtype {seg.dtype}"
+            )
+        out.append(relabel_consecutive(seg))
+    if not out:
+        raise ValueError(f"{path}: 'groundTruth' holds no annotation")
+    return out
+
+
+def read_label_file(path, kind: str = "labels") -> list[np.ndarray]:
+    """Read ground-truth label maps from a ``.npy``, ``.png`` or BSDS-style ``.mat`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy``: an integer or bool array of shape ``(H, W)`` (one annotation) or
+        ``(A, H, W)`` (``A`` annotations). ``.png``: gray, 16-bit or palette values are the
+        labels; in an RGB(A) PNG every distinct colour is one label (alpha ignored).
+        ``.mat``: as :func:`read_bsds500_ground_truth`.
+    kind : {"labels", "masks"}
+        ``"labels"``: the values are region labels. ``"masks"``: each annotation is a
+        binary mask (at most two distinct values; non-zero is foreground) and becomes a
+        region map whose regions are the 4-connected components of foreground and
+        background.
+
+    Returns
+    -------
+    list of numpy.ndarray of int32, each (H, W)
+        Labels ``0..k-1``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file cannot be read, has an unsupported extension, shape or dtype, or (for
+        ``kind="masks"``) is not binary; the message names the file.
+    """
+    if kind not in ("labels", "masks"):
+        raise ValueError(f"kind must be 'labels' or 'masks', got {kind!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"label file not found: {path}")
+    ext = path.suffix.lower()
+    if ext == ".mat":
+        maps = read_bsds500_ground_truth(path)
+    elif ext == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"cannot read NPY label file {path}: {exc}") from exc
+        if arr.dtype != bool and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"{path}: label maps must be integer or bool, got dtype {arr.dtype}"
+            )
+        if arr.ndim == 2:
+            maps = [arr]
+        elif arr.ndim == 3 and arr.shape[0] > 0:
+            maps = list(arr)
+        else:
+            raise ValueError(
+                f"{path}: expected an (H, W) or (A, H, W) array, got shape {arr.shape}"
+            )
+        if arr.size == 0:
+            raise ValueError(f"{path}: label map is empty (shape {arr.shape})")
+    elif ext == ".png":
+        maps = [_read_png_labels(path)]
+    else:
+        raise ValueError(
+            f"unsupported label file {path}: extension must be one of {LABEL_EXTENSIONS}"
+        )
+    out = []
+    for k, m in enumerate(maps):
+        m = np.asarray(m)
+        if kind == "masks":
+            values = np.unique(m)
+            if values.size > 2:
+                raise ValueError(
+                    f"{path}: annotation {k} is not a binary mask: {values.size} distinct "
+                    f"values (first ones: {values[:5].tolist()})"
+                )
+            out.append(split_disconnected(m != 0))
+        else:
+            out.append(relabel_consecutive(m.astype(np.int64, copy=False)))
+    return out
+
+
+def _read_png_labels(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
+                rgb = np.asarray(im.convert("RGB")).astype(np.int64)
+                return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+            if im.mode == "LA":
+                return np.asarray(im)[..., 0].astype(np.int64)
+            if im.mode == "PA":
+                return np.asarray(im.convert("P")).astype(np.int64)
+            arr = np.asarray(im)
+    except Exception as exc:
+        raise ValueError(f"cannot read PNG label file {path}: {exc}") from exc
+    if arr.ndim != 2 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(
+            f"{path}: PNG label map must be a single-channel integer image, got shape "
+            f"{arr.shape} and dtype {arr.dtype}"
+        )
+    return arr.astype(np.int64)
+
+
+def _check_shapes(image: np.ndarray, maps: list[np.ndarray], label_path: Path,
+                  image_path: Path) -> None:  # fmt: skip
+    for k, m in enumerate(maps):
+        if m.shape != image.shape[:2]:
+            raise ValueError(
+                f"{label_path}: annotation {k} has shape {m.shape} but image "
+                f"{image_path} is {image.shape[0]}x{image.shape[1]}"
+            )
+
+
+class _SampleSequence(Sequence):
+    """Indexable, iterable list of lazily read samples."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, Path, Path]] = []  # (name, image, labels)
+
+    @property
+    def names(self) -> list[str]:
+        """Names (file stems) of the samples, in order."""
+        return [name for name, _, _ in self._items]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> Sample:
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"dataset index must be an int, got {type(index).__name__}")
+        n = len(self._items)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
+        name, image_path, label_path = self._items[int(index)]
+        image = read_image(image_path)
+        maps = self._read_labels(label_path)
+        _check_shapes(image, maps, label_path, image_path)
+        return Sample(name=name, image=image, ground_truths=maps, path=image_path)
+
+    def _read_labels(self, path: Path) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------ BSDS500
+
+
+def resolve_bsds500_root(root=None) -> Path:
+    """Find the BSDS500 data folder.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Folder that holds ``images/`` and ``groundTruth/`` (or the release's
+        ``BSR/BSDS500/data`` or ``BSDS500/data`` below it). Without it the environment
+        variable ``LNSNET_BSDS500`` is used.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder that holds ``images/`` and ``groundTruth/``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no root is given and ``LNSNET_BSDS500`` is unset, or the folder has no
+        ``images/`` and ``groundTruth/`` subfolders.
+    """
+    if root is None:
+        env = os.environ.get(BSDS500_ENV)
+        if not env:
+            raise FileNotFoundError(
+                "BSDS500 location unknown: pass root=... (the folder that holds images/ and "
+                f"groundTruth/) or set the environment variable {BSDS500_ENV}, e.g. "
+                f"`export {BSDS500_ENV}=/data/BSR/BSDS500/data`"
+            )
+        root = env
+    base = Path(root).expanduser()
+    for cand in (base, base / "BSDS500" / "data", base / "BSR" / "BSDS500" / "data",
+                 base / "data"):  # fmt: skip
+        if (cand / "images").is_dir() and (cand / "groundTruth").is_dir():
+            return cand
+    raise FileNotFoundError(
+        f"no BSDS500 data under {base}: expected {base}/images/<split>/*.jpg and "
+        f"{base}/groundTruth/<split>/*.mat (or the same below BSR/BSDS500/data)"
+    )
+
+
+class BSDS500(_SampleSequence):
+    """The Berkeley Segmentation Data Set 500 (Arbelaez et al., TPAMI 2011).
+
+    Samples are the ``images/<split>/*.jpg`` files in name order; their ground truths are
+    the ``Segmentation`` maps of ``groundTruth/<split>/<name>.mat`` (usually 5 annotators,
+    4 to 9), relabelled to ``0..k-1``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        See :func:`resolve_bsds500_root`; defaults to ``$LNSNET_BSDS500``.
+    split : {"train", "val", "test"}, default "test"
+
+    Raises
+    ------
+    ValueError
+        For an unknown split.
+    FileNotFoundError
+        If the root cannot be found, the split has no image, or an image has no
+        ground-truth file (the message names the missing file).
+
+    Examples
+    --------
+    >>> ds = BSDS500(split="test")           # doctest: +SKIP
+    >>> len(ds), ds[0].name, len(ds[0].ground_truths)  # doctest: +SKIP
+    (200, '100007', 5)
+    """
+
+    def __init__(self, root=None, split: str = "test") -> None:
+        super().__init__()
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.root = resolve_bsds500_root(root)
+        self.split = split
+        image_dir = self.root / "images" / split
+        gt_dir = self.root / "groundTruth" / split
+        images = sorted(
+            p for p in image_dir.glob("*") if p.suffix.lower() in (".jpg", ".jpeg")
+        ) if image_dir.is_dir() else []  # fmt: skip
+        if not images:
+            raise FileNotFoundError(f"no .jpg image in {image_dir}")
+        for p in images:
+            mat = gt_dir / f"{p.stem}.mat"
+            if not mat.is_file():
+                raise FileNotFoundError(
+                    f"ground-truth file missing for image {p}: expected {mat}"
+                )
+            self._items.append((p.stem, p, mat))
+
+    def _read_labels(self, path: Path) -> list[np.ndarray]:
+        return read_bsds500_ground_truth(path)
+
+    def __repr__(self) -> str:
+        return f"BSDS500(root={str(self.root)!r}, split={self.split!r}, n={len(self)})"
+
+
+# ------------------------------------------------------------------------------- folder
+
+
+class FolderDataset(_SampleSequence):
+    """Images in one folder, their ground truth in another, matched by file stem.
+
+    For an image ``images/<stem>.<ext>`` (``ext`` in :data:`IMAGE_EXTENSIONS`) the labels
+    are ``labels/<stem>.npy``, ``labels/<stem>.png`` or ``labels/<stem>.mat`` (exactly one
+    of them); see :func:`read_label_file` for their formats. With ``kind="masks"`` each
+    label file is a binary mask turned into a region map (the 4-connected components of
+    foreground and background), so a segmentation benchmark of foreground/background
+    masks can be scored with the same metrics.
+
+    Parameters
+    ----------
+    images : str or os.PathLike
+        Folder of images.
+    labels : str or os.PathLike
+        Folder of label files; must differ from ``images``.
+    kind : {"labels", "masks"}, default "labels"
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder is missing or an image has no label file (the message names the
+        image and the files looked for).
+    ValueError
+        If the folders are the same, the image folder holds no image, ``kind`` is
+        unknown, or an image has several label files.
+    """
+
+    def __init__(self, images, labels, kind: str = "labels") -> None:
+        super().__init__()
+        if kind not in ("labels", "masks"):
+            raise ValueError(f"kind must be 'labels' or 'masks', got {kind!r}")
+        self.images_dir = Path(images)
+        self.labels_dir = Path(labels)
+        self.kind = kind
+        for what, d in (("image", self.images_dir), ("label", self.labels_dir)):
+            if not d.is_dir():
+                raise FileNotFoundError(f"{what} folder not found: {d}")
+        if self.images_dir.resolve() == self.labels_dir.resolve():
+            raise ValueError(
+                f"images and labels must be in different folders, both are {self.images_dir}"
+            )
+        images_found = sorted(
+            p for p in self.images_dir.iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )  # fmt: skip
+        if not images_found:
+            raise ValueError(
+                f"no image in {self.images_dir} (extensions {IMAGE_EXTENSIONS})"
+            )
+        stems = [p.stem for p in images_found]
+        if len(set(stems)) != len(stems):
+            dup = sorted({s for s in stems if stems.count(s) > 1})
+            raise ValueError(f"{self.images_dir}: several images share the stems {dup}")
+        for p in images_found:
+            cands = [self.labels_dir / f"{p.stem}{ext}" for ext in LABEL_EXTENSIONS]
+            found = [c for c in cands if c.is_file()]
+            if not found:
+                raise FileNotFoundError(
+                    f"no label file for image {p}: looked for "
+                    + ", ".join(str(c) for c in cands)
+                )
+            if len(found) > 1:
+                raise ValueError(
+                    f"several label files for image {p}: "
+                    + ", ".join(str(c) for c in found) + "; keep one"
+                )
+            self._items.append((p.stem, p, found[0]))
+
+    def _read_labels(self, path: Path) -> list[np.ndarray]:
+        return read_label_file(path, self.kind)
+
+    def __repr__(self) -> str:
+        return (
+            f"FolderDataset(images={str(self.images_dir)!r}, "
+            f"labels={str(self.labels_dir)!r}, kind={self.kind!r}, n={len(self)})"
+        )
