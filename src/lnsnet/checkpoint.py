@@ -93,3 +93,20 @@ def fsync_dir(path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def export_model(src, dst, **meta) -> str:
+    """Write the model of checkpoint ``src`` to ``dst`` without training state.
+
+    Also writes ``<dst stem>.json`` holding the file's sha256 and ``meta``; returns the sha256.
+    """
+    import json
+
+    payload = load(src)
+    model = model_from_payload(payload)
+    save(dst, model, train_config=payload.get("train_config"), position=payload.get("position"))
+    digest = sha256(dst)
+    info = {"sha256": digest, "file": Path(dst).name, **meta}
+    meta_path = Path(dst).with_suffix(".json")
+    _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+    return digest

@@ -51,6 +51,7 @@ def enforce_connectivity(
     min_size: int | None = None,
     n_segments: int | None = None,
     min_size_factor: float = 0.25,
+    orphan_factor: float = 0.0,
 ) -> np.ndarray:
     """Make every label one 4-connected region and merge regions below ``min_size``.
 
@@ -63,6 +64,9 @@ def enforce_connectivity(
     min_size : pieces smaller than this are merged. Default: ``min_size_factor * H*W / K``
         with ``K = n_segments`` (or the number of input labels).
     n_segments : the K that was asked for, for the default ``min_size``.
+    orphan_factor : a piece that is not the largest piece of its label ("orphan") is also
+        merged when smaller than ``orphan_factor * H*W / K``; this keeps the number of
+        labels near K when clusters come out in several parts.
 
     Returns
     -------
@@ -73,15 +77,31 @@ def enforce_connectivity(
         raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
     h, w = labels.shape
     n = h * w
+    k0 = n_segments if n_segments is not None else len(np.unique(labels))
+    mean_size = n / max(int(k0), 1)
     if min_size is None:
-        k0 = n_segments if n_segments is not None else len(np.unique(labels))
-        min_size = int(min_size_factor * n / max(int(k0), 1))
+        min_size = int(min_size_factor * mean_size)
     comp, k = components(labels)
+    orphan = np.zeros(k, dtype=bool)
+    if orphan_factor > 0:
+        sizes = np.bincount(comp.ravel(), minlength=k)
+        owner = np.zeros(k, dtype=np.int64)
+        owner[comp.ravel()] = np.unique(labels, return_inverse=True)[1].ravel()
+        # the largest piece of every label: sort by (label, size) and take the last
+        order = np.lexsort((sizes, owner))
+        last = np.ones(k, dtype=bool)
+        last[:-1] = owner[order][1:] != owner[order][:-1]
+        is_main = np.zeros(k, dtype=bool)
+        is_main[order[last]] = True
+        orphan = ~is_main & (sizes < orphan_factor * mean_size)
     if features is not None:
         feats = np.asarray(features, dtype=np.float64).reshape(n, -1)
     for _ in range(64):
         sizes = np.bincount(comp.ravel(), minlength=k)
         small = sizes < min_size
+        if orphan is not None:
+            small |= orphan
+            orphan = None
         if k <= 1 or not small.any():
             break
         a, b = _edges(comp, same=False)

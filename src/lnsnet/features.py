@@ -38,17 +38,18 @@ def lab_position(rgb: np.ndarray) -> np.ndarray:
 def standardise(x: np.ndarray) -> np.ndarray:
     """Standardise the 5 channels of :func:`lab_position` per image.
 
-    Colour channels get mean 0 and standard deviation 1 each (a flat channel only gets
-    its mean removed). The two position channels share one scale, the standard deviation
+    Colour channels get mean 0 and standard deviation 1 each (a flat channel becomes 0). The two position channels share one scale, the standard deviation
     of the pair, so the encoding stays isotropic.
 
     ``x`` : ``(5, H, W)`` -> ``(5, H, W)`` float32.
     """
     out = np.empty_like(x, dtype=np.float32)
     for c in range(3):
-        ch = x[c]
+        ch = x[c].astype(np.float64)
+        mean = float(ch.mean())
         sd = float(ch.std())
-        out[c] = (ch - ch.mean()) / (sd if sd > 1e-6 else 1.0)
+        # LAB spans ~0..100: below 1e-3 the channel is flat up to rounding noise
+        out[c] = (ch - mean) / sd if sd > 1e-3 else 0.0
     pos = x[3:5]
     pos = pos - pos.mean(axis=(1, 2), keepdims=True)
     sd = float(np.sqrt((pos**2).mean()))

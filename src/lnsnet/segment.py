@@ -23,6 +23,7 @@ __all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
+DEFAULT_COMPACTNESS = 0.0
 
 
 def available_models() -> list[str]:
@@ -101,7 +102,9 @@ def segment(
     model: Union[str, Path, LNSNet, None] = None,
     device: Union[str, torch.device, None] = None,
     mode: str = "local",
+    compactness: float = DEFAULT_COMPACTNESS,
     min_size_factor: float = 0.25,
+    orphan_factor: float = 0.0,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -120,6 +123,10 @@ def segment(
     mode : {"local", "dense"}
         ``local`` compares each pixel with the seeds of the 3x3 neighbouring grid cells
         (O(N)); ``dense`` with all K seeds (O(NK)), as in the paper.
+    compactness : float
+        Weight of the spatial distance to the seed (in grid steps, squared) added to the
+        feature distance: larger gives more regular shapes, 0 the paper's pure feature
+        clustering.
     min_size_factor : float
         Fragments smaller than this fraction of the mean superpixel size are merged into
         their most similar neighbour.
@@ -139,11 +146,13 @@ def segment(
     """
     if isinstance(image, (list, tuple)):
         net = load_model(model, _device(device))
-        return [segment(im, n_segments, model=net, device=device, mode=mode,
-                        min_size_factor=min_size_factor) for im in image]
+        return [segment(im, n_segments, model=net, device=device, mode=mode, compactness=compactness,
+                        min_size_factor=min_size_factor, orphan_factor=orphan_factor) for im in image]
     rgb = to_float_rgb(image)
     h, w = rgb.shape[:2]
     k = _check_k(n_segments, h * w)
+    if not np.isfinite(compactness) or compactness < 0:
+        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
     dev = _device(device)
@@ -151,7 +160,8 @@ def segment(
     x = encode(rgb)
     grid = make_grid(h, w, k)
     with torch.inference_mode():
-        z, _, seed_feats = net(x.to(dev), grid)
-        raw = assign(z[0], seed_feats[0], grid, mode).cpu().numpy()
+        z, pos, seed_feats = net(x.to(dev), grid)
+        raw = assign(z[0], seed_feats[0], grid, mode, pos[0], float(compactness)).cpu().numpy()
     colour = x[0, :3].permute(1, 2, 0).numpy()
-    return enforce_connectivity(raw, colour, n_segments=grid.n_seeds, min_size_factor=min_size_factor)
+    return enforce_connectivity(raw, colour, n_segments=grid.n_seeds, min_size_factor=min_size_factor,
+                                orphan_factor=orphan_factor)

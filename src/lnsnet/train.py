@@ -206,9 +206,10 @@ def train_image(
         l_c, parts = clustering_loss(d2, inside, index, grid.n_seeds, cfg.alpha)
         loss = l_c
         if features_phase:
-            xr = model.reconstruct(z)
             if cfg.use_gbl:
-                xr = torch.cat([xr[:, :3], gbl(xr[:, 3:5], b, cfg.epsilon)], dim=1)
+                xr = model.reconstruct(z, position_features=gbl(z, b, cfg.epsilon))
+            else:
+                xr = model.reconstruct(z)
             l_r, rparts = reconstruction_loss(xr, x, cfg.phi)
             loss = total_loss(l_c, l_r, cfg.beta)
             parts.update(rparts)

@@ -42,14 +42,24 @@ def _seed_grid(seed_feats: torch.Tensor, grid: Grid, half: int) -> torch.Tensor:
     return torch.nn.functional.pad(s[None], (half, half, half, half), mode="replicate")[0]
 
 
-def local_distances(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, window: int = 3):
-    """Squared feature distances to the seeds of neighbouring cells.
+def local_distances(
+    z: torch.Tensor,
+    seed_feats: torch.Tensor,
+    grid: Grid,
+    window: int = 3,
+    seed_pos: torch.Tensor | None = None,
+    compactness: float = 0.0,
+):
+    """Squared distances to the seeds of neighbouring cells.
 
     Parameters
     ----------
     z : ``(C, H, W)`` pixel features.
     seed_feats : ``(K, C)`` seed features, K = grid.n_seeds.
     window : odd int, side of the cell neighbourhood.
+    seed_pos, compactness : with ``compactness > 0``, the squared spatial distance to the
+        seed positions ``(K, 2)``, in units of the grid step, times ``compactness`` is
+        added (a SLIC-style shape prior; 0 gives the paper's feature distance).
 
     Returns
     -------
@@ -59,27 +69,47 @@ def local_distances(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, windo
     half = window // 2
     pr, pc = grid.pixel_cells(z.device)
     s = _seed_grid(seed_feats, grid, half)
+    spatial = compactness > 0 and seed_pos is not None
+    if spatial:
+        step2 = grid.cell_size[0] * grid.cell_size[1]
+        p = _seed_grid(seed_pos.to(z.dtype), grid, half)  # (2, R+2h, C+2h)
+        ys = torch.arange(grid.height, device=z.device, dtype=z.dtype)
+        xs = torch.arange(grid.width, device=z.device, dtype=z.dtype)
     out = []
     for dr in range(-half, half + 1):
         rows = s.index_select(1, pr + dr + half)  # (C, H, C+2h)
         vr = ((pr + dr) >= 0) & ((pr + dr) < grid.rows)
+        if spatial:
+            prow = p.index_select(1, pr + dr + half)
         for dc in range(-half, half + 1):
             sd = rows.index_select(2, pc + dc + half)  # (C, H, W)
             diff = z - sd
             d2 = (diff * diff).sum(0)
+            if spatial:
+                ps = prow.index_select(2, pc + dc + half)  # (2, H, W)
+                dy = ps[0] - ys[:, None]
+                dx = ps[1] - xs[None, :]
+                d2 = d2 + (compactness / step2) * (dy * dy + dx * dx)
             vc = ((pc + dc) >= 0) & ((pc + dc) < grid.cols)
             valid = vr[:, None] & vc[None, :]
             out.append(torch.where(valid, d2, torch.full_like(d2, float("inf"))))
     return torch.stack(out)
 
 
-def local_labels(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, window: int = 3) -> torch.Tensor:
+def local_labels(
+    z: torch.Tensor,
+    seed_feats: torch.Tensor,
+    grid: Grid,
+    window: int = 3,
+    seed_pos: torch.Tensor | None = None,
+    compactness: float = 0.0,
+) -> torch.Tensor:
     """Argmax of the Student-t similarity (= argmin distance) over neighbouring seeds.
 
     ``z`` ``(C, H, W)``, ``seed_feats`` ``(K, C)`` -> seed index per pixel ``(H, W)`` int64.
     """
     half = window // 2
-    d2 = local_distances(z, seed_feats, grid, window)
+    d2 = local_distances(z, seed_feats, grid, window, seed_pos, compactness)
     m = d2.argmin(0)
     pr, pc = grid.pixel_cells(z.device)
     r = pr[:, None] + m // window - half
@@ -87,23 +117,57 @@ def local_labels(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, window: 
     return r * grid.cols + c
 
 
-def dense_labels(z: torch.Tensor, seed_feats: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
-    """Argmin distance over all K seeds, computed in chunks of pixels: ``(H, W)`` int64."""
+def dense_labels(
+    z: torch.Tensor,
+    seed_feats: torch.Tensor,
+    seed_pos: torch.Tensor | None = None,
+    compactness: float = 0.0,
+    step2: float = 1.0,
+    chunk: int = 1 << 16,
+) -> torch.Tensor:
+    """Argmin distance over all K seeds, computed in chunks of pixels: ``(H, W)`` int64.
+
+    With ``compactness > 0`` the squared spatial distance to ``seed_pos`` ``(K, 2)``
+    divided by ``step2`` (squared grid step) times ``compactness`` is added.
+    """
     c, h, w = z.shape
     flat = z.reshape(c, -1).t()  # (N, C)
-    s2 = seed_feats.pow(2).sum(1)  # (K,)
+    s2 = (seed_feats * seed_feats).sum(1)  # (K,)
+    spatial = compactness > 0 and seed_pos is not None
+    if spatial:
+        ys, xs = torch.meshgrid(
+            torch.arange(h, device=z.device, dtype=z.dtype), torch.arange(w, device=z.device, dtype=z.dtype), indexing="ij"
+        )
+        pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1)
+        sp = seed_pos.to(z.dtype)
+        sp2 = (sp * sp).sum(1)
     out = torch.empty(flat.shape[0], dtype=torch.long, device=z.device)
     for i in range(0, flat.shape[0], chunk):
         f = flat[i : i + chunk]
-        d2 = f.pow(2).sum(1, keepdim=True) - 2.0 * f @ seed_feats.t() + s2[None]
+        d2 = (f * f).sum(1, keepdim=True) - 2.0 * f @ seed_feats.t() + s2[None]
+        if spatial:
+            q = pix[i : i + chunk]
+            d2 = d2 + (compactness / step2) * ((q * q).sum(1, keepdim=True) - 2.0 * q @ sp.t() + sp2[None])
         out[i : i + chunk] = d2.argmin(1)
     return out.reshape(h, w)
 
 
-def assign(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, mode: str = "local") -> torch.Tensor:
-    """Hard assignment (Eq. 7) of every pixel to a seed, ``(H, W)`` int64 in ``[0, K)``."""
+def assign(
+    z: torch.Tensor,
+    seed_feats: torch.Tensor,
+    grid: Grid,
+    mode: str = "local",
+    seed_pos: torch.Tensor | None = None,
+    compactness: float = 0.0,
+) -> torch.Tensor:
+    """Hard assignment (Eq. 7) of every pixel to a seed, ``(H, W)`` int64 in ``[0, K)``.
+
+    ``compactness`` (with ``seed_pos`` ``(K, 2)``) adds a spatial distance term in units of
+    the grid step; 0 is the paper's pure feature distance.
+    """
     if mode == "local":
-        return local_labels(z, seed_feats, grid, 3)
+        return local_labels(z, seed_feats, grid, 3, seed_pos, compactness)
     if mode == "dense":
-        return dense_labels(z, seed_feats)
+        step2 = grid.cell_size[0] * grid.cell_size[1]
+        return dense_labels(z, seed_feats, seed_pos, compactness, step2)
     raise ValueError(f"unknown clustering mode {mode!r}; allowed: 'local', 'dense'")

@@ -18,6 +18,14 @@ from torch import nn
 __all__ = ["FeatureEmbedder"]
 
 
+def _norm(x: torch.Tensor, norm: nn.InstanceNorm2d) -> torch.Tensor:
+    """InstanceNorm that also accepts a 1x1 image (its normalised value is 0, so the
+    output is the affine bias)."""
+    if x.shape[-1] * x.shape[-2] > 1:
+        return norm(x)
+    return x * 0.0 + norm.bias.reshape(1, -1, 1, 1)
+
+
 def _conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     d = conv.dilation[0]
     return conv(F.pad(x, (d, d, d, d), mode="replicate"))
@@ -69,7 +77,7 @@ class FeatureEmbedder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.cat([x] + [_conv3x3(x, b) for b in self.branches], dim=1)
-        h = F.relu(self.norm0(h))
-        h = F.relu(self.norm1(_conv3x3(h, self.conv1)))
+        h = F.relu(_norm(h, self.norm0))
+        h = F.relu(_norm(_conv3x3(h, self.conv1), self.norm1))
         h = torch.cat([h, x], dim=1)
-        return F.relu(self.norm2(_conv3x3(h, self.conv2)))
+        return F.relu(_norm(_conv3x3(h, self.conv2), self.norm2))

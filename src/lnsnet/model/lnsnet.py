@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..grid import Grid
@@ -77,8 +78,15 @@ class LNSNet(nn.Module):
     def seed_features(z: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return sample_features(z, positions)
 
-    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        return self.reconstruction(z)
+    def reconstruct(self, z: torch.Tensor, position_features: torch.Tensor | None = None) -> torch.Tensor:
+        """X^r = Z W^r (Eq. 8). ``position_features`` (the GBL output, equal to ``z`` in
+        value) feeds the two position rows, so the GBL rescales the gradient that reaches
+        the features through the position reconstruction while the head itself gets the
+        plain gradient."""
+        if position_features is None:
+            return self.reconstruction(z)
+        w = self.reconstruction.weight
+        return torch.cat([F.conv2d(z, w[:3]), F.conv2d(position_features, w[3:5])], dim=1)
 
     def forward(self, x: torch.Tensor, grid: Grid):
         """Features, seed positions and seed features for one batch of encoded images."""

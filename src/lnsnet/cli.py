@@ -1,0 +1,311 @@
+"""Command line: ``lnsnet segment | train | info``.
+
+The CLI only parses arguments, calls the public API and prints. Errors in the input give
+one line on stderr and exit code 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """An error reported as one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return vals
+
+
+def _writable_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
+    probe = path / ".lnsnet-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CLIError(f"output folder {path} is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+# ------------------------------------------------------------------------------ segment
+
+def _cmd_segment(args) -> int:
+    import numpy as np
+    import torch
+
+    from . import load_model, segment
+    from .io import overlay, read_image, save_labels, save_png
+    from .train import expand_sources
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        files = expand_sources(args.images)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    out = _writable_dir(Path(args.output))
+    inputs = {f.resolve() for f in files}
+    model = load_model(args.model, args.device)
+    failed = done = skipped = 0
+    iterator = files
+    if not args.quiet and len(files) > 1:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(files, unit="img", desc="lnsnet segment", dynamic_ncols=True)
+    for f in iterator:
+        stem = out / f"{f.stem}_labels"
+        ov_path = out / f"{f.stem}_overlay.png"
+        targets = [stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".png"), ov_path]
+        if any(t.resolve() in inputs for t in targets):
+            print(f"error: {f}: output would overwrite an input file; choose another -o", file=sys.stderr)
+            failed += 1
+            continue
+        if args.skip_existing and all(t.exists() for t in targets):
+            skipped += 1
+            continue
+        try:
+            image = read_image(f)
+            t0 = time.perf_counter()
+            labels = segment(image, args.n_segments, model=model, device=args.device, mode=args.mode)
+            dt = time.perf_counter() - t0
+            save_labels(stem, labels)
+            if not args.no_overlay:
+                save_png(ov_path, overlay(image, labels))
+        except (ValueError, TypeError, OSError) as exc:
+            if args.debug:
+                raise
+            print(f"error: {f}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        done += 1
+        if not args.quiet and len(files) == 1:
+            k = int(labels.max()) + 1
+            print(f"{f}: {k} superpixels (K={args.n_segments}) in {dt * 1000:.0f} ms -> {stem}.png, {stem}.npy"
+                  + ("" if args.no_overlay else f", {ov_path}"))
+    if len(files) > 1 or failed:
+        print(f"done: {done}, failed: {failed}, skipped: {skipped} (output in {out})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# -------------------------------------------------------------------------------- train
+
+def _cmd_train(args) -> int:
+    import torch
+
+    from . import load_model, train_stream
+    from .train import TrainConfig, expand_sources
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        files = expand_sources(args.images)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    output = Path(args.output)
+    _writable_dir(output.parent if str(output.parent) else Path("."))
+    if output.exists() and not args.resume and not args.overwrite:
+        raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
+    cfg = TrainConfig(
+        iterations=args.iterations,
+        feature_iterations=args.feature_iterations,
+        lr=args.lr,
+        beta=args.beta,
+        phi=args.phi,
+        n_neighbours=args.neighbours,
+        contour=args.contour if args.boundaries is None else "user",
+        epsilon=args.epsilon,
+        n_segments=tuple(args.n_segments),
+        use_gal=not args.no_gal,
+        use_gbl=not args.no_gbl,
+        learn_seeds=not args.grid_seeds,
+        seed=args.seed,
+    )
+    start = load_model(args.init, None) if args.init else None
+    t0 = time.perf_counter()
+    train_stream(
+        files,
+        output,
+        config=cfg,
+        model=start,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        boundaries=args.boundaries,
+        max_images=args.max_images,
+        device=args.device,
+        progress=not args.quiet,
+        log=args.log,
+    )
+    if not args.quiet:
+        print(f"trained on {len(files)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+    return 0
+
+
+# --------------------------------------------------------------------------------- info
+
+def model_summary(model, height: int = 321, width: int = 481) -> dict:
+    """Parameter counts and FLOPs (torch.utils.flop_counter) of the inference path."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .grid import make_grid
+
+    fem = sum(p.numel() for p in model.embedder.parameters())
+    sel = sum(p.numel() for p in model.seed_layer.parameters())
+    rec = sum(p.numel() for p in model.reconstruction.parameters())
+    x = torch.zeros(1, 5, height, width)
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+        model.embed(x)
+    fem_flops = fc.get_total_flops()
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc2:
+        model(x, make_grid(height, width, 100))
+    return {
+        "params_fem": fem,
+        "params_sel": sel,
+        "params_reconstruction": rec,
+        "params_total": fem + sel + rec,
+        "flops_fem": fem_flops,
+        "flops_inference_k100": fc2.get_total_flops(),
+        "size": f"{width}x{height}",
+    }
+
+
+def _cmd_info(args) -> int:
+    import platform
+
+    import torch
+
+    from . import __version__, available_models, load_model
+
+    model = load_model(args.model, None)
+    s = model_summary(model)
+    print(f"lnsnet {__version__}, torch {torch.__version__}, python {platform.python_version()}")
+    print(f"model: {args.model or 'bsds500 (shipped)'}; shipped models: {', '.join(available_models()) or 'none'}")
+    print(f"config: {model.config.to_dict()}")
+    print(
+        f"parameters: {s['params_total']:,} (FEM {s['params_fem']:,}, SEL {s['params_sel']:,}, "
+        f"reconstruction head {s['params_reconstruction']:,}; inference uses FEM+SEL = "
+        f"{s['params_fem'] + s['params_sel']:,})"
+    )
+    print(
+        f"FLOPs at {s['size']} (torch.utils.flop_counter, 1 multiply-add = 2 FLOPs): FEM "
+        f"{s['flops_fem'] / 1e9:.3f} G ({s['flops_fem'] / 2e9:.3f} G multiply-adds); "
+        f"FEM+SEL at K=100 {s['flops_inference_k100'] / 1e9:.3f} G"
+    )
+    cuda = torch.cuda.is_available()
+    print(f"devices: cpu ({torch.get_num_threads()} threads)" + (f", cuda: {torch.cuda.get_device_name(0)}" if cuda else ", no CUDA GPU"))
+    return 0
+
+
+# --------------------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lnsnet",
+        description="Superpixels with LNS-Net: segment images, train without labels, inspect models.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("segment", help="segment images into superpixels",
+                       description="Segment image files (or folders / list files of them) into about K "
+                                   "superpixels. Writes <name>_labels.png (16-bit), <name>_labels.npy "
+                                   "(int32) and <name>_overlay.png (boundaries drawn on the image).")
+    s.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files")
+    s.add_argument("-k", "--n-segments", type=_positive_int, default=100, help="number of superpixels K (default 100)")
+    s.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    s.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
+    s.add_argument("--mode", choices=("local", "dense"), default="local",
+                   help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
+    s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
+    s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
+    s.add_argument("--skip-existing", action="store_true", help="skip images whose outputs already exist")
+    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    s.set_defaults(func=_cmd_segment)
+
+    t = sub.add_parser("train", help="train LNS-Net lifelong on a stream of images, without labels",
+                       description="Lifelong training (Algorithm 1 of the paper): each image is trained for "
+                                   "--iterations steps, the first --feature-iterations on the feature embedder "
+                                   "(seed layer frozen), the rest on the seed layer (embedder frozen), with one "
+                                   "Adam optimiser for the whole stream. The model file is a resumable "
+                                   "checkpoint, rewritten atomically every --checkpoint-every images.")
+    t.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files, in stream order")
+    t.add_argument("-o", "--output", required=True, help="model/checkpoint file to write (e.g. my_model.pt)")
+    t.add_argument("--resume", action="store_true", help="continue the stream from the checkpoint in --output")
+    t.add_argument("--overwrite", action="store_true", help="start over even if --output exists")
+    t.add_argument("--init", default=None, help="start from this model (name or file) to adapt it to new images")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=10, help="images between checkpoints (default 10)")
+    t.add_argument("--iterations", type=_positive_int, default=50, help="steps per image (default 50)")
+    t.add_argument("--feature-iterations", type=int, default=40, help="of which on the features, SEL frozen (default 40)")
+    t.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (default 3e-4)")
+    t.add_argument("--beta", type=float, default=10.0, help="weight of the reconstruction loss (default 10)")
+    t.add_argument("--phi", type=float, default=1.0, help="weight of the position reconstruction (default 1)")
+    t.add_argument("--neighbours", type=_positive_int, default=9, help="n of the top-n range-limited mask (default 9)")
+    t.add_argument("-k", "--n-segments", type=_int_list, default=[100, 200, 400],
+                   help="K values; each image draws one (seeded) (default 100,200,400)")
+    t.add_argument("--contour", choices=("sobel", "canny"), default="sobel", help="contour prior for GBL (default sobel)")
+    t.add_argument("--boundaries", default=None, help="folder of user boundary maps <image stem>.png/.npy in [0,1]")
+    t.add_argument("--epsilon", type=float, default=0.3, help="GBL contour threshold (default 0.3)")
+    t.add_argument("--no-gal", action="store_true", help="ablation: disable the gradient adaptive layer")
+    t.add_argument("--no-gbl", action="store_true", help="ablation: disable the gradient bi-direction layer")
+    t.add_argument("--grid-seeds", action="store_true", help="ablation: fixed grid seeds, no seed learning")
+    t.add_argument("--seed", type=int, default=0, help="random seed (initialisation, K draws, pixel samples)")
+    t.add_argument("--max-images", type=_positive_int, default=None, help="stop after this many images (resumable)")
+    t.add_argument("--log", default=None, help="append one JSON line per image to this file")
+    t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
+    t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    t.set_defaults(func=_cmd_train)
+
+    i = sub.add_parser("info", help="model, parameters, FLOPs and devices",
+                       description="Print the model's configuration, parameter count, FLOPs at 481x321 and the devices.")
+    i.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
+    i.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

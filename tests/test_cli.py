@@ -1,0 +1,59 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import blocks_image, is_connected_labels
+from lnsnet.cli import main
+from lnsnet.io import read_labels
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "lnsnet" / "examples" / "coffee.jpg"
+
+
+def test_segment_writes_labels_and_overlay(tmp_path, capsys):
+    img = tmp_path / "in.png"
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(img)
+    assert main(["segment", str(img), "-k", "12", "-o", str(tmp_path / "out")]) == 0
+    png, npy = tmp_path / "out" / "in_labels.png", tmp_path / "out" / "in_labels.npy"
+    a, b = read_labels(png), read_labels(npy)
+    assert np.array_equal(a, b) and a.shape == (48, 64) and is_connected_labels(a)
+    ov = np.array(Image.open(tmp_path / "out" / "in_overlay.png"))
+    assert ov.shape == (48, 64, 3)
+    assert "superpixels" in capsys.readouterr().out
+
+
+def test_segment_shipped_example_folder(tmp_path):
+    assert main(["segment", str(EXAMPLE.parent), "-k", "50", "-o", str(tmp_path), "-q"]) == 0
+    lab = read_labels(tmp_path / "coffee_labels.npy")
+    assert lab.shape == (400, 600) and 40 <= lab.max() + 1 <= 60
+
+
+def test_errors_are_one_line_exit_2(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(tmp_path / "missing.jpg"), "-o",
+                        str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "missing.jpg" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(EXAMPLE), "-o", str(tmp_path),
+                        "-m", str(EXAMPLE)], capture_output=True, text=True)
+    assert r.returncode == 2 and "not" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_info_reports_parameters_and_flops(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters: 11,152" in out and "FLOPs" in out and "1.112 G multiply-adds" in out
+
+
+def test_help_lists_every_option():
+    for cmd, opts in {
+        "segment": ["--n-segments", "--output", "--model", "--mode", "--device"],
+        "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
+                  "--boundaries", "--n-segments", "--seed", "--lr"],
+        "info": ["--model"],
+    }.items():
+        r = subprocess.run([sys.executable, "-m", "lnsnet.cli", cmd, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0
+        for o in opts:
+            assert o in r.stdout, (cmd, o)

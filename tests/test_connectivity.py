@@ -1,0 +1,55 @@
+import numpy as np
+
+from conftest import is_connected_labels
+from lnsnet.connectivity import components, enforce_connectivity, relabel_sequential
+
+
+def test_components_split_a_label_in_two_pieces():
+    lab = np.array([[0, 1, 0], [0, 1, 0]])
+    comp, k = components(lab)
+    assert k == 3  # label 0 forms two separate pieces
+    assert comp[0, 0] != comp[0, 2] and comp[0, 0] == comp[1, 0]
+
+
+def test_diagonal_is_not_4_connected():
+    lab = np.array([[1, 0], [0, 1]])
+    _, k = components(lab)
+    assert k == 4
+
+
+def test_large_pieces_become_separate_labels():
+    lab = np.zeros((4, 9), int)
+    lab[:, 3:6] = 1  # label 0 split in two 4x3 pieces by label 1
+    out = enforce_connectivity(lab, min_size=2)
+    assert out.max() + 1 == 3 and is_connected_labels(out)
+    assert out.dtype == np.int32
+
+
+def test_speck_merges_into_most_similar_neighbour():
+    lab = np.zeros((6, 6), int)
+    lab[:, 3:] = 1
+    lab[2, 2] = 2  # one-pixel speck on the left region's border
+    feats = np.zeros((6, 6, 1))
+    feats[:, 3:] = 10.0
+    feats[2, 2] = 9.0  # but it looks like the right region
+    out = enforce_connectivity(lab, feats, min_size=3)
+    assert out.max() + 1 == 2
+    assert out[2, 2] == out[0, 5] and out[2, 2] != out[0, 0]
+    # without features: the neighbour with the longest shared border (left: 3 edges, right: 1)
+    out2 = enforce_connectivity(lab, None, min_size=3)
+    assert out2[2, 2] == out2[0, 0]
+
+
+def test_chains_of_small_pieces_and_random_maps_end_connected():
+    rng = np.random.default_rng(0)
+    lab = rng.integers(0, 5, (40, 50))  # salt-and-pepper: thousands of tiny pieces
+    out = enforce_connectivity(lab, rng.random((40, 50, 3)), n_segments=20)
+    sizes = np.bincount(out.ravel())
+    assert is_connected_labels(out)
+    assert sizes.min() >= int(0.25 * 40 * 50 / 20)
+    assert np.array_equal(np.unique(out), np.arange(out.max() + 1))
+
+
+def test_single_region_and_relabel():
+    assert enforce_connectivity(np.full((3, 3), 7)).tolist() == [[0] * 3] * 3
+    assert relabel_sequential(np.array([[5, 9], [9, 2]])).tolist() == [[1, 2], [2, 0]]

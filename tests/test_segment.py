@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+import lnsnet
+from conftest import blocks_image, is_connected_labels
+
+
+def _check(labels, shape):
+    assert labels.dtype == np.int32 and labels.shape == shape
+    k = labels.max() + 1
+    assert np.array_equal(np.unique(labels), np.arange(k))
+    assert is_connected_labels(labels)
+    return k
+
+
+def test_blocks_image_follows_the_quadrant_edges(blocks):
+    labels = lnsnet.segment(blocks, n_segments=16)
+    k = _check(labels, blocks.shape[:2])
+    assert 8 <= k <= 24
+    quad = (np.arange(48)[:, None] >= 24) * 2 + (np.arange(64)[None, :] >= 32)
+    # achievable segmentation accuracy against the 4 quadrants
+    n = quad.max() + 1
+    table = np.bincount(labels.ravel() * n + quad.ravel(), minlength=k * n).reshape(k, n)
+    assert table.max(1).sum() / labels.size >= 0.98
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        (blocks_image()[..., 0] * 255).astype(np.uint8),  # gray
+        np.dstack([(blocks_image() * 255).astype(np.uint8), np.full((48, 64), 9, np.uint8)]),  # RGBA
+        (blocks_image() * 65535).astype(np.uint16),
+        blocks_image().astype(np.float64),
+        blocks_image()[:, :, :1],
+    ],
+    ids=["gray", "rgba", "uint16", "float64", "hxwx1"],
+)
+def test_accepted_image_kinds(image):
+    _check(lnsnet.segment(image, n_segments=12), (48, 64))
+
+
+def test_dense_mode_and_lists(blocks):
+    out = lnsnet.segment([blocks, blocks[:40, :30]], n_segments=10, mode="dense")
+    assert isinstance(out, list) and len(out) == 2
+    _check(out[0], (48, 64))
+    _check(out[1], (40, 30))
+
+
+def test_rgba_alpha_is_ignored():
+    rgb = (blocks_image() * 255).astype(np.uint8)
+    a = lnsnet.segment(np.dstack([rgb, np.zeros((48, 64), np.uint8)]), 12)
+    assert np.array_equal(a, lnsnet.segment(rgb, 12))
+
+
+def test_unusual_sizes_and_k():
+    rng = np.random.default_rng(0)
+    assert lnsnet.segment(rng.random((3, 3)), 1).tolist() == [[0] * 3] * 3
+    _check(lnsnet.segment(rng.random((2, 400)), 20), (2, 400))
+    _check(lnsnet.segment(rng.random((1, 1)), 1), (1, 1))
+    _check(lnsnet.segment(rng.random((5, 5, 3)), 25), (5, 5))
+
+
+@pytest.mark.parametrize(
+    "k,exc", [(0, ValueError), (-5, ValueError), (2.5, TypeError), ("10", TypeError), (10_000, ValueError)]
+)
+def test_bad_k(blocks, k, exc):
+    with pytest.raises(exc):
+        lnsnet.segment(blocks[:20, :20], n_segments=k)
+
+
+def test_bad_options(blocks):
+    with pytest.raises(ValueError, match="mode"):
+        lnsnet.segment(blocks, 10, mode="fast")
+    with pytest.raises(ValueError, match="compactness"):
+        lnsnet.segment(blocks, 10, compactness=-1)
+    with pytest.raises(FileNotFoundError):
+        lnsnet.segment(blocks, 10, model="no-such-model")
+
+
+def test_bsds500_image_delivers_close_to_k(bsds500):
+    """Issue 2: K = 100, 400, 1000 on a BSDS500 test image give within 15% of K segments."""
+    img = lnsnet.io.read_image(bsds500 / "images" / "test" / "100007.jpg")
+    for k in (100, 400, 1000):
+        labels = lnsnet.segment(img, k)
+        got = _check(labels, img.shape[:2])
+        assert abs(got - k) / k <= 0.15, (k, got)
+
+
+def test_shipped_model_checksum_is_verified(tmp_path, monkeypatch):
+    import shutil
+
+    from lnsnet import segment as seg
+
+    wdir = tmp_path / "weights"
+    shutil.copytree(seg.WEIGHTS_DIR, wdir)
+    pt = wdir / "bsds500.pt"
+    data = bytearray(pt.read_bytes())
+    data[-10] ^= 0xFF
+    pt.write_bytes(bytes(data))
+    monkeypatch.setattr(seg, "WEIGHTS_DIR", wdir)
+    seg._load_named.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="checksum"):
+            lnsnet.load_model("bsds500")
+    finally:
+        seg._load_named.cache_clear()

@@ -1,0 +1,126 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import lnsnet
+from conftest import blocks_image
+from lnsnet import checkpoint
+from lnsnet.train import TrainConfig, expand_sources, train_stream
+
+FAST = dict(iterations=4, feature_iterations=3, n_segments=(6, 12), loss_pixels=500)
+
+
+def _images(n=3):
+    return [blocks_image(40 + 4 * i, 56, seed=i) for i in range(n)]
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_training_changes_every_part_and_saves_everything(tmp_path):
+    out = tmp_path / "m.pt"
+    init = lnsnet.train.train_stream(_images(1), out, config=TrainConfig(iterations=0, feature_iterations=0,
+                                                                            n_segments=(6,)), progress=False)
+    before = _state(init)
+    model = train_stream(_images(2), tmp_path / "m2.pt", config=TrainConfig(**FAST), progress=False)
+    after = model.state_dict()
+    for group in ("embedder.conv1.weight", "seed_layer.proj.weight", "reconstruction.weight", "memory"):
+        assert not torch.equal(before[group], after[group]), group
+    payload = checkpoint.load(tmp_path / "m2.pt")
+    assert payload["position"] == 2
+    assert payload["optimizer"]["state"]  # Adam moments are kept for the stream
+    assert payload["train_config"]["iterations"] == 4
+    assert len(payload["history"]) == 2 and np.isfinite(payload["history"][0]["loss"])
+
+
+def test_phases_freeze_the_other_part(tmp_path):
+    # only feature iterations: the seed layer must not move
+    m0 = lnsnet.train.train_stream(_images(1), tmp_path / "a.pt",
+                                   config=TrainConfig(iterations=0, feature_iterations=0), progress=False)
+    s0 = _state(m0)
+    m1 = train_stream(_images(1), tmp_path / "b.pt", config=TrainConfig(**{**FAST, "feature_iterations": 4}),
+                      progress=False)
+    assert all(torch.equal(s0[k], v) for k, v in m1.state_dict().items() if k.startswith("seed_layer"))
+    # only seed iterations: the embedder and the head must not move
+    m2 = train_stream(_images(1), tmp_path / "c.pt", config=TrainConfig(**{**FAST, "feature_iterations": 0}),
+                      progress=False)
+    st = m2.state_dict()
+    assert all(torch.equal(s0[k], st[k]) for k in st if k.startswith(("embedder", "reconstruction")))
+    assert not torch.equal(s0["seed_layer.proj.weight"], st["seed_layer.proj.weight"])
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path):
+    cfg = TrainConfig(**FAST)
+    full = train_stream(_images(3), tmp_path / "full.pt", config=cfg, progress=False, checkpoint_every=1)
+    part = tmp_path / "part.pt"
+    train_stream(_images(3), part, config=cfg, progress=False, checkpoint_every=1, max_images=1)
+    assert checkpoint.load(part)["position"] == 1
+    resumed = train_stream(_images(3), part, config=cfg, progress=False, checkpoint_every=1, resume=True)
+    assert checkpoint.load(part)["position"] == 3
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_sources_folder_and_list_file(tmp_path):
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray((blocks_image(seed=i) * 255).astype(np.uint8)).save(tmp_path / f"im{i}.png")
+    (tmp_path / "list.txt").write_text("im1.png\n# comment\nim0.png\n")
+    assert [p.name for p in expand_sources([tmp_path])] == ["im0.png", "im1.png"]
+    assert [p.name for p in expand_sources([tmp_path / "list.txt"])] == ["im1.png", "im0.png"]
+    with pytest.raises(FileNotFoundError):
+        expand_sources([tmp_path / "nope.png"])
+
+
+def test_user_boundary_maps(tmp_path):
+    calls = []
+
+    def bmap(name, rgb):
+        calls.append(name)
+        return np.zeros(rgb.shape[:2])
+
+    train_stream([("a", blocks_image())], tmp_path / "m.pt", config=TrainConfig(**FAST), boundaries=bmap,
+                 progress=False)
+    assert calls == ["a"]
+    with pytest.raises(ValueError, match="shape"):
+        train_stream([("a", blocks_image())], tmp_path / "m2.pt", config=TrainConfig(**FAST),
+                     boundaries=lambda n, r: np.zeros((3, 3)), progress=False)
+
+
+def _train_cmd(files, out, extra=()):
+    return [sys.executable, "-m", "lnsnet.cli", "train", *map(str, files), "-o", str(out), "--iterations", "3",
+            "--feature-iterations", "2", "-k", "50,100", "--checkpoint-every", "1", "--threads", "1", "-q", *extra]
+
+
+def test_kill_after_first_image_and_resume_bsds500(tmp_path, bsds500):
+    """Issue 2: 3 BSDS500 images, killed (SIGKILL) after the first, resumed: same weights."""
+    files = sorted((bsds500 / "images" / "train").glob("*.jpg"))[:3]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = tmp_path / "ref.pt"
+    subprocess.run(_train_cmd(files, ref), check=True, env=env, timeout=600)
+    out, log = tmp_path / "run.pt", tmp_path / "log.jsonl"
+    proc = subprocess.Popen(_train_cmd(files, out, ["--log", str(log)]), env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and log.read_text().count("\n") >= 1 and out.exists():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    pos = checkpoint.load(out)["position"]
+    assert 1 <= pos <= 3
+    subprocess.run(_train_cmd(files, out, ["--resume"]), check=True, env=env, timeout=600)
+    a, b = checkpoint.load(ref), checkpoint.load(out)
+    assert b["position"] == 3 and len(b["history"]) == 3
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    assert [h["name"] for h in b["history"]] == [f.stem for f in files]
