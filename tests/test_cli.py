@@ -57,3 +57,24 @@ def test_help_lists_every_option():
         assert r.returncode == 0
         for o in opts:
             assert o in r.stdout, (cmd, o)
+
+
+def test_folder_run_reports_bad_files_goes_on_and_skips_done(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray((blocks_image(seed=i) * 255).astype(np.uint8)).save(src / f"ok{i}.png")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = tmp_path / "out"
+    assert main(["segment", str(src), "-k", "8", "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "done: 2, failed: 1, skipped: 0" in err
+    assert (out / "ok0_labels.npy").exists() and (out / "ok1_overlay.png").exists()
+    assert not (out / "broken_labels.npy").exists()
+    stamp = (out / "ok0_labels.npy").stat().st_mtime_ns
+    (src / "broken.png").unlink()
+    assert main(["segment", str(src), "-k", "8", "-o", str(out), "-q"]) == 0
+    assert "done: 0, failed: 0, skipped: 2" in capsys.readouterr().err
+    assert (out / "ok0_labels.npy").stat().st_mtime_ns == stamp
+    assert main(["segment", str(src), "-k", "8", "-o", str(out), "-q", "--overwrite"]) == 0
+    assert "done: 2" in capsys.readouterr().err

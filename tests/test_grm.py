@@ -37,6 +37,19 @@ def test_gbl_is_identity_forward_and_flips_contour_gradients():
     assert torch.allclose(x.grad[0, 0, 0], expected) and torch.allclose(x.grad[0, 1, 0], expected)
 
 
+def test_gbl_attenuate_mode_by_hand():
+    b = torch.tensor([[[0.1, 0.3, 0.5, 0.9]]])
+    # contour pixels (B > 0.3) get 1 - B instead of -B
+    assert torch.allclose(gbl_scale(b, 0.3, "attenuate"), torch.tensor([[[1.0, 1.0, 0.5, 0.1]]]))
+    x = torch.ones(1, 1, 1, 4, requires_grad=True)
+    (3.0 * gbl(x, b, 0.3, "attenuate")).sum().backward()
+    assert torch.allclose(x.grad[0, 0, 0], torch.tensor([3.0, 3.0, 1.5, 0.3]))
+    import pytest
+
+    with pytest.raises(ValueError, match="GBL mode"):
+        gbl_scale(b, 0.3, "sideways")
+
+
 def test_gbl_gives_the_gradient_of_eq19():
     """Near contours the position reconstruction acts on the features with weight -B
     (Eq. 19), while the reconstruction head keeps the plain gradient."""

@@ -124,3 +124,21 @@ def test_kill_after_first_image_and_resume_bsds500(tmp_path, bsds500):
     for k, v in a["state_dict"].items():
         assert torch.equal(v, b["state_dict"][k]), k
     assert [h["name"] for h in b["history"]] == [f.stem for f in files]
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
+    cfg = TrainConfig(**FAST)
+    out = tmp_path / "m.pt"
+    train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, max_images=2)
+    prev = tmp_path / "m.pt.prev"
+    assert checkpoint.load(prev)["position"] == 1 and checkpoint.load(out)["position"] == 2
+    data = out.read_bytes()
+    out.write_bytes(data[: len(data) // 2])  # truncated, as by a full disk
+    with pytest.raises(ValueError):
+        checkpoint.load(out)
+    with pytest.warns(UserWarning, match="previous checkpoint"):
+        resumed = train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, resume=True)
+    full = train_stream(_images(3), tmp_path / "full.pt", config=cfg, progress=False, checkpoint_every=1)
+    assert checkpoint.load(out)["position"] == 3
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k

@@ -11,7 +11,6 @@ and read with ``torch.load(weights_only=True)``, which refuses to unpickle code:
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from pathlib import Path
 
@@ -23,11 +22,14 @@ from .model import LNSNet, ModelConfig
 FORMAT = "lnsnet"
 VERSION = 1
 
-__all__ = ["save", "load", "model_from_payload", "sha256"]
+__all__ = ["save", "load", "load_latest", "model_from_payload", "sha256", "export_model"]
 
 
-def save(path, model: LNSNet, **extra) -> None:
-    """Write ``model`` (and ``extra`` entries such as optimizer state) atomically."""
+def save(path, model: LNSNet, keep_previous: bool = False, **extra) -> None:
+    """Write ``model`` (and ``extra`` entries such as optimizer state) atomically.
+
+    With ``keep_previous`` the file it replaces is kept as ``<path>.prev``.
+    """
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -35,7 +37,7 @@ def save(path, model: LNSNet, **extra) -> None:
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     payload.update(extra)
-    _atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+    _atomic_write(Path(path), lambda tmp: torch.save(payload, tmp), keep_previous=keep_previous)
 
 
 def load(path) -> dict:
@@ -81,18 +83,27 @@ def sha256(path) -> str:
     return h.hexdigest()
 
 
-def fsync_dir(path) -> None:
-    """Flush a directory entry (after a rename) where the platform allows it."""
+def load_latest(path) -> tuple[dict, Path]:
+    """Load ``path``, or ``<path>.prev`` with a warning when ``path`` is missing or corrupt.
+
+    Returns the payload and the file it came from. Raises the error of ``path`` when
+    neither file is good.
+    """
+    import warnings
+
+    path = Path(path)
+    prev = path.with_name(path.name + ".prev")
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return load(path), path
+    except (ValueError, FileNotFoundError) as exc:
+        if not prev.is_file():
+            raise
+        try:
+            payload = load(prev)
+        except (ValueError, FileNotFoundError):
+            raise exc from None
+        warnings.warn(f"{path} is unusable ({exc}); using the previous checkpoint {prev}", stacklevel=2)
+        return payload, prev
 
 
 def export_model(src, dst, **meta) -> str:

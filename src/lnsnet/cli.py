@@ -1,4 +1,4 @@
-"""Command line: ``lnsnet segment | train | info``.
+"""Command line: ``lnsnet segment | train | info | benchmark``.
 
 The CLI only parses arguments, calls the public API and prints. Errors in the input give
 one line on stderr and exit code 2 (``--debug`` shows the traceback).
@@ -85,7 +85,8 @@ def _cmd_segment(args) -> int:
             print(f"error: {f}: output would overwrite an input file; choose another -o", file=sys.stderr)
             failed += 1
             continue
-        if args.skip_existing and all(t.exists() for t in targets):
+        needed = targets if not args.no_overlay else targets[:2]
+        if not args.overwrite and all(t.exists() for t in needed):
             skipped += 1
             continue
         try:
@@ -139,6 +140,7 @@ def _cmd_train(args) -> int:
         n_neighbours=args.neighbours,
         contour=args.contour if args.boundaries is None else "user",
         epsilon=args.epsilon,
+        gbl_mode=args.gbl_mode,
         n_segments=tuple(args.n_segments),
         use_gal=not args.no_gal,
         use_gbl=not args.no_gbl,
@@ -243,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
-    s.add_argument("--skip-existing", action="store_true", help="skip images whose outputs already exist")
+    s.add_argument("--overwrite", action="store_true",
+                   help="recompute images whose outputs already exist (default: skip them)")
     s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -272,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--contour", choices=("sobel", "canny"), default="sobel", help="contour prior for GBL (default sobel)")
     t.add_argument("--boundaries", default=None, help="folder of user boundary maps <image stem>.png/.npy in [0,1]")
     t.add_argument("--epsilon", type=float, default=0.3, help="GBL contour threshold (default 0.3)")
+    t.add_argument("--gbl-mode", choices=("attenuate", "reverse"), default="attenuate",
+                   help="GBL on contour pixels: 'attenuate' = gradient x (1-B) (default, stable); "
+                        "'reverse' = x (-B), Eq. 12 as printed (diverges in long streams)")
     t.add_argument("--no-gal", action="store_true", help="ablation: disable the gradient adaptive layer")
     t.add_argument("--no-gbl", action="store_true", help="ablation: disable the gradient bi-direction layer")
     t.add_argument("--grid-seeds", action="store_true", help="ablation: fixed grid seeds, no seed learning")
@@ -289,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
     i.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     i.set_defaults(func=_cmd_info)
+
+    from .eval.benchmark import add_parser as add_benchmark_parser
+
+    add_benchmark_parser(sub)
     return p
 
 

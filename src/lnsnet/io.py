@@ -121,8 +121,12 @@ def read_image(path: PathLike) -> np.ndarray:
     return arr
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+def _atomic_write(path: Path, write, keep_previous: bool = False) -> None:
+    """Call ``write(tmp_path)``, fsync, then rename the temporary file onto ``path``.
+
+    The file at ``path`` is therefore always whole: the old one or the new one. With
+    ``keep_previous`` the old file is first renamed to ``<path>.prev``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -131,11 +135,35 @@ def _atomic_write(path: Path, write) -> None:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        if keep_previous and path.exists():
+            os.replace(path, path.with_name(path.name + ".prev"))
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush the directory entry after a rename, where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_png(path: PathLike, array: np.ndarray) -> None:

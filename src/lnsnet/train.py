@@ -46,6 +46,7 @@ class TrainConfig:
     alpha: float = 1.0
     contour: str = "sobel"
     epsilon: float = 0.3
+    gbl_mode: str = "attenuate"  # "reverse": Eq. 12 as printed (diverges, see docs/design.md)
     memory_rate: float = 0.5
     n_segments: Sequence[int] = field(default_factory=lambda: (100, 200, 400))
     use_gal: bool = True
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"n_segments must be positive integers, got {self.n_segments}")
         if not 0 <= self.feature_iterations <= self.iterations:
             raise ValueError("feature_iterations must lie in [0, iterations]")
+        if self.gbl_mode not in ("reverse", "attenuate"):
+            raise ValueError(f"gbl_mode must be 'reverse' or 'attenuate', got {self.gbl_mode!r}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"window must be an odd number >= 3, got {self.window}")
 
@@ -207,7 +210,7 @@ def train_image(
         loss = l_c
         if features_phase:
             if cfg.use_gbl:
-                xr = model.reconstruct(z, position_features=gbl(z, b, cfg.epsilon))
+                xr = model.reconstruct(z, position_features=gbl(z, b, cfg.epsilon, cfg.gbl_mode))
             else:
                 xr = model.reconstruct(z)
             l_r, rparts = reconstruction_loss(xr, x, cfg.phi)
@@ -257,7 +260,8 @@ def train_stream(
     config : :class:`TrainConfig`; with ``resume`` the one stored in the checkpoint is used.
     model : start from this model (domain adaptation) instead of a new one.
     resume : continue from ``output`` if it exists: skip the images already trained and
-        restore model, optimiser and GAL memory.
+        restore model, optimiser and GAL memory. A corrupt or truncated ``output`` is
+        detected and the previous checkpoint (``<output>.prev``) is used, with a warning.
     boundaries : user contour maps: a folder with ``<image stem>.npy/.png`` maps in
         [0, 1] (or 0..255), or a callable ``(name, rgb) -> (H, W)``; default: the contour
         prior named by ``config.contour`` ('sobel' or 'canny').
@@ -275,8 +279,9 @@ def train_stream(
     position = 0
     history: list[dict] = []
     opt_state = None
-    if resume and output.is_file():
-        payload = checkpoint.load(output)
+    prev = output.with_name(output.name + ".prev")
+    if resume and (output.is_file() or prev.is_file()):
+        payload, _ = checkpoint.load_latest(output)
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a model but no training state; train without --resume")
         saved_cfg = TrainConfig.from_dict(payload.get("train_config", {}))
@@ -295,10 +300,16 @@ def train_stream(
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
 
+    saved = {"position": None}
+
     def save():
+        if saved["position"] == position:
+            return  # nothing new since the last checkpoint
+        saved["position"] = position
         checkpoint.save(
             output,
             model,
+            keep_previous=True,
             optimizer=optimizer.state_dict(),
             train_config=config.to_dict(),
             position=position,

@@ -41,9 +41,25 @@ def update_memory(memory: torch.Tensor, g: torch.Tensor, rate: float) -> None:
     memory.mul_(1.0 - rate).add_(g, alpha=rate)
 
 
-def gbl_scale(contours: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """psi^b per pixel (Eq. 12): 1 where B <= epsilon, -B where B > epsilon."""
-    return torch.where(contours > epsilon, -contours, torch.ones_like(contours))
+GBL_MODES = ("reverse", "attenuate")
+
+
+def gbl_scale(contours: torch.Tensor, epsilon: float, mode: str = "reverse") -> torch.Tensor:
+    """psi^b per pixel.
+
+    ``"reverse"`` (Eq. 12 as printed): 1 where B <= epsilon, -B where B > epsilon.
+    ``"attenuate"``: 1 where B <= epsilon, 1 - B where B > epsilon: the gradient that
+    asks contour pixels to encode position is weakened instead of reversed, which keeps
+    the reconstruction loss bounded below (the reversed form diverges in lifelong
+    training, see docs/design.md).
+    """
+    if mode == "reverse":
+        contour_value = -contours
+    elif mode == "attenuate":
+        contour_value = 1.0 - contours
+    else:
+        raise ValueError(f"unknown GBL mode {mode!r}; allowed: {', '.join(GBL_MODES)}")
+    return torch.where(contours > epsilon, contour_value, torch.ones_like(contours))
 
 
 class GradientAdaptive(torch.autograd.Function):
@@ -79,6 +95,6 @@ def gal(z: torch.Tensor, g: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
     return GradientAdaptive.apply(z, gal_scale(g, memory).detach())
 
 
-def gbl(x: torch.Tensor, contours: torch.Tensor, epsilon: float = 0.3) -> torch.Tensor:
+def gbl(x: torch.Tensor, contours: torch.Tensor, epsilon: float = 0.3, mode: str = "reverse") -> torch.Tensor:
     """Apply GBL to ``x`` ``(B, C, H, W)`` with contour map ``contours`` ``(B, H, W)``."""
-    return GradientBidirection.apply(x, gbl_scale(contours, epsilon).detach())
+    return GradientBidirection.apply(x, gbl_scale(contours, epsilon, mode).detach())

@@ -1,0 +1,139 @@
+"""Plots of a benchmark summary: each metric against the number of superpixels delivered.
+
+One PNG per metric (ASA, BR, BP, F, UE, CO, EV and time per image), one line per method
+with a marker at each K, the x axis the mean number of superpixels *delivered* (not the
+number asked for), as in Fig. 4 of the LNS-Net paper; plus ``overview.png`` with all of
+them. Drawn on matplotlib's Agg canvas (no display needed; pyplot's global backend is
+left alone).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+__all__ = ["plot_summary", "PLOT_METRICS"]
+
+#: summary column -> (file stem, axis label, title). Order of the overview panels.
+PLOT_METRICS = {
+    "asa": ("asa", "Achievable segmentation accuracy (ASA)", "ASA (higher is better)"),
+    "br": ("br", "Boundary recall (BR)", "Boundary recall (higher is better)"),
+    "bp": ("bp", "Boundary precision (BP)", "Boundary precision (higher is better)"),
+    "f": ("f", "F-measure (β = 4)", "F-measure, β = 4 (higher is better)"),
+    "ue": ("ue", "Undersegmentation error (UE)", "Undersegmentation error (lower is better)"),
+    "co": ("co", "Compactness (CO)", "Compactness (higher is more regular)"),
+    "ev": ("ev", "Explained variation (EV)", "Explained variation (higher is better)"),
+    "time_s_median": ("time", "Time per image (ms, median, log scale)",
+                      "Time per image (lower is better)"),  # fmt: skip
+}
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+
+
+def _read_summary(path: Path) -> dict[str, list[tuple[float, float, dict]]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"summary file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        needed = {"method", "k_asked", "k_delivered"} | set(PLOT_METRICS)
+        missing = needed - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path} lacks the columns {sorted(missing)}")
+        series: dict[str, list] = {}
+        for row in reader:
+            series.setdefault(row["method"], []).append(row)
+    for rows in series.values():
+        rows.sort(key=lambda row: float(row["k_delivered"]))
+    return series
+
+
+def _value(row: dict, column: str) -> float:
+    try:
+        v = float(row[column])
+    except (TypeError, ValueError):
+        return math.nan
+    return v * 1000.0 if column == "time_s_median" else v
+
+
+def _draw(ax, series, column: str, label: str, title: str | None, legend: bool) -> bool:
+    drew = False
+    for i, (method, rows) in enumerate(series.items()):
+        xs = [float(row["k_delivered"]) for row in rows]
+        ys = [_value(row, column) for row in rows]
+        if all(math.isnan(y) for y in ys):
+            continue
+        ax.plot(xs, ys, marker=_MARKERS[i % len(_MARKERS)], markersize=6, linewidth=1.8,
+                label=method, color=f"C{i % 10}")  # fmt: skip
+        drew = True
+    if column == "time_s_median" and drew:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("Number of superpixels (mean delivered)")
+    ax.set_ylabel(label)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.35)
+    if legend and drew:
+        ax.legend(title="Method", frameon=True, fontsize="medium")
+    return drew
+
+
+def plot_summary(summary_csv, out_dir, dpi: int = 150) -> list[Path]:
+    """Draw each metric of a benchmark summary against the mean delivered K.
+
+    Parameters
+    ----------
+    summary_csv : str or os.PathLike
+        ``summary.csv`` written by :func:`lnsnet.eval.benchmark.run_benchmark`.
+    out_dir : str or os.PathLike
+        Folder for the PNG files (created).
+    dpi : int, default 150
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``asa.png, br.png, bp.png, f.png, ue.png, co.png, ev.png, time.png`` (a metric
+        without any value, e.g. EV without images, is skipped) and ``overview.png``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``summary_csv`` does not exist.
+    ValueError
+        If it lacks a needed column.
+    """
+    from matplotlib.figure import Figure
+
+    series = _read_summary(Path(summary_csv))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for column, (stem, label, title) in PLOT_METRICS.items():
+        fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+        ax = fig.add_subplot()
+        if _draw(ax, series, column, label, title, legend=True):
+            written.append(_save(fig, out / f"{stem}.png", dpi))
+    fig = Figure(figsize=(16, 7.5), layout="constrained")
+    axes = fig.subplots(2, 4)
+    for ax, (column, (_, label, title)) in zip(axes.ravel(), PLOT_METRICS.items()):
+        _draw(ax, series, column, label, title, legend=False)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 8),
+                   title="Method")  # fmt: skip
+    written.append(_save(fig, out / "overview.png", dpi))
+    return written
+
+
+def _save(fig, path: Path, dpi: int) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # Agg, whatever backend pyplot may be using
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,271 @@
+"""Benchmark runner: rows, resume, summary, meta, plots and the ``benchmark`` subcommand,
+on a tiny synthetic folder dataset (three 32x40 images, two annotations each)."""
+
+import argparse
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lnsnet.eval.benchmark import (
+    ROW_COLUMNS,
+    SUMMARY_COLUMNS,
+    add_parser,
+    known_methods,
+    run_benchmark,
+    summarize,
+    summary_markdown,
+)
+from lnsnet.eval.metrics import SCORE_KEYS
+
+N_IMAGES = 3
+METHODS = ["slic", "lnsnet"]
+KS = [10, 20]
+
+
+def _make_dataset(root, n=N_IMAGES, h=32, w=40):
+    """Images of three flat colour regions (plus noise); labels: the regions, and a
+    coarser 2-region annotation, saved as one (2, H, W) .npy per image."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        lab = np.zeros((h, w), np.int32)
+        lab[:, w // 2 + i:] = 1
+        lab[h // 2:, : w // 3 + i] = 2
+        colours = np.array([[200, 30, 30], [30, 180, 60], [40, 60, 220]], float)
+        img = colours[lab] + rng.normal(0, 3, (h, w, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+            root / "images" / f"img{i}.png"
+        )
+        np.save(root / "labels" / f"img{i}.npy", np.stack([lab, (lab == 1).astype(np.int32)]))
+    return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return _make_dataset(tmp_path_factory.mktemp("bench") / "data")
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def first_run(dataset, tmp_path_factory):
+    """One run with one worker process; shared by the tests that only read its output."""
+    out = tmp_path_factory.mktemp("bench") / "out"
+    summary = run_benchmark(str(dataset), methods=",".join(METHODS), ks=KS, out_dir=out,
+                            workers=1, progress=False)  # fmt: skip
+    return out, summary
+
+
+def test_rows_one_per_method_k_image(first_run):
+    out, _ = first_run
+    rows = _rows(out / "rows.csv")
+    # 2 methods x 2 K x 3 images
+    assert len(rows) == len(METHODS) * len(KS) * N_IMAGES == 12
+    assert tuple(rows[0]) == ROW_COLUMNS
+    assert set(SCORE_KEYS) <= set(rows[0])
+    keys = {(r["method"], int(r["k_asked"]), r["image"]) for r in rows}
+    assert keys == {(m, k, f"img{i}") for m in METHODS for k in KS for i in range(N_IMAGES)}
+    for r in rows:
+        assert int(r["k_delivered"]) == int(float(r["n_segments"])) >= 1
+        assert float(r["time_s"]) > 0
+        assert int(float(r["n_annotations"])) == 2
+        assert 0.0 <= float(r["asa_best"]) <= 1.0
+        assert float(r["asa_mean"]) <= float(r["asa_best"])  # best of 2 >= their mean
+        assert not math.isnan(float(r["ev"]))  # the image is passed: EV is computed
+
+
+def test_rerun_skips_every_row(first_run, dataset):
+    out, summary = first_run
+    rows_file = out / "rows.csv"
+    before = (rows_file.read_bytes(), rows_file.stat().st_mtime_ns)
+    again = run_benchmark(str(dataset), methods=METHODS, ks=KS, out_dir=out, workers=1,
+                          progress=False)  # fmt: skip
+    assert (rows_file.read_bytes(), rows_file.stat().st_mtime_ns) == before
+    assert again == summary
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["rows_computed"] == 0 and meta["rows_total"] == 12
+    assert meta["previous_runs"][-1]["rows_computed"] == 12
+
+
+def test_summary_files(first_run):
+    out, summary = first_run
+    rows = _rows(out / "summary.csv")
+    assert tuple(rows[0]) == SUMMARY_COLUMNS
+    # methods in the order asked for, K ascending; 3 images each
+    assert [(r["method"], int(r["k_asked"])) for r in rows] == [
+        (m, k) for m in METHODS for k in KS
+    ]
+    assert all(int(r["n_images"]) == N_IMAGES for r in rows)
+    assert [s["method"] for s in summary] == [r["method"] for r in rows]
+    md = (out / "summary.md").read_text()
+    assert md.startswith("| Method | K | K delivered | ASA | BR | BP |")
+    for m in METHODS:
+        for k in KS:
+            assert f"| {m} | {k} |" in md
+
+
+def test_meta_records_machine_versions_settings(first_run):
+    out, _ = first_run
+    meta = json.loads((out / "meta.json").read_text())
+    for lib in ("python", "torch", "numpy", "opencv", "scikit-image", "lnsnet"):
+        assert meta["versions"][lib]
+    assert meta["machine"]["cpu_count"] >= 1
+    s = meta["settings"]
+    assert s["methods"] == METHODS and s["ks"] == KS and s["r"] == 1
+    assert s["workers"] == 1 and s["dataset"]["name"] == "folder"
+    assert len(s["model"]["sha256"]) == 64
+    assert meta["date"]
+
+
+def test_plots(first_run, tmp_path):
+    from lnsnet.eval.plots import plot_summary
+
+    out, _ = first_run
+    written = plot_summary(out / "summary.csv", tmp_path, dpi=40)
+    names = {p.name for p in written}
+    assert names == {f"{m}.png" for m in
+                     ("asa", "br", "bp", "f", "ue", "co", "ev", "time", "overview")}  # fmt: skip
+    for p in written:
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.width > 100
+
+
+def test_resume_after_crash_with_two_workers(first_run, dataset, tmp_path):
+    """A rows file cut in the middle of a line (a crash while writing) is resumed: the
+    torn line is dropped, the complete rows are kept as they are, the rest is computed."""
+    out, _ = first_run
+    lines = (out / "rows.csv").read_text().splitlines(keepends=True)
+    kept = lines[:6]  # header + 5 rows
+    (tmp_path / "rows.csv").write_text("".join(kept) + lines[6][:20])
+    run_benchmark(str(dataset), methods=METHODS, ks=KS, out_dir=tmp_path, workers=2,
+                  progress=False)  # fmt: skip
+    text = (tmp_path / "rows.csv").read_text()
+    assert text.startswith("".join(kept))
+    rows = _rows(tmp_path / "rows.csv")
+    keys = [(r["method"], r["k_asked"], r["image"]) for r in rows]
+    assert len(rows) == 12 and len(set(keys)) == 12
+    assert json.loads((tmp_path / "meta.json").read_text())["rows_computed"] == 7
+
+
+def test_new_method_adds_only_its_rows(first_run, dataset, tmp_path):
+    out, _ = first_run
+    (tmp_path / "rows.csv").write_bytes((out / "rows.csv").read_bytes())
+    summary = run_benchmark(dataset, methods="slic,felzenszwalb", ks=[10], out_dir=tmp_path,
+                            workers=0, progress=False)  # fmt: skip
+    rows = _rows(tmp_path / "rows.csv")
+    assert len(rows) == 12 + N_IMAGES
+    assert [(s["method"], s["k_asked"], s["n_images"]) for s in summary] == [
+        ("slic", 10, 3), ("felzenszwalb", 10, 3)
+    ]
+
+
+def test_limit_uses_first_images(dataset, tmp_path):
+    summary = run_benchmark(dataset, methods=["slic"], ks=[10], out_dir=tmp_path, workers=0,
+                            limit=2, progress=False)  # fmt: skip
+    assert [r["image"] for r in _rows(tmp_path / "rows.csv")] == ["img0", "img1"]
+    assert summary[0]["n_images"] == 2
+
+
+def test_summarize_means_and_median():
+    def row(method, k, image, kd, t, asa):
+        base = {c: "0" for c in ROW_COLUMNS}
+        base.update(method=method, k_asked=str(k), image=image, k_delivered=str(kd),
+                    time_s=str(t), asa_best=str(asa), ev="nan")  # fmt: skip
+        return base
+
+    rows = [row("b", 10, "x", 9, 0.1, 0.8), row("a", 10, "x", 11, 0.3, 0.9),
+            row("b", 10, "y", 12, 0.2, 0.6), row("b", 10, "z", 30, 0.9, 1.0),
+            row("b", 5, "x", 5, 0.4, 0.5)]  # fmt: skip
+    s = summarize(rows)
+    # first-seen method order (b, a), then K ascending
+    assert [(r["method"], r["k_asked"]) for r in s] == [("b", 5), ("b", 10), ("a", 10)]
+    b10 = s[1]
+    assert b10["n_images"] == 3
+    assert b10["k_delivered"] == pytest.approx((9 + 12 + 30) / 3)
+    assert b10["asa"] == pytest.approx((0.8 + 0.6 + 1.0) / 3)
+    assert b10["time_s_median"] == pytest.approx(0.2)  # median, not the mean 0.4
+    assert math.isnan(b10["ev"])  # no image, no EV
+    md = summary_markdown(s)
+    assert "| b | 10 | 17.0 | 0.8000 |" in md and "| - |" in md  # NaN shown as '-'
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="lnsnet")
+    add_parser(p.add_subparsers(dest="command"))
+    return p
+
+
+def test_cli_subcommand(dataset, tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = _parser().parse_args([
+        "benchmark", "--dataset", str(dataset), "--methods", "slic", "--k", "10,20",
+        "-o", str(out), "--workers", "0", "--no-plots", "--radius", "2",
+    ])  # fmt: skip
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "| slic | 10 |" in printed and "| slic | 20 |" in printed
+    assert len(_rows(out / "rows.csv")) == 2 * N_IMAGES
+    assert (out / "summary.md").is_file() and not (out / "asa.png").exists()
+    assert json.loads((out / "meta.json").read_text())["settings"]["r"] == 2
+    # same folder, another radius: refused rather than mixing rows
+    args = _parser().parse_args(["benchmark", "--dataset", str(dataset), "--methods", "slic",
+                                 "--k", "10", "-o", str(out), "-q"])  # fmt: skip
+    with pytest.raises(ValueError, match="r=2"):
+        args.func(args)
+
+
+def test_cli_unknown_method_lists_known(dataset, tmp_path):
+    args = _parser().parse_args(["benchmark", "--dataset", str(dataset), "--methods",
+                                 "slic,nosuch", "-o", str(tmp_path), "-q"])  # fmt: skip
+    with pytest.raises(ValueError, match="unknown method 'nosuch'; known: lnsnet, ") as exc:
+        args.func(args)
+    for name in known_methods():
+        assert name in str(exc.value)
+    assert not (tmp_path / "rows.csv").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ks": "10,abc"}, "comma-separated positive integers"),
+    ({"ks": [0]}, "positive integers"),
+    ({"ks": [10, 10]}, "more than once"),
+    ({"methods": ""}, "methods is empty"),
+    ({"workers": -1}, "workers must be an integer >= 0"),
+    ({"limit": 0}, "limit must be an integer >= 1"),
+    ({"r": -1}, "radius r must be an integer >= 0"),
+])  # fmt: skip
+def test_bad_options(dataset, tmp_path, kwargs, message):
+    opts = {"methods": "slic", "ks": [10], "out_dir": tmp_path, "workers": 0,
+            "progress": False, **kwargs}  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        run_benchmark(dataset, **opts)
+
+
+def test_folder_without_labels(tmp_path):
+    (tmp_path / "images").mkdir()
+    with pytest.raises(FileNotFoundError, match="labels/"):
+        run_benchmark(tmp_path, methods="slic", ks=[10], out_dir=tmp_path / "o", workers=0)
+
+
+def test_failing_method_names_method_k_and_image(dataset, tmp_path):
+    # K above the number of pixels (32 x 40 = 1280) is refused by LNS-Net
+    with pytest.raises(RuntimeError, match=r"lnsnet with K=5000 on image 'img0'"):
+        run_benchmark(dataset, methods="lnsnet", ks=[5000], out_dir=tmp_path, workers=0,
+                      progress=False)  # fmt: skip
+
+
+def test_missing_model_file_fails_before_any_work(dataset, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        run_benchmark(dataset, methods="lnsnet", ks=[10], out_dir=tmp_path / "o", workers=1,
+                      model=tmp_path / "nope.pt", progress=False)  # fmt: skip
+    assert not (tmp_path / "o" / "rows.csv").exists()
