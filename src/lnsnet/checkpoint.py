@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -50,13 +51,15 @@ def load(path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickle-protocol notes about foreign files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise ValueError(
             f"{path} is not a safe lnsnet model file (it holds objects other than tensors "
             f"and plain data, refused without being run): {str(exc).splitlines()[0]}"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch raises many kinds (KeyError, RuntimeError, EOFError...)
         raise ValueError(f"{path} is not a readable lnsnet model file (truncated or wrong kind): {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an lnsnet model file (no 'format': 'lnsnet' entry)")
@@ -89,8 +92,6 @@ def load_latest(path) -> tuple[dict, Path]:
     Returns the payload and the file it came from. Raises the error of ``path`` when
     neither file is good.
     """
-    import warnings
-
     path = Path(path)
     prev = path.with_name(path.name + ".prev")
     try:
