@@ -118,7 +118,7 @@ def test_truncated_files_and_non_images_in_the_cli(tmp_path, capsys):
     (src / "good.jpg").write_bytes(data)
     rc = main(["segment", str(src), "-k", "6", "-o", str(tmp_path / "out"), "-q"])
     err = capsys.readouterr().err
-    assert rc == 1
+    assert rc == 2
     assert "cut.jpg" in err and "notes.png" in err and "done: 1, failed: 2" in err
     assert "Traceback" not in err
 
@@ -138,7 +138,7 @@ def test_unwritable_output_and_outputs_never_overwrite_inputs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(img), str(trap), "-o", str(tmp_path),
                         "-q"], capture_output=True, text=True)
     assert trap.read_bytes() == before
-    assert "overwrite an input" in r.stderr and r.returncode == 1
+    assert "overwrite an input" in r.stderr and r.returncode == 2
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -159,3 +159,21 @@ def test_valid_unusual_inputs_work():
         labels = lnsnet.segment(image, k)
         assert labels.shape == image.shape[:2] and is_connected_labels(labels)
     assert lnsnet.segment(rng.random((16, 16, 3)), 1).max() == 0
+
+
+def test_cli_usage_errors_are_one_line(tmp_path):
+    for argv in (["segment", "x.jpg", "-o", str(tmp_path), "-k", "2.5"],
+                 ["segment", "x.jpg", "-o", str(tmp_path), "-k", "0"],
+                 ["segment", "x.jpg"],
+                 ["frobnicate"]):
+        r = subprocess.run([sys.executable, "-m", "lnsnet.cli", *argv], capture_output=True, text=True)
+        assert r.returncode == 2, argv
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("error:"), (argv, r.stderr)
+
+
+def test_cli_k_larger_than_image(tmp_path):
+    img = tmp_path / "a.png"
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(img)
+    r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(img), "-k", "100000", "-o",
+                        str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2 and "exceeds the number of pixels" in r.stderr and "Traceback" not in r.stderr

@@ -118,6 +118,11 @@ def test_kill_after_first_image_and_resume_bsds500(tmp_path, bsds500):
     proc.wait()
     pos = checkpoint.load(out)["position"]
     assert 1 <= pos <= 3
+    # a second kill at an arbitrary moment of the resumed run (possibly mid-write)
+    proc = subprocess.Popen(_train_cmd(files, out, ["--resume"]), env=env)
+    time.sleep(float(np.random.default_rng(int(time.time())).uniform(0.2, 3.0)))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     subprocess.run(_train_cmd(files, out, ["--resume"]), check=True, env=env, timeout=600)
     a, b = checkpoint.load(ref), checkpoint.load(out)
     assert b["position"] == 3 and len(b["history"]) == 3

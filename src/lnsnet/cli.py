@@ -18,6 +18,13 @@ class CLIError(Exception):
     """An error reported as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit code 2), like every other CLI error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -110,7 +117,7 @@ def _cmd_segment(args) -> int:
                   + ("" if args.no_overlay else f", {ov_path}"))
     if len(files) > 1 or failed:
         print(f"done: {done}, failed: {failed}, skipped: {skipped} (output in {out})", file=sys.stderr)
-    return 1 if failed else 0
+    return 2 if failed else 0
 
 
 # -------------------------------------------------------------------------------- train
@@ -226,11 +233,11 @@ def _cmd_info(args) -> int:
 # --------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lnsnet",
         description="Superpixels with LNS-Net: segment images, train without labels, inspect models.",
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     s = sub.add_parser("segment", help="segment images into superpixels",
