@@ -53,3 +53,19 @@ def test_chains_of_small_pieces_and_random_maps_end_connected():
 def test_single_region_and_relabel():
     assert enforce_connectivity(np.full((3, 3), 7)).tolist() == [[0] * 3] * 3
     assert relabel_sequential(np.array([[5, 9], [9, 2]])).tolist() == [[1, 2], [2, 0]]
+
+
+def test_max_segments_merges_the_smallest_pieces_first():
+    # 4 columns of label 0/1 alternating: 8 pieces of sizes 4x1 .. different widths
+    lab = np.zeros((4, 10), int)
+    widths = [1, 2, 3, 4]  # pieces of 4, 8, 12, 16 pixels, alternating labels
+    col = 0
+    for i, w in enumerate(widths):
+        lab[:, col : col + w] = i % 2
+        col += w
+    lab[:, col:] = 0  # already touching the last piece -> joins it (same label, adjacent)
+    assert components(lab)[1] == 4
+    out = enforce_connectivity(lab, None, min_size=1, max_segments=3)
+    # the 4-pixel piece (smallest) is merged; 3 remain
+    assert out.max() + 1 == 3
+    assert out[0, 0] == out[0, 1]

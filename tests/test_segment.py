@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 import lnsnet
 from conftest import blocks_image, is_connected_labels
@@ -87,9 +88,10 @@ def test_bsds500_image_delivers_close_to_k(bsds500):
 
 
 def test_shipped_model_checksum_is_verified(tmp_path, monkeypatch):
+    import importlib
     import shutil
 
-    from lnsnet import segment as seg
+    seg = importlib.import_module("lnsnet.segment")  # the module, not the function
 
     wdir = tmp_path / "weights"
     shutil.copytree(seg.WEIGHTS_DIR, wdir)
@@ -104,3 +106,12 @@ def test_shipped_model_checksum_is_verified(tmp_path, monkeypatch):
             lnsnet.load_model("bsds500")
     finally:
         seg._load_named.cache_clear()
+
+
+def test_load_model_returns_a_private_copy(blocks):
+    before = lnsnet.segment(blocks, 12)
+    m = lnsnet.load_model()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(-1.0)
+    assert np.array_equal(lnsnet.segment(blocks, 12), before)

@@ -52,6 +52,7 @@ def enforce_connectivity(
     n_segments: int | None = None,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
+    max_segments: int | None = None,
 ) -> np.ndarray:
     """Make every label one 4-connected region and merge regions below ``min_size``.
 
@@ -67,6 +68,9 @@ def enforce_connectivity(
     orphan_factor : a piece that is not the largest piece of its label ("orphan") is also
         merged when smaller than ``orphan_factor * H*W / K``; this keeps the number of
         labels near K when clusters come out in several parts.
+    max_segments : if the pieces outnumber this, ``min_size`` is raised to the size of the
+        ``(pieces - max_segments)``-th smallest piece, so that the smallest pieces are merged
+        and about ``max_segments`` labels (or fewer) remain.
 
     Returns
     -------
@@ -82,6 +86,9 @@ def enforce_connectivity(
     if min_size is None:
         min_size = int(min_size_factor * mean_size)
     comp, k = components(labels)
+    if max_segments is not None and k > max_segments:
+        sizes = np.sort(np.bincount(comp.ravel(), minlength=k))
+        min_size = max(min_size, int(sizes[k - int(max_segments)]))
     orphan = np.zeros(k, dtype=bool)
     if orphan_factor > 0:
         sizes = np.bincount(comp.ravel(), minlength=k)

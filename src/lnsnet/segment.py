@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import numbers
 from functools import lru_cache
@@ -32,7 +33,8 @@ def available_models() -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def _load_named(name: str) -> LNSNet:
+def _load_named(name: str, device: str = "cpu") -> LNSNet:
+    """The shipped model ``name`` on ``device``, checksum-verified, cached (do not modify)."""
     path = WEIGHTS_DIR / f"{name}.pt"
     meta_path = WEIGHTS_DIR / f"{name}.json"
     if meta_path.is_file():
@@ -43,33 +45,36 @@ def _load_named(name: str) -> LNSNet:
                 f"shipped model {path} fails its checksum (sha256 {actual}, expected {expected}); "
                 "reinstall lnsnet"
             )
-    return checkpoint.model_from_payload(checkpoint.load(path)).eval()
+    return checkpoint.model_from_payload(checkpoint.load(path)).eval().to(device)
+
+
+def _resolve(name_or_path, device: torch.device) -> LNSNet:
+    """A model for inference; shipped models come from a cache shared by all calls."""
+    if isinstance(name_or_path, LNSNet):
+        return name_or_path.eval().to(device)
+    name = DEFAULT_MODEL if name_or_path is None else name_or_path
+    if isinstance(name, str) and name in available_models():
+        return _load_named(name, str(device))
+    path = Path(name)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}) "
+            f"and no file at {path}"
+        )
+    return checkpoint.model_from_payload(checkpoint.load(path)).eval().to(device)
 
 
 def load_model(name_or_path: Union[str, Path, LNSNet, None] = None, device=None) -> LNSNet:
     """A model by shipped name (default ``"bsds500"``), by file path, or passed through.
 
     Model files are read with ``torch.load(weights_only=True)``: they can hold tensors and
-    plain data only, never code. Shipped models are checked against their sha256.
+    plain data only, never code. Shipped models are checked against their sha256. The
+    model returned is the caller's own: training it does not change what ``segment``
+    uses by default.
     """
     if isinstance(name_or_path, LNSNet):
-        model = name_or_path
-    else:
-        name = DEFAULT_MODEL if name_or_path is None else name_or_path
-        if isinstance(name, str) and name in available_models():
-            model = _load_named(name)
-        else:
-            path = Path(name)
-            if not path.exists():
-                raise FileNotFoundError(
-                    f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}) "
-                    f"and no file at {path}"
-                )
-            model = checkpoint.model_from_payload(checkpoint.load(path))
-    model.eval()
-    if device is not None:
-        model.to(device)
-    return model
+        return name_or_path.eval().to(_device(device))
+    return copy.deepcopy(_resolve(name_or_path, _device(device)))
 
 
 def _check_k(n_segments, n_pixels: int) -> int:
@@ -105,6 +110,7 @@ def segment(
     compactness: float = DEFAULT_COMPACTNESS,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
+    max_excess: float = 0.1,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -130,6 +136,12 @@ def segment(
     min_size_factor : float
         Fragments smaller than this fraction of the mean superpixel size are merged into
         their most similar neighbour.
+    orphan_factor : float
+        Pieces of a cluster other than its largest, smaller than this fraction of the mean
+        size, are merged too (0: off).
+    max_excess : float or None
+        At most about ``(1 + max_excess) * seeds`` superpixels are delivered: when the
+        clusters fall apart into more pieces, the smallest pieces are merged (None: no cap).
 
     Returns
     -------
@@ -145,9 +157,10 @@ def segment(
     ((64, 96), dtype('int32'))
     """
     if isinstance(image, (list, tuple)):
-        net = load_model(model, _device(device))
+        net = _resolve(model, _device(device))
         return [segment(im, n_segments, model=net, device=device, mode=mode, compactness=compactness,
-                        min_size_factor=min_size_factor, orphan_factor=orphan_factor) for im in image]
+                        min_size_factor=min_size_factor, orphan_factor=orphan_factor,
+                        max_excess=max_excess) for im in image]
     rgb = to_float_rgb(image)
     h, w = rgb.shape[:2]
     k = _check_k(n_segments, h * w)
@@ -156,12 +169,13 @@ def segment(
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
     dev = _device(device)
-    net = load_model(model, dev)
+    net = _resolve(model, dev)
     x = encode(rgb)
     grid = make_grid(h, w, k)
     with torch.inference_mode():
         z, pos, seed_feats = net(x.to(dev), grid)
         raw = assign(z[0], seed_feats[0], grid, mode, pos[0], float(compactness)).cpu().numpy()
     colour = x[0, :3].permute(1, 2, 0).numpy()
+    cap = max(1, int(round(grid.n_seeds * (1.0 + max_excess)))) if max_excess is not None else None
     return enforce_connectivity(raw, colour, n_segments=grid.n_seeds, min_size_factor=min_size_factor,
-                                orphan_factor=orphan_factor)
+                                orphan_factor=orphan_factor, max_segments=cap)

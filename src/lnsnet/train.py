@@ -12,6 +12,7 @@ weights as an uninterrupted run.
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -344,7 +345,9 @@ def train_stream(
         rng = np.random.default_rng([config.seed, i])
         k = int(rng.choice(config.n_segments))
         b = _contours(config, name, rgb, boundaries)
+        t0 = time.perf_counter()
         stats = train_image(model, optimizer, rgb, b, k, config, device, sample_seed=config.seed * 1000003 + i)
+        stats["seconds"] = time.perf_counter() - t0
         position = i + 1
         done += 1
         rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), **{k2: round(v, 6) for k2, v in stats.items()}}
