@@ -36,13 +36,27 @@ def _edges(labels: np.ndarray, same: bool):
 
 
 def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """4-connected components of equal labels: ``(H, W)`` int array of component ids, count."""
-    h, w = labels.shape
-    n = h * w
-    a, b = _edges(labels, same=True)
-    g = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n))
-    k, comp = connected_components(g, directed=False)
-    return comp.reshape(h, w), k
+    """4-connected components of equal labels.
+
+    Each row is cut into runs of equal labels (connected by construction); runs are the
+    nodes of a sparse graph whose edges join vertically adjacent pixels of equal label,
+    and ``scipy.sparse.csgraph.connected_components`` labels that graph. O(H W).
+
+    Returns ``(comp, k)``: ``(H, W)`` int32 component ids ``0..k-1``, numbered in raster
+    order of each component's first pixel, and their number.
+    """
+    arr = np.asarray(labels)
+    h, w = arr.shape
+    starts = np.ones((h, w), dtype=bool)
+    starts[:, 1:] = arr[:, 1:] != arr[:, :-1]
+    run_id = (np.cumsum(starts.ravel(), dtype=np.int64) - 1).reshape(h, w)
+    n_runs = int(run_id[-1, -1]) + 1
+    eq_v = arr[:-1, :] == arr[1:, :]
+    src = run_id[:-1, :][eq_v]
+    dst = run_id[1:, :][eq_v]
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n_runs, n_runs)).tocsr()
+    k, comp = connected_components(graph, directed=True, connection="weak")
+    return comp.astype(np.int32)[run_id], int(k)
 
 
 def enforce_connectivity(

@@ -8,8 +8,9 @@ neighbours), the convention of the whole package.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.csgraph
+
+from ..connectivity import components
+from ..io import boundary_mask
 
 __all__ = [
     "as_label_map",
@@ -97,10 +98,9 @@ def connected_regions(labels) -> tuple[np.ndarray, int]:
     """Label the 4-connected regions of equal value.
 
     Two pixels belong to the same region when a 4-connected path of pixels that all carry
-    the same label joins them. Each row is first cut into runs of equal labels (a run is
-    connected by construction); runs become the nodes of a sparse graph whose edges join
-    vertically adjacent pixels of equal label, and
-    ``scipy.sparse.csgraph.connected_components`` labels that graph. Cost O(H W).
+    the same label joins them. The input is validated, then the package's own
+    :func:`lnsnet.connectivity.components` does the work (row runs + sparse connected
+    components, O(H W)).
 
     Parameters
     ----------
@@ -114,22 +114,7 @@ def connected_regions(labels) -> tuple[np.ndarray, int]:
     m : int
         Number of regions.
     """
-    arr = as_label_map(labels)
-    h, w = arr.shape
-    starts = np.ones((h, w), dtype=bool)
-    starts[:, 1:] = arr[:, 1:] != arr[:, :-1]
-    run_id = (np.cumsum(starts.ravel(), dtype=np.int64) - 1).astype(np.int32).reshape(h, w)
-    n_runs = int(run_id[-1, -1]) + 1
-    eq_v = arr[:-1, :] == arr[1:, :]
-    src = run_id[:-1, :][eq_v]
-    dst = run_id[1:, :][eq_v]
-    graph = scipy.sparse.coo_matrix(
-        (np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n_runs, n_runs)
-    ).tocsr()
-    m, comp = scipy.sparse.csgraph.connected_components(
-        graph, directed=True, connection="weak"
-    )
-    return comp.astype(np.int32)[run_id], int(m)
+    return components(as_label_map(labels))
 
 
 def split_disconnected(labels) -> np.ndarray:
@@ -196,8 +181,4 @@ def boundary_map(labels) -> np.ndarray:
     >>> boundary_map(np.array([[0, 0, 1], [0, 0, 1]])).astype(int).tolist()
     [[0, 1, 0], [0, 1, 0]]
     """
-    arr = as_label_map(labels)
-    b = np.zeros(arr.shape, dtype=bool)
-    b[:, :-1] |= arr[:, :-1] != arr[:, 1:]
-    b[:-1, :] |= arr[:-1, :] != arr[1:, :]
-    return b
+    return boundary_mask(as_label_map(labels))
