@@ -54,3 +54,19 @@ def test_compactness_term_pulls_towards_the_nearer_seed():
     lab = assign(z, seeds, g, "local", pos, compactness=10.0)
     assert lab[5, 0] == 0 and lab[5, 19] == 1
     assert torch.equal(lab, assign(z, seeds, g, "dense", pos, compactness=10.0))
+
+
+def test_streaming_local_labels_equal_argmin_of_local_distances():
+    from lnsnet.model.cluster import local_labels
+
+    gen = torch.Generator().manual_seed(0)
+    for h, w, k in [(30, 40, 12), (50, 17, 20), (5, 5, 25), (1, 9, 3)]:
+        g = make_grid(h, w, k)
+        z = torch.randn(4, h, w, generator=gen)
+        feats = torch.randn(g.n_seeds, 4, generator=gen)
+        pos = g.centres() + torch.rand(g.n_seeds, 2, generator=gen)
+        pr, pc = g.pixel_cells()
+        for comp in (0.0, 0.7):
+            m = local_distances(z, feats, g, 3, pos, comp).argmin(0)
+            ref = (pr[:, None] + m // 3 - 1) * g.cols + (pc[None, :] + m % 3 - 1)
+            assert torch.equal(local_labels(z, feats, g, 3, pos, comp), ref), (h, w, k, comp)

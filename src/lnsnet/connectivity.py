@@ -82,9 +82,8 @@ def enforce_connectivity(
     orphan_factor : a piece that is not the largest piece of its label ("orphan") is also
         merged when smaller than ``orphan_factor * H*W / K``; this keeps the number of
         labels near K when clusters come out in several parts.
-    max_segments : if the pieces outnumber this, ``min_size`` is raised to the size of the
-        ``(pieces - max_segments)``-th smallest piece, so that the smallest pieces are merged
-        and about ``max_segments`` labels (or fewer) remain.
+    max_segments : while the pieces outnumber this, each merging round also takes the
+        ``pieces - max_segments`` smallest ones, so at most ``max_segments`` labels remain.
 
     Returns
     -------
@@ -100,9 +99,6 @@ def enforce_connectivity(
     if min_size is None:
         min_size = int(min_size_factor * mean_size)
     comp, k = components(labels)
-    if max_segments is not None and k > max_segments:
-        sizes = np.sort(np.bincount(comp.ravel(), minlength=k))
-        min_size = max(min_size, int(sizes[k - int(max_segments)]))
     orphan = np.zeros(k, dtype=bool)
     if orphan_factor > 0:
         sizes = np.bincount(comp.ravel(), minlength=k)
@@ -119,7 +115,11 @@ def enforce_connectivity(
         feats = np.asarray(features, dtype=np.float64).reshape(n, -1)
     for _ in range(64):
         sizes = np.bincount(comp.ravel(), minlength=k)
-        small = sizes < min_size
+        threshold = min_size
+        if max_segments is not None and k > max_segments:
+            # at least the (k - max_segments) smallest pieces fall below the threshold
+            threshold = max(threshold, int(np.sort(sizes)[k - int(max_segments) - 1]) + 1)
+        small = sizes < threshold
         if orphan is not None:
             small |= orphan
             orphan = None

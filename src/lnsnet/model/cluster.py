@@ -107,14 +107,44 @@ def local_labels(
     """Argmax of the Student-t similarity (= argmin distance) over neighbouring seeds.
 
     ``z`` ``(C, H, W)``, ``seed_feats`` ``(K, C)`` -> seed index per pixel ``(H, W)`` int64.
+    The same result as ``local_distances(...).argmin(0)`` (ties go to the first candidate
+    in row-major offset order), computed pixel-major with a running minimum, so only
+    ``O(N C)`` memory is used and rows of the seed table are gathered contiguously.
     """
+    c, h, w = z.shape
     half = window // 2
-    d2 = local_distances(z, seed_feats, grid, window, seed_pos, compactness)
-    m = d2.argmin(0)
+    rows, cols = grid.rows, grid.cols
+    wp = cols + 2 * half
+    zf = z.permute(1, 2, 0).reshape(-1, c)
+    table = torch.full((rows + 2 * half, wp, c), float("inf"), dtype=z.dtype, device=z.device)
+    table[half : half + rows, half : half + cols] = seed_feats.reshape(rows, cols, c).to(z.dtype)
+    table = table.reshape(-1, c)
+    spatial = compactness > 0 and seed_pos is not None
+    if spatial:
+        ptable = torch.zeros((rows + 2 * half, wp, 2), dtype=z.dtype, device=z.device)
+        ptable[half : half + rows, half : half + cols] = seed_pos.reshape(rows, cols, 2).to(z.dtype)
+        ptable = ptable.reshape(-1, 2)
+        ys, xs = torch.meshgrid(
+            torch.arange(h, device=z.device, dtype=z.dtype), torch.arange(w, device=z.device, dtype=z.dtype), indexing="ij"
+        )
+        pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1)
+        weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
     pr, pc = grid.pixel_cells(z.device)
-    r = pr[:, None] + m // window - half
-    c = pc[None, :] + m % window - half
-    return r * grid.cols + c
+    base = ((pr + half)[:, None] * wp + (pc + half)[None, :]).reshape(-1)
+    best = torch.full((h * w,), float("inf"), dtype=z.dtype, device=z.device)
+    arg = base.clone()
+    for dr in range(-half, half + 1):
+        for dc in range(-half, half + 1):
+            idx = base + (dr * wp + dc)
+            d = table.index_select(0, idx).sub_(zf).square_().sum(1)
+            if spatial:
+                d += weight * ptable.index_select(0, idx).sub_(pix).square_().sum(1)
+            better = d < best
+            best = torch.where(better, d, best)
+            arg = torch.where(better, idx, arg)
+    r = arg // wp - half
+    col = arg % wp - half
+    return (r * cols + col).reshape(h, w)
 
 
 def dense_labels(
