@@ -55,9 +55,11 @@ def load(path) -> dict:
             warnings.simplefilter("ignore")  # pickle-protocol notes about foreign files
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = [line for line in lines if "Unsupported" in line or "WeightsUnpickler" in line][-1:] or lines[:1] or [""]
         raise ValueError(
-            f"{path} is not a safe lnsnet model file (it holds objects other than tensors "
-            f"and plain data, refused without being run): {str(exc).splitlines()[0]}"
+            f"{path} is not an lnsnet model file: not a plain tensor checkpoint, and files that "
+            f"would need arbitrary objects unpickled are refused without being run ({detail[0].strip()})"
         ) from None
     except Exception as exc:  # torch raises many kinds (KeyError, RuntimeError, EOFError...)
         raise ValueError(f"{path} is not a readable lnsnet model file (truncated or wrong kind): {exc}") from None

@@ -107,7 +107,8 @@ def _cmd_segment(args) -> int:
         except (ValueError, TypeError, OSError) as exc:
             if args.debug:
                 raise
-            print(f"error: {f}: {exc}", file=sys.stderr)
+            msg = str(exc)
+            print(f"error: {msg}" if str(f) in msg else f"error: {f}: {msg}", file=sys.stderr)
             failed += 1
             continue
         done += 1
@@ -115,7 +116,7 @@ def _cmd_segment(args) -> int:
             k = int(labels.max()) + 1
             print(f"{f}: {k} superpixels (K={args.n_segments}) in {dt * 1000:.0f} ms -> {stem}.png, {stem}.npy"
                   + ("" if args.no_overlay else f", {ov_path}"))
-    if len(files) > 1 or failed:
+    if len(files) > 1:
         print(f"done: {done}, failed: {failed}, skipped: {skipped} (output in {out})", file=sys.stderr)
     return 2 if failed else 0
 

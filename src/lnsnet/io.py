@@ -117,7 +117,8 @@ def read_image(path: PathLike) -> np.ndarray:
             else:
                 arr = np.array(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from None
+        reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
+        raise ValueError(f"cannot read image {path}: {reason}") from None
     return arr
 
 
