@@ -61,20 +61,25 @@ def _writable_dir(path: Path) -> Path:
 
 # ------------------------------------------------------------------------------ segment
 
-def _cmd_segment(args) -> int:
-    import numpy as np
+def _input_files(args) -> list[Path]:
+    """Apply ``--threads`` and expand the image arguments (files, folders, list files)."""
     import torch
 
-    from . import load_model, segment
-    from .io import overlay, read_image, save_labels, save_png
     from .train import expand_sources
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        files = expand_sources(args.images)
+        return expand_sources(args.images)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+
+
+def _cmd_segment(args) -> int:
+    from . import load_model, segment
+    from .io import overlay, read_image, save_labels, save_png
+
+    files = _input_files(args)
     out = _writable_dir(Path(args.output))
     inputs = {f.resolve() for f in files}
     model = load_model(args.model, args.device)
@@ -124,17 +129,10 @@ def _cmd_segment(args) -> int:
 # -------------------------------------------------------------------------------- train
 
 def _cmd_train(args) -> int:
-    import torch
-
     from . import load_model, train_stream
-    from .train import TrainConfig, expand_sources
+    from .train import TrainConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        files = expand_sources(args.images)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
+    files = _input_files(args)
     output = Path(args.output)
     _writable_dir(output.parent if str(output.parent) else Path("."))
     if output.exists() and not args.resume and not args.overwrite:
