@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--ks", default="100,400,1000")
     ap.add_argument("--train-seconds", type=float, default=None, help="wall time of the training run")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seeds", choices=("grid", "learned"), default="grid")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     recs = [json.loads(line) for line in open(args.log)]
@@ -42,7 +43,7 @@ def main():
         for i in range(n):
             s = ds[i]
             t0 = time.perf_counter()
-            lab = lnsnet.segment(s.image, k, model=model)
+            lab = lnsnet.segment(s.image, k, model=model, seeds=args.seeds)
             vals["t"].append(time.perf_counter() - t0)
             sc = score(lab, s.ground_truths)
             for key, name in (("asa", "asa_best"), ("br", "br_best"), ("bp", "bp_best"), ("ue", "ue_best"),
@@ -65,7 +66,7 @@ def main():
 
 ## Scores on BSDS500 val (first {n} images, best annotator, r = 1, lnsnet evaluator)
 
-Made by `python scripts/model_card.py {args.log} --val-images {args.val_images}` (this file).
+Made by `python scripts/model_card.py {args.log} --val-images {args.val_images} --seeds {args.seeds}` (this file).
 
 | K asked | k delivered | ASA | BR | BP | UE | CO | median time / image |
 |---|---|---|---|---|---|---|---|

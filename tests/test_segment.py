@@ -115,3 +115,12 @@ def test_load_model_returns_a_private_copy(blocks):
         for p in m.parameters():
             p.mul_(-1.0)
     assert np.array_equal(lnsnet.segment(blocks, 12), before)
+
+
+def test_learned_seeds_option(blocks):
+    grid_labels = lnsnet.segment(blocks, 12)
+    learned = lnsnet.segment(blocks, 12, seeds="learned")
+    _check(learned, blocks.shape[:2])
+    _check(grid_labels, blocks.shape[:2])
+    with pytest.raises(ValueError, match="seeds"):
+        lnsnet.segment(blocks, 12, seeds="random")

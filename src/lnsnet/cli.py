@@ -104,7 +104,8 @@ def _cmd_segment(args) -> int:
         try:
             image = read_image(f)
             t0 = time.perf_counter()
-            labels = segment(image, args.n_segments, model=model, device=args.device, mode=args.mode)
+            labels = segment(image, args.n_segments, model=model, device=args.device, mode=args.mode,
+                             seeds=args.seeds)
             dt = time.perf_counter() - t0
             save_labels(stem, labels)
             if not args.no_overlay:
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
     s.add_argument("--mode", choices=("local", "dense"), default="local",
                    help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
+    s.add_argument("--seeds", choices=("grid", "learned"), default="grid",
+                   help="seed positions: cell centres (default) or moved by the seed estimation layer")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--overwrite", action="store_true",

@@ -107,6 +107,7 @@ def segment(
     model: Union[str, Path, LNSNet, None] = None,
     device: Union[str, torch.device, None] = None,
     mode: str = "local",
+    seeds: str = "grid",
     compactness: float = DEFAULT_COMPACTNESS,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
@@ -129,6 +130,11 @@ def segment(
     mode : {"local", "dense"}
         ``local`` compares each pixel with the seeds of the 3x3 neighbouring grid cells
         (O(N)); ``dense`` with all K seeds (O(NK)), as in the paper.
+    seeds : {"grid", "learned"}
+        ``grid`` (default) clusters around the cell centres; ``learned`` moves each seed by
+        the seed estimation layer (SEL). The shipped model's SEL pushes seeds to the cell
+        borders, which scored lower on BSDS500 val (ASA 0.9463 vs 0.9502 at K=100), so the
+        grid is the default until a better-trained SEL ships.
     compactness : float
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
         feature distance: larger gives more regular shapes, 0 the paper's pure feature
@@ -158,7 +164,7 @@ def segment(
     """
     if isinstance(image, (list, tuple)):
         net = _resolve(model, _device(device))
-        return [segment(im, n_segments, model=net, device=device, mode=mode, compactness=compactness,
+        return [segment(im, n_segments, model=net, device=device, mode=mode, seeds=seeds, compactness=compactness,
                         min_size_factor=min_size_factor, orphan_factor=orphan_factor,
                         max_excess=max_excess) for im in image]
     rgb = to_float_rgb(image)
@@ -168,12 +174,19 @@ def segment(
         raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
+    if seeds not in ("grid", "learned"):
+        raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
     dev = _device(device)
     net = _resolve(model, dev)
     x = encode(rgb)
     grid = make_grid(h, w, k)
     with torch.inference_mode():
-        z, pos, seed_feats = net(x.to(dev), grid)
+        if seeds == "learned":
+            z, pos, seed_feats = net(x.to(dev), grid)
+        else:
+            z = net.embed(x.to(dev))
+            pos = grid.centres(dev, z.dtype)[None]
+            seed_feats = net.seed_features(z, pos)
         raw = assign(z[0], seed_feats[0], grid, mode, pos[0], float(compactness)).cpu().numpy()
     colour = x[0, :3].permute(1, 2, 0).numpy()
     cap = max(1, int(round(grid.n_seeds * (1.0 + max_excess)))) if max_excess is not None else None
