@@ -3,8 +3,11 @@
 The network's argmax can leave a cluster in several pieces and produce specks. Pieces
 smaller than ``min_size`` pixels are merged into the adjacent region whose mean colour is
 closest; larger pieces become labels of their own. Labels are then renumbered 0..k-1.
-Everything is vectorised (a sparse connected-components pass per round); rounds repeat
-until no small piece is left.
+Rounds repeat until no small piece is left.
+
+:func:`components` and :func:`enforce_connectivity` run compiled kernels
+(:mod:`lnsnet._kernels`, union-find, O(H W)); the ``*_reference`` functions are the
+vectorised numpy definitions they are tested against (same output, label for label).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["components", "enforce_connectivity", "relabel_sequential"]
+__all__ = ["components", "enforce_connectivity", "relabel_sequential", "components_reference",
+           "enforce_connectivity_reference"]
 
 
 def relabel_sequential(labels: np.ndarray) -> np.ndarray:
@@ -35,7 +39,7 @@ def _edges(labels: np.ndarray, same: bool):
     return a, b
 
 
-def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
+def components_reference(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """4-connected components of equal labels.
 
     Each row is cut into runs of equal labels (connected by construction); runs are the
@@ -59,7 +63,74 @@ def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return comp.astype(np.int32)[run_id], int(k)
 
 
+def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """4-connected components of equal labels: ``((H, W) int32 ids 0..k-1, k)``, numbered
+    in raster order of each component's first pixel. Same as :func:`components_reference`."""
+    from . import _kernels
+
+    arr = np.asarray(labels)
+    if arr.ndim != 2:
+        raise ValueError(f"labels must be 2-D, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(arr.shape, dtype=np.int32), 0
+    return _kernels.components(arr)
+
+
+def _orphans(labels: np.ndarray, comp: np.ndarray, k: int, orphan_factor: float, mean_size: float) -> np.ndarray:
+    """Pieces that are not the largest piece of their label and smaller than
+    ``orphan_factor * mean_size`` (ties between equal sizes: the later piece is the main one)."""
+    sizes = np.bincount(comp.ravel(), minlength=k)
+    owner = np.zeros(k, dtype=np.int64)
+    owner[comp.ravel()] = np.unique(labels, return_inverse=True)[1].ravel()
+    order = np.lexsort((sizes, owner))
+    last = np.ones(k, dtype=bool)
+    last[:-1] = owner[order][1:] != owner[order][:-1]
+    is_main = np.zeros(k, dtype=bool)
+    is_main[order[last]] = True
+    return ~is_main & (sizes < orphan_factor * mean_size)
+
+
 def enforce_connectivity(
+    labels: np.ndarray,
+    features: np.ndarray | None = None,
+    min_size: int | None = None,
+    n_segments: int | None = None,
+    min_size_factor: float = 0.25,
+    orphan_factor: float = 0.0,
+    max_segments: int | None = None,
+) -> np.ndarray:
+    """Make every label one 4-connected region and merge regions below ``min_size``.
+
+    Compiled implementation of :func:`enforce_connectivity_reference` (same parameters,
+    same output); ``features`` may be any strided ``(H, W, C)`` float view (no copy).
+    Without ``features`` the reference runs.
+    """
+    if features is None:
+        return enforce_connectivity_reference(labels, None, min_size, n_segments, min_size_factor,
+                                              orphan_factor, max_segments)
+    from . import _kernels
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
+    h, w = labels.shape
+    n = h * w
+    feats = np.asarray(features)
+    if feats.ndim == 2:
+        feats = feats[:, :, None]
+    if feats.shape[:2] != (h, w):
+        raise ValueError(f"features must be (H, W, C) with H, W = {h, w}, got shape {feats.shape}")
+    k0 = n_segments if n_segments is not None else len(np.unique(labels))
+    mean_size = n / max(int(k0), 1)
+    if min_size is None:
+        min_size = int(min_size_factor * mean_size)
+    comp, k = components(labels)
+    first = _orphans(labels, comp, k, orphan_factor, mean_size) if orphan_factor > 0 else None
+    comp, _ = _kernels.merge_small(comp, k, feats, min_size, max_segments, first)
+    return comp
+
+
+def enforce_connectivity_reference(
     labels: np.ndarray,
     features: np.ndarray | None = None,
     min_size: int | None = None,
@@ -98,19 +169,10 @@ def enforce_connectivity(
     mean_size = n / max(int(k0), 1)
     if min_size is None:
         min_size = int(min_size_factor * mean_size)
-    comp, k = components(labels)
+    comp, k = components_reference(labels)
     orphan = np.zeros(k, dtype=bool)
     if orphan_factor > 0:
-        sizes = np.bincount(comp.ravel(), minlength=k)
-        owner = np.zeros(k, dtype=np.int64)
-        owner[comp.ravel()] = np.unique(labels, return_inverse=True)[1].ravel()
-        # the largest piece of every label: sort by (label, size) and take the last
-        order = np.lexsort((sizes, owner))
-        last = np.ones(k, dtype=bool)
-        last[:-1] = owner[order][1:] != owner[order][:-1]
-        is_main = np.zeros(k, dtype=bool)
-        is_main[order[last]] = True
-        orphan = ~is_main & (sizes < orphan_factor * mean_size)
+        orphan = _orphans(labels, comp, k, orphan_factor, mean_size)
     if features is not None:
         feats = np.asarray(features, dtype=np.float64).reshape(n, -1)
     for _ in range(64):

@@ -13,18 +13,22 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from . import _kernels
 from .connectivity import enforce_connectivity
 from .features import encode
 from .grid import make_grid
 from .io import to_float_rgb
 from .model import LNSNet
 from .model.cluster import assign
+from .model.embedder import moments, stats_from_moments
 
 __all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 DEFAULT_COMPACTNESS = 0.0
+# above this many pixels the network runs in bands of rows (bounded memory)
+TILE_PIXELS = 4_000_000
 
 
 def available_models() -> list[str]:
@@ -112,6 +116,8 @@ def segment(
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
     max_excess: float = 0.1,
+    batch_size: int = 8,
+    tile_pixels: int = TILE_PIXELS,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -119,7 +125,8 @@ def segment(
     ----------
     image : ndarray or list of ndarrays
         ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA; alpha ignored), dtype uint8,
-        uint16 or float in [0, 1]. A list gives a list of label maps.
+        uint16 or float in [0, 1]. A list gives a list of label maps; images of the same
+        shape go through the network together, ``batch_size`` at a time.
     n_segments : int
         K, the number of superpixels asked for (1 <= K <= number of pixels). The number
         delivered is close to K, not exactly K (see ``labels.max() + 1``).
@@ -148,6 +155,12 @@ def segment(
     max_excess : float or None
         At most about ``(1 + max_excess) * seeds`` superpixels are delivered: when the
         clusters fall apart into more pieces, the smallest pieces are merged (None: no cap).
+    batch_size : int
+        Images of one shape per network call when a list is given.
+    tile_pixels : int
+        Images with more pixels run the network in bands of rows (with the context each
+        band needs, and the normalisation statistics of the whole image), so memory
+        stays bounded; the result is the same as in one piece up to float rounding.
 
     Returns
     -------
@@ -162,33 +175,137 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    if isinstance(image, (list, tuple)):
-        net = _resolve(model, _device(device))
-        return [segment(im, n_segments, model=net, device=device, mode=mode, seeds=seeds, compactness=compactness,
-                        min_size_factor=min_size_factor, orphan_factor=orphan_factor,
-                        max_excess=max_excess) for im in image]
-    rgb = to_float_rgb(image)
-    h, w = rgb.shape[:2]
-    k = _check_k(n_segments, h * w)
     if not np.isfinite(compactness) or compactness < 0:
         raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(tile_pixels, bool) or not isinstance(tile_pixels, numbers.Integral) or tile_pixels < 1:
+        raise ValueError(f"tile_pixels must be a positive integer, got {tile_pixels!r}")
     dev = _device(device)
+    opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), min_size_factor=min_size_factor,
+                orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels))
+    single = not isinstance(image, (list, tuple))
+    images = [image] if single else list(image)
+    # validate everything first: a bad image fails before any work is done
+    rgbs = [to_float_rgb(im) for im in images]
+    ks = [_check_k(n_segments, r.shape[0] * r.shape[1]) for r in rgbs]
     net = _resolve(model, dev)
-    x = encode(rgb)
+    out: list = [None] * len(rgbs)
+    groups: dict = {}
+    for i, r in enumerate(rgbs):
+        big = r.shape[0] * r.shape[1] > tile_pixels
+        groups.setdefault(("one", i) if big else r.shape[:2], []).append(i)
+    for idx in groups.values():
+        for j in range(0, len(idx), batch_size):
+            chunk = idx[j : j + batch_size]
+            for i, lab in zip(chunk, _segment_batch(net, [rgbs[i] for i in chunk], ks[0], dev, **opts)):
+                out[i] = lab
+    return out[0] if single else out
+
+
+def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_factor, orphan_factor, max_excess,
+                   tile_pixels):
+    """Labels for images of one shape (one network call)."""
+    h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
+    x = torch.cat([encode(r) for r in rgbs])
     with torch.inference_mode():
-        if seeds == "learned":
-            z, pos, seed_feats = net(x.to(dev), grid)
+        if h * w > tile_pixels:
+            if seeds == "learned" or mode == "dense":
+                raise ValueError(
+                    f"a {h}x{w} image is above tile_pixels={tile_pixels}, which runs in bands; banded "
+                    "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
+                )
+            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels)]
         else:
             z = net.embed(x.to(dev))
-            pos = grid.centres(dev, z.dtype)[None]
-            seed_feats = net.seed_features(z, pos)
-        raw = assign(z[0], seed_feats[0], grid, mode, pos[0], float(compactness)).cpu().numpy()
-    colour = x[0, :3].permute(1, 2, 0).numpy()
+            if seeds == "learned":
+                pos = net.seed_positions(z, grid)
+            else:
+                pos = grid.centres(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
+            feats = net.seed_features(z, pos)
+            raws = [_assign(z[b], feats[b], grid, mode, pos[b], compactness) for b in range(z.shape[0])]
     cap = max(1, int(round(grid.n_seeds * (1.0 + max_excess)))) if max_excess is not None else None
-    return enforce_connectivity(raw, colour, n_segments=grid.n_seeds, min_size_factor=min_size_factor,
-                                orphan_factor=orphan_factor, max_segments=cap)
+    return [
+        enforce_connectivity(raw, x[b, :3].permute(1, 2, 0).numpy(), n_segments=grid.n_seeds,
+                             min_size_factor=min_size_factor, orphan_factor=orphan_factor, max_segments=cap)
+        for b, raw in enumerate(raws)
+    ]
+
+
+def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.ndarray:
+    """Hard assignment of the pixels of ``z`` ``(C, h, W)``: the compiled kernel on CPU, torch
+    on other devices (``y0``/``pr``: ``z`` is a band of rows starting at image row ``y0``)."""
+    if mode == "local" and z.device.type == "cpu":
+        if pr is None:
+            pr = grid.pixel_cells()[0].numpy()
+        weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
+        return _kernels.local_assign(z.numpy(), seed_feats.cpu().numpy(), grid.rows, grid.cols, pr,
+                                     grid.pixel_cells()[1].numpy(), pos.cpu().numpy(), weight, y0)
+    if pr is not None:  # a band on a GPU: assign on the CPU
+        return _assign(z.cpu(), seed_feats.cpu(), grid, mode, pos.cpu(), compactness, y0, pr)
+    return assign(z, seed_feats, grid, mode, pos, compactness).cpu().numpy()
+
+
+def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
+    """Raw labels of one large image, the network run in bands of full-width rows.
+
+    Passes 1-3 gather the InstanceNorm statistics of the whole image layer by layer,
+    pass 4 samples the seed features at the grid centres, pass 5 assigns the pixels.
+    Each band is computed with ``halo`` rows of context, so Z is the same as in one piece.
+    """
+    fem = net.embedder
+    _, _, h, w = x.shape
+    rows = max(8, tile_pixels // max(w, 1))
+    bands = [(r0, min(h, r0 + rows)) for r0 in range(0, h, rows)]
+    halo = fem.halo
+
+    def band(r0, r1, stats, stage):
+        a, b = max(0, r0 - halo), min(h, r1 + halo)
+        out = fem.forward_band(x[:, :, a:b].to(dev), a == 0, b == h, stats, stage)
+        start = a + (fem.halo_of(stage) if a > 0 else 0)
+        return out[:, :, r0 - start : r1 - start]
+
+    stats = [None, None, None]
+    for stage in range(3):
+        s1 = s2 = 0.0
+        for r0, r1 in bands:
+            m1, m2, _ = moments(band(r0, r1, stats, stage))
+            s1, s2 = s1 + m1, s2 + m2
+        stats[stage] = stats_from_moments(s1, s2, h * w)
+    pos = grid.centres()
+    y_lo, y_hi, ty = _bilinear_index(pos[:, 0], h)
+    x_lo, x_hi, tx = _bilinear_index(pos[:, 1], w)
+    need = set(y_lo.tolist()) | set(y_hi.tolist())
+    zrows = {}
+    for r0, r1 in bands:
+        if any(r0 <= r < r1 for r in need):
+            z = band(r0, r1, stats, 3)[0].cpu()
+            for r in need:
+                if r0 <= r < r1:
+                    zrows[r] = z[:, r - r0]
+    top = torch.stack([zrows[r] for r in y_lo.tolist()])  # (K, C, W)
+    bot = torch.stack([zrows[r] for r in y_hi.tolist()])
+    k_idx = torch.arange(len(pos))
+    def at(t, cols):
+        return t[k_idx, :, cols]  # (K, C)
+    seed_feats = ((1 - ty)[:, None] * ((1 - tx)[:, None] * at(top, x_lo) + tx[:, None] * at(top, x_hi))
+                  + ty[:, None] * ((1 - tx)[:, None] * at(bot, x_lo) + tx[:, None] * at(bot, x_hi)))
+    pr = grid.pixel_cells()[0].numpy()
+    raw = np.empty((h, w), dtype=np.int32)
+    for r0, r1 in bands:
+        z = band(r0, r1, stats, 3)[0]
+        raw[r0:r1] = _assign(z, seed_feats, grid, "local", pos, compactness, r0, pr[r0:r1])
+    return raw
+
+
+def _bilinear_index(p: torch.Tensor, size: int):
+    """Lower and upper sample index and weight of positions ``p`` (pixels) on ``size`` samples."""
+    lo = p.floor().clamp(0, size - 1)
+    t = (p - lo).clamp(0, 1)
+    hi = (lo + 1).clamp(max=size - 1)
+    return lo.long(), hi.long(), t

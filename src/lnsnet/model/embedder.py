@@ -76,8 +76,88 @@ class FeatureEmbedder(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([x] + [_conv3x3(x, b) for b in self.branches], dim=1)
-        h = F.relu(_norm(h, self.norm0))
-        h = F.relu(_norm(_conv3x3(h, self.conv1), self.norm1))
-        h = torch.cat([h, x], dim=1)
-        return F.relu(_norm(_conv3x3(h, self.conv2), self.norm2))
+        if torch.is_grad_enabled():
+            h = torch.cat([x] + [_conv3x3(x, b) for b in self.branches], dim=1)
+            h = F.relu(_norm(h, self.norm0))
+            h = F.relu(_norm(_conv3x3(h, self.conv1), self.norm1))
+            h = torch.cat([h, x], dim=1)
+            return F.relu(_norm(_conv3x3(h, self.conv2), self.norm2))
+        # inference: the same function with a cheaper InstanceNorm (one fused scale-shift)
+        return self.forward_band(x, True, True, [None, None, None], 3)
+
+    # ------------------------------------------------------------------ banded inference
+    @property
+    def halo(self) -> int:
+        """Rows of context one output row needs above and below it."""
+        return max(b.dilation[0] for b in self.branches) + 2
+
+    @property
+    def norms(self) -> tuple[nn.InstanceNorm2d, nn.InstanceNorm2d, nn.InstanceNorm2d]:
+        return self.norm0, self.norm1, self.norm2
+
+    def forward_band(self, x: torch.Tensor, top: bool, bottom: bool, stats: list, stage: int) -> torch.Tensor:
+        """Inference on a band of full-width rows (no autograd).
+
+        ``top``/``bottom`` say whether the band's first/last row is the image border
+        (replicate padding there) or an interior cut (no padding: the output loses
+        ``halo`` rows on that side, computed exactly from the context). ``stats[i]`` is
+        ``(mean, var)`` ``(B, C)`` of InstanceNorm ``i`` over the whole image, or ``None`` to
+        take it from this band (= plain InstanceNorm when the band is the image).
+        ``stage`` 0/1/2 returns the input of norm 0/1/2 (to gather statistics), 3 the
+        features Z. Output rows: the band's rows less ``halo_of(stage)`` per interior side.
+        """
+        dmax = max(b.dilation[0] for b in self.branches)
+        it, ib = int(not top), int(not bottom)
+        outs = [_crop(_band_conv(x, b, top, bottom), (dmax - b.dilation[0]) * it, (dmax - b.dilation[0]) * ib)
+                for b in self.branches]
+        h = torch.cat([_crop(x, dmax * it, dmax * ib)] + outs, dim=1)
+        if stage == 0:
+            return h
+        h = _scale_shift_relu(h, self.norm0, stats[0])
+        h = _band_conv(h, self.conv1, top, bottom)
+        if stage == 1:
+            return h
+        h = _scale_shift_relu(h, self.norm1, stats[1])
+        h = torch.cat([h, _crop(x, (dmax + 1) * it, (dmax + 1) * ib)], dim=1)
+        h = _band_conv(h, self.conv2, top, bottom)
+        if stage == 2:
+            return h
+        return _scale_shift_relu(h, self.norm2, stats[2])
+
+    def halo_of(self, stage: int) -> int:
+        dmax = max(b.dilation[0] for b in self.branches)
+        return dmax + min(stage, 2)
+
+
+def _crop(t: torch.Tensor, top: int, bottom: int) -> torch.Tensor:
+    return t[:, :, top : t.shape[2] - bottom] if (top or bottom) else t
+
+
+def _band_conv(x: torch.Tensor, conv: nn.Conv2d, top: bool, bottom: bool) -> torch.Tensor:
+    d = conv.dilation[0]
+    return conv(F.pad(x, (d, d, d if top else 0, d if bottom else 0), mode="replicate"))
+
+
+def moments(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per (image, channel) sums of ``h`` and ``h**2`` in float64, and the pixel count."""
+    # float32 reductions (a float64 reduction is ~50x slower on CPU), accumulated in float64
+    s1 = h.sum((2, 3)).double()
+    s2 = torch.linalg.vector_norm(h, dim=(2, 3)).double().square()
+    return s1, s2, h.shape[2] * h.shape[3]
+
+
+def stats_from_moments(s1: torch.Tensor, s2: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, biased variance) ``(B, C)`` float32 from :func:`moments` summed over bands."""
+    mean = s1 / n
+    var = (s2 / n - mean * mean).clamp_min(0.0)
+    return mean.float(), var.float()
+
+
+def _scale_shift_relu(h: torch.Tensor, norm: nn.InstanceNorm2d, stats) -> torch.Tensor:
+    """ReLU(InstanceNorm(h)) with given or own statistics, computed in place on ``h``."""
+    if stats is None:
+        stats = stats_from_moments(*moments(h))
+    mean, var = stats
+    scale = norm.weight[None] * torch.rsqrt(var + norm.eps)  # (B, C)
+    shift = norm.bias[None] - mean * scale
+    return h.mul_(scale[:, :, None, None]).add_(shift[:, :, None, None]).relu_()

@@ -1,0 +1,355 @@
+"""Compiled CPU kernels (numba) for the inference hot path.
+
+Each kernel has a plain numpy/torch reference elsewhere in the package that defines what
+it computes; tests check that both give the same result:
+
+=====================  ==========================================  ========================
+kernel                 computes                                    reference
+=====================  ==========================================  ========================
+``encode_image``       standardised LAB + position, ``(5, H, W)``  ``features.standardise(
+                                                                   features.lab_position)``
+``local_assign``       argmin distance over the 3x3 cell           ``model.cluster.
+                       neighbourhood (ties: first candidate)       local_labels``
+``components``         4-connected components, raster order        ``connectivity.
+                                                                   components``
+``merge_small``        rounds of merging small pieces into the     ``connectivity.
+                       neighbour with the closest mean feature     enforce_connectivity``
+=====================  ==========================================  ========================
+
+Kernels are compiled on first use and cached on disk (``cache=True``), so only the first
+call on a machine pays the compile time (a few seconds).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+__all__ = ["encode_image", "local_assign", "components", "merge_small", "set_num_threads"]
+
+_jit = dict(cache=True, nogil=True)
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by the parallel kernels (at most numba's configured maximum)."""
+    nb.set_num_threads(max(1, min(int(n), nb.config.NUMBA_NUM_THREADS)))
+
+
+# --------------------------------------------------------------------------- encoding
+# sRGB (D65) -> XYZ -> CIELAB with scikit-image's constants (rgb2lab).
+_M = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=np.float32,
+)
+_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+
+
+@nb.njit(**_jit, inline="always")
+def _linear(v):
+    if v > np.float32(0.04045):
+        return ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4)
+    return v / np.float32(12.92)
+
+
+@nb.njit(**_jit, inline="always")
+def _f(t):
+    if t > np.float32(0.008856):
+        return np.float32(np.cbrt(t))
+    return np.float32(7.787) * t + np.float32(16.0 / 116.0)
+
+
+@nb.njit(parallel=True, **_jit)
+def _lab_rows(rgb, out, m, white, sums):
+    h, w = rgb.shape[0], rgb.shape[1]
+    for y in nb.prange(h):
+        s0 = s1 = s2 = q0 = q1 = q2 = 0.0
+        for x in range(w):
+            r = _linear(rgb[y, x, 0])
+            g = _linear(rgb[y, x, 1])
+            b = _linear(rgb[y, x, 2])
+            fx = _f((m[0, 0] * r + m[0, 1] * g + m[0, 2] * b) / white[0])
+            fy = _f((m[1, 0] * r + m[1, 1] * g + m[1, 2] * b) / white[1])
+            fz = _f((m[2, 0] * r + m[2, 1] * g + m[2, 2] * b) / white[2])
+            lv = np.float32(116.0) * fy - np.float32(16.0)
+            av = np.float32(500.0) * (fx - fy)
+            bv = np.float32(200.0) * (fy - fz)
+            out[0, y, x] = lv
+            out[1, y, x] = av
+            out[2, y, x] = bv
+            s0 += lv
+            s1 += av
+            s2 += bv
+            q0 += lv * lv
+            q1 += av * av
+            q2 += bv * bv
+        sums[y, 0] = s0
+        sums[y, 1] = s1
+        sums[y, 2] = s2
+        sums[y, 3] = q0
+        sums[y, 4] = q1
+        sums[y, 5] = q2
+
+
+@nb.njit(parallel=True, **_jit)
+def _normalise(out, mean, scale, pos_scale, row_mean, col_mean):
+    h, w = out.shape[1], out.shape[2]
+    for y in nb.prange(h):
+        ry = np.float32((y - row_mean) * pos_scale)
+        for x in range(w):
+            for c in range(3):
+                out[c, y, x] = (out[c, y, x] - mean[c]) * scale[c]
+            out[3, y, x] = ry
+            out[4, y, x] = np.float32((x - col_mean) * pos_scale)
+
+
+def encode_image(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float32 RGB in [0, 1] -> ``(5, H, W)`` float32 standardised encoding.
+
+    Colour channels: CIELAB, each standardised to mean 0 / sd 1 (0 where the channel is
+    flat, sd <= 1e-3). Position channels: row and column centred and divided by their
+    common standard deviation (isotropic). Same as
+    ``features.standardise(features.lab_position(rgb))`` up to float32 rounding.
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    h, w = rgb.shape[:2]
+    out = np.empty((5, h, w), dtype=np.float32)
+    sums = np.empty((h, 6), dtype=np.float64)
+    _lab_rows(rgb, out, _M, _WHITE, sums)
+    n = float(h * w)
+    tot = sums.sum(0)
+    mean = tot[:3] / n
+    var = np.maximum(tot[3:] / n - mean**2, 0.0)
+    sd = np.sqrt(var)
+    scale = np.where(sd > 1e-3, 1.0 / np.where(sd > 1e-3, sd, 1.0), 0.0)
+    # positions y / sqrt(HW) and x / sqrt(HW) centred; their shared sd in closed form
+    pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
+    pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
+    _normalise(out, mean.astype(np.float32), scale.astype(np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
+    return out
+
+
+# --------------------------------------------------------------------------- clustering
+@nb.njit(parallel=True, **_jit)
+def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, out):
+    c_n, h, w = z.shape
+    spatial = weight > 0.0
+    for y in nb.prange(h):
+        r = pr[y]
+        d = np.zeros((9, w), dtype=np.float32)
+        for c in range(c_n):
+            zc = z[c, y]
+            for m in range(9):
+                row = table[c, r + m // 3]
+                off = m % 3
+                dm = d[m]
+                for x in range(w):
+                    diff = row[pc[x] + off] - zc[x]
+                    dm[x] += diff * diff
+        if spatial:
+            for m in range(9):
+                prow_y = ptable[0, r + m // 3]
+                prow_x = ptable[1, r + m // 3]
+                off = m % 3
+                for x in range(w):
+                    dy = prow_y[pc[x] + off] - np.float32(y0 + y)
+                    dx = prow_x[pc[x] + off] - np.float32(x)
+                    d[m, x] += np.float32(weight) * (dy * dy + dx * dx)
+        for x in range(w):
+            best = d[0, x]
+            arg = 0
+            for m in range(1, 9):
+                if d[m, x] < best:
+                    best = d[m, x]
+                    arg = m
+            out[y, x] = (r + arg // 3 - 1) * cols + pc[x] + arg % 3 - 1
+
+
+def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0) -> np.ndarray:
+    """Seed index of every pixel among the seeds of its 3x3 neighbouring cells.
+
+    ``z`` ``(C, H, W)`` float32, ``seed_feats`` ``(K, C)`` with ``K = rows * cols`` in
+    row-major cell order, ``pr`` ``(H,)`` / ``pc`` ``(W,)`` the cell row / column of each
+    pixel row / column; with ``weight > 0``, ``weight * |p - seed_pos|^2`` (pixels) is
+    added. ``z`` may be a band of rows starting at image row ``y0`` (``pr`` then holds
+    the cell rows of those rows). Returns ``(H, W)`` int32.
+    """
+    z = np.ascontiguousarray(z, dtype=np.float32)
+    c, h, w = z.shape
+    table = np.full((c, rows + 2, cols + 2), np.inf, dtype=np.float32)
+    table[:, 1:-1, 1:-1] = np.asarray(seed_feats, dtype=np.float32).T.reshape(c, rows, cols)
+    ptable = np.zeros((2, rows + 2, cols + 2), dtype=np.float32)
+    if weight > 0 and seed_pos is not None:
+        ptable[:, 1:-1, 1:-1] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
+    else:
+        weight = 0.0
+    out = np.empty((h, w), dtype=np.int32)
+    _local_assign(z, table, np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), ptable, float(weight),
+                  int(y0), out)
+    return out
+
+
+# --------------------------------------------------------------------------- connectivity
+@nb.njit(**_jit, inline="always")
+def _find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@nb.njit(**_jit, inline="always")
+def _union(parent, a, b):
+    ra = _find(parent, a)
+    rb = _find(parent, b)
+    if ra != rb:
+        if ra < rb:
+            parent[rb] = ra
+        else:
+            parent[ra] = rb
+
+
+@nb.njit(**_jit)
+def _components(labels, comp):
+    h, w = labels.shape
+    n = h * w
+    parent = np.arange(n)
+    for y in range(h):
+        for x in range(w):
+            p = y * w + x
+            v = labels[y, x]
+            if x > 0 and labels[y, x - 1] == v:
+                _union(parent, p, p - 1)
+            if y > 0 and labels[y - 1, x] == v:
+                _union(parent, p, p - w)
+    ids = np.full(n, -1, dtype=np.int64)
+    k = 0
+    for p in range(n):
+        r = _find(parent, p)
+        if ids[r] < 0:
+            ids[r] = k
+            k += 1
+        comp[p // w, p % w] = ids[r]
+    return k
+
+
+def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """4-connected components of equal labels, numbered in raster order of their first
+    pixel: ``((H, W) int32, k)``."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.dtype.itemsize > 8:
+        labels = labels.astype(np.int64)
+    elif labels.dtype not in (np.int32, np.int64):
+        labels = labels.astype(np.int64)  # one compiled variant per dtype: keep them few
+    labels = np.ascontiguousarray(labels)
+    comp = np.empty(labels.shape, dtype=np.int32)
+    k = _components(labels, comp)
+    return comp, int(k)
+
+
+@nb.njit(**_jit, inline="always")
+def _consider(s, d, means, best_cost, best_dst):
+    cost = 0.0
+    for j in range(means.shape[1]):
+        diff = means[s, j] - means[d, j]
+        cost += diff * diff
+    if cost < best_cost[s] or (cost == best_cost[s] and d < best_dst[s]):
+        best_cost[s] = cost
+        best_dst[s] = d
+
+
+@nb.njit(**_jit)
+def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds):
+    h, w = comp.shape
+    n = h * w
+    nf = feats.shape[2]
+    flat = comp.reshape(n)
+    for rnd in range(max_rounds):
+        sizes = np.zeros(k, dtype=np.int64)
+        sums = np.zeros((k, nf), dtype=np.float64)
+        for y in range(h):
+            for x in range(w):
+                c = comp[y, x]
+                sizes[c] += 1
+                for j in range(nf):
+                    sums[c, j] += feats[y, x, j]
+        threshold = min_size
+        if max_segments >= 0 and k > max_segments:
+            srt = np.sort(sizes)
+            threshold = max(threshold, srt[k - max_segments - 1] + 1)
+        small = sizes < threshold
+        if rnd == 0:
+            small |= first_small
+        if k <= 1 or not small.any():
+            break
+        means = np.empty((k, nf), dtype=np.float64)
+        for c in range(k):
+            s = max(sizes[c], 1)
+            for j in range(nf):
+                means[c, j] = sums[c, j] / s
+        best_cost = np.full(k, np.inf)
+        best_dst = np.full(k, -1, dtype=np.int64)
+        found = False
+        for y in range(h):
+            for x in range(w):
+                a = comp[y, x]
+                if x + 1 < w:
+                    b = comp[y, x + 1]
+                    if a != b:
+                        if small[a]:
+                            _consider(a, b, means, best_cost, best_dst)
+                            found = True
+                        if small[b]:
+                            _consider(b, a, means, best_cost, best_dst)
+                            found = True
+                if y + 1 < h:
+                    b = comp[y + 1, x]
+                    if a != b:
+                        if small[a]:
+                            _consider(a, b, means, best_cost, best_dst)
+                            found = True
+                        if small[b]:
+                            _consider(b, a, means, best_cost, best_dst)
+                            found = True
+        if not found:
+            break
+        parent = np.arange(k)
+        for s in range(k):
+            if best_dst[s] >= 0:
+                _union(parent, s, best_dst[s])
+        group = np.full(k, -1, dtype=np.int64)
+        new_k = 0
+        for s in range(k):
+            r = _find(parent, s)
+            if group[r] < 0:
+                group[r] = new_k
+                new_k += 1
+            group[s] = group[r]
+        for p in range(n):
+            flat[p] = group[flat[p]]
+        k = new_k
+    return k
+
+
+def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, max_rounds=64):
+    """Merge pieces below ``min_size`` (and, while there are more than ``max_segments``,
+    the smallest ones) into the adjacent piece with the closest mean feature, in rounds.
+
+    ``comp`` ``(H, W)`` int32 component ids ``0..k-1`` (modified in place and returned),
+    ``feats`` ``(H, W, F)`` float (any strides; summed in float64), ``first_small`` ``(k,)`` bool pieces merged in the first
+    round regardless of size. Returns ``(comp, k)``, ids in raster order of first pixel.
+    """
+    comp = np.ascontiguousarray(comp, dtype=np.int32)
+    feats = np.asarray(feats)
+    if feats.dtype not in (np.float32, np.float64):
+        feats = feats.astype(np.float64)
+    if first_small is None:
+        first_small = np.zeros(k, dtype=np.bool_)
+    k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
+                     np.asarray(first_small, dtype=np.bool_), int(max_rounds))
+    return comp, int(k)
