@@ -68,7 +68,10 @@ def _input_files(args) -> list[Path]:
     from .train import expand_sources
 
     if args.threads:
+        import numba
+
         torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     try:
         return expand_sources(args.images)
     except (FileNotFoundError, ValueError) as exc:
@@ -76,54 +79,49 @@ def _input_files(args) -> list[Path]:
 
 
 def _cmd_segment(args) -> int:
-    from . import load_model, segment
-    from .io import overlay, read_image, save_labels, save_png
+    from . import load_model
+    from .jobs import SegmentOptions, pending, segment_files
 
     files = _input_files(args)
     out = _writable_dir(Path(args.output))
-    inputs = {f.resolve() for f in files}
-    model = load_model(args.model, args.device)
-    failed = done = skipped = 0
-    iterator = files
-    if not args.quiet and len(files) > 1:
-        from tqdm.auto import tqdm
+    opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
+                          overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size)
+    if args.engine == "ray":
+        from .distributed import ray_segment
 
-        iterator = tqdm(files, unit="img", desc="lnsnet segment", dynamic_ncols=True)
-    for f in iterator:
-        stem = out / f"{f.stem}_labels"
-        ov_path = out / f"{f.stem}_overlay.png"
-        targets = [stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".png"), ov_path]
-        if any(t.resolve() in inputs for t in targets):
-            print(f"error: {f}: output would overwrite an input file; choose another -o", file=sys.stderr)
-            failed += 1
-            continue
-        needed = targets if not args.no_overlay else targets[:2]
-        if not args.overwrite and all(t.exists() for t in needed):
-            skipped += 1
-            continue
-        try:
-            image = read_image(f)
-            t0 = time.perf_counter()
-            labels = segment(image, args.n_segments, model=model, device=args.device, mode=args.mode,
-                             seeds=args.seeds)
-            dt = time.perf_counter() - t0
-            save_labels(stem, labels)
-            if not args.no_overlay:
-                save_png(ov_path, overlay(image, labels))
-        except (ValueError, TypeError, OSError) as exc:
-            if args.debug:
-                raise
-            msg = str(exc)
-            print(f"error: {msg}" if str(f) in msg else f"error: {f}: {msg}", file=sys.stderr)
-            failed += 1
-            continue
-        done += 1
-        if not args.quiet and len(files) == 1:
-            k = int(labels.max()) + 1
-            print(f"{f}: {k} superpixels (K={args.n_segments}) in {dt * 1000:.0f} ms -> {stem}.png, {stem}.npy"
-                  + ("" if args.no_overlay else f", {ov_path}"))
+        outcomes = ray_segment(files, out, opts, model=args.model, address=args.address, num_gpus=args.num_gpus,
+                               num_workers=args.workers, threads=args.threads, progress=not args.quiet)
+    else:
+        if args.address or args.num_gpus:
+            raise CLIError("--address and --num-gpus need --engine ray")
+        model = load_model(args.model, args.device)
+        todo, outcomes = pending(files, out, opts)
+        bar = None
+        if not args.quiet and len(files) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(files), unit="img", desc="lnsnet segment", dynamic_ncols=True)
+            bar.update(len(outcomes))
+        step = max(1, opts.batch_size)
+        for i in range(0, len(todo), step):
+            res = segment_files(todo[i : i + step], out, model, opts)
+            outcomes += res
+            if bar is not None:
+                bar.update(len(res))
+        if bar is not None:
+            bar.close()
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        print(f"error: {o.message}", file=sys.stderr)
+    done = [o for o in outcomes if o.status == "done"]
+    if not args.quiet and len(files) == 1 and done:
+        o = done[0]
+        stem = out / f"{Path(o.file).stem}_labels"
+        print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> {stem}.png, "
+              f"{stem}.npy" + ("" if args.no_overlay else f", {out / (Path(o.file).stem + '_overlay.png')}"))
     if len(files) > 1:
-        print(f"done: {done}, failed: {failed}, skipped: {skipped} (output in {out})", file=sys.stderr)
+        skipped = sum(o.status == "skipped" for o in outcomes)
+        print(f"done: {len(done)}, failed: {len(failed)}, skipped: {skipped} (output in {out})", file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -256,7 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--overwrite", action="store_true",
                    help="recompute images whose outputs already exist (default: skip them)")
-    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")
+    s.add_argument("--batch-size", type=_positive_int, default=8,
+                   help="images of the same size per network call (default 8)")
+    s.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="'local' (default) or 'ray': a Ray Data pipeline over a Ray cluster (pip install lnsnet[ray])")
+    s.add_argument("--address", default=None, help="Ray cluster address (default: start Ray on this machine)")
+    s.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray segmentation actor (default 0: CPU)")
+    s.add_argument("--workers", type=_positive_int, default=None,
+                   help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     s.set_defaults(func=_cmd_segment)

@@ -86,19 +86,24 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def read_image(path: PathLike) -> np.ndarray:
+def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
     """Read an image file as a numpy array (uint8 or uint16, HxW or HxWxC).
+
+    With ``data`` (the file's bytes, e.g. read by a distributed engine), those are decoded
+    and ``path`` only names the file in messages.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when
     it cannot be decoded (not an image, truncated, unsupported mode).
     """
+    import io as _io
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else _io.BytesIO(data)) as im:
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N"):

@@ -27,8 +27,10 @@ __all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 DEFAULT_COMPACTNESS = 0.0
-# above this many pixels the network runs in bands of rows (bounded memory)
-TILE_PIXELS = 4_000_000
+# above this many pixels the network runs in bands of rows (bounded memory) ...
+TILE_PIXELS = 2_000_000
+# ... of at most this many pixels each
+BAND_PIXELS = 1_000_000
 
 
 def available_models() -> list[str]:
@@ -212,7 +214,7 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
     """Labels for images of one shape (one network call)."""
     h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
-    x = torch.cat([encode(r) for r in rgbs])
+    x = encode(rgbs[0]) if len(rgbs) == 1 else torch.cat([encode(r) for r in rgbs])
     with torch.inference_mode():
         if h * w > tile_pixels:
             if seeds == "learned" or mode == "dense":
@@ -260,7 +262,7 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
     """
     fem = net.embedder
     _, _, h, w = x.shape
-    rows = max(8, tile_pixels // max(w, 1))
+    rows = max(8, min(tile_pixels, BAND_PIXELS) // max(w, 1))
     bands = [(r0, min(h, r0 + rows)) for r0 in range(0, h, rows)]
     halo = fem.halo
 
@@ -287,7 +289,7 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
             z = band(r0, r1, stats, 3)[0].cpu()
             for r in need:
                 if r0 <= r < r1:
-                    zrows[r] = z[:, r - r0]
+                    zrows[r] = z[:, r - r0].clone()  # a view would keep the whole band alive
     top = torch.stack([zrows[r] for r in y_lo.tolist()])  # (K, C, W)
     bot = torch.stack([zrows[r] for r in y_hi.tolist()])
     k_idx = torch.arange(len(pos))

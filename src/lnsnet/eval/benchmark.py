@@ -179,6 +179,10 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None):
         must be picklable when run with workers).
     split : {"train", "val", "test"}
         BSDS500 only.
+    engine : {"local", "ray"}
+        ``ray`` spreads the images over a Ray cluster (``address``; default the running
+        Ray session or a new local one), ``workers`` actors of one CPU each (default one
+        per cluster CPU); the rows and summary are the same as with the local engine.
     root : str or os.PathLike, optional
         BSDS500 only.
 
@@ -342,25 +346,29 @@ def _init_worker(ds, methods: list[str], model, r: int, warmup: bool,
 
 
 def _set_threads(n: int) -> tuple[int, int | None]:
-    """Set torch's and OpenCV's thread counts; return the previous ones."""
+    """Set torch's, numba's and OpenCV's thread counts; return the previous ones."""
+    import numba
     import torch
 
-    before = (torch.get_num_threads(), None)
+    before = (torch.get_num_threads(), None, numba.get_num_threads())
     torch.set_num_threads(n)
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
     try:
         import cv2
 
-        before = (before[0], cv2.getNumThreads())
+        before = (before[0], cv2.getNumThreads(), before[2])
         cv2.setNumThreads(n)
     except ImportError:  # pragma: no cover - OpenCV is optional
         pass
     return before
 
 
-def _restore_threads(before: tuple[int, int | None]) -> None:
+def _restore_threads(before: tuple) -> None:
+    import numba
     import torch
 
     torch.set_num_threads(before[0])
+    numba.set_num_threads(before[2])
     if before[1] is not None:
         import cv2
 
@@ -536,6 +544,8 @@ def run_benchmark(
     *,
     model=None,
     warmup: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
 
@@ -594,7 +604,13 @@ def run_benchmark(
     """
     methods = _check_methods(methods)
     ks = _check_ks(ks)
-    workers = _check_count(workers, "workers", 0)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
+    if engine == "ray":
+        from ..distributed import require_ray
+
+        require_ray()
+    workers = _check_count(workers, "workers", 0, allow_none=engine == "ray")
     limit = _check_count(limit, "limit", 1, allow_none=True)
     if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
@@ -621,6 +637,7 @@ def run_benchmark(
         "annotator": "best (means of the per-image best annotator; rows.csv also has the "
                      "per-image mean over annotators)",
         "workers": workers,
+        "engine": engine,
         "limit": limit,
         "n_images": n_images,
         "warmup": warmup,
@@ -651,7 +668,7 @@ def run_benchmark(
     n_todo = sum(len(t) for _, t in tasks)
     if tasks:
         _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
-                   progress)  # fmt: skip
+                   progress, engine, address)  # fmt: skip
         existing = _read_rows(rows_path)
 
     wanted_names = set(names)
@@ -671,7 +688,7 @@ def run_benchmark(
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
-               progress) -> None:  # fmt: skip
+               progress, engine="local", address=None) -> None:  # fmt: skip
     from tqdm.auto import tqdm
 
     used = sorted({m for _, todo in tasks for m, _ in todo}, key=methods.index)
@@ -679,6 +696,16 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
     bar = tqdm(total=n_todo, unit="row", desc="benchmark", dynamic_ncols=True,
                disable=not progress)  # fmt: skip
     try:
+        if engine == "ray":
+            from ..distributed import ray_benchmark_tasks
+
+            def on_rows(rows):
+                writer.write(rows)
+                bar.update(len(rows))
+
+            ray_benchmark_tasks(ds, tasks, used, model, r, warmup, on_rows, address=address,
+                                workers=workers or None)
+            return
         if workers == 0:
             before = _set_threads(1)
             try:
@@ -830,9 +857,13 @@ def add_parser(subparsers):
                                                           "if it holds rows)")
     b.add_argument("-m", "--model", default=None,
                    help="LNS-Net model: shipped name or file (default: bsds500)")
-    b.add_argument("--workers", type=int, default=2,
+    b.add_argument("--workers", type=int, default=None,
                    help="worker processes, one CPU thread each (default 2; 0 = in this "
                         "process)")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="'local' (default): worker processes here; 'ray': actors on a Ray cluster "
+                        "(pip install lnsnet[ray]); --workers then counts actors (default: one per CPU)")
+    b.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
     b.add_argument("--limit", type=int, default=None, help="use only the first N images")
     b.add_argument("--radius", type=int, default=1,
                    help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
@@ -852,8 +883,10 @@ def _cmd_benchmark(args) -> int:
         ks=args.ks,
         out_dir=args.output,
         root=args.root,
-        workers=args.workers,
+        workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
         limit=args.limit,
+        engine=args.engine,
+        address=args.address,
         progress=not args.quiet,
         r=args.radius,
         model=args.model,

@@ -1,0 +1,253 @@
+"""Inference speed and memory of lnsnet.segment against the classic methods (issue 5).
+
+    python benchmarks/speed.py                      # the acceptance table (K=100/1000/5000)
+    python benchmarks/speed.py --sweep --memory --huge --out docs/performance
+
+Default: the median end-to-end time (decoded image in, connected labels out) over the
+first ``--images`` BSDS500 test images (481x321 / 321x481), after one warm-up call per K,
+of ``lnsnet.segment`` and ``skimage.segmentation.slic`` at the same K, in the same run,
+and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=100``.
+
+``--sweep``   time vs K (100..5000) for lnsnet and the baselines (skimage SLIC, OpenCV
+              SLIC/LSC/SEEDS when installed) -> ``time_vs_k.csv`` and ``time_vs_k.png``.
+``--memory``  peak resident memory of a fresh process segmenting one image of each size
+              (0.15 to 12 megapixels, K=5000) -> ``memory_vs_size.csv`` / ``.png``.
+``--huge``    one 10000x10000 image at K=5000 (banded), its time, peak memory and checks.
+``--out DIR`` where the CSVs, plots and ``speed.json`` go (nothing written without it).
+
+Large images are BSDS500 test image 100007 upscaled (bicubic), so they have real content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT_DEFAULT = os.environ.get("LNSNET_BSDS500", str(Path(__file__).resolve().parents[2] / "shared/data/bsds500"))
+
+
+def _threads(n: int) -> None:
+    import numba
+    import torch
+
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        import cv2
+
+        cv2.setNumThreads(n)
+    except ImportError:
+        pass
+
+
+def _methods():
+    """name -> f(image uint8, K) -> labels, for the methods installed here."""
+    import lnsnet
+    from skimage.segmentation import slic
+
+    model = lnsnet.load_model()
+    out = {
+        "lnsnet": lambda im, k: lnsnet.segment(im, k, model=model),
+        "skimage-slic": lambda im, k: slic(im, k, start_label=0),
+    }
+    try:
+        from lnsnet.eval.baselines import get_method
+
+        for name, key in (("opencv-slic", "cv_slic"), ("lsc", "lsc"), ("seeds", "seeds")):
+            try:
+                f = get_method(key)
+                out[name] = (lambda f: lambda im, k: f(im, k))(f)
+            except Exception:  # noqa: BLE001 - baseline not available here
+                pass
+    except ImportError:
+        pass
+    return out
+
+
+def _time(f, images, k):
+    return _time_pair([f], images, k)[0]
+
+
+def _time_pair(fs, images, k):
+    """Median ms and mean delivered k of each method; the methods take turns image by
+    image, so a change in machine speed during the run hits all of them alike."""
+    for f in fs:
+        f(images[0], k)  # warm-up (compiles kernels, loads the model)
+    ts = [[] for _ in fs]
+    ks = [[] for _ in fs]
+    for im in images:
+        for i, f in enumerate(fs):
+            t0 = time.perf_counter()
+            lab = f(im, k)
+            ts[i].append(time.perf_counter() - t0)
+            ks[i].append(int(lab.max()) + 1)
+    return [(statistics.median(t) * 1e3, float(np.mean(kk))) for t, kk in zip(ts, ks)]
+
+
+def _big_image(root: str, h: int, w: int) -> np.ndarray:
+    from PIL import Image
+
+    src = Path(root) / "images" / "test" / "100007.jpg"
+    return np.asarray(Image.open(src).convert("RGB").resize((w, h), Image.BICUBIC))
+
+
+_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+from speed import _big_image, _threads
+_threads({threads})
+import lnsnet
+h, w, k = {h}, {w}, {k}
+im = _big_image({root!r}, h, w)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+lab = lnsnet.segment(im, k)
+dt = time.perf_counter() - t0
+from lnsnet.connectivity import components
+_, ncomp = components(lab)
+print(json.dumps(dict(h=h, w=w, k=k, seconds=dt, k_delivered=int(lab.max()) + 1,
+                      connected=bool(ncomp == lab.max() + 1),
+                      peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      rss_before_mib=base / 1024)))
+"""
+
+
+def _child(root, h, w, k, threads):
+    code = _CHILD.format(bench=str(Path(__file__).resolve().parent), threads=threads, root=root, h=h, w=w, k=k)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=ROOT_DEFAULT, help="BSDS500 folder (or set LNSNET_BSDS500)")
+    ap.add_argument("--images", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--huge", action="store_true")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    _threads(args.threads)
+
+    import torch
+
+    import lnsnet
+    from lnsnet.io import read_image
+
+    files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
+    if not files:
+        sys.exit(f"no BSDS500 test images under {args.root} (use --root or LNSNET_BSDS500)")
+    images = [read_image(f) for f in files]
+    meth = _methods()
+    info = dict(lnsnet=lnsnet.__version__, torch=torch.__version__, threads=args.threads, images=len(images),
+                cpu=platform.processor() or platform.machine(), cores=os.cpu_count())
+    print(f"lnsnet {info['lnsnet']}, torch {info['torch']}, {args.threads} threads, {len(images)} BSDS500 test "
+          f"images ({images[0].shape[1]}x{images[0].shape[0]}), medians")
+    result = dict(info=info)
+
+    rows = {}
+    print(f"{'K':>6} {'lnsnet ms':>10} {'k':>7} {'slic ms':>9} {'k':>7} {'lnsnet/slic':>12}")
+    for k in (100, 1000, 5000):
+        (tl, kl), (ts, kk) = _time_pair([meth["lnsnet"], meth["skimage-slic"]], images, k)
+        rows[k] = dict(lnsnet_ms=tl, lnsnet_k=kl, slic_ms=ts, slic_k=kk, ratio=tl / ts)
+        print(f"{k:>6} {tl:>10.1f} {kl:>7.1f} {ts:>9.1f} {kk:>7.1f} {tl / ts:>12.2f}")
+    flat = rows[5000]["lnsnet_ms"] / rows[100]["lnsnet_ms"]
+    print(f"ratio lnsnet/slic: K=100 {rows[100]['ratio']:.2f}, K=1000 {rows[1000]['ratio']:.2f} (target <= 1.0)")
+    print(f"ratio lnsnet K=5000 / K=100: {flat:.2f} (target <= 1.3)")
+    result["acceptance"] = dict(rows={str(k): v for k, v in rows.items()}, flat_ratio=flat)
+
+    if args.sweep:
+        ks = (100, 200, 400, 1000, 2000, 5000)
+        sweep = []
+        print("\ntime vs K (ms, median):  method " + " ".join(f"{k:>7}" for k in ks))
+        for name, f in meth.items():
+            ms = [_time(f, images, k) for k in ks]
+            sweep += [dict(method=name, k=k, ms=m, k_delivered=kd) for k, (m, kd) in zip(ks, ms)]
+            print(f"{name:>24} " + " ".join(f"{m:>7.1f}" for m, _ in ms))
+        result["sweep"] = sweep
+
+    if args.memory:
+        sizes = [(321, 481), (750, 1000), (1500, 2000), (2250, 3000), (3000, 4000)]
+        mem = []
+        print("\npeak memory of a fresh process (K=5000):")
+        for h, w in sizes:
+            r = _child(args.root, h, w, 5000, args.threads)
+            mem.append(r)
+            print(f"  {w}x{h}: {r['peak_rss_mib']:.0f} MiB peak RSS ({r['rss_before_mib']:.0f} MiB before), "
+                  f"{r['seconds']:.1f} s, k={r['k_delivered']}, connected={r['connected']}")
+        result["memory"] = mem
+
+    if args.huge:
+        r = _child(args.root, 10000, 10000, 5000, args.threads)
+        print(f"\n10000x10000, K=5000: {r['seconds']:.0f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, "
+              f"k={r['k_delivered']}, every label connected: {r['connected']}")
+        result["huge"] = r
+
+    if args.out:
+        _write(args.out, result)
+
+
+def _write(out: Path, result: dict) -> None:
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "speed.json").write_text(json.dumps(result, indent=1))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "sweep" in result:
+        with open(out / "time_vs_k.csv", "w", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=["method", "k", "ms", "k_delivered"])
+            wr.writeheader()
+            wr.writerows(result["sweep"])
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        for name in dict.fromkeys(r["method"] for r in result["sweep"]):
+            rs = [r for r in result["sweep"] if r["method"] == name]
+            ax.plot([r["k"] for r in rs], [r["ms"] for r in rs], "o-", label=name, lw=2 if name == "lnsnet" else 1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("superpixels asked (K)")
+        ax.set_ylabel("median time per 481x321 image (ms)")
+        ax.set_title(f"CPU, {result['info']['threads']} threads")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "time_vs_k.png", dpi=150)
+        plt.close(fig)
+    if "memory" in result:
+        rows = result["memory"] + ([result["huge"]] if "huge" in result else [])
+        with open(out / "memory_vs_size.csv", "w", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            wr.writeheader()
+            wr.writerows(rows)
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        mp = [r["h"] * r["w"] / 1e6 for r in rows]
+        ax.plot(mp, [r["peak_rss_mib"] / 1024 for r in rows], "o-", label="peak RSS")
+        ax.plot(mp, [r["rss_before_mib"] / 1024 for r in rows], "--", color="gray", label="before segment (imports, image)")
+        ax.axhline(3, color="red", lw=0.8, label="3 GiB")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("image size (megapixels), K=5000")
+        ax.set_ylabel("GiB")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "memory_vs_size.png", dpi=150)
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The Ray engine: ``lnsnet segment --engine ray`` and ``lnsnet benchmark --engine ray``.
+
+Segmenting is a Ray Data pipeline::
+
+    read_binary_files(paths)            # Ray Data read tasks, anywhere in the cluster
+      -> map_batches(_Segmenter)        # a pool of actors, each loads the model once,
+                                        #   decodes, segments and writes atomically
+      -> outcomes (done / failed)       # streamed back to the driver
+
+The actors call :func:`lnsnet.jobs.segment_files`, the code the local engine runs, so
+the files written are the same. Outputs are written atomically and are a pure function
+of the input, so an actor that dies mid-batch is restarted and its batch redone without
+losing or duplicating a file; a rerun skips files whose outputs exist.
+
+The benchmark spreads its images (each with the (method, K) pairs still to do) over a
+pool of actors that each set up the methods once; rows come back to the driver, which
+appends them to ``rows.csv`` as they arrive, exactly like the local engine.
+
+Paths must be visible under the same name on every node (a shared file system), as
+for any Ray job reading local files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .jobs import Outcome, SegmentOptions, pending, segment_files
+
+__all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
+
+# survive a worker process that dies: restart the actor and retry its calls
+_RESTART = dict(max_restarts=-1, max_task_retries=-1)
+
+
+def require_ray():
+    """Import Ray (with Ray Data) or raise a RuntimeError that says how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise RuntimeError("the Ray engine needs Ray: pip install 'lnsnet[ray]'") from None
+    return ray
+
+
+def _init(address: str | None, num_cpus: int | None = None, progress: bool = False):
+    ray = require_ray()
+    if not ray.is_initialized():
+        kw = dict(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        if address is None and num_cpus is not None:
+            kw["num_cpus"] = num_cpus
+        ray.init(**kw)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return ray
+
+
+def _pool_size(ray, workers: int | None, cpus_per_worker: float, gpus_per_worker: float) -> int:
+    if workers:
+        return int(workers)
+    res = ray.cluster_resources()
+    if gpus_per_worker > 0:
+        return max(1, int(res.get("GPU", 0) / gpus_per_worker))
+    return max(1, int(res.get("CPU", 1) / cpus_per_worker))
+
+
+class _Segmenter:
+    """Ray Data actor: loads the model once, then segments batches of files."""
+
+    def __init__(self, out_dir: str, opts: SegmentOptions, model, threads: int | None):
+        if threads:
+            import numba
+            import torch
+
+            torch.set_num_threads(threads)
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        from .segment import load_model
+
+        pid_dir = os.environ.get("LNSNET_RAY_PID_DIR")  # lets tests find (and kill) workers
+        if pid_dir:
+            Path(pid_dir, str(os.getpid())).touch()
+        self.out = Path(out_dir)
+        self.opts = opts
+        self.model = load_model(model, opts.device)
+
+    def __call__(self, batch: dict) -> dict:
+        files = [Path(str(p)) for p in batch["path"]]
+        data = {f: bytes(b) for f, b in zip(files, batch["bytes"])}
+        res = segment_files(files, self.out, self.model, self.opts, data=data)
+        return {
+            "file": np.array([o.file for o in res], dtype=object),
+            "status": np.array([o.status for o in res], dtype=object),
+            "message": np.array([o.message for o in res], dtype=object),
+            "k": np.array([o.k for o in res], dtype=np.int64),
+            "seconds": np.array([o.seconds for o in res], dtype=np.float64),
+        }
+
+
+def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, model=None,
+                address: str | None = None, num_gpus: float = 0.0, num_workers: int | None = None,
+                threads: int | None = None, progress: bool = True) -> list[Outcome]:
+    """Segment ``files`` into ``out_dir`` on Ray; the outcome of every file, in input order.
+
+    ``address``: a Ray cluster (``"auto"``, ``"ray://host:10001"``); default: the running
+    Ray session or a new local one. ``num_gpus``: GPUs per actor (> 0 runs the network on
+    the GPU, ``device="cuda"``). ``num_workers``: actors (default: one per GPU, or one per
+    ``threads`` CPUs, ``threads`` defaulting to 2). The model (shipped name or file) is
+    loaded by every actor; a model file must be reachable from every node.
+    """
+    files = [Path(f) for f in files]
+    todo, outcomes = pending(files, out_dir, opts)
+    if not todo:
+        return outcomes
+    if num_gpus and num_gpus > 0 and opts.device in (None, "cpu"):
+        opts = SegmentOptions(**{**opts.__dict__, "device": "cuda"})
+    threads = threads or 2
+    ray = _init(address)
+    # one actor per `threads` CPUs (each reserves one logical CPU, so read tasks keep a
+    # CPU even when the actors fill the cluster), or one per GPU
+    size = min(len(todo), _pool_size(ray, num_workers, threads, num_gpus or 0.0))
+    by_path = {str(f.resolve()): f for f in todo}
+    ds = ray.data.read_binary_files(list(by_path), include_paths=True)
+    ds = ds.map_batches(
+        _Segmenter,
+        fn_constructor_args=(str(Path(out_dir).resolve()), opts, model, threads),
+        batch_size=opts.batch_size,
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=0 if num_gpus else 1,
+        num_gpus=num_gpus or 0,
+        **_RESTART,
+    )
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(files), unit="img", desc="lnsnet segment (ray)", dynamic_ncols=True,
+               disable=not progress or len(files) < 2)
+    bar.update(len(outcomes))
+    done: dict[str, Outcome] = {}
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for i in range(len(batch["file"])):
+            f = by_path.get(str(Path(str(batch["file"][i])).resolve()), Path(str(batch["file"][i])))
+            done[str(f)] = Outcome(str(f), str(batch["status"][i]), str(batch["message"][i]),
+                                   int(batch["k"][i]), float(batch["seconds"][i]))
+            bar.update(1)
+    bar.close()
+    for f in todo:
+        if str(f) not in done:  # cannot happen unless Ray lost a row; say so rather than hide it
+            done[str(f)] = Outcome(str(f), "failed", f"{f}: no result came back from the Ray workers")
+    outcomes += [done[str(f)] for f in todo]
+    order = {str(f): i for i, f in enumerate(files)}
+    return sorted(outcomes, key=lambda o: order.get(o.file, len(order)))
+
+
+class _BenchWorker:
+    """Ray Data actor for the benchmark: the methods set up once, one thread."""
+
+    def __init__(self, ds, methods, model, r, warmup):
+        from .eval.benchmark import _init_worker
+
+        _init_worker(ds, methods, model, r, warmup)
+
+    def __call__(self, batch: dict) -> dict:
+        from .eval.benchmark import _run_image
+
+        out = []
+        for index, todo in zip(batch["index"], batch["todo"]):
+            rows = _run_image(int(index), [(m, int(k)) for m, k in json.loads(str(todo))])
+            out.append(json.dumps(rows))
+        return {"rows": np.array(out, dtype=object)}
+
+
+def ray_benchmark_tasks(ds, tasks, methods, model, r, warmup, on_rows, *, address=None,
+                        workers: int | None = None) -> None:
+    """Run benchmark ``tasks`` (``[(image index, [(method, K), ...]), ...]``) on Ray,
+    calling ``on_rows(rows)`` in the driver as each image's rows arrive."""
+    ray = _init(address)
+    size = min(len(tasks), _pool_size(ray, workers, 1, 0.0))
+    items = [{"index": int(i), "todo": json.dumps([[m, int(k)] for m, k in todo])} for i, todo in tasks]
+    data = ray.data.from_items(items, override_num_blocks=len(items))
+    data = data.map_batches(
+        _BenchWorker,
+        fn_constructor_args=(ds, methods, model, r, warmup),
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=1,
+        **_RESTART,
+    )
+    for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
+        for rows in batch["rows"]:
+            on_rows(json.loads(str(rows)))

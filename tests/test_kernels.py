@@ -1,0 +1,182 @@
+"""The compiled inference kernels against their numpy/torch references, and the banded,
+batched and fast-norm inference paths against the plain ones."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import lnsnet
+from lnsnet import _kernels
+from lnsnet.connectivity import (components, components_reference, enforce_connectivity,
+                                 enforce_connectivity_reference)
+from lnsnet.features import encode, lab_position, standardise
+from lnsnet.grid import make_grid
+from lnsnet.model import LNSNet
+from lnsnet.model.cluster import local_labels
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (31, 17), (64, 96)])
+def test_encoding_matches_reference(shape):
+    rgb = np.random.default_rng(sum(shape)).random(shape + (3,), dtype=np.float32)
+    fast = encode(rgb)[0].numpy()
+    ref = standardise(lab_position(rgb))
+    assert fast.shape == ref.shape == (5,) + shape
+    np.testing.assert_allclose(fast, ref, atol=2e-4)
+
+
+def test_encoding_of_a_flat_image_is_zero_colour_and_known_positions():
+    rgb = np.full((3, 4, 3), 0.3, dtype=np.float32)
+    x = encode(rgb)[0].numpy()
+    assert np.all(x[:3] == 0)
+    # rows 0..2 centred: -1, 0, 1; cols 0..3 centred: -1.5..1.5; shared sd
+    # sqrt((var_rows + var_cols) / 2) = sqrt((2/3 + 5/4) / 2)
+    sd = np.sqrt((2 / 3 + 5 / 4) / 2)
+    np.testing.assert_allclose(x[3, :, 0], np.array([-1, 0, 1]) / sd, rtol=1e-6)
+    np.testing.assert_allclose(x[4, 0], np.array([-1.5, -0.5, 0.5, 1.5]) / sd, rtol=1e-6)
+
+
+def test_lab_of_pure_colours_matches_hand_values():
+    # sRGB white -> L=100, a=b=0; black -> L=0
+    rgb = np.array([[[1, 1, 1], [0, 0, 0]]], dtype=np.float32)
+    out = np.empty((5, 1, 2), dtype=np.float32)
+    sums = np.empty((1, 6))
+    _kernels._lab_rows(rgb, out, _kernels._M, _kernels._WHITE, sums)
+    np.testing.assert_allclose(out[:3, 0, 0], [100, 0, 0], atol=0.02)
+    np.testing.assert_allclose(out[:3, 0, 1], [0, 0, 0], atol=1e-4)
+
+
+@pytest.mark.parametrize("h,w,k,comp", [(40, 60, 12, 0.0), (40, 60, 12, 0.7), (33, 21, 40, 0.0), (5, 90, 9, 2.0)])
+def test_local_assign_equals_torch_reference(h, w, k, comp):
+    gen = torch.Generator().manual_seed(h * w + k)
+    z = torch.randn(6, h, w, generator=gen)
+    grid = make_grid(h, w, k)
+    pos = grid.centres() + torch.randn(grid.n_seeds, 2, generator=gen)
+    feats = torch.randn(grid.n_seeds, 6, generator=gen)
+    ref = local_labels(z, feats, grid, 3, pos, comp).numpy()
+    pr, pc = grid.pixel_cells()
+    weight = comp / (grid.cell_size[0] * grid.cell_size[1])
+    fast = _kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
+                                 pos.numpy(), weight)
+    np.testing.assert_array_equal(fast, ref)
+    # a band of rows gives the same rows
+    band = _kernels.local_assign(z[:, 7:19].numpy(), feats.numpy(), grid.rows, grid.cols, pr[7:19].numpy(),
+                                 pc.numpy(), pos.numpy(), weight, y0=7) if h > 19 else None
+    if band is not None:
+        np.testing.assert_array_equal(band, ref[7:19])
+
+
+def test_local_assign_picks_the_nearest_neighbour_seed_by_hand():
+    # 1 x 2 grid of 2x2-pixel cells; seed 0 feature 0, seed 1 feature 10
+    z = np.array([[[0.0, 6.0, 4.0, 10.0], [1.0, 1.0, 9.0, 5.0]]], dtype=np.float32)  # (1, 2, 4)
+    feats = np.array([[0.0], [10.0]], dtype=np.float32)
+    out = _kernels.local_assign(z, feats, 1, 2, np.array([0, 0]), np.array([0, 0, 1, 1]))
+    np.testing.assert_array_equal(out, [[0, 1, 0, 1], [0, 0, 1, 0]])
+
+
+label_maps = st.integers(1, 20).flatmap(
+    lambda h: st.integers(1, 20).flatmap(
+        lambda w: st.lists(st.integers(0, 4), min_size=h * w, max_size=h * w).map(
+            lambda v: np.array(v, dtype=np.int64).reshape(h, w))))
+
+
+@settings(max_examples=80, deadline=None)
+@given(label_maps)
+def test_components_equal_reference(labels):
+    c1, k1 = components(labels)
+    c2, k2 = components_reference(labels)
+    assert k1 == k2
+    np.testing.assert_array_equal(c1, c2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(label_maps, st.integers(0, 30), st.sampled_from([None, 3, 8]), st.sampled_from([0.0, 0.6]),
+       st.integers(0, 2**31 - 1))
+def test_enforce_connectivity_equals_reference(labels, min_size, max_segments, orphan, seed):
+    feats = np.random.default_rng(seed).random(labels.shape + (3,)).astype(np.float32)
+    fast = enforce_connectivity(labels, feats, min_size=min_size, max_segments=max_segments,
+                                orphan_factor=orphan, n_segments=4)
+    ref = enforce_connectivity_reference(labels, feats, min_size=min_size, max_segments=max_segments,
+                                         orphan_factor=orphan, n_segments=4)
+    np.testing.assert_array_equal(fast, ref)
+
+
+def test_enforce_connectivity_accepts_a_strided_feature_view():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 6, (30, 40))
+    chw = rng.random((3, 30, 40)).astype(np.float32)
+    view = chw.transpose(1, 2, 0)  # not contiguous
+    a = enforce_connectivity(labels, view, n_segments=6)
+    b = enforce_connectivity_reference(labels, np.ascontiguousarray(view), n_segments=6)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_fast_inference_norm_matches_training_path():
+    net = LNSNet(generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, 5, 37, 53)
+    with torch.enable_grad():
+        ref = net.embed(x).detach()
+    with torch.inference_mode():
+        fast = net.embed(x)
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_banded_embedding_matches_one_piece():
+    """Bands with halo context and whole-image statistics give Z of the whole image."""
+    from lnsnet.model.embedder import moments, stats_from_moments
+
+    net = LNSNet(generator=torch.Generator().manual_seed(1)).eval()
+    fem = net.embedder
+    x = torch.randn(1, 5, 41, 23)
+    with torch.inference_mode():
+        full = fem(x)
+        bands = [(0, 9), (9, 20), (20, 21), (21, 41)]
+        stats = [None] * 3
+
+        def band(r0, r1, stage):
+            a, b = max(0, r0 - fem.halo), min(41, r1 + fem.halo)
+            out = fem.forward_band(x[:, :, a:b], a == 0, b == 41, stats, stage)
+            start = a + (fem.halo_of(stage) if a > 0 else 0)
+            return out[:, :, r0 - start: r1 - start]
+
+        for stage in range(3):
+            s = [moments(band(r0, r1, stage)) for r0, r1 in bands]
+            stats[stage] = stats_from_moments(sum(m[0] for m in s), sum(m[1] for m in s), 41 * 23)
+        z = torch.cat([band(r0, r1, 3) for r0, r1 in bands], dim=2)
+    torch.testing.assert_close(z, full, atol=1e-4, rtol=1e-4)
+
+
+def test_banded_segment_agrees_with_one_piece_and_has_no_seams():
+    rng = np.random.default_rng(5)
+    img = np.kron(rng.random((6, 8, 3)), np.ones((20, 20, 1))) + 0.03 * rng.random((120, 160, 3))
+    img = np.clip(img, 0, 1)
+    whole = lnsnet.segment(img, 48)
+    banded = lnsnet.segment(img, 48, tile_pixels=160 * 13)  # 13-row bands
+    assert (whole == banded).mean() > 0.999
+    comp, k = components(banded)
+    assert k == banded.max() + 1  # every label one connected region
+    # no label is cut at a band border: the border rows share labels across the cut
+    for r in range(13, 120, 13):
+        assert (banded[r - 1] == banded[r]).mean() > 0.5
+
+
+def test_banded_rejects_learned_seeds():
+    img = np.random.default_rng(0).random((40, 40, 3))
+    with pytest.raises(ValueError, match="bands"):
+        lnsnet.segment(img, 16, seeds="learned", tile_pixels=400)
+
+
+def test_a_list_is_batched_and_equals_one_by_one():
+    rng = np.random.default_rng(2)
+    ims = [rng.random((48, 64, 3)) for _ in range(3)] + [rng.random((30, 20, 3))]
+    together = lnsnet.segment(ims, 20, batch_size=2)
+    for im, lab in zip(ims, together):
+        np.testing.assert_array_equal(lab, lnsnet.segment(im, 20))
+
+
+def test_bad_batch_and_tile_options():
+    img = np.zeros((8, 8, 3))
+    with pytest.raises(ValueError, match="batch_size"):
+        lnsnet.segment(img, 4, batch_size=0)
+    with pytest.raises(ValueError, match="tile_pixels"):
+        lnsnet.segment(img, 4, tile_pixels=-1)
