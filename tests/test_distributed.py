@@ -1,0 +1,144 @@
+"""The Ray engine, with Ray running on this machine (``ray.init(num_cpus=2)``): the same
+files as the local engine byte for byte, failures reported, reruns skipping, a killed
+worker neither losing nor duplicating outputs, and the same benchmark summary."""
+
+import csv
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ray = pytest.importorskip("ray", reason="the Ray engine tests need lnsnet[ray] (requirements-test.txt has it)")
+
+from lnsnet.cli import main  # noqa: E402
+from lnsnet.distributed import ray_segment  # noqa: E402
+from lnsnet.jobs import SegmentOptions  # noqa: E402
+
+PID_DIR_ENV = "LNSNET_RAY_PID_DIR"
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory):
+    pid_dir = tmp_path_factory.mktemp("pids")
+    os.environ[PID_DIR_ENV] = str(pid_dir)  # inherited by the workers Ray starts
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield pid_dir
+    ray.shutdown()
+    os.environ.pop(PID_DIR_ENV, None)
+
+
+def _images(folder: Path, n: int, bad: bool = True, size=(48, 64)) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        h, w = size if i % 3 else (40, 30)
+        blocks = np.kron(rng.integers(0, 255, (4, 4, 3)), np.ones((h // 4 + 1, w // 4 + 1, 1)))[:h, :w]
+        img = np.clip(blocks + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"im{i:02d}.png")
+    if bad:
+        (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return folder
+
+
+def _tree(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp_path, capsys):
+    src = _images(tmp_path / "in", 7)
+    assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "12", "-q"]) == 2
+    capsys.readouterr()
+    rc = main(["segment", str(src), "-o", str(tmp_path / "ray"), "-k", "12", "-q", "--engine", "ray",
+               "--batch-size", "3"])
+    err = capsys.readouterr().err
+    assert rc == 2  # the broken file fails ...
+    assert "broken.png" in err and err.count("error:") == 1  # ... reported once, by name
+    local, distributed = _tree(tmp_path / "local"), _tree(tmp_path / "ray")
+    assert len(local) == 7 * 3  # labels .npy/.png + overlay for each good image
+    assert local.keys() == distributed.keys()
+    for name in local:
+        assert local[name] == distributed[name], name
+    # a rerun skips every finished file and redoes nothing
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").iterdir()}
+    rc = main(["segment", str(src), "-o", str(tmp_path / "ray"), "-k", "12", "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert "done: 0, failed: 1, skipped: 7" in err
+    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "ray").iterdir()}
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(ray_session, tmp_path):
+    src = _images(tmp_path / "in", 16, bad=False, size=(240, 320))  # ~0.1 s each: time to kill
+    files = sorted(src.iterdir())
+    opts = SegmentOptions(n_segments=10, batch_size=1)
+    for p in ray_session.iterdir():
+        p.unlink()
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(out=ray_segment(files, tmp_path / "out", opts,
+                                                                           progress=False)))
+    thread.start()
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline and thread.is_alive():
+        pids = list(ray_session.iterdir())
+        if pids and any((tmp_path / "out").glob("*_overlay.png")):
+            killed = int(pids[0].name)
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    thread.join(300)
+    assert killed is not None, "the run finished before a worker could be killed"
+    assert not thread.is_alive()
+    outcomes = result["out"]
+    assert [o.status for o in outcomes] == ["done"] * 16
+    assert len({o.file for o in outcomes}) == 16
+    # the pool restarted the killed actor (a new pid registered)
+    assert any(int(p.name) != killed for p in ray_session.iterdir())
+    out = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(out) == 16 * 3 and not any(n.endswith(".tmp") for n in out)
+    # every output equals the local engine's
+    assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q"]) == 0
+    assert _tree(tmp_path / "out") == _tree(tmp_path / "local")
+
+
+def _benchmark_data(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        lab = np.zeros((32, 40), np.int32)
+        lab[:, 20 + i:] = 1
+        lab[16:, : 13 + i] = 2
+        img = np.array([[200, 30, 30], [30, 180, 60], [40, 60, 220]], float)[lab] + rng.normal(0, 3, (32, 40, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / "images" / f"img{i}.png")
+        np.save(root / "labels" / f"img{i}.npy", lab[None])
+    return root
+
+
+def test_benchmark_on_ray_gives_the_local_summary(ray_session, tmp_path):
+    from lnsnet.eval.benchmark import run_benchmark
+
+    data = _benchmark_data(tmp_path / "data")
+    kw = dict(methods="slic,lnsnet", ks=[10, 20], progress=False)
+    local = run_benchmark(str(data), out_dir=tmp_path / "local", workers=0, **kw)
+    dist = run_benchmark(str(data), out_dir=tmp_path / "ray", engine="ray", **kw)
+    assert len(local) == len(dist) == 4
+    for a, b in zip(local, dist):
+        for key in a:
+            if "time" not in key:
+                assert a[key] == b[key], key
+    with open(tmp_path / "ray" / "rows.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 * 2 * 2 and len({(r["method"], r["k_asked"], r["image"]) for r in rows}) == 12
+    # resumed: nothing left to compute
+    again = run_benchmark(str(data), out_dir=tmp_path / "ray", engine="ray", **kw)
+    assert again == dist
+
+
+def test_ray_engine_options_need_ray_engine(tmp_path, capsys):
+    src = _images(tmp_path / "in", 1, bad=False)
+    assert main(["segment", str(src), "-o", str(tmp_path / "o"), "--address", "auto"]) == 2
+    assert "--engine ray" in capsys.readouterr().err
