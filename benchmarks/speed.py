@@ -137,6 +137,7 @@ def main(argv=None):
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--huge", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--skip-acceptance", action="store_true", help="only the parts asked for")
     args = ap.parse_args(argv)
     _threads(args.threads)
 
@@ -157,6 +158,15 @@ def main(argv=None):
     result = dict(info=info)
 
     rows = {}
+    if args.skip_acceptance:
+        pass
+    else:
+        _acceptance(meth, images, result)
+    _rest(args, meth, images, result)
+
+
+def _acceptance(meth, images, result):
+    rows = {}
     print(f"{'K':>6} {'lnsnet ms':>10} {'k':>7} {'slic ms':>9} {'k':>7} {'lnsnet/slic':>12}")
     for k in (100, 1000, 5000):
         (tl, kl), (ts, kk) = _time_pair([meth["lnsnet"], meth["skimage-slic"]], images, k)
@@ -167,6 +177,8 @@ def main(argv=None):
     print(f"ratio lnsnet K=5000 / K=100: {flat:.2f} (target <= 1.3)")
     result["acceptance"] = dict(rows={str(k): v for k, v in rows.items()}, flat_ratio=flat)
 
+
+def _rest(args, meth, images, result):
     if args.sweep:
         ks = (100, 200, 400, 1000, 2000, 5000)
         sweep = []
@@ -202,6 +214,8 @@ def _write(out: Path, result: dict) -> None:
     import csv
 
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "speed.json").is_file():  # parts run separately add to what is there
+        result = {**json.loads((out / "speed.json").read_text()), **result}
     (out / "speed.json").write_text(json.dumps(result, indent=1))
     import matplotlib
 
