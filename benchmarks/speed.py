@@ -138,7 +138,11 @@ def main(argv=None):
     ap.add_argument("--huge", action="store_true")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-acceptance", action="store_true", help="only the parts asked for")
+    ap.add_argument("--replot", action="store_true", help="redraw the plots from --out/speed.json, run nothing")
     args = ap.parse_args(argv)
+    if args.replot:
+        _write(args.out, {})
+        return
     _threads(args.threads)
 
     import torch
@@ -233,6 +237,11 @@ def _write(out: Path, result: dict) -> None:
             ax.plot([r["k"] for r in rs], [r["ms"] for r in rs], "o-", label=name, lw=2 if name == "lnsnet" else 1)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         ax.set_xlabel("superpixels asked (K)")
         ax.set_ylabel("median time per 481x321 image (ms)")
         ax.set_title(f"CPU, {result['info']['threads']} threads")
@@ -243,6 +252,8 @@ def _write(out: Path, result: dict) -> None:
         plt.close(fig)
     if "memory" in result:
         rows = result["memory"] + ([result["huge"]] if "huge" in result else [])
+        rows = [{**r, "peak_rss_mib": round(r["peak_rss_mib"], 1), "rss_before_mib": round(r["rss_before_mib"], 1),
+                 "seconds": round(r["seconds"], 2)} for r in rows]
         with open(out / "memory_vs_size.csv", "w", newline="") as fh:
             wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
             wr.writeheader()
@@ -254,6 +265,11 @@ def _write(out: Path, result: dict) -> None:
         ax.axhline(3, color="red", lw=0.8, label="3 GiB")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(ScalarFormatter() if axis is ax.yaxis else matplotlib.ticker.NullFormatter())
         ax.set_xlabel("image size (megapixels), K=5000")
         ax.set_ylabel("GiB")
         ax.grid(alpha=0.3, which="both")

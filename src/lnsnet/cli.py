@@ -84,8 +84,11 @@ def _cmd_segment(args) -> int:
 
     files = _input_files(args)
     out = _writable_dir(Path(args.output))
+    if args.adapt < 0:
+        raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
-                          overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size)
+                          overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
+                          adapt=args.adapt)
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -255,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true",
                    help="recompute images whose outputs already exist (default: skip them)")
     s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")
+    s.add_argument("--adapt", type=int, default=0, metavar="N",
+                   help="online adaptation: fine-tune a copy of the model on each image for N iterations "
+                        "before clustering (default 0: off; ~0.3 s per iteration for 481x321 on 2 cores)")
     s.add_argument("--batch-size", type=_positive_int, default=8,
                    help="images of the same size per network call (default 8)")
     s.add_argument("--engine", choices=("local", "ray"), default="local",

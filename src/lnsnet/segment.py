@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from . import _kernels
+from . import _kernels, _runtime
 from .connectivity import enforce_connectivity
 from .features import encode
 from .grid import make_grid
@@ -27,6 +27,7 @@ __all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 DEFAULT_COMPACTNESS = 0.0
+ADAPT_LR = 3e-4
 # above this many pixels the network runs in bands of rows (bounded memory) ...
 TILE_PIXELS = 2_000_000
 # ... of about this many pixels each (at least 64 rows): the convolutions' im2col
@@ -121,6 +122,8 @@ def segment(
     max_excess: float = 0.1,
     batch_size: int = 8,
     tile_pixels: int = TILE_PIXELS,
+    adapt: int = 0,
+    adapt_lr: float = ADAPT_LR,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -164,6 +167,14 @@ def segment(
         Images with more pixels run the network in bands of rows (with the context each
         band needs, and the normalisation statistics of the whole image), so memory
         stays bounded; the result is the same as in one piece up to float rounding.
+    adapt : int
+        Online adaptation: before clustering, a copy of the model is trained on this very
+        image for ``adapt`` iterations (the feature phase of the lifelong training: FEM
+        and reconstruction head, GAL and GBL, no labels), then thrown away. 0 (default):
+        off. Costs about 0.3 s per iteration for a 481x321 image on 2 CPU cores; what it
+        gains is measured in ``docs/adaptation.md``.
+    adapt_lr : float
+        Adam learning rate of the adaptation.
 
     Returns
     -------
@@ -188,7 +199,12 @@ def segment(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(tile_pixels, bool) or not isinstance(tile_pixels, numbers.Integral) or tile_pixels < 1:
         raise ValueError(f"tile_pixels must be a positive integer, got {tile_pixels!r}")
+    if isinstance(adapt, bool) or not isinstance(adapt, numbers.Integral) or adapt < 0:
+        raise ValueError(f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
+    if not np.isfinite(adapt_lr) or adapt_lr <= 0:
+        raise ValueError(f"adapt_lr must be a finite number > 0, got {adapt_lr!r}")
     dev = _device(device)
+    _runtime.tune_malloc()
     opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), min_size_factor=min_size_factor,
                 orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels))
     single = not isinstance(image, (list, tuple))
@@ -202,6 +218,11 @@ def segment(
     for i, r in enumerate(rgbs):
         big = r.shape[0] * r.shape[1] > tile_pixels
         groups.setdefault(("one", i) if big else r.shape[:2], []).append(i)
+    if adapt:
+        for i, r in enumerate(rgbs):  # each image gets its own adapted copy: no batching
+            tuned = adapted_model(net, r, ks[i], adapt, adapt_lr, dev)
+            out[i] = _segment_batch(tuned, [r], ks[i], dev, **opts)[0]
+        return out[0] if single else out
     for idx in groups.values():
         for j in range(0, len(idx), batch_size):
             chunk = idx[j : j + batch_size]
@@ -238,6 +259,25 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
                              min_size_factor=min_size_factor, orphan_factor=orphan_factor, max_segments=cap)
         for b, raw in enumerate(raws)
     ]
+
+
+def adapted_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = None,
+                  device=None, seed: int = 0) -> LNSNet:
+    """A copy of ``net`` trained on ``rgb`` (float RGB) for ``iterations`` feature-phase
+    steps of the lifelong recipe at ``n_segments``; ``net`` itself is not changed."""
+    from .features import contour_prior
+    from .train import TrainConfig, train_image
+
+    lr = ADAPT_LR if lr is None else lr
+    dev = _device(device)
+    model = copy.deepcopy(net).to(dev)
+    cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations), lr=float(lr),
+                      learn_seeds=False, seed=seed)
+    params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    with torch.inference_mode(False), torch.enable_grad():
+        train_image(model, opt, rgb, contour_prior(rgb, cfg.contour), n_segments, cfg, dev, sample_seed=seed)
+    return model.eval()
 
 
 def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.ndarray:

@@ -1,0 +1,74 @@
+"""What online adaptation (`segment(..., adapt=n)`) gains and costs, on BSDS500.
+
+    LNSNET_BSDS500=... python scripts/adaptation.py --split val --images 20 --adapt 0,10,30 --k 100,400 [--lr 3e-4]
+
+For each image, K and n: segment with the shipped model adapted for n iterations on the
+image itself, score against the best annotator (r=1) and time the whole call (adaptation
+included). Prints a Markdown table of the means (and the change against n=0). Tune on
+val, report on test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500"))
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--adapt", default="0,10,30")
+    ap.add_argument("--k", default="100,400")
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    import numba
+    import torch
+
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    import lnsnet
+    from lnsnet.eval.datasets import BSDS500
+    from lnsnet.eval.metrics import score
+    from lnsnet.segment import ADAPT_LR
+
+    lr = ADAPT_LR if args.lr is None else args.lr
+    ds = BSDS500(args.root, split=args.split)
+    n = min(args.images, len(ds))
+    model = lnsnet.load_model()
+    ns = [int(v) for v in args.adapt.split(",")]
+    ks = [int(v) for v in args.k.split(",")]
+    res = {}
+    for i in range(n):
+        s = ds[i]
+        for k in ks:
+            for a in ns:
+                t0 = time.perf_counter()
+                lab = lnsnet.segment(s.image, k, model=model, adapt=a, adapt_lr=lr)
+                dt = time.perf_counter() - t0
+                sc = score(lab, s.ground_truths, image=s.image, r=1)
+                res.setdefault((k, a), []).append((sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"], sc["n_segments"], dt))
+        print(f"image {i + 1}/{n} done", flush=True)
+    print(f"\nBSDS500 {args.split}, first {n} images, best annotator, r=1, adapt_lr={lr:g}, "
+          f"{args.threads} threads; time = the whole segment call (median)\n")
+    print("| K | adapt n | k delivered | ASA | BR | UE | CO | time (s) | dASA | dBR |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for k in ks:
+        base = res[(k, ns[0])]
+        for a in ns:
+            r = res[(k, a)]
+            m = [statistics.fmean(v[j] for v in r) for j in range(5)]
+            b = [statistics.fmean(v[j] for v in base) for j in range(2)]
+            t = statistics.median(v[5] for v in r)
+            print(f"| {k} | {a} | {m[4]:.1f} | {m[0]:.4f} | {m[1]:.4f} | {m[2]:.4f} | {m[3]:.4f} | {t:.2f} | "
+                  f"{m[0] - b[0]:+.4f} | {m[1] - b[1]:+.4f} |")
+
+
+if __name__ == "__main__":
+    main()
