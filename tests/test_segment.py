@@ -124,3 +124,29 @@ def test_learned_seeds_option(blocks):
     _check(grid_labels, blocks.shape[:2])
     with pytest.raises(ValueError, match="seeds"):
         lnsnet.segment(blocks, 12, seeds="random")
+
+
+def test_online_adaptation_trains_a_copy_and_leaves_the_model_alone(blocks):
+    import torch
+
+    from lnsnet.segment import adapted_model
+
+    model = lnsnet.load_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    labels = lnsnet.segment(blocks, 16, model=model, adapt=2)
+    assert labels.dtype == np.int32 and labels.shape == blocks.shape[:2]
+    from lnsnet.connectivity import components
+
+    assert components(labels)[1] == labels.max() + 1
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # the caller's model is not trained
+    tuned = adapted_model(model, np.clip(blocks, 0, 1).astype(np.float32), 16, 2)
+    changed = [k for k, v in tuned.state_dict().items() if k.startswith("embedder") and not torch.equal(v, before[k])]
+    assert changed  # the copy was trained
+    assert all(torch.equal(v, before[k]) for k, v in tuned.state_dict().items() if k.startswith("seed_layer"))
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "3"])
+def test_bad_adapt(blocks, value):
+    with pytest.raises((ValueError, TypeError), match="adapt"):
+        lnsnet.segment(blocks, 16, adapt=value)
