@@ -49,6 +49,7 @@ __all__ = [
     "felzenszwalb",
     "watershed",
     "fast_slic",
+    "ers",
 ]
 
 
@@ -562,6 +563,31 @@ def fast_slic(image, n_segments, *, compactness=10.0, min_size_factor=0.25,
 Method = Callable[..., np.ndarray]
 
 #: Registered adapters by name. ``fast_slic`` is present only when the package imports.
+def ers(image, n_segments, *, lambda_prime=0.5, sigma=5.0, connectivity=8):
+    """ERS, entropy rate superpixels (Liu et al., CVPR 2011), our numba implementation
+    (:mod:`lnsnet.eval.ers`): lazy greedy edge selection on the 8-connected pixel graph
+    (RGB distances, ``w = exp(-d^2 / (2 sigma^2))``), entropy rate plus balancing term,
+    the authors' ``lambda' = 0.5``, ``sigma = 5``; exactly K 8-connected segments, which
+    :func:`finalize_labels` splits into 4-connected pieces (so k can exceed K a little).
+
+    Parameters
+    ----------
+    image : numpy.ndarray of uint8, shape (H, W, 3)
+    n_segments : int
+    lambda_prime, sigma : float
+    connectivity : {4, 8}
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (H, W)
+    """
+    from .ers import ers as _ers
+
+    image = _check_image(image)
+    k = _check_k(n_segments, image)
+    return finalize_labels(_ers(image, k, lambda_prime=lambda_prime, sigma=sigma, connectivity=connectivity))
+
+
 BASELINES: dict[str, Method] = {
     "slic": slic,
     "slico": slico,
@@ -572,6 +598,7 @@ BASELINES: dict[str, Method] = {
     "snic": snic,
     "felzenszwalb": felzenszwalb,
     "watershed": watershed,
+    "ers": ers,
 }
 if importlib.util.find_spec("fast_slic") is not None:
     BASELINES["fast_slic"] = fast_slic
