@@ -16,7 +16,7 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
     "lnsnet": ("55", "GPU", "0.962"),
 }
 NAMES = {"lnsnet": "LNS-Net (ours, shipped model)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
-         "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)"}
+         "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)"}
 
 
 def main():
