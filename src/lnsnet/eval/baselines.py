@@ -563,12 +563,13 @@ def fast_slic(image, n_segments, *, compactness=10.0, min_size_factor=0.25,
 Method = Callable[..., np.ndarray]
 
 #: Registered adapters by name. ``fast_slic`` is present only when the package imports.
-def ers(image, n_segments, *, lambda_prime=0.5, sigma=5.0, connectivity=8):
+def ers(image, n_segments, *, lambda_prime=0.5, sigma=5.0, connectivity=4):
     """ERS, entropy rate superpixels (Liu et al., CVPR 2011), our numba implementation
-    (:mod:`lnsnet.eval.ers`): lazy greedy edge selection on the 8-connected pixel graph
+    (:mod:`lnsnet.eval.ers`): lazy greedy edge selection on the 4-connected pixel graph
     (RGB distances, ``w = exp(-d^2 / (2 sigma^2))``), entropy rate plus balancing term,
-    the authors' ``lambda' = 0.5``, ``sigma = 5``; exactly K 8-connected segments, which
-    :func:`finalize_labels` splits into 4-connected pieces (so k can exceed K a little).
+    the authors' ``lambda' = 0.5``, ``sigma = 5``; exactly K 4-connected segments. (On the
+    8-connected graph segments joined only diagonally fall apart into 4-connected pieces:
+    on BSDS500 test K=100 delivered 693 pieces, so 4 is the default here.)
 
     Parameters
     ----------
