@@ -269,3 +269,13 @@ def test_missing_model_file_fails_before_any_work(dataset, tmp_path):
         run_benchmark(dataset, methods="lnsnet", ks=[10], out_dir=tmp_path / "o", workers=1,
                       model=tmp_path / "nope.pt", progress=False)  # fmt: skip
     assert not (tmp_path / "o" / "rows.csv").exists()
+
+
+def test_summary_does_not_depend_on_row_order(first_run):
+    """Rows arrive in any order from parallel workers (or Ray); the means must not move."""
+    out, summary = first_run
+    rows = _rows(out / "rows.csv")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        shuffled = [rows[i] for i in rng.permutation(len(rows))]
+        assert summarize(shuffled, methods=METHODS) == summarize(rows, methods=METHODS)

@@ -782,7 +782,8 @@ def summarize(rows, methods=None) -> list[dict]:
             order.append(key[0])
     out = []
     for key in sorted(groups, key=lambda mk: (order.index(mk[0]), mk[1])):
-        group = groups[key]
+        # image order fixed, so the means do not depend on the order rows arrived in
+        group = sorted(groups[key], key=lambda row: str(row["image"]))
         entry = {"method": key[0], "k_asked": key[1], "n_images": len(group)}
         for col, src in _SUMMARY_SOURCES.items():
             vals = np.array([_float(row[src]) for row in group], dtype=float)
