@@ -180,3 +180,11 @@ def test_bad_batch_and_tile_options():
         lnsnet.segment(img, 4, batch_size=0)
     with pytest.raises(ValueError, match="tile_pixels"):
         lnsnet.segment(img, 4, tile_pixels=-1)
+
+
+def test_banded_progress_bar_goes_to_stderr_and_changes_nothing(capsys):
+    img = np.random.default_rng(4).random((60, 40, 3))
+    quiet = lnsnet.segment(img, 12, tile_pixels=40 * 16)
+    shown = lnsnet.segment(img, 12, tile_pixels=40 * 16, progress=True)
+    np.testing.assert_array_equal(quiet, shown)
+    assert "in bands" in capsys.readouterr().err

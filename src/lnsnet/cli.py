@@ -88,7 +88,7 @@ def _cmd_segment(args) -> int:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
-                          adapt=args.adapt)
+                          adapt=args.adapt, progress=not args.quiet and args.engine == "local")
     if args.engine == "ray":
         from .distributed import ray_segment
 

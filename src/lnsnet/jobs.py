@@ -26,6 +26,7 @@ class SegmentOptions:
     overwrite: bool = False
     batch_size: int = 8
     adapt: int = 0
+    progress: bool = False  # progress bar for large images run in bands
 
 
 @dataclass
@@ -92,7 +93,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         except (ValueError, TypeError, OSError) as exc:
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
-    kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, adapt=opts.adapt)
+    kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, adapt=opts.adapt,
+              progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]
         t0 = time.perf_counter()

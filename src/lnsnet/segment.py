@@ -124,6 +124,7 @@ def segment(
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
     adapt_lr: float = ADAPT_LR,
+    progress: bool = False,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -175,6 +176,8 @@ def segment(
         gains is measured in ``docs/adaptation.md``.
     adapt_lr : float
         Adam learning rate of the adaptation.
+    progress : bool
+        Show a progress bar (stderr) while a large image runs band by band.
 
     Returns
     -------
@@ -206,7 +209,7 @@ def segment(
     dev = _device(device)
     _runtime.tune_malloc()
     opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), min_size_factor=min_size_factor,
-                orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels))
+                orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels), progress=bool(progress))
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
     # validate everything first: a bad image fails before any work is done
@@ -232,7 +235,7 @@ def segment(
 
 
 def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_factor, orphan_factor, max_excess,
-                   tile_pixels):
+                   tile_pixels, progress=False):
     """Labels for images of one shape (one network call)."""
     h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
@@ -244,7 +247,7 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
                     f"a {h}x{w} image is above tile_pixels={tile_pixels}, which runs in bands; banded "
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
-            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels)]
+            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels, progress)]
         else:
             z = net.embed(x.to(dev))
             if seeds == "learned":
@@ -294,7 +297,7 @@ def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.nd
     return assign(z, seed_feats, grid, mode, pos, compactness).cpu().numpy()
 
 
-def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
+def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False) -> np.ndarray:
     """Raw labels of one large image, the network run in bands of full-width rows.
 
     Passes 1-3 gather the InstanceNorm statistics of the whole image layer by layer,
@@ -306,8 +309,13 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
     rows = max(8, min(tile_pixels // max(w, 1), max(64, BAND_PIXELS // max(w, 1))))
     bands = [(r0, min(h, r0 + rows)) for r0 in range(0, h, rows)]
     halo = fem.halo
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=5 * len(bands), unit="band", desc=f"lnsnet {h}x{w} in bands", disable=not progress,
+               dynamic_ncols=True, leave=False)
 
     def band(r0, r1, stats, stage):
+        bar.update(1)
         a, b = max(0, r0 - halo), min(h, r1 + halo)
         out = fem.forward_band(x[:, :, a:b].to(dev), a == 0, b == h, stats, stage)
         start = a + (fem.halo_of(stage) if a > 0 else 0)
@@ -344,6 +352,7 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels) -> np.ndarray:
     for r0, r1 in bands:
         z = band(r0, r1, stats, 3)[0]
         raw[r0:r1] = _assign(z, seed_feats, grid, "local", pos, compactness, r0, pr[r0:r1])
+    bar.close()
     return raw
 
 
