@@ -161,10 +161,7 @@ def main(argv=None):
           f"images ({images[0].shape[1]}x{images[0].shape[0]}), medians")
     result = dict(info=info)
 
-    rows = {}
-    if args.skip_acceptance:
-        pass
-    else:
+    if not args.skip_acceptance:
         _acceptance(meth, images, result)
     _rest(args, meth, images, result)
 

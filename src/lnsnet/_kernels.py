@@ -215,6 +215,21 @@ def _union(parent, a, b):
 
 
 @nb.njit(**_jit)
+def _number_roots(parent, out):
+    """``out[i]`` = number of the set of ``i``, sets numbered in order of their first member;
+    returns the number of sets."""
+    ids = np.full(parent.shape[0], -1, dtype=np.int64)
+    k = 0
+    for i in range(parent.shape[0]):
+        r = _find(parent, i)
+        if ids[r] < 0:
+            ids[r] = k
+            k += 1
+        out[i] = ids[r]
+    return k
+
+
+@nb.njit(**_jit)
 def _components(labels, comp):
     h, w = labels.shape
     n = h * w
@@ -227,15 +242,7 @@ def _components(labels, comp):
                 _union(parent, p, p - 1)
             if y > 0 and labels[y - 1, x] == v:
                 _union(parent, p, p - w)
-    ids = np.full(n, -1, dtype=np.int64)
-    k = 0
-    for p in range(n):
-        r = _find(parent, p)
-        if ids[r] < 0:
-            ids[r] = k
-            k += 1
-        comp[p // w, p % w] = ids[r]
-    return k
+    return _number_roots(parent, comp.reshape(n))
 
 
 def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -322,14 +329,8 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds
         for s in range(k):
             if best_dst[s] >= 0:
                 _union(parent, s, best_dst[s])
-        group = np.full(k, -1, dtype=np.int64)
-        new_k = 0
-        for s in range(k):
-            r = _find(parent, s)
-            if group[r] < 0:
-                group[r] = new_k
-                new_k += 1
-            group[s] = group[r]
+        group = np.empty(k, dtype=np.int64)
+        new_k = _number_roots(parent, group)
         for p in range(n):
             flat[p] = group[flat[p]]
         k = new_k

@@ -90,6 +90,19 @@ def _orphans(labels: np.ndarray, comp: np.ndarray, k: int, orphan_factor: float,
     return ~is_main & (sizes < orphan_factor * mean_size)
 
 
+def _size_bounds(labels, n_segments, min_size, min_size_factor) -> tuple[np.ndarray, float, int]:
+    """Checked 2-D labels, the mean superpixel size (from K or the number of labels) and
+    the size under which a piece is merged."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
+    k0 = n_segments if n_segments is not None else len(np.unique(labels))
+    mean_size = labels.size / max(int(k0), 1)
+    if min_size is None:
+        min_size = int(min_size_factor * mean_size)
+    return labels, mean_size, min_size
+
+
 def enforce_connectivity(
     labels: np.ndarray,
     features: np.ndarray | None = None,
@@ -110,20 +123,12 @@ def enforce_connectivity(
                                               orphan_factor, max_segments)
     from . import _kernels
 
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
-    h, w = labels.shape
-    n = h * w
+    labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
     feats = np.asarray(features)
     if feats.ndim == 2:
         feats = feats[:, :, None]
-    if feats.shape[:2] != (h, w):
-        raise ValueError(f"features must be (H, W, C) with H, W = {h, w}, got shape {feats.shape}")
-    k0 = n_segments if n_segments is not None else len(np.unique(labels))
-    mean_size = n / max(int(k0), 1)
-    if min_size is None:
-        min_size = int(min_size_factor * mean_size)
+    if feats.shape[:2] != labels.shape:
+        raise ValueError(f"features must be (H, W, C) with H, W = {labels.shape}, got shape {feats.shape}")
     comp, k = components(labels)
     first = _orphans(labels, comp, k, orphan_factor, mean_size) if orphan_factor > 0 else None
     comp, _ = _kernels.merge_small(comp, k, feats, min_size, max_segments, first)
@@ -160,15 +165,8 @@ def enforce_connectivity_reference(
     -------
     ``(H, W)`` int32 labels 0..k-1, every label 4-connected.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
-    h, w = labels.shape
-    n = h * w
-    k0 = n_segments if n_segments is not None else len(np.unique(labels))
-    mean_size = n / max(int(k0), 1)
-    if min_size is None:
-        min_size = int(min_size_factor * mean_size)
+    labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
+    n = labels.size
     comp, k = components_reference(labels)
     orphan = np.zeros(k, dtype=bool)
     if orphan_factor > 0:

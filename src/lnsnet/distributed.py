@@ -47,13 +47,10 @@ def require_ray():
     return ray
 
 
-def _init(address: str | None, num_cpus: int | None = None, progress: bool = False):
+def _init(address: str | None):
     ray = require_ray()
     if not ray.is_initialized():
-        kw = dict(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-        if address is None and num_cpus is not None:
-            kw["num_cpus"] = num_cpus
-        ray.init(**kw)
+        ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False

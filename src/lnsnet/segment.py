@@ -287,11 +287,11 @@ def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.nd
     """Hard assignment of the pixels of ``z`` ``(C, h, W)``: the compiled kernel on CPU, torch
     on other devices (``y0``/``pr``: ``z`` is a band of rows starting at image row ``y0``)."""
     if mode == "local" and z.device.type == "cpu":
-        if pr is None:
-            pr = grid.pixel_cells()[0].numpy()
+        rows, cols = grid.pixel_cells()
         weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
-        return _kernels.local_assign(z.numpy(), seed_feats.cpu().numpy(), grid.rows, grid.cols, pr,
-                                     grid.pixel_cells()[1].numpy(), pos.cpu().numpy(), weight, y0)
+        return _kernels.local_assign(z.numpy(), seed_feats.cpu().numpy(), grid.rows, grid.cols,
+                                     rows.numpy() if pr is None else pr, cols.numpy(), pos.cpu().numpy(),
+                                     weight, y0)
     if pr is not None:  # a band on a GPU: assign on the CPU
         return _assign(z.cpu(), seed_feats.cpu(), grid, mode, pos.cpu(), compactness, y0, pr)
     return assign(z, seed_feats, grid, mode, pos, compactness).cpu().numpy()

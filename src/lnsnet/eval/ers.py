@@ -32,6 +32,8 @@ import math
 import numba as nb
 import numpy as np
 
+from .._kernels import _find, _number_roots
+
 __all__ = ["ers", "edge_weights", "entropy_rate", "entropy_rate_gain", "balancing_gain"]
 
 _jit = dict(cache=True, nogil=True)
@@ -85,18 +87,6 @@ def _balance(na, nb_, n):
     # constant 1 to every merge and does not change the choice)
     pa, pb = na / n, nb_ / n
     return -_xlogx(pa + pb) + _xlogx(pa) + _xlogx(pb)
-
-
-@nb.njit(**_jit, inline="always")
-def _find(parent, i):
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
 
 
 @nb.njit(**_jit, inline="always")
@@ -180,14 +170,7 @@ def _ers(n, a, b, w, k_target, lam):
             size[rj] += size[ri]
         comps -= 1
     labels = np.empty(n, dtype=np.int32)
-    ids = np.full(n, -1, dtype=np.int64)
-    nxt = 0
-    for p in range(n):
-        r = _find(parent, p)
-        if ids[r] < 0:
-            ids[r] = nxt
-            nxt += 1
-        labels[p] = ids[r]
+    _number_roots(parent, labels)
     return labels
 
 
