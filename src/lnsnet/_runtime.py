@@ -3,8 +3,8 @@
 glibc serves every allocation above its mmap threshold (at most 32 MB, dynamically) with
 a fresh ``mmap`` and gives it back with ``munmap`` on free, so each of the network's big
 temporary buffers (the convolutions' im2col workspace is ~200 MB for a 481x321 image) is
-page-faulted and zeroed anew on every call: measured here, that alone took 85 of 180 ms
-per 481x321 image. Raising the mmap and trim thresholds to 1 GiB lets freed buffers be
+page-faulted and zeroed anew on every call: measured here, a 481x321 image took 143 ms
+without this tuning and 77 ms with it (``benchmarks/profile_stages.py``). Raising the mmap and trim thresholds to 1 GiB lets freed buffers be
 reused from the heap (at most 1 GiB of freed memory stays with the process; larger
 buffers are still mapped and unmapped). Opt out with ``LNSNET_NO_MALLOC_TUNING=1``.
 """
