@@ -279,3 +279,40 @@ def test_summary_does_not_depend_on_row_order(first_run):
     for _ in range(5):
         shuffled = [rows[i] for i in rng.permutation(len(rows))]
         assert summarize(shuffled, methods=METHODS) == summarize(rows, methods=METHODS)
+
+
+def test_lnsnet_option_methods_run_segment_with_those_options(dataset, tmp_path):
+    """``lnsnet:key=value`` methods are rows of their own and give exactly what
+    ``lnsnet.segment`` gives with those options (score recomputed from the labels)."""
+    import lnsnet
+    from lnsnet.eval.datasets import FolderDataset
+    from lnsnet.eval.metrics import score
+
+    methods = "lnsnet,lnsnet:compactness=5,lnsnet:mode=dense:seeds=learned"
+    run_benchmark(str(dataset), methods=methods, ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    rows = _rows(tmp_path / "rows.csv")
+    assert sorted({r["method"] for r in rows}) == sorted(methods.split(","))
+    sample = FolderDataset(dataset / "images", dataset / "labels")[0]
+    for method, opts in [("lnsnet:compactness=5", {"compactness": 5.0}),
+                         ("lnsnet:mode=dense:seeds=learned", {"mode": "dense", "seeds": "learned"})]:
+        row = next(r for r in rows if r["method"] == method and r["image"] == sample.name)
+        expect = score(lnsnet.segment(sample.image, 10, **opts), sample.ground_truths)
+        assert float(row["asa_best"]) == pytest.approx(expect["asa_best"], abs=1e-9)
+        assert float(row["co"]) == pytest.approx(expect["co"], abs=1e-9)
+    # a strong shape prior really changes the result (the option reached segment)
+    co = {m: np.mean([float(r["co"]) for r in rows if r["method"] == m]) for m in ("lnsnet", "lnsnet:compactness=5")}
+    assert co["lnsnet:compactness=5"] != co["lnsnet"]
+
+
+@pytest.mark.parametrize("method, message", [
+    ("lnsnet:foo=1", "bad lnsnet option 'foo=1'"),
+    ("lnsnet:seeds", "bad lnsnet option 'seeds'"),
+    ("lnsnet:seeds=random", "allowed: grid, learned"),
+    ("lnsnet:compactness=abc", "is not a number"),
+    ("lnsnet:compactness=-1", "finite number >= 0"),
+    ("lnsnet:mode=dense:mode=local", "given twice"),
+])  # fmt: skip
+def test_bad_lnsnet_options(dataset, tmp_path, method, message):
+    with pytest.raises(ValueError, match=message):
+        run_benchmark(dataset, methods=method, ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    assert not (tmp_path / "rows.csv").exists()

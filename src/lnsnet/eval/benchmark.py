@@ -104,10 +104,55 @@ META_FILE = "meta.json"
 
 
 def known_methods() -> list[str]:
-    """Names accepted in ``methods``: ``"lnsnet"`` and every registered baseline."""
+    """Names accepted in ``methods``: ``"lnsnet"`` and every registered baseline.
+
+    ``lnsnet`` also takes inference options of :func:`lnsnet.segment` after colons, e.g.
+    ``lnsnet:seeds=learned``, ``lnsnet:mode=dense`` or ``lnsnet:compactness=0.3``; each
+    such spelling is a method of its own in the rows (keys: :data:`LNSNET_OPTIONS`).
+    """
     from .baselines import BASELINES
 
     return ["lnsnet"] + sorted(BASELINES)
+
+
+#: options of :func:`lnsnet.segment` a benchmark method ``lnsnet:key=value`` may set
+LNSNET_OPTIONS = {
+    "seeds": ("grid", "learned"),
+    "mode": ("local", "dense"),
+    "compactness": float,
+    "min_size_factor": float,
+}
+
+
+def lnsnet_options(name: str) -> dict | None:
+    """``"lnsnet:seeds=learned:compactness=0.3"`` -> ``{"seeds": "learned", "compactness": 0.3}``;
+    ``None`` when ``name`` is not an LNS-Net method. Raises ``ValueError`` for bad options."""
+    head, *parts = name.split(":")
+    if head != "lnsnet":
+        return None
+    opts: dict = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if not eq or key not in LNSNET_OPTIONS:
+            raise ValueError(
+                f"bad lnsnet option {part!r} in method {name!r}: write lnsnet:key=value with key one of "
+                f"{', '.join(LNSNET_OPTIONS)}"
+            )
+        if key in opts:
+            raise ValueError(f"lnsnet option {key!r} given twice in method {name!r}")
+        kind = LNSNET_OPTIONS[key]
+        if kind is float:
+            try:
+                opts[key] = float(value)
+            except ValueError:
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not a number") from None
+            if not opts[key] >= 0 or opts[key] == float("inf"):
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} must be a finite number >= 0")
+        else:
+            if value not in kind:
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
+            opts[key] = value
+    return opts
 
 
 def _check_methods(methods) -> list[str]:
@@ -118,7 +163,7 @@ def _check_methods(methods) -> list[str]:
     if not names:
         raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
     known = known_methods()
-    unknown = [m for m in names if m not in known]
+    unknown = [m for m in names if m not in known and lnsnet_options(m) is None]
     if unknown:
         hint = ""
         if "fast_slic" in unknown:
@@ -328,13 +373,14 @@ def _init_worker(ds, methods: list[str], model, r: int, warmup: bool,
         _set_threads(1)
     funcs = {}
     for name in methods:
-        if name == "lnsnet":
+        opts = lnsnet_options(name)
+        if opts is not None:
             import lnsnet
 
             net = lnsnet.load_model(model)
 
-            def _lns(image, k, _net=net):
-                return lnsnet.segment(image, k, model=_net)
+            def _lns(image, k, _net=net, _opts=opts):
+                return lnsnet.segment(image, k, model=_net, **_opts)
 
             funcs[name] = _lns
         else:
@@ -643,7 +689,7 @@ def run_benchmark(
         "warmup": warmup,
         "threads_per_worker": 1,
         "timing": "time.perf_counter() around the method call only",
-        "model": _model_info(model) if "lnsnet" in methods else None,
+        "model": _model_info(model) if any(lnsnet_options(m) is not None for m in methods) else None,
     }
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
@@ -851,7 +897,9 @@ def add_parser(subparsers):
                    help="BSDS500 folder (default: $LNSNET_BSDS500)")
     b.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help="comma-separated methods (default %(default)s); known: "
-                        + ", ".join(known_methods()))
+                        + ", ".join(known_methods())
+                        + "; lnsnet takes segment options after colons, e.g. lnsnet:seeds=learned, "
+                          "lnsnet:mode=dense, lnsnet:compactness=0.3")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
                    help="comma-separated K values (default %(default)s)")
     b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "

@@ -1,0 +1,183 @@
+"""Lifelong curves and the ablation models of Fig. 4a: train a variant image after image
+and score it on a fixed BSDS500 *val* subset after every ``--every`` training images.
+
+    LNSNET_BSDS500=... python scripts/lifelong.py --variant net3-sobel --train-images 100
+    python scripts/lifelong.py --plot docs/ablation        # curves of every variant run
+
+Variants (all: the paper's schedule, 50 iterations per image, Adam 3e-4 for the whole
+stream, K drawn from 100/200/400, seed 0, BSDS500 train in name order):
+
+``net1``        FEM with grid seeds: no seed layer, no GRM (reconstruction weight 0)
+``net2``        + SEL (learned seeds), no GRM: the curve "without GRM"
+``net3-sobel``  + GRM (reconstruction head, GAL, GBL) with the Sobel contour prior
+``net3-canny``  + GRM with the Canny contour prior
+
+The stream runs through :func:`lnsnet.train_stream` in chunks of ``--every`` images
+(``max_images``/``resume``), so an interrupted run continues where it stopped; points
+already in ``<out>/<variant>.jsonl`` are not recomputed. The model after the whole stream
+is kept as ``<out>/models/<variant>.pt`` (exported, no optimiser state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+VARIANTS = {
+    "net1": dict(learn_seeds=False, use_gal=False, use_gbl=False, beta=0.0),
+    "net2": dict(learn_seeds=True, use_gal=False, use_gbl=False, beta=0.0),
+    "net3-sobel": dict(contour="sobel"),
+    "net3-canny": dict(contour="canny"),
+}
+LABELS = {
+    "net1": "LNS-Net1 (FEM + grid seeds)",
+    "net2": "LNS-Net2 (+ SEL), no GRM",
+    "net3-sobel": "LNS-Net3 (+ GRM), Sobel",
+    "net3-canny": "LNS-Net3 (+ GRM), Canny",
+}
+
+
+def evaluate(model, samples, ks, seeds_modes):
+    """Mean ASA/BR/UE/CO and delivered k over ``samples`` per (seeds mode, K)."""
+    import lnsnet
+    from lnsnet.eval.metrics import score
+
+    out = {}
+    for mode in seeds_modes:
+        for k in ks:
+            acc = []
+            for s in samples:
+                lab = lnsnet.segment(s.image, k, model=model, seeds=mode)
+                sc = score(lab, s.ground_truths)
+                acc.append((lab.max() + 1, sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"]))
+            m = np.asarray(acc, dtype=float).mean(0)
+            out[f"{mode}_{k}"] = dict(k=round(m[0], 2), asa=round(m[1], 5), br=round(m[2], 5),
+                                      ue=round(m[3], 5), co=round(m[4], 5))
+    return out
+
+
+def run(args):
+    import lnsnet
+    from lnsnet import checkpoint
+    from lnsnet.eval.datasets import BSDS500
+    from lnsnet.train import TrainConfig, expand_sources, train_stream
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    work = Path(args.work) / args.variant
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt = work / "model.pt"
+    curve = out / f"{args.variant}.jsonl"
+    done = {}
+    if curve.is_file():
+        for line in curve.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                done[rec["images"]] = rec
+    train_ds = BSDS500(split="train", root=args.root)
+    files = expand_sources([train_ds.root / "images" / "train"])[: args.train_images]
+    val = BSDS500(split="val", root=args.root)
+    samples = [val[i] for i in range(min(args.val_images, len(val)))]
+    ks = [int(k) for k in args.ks.split(",")]
+    seeds_modes = ["grid"] if args.variant == "net1" else ["grid", "learned"]
+    cfg = TrainConfig(seed=args.seed, **VARIANTS[args.variant])
+
+    def record(n_images, model, seconds):
+        if n_images in done:
+            return
+        t0 = time.perf_counter()
+        rec = {"variant": args.variant, "images": n_images, "train_seconds": round(seconds, 1),
+               **evaluate(model, samples, ks, seeds_modes)}
+        rec["eval_seconds"] = round(time.perf_counter() - t0, 1)
+        with open(curve, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        done[n_images] = rec
+        print(json.dumps(rec), flush=True)
+
+    if 0 not in done:
+        from lnsnet.train import _new_model
+
+        record(0, _new_model(cfg.seed, None).eval(), 0.0)
+    position = 0
+    if ckpt.is_file():
+        position = int(checkpoint.load_latest(ckpt)[0].get("position", 0))
+    while position < len(files):
+        n = min(args.every, len(files) - position)
+        t0 = time.perf_counter()
+        model = train_stream(files, ckpt, config=cfg, resume=position > 0, max_images=n,
+                             checkpoint_every=5, progress=False, log=work / "train.jsonl")
+        position += n
+        record(position, model, time.perf_counter() - t0)
+    model = lnsnet.load_model(str(ckpt))
+    if position not in done:
+        record(position, model, 0.0)
+    checkpoint.export_model(ckpt, out / "models" / f"{args.variant}.pt",
+                            data=f"BSDS500 images/train, first {len(files)} images",
+                            recipe=f"scripts/lifelong.py --variant {args.variant} --train-images {len(files)}")
+
+
+def plot(folder: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {}
+    for v in VARIANTS:
+        f = folder / f"{v}.jsonl"
+        if f.is_file():
+            recs = sorted((json.loads(x) for x in f.read_text().splitlines() if x.strip()), key=lambda r: r["images"])
+            runs[v] = recs
+    if not runs:
+        raise SystemExit(f"no curves in {folder}")
+    keys = [k for k in runs[next(iter(runs))][0] if k.startswith(("grid_", "learned_"))]
+    ks = sorted({int(k.split("_")[1]) for k in keys})
+    fig, axes = plt.subplots(2, len(ks), figsize=(4.5 * len(ks), 7), squeeze=False)
+    for j, k in enumerate(ks):
+        for i, metric in enumerate(("asa", "br")):
+            ax = axes[i, j]
+            for v, recs in runs.items():
+                key = f"learned_{k}" if f"learned_{k}" in recs[0] else f"grid_{k}"
+                xs = [r["images"] for r in recs]
+                ys = [r[key][metric] for r in recs]
+                ax.plot(xs, ys, marker="o", label=f"{LABELS[v]} [{key.split('_')[0]} seeds]")
+            ax.set_xlabel("training images seen")
+            ax.set_ylabel(metric.upper())
+            ax.set_title(f"BSDS500 val, K={k}")
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "lifelong.png", dpi=120)
+    print(f"wrote {folder / 'lifelong.png'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variant", choices=sorted(VARIANTS))
+    ap.add_argument("--train-images", type=int, default=100)
+    ap.add_argument("--every", type=int, default=25)
+    ap.add_argument("--val-images", type=int, default=50)
+    ap.add_argument("--ks", default="100,400")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--root", default=None, help="BSDS500 folder (default: $LNSNET_BSDS500)")
+    ap.add_argument("--out", default="docs/ablation")
+    ap.add_argument("--work", default="runs/ablation", help="checkpoints (resumable)")
+    ap.add_argument("--plot", metavar="FOLDER", help="draw lifelong.png from the curves in FOLDER")
+    args = ap.parse_args()
+    if args.plot:
+        plot(Path(args.plot))
+    elif args.variant:
+        run(args)
+    else:
+        ap.error("give --variant or --plot")
+
+
+if __name__ == "__main__":
+    main()
