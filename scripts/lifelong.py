@@ -11,11 +11,13 @@ stream, K drawn from 100/200/400, seed 0, BSDS500 train in name order):
 ``net2``        + SEL (learned seeds), no GRM: the curve "without GRM"
 ``net3-sobel``  + GRM (reconstruction head, GAL, GBL) with the Sobel contour prior
 ``net3-canny``  + GRM with the Canny contour prior
+``net3-sobel-gbl``, ``net3-sobel-gal``  GRM with only one of its two gradient layers
 
 The stream runs through :func:`lnsnet.train_stream` in chunks of ``--every`` images
 (``max_images``/``resume``), so an interrupted run continues where it stopped; points
 already in ``<out>/<variant>.jsonl`` are not recomputed. The model after the whole stream
-is kept as ``<out>/models/<variant>.pt`` (exported, no optimiser state).
+(or after ``--export-at`` images) is kept as ``<out>/models/<variant>.pt`` (exported, no
+optimiser state): the ablation's test runs (``scripts/ablation.py``) use it.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ VARIANTS = {
     "net2": dict(learn_seeds=True, use_gal=False, use_gbl=False, beta=0.0),
     "net3-sobel": dict(contour="sobel"),
     "net3-canny": dict(contour="canny"),
+    "net3-sobel-gbl": dict(contour="sobel", use_gal=False),
+    "net3-sobel-gal": dict(contour="sobel", use_gbl=False),
 }
 LABELS = {
     "net1": "LNS-Net1 (FEM + grid seeds)",
     "net2": "LNS-Net2 (+ SEL), no GRM",
     "net3-sobel": "LNS-Net3 (+ GRM), Sobel",
     "net3-canny": "LNS-Net3 (+ GRM), Canny",
+    "net3-sobel-gbl": "LNS-Net3, GBL only (no GAL)",
+    "net3-sobel-gal": "LNS-Net3, GAL only (no GBL)",
 }
 
 
@@ -107,19 +113,27 @@ def run(args):
     position = 0
     if ckpt.is_file():
         position = int(checkpoint.load_latest(ckpt)[0].get("position", 0))
+    export_at = min(args.export_at or len(files), len(files))
+    exported = out / "models" / f"{args.variant}.pt"
+
+    def export():
+        checkpoint.export_model(ckpt, exported, data=f"BSDS500 images/train, first {export_at} images",
+                                recipe=f"scripts/lifelong.py --variant {args.variant} --train-images {export_at}")
+
     while position < len(files):
-        n = min(args.every, len(files) - position)
+        n = min(args.every, len(files) - position, *([export_at - position] if position < export_at else []))
         t0 = time.perf_counter()
         model = train_stream(files, ckpt, config=cfg, resume=position > 0, max_images=n,
                              checkpoint_every=5, progress=False, log=work / "train.jsonl")
         position += n
-        record(position, model, time.perf_counter() - t0)
-    model = lnsnet.load_model(str(ckpt))
+        if position % args.every == 0 or position == len(files):
+            record(position, model, time.perf_counter() - t0)
+        if position == export_at:
+            export()
     if position not in done:
-        record(position, model, 0.0)
-    checkpoint.export_model(ckpt, out / "models" / f"{args.variant}.pt",
-                            data=f"BSDS500 images/train, first {len(files)} images",
-                            recipe=f"scripts/lifelong.py --variant {args.variant} --train-images {len(files)}")
+        record(position, lnsnet.load_model(str(ckpt)), 0.0)
+    if position == export_at and not exported.is_file():
+        export()
 
 
 def plot(folder: Path):
@@ -162,6 +176,8 @@ def main():
     ap.add_argument("--variant", choices=sorted(VARIANTS))
     ap.add_argument("--train-images", type=int, default=100)
     ap.add_argument("--every", type=int, default=25)
+    ap.add_argument("--export-at", type=int, default=None,
+                    help="images after which the ablation model is exported (default: --train-images)")
     ap.add_argument("--val-images", type=int, default=50)
     ap.add_argument("--ks", default="100,400")
     ap.add_argument("--seed", type=int, default=0)

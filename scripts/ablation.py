@@ -1,0 +1,108 @@
+"""The ablation of Fig. 4a on all 200 BSDS500 *test* images, with ``lnsnet benchmark``.
+
+    LNSNET_BSDS500=... python scripts/ablation.py            # run what is missing, then compile
+    python scripts/ablation.py --compile-only                # table and plot from the rows
+
+For every model in ``docs/ablation/models`` (made by ``scripts/lifelong.py``) it runs
+``lnsnet`` with grid seeds and, for the variants with a seed layer, ``lnsnet:seeds=learned``
+into ``docs/ablation/test-<variant>``; for the shipped model it runs the ``local`` (3x3
+cells) and ``dense`` (all K seeds, the paper's) clustering into ``docs/ablation/test-cl``.
+Then it writes ``docs/ablation/summary.md`` (one table) and ``docs/ablation/ablation.png``
+(ASA, BR, F and UE against the delivered k). Runs resume: rows already there are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+ORDER = ["net1", "net2", "net3-sobel", "net3-canny", "net3-sobel-gbl", "net3-sobel-gal"]
+LABELS = {
+    "net1": "LNS-Net1: FEM + grid seeds",
+    "net2": "LNS-Net2: + SEL, no GRM",
+    "net3-sobel": "LNS-Net3: + GRM, Sobel prior",
+    "net3-canny": "LNS-Net3: + GRM, Canny prior",
+    "net3-sobel-gbl": "LNS-Net3, GBL only",
+    "net3-sobel-gal": "LNS-Net3, GAL only",
+    "shipped": "shipped model",
+}
+
+
+def runs(folder: Path):
+    """``(variant, model path or 'bsds500', methods, out dir)`` of every ablation run."""
+    out = []
+    models = folder / "models"
+    names = sorted((p.stem for p in models.glob("*.pt")), key=lambda n: ORDER.index(n) if n in ORDER else 99)
+    for name in names:
+        methods = "lnsnet" if name == "net1" else "lnsnet,lnsnet:seeds=learned"
+        out.append((name, str(models / f"{name}.pt"), methods, folder / f"test-{name}"))
+    out.append(("shipped", "bsds500", "lnsnet,lnsnet:mode=dense", folder / "test-cl"))
+    return out
+
+
+def compile_results(folder: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = ["| model | inference | K | k delivered | ASA | BR | F (β=4) | UE | CO | ms/img |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    curves = {}
+    for name, _, _, out in runs(folder):
+        path = out / "summary.csv"
+        if not path.is_file():
+            continue
+        with open(path, newline="") as fh:
+            rows = sorted(csv.DictReader(fh), key=lambda r: (r["method"], int(r["k_asked"])))
+        for r in rows:
+            how = r["method"].replace("lnsnet:", "").replace("lnsnet", "grid seeds, local")
+            how = {"seeds=learned": "learned seeds, local", "mode=dense": "grid seeds, dense"}.get(how, how)
+            lines.append(f"| {LABELS.get(name, name)} | {how} | {r['k_asked']} | {float(r['k_delivered']):.1f} | "
+                         f"{float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['f']):.4f} | {float(r['ue']):.4f} | "
+                         f"{float(r['co']):.4f} | {float(r['time_s_median']) * 1000:.0f} |")
+            curves.setdefault((name, how), []).append(r)
+    (folder / "summary.md").write_text("\n".join(lines) + "\n")
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
+    for ax, (metric, label) in zip(axes, [("asa", "ASA"), ("br", "BR"), ("f", "F (β=4)"), ("ue", "UE")]):
+        for (name, how), rows in curves.items():
+            rows = sorted(rows, key=lambda r: float(r["k_delivered"]))
+            style = "--" if "learned" in how else (":" if "dense" in how else "-")
+            ax.plot([float(r["k_delivered"]) for r in rows], [float(r[metric]) for r in rows], style, marker="o",
+                    label=f"{LABELS.get(name, name)} ({how})")
+        ax.set_xlabel("superpixels delivered (k)")
+        ax.set_title(f"{label}, BSDS500 test (200 images)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "ablation.png", dpi=110)
+    print("\n".join(lines))
+    print(f"wrote {folder / 'summary.md'} and {folder / 'ablation.png'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folder", default="docs/ablation")
+    ap.add_argument("--ks", default="100,400,1000")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--only", help="comma-separated variants to run (default: all)")
+    ap.add_argument("--compile-only", action="store_true")
+    args = ap.parse_args()
+    folder = Path(args.folder)
+    if not args.compile_only:
+        from lnsnet.eval.benchmark import run_benchmark
+
+        only = set(args.only.split(",")) if args.only else None
+        for name, model, methods, out in runs(folder):
+            if only and name not in only:
+                continue
+            print(f"== {name}: {methods} -> {out}", flush=True)
+            run_benchmark("bsds500", split="test", methods=methods, ks=args.ks, out_dir=out, root=args.root,
+                          workers=args.workers, model=model, progress=False)
+    compile_results(folder)
+
+
+if __name__ == "__main__":
+    main()
