@@ -316,3 +316,35 @@ def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):
         run_benchmark(dataset, methods=method, ks=[10], out_dir=tmp_path, workers=0, progress=False)
     assert not (tmp_path / "rows.csv").exists()
+
+
+def test_redo_recomputes_one_method_and_accepts_a_new_model(dataset, tmp_path):
+    """--redo drops the named method's rows (only those) and recomputes them; with no
+    LNS-Net row left a different model may follow, otherwise it is refused."""
+    import torch
+
+    import lnsnet
+    from lnsnet import checkpoint
+
+    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    before = {(r["method"], r["image"]): r for r in _rows(tmp_path / "rows.csv")}
+    other = lnsnet.load_model()
+    with torch.no_grad():
+        for p in other.embedder.parameters():
+            p.mul_(-1.0)
+    path = tmp_path.parent / f"{tmp_path.name}-other.pt"
+    checkpoint.save(path, other)
+    with pytest.raises(ValueError, match="holds rows made with model="):
+        run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0,
+                      progress=False, model=str(path))
+    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0,
+                  progress=False, model=str(path), redo="lnsnet")
+    after = {(r["method"], r["image"]): r for r in _rows(tmp_path / "rows.csv")}
+    assert after.keys() == before.keys()
+    for key, row in after.items():
+        if key[0] == "slic":
+            assert row == before[key]  # kept as they were, times included
+    changed = [k for k in after if k[0] == "lnsnet" and after[k]["time_s"] != before[k]["time_s"]]
+    assert len(changed) == N_IMAGES  # every lnsnet row computed again
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["settings"]["model"]["sha256"] == checkpoint.sha256(path)

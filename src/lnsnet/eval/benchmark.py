@@ -553,16 +553,17 @@ def _previous_runs(path: Path) -> list[dict]:
     return runs
 
 
-def _check_resume_settings(path: Path, settings: dict):
+def _check_resume_settings(path: Path, settings: dict, model_free: bool = False):
     """Refuse to add rows to a folder whose rows were made with another dataset, radius
-    or LNS-Net model; return the model record to keep (this run's, else the folder's)."""
+    or LNS-Net model (``model_free``: no LNS-Net row is left, any model may follow);
+    return the model record to keep (this run's, else the folder's)."""
     old = {}
     if path.is_file():
         try:
             old = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) or {}
         except (OSError, ValueError):
             old = {}
-    for key in ("dataset", "r", "model"):
+    for key in ("dataset", "r") if model_free else ("dataset", "r", "model"):
         if old.get(key) is None or settings.get(key) is None:
             continue
         if old[key] != settings[key]:
@@ -592,6 +593,7 @@ def run_benchmark(
     warmup: bool = True,
     engine: str = "local",
     address: str | None = None,
+    redo=None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
 
@@ -625,6 +627,10 @@ def run_benchmark(
         ``"bsds500"``. Loaded once per worker.
     warmup : bool, default True
         Make one untimed call per method in each worker before timing it.
+    redo : sequence of str or comma-separated str, optional
+        Methods whose rows already in ``out_dir`` are deleted first and computed again,
+        e.g. ``"lnsnet"`` after the model changed (once no LNS-Net row is left, a
+        different ``model`` is accepted); the other methods' rows are kept.
 
     Returns
     -------
@@ -650,6 +656,7 @@ def run_benchmark(
     """
     methods = _check_methods(methods)
     ks = _check_ks(ks)
+    redo = _check_methods(redo) if redo else []
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
     if engine == "ray":
@@ -693,7 +700,10 @@ def run_benchmark(
     }
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
-    settings["model"] = _check_resume_settings(meta_path, settings)
+    if redo:
+        _drop_rows(rows_path, set(redo))
+    model_free = not any(lnsnet_options(row["method"]) is not None for row in _read_rows(rows_path))
+    settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -731,6 +741,19 @@ def run_benchmark(
     meta["rows_total"] = len(selected)
     _atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return summary
+
+
+def _drop_rows(rows_path: Path, methods: set[str]) -> int:
+    """Remove the rows of ``methods`` from ``rows.csv`` (atomically); return how many."""
+    rows = _read_rows(rows_path)
+    keep = [row for row in rows if row["method"] not in methods]
+    if len(keep) != len(rows):
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS)
+        writer.writeheader()
+        writer.writerows(keep)
+        _atomic_write_text(rows_path, buf.getvalue())
+    return len(rows) - len(keep)
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
@@ -916,6 +939,9 @@ def add_parser(subparsers):
     b.add_argument("--limit", type=int, default=None, help="use only the first N images")
     b.add_argument("--radius", type=int, default=1,
                    help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
+    b.add_argument("--redo", default=None, metavar="METHODS",
+                   help="comma-separated methods whose rows in -o are deleted and computed again "
+                        "(e.g. lnsnet after changing the model); other rows are kept")
     b.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     b.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no table")
@@ -939,6 +965,7 @@ def _cmd_benchmark(args) -> int:
         progress=not args.quiet,
         r=args.radius,
         model=args.model,
+        redo=args.redo,
     )
     out = Path(args.output)
     plots = []
