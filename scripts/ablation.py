@@ -17,10 +17,11 @@ import argparse
 import csv
 from pathlib import Path
 
-ORDER = ["net1", "net2", "net3-sobel", "net3-canny", "net3-sobel-gbl", "net3-sobel-gal"]
+ORDER = ["net1", "net2", "net2-rec", "net3-sobel", "net3-canny", "net3-sobel-gbl", "net3-sobel-gal"]
 LABELS = {
     "net1": "LNS-Net1: FEM + grid seeds",
     "net2": "LNS-Net2: + SEL, no GRM",
+    "net2-rec": "LNS-Net2 + reconstruction loss, no GAL/GBL",
     "net3-sobel": "LNS-Net3: + GRM, Sobel prior",
     "net3-canny": "LNS-Net3: + GRM, Canny prior",
     "net3-sobel-gbl": "LNS-Net3, GBL only",

@@ -2,6 +2,7 @@
 and score it on a fixed BSDS500 *val* subset after every ``--every`` training images.
 
     LNSNET_BSDS500=... python scripts/lifelong.py --variant net3-sobel --train-images 100
+    LNSNET_BSDS500=... python scripts/lifelong.py --variant net3-sobel --add-model runs/shipped-train200/bsds500.pt --at 200
     python scripts/lifelong.py --plot docs/ablation        # curves of every variant run
 
 Variants (all: the paper's schedule, 50 iterations per image, Adam 3e-4 for the whole
@@ -9,6 +10,7 @@ stream, K drawn from 100/200/400, seed 0, BSDS500 train in name order):
 
 ``net1``        FEM with grid seeds: no seed layer, no GRM (reconstruction weight 0)
 ``net2``        + SEL (learned seeds), no GRM: the curve "without GRM"
+``net2-rec``    LNS-Net2 with the reconstruction head and loss but no gradient rescaling
 ``net3-sobel``  + GRM (reconstruction head, GAL, GBL) with the Sobel contour prior
 ``net3-canny``  + GRM with the Canny contour prior
 ``net3-sobel-gbl``, ``net3-sobel-gal``  GRM with only one of its two gradient layers
@@ -33,6 +35,7 @@ import torch
 VARIANTS = {
     "net1": dict(learn_seeds=False, use_gal=False, use_gbl=False, beta=0.0),
     "net2": dict(learn_seeds=True, use_gal=False, use_gbl=False, beta=0.0),
+    "net2-rec": dict(learn_seeds=True, use_gal=False, use_gbl=False),
     "net3-sobel": dict(contour="sobel"),
     "net3-canny": dict(contour="canny"),
     "net3-sobel-gbl": dict(contour="sobel", use_gal=False),
@@ -41,6 +44,7 @@ VARIANTS = {
 LABELS = {
     "net1": "LNS-Net1 (FEM + grid seeds)",
     "net2": "LNS-Net2 (+ SEL), no GRM",
+    "net2-rec": "LNS-Net2 + reconstruction loss, no GAL/GBL",
     "net3-sobel": "LNS-Net3 (+ GRM), Sobel",
     "net3-canny": "LNS-Net3 (+ GRM), Canny",
     "net3-sobel-gbl": "LNS-Net3, GBL only (no GAL)",
@@ -136,39 +140,80 @@ def run(args):
         export()
 
 
-def plot(folder: Path):
+def _plot(runs, path, title, seeds="grid"):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {}
-    for v in VARIANTS:
-        f = folder / f"{v}.jsonl"
-        if f.is_file():
-            recs = sorted((json.loads(x) for x in f.read_text().splitlines() if x.strip()), key=lambda r: r["images"])
-            runs[v] = recs
-    if not runs:
-        raise SystemExit(f"no curves in {folder}")
-    keys = [k for k in runs[next(iter(runs))][0] if k.startswith(("grid_", "learned_"))]
-    ks = sorted({int(k.split("_")[1]) for k in keys})
-    fig, axes = plt.subplots(2, len(ks), figsize=(4.5 * len(ks), 7), squeeze=False)
+    keys = [k for k in next(iter(runs.values()))[0] if k.startswith("grid_")]
+    ks = sorted(int(k.split("_")[1]) for k in keys)
+    fig, axes = plt.subplots(2, len(ks), figsize=(5.5 * len(ks), 7.5), squeeze=False)
     for j, k in enumerate(ks):
         for i, metric in enumerate(("asa", "br")):
             ax = axes[i, j]
             for v, recs in runs.items():
-                key = f"learned_{k}" if f"learned_{k}" in recs[0] else f"grid_{k}"
-                xs = [r["images"] for r in recs]
-                ys = [r[key][metric] for r in recs]
-                ax.plot(xs, ys, marker="o", label=f"{LABELS[v]} [{key.split('_')[0]} seeds]")
-            ax.set_xlabel("training images seen")
+                key = f"{seeds}_{k}" if f"{seeds}_{k}" in recs[0] else f"grid_{k}"
+                xs = [r["images"] for r in recs if key in r]
+                ys = [r[key][metric] for r in recs if key in r]
+                line, = ax.plot(xs, ys, marker="o", label=f"{LABELS[v]} [{key.split('_')[0]} seeds]")
+                for r in recs:
+                    if r.get("source") and key in r:
+                        ax.annotate("shipped recipe,\ntrain-only checkpoint", (r["images"], r[key][metric]),
+                                    fontsize=7, color=line.get_color(), xytext=(-90, -25), textcoords="offset points")
+            ax.set_xlabel("training images seen (BSDS500 train, in name order)")
             ax.set_ylabel(metric.upper())
-            ax.set_title(f"BSDS500 val, K={k}")
+            ax.set_title(f"{metric.upper()} on 50 BSDS500 val images, K={k}")
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(folder / "lifelong.png", dpi=120)
-    print(f"wrote {folder / 'lifelong.png'}")
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def plot(folder: Path):
+    runs = {}
+    for v in VARIANTS:
+        f = folder / f"{v}.jsonl"
+        if f.is_file():
+            runs[v] = sorted((json.loads(x) for x in f.read_text().splitlines() if x.strip()), key=lambda r: r["images"])
+    if not runs:
+        raise SystemExit(f"no curves in {folder}")
+    _plot(runs, folder / "lifelong.png", "Lifelong training: every variant (grid seeds at inference)")
+    ks = sorted(int(k.split("_")[1]) for k in next(iter(runs.values()))[0] if k.startswith("grid_"))
+    lines = ["| variant | images seen | " + " | ".join(f"K={k}: k, ASA, BR, CO" for k in ks) + " |",
+             "|---|---:|" + "---|" * len(ks)]
+    for v, recs in runs.items():
+        for r in recs:
+            cells = [f"{r[f'grid_{k}']['k']:.1f}, {r[f'grid_{k}']['asa']:.4f}, {r[f'grid_{k}']['br']:.4f}, "
+                     f"{r[f'grid_{k}']['co']:.4f}" for k in ks]
+            src = " (train-only shipped checkpoint)" if r.get("source") else ""
+            lines.append(f"| {LABELS[v]} | {r['images']}{src} | " + " | ".join(cells) + " |")
+    (folder / "lifelong.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {folder / 'lifelong.md'}")
+    grm = {v: r for v, r in runs.items() if v.startswith("net3")}
+    if grm:
+        _plot(grm, folder / "lifelong-grm.png", "Lifelong training with GRM (zoom; learned seeds where the variant has a SEL)",
+              seeds="learned")
+
+
+def add_point(args):
+    """Score an existing model as the point ``--at`` of a variant's curve (``source`` names it)."""
+    import lnsnet
+    from lnsnet.eval.datasets import BSDS500
+
+    torch.set_num_threads(args.threads)
+    curve = Path(args.out) / f"{args.variant}.jsonl"
+    val = BSDS500(split="val", root=args.root)
+    samples = [val[i] for i in range(min(args.val_images, len(val)))]
+    ks = [int(k) for k in args.ks.split(",")]
+    seeds_modes = ["grid"] if args.variant == "net1" else ["grid", "learned"]
+    rec = {"variant": args.variant, "images": args.at, "source": args.add_model,
+           **evaluate(lnsnet.load_model(args.add_model), samples, ks, seeds_modes)}
+    with open(curve, "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+    print(json.dumps(rec))
 
 
 def main():
@@ -186,9 +231,16 @@ def main():
     ap.add_argument("--out", default="docs/ablation")
     ap.add_argument("--work", default="runs/ablation", help="checkpoints (resumable)")
     ap.add_argument("--plot", metavar="FOLDER", help="draw lifelong.png from the curves in FOLDER")
+    ap.add_argument("--add-model", metavar="PATH",
+                    help="score this model file as the point --at of --variant's curve (e.g. a longer run of the same stream)")
+    ap.add_argument("--at", type=int, help="training images the --add-model has seen")
     args = ap.parse_args()
     if args.plot:
         plot(Path(args.plot))
+    elif args.add_model:
+        if not args.variant or args.at is None:
+            ap.error("--add-model needs --variant and --at")
+        add_point(args)
     elif args.variant:
         run(args)
     else:
