@@ -3,7 +3,8 @@
     LNSNET_BSDS500=... python scripts/ablation.py            # run what is missing, then compile
     python scripts/ablation.py --compile-only                # table and plot from the rows
 
-For every model in ``docs/ablation/models`` (made by ``scripts/lifelong.py``) it runs
+For every model in ``docs/ablation/models`` (made by ``scripts/lifelong.py``, plus the
+untrained network all variants start from) it runs
 ``lnsnet`` with grid seeds and, for the variants with a seed layer, ``lnsnet:seeds=learned``
 into ``docs/ablation/test-<variant>``; for the shipped model it runs the ``local`` (3x3
 cells) and ``dense`` (all K seeds, the paper's) clustering into ``docs/ablation/test-cl``.
@@ -17,8 +18,9 @@ import argparse
 import csv
 from pathlib import Path
 
-ORDER = ["net1", "net2", "net2-rec", "net3-sobel", "net3-canny", "net3-sobel-gbl", "net3-sobel-gal"]
+ORDER = ["untrained", "net1", "net2", "net2-rec", "net3-sobel", "net3-canny", "net3-sobel-gbl", "net3-sobel-gal"]
 LABELS = {
+    "untrained": "untrained (random init, seed 0)",
     "net1": "LNS-Net1: FEM + grid seeds",
     "net2": "LNS-Net2: + SEL, no GRM",
     "net2-rec": "LNS-Net2 + reconstruction loss, no GAL/GBL",
@@ -30,13 +32,28 @@ LABELS = {
 }
 
 
+def untrained_model(folder: Path) -> Path:
+    """The network every variant starts from (seed 0), never trained: ``models/untrained.pt``."""
+    path = folder / "models" / "untrained.pt"
+    if not path.is_file():
+        from lnsnet import checkpoint
+        from lnsnet.train import _new_model
+
+        tmp = path.with_name("untrained-full.pt")
+        checkpoint.save(tmp, _new_model(0, None))
+        checkpoint.export_model(tmp, path, data="none (random initialisation, seed 0)",
+                                recipe="scripts/ablation.py (lnsnet.train._new_model(0))")
+        tmp.unlink()
+    return path
+
+
 def runs(folder: Path):
     """``(variant, model path or 'bsds500', methods, out dir)`` of every ablation run."""
     out = []
     models = folder / "models"
     names = sorted((p.stem for p in models.glob("*.pt")), key=lambda n: ORDER.index(n) if n in ORDER else 99)
     for name in names:
-        methods = "lnsnet" if name == "net1" else "lnsnet,lnsnet:seeds=learned"
+        methods = "lnsnet" if name in ("net1", "untrained") else "lnsnet,lnsnet:seeds=learned"
         out.append((name, str(models / f"{name}.pt"), methods, folder / f"test-{name}"))
     out.append(("shipped", "bsds500", "lnsnet,lnsnet:mode=dense", folder / "test-cl"))
     return out
@@ -95,6 +112,7 @@ def main():
     if not args.compile_only:
         from lnsnet.eval.benchmark import run_benchmark
 
+        untrained_model(folder)
         only = set(args.only.split(",")) if args.only else None
         for name, model, methods, out in runs(folder):
             if only and name not in only:
