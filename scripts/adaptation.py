@@ -26,6 +26,7 @@ def main(argv=None):
     ap.add_argument("--k", default="100,400")
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", default=None, help="model name or file (default: the shipped model)")
     args = ap.parse_args(argv)
 
     import numba
@@ -41,7 +42,7 @@ def main(argv=None):
     lr = ADAPT_LR if args.lr is None else args.lr
     ds = BSDS500(args.root, split=args.split)
     n = min(args.images, len(ds))
-    model = lnsnet.load_model()
+    model = lnsnet.load_model(args.model)
     ns = [int(v) for v in args.adapt.split(",")]
     ks = [int(v) for v in args.k.split(",")]
     res = {}

@@ -10,7 +10,7 @@ distance) + ``lam`` x sum over the ``conn``-neighbours with another label of
 ``exp(-beta |dI|^2)`` (beta = 1 / (2 mean |dI|^2), standardised LAB). ``lam = 0`` is the
 plain argmin. Prints mean k, ASA, BR, UE, CO over the first N val images (best annotator, r=1).
 """
-import sys, time, numpy as np, torch, numba
+import os, sys, time, numpy as np, torch, numba
 import lnsnet
 from lnsnet.segment import _resolve
 from lnsnet.features import encode
@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 ds = BSDS500(split="val")
 N = int(sys.argv[1])
 samples = [ds[i] for i in range(N)]
-net = _resolve(None, torch.device('cpu'))
+net = _resolve(os.environ.get("LNSNET_MODEL"), torch.device("cpu"))  # LNSNET_MODEL: a model file
 
 @numba.njit(cache=True)
 def icm(d, cand, lab, lab_img, lam, beta, sweeps, conn8):
