@@ -700,9 +700,10 @@ def run_benchmark(
     }
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
+    existing = _read_rows(rows_path)
     if redo:
-        _drop_rows(rows_path, set(redo))
-    model_free = not any(lnsnet_options(row["method"]) is not None for row in _read_rows(rows_path))
+        existing = _drop_rows(rows_path, existing, set(redo))
+    model_free = not any(lnsnet_options(row["method"]) is not None for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
     meta = {
@@ -714,7 +715,6 @@ def run_benchmark(
     }
     _atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
 
-    existing = _read_rows(rows_path)
     done = {_row_key(row) for row in existing}
     tasks = []  # (image index, [(method, k), ...])
     for i, name in enumerate(names):
@@ -743,9 +743,8 @@ def run_benchmark(
     return summary
 
 
-def _drop_rows(rows_path: Path, methods: set[str]) -> int:
-    """Remove the rows of ``methods`` from ``rows.csv`` (atomically); return how many."""
-    rows = _read_rows(rows_path)
+def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str]) -> list[dict]:
+    """Rewrite ``rows.csv`` (atomically) without the rows of ``methods``; return the rest."""
     keep = [row for row in rows if row["method"] not in methods]
     if len(keep) != len(rows):
         buf = io.StringIO(newline="")
@@ -753,7 +752,7 @@ def _drop_rows(rows_path: Path, methods: set[str]) -> int:
         writer.writeheader()
         writer.writerows(keep)
         _atomic_write_text(rows_path, buf.getvalue())
-    return len(rows) - len(keep)
+    return keep
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
