@@ -562,7 +562,7 @@ def fast_slic(image, n_segments, *, compactness=10.0, min_size_factor=0.25,
 
 Method = Callable[..., np.ndarray]
 
-#: Registered adapters by name. ``fast_slic`` is present only when the package imports.
+
 def ers(image, n_segments, *, lambda_prime=0.5, sigma=5.0, connectivity=4):
     """ERS, entropy rate superpixels (Liu et al., CVPR 2011), our numba implementation
     (:mod:`lnsnet.eval.ers`): lazy greedy edge selection on the 4-connected pixel graph
@@ -608,6 +608,7 @@ def rim(image, n_segments, *, iterations=500, lr=1e-2, lam=2.0, alpha=2.0, beta=
                                 seed=seed, device=device))
 
 
+#: Registered adapters by name. ``fast_slic`` is present only when the package imports.
 BASELINES: dict[str, Method] = {
     "slic": slic,
     "slico": slico,

@@ -51,12 +51,9 @@ class RIMNet(nn.Module):
         self.n_segments = n_segments
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                std = (2.0 / (m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                              + m.out_channels * m.kernel_size[0] * m.kernel_size[1])) ** 0.5  # fmt: skip
-                with torch.no_grad():
-                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * std)
-                    if m.bias is not None:
-                        m.bias.zero_()
+                nn.init.xavier_normal_(m.weight, generator=generator)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x):
         y = self.body(x)
@@ -101,7 +98,7 @@ def smoothness_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def rim(image, n_segments: int, *, iterations: int = 500, lr: float = 1e-2, lam: float = 2.0,
-        alpha: float = 2.0, beta: float = 2.0, seed: int = 0, device=None, threads: int | None = None,
+        alpha: float = 2.0, beta: float = 2.0, seed: int = 0, device=None,
         progress: bool = False) -> np.ndarray:  # fmt: skip
     """Superpixels of one image by RIM: ``(H, W)`` int labels, connected.
 
@@ -124,31 +121,25 @@ def rim(image, n_segments: int, *, iterations: int = 500, lr: float = 1e-2, lam:
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations!r}")
     dev = torch.device(device or "cpu")
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        g = torch.Generator().manual_seed(int(seed))
-        net = RIMNet(k, generator=g).to(dev)
-        x = rim_input(rgb).to(dev)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        steps = range(iterations)
-        if progress:
-            from tqdm.auto import tqdm
+    g = torch.Generator().manual_seed(int(seed))
+    net = RIMNet(k, generator=g).to(dev)
+    x = rim_input(rgb).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = range(iterations)
+    if progress:
+        from tqdm.auto import tqdm
 
-            steps = tqdm(steps, desc="RIM", unit="it")
-        with torch.enable_grad():
-            for _ in steps:
-                logits, rec = net(x)
-                loss = mutual_information_loss(logits, lam) + alpha * smoothness_loss(logits, x)
-                if beta:
-                    loss = loss + beta * torch.mean((rec - x[:, :3]) ** 2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        with torch.no_grad():
-            labels = net(x)[0].argmax(1)[0].cpu().numpy()
-    finally:
-        torch.set_num_threads(old_threads)
+        steps = tqdm(steps, desc="RIM", unit="it")
+    with torch.enable_grad():
+        for _ in steps:
+            logits, rec = net(x)
+            loss = mutual_information_loss(logits, lam) + alpha * smoothness_loss(logits, x)
+            if beta:
+                loss = loss + beta * torch.mean((rec - x[:, :3]) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        labels = net(x)[0].argmax(1)[0].cpu().numpy()
     # the authors keep pieces of at least 6% of the mean superpixel size
     return enforce_connectivity(labels, rgb, n_segments=k, min_size_factor=0.06)
