@@ -44,9 +44,7 @@ def icm(d, cand, lab, lab_img, lam, beta, sweeps, conn8):
                     for c in range(3):
                         t = lab_img[c,y,x]-lab_img[c,yy,xx]; s+=t*t
                     wq[j,y,x] = wts[j]*np.exp(-beta*s)
-    changed = 0
     for it in range(sweeps):
-        changed = 0
         for y in range(H):
             for x in range(W):
                 best = 1e30; arg = lab[y,x]
@@ -60,11 +58,10 @@ def icm(d, cand, lab, lab_img, lam, beta, sweeps, conn8):
                             e += lam*wq[j,y,x]
                     if e < best:
                         best = e; arg = s
-                if arg != lab[y,x]:
-                    changed += 1; lab[y,x]=arg
+                lab[y,x] = arg
     return lab
 
-def seg(rgb, k, c, lam, sweeps, conn8, stats=False):
+def seg(rgb, k, c, lam, sweeps, conn8):
     h,w = rgb.shape[:2]; grid = make_grid(h,w,k)
     x = encode(lnsnet.io.to_float_rgb(rgb))
     with torch.inference_mode():
@@ -79,8 +76,6 @@ def seg(rgb, k, c, lam, sweeps, conn8, stats=False):
     d = np.where(np.isfinite(d), d, 1e9)
     lab = np.take_along_axis(cand, d.argmin(0)[None], 0)[0].copy()
     d = d / max(np.median(d.min(0)), 1e-9)
-    if stats:
-        ds_ = np.sort(d,0); print('best med', np.median(ds_[0]), 'gap med', np.median(ds_[1]-ds_[0]))
     lab_img = x[0,:3].numpy().astype(np.float64)
     dif = (np.diff(lab_img,axis=1)**2).sum(0).mean()*0.5 + (np.diff(lab_img,axis=2)**2).sum(0).mean()*0.5
     beta = 1.0/(2*dif)
