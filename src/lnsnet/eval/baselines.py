@@ -18,6 +18,11 @@ Methods (:data:`BASELINES`), name: method (paper), package:
 - ``felzenszwalb``: graph-based segmentation (Felzenszwalb & Huttenlocher, IJCV 2004),
   scikit-image, its scale searched so the count lands near K
 - ``watershed``: compact watershed (Neubert & Protzel, ICPR 2014), scikit-image
+- ``ers``: entropy rate superpixels (Liu et al., CVPR 2011), ours (:mod:`lnsnet.eval.ers`)
+- ``rim``: regularised information maximisation CNN (Suzuki, ICASSP 2020), ours
+  (:mod:`lnsnet.eval.rim`); trains a network per image, needs a GPU in practice
+- ``ssn``: superpixel sampling network (Jampani et al., ECCV 2018), ours
+  (:mod:`lnsnet.eval.ssn`) with the shipped weights trained here on BSDS500 train labels
 - ``fast_slic``: SLIC with AVX2 kernels, the ``fast_slic`` package; registered only when
   it imports (``pip install --no-build-isolation fast_slic``, after numpy)
 
@@ -50,6 +55,8 @@ __all__ = [
     "watershed",
     "fast_slic",
     "ers",
+    "rim",
+    "ssn",
 ]
 
 
@@ -608,6 +615,23 @@ def rim(image, n_segments, *, iterations=500, lr=1e-2, lam=2.0, alpha=2.0, beta=
                                 seed=seed, device=device))
 
 
+def ssn(image, n_segments, *, model=None, iterations=10, device=None):
+    """SSN (Jampani et al., ECCV 2018), our implementation (:mod:`lnsnet.eval.ssn`): the
+    supervised feature network (the shipped baseline model, trained here on BSDS500 train
+    labels, or ``model``) and 10 differentiable-SLIC iterations, made connected. Needs
+    labels to train; see ``src/lnsnet/weights/ssn_bsds500.md``.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (H, W)
+    """
+    from .ssn import ssn as _ssn
+
+    image = _check_image(image)
+    k = _check_k(n_segments, image)
+    return finalize_labels(_ssn(image, k, model=model, iterations=iterations, device=device))
+
+
 #: Registered adapters by name. ``fast_slic`` is present only when the package imports.
 BASELINES: dict[str, Method] = {
     "slic": slic,
@@ -621,6 +645,7 @@ BASELINES: dict[str, Method] = {
     "watershed": watershed,
     "ers": ers,
     "rim": rim,
+    "ssn": ssn,
 }
 if importlib.util.find_spec("fast_slic") is not None:
     BASELINES["fast_slic"] = fast_slic

@@ -1,0 +1,468 @@
+"""SSN: superpixel sampling networks (Jampani et al., ECCV 2018), written from the paper
+for this package. The supervised CNN baseline of LNS-Net's Table 1.
+
+A fully convolutional network turns the scaled CIELAB + XY input into per-pixel features;
+a differentiable SLIC then clusters them: starting from the mean feature of each grid
+cell, each pixel's soft association to the 9 superpixels around its cell is
+
+    q_pj = softmax_j( -||f_p - c_j||^2 ),   c_j = sum_p q_pj f_p / sum_p q_pj
+
+iterated ``iterations`` times (5 in training, 10 at test time). The hard labels are the
+argmax associations, made connected.
+
+Network (the paper's, 214,463 parameters): two 3x3 conv + BatchNorm + ReLU layers of 64
+channels at full resolution, two more after a 3x3 stride-2 max pool, two more after a
+second pool; the three stages, upsampled bilinearly, are concatenated with the input
+(5 + 3 x 64 channels) and a last 3x3 conv + ReLU gives 15 channels; with the 5 input
+channels these are the 20 features. Input: CIELAB times 0.26 and pixel (row, col) times
+``2.5 * max(rows / H, cols / W)`` for a ``rows x cols`` superpixel grid.
+
+Training (the paper's task loss for segmentation labels): with ``R`` the one-hot ground
+truth of a crop, superpixel labels are the association-weighted means of ``R``
+(``S = Q^T R`` column-normalised), reconstructed pixel labels are ``R~ = Q S``
+(row-normalised ``Q``), and the loss is the cross-entropy of ``R~`` against ``R`` plus
+``compactness`` times the mean squared distance between each pixel's scaled position and
+the position of the superpixel it is assigned to (hard association). 200x200 random crops
+(the paper: 201x201; 200 makes the 10x10 cells whole 20x20 blocks)
+(flips), 100 superpixels per crop, Adam at 1e-4, batch 8: the paper trains for 500k
+iterations on BSDS500 train; see :func:`train_ssn` and ``scripts/train_ssn.py`` for what
+was run here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SSNNet", "ssn_input", "soft_slic", "label_reconstruction_loss", "compactness_loss", "ssn",
+           "load_ssn", "train_ssn", "load_training_set", "hard_labels", "DEFAULT_WEIGHTS"]  # fmt: skip
+
+#: the shipped SSN baseline model (trained here on BSDS500 train; see its model card)
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ssn_bsds500.pt"
+
+COLOR_SCALE = 0.26
+POS_SCALE = 2.5
+
+
+def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SSNNet(nn.Module):
+    """The SSN feature network: ``(B, 5, H, W)`` scaled input -> ``(B, n_features, H, W)``
+    (the last 5 channels are the input itself)."""
+
+    def __init__(self, n_features: int = 20, width: int = 64):
+        super().__init__()
+        if n_features <= 5:
+            raise ValueError(f"n_features must be > 5 (the 5 input channels are part of it), got {n_features}")
+        self.stage1 = nn.Sequential(_conv_bn_relu(5, width), _conv_bn_relu(width, width))
+        self.stage2 = nn.Sequential(_conv_bn_relu(width, width), _conv_bn_relu(width, width))
+        self.stage3 = nn.Sequential(_conv_bn_relu(width, width), _conv_bn_relu(width, width))
+        self.head = nn.Sequential(nn.Conv2d(5 + 3 * width, n_features - 5, 3, padding=1), nn.ReLU(inplace=True))
+        self.n_features = n_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s1 = self.stage1(x)
+        s2 = self.stage2(F.max_pool2d(s1, 3, 2, 1))
+        s3 = self.stage3(F.max_pool2d(s2, 3, 2, 1))
+        up = dict(size=(h, w), mode="bilinear", align_corners=False)
+        cat = torch.cat([x, s1, F.interpolate(s2, **up), F.interpolate(s3, **up)], 1)
+        return torch.cat([self.head(cat), x], 1)
+
+
+def ssn_input(rgb: np.ndarray, rows: int, cols: int) -> torch.Tensor:
+    """``(H, W, 3)`` float RGB in [0, 1] -> ``(1, 5, H, W)``: CIELAB times 0.26 and the
+    pixel (row, col) times ``2.5 * max(rows / H, cols / W)`` (about 2.5 units per
+    superpixel step)."""
+    from skimage.color import rgb2lab
+
+    h, w = rgb.shape[:2]
+    lab = rgb2lab(rgb).astype(np.float32).transpose(2, 0, 1) * COLOR_SCALE
+    s = POS_SCALE * max(rows / h, cols / w)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return torch.from_numpy(np.concatenate([lab, ys[None] * s, xs[None] * s]))[None]
+
+
+def cell_size(h: int, w: int, rows: int, cols: int) -> tuple[int, int]:
+    """SSN's cells: ``ceil(H / rows) x ceil(W / cols)`` pixel blocks from the top-left corner
+    (the last row and column of cells may be cut by the image border, or even empty)."""
+    return -(-h // rows), -(-w // cols)
+
+
+def _neighbours(h: int, w: int, rows: int, cols: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's own cell ``(H*W,)`` and the 9 cells around it: index ``(9, H*W)``
+    (clamped into the grid) and inside-the-grid ``(9, H*W)``, offsets in row-major order."""
+    ch, cw = cell_size(h, w, rows, cols)
+    r = (torch.arange(h, device=device) // ch)[:, None].expand(h, w).reshape(-1)
+    c = (torch.arange(w, device=device) // cw)[None, :].expand(h, w).reshape(-1)
+    idx, val = [], []
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            rr, cc = r + dr, c + dc
+            val.append((rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols))
+            idx.append(rr.clamp(0, rows - 1) * cols + cc.clamp(0, cols - 1))
+    return torch.stack(idx), torch.stack(val)
+
+
+def soft_slic_reference(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
+    """:func:`soft_slic` written pixel by pixel with gathers and scatters (slow; for tests)."""
+    b, c, h, w = features.shape
+    k = rows * cols
+    f = features.reshape(b, c, h * w)
+    index, valid = _neighbours(h, w, rows, cols, features.device)
+    own = index[4]
+    count = f.new_zeros(k).index_add_(0, own, f.new_ones(h * w))
+    valid = valid & (count > 0)[index]  # empty cells are never candidates
+    cent = f.new_zeros(b, c, k).index_add_(2, own, f) / count.clamp_min(1)[None, None]
+    q = None
+    for _ in range(max(1, iterations)):
+        if q is not None:
+            num = f.new_zeros(b, c, k)
+            den = f.new_zeros(b, k)
+            for o in range(9):
+                num = num.index_add(2, index[o], f * q[:, o, None])
+                den = den.index_add(1, index[o], q[:, o])
+            cent = num / den.clamp_min(1e-12)[:, None]
+        d = torch.stack([(f - cent.index_select(2, index[o])).pow(2).sum(1) for o in range(9)], 1)
+        q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=1)  # (B, 9, N)
+    return q, index, cent
+
+
+def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
+    """Differentiable SLIC on ``(B, C, H, W)`` features with a ``rows x cols`` grid of
+    :func:`cell_size` cells; ``iterations`` centroid updates (the first centroids are the
+    cell means, so 1 means: associate to the cell means).
+
+    Computed per cell: the image is padded (replicated, zero weight) to whole cells, the
+    3x3 candidate centroids of each cell come from ``unfold``, distances and centroid
+    sums are batched matrix products, and the sums over overlapping candidate windows
+    are ``fold`` (the adjoint of ``unfold``). Same result as :func:`soft_slic_reference`.
+
+    Returns
+    -------
+    q : ``(B, 9, H*W)`` soft associations of each pixel to its 9 candidate superpixels
+        (0 for candidates outside the grid or empty).
+    index : ``(9, H*W)`` the candidates' superpixel indices (row-major offsets).
+    centroids : ``(B, C, rows*cols)`` the centroids the final associations were computed from.
+    """
+    b, c, h, w = features.shape
+    k = rows * cols
+    ch, cw = cell_size(h, w, rows, cols)
+    hp, wp = rows * ch, cols * cw
+    x = features
+    weight = None
+    if (hp, wp) != (h, w):
+        x = F.pad(features, (0, wp - w, 0, hp - h), mode="replicate")
+        weight = features.new_zeros(1, 1, hp, wp)
+        weight[..., :h, :w] = 1
+        weight = weight.reshape(1, rows, ch, cols, cw).permute(0, 1, 3, 2, 4).reshape(k, ch * cw, 1)
+    # (B*K, P, C): the P = ch*cw pixels of each cell
+    f = x.reshape(b, c, rows, ch, cols, cw).permute(0, 2, 4, 3, 5, 1).reshape(b * k, ch * cw, c)
+    if weight is None:
+        count = f.new_full((k,), float(ch * cw))
+        cent = f.mean(1)
+    else:
+        weight = weight.repeat(b, 1, 1)
+        count = weight[:k].sum((1, 2))
+        cent = (f * weight).sum(1) / weight.sum(1).clamp_min(1)
+    cent = cent.reshape(b, rows, cols, c).permute(0, 3, 1, 2)  # (B, C, rows, cols)
+    ok = (count > 0).to(f.dtype).reshape(1, 1, rows, cols)
+    valid = F.unfold(ok, 3, padding=1).bool().transpose(1, 2).expand(b, k, 9).reshape(b * k, 1, 9)
+    fsq = (f * f).sum(-1, keepdim=True)  # (BK, P, 1)
+    q = None
+    for _ in range(max(1, iterations)):
+        if q is not None:
+            qw = q if weight is None else q * weight
+            num = (qw.transpose(1, 2) @ f).reshape(b, k, 9, c).permute(0, 3, 2, 1).reshape(b, c * 9, k)
+            den = qw.sum(1).reshape(b, k, 9).transpose(1, 2)
+            cent = F.fold(num, (rows, cols), 3, padding=1) / F.fold(den, (rows, cols), 3, padding=1).clamp_min(1e-12)
+        cand = F.unfold(cent, 3, padding=1).reshape(b, c, 9, k).permute(0, 3, 2, 1).reshape(b * k, 9, c)
+        d = fsq - 2 * (f @ cand.transpose(1, 2)) + (cand * cand).sum(-1)[:, None, :]  # (BK, P, 9)
+        q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=-1)
+    q = q.reshape(b, rows, cols, ch, cw, 9).permute(0, 5, 1, 3, 2, 4).reshape(b, 9, hp, wp)
+    q = q[..., :h, :w].reshape(b, 9, h * w)
+    index = _neighbours(h, w, rows, cols, features.device)[0]
+    return q, index, cent.reshape(b, c, k)
+
+
+def hard_labels(q: torch.Tensor, index: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Argmax associations as superpixel indices, ``(B, H, W)``."""
+    return index.gather(0, q.argmax(1)).reshape(-1, h, w)
+
+
+def label_reconstruction_loss(q: torch.Tensor, index: torch.Tensor, labels: torch.Tensor, n_superpixels: int):
+    """Cross-entropy between the ground truth and its reconstruction through the superpixels.
+
+    ``q`` ``(B, 9, N)``, ``index`` ``(9, N)``, ``labels`` ``(B, N)`` int in ``0..L-1``.
+    ``S[j, l] = sum_p q_pj [y_p = l] / sum_p q_pj``; ``R~[p, l] = sum_j q_pj S[j, l]``;
+    the loss is the mean over pixels of ``-log R~[p, y_p]``.
+    """
+    b, m, n = q.shape
+    n_labels = int(labels.max().item()) + 1
+    k = n_superpixels
+    # S[l, j] for every (label, superpixel) pair, as a flat (L*K) table: q scattered at y_p*K + j
+    where = labels[:, None, :] * k + index[None]  # (B, 9, N)
+    num = q.new_zeros(b, n_labels * k).scatter_add(1, where.reshape(b, -1), q.reshape(b, -1))
+    den = q.new_zeros(b, k).index_add(1, index.reshape(-1), q.reshape(b, -1))
+    table = (num.reshape(b, n_labels, k) / den.clamp_min(1e-12)[:, None]).reshape(b, -1)
+    # S at (y_p, candidate j) for each pixel
+    picked = table.gather(1, where.reshape(b, -1)).reshape(b, m, n)
+    recon = (q * picked).sum(1)
+    return -torch.log(recon.clamp_min(1e-8)).mean()
+
+
+def compactness_loss(q: torch.Tensor, index: torch.Tensor, centroids: torch.Tensor, positions: torch.Tensor):
+    """Mean squared distance between each pixel's position ``(B, 2, N)`` and the position
+    (the last two centroid channels) of the superpixel it is assigned to by argmax."""
+    sp = index.gather(0, q.argmax(1))  # (B, N): out[b, p] = index[best[b, p], p]
+    cpos = centroids[:, -2:, :]
+    assigned = cpos.gather(2, sp[:, None, :].expand(-1, 2, -1))
+    return (positions - assigned).pow(2).sum(1).mean()
+
+
+# ------------------------------------------------------------------------------ inference
+
+_CACHE: dict = {}
+
+
+def load_ssn(model=None, device=None) -> SSNNet:
+    """An :class:`SSNNet` in eval mode from a file written by :func:`train_ssn` (default:
+    the shipped :data:`DEFAULT_WEIGHTS`), or ``model`` itself when it is an ``SSNNet``."""
+    if isinstance(model, SSNNet):
+        return model.eval()
+    path = Path(model) if model is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"SSN weights not found: {path} (train them with `python -m lnsnet.eval.ssn OUT.pt`)")
+    key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
+    if key not in _CACHE:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(blob, dict) or blob.get("format") != "lnsnet-ssn":
+            raise ValueError(f"{path} is not an SSN model file written by lnsnet.eval.ssn.train_ssn")
+        net = SSNNet(int(blob.get("n_features", 20)))
+        net.load_state_dict(blob["state_dict"])
+        _CACHE.clear()
+        _CACHE[key] = net.to(device or "cpu").eval()
+    return _CACHE[key]
+
+
+def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None) -> np.ndarray:
+    """Superpixels of one image by SSN: ``(H, W)`` int labels, connected.
+
+    Parameters
+    ----------
+    image : ``(H, W, 3)`` uint8 or float RGB in [0, 1].
+    n_segments : K; the superpixel grid is the ``rows x cols`` grid of :func:`lnsnet.grid.make_grid`.
+    model : path of a model file or an :class:`SSNNet` (default: the shipped model).
+    iterations : differentiable-SLIC iterations (the paper uses 10 at test time).
+    device : torch device (default: CUDA when available, else CPU).
+    """
+    from ..connectivity import enforce_connectivity
+    from ..grid import make_grid
+    from ..io import to_float_rgb
+
+    rgb = to_float_rgb(image)
+    k = int(n_segments)
+    if k < 1:
+        raise ValueError(f"n_segments must be >= 1, got {n_segments!r}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations!r}")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    net = load_ssn(model, dev)
+    h, w = rgb.shape[:2]
+    grid = make_grid(h, w, k)
+    with torch.no_grad():
+        f = net(ssn_input(rgb, grid.rows, grid.cols).to(dev))
+        q, index, _ = soft_slic(f, grid.rows, grid.cols, iterations)
+        labels = hard_labels(q, index, h, w)[0].cpu().numpy()
+    return enforce_connectivity(labels, rgb, n_segments=k)
+
+
+# ------------------------------------------------------------------------------- training
+
+
+def load_training_set(root=None, splits=("train",), limit: int | None = None, progress: bool = False) -> list:
+    """BSDS500 images of ``splits`` as ``(lab (H, W, 3) float32 (times 0.26), [ground truths])``."""
+    from skimage.color import rgb2lab
+
+    from .datasets import BSDS500
+
+    out = []
+    for split in splits:
+        ds = BSDS500(root, split=split)
+        n = len(ds) if limit is None else min(limit, len(ds))
+        it = range(n)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, desc=f"loading {split}", unit="img")
+        for i in it:
+            s = ds[i]
+            rgb = s.image.astype(np.float32) / 255.0 if s.image.dtype == np.uint8 else s.image.astype(np.float32)
+            lab = rgb2lab(rgb).astype(np.float32) * COLOR_SCALE
+            out.append((lab, [g.astype(np.int32) for g in s.ground_truths]))
+    return out
+
+
+def _to_device(data: list, device) -> list:
+    """:func:`load_training_set` output as tensors on ``device``: ``(3, H, W)`` float and int32 maps."""
+    return [(torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 0, 1))).to(device),
+             [torch.from_numpy(g.astype(np.int32)).to(device) for g in gts]) for lab, gts in data]  # fmt: skip
+
+
+def _batch(data: list, rng: np.random.Generator, batch: int, crop: int, rows: int, cols: int):
+    """A batch of random crops (random annotator, random flips) from :func:`_to_device`
+    data: input ``(B, 5, crop, crop)`` and labels ``(B, crop*crop)``. The labels keep the
+    image's numbering (the loss does not need them consecutive)."""
+    dev = data[0][0].device
+    s = POS_SCALE * max(rows / crop, cols / crop)
+    ys, xs = torch.meshgrid(torch.arange(crop, device=dev, dtype=torch.float32),
+                            torch.arange(crop, device=dev, dtype=torch.float32), indexing="ij")  # fmt: skip
+    pos = torch.stack([ys * s, xs * s])
+    xs_, ls_ = [], []
+    for _ in range(batch):
+        lab, gts = data[rng.integers(len(data))]
+        gt = gts[rng.integers(len(gts))]
+        h, w = gt.shape
+        ch, cw = min(crop, h), min(crop, w)
+        y0 = int(rng.integers(h - ch + 1))
+        x0 = int(rng.integers(w - cw + 1))
+        img = lab[:, y0:y0 + ch, x0:x0 + cw]
+        lbl = gt[y0:y0 + ch, x0:x0 + cw]
+        if (ch, cw) != (crop, crop):  # images smaller than the crop: pad by replication
+            img = F.pad(img[None], (0, crop - cw, 0, crop - ch), mode="replicate")[0]
+            lbl = F.pad(lbl[None, None].float(), (0, crop - cw, 0, crop - ch), mode="replicate")[0, 0].to(lbl.dtype)
+        flips = [d for d, p in ((-1, rng.random()), (-2, rng.random())) if p < 0.5]
+        if flips:
+            img, lbl = img.flip(flips), lbl.flip([d + 1 for d in flips])
+        xs_.append(torch.cat([img, pos]))
+        ls_.append(lbl.reshape(-1))
+    return torch.stack(xs_), torch.stack(ls_).long()
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: int = 200, n_superpixels: int = 100,
+              iterations: int = 5, lr: float = 1e-4, compactness: float = 1e-5, seed: int = 0, device=None,
+              checkpoint_every: int = 100, minutes: float | None = None, progress: bool = True,
+              notes: dict | None = None) -> dict:  # fmt: skip
+    """Train SSN on ``data`` (from :func:`load_training_set`) and write the model to ``out``.
+
+    Resumable: the state (network, optimiser, step, random generators, elapsed time) is
+    saved to ``out + ".ckpt"`` every ``checkpoint_every`` steps and when stopping; a
+    second call with the same ``out`` goes on from there. Losses go to ``out + ".jsonl"``.
+    ``minutes`` stops (and saves) after that much wall time in this call; the model file
+    is written whenever the run stops. Returns a summary dict.
+    """
+    from ..grid import make_grid
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = out.with_name(out.name + ".ckpt")
+    logp = out.with_name(out.name + ".jsonl")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    g = make_grid(crop, crop, n_superpixels)
+    torch.manual_seed(seed)
+    net = SSNNet().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    step, elapsed = 0, 0.0
+    data = _to_device(data, dev)
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed = int(state["step"]), float(state["elapsed_s"])
+    settings = dict(batch=batch, crop=crop, n_superpixels=n_superpixels, iterations=iterations, lr=lr,
+                    compactness=compactness, seed=seed, n_images=len(data))  # fmt: skip
+
+    def save_state():
+        _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+                      "torch_rng": torch.get_rng_state(), "step": step, "elapsed_s": elapsed,
+                      "settings": settings}, ckpt)  # fmt: skip
+        meta = dict(settings, steps=step, train_seconds=round(elapsed, 1), device=str(dev), **(notes or {}))
+        _atomic_save({"format": "lnsnet-ssn", "n_features": net.n_features,
+                      "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "meta": meta}, out)
+
+    t_call = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, initial=step, desc="SSN training", unit="step")
+    net.train()
+    stopped = "steps"
+    with open(logp, "a", encoding="utf-8") as log:
+        while step < steps:
+            if minutes is not None and time.perf_counter() - t_call > 60 * minutes:
+                stopped = "minutes"
+                break
+            t0 = time.perf_counter()
+            x, y = _batch(data, rng, batch, crop, g.rows, g.cols)
+            f = net(x)
+            q, index, cent = soft_slic(f, g.rows, g.cols, iterations)
+            rec = label_reconstruction_loss(q, index, y, g.n_seeds)
+            comp = compactness_loss(q, index, cent, x[:, 3:].reshape(batch, 2, -1))
+            loss = rec + compactness * comp
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            elapsed += time.perf_counter() - t0
+            if step % 10 == 0 or step == steps:
+                log.write(json.dumps({"step": step, "loss": round(loss.item(), 5), "recon": round(rec.item(), 5),
+                                      "compact": round(comp.item(), 4), "elapsed_s": round(elapsed, 1)}) + "\n")  # fmt: skip
+                log.flush()
+            if bar is not None:
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            if step % checkpoint_every == 0:
+                save_state()
+    if bar is not None:
+        bar.close()
+    save_state()
+    return dict(settings, steps=step, train_seconds=elapsed, stopped=stopped, model=str(out))
+
+
+def _main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m lnsnet.eval.ssn",
+                                 description="Train the SSN baseline on BSDS500 (resumable).")
+    ap.add_argument("out", help="model file to write (state in OUT.ckpt, losses in OUT.jsonl)")
+    ap.add_argument("--root", default=None, help="BSDS500 root (default: $LNSNET_BSDS500)")
+    ap.add_argument("--splits", default="train", help="comma-separated splits to train on (default: train)")
+    ap.add_argument("--limit", type=int, default=None, help="first N images of each split")
+    ap.add_argument("--steps", type=int, default=500_000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much time")
+    ap.add_argument("--checkpoint-every", type=int, default=100)
+    args = ap.parse_args(argv)
+    data = load_training_set(args.root, tuple(args.splits.split(",")), args.limit, progress=True)
+    info = train_ssn(args.out, data, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                     device=args.device, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
+                     notes={"splits": args.splits, "limit": args.limit})  # fmt: skip
+    print(json.dumps(info))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
