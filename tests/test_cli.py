@@ -40,6 +40,22 @@ def test_errors_are_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and "not" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_segment_compactness_and_window_options(tmp_path):
+    import lnsnet
+
+    img = tmp_path / "in.png"
+    pixels = (blocks_image() * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(img)
+    args = ["segment", str(img), "-k", "12", "-q", "--no-overlay"]
+    assert main(args + ["-o", str(tmp_path / "a"), "--compactness", "2", "--window", "5"]) == 0
+    got = read_labels(tmp_path / "a" / "in_labels.npy")
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, compactness=2.0, window=5))
+    for bad in (["--window", "4"], ["--compactness", "-1"]):
+        r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr
+
+
 def test_info_reports_parameters_and_flops(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
@@ -48,7 +64,7 @@ def test_info_reports_parameters_and_flops(capsys):
 
 def test_help_lists_every_option():
     for cmd, opts in {
-        "segment": ["--n-segments", "--output", "--model", "--mode", "--device"],
+        "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--device"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
                   "--boundaries", "--n-segments", "--seed", "--lr"],
         "info": ["--model"],

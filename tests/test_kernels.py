@@ -46,22 +46,23 @@ def test_lab_of_pure_colours_matches_hand_values():
     np.testing.assert_allclose(out[:3, 0, 1], [0, 0, 0], atol=1e-4)
 
 
+@pytest.mark.parametrize("window", [3, 5, 7])
 @pytest.mark.parametrize("h,w,k,comp", [(40, 60, 12, 0.0), (40, 60, 12, 0.7), (33, 21, 40, 0.0), (5, 90, 9, 2.0)])
-def test_local_assign_equals_torch_reference(h, w, k, comp):
+def test_local_assign_equals_torch_reference(h, w, k, comp, window):
     gen = torch.Generator().manual_seed(h * w + k)
     z = torch.randn(6, h, w, generator=gen)
     grid = make_grid(h, w, k)
     pos = grid.centres() + torch.randn(grid.n_seeds, 2, generator=gen)
     feats = torch.randn(grid.n_seeds, 6, generator=gen)
-    ref = local_labels(z, feats, grid, 3, pos, comp).numpy()
+    ref = local_labels(z, feats, grid, window, pos, comp).numpy()
     pr, pc = grid.pixel_cells()
     weight = comp / (grid.cell_size[0] * grid.cell_size[1])
     fast = _kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
-                                 pos.numpy(), weight)
+                                 pos.numpy(), weight, window=window)
     np.testing.assert_array_equal(fast, ref)
     # a band of rows gives the same rows
     band = _kernels.local_assign(z[:, 7:19].numpy(), feats.numpy(), grid.rows, grid.cols, pr[7:19].numpy(),
-                                 pc.numpy(), pos.numpy(), weight, y0=7) if h > 19 else None
+                                 pc.numpy(), pos.numpy(), weight, y0=7, window=window) if h > 19 else None
     if band is not None:
         np.testing.assert_array_equal(band, ref[7:19])
 
@@ -72,6 +73,18 @@ def test_local_assign_picks_the_nearest_neighbour_seed_by_hand():
     feats = np.array([[0.0], [10.0]], dtype=np.float32)
     out = _kernels.local_assign(z, feats, 1, 2, np.array([0, 0]), np.array([0, 0, 1, 1]))
     np.testing.assert_array_equal(out, [[0, 1, 0, 1], [0, 0, 1, 0]])
+
+
+def test_wider_window_reaches_a_seed_two_cells_away_by_hand():
+    # 1 x 3 grid of 1-pixel cells; the pixel in cell 0 has feature 10 = seed 2's feature:
+    # the 3-cell window sees seeds 0 and 1 only, the 5-cell window also seed 2
+    z = np.array([[[10.0, 0.0, 10.0]]], dtype=np.float32)
+    feats = np.array([[0.0], [4.0], [10.0]], dtype=np.float32)
+    args = (feats, 1, 3, np.array([0]), np.array([0, 1, 2]))
+    np.testing.assert_array_equal(_kernels.local_assign(z, *args), [[1, 0, 2]])
+    np.testing.assert_array_equal(_kernels.local_assign(z, *args, window=5), [[2, 0, 2]])
+    with pytest.raises(ValueError, match="odd"):
+        _kernels.local_assign(z, *args, window=4)
 
 
 label_maps = st.integers(1, 20).flatmap(

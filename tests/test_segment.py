@@ -74,8 +74,21 @@ def test_bad_options(blocks):
         lnsnet.segment(blocks, 10, mode="fast")
     with pytest.raises(ValueError, match="compactness"):
         lnsnet.segment(blocks, 10, compactness=-1)
+    for bad in (0, 4, -3, 2.0, True):
+        with pytest.raises(ValueError, match="window"):
+            lnsnet.segment(blocks, 10, window=bad)
     with pytest.raises(FileNotFoundError):
         lnsnet.segment(blocks, 10, model="no-such-model")
+
+
+def test_window_widens_the_search_and_stays_connected(blocks):
+    # window 3 equals the default; a window covering the whole grid equals dense mode
+    # with the same seeds (every seed is a candidate of every pixel)
+    base = lnsnet.segment(blocks, 12)
+    assert np.array_equal(lnsnet.segment(blocks, 12, window=3), base)
+    wide = lnsnet.segment(blocks, 12, window=9)
+    assert np.array_equal(wide, lnsnet.segment(blocks, 12, mode="dense"))
+    _check(lnsnet.segment(blocks, 12, window=5), blocks.shape[:2])
 
 
 def test_bsds500_image_delivers_close_to_k(bsds500):

@@ -132,26 +132,28 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- clustering
 @nb.njit(parallel=True, **_jit)
-def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, out):
+def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, win, out):
     c_n, h, w = z.shape
     spatial = weight > 0.0
+    n_cand = win * win
+    half = win // 2
     for y in nb.prange(h):
         r = pr[y]
-        d = np.zeros((9, w), dtype=np.float32)
+        d = np.zeros((n_cand, w), dtype=np.float32)
         for c in range(c_n):
             zc = z[c, y]
-            for m in range(9):
-                row = table[c, r + m // 3]
-                off = m % 3
+            for m in range(n_cand):
+                row = table[c, r + m // win]
+                off = m % win
                 dm = d[m]
                 for x in range(w):
                     diff = row[pc[x] + off] - zc[x]
                     dm[x] += diff * diff
         if spatial:
-            for m in range(9):
-                prow_y = ptable[0, r + m // 3]
-                prow_x = ptable[1, r + m // 3]
-                off = m % 3
+            for m in range(n_cand):
+                prow_y = ptable[0, r + m // win]
+                prow_x = ptable[1, r + m // win]
+                off = m % win
                 for x in range(w):
                     dy = prow_y[pc[x] + off] - np.float32(y0 + y)
                     dx = prow_x[pc[x] + off] - np.float32(x)
@@ -159,15 +161,16 @@ def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, out):
         for x in range(w):
             best = d[0, x]
             arg = 0
-            for m in range(1, 9):
+            for m in range(1, n_cand):
                 if d[m, x] < best:
                     best = d[m, x]
                     arg = m
-            out[y, x] = (r + arg // 3 - 1) * cols + pc[x] + arg % 3 - 1
+            out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
 
 
-def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0) -> np.ndarray:
-    """Seed index of every pixel among the seeds of its 3x3 neighbouring cells.
+def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3) -> np.ndarray:
+    """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
+    cells (odd ``window``; 3 by default).
 
     ``z`` ``(C, H, W)`` float32, ``seed_feats`` ``(K, C)`` with ``K = rows * cols`` in
     row-major cell order, ``pr`` ``(H,)`` / ``pc`` ``(W,)`` the cell row / column of each
@@ -175,18 +178,21 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     added. ``z`` may be a band of rows starting at image row ``y0`` (``pr`` then holds
     the cell rows of those rows). Returns ``(H, W)`` int32.
     """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
     z = np.ascontiguousarray(z, dtype=np.float32)
     c, h, w = z.shape
-    table = np.full((c, rows + 2, cols + 2), np.inf, dtype=np.float32)
-    table[:, 1:-1, 1:-1] = np.asarray(seed_feats, dtype=np.float32).T.reshape(c, rows, cols)
-    ptable = np.zeros((2, rows + 2, cols + 2), dtype=np.float32)
+    p = window // 2  # the tables are padded by p cells (inf features: never chosen)
+    table = np.full((c, rows + 2 * p, cols + 2 * p), np.inf, dtype=np.float32)
+    table[:, p : p + rows, p : p + cols] = np.asarray(seed_feats, dtype=np.float32).T.reshape(c, rows, cols)
+    ptable = np.zeros((2, rows + 2 * p, cols + 2 * p), dtype=np.float32)
     if weight > 0 and seed_pos is not None:
-        ptable[:, 1:-1, 1:-1] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
+        ptable[:, p : p + rows, p : p + cols] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
     else:
         weight = 0.0
     out = np.empty((h, w), dtype=np.int32)
     _local_assign(z, table, np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), ptable, float(weight),
-                  int(y0), out)
+                  int(y0), int(window), out)
     return out
 
 

@@ -86,7 +86,12 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
+    if not (args.compactness >= 0 and args.compactness != float("inf")):
+        raise CLIError(f"--compactness must be a finite number >= 0, got {args.compactness}")
+    if args.window < 1 or args.window % 2 == 0:
+        raise CLIError(f"--window must be a positive odd number of grid cells, got {args.window}")
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
+                          compactness=args.compactness, window=args.window,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local")
     if args.engine == "ray":
@@ -253,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
     s.add_argument("--seeds", choices=("grid", "learned"), default="grid",
                    help="seed positions: cell centres (default) or moved by the seed estimation layer")
+    s.add_argument("--compactness", type=float, default=0.0,
+                   help="weight of the spatial distance to the seed: more regular shapes, less boundary "
+                        "recall (default 0; see docs/compactness.md)")
+    s.add_argument("--window", type=int, default=3,
+                   help="local mode: search the seeds of the WINDOW x WINDOW grid cells around each pixel "
+                        "(odd, default 3; 5 recovers most of dense mode's boundary recall)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--overwrite", action="store_true",

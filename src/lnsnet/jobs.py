@@ -21,6 +21,8 @@ class SegmentOptions:
     n_segments: int = 100
     mode: str = "local"
     seeds: str = "grid"
+    compactness: float = 0.0
+    window: int = 3
     device: str | None = None
     overlay: bool = True
     overwrite: bool = False
@@ -93,7 +95,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         except (ValueError, TypeError, OSError) as exc:
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
-    kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, adapt=opts.adapt,
+    kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, compactness=opts.compactness,
+              window=opts.window, adapt=opts.adapt,
               progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]

@@ -117,6 +117,7 @@ def segment(
     mode: str = "local",
     seeds: str = "grid",
     compactness: float = DEFAULT_COMPACTNESS,
+    window: int = 3,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
     max_excess: float = 0.1,
@@ -153,6 +154,10 @@ def segment(
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
         feature distance: larger gives more regular shapes, 0 the paper's pure feature
         clustering.
+    window : int
+        ``local`` mode: each pixel is compared with the seeds of the ``window x window``
+        grid cells around its own (odd; default 3). 5 gets most of ``dense`` mode's gain
+        in boundary recall at a fraction of its cost (``docs/ablation.md``).
     min_size_factor : float
         Fragments smaller than this fraction of the mean superpixel size are merged into
         their most similar neighbour.
@@ -196,6 +201,8 @@ def segment(
         raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd integer (cells), got {window!r}")
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -208,7 +215,7 @@ def segment(
         raise ValueError(f"adapt_lr must be a finite number > 0, got {adapt_lr!r}")
     dev = _device(device)
     _runtime.tune_malloc()
-    opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), min_size_factor=min_size_factor,
+    opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), window=int(window), min_size_factor=min_size_factor,
                 orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels), progress=bool(progress))
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
@@ -235,7 +242,7 @@ def segment(
 
 
 def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_factor, orphan_factor, max_excess,
-                   tile_pixels, progress=False):
+                   tile_pixels, progress=False, window=3):
     """Labels for images of one shape (one network call)."""
     h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
@@ -247,7 +254,7 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
                     f"a {h}x{w} image is above tile_pixels={tile_pixels}, which runs in bands; banded "
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
-            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels, progress)]
+            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels, progress, window)]
         else:
             z = net.embed(x.to(dev))
             if seeds == "learned":
@@ -255,7 +262,7 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
             else:
                 pos = grid.centres(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
             feats = net.seed_features(z, pos)
-            raws = [_assign(z[b], feats[b], grid, mode, pos[b], compactness) for b in range(z.shape[0])]
+            raws = [_assign(z[b], feats[b], grid, mode, pos[b], compactness, window=window) for b in range(z.shape[0])]
     cap = max(1, int(round(grid.n_seeds * (1.0 + max_excess)))) if max_excess is not None else None
     return [
         enforce_connectivity(raw, x[b, :3].permute(1, 2, 0).numpy(), n_segments=grid.n_seeds,
@@ -283,7 +290,7 @@ def adapted_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int
     return model.eval()
 
 
-def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.ndarray:
+def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None, window=3) -> np.ndarray:
     """Hard assignment of the pixels of ``z`` ``(C, h, W)``: the compiled kernel on CPU, torch
     on other devices (``y0``/``pr``: ``z`` is a band of rows starting at image row ``y0``)."""
     if mode == "local" and z.device.type == "cpu":
@@ -291,13 +298,13 @@ def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None) -> np.nd
         weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
         return _kernels.local_assign(z.numpy(), seed_feats.cpu().numpy(), grid.rows, grid.cols,
                                      rows.numpy() if pr is None else pr, cols.numpy(), pos.cpu().numpy(),
-                                     weight, y0)
+                                     weight, y0, window)
     if pr is not None:  # a band on a GPU: assign on the CPU
-        return _assign(z.cpu(), seed_feats.cpu(), grid, mode, pos.cpu(), compactness, y0, pr)
-    return assign(z, seed_feats, grid, mode, pos, compactness).cpu().numpy()
+        return _assign(z.cpu(), seed_feats.cpu(), grid, mode, pos.cpu(), compactness, y0, pr, window)
+    return assign(z, seed_feats, grid, mode, pos, compactness, window).cpu().numpy()
 
 
-def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False) -> np.ndarray:
+def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False, window=3) -> np.ndarray:
     """Raw labels of one large image, the network run in bands of full-width rows.
 
     Passes 1-3 gather the InstanceNorm statistics of the whole image layer by layer,
@@ -351,7 +358,7 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False) 
     raw = np.empty((h, w), dtype=np.int32)
     for r0, r1 in bands:
         z = band(r0, r1, stats, 3)[0]
-        raw[r0:r1] = _assign(z, seed_feats, grid, "local", pos, compactness, r0, pr[r0:r1])
+        raw[r0:r1] = _assign(z, seed_feats, grid, "local", pos, compactness, r0, pr[r0:r1], window)
     bar.close()
     return raw
 

@@ -304,6 +304,12 @@ def test_lnsnet_option_methods_run_segment_with_those_options(dataset, tmp_path)
     assert co["lnsnet:compactness=5"] != co["lnsnet"]
 
 
+def test_lnsnet_window_option_parses():
+    from lnsnet.eval.benchmark import lnsnet_options
+
+    assert lnsnet_options("lnsnet:window=5:compactness=0.5") == {"window": 5, "compactness": 0.5}
+
+
 @pytest.mark.parametrize("method, message", [
     ("lnsnet:foo=1", "bad lnsnet option 'foo=1'"),
     ("lnsnet:seeds", "bad lnsnet option 'seeds'"),
@@ -311,6 +317,8 @@ def test_lnsnet_option_methods_run_segment_with_those_options(dataset, tmp_path)
     ("lnsnet:compactness=abc", "is not a number"),
     ("lnsnet:compactness=-1", "finite number >= 0"),
     ("lnsnet:mode=dense:mode=local", "given twice"),
+    ("lnsnet:window=4", "positive odd integer"),
+    ("lnsnet:window=five", "not an integer"),
 ])  # fmt: skip
 def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):

@@ -121,6 +121,7 @@ LNSNET_OPTIONS = {
     "mode": ("local", "dense"),
     "compactness": float,
     "min_size_factor": float,
+    "window": int,
 }
 
 
@@ -141,7 +142,14 @@ def lnsnet_options(name: str) -> dict | None:
         if key in opts:
             raise ValueError(f"lnsnet option {key!r} given twice in method {name!r}")
         kind = LNSNET_OPTIONS[key]
-        if kind is float:
+        if kind is int:
+            try:
+                opts[key] = int(value)
+            except ValueError:
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not an integer") from None
+            if opts[key] < 1 or opts[key] % 2 == 0:
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} must be a positive odd integer")
+        elif kind is float:
             try:
                 opts[key] = float(value)
             except ValueError:

@@ -189,14 +189,16 @@ def assign(
     mode: str = "local",
     seed_pos: torch.Tensor | None = None,
     compactness: float = 0.0,
+    window: int = 3,
 ) -> torch.Tensor:
     """Hard assignment (Eq. 7) of every pixel to a seed, ``(H, W)`` int64 in ``[0, K)``.
 
     ``compactness`` (with ``seed_pos`` ``(K, 2)``) adds a spatial distance term in units of
-    the grid step; 0 is the paper's pure feature distance.
+    the grid step; 0 is the paper's pure feature distance. ``window``: side, in grid
+    cells, of the neighbourhood searched by ``local`` mode.
     """
     if mode == "local":
-        return local_labels(z, seed_feats, grid, 3, seed_pos, compactness)
+        return local_labels(z, seed_feats, grid, window, seed_pos, compactness)
     if mode == "dense":
         step2 = grid.cell_size[0] * grid.cell_size[1]
         return dense_labels(z, seed_feats, seed_pos, compactness, step2)
