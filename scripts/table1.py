@@ -1,7 +1,13 @@
 """Table 1 of the paper (K=100, BSDS500 test), remade from a benchmark summary, plus the
 headline table (every K) for README.
 
-    python scripts/table1.py docs/benchmarks/bsds500-test/summary.csv [--k 100]
+    python scripts/table1.py docs/benchmarks/bsds500-test/summary.csv [--k 100] \
+        [--extra docs/benchmarks/rim-test24/summary.csv:rim]
+
+``--extra SUMMARY:METHODS`` adds those methods' rows from another summary (e.g. RIM, run
+on a GPU on a subset), marked with their image count. FLOPs are the multiply-adds of one
+network forward pass at 481x321, counted from the layers (for RIM, one of its 500
+training steps' forward passes).
 """
 
 import argparse
@@ -15,32 +21,73 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
     "rim": ("34842", "GPU", "0.953"),
     "lnsnet": ("55", "GPU", "0.962"),
 }
-NAMES = {"lnsnet": "LNS-Net (ours, shipped model)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
+NAMES = {"ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
          "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)"}
+
+
+LABELS = {"ssn": "yes"}
+
+
+def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
+    """Multiply-adds of the convolutions of one forward pass of ``net`` on ``shape``."""
+    import torch
+    from torch import nn
+
+    total = [0]
+
+    def hook(m, inp, out):
+        total[0] += out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        net.eval()(torch.zeros(shape))
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
+    """(FLOPs, parameters) cells of a CNN method at K = k."""
+    if method == "lnsnet":
+        return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
+    if method in ("ssn", "rim"):
+        from lnsnet.eval.rim import RIMNet
+        from lnsnet.eval.ssn import SSNNet
+
+        net = SSNNet() if method == "ssn" else RIMNet(k)
+        macs = f"{conv_macs(net) / 1e9:.2f} G MACs" + (" x 500 steps" if method == "rim" else "")
+        return macs, f"{sum(p.numel() for p in net.parameters()):,}"
+    return "-", "-"
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("summary")
     ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--extra", action="append", default=[], metavar="SUMMARY:METHODS")
     args = ap.parse_args()
     rows = list(csv.DictReader(open(args.summary)))
+    n_main = rows[0]["n_images"]
+    for spec in args.extra:
+        path, _, methods = spec.rpartition(":")
+        keep = set(methods.split(","))
+        rows += [r for r in csv.DictReader(open(path)) if r["method"] in keep]
     import lnsnet
     from lnsnet.cli import model_summary
 
     s = model_summary(lnsnet.load_model())
-    print(f"### Table 1, remade: K = {args.k}, BSDS500 test ({rows[0]['n_images']} images), this machine\n")
+    print(f"### Table 1, remade: K = {args.k}, BSDS500 test ({n_main} images unless noted), this machine\n")
     print("| method | k delivered | time / image (CPU, 1 thread) | FLOPs | parameters | ASA | BR | needs labels | paper: time, device, ASA |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if int(r["k_asked"]) != args.k:
             continue
         m = r["method"]
-        flops = f"{s['flops_fem'] / 2e9:.2f} G MACs" if m == "lnsnet" else "-"
-        params = f"{s['params_fem'] + s['params_sel']:,}" if m == "lnsnet" else "-"
+        flops, params = _cost(m, args.k, s)
         paper = ", ".join(PAPER[m]) if m in PAPER else "-"
-        print(f"| {NAMES.get(m, m)} | {float(r['k_delivered']):.1f} | {float(r['time_s_median']) * 1000:.0f} ms | "
-              f"{flops} | {params} | {float(r['asa']):.4f} | {float(r['br']):.4f} | no | {paper} |")
+        name = NAMES.get(m, m) + ("" if r["n_images"] == n_main else f" ({r['n_images']} images, H100 GPU time)")
+        print(f"| {name} | {float(r['k_delivered']):.1f} | {float(r['time_s_median']) * 1000:.0f} ms | "
+              f"{flops} | {params} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {LABELS.get(m, 'no')} | {paper} |")
     print("\n### Every K (means over images; best annotator, r = 1)\n")
     print("| method | K | k delivered | ASA | BR | BP | F (beta 4) | UE | CO | EV | time / image |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

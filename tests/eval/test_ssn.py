@@ -1,0 +1,175 @@
+"""SSN (lnsnet.eval.ssn): the differentiable SLIC against hand-derived values and against
+its pixel-by-pixel reference, the task loss on cases with known values, the network's
+size, resumable training, and inference with the shipped weights."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lnsnet.eval import ssn as S
+from lnsnet.eval.labels import count_disconnected
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_network_size_and_shapes():
+    net = S.SSNNet()
+    # conv 5->64 and five 64->64 (3x3, no bias), six BatchNorms (weight + bias), head 197->15 with bias
+    expected = 5 * 64 * 9 + 5 * 64 * 64 * 9 + 6 * 2 * 64 + (5 + 3 * 64) * 15 * 9 + 15
+    assert sum(p.numel() for p in net.parameters()) == expected == 214_578
+    x = torch.randn(2, 5, 13, 22)
+    f = net.eval()(x)
+    assert f.shape == (2, 20, 13, 22)
+    assert torch.equal(f[:, 15:], x)  # the input is part of the features
+
+
+def test_soft_slic_two_pixels_by_hand():
+    # one channel, a 1x2 image, a 1x2 grid: each pixel is a cell. Features 0 and 1.
+    f = torch.tensor([[[[0.0, 1.0]]]])
+    q, index, cent = S.soft_slic(f, 1, 2, iterations=1)
+    # centroids are the cell means (0 and 1); pixel 0: distances (0, 1)
+    assert cent.flatten().tolist() == pytest.approx([0.0, 1.0])
+    own = index[4].tolist()
+    assert own == [0, 1]
+    q_own = _sigmoid(1.0)  # softmax(-0, -1)[0]
+    assert q[0, 4].tolist() == pytest.approx([q_own, q_own], abs=1e-6)
+    # candidates outside the 1x2 grid get nothing; each pixel's associations sum to 1
+    assert torch.allclose(q.sum(1), torch.ones(1, 2))
+    # one update: c0 = (q_own * 0 + (1 - q_own) * 1) / 1 = 1 - q_own, c1 = q_own
+    q2, _, cent2 = S.soft_slic(f, 1, 2, iterations=2)
+    c0, c1 = 1 - q_own, q_own
+    assert cent2.flatten().tolist() == pytest.approx([c0, c1], abs=1e-6)
+    assert q2[0, 4, 0].item() == pytest.approx(_sigmoid(c1**2 - c0**2), abs=1e-6)
+
+
+@pytest.mark.parametrize("h, w, rows, cols", [(20, 30, 2, 3), (21, 29, 3, 4), (9, 10, 4, 3), (17, 17, 5, 2)])
+def test_soft_slic_matches_reference(h, w, rows, cols):
+    torch.manual_seed(0)
+    f = torch.randn(2, 4, h, w) * 2
+    q, index, cent = S.soft_slic(f, rows, cols, iterations=4)
+    q_ref, index_ref, cent_ref = S.soft_slic_reference(f, rows, cols, iterations=4)
+    assert torch.equal(index, index_ref)
+    assert torch.allclose(q, q_ref, atol=1e-4)
+    assert torch.allclose(cent, cent_ref, atol=1e-4)
+    assert torch.allclose(q.sum(1), torch.ones(2, h * w), atol=1e-5)
+
+
+def test_empty_cells_are_never_candidates():
+    # 9 rows in 4 cell rows of ceil(9/4) = 3: the last cell row is empty
+    f = torch.randn(1, 3, 9, 6)
+    q, index, _ = S.soft_slic(f, 4, 2, iterations=3)
+    labels = S.hard_labels(q, index, 9, 6)
+    assert labels.max().item() < 3 * 2
+    assert torch.all(q[:, index >= 6] == 0)
+
+
+def test_label_reconstruction_loss_values():
+    # one superpixel over two pixels with different labels: S = (1/2, 1/2), loss = log 2
+    f = torch.zeros(1, 1, 1, 2)
+    q, index, _ = S.soft_slic(f, 1, 1, iterations=1)
+    loss = S.label_reconstruction_loss(q, index, torch.tensor([[0, 1]]), 1)
+    assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
+    # same labels: perfect reconstruction, loss 0
+    loss = S.label_reconstruction_loss(q, index, torch.tensor([[1, 1]]), 1)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    # two cells, features far apart (hard associations) matching the labels: loss ~0;
+    # labels across the cell boundary cost log 2 per pixel of the mixed superpixels
+    f = torch.tensor([[[[0.0, 0.0, 50.0, 50.0]]]])
+    q, index, _ = S.soft_slic(f, 1, 2, iterations=3)
+    assert S.label_reconstruction_loss(q, index, torch.tensor([[0, 0, 1, 1]]), 2).item() == pytest.approx(0, abs=1e-5)
+    mixed = S.label_reconstruction_loss(q, index, torch.tensor([[0, 1, 1, 1]]), 2).item()
+    # superpixel 0 holds labels (0, 1): both its pixels reconstruct their label with 1/2
+    assert mixed == pytest.approx(2 * math.log(2) / 4, abs=1e-5)
+
+
+def test_label_numbering_does_not_matter():
+    torch.manual_seed(1)
+    f = torch.randn(1, 3, 8, 8)
+    q, index, _ = S.soft_slic(f, 2, 2, iterations=2)
+    labels = torch.randint(0, 3, (1, 64))
+    a = S.label_reconstruction_loss(q, index, labels, 4)
+    b = S.label_reconstruction_loss(q, index, labels * 7 + 5, 4)
+    assert a.item() == pytest.approx(b.item(), abs=1e-6)
+
+
+def test_compactness_loss_by_hand():
+    # a 1x2 image, one superpixel: its position is the mean of the two pixels' positions
+    pos = torch.tensor([[[0.0, 0.0], [0.0, 2.0]]])  # (B, 2, N): rows 0, cols 0 and 2
+    f = torch.cat([torch.zeros(1, 1, 1, 2), pos.reshape(1, 2, 1, 2)], 1)
+    q, index, cent = S.soft_slic(f, 1, 1, iterations=1)
+    assert cent[0, -2:, 0].tolist() == pytest.approx([0.0, 1.0])
+    assert S.compactness_loss(q, index, cent, pos).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gradients_flow_to_the_network():
+    net = S.SSNNet()
+    x = torch.randn(2, 5, 20, 20)
+    q, index, cent = S.soft_slic(net(x), 2, 2, iterations=3)
+    loss = S.label_reconstruction_loss(q, index, torch.randint(0, 3, (2, 400)), 4)
+    loss.backward()
+    g = net.stage1[0][0].weight.grad
+    assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0
+
+
+def _toy_data(n=3, size=40, seed=0):
+    rng = np.random.default_rng(seed)
+    data = []
+    for _ in range(n):
+        lab = np.zeros((size, size, 3), np.float32)
+        gt = np.zeros((size, size), np.int32)
+        c = rng.integers(8, size - 8)
+        lab[:, c:] = rng.uniform(5, 25, 3)
+        gt[:, c:] = 1
+        data.append((lab + rng.normal(0, 0.5, lab.shape).astype(np.float32), [gt]))
+    return data
+
+
+def test_training_resumes_exactly(tmp_path):
+    torch.set_num_threads(1)
+    data = _toy_data()
+    kw = dict(batch=2, crop=32, n_superpixels=4, iterations=2, progress=False, checkpoint_every=1, device="cpu")
+    a = S.train_ssn(tmp_path / "a.pt", data, steps=4, **kw)
+    S.train_ssn(tmp_path / "b.pt", data, steps=2, **kw)
+    b = S.train_ssn(tmp_path / "b.pt", data, steps=4, **kw)  # resumes at step 2
+    assert a["steps"] == b["steps"] == 4
+    wa = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    wb = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
+    for k in wa:
+        assert torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6), k
+    import json
+
+    logged = [json.loads(line)["step"] for line in (tmp_path / "b.pt.jsonl").read_text().splitlines()]
+    assert logged == [2, 4]  # every 10 steps and where a run stops
+
+
+def test_inference_with_a_model(tmp_path):
+    torch.manual_seed(0)
+    net = S.SSNNet().eval()
+    img = np.zeros((60, 90, 3), np.uint8)
+    img[:, 45:] = (200, 30, 30)
+    labels = S.ssn(img, 24, model=net, device="cpu")
+    assert labels.shape == (60, 90)
+    assert count_disconnected(labels) == 0
+    assert 10 <= labels.max() + 1 <= 40
+    with pytest.raises(ValueError):
+        S.ssn(img, 0, model=net)
+    with pytest.raises(FileNotFoundError, match="SSN weights not found"):
+        S.ssn(img, 10, model=tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"x": 1}, bad)
+    with pytest.raises(ValueError, match="not an SSN model"):
+        S.ssn(img, 10, model=bad)
+
+
+def test_shipped_weights_load_and_segment():
+    assert S.DEFAULT_WEIGHTS.is_file()
+    net = S.load_ssn()
+    assert isinstance(net, S.SSNNet) and not net.training
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 255, (48, 64, 3))).astype(np.uint8)
+    labels = S.ssn(img, 12, device="cpu")
+    assert count_disconnected(labels) == 0 and labels.min() == 0
