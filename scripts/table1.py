@@ -85,14 +85,15 @@ def main():
         m = r["method"]
         flops, params = _cost(m, args.k, s)
         paper = ", ".join(PAPER[m]) if m in PAPER else "-"
-        name = NAMES.get(m, m) + ("" if r["n_images"] == n_main else f" ({r['n_images']} images, H100 GPU time)")
+        name = NAMES.get(m, m) + ("" if r["n_images"] == n_main else f" ({r['n_images']} images; time on a shared H100)")
         print(f"| {name} | {float(r['k_delivered']):.1f} | {float(r['time_s_median']) * 1000:.0f} ms | "
               f"{flops} | {params} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {LABELS.get(m, 'no')} | {paper} |")
     print("\n### Every K (means over images; best annotator, r = 1)\n")
     print("| method | K | k delivered | ASA | BR | BP | F (beta 4) | UE | CO | EV | time / image |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["method"] != "lnsnet", r["method"], int(r["k_asked"]))):
-        print(f"| {r['method']} | {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | "
+        tag = "" if r["n_images"] == n_main else f" ({r['n_images']} images)"
+        print(f"| {r['method']}{tag} | {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | "
               f"{float(r['br']):.4f} | {float(r['bp']):.4f} | {float(r['f']):.4f} | {float(r['ue']):.4f} | "
               f"{float(r['co']):.4f} | {float(r['ev']):.4f} | {float(r['time_s_median']) * 1000:.0f} ms |")
 

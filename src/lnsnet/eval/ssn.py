@@ -23,10 +23,10 @@ truth of a crop, superpixel labels are the association-weighted means of ``R``
 (row-normalised ``Q``), and the loss is the cross-entropy of ``R~`` against ``R`` plus
 ``compactness`` times the mean squared distance between each pixel's scaled position and
 the position of the superpixel it is assigned to (hard association). 200x200 random crops
-(the paper: 201x201; 200 makes the 10x10 cells whole 20x20 blocks)
-(flips), 100 superpixels per crop, Adam at 1e-4, batch 8: the paper trains for 500k
-iterations on BSDS500 train; see :func:`train_ssn` and ``scripts/train_ssn.py`` for what
-was run here.
+with random flips (the paper: 201x201; 200 makes the 10x10 cells whole 20x20 blocks), 100
+superpixels per crop, Adam at 1e-4, batch 8. The paper trains for 500k iterations on
+BSDS500 train; what was run here (far fewer) is in the model card
+``src/lnsnet/weights/ssn_bsds500.md``; the command is ``python -m lnsnet.eval.ssn``.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def load_ssn(model=None, device=None) -> SSNNet:
     """An :class:`SSNNet` in eval mode from a file written by :func:`train_ssn` (default:
     the shipped :data:`DEFAULT_WEIGHTS`), or ``model`` itself when it is an ``SSNNet``."""
     if isinstance(model, SSNNet):
-        return model.eval()
+        return (model if device is None else model.to(device)).eval()
     path = Path(model) if model is not None else DEFAULT_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"SSN weights not found: {path} (train them with `python -m lnsnet.eval.ssn OUT.pt`)")
@@ -260,7 +260,10 @@ def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None
     Parameters
     ----------
     image : ``(H, W, 3)`` uint8 or float RGB in [0, 1].
-    n_segments : K; the superpixel grid is the ``rows x cols`` grid of :func:`lnsnet.grid.make_grid`.
+    n_segments : K; the superpixel grid is the ``rows x cols`` grid of
+        :func:`lnsnet.grid.make_grid`, its cells :func:`cell_size` blocks, so where
+        ``rows * ceil(H / rows)`` overshoots ``H`` by a cell or more the last row of cells
+        is empty and fewer than K superpixels come out (likewise for columns).
     model : path of a model file or an :class:`SSNNet` (default: the shipped model).
     iterations : differentiable-SLIC iterations (the paper uses 10 at test time).
     device : torch device (default: CUDA when available, else CPU).
