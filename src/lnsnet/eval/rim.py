@@ -29,7 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["RIMNet", "rim", "mutual_information_loss", "smoothness_loss", "rim_input"]
+__all__ = ["RIMNet", "rim", "mutual_information_loss", "smoothness_loss", "rim_input", "cnn_setup"]
+
+
+def cnn_setup(image, n_segments, device) -> tuple[np.ndarray, int, torch.device]:
+    """Shared start of the CNN baselines: float RGB, K checked, the device (default: CUDA
+    when available, else CPU)."""
+    from ..io import to_float_rgb
+
+    rgb = to_float_rgb(image)
+    k = int(n_segments)
+    if k < 1:
+        raise ValueError(f"n_segments must be >= 1, got {n_segments!r}")
+    return rgb, k, torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 class RIMNet(nn.Module):
@@ -112,15 +124,10 @@ def rim(image, n_segments: int, *, iterations: int = 500, lr: float = 1e-2, lam:
     device : torch device (default: CUDA when available, else CPU).
     """
     from ..connectivity import enforce_connectivity
-    from ..io import to_float_rgb
 
-    rgb = to_float_rgb(image)
-    k = int(n_segments)
-    if k < 1:
-        raise ValueError(f"n_segments must be >= 1, got {n_segments!r}")
+    rgb, k, dev = cnn_setup(image, n_segments, device)
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations!r}")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     g = torch.Generator().manual_seed(int(seed))
     net = RIMNet(k, generator=g).to(dev)
     x = rim_input(rgb).to(dev)

@@ -270,15 +270,11 @@ def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None
     """
     from ..connectivity import enforce_connectivity
     from ..grid import make_grid
-    from ..io import to_float_rgb
+    from .rim import cnn_setup
 
-    rgb = to_float_rgb(image)
-    k = int(n_segments)
-    if k < 1:
-        raise ValueError(f"n_segments must be >= 1, got {n_segments!r}")
+    rgb, k, dev = cnn_setup(image, n_segments, device)
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations!r}")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     net = load_ssn(model, dev)
     h, w = rgb.shape[:2]
     grid = make_grid(h, w, k)
