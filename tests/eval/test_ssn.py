@@ -58,6 +58,27 @@ def test_soft_slic_matches_reference(h, w, rows, cols):
     assert torch.allclose(q.sum(1), torch.ones(2, h * w), atol=1e-5)
 
 
+@pytest.mark.parametrize("h, w", [(321, 481), (481, 321), (200, 200), (686, 1), (17, 900)])
+@pytest.mark.parametrize("k", [1, 10, 100, 400, 1000])
+def test_ssn_grid_has_no_empty_cell(h, w, k):
+    rows, cols = S.ssn_grid(h, w, k)
+    ch, cw = S.cell_size(h, w, rows, cols)
+    assert 1 <= rows <= h and 1 <= cols <= w
+    assert (rows - 1) * ch < h and (cols - 1) * cw < w  # the last row and column hold pixels
+    if h * w / k >= 100:  # cells of 10x10 pixels or more: about as close to K as the LNS-Net grid
+        from lnsnet.grid import make_grid
+
+        g = make_grid(h, w, k)
+        assert abs(math.log(rows * cols / k)) <= abs(math.log(g.rows * g.cols / k)) + 0.05, (rows, cols)
+
+
+def test_ssn_grid_by_hand():
+    # 321 rows: 26 cells of ceil(321/26) = 13 would leave the 26th empty (25 * 13 = 325);
+    # 27 x 37 cells of 12 x 13 pixels give 999 for K = 1000
+    assert S.ssn_grid(321, 481, 1000) == (27, 37)
+    assert S.ssn_grid(200, 200, 100) == (10, 10)
+
+
 def test_empty_cells_are_never_candidates():
     # 9 rows in 4 cell rows of ceil(9/4) = 3: the last cell row is empty
     f = torch.randn(1, 3, 9, 6)

@@ -98,6 +98,33 @@ def cell_size(h: int, w: int, rows: int, cols: int) -> tuple[int, int]:
     return -(-h // rows), -(-w // cols)
 
 
+def ssn_grid(h: int, w: int, n_segments: int) -> tuple[int, int]:
+    """``(rows, cols)`` for K superpixels whose :func:`cell_size` cells tile the image with
+    no empty cell. Candidates per axis: counts near those of :func:`lnsnet.grid.make_grid`
+    and the counts of whole cells near its cell side; the pair with the product closest to
+    K wins, squarer cells breaking near-ties (make_grid's trade-off). For cells of a few
+    pixels the count can be well off K (cell sides are whole pixels)."""
+    from ..grid import _ASPECT_WEIGHT, make_grid
+
+    k = max(1, min(int(n_segments), h * w))
+    g = make_grid(h, w, k)
+
+    def counts(size: int, n0: int) -> list[int]:
+        out = {n for n in range(max(1, n0 - 2), min(size, n0 + 2) + 1) if (n - 1) * -(-size // n) < size}
+        side = size / n0
+        out |= {-(-size // c) for c in range(max(1, math.floor(side) - 1), math.ceil(side) + 2)}  # never empty
+        return sorted(out)
+
+    best = None
+    for rows in counts(h, g.rows):
+        for cols in counts(w, g.cols):
+            ch, cw = cell_size(h, w, rows, cols)
+            cost = abs(math.log(rows * cols / k)) + _ASPECT_WEIGHT * abs(math.log(ch / cw))
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, rows, cols)
+    return best[1], best[2]
+
+
 def _neighbours(h: int, w: int, rows: int, cols: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Each pixel's own cell ``(H*W,)`` and the 9 cells around it: index ``(9, H*W)``
     (clamped into the grid) and inside-the-grid ``(9, H*W)``, offsets in row-major order."""
@@ -260,16 +287,13 @@ def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None
     Parameters
     ----------
     image : ``(H, W, 3)`` uint8 or float RGB in [0, 1].
-    n_segments : K; the superpixel grid is the ``rows x cols`` grid of
-        :func:`lnsnet.grid.make_grid`, its cells :func:`cell_size` blocks, so where
-        ``rows * ceil(H / rows)`` overshoots ``H`` by a cell or more the last row of cells
-        is empty and fewer than K superpixels come out (likewise for columns).
+    n_segments : K; the superpixel grid is :func:`ssn_grid` (cells of whole pixels that
+        tile the image, their count close to K).
     model : path of a model file or an :class:`SSNNet` (default: the shipped model).
     iterations : differentiable-SLIC iterations (the paper uses 10 at test time).
     device : torch device (default: CUDA when available, else CPU).
     """
     from ..connectivity import enforce_connectivity
-    from ..grid import make_grid
     from .rim import cnn_setup
 
     rgb, k, dev = cnn_setup(image, n_segments, device)
@@ -277,10 +301,10 @@ def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None
         raise ValueError(f"iterations must be >= 1, got {iterations!r}")
     net = load_ssn(model, dev)
     h, w = rgb.shape[:2]
-    grid = make_grid(h, w, k)
+    rows, cols = ssn_grid(h, w, k)
     with torch.no_grad():
-        f = net(ssn_input(rgb, grid.rows, grid.cols).to(dev))
-        q, index, _ = soft_slic(f, grid.rows, grid.cols, iterations)
+        f = net(ssn_input(rgb, rows, cols).to(dev))
+        q, index, _ = soft_slic(f, rows, cols, iterations)
         labels = hard_labels(q, index, h, w)[0].cpu().numpy()
     return enforce_connectivity(labels, rgb, n_segments=k)
 
