@@ -7,6 +7,14 @@
 #   3. at the same time, `lnsnet benchmark --methods rim --k 100,400` on the test subset
 #      until RIM_SECONDS (rows are written as images finish; the run resumes)
 # Dry run on a CPU: DRY=1 bash scripts/device_issue8.sh (tiny settings, OUT=/tmp/dev-out)
+# Preparing .dev (ignored by git; B is the BSDS500 folder with images/ and groundTruth/):
+#   mkdir -p .dev/bsds500/{images,groundTruth}/{train,test}
+#   cp $B/images/train/*.jpg .dev/bsds500/images/train/; cp $B/groundTruth/train/*.mat .dev/bsds500/groundTruth/train/
+#   for f in $(ls $B/images/test/*.jpg | sort | head -100); do n=$(basename $f .jpg)
+#     cp $f .dev/bsds500/images/test/; cp $B/groundTruth/test/$n.mat .dev/bsds500/groundTruth/test/; done
+#   cp any SSN model file to .dev/ssn-init.pt (only timed, its weights do not matter)
+# The 2026-11-26 run: SSN_MINUTES=6 RIM_SECONDS=380, then a second call resuming both
+# (SSN 4.6 more minutes from its checkpoint; the RIM benchmark 300 s more from its rows).
 set -u
 OUT=${OUT:-/tmp/dev-out}; mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1 LNSNET_BSDS500=$PWD/.dev/bsds500
