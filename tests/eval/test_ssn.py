@@ -31,18 +31,18 @@ def test_soft_slic_two_pixels_by_hand():
     # one channel, a 1x2 image, a 1x2 grid: each pixel is a cell. Features 0 and 1.
     f = torch.tensor([[[[0.0, 1.0]]]])
     q, index, cent = S.soft_slic(f, 1, 2, iterations=1)
-    # centroids are the cell means (0 and 1); pixel 0: distances (0, 1)
-    assert cent.flatten().tolist() == pytest.approx([0.0, 1.0])
-    own = index[4].tolist()
-    assert own == [0, 1]
+    # the first centroids are the cell means (0 and 1); pixel 0: distances (0, 1)
+    assert index[4].tolist() == [0, 1]
     q_own = _sigmoid(1.0)  # softmax(-0, -1)[0]
     assert q[0, 4].tolist() == pytest.approx([q_own, q_own], abs=1e-6)
     # candidates outside the 1x2 grid get nothing; each pixel's associations sum to 1
     assert torch.allclose(q.sum(1), torch.ones(1, 2))
-    # one update: c0 = (q_own * 0 + (1 - q_own) * 1) / 1 = 1 - q_own, c1 = q_own
-    q2, _, cent2 = S.soft_slic(f, 1, 2, iterations=2)
+    # the returned superpixels are those of the final associations:
+    # c0 = (q_own * 0 + (1 - q_own) * 1) / 1 = 1 - q_own, c1 = q_own
     c0, c1 = 1 - q_own, q_own
-    assert cent2.flatten().tolist() == pytest.approx([c0, c1], abs=1e-6)
+    assert cent.flatten().tolist() == pytest.approx([c0, c1], abs=1e-6)
+    # a second iteration associates with those: pixel 0 keeps sigmoid(c1^2 - c0^2)
+    q2, _, _ = S.soft_slic(f, 1, 2, iterations=2)
     assert q2[0, 4, 0].item() == pytest.approx(_sigmoid(c1**2 - c0**2), abs=1e-6)
 
 
@@ -123,7 +123,21 @@ def test_compactness_loss_by_hand():
     f = torch.cat([torch.zeros(1, 1, 1, 2), pos.reshape(1, 2, 1, 2)], 1)
     q, index, cent = S.soft_slic(f, 1, 1, iterations=1)
     assert cent[0, -2:, 0].tolist() == pytest.approx([0.0, 1.0])
+    # each pixel is 1 from the superpixel's position: half the sum over pixels = (1 + 1) / 2
     assert S.compactness_loss(q, index, cent, pos).item() == pytest.approx(1.0, abs=1e-6)
+    # a batch of two: the mean over the batch; the second image's pixels are 2 apart from it
+    pos2 = torch.cat([pos, pos * 3])
+    f2 = torch.cat([torch.zeros(2, 1, 1, 2), pos2.reshape(2, 2, 1, 2)], 1)
+    q2, index2, cent2 = S.soft_slic(f2, 1, 1, iterations=1)
+    assert S.compactness_loss(q2, index2, cent2, pos2).item() == pytest.approx((1.0 + 9.0) / 2, abs=1e-5)
+
+
+def test_compactness_gradient_reaches_the_features():
+    torch.manual_seed(0)
+    f = torch.randn(2, 5, 12, 12, requires_grad=True)
+    q, index, cent = S.soft_slic(f, 3, 3, iterations=3)
+    S.compactness_loss(q, index, cent, f[:, 3:].detach().reshape(2, 2, -1)).backward()
+    assert f.grad is not None and f.grad.abs().sum() > 0
 
 
 def test_gradients_flow_to_the_network():
@@ -150,21 +164,46 @@ def _toy_data(n=3, size=40, seed=0):
 
 
 def test_training_resumes_exactly(tmp_path):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     data = _toy_data()
     kw = dict(batch=2, crop=32, n_superpixels=4, iterations=2, progress=False, checkpoint_every=1, device="cpu")
-    a = S.train_ssn(tmp_path / "a.pt", data, steps=4, **kw)
-    S.train_ssn(tmp_path / "b.pt", data, steps=2, **kw)
-    b = S.train_ssn(tmp_path / "b.pt", data, steps=4, **kw)  # resumes at step 2
+    try:
+        a = S.train_ssn(tmp_path / "a.pt", data, steps=4, **kw)
+        S.train_ssn(tmp_path / "b.pt", data, steps=2, **kw)
+        # resumes at step 2 with the saved random state: the seed given now must not matter
+        b = S.train_ssn(tmp_path / "b.pt", data, steps=4, **{**kw, "seed": 123})
+        fresh = S.train_ssn(tmp_path / "c.pt", data, steps=4, **{**kw, "seed": 123})
+    finally:
+        torch.set_num_threads(threads)
+    meta = torch.load(tmp_path / "b.pt", weights_only=True)["meta"]
+    assert meta["history"] == [{"step": 2, "changed": {"seed": [0, 123]}}]
+    wc = torch.load(tmp_path / "c.pt", weights_only=True)["state_dict"]
     assert a["steps"] == b["steps"] == 4
     wa = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
     wb = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     for k in wa:
         assert torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6), k
+    assert fresh["steps"] == 4
+    assert any(not torch.allclose(wa[k].float(), wc[k].float()) for k in wa)  # the seed does matter
     import json
 
     logged = [json.loads(line)["step"] for line in (tmp_path / "b.pt.jsonl").read_text().splitlines()]
     assert logged == [2, 4]  # every 10 steps and where a run stops
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_keeps_image_and_labels_aligned(seed):
+    # the label of each pixel is a function of its colour: any crop or flip must keep that
+    rng = np.random.default_rng(seed)
+    h, w = 40, 50
+    gt = rng.integers(0, 7, (h, w)).astype(np.int32)
+    lab = np.stack([gt * 3.0, gt * -2.0, np.ones_like(gt, dtype=float)], -1).astype(np.float32)
+    data = S._to_device([(lab, [gt])], "cpu")
+    x, y = S._batch(data, np.random.default_rng(seed), 4, 32, 2, 2)
+    assert torch.equal(x[:, 0].reshape(4, -1), y.float() * 3.0)
+    # and the position channels are the crop's own grid, unflipped
+    assert torch.all(x[:, 3, 1:] > x[:, 3, :-1]) and torch.all(x[:, 4, :, 1:] > x[:, 4, :, :-1])
 
 
 def test_inference_with_a_model(tmp_path):

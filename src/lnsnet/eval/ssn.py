@@ -10,7 +10,7 @@ cell, each pixel's soft association to the 9 superpixels around its cell is
 iterated ``iterations`` times (5 in training, 10 at test time). The hard labels are the
 argmax associations, made connected.
 
-Network (the paper's, 214,463 parameters): two 3x3 conv + BatchNorm + ReLU layers of 64
+Network (the paper's, 214,578 parameters): two 3x3 conv + BatchNorm + ReLU layers of 64
 channels at full resolution, two more after a 3x3 stride-2 max pool, two more after a
 second pool; the three stages, upsampled bilinearly, are concatenated with the input
 (5 + 3 x 64 channels) and a last 3x3 conv + ReLU gives 15 channels; with the 5 input
@@ -21,12 +21,20 @@ Training (the paper's task loss for segmentation labels): with ``R`` the one-hot
 truth of a crop, superpixel labels are the association-weighted means of ``R``
 (``S = Q^T R`` column-normalised), reconstructed pixel labels are ``R~ = Q S``
 (row-normalised ``Q``), and the loss is the cross-entropy of ``R~`` against ``R`` plus
-``compactness`` times the mean squared distance between each pixel's scaled position and
-the position of the superpixel it is assigned to (hard association). 200x200 random crops
-with random flips (the paper: 201x201; 200 makes the 10x10 cells whole 20x20 blocks), 100
-superpixels per crop, Adam at 1e-4, batch 8. The paper trains for 500k iterations on
-BSDS500 train; what was run here (far fewer) is in the model card
-``src/lnsnet/weights/ssn_bsds500.md``; the command is ``python -m lnsnet.eval.ssn``.
+``compactness`` (1e-5) times half the sum over pixels of the squared distance between each
+pixel's scaled position and that of the superpixel it is assigned to (hard association;
+the superpixel positions are recomputed from the final associations). 200x200 random
+crops with left-right flips, 100 superpixels per crop, Adam at 1e-4, batch 8. The paper
+trains for 500k iterations on BSDS500 train; what was run here (far fewer) is in the
+model card ``src/lnsnet/weights/ssn_bsds500.md``; the command is ``python -m lnsnet.eval.ssn``.
+
+Departures from the authors' code, known: crops of 200 (not 201) so that the 10x10 cells
+are whole 20x20 blocks; no random rescaling of the images before cropping (they zoom by
+0.75-3); position scale ``2.5 * cells / size`` (about 0.125 per pixel in training, theirs
+0.25); convolutions without bias followed by affine BatchNorm (theirs: bias, BatchNorm
+without scale and shift, Gaussian initialisation); cells of whole pixels
+(:func:`ssn_grid`) instead of fractional cells; connectivity by this package's merge of
+pieces under 6 % of the mean size (their minimum size; they also split pieces above 3x).
 """
 
 from __future__ import annotations
@@ -150,18 +158,21 @@ def soft_slic_reference(features: torch.Tensor, rows: int, cols: int, iterations
     count = f.new_zeros(k).index_add_(0, own, f.new_ones(h * w))
     valid = valid & (count > 0)[index]  # empty cells are never candidates
     cent = f.new_zeros(b, c, k).index_add_(2, own, f) / count.clamp_min(1)[None, None]
+    def update(q):
+        num = f.new_zeros(b, c, k)
+        den = f.new_zeros(b, k)
+        for o in range(9):
+            num = num.index_add(2, index[o], f * q[:, o, None])
+            den = den.index_add(1, index[o], q[:, o])
+        return num / den.clamp_min(1e-12)[:, None]
+
     q = None
     for _ in range(max(1, iterations)):
         if q is not None:
-            num = f.new_zeros(b, c, k)
-            den = f.new_zeros(b, k)
-            for o in range(9):
-                num = num.index_add(2, index[o], f * q[:, o, None])
-                den = den.index_add(1, index[o], q[:, o])
-            cent = num / den.clamp_min(1e-12)[:, None]
+            cent = update(q)
         d = torch.stack([(f - cent.index_select(2, index[o])).pow(2).sum(1) for o in range(9)], 1)
         q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=1)  # (B, 9, N)
-    return q, index, cent
+    return q, index, update(q)
 
 
 def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
@@ -179,7 +190,8 @@ def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10
     q : ``(B, 9, H*W)`` soft associations of each pixel to its 9 candidate superpixels
         (0 for candidates outside the grid or empty).
     index : ``(9, H*W)`` the candidates' superpixel indices (row-major offsets).
-    centroids : ``(B, C, rows*cols)`` the centroids the final associations were computed from.
+    centroids : ``(B, C, rows*cols)`` the superpixels of the final associations,
+        ``sum_p q_pj f_p / sum_p q_pj`` (as the paper's compactness loss uses them).
     """
     b, c, h, w = features.shape
     k = rows * cols
@@ -205,16 +217,20 @@ def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10
     ok = (count > 0).to(f.dtype).reshape(1, 1, rows, cols)
     valid = F.unfold(ok, 3, padding=1).bool().transpose(1, 2).expand(b, k, 9).reshape(b * k, 1, 9)
     fsq = (f * f).sum(-1, keepdim=True)  # (BK, P, 1)
+    def update(q):
+        qw = q if weight is None else q * weight
+        num = (qw.transpose(1, 2) @ f).reshape(b, k, 9, c).permute(0, 3, 2, 1).reshape(b, c * 9, k)
+        den = qw.sum(1).reshape(b, k, 9).transpose(1, 2)
+        return F.fold(num, (rows, cols), 3, padding=1) / F.fold(den, (rows, cols), 3, padding=1).clamp_min(1e-12)
+
     q = None
     for _ in range(max(1, iterations)):
         if q is not None:
-            qw = q if weight is None else q * weight
-            num = (qw.transpose(1, 2) @ f).reshape(b, k, 9, c).permute(0, 3, 2, 1).reshape(b, c * 9, k)
-            den = qw.sum(1).reshape(b, k, 9).transpose(1, 2)
-            cent = F.fold(num, (rows, cols), 3, padding=1) / F.fold(den, (rows, cols), 3, padding=1).clamp_min(1e-12)
+            cent = update(q)
         cand = F.unfold(cent, 3, padding=1).reshape(b, c, 9, k).permute(0, 3, 2, 1).reshape(b * k, 9, c)
         d = fsq - 2 * (f @ cand.transpose(1, 2)) + (cand * cand).sum(-1)[:, None, :]  # (BK, P, 9)
         q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=-1)
+    cent = update(q)  # the superpixels of the final associations
     q = q.reshape(b, rows, cols, ch, cw, 9).permute(0, 5, 1, 3, 2, 4).reshape(b, 9, hp, wp)
     q = q[..., :h, :w].reshape(b, 9, h * w)
     index = _neighbours(h, w, rows, cols, features.device)[0]
@@ -248,12 +264,14 @@ def label_reconstruction_loss(q: torch.Tensor, index: torch.Tensor, labels: torc
 
 
 def compactness_loss(q: torch.Tensor, index: torch.Tensor, centroids: torch.Tensor, positions: torch.Tensor):
-    """Mean squared distance between each pixel's position ``(B, 2, N)`` and the position
-    (the last two centroid channels) of the superpixel it is assigned to by argmax."""
+    """The paper's position reconstruction loss: half the sum over pixels of the squared
+    distance between each pixel's position ``(B, 2, N)`` and the position (the last two
+    centroid channels) of the superpixel it is assigned to by argmax, mean over the batch
+    (Caffe's EuclideanLoss, as in the authors' code)."""
     sp = index.gather(0, q.argmax(1))  # (B, N): out[b, p] = index[best[b, p], p]
     cpos = centroids[:, -2:, :]
     assigned = cpos.gather(2, sp[:, None, :].expand(-1, 2, -1))
-    return (positions - assigned).pow(2).sum(1).mean()
+    return (positions - assigned).pow(2).sum((1, 2)).mean() / 2
 
 
 # ------------------------------------------------------------------------------ inference
@@ -269,7 +287,8 @@ def load_ssn(model=None, device=None) -> SSNNet:
     path = Path(model) if model is not None else DEFAULT_WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"SSN weights not found: {path} (train them with `python -m lnsnet.eval.ssn OUT.pt`)")
-    key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino, str(device))
     if key not in _CACHE:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(blob, dict) or blob.get("format") != "lnsnet-ssn":
@@ -277,8 +296,8 @@ def load_ssn(model=None, device=None) -> SSNNet:
         net = SSNNet(int(blob.get("n_features", 20)))
         net.load_state_dict(blob["state_dict"])
         _CACHE.clear()
-        _CACHE[key] = net.to(device or "cpu").eval()
-    return _CACHE[key]
+        _CACHE[key] = net.to(device or "cpu")
+    return _CACHE[key].eval()  # eval again: a caller may have switched the shared module
 
 
 def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None) -> np.ndarray:
@@ -306,7 +325,8 @@ def ssn(image, n_segments: int, *, model=None, iterations: int = 10, device=None
         f = net(ssn_input(rgb, rows, cols).to(dev))
         q, index, _ = soft_slic(f, rows, cols, iterations)
         labels = hard_labels(q, index, h, w)[0].cpu().numpy()
-    return enforce_connectivity(labels, rgb, n_segments=k)
+    # pieces under 6 % of the mean superpixel size are merged, as in the authors' code
+    return enforce_connectivity(labels, rgb, n_segments=k, min_size_factor=0.06)
 
 
 # ------------------------------------------------------------------------------- training
@@ -342,7 +362,7 @@ def _to_device(data: list, device) -> list:
 
 
 def _batch(data: list, rng: np.random.Generator, batch: int, crop: int, rows: int, cols: int):
-    """A batch of random crops (random annotator, random flips) from :func:`_to_device`
+    """A batch of random crops (random annotator, random left-right flip) from :func:`_to_device`
     data: input ``(B, 5, crop, crop)`` and labels ``(B, crop*crop)``. The labels keep the
     image's numbering (the loss does not need them consecutive)."""
     dev = data[0][0].device
@@ -363,9 +383,8 @@ def _batch(data: list, rng: np.random.Generator, batch: int, crop: int, rows: in
         if (ch, cw) != (crop, crop):  # images smaller than the crop: pad by replication
             img = F.pad(img[None], (0, crop - cw, 0, crop - ch), mode="replicate")[0]
             lbl = F.pad(lbl[None, None].float(), (0, crop - cw, 0, crop - ch), mode="replicate")[0, 0].to(lbl.dtype)
-        flips = [d for d, p in ((-1, rng.random()), (-2, rng.random())) if p < 0.5]
-        if flips:
-            img, lbl = img.flip(flips), lbl.flip([d + 1 for d in flips])
+        if rng.random() < 0.5:  # left-right flip of image and labels (the authors' augmentation)
+            img, lbl = img.flip(-1), lbl.flip(-1)
         xs_.append(torch.cat([img, pos]))
         ls_.append(lbl.reshape(-1))
     return torch.stack(xs_), torch.stack(ls_).long()
@@ -387,37 +406,54 @@ def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: in
     saved to ``out + ".ckpt"`` every ``checkpoint_every`` steps and when stopping; a
     second call with the same ``out`` goes on from there. Losses go to ``out + ".jsonl"``.
     ``minutes`` stops (and saves) after that much wall time in this call; the model file
-    is written whenever the run stops. Returns a summary dict.
+    is written whenever the run stops. A resumed run may change the settings (e.g. the
+    learning rate, which is set anew): each change is printed and kept, with the step it
+    took effect at, in the model's ``meta["history"]``. Returns a summary dict.
     """
-    from ..grid import make_grid
+    import sys
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = out.with_name(out.name + ".ckpt")
     logp = out.with_name(out.name + ".jsonl")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    g = make_grid(crop, crop, n_superpixels)
+    rows, cols = ssn_grid(crop, crop, n_superpixels)
     torch.manual_seed(seed)
     net = SSNNet().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     step, elapsed = 0, 0.0
     data = _to_device(data, dev)
+    settings = dict(batch=batch, crop=crop, n_superpixels=n_superpixels, iterations=iterations, lr=lr,
+                    compactness=compactness, seed=seed, n_images=len(data),
+                    augmentation="left-right flips", compactness_loss="half the sum over pixels, batch mean")  # fmt: skip
+    history: list = []
     if ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
+        for group in opt.param_groups:
+            group["lr"] = lr
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         step, elapsed = int(state["step"]), float(state["elapsed_s"])
-    settings = dict(batch=batch, crop=crop, n_superpixels=n_superpixels, iterations=iterations, lr=lr,
-                    compactness=compactness, seed=seed, n_images=len(data))  # fmt: skip
+        history = list(state.get("history", []))
+        old = state["settings"]
+        changed = {k: (old.get(k), settings.get(k)) for k in {**old, **settings} if old.get(k) != settings.get(k)}
+        if changed:
+            history.append({"step": step, "changed": {k: list(v) for k, v in changed.items()}})
+            print(f"SSN training resumed at step {step} with changed settings (old, new): {changed}", file=sys.stderr)
+        if logp.is_file():  # drop the losses logged after the checkpoint (a crash in between)
+            keep = [ln for ln in logp.read_text(encoding="utf-8").splitlines()
+                    if ln.strip() and json.loads(ln)["step"] <= step]  # fmt: skip
+            logp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def save_state():
         _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
                       "torch_rng": torch.get_rng_state(), "step": step, "elapsed_s": elapsed,
-                      "settings": settings}, ckpt)  # fmt: skip
-        meta = dict(settings, steps=step, train_seconds=round(elapsed, 1), device=str(dev), **(notes or {}))
+                      "settings": settings, "history": history}, ckpt)  # fmt: skip
+        meta = dict(settings, steps=step, train_seconds=round(elapsed, 1), device=str(dev), history=history,
+                    **(notes or {}))  # fmt: skip
         _atomic_save({"format": "lnsnet-ssn", "n_features": net.n_features,
                       "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "meta": meta}, out)
 
@@ -429,16 +465,22 @@ def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: in
         bar = tqdm(total=steps, initial=step, desc="SSN training", unit="step")
     net.train()
     stopped = "steps"
+    last = None
+
+    def write_log(log, entry):
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+
     with open(logp, "a", encoding="utf-8") as log:
         while step < steps:
             if minutes is not None and time.perf_counter() - t_call > 60 * minutes:
                 stopped = "minutes"
                 break
             t0 = time.perf_counter()
-            x, y = _batch(data, rng, batch, crop, g.rows, g.cols)
+            x, y = _batch(data, rng, batch, crop, rows, cols)
             f = net(x)
-            q, index, cent = soft_slic(f, g.rows, g.cols, iterations)
-            rec = label_reconstruction_loss(q, index, y, g.n_seeds)
+            q, index, cent = soft_slic(f, rows, cols, iterations)
+            rec = label_reconstruction_loss(q, index, y, rows * cols)
             comp = compactness_loss(q, index, cent, x[:, 3:].reshape(batch, 2, -1))
             loss = rec + compactness * comp
             opt.zero_grad(set_to_none=True)
@@ -446,16 +488,19 @@ def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: in
             opt.step()
             step += 1
             elapsed += time.perf_counter() - t0
+            last = {"step": step, "loss": round(loss.item(), 5), "recon": round(rec.item(), 5),
+                    "compact": round(comp.item(), 4), "elapsed_s": round(elapsed, 1)}  # fmt: skip
             if step % 10 == 0 or step == steps:
-                log.write(json.dumps({"step": step, "loss": round(loss.item(), 5), "recon": round(rec.item(), 5),
-                                      "compact": round(comp.item(), 4), "elapsed_s": round(elapsed, 1)}) + "\n")  # fmt: skip
-                log.flush()
+                write_log(log, last)
+                last = None
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0:
                     bar.set_postfix(loss=f"{loss.item():.4f}")
             if step % checkpoint_every == 0:
                 save_state()
+        if last is not None:  # stopped between two logged steps: log where it stopped
+            write_log(log, last)
     if bar is not None:
         bar.close()
     save_state()
