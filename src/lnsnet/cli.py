@@ -86,10 +86,14 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
-    if not (args.compactness >= 0 and args.compactness != float("inf")):
-        raise CLIError(f"--compactness must be a finite number >= 0, got {args.compactness}")
-    if args.window < 1 or args.window % 2 == 0:
-        raise CLIError(f"--window must be a positive odd number of grid cells, got {args.window}")
+    from .segment import check_compactness, check_window
+
+    for option, check, value in (("--compactness", check_compactness, args.compactness),
+                                 ("--window", check_window, args.window)):  # fmt: skip
+        try:
+            check(value)
+        except ValueError as exc:  # fail before any file is read, not once per file
+            raise CLIError(f"{option}: {exc}") from None
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
                           compactness=args.compactness, window=args.window,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,

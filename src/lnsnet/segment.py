@@ -108,6 +108,20 @@ def _device(device) -> torch.device:
     return dev
 
 
+def check_compactness(compactness) -> float:
+    """``compactness`` as a float; ``ValueError`` unless it is a finite number >= 0."""
+    if not np.isfinite(compactness) or compactness < 0:
+        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
+    return float(compactness)
+
+
+def check_window(window) -> int:
+    """``window`` as an int; ``ValueError`` unless it is a positive odd integer (cells)."""
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd integer (cells), got {window!r}")
+    return int(window)
+
+
 def segment(
     image: Union[np.ndarray, Sequence[np.ndarray]],
     n_segments: int = 100,
@@ -197,12 +211,10 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    if not np.isfinite(compactness) or compactness < 0:
-        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
+    compactness = check_compactness(compactness)
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd integer (cells), got {window!r}")
+    window = check_window(window)
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -215,7 +227,7 @@ def segment(
         raise ValueError(f"adapt_lr must be a finite number > 0, got {adapt_lr!r}")
     dev = _device(device)
     _runtime.tune_malloc()
-    opts = dict(mode=mode, seeds=seeds, compactness=float(compactness), window=int(window), min_size_factor=min_size_factor,
+    opts = dict(mode=mode, seeds=seeds, compactness=compactness, window=window, min_size_factor=min_size_factor,
                 orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels), progress=bool(progress))
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)

@@ -142,13 +142,17 @@ def lnsnet_options(name: str) -> dict | None:
         if key in opts:
             raise ValueError(f"lnsnet option {key!r} given twice in method {name!r}")
         kind = LNSNET_OPTIONS[key]
-        if kind is int:
+        if kind is int:  # the window, checked as segment checks it
+            from ..segment import check_window
+
             try:
                 opts[key] = int(value)
             except ValueError:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not an integer") from None
-            if opts[key] < 1 or opts[key] % 2 == 0:
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} must be a positive odd integer")
+            try:
+                check_window(opts[key])
+            except ValueError as exc:
+                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}: {exc}") from None
         elif kind is float:
             try:
                 opts[key] = float(value)
