@@ -29,21 +29,14 @@ LABELS = {"ssn": "yes"}
 
 
 def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
-    """Multiply-adds of the convolutions of one forward pass of ``net`` on ``shape``."""
+    """Multiply-adds of one forward pass of ``net`` on ``shape``: half the FLOPs that
+    ``torch.utils.flop_counter`` counts, as ``lnsnet info`` counts LNS-Net's."""
     import torch
-    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
 
-    total = [0]
-
-    def hook(m, inp, out):
-        total[0] += out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-
-    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    with torch.no_grad():
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
         net.eval()(torch.zeros(shape))
-    for h in hooks:
-        h.remove()
-    return total[0]
+    return fc.get_total_flops() // 2
 
 
 def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
