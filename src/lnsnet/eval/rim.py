@@ -29,7 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["RIMNet", "rim", "mutual_information_loss", "smoothness_loss", "rim_input", "cnn_setup"]
+__all__ = ["RIMNet", "rim", "mutual_information_loss", "smoothness_loss", "rim_input", "cnn_setup", "default_device"]
+
+
+def default_device(device=None) -> torch.device:
+    """``device``, or CUDA when available, else CPU: the CNN baselines' default."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def cnn_setup(image, n_segments, device) -> tuple[np.ndarray, int, torch.device]:
@@ -41,7 +46,7 @@ def cnn_setup(image, n_segments, device) -> tuple[np.ndarray, int, torch.device]
     k = int(n_segments)
     if k < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments!r}")
-    return rgb, k, torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return rgb, k, default_device(device)
 
 
 class RIMNet(nn.Module):

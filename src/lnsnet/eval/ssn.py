@@ -88,6 +88,12 @@ class SSNNet(nn.Module):
         return torch.cat([self.head(cat), x], 1)
 
 
+def pos_scale(h: int, w: int, rows: int, cols: int) -> float:
+    """Scale of the pixel (row, col) input channels: ``2.5 * max(rows / H, cols / W)``,
+    about 2.5 units per superpixel step."""
+    return POS_SCALE * max(rows / h, cols / w)
+
+
 def ssn_input(rgb: np.ndarray, rows: int, cols: int) -> torch.Tensor:
     """``(H, W, 3)`` float RGB in [0, 1] -> ``(1, 5, H, W)``: CIELAB times 0.26 and the
     pixel (row, col) times ``2.5 * max(rows / H, cols / W)`` (about 2.5 units per
@@ -96,7 +102,7 @@ def ssn_input(rgb: np.ndarray, rows: int, cols: int) -> torch.Tensor:
 
     h, w = rgb.shape[:2]
     lab = rgb2lab(rgb).astype(np.float32).transpose(2, 0, 1) * COLOR_SCALE
-    s = POS_SCALE * max(rows / h, cols / w)
+    s = pos_scale(h, w, rows, cols)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     return torch.from_numpy(np.concatenate([lab, ys[None] * s, xs[None] * s]))[None]
 
@@ -238,9 +244,15 @@ def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10
     return q, index, cent.reshape(b, c, k)
 
 
+def _assigned(q: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The superpixel of each pixel's largest association, ``(B, N)``:
+    ``out[b, p] = index[argmax_j q[b, j, p], p]``."""
+    return index.gather(0, q.argmax(1))
+
+
 def hard_labels(q: torch.Tensor, index: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Argmax associations as superpixel indices, ``(B, H, W)``."""
-    return index.gather(0, q.argmax(1)).reshape(-1, h, w)
+    return _assigned(q, index).reshape(-1, h, w)
 
 
 def label_reconstruction_loss(q: torch.Tensor, index: torch.Tensor, labels: torch.Tensor, n_superpixels: int):
@@ -269,7 +281,7 @@ def compactness_loss(q: torch.Tensor, index: torch.Tensor, centroids: torch.Tens
     distance between each pixel's position ``(B, 2, N)`` and the position (the last two
     centroid channels) of the superpixel it is assigned to by argmax, mean over the batch
     (Caffe's EuclideanLoss, as in the authors' code)."""
-    sp = index.gather(0, q.argmax(1))  # (B, N): out[b, p] = index[best[b, p], p]
+    sp = _assigned(q, index)
     cpos = centroids[:, -2:, :]
     assigned = cpos.gather(2, sp[:, None, :].expand(-1, 2, -1))
     return (positions - assigned).pow(2).sum((1, 2)).mean() / 2
@@ -338,6 +350,7 @@ def load_training_set(root=None, splits=("train",), limit: int | None = None, pr
     """BSDS500 images of ``splits`` as ``(lab (H, W, 3) float32 (times 0.26), [ground truths])``."""
     from skimage.color import rgb2lab
 
+    from ..io import to_float_rgb
     from .datasets import BSDS500
 
     out = []
@@ -351,8 +364,7 @@ def load_training_set(root=None, splits=("train",), limit: int | None = None, pr
             it = tqdm(it, desc=f"loading {split}", unit="img")
         for i in it:
             s = ds[i]
-            rgb = s.image.astype(np.float32) / 255.0 if s.image.dtype == np.uint8 else s.image.astype(np.float32)
-            lab = rgb2lab(rgb).astype(np.float32) * COLOR_SCALE
+            lab = rgb2lab(to_float_rgb(s.image)).astype(np.float32) * COLOR_SCALE
             out.append((lab, [g.astype(np.int32) for g in s.ground_truths]))
     return out
 
@@ -368,7 +380,7 @@ def _batch(data: list, rng: np.random.Generator, batch: int, crop: int, rows: in
     data: input ``(B, 5, crop, crop)`` and labels ``(B, crop*crop)``. The labels keep the
     image's numbering (the loss does not need them consecutive)."""
     dev = data[0][0].device
-    s = POS_SCALE * max(rows / crop, cols / crop)
+    s = pos_scale(crop, crop, rows, cols)
     ys, xs = torch.meshgrid(torch.arange(crop, device=dev, dtype=torch.float32),
                             torch.arange(crop, device=dev, dtype=torch.float32), indexing="ij")  # fmt: skip
     pos = torch.stack([ys * s, xs * s])
@@ -414,11 +426,13 @@ def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: in
     """
     import sys
 
+    from .rim import default_device
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = out.with_name(out.name + ".ckpt")
     logp = out.with_name(out.name + ".jsonl")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = default_device(device)
     rows, cols = ssn_grid(crop, crop, n_superpixels)
     torch.manual_seed(seed)
     net = SSNNet().to(dev)
