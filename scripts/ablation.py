@@ -47,15 +47,20 @@ def untrained_model(folder: Path) -> Path:
     return path
 
 
+P = "lnsnet:clustering=paper"
+
+
 def runs(folder: Path):
     """``(variant, model path or 'bsds500', methods, out dir)`` of every ablation run."""
     out = []
     models = folder / "models"
     names = sorted((p.stem for p in models.glob("*.pt")), key=lambda n: ORDER.index(n) if n in ORDER else 99)
     for name in names:
-        methods = "lnsnet" if name in ("net1", "untrained") else "lnsnet,lnsnet:seeds=learned"
+        # the paper's one-shot clustering throughout (rows before 2026-11-26 are named
+        # "lnsnet" / "lnsnet:seeds=learned": the default clustering then)
+        methods = P if name in ("net1", "untrained") else f"{P},{P}:seeds=learned"
         out.append((name, str(models / f"{name}.pt"), methods, folder / f"test-{name}"))
-    out.append(("shipped", "bsds500", "lnsnet,lnsnet:mode=dense", folder / "test-cl"))
+    out.append(("shipped", "bsds500", f"{P},lnsnet:mode=dense", folder / "test-cl"))
     return out
 
 
@@ -75,7 +80,7 @@ def compile_results(folder: Path):
         with open(path, newline="") as fh:
             rows = sorted(csv.DictReader(fh), key=lambda r: (r["method"], int(r["k_asked"])))
         for r in rows:
-            how = r["method"].replace("lnsnet:", "").replace("lnsnet", "grid seeds, local")
+            how = ":".join(p for p in r["method"].split(":")[1:] if p != "clustering=paper") or "grid seeds, local"
             how = {"seeds=learned": "learned seeds, local", "mode=dense": "grid seeds, dense"}.get(how, how)
             lines.append(f"| {LABELS.get(name, name)} | {how} | {r['k_asked']} | {float(r['k_delivered']):.1f} | "
                          f"{float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['f']):.4f} | {float(r['ue']):.4f} | "

@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# the paper's one-shot clustering: the documented numbers of this script were measured with it
+from lnsnet.segment import PAPER_CLUSTERING as PAPER  # noqa: E402
+
 VARIANTS = {
     "net1": dict(learn_seeds=False, use_gal=False, use_gbl=False, beta=0.0),
     "net2": dict(learn_seeds=True, use_gal=False, use_gbl=False, beta=0.0),
@@ -62,7 +65,7 @@ def evaluate(model, samples, ks, seeds_modes):
         for k in ks:
             acc = []
             for s in samples:
-                lab = lnsnet.segment(s.image, k, model=model, seeds=mode)
+                lab = lnsnet.segment(s.image, k, model=model, seeds=mode, **PAPER)
                 sc = score(lab, s.ground_truths)
                 acc.append((lab.max() + 1, sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"]))
             m = np.asarray(acc, dtype=float).mean(0)

@@ -8,7 +8,7 @@ Public API::
 """
 
 from .model import LNSNet, ModelConfig
-from .segment import available_models, load_model, segment
+from .segment import PAPER_CLUSTERING, available_models, load_model, segment
 from .train import TrainConfig, train_stream
 
 __version__ = "0.1.0"
@@ -17,6 +17,7 @@ __all__ = [
     "segment",
     "load_model",
     "available_models",
+    "PAPER_CLUSTERING",
     "train_stream",
     "TrainConfig",
     "LNSNet",

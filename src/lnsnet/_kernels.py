@@ -27,7 +27,8 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["encode_image", "local_assign", "components", "merge_small", "set_num_threads"]
+__all__ = ["encode_image", "local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "components", "merge_small",
+           "set_num_threads"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -132,9 +133,8 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- clustering
 @nb.njit(parallel=True, **_jit)
-def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, win, out):
+def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out):
     c_n, h, w = z.shape
-    spatial = weight > 0.0
     n_cand = win * win
     half = win // 2
     for y in nb.prange(h):
@@ -157,7 +157,7 @@ def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, win, out):
                 for x in range(w):
                     dy = prow_y[pc[x] + off] - np.float32(y0 + y)
                     dx = prow_x[pc[x] + off] - np.float32(x)
-                    d[m, x] += np.float32(weight) * (dy * dy + dx * dx)
+                    d[m, x] += wmap[y, x] * (dy * dy + dx * dx)
         for x in range(w):
             best = d[0, x]
             arg = 0
@@ -166,34 +166,186 @@ def _local_assign(z, table, pr, pc, cols, ptable, weight, y0, win, out):
                     best = d[m, x]
                     arg = m
             out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
+            best_out[y, x] = best
 
 
-def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3) -> np.ndarray:
+def seed_tables(seed_feats, rows, cols, window, seed_pos=None):
+    """The seed features ``(C, rows + 2p, cols + 2p)`` (padding: inf, never chosen) and
+    positions ``(2, rows + 2p, cols + 2p)`` (zeros without ``seed_pos``) laid out on the
+    cell grid, ``p = window // 2``: seed ``s`` sits at ``(s // cols + p, s % cols + p)``."""
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    seed_feats = np.asarray(seed_feats, dtype=np.float32)
+    c = seed_feats.shape[1]
+    p = window // 2
+    table = np.full((c, rows + 2 * p, cols + 2 * p), np.inf, dtype=np.float32)
+    table[:, p : p + rows, p : p + cols] = seed_feats.T.reshape(c, rows, cols)
+    ptable = np.zeros((2, rows + 2 * p, cols + 2 * p), dtype=np.float32)
+    if seed_pos is not None:
+        ptable[:, p : p + rows, p : p + cols] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
+    return table, ptable
+
+
+def _weight_rows(weight, weight_map, h, w):
+    if weight_map is None:
+        return np.full((h, w), weight, dtype=np.float32)
+    return np.ascontiguousarray(weight * np.asarray(weight_map, dtype=np.float32), dtype=np.float32)
+
+
+def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
+                 weight_map=None, return_best=False):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
     ``z`` ``(C, H, W)`` float32, ``seed_feats`` ``(K, C)`` with ``K = rows * cols`` in
     row-major cell order, ``pr`` ``(H,)`` / ``pc`` ``(W,)`` the cell row / column of each
     pixel row / column; with ``weight > 0``, ``weight * |p - seed_pos|^2`` (pixels) is
-    added. ``z`` may be a band of rows starting at image row ``y0`` (``pr`` then holds
-    the cell rows of those rows). Returns ``(H, W)`` int32.
+    added, times ``weight_map[y, x]`` where a per-pixel map ``(H, W)`` is given. ``z`` may
+    be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
+    those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
+    the chosen seed ``(H, W)`` float32.
     """
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd number, got {window}")
     z = np.ascontiguousarray(z, dtype=np.float32)
     c, h, w = z.shape
-    p = window // 2  # the tables are padded by p cells (inf features: never chosen)
-    table = np.full((c, rows + 2 * p, cols + 2 * p), np.inf, dtype=np.float32)
-    table[:, p : p + rows, p : p + cols] = np.asarray(seed_feats, dtype=np.float32).T.reshape(c, rows, cols)
-    ptable = np.zeros((2, rows + 2 * p, cols + 2 * p), dtype=np.float32)
-    if weight > 0 and seed_pos is not None:
-        ptable[:, p : p + rows, p : p + cols] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
-    else:
-        weight = 0.0
+    spatial = weight > 0 and seed_pos is not None
+    table, ptable = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
+    wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
-    _local_assign(z, table, np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), ptable, float(weight),
-                  int(y0), int(window), out)
-    return out
+    best = np.empty((h, w), dtype=np.float32)
+    _local_assign(z, table, np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), ptable, wmap,
+                  bool(spatial), int(y0), int(window), out, best)
+    return (out, best) if return_best else out
+
+
+# --------------------------------------------------------------------------- refinement
+@nb.njit(**_jit)
+def _seed_sums(z, lab, y0, fsum, psum, cnt):
+    c_n, h, w = z.shape
+    for y in range(h):
+        for x in range(w):
+            s = lab[y, x]
+            cnt[s] += 1.0
+            psum[s, 0] += y0 + y
+            psum[s, 1] += x
+            for c in range(c_n):
+                fsum[s, c] += z[c, y, x]
+
+
+def seed_sums(z, labels, n_seeds, y0=0, sums=None):
+    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``),
+    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)``;
+    ``sums`` (a previous return value) is added to in place for band-by-band use."""
+    z = np.ascontiguousarray(z, dtype=np.float32)
+    if sums is None:
+        sums = (np.zeros((n_seeds, z.shape[0])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
+    _seed_sums(z, np.ascontiguousarray(labels, dtype=np.int32), int(y0), *sums)
+    return sums
+
+
+@nb.njit(parallel=True, **_jit)
+def _potts_sweep(zt, table, ptable, wmap, spatial, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
+    h, w, c_n = zt.shape
+    H, W = lab.shape
+    half = win // 2
+    for yb in nb.prange(h):
+        y = y0 + yb
+        r = pr[yb]
+        nl = np.empty(4, dtype=np.int32)
+        nw = np.empty(4, dtype=np.float32)
+        for x in range((colour + y) % 2, w, 2):
+            n_nb = 0
+            if y > 0:
+                nl[n_nb] = lab[y - 1, x]
+                nw[n_nb] = wdown[y - 1, x]
+                n_nb += 1
+            if y + 1 < H:
+                nl[n_nb] = lab[y + 1, x]
+                nw[n_nb] = wdown[y, x]
+                n_nb += 1
+            if x > 0:
+                nl[n_nb] = lab[y, x - 1]
+                nw[n_nb] = wright[y, x - 1]
+                n_nb += 1
+            if x + 1 < W:
+                nl[n_nb] = lab[y, x + 1]
+                nw[n_nb] = wright[y, x]
+                n_nb += 1
+            own = lab[y, x]
+            best_e = np.inf
+            best_s = own
+            for k in range(-1, n_nb):
+                s = own if k < 0 else nl[k]
+                if k >= 0:
+                    if s == own:
+                        continue
+                    seen = False
+                    for j in range(k):
+                        if nl[j] == s:
+                            seen = True
+                    if seen:
+                        continue
+                sr = s // cols
+                sc = s % cols
+                if sr < r - half or sr > r + half or sc < pc[x] - half or sc > pc[x] + half:
+                    continue
+                tr = sr + half
+                tc = sc + half
+                d = np.float32(0.0)
+                for c in range(c_n):
+                    t = table[tr, tc, c] - zt[yb, x, c]
+                    d += t * t
+                if spatial:
+                    dy = ptable[0, tr, tc] - np.float32(y)
+                    dx = ptable[1, tr, tc] - np.float32(x)
+                    d += wmap[yb, x] * (dy * dy + dx * dx)
+                e = d
+                for j in range(n_nb):
+                    if nl[j] != s:
+                        e += lam * nw[j]
+                if e < best_e:
+                    best_e = e
+                    best_s = s
+            lab[y, x] = best_s
+
+
+def contrast_weights(image, beta):
+    """``exp(-beta |I_p - I_q|^2)`` of every 4-neighbour pair of ``image`` ``(channels, H, W)``:
+    ``right`` ``(H, W)`` for ``(y, x)``-``(y, x + 1)`` and ``down`` ``(H, W)`` for
+    ``(y, x)``-``(y + 1, x)`` (the last column / row unused), float32."""
+    image = np.asarray(image, dtype=np.float32)
+    right = np.zeros(image.shape[1:], dtype=np.float32)
+    down = np.zeros(image.shape[1:], dtype=np.float32)
+    right[:, :-1] = np.exp(-beta * ((image[:, :, 1:] - image[:, :, :-1]) ** 2).sum(0))
+    down[:-1] = np.exp(-beta * ((image[:, 1:] - image[:, :-1]) ** 2).sum(0))
+    return right, down
+
+
+def potts_sweep(z, seed_feats, rows, cols, labels, weights, pr, pc, *, lam, colour, seed_pos=None,
+                weight=0.0, weight_map=None, y0=0, window=3, tables=None, channels_last=False):
+    """One half-sweep of ICM on a contrast-sensitive Potts energy, in place on ``labels``.
+
+    Every pixel of the given checkerboard ``colour`` (``(y + x) % 2``) in the band of rows
+    ``y0 .. y0 + h`` of ``z`` ``(C, h, W)`` (``(h, W, C)`` with ``channels_last``) takes,
+    among its own label and its 4-neighbours' labels that are seeds of its
+    ``window x window`` cells, the one with the least ``distance + lam * sum over
+    4-neighbours q with another label of w_pq``; the distance is that of ``local_assign``,
+    ``w_pq`` comes from ``weights = contrast_weights(image, beta)``. Pixels of one colour
+    only have neighbours of the other, so the update is order-free. ``labels`` ``(H, W)``
+    int32 covers the whole image; ``pr``/``weight_map`` hold the band's rows. Ties keep
+    the current label. ``tables``: ``seed_tables(...)`` computed once for many sweeps.
+    """
+    zt = np.asarray(z, dtype=np.float32)
+    zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
+    h, w, c = zt.shape
+    spatial = weight > 0 and seed_pos is not None
+    if tables is None:
+        tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
+    table = np.ascontiguousarray(tables[0].transpose(1, 2, 0))
+    wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
+    _potts_sweep(zt, table, tables[1], wmap, bool(spatial), labels, weights[0], weights[1],
+                 np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), int(window), int(y0),
+                 np.float32(lam), int(colour))
+    return labels
 
 
 # --------------------------------------------------------------------------- connectivity

@@ -86,16 +86,31 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
-    from .segment import check_compactness, check_window
+    from .segment import (PAPER_CLUSTERING, check_compactness, check_edge_scale, check_iterations,
+                          check_smoothing, check_window, clustering_options)
 
-    for option, check, value in (("--compactness", check_compactness, args.compactness),
-                                 ("--window", check_window, args.window)):  # fmt: skip
+    check = dict(compactness=check_compactness, edge_scale=check_edge_scale, iterations=check_iterations,
+                 smoothing=check_smoothing)
+    clustering = dict(compactness=args.compactness, edge_scale=args.edge_scale, iterations=args.iterations,
+                      smoothing=args.smoothing)
+    given = [f"--{k.replace('_', '-')}" for k, v in clustering.items() if v is not None]
+    checks = [(f"--{k.replace('_', '-')}", check[k], v) for k, v in clustering.items()
+              if v is not None] + [("--window", check_window, args.window)]
+    for option, fn, value in checks:  # fail before any file is read, not once per file
         try:
-            check(value)
-        except ValueError as exc:  # fail before any file is read, not once per file
+            fn(value)
+        except ValueError as exc:
             raise CLIError(f"{option}: {exc}") from None
+    if args.paper_clustering:
+        if given:
+            raise CLIError(f"--paper-clustering fixes {', '.join(given)}")
+        clustering = dict(PAPER_CLUSTERING)
+    try:
+        clustering_options(args.mode, **clustering)
+    except ValueError as exc:
+        raise CLIError(f"--mode {args.mode}: {exc}") from None
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
-                          compactness=args.compactness, window=args.window,
+                          **clustering, window=args.window,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local")
     if args.engine == "ray":
@@ -262,9 +277,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
     s.add_argument("--seeds", choices=("grid", "learned"), default="grid",
                    help="seed positions: cell centres (default) or moved by the seed estimation layer")
-    s.add_argument("--compactness", type=float, default=0.0,
+    s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default 0; see docs/compactness.md)")
+                        "recall (default 3 in local mode, 0 in dense mode; see docs/compactness.md)")
+    s.add_argument("--edge-scale", type=float, default=None,
+                   help="local mode: the spatial weight relaxes at colour edges by exp(-g/EDGE_SCALE) "
+                        "(default 3; 0: the same weight everywhere)")
+    s.add_argument("--iterations", type=int, default=None,
+                   help="local mode: rounds of moving each seed to its pixels' mean before the final "
+                        "assignment (default 3; 0: the paper's one-shot clustering)")
+    s.add_argument("--smoothing", type=float, default=None,
+                   help="local mode: weight of the contrast-sensitive boundary-length term that "
+                        "straightens ragged borders (default 3; 0: off)")
+    s.add_argument("--paper-clustering", action="store_true",
+                   help="the paper's one-shot clustering: compactness, edge scale, iterations and "
+                        "smoothing all 0")
     s.add_argument("--window", type=int, default=3,
                    help="local mode: search the seeds of the WINDOW x WINDOW grid cells around each pixel "
                         "(odd, default 3; 5 recovers most of dense mode's boundary recall)")

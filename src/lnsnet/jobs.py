@@ -21,7 +21,10 @@ class SegmentOptions:
     n_segments: int = 100
     mode: str = "local"
     seeds: str = "grid"
-    compactness: float = 0.0
+    compactness: float | None = None  # None: the mode's default (see lnsnet.segment)
+    edge_scale: float | None = None
+    iterations: int | None = None
+    smoothing: float | None = None
     window: int = 3
     device: str | None = None
     overlay: bool = True
@@ -96,7 +99,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
     kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, compactness=opts.compactness,
-              window=opts.window, adapt=opts.adapt,
+              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing, window=opts.window, adapt=opts.adapt,
               progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]

@@ -22,11 +22,21 @@ from .model import LNSNet
 from .model.cluster import assign
 from .model.embedder import moments, stats_from_moments
 
-__all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR"]
+__all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR", "PAPER_CLUSTERING"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
-DEFAULT_COMPACTNESS = 0.0
+#: local-mode clustering defaults (``docs/compactness.md``); dense mode's are PAPER_CLUSTERING
+DEFAULT_COMPACTNESS = 3.0
+DEFAULT_EDGE_SCALE = 3.0
+DEFAULT_ITERATIONS = 3
+DEFAULT_SMOOTHING = 3.0
+#: the paper's one-shot clustering: ``segment(image, K, **PAPER_CLUSTERING)``
+PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
+SMOOTHING_SWEEPS = 5
+# banded inference keeps the pixel features Z of the whole image when they take at most
+# this many bytes (else each clustering pass runs the network again)
+Z_CACHE_BYTES = 1 << 30
 ADAPT_LR = 3e-4
 # above this many pixels the network runs in bands of rows (bounded memory) ...
 TILE_PIXELS = 2_000_000
@@ -110,9 +120,53 @@ def _device(device) -> torch.device:
 
 def check_compactness(compactness) -> float:
     """``compactness`` as a float; ``ValueError`` unless it is a finite number >= 0."""
-    if not np.isfinite(compactness) or compactness < 0:
+    if isinstance(compactness, bool) or not isinstance(compactness, numbers.Real) or not np.isfinite(compactness) \
+            or compactness < 0:
         raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
     return float(compactness)
+
+
+def check_edge_scale(edge_scale) -> float:
+    """``edge_scale`` as a float; ``ValueError`` unless a finite number >= 0 (0: off)."""
+    if isinstance(edge_scale, bool) or not isinstance(edge_scale, numbers.Real) or not np.isfinite(edge_scale) \
+            or edge_scale < 0:
+        raise ValueError(f"edge_scale must be a finite number >= 0 (0: off), got {edge_scale!r}")
+    return float(edge_scale)
+
+
+def check_iterations(iterations) -> int:
+    """``iterations`` as an int; ``ValueError`` unless an integer >= 0."""
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    return int(iterations)
+
+
+def check_smoothing(smoothing) -> float:
+    """``smoothing`` as a float; ``ValueError`` unless a finite number >= 0."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not np.isfinite(smoothing) \
+            or smoothing < 0:
+        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+    return float(smoothing)
+
+
+def clustering_options(mode="local", compactness=None, edge_scale=None, iterations=None, smoothing=None) -> dict:
+    """The clustering settings ``segment`` uses: the mode's defaults for those left out
+    (``None``), each value checked. Dense mode supports ``compactness`` only (the paper's
+    one-shot clustering)."""
+    if mode not in ("local", "dense"):
+        raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
+    base = dict(compactness=DEFAULT_COMPACTNESS, edge_scale=DEFAULT_EDGE_SCALE, iterations=DEFAULT_ITERATIONS,
+                smoothing=DEFAULT_SMOOTHING) if mode == "local" else dict(PAPER_CLUSTERING)
+    given = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing)
+    out = {key: base[key] if value is None else value for key, value in given.items()}
+    out["compactness"] = check_compactness(out["compactness"])
+    out["edge_scale"] = check_edge_scale(out["edge_scale"])
+    out["iterations"] = check_iterations(out["iterations"])
+    out["smoothing"] = check_smoothing(out["smoothing"])
+    if mode == "dense" and (out["edge_scale"] or out["iterations"] or out["smoothing"]):
+        raise ValueError("edge_scale, iterations and smoothing need mode='local' (dense mode is the paper's "
+                         "one-shot clustering; it takes compactness only)")
+    return out
 
 
 def check_window(window) -> int:
@@ -130,7 +184,10 @@ def segment(
     device: Union[str, torch.device, None] = None,
     mode: str = "local",
     seeds: str = "grid",
-    compactness: float = DEFAULT_COMPACTNESS,
+    compactness: float | None = None,
+    edge_scale: float | None = None,
+    iterations: int | None = None,
+    smoothing: float | None = None,
     window: int = 3,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
@@ -164,10 +221,30 @@ def segment(
         the seed estimation layer (SEL). The shipped model's SEL pushes seeds to the cell
         borders, which scored lower on BSDS500 val (ASA 0.9463 vs 0.9502 at K=100), so the
         grid is the default until a better-trained SEL ships.
-    compactness : float
+    compactness : float, optional
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
-        feature distance: larger gives more regular shapes, 0 the paper's pure feature
-        clustering.
+        feature distance: larger gives more regular shapes and less boundary recall, 0 the
+        paper's pure feature clustering. Default: 3 in local mode, 0 in dense mode.
+    edge_scale : float, optional
+        Local mode: the spatial weight at a pixel is ``compactness * exp(-g / edge_scale)``,
+        with ``g`` the pixel's largest squared colour (CIELAB) difference to its
+        4-neighbours over the image's mean of it: regular shapes in flat regions, borders
+        free to follow colour edges. 0 switches this off (one weight everywhere).
+        Default: 3 in local mode.
+    iterations : int, optional
+        Local mode: SLIC-style rounds before the final assignment, each moving every seed
+        to the mean feature and mean position of its pixels. 0: the paper's one-shot
+        (non-iterative) clustering. Default: 3 in local mode.
+    smoothing : float, optional
+        Local mode: weight of a contrast-sensitive Potts term (boundary length, cheaper
+        across colour edges) minimised by 5 sweeps of ICM after the assignment, in units
+        of the image's median pixel-to-seed distance; straightens ragged borders. 0: off.
+        Default: 3 in local mode.
+
+        The four options above default to the mode's settings; ``dense`` mode is the
+        paper's clustering and takes ``compactness`` only. ``**lnsnet.PAPER_CLUSTERING``
+        gives the paper's one-shot clustering in local mode too. What each costs and buys
+        is measured in ``docs/compactness.md``.
     window : int
         ``local`` mode: each pixel is compared with the seeds of the ``window x window``
         grid cells around its own (odd; default 3). 5 gets most of ``dense`` mode's gain
@@ -211,9 +288,7 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    compactness = check_compactness(compactness)
-    if mode not in ("local", "dense"):
-        raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
+    clustering = clustering_options(mode, compactness, edge_scale, iterations, smoothing)
     window = check_window(window)
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
@@ -227,7 +302,7 @@ def segment(
         raise ValueError(f"adapt_lr must be a finite number > 0, got {adapt_lr!r}")
     dev = _device(device)
     _runtime.tune_malloc()
-    opts = dict(mode=mode, seeds=seeds, compactness=compactness, window=window, min_size_factor=min_size_factor,
+    opts = dict(mode=mode, seeds=seeds, **clustering, window=window, min_size_factor=min_size_factor,
                 orphan_factor=orphan_factor, max_excess=max_excess, tile_pixels=int(tile_pixels), progress=bool(progress))
     single = not isinstance(image, (list, tuple))
     images = [image] if single else list(image)
@@ -254,11 +329,15 @@ def segment(
 
 
 def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_factor, orphan_factor, max_excess,
-                   tile_pixels, progress=False, window=3):
+                   tile_pixels, progress=False, window=3, edge_scale=0.0, iterations=0, smoothing=0.0):
     """Labels for images of one shape (one network call)."""
     h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
     x = encode(rgbs[0]) if len(rgbs) == 1 else torch.cat([encode(r) for r in rgbs])
+    refine = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing,
+                  window=window)
+    # the compiled kernels cluster on the CPU; on a GPU torch does the paper's one-shot clustering
+    on_cpu = mode == "local" and (dev.type == "cpu" or edge_scale > 0 or iterations > 0 or smoothing > 0)
     with torch.inference_mode():
         if h * w > tile_pixels:
             if seeds == "learned" or mode == "dense":
@@ -266,7 +345,7 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
                     f"a {h}x{w} image is above tile_pixels={tile_pixels}, which runs in bands; banded "
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
-            raws = [_banded_labels(net, x, grid, compactness, dev, tile_pixels, progress, window)]
+            raws = [_banded_labels(net, x, grid, dev, tile_pixels, progress, refine)]
         else:
             z = net.embed(x.to(dev))
             if seeds == "learned":
@@ -274,13 +353,106 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
             else:
                 pos = grid.centres(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
             feats = net.seed_features(z, pos)
-            raws = [_assign(z[b], feats[b], grid, mode, pos[b], compactness, window=window) for b in range(z.shape[0])]
+            if on_cpu:
+                raws = []
+                for b in range(z.shape[0]):
+                    zb = z[b].cpu().numpy()
+                    raws.append(cluster_local(lambda r0, r1, zb=zb: zb[:, r0:r1], [(0, h)], grid,
+                                              x[b, :3].numpy(), feats[b].cpu().numpy(), pos[b].cpu().numpy(),
+                                              **refine))
+            else:
+                raws = [assign(z[b], feats[b], grid, mode, pos[b], compactness, window).cpu().numpy()
+                        for b in range(z.shape[0])]
     cap = max(1, int(round(grid.n_seeds * (1.0 + max_excess)))) if max_excess is not None else None
     return [
         enforce_connectivity(raw, x[b, :3].permute(1, 2, 0).numpy(), n_segments=grid.n_seeds,
                              min_size_factor=min_size_factor, orphan_factor=orphan_factor, max_segments=cap)
         for b, raw in enumerate(raws)
     ]
+
+
+def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
+    """``exp(-g / edge_scale)`` per pixel, ``g`` the largest squared difference of
+    ``image`` ``(channels, H, W)`` to a 4-neighbour over the image's mean of it
+    (``(H, W)`` float32; all ones for ``edge_scale = 0`` or a flat image)."""
+    image = np.asarray(image, dtype=np.float32)
+    g = np.zeros(image.shape[1:], dtype=np.float32)
+    if edge_scale <= 0:
+        return g + 1.0
+    dy = ((image[:, 1:] - image[:, :-1]) ** 2).sum(0)
+    dx = ((image[:, :, 1:] - image[:, :, :-1]) ** 2).sum(0)
+    g[1:] = np.maximum(g[1:], dy)
+    g[:-1] = np.maximum(g[:-1], dy)
+    g[:, 1:] = np.maximum(g[:, 1:], dx)
+    g[:, :-1] = np.maximum(g[:, :-1], dx)
+    mean = float(g.mean())
+    if mean <= 1e-12:
+        return g * 0.0 + 1.0
+    return np.exp(-g / (mean * edge_scale)).astype(np.float32)
+
+
+def contrast_beta(image: np.ndarray) -> float:
+    """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
+    (the usual contrast-sensitive Potts scale; 0 for a flat image)."""
+    image = np.asarray(image, dtype=np.float64)
+    sq = []
+    if image.shape[1] > 1:
+        sq.append(((image[:, 1:] - image[:, :-1]) ** 2).sum(0).ravel())
+    if image.shape[2] > 1:
+        sq.append(((image[:, :, 1:] - image[:, :, :-1]) ** 2).sum(0).ravel())
+    mean = float(np.concatenate(sq).mean()) if sq else 0.0
+    return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
+
+
+def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactness=0.0, edge_scale=0.0,
+                  iterations=0, smoothing=0.0, window=3) -> np.ndarray:
+    """Raw labels (seed indices) of one image by local clustering on the CPU.
+
+    ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
+    float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``);
+    ``image`` ``(3, H, W)`` is the standardised CIELAB the edge weights and the Potts
+    contrast are measured on; ``seed_feats`` ``(K, C)``, ``seed_pos`` ``(K, 2)`` pixels.
+    Steps: ``iterations`` rounds of assign-and-move-seeds, the final assignment, then
+    ``smoothing``'s ICM sweeps (see :func:`segment`).
+    """
+    h, w = image.shape[1:]
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
+    spatial = weight > 0
+    wmap = edge_weights(image, edge_scale) if spatial and edge_scale > 0 else None
+    feats = np.asarray(seed_feats, dtype=np.float32)
+    pos = np.asarray(seed_pos, dtype=np.float32)
+    raw = np.empty((h, w), dtype=np.int32)
+    best = np.empty((h, w), dtype=np.float32)
+    for it in range(iterations + 1):
+        sums = None
+        for r0, r1 in bands:
+            z = zband(r0, r1)
+            raw[r0:r1], best[r0:r1] = _kernels.local_assign(
+                z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
+                None if wmap is None else wmap[r0:r1], return_best=True)
+            if it < iterations:
+                sums = _kernels.seed_sums(z, raw[r0:r1], grid.n_seeds, r0, sums)
+        if it < iterations:  # seeds move to their pixels' means (a seed without pixels stays)
+            fsum, psum, cnt = sums
+            kept = cnt[:, None] > 0
+            n = np.maximum(cnt, 1.0)[:, None]
+            feats = np.where(kept, fsum / n, feats).astype(np.float32)
+            pos = np.where(kept, psum / n, pos).astype(np.float32)
+    if smoothing > 0:
+        lam = smoothing * max(float(np.median(best)), 1e-6)
+        weights = _kernels.contrast_weights(image, contrast_beta(image))
+        tables = _kernels.seed_tables(feats, grid.rows, grid.cols, window, pos if spatial else None)
+        whole = len(bands) == 1  # one piece: transpose Z once for all sweeps
+        zt = np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)) if whole else None
+        for _ in range(SMOOTHING_SWEEPS):
+            for colour in (0, 1):
+                for r0, r1 in bands:
+                    _kernels.potts_sweep(zt if whole else zband(r0, r1), feats, grid.rows, grid.cols, raw, weights,
+                                         pr[r0:r1], pc, lam=lam, colour=colour, seed_pos=pos, weight=weight,
+                                         weight_map=None if wmap is None else wmap[r0:r1], y0=r0,
+                                         window=window, tables=tables, channels_last=whole)
+    return raw
 
 
 def adapted_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = None,
@@ -302,26 +474,15 @@ def adapted_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int
     return model.eval()
 
 
-def _assign(z, seed_feats, grid, mode, pos, compactness, y0=0, pr=None, window=3) -> np.ndarray:
-    """Hard assignment of the pixels of ``z`` ``(C, h, W)``: the compiled kernel on CPU, torch
-    on other devices (``y0``/``pr``: ``z`` is a band of rows starting at image row ``y0``)."""
-    if mode == "local" and z.device.type == "cpu":
-        rows, cols = grid.pixel_cells()
-        weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
-        return _kernels.local_assign(z.numpy(), seed_feats.cpu().numpy(), grid.rows, grid.cols,
-                                     rows.numpy() if pr is None else pr, cols.numpy(), pos.cpu().numpy(),
-                                     weight, y0, window)
-    if pr is not None:  # a band on a GPU: assign on the CPU
-        return _assign(z.cpu(), seed_feats.cpu(), grid, mode, pos.cpu(), compactness, y0, pr, window)
-    return assign(z, seed_feats, grid, mode, pos, compactness, window).cpu().numpy()
-
-
-def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False, window=3) -> np.ndarray:
+def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) -> np.ndarray:
     """Raw labels of one large image, the network run in bands of full-width rows.
 
     Passes 1-3 gather the InstanceNorm statistics of the whole image layer by layer,
-    pass 4 samples the seed features at the grid centres, pass 5 assigns the pixels.
-    Each band is computed with ``halo`` rows of context, so Z is the same as in one piece.
+    pass 4 samples the seed features at the grid centres, then :func:`cluster_local`
+    assigns the pixels band by band. Each band is computed with ``halo`` rows of context,
+    so Z is the same as in one piece. Z of the whole image is kept after its first
+    computation when it takes at most ``Z_CACHE_BYTES``; else every clustering pass
+    runs the network again.
     """
     fem = net.embedder
     _, _, h, w = x.shape
@@ -330,7 +491,10 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False, 
     halo = fem.halo
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=5 * len(bands), unit="band", desc=f"lnsnet {h}x{w} in bands", disable=not progress,
+    refine = refine or {}
+    passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * (refine.get("smoothing", 0) > 0)
+    keep = fem.out_channels * h * w * 4 <= Z_CACHE_BYTES
+    bar = tqdm(total=(4 + (1 if keep else passes)) * len(bands), unit="band", desc=f"lnsnet {h}x{w} in bands", disable=not progress,
                dynamic_ncols=True, leave=False)
 
     def band(r0, r1, stats, stage):
@@ -366,11 +530,17 @@ def _banded_labels(net, x, grid, compactness, dev, tile_pixels, progress=False, 
     ty, tx = ty[:, None], tx[:, None]
     seed_feats = ((1 - ty) * ((1 - tx) * table[lo, :, x_lo] + tx * table[lo, :, x_hi])
                   + ty * ((1 - tx) * table[hi, :, x_lo] + tx * table[hi, :, x_hi]))  # (K, C)
-    pr = grid.pixel_cells()[0].numpy()
-    raw = np.empty((h, w), dtype=np.int32)
-    for r0, r1 in bands:
-        z = band(r0, r1, stats, 3)[0]
-        raw[r0:r1] = _assign(z, seed_feats, grid, "local", pos, compactness, r0, pr[r0:r1], window)
+    cache: dict = {}
+
+    def zband(r0, r1):
+        if (r0, r1) in cache:
+            return cache[(r0, r1)]
+        z = band(r0, r1, stats, 3)[0].cpu().numpy()
+        if keep:
+            cache[(r0, r1)] = z
+        return z
+
+    raw = cluster_local(zband, bands, grid, x[0, :3].numpy(), seed_feats.numpy(), pos.numpy(), **refine)
     bar.close()
     return raw
 

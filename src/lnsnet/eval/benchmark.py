@@ -120,8 +120,12 @@ LNSNET_OPTIONS = {
     "seeds": ("grid", "learned"),
     "mode": ("local", "dense"),
     "compactness": float,
+    "edge_scale": float,
+    "iterations": int,
+    "smoothing": float,
     "min_size_factor": float,
     "window": int,
+    "clustering": ("default", "paper"),
 }
 
 
@@ -142,15 +146,15 @@ def lnsnet_options(name: str) -> dict | None:
         if key in opts:
             raise ValueError(f"lnsnet option {key!r} given twice in method {name!r}")
         kind = LNSNET_OPTIONS[key]
-        if kind is int:  # the window, checked as segment checks it
-            from ..segment import check_window
+        if kind is int:  # window, iterations: checked as segment checks them
+            from ..segment import check_iterations, check_window
 
             try:
                 opts[key] = int(value)
             except ValueError:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not an integer") from None
             try:
-                check_window(opts[key])
+                (check_window if key == "window" else check_iterations)(opts[key])
             except ValueError as exc:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}: {exc}") from None
         elif kind is float:
@@ -164,6 +168,13 @@ def lnsnet_options(name: str) -> dict | None:
             if value not in kind:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
             opts[key] = value
+    if opts.pop("clustering", "default") == "paper":  # the paper's one-shot clustering
+        from ..segment import PAPER_CLUSTERING
+
+        clash = sorted(set(opts) & set(PAPER_CLUSTERING))
+        if clash:
+            raise ValueError(f"lnsnet option clustering=paper in method {name!r} fixes {', '.join(clash)}")
+        opts.update(PAPER_CLUSTERING)
     return opts
 
 

@@ -1,0 +1,284 @@
+"""The shape refinement of local clustering (edge-aware compactness, seed iterations,
+contrast-sensitive Potts smoothing): kernels against hand values and plain references,
+and the options of ``segment``."""
+
+import numpy as np
+import pytest
+import torch
+
+import lnsnet
+from lnsnet import _kernels
+from lnsnet.grid import make_grid
+from lnsnet.model.cluster import local_distances
+from lnsnet.segment import (PAPER_CLUSTERING, clustering_options, cluster_local, contrast_beta, edge_weights)
+
+
+# ----------------------------------------------------------------------------- hand values
+def test_seed_sums_by_hand():
+    z = np.arange(12, dtype=np.float32).reshape(2, 2, 3)  # channel 0: 0..5, channel 1: 6..11
+    lab = np.array([[0, 0, 1], [1, 1, 2]], dtype=np.int32)
+    fsum, psum, cnt = _kernels.seed_sums(z, lab, 3, y0=10)
+    np.testing.assert_array_equal(cnt, [2, 3, 1])
+    np.testing.assert_array_equal(fsum, [[0 + 1, 6 + 7], [2 + 3 + 4, 8 + 9 + 10], [5, 11]])
+    # positions (row, col) with the band offset y0 = 10
+    np.testing.assert_array_equal(psum, [[20, 1], [10 + 11 + 11, 2 + 0 + 1], [11, 2]])
+    # band by band adds up to the whole
+    part = _kernels.seed_sums(z[:, :1], lab[:1], 3, y0=10)
+    part = _kernels.seed_sums(z[:, 1:], lab[1:], 3, y0=11, sums=part)
+    for a, b in zip(part, (fsum, psum, cnt)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_edge_weights_by_hand():
+    img = np.array([[[0.0, 0.0, 3.0]]])  # one channel, 1 x 3: squared steps 0 and 9
+    g = np.array([0.0, 9.0, 9.0])  # largest squared difference to a 4-neighbour
+    np.testing.assert_allclose(edge_weights(img, 2.0)[0], np.exp(-g / (g.mean() * 2.0)), rtol=1e-6)
+    np.testing.assert_array_equal(edge_weights(img, 0.0), np.ones((1, 3)))
+    np.testing.assert_array_equal(edge_weights(np.zeros((3, 4, 5)), 3.0), np.ones((4, 5)))
+
+
+def test_contrast_beta_and_weights_by_hand():
+    img = np.array([[[0.0, 1.0], [0.0, 3.0]]])  # 2 x 2, one channel
+    # pairs: right (0,1) 1, (0,3) 9; down (0,0) 0, (1,3) 4 -> mean 14/4
+    beta = contrast_beta(img)
+    assert beta == pytest.approx(1 / (2 * 14 / 4))
+    right, down = _kernels.contrast_weights(img, beta)
+    np.testing.assert_allclose(right[:, 0], np.exp(-beta * np.array([1.0, 9.0])), rtol=1e-6)
+    np.testing.assert_allclose(down[0], np.exp(-beta * np.array([0.0, 4.0])), rtol=1e-6)
+    assert contrast_beta(np.ones((3, 4, 4))) == 0.0
+
+
+def _one_row(values):
+    """A 1 x n image on a 1 x 2 grid (cells: columns [0, n/2) and [n/2, n))."""
+    z = np.asarray(values, dtype=np.float32)[None, None, :]
+    pr = np.zeros(1, np.int64)
+    pc = (np.arange(z.shape[2]) >= z.shape[2] // 2).astype(np.int64)
+    return z, pr, pc
+
+
+def test_potts_sweep_flips_a_lone_pixel_only_when_the_term_outweighs_the_distance():
+    # features 0 0 0.6 0 | 1 1; seeds 0 (feature 0) and 1 (feature 1). Pixel 2 is nearer
+    # seed 1 (0.16 < 0.36) but both its neighbours are seed 0: keeping 1 costs
+    # 0.16 + 2 lam (contrast weights all 1 here), switching to 0 costs 0.36: flips iff lam > 0.1.
+    z, pr, pc = _one_row([0, 0, 0.6, 0, 1, 1])
+    pc = np.array([0, 0, 0, 1, 1, 1])
+    seeds = np.array([[0.0], [1.0]], np.float32)
+    ones = (np.ones((1, 6), np.float32), np.ones((1, 6), np.float32))
+    for lam, expected in ((0.05, 1), (0.09, 1), (0.11, 0), (1.0, 0)):
+        lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
+        _kernels.potts_sweep(z, seeds, 1, 2, lab, ones, pr, pc, lam=lam, colour=0)  # (0 + 2) % 2 == 0
+        assert lab[0, 2] == expected, lam
+    # the other colour leaves pixel 2 alone
+    lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
+    _kernels.potts_sweep(z, seeds, 1, 2, lab, ones, pr, pc, lam=1.0, colour=1)
+    assert lab[0, 2] == 1
+
+
+def test_potts_sweep_never_picks_a_seed_outside_the_window():
+    # 1 x 9 on a 1 x 3 grid with window 1: each pixel may only keep its own cell's seed
+    z = np.zeros((1, 1, 9), np.float32)
+    pc = np.repeat(np.arange(3), 3)
+    lab = pc[None].astype(np.int32).copy()
+    ones = (np.ones((1, 9), np.float32), np.ones((1, 9), np.float32))
+    for colour in (0, 1, 0, 1):
+        _kernels.potts_sweep(z, np.zeros((3, 1), np.float32), 1, 3, lab, ones, np.zeros(1, np.int64), pc,
+                             lam=10.0, colour=colour, window=1)
+    np.testing.assert_array_equal(lab[0], pc)
+
+
+# ----------------------------------------------------------------------------- references
+def _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, window):
+    """Per-pixel distance to its label's seed + lam * sum of contrast weights of the
+    4-neighbour pairs with different labels (each pair counted once)."""
+    c, h, w = z.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    d = ((z - feats[lab].transpose(2, 0, 1)) ** 2).sum(0)
+    if wmap is not None:
+        d = d + wmap * ((pos[lab][..., 0] - ys) ** 2 + (pos[lab][..., 1] - xs) ** 2)
+    cut = (weights[0][:, :-1] * (lab[:, 1:] != lab[:, :-1])).sum() + (weights[1][:-1] * (lab[1:] != lab[:-1])).sum()
+    return d.sum() + lam * cut
+
+
+def _reference_half_sweep(z, feats, pos, grid, wmap, lab, weights, lam, colour, window):
+    """One checkerboard half-sweep written pixel by pixel in plain python."""
+    c, h, w = z.shape
+    half = window // 2
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    old = lab.copy()
+    for y in range(h):
+        for x in range(w):
+            if (y + x) % 2 != colour:
+                continue
+            nbs = []
+            if y > 0:
+                nbs.append((old[y - 1, x], weights[1][y - 1, x]))
+            if y + 1 < h:
+                nbs.append((old[y + 1, x], weights[1][y, x]))
+            if x > 0:
+                nbs.append((old[y, x - 1], weights[0][y, x - 1]))
+            if x + 1 < w:
+                nbs.append((old[y, x + 1], weights[0][y, x]))
+            cands = [old[y, x]] + [s for s, _ in nbs if s != old[y, x]]
+            best, arg = np.inf, old[y, x]
+            for s in dict.fromkeys(cands):
+                if abs(s // grid.cols - pr[y]) > half or abs(s % grid.cols - pc[x]) > half:
+                    continue
+                e = float(((feats[s] - z[:, y, x]) ** 2).sum())
+                if wmap is not None:
+                    e += wmap[y, x] * ((pos[s, 0] - y) ** 2 + (pos[s, 1] - x) ** 2)
+                e += lam * sum(wt for t, wt in nbs if t != s)
+                if e < best - 1e-9:
+                    best, arg = e, s
+            lab[y, x] = arg
+    return lab
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_potts_sweep_matches_a_plain_reference_and_never_raises_the_energy(spatial):
+    rng = np.random.default_rng(3)
+    h, w, k = 23, 31, 12
+    grid = make_grid(h, w, k)
+    z = rng.random((4, h, w), dtype=np.float32)
+    feats = rng.random((grid.n_seeds, 4), dtype=np.float32)
+    pos = grid.centres().numpy() + rng.normal(0, 1, (grid.n_seeds, 2)).astype(np.float32)
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    weight = 0.02 if spatial else 0.0
+    wmap = np.full((h, w), weight, np.float32) if spatial else None
+    lab = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight)
+    image = rng.random((3, h, w), dtype=np.float32)
+    weights = _kernels.contrast_weights(image, contrast_beta(image))
+    lam = 0.3
+    ref = lab.copy()
+    e0 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
+    for colour in (0, 1, 0, 1):
+        _kernels.potts_sweep(z, feats, grid.rows, grid.cols, lab, weights, pr, pc, lam=lam, colour=colour,
+                             seed_pos=pos, weight=weight)
+        ref = _reference_half_sweep(z, feats, pos, grid, wmap, ref, weights, lam, colour, 3)
+        e1 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
+        assert e1 <= e0 + 1e-4
+        e0 = e1
+    assert (lab == ref).mean() > 0.995  # float32 kernel vs float64 reference: near-ties only
+    assert (lab != _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight)).any()
+
+
+def test_local_assign_with_a_weight_map_matches_the_torch_distances():
+    rng = np.random.default_rng(5)
+    h, w, k = 30, 44, 20
+    grid = make_grid(h, w, k)
+    z = torch.from_numpy(rng.random((3, h, w), dtype=np.float32))
+    feats = torch.from_numpy(rng.random((grid.n_seeds, 3), dtype=np.float32))
+    pos = grid.centres()
+    wmap = rng.random((h, w)).astype(np.float32)
+    c = 1.7
+    step2 = grid.cell_size[0] * grid.cell_size[1]
+    d = local_distances(z, feats, grid, 3) + torch.from_numpy(wmap) * local_distances(
+        z[:1] * 0, feats[:, :1] * 0, grid, 3, pos, c)
+    m = d.argmin(0)
+    pr, pc = grid.pixel_cells()
+    ref = ((pr[:, None] + m // 3 - 1) * grid.cols + pc[None, :] + m % 3 - 1).numpy()
+    fast, best = _kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
+                                       pos.numpy(), c / step2, weight_map=wmap, return_best=True)
+    np.testing.assert_array_equal(fast, ref)
+    np.testing.assert_allclose(best, d.min(0).values.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iterations):
+    """Seed iterations with torch's distances and plain numpy means (no smoothing)."""
+    step2 = grid.cell_size[0] * grid.cell_size[1]
+    wmap = torch.from_numpy(edge_weights(image, edge_scale)) * compactness
+    h, w = z.shape[1:]
+    ys, xs = np.mgrid[0:h, 0:w]
+    pr, pc = grid.pixel_cells()
+    for it in range(iterations + 1):
+        d = local_distances(torch.from_numpy(z), torch.from_numpy(feats), grid, 3)
+        d = d + wmap * local_distances(torch.zeros(1, h, w), torch.zeros(grid.n_seeds, 1), grid, 3,
+                                       torch.from_numpy(pos), 1.0)
+        m = d.argmin(0)
+        lab = ((pr[:, None] + m // 3 - 1) * grid.cols + pc[None, :] + m % 3 - 1).numpy()
+        if it < iterations:
+            for s in range(grid.n_seeds):
+                mask = lab == s
+                if mask.any():
+                    feats[s] = z[:, mask].mean(1)
+                    pos[s] = ys[mask].mean(), xs[mask].mean()
+    del step2
+    return lab
+
+
+def test_cluster_local_iterations_match_a_plain_reference():
+    rng = np.random.default_rng(11)
+    h, w, k = 36, 50, 24
+    grid = make_grid(h, w, k)
+    z = rng.random((4, h, w), dtype=np.float32)
+    image = rng.random((3, h, w), dtype=np.float32)
+    feats0 = z[:, grid.centres()[:, 0].long().numpy(), grid.centres()[:, 1].long().numpy()].T.copy()
+    pos0 = grid.centres().numpy()
+    for iterations in (0, 1, 3):
+        fast = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats0.copy(), pos0.copy(),
+                             compactness=2.0, edge_scale=3.0, iterations=iterations)
+        ref = _reference_cluster(z, feats0.copy(), pos0.copy(), grid, image, 2.0, 3.0, iterations)
+        assert (fast == ref).mean() > 0.995, iterations
+    one = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats0, pos0, compactness=2.0,
+                        edge_scale=3.0, iterations=0)
+    assert (fast != one).any()  # the iterations do move the seeds
+
+
+def test_cluster_local_in_bands_equals_one_piece():
+    rng = np.random.default_rng(2)
+    h, w, k = 41, 37, 30
+    grid = make_grid(h, w, k)
+    z = rng.random((3, h, w), dtype=np.float32)
+    image = rng.random((3, h, w), dtype=np.float32)
+    feats = rng.random((grid.n_seeds, 3), dtype=np.float32)
+    pos = grid.centres().numpy()
+    opts = dict(compactness=3.0, edge_scale=3.0, iterations=2, smoothing=3.0)
+    whole = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, **opts)
+    bands = [(0, 9), (9, 20), (20, 33), (33, 41)]
+    banded = cluster_local(lambda a, b: z[:, a:b], bands, grid, image, feats, pos, **opts)
+    np.testing.assert_array_equal(banded, whole)
+
+
+# ----------------------------------------------------------------------------- options
+def test_clustering_defaults_per_mode():
+    local = clustering_options("local")
+    assert local == dict(compactness=3.0, edge_scale=3.0, iterations=3, smoothing=3.0)
+    assert clustering_options("dense") == PAPER_CLUSTERING
+    assert clustering_options("local", **PAPER_CLUSTERING) == PAPER_CLUSTERING
+    assert clustering_options("local", iterations=1)["iterations"] == 1
+    assert clustering_options("dense", compactness=0.5)["compactness"] == 0.5
+    with pytest.raises(ValueError, match="local"):
+        clustering_options("dense", iterations=2)
+    with pytest.raises(ValueError, match="local"):
+        clustering_options("dense", smoothing=1.0)
+
+
+@pytest.mark.parametrize("key,value", [("iterations", -1), ("iterations", 1.5), ("iterations", True),
+                                       ("smoothing", -0.1), ("smoothing", float("nan")), ("smoothing", "3"),
+                                       ("edge_scale", -1.0), ("edge_scale", float("inf")),
+                                       ("compactness", float("nan")), ("compactness", "1")])
+def test_bad_clustering_values_are_refused(key, value):
+    img = np.zeros((16, 16, 3))
+    with pytest.raises((ValueError, TypeError), match=key):
+        lnsnet.segment(img, 4, **{key: value})
+
+
+def _boundary_edges(lab):
+    return int((lab[:, 1:] != lab[:, :-1]).sum() + (lab[1:] != lab[:-1]).sum())
+
+
+def test_default_shapes_are_more_regular_than_the_papers_clustering():
+    # a noisy two-tone image: the paper's pure feature clustering follows the noise
+    rng = np.random.default_rng(0)
+    img = np.zeros((60, 90, 3))
+    img[:, 45:] = 0.6
+    img = np.clip(img + rng.normal(0, 0.08, img.shape), 0, 1)
+    paper = lnsnet.segment(img, 24, **PAPER_CLUSTERING)
+    default = lnsnet.segment(img, 24)
+    assert _boundary_edges(default) < 0.8 * _boundary_edges(paper)
+    # the colour edge between columns 44 and 45 stays a boundary, to within a pixel
+    near = (default[:, 43:46] != default[:, 44:47]).any(1)
+    assert near.mean() > 0.95
+    for lab in (paper, default):
+        from lnsnet.connectivity import components
+
+        assert components(lab)[1] == lab.max() + 1  # every label one connected region
