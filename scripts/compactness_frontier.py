@@ -4,12 +4,14 @@ methods on all 200 BSDS500 test images.
     LNSNET_BSDS500=... python scripts/compactness_frontier.py            # run, then plot
     python scripts/compactness_frontier.py --plot-only
 
-Runs ``lnsnet:compactness=c`` for each ``--values`` with the shipped model into
+Runs ``lnsnet:clustering=paper:compactness=c`` (the paper's one-shot clustering plus the
+uniform spatial term) for each ``--values`` with the shipped model into
 ``docs/benchmarks/compactness-test`` (resumable), then draws
 ``docs/benchmarks/compactness-test/frontier.png``: boundary recall and ASA against
-compactness (Schick), one line per K for LNS-Net (one point per compactness value) and
-one marker per K for each baseline of ``docs/benchmarks/bsds500-test``, and prints the
-table.
+compactness (Schick), one line per K for that frontier (one point per value; c = 0 is
+``lnsnet:clustering=paper`` of ``docs/benchmarks/bsds500-test``), a star per K for the
+package's default clustering (``lnsnet`` there: edge-aware compactness, seed iterations,
+Potts smoothing), and one marker per K for each baseline, and prints the table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import csv
 from pathlib import Path
 
 BASELINES = ("slic", "slico", "lsc", "seeds", "snic", "ers")
+PAPER = "lnsnet:clustering=paper"
 
 
 def read(path):
@@ -41,7 +44,7 @@ def main():
     if not args.plot_only:
         from lnsnet.eval.benchmark import run_benchmark
 
-        methods = ",".join(f"lnsnet:compactness={v}" for v in values)
+        methods = ",".join(f"{PAPER}:compactness={v}" for v in values)
         run_benchmark("bsds500", split="test", methods=methods, ks=args.ks, out_dir=out, root=args.root,
                       workers=args.workers, progress=False)
     import matplotlib
@@ -51,17 +54,24 @@ def main():
 
     ks = [int(k) for k in args.ks.split(",")]
     base = read(args.baselines)
-    ours = [r for r in base if r["method"] == "lnsnet"] + read(out / "summary.csv")
+    ours = [r for r in base if r["method"] == PAPER] + read(out / "summary.csv")
+    default = [r for r in base if r["method"] == "lnsnet"]
     lines = ["| method | K | k delivered | CO | ASA | BR | UE |", "|---|---:|---:|---:|---:|---:|---:|"]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for ax, metric, label in [(axes[0], "br", "boundary recall (r=1)"), (axes[1], "asa", "ASA")]:
         for k in ks:
             pts = sorted(((float(r["co"]), float(r[metric]), r) for r in ours if int(r["k_asked"]) == k),
                          key=lambda t: t[0])
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", label=f"LNS-Net, K={k} (c = 0, {', '.join(values)})")
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o",
+                            label=f"LNS-Net paper clustering, K={k} (c = 0, {', '.join(values)})")
             for co, v, r in pts:
-                c = r["method"].split("=")[1] if "=" in r["method"] else "0"
+                c = r["method"].split("compactness=")[1] if "compactness=" in r["method"] else "0"
                 ax.annotate(f"c={c}, k={float(r['k_delivered']):.0f}", (co, v), fontsize=6, color=line.get_color())
+            for r in (r for r in default if int(r["k_asked"]) == k):
+                ax.scatter([float(r["co"])], [float(r[metric])], marker="*", s=180, color=line.get_color(),
+                           edgecolor="k", zorder=5, label=f"LNS-Net default clustering, K={k}")
+                ax.annotate(f"default, k={float(r['k_delivered']):.0f}", (float(r["co"]), float(r[metric])),
+                            fontsize=7, color=line.get_color(), xytext=(4, -10), textcoords="offset points")
         for i, b in enumerate(BASELINES):
             pts = sorted((float(r["co"]), float(r[metric]), float(r["k_delivered"])) for r in base if r["method"] == b)
             if not pts:
@@ -76,7 +86,7 @@ def main():
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "frontier.png", dpi=110)
-    for r in sorted(ours, key=lambda r: (int(r["k_asked"]), r["method"])):
+    for r in sorted(ours + default, key=lambda r: (int(r["k_asked"]), r["method"])):
         if int(r["k_asked"]) in ks:
             lines.append(f"| {r['method']} | {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['co']):.4f} | "
                          f"{float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['ue']):.4f} |")

@@ -241,7 +241,7 @@ def test_cluster_local_in_bands_equals_one_piece():
 # ----------------------------------------------------------------------------- options
 def test_clustering_defaults_per_mode():
     local = clustering_options("local")
-    assert local == dict(compactness=3.0, edge_scale=3.0, iterations=3, smoothing=3.0)
+    assert local == dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0)
     assert clustering_options("dense") == PAPER_CLUSTERING
     assert clustering_options("local", **PAPER_CLUSTERING) == PAPER_CLUSTERING
     assert clustering_options("local", iterations=1)["iterations"] == 1

@@ -10,6 +10,9 @@ kernel                 computes                                    reference
                                                                    features.lab_position)``
 ``local_assign``       argmin distance over the 3x3 cell           ``model.cluster.
                        neighbourhood (ties: first candidate)       local_labels``
+``seed_sums``          per-seed feature / position sums, counts    numpy means (tests)
+``potts_sweep``        one checkerboard ICM half-sweep of the      pixel-by-pixel python
+                       contrast-sensitive Potts energy             (``tests/test_refine``)
 ``components``         4-connected components, raster order        ``connectivity.
                                                                    components``
 ``merge_small``        rounds of merging small pieces into the     ``connectivity.

@@ -279,16 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed positions: cell centres (default) or moved by the seed estimation layer")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default 3 in local mode, 0 in dense mode; see docs/compactness.md)")
+                        "recall (default 3.5 in local mode, 0 in dense mode; see docs/compactness.md)")
     s.add_argument("--edge-scale", type=float, default=None,
                    help="local mode: the spatial weight relaxes at colour edges by exp(-g/EDGE_SCALE) "
-                        "(default 3; 0: the same weight everywhere)")
+                        "(default 2; 0: the same weight everywhere)")
     s.add_argument("--iterations", type=int, default=None,
                    help="local mode: rounds of moving each seed to its pixels' mean before the final "
-                        "assignment (default 3; 0: the paper's one-shot clustering)")
+                        "assignment (default 5; 0: the paper's one-shot clustering)")
     s.add_argument("--smoothing", type=float, default=None,
                    help="local mode: weight of the contrast-sensitive boundary-length term that "
-                        "straightens ragged borders (default 3; 0: off)")
+                        "straightens ragged borders (default 6; 0: off)")
     s.add_argument("--paper-clustering", action="store_true",
                    help="the paper's one-shot clustering: compactness, edge scale, iterations and "
                         "smoothing all 0")

@@ -27,10 +27,10 @@ __all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR", "PAPER_CL
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 #: local-mode clustering defaults (``docs/compactness.md``); dense mode's are PAPER_CLUSTERING
-DEFAULT_COMPACTNESS = 3.0
-DEFAULT_EDGE_SCALE = 3.0
-DEFAULT_ITERATIONS = 3
-DEFAULT_SMOOTHING = 3.0
+DEFAULT_COMPACTNESS = 3.5
+DEFAULT_EDGE_SCALE = 2.0
+DEFAULT_ITERATIONS = 5
+DEFAULT_SMOOTHING = 6.0
 #: the paper's one-shot clustering: ``segment(image, K, **PAPER_CLUSTERING)``
 PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
 SMOOTHING_SWEEPS = 5
@@ -224,22 +224,22 @@ def segment(
     compactness : float, optional
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
         feature distance: larger gives more regular shapes and less boundary recall, 0 the
-        paper's pure feature clustering. Default: 3 in local mode, 0 in dense mode.
+        paper's pure feature clustering. Default: 3.5 in local mode, 0 in dense mode.
     edge_scale : float, optional
         Local mode: the spatial weight at a pixel is ``compactness * exp(-g / edge_scale)``,
         with ``g`` the pixel's largest squared colour (CIELAB) difference to its
         4-neighbours over the image's mean of it: regular shapes in flat regions, borders
         free to follow colour edges. 0 switches this off (one weight everywhere).
-        Default: 3 in local mode.
+        Default: 2 in local mode.
     iterations : int, optional
         Local mode: SLIC-style rounds before the final assignment, each moving every seed
         to the mean feature and mean position of its pixels. 0: the paper's one-shot
-        (non-iterative) clustering. Default: 3 in local mode.
+        (non-iterative) clustering. Default: 5 in local mode.
     smoothing : float, optional
         Local mode: weight of a contrast-sensitive Potts term (boundary length, cheaper
         across colour edges) minimised by 5 sweeps of ICM after the assignment, in units
         of the image's median pixel-to-seed distance; straightens ragged borders. 0: off.
-        Default: 3 in local mode.
+        Default: 6 in local mode.
 
         The four options above default to the mode's settings; ``dense`` mode is the
         paper's clustering and takes ``compactness`` only. ``**lnsnet.PAPER_CLUSTERING``

@@ -308,6 +308,12 @@ def test_lnsnet_window_option_parses():
     from lnsnet.eval.benchmark import lnsnet_options
 
     assert lnsnet_options("lnsnet:window=5:compactness=0.5") == {"window": 5, "compactness": 0.5}
+    paper = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
+    assert lnsnet_options("lnsnet:clustering=paper") == paper
+    assert lnsnet_options("lnsnet:clustering=paper:compactness=1") == {**paper, "compactness": 1.0}
+    assert lnsnet_options("lnsnet:iterations=5:smoothing=6:edge_scale=2") == dict(iterations=5, smoothing=6.0,
+                                                                                    edge_scale=2.0)
+    assert lnsnet_options("lnsnet:clustering=default") == {}
 
 
 @pytest.mark.parametrize("method, message", [
@@ -319,6 +325,10 @@ def test_lnsnet_window_option_parses():
     ("lnsnet:mode=dense:mode=local", "given twice"),
     ("lnsnet:window=4", "positive odd integer"),
     ("lnsnet:window=five", "not an integer"),
+    ("lnsnet:iterations=-1", "iterations must be an integer >= 0"),
+    ("lnsnet:iterations=1.5", "not an integer"),
+    ("lnsnet:smoothing=-2", "finite number >= 0"),
+    ("lnsnet:clustering=fancy", "allowed: default, paper"),
 ])  # fmt: skip
 def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):

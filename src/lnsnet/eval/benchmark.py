@@ -109,6 +109,8 @@ def known_methods() -> list[str]:
     ``lnsnet`` also takes inference options of :func:`lnsnet.segment` after colons, e.g.
     ``lnsnet:seeds=learned``, ``lnsnet:mode=dense`` or ``lnsnet:compactness=0.3``; each
     such spelling is a method of its own in the rows (keys: :data:`LNSNET_OPTIONS`).
+    ``lnsnet:clustering=paper`` is the paper's one-shot clustering
+    (:data:`lnsnet.PAPER_CLUSTERING`; options given beside it win).
     """
     from .baselines import BASELINES
 
@@ -168,13 +170,10 @@ def lnsnet_options(name: str) -> dict | None:
             if value not in kind:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
             opts[key] = value
-    if opts.pop("clustering", "default") == "paper":  # the paper's one-shot clustering
+    if opts.pop("clustering", "default") == "paper":  # the paper's one-shot clustering; given keys win
         from ..segment import PAPER_CLUSTERING
 
-        clash = sorted(set(opts) & set(PAPER_CLUSTERING))
-        if clash:
-            raise ValueError(f"lnsnet option clustering=paper in method {name!r} fixes {', '.join(clash)}")
-        opts.update(PAPER_CLUSTERING)
+        opts = {**PAPER_CLUSTERING, **opts}
     return opts
 
 
@@ -944,7 +943,7 @@ def add_parser(subparsers):
                    help="comma-separated methods (default %(default)s); known: "
                         + ", ".join(known_methods())
                         + "; lnsnet takes segment options after colons, e.g. lnsnet:seeds=learned, "
-                          "lnsnet:mode=dense, lnsnet:compactness=0.3")
+                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=paper (the paper's one-shot clustering)")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
                    help="comma-separated K values (default %(default)s)")
     b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
