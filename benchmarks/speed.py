@@ -57,6 +57,7 @@ def _methods():
     model = lnsnet.load_model()
     out = {
         "lnsnet": lambda im, k: lnsnet.segment(im, k, model=model),
+        "lnsnet-compact": lambda im, k: lnsnet.segment(im, k, model=model, **lnsnet.COMPACT_CLUSTERING),
         "skimage-slic": lambda im, k: slic(im, k, start_label=0),
     }
     try:
@@ -168,11 +169,14 @@ def main(argv=None):
 
 def _acceptance(meth, images, result):
     rows = {}
-    print(f"{'K':>6} {'lnsnet ms':>10} {'k':>7} {'slic ms':>9} {'k':>7} {'lnsnet/slic':>12}")
+    print(f"{'K':>6} {'lnsnet ms':>10} {'k':>7} {'slic ms':>9} {'k':>7} {'lnsnet/slic':>12} "
+          f"{'compact ms':>11} {'/slic':>6}")
     for k in (100, 1000, 5000):
-        (tl, kl), (ts, kk) = _time_pair([meth["lnsnet"], meth["skimage-slic"]], images, k)
-        rows[k] = dict(lnsnet_ms=tl, lnsnet_k=kl, slic_ms=ts, slic_k=kk, ratio=tl / ts)
-        print(f"{k:>6} {tl:>10.1f} {kl:>7.1f} {ts:>9.1f} {kk:>7.1f} {tl / ts:>12.2f}")
+        (tl, kl), (ts, kk), (tc, kc) = _time_pair([meth["lnsnet"], meth["skimage-slic"], meth["lnsnet-compact"]],
+                                                  images, k)
+        rows[k] = dict(lnsnet_ms=tl, lnsnet_k=kl, slic_ms=ts, slic_k=kk, ratio=tl / ts, compact_ms=tc, compact_k=kc,
+                       compact_ratio=tc / ts)
+        print(f"{k:>6} {tl:>10.1f} {kl:>7.1f} {ts:>9.1f} {kk:>7.1f} {tl / ts:>12.2f} {tc:>11.1f} {tc / ts:>6.2f}")
     flat = rows[5000]["lnsnet_ms"] / rows[100]["lnsnet_ms"]
     print(f"ratio lnsnet/slic: K=100 {rows[100]['ratio']:.2f}, K=1000 {rows[1000]['ratio']:.2f} (target <= 1.0)")
     print(f"ratio lnsnet K=5000 / K=100: {flat:.2f} (target <= 1.3)")

@@ -4,7 +4,7 @@
 #   1. benchmarks/gpu_timing.py: LNS-Net with the default clustering (network on the GPU,
 #      clustering on the CPU) and with the paper's one-shot clustering (all on the GPU),
 #      SSN, RIM; SLIC on the CPU as the baseline of the same run
-#   2. the RIM benchmark rows of docs/benchmarks/rim-test24 resumed on more test images
+#   2. the RIM benchmark rows of docs/benchmarks/rim-test-subset resumed on more test images
 #      (K=100,400, first 100 test images) until RIM_SECONDS
 # Dry run on a CPU: DRY=1 bash scripts/device_issue4.sh
 set -u
@@ -18,8 +18,8 @@ else TIMING="--images 5 --rim-images 3"; fi
   date; nvidia-smi -L 2>&1
   echo "== 1. timing"; $PY benchmarks/gpu_timing.py $TIMING 2>&1 | tee "$OUT/gpu_timing.txt"
   echo "== 2. RIM benchmark, resumed"; date
-  mkdir -p /tmp/rim-bench && cp docs/benchmarks/rim-test24/rim_rows.csv /tmp/rim-bench/rows.csv \
-    && cp docs/benchmarks/rim-test24/rim_meta.json /tmp/rim-bench/meta.json
+  mkdir -p /tmp/rim-bench && cp docs/benchmarks/rim-test-subset/rim_rows.csv /tmp/rim-bench/rows.csv \
+    && cp docs/benchmarks/rim-test-subset/rim_meta.json /tmp/rim-bench/meta.json
   timeout "$RIM_SECONDS" $PY -m lnsnet.cli benchmark --split test --methods rim --k 100,400 -o /tmp/rim-bench \
     --workers 2 --limit 100 --no-plots -q
   echo "benchmark exit $?"; date

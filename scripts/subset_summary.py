@@ -2,8 +2,8 @@
 subset of BSDS500 test): keep the base run's rows for those images, add the other rows,
 write rows.csv, summary.csv and summary.md.
 
-    python scripts/subset_summary.py docs/benchmarks/rim-test24/rim_rows.csv \
-        --base docs/benchmarks/bsds500-test/rows.csv -o docs/benchmarks/rim-test24
+    python scripts/subset_summary.py docs/benchmarks/rim-test-subset/rim_rows.csv \
+        --base docs/benchmarks/bsds500-test/rows.csv -o docs/benchmarks/rim-test-subset
 
 Only images on which the extra run has every K it has anywhere are kept, so each method
 is averaged over exactly the same images.

@@ -2,7 +2,7 @@
 headline table (every K) for README.
 
     python scripts/table1.py docs/benchmarks/bsds500-test/summary.csv [--k 100] \
-        [--extra docs/benchmarks/rim-test24/summary.csv:rim]
+        [--extra docs/benchmarks/rim-test-subset/summary.csv:rim]
 
 ``--extra SUMMARY:METHODS`` adds those methods' rows from another summary (e.g. RIM, run
 on a GPU on a subset), marked with their image count. FLOPs are the multiply-adds of one
@@ -21,7 +21,7 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
     "rim": ("34842", "GPU", "0.953"),
     "lnsnet": ("55", "GPU", "0.962"),
 }
-NAMES = {"ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
+NAMES = {"lnsnet:clustering=compact": "LNS-Net (ours, shipped model), compact clustering", "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
          "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)"}
 
 
@@ -74,7 +74,8 @@ def main():
     print("method at 100 superpixels on 481x321 images; it is the figure each baseline is compared with here.\n")
     print("| method | k delivered | time / image (CPU, 1 thread) | FLOPs | parameters | ASA | BR | needs labels | paper: time, device, ASA |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
+    lns_first = sorted(rows, key=lambda r: not r["method"].startswith("lnsnet"))  # stable: LNS-Net rows first
+    for r in lns_first:
         if int(r["k_asked"]) != args.k:
             continue
         m = r["method"]
@@ -86,7 +87,7 @@ def main():
     print("\n### Every K (means over images; best annotator, r = 1)\n")
     print("| method | K | k delivered | ASA | BR | BP | F (beta 4) | UE | CO | EV | time / image |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in sorted(rows, key=lambda r: (r["method"] != "lnsnet", r["method"], int(r["k_asked"]))):
+    for r in sorted(rows, key=lambda r: (not r["method"].startswith("lnsnet"), r["method"], int(r["k_asked"]))):
         tag = "" if r["n_images"] == n_main else f" ({r['n_images']} images)"
         print(f"| {r['method']}{tag} | {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | "
               f"{float(r['br']):.4f} | {float(r['bp']):.4f} | {float(r['f']):.4f} | {float(r['ue']):.4f} | "

@@ -50,15 +50,17 @@ def test_segment_compactness_and_window_options(tmp_path):
     assert main(args + ["-o", str(tmp_path / "a"), "--compactness", "2", "--window", "5"]) == 0
     got = read_labels(tmp_path / "a" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, compactness=2.0, window=5))
-    assert main(args + ["-o", str(tmp_path / "p"), "--paper-clustering"]) == 0
+    assert main(args + ["-o", str(tmp_path / "p"), "--compact"]) == 0
     got = read_labels(tmp_path / "p" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, **lnsnet.PAPER_CLUSTERING))
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, **lnsnet.COMPACT_CLUSTERING))
+    assert main(args + ["-o", str(tmp_path / "q"), "--compact", "--iterations", "2"]) == 0
+    got = read_labels(tmp_path / "q" / "in_labels.npy")
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, **{**lnsnet.COMPACT_CLUSTERING, "iterations": 2}))
     assert main(args + ["-o", str(tmp_path / "s"), "--iterations", "1", "--smoothing", "0", "--edge-scale", "0"]) == 0
     got = read_labels(tmp_path / "s" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, iterations=1, smoothing=0.0, edge_scale=0.0))
     for bad in (["--window", "4"], ["--compactness", "-1"], ["--iterations", "-2"], ["--smoothing", "nan"],
-                ["--edge-scale", "-1"], ["--paper-clustering", "--iterations", "2"],
-                ["--mode", "dense", "--smoothing", "1"]):
+                ["--edge-scale", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"]):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)
         assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
@@ -73,7 +75,7 @@ def test_info_reports_parameters_and_flops(capsys):
 def test_help_lists_every_option():
     for cmd, opts in {
         "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--edge-scale",
-                    "--iterations", "--smoothing", "--paper-clustering", "--device"],
+                    "--iterations", "--smoothing", "--compact", "--device"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
                   "--boundaries", "--n-segments", "--seed", "--lr"],
         "info": ["--model"],

@@ -10,7 +10,8 @@ import lnsnet
 from lnsnet import _kernels
 from lnsnet.grid import make_grid
 from lnsnet.model.cluster import local_distances
-from lnsnet.segment import (PAPER_CLUSTERING, clustering_options, cluster_local, contrast_beta, edge_weights)
+from lnsnet.segment import (COMPACT_CLUSTERING, PAPER_CLUSTERING, clustering_options, cluster_local, contrast_beta,
+                            edge_weights)
 
 
 # ----------------------------------------------------------------------------- hand values
@@ -22,6 +23,14 @@ def test_seed_sums_by_hand():
     np.testing.assert_array_equal(fsum, [[0 + 1, 6 + 7], [2 + 3 + 4, 8 + 9 + 10], [5, 11]])
     # positions (row, col) with the band offset y0 = 10
     np.testing.assert_array_equal(psum, [[20, 1], [10 + 11 + 11, 2 + 0 + 1], [11, 2]])
+    # every second row and column: positions are image positions
+    big = np.zeros((2, 4, 3), np.float32)
+    big_lab = np.array([[0, 0, 1], [1, 1, 2], [2, 0, 1], [1, 1, 1]], np.int32)
+    _, psub, csub = _kernels.seed_sums(big[:, ::2, ::2], big_lab[::2, ::2], 3, y0=10, stride=2)
+    # pixels (10, 0): 0, (10, 2): 1, (12, 0): 2, (12, 2): 1, each counted at the centre
+    # of its 2x2 block (+0.5, +0.5)
+    np.testing.assert_array_equal(csub, [1, 2, 1])
+    np.testing.assert_array_equal(psub, [[10.5, 0.5], [10.5 + 12.5, 2.5 + 2.5], [12.5, 0.5]])
     # band by band adds up to the whole
     part = _kernels.seed_sums(z[:, :1], lab[:1], 3, y0=10)
     part = _kernels.seed_sums(z[:, 1:], lab[1:], 3, y0=11, sums=part)
@@ -182,6 +191,23 @@ def test_local_assign_with_a_weight_map_matches_the_torch_distances():
     np.testing.assert_allclose(best, d.min(0).values.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_channels_last_assignment_equals_the_plain_one(stride):
+    rng = np.random.default_rng(9)
+    h, w, k = 33, 47, 30
+    grid = make_grid(h, w, k)
+    z = rng.random((5, h, w), dtype=np.float32)[:, ::stride, ::stride]
+    feats = rng.random((grid.n_seeds, 5), dtype=np.float32)
+    pos = grid.centres().numpy()
+    pr, pc = (t.numpy()[::stride] for t in grid.pixel_cells())
+    wmap = rng.random(z.shape[1:]).astype(np.float32)
+    a = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap, True, stride)
+    b = _kernels.local_assign(np.ascontiguousarray(z.transpose(1, 2, 0)), feats, grid.rows, grid.cols, pr, pc, pos,
+                              0.05, 0, 3, wmap, True, stride, channels_last=True)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
 def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iterations):
     """Seed iterations with torch's distances and plain numpy means (no smoothing)."""
     step2 = grid.cell_size[0] * grid.cell_size[1]
@@ -195,12 +221,13 @@ def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iter
                                        torch.from_numpy(pos), 1.0)
         m = d.argmin(0)
         lab = ((pr[:, None] + m // 3 - 1) * grid.cols + pc[None, :] + m % 3 - 1).numpy()
-        if it < iterations:
+        if it < iterations:  # the rounds use every pixel (ITER_STRIDE = 1)
+            sub, zs, ys2, xs2 = lab, z, ys, xs
             for s in range(grid.n_seeds):
-                mask = lab == s
+                mask = sub == s
                 if mask.any():
-                    feats[s] = z[:, mask].mean(1)
-                    pos[s] = ys[mask].mean(), xs[mask].mean()
+                    feats[s] = zs[:, mask].mean(1)
+                    pos[s] = ys2[mask].mean(), xs2[mask].mean()
     del step2
     return lab
 
@@ -239,13 +266,16 @@ def test_cluster_local_in_bands_equals_one_piece():
 
 
 # ----------------------------------------------------------------------------- options
-def test_clustering_defaults_per_mode():
-    local = clustering_options("local")
-    assert local == dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0)
+def test_clustering_defaults_and_presets():
+    assert clustering_options("local") == PAPER_CLUSTERING == dict(compactness=0.0, edge_scale=0.0, iterations=0,
+                                                                     smoothing=0.0)
     assert clustering_options("dense") == PAPER_CLUSTERING
-    assert clustering_options("local", **PAPER_CLUSTERING) == PAPER_CLUSTERING
+    assert clustering_options("local", **COMPACT_CLUSTERING) == dict(compactness=3.5, edge_scale=2.0, iterations=5,
+                                                                      smoothing=6.0)
     assert clustering_options("local", iterations=1)["iterations"] == 1
     assert clustering_options("dense", compactness=0.5)["compactness"] == 0.5
+    with pytest.raises(ValueError, match="local"):
+        clustering_options("dense", **COMPACT_CLUSTERING)
     with pytest.raises(ValueError, match="local"):
         clustering_options("dense", iterations=2)
     with pytest.raises(ValueError, match="local"):
@@ -266,14 +296,15 @@ def _boundary_edges(lab):
     return int((lab[:, 1:] != lab[:, :-1]).sum() + (lab[1:] != lab[:-1]).sum())
 
 
-def test_default_shapes_are_more_regular_than_the_papers_clustering():
+def test_compact_shapes_are_more_regular_than_the_papers_clustering():
     # a noisy two-tone image: the paper's pure feature clustering follows the noise
     rng = np.random.default_rng(0)
     img = np.zeros((60, 90, 3))
     img[:, 45:] = 0.6
     img = np.clip(img + rng.normal(0, 0.08, img.shape), 0, 1)
-    paper = lnsnet.segment(img, 24, **PAPER_CLUSTERING)
-    default = lnsnet.segment(img, 24)
+    paper = lnsnet.segment(img, 24)
+    assert np.array_equal(paper, lnsnet.segment(img, 24, **PAPER_CLUSTERING))
+    default = lnsnet.segment(img, 24, **lnsnet.COMPACT_CLUSTERING)
     assert _boundary_edges(default) < 0.8 * _boundary_edges(paper)
     # the colour edge between columns 44 and 45 stays a boundary, to within a pixel
     near = (default[:, 43:46] != default[:, 44:47]).any(1)

@@ -136,7 +136,7 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- clustering
 @nb.njit(parallel=True, **_jit)
-def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out):
+def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride, out, best_out):
     c_n, h, w = z.shape
     n_cand = win * win
     half = win // 2
@@ -158,8 +158,8 @@ def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, b
                 prow_x = ptable[1, r + m // win]
                 off = m % win
                 for x in range(w):
-                    dy = prow_y[pc[x] + off] - np.float32(y0 + y)
-                    dx = prow_x[pc[x] + off] - np.float32(x)
+                    dy = prow_y[pc[x] + off] - np.float32(y0 + y * stride)
+                    dx = prow_x[pc[x] + off] - np.float32(x * stride)
                     d[m, x] += wmap[y, x] * (dy * dy + dx * dx)
         for x in range(w):
             best = d[0, x]
@@ -167,6 +167,36 @@ def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, b
             for m in range(1, n_cand):
                 if d[m, x] < best:
                     best = d[m, x]
+                    arg = m
+            out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
+            best_out[y, x] = best
+
+
+@nb.njit(parallel=True, **_jit)
+def _local_assign_hwc(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride, out, best_out):
+    # channels-last twin of _local_assign (used where Z is kept channels-last for many
+    # passes): the same sums in the same order, so the same labels
+    h, w, c_n = zt.shape
+    n_cand = win * win
+    half = win // 2
+    for y in nb.prange(h):
+        r = pr[y]
+        for x in range(w):
+            best = np.float32(np.inf)
+            arg = -1
+            for m in range(n_cand):
+                tr = r + m // win
+                tc = pc[x] + m % win
+                d = np.float32(0.0)
+                for c in range(c_n):
+                    t = table[tr, tc, c] - zt[y, x, c]
+                    d += t * t
+                if spatial:
+                    dy = ptable[0, tr, tc] - np.float32(y0 + y * stride)
+                    dx = ptable[1, tr, tc] - np.float32(x * stride)
+                    d += wmap[y, x] * (dy * dy + dx * dx)
+                if arg < 0 or d < best:
+                    best = d
                     arg = m
             out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
             best_out[y, x] = best
@@ -196,7 +226,7 @@ def _weight_rows(weight, weight_map, h, w):
 
 
 def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
-                 weight_map=None, return_best=False):
+                 weight_map=None, return_best=False, stride=1, channels_last=False, tables=None):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
@@ -205,43 +235,56 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     pixel row / column; with ``weight > 0``, ``weight * |p - seed_pos|^2`` (pixels) is
     added, times ``weight_map[y, x]`` where a per-pixel map ``(H, W)`` is given. ``z`` may
     be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
-    those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
-    the chosen seed ``(H, W)`` float32.
+    those rows), and every ``stride``-th row and column of the image from ``(y0, 0)``
+    (``pr``, ``pc``, ``weight_map`` then of those pixels). Returns ``(H, W)`` int32, and
+    with ``return_best`` also the distance to the chosen seed ``(H, W)`` float32.
+    ``channels_last``: ``z`` is ``(H, W, C)`` (the fast layout; ``(C, H, W)`` is
+    transposed here). ``tables``: ``seed_tables(...)`` made once for many calls.
     """
     z = np.ascontiguousarray(z, dtype=np.float32)
-    c, h, w = z.shape
+    h, w = z.shape[:2] if channels_last else z.shape[1:]
     spatial = weight > 0 and seed_pos is not None
-    table, ptable = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
+    if tables is None:
+        tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
     wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)
-    _local_assign(z, table, np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), ptable, wmap,
-                  bool(spatial), int(y0), int(window), out, best)
+    args = (np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols))
+    rest = (bool(spatial), int(y0), int(window), int(stride), out, best)
+    if channels_last:
+        _local_assign_hwc(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), *args, tables[1], wmap, *rest)
+    else:
+        _local_assign(z, tables[0], *args, tables[1], wmap, *rest)
     return (out, best) if return_best else out
 
 
 # --------------------------------------------------------------------------- refinement
 @nb.njit(**_jit)
-def _seed_sums(z, lab, y0, fsum, psum, cnt):
-    c_n, h, w = z.shape
+def _seed_sums(zt, lab, y0, stride, fsum, psum, cnt):
+    h, w, c_n = zt.shape
     for y in range(h):
         for x in range(w):
             s = lab[y, x]
             cnt[s] += 1.0
-            psum[s, 0] += y0 + y
-            psum[s, 1] += x
+            # a sampled pixel stands for its stride x stride block: count the block's centre
+            psum[s, 0] += y0 + y * stride + 0.5 * (stride - 1)
+            psum[s, 1] += x * stride + 0.5 * (stride - 1)
             for c in range(c_n):
-                fsum[s, c] += z[c, y, x]
+                fsum[s, c] += zt[y, x, c]
 
 
-def seed_sums(z, labels, n_seeds, y0=0, sums=None):
-    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``),
-    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)``;
-    ``sums`` (a previous return value) is added to in place for band-by-band use."""
-    z = np.ascontiguousarray(z, dtype=np.float32)
+def seed_sums(z, labels, n_seeds, y0=0, sums=None, stride=1, channels_last=False):
+    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``;
+    with ``stride``, every stride-th row and column from there, each pixel standing for
+    its ``stride x stride`` block, whose centre is its position), of the pixel positions
+    (row, column) and pixel counts over ``labels`` ``(h, W)``; ``sums`` (a previous
+    return value) is added to in place for band-by-band use. ``channels_last``: ``z`` is
+    ``(h, W, C)``."""
+    zt = np.asarray(z, dtype=np.float32)
+    zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
     if sums is None:
-        sums = (np.zeros((n_seeds, z.shape[0])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
-    _seed_sums(z, np.ascontiguousarray(labels, dtype=np.int32), int(y0), *sums)
+        sums = (np.zeros((n_seeds, zt.shape[2])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
+    _seed_sums(zt, np.ascontiguousarray(labels, dtype=np.int32), int(y0), int(stride), *sums)
     return sums
 
 

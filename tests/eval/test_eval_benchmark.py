@@ -314,6 +314,9 @@ def test_lnsnet_window_option_parses():
     assert lnsnet_options("lnsnet:iterations=5:smoothing=6:edge_scale=2") == dict(iterations=5, smoothing=6.0,
                                                                                     edge_scale=2.0)
     assert lnsnet_options("lnsnet:clustering=default") == {}
+    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=3.5, edge_scale=2.0, iterations=5,
+                                                               smoothing=6.0)
+    assert lnsnet_options("lnsnet:clustering=compact:iterations=2")["iterations"] == 2
 
 
 @pytest.mark.parametrize("method, message", [
@@ -328,7 +331,7 @@ def test_lnsnet_window_option_parses():
     ("lnsnet:iterations=-1", "iterations must be an integer >= 0"),
     ("lnsnet:iterations=1.5", "not an integer"),
     ("lnsnet:smoothing=-2", "finite number >= 0"),
-    ("lnsnet:clustering=fancy", "allowed: default, paper"),
+    ("lnsnet:clustering=fancy", "allowed: default, paper, compact"),
 ])  # fmt: skip
 def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):

@@ -109,8 +109,9 @@ def known_methods() -> list[str]:
     ``lnsnet`` also takes inference options of :func:`lnsnet.segment` after colons, e.g.
     ``lnsnet:seeds=learned``, ``lnsnet:mode=dense`` or ``lnsnet:compactness=0.3``; each
     such spelling is a method of its own in the rows (keys: :data:`LNSNET_OPTIONS`).
-    ``lnsnet:clustering=paper`` is the paper's one-shot clustering
-    (:data:`lnsnet.PAPER_CLUSTERING`; options given beside it win).
+    ``lnsnet:clustering=compact`` is :data:`lnsnet.COMPACT_CLUSTERING`,
+    ``lnsnet:clustering=paper`` the paper's one-shot clustering (the default) spelt out;
+    options given beside a preset win.
     """
     from .baselines import BASELINES
 
@@ -127,7 +128,7 @@ LNSNET_OPTIONS = {
     "smoothing": float,
     "min_size_factor": float,
     "window": int,
-    "clustering": ("default", "paper"),
+    "clustering": ("default", "paper", "compact"),
 }
 
 
@@ -170,10 +171,11 @@ def lnsnet_options(name: str) -> dict | None:
             if value not in kind:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
             opts[key] = value
-    if opts.pop("clustering", "default") == "paper":  # the paper's one-shot clustering; given keys win
-        from ..segment import PAPER_CLUSTERING
+    preset = opts.pop("clustering", "default")
+    if preset != "default":  # a clustering preset; options given beside it win
+        from ..segment import COMPACT_CLUSTERING, PAPER_CLUSTERING
 
-        opts = {**PAPER_CLUSTERING, **opts}
+        opts = {**(PAPER_CLUSTERING if preset == "paper" else COMPACT_CLUSTERING), **opts}
     return opts
 
 
@@ -943,7 +945,7 @@ def add_parser(subparsers):
                    help="comma-separated methods (default %(default)s); known: "
                         + ", ".join(known_methods())
                         + "; lnsnet takes segment options after colons, e.g. lnsnet:seeds=learned, "
-                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=paper (the paper's one-shot clustering)")
+                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=compact (compact shapes, docs/compactness.md)")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
                    help="comma-separated K values (default %(default)s)")
     b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
