@@ -175,30 +175,43 @@ def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride
 @nb.njit(parallel=True, **_jit)
 def _local_assign_hwc(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride, out, best_out):
     # channels-last twin of _local_assign (used where Z is kept channels-last for many
-    # passes): the same sums in the same order, so the same labels
+    # passes): the same sums in the same order, so the same labels. The candidate seeds
+    # of a run of pixels in one cell are copied once into a small contiguous block.
     h, w, c_n = zt.shape
     n_cand = win * win
     half = win // 2
     for y in nb.prange(h):
         r = pr[y]
+        cand = np.empty((n_cand, c_n), dtype=np.float32)
+        cpos = np.empty((n_cand, 2), dtype=np.float32)
+        cur = -1
         for x in range(w):
+            if pc[x] != cur:
+                cur = pc[x]
+                for m in range(n_cand):
+                    tr = r + m // win
+                    tc = cur + m % win
+                    for c in range(c_n):
+                        cand[m, c] = table[tr, tc, c]
+                    cpos[m, 0] = ptable[0, tr, tc]
+                    cpos[m, 1] = ptable[1, tr, tc]
             best = np.float32(np.inf)
             arg = -1
+            zx = zt[y, x]
             for m in range(n_cand):
-                tr = r + m // win
-                tc = pc[x] + m % win
                 d = np.float32(0.0)
+                cm = cand[m]
                 for c in range(c_n):
-                    t = table[tr, tc, c] - zt[y, x, c]
+                    t = cm[c] - zx[c]
                     d += t * t
                 if spatial:
-                    dy = ptable[0, tr, tc] - np.float32(y0 + y * stride)
-                    dx = ptable[1, tr, tc] - np.float32(x * stride)
+                    dy = cpos[m, 0] - np.float32(y0 + y * stride)
+                    dx = cpos[m, 1] - np.float32(x * stride)
                     d += wmap[y, x] * (dy * dy + dx * dx)
                 if arg < 0 or d < best:
                     best = d
                     arg = m
-            out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
+            out[y, x] = (r + arg // win - half) * cols + cur + arg % win - half
             best_out[y, x] = best
 
 

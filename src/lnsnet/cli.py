@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "straightens ragged borders (default 0: off; --compact: 6)")
     s.add_argument("--compact", action="store_true",
                    help="superpixels as compact as LSC's, boundary recall at SNIC's level: compactness "
-                        "3.5, edge scale 2, 5 iterations, smoothing 6 (local mode; about 2.2x the time; "
+                        "3.5, edge scale 2, 5 iterations, smoothing 6 (local mode; about 2x the time; "
                         "options given beside it win)")
     s.add_argument("--window", type=int, default=3,
                    help="local mode: search the seeds of the WINDOW x WINDOW grid cells around each pixel "

@@ -244,7 +244,7 @@ def segment(
         All four default to 0, the paper's one-shot clustering (highest boundary recall,
         ragged shapes). ``**lnsnet.COMPACT_CLUSTERING`` (compactness 3.5, edge_scale 2,
         5 iterations, smoothing 6) gives superpixels as compact as LSC's with ASA and
-        boundary recall at or above the classic methods' on BSDS500, at about 2.2x the
+        boundary recall at or above the classic methods' on BSDS500, at about 2x the
         time per image; ``dense`` mode takes ``compactness`` only. What each costs and
         buys: ``docs/compactness.md``.
     window : int
