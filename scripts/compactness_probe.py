@@ -10,7 +10,7 @@ distance) + ``lam`` x sum over the ``conn``-neighbours with another label of
 ``exp(-beta |dI|^2)`` (beta = 1 / (2 mean |dI|^2), standardised LAB). ``lam = 0`` is the
 plain argmin. Prints mean k, ASA, BR, UE, CO over the first N val images (best annotator, r=1).
 """
-import os, sys, time, numpy as np, torch, numba
+import os, sys, time, numpy as np, torch
 import lnsnet
 from lnsnet.segment import _resolve
 from lnsnet.features import encode
@@ -25,41 +25,8 @@ N = int(sys.argv[1])
 samples = [ds[i] for i in range(N)]
 net = _resolve(os.environ.get("LNSNET_MODEL"), torch.device("cpu"))  # LNSNET_MODEL: a model file
 
-@numba.njit(cache=True)
-def icm(d, cand, lab, lab_img, lam, beta, sweeps, conn8):
-    # d (9,H,W) distances, cand (9,H,W) seed ids, lab (H,W) current seed ids, lab_img (3,H,W)
-    nine, H, W = d.shape
-    if conn8:
-        dys = np.array([-1,1,0,0,-1,-1,1,1]); dxs = np.array([0,0,-1,1,-1,1,-1,1]); wts=np.array([1,1,1,1,0.7071,0.7071,0.7071,0.7071])
-    else:
-        dys = np.array([-1,1,0,0]); dxs = np.array([0,0,-1,1]); wts=np.array([1.,1.,1.,1.])
-    nn = dys.shape[0]
-    wq = np.zeros((nn, H, W))
-    for y in range(H):
-        for x in range(W):
-            for j in range(nn):
-                yy = y+dys[j]; xx = x+dxs[j]
-                if 0<=yy<H and 0<=xx<W:
-                    s=0.0
-                    for c in range(3):
-                        t = lab_img[c,y,x]-lab_img[c,yy,xx]; s+=t*t
-                    wq[j,y,x] = wts[j]*np.exp(-beta*s)
-    for it in range(sweeps):
-        for y in range(H):
-            for x in range(W):
-                best = 1e30; arg = lab[y,x]
-                for m in range(nine):
-                    s = cand[m,y,x]
-                    if s < 0: continue
-                    e = d[m,y,x]
-                    for j in range(nn):
-                        yy=y+dys[j]; xx=x+dxs[j]
-                        if 0<=yy<H and 0<=xx<W and lab[yy,xx]!=s:
-                            e += lam*wq[j,y,x]
-                    if e < best:
-                        best = e; arg = s
-                lab[y,x] = arg
-    return lab
+from probe_icm import icm  # noqa: E402 (scripts/ is on sys.path when run as a script)
+
 
 def seg(rgb, k, c, lam, sweeps, conn8):
     h,w = rgb.shape[:2]; grid = make_grid(h,w,k)

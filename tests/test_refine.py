@@ -23,14 +23,6 @@ def test_seed_sums_by_hand():
     np.testing.assert_array_equal(fsum, [[0 + 1, 6 + 7], [2 + 3 + 4, 8 + 9 + 10], [5, 11]])
     # positions (row, col) with the band offset y0 = 10
     np.testing.assert_array_equal(psum, [[20, 1], [10 + 11 + 11, 2 + 0 + 1], [11, 2]])
-    # every second row and column: positions are image positions
-    big = np.zeros((2, 4, 3), np.float32)
-    big_lab = np.array([[0, 0, 1], [1, 1, 2], [2, 0, 1], [1, 1, 1]], np.int32)
-    _, psub, csub = _kernels.seed_sums(big[:, ::2, ::2], big_lab[::2, ::2], 3, y0=10, stride=2)
-    # pixels (10, 0): 0, (10, 2): 1, (12, 0): 2, (12, 2): 1, each counted at the centre
-    # of its 2x2 block (+0.5, +0.5)
-    np.testing.assert_array_equal(csub, [1, 2, 1])
-    np.testing.assert_array_equal(psub, [[10.5, 0.5], [10.5 + 12.5, 2.5 + 2.5], [12.5, 0.5]])
     # band by band adds up to the whole
     part = _kernels.seed_sums(z[:, :1], lab[:1], 3, y0=10)
     part = _kernels.seed_sums(z[:, 1:], lab[1:], 3, y0=11, sums=part)
@@ -191,19 +183,18 @@ def test_local_assign_with_a_weight_map_matches_the_torch_distances():
     np.testing.assert_allclose(best, d.min(0).values.numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_channels_last_assignment_equals_the_plain_one(stride):
+def test_channels_last_input_gives_the_same_assignment():
     rng = np.random.default_rng(9)
     h, w, k = 33, 47, 30
     grid = make_grid(h, w, k)
-    z = rng.random((5, h, w), dtype=np.float32)[:, ::stride, ::stride]
+    z = rng.random((5, h, w), dtype=np.float32)
     feats = rng.random((grid.n_seeds, 5), dtype=np.float32)
     pos = grid.centres().numpy()
-    pr, pc = (t.numpy()[::stride] for t in grid.pixel_cells())
-    wmap = rng.random(z.shape[1:]).astype(np.float32)
-    a = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap, True, stride)
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    wmap = rng.random((h, w)).astype(np.float32)
+    a = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap, True)
     b = _kernels.local_assign(np.ascontiguousarray(z.transpose(1, 2, 0)), feats, grid.rows, grid.cols, pr, pc, pos,
-                              0.05, 0, 3, wmap, True, stride, channels_last=True)
+                              0.05, 0, 3, wmap, True, channels_last=True)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -221,13 +212,12 @@ def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iter
                                        torch.from_numpy(pos), 1.0)
         m = d.argmin(0)
         lab = ((pr[:, None] + m // 3 - 1) * grid.cols + pc[None, :] + m % 3 - 1).numpy()
-        if it < iterations:  # the rounds use every pixel (ITER_STRIDE = 1)
-            sub, zs, ys2, xs2 = lab, z, ys, xs
+        if it < iterations:
             for s in range(grid.n_seeds):
-                mask = sub == s
+                mask = lab == s
                 if mask.any():
-                    feats[s] = zs[:, mask].mean(1)
-                    pos[s] = ys2[mask].mean(), xs2[mask].mean()
+                    feats[s] = z[:, mask].mean(1)
+                    pos[s] = ys[mask].mean(), xs[mask].mean()
     del step2
     return lab
 

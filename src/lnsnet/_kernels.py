@@ -30,8 +30,8 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["encode_image", "local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "components", "merge_small",
-           "set_num_threads"]
+__all__ = ["encode_image", "local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights",
+           "components", "merge_small", "set_num_threads"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -136,47 +136,9 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- clustering
 @nb.njit(parallel=True, **_jit)
-def _local_assign(z, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride, out, best_out):
-    c_n, h, w = z.shape
-    n_cand = win * win
-    half = win // 2
-    for y in nb.prange(h):
-        r = pr[y]
-        d = np.zeros((n_cand, w), dtype=np.float32)
-        for c in range(c_n):
-            zc = z[c, y]
-            for m in range(n_cand):
-                row = table[c, r + m // win]
-                off = m % win
-                dm = d[m]
-                for x in range(w):
-                    diff = row[pc[x] + off] - zc[x]
-                    dm[x] += diff * diff
-        if spatial:
-            for m in range(n_cand):
-                prow_y = ptable[0, r + m // win]
-                prow_x = ptable[1, r + m // win]
-                off = m % win
-                for x in range(w):
-                    dy = prow_y[pc[x] + off] - np.float32(y0 + y * stride)
-                    dx = prow_x[pc[x] + off] - np.float32(x * stride)
-                    d[m, x] += wmap[y, x] * (dy * dy + dx * dx)
-        for x in range(w):
-            best = d[0, x]
-            arg = 0
-            for m in range(1, n_cand):
-                if d[m, x] < best:
-                    best = d[m, x]
-                    arg = m
-            out[y, x] = (r + arg // win - half) * cols + pc[x] + arg % win - half
-            best_out[y, x] = best
-
-
-@nb.njit(parallel=True, **_jit)
-def _local_assign_hwc(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, stride, out, best_out):
-    # channels-last twin of _local_assign (used where Z is kept channels-last for many
-    # passes): the same sums in the same order, so the same labels. The candidate seeds
-    # of a run of pixels in one cell are copied once into a small contiguous block.
+def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out):
+    # channels last (a pixel's C features contiguous); the candidate seeds of a run of
+    # pixels in one cell are copied once into a small contiguous block
     h, w, c_n = zt.shape
     n_cand = win * win
     half = win // 2
@@ -205,8 +167,8 @@ def _local_assign_hwc(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, s
                     t = cm[c] - zx[c]
                     d += t * t
                 if spatial:
-                    dy = cpos[m, 0] - np.float32(y0 + y * stride)
-                    dx = cpos[m, 1] - np.float32(x * stride)
+                    dy = cpos[m, 0] - np.float32(y0 + y)
+                    dx = cpos[m, 1] - np.float32(x)
                     d += wmap[y, x] * (dy * dy + dx * dx)
                 if arg < 0 or d < best:
                     best = d
@@ -239,7 +201,7 @@ def _weight_rows(weight, weight_map, h, w):
 
 
 def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
-                 weight_map=None, return_best=False, stride=1, channels_last=False, tables=None):
+                 weight_map=None, return_best=False, channels_last=False, tables=None):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
@@ -248,56 +210,49 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     pixel row / column; with ``weight > 0``, ``weight * |p - seed_pos|^2`` (pixels) is
     added, times ``weight_map[y, x]`` where a per-pixel map ``(H, W)`` is given. ``z`` may
     be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
-    those rows), and every ``stride``-th row and column of the image from ``(y0, 0)``
-    (``pr``, ``pc``, ``weight_map`` then of those pixels). Returns ``(H, W)`` int32, and
-    with ``return_best`` also the distance to the chosen seed ``(H, W)`` float32.
-    ``channels_last``: ``z`` is ``(H, W, C)`` (the fast layout; ``(C, H, W)`` is
-    transposed here). ``tables``: ``seed_tables(...)`` made once for many calls.
+    those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
+    the chosen seed ``(H, W)`` float32. ``channels_last``: ``z`` is ``(H, W, C)``, the
+    kernel's layout (``(C, H, W)`` is transposed here). ``tables``: ``seed_tables(...)``
+    made once for many calls.
     """
-    z = np.ascontiguousarray(z, dtype=np.float32)
-    h, w = z.shape[:2] if channels_last else z.shape[1:]
+    z = np.asarray(z, dtype=np.float32)
+    z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
+    h, w = z.shape[:2]
     spatial = weight > 0 and seed_pos is not None
     if tables is None:
         tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
     wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)
-    args = (np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols))
-    rest = (bool(spatial), int(y0), int(window), int(stride), out, best)
-    if channels_last:
-        _local_assign_hwc(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), *args, tables[1], wmap, *rest)
-    else:
-        _local_assign(z, tables[0], *args, tables[1], wmap, *rest)
+    _local_assign(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), np.asarray(pr, np.int64),
+                  np.asarray(pc, np.int64), int(cols), tables[1], wmap, bool(spatial), int(y0), int(window), out, best)
     return (out, best) if return_best else out
 
 
 # --------------------------------------------------------------------------- refinement
 @nb.njit(**_jit)
-def _seed_sums(zt, lab, y0, stride, fsum, psum, cnt):
+def _seed_sums(zt, lab, y0, fsum, psum, cnt):
     h, w, c_n = zt.shape
     for y in range(h):
         for x in range(w):
             s = lab[y, x]
             cnt[s] += 1.0
-            # a sampled pixel stands for its stride x stride block: count the block's centre
-            psum[s, 0] += y0 + y * stride + 0.5 * (stride - 1)
-            psum[s, 1] += x * stride + 0.5 * (stride - 1)
+            psum[s, 0] += y0 + y
+            psum[s, 1] += x
             for c in range(c_n):
                 fsum[s, c] += zt[y, x, c]
 
 
-def seed_sums(z, labels, n_seeds, y0=0, sums=None, stride=1, channels_last=False):
-    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``;
-    with ``stride``, every stride-th row and column from there, each pixel standing for
-    its ``stride x stride`` block, whose centre is its position), of the pixel positions
-    (row, column) and pixel counts over ``labels`` ``(h, W)``; ``sums`` (a previous
-    return value) is added to in place for band-by-band use. ``channels_last``: ``z`` is
-    ``(h, W, C)``."""
+def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
+    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``),
+    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)``;
+    ``sums`` (a previous return value) is added to in place for band-by-band use.
+    ``channels_last``: ``z`` is ``(h, W, C)``."""
     zt = np.asarray(z, dtype=np.float32)
     zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
     if sums is None:
         sums = (np.zeros((n_seeds, zt.shape[2])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
-    _seed_sums(zt, np.ascontiguousarray(labels, dtype=np.int32), int(y0), int(stride), *sums)
+    _seed_sums(zt, np.ascontiguousarray(labels, dtype=np.int32), int(y0), *sums)
     return sums
 
 

@@ -21,7 +21,7 @@ class SegmentOptions:
     n_segments: int = 100
     mode: str = "local"
     seeds: str = "grid"
-    compactness: float | None = None  # None: the mode's default (see lnsnet.segment)
+    compactness: float | None = None  # None: segment's default (the paper's clustering)
     edge_scale: float | None = None
     iterations: int | None = None
     smoothing: float | None = None
@@ -99,8 +99,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
     kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, compactness=opts.compactness,
-              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing, window=opts.window, adapt=opts.adapt,
-              progress=opts.progress)
+              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing, window=opts.window,
+              adapt=opts.adapt, progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]
         t0 = time.perf_counter()

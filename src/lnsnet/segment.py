@@ -31,11 +31,7 @@ PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing
 #: shapes as compact as LSC's, boundary recall at SNIC's level (``docs/compactness.md``;
 #: chosen on BSDS500 val): ``segment(image, K, **COMPACT_CLUSTERING)``, local mode
 COMPACT_CLUSTERING = dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0)
-DEFAULT_COMPACTNESS = 0.0
 SMOOTHING_SWEEPS = 5
-# the seed iterations assign every ITER_STRIDE-th row and column (2 was 4x cheaper but
-# less compact on BSDS500 val: CO 0.520 against 0.528 at K=1000)
-ITER_STRIDE = 1
 # banded inference keeps the pixel features Z of the whole image when they take at most
 # this many bytes (else each clustering pass runs the network again)
 Z_CACHE_BYTES = 1 << 30
@@ -120,20 +116,21 @@ def _device(device) -> torch.device:
     return dev
 
 
+def _finite_nonneg(value, name: str, note: str = "") -> float:
+    """``value`` as a float; ``ValueError`` naming ``name`` unless a finite real >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0{note}, got {value!r}")
+    return float(value)
+
+
 def check_compactness(compactness) -> float:
     """``compactness`` as a float; ``ValueError`` unless it is a finite number >= 0."""
-    if isinstance(compactness, bool) or not isinstance(compactness, numbers.Real) or not np.isfinite(compactness) \
-            or compactness < 0:
-        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
-    return float(compactness)
+    return _finite_nonneg(compactness, "compactness")
 
 
 def check_edge_scale(edge_scale) -> float:
     """``edge_scale`` as a float; ``ValueError`` unless a finite number >= 0 (0: off)."""
-    if isinstance(edge_scale, bool) or not isinstance(edge_scale, numbers.Real) or not np.isfinite(edge_scale) \
-            or edge_scale < 0:
-        raise ValueError(f"edge_scale must be a finite number >= 0 (0: off), got {edge_scale!r}")
-    return float(edge_scale)
+    return _finite_nonneg(edge_scale, "edge_scale", " (0: off)")
 
 
 def check_iterations(iterations) -> int:
@@ -145,10 +142,7 @@ def check_iterations(iterations) -> int:
 
 def check_smoothing(smoothing) -> float:
     """``smoothing`` as a float; ``ValueError`` unless a finite number >= 0."""
-    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not np.isfinite(smoothing) \
-            or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
-    return float(smoothing)
+    return _finite_nonneg(smoothing, "smoothing")
 
 
 def clustering_options(mode="local", compactness=None, edge_scale=None, iterations=None, smoothing=None) -> dict:
@@ -414,9 +408,8 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``);
     ``image`` ``(3, H, W)`` is the standardised CIELAB the edge weights and the Potts
     contrast are measured on; ``seed_feats`` ``(K, C)``, ``seed_pos`` ``(K, 2)`` pixels.
-    Steps: ``iterations`` rounds of assign-and-move-seeds (on every ``ITER_STRIDE``-th row
-    and column), the final assignment of every pixel, then ``smoothing``'s ICM sweeps
-    (see :func:`segment`).
+    Steps: ``iterations`` rounds of assign-and-move-seeds, the final assignment, then
+    ``smoothing``'s ICM sweeps (see :func:`segment`).
     """
     h, w = image.shape[1:]
     pr, pc = (t.numpy() for t in grid.pixel_cells())
@@ -427,29 +420,23 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     pos = np.asarray(seed_pos, dtype=np.float32)
     raw = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)
-    whole = len(bands) == 1  # one piece: Z channels-last once for every pass
+    whole = len(bands) == 1
+    zt_whole = []  # one piece: Z channels-last (the kernels' layout) once for every pass
 
-    def zt(r0, r1, zt_whole=[]):
-        if whole:
-            if not zt_whole:
-                zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
-            return zt_whole[0][r0:r1]
-        return np.ascontiguousarray(zband(r0, r1).transpose(1, 2, 0))
+    def zt(r0, r1):
+        if not whole:
+            return np.ascontiguousarray(zband(r0, r1).transpose(1, 2, 0))
+        if not zt_whole:
+            zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
+        return zt_whole[0][r0:r1]
 
-    for _ in range(iterations):
-        # SLIC-style round on every ITER_STRIDE-th row and column (1: every pixel)
+    for _ in range(iterations):  # SLIC-style rounds
         sums = None
-        st = ITER_STRIDE
         for r0, r1 in bands:
-            off = (-r0) % st  # image rows 0, st, 2 st, ... wherever the band starts
-            if off >= r1 - r0:
-                continue
             z = zt(r0, r1)
-            z = np.ascontiguousarray(z[off::st, ::st]) if st > 1 else z
-            lab = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr[r0 + off:r1:st], pc[::st], pos, weight,
-                                        r0 + off, window, None if wmap is None else wmap[r0 + off:r1:st, ::st],
-                                        stride=st, channels_last=True)
-            sums = _kernels.seed_sums(z, lab, grid.n_seeds, r0 + off, sums, stride=st, channels_last=True)
+            lab = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
+                                        None if wmap is None else wmap[r0:r1], channels_last=True)
+            sums = _kernels.seed_sums(z, lab, grid.n_seeds, r0, sums, channels_last=True)
         fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
         kept = cnt[:, None] > 0
         n = np.maximum(cnt, 1.0)[:, None]
