@@ -2,6 +2,8 @@
 contrast-sensitive Potts smoothing): kernels against hand values and plain references,
 and the options of ``segment``."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -65,13 +67,16 @@ def test_potts_sweep_flips_a_lone_pixel_only_when_the_term_outweighs_the_distanc
     pc = np.array([0, 0, 0, 1, 1, 1])
     seeds = np.array([[0.0], [1.0]], np.float32)
     ones = (np.ones((1, 6), np.float32), np.ones((1, 6), np.float32))
+    _, dists = _kernels.local_assign(z, seeds, 1, 2, pr, pc, return_dists=True)
+    # candidates of pixel 2 (cell 0): seeds -1, 0, 1 columns away in the middle row
+    np.testing.assert_allclose(dists[0, 2, 3:6], [np.inf, 0.36, 0.16], rtol=1e-6)
     for lam, expected in ((0.05, 1), (0.09, 1), (0.11, 0), (1.0, 0)):
         lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
-        _kernels.potts_sweep(z, seeds, 1, 2, lab, ones, pr, pc, lam=lam, colour=0)  # (0 + 2) % 2 == 0
+        _kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=lam, colour=0)  # (0 + 2) % 2 == 0
         assert lab[0, 2] == expected, lam
     # the other colour leaves pixel 2 alone
     lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
-    _kernels.potts_sweep(z, seeds, 1, 2, lab, ones, pr, pc, lam=1.0, colour=1)
+    _kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=1.0, colour=1)
     assert lab[0, 2] == 1
 
 
@@ -81,9 +86,11 @@ def test_potts_sweep_never_picks_a_seed_outside_the_window():
     pc = np.repeat(np.arange(3), 3)
     lab = pc[None].astype(np.int32).copy()
     ones = (np.ones((1, 9), np.float32), np.ones((1, 9), np.float32))
+    _, dists = _kernels.local_assign(z, np.zeros((3, 1), np.float32), 1, 3, np.zeros(1, np.int64), pc, window=1,
+                                     return_dists=True)
+    assert dists.shape == (1, 9, 1)
     for colour in (0, 1, 0, 1):
-        _kernels.potts_sweep(z, np.zeros((3, 1), np.float32), 1, 3, lab, ones, np.zeros(1, np.int64), pc,
-                             lam=10.0, colour=colour, window=1)
+        _kernels.potts_sweep(dists, 3, lab, ones, np.zeros(1, np.int64), pc, lam=10.0, colour=colour, window=1)
     np.testing.assert_array_equal(lab[0], pc)
 
 
@@ -145,15 +152,14 @@ def test_potts_sweep_matches_a_plain_reference_and_never_raises_the_energy(spati
     pr, pc = (t.numpy() for t in grid.pixel_cells())
     weight = 0.02 if spatial else 0.0
     wmap = np.full((h, w), weight, np.float32) if spatial else None
-    lab = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight)
+    lab, dists = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight, return_dists=True)
     image = rng.random((3, h, w), dtype=np.float32)
     weights = _kernels.contrast_weights(image, contrast_beta(image))
     lam = 0.3
     ref = lab.copy()
     e0 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
     for colour in (0, 1, 0, 1):
-        _kernels.potts_sweep(z, feats, grid.rows, grid.cols, lab, weights, pr, pc, lam=lam, colour=colour,
-                             seed_pos=pos, weight=weight)
+        _kernels.potts_sweep(dists, grid.cols, lab, weights, pr, pc, lam=lam, colour=colour)
         ref = _reference_half_sweep(z, feats, pos, grid, wmap, ref, weights, lam, colour, 3)
         e1 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
         assert e1 <= e0 + 1e-4
@@ -240,7 +246,10 @@ def test_cluster_local_iterations_match_a_plain_reference():
     assert (fast != one).any()  # the iterations do move the seeds
 
 
-def test_cluster_local_in_bands_equals_one_piece():
+@pytest.mark.parametrize("cache", [True, False])
+def test_cluster_local_in_bands_equals_one_piece(cache, monkeypatch):
+    if not cache:  # the smoothing's distances recomputed band by band for every sweep
+        monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "DISTS_CACHE_BYTES", 0)
     rng = np.random.default_rng(2)
     h, w, k = 41, 37, 30
     grid = make_grid(h, w, k)

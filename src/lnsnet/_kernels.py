@@ -135,17 +135,29 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- clustering
-@nb.njit(parallel=True, **_jit)
-def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out):
+# The distance kernels may reassociate float sums (so that LLVM vectorises the sum over
+# channels); no-NaN/no-inf flags are not given: seeds beyond the grid are inf.
+_fast = dict(_jit, fastmath={"reassoc", "contract", "nsz"})
+_GROUP = 9  # candidates whose distances accumulate together (a 3 x 3 window is one group)
+
+
+@nb.njit(parallel=True, **_fast)
+def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out, dist_out, keep_all):
     # channels last (a pixel's C features contiguous); the candidate seeds of a run of
-    # pixels in one cell are copied once into a small contiguous block
+    # pixels in one cell are copied once into a small contiguous block (padded with
+    # zeros to whole groups), and the distances of a group of 9 candidates accumulate
+    # in 9 registers over one pass through the pixel's channels
     h, w, c_n = zt.shape
     n_cand = win * win
+    n_grp = (n_cand + _GROUP - 1) // _GROUP
     half = win // 2
     for y in nb.prange(h):
         r = pr[y]
-        cand = np.empty((n_cand, c_n), dtype=np.float32)
-        cpos = np.empty((n_cand, 2), dtype=np.float32)
+        cand = np.zeros((n_grp * _GROUP, c_n), dtype=np.float32)
+        cyy = np.zeros(n_grp * _GROUP, dtype=np.float32)
+        cx = np.zeros(n_grp * _GROUP, dtype=np.float32)
+        d = np.empty(n_grp * _GROUP, dtype=np.float32)
+        fy = np.float32(y0 + y)
         cur = -1
         for x in range(w):
             if pc[x] != cur:
@@ -155,26 +167,73 @@ def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, 
                     tc = cur + m % win
                     for c in range(c_n):
                         cand[m, c] = table[tr, tc, c]
-                    cpos[m, 0] = ptable[0, tr, tc]
-                    cpos[m, 1] = ptable[1, tr, tc]
-            best = np.float32(np.inf)
-            arg = -1
-            zx = zt[y, x]
-            for m in range(n_cand):
-                d = np.float32(0.0)
-                cm = cand[m]
+                    dy = ptable[0, tr, tc] - fy
+                    cyy[m] = dy * dy
+                    cx[m] = ptable[1, tr, tc]
+            for g in range(n_grp):
+                o = g * _GROUP
+                d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = d8 = np.float32(0.0)
                 for c in range(c_n):
-                    t = cm[c] - zx[c]
-                    d += t * t
+                    zc = zt[y, x, c]
+                    t = cand[o, c] - zc
+                    d0 += t * t
+                    t = cand[o + 1, c] - zc
+                    d1 += t * t
+                    t = cand[o + 2, c] - zc
+                    d2 += t * t
+                    t = cand[o + 3, c] - zc
+                    d3 += t * t
+                    t = cand[o + 4, c] - zc
+                    d4 += t * t
+                    t = cand[o + 5, c] - zc
+                    d5 += t * t
+                    t = cand[o + 6, c] - zc
+                    d6 += t * t
+                    t = cand[o + 7, c] - zc
+                    d7 += t * t
+                    t = cand[o + 8, c] - zc
+                    d8 += t * t
                 if spatial:
-                    dy = cpos[m, 0] - np.float32(y0 + y)
-                    dx = cpos[m, 1] - np.float32(x)
-                    d += wmap[y, x] * (dy * dy + dx * dx)
-                if arg < 0 or d < best:
-                    best = d
+                    wv = wmap[y, x]
+                    fx = np.float32(x)
+                    t = cx[o] - fx
+                    d0 += wv * (cyy[o] + t * t)
+                    t = cx[o + 1] - fx
+                    d1 += wv * (cyy[o + 1] + t * t)
+                    t = cx[o + 2] - fx
+                    d2 += wv * (cyy[o + 2] + t * t)
+                    t = cx[o + 3] - fx
+                    d3 += wv * (cyy[o + 3] + t * t)
+                    t = cx[o + 4] - fx
+                    d4 += wv * (cyy[o + 4] + t * t)
+                    t = cx[o + 5] - fx
+                    d5 += wv * (cyy[o + 5] + t * t)
+                    t = cx[o + 6] - fx
+                    d6 += wv * (cyy[o + 6] + t * t)
+                    t = cx[o + 7] - fx
+                    d7 += wv * (cyy[o + 7] + t * t)
+                    t = cx[o + 8] - fx
+                    d8 += wv * (cyy[o + 8] + t * t)
+                d[o] = d0
+                d[o + 1] = d1
+                d[o + 2] = d2
+                d[o + 3] = d3
+                d[o + 4] = d4
+                d[o + 5] = d5
+                d[o + 6] = d6
+                d[o + 7] = d7
+                d[o + 8] = d8
+            best = d[0]
+            arg = 0
+            for m in range(1, n_cand):
+                if d[m] < best:
+                    best = d[m]
                     arg = m
             out[y, x] = (r + arg // win - half) * cols + cur + arg % win - half
             best_out[y, x] = best
+            if keep_all:
+                for m in range(n_cand):
+                    dist_out[y, x, m] = d[m]
 
 
 def seed_tables(seed_feats, rows, cols, window, seed_pos=None):
@@ -201,7 +260,7 @@ def _weight_rows(weight, weight_map, h, w):
 
 
 def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
-                 weight_map=None, return_best=False, channels_last=False, tables=None):
+                 weight_map=None, return_best=False, channels_last=False, tables=None, return_dists=False):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
@@ -213,7 +272,11 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
     the chosen seed ``(H, W)`` float32. ``channels_last``: ``z`` is ``(H, W, C)``, the
     kernel's layout (``(C, H, W)`` is transposed here). ``tables``: ``seed_tables(...)``
-    made once for many calls.
+    made once for many calls. ``return_dists``: also the distances to every candidate
+    ``(H, W, window**2)`` float32, candidate ``m`` being the seed ``m // window - p`` cell
+    rows and ``m % window - p`` cell columns from the pixel's own cell (``p = window // 2``;
+    inf beyond the grid), for :func:`potts_sweep`. Returns ``labels``, or the tuple
+    ``(labels, best, dists)`` of those asked for.
     """
     z = np.asarray(z, dtype=np.float32)
     z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
@@ -224,23 +287,42 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)
+    dists = np.empty((h, w, window * window) if return_dists else (1, 1, 1), dtype=np.float32)
     _local_assign(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), np.asarray(pr, np.int64),
-                  np.asarray(pc, np.int64), int(cols), tables[1], wmap, bool(spatial), int(y0), int(window), out, best)
-    return (out, best) if return_best else out
+                  np.asarray(pc, np.int64), int(cols), tables[1], wmap, bool(spatial), int(y0), int(window), out, best,
+                  dists, bool(return_dists))
+    ret = (out,) + ((best,) if return_best else ()) + ((dists,) if return_dists else ())
+    return ret if len(ret) > 1 else out
 
 
 # --------------------------------------------------------------------------- refinement
-@nb.njit(**_jit)
+_SUM_CHUNKS = 8  # row chunks summed in parallel (fixed, so the sums do not depend on the threads)
+
+
+@nb.njit(parallel=True, **_jit)
 def _seed_sums(zt, lab, y0, fsum, psum, cnt):
     h, w, c_n = zt.shape
-    for y in range(h):
-        for x in range(w):
-            s = lab[y, x]
-            cnt[s] += 1.0
-            psum[s, 0] += y0 + y
-            psum[s, 1] += x
+    k_n = cnt.shape[0]
+    pf = np.zeros((_SUM_CHUNKS, k_n, c_n))
+    pp = np.zeros((_SUM_CHUNKS, k_n, 2))
+    pn = np.zeros((_SUM_CHUNKS, k_n))
+    step = (h + _SUM_CHUNKS - 1) // _SUM_CHUNKS
+    for k in nb.prange(_SUM_CHUNKS):
+        for y in range(k * step, min(h, (k + 1) * step)):
+            for x in range(w):
+                s = lab[y, x]
+                pn[k, s] += 1.0
+                pp[k, s, 0] += y0 + y
+                pp[k, s, 1] += x
+                for c in range(c_n):
+                    pf[k, s, c] += zt[y, x, c]
+    for k in range(_SUM_CHUNKS):
+        for s in range(k_n):
+            cnt[s] += pn[k, s]
+            psum[s, 0] += pp[k, s, 0]
+            psum[s, 1] += pp[k, s, 1]
             for c in range(c_n):
-                fsum[s, c] += zt[y, x, c]
+                fsum[s, c] += pf[k, s, c]
 
 
 def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
@@ -257,8 +339,8 @@ def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
 
 
 @nb.njit(parallel=True, **_jit)
-def _potts_sweep(zt, table, ptable, wmap, spatial, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
-    h, w, c_n = zt.shape
+def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
+    h, w = dists.shape[0], dists.shape[1]
     H, W = lab.shape
     half = win // 2
     for yb in nb.prange(h):
@@ -298,21 +380,11 @@ def _potts_sweep(zt, table, ptable, wmap, spatial, lab, wright, wdown, pr, pc, c
                             seen = True
                     if seen:
                         continue
-                sr = s // cols
-                sc = s % cols
-                if sr < r - half or sr > r + half or sc < pc[x] - half or sc > pc[x] + half:
+                dr = s // cols - r + half
+                dc = s % cols - pc[x] + half
+                if dr < 0 or dr >= win or dc < 0 or dc >= win:
                     continue
-                tr = sr + half
-                tc = sc + half
-                d = np.float32(0.0)
-                for c in range(c_n):
-                    t = table[tr, tc, c] - zt[yb, x, c]
-                    d += t * t
-                if spatial:
-                    dy = ptable[0, tr, tc] - np.float32(y)
-                    dx = ptable[1, tr, tc] - np.float32(x)
-                    d += wmap[yb, x] * (dy * dy + dx * dx)
-                e = d
+                e = dists[yb, x, dr * win + dc]
                 for j in range(n_nb):
                     if nl[j] != s:
                         e += lam * nw[j]
@@ -334,31 +406,25 @@ def contrast_weights(image, beta):
     return right, down
 
 
-def potts_sweep(z, seed_feats, rows, cols, labels, weights, pr, pc, *, lam, colour, seed_pos=None,
-                weight=0.0, weight_map=None, y0=0, window=3, tables=None, channels_last=False):
+def potts_sweep(dists, cols, labels, weights, pr, pc, *, lam, colour, y0=0, window=3):
     """One half-sweep of ICM on a contrast-sensitive Potts energy, in place on ``labels``.
 
     Every pixel of the given checkerboard ``colour`` (``(y + x) % 2``) in the band of rows
-    ``y0 .. y0 + h`` of ``z`` ``(C, h, W)`` (``(h, W, C)`` with ``channels_last``) takes,
-    among its own label and its 4-neighbours' labels that are seeds of its
-    ``window x window`` cells, the one with the least ``distance + lam * sum over
-    4-neighbours q with another label of w_pq``; the distance is that of ``local_assign``,
-    ``w_pq`` comes from ``weights = contrast_weights(image, beta)``. Pixels of one colour
-    only have neighbours of the other, so the update is order-free. ``labels`` ``(H, W)``
-    int32 covers the whole image; ``pr``/``weight_map`` hold the band's rows. Ties keep
-    the current label. ``tables``: ``seed_tables(...)`` computed once for many sweeps.
+    ``y0 .. y0 + h`` takes, among its own label and its 4-neighbours' labels that are seeds
+    of its ``window x window`` cells, the one with the least ``distance + lam * sum over
+    4-neighbours q with another label of w_pq``. ``dists`` ``(h, W, window**2)`` are the
+    band's distances to its candidate seeds, from ``local_assign(..., return_dists=True)``
+    (so the data term is exactly the one the assignment minimised); ``cols`` is the grid's
+    number of cell columns, ``w_pq`` comes from ``weights = contrast_weights(image, beta)``.
+    Pixels of one colour only have neighbours of the other, so the update is order-free.
+    ``labels`` ``(H, W)`` int32 covers the whole image; ``pr`` holds the band's cell rows,
+    ``pc`` the cell column of every image column. Ties keep the current label.
     """
-    zt = np.asarray(z, dtype=np.float32)
-    zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
-    h, w, c = zt.shape
-    spatial = weight > 0 and seed_pos is not None
-    if tables is None:
-        tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
-    table = np.ascontiguousarray(tables[0].transpose(1, 2, 0))
-    wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
-    _potts_sweep(zt, table, tables[1], wmap, bool(spatial), labels, weights[0], weights[1],
-                 np.asarray(pr, np.int64), np.asarray(pc, np.int64), int(cols), int(window), int(y0),
-                 np.float32(lam), int(colour))
+    dists = np.asarray(dists, dtype=np.float32)
+    if dists.ndim != 3 or dists.shape[2] != window * window:
+        raise ValueError(f"dists must be (h, W, window**2 = {window * window}), got {dists.shape}")
+    _potts_sweep(dists, labels, weights[0], weights[1], np.asarray(pr, np.int64), np.asarray(pc, np.int64),
+                 int(cols), int(window), int(y0), np.float32(lam), int(colour))
     return labels
 
 

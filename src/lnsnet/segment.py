@@ -35,6 +35,9 @@ SMOOTHING_SWEEPS = 5
 # banded inference keeps the pixel features Z of the whole image when they take at most
 # this many bytes (else each clustering pass runs the network again)
 Z_CACHE_BYTES = 1 << 30
+# ... and the distances of every pixel to its candidate seeds (the smoothing's data term)
+# when they take at most this many bytes (else they are recomputed for every ICM sweep)
+DISTS_CACHE_BYTES = 1 << 30
 ADAPT_LR = 3e-4
 # above this many pixels the network runs in bands of rows (bounded memory) ...
 TILE_PIXELS = 2_000_000
@@ -414,8 +417,7 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     h, w = image.shape[1:]
     pr, pc = (t.numpy() for t in grid.pixel_cells())
     weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
-    spatial = weight > 0
-    wmap = edge_weights(image, edge_scale) if spatial and edge_scale > 0 else None
+    wmap = edge_weights(image, edge_scale) if weight > 0 and edge_scale > 0 else None
     feats = np.asarray(seed_feats, dtype=np.float32)
     pos = np.asarray(seed_pos, dtype=np.float32)
     raw = np.empty((h, w), dtype=np.int32)
@@ -430,33 +432,36 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
             zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
         return zt_whole[0][r0:r1]
 
+    def assign_band(r0, r1, **kw):  # with the seeds (feats, pos) of the moment
+        return _kernels.local_assign(zt(r0, r1), feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
+                                     None if wmap is None else wmap[r0:r1], channels_last=True, **kw)
+
     for _ in range(iterations):  # SLIC-style rounds
         sums = None
         for r0, r1 in bands:
-            z = zt(r0, r1)
-            lab = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
-                                        None if wmap is None else wmap[r0:r1], channels_last=True)
-            sums = _kernels.seed_sums(z, lab, grid.n_seeds, r0, sums, channels_last=True)
+            sums = _kernels.seed_sums(zt(r0, r1), assign_band(r0, r1), grid.n_seeds, r0, sums, channels_last=True)
         fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
         kept = cnt[:, None] > 0
         n = np.maximum(cnt, 1.0)[:, None]
         feats = np.where(kept, fsum / n, feats).astype(np.float32)
         pos = np.where(kept, psum / n, pos).astype(np.float32)
+    n_cand = window * window
+    keep_dists = smoothing > 0 and h * w * n_cand * 4 <= DISTS_CACHE_BYTES
+    dists = {}
     for r0, r1 in bands:
-        raw[r0:r1], best[r0:r1] = _kernels.local_assign(
-            zt(r0, r1), feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
-            None if wmap is None else wmap[r0:r1], return_best=True, channels_last=True)
+        if keep_dists:
+            raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, return_best=True, return_dists=True)
+        else:
+            raw[r0:r1], best[r0:r1] = assign_band(r0, r1, return_best=True)
     if smoothing > 0:
         lam = smoothing * max(float(np.median(best)), 1e-6)
         weights = _kernels.contrast_weights(image, contrast_beta(image))
-        tables = _kernels.seed_tables(feats, grid.rows, grid.cols, window, pos if spatial else None)
         for _ in range(SMOOTHING_SWEEPS):
             for colour in (0, 1):
                 for r0, r1 in bands:
-                    _kernels.potts_sweep(zt(r0, r1), feats, grid.rows, grid.cols, raw, weights,
-                                         pr[r0:r1], pc, lam=lam, colour=colour, seed_pos=pos, weight=weight,
-                                         weight_map=None if wmap is None else wmap[r0:r1], y0=r0,
-                                         window=window, tables=tables, channels_last=True)
+                    d = dists[r0] if keep_dists else assign_band(r0, r1, return_dists=True)[1]
+                    _kernels.potts_sweep(d, grid.cols, raw, weights, pr[r0:r1], pc, lam=lam, colour=colour,
+                                         y0=r0, window=window)
     return raw
 
 
