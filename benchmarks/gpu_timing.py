@@ -46,7 +46,7 @@ def main(argv=None):
     ap.add_argument("--rim-iterations", type=int, default=500)
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--methods", default="lnsnet,lnsnet-compact,ssn,rim")
+    ap.add_argument("--methods", default="lnsnet,lnsnet-paper,ssn,rim")
     ap.add_argument("--ssn-model", default=None, help="SSN model file (default: the shipped one)")
     args = ap.parse_args(argv)
 
@@ -69,10 +69,10 @@ def main(argv=None):
     print(f"{'slic':<12} {'cpu':<6} {len(images):>6} {t_slic * 1e3:>10.1f} {k_slic:>12.1f} {1.0:>8.2f}")
     model = lnsnet.load_model()
     methods = {
+        # the default (compact clustering): the network on the GPU, the clustering on the CPU
         "lnsnet": (lambda im: lnsnet.segment(im, args.k, model=model, device=dev), images),
-        # the compact clustering: the network on the GPU, the clustering on the CPU
-        "lnsnet-compact": (lambda im: lnsnet.segment(im, args.k, model=model, device=dev,
-                                                     **lnsnet.COMPACT_CLUSTERING), images),
+        # the paper's clustering: all of it on the GPU
+        "lnsnet-paper": (lambda im: lnsnet.segment(im, args.k, model=model, device=dev, clustering="paper"), images),
         "ssn": (lambda im: ssn(im, args.k, model=args.ssn_model, device=dev), images),
         "rim": (lambda im: rim(im, args.k, iterations=args.rim_iterations, device=dev), images[: args.rim_images]),
     }

@@ -56,11 +56,18 @@ def test_segment_compactness_and_window_options(tmp_path):
     assert main(args + ["-o", str(tmp_path / "q"), "--compact", "--iterations", "2"]) == 0
     got = read_labels(tmp_path / "q" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, **{**lnsnet.COMPACT_CLUSTERING, "iterations": 2}))
+    assert main(args + ["-o", str(tmp_path / "c")]) == 0  # the default is the compact preset
+    assert np.array_equal(read_labels(tmp_path / "c" / "in_labels.npy"), read_labels(tmp_path / "p" / "in_labels.npy"))
+    assert main(args + ["-o", str(tmp_path / "r"), "--clustering", "paper"]) == 0
+    got = read_labels(tmp_path / "r" / "in_labels.npy")
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, **lnsnet.PAPER_CLUSTERING))
+    assert not np.array_equal(got, read_labels(tmp_path / "p" / "in_labels.npy"))
     assert main(args + ["-o", str(tmp_path / "s"), "--iterations", "1", "--smoothing", "0", "--edge-scale", "0"]) == 0
     got = read_labels(tmp_path / "s" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, iterations=1, smoothing=0.0, edge_scale=0.0))
     for bad in (["--window", "4"], ["--compactness", "-1"], ["--iterations", "-2"], ["--smoothing", "nan"],
-                ["--edge-scale", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"]):
+                ["--edge-scale", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
+                ["--compact", "--clustering", "paper"], ["--mode", "dense", "--clustering", "compact"]):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)
         assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
@@ -75,7 +82,7 @@ def test_info_reports_parameters_and_flops(capsys):
 def test_help_lists_every_option():
     for cmd, opts in {
         "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--edge-scale",
-                    "--iterations", "--smoothing", "--compact", "--device"],
+                    "--iterations", "--smoothing", "--clustering", "--compact", "--device"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
                   "--boundaries", "--n-segments", "--seed", "--lr"],
         "info": ["--model"],

@@ -266,11 +266,18 @@ def test_cluster_local_in_bands_equals_one_piece(cache, monkeypatch):
 
 # ----------------------------------------------------------------------------- options
 def test_clustering_defaults_and_presets():
-    assert clustering_options("local") == PAPER_CLUSTERING == dict(compactness=0.0, edge_scale=0.0, iterations=0,
-                                                                     smoothing=0.0)
-    assert clustering_options("dense") == PAPER_CLUSTERING
-    assert clustering_options("local", **COMPACT_CLUSTERING) == dict(compactness=3.5, edge_scale=2.0, iterations=5,
-                                                                      smoothing=6.0)
+    # local mode starts from the compact preset, dense mode from the paper's clustering
+    assert clustering_options("local") == COMPACT_CLUSTERING == dict(compactness=3.5, edge_scale=2.0, iterations=5,
+                                                                     smoothing=6.0)
+    assert clustering_options("dense") == PAPER_CLUSTERING == dict(compactness=0.0, edge_scale=0.0, iterations=0,
+                                                                   smoothing=0.0)
+    assert clustering_options("local", clustering="paper") == PAPER_CLUSTERING
+    assert clustering_options("local", clustering="paper", smoothing=2.0) == {**PAPER_CLUSTERING, "smoothing": 2.0}
+    assert clustering_options("local", iterations=0) == {**COMPACT_CLUSTERING, "iterations": 0}
+    with pytest.raises(ValueError, match="allowed: 'compact', 'paper'"):
+        clustering_options("local", clustering="fancy")
+    with pytest.raises(ValueError, match="local"):
+        clustering_options("dense", clustering="compact")
     assert clustering_options("local", iterations=1)["iterations"] == 1
     assert clustering_options("dense", compactness=0.5)["compactness"] == 0.5
     with pytest.raises(ValueError, match="local"):
@@ -301,9 +308,10 @@ def test_compact_shapes_are_more_regular_than_the_papers_clustering():
     img = np.zeros((60, 90, 3))
     img[:, 45:] = 0.6
     img = np.clip(img + rng.normal(0, 0.08, img.shape), 0, 1)
-    paper = lnsnet.segment(img, 24)
+    paper = lnsnet.segment(img, 24, clustering="paper")
     assert np.array_equal(paper, lnsnet.segment(img, 24, **PAPER_CLUSTERING))
-    default = lnsnet.segment(img, 24, **lnsnet.COMPACT_CLUSTERING)
+    default = lnsnet.segment(img, 24)
+    assert np.array_equal(default, lnsnet.segment(img, 24, **COMPACT_CLUSTERING))
     assert _boundary_edges(default) < 0.8 * _boundary_edges(paper)
     # the colour edge between columns 44 and 45 stays a boundary, to within a pixel
     near = (default[:, 43:46] != default[:, 44:47]).any(1)

@@ -8,7 +8,7 @@ Public API::
 """
 
 from .model import LNSNet, ModelConfig
-from .segment import COMPACT_CLUSTERING, PAPER_CLUSTERING, available_models, load_model, segment
+from .segment import CLUSTERINGS, COMPACT_CLUSTERING, PAPER_CLUSTERING, available_models, load_model, segment
 from .train import TrainConfig, train_stream
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "available_models",
     "PAPER_CLUSTERING",
     "COMPACT_CLUSTERING",
+    "CLUSTERINGS",
     "train_stream",
     "TrainConfig",
     "LNSNet",

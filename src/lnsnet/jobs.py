@@ -21,7 +21,7 @@ class SegmentOptions:
     n_segments: int = 100
     mode: str = "local"
     seeds: str = "grid"
-    compactness: float | None = None  # None: segment's default (the paper's clustering)
+    compactness: float | None = None  # None: the preset's (segment's clustering option)
     edge_scale: float | None = None
     iterations: int | None = None
     smoothing: float | None = None

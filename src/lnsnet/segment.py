@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import numbers
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence, Union
@@ -22,19 +23,25 @@ from .model import LNSNet
 from .model.cluster import assign
 from .model.embedder import moments, stats_from_moments
 
-__all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR", "PAPER_CLUSTERING", "COMPACT_CLUSTERING"]
+__all__ = ["segment", "load_model", "available_models", "WEIGHTS_DIR", "PAPER_CLUSTERING", "COMPACT_CLUSTERING",
+           "CLUSTERINGS"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
-#: the paper's one-shot clustering, the default: ``segment(image, K, **PAPER_CLUSTERING)``
+#: the paper's one-shot clustering (``clustering="paper"``; dense mode's default): the
+#: highest boundary recall, ragged shapes
 PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
-#: shapes as compact as LSC's, boundary recall at SNIC's level (``docs/compactness.md``;
-#: chosen on BSDS500 val): ``segment(image, K, **COMPACT_CLUSTERING)``, local mode
+#: shapes as compact as LSC's, boundary recall at SNIC's level (``clustering="compact"``,
+#: local mode's default; chosen on BSDS500 val, ``docs/compactness.md``)
 COMPACT_CLUSTERING = dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0)
+#: the clustering presets by name
+CLUSTERINGS = {"compact": COMPACT_CLUSTERING, "paper": PAPER_CLUSTERING}
 SMOOTHING_SWEEPS = 5
 # banded inference keeps the pixel features Z of the whole image when they take at most
-# this many bytes (else each clustering pass runs the network again)
+# this many bytes as float32, else as float16 when that takes at most Z_CACHE_HALF_BYTES
+# (else each clustering pass runs the network again)
 Z_CACHE_BYTES = 1 << 30
+Z_CACHE_HALF_BYTES = 4 << 30
 # ... and the distances of every pixel to its candidate seeds (the smoothing's data term)
 # when they take at most this many bytes (else they are recomputed for every ICM sweep)
 DISTS_CACHE_BYTES = 1 << 30
@@ -148,13 +155,19 @@ def check_smoothing(smoothing) -> float:
     return _finite_nonneg(smoothing, "smoothing")
 
 
-def clustering_options(mode="local", compactness=None, edge_scale=None, iterations=None, smoothing=None) -> dict:
-    """The clustering settings ``segment`` uses: the defaults (the paper's one-shot
-    clustering, :data:`PAPER_CLUSTERING`) for those left out (``None``), each value
-    checked. Dense mode supports ``compactness`` only."""
+def clustering_options(mode="local", compactness=None, edge_scale=None, iterations=None, smoothing=None,
+                       clustering=None) -> dict:
+    """The clustering settings ``segment`` uses: those of the preset ``clustering``
+    (``"compact"`` or ``"paper"``; None: ``"compact"`` in local mode, ``"paper"`` in dense
+    mode) for the options left out (``None``), each value checked. Dense mode supports
+    ``compactness`` only."""
     if mode not in ("local", "dense"):
         raise ValueError(f"unknown mode {mode!r}; allowed: 'local', 'dense'")
-    base = dict(PAPER_CLUSTERING)
+    if clustering is None:
+        clustering = "compact" if mode == "local" else "paper"
+    if clustering not in CLUSTERINGS:
+        raise ValueError(f"unknown clustering {clustering!r}; allowed: {', '.join(map(repr, CLUSTERINGS))}")
+    base = dict(CLUSTERINGS[clustering])
     given = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing)
     out = {key: base[key] if value is None else value for key, value in given.items()}
     out["compactness"] = check_compactness(out["compactness"])
@@ -162,8 +175,8 @@ def clustering_options(mode="local", compactness=None, edge_scale=None, iteratio
     out["iterations"] = check_iterations(out["iterations"])
     out["smoothing"] = check_smoothing(out["smoothing"])
     if mode == "dense" and (out["edge_scale"] or out["iterations"] or out["smoothing"]):
-        raise ValueError("edge_scale, iterations and smoothing need mode='local' (dense mode is the paper's "
-                         "one-shot clustering; it takes compactness only)")
+        raise ValueError("edge_scale, iterations, smoothing and clustering='compact' need mode='local' (dense "
+                         "mode is the paper's one-shot clustering; it takes compactness only)")
     return out
 
 
@@ -182,6 +195,7 @@ def segment(
     device: Union[str, torch.device, None] = None,
     mode: str = "local",
     seeds: str = "grid",
+    clustering: str | None = None,
     compactness: float | None = None,
     edge_scale: float | None = None,
     iterations: int | None = None,
@@ -219,31 +233,32 @@ def segment(
         the seed estimation layer (SEL). The shipped model's SEL pushes seeds to the cell
         borders, which scored lower on BSDS500 val (ASA 0.9463 vs 0.9502 at K=100), so the
         grid is the default until a better-trained SEL ships.
+    clustering : {"compact", "paper"}, optional
+        The preset the four options below start from. ``"compact"`` (local mode's
+        default, :data:`COMPACT_CLUSTERING`: compactness 3.5, edge_scale 2, 5 iterations,
+        smoothing 6): superpixels as compact as LSC's, with ASA and boundary recall at or
+        above the classic methods' on BSDS500. ``"paper"`` (dense mode's default,
+        :data:`PAPER_CLUSTERING`, all four 0): the paper's one-shot clustering, the
+        highest boundary recall, ragged shapes, about 35% less time per image. Dense mode
+        takes ``compactness`` only. What each costs and buys: ``docs/compactness.md``.
     compactness : float, optional
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
         feature distance: larger gives more regular shapes and less boundary recall, 0 the
-        paper's pure feature clustering (default).
+        paper's pure feature clustering. Default: the preset's.
     edge_scale : float, optional
         Local mode: the spatial weight at a pixel is ``compactness * exp(-g / edge_scale)``,
         with ``g`` the pixel's largest squared colour (CIELAB) difference to its
         4-neighbours over the image's mean of it: regular shapes in flat regions, borders
-        free to follow colour edges. 0 (default): one weight everywhere.
+        free to follow colour edges. 0: one weight everywhere. Default: the preset's.
     iterations : int, optional
         Local mode: SLIC-style rounds before the final assignment, each moving every seed
         to the mean feature and mean position of its pixels. 0: the paper's one-shot
-        (non-iterative) clustering (default).
+        (non-iterative) clustering. Default: the preset's.
     smoothing : float, optional
         Local mode: weight of a contrast-sensitive Potts term (boundary length, cheaper
         across colour edges) minimised by 5 sweeps of ICM after the assignment, in units
-        of the image's median pixel-to-seed distance; straightens ragged borders. 0
-        (default): off.
-
-        All four default to 0, the paper's one-shot clustering (highest boundary recall,
-        ragged shapes). ``**lnsnet.COMPACT_CLUSTERING`` (compactness 3.5, edge_scale 2,
-        5 iterations, smoothing 6) gives superpixels as compact as LSC's with ASA and
-        boundary recall at or above the classic methods' on BSDS500, at about 2x the
-        time per image; ``dense`` mode takes ``compactness`` only. What each costs and
-        buys: ``docs/compactness.md``.
+        of the image's median pixel-to-seed distance; straightens ragged borders. 0: off.
+        Default: the preset's.
     window : int
         ``local`` mode: each pixel is compared with the seeds of the ``window x window``
         grid cells around its own (odd; default 3). 5 gets most of ``dense`` mode's gain
@@ -287,7 +302,7 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    clustering = clustering_options(mode, compactness, edge_scale, iterations, smoothing)
+    clustering = clustering_options(mode, compactness, edge_scale, iterations, smoothing, clustering)
     window = check_window(window)
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
@@ -491,8 +506,10 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
     pass 4 samples the seed features at the grid centres, then :func:`cluster_local`
     assigns the pixels band by band. Each band is computed with ``halo`` rows of context,
     so Z is the same as in one piece. Z of the whole image is kept after its first
-    computation when it takes at most ``Z_CACHE_BYTES``; else every clustering pass
-    runs the network again.
+    computation when it takes at most ``Z_CACHE_BYTES`` (float32), else in float16 when
+    that takes at most ``Z_CACHE_HALF_BYTES`` and a quarter of the machine's memory
+    (about 1e-3 relative rounding of the features); else every clustering pass runs
+    the network again.
     """
     fem = net.embedder
     _, _, h, w = x.shape
@@ -503,7 +520,13 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
 
     refine = refine or {}
     passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * (refine.get("smoothing", 0) > 0)
-    keep = fem.out_channels * h * w * 4 <= Z_CACHE_BYTES
+    z_bytes = fem.out_channels * h * w * 4
+    if z_bytes <= Z_CACHE_BYTES:
+        keep = np.float32
+    elif z_bytes // 2 <= min(Z_CACHE_HALF_BYTES, _memory_bytes() // 4):
+        keep = np.float16
+    else:
+        keep = None
     bar = tqdm(total=(4 + (1 if keep else passes)) * len(bands), unit="band", desc=f"lnsnet {h}x{w} in bands", disable=not progress,
                dynamic_ncols=True, leave=False)
 
@@ -544,15 +567,24 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
 
     def zband(r0, r1):
         if (r0, r1) in cache:
-            return cache[(r0, r1)]
+            z = cache[(r0, r1)]
+            return z if z.dtype == np.float32 else z.astype(np.float32)
         z = band(r0, r1, stats, 3)[0].cpu().numpy()
-        if keep:
-            cache[(r0, r1)] = z
-        return z
+        if keep is not None:
+            cache[(r0, r1)] = z = z.astype(keep, copy=False)
+        return z.astype(np.float32, copy=False)  # float16: the same rounding on every pass
 
     raw = cluster_local(zband, bands, grid, x[0, :3].numpy(), seed_feats.numpy(), pos.numpy(), **refine)
     bar.close()
     return raw
+
+
+def _memory_bytes() -> int:
+    """Physical memory of this machine (bytes; 8 GiB where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
 
 
 def _bilinear_index(p: torch.Tensor, size: int):

@@ -1,0 +1,71 @@
+"""Rename methods in a benchmark folder: rows.csv, then summary.csv / summary.md and plots
+rebuilt from the rows (the numbers are untouched).
+
+    python scripts/rename_methods.py DIR [--rename OLD NEW ...] [--paper-default] [--no-plots]
+
+``--paper-default``: rows run while the paper's one-shot clustering was local mode's
+default (before 2026-11-26, 21:00 UTC) get it spelt out: ``lnsnet`` becomes
+``lnsnet:clustering=paper`` and ``lnsnet:OPTS`` becomes ``lnsnet:clustering=paper:OPTS``,
+except where ``OPTS`` names a clustering preset, dense mode (whose default is still the
+paper's clustering) or all four clustering options. A rerun of the benchmark with the new
+names on the folder then finds these rows and skips them.
+"""
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+KEYS = ("compactness", "edge_scale", "iterations", "smoothing")
+
+
+def paper_spelt_out(method: str) -> str:
+    head, *parts = method.split(":")
+    if head != "lnsnet":
+        return method
+    keys = {p.split("=", 1)[0] for p in parts}
+    values = {p.split("=", 1)[0]: p.split("=", 1)[-1] for p in parts}
+    if "clustering" in keys or values.get("mode") == "dense" or set(KEYS) <= keys:
+        return method
+    return ":".join(["lnsnet", "clustering=paper"] + parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder")
+    ap.add_argument("--rename", nargs=2, action="append", default=[], metavar=("OLD", "NEW"))
+    ap.add_argument("--paper-default", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    a = ap.parse_args()
+    from lnsnet.eval.benchmark import ROWS_FILE, SUMMARY_CSV, _read_rows, _write_summary, summarize
+
+    folder = Path(a.folder)
+    table = dict(a.rename)
+    rows = _read_rows(folder / ROWS_FILE)
+    if not rows:
+        raise SystemExit(f"no rows in {folder / ROWS_FILE}")
+    fields = list(rows[0].keys())
+    before = sorted({r["method"] for r in rows})
+    for r in rows:
+        m = r["method"]
+        m = table.get(m, paper_spelt_out(m) if a.paper_default else m)
+        r["method"] = m
+    after = sorted({r["method"] for r in rows})
+    if len(after) != len(before):
+        raise SystemExit(f"two methods would get one name: {before} -> {after}")
+    with open(folder / ROWS_FILE, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    _write_summary(summarize(rows), folder)
+    if not a.no_plots:
+        from lnsnet.eval.plots import plot_summary
+
+        plot_summary(folder / SUMMARY_CSV, folder)
+    for b, c in zip(before, [table.get(m, paper_spelt_out(m) if a.paper_default else m) for m in before]):
+        print(f"{b} -> {c}" if b != c else f"{b} (unchanged)")
+
+
+if __name__ == "__main__":
+    main()
