@@ -3,8 +3,9 @@
     python scripts/compare_runs.py OLD_DIR NEW_DIR [--method lnsnet]
 
 Used to show that the fast inference path scores like the reference path: OLD_DIR is
-docs/benchmarks/bsds500-test (made before the compiled kernels), NEW_DIR a fresh run of
-`lnsnet benchmark --methods lnsnet --k 100,1000` on the same images.
+docs/benchmarks/bsds500-test as of commit f639e31 (made before the compiled kernels), NEW_DIR
+a fresh run of `lnsnet benchmark --methods lnsnet:clustering=paper --k 100,1000` on the same
+images (the paper's clustering was the default then; see docs/performance.md).
 """
 
 import argparse

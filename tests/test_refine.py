@@ -40,6 +40,23 @@ def test_edge_weights_by_hand():
     np.testing.assert_array_equal(edge_weights(np.zeros((3, 4, 5)), 3.0), np.ones((4, 5)))
 
 
+def test_edge_and_contrast_kernels_match_numpy():
+    img = np.random.default_rng(8).random((3, 13, 17)).astype(np.float32)
+    dy = ((img[:, 1:] - img[:, :-1]) ** 2).sum(0)
+    dx = ((img[:, :, 1:] - img[:, :, :-1]) ** 2).sum(0)
+    g = np.zeros((13, 17), np.float32)
+    g[1:] = np.maximum(g[1:], dy)
+    g[:-1] = np.maximum(g[:-1], dy)
+    g[:, 1:] = np.maximum(g[:, 1:], dx)
+    g[:, :-1] = np.maximum(g[:, :-1], dx)
+    np.testing.assert_allclose(_kernels.edge_strength(img), g, rtol=1e-6)
+    np.testing.assert_allclose(edge_weights(img, 1.5), np.exp(-g / (g.mean() * 1.5)), rtol=1e-5)
+    right, down = _kernels.contrast_weights(img, 0.7)
+    np.testing.assert_allclose(right[:, :-1], np.exp(-0.7 * dx), rtol=1e-6)
+    np.testing.assert_allclose(down[:-1], np.exp(-0.7 * dy), rtol=1e-6)
+    assert (right[:, -1] == 0).all() and (down[-1] == 0).all()
+
+
 def test_contrast_beta_and_weights_by_hand():
     img = np.array([[[0.0, 1.0], [0.0, 3.0]]])  # 2 x 2, one channel
     # pairs: right (0,1) 1, (0,3) 9; down (0,0) 0, (1,3) 4 -> mean 14/4
@@ -49,6 +66,18 @@ def test_contrast_beta_and_weights_by_hand():
     np.testing.assert_allclose(right[:, 0], np.exp(-beta * np.array([1.0, 9.0])), rtol=1e-6)
     np.testing.assert_allclose(down[0], np.exp(-beta * np.array([0.0, 4.0])), rtol=1e-6)
     assert contrast_beta(np.ones((3, 4, 4))) == 0.0
+
+
+@pytest.mark.parametrize("block", [1 << 20, 7, 1])
+def test_contrast_beta_in_blocks_of_rows_equals_the_plain_mean(block, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "BETA_BLOCK_PIXELS", block)
+    img = np.random.default_rng(4).random((3, 9, 5)).astype(np.float32)
+    x = img.astype(np.float64)
+    sq = np.concatenate([((x[:, 1:] - x[:, :-1]) ** 2).sum(0).ravel(), ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(0).ravel()])
+    assert len(sq) == 8 * 5 + 9 * 4
+    assert contrast_beta(img) == pytest.approx(1 / (2 * sq.mean()), rel=1e-12)
+    one_row = img[:, :1]  # no vertical pairs
+    assert contrast_beta(one_row) == pytest.approx(1 / (2 * ((x[:, 0, 1:] - x[:, 0, :-1]) ** 2).sum(0).mean()), rel=1e-12)
 
 
 def _one_row(values):

@@ -40,11 +40,12 @@ SMOOTHING_SWEEPS = 5
 # banded inference keeps the pixel features Z of the whole image when they take at most
 # this many bytes as float32, else as float16 when that takes at most Z_CACHE_HALF_BYTES
 # (else each clustering pass runs the network again)
-Z_CACHE_BYTES = 1 << 30
+Z_CACHE_BYTES = 512 << 20
 Z_CACHE_HALF_BYTES = 4 << 30
 # ... and the distances of every pixel to its candidate seeds (the smoothing's data term)
 # when they take at most this many bytes (else they are recomputed for every ICM sweep)
 DISTS_CACHE_BYTES = 1 << 30
+BETA_BLOCK_PIXELS = 1 << 20  # contrast_beta sums this many pixels at a time
 ADAPT_LR = 3e-4
 # above this many pixels the network runs in bands of rows (bounded memory) ...
 TILE_PIXELS = 2_000_000
@@ -350,7 +351,8 @@ def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_fact
     x = encode(rgbs[0]) if len(rgbs) == 1 else torch.cat([encode(r) for r in rgbs])
     refine = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing,
                   window=window)
-    # the compiled kernels cluster on the CPU; on a GPU torch does the paper's one-shot clustering
+    # the compiled kernels cluster on the CPU; on a GPU torch does the paper's one-shot
+    # clustering, and the compact one runs on the CPU (Z copied over)
     on_cpu = mode == "local" and (dev.type == "cpu" or edge_scale > 0 or iterations > 0 or smoothing > 0)
     with torch.inference_mode():
         if h * w > tile_pixels:
@@ -389,32 +391,35 @@ def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
     """``exp(-g / edge_scale)`` per pixel, ``g`` the largest squared difference of
     ``image`` ``(channels, H, W)`` to a 4-neighbour over the image's mean of it
     (``(H, W)`` float32; all ones for ``edge_scale = 0`` or a flat image)."""
-    image = np.asarray(image, dtype=np.float32)
-    g = np.zeros(image.shape[1:], dtype=np.float32)
     if edge_scale <= 0:
-        return g + 1.0
-    dy = ((image[:, 1:] - image[:, :-1]) ** 2).sum(0)
-    dx = ((image[:, :, 1:] - image[:, :, :-1]) ** 2).sum(0)
-    g[1:] = np.maximum(g[1:], dy)
-    g[:-1] = np.maximum(g[:-1], dy)
-    g[:, 1:] = np.maximum(g[:, 1:], dx)
-    g[:, :-1] = np.maximum(g[:, :-1], dx)
-    mean = float(g.mean())
+        return np.ones(np.shape(image)[1:], dtype=np.float32)
+    g = _kernels.edge_strength(image)
+    mean = float(g.mean(dtype=np.float64))
     if mean <= 1e-12:
-        return g * 0.0 + 1.0
-    return np.exp(-g / (mean * edge_scale)).astype(np.float32)
+        return np.ones_like(g)
+    g *= np.float32(-1.0 / (mean * edge_scale))
+    return np.exp(g, out=g)
 
 
 def contrast_beta(image: np.ndarray) -> float:
     """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
-    (the usual contrast-sensitive Potts scale; 0 for a flat image)."""
-    image = np.asarray(image, dtype=np.float64)
-    sq = []
-    if image.shape[1] > 1:
-        sq.append(((image[:, 1:] - image[:, :-1]) ** 2).sum(0).ravel())
-    if image.shape[2] > 1:
-        sq.append(((image[:, :, 1:] - image[:, :, :-1]) ** 2).sum(0).ravel())
-    mean = float(np.concatenate(sq).mean()) if sq else 0.0
+    (the usual contrast-sensitive Potts scale; 0 for a flat image). Summed in float64,
+    block of rows by block, so a large image needs no image-sized float64 copies."""
+    c, h, w = image.shape
+    total, pairs = 0.0, 0
+    step = max(1, BETA_BLOCK_PIXELS // max(w, 1))
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        blk = np.asarray(image[:, r0 : min(h, r1 + 1)], dtype=np.float64)  # one row more: the pairs down
+        if blk.shape[1] > 1:
+            d = blk[:, 1:] - blk[:, :-1]
+            total += float(np.einsum("ijk,ijk->", d, d))
+            pairs += d.shape[1] * d.shape[2]
+        if w > 1:
+            d = blk[:, : r1 - r0, 1:] - blk[:, : r1 - r0, :-1]
+            total += float(np.einsum("ijk,ijk->", d, d))
+            pairs += d.shape[1] * d.shape[2]
+    mean = total / pairs if pairs else 0.0
     return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
 
 
@@ -463,6 +468,8 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     n_cand = window * window
     keep_dists = smoothing > 0 and h * w * n_cand * 4 <= DISTS_CACHE_BYTES
     dists = {}
+    if smoothing > 0:  # before the distances are kept: the peak memory stays lower
+        weights = _kernels.contrast_weights(image, contrast_beta(image))
     for r0, r1 in bands:
         if keep_dists:
             raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, return_best=True, return_dists=True)
@@ -470,7 +477,7 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
             raw[r0:r1], best[r0:r1] = assign_band(r0, r1, return_best=True)
     if smoothing > 0:
         lam = smoothing * max(float(np.median(best)), 1e-6)
-        weights = _kernels.contrast_weights(image, contrast_beta(image))
+        del best
         for _ in range(SMOOTHING_SWEEPS):
             for colour in (0, 1):
                 for r0, r1 in bands:
@@ -519,9 +526,15 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
     from tqdm.auto import tqdm
 
     refine = refine or {}
-    passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * (refine.get("smoothing", 0) > 0)
+    # clustering passes that read Z: the seed rounds, the final assignment, and the ICM
+    # sweeps when the distances they need are not kept (see cluster_local)
+    window = refine.get("window", 3)
+    sweeps_need_z = refine.get("smoothing", 0) > 0 and h * w * window * window * 4 > DISTS_CACHE_BYTES
+    passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * sweeps_need_z
     z_bytes = fem.out_channels * h * w * 4
-    if z_bytes <= Z_CACHE_BYTES:
+    if passes == 1:  # Z is read once: nothing to keep
+        keep = None
+    elif z_bytes <= Z_CACHE_BYTES:
         keep = np.float32
     elif z_bytes // 2 <= min(Z_CACHE_HALF_BYTES, _memory_bytes() // 4):
         keep = np.float16

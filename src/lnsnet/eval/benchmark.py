@@ -109,9 +109,9 @@ def known_methods() -> list[str]:
     ``lnsnet`` also takes inference options of :func:`lnsnet.segment` after colons, e.g.
     ``lnsnet:seeds=learned``, ``lnsnet:mode=dense`` or ``lnsnet:compactness=0.3``; each
     such spelling is a method of its own in the rows (keys: :data:`LNSNET_OPTIONS`).
-    ``lnsnet:clustering=compact`` is :data:`lnsnet.COMPACT_CLUSTERING`,
-    ``lnsnet:clustering=paper`` the paper's one-shot clustering (the default) spelt out;
-    options given beside a preset win.
+    ``lnsnet:clustering=compact`` is :data:`lnsnet.COMPACT_CLUSTERING` (local mode's
+    default) spelt out, ``lnsnet:clustering=paper`` the paper's one-shot clustering
+    (:data:`lnsnet.PAPER_CLUSTERING`); options given beside a preset win.
     """
     from .baselines import BASELINES
 
@@ -945,7 +945,8 @@ def add_parser(subparsers):
                    help="comma-separated methods (default %(default)s); known: "
                         + ", ".join(known_methods())
                         + "; lnsnet takes segment options after colons, e.g. lnsnet:seeds=learned, "
-                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=compact (compact shapes, docs/compactness.md)")
+                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=paper (the paper's one-shot clustering; "
+                          "the default is the compact one, docs/compactness.md)")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
                    help="comma-separated K values (default %(default)s)")
     b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
