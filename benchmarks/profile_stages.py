@@ -4,7 +4,8 @@
     LNSNET_NO_MALLOC_TUNING=1 python benchmarks/profile_stages.py   # without the allocator tuning
 
 Stages: float conversion, LAB+position encoding, feature embedder (FEM), seed features,
-3x3-cell assignment, connectivity; then the whole `segment` call and scikit-image SLIC on
+clustering (the paper's one-shot and the default compact one, `segment.cluster_local`),
+connectivity; then the whole `segment` call (default options) and scikit-image SLIC on
 the same image, alternating. The "before" column of docs/performance.md was measured with
 the same stages at commit 8c0fa4e (the torch/numpy path).
 """
@@ -37,7 +38,7 @@ def main(argv=None):
     from lnsnet.features import encode
     from lnsnet.grid import make_grid
     from lnsnet.io import read_image, to_float_rgb
-    from lnsnet.segment import _assign
+    from lnsnet.segment import COMPACT_CLUSTERING, PAPER_CLUSTERING, cluster_local
 
     files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
     images = [read_image(f) for f in files]
@@ -65,7 +66,10 @@ def main(argv=None):
             z = timed("fem", lambda: net.embed(x))
             pos = grid.centres(None, z.dtype)[None]
             feats = timed("seed features", lambda: net.seed_features(z, pos))
-            raw = timed("assign", lambda: _assign(z[0], feats[0], grid, "local", pos[0], 0.0))
+            zb, img = z[0].numpy(), x[0, :3].numpy()
+            args_ = (lambda r0, r1: zb[:, r0:r1], [(0, zb.shape[1])], grid, img, feats[0].numpy(), pos[0].numpy())
+            timed("clustering (paper)", lambda: cluster_local(*args_, **PAPER_CLUSTERING))
+            raw = timed("clustering (compact)", lambda: cluster_local(*args_, **COMPACT_CLUSTERING))
         colour = x[0, :3].permute(1, 2, 0).numpy()
         cap = int(round(grid.n_seeds * 1.1))
         timed("connectivity", lambda: enforce_connectivity(raw, colour, n_segments=grid.n_seeds, max_segments=cap))

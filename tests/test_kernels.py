@@ -171,9 +171,24 @@ def test_banded_segment_agrees_with_one_piece_and_has_no_seams(z_cache, clusteri
     rng = np.random.default_rng(5)
     img = np.kron(rng.random((6, 8, 3)), np.ones((20, 20, 1))) + 0.03 * rng.random((120, 160, 3))
     img = np.clip(img, 0, 1)
-    whole = lnsnet.segment(img, 48, clustering=clustering)
-    banded = lnsnet.segment(img, 48, tile_pixels=160 * 13, clustering=clustering)  # 13-row bands
+    net = lnsnet.load_model()  # the caller's own copy: its embedder can be watched
+    whole = lnsnet.segment(img, 48, clustering=clustering, model=net)
+    calls = []
+    band = net.embedder.forward_band
+    monkeypatch.setattr(net.embedder, "forward_band", lambda *a, **kw: calls.append(a[-1]) or band(*a, **kw))
+    banded = lnsnet.segment(img, 48, tile_pixels=160 * 13, clustering=clustering, model=net)  # 13-row bands
     assert (whole == banded).mean() > (0.995 if z_cache == "float16" else 0.999)
+    # Z (the last stage) is computed for the seed features, then once if it is kept or read
+    # once (paper), else for every pass: 5 seed rounds + the final assignment + 10 ICM
+    # half-sweeps (the distances of a 120 x 160 image are kept, so those need no Z)
+    from lnsnet.grid import make_grid
+
+    bands = [(r0, min(120, r0 + 13)) for r0 in range(0, 120, 13)]
+    y = make_grid(120, 160, 48).centres()[:, 0]
+    need = {int(r) for t in seg._bilinear_index(y, 120)[:2] for r in t}
+    seed_bands = sum(any(r0 <= r < r1 for r in need) for r0, r1 in bands)  # for the seed features
+    passes = 1 if (z_cache != "none" or clustering == "paper") else 1 + 5
+    assert calls.count(3) == seed_bands + len(bands) * passes
     comp, k = components(banded)
     assert k == banded.max() + 1  # every label one connected region
     # no label is cut at a band border: the border rows share labels across the cut

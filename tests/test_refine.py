@@ -32,6 +32,51 @@ def test_seed_sums_by_hand():
         np.testing.assert_array_equal(a, b)
 
 
+def test_seed_sums_in_row_chunks_equal_numpy():
+    rng = np.random.default_rng(12)
+    z = rng.random((37, 11, 3)).astype(np.float32)  # channels last; 37 rows: uneven chunks
+    lab = rng.integers(0, 5, (37, 11)).astype(np.int32)
+    fsum, psum, cnt = _kernels.seed_sums(z, lab, 6, y0=4, channels_last=True)
+    ys, xs = np.mgrid[0:37, 0:11]
+    for s in range(6):
+        m = lab == s
+        np.testing.assert_allclose(fsum[s], z[m].astype(np.float64).sum(0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(psum[s], [(ys[m] + 4).sum(), xs[m].sum()])
+        assert cnt[s] == m.sum()
+    assert cnt[5] == 0
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_local_assign_returns_every_candidate_distance(window):
+    rng = np.random.default_rng(6)
+    h, w, k = 29, 41, 24
+    grid = make_grid(h, w, k)
+    c = 7  # not a multiple of the SIMD width
+    z = rng.random((c, h, w)).astype(np.float32)
+    feats = rng.random((grid.n_seeds, c)).astype(np.float32)
+    pos = grid.centres().numpy() + rng.normal(0, 1, (grid.n_seeds, 2)).astype(np.float32)
+    wmap = rng.random((h, w)).astype(np.float32)
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    lab, best, dists = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, window, wmap,
+                                             return_best=True, return_dists=True)
+    assert dists.shape == (h, w, window * window)
+    half = window // 2
+    for y in range(0, h, 3):
+        for x in range(0, w, 2):
+            for m in range(window * window):
+                sr, sc = pr[y] + m // window - half, pc[x] + m % window - half
+                if not (0 <= sr < grid.rows and 0 <= sc < grid.cols):
+                    assert dists[y, x, m] == np.inf
+                    continue
+                s = sr * grid.cols + sc
+                ref = ((feats[s].astype(np.float64) - z[:, y, x]) ** 2).sum() + 0.05 * wmap[y, x] * (
+                    (pos[s, 0] - y) ** 2 + (pos[s, 1] - x) ** 2)
+                assert dists[y, x, m] == pytest.approx(ref, rel=1e-5, abs=1e-6)
+            m = int(np.argmin(dists[y, x]))
+            assert lab[y, x] == (pr[y] + m // window - half) * grid.cols + pc[x] + m % window - half
+            assert best[y, x] == dists[y, x, m]
+
+
 def test_edge_weights_by_hand():
     img = np.array([[[0.0, 0.0, 3.0]]])  # one channel, 1 x 3: squared steps 0 and 9
     g = np.array([0.0, 9.0, 9.0])  # largest squared difference to a 4-neighbour
@@ -68,7 +113,7 @@ def test_contrast_beta_and_weights_by_hand():
     assert contrast_beta(np.ones((3, 4, 4))) == 0.0
 
 
-@pytest.mark.parametrize("block", [1 << 20, 7, 1])
+@pytest.mark.parametrize("block", [1 << 20, 20, 10, 7, 1])  # w = 5: 4, 2, 1 and 1 rows per block
 def test_contrast_beta_in_blocks_of_rows_equals_the_plain_mean(block, monkeypatch):
     monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "BETA_BLOCK_PIXELS", block)
     img = np.random.default_rng(4).random((3, 9, 5)).astype(np.float32)
@@ -107,6 +152,20 @@ def test_potts_sweep_flips_a_lone_pixel_only_when_the_term_outweighs_the_distanc
     lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
     _kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=1.0, colour=1)
     assert lab[0, 2] == 1
+
+
+def test_kernels_refuse_arrays_that_do_not_fit():
+    lab = np.zeros((4, 6), np.int32)
+    ones = (np.ones((4, 6), np.float32), np.ones((4, 6), np.float32))
+    pr, pc = np.zeros(4, np.int64), np.zeros(6, np.int64)
+    with pytest.raises(ValueError, match="window"):
+        _kernels.potts_sweep(np.zeros((4, 6, 4), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
+    with pytest.raises(ValueError, match="do not fit"):
+        _kernels.potts_sweep(np.zeros((4, 5, 9), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
+    with pytest.raises(ValueError, match="do not fit"):  # a band of 3 rows from row 2 runs past row 4
+        _kernels.potts_sweep(np.zeros((3, 6, 9), np.float32), 1, lab, ones, pr[:3], pc, lam=1.0, colour=0, y0=2)
+    with pytest.raises(ValueError, match="match"):
+        _kernels.seed_sums(np.zeros((2, 3, 6), np.float32), lab, 1)  # 3 rows of features, 4 of labels
 
 
 def test_potts_sweep_never_picks_a_seed_outside_the_window():

@@ -296,18 +296,16 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
 
 
 # --------------------------------------------------------------------------- refinement
-_SUM_CHUNKS = 8  # row chunks summed in parallel (fixed, so the sums do not depend on the threads)
-
-
 @nb.njit(parallel=True, **_jit)
-def _seed_sums(zt, lab, y0, fsum, psum, cnt):
+def _seed_sums(zt, lab, y0, fsum, psum, cnt, n_chunks):
+    # rows in n_chunks chunks summed in parallel, each into its own partial sums
     h, w, c_n = zt.shape
     k_n = cnt.shape[0]
-    pf = np.zeros((_SUM_CHUNKS, k_n, c_n))
-    pp = np.zeros((_SUM_CHUNKS, k_n, 2))
-    pn = np.zeros((_SUM_CHUNKS, k_n))
-    step = (h + _SUM_CHUNKS - 1) // _SUM_CHUNKS
-    for k in nb.prange(_SUM_CHUNKS):
+    pf = np.zeros((n_chunks, k_n, c_n))
+    pp = np.zeros((n_chunks, k_n, 2))
+    pn = np.zeros((n_chunks, k_n))
+    step = (h + n_chunks - 1) // n_chunks
+    for k in nb.prange(n_chunks):
         for y in range(k * step, min(h, (k + 1) * step)):
             for x in range(w):
                 s = lab[y, x]
@@ -316,7 +314,7 @@ def _seed_sums(zt, lab, y0, fsum, psum, cnt):
                 pp[k, s, 1] += x
                 for c in range(c_n):
                     pf[k, s, c] += zt[y, x, c]
-    for k in range(_SUM_CHUNKS):
+    for k in range(n_chunks):
         for s in range(k_n):
             cnt[s] += pn[k, s]
             psum[s, 0] += pp[k, s, 0]
@@ -334,7 +332,14 @@ def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
     zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
     if sums is None:
         sums = (np.zeros((n_seeds, zt.shape[2])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
-    _seed_sums(zt, np.ascontiguousarray(labels, dtype=np.int32), int(y0), *sums)
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    if labels.shape != zt.shape[:2]:
+        raise ValueError(f"labels {labels.shape} do not match the features' {zt.shape[:2]}")
+    # up to 8 chunks of rows, fewer where the partial sums would outweigh the rows (large K,
+    # small bands); the count depends on the shapes only, so the sums do not depend on the
+    # number of threads
+    n_chunks = int(max(1, min(8, labels.size // (8 * max(int(n_seeds), 1)))))
+    _seed_sums(zt, labels, int(y0), *sums, n_chunks)
     return sums
 
 
@@ -467,9 +472,13 @@ def potts_sweep(dists, cols, labels, weights, pr, pc, *, lam, colour, y0=0, wind
     ``labels`` ``(H, W)`` int32 covers the whole image; ``pr`` holds the band's cell rows,
     ``pc`` the cell column of every image column. Ties keep the current label.
     """
-    dists = np.asarray(dists, dtype=np.float32)
+    dists = np.ascontiguousarray(dists, dtype=np.float32)
     if dists.ndim != 3 or dists.shape[2] != window * window:
         raise ValueError(f"dists must be (h, W, window**2 = {window * window}), got {dists.shape}")
+    h, w = dists.shape[:2]
+    if w != labels.shape[1] or len(pr) != h or len(pc) != w or not 0 <= y0 <= labels.shape[0] - h:
+        raise ValueError(f"dists {dists.shape[:2]} at row {y0} do not fit labels {labels.shape}, "
+                         f"pr ({len(pr)},) and pc ({len(pc)},)")
     _potts_sweep(dists, labels, weights[0], weights[1], np.asarray(pr, np.int64), np.asarray(pc, np.int64),
                  int(cols), int(window), int(y0), np.float32(lam), int(colour))
     return labels

@@ -278,7 +278,9 @@ def segment(
     tile_pixels : int
         Images with more pixels run the network in bands of rows (with the context each
         band needs, and the normalisation statistics of the whole image), so memory
-        stays bounded; the result is the same as in one piece up to float rounding.
+        stays bounded; the result is the same as in one piece up to float rounding (with
+        the compact clustering, features above 512 MB are kept in float16 between its
+        passes: a few pixels at near-ties may change).
     adapt : int
         Online adaptation: before clustering, a copy of the model is trained on this very
         image for ``adapt`` iterations (the feature phase of the lifelong training: FEM
@@ -452,14 +454,16 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
             zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
         return zt_whole[0][r0:r1]
 
-    def assign_band(r0, r1, **kw):  # with the seeds (feats, pos) of the moment
-        return _kernels.local_assign(zt(r0, r1), feats, grid.rows, grid.cols, pr[r0:r1], pc, pos, weight, r0, window,
-                                     None if wmap is None else wmap[r0:r1], channels_last=True, **kw)
+    def assign_band(r0, r1, z=None, **kw):  # with the seeds (feats, pos) of the moment
+        return _kernels.local_assign(zt(r0, r1) if z is None else z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos,
+                                     weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
+                                     **kw)
 
     for _ in range(iterations):  # SLIC-style rounds
         sums = None
         for r0, r1 in bands:
-            sums = _kernels.seed_sums(zt(r0, r1), assign_band(r0, r1), grid.n_seeds, r0, sums, channels_last=True)
+            z = zt(r0, r1)  # once per band and round (without a Z cache it is the network's output)
+            sums = _kernels.seed_sums(z, assign_band(r0, r1, z), grid.n_seeds, r0, sums, channels_last=True)
         fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
         kept = cnt[:, None] > 0
         n = np.maximum(cnt, 1.0)[:, None]
