@@ -1,6 +1,8 @@
 """The compiled inference kernels against their numpy/torch references, and the banded,
 batched and fast-norm inference paths against the plain ones."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -224,3 +226,26 @@ def test_banded_progress_bar_goes_to_stderr_and_changes_nothing(capsys):
     shown = lnsnet.segment(img, 12, tile_pixels=40 * 16, progress=True)
     np.testing.assert_array_equal(quiet, shown)
     assert "in bands" in capsys.readouterr().err
+
+
+def test_memory_budget_respects_a_cgroup_limit(monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    seg = importlib.import_module("lnsnet.segment")
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < seg._memory_bytes() <= physical
+    real = Path.read_text
+
+    def fake(self, *a, **kw):
+        if str(self) == "/sys/fs/cgroup/memory.max":
+            return "1073741824\n"
+        if "cgroup" in str(self):
+            raise OSError("absent")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "read_text", fake)
+    assert seg._memory_bytes() == min(1 << 30, physical)
+
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **kw: "max\n")  # no limit set
+    assert seg._memory_bytes() == physical

@@ -588,6 +588,8 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
             return z if z.dtype == np.float32 else z.astype(np.float32)
         z = band(r0, r1, stats, 3)[0].cpu().numpy()
         if keep is not None:
+            if keep is np.float16:  # features are InstanceNorm outputs, far below 65504; never inf
+                np.clip(z, -65504.0, 65504.0, out=z)
             cache[(r0, r1)] = z = z.astype(keep, copy=False)
         return z.astype(np.float32, copy=False)  # float16: the same rounding on every pass
 
@@ -597,11 +599,20 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
 
 
 def _memory_bytes() -> int:
-    """Physical memory of this machine (bytes; 8 GiB where it cannot be read)."""
+    """Memory this process may use: the machine's physical memory, or the container's
+    cgroup limit where that is lower (bytes; 8 GiB where neither can be read)."""
     try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        total = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
-        return 8 << 30
+        total = 8 << 30
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and 0 < int(limit) < total:
+            total = int(limit)
+    return total
 
 
 def _bilinear_index(p: torch.Tensor, size: int):
