@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-KEYS = ("compactness", "edge_scale", "iterations", "smoothing")
+from canonical_methods import KEYS  # noqa: E402 (the four clustering options, one list)
 
 
 def paper_spelt_out(method: str) -> str:

@@ -260,7 +260,7 @@ def _weight_rows(weight, weight_map, h, w):
 
 
 def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
-                 weight_map=None, return_best=False, channels_last=False, tables=None, return_dists=False):
+                 weight_map=None, return_best=False, channels_last=False, return_dists=False):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
@@ -271,8 +271,7 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
     those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
     the chosen seed ``(H, W)`` float32. ``channels_last``: ``z`` is ``(H, W, C)``, the
-    kernel's layout (``(C, H, W)`` is transposed here). ``tables``: ``seed_tables(...)``
-    made once for many calls. ``return_dists``: also the distances to every candidate
+    kernel's layout (``(C, H, W)`` is transposed here). ``return_dists``: also the distances to every candidate
     ``(H, W, window**2)`` float32, candidate ``m`` being the seed ``m // window - p`` cell
     rows and ``m % window - p`` cell columns from the pixel's own cell (``p = window // 2``;
     inf beyond the grid), for :func:`potts_sweep`. Returns ``labels``, or the tuple
@@ -282,8 +281,7 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
     h, w = z.shape[:2]
     spatial = weight > 0 and seed_pos is not None
-    if tables is None:
-        tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
+    tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
     wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)

@@ -425,6 +425,12 @@ def contrast_beta(image: np.ndarray) -> float:
     return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
 
 
+def _keeps_dists(h: int, w: int, window: int, smoothing: float) -> bool:
+    """Whether :func:`cluster_local` keeps the candidate distances of an ``h x w`` image
+    for its ICM sweeps (else it recomputes them, from Z, for every sweep)."""
+    return smoothing > 0 and h * w * window * window * 4 <= DISTS_CACHE_BYTES
+
+
 def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactness=0.0, edge_scale=0.0,
                   iterations=0, smoothing=0.0, window=3) -> np.ndarray:
     """Raw labels (seed indices) of one image by local clustering on the CPU.
@@ -469,8 +475,7 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
         n = np.maximum(cnt, 1.0)[:, None]
         feats = np.where(kept, fsum / n, feats).astype(np.float32)
         pos = np.where(kept, psum / n, pos).astype(np.float32)
-    n_cand = window * window
-    keep_dists = smoothing > 0 and h * w * n_cand * 4 <= DISTS_CACHE_BYTES
+    keep_dists = _keeps_dists(h, w, window, smoothing)
     dists = {}
     if smoothing > 0:  # before the distances are kept: the peak memory stays lower
         weights = _kernels.contrast_weights(image, contrast_beta(image))
@@ -532,8 +537,8 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
     refine = refine or {}
     # clustering passes that read Z: the seed rounds, the final assignment, and the ICM
     # sweeps when the distances they need are not kept (see cluster_local)
-    window = refine.get("window", 3)
-    sweeps_need_z = refine.get("smoothing", 0) > 0 and h * w * window * window * 4 > DISTS_CACHE_BYTES
+    smoothing = refine.get("smoothing", 0)
+    sweeps_need_z = smoothing > 0 and not _keeps_dists(h, w, refine.get("window", 3), smoothing)
     passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * sweeps_need_z
     z_bytes = fem.out_channels * h * w * 4
     if passes == 1:  # Z is read once: nothing to keep
