@@ -65,8 +65,11 @@ def test_segment_compactness_and_window_options(tmp_path):
     assert main(args + ["-o", str(tmp_path / "s"), "--iterations", "1", "--smoothing", "0", "--edge-scale", "0"]) == 0
     got = read_labels(tmp_path / "s" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, iterations=1, smoothing=0.0, edge_scale=0.0))
+    assert main(args + ["-o", str(tmp_path / "f"), "--feature-contrast", "2.5"]) == 0
+    got = read_labels(tmp_path / "f" / "in_labels.npy")
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, feature_contrast=2.5))
     for bad in (["--window", "4"], ["--compactness", "-1"], ["--iterations", "-2"], ["--smoothing", "nan"],
-                ["--edge-scale", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
+                ["--edge-scale", "-1"], ["--feature-contrast", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
                 ["--compact", "--clustering", "paper"], ["--mode", "dense", "--clustering", "compact"]):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)
@@ -82,7 +85,7 @@ def test_info_reports_parameters_and_flops(capsys):
 def test_help_lists_every_option():
     for cmd, opts in {
         "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--edge-scale",
-                    "--iterations", "--smoothing", "--clustering", "--compact", "--device"],
+                    "--iterations", "--smoothing", "--feature-contrast", "--clustering", "--compact", "--device"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
                   "--boundaries", "--n-segments", "--seed", "--lr"],
         "info": ["--model"],

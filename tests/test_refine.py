@@ -113,6 +113,79 @@ def test_contrast_beta_and_weights_by_hand():
     assert contrast_beta(np.ones((3, 4, 4))) == 0.0
 
 
+def test_contrast_weights_with_features_by_hand():
+    # 1 x 2 image, one colour channel and two feature channels weighted by a2
+    img = np.array([[[0.0, 1.0]]], np.float32)
+    z = np.array([[[0.0, 0.0], [2.0, -1.0]]], np.float32)  # (h, W, F)
+    right, down = _kernels.contrast_weights(img, 0.5, z, np.array([0.25, 3.0], np.float32))
+    # d = 1^2 + 0.25 * 2^2 + 3 * 1^2 = 5
+    assert right[0, 0] == pytest.approx(np.exp(-0.5 * 5.0), rel=1e-6)
+    assert right[0, 1] == 0 and (down == 0).all()
+
+
+def test_contrast_weights_with_features_equal_the_stacked_image_and_add_up_by_bands():
+    rng = np.random.default_rng(5)
+    img = rng.random((3, 11, 9), dtype=np.float32)
+    z = rng.random((11, 9, 4), dtype=np.float32)
+    a2 = np.array([0.5, 2.0, 0.0, 1.5], np.float32)
+    whole = _kernels.contrast_weights(img, 0.8, z, a2)
+    stacked = np.concatenate([img, np.sqrt(a2)[:, None, None] * z.transpose(2, 0, 1)])
+    for got, want in zip(whole, _kernels.contrast_weights(stacked, 0.8)):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    out = (np.zeros((11, 9), np.float32), np.zeros((11, 9), np.float32))
+    prev = None
+    for r0, r1 in [(0, 3), (3, 4), (4, 11)]:
+        _kernels.contrast_weights(img, 0.8, z[r0:r1], a2, y0=r0, prev=prev, out=out)
+        prev = z[r1 - 1]
+    for got, want in zip(out, whole):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="do not fit"):
+        _kernels.contrast_weights(img, 0.8, z, a2, y0=1)
+    with pytest.raises(ValueError, match="y0 >= 1"):
+        _kernels.contrast_weights(img, 0.8, z[:2], a2, prev=z[0])
+
+
+def test_feature_stats_by_hand_and_by_bands():
+    z = np.array([[[1.0], [3.0]], [[2.0], [6.0]]], np.float32)  # 2 x 2, one channel
+    s1, s2, dsq = _kernels.feature_stats(z)
+    # sum 12, squares 1 + 9 + 4 + 36 = 50; pairs: right 2^2 + 4^2, down 1^2 + 3^2 -> 30
+    np.testing.assert_array_equal([s1[0], s2[0], dsq[0]], [12.0, 50.0, 30.0])
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(13, 7, 3)).astype(np.float32)
+    x = z.astype(np.float64)
+    want = (x.sum((0, 1)), (x * x).sum((0, 1)),
+            ((x[1:] - x[:-1]) ** 2).sum((0, 1)) + ((x[:, 1:] - x[:, :-1]) ** 2).sum((0, 1)))
+    for got, ref in zip(_kernels.feature_stats(z), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+    sums, prev = None, None
+    for r0, r1 in [(0, 1), (1, 6), (6, 13)]:
+        sums = _kernels.feature_stats(z[r0:r1], prev, sums)
+        prev = z[r1 - 1]
+    for got, ref in zip(sums, want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_feature_contrast_is_the_smoothing_on_cielab_and_the_standardised_features():
+    # with edge_scale 0 the image serves the Potts contrast only, so feature_contrast s equals
+    # the CIELAB-only smoothing on the image stacked with s / sqrt(C) * Z / std(Z)
+    rng = np.random.default_rng(7)
+    h, w, k = 40, 44, 20
+    grid = make_grid(h, w, k)
+    z = rng.normal(size=(4, h, w)).astype(np.float32) * np.array([1.0, 3.0, 0.5, 2.0], np.float32)[:, None, None]
+    z[:, :, 20:] += 1.5  # an edge the features see and the colours do not
+    image = rng.normal(0, 0.3, (3, h, w)).astype(np.float32)
+    feats = z[:, grid.centres().numpy()[:, 0].astype(int), grid.centres().numpy()[:, 1].astype(int)].T.copy()
+    pos = grid.centres().numpy()
+    opts = dict(compactness=2.0, edge_scale=0.0, iterations=2, smoothing=8.0)
+    got = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, feature_contrast=3.0, **opts)
+    zs = z.astype(np.float64) / (z.std(axis=(1, 2), keepdims=True) + 1e-6)
+    stacked = np.concatenate([image, 3.0 / 2.0 * zs]).astype(np.float32)
+    want = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, stacked, feats, pos, **opts)
+    assert (got == want).mean() > 0.999
+    plain = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, **opts)
+    assert (got != plain).any()  # the features' contrast does change the smoothing
+
+
 @pytest.mark.parametrize("block", [1 << 20, 20, 10, 7, 1])  # w = 5: 4, 2, 1 and 1 rows per block
 def test_contrast_beta_in_blocks_of_rows_equals_the_plain_mean(block, monkeypatch):
     monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "BETA_BLOCK_PIXELS", block)
@@ -334,8 +407,9 @@ def test_cluster_local_iterations_match_a_plain_reference():
     assert (fast != one).any()  # the iterations do move the seeds
 
 
-@pytest.mark.parametrize("cache", [True, False])
-def test_cluster_local_in_bands_equals_one_piece(cache, monkeypatch):
+@pytest.mark.parametrize("cache,iterations,fc", [(True, 2, 0.0), (False, 2, 0.0), (True, 2, 3.0), (False, 2, 3.0),
+                                                  (True, 0, 3.0)])
+def test_cluster_local_in_bands_equals_one_piece(cache, iterations, fc, monkeypatch):
     if not cache:  # the smoothing's distances recomputed band by band for every sweep
         monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "DISTS_CACHE_BYTES", 0)
     rng = np.random.default_rng(2)
@@ -345,7 +419,7 @@ def test_cluster_local_in_bands_equals_one_piece(cache, monkeypatch):
     image = rng.random((3, h, w), dtype=np.float32)
     feats = rng.random((grid.n_seeds, 3), dtype=np.float32)
     pos = grid.centres().numpy()
-    opts = dict(compactness=3.0, edge_scale=3.0, iterations=2, smoothing=3.0)
+    opts = dict(compactness=3.0, edge_scale=3.0, iterations=iterations, smoothing=3.0, feature_contrast=fc)
     whole = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, **opts)
     bands = [(0, 9), (9, 20), (20, 33), (33, 41)]
     banded = cluster_local(lambda a, b: z[:, a:b], bands, grid, image, feats, pos, **opts)
@@ -374,12 +448,15 @@ def test_clustering_defaults_and_presets():
         clustering_options("dense", iterations=2)
     with pytest.raises(ValueError, match="local"):
         clustering_options("dense", smoothing=1.0)
+    with pytest.raises(ValueError, match="local"):
+        clustering_options("dense", feature_contrast=1.0)
 
 
 @pytest.mark.parametrize("key,value", [("iterations", -1), ("iterations", 1.5), ("iterations", True),
                                        ("smoothing", -0.1), ("smoothing", float("nan")), ("smoothing", "3"),
                                        ("edge_scale", -1.0), ("edge_scale", float("inf")),
-                                       ("compactness", float("nan")), ("compactness", "1")])
+                                       ("compactness", float("nan")), ("compactness", "1"),
+                                       ("feature_contrast", -1.0), ("feature_contrast", float("inf"))])
 def test_bad_clustering_values_are_refused(key, value):
     img = np.zeros((16, 16, 3))
     with pytest.raises((ValueError, TypeError), match=key):

@@ -30,8 +30,8 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["encode_image", "local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "edge_strength",
-           "components", "merge_small", "set_num_threads"]
+__all__ = ["encode_image", "local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "feature_stats",
+           "edge_strength", "components", "merge_small", "set_num_threads"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -398,34 +398,130 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
 
 
 @nb.njit(parallel=True, **_jit)
-def _contrast_weights(image, beta, right, down):
-    c_n, h, w = image.shape
-    for y in nb.prange(h):
+def _contrast_weights(image, zt, a2, prev, has_prev, y0, beta, right, down):
+    # image (c, H, W) whole; zt (h, W, F) its rows y0 .. y0 + h; right / down (H, W) whole
+    c_n, _, w = image.shape
+    h, _, f_n = zt.shape
+    for i in nb.prange(h):
+        y = y0 + i
         for x in range(w):
             if x + 1 < w:
                 s = np.float32(0.0)
                 for c in range(c_n):
                     t = image[c, y, x + 1] - image[c, y, x]
                     s += t * t
+                for f in range(f_n):
+                    t = zt[i, x + 1, f] - zt[i, x, f]
+                    s += a2[f] * t * t
                 right[y, x] = np.exp(-beta * s)
-            if y + 1 < h:
+            if i + 1 < h:
                 s = np.float32(0.0)
                 for c in range(c_n):
                     t = image[c, y + 1, x] - image[c, y, x]
                     s += t * t
+                for f in range(f_n):
+                    t = zt[i + 1, x, f] - zt[i, x, f]
+                    s += a2[f] * t * t
                 down[y, x] = np.exp(-beta * s)
+    if has_prev and h > 0:  # the pairs between the band's first row and the row above it
+        for x in nb.prange(w):
+            s = np.float32(0.0)
+            for c in range(c_n):
+                t = image[c, y0, x] - image[c, y0 - 1, x]
+                s += t * t
+            for f in range(f_n):
+                t = zt[0, x, f] - prev[x, f]
+                s += a2[f] * t * t
+            down[y0 - 1, x] = np.exp(-beta * s)
 
 
-def contrast_weights(image, beta):
-    """``exp(-beta |I_p - I_q|^2)`` of every 4-neighbour pair of ``image`` ``(channels, H, W)``:
-    ``right`` ``(H, W)`` for ``(y, x)``-``(y, x + 1)`` and ``down`` ``(H, W)`` for
-    ``(y, x)``-``(y + 1, x)`` (the last column / row unused: 0), float32. One pass, no
-    image-sized temporaries."""
+def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None):
+    """``exp(-beta d(p, q))`` of every 4-neighbour pair of ``image`` ``(channels, H, W)``,
+    ``d = |I_p - I_q|^2 + sum_f a2[f] (Z_f,p - Z_f,q)^2``: ``right`` ``(H, W)`` for
+    ``(y, x)``-``(y, x + 1)`` and ``down`` ``(H, W)`` for ``(y, x)``-``(y + 1, x)`` (the
+    last column / row unused: 0), float32. One pass, no image-sized temporaries.
+
+    Without ``zt`` the distance is the image's alone. ``zt`` ``(h, W, F)`` are extra
+    features of the image rows ``y0 .. y0 + h`` (channels last), weighted by ``a2``
+    ``(F,)``; then only the pairs of those rows are written, into ``out = (right, down)``
+    (allocated when None), plus the pairs with the row above when ``prev`` ``(W, F)``
+    (the features of row ``y0 - 1``) is given, so a band-by-band call fills every pair."""
     image = np.ascontiguousarray(image, dtype=np.float32)
-    right = np.zeros(image.shape[1:], dtype=np.float32)
-    down = np.zeros(image.shape[1:], dtype=np.float32)
-    _contrast_weights(image, np.float32(beta), right, down)
+    c_n, h, w = image.shape
+    if zt is None:
+        zt, a2, y0, prev = np.empty((h, w, 0), np.float32), np.empty(0, np.float32), 0, None
+    zt = np.ascontiguousarray(zt, dtype=np.float32)
+    a2 = np.ascontiguousarray(a2, dtype=np.float32)
+    if zt.ndim != 3 or zt.shape[1] != w or not 0 <= y0 <= h - zt.shape[0] or a2.shape != (zt.shape[2],):
+        raise ValueError(f"features {zt.shape} from row {y0} and weights {a2.shape} do not fit an image of "
+                         f"{h}x{w}")
+    has_prev = prev is not None
+    if has_prev:
+        if y0 < 1:
+            raise ValueError("prev (the row above) needs y0 >= 1")
+        prev = np.ascontiguousarray(prev, dtype=np.float32)
+        if prev.shape != zt.shape[1:]:
+            raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
+    else:
+        prev = np.empty((w, zt.shape[2]), np.float32)
+    if out is None:
+        out = (np.zeros((h, w), dtype=np.float32), np.zeros((h, w), dtype=np.float32))
+    right, down = out
+    if right.shape != (h, w) or down.shape != (h, w) or right.dtype != np.float32 or down.dtype != np.float32:
+        raise ValueError(f"out must be two float32 arrays of {(h, w)}")
+    _contrast_weights(image, zt, a2, prev, has_prev, int(y0), np.float32(beta), right, down)
     return right, down
+
+
+@nb.njit(parallel=True, **_jit)
+def _feature_stats(zt, prev, has_prev, s1, s2, dsq, n_chunks):
+    h, w, c_n = zt.shape
+    p1 = np.zeros((n_chunks, c_n))
+    p2 = np.zeros((n_chunks, c_n))
+    pd = np.zeros((n_chunks, c_n))
+    step = (h + n_chunks - 1) // n_chunks
+    for k in nb.prange(n_chunks):
+        for y in range(k * step, min(h, (k + 1) * step)):
+            for x in range(w):
+                for c in range(c_n):
+                    v = np.float64(zt[y, x, c])
+                    p1[k, c] += v
+                    p2[k, c] += v * v
+                    if x + 1 < w:
+                        t = np.float64(zt[y, x + 1, c]) - v
+                        pd[k, c] += t * t
+                    if y + 1 < h:
+                        t = np.float64(zt[y + 1, x, c]) - v
+                        pd[k, c] += t * t
+    for k in range(n_chunks):
+        for c in range(c_n):
+            s1[c] += p1[k, c]
+            s2[c] += p2[k, c]
+            dsq[c] += pd[k, c]
+    if has_prev and h > 0:
+        for x in range(w):
+            for c in range(c_n):
+                t = np.float64(zt[0, x, c]) - np.float64(prev[x, c])
+                dsq[c] += t * t
+
+
+def feature_stats(zt, prev=None, sums=None):
+    """Per channel of ``zt`` ``(h, W, F)`` (features, channels last): the sum, the sum of
+    squares, and the sum over 4-neighbour pairs of the squared difference, float64
+    ``(F,)`` each; ``sums`` (a previous return value) is added to in place and ``prev``
+    ``(W, F)``, the row above ``zt``'s first, adds the pairs across, for band-by-band use."""
+    zt = np.ascontiguousarray(zt, dtype=np.float32)
+    if zt.ndim != 3:
+        raise ValueError(f"features must be (h, W, F), got {zt.shape}")
+    if sums is None:
+        sums = tuple(np.zeros(zt.shape[2]) for _ in range(3))
+    has_prev = prev is not None
+    prev = np.ascontiguousarray(prev if has_prev else np.zeros(zt.shape[1:]), dtype=np.float32)
+    if prev.shape != zt.shape[1:]:
+        raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
+    n_chunks = int(max(1, min(8, zt.shape[0] // 4)))  # from the shape only: sums independent of threads
+    _feature_stats(zt, prev, has_prev, *sums, n_chunks)
+    return sums
 
 
 @nb.njit(parallel=True, **_jit)

@@ -86,13 +86,13 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
-    from .segment import (check_compactness, check_edge_scale, check_iterations, check_smoothing, check_window,
-                          clustering_options)
+    from .segment import (check_compactness, check_edge_scale, check_feature_contrast, check_iterations,
+                          check_smoothing, check_window, clustering_options)
 
     check = dict(compactness=check_compactness, edge_scale=check_edge_scale, iterations=check_iterations,
-                 smoothing=check_smoothing)
+                 smoothing=check_smoothing, feature_contrast=check_feature_contrast)
     clustering = dict(compactness=args.compactness, edge_scale=args.edge_scale, iterations=args.iterations,
-                      smoothing=args.smoothing)
+                      smoothing=args.smoothing, feature_contrast=args.feature_contrast)
     checks = [(f"--{k.replace('_', '-')}", check[k], v) for k, v in clustering.items()
               if v is not None] + [("--window", check_window, args.window)]
     for option, fn, value in checks:  # fail before any file is read, not once per file
@@ -288,8 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoothing", type=float, default=None,
                    help="local mode: weight of the contrast-sensitive boundary-length term that "
                         "straightens ragged borders (compact: 6; paper: 0, off)")
+    s.add_argument("--feature-contrast", type=float, default=None,
+                   help="local mode, with --smoothing: the smoothing's contrast is measured on CIELAB plus "
+                        "the learned features with this weight, so borders are cheaper where the network "
+                        "sees an edge (compact: 0; paper: 0, CIELAB only)")
     s.add_argument("--clustering", choices=("compact", "paper"), default=None,
-                   help="preset of the four options above (given ones win): 'compact' (default in local "
+                   help="preset of the five options above (given ones win): 'compact' (default in local "
                         "mode) = superpixels as compact as LSC's, boundary recall at SNIC's level; "
                         "'paper' (default in dense mode) = the paper's one-shot clustering, the highest "
                         "boundary recall, ragged shapes, about 35%% less time")

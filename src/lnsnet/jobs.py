@@ -25,6 +25,7 @@ class SegmentOptions:
     edge_scale: float | None = None
     iterations: int | None = None
     smoothing: float | None = None
+    feature_contrast: float | None = None
     window: int = 3
     device: str | None = None
     overlay: bool = True
@@ -99,8 +100,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
     kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, compactness=opts.compactness,
-              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing, window=opts.window,
-              adapt=opts.adapt, progress=opts.progress)
+              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing,
+              feature_contrast=opts.feature_contrast, window=opts.window, adapt=opts.adapt, progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]
         t0 = time.perf_counter()

@@ -30,10 +30,10 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 #: the paper's one-shot clustering (``clustering="paper"``; dense mode's default): the
 #: highest boundary recall, ragged shapes
-PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
+PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
 #: shapes as compact as LSC's, boundary recall at SNIC's level (``clustering="compact"``,
 #: local mode's default; chosen on BSDS500 val, ``docs/compactness.md``)
-COMPACT_CLUSTERING = dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0)
+COMPACT_CLUSTERING = dict(compactness=3.5, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=0.0)
 #: the clustering presets by name
 CLUSTERINGS = {"compact": COMPACT_CLUSTERING, "paper": PAPER_CLUSTERING}
 SMOOTHING_SWEEPS = 5
@@ -156,8 +156,13 @@ def check_smoothing(smoothing) -> float:
     return _finite_nonneg(smoothing, "smoothing")
 
 
+def check_feature_contrast(feature_contrast) -> float:
+    """``feature_contrast`` as a float; ``ValueError`` unless a finite number >= 0."""
+    return _finite_nonneg(feature_contrast, "feature_contrast")
+
+
 def clustering_options(mode="local", compactness=None, edge_scale=None, iterations=None, smoothing=None,
-                       clustering=None) -> dict:
+                       clustering=None, feature_contrast=None) -> dict:
     """The clustering settings ``segment`` uses: those of the preset ``clustering``
     (``"compact"`` or ``"paper"``; None: ``"compact"`` in local mode, ``"paper"`` in dense
     mode) for the options left out (``None``), each value checked. Dense mode supports
@@ -169,15 +174,17 @@ def clustering_options(mode="local", compactness=None, edge_scale=None, iteratio
     if clustering not in CLUSTERINGS:
         raise ValueError(f"unknown clustering {clustering!r}; allowed: {', '.join(map(repr, CLUSTERINGS))}")
     base = dict(CLUSTERINGS[clustering])
-    given = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing)
+    given = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing,
+                 feature_contrast=feature_contrast)
     out = {key: base[key] if value is None else value for key, value in given.items()}
     out["compactness"] = check_compactness(out["compactness"])
     out["edge_scale"] = check_edge_scale(out["edge_scale"])
     out["iterations"] = check_iterations(out["iterations"])
     out["smoothing"] = check_smoothing(out["smoothing"])
-    if mode == "dense" and (out["edge_scale"] or out["iterations"] or out["smoothing"]):
-        raise ValueError("edge_scale, iterations, smoothing and clustering='compact' need mode='local' (dense "
-                         "mode is the paper's one-shot clustering; it takes compactness only)")
+    out["feature_contrast"] = check_feature_contrast(out["feature_contrast"])
+    if mode == "dense" and (out["edge_scale"] or out["iterations"] or out["smoothing"] or out["feature_contrast"]):
+        raise ValueError("edge_scale, iterations, smoothing, feature_contrast and clustering='compact' need "
+                         "mode='local' (dense mode is the paper's one-shot clustering; it takes compactness only)")
     return out
 
 
@@ -201,6 +208,7 @@ def segment(
     edge_scale: float | None = None,
     iterations: int | None = None,
     smoothing: float | None = None,
+    feature_contrast: float | None = None,
     window: int = 3,
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
@@ -260,6 +268,12 @@ def segment(
         across colour edges) minimised by 5 sweeps of ICM after the assignment, in units
         of the image's median pixel-to-seed distance; straightens ragged borders. 0: off.
         Default: the preset's.
+    feature_contrast : float, optional
+        Local mode, with ``smoothing``: the Potts term's contrast is measured on CIELAB
+        plus the learned pixel features, each feature channel over its standard deviation
+        on the image and all of them together weighted by ``feature_contrast`` (each by
+        ``feature_contrast / sqrt(channels)``): borders are cheaper where the network sees
+        an edge, not only where the colour changes. 0: CIELAB only. Default: the preset's.
     window : int
         ``local`` mode: each pixel is compared with the seeds of the ``window x window``
         grid cells around its own (odd; default 3). 5 gets most of ``dense`` mode's gain
@@ -305,7 +319,8 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    clustering = clustering_options(mode, compactness, edge_scale, iterations, smoothing, clustering)
+    clustering = clustering_options(mode, compactness, edge_scale, iterations, smoothing, clustering,
+                                    feature_contrast)
     window = check_window(window)
     if seeds not in ("grid", "learned"):
         raise ValueError(f"unknown seeds {seeds!r}; allowed: 'grid', 'learned'")
@@ -346,13 +361,14 @@ def segment(
 
 
 def _segment_batch(net, rgbs, k, dev, *, mode, seeds, compactness, min_size_factor, orphan_factor, max_excess,
-                   tile_pixels, progress=False, window=3, edge_scale=0.0, iterations=0, smoothing=0.0):
+                   tile_pixels, progress=False, window=3, edge_scale=0.0, iterations=0, smoothing=0.0,
+                   feature_contrast=0.0):
     """Labels for images of one shape (one network call)."""
     h, w = rgbs[0].shape[:2]
     grid = make_grid(h, w, k)
     x = encode(rgbs[0]) if len(rgbs) == 1 else torch.cat([encode(r) for r in rgbs])
     refine = dict(compactness=compactness, edge_scale=edge_scale, iterations=iterations, smoothing=smoothing,
-                  window=window)
+                  feature_contrast=feature_contrast, window=window)
     # the compiled kernels cluster on the CPU; on a GPU torch does the paper's one-shot
     # clustering, and the compact one runs on the CPU (Z copied over)
     on_cpu = mode == "local" and (dev.type == "cpu" or edge_scale > 0 or iterations > 0 or smoothing > 0)
@@ -403,10 +419,10 @@ def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
     return np.exp(g, out=g)
 
 
-def contrast_beta(image: np.ndarray) -> float:
-    """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
-    (the usual contrast-sensitive Potts scale; 0 for a flat image). Summed in float64,
-    block of rows by block, so a large image needs no image-sized float64 copies."""
+def pair_differences(image: np.ndarray) -> tuple[float, int]:
+    """The sum over the 4-neighbour pairs of ``image`` ``(channels, H, W)`` of
+    ``|I_p - I_q|^2``, and the number of pairs. Summed in float64, block of rows by
+    block, so a large image needs no image-sized float64 copies."""
     c, h, w = image.shape
     total, pairs = 0.0, 0
     step = max(1, BETA_BLOCK_PIXELS // max(w, 1))
@@ -421,8 +437,18 @@ def contrast_beta(image: np.ndarray) -> float:
             d = blk[:, : r1 - r0, 1:] - blk[:, : r1 - r0, :-1]
             total += float(np.einsum("ijk,ijk->", d, d))
             pairs += d.shape[1] * d.shape[2]
+    return total, pairs
+
+
+def _beta(total: float, pairs: int) -> float:
     mean = total / pairs if pairs else 0.0
     return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
+
+
+def contrast_beta(image: np.ndarray) -> float:
+    """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
+    (the usual contrast-sensitive Potts scale; 0 for a flat image)."""
+    return _beta(*pair_differences(image))
 
 
 def _keeps_dists(h: int, w: int, window: int, smoothing: float) -> bool:
@@ -432,15 +458,17 @@ def _keeps_dists(h: int, w: int, window: int, smoothing: float) -> bool:
 
 
 def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactness=0.0, edge_scale=0.0,
-                  iterations=0, smoothing=0.0, window=3) -> np.ndarray:
+                  iterations=0, smoothing=0.0, feature_contrast=0.0, window=3) -> np.ndarray:
     """Raw labels (seed indices) of one image by local clustering on the CPU.
 
     ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
-    float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``);
+    float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``, else
+    consecutive bands from the top);
     ``image`` ``(3, H, W)`` is the standardised CIELAB the edge weights and the Potts
     contrast are measured on; ``seed_feats`` ``(K, C)``, ``seed_pos`` ``(K, 2)`` pixels.
     Steps: ``iterations`` rounds of assign-and-move-seeds, the final assignment, then
-    ``smoothing``'s ICM sweeps (see :func:`segment`).
+    ``smoothing``'s ICM sweeps, their contrast on CIELAB and ``feature_contrast`` times
+    the standardised features (see :func:`segment`).
     """
     h, w = image.shape[1:]
     pr, pc = (t.numpy() for t in grid.pixel_cells())
@@ -465,25 +493,52 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
                                      weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
                                      **kw)
 
-    for _ in range(iterations):  # SLIC-style rounds
+    by_features = smoothing > 0 and feature_contrast > 0
+    fstats, above = None, None  # the features' sums (see feature_stats), the last row read
+
+    def take_stats(z):  # bands come in order, top to bottom
+        nonlocal fstats, above
+        fstats = _kernels.feature_stats(z, above, fstats)
+        above = z[-1].copy()
+
+    for it in range(iterations):  # SLIC-style rounds
         sums = None
         for r0, r1 in bands:
             z = zt(r0, r1)  # once per band and round (without a Z cache it is the network's output)
+            if by_features and it == 0:
+                take_stats(z)
             sums = _kernels.seed_sums(z, assign_band(r0, r1, z), grid.n_seeds, r0, sums, channels_last=True)
         fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
         kept = cnt[:, None] > 0
         n = np.maximum(cnt, 1.0)[:, None]
         feats = np.where(kept, fsum / n, feats).astype(np.float32)
         pos = np.where(kept, psum / n, pos).astype(np.float32)
+    if by_features and iterations == 0:  # one pass more for the features' statistics
+        for r0, r1 in bands:
+            take_stats(zt(r0, r1))
+    beta, a2 = 0.0, np.empty(0, np.float32)
+    if smoothing > 0:
+        lab_sq, pairs = pair_differences(image)
+        if by_features:
+            s1, s2, dsq = fstats
+            std = np.sqrt(np.maximum(s2 / (h * w) - (s1 / (h * w)) ** 2, 0.0))
+            a2 = (feature_contrast / (np.sqrt(len(std)) * (std + 1e-6))) ** 2
+            lab_sq += float(np.dot(a2, dsq))
+        beta = _beta(lab_sq, pairs)
+        weights = (np.zeros((h, w), np.float32), np.zeros((h, w), np.float32))
     keep_dists = _keeps_dists(h, w, window, smoothing)
     dists = {}
-    if smoothing > 0:  # before the distances are kept: the peak memory stays lower
-        weights = _kernels.contrast_weights(image, contrast_beta(image))
+    above = None
     for r0, r1 in bands:
+        z = zt(r0, r1)
+        if smoothing > 0:  # the contrast weights of the band's pairs and those with the row above
+            zc = z if by_features else np.empty((r1 - r0, w, 0), np.float32)
+            _kernels.contrast_weights(image, beta, zc, a2, y0=r0, prev=above, out=weights)
+            above = None if whole else zc[-1].copy()
         if keep_dists:
-            raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, return_best=True, return_dists=True)
+            raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, z, return_best=True, return_dists=True)
         else:
-            raw[r0:r1], best[r0:r1] = assign_band(r0, r1, return_best=True)
+            raw[r0:r1], best[r0:r1] = assign_band(r0, r1, z, return_best=True)
     if smoothing > 0:
         lam = smoothing * max(float(np.median(best)), 1e-6)
         del best
@@ -536,10 +591,12 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
 
     refine = refine or {}
     # clustering passes that read Z: the seed rounds, the final assignment, and the ICM
-    # sweeps when the distances they need are not kept (see cluster_local)
+    # sweeps when the distances they need are not kept (see cluster_local), and one for
+    # the features' statistics when feature_contrast is on without seed rounds
     smoothing = refine.get("smoothing", 0)
     sweeps_need_z = smoothing > 0 and not _keeps_dists(h, w, refine.get("window", 3), smoothing)
-    passes = 1 + refine.get("iterations", 0) + 2 * SMOOTHING_SWEEPS * sweeps_need_z
+    stats_pass = smoothing > 0 and refine.get("feature_contrast", 0) > 0 and not refine.get("iterations", 0)
+    passes = 1 + refine.get("iterations", 0) + stats_pass + 2 * SMOOTHING_SWEEPS * sweeps_need_z
     z_bytes = fem.out_channels * h * w * 4
     if passes == 1:  # Z is read once: nothing to keep
         keep = None

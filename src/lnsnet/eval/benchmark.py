@@ -126,6 +126,7 @@ LNSNET_OPTIONS = {
     "edge_scale": float,
     "iterations": int,
     "smoothing": float,
+    "feature_contrast": float,
     "min_size_factor": float,
     "window": int,
     "clustering": ("default", "paper", "compact"),
