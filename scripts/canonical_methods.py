@@ -11,7 +11,7 @@ from the renamed rows when rerun on the folder with the new names.
 import argparse
 import csv
 
-KEYS = ("compactness", "edge_scale", "iterations", "smoothing")
+KEYS = ("compactness", "edge_scale", "iterations", "smoothing")  # feature_contrast came later (0 before)
 
 
 def canonical(method: str, defaults: dict, rename_plain: bool) -> str:

@@ -1,7 +1,7 @@
 """Rename methods in a benchmark folder: rows.csv, then summary.csv / summary.md and plots
 rebuilt from the rows (the numbers are untouched).
 
-    python scripts/rename_methods.py DIR [--rename OLD NEW ...] [--paper-default] [--no-plots]
+    python scripts/rename_methods.py DIR [--rename OLD NEW ...] [--paper-default] [--lab-contrast] [--no-plots]
 
 ``--paper-default``: rows run while the paper's one-shot clustering was local mode's
 default (before 2026-11-26, 21:00 UTC) get it spelt out: ``lnsnet`` becomes
@@ -9,6 +9,11 @@ default (before 2026-11-26, 21:00 UTC) get it spelt out: ``lnsnet`` becomes
 except where ``OPTS`` names a clustering preset, dense mode (whose default is still the
 paper's clustering) or all four clustering options. A rerun of the benchmark with the new
 names on the folder then finds these rows and skips them.
+
+``--lab-contrast``: rows run while the compact preset was compactness 3.5 with the Potts
+contrast on CIELAB only (2026-11-26, 21:00 to 23:30 UTC) get that spelt out: ``lnsnet``
+and every local-mode ``lnsnet:OPTS`` that is not the paper's clustering get
+``compactness=3.5`` (unless ``OPTS`` sets it) and ``feature_contrast=0``.
 """
 import argparse
 import csv
@@ -18,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from canonical_methods import KEYS  # noqa: E402 (the four clustering options, one list)
+from canonical_methods import KEYS  # noqa: E402 (the clustering options, one list)
 
 
 def paper_spelt_out(method: str) -> str:
@@ -32,11 +37,22 @@ def paper_spelt_out(method: str) -> str:
     return ":".join(["lnsnet", "clustering=paper"] + parts)
 
 
+def lab_contrast_spelt_out(method: str) -> str:
+    head, *parts = method.split(":")
+    values = {p.split("=", 1)[0]: p.split("=", 1)[-1] for p in parts}
+    if (head != "lnsnet" or values.get("clustering") == "paper" or values.get("mode") == "dense"
+            or "feature_contrast" in values):
+        return method
+    extra = [] if "compactness" in values else ["compactness=3.5"]
+    return ":".join(["lnsnet"] + parts + extra + ["feature_contrast=0"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder")
     ap.add_argument("--rename", nargs=2, action="append", default=[], metavar=("OLD", "NEW"))
     ap.add_argument("--paper-default", action="store_true")
+    ap.add_argument("--lab-contrast", action="store_true")
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
     from lnsnet.eval.benchmark import ROWS_FILE, SUMMARY_CSV, _read_rows, _write_summary, summarize
@@ -48,10 +64,14 @@ def main():
         raise SystemExit(f"no rows in {folder / ROWS_FILE}")
     fields = list(rows[0].keys())
     before = sorted({r["method"] for r in rows})
+    def new_name(m):
+        if m in table:
+            return table[m]
+        m = paper_spelt_out(m) if a.paper_default else m
+        return lab_contrast_spelt_out(m) if a.lab_contrast else m
+
     for r in rows:
-        m = r["method"]
-        m = table.get(m, paper_spelt_out(m) if a.paper_default else m)
-        r["method"] = m
+        r["method"] = new_name(r["method"])
     after = sorted({r["method"] for r in rows})
     if len(after) != len(before):
         raise SystemExit(f"two methods would get one name: {before} -> {after}")
@@ -64,7 +84,7 @@ def main():
         from lnsnet.eval.plots import plot_summary
 
         plot_summary(folder / SUMMARY_CSV, folder)
-    for b, c in zip(before, [table.get(m, paper_spelt_out(m) if a.paper_default else m) for m in before]):
+    for b, c in zip(before, [new_name(m) for m in before]):
         print(f"{b} -> {c}" if b != c else f"{b} (unchanged)")
 
 

@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed positions: cell centres (default) or moved by the seed estimation layer")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (compact clustering: 3.5, paper: 0; see docs/compactness.md)")
+                        "recall (compact clustering: 3.35, paper: 0; see docs/compactness.md)")
     s.add_argument("--edge-scale", type=float, default=None,
                    help="local mode: the spatial weight relaxes at colour edges by exp(-g/EDGE_SCALE) "
                         "(compact: 2; paper: 0, the same weight everywhere)")
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--feature-contrast", type=float, default=None,
                    help="local mode, with --smoothing: the smoothing's contrast is measured on CIELAB plus "
                         "the learned features with this weight, so borders are cheaper where the network "
-                        "sees an edge (compact: 0; paper: 0, CIELAB only)")
+                        "sees an edge (compact: 4; paper: 0, CIELAB only)")
     s.add_argument("--clustering", choices=("compact", "paper"), default=None,
                    help="preset of the five options above (given ones win): 'compact' (default in local "
                         "mode) = superpixels as compact as LSC's, boundary recall at SNIC's level; "

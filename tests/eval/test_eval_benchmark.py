@@ -308,14 +308,15 @@ def test_lnsnet_window_option_parses():
     from lnsnet.eval.benchmark import lnsnet_options
 
     assert lnsnet_options("lnsnet:window=5:compactness=0.5") == {"window": 5, "compactness": 0.5}
-    paper = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0)
+    paper = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
     assert lnsnet_options("lnsnet:clustering=paper") == paper
     assert lnsnet_options("lnsnet:clustering=paper:compactness=1") == {**paper, "compactness": 1.0}
     assert lnsnet_options("lnsnet:iterations=5:smoothing=6:edge_scale=2") == dict(iterations=5, smoothing=6.0,
                                                                                     edge_scale=2.0)
     assert lnsnet_options("lnsnet:clustering=default") == {}
-    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=3.5, edge_scale=2.0, iterations=5,
-                                                               smoothing=6.0)
+    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=3.35, edge_scale=2.0, iterations=5,
+                                                               smoothing=6.0, feature_contrast=4.0)
+    assert lnsnet_options("lnsnet:feature_contrast=0") == dict(feature_contrast=0.0)
     assert lnsnet_options("lnsnet:clustering=compact:iterations=2")["iterations"] == 2
 
 
