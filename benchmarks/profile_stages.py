@@ -4,7 +4,8 @@
     LNSNET_NO_MALLOC_TUNING=1 python benchmarks/profile_stages.py   # without the allocator tuning
 
 Stages: float conversion, LAB+position encoding, feature embedder (FEM), seed features,
-clustering (the paper's one-shot and the default compact one, `segment.cluster_local`),
+clustering (the paper's one-shot, the default compact one, `segment.cluster_local`, and
+the compact one with its smoothing's contrast on CIELAB only, ``feature_contrast=0``),
 connectivity; then the whole `segment` call (default options) and scikit-image SLIC on
 the same image, alternating. The "before" column of docs/performance.md was measured with
 the same stages at commit 8c0fa4e (the torch/numpy path).
@@ -70,6 +71,8 @@ def main(argv=None):
             args_ = (lambda r0, r1: zb[:, r0:r1], [(0, zb.shape[1])], grid, img, feats[0].numpy(), pos[0].numpy())
             timed("clustering (paper)", lambda: cluster_local(*args_, **PAPER_CLUSTERING))
             raw = timed("clustering (compact)", lambda: cluster_local(*args_, **COMPACT_CLUSTERING))
+            timed("compact, CIELAB contrast", lambda: cluster_local(*args_, **{**COMPACT_CLUSTERING,
+                                                                                "feature_contrast": 0.0}))
         colour = x[0, :3].permute(1, 2, 0).numpy()
         cap = int(round(grid.n_seeds * 1.1))
         timed("connectivity", lambda: enforce_connectivity(raw, colour, n_segments=grid.n_seeds, max_segments=cap))

@@ -23,7 +23,8 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
     "lnsnet:clustering=paper": ("55", "GPU", "0.962"),
 }
 NAMES = {"lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's clustering", "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model, default: compact clustering)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
-         "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)"}
+         "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)",
+         "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast"}
 
 
 LABELS = {"ssn": "yes"}
@@ -42,7 +43,7 @@ def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
 
 def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
     """(FLOPs, parameters) cells of a CNN method at K = k."""
-    if method in ("lnsnet", "lnsnet:clustering=paper"):
+    if method.split(":")[0] == "lnsnet":
         return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
     if method in ("ssn", "rim"):
         from lnsnet.eval.rim import RIMNet

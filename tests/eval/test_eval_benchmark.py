@@ -165,6 +165,11 @@ def test_new_method_adds_only_its_rows(first_run, dataset, tmp_path):
     assert [(s["method"], s["k_asked"], s["n_images"]) for s in summary] == [
         ("slic", 10, 3), ("felzenszwalb", 10, 3)
     ]
+    # the folder's summary keeps the earlier methods and Ks, after this run's methods
+    in_file = [(r["method"], int(r["k_asked"])) for r in _rows(tmp_path / "summary.csv")]
+    assert list(dict.fromkeys(m for m, _ in in_file)) == ["slic", "felzenszwalb", "lnsnet"]
+    earlier = {(r["method"], int(r["k_asked"])) for r in _rows(out / "summary.csv")}
+    assert earlier <= set(in_file) and len(in_file) == len(earlier | {("felzenszwalb", 10)})
 
 
 def test_limit_uses_first_images(dataset, tmp_path):

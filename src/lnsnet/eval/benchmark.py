@@ -635,7 +635,10 @@ def run_benchmark(
         The numbers of superpixels asked for.
     out_dir : str or os.PathLike
         Output folder (created): ``rows.csv``, ``summary.csv``, ``summary.md``,
-        ``meta.json``. Rows already in ``rows.csv`` are not computed again.
+        ``meta.json``. Rows already in ``rows.csv`` are not computed again. The summary
+        files cover every method and K in ``rows.csv`` (this run's methods first) on this
+        run's images, so a run that adds a method keeps the others in the summary; the
+        return value covers this run's methods and ``ks`` only.
     root : str or os.PathLike, optional
         BSDS500 folder; default ``$LNSNET_BSDS500``.
     workers : int, default 2
@@ -759,7 +762,8 @@ def run_benchmark(
         and row["image"] in wanted_names
     ]  # fmt: skip
     summary = summarize(selected, methods=methods)
-    _write_summary(summary, out)
+    # the folder's files: every method and K of rows.csv on this run's images
+    _write_summary(summarize([row for row in existing if row["image"] in wanted_names], methods=methods), out)
     meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.time() - started, 3)
     meta["rows_computed"] = n_todo
