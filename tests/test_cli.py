@@ -69,7 +69,7 @@ def test_segment_compactness_and_window_options(tmp_path):
     got = read_labels(tmp_path / "f" / "in_labels.npy")
     assert np.array_equal(got, lnsnet.segment(pixels, 12, feature_contrast=2.5))
     for bad in (["--window", "4"], ["--compactness", "-1"], ["--iterations", "-2"], ["--smoothing", "nan"],
-                ["--edge-scale", "-1"], ["--feature-contrast", "-1"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
+                ["--edge-scale", "-1"], ["--feature-contrast", "-1"], ["--feature-contrast", "4", "--clustering", "paper"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
                 ["--compact", "--clustering", "paper"], ["--mode", "dense", "--clustering", "compact"]):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)

@@ -145,6 +145,19 @@ def test_contrast_weights_with_features_equal_the_stacked_image_and_add_up_by_ba
         _kernels.contrast_weights(img, 0.8, z[:2], a2, prev=z[0])
 
 
+def test_feature_weights_by_hand_floor_and_cap():
+    from lnsnet.segment import feature_weights
+
+    # two channels over n = 4 pixels: values (1, 1, 3, 3) -> std 1; (0, 0, 0, 2) -> std sqrt(0.75)
+    s1, s2 = np.array([8.0, 2.0]), np.array([20.0, 4.0])
+    a2 = feature_weights(s1, s2, 4, 2.0)
+    np.testing.assert_allclose(a2, [4 / (2 * (1 + 1e-6) ** 2), 4 / (2 * (np.sqrt(0.75) + 1e-6) ** 2)], rtol=1e-6)
+    # a nearly flat channel is weighed as if its std were 1e-3 of the largest
+    a2 = feature_weights(np.array([8.0, 0.0]), np.array([20.0, 4e-20]), 4, 2.0)
+    assert a2[1] == pytest.approx(4 / (2 * (1e-3 + 1e-6) ** 2), rel=1e-5)
+    assert np.isfinite(feature_weights(np.zeros(2), np.zeros(2), 4, 1e300)).all()
+
+
 def test_feature_stats_by_hand_and_by_bands():
     z = np.array([[[1.0], [3.0]], [[2.0], [6.0]]], np.float32)  # 2 x 2, one channel
     s1, s2, dsq = _kernels.feature_stats(z)
@@ -157,12 +170,14 @@ def test_feature_stats_by_hand_and_by_bands():
             ((x[1:] - x[:-1]) ** 2).sum((0, 1)) + ((x[:, 1:] - x[:, :-1]) ** 2).sum((0, 1)))
     for got, ref in zip(_kernels.feature_stats(z), want):
         np.testing.assert_allclose(got, ref, rtol=1e-10)
+    whole = _kernels.feature_stats(z)
     sums, prev = None, None
     for r0, r1 in [(0, 1), (1, 6), (6, 13)]:
         sums = _kernels.feature_stats(z[r0:r1], prev, sums)
         prev = z[r1 - 1]
-    for got, ref in zip(sums, want):
+    for got, ref, one in zip(sums, want, whole):
         np.testing.assert_allclose(got, ref, rtol=1e-10)
+        np.testing.assert_array_equal(got, one)  # the same additions in the same order
 
 
 def test_feature_contrast_is_the_smoothing_on_cielab_and_the_standardised_features():
@@ -408,7 +423,7 @@ def test_cluster_local_iterations_match_a_plain_reference():
 
 
 @pytest.mark.parametrize("cache,iterations,fc", [(True, 2, 0.0), (False, 2, 0.0), (True, 2, 3.0), (False, 2, 3.0),
-                                                  (True, 0, 3.0)])
+                                                  (True, 0, 3.0), (False, 0, 3.0)])
 def test_cluster_local_in_bands_equals_one_piece(cache, iterations, fc, monkeypatch):
     if not cache:  # the smoothing's distances recomputed band by band for every sweep
         monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "DISTS_CACHE_BYTES", 0)
@@ -450,6 +465,16 @@ def test_clustering_defaults_and_presets():
         clustering_options("dense", smoothing=1.0)
     with pytest.raises(ValueError, match="local"):
         clustering_options("dense", feature_contrast=1.0)
+    # feature_contrast weighs the smoothing: asked for without it, check_feature_contrast_used
+    # (the CLI's and the benchmark's check) refuses it; the preset's idle value passes
+    from lnsnet.segment import check_feature_contrast_used
+
+    with pytest.raises(ValueError, match="needs smoothing"):
+        check_feature_contrast_used(4.0, clustering_options("local", clustering="paper", feature_contrast=4.0))
+    with pytest.raises(ValueError, match="needs smoothing"):
+        check_feature_contrast_used(1.0, clustering_options("local", smoothing=0.0, feature_contrast=1.0))
+    check_feature_contrast_used(None, clustering_options("local", smoothing=0.0))
+    check_feature_contrast_used(0.0, clustering_options("local", clustering="paper", feature_contrast=0.0))
 
 
 @pytest.mark.parametrize("key,value", [("iterations", -1), ("iterations", 1.5), ("iterations", True),

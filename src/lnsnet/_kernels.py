@@ -449,7 +449,9 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
     image = np.ascontiguousarray(image, dtype=np.float32)
     c_n, h, w = image.shape
     if zt is None:
-        zt, a2, y0, prev = np.empty((h, w, 0), np.float32), np.empty(0, np.float32), 0, None
+        if a2 is not None or y0 or prev is not None or out is not None:
+            raise ValueError("a2, y0, prev and out go with extra features zt")
+        zt, a2 = np.empty((h, w, 0), np.float32), np.empty(0, np.float32)
     zt = np.ascontiguousarray(zt, dtype=np.float32)
     a2 = np.ascontiguousarray(a2, dtype=np.float32)
     if zt.ndim != 3 or zt.shape[1] != w or not 0 <= y0 <= h - zt.shape[0] or a2.shape != (zt.shape[2],):
@@ -474,35 +476,34 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
 
 
 @nb.njit(parallel=True, **_jit)
-def _feature_stats(zt, prev, has_prev, s1, s2, dsq, n_chunks):
+def _feature_stats(zt, prev, has_prev, s1, s2, dsq):
+    # per-row partial sums in parallel, then added row by row in image order: the sums of
+    # an image taken in bands equal those taken in one piece bit for bit (each vertical
+    # pair belongs to its lower row, the pair across a band border to the band's first)
     h, w, c_n = zt.shape
-    p1 = np.zeros((n_chunks, c_n))
-    p2 = np.zeros((n_chunks, c_n))
-    pd = np.zeros((n_chunks, c_n))
-    step = (h + n_chunks - 1) // n_chunks
-    for k in nb.prange(n_chunks):
-        for y in range(k * step, min(h, (k + 1) * step)):
-            for x in range(w):
-                for c in range(c_n):
-                    v = np.float64(zt[y, x, c])
-                    p1[k, c] += v
-                    p2[k, c] += v * v
-                    if x + 1 < w:
-                        t = np.float64(zt[y, x + 1, c]) - v
-                        pd[k, c] += t * t
-                    if y + 1 < h:
-                        t = np.float64(zt[y + 1, x, c]) - v
-                        pd[k, c] += t * t
-    for k in range(n_chunks):
-        for c in range(c_n):
-            s1[c] += p1[k, c]
-            s2[c] += p2[k, c]
-            dsq[c] += pd[k, c]
-    if has_prev and h > 0:
+    r1 = np.zeros((h, c_n))
+    r2 = np.zeros((h, c_n))
+    rd = np.zeros((h, c_n))
+    for y in nb.prange(h):
         for x in range(w):
             for c in range(c_n):
-                t = np.float64(zt[0, x, c]) - np.float64(prev[x, c])
-                dsq[c] += t * t
+                v = np.float64(zt[y, x, c])
+                r1[y, c] += v
+                r2[y, c] += v * v
+                if x + 1 < w:
+                    t = np.float64(zt[y, x + 1, c]) - v
+                    rd[y, c] += t * t
+                if y > 0:
+                    t = v - np.float64(zt[y - 1, x, c])
+                    rd[y, c] += t * t
+                elif has_prev:
+                    t = v - np.float64(prev[x, c])
+                    rd[y, c] += t * t
+    for y in range(h):
+        for c in range(c_n):
+            s1[c] += r1[y, c]
+            s2[c] += r2[y, c]
+            dsq[c] += rd[y, c]
 
 
 def feature_stats(zt, prev=None, sums=None):
@@ -519,8 +520,7 @@ def feature_stats(zt, prev=None, sums=None):
     prev = np.ascontiguousarray(prev if has_prev else np.zeros(zt.shape[1:]), dtype=np.float32)
     if prev.shape != zt.shape[1:]:
         raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
-    n_chunks = int(max(1, min(8, zt.shape[0] // 4)))  # from the shape only: sums independent of threads
-    _feature_stats(zt, prev, has_prev, *sums, n_chunks)
+    _feature_stats(zt, prev, has_prev, *sums)
     return sums
 
 

@@ -86,8 +86,8 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
-    from .segment import (check_compactness, check_edge_scale, check_feature_contrast, check_iterations,
-                          check_smoothing, check_window, clustering_options)
+    from .segment import (check_compactness, check_edge_scale, check_feature_contrast, check_feature_contrast_used,
+                          check_iterations, check_smoothing, check_window, clustering_options)
 
     check = dict(compactness=check_compactness, edge_scale=check_edge_scale, iterations=check_iterations,
                  smoothing=check_smoothing, feature_contrast=check_feature_contrast)
@@ -108,6 +108,10 @@ def _cmd_segment(args) -> int:
         clustering = clustering_options(args.mode, **clustering, clustering=args.clustering)
     except ValueError as exc:
         raise CLIError(f"--mode {args.mode}: {exc}") from None
+    try:
+        check_feature_contrast_used(args.feature_contrast, clustering)
+    except ValueError as exc:
+        raise CLIError(f"--feature-contrast: {exc}") from None
     opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
                           **clustering, window=args.window,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,

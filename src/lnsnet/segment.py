@@ -188,6 +188,14 @@ def clustering_options(mode="local", compactness=None, edge_scale=None, iteratio
     return out
 
 
+def check_feature_contrast_used(feature_contrast, options: dict) -> None:
+    """``ValueError`` when ``feature_contrast`` was asked for (> 0) but the resolved
+    ``options`` (of :func:`clustering_options`) have no smoothing for it to weigh."""
+    if feature_contrast is not None and feature_contrast > 0 and options["smoothing"] == 0:
+        raise ValueError("feature_contrast weighs the smoothing's contrast: it needs smoothing > 0 (the "
+                         "compact preset's 6, or a smoothing value)")
+
+
 def check_window(window) -> int:
     """``window`` as an int; ``ValueError`` unless it is a positive odd integer (cells)."""
     if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1 or window % 2 == 0:
@@ -273,7 +281,9 @@ def segment(
         plus the learned pixel features, each feature channel over its standard deviation
         on the image and all of them together weighted by ``feature_contrast`` (each by
         ``feature_contrast / sqrt(channels)``): borders are cheaper where the network sees
-        an edge, not only where the colour changes. 0: CIELAB only. Default: the preset's.
+        an edge, not only where the colour changes. 0: CIELAB only; no effect without
+        ``smoothing`` (the command line and benchmark method names refuse it then).
+        Default: the preset's.
     window : int
         ``local`` mode: each pixel is compared with the seeds of the ``window x window``
         grid cells around its own (odd; default 3). 5 gets most of ``dense`` mode's gain
@@ -451,6 +461,18 @@ def contrast_beta(image: np.ndarray) -> float:
     return _beta(*pair_differences(image))
 
 
+def feature_weights(s1, s2, n: int, feature_contrast: float) -> np.ndarray:
+    """The squared weight ``(feature_contrast / (sqrt(C) * std_c))^2`` of each feature
+    channel in the smoothing's contrast, from its sum ``s1``, sum of squares ``s2`` over
+    ``n`` pixels; float32 ``(C,)``. The std is floored at 1e-3 of the largest channel's
+    (plus 1e-6), so a channel that is flat but for a few spikes does not dominate the
+    contrast; the weights are capped at 1e30, so they stay finite."""
+    std = np.sqrt(np.maximum(np.asarray(s2, np.float64) / n - (np.asarray(s1, np.float64) / n) ** 2, 0.0))
+    floor = 1e-3 * float(std.max(initial=0.0))
+    a2 = (feature_contrast / (np.sqrt(max(len(std), 1)) * (np.maximum(std, floor) + 1e-6))) ** 2
+    return np.minimum(a2, 1e30).astype(np.float32)
+
+
 def _keeps_dists(h: int, w: int, window: int, smoothing: float) -> bool:
     """Whether :func:`cluster_local` keeps the candidate distances of an ``h x w`` image
     for its ICM sweeps (else it recomputes them, from Z, for every sweep)."""
@@ -470,6 +492,7 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     ``smoothing``'s ICM sweeps, their contrast on CIELAB and ``feature_contrast`` times
     the standardised features (see :func:`segment`).
     """
+    image = np.ascontiguousarray(image, dtype=np.float32)  # once, not per band
     h, w = image.shape[1:]
     pr, pc = (t.numpy() for t in grid.pixel_cells())
     weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
@@ -520,10 +543,8 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
     if smoothing > 0:
         lab_sq, pairs = pair_differences(image)
         if by_features:
-            s1, s2, dsq = fstats
-            std = np.sqrt(np.maximum(s2 / (h * w) - (s1 / (h * w)) ** 2, 0.0))
-            a2 = (feature_contrast / (np.sqrt(len(std)) * (std + 1e-6))) ** 2
-            lab_sq += float(np.dot(a2, dsq))
+            a2 = feature_weights(fstats[0], fstats[1], h * w, feature_contrast)
+            lab_sq += float(np.dot(a2, fstats[2]))
         beta = _beta(lab_sq, pairs)
         weights = (np.zeros((h, w), np.float32), np.zeros((h, w), np.float32))
     keep_dists = _keeps_dists(h, w, window, smoothing)

@@ -170,6 +170,16 @@ def test_new_method_adds_only_its_rows(first_run, dataset, tmp_path):
     assert list(dict.fromkeys(m for m, _ in in_file)) == ["slic", "felzenszwalb", "lnsnet"]
     earlier = {(r["method"], int(r["k_asked"])) for r in _rows(out / "summary.csv")}
     assert earlier <= set(in_file) and len(in_file) == len(earlier | {("felzenszwalb", 10)})
+    # a run on fewer images keeps only the methods that have rows for all of its images
+    rows = _rows(tmp_path / "rows.csv")
+    with open(tmp_path / "rows.csv", "w", newline="") as fh:  # lnsnet at K=20 loses image img0
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([r for r in rows if not (r["method"] == "lnsnet" and r["k_asked"] == "20"
+                                             and r["image"] == "img0")])
+    run_benchmark(dataset, methods="felzenszwalb", ks=[10], out_dir=tmp_path, workers=0, limit=2, progress=False)
+    in_file = {(r["method"], int(r["k_asked"])): int(r["n_images"]) for r in _rows(tmp_path / "summary.csv")}
+    assert ("lnsnet", 20) not in in_file and in_file[("lnsnet", 10)] == 2 and in_file[("slic", 20)] == 2
 
 
 def test_limit_uses_first_images(dataset, tmp_path):
@@ -322,6 +332,11 @@ def test_lnsnet_window_option_parses():
     assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=3.35, edge_scale=2.0, iterations=5,
                                                                smoothing=6.0, feature_contrast=4.0)
     assert lnsnet_options("lnsnet:feature_contrast=0") == dict(feature_contrast=0.0)
+    assert lnsnet_options("lnsnet:smoothing=0") == dict(smoothing=0.0)  # the preset's feature_contrast is idle
+    for bad in ("lnsnet:mode=dense:feature_contrast=1", "lnsnet:clustering=paper:feature_contrast=4",
+                "lnsnet:mode=dense:smoothing=2"):
+        with pytest.raises(ValueError, match="method 'lnsnet:"):
+            lnsnet_options(bad)
     assert lnsnet_options("lnsnet:clustering=compact:iterations=2")["iterations"] == 2
 
 

@@ -133,6 +133,9 @@ LNSNET_OPTIONS = {
 }
 
 
+_CLUSTERING_KEYS = ("compactness", "edge_scale", "iterations", "smoothing", "feature_contrast")
+
+
 def lnsnet_options(name: str) -> dict | None:
     """``"lnsnet:seeds=learned:compactness=0.3"`` -> ``{"seeds": "learned", "compactness": 0.3}``;
     ``None`` when ``name`` is not an LNS-Net method. Raises ``ValueError`` for bad options."""
@@ -173,6 +176,14 @@ def lnsnet_options(name: str) -> dict | None:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
             opts[key] = value
     preset = opts.pop("clustering", "default")
+    from ..segment import check_feature_contrast_used, clustering_options
+
+    try:  # the combination, as segment will check it (dense mode), and feature_contrast without smoothing
+        resolved = clustering_options(opts.get("mode", "local"), **{k: opts.get(k) for k in _CLUSTERING_KEYS},
+                                      clustering=None if preset == "default" else preset)
+        check_feature_contrast_used(opts.get("feature_contrast"), resolved)
+    except ValueError as exc:
+        raise ValueError(f"method {name!r}: {exc}") from None
     if preset != "default":  # a clustering preset; options given beside it win
         from ..segment import COMPACT_CLUSTERING, PAPER_CLUSTERING
 
@@ -636,9 +647,10 @@ def run_benchmark(
     out_dir : str or os.PathLike
         Output folder (created): ``rows.csv``, ``summary.csv``, ``summary.md``,
         ``meta.json``. Rows already in ``rows.csv`` are not computed again. The summary
-        files cover every method and K in ``rows.csv`` (this run's methods first) on this
-        run's images, so a run that adds a method keeps the others in the summary; the
-        return value covers this run's methods and ``ks`` only.
+        files cover this run's methods and ``ks``, and every other method and K of
+        ``rows.csv`` that has rows for all of this run's images, so a run that adds a
+        method keeps the others in the summary; the return value covers this run's
+        methods and ``ks`` only.
     root : str or os.PathLike, optional
         BSDS500 folder; default ``$LNSNET_BSDS500``.
     workers : int, default 2
@@ -762,12 +774,21 @@ def run_benchmark(
         and row["image"] in wanted_names
     ]  # fmt: skip
     summary = summarize(selected, methods=methods)
-    # the folder's files: every method and K of rows.csv on this run's images
-    _write_summary(summarize([row for row in existing if row["image"] in wanted_names], methods=methods), out)
+    # the folder's files: this run's methods, and every other (method, K) of rows.csv that
+    # covers all of this run's images (so every mean in the files is over the same images)
+    seen: dict = {}
+    for row in existing:
+        if row["image"] in wanted_names and not (row["method"] in methods and int(row["k_asked"]) in ks):
+            seen.setdefault((row["method"], int(row["k_asked"])), set()).add(row["image"])
+    others = {key for key, imgs in seen.items() if imgs == wanted_names}
+    in_files = selected + [row for row in existing if (row["method"], int(row["k_asked"])) in others
+                           and row["image"] in wanted_names]
+    _write_summary(summarize(in_files, methods=methods), out)
     meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.time() - started, 3)
     meta["rows_computed"] = n_todo
     meta["rows_total"] = len(selected)
+    meta["rows_in_summary"] = len(in_files)
     _atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return summary
 
