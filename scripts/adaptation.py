@@ -1,6 +1,7 @@
 """What online adaptation (`segment(..., adapt=n)`) gains and costs, on BSDS500.
 
-    LNSNET_BSDS500=... python scripts/adaptation.py --split val --images 20 --adapt 0,10,30 --k 100,400 [--lr 3e-4]
+    LNSNET_BSDS500=... python scripts/adaptation.py --split val --images 20 --adapt 0,10,30 --k 100,400 [--lr 3e-4] \
+        [--clustering compact|paper]
 
 For each image, K and n: segment with the shipped model adapted for n iterations on the
 image itself, score against the best annotator (r=1) and time the whole call (adaptation
@@ -16,10 +17,6 @@ import statistics
 import time
 from pathlib import Path
 
-# the paper's one-shot clustering: the documented numbers of this script were measured with it
-from lnsnet.segment import PAPER_CLUSTERING as PAPER  # noqa: E402
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500"))
@@ -30,6 +27,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default=None, help="model name or file (default: the shipped model)")
+    ap.add_argument("--clustering", choices=("compact", "paper"), default="paper",
+                    help="segment's clustering preset (default 'paper', with which the first numbers were made)")
     args = ap.parse_args(argv)
 
     import numba
@@ -54,12 +53,12 @@ def main(argv=None):
         for k in ks:
             for a in ns:
                 t0 = time.perf_counter()
-                lab = lnsnet.segment(s.image, k, model=model, adapt=a, adapt_lr=lr, **PAPER)
+                lab = lnsnet.segment(s.image, k, model=model, adapt=a, adapt_lr=lr, clustering=args.clustering)
                 dt = time.perf_counter() - t0
                 sc = score(lab, s.ground_truths, image=s.image, r=1)
                 res.setdefault((k, a), []).append((sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"], sc["n_segments"], dt))
         print(f"image {i + 1}/{n} done", flush=True)
-    print(f"\nBSDS500 {args.split}, first {n} images, best annotator, r=1, adapt_lr={lr:g}, "
+    print(f"\nBSDS500 {args.split}, first {n} images, {args.clustering} clustering, best annotator, r=1, adapt_lr={lr:g}, "
           f"{args.threads} threads; time = the whole segment call (median)\n")
     print("| K | adapt n | k delivered | ASA | BR | UE | CO | time (s) | dASA | dBR |")
     print("|---|---|---|---|---|---|---|---|---|---|")
