@@ -1,7 +1,8 @@
 """Rename methods in a benchmark folder: rows.csv, then summary.csv / summary.md and plots
 rebuilt from the rows (the numbers are untouched).
 
-    python scripts/rename_methods.py DIR [--rename OLD NEW ...] [--paper-default] [--lab-contrast] [--no-plots]
+    python scripts/rename_methods.py DIR [--rename OLD NEW ...] [--paper-default] [--lab-contrast]
+        [--spell-defaults C,E,I,S [--all]] [--no-plots]
 
 ``--paper-default``: rows run while the paper's one-shot clustering was local mode's
 default (before 2026-11-26, 21:00 UTC) get it spelt out: ``lnsnet`` becomes
@@ -14,6 +15,11 @@ names on the folder then finds these rows and skips them.
 contrast on CIELAB only (2026-11-26, 21:00 to 23:30 UTC) get that spelt out: ``lnsnet``
 and every local-mode ``lnsnet:OPTS`` that is not the paper's clustering get
 ``compactness=3.5`` (unless ``OPTS`` sets it) and ``feature_contrast=0``.
+
+``--spell-defaults C,E,I,S``: rows run while the local-mode defaults were
+``compactness=C, edge_scale=E, iterations=I, smoothing=S`` (3,3,3,3 before the evening of
+2026-11-26) and that name only some of those options get all four spelt out; rows named
+``lnsnet`` (unless ``--all``) or naming a clustering preset are left alone.
 """
 import argparse
 import csv
@@ -23,7 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from canonical_methods import KEYS  # noqa: E402 (the clustering options, one list)
+KEYS = ("compactness", "edge_scale", "iterations", "smoothing")  # feature_contrast came later (0 before)
+
+
+def defaults_spelt_out(method: str, defaults: dict, rename_plain: bool) -> str:
+    head, *parts = method.split(":")
+    if head != "lnsnet" or any(p.startswith("clustering=") for p in parts) or (not parts and not rename_plain):
+        return method
+    opts = dict(p.split("=", 1) for p in parts)
+    extra = [p for p in parts if p.split("=", 1)[0] not in KEYS]
+    return ":".join(["lnsnet"] + [f"{k}={opts.get(k, defaults[k])}" for k in KEYS] + extra)
 
 
 def paper_spelt_out(method: str) -> str:
@@ -53,6 +68,8 @@ def main():
     ap.add_argument("--rename", nargs=2, action="append", default=[], metavar=("OLD", "NEW"))
     ap.add_argument("--paper-default", action="store_true")
     ap.add_argument("--lab-contrast", action="store_true")
+    ap.add_argument("--spell-defaults", metavar="C,E,I,S")
+    ap.add_argument("--all", action="store_true", help="with --spell-defaults: also rows named plain 'lnsnet'")
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
     from lnsnet.eval.benchmark import ROWS_FILE, SUMMARY_CSV, _read_rows, _write_summary, summarize
@@ -64,9 +81,12 @@ def main():
         raise SystemExit(f"no rows in {folder / ROWS_FILE}")
     fields = list(rows[0].keys())
     before = sorted({r["method"] for r in rows})
+    defaults = dict(zip(KEYS, a.spell_defaults.split(","))) if a.spell_defaults else None
+
     def new_name(m):
         if m in table:
             return table[m]
+        m = defaults_spelt_out(m, defaults, a.all) if defaults else m
         m = paper_spelt_out(m) if a.paper_default else m
         return lab_contrast_spelt_out(m) if a.lab_contrast else m
 
