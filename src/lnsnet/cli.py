@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "sees an edge (compact: 4; paper: 0, CIELAB only)")
     s.add_argument("--clustering", choices=("compact", "paper"), default=None,
                    help="preset of the five options above (given ones win): 'compact' (default in local "
-                        "mode) = superpixels as compact as LSC's, boundary recall at SNIC's level; "
+                        "mode) = superpixels as compact as LSC's, boundary recall above SNIC's; "
                         "'paper' (default in dense mode) = the paper's one-shot clustering, the highest "
                         "boundary recall, ragged shapes, about 35%% less time")
     s.add_argument("--compact", action="store_true", help="the same as --clustering compact")

@@ -31,7 +31,7 @@ DEFAULT_MODEL = "bsds500"
 #: the paper's one-shot clustering (``clustering="paper"``; dense mode's default): the
 #: highest boundary recall, ragged shapes
 PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
-#: shapes as compact as LSC's, boundary recall at SNIC's level (``clustering="compact"``,
+#: shapes as compact as LSC's, boundary recall above SNIC's on BSDS500 (``clustering="compact"``,
 #: local mode's default; chosen on BSDS500 val, ``docs/compactness.md``)
 COMPACT_CLUSTERING = dict(compactness=3.35, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0)
 #: the clustering presets by name
