@@ -12,7 +12,7 @@ paper's clustering) or all four clustering options. A rerun of the benchmark wit
 names on the folder then finds these rows and skips them.
 
 ``--lab-contrast``: rows run while the compact preset was compactness 3.5 with the Potts
-contrast on CIELAB only (2026-11-26, 21:00 to 23:30 UTC) get that spelt out: ``lnsnet``
+contrast on CIELAB only (2026-11-26, about 21:00 to 22:26 UTC) get that spelt out: ``lnsnet``
 and every local-mode ``lnsnet:OPTS`` that is not the paper's clustering get
 ``compactness=3.5`` (unless ``OPTS`` sets it) and ``feature_contrast=0``.
 
