@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 KEYS = ("compactness", "edge_scale", "iterations", "smoothing")  # feature_contrast came later (0 before)
 

@@ -473,6 +473,12 @@ def feature_weights(s1, s2, n: int, feature_contrast: float) -> np.ndarray:
     return np.minimum(a2, 1e30).astype(np.float32)
 
 
+def _uses_feature_contrast(smoothing: float, feature_contrast: float) -> bool:
+    """Whether :func:`cluster_local` reads the features' statistics for the smoothing's
+    contrast (in its first seed round, or in a pass of its own without seed rounds)."""
+    return smoothing > 0 and feature_contrast > 0
+
+
 def _keeps_dists(h: int, w: int, window: int, smoothing: float) -> bool:
     """Whether :func:`cluster_local` keeps the candidate distances of an ``h x w`` image
     for its ICM sweeps (else it recomputes them, from Z, for every sweep)."""
@@ -516,7 +522,7 @@ def cluster_local(zband, bands, grid, image, seed_feats, seed_pos, *, compactnes
                                      weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
                                      **kw)
 
-    by_features = smoothing > 0 and feature_contrast > 0
+    by_features = _uses_feature_contrast(smoothing, feature_contrast)
     fstats, above = None, None  # the features' sums (see feature_stats), the last row read
 
     def take_stats(z):  # bands come in order, top to bottom
@@ -616,7 +622,7 @@ def _banded_labels(net, x, grid, dev, tile_pixels, progress=False, refine=None) 
     # the features' statistics when feature_contrast is on without seed rounds
     smoothing = refine.get("smoothing", 0)
     sweeps_need_z = smoothing > 0 and not _keeps_dists(h, w, refine.get("window", 3), smoothing)
-    stats_pass = smoothing > 0 and refine.get("feature_contrast", 0) > 0 and not refine.get("iterations", 0)
+    stats_pass = _uses_feature_contrast(smoothing, refine.get("feature_contrast", 0)) and not refine.get("iterations", 0)
     passes = 1 + refine.get("iterations", 0) + stats_pass + 2 * SMOOTHING_SWEEPS * sweeps_need_z
     z_bytes = fem.out_channels * h * w * 4
     if passes == 1:  # Z is read once: nothing to keep

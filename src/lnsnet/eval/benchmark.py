@@ -133,9 +133,6 @@ LNSNET_OPTIONS = {
 }
 
 
-_CLUSTERING_KEYS = ("compactness", "edge_scale", "iterations", "smoothing", "feature_contrast")
-
-
 def lnsnet_options(name: str) -> dict | None:
     """``"lnsnet:seeds=learned:compactness=0.3"`` -> ``{"seeds": "learned", "compactness": 0.3}``;
     ``None`` when ``name`` is not an LNS-Net method. Raises ``ValueError`` for bad options."""
@@ -176,18 +173,16 @@ def lnsnet_options(name: str) -> dict | None:
                 raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
             opts[key] = value
     preset = opts.pop("clustering", "default")
-    from ..segment import check_feature_contrast_used, clustering_options
+    from ..segment import COMPACT_CLUSTERING, check_feature_contrast_used, clustering_options
 
     try:  # the combination, as segment will check it (dense mode), and feature_contrast without smoothing
-        resolved = clustering_options(opts.get("mode", "local"), **{k: opts.get(k) for k in _CLUSTERING_KEYS},
+        resolved = clustering_options(opts.get("mode", "local"), **{k: opts.get(k) for k in COMPACT_CLUSTERING},
                                       clustering=None if preset == "default" else preset)
         check_feature_contrast_used(opts.get("feature_contrast"), resolved)
     except ValueError as exc:
         raise ValueError(f"method {name!r}: {exc}") from None
-    if preset != "default":  # a clustering preset; options given beside it win
-        from ..segment import COMPACT_CLUSTERING, PAPER_CLUSTERING
-
-        opts = {**(PAPER_CLUSTERING if preset == "paper" else COMPACT_CLUSTERING), **opts}
+    if preset != "default":  # a clustering preset spelt out; options given beside it win
+        opts.update(resolved)
     return opts
 
 
