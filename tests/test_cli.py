@@ -87,7 +87,7 @@ def test_help_lists_every_option():
         "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--edge-scale",
                     "--iterations", "--smoothing", "--feature-contrast", "--clustering", "--compact", "--device"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
-                  "--boundaries", "--n-segments", "--seed", "--lr"],
+                  "--boundaries", "--n-segments", "--seed", "--lr", "--lr-decay-images"],
         "info": ["--model"],
     }.items():
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli", cmd, "--help"], capture_output=True, text=True)
@@ -115,3 +115,22 @@ def test_folder_run_reports_bad_files_goes_on_and_skips_done(tmp_path, capsys):
     assert (out / "ok0_labels.npy").stat().st_mtime_ns == stamp
     assert main(["segment", str(src), "-k", "8", "-o", str(out), "-q", "--overwrite"]) == 0
     assert "done: 2" in capsys.readouterr().err
+
+
+def test_train_passes_the_learning_rate_schedule(tmp_path):
+    from lnsnet import checkpoint
+    from lnsnet.train import TrainConfig
+
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"im{i}.png")
+        Image.fromarray((blocks_image(40, 56, seed=i) * 255).astype(np.uint8)).save(files[-1])
+    common = ["--iterations", "2", "--feature-iterations", "1", "-k", "6", "-q", "--threads", "1"]
+    out = tmp_path / "m.pt"
+    assert main(["train", *map(str, files), "-o", str(out), "--lr", "1e-3", "--lr-decay-images", "1", *common]) == 0
+    payload = checkpoint.load(out)
+    assert payload["train_config"]["lr"] == 1e-3 and payload["train_config"]["lr_decay_images"] == 1.0
+    assert payload["optimizer"]["param_groups"][0]["lr"] == 1e-3 / 2  # the second image: lr / (1 + 1/1)
+    out2 = tmp_path / "d.pt"
+    assert main(["train", str(files[0]), "-o", str(out2), *common]) == 0  # without --lr: the default
+    assert checkpoint.load(out2)["train_config"]["lr"] == TrainConfig().lr

@@ -147,3 +147,32 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
     assert checkpoint.load(out)["position"] == 3
     for k, v in full.state_dict().items():
         assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_lr_schedule_values_and_validation():
+    cfg = TrainConfig(lr=1e-3, lr_decay_images=10)
+    # lr / (1 + i / T): 1e-3, 1e-3 / 2 at i = T, 1e-3 / 4 at i = 3T
+    assert cfg.lr_at(0) == pytest.approx(1e-3)
+    assert cfg.lr_at(10) == pytest.approx(5e-4)
+    assert cfg.lr_at(30) == pytest.approx(2.5e-4)
+    assert TrainConfig(lr=2e-4).lr_at(500) == 2e-4  # T = 0: constant
+    with pytest.raises(ValueError, match="lr_decay_images"):
+        TrainConfig(lr_decay_images=-1)
+    with pytest.raises(ValueError, match="lr_decay_images"):
+        TrainConfig(lr_decay_images=float("nan"))
+
+
+def test_lr_schedule_reaches_the_optimizer_and_survives_resume(tmp_path):
+    cfg = TrainConfig(**FAST, lr=1e-3, lr_decay_images=1)
+    out = tmp_path / "m.pt"
+    train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, max_images=2)
+    # after image i = 1 the optimiser ran at lr / (1 + 1/1)
+    assert checkpoint.load(out)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-4)
+    resumed = train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, resume=True)
+    assert checkpoint.load(out)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 3)
+    full = train_stream(_images(3), tmp_path / "full.pt", config=cfg, progress=False, checkpoint_every=1)
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    # a constant rate gives another model: the schedule is used, not only stored
+    const = train_stream(_images(3), tmp_path / "const.pt", config=TrainConfig(**FAST, lr=1e-3), progress=False)
+    assert any(not torch.equal(v, const.state_dict()[k]) for k, v in full.state_dict().items())

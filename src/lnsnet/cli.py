@@ -169,7 +169,8 @@ def _cmd_train(args) -> int:
     cfg = TrainConfig(
         iterations=args.iterations,
         feature_iterations=args.feature_iterations,
-        lr=args.lr,
+        **({} if args.lr is None else {"lr": args.lr}),
+        lr_decay_images=args.lr_decay_images,
         beta=args.beta,
         phi=args.phi,
         n_neighbours=args.neighbours,
@@ -339,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_positive_int, default=10, help="images between checkpoints (default 10)")
     t.add_argument("--iterations", type=_positive_int, default=50, help="steps per image (default 50)")
     t.add_argument("--feature-iterations", type=int, default=40, help="of which on the features, SEL frozen (default 40)")
-    t.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (default 3e-4)")
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: TrainConfig's, 3e-4)")
+    t.add_argument("--lr-decay-images", type=float, default=0.0, metavar="T",
+                   help="lower the learning rate along the stream: lr / (1 + i / T) for the i-th image (default 0: constant)")
     t.add_argument("--beta", type=float, default=10.0, help="weight of the reconstruction loss (default 10)")
     t.add_argument("--phi", type=float, default=1.0, help="weight of the position reconstruction (default 1)")
     t.add_argument("--neighbours", type=_positive_int, default=9, help="n of the top-n range-limited mask (default 9)")

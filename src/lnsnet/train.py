@@ -39,6 +39,7 @@ class TrainConfig:
     iterations: int = 50
     feature_iterations: int = 40
     lr: float = 3e-4
+    lr_decay_images: float = 0.0  # > 0: the lr for the i-th image of the stream is lr / (1 + i / lr_decay_images)
     beta: float = 10.0
     phi: float = 1.0
     n_neighbours: int = 9
@@ -65,8 +66,16 @@ class TrainConfig:
             raise ValueError("feature_iterations must lie in [0, iterations]")
         if self.gbl_mode not in ("reverse", "attenuate"):
             raise ValueError(f"gbl_mode must be 'reverse' or 'attenuate', got {self.gbl_mode!r}")
+        if not self.lr_decay_images >= 0:
+            raise ValueError(f"lr_decay_images must be >= 0, got {self.lr_decay_images}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"window must be an odd number >= 3, got {self.window}")
+
+    def lr_at(self, index: int) -> float:
+        """The learning rate for the image at position ``index`` (0-based) of the stream."""
+        if self.lr_decay_images > 0:
+            return self.lr / (1.0 + index / self.lr_decay_images)
+        return self.lr
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -345,6 +354,8 @@ def train_stream(
         rng = np.random.default_rng([config.seed, i])
         k = int(rng.choice(config.n_segments))
         b = _contours(config, name, rgb, boundaries)
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(i)
         t0 = time.perf_counter()
         stats = train_image(model, optimizer, rgb, b, k, config, device, sample_seed=config.seed * 1000003 + i)
         stats["seconds"] = time.perf_counter() - t0
