@@ -444,7 +444,7 @@ def test_cluster_local_in_bands_equals_one_piece(cache, iterations, fc, monkeypa
 # ----------------------------------------------------------------------------- options
 def test_clustering_defaults_and_presets():
     # local mode starts from the compact preset, dense mode from the paper's clustering
-    assert clustering_options("local") == COMPACT_CLUSTERING == dict(compactness=3.35, edge_scale=2.0, iterations=5,
+    assert clustering_options("local") == COMPACT_CLUSTERING == dict(compactness=4.0, edge_scale=2.0, iterations=5,
                                                                      smoothing=6.0, feature_contrast=4.0)
     assert clustering_options("dense") == PAPER_CLUSTERING == dict(compactness=0.0, edge_scale=0.0, iterations=0,
                                                                    smoothing=0.0, feature_contrast=0.0)

@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed positions: cell centres (default) or moved by the seed estimation layer")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (compact clustering: 3.35, paper: 0; see docs/compactness.md)")
+                        "recall (compact clustering: 4, paper: 0; see docs/compactness.md)")
     s.add_argument("--edge-scale", type=float, default=None,
                    help="local mode: the spatial weight relaxes at colour edges by exp(-g/EDGE_SCALE) "
                         "(compact: 2; paper: 0, the same weight everywhere)")
@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_positive_int, default=10, help="images between checkpoints (default 10)")
     t.add_argument("--iterations", type=_positive_int, default=50, help="steps per image (default 50)")
     t.add_argument("--feature-iterations", type=int, default=40, help="of which on the features, SEL frozen (default 40)")
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: TrainConfig's, 3e-4)")
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4; the paper: 3e-4, which drifts on long streams)")
     t.add_argument("--lr-decay-images", type=float, default=0.0, metavar="T",
                    help="lower the learning rate along the stream: lr / (1 + i / T) for the i-th image (default 0: constant)")
     t.add_argument("--beta", type=float, default=10.0, help="weight of the reconstruction loss (default 10)")

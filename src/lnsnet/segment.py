@@ -33,7 +33,7 @@ DEFAULT_MODEL = "bsds500"
 PAPER_CLUSTERING = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
 #: shapes as compact as LSC's, boundary recall above SNIC's on BSDS500 (``clustering="compact"``,
 #: local mode's default; chosen on BSDS500 val, ``docs/compactness.md``)
-COMPACT_CLUSTERING = dict(compactness=3.35, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0)
+COMPACT_CLUSTERING = dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0)
 #: the clustering presets by name
 CLUSTERINGS = {"compact": COMPACT_CLUSTERING, "paper": PAPER_CLUSTERING}
 SMOOTHING_SWEEPS = 5
@@ -252,7 +252,7 @@ def segment(
         grid is the default until a better-trained SEL ships.
     clustering : {"compact", "paper"}, optional
         The preset the five options below start from. ``"compact"`` (local mode's
-        default, :data:`COMPACT_CLUSTERING`: compactness 3.35, edge_scale 2, 5 iterations,
+        default, :data:`COMPACT_CLUSTERING`: compactness 4, edge_scale 2, 5 iterations,
         smoothing 6, feature_contrast 4): superpixels as compact as LSC's, with ASA and boundary recall at or
         above the classic methods' on BSDS500. ``"paper"`` (dense mode's default,
         :data:`PAPER_CLUSTERING`, all five 0): the paper's one-shot clustering, the

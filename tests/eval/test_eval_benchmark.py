@@ -329,7 +329,7 @@ def test_lnsnet_window_option_parses():
     assert lnsnet_options("lnsnet:iterations=5:smoothing=6:edge_scale=2") == dict(iterations=5, smoothing=6.0,
                                                                                     edge_scale=2.0)
     assert lnsnet_options("lnsnet:clustering=default") == {}
-    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=3.35, edge_scale=2.0, iterations=5,
+    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=4.0, edge_scale=2.0, iterations=5,
                                                                smoothing=6.0, feature_contrast=4.0)
     assert lnsnet_options("lnsnet:feature_contrast=0") == dict(feature_contrast=0.0)
     assert lnsnet_options("lnsnet:smoothing=0") == dict(smoothing=0.0)  # the preset's feature_contrast is idle
