@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session (2026-11-27): the drift of long lifelong streams (scripts/drift_probe.py),
+# Part of the GPU session of 2026-11-27 (second call): the drift of long lifelong streams (scripts/drift_probe.py),
 # four variants of the shipped recipe trained side by side on the lent GPU over the first
 # 200 BSDS500 train images, scored on the first 50 val images every 50 images (compact and
 # paper clustering, K=100 and 400; the clustering on 4 CPU threads per variant).

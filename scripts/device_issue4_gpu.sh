@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session (2026-11-27): the default (compact) clustering and the paper's on the lent
+# Part of the GPU session of 2026-11-27 (first call): the default (compact) clustering and the paper's on the lent
 # GPU against the CPU of the same machine. Run from the repository root on the device
 # machine with the BSDS500 subset in .dev/bsds500 (how it is made: scripts/device_issue8.sh).
 #   1. benchmarks/gpu_timing.py at K=100 and K=1000, 20 test images, one image per call

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session (2026-11-27): two candidate recipes for the shipped model trained on the
+# Part of the GPU session of 2026-11-27 (third call): two candidate recipes for the shipped model trained on the
 # lent GPU, side by side, over all 200 BSDS500 train images in name order (checkpoints every
 # 25 images under $OUT, so a cut run resumes on any machine with --resume):
 #   lr1e-4         the paper's schedule with Adam lr 1e-4 (instead of 3e-4)

@@ -193,7 +193,7 @@ def plot(folder: Path):
         for r in recs:
             cells = [f"{r[f'grid_{k}']['k']:.1f}, {r[f'grid_{k}']['asa']:.4f}, {r[f'grid_{k}']['br']:.4f}, "
                      f"{r[f'grid_{k}']['co']:.4f}" for k in ks]
-            src = " (train-only shipped checkpoint)" if r.get("source") else ""
+            src = " (train-only checkpoint shipped until 2026-11-26, lr 3e-4)" if r.get("source") else ""
             lines.append(f"| {LABELS[v]} | {r['images']}{src} | " + " | ".join(cells) + " |")
     (folder / "lifelong.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {folder / 'lifelong.md'}")
