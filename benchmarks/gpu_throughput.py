@@ -54,7 +54,7 @@ def main(argv=None):
     ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
                                                      str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
     ap.add_argument("--images", type=int, default=20)
-    ap.add_argument("--train-images", type=int, default=3)
+    ap.add_argument("--train-images", type=int, default=3, help="timed training images (after one warm-up image)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--cpu-threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--large", default="4000x3000", help="WxH of the large image, or 0 to skip")
@@ -111,6 +111,8 @@ def main(argv=None):
 
     if "train" in parts:
         tfiles = sorted((Path(args.root) / "images" / "train").glob("*.jpg"))[: args.train_images + 1]
+        if args.train_images < 1 or len(tfiles) < 2:
+            sys.exit("part 'train' needs --train-images >= 1 and at least 2 BSDS500 train images")
         print(f"\n3. train_stream, {args.train_images} BSDS500 train images after one warm-up image "
               f"(50 iterations per image)")
         print(f"{'device':<6} {'s/image':>8} {'/ CPU':>7}")

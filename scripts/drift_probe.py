@@ -26,11 +26,17 @@ import torch
 
 
 def parse_variant(spec: str):
+    """``name:key=value:...`` -> (name, TrainConfig overrides), each value as its field's type."""
+    from lnsnet.train import TrainConfig
+
     name, *kvs = spec.split(":")
     over = {}
     for kv in kvs:
-        key, value = kv.split("=")
-        over[key] = float(value)
+        key, value = kv.split("=", 1)
+        if key not in TrainConfig.__dataclass_fields__:
+            raise SystemExit(f"unknown TrainConfig field {key!r}")
+        default = getattr(TrainConfig(), key)
+        over[key] = (value.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)(value)
     return name, over
 
 
@@ -60,7 +66,7 @@ def plot(folder: Path):
             ax.set_xlabel("training images seen (BSDS500 train)")
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle("Long lifelong streams on 50 BSDS500 val images: boundary recall and compactness")
+    fig.suptitle("Long lifelong streams on BSDS500 val images: boundary recall and compactness")
     fig.tight_layout()
     fig.savefig(folder / "drift.png", dpi=100)
     lines = ["| variant | images | " + " | ".join(f"{k}: ASA, BR, CO" for k in keys) + " |",
@@ -77,6 +83,8 @@ def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["--plot"]:
+        if len(argv) != 2:
+            raise SystemExit("usage: python scripts/drift_probe.py --plot FOLDER")
         return plot(Path(argv[1]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("variant")

@@ -16,10 +16,15 @@
 # kernels, thread counts), not bit for bit.
 #   usage: LNSNET_BSDS500=/path/to/bsds500 [DEVICE=cuda] bash scripts/train_shipped_model.sh [workdir]
 # About 47 min on 2 CPU threads (14 s per image), under 3 min on an H100.
+# Afterwards: python scripts/model_card.py docs/training/bsds500-train.jsonl --summary ... (the card
+# holds the sha256 too), and the benchmark of docs/benchmarks.md.
 set -euo pipefail
-BSDS="${LNSNET_BSDS500:-$(dirname "$0")/../../shared/data/bsds500}"
-WORK="${1:-runs/shipped}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BSDS="$(cd "${LNSNET_BSDS500:-$ROOT/../shared/data/bsds500}" && pwd)"
+WORK="${1:-$ROOT/runs/shipped-lr1e-4}"
 mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"
+cd "$ROOT"   # the export below writes src/lnsnet/weights/
 # the stream as a list file, so that --resume after an interruption continues the same images
 LC_ALL=C ls "$BSDS/images/train"/*.jpg | LC_ALL=C sort > "$WORK/stream.txt"
 lnsnet train "$WORK/stream.txt" -o "$WORK/bsds500.pt" --lr 1e-4 --seed 0 --checkpoint-every 5 \
@@ -28,6 +33,12 @@ python - "$WORK/bsds500.pt" <<'PY'
 import sys
 from lnsnet import checkpoint
 src = sys.argv[1]
+payload = checkpoint.load(src)
+cfg, pos = payload["train_config"], payload["position"]
+# a workdir left by another recipe would be resumed with its own options: refuse to export it
+if cfg["lr"] != 1e-4 or cfg["seed"] != 0 or pos != 200 or len(payload["history"]) != 200:
+    sys.exit(f"{src} is not this recipe's finished stream (lr {cfg['lr']}, seed {cfg['seed']}, "
+             f"{pos} images); give another workdir")
 print(checkpoint.export_model(src, "src/lnsnet/weights/bsds500.pt",
                               data="BSDS500 images/train, all 200 images in name order, one stream (never val or test)",
                               recipe="scripts/train_shipped_model.sh (= lnsnet train images/train --lr 1e-4 --seed 0; images 1-125 trained on an H100, 126-200 resumed on a CPU)"))

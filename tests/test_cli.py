@@ -131,6 +131,7 @@ def test_train_passes_the_learning_rate_schedule(tmp_path):
     payload = checkpoint.load(out)
     assert payload["train_config"]["lr"] == 1e-3 and payload["train_config"]["lr_decay_images"] == 1.0
     assert payload["optimizer"]["param_groups"][0]["lr"] == 1e-3 / 2  # the second image: lr / (1 + 1/1)
+    assert [h["lr"] for h in payload["history"]] == [1e-3, 1e-3 / 2]
     out2 = tmp_path / "d.pt"
     assert main(["train", str(files[0]), "-o", str(out2), *common]) == 0  # without --lr: the default
     assert checkpoint.load(out2)["train_config"]["lr"] == TrainConfig().lr

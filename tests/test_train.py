@@ -158,8 +158,12 @@ def test_lr_schedule_values_and_validation():
     assert TrainConfig(lr=2e-4).lr_at(500) == 2e-4  # T = 0: constant
     with pytest.raises(ValueError, match="lr_decay_images"):
         TrainConfig(lr_decay_images=-1)
-    with pytest.raises(ValueError, match="lr_decay_images"):
-        TrainConfig(lr_decay_images=float("nan"))
+    for bad in (float("nan"), float("inf"), None):
+        with pytest.raises(ValueError, match="lr_decay_images"):
+            TrainConfig(lr_decay_images=bad)
+    for bad in (0, -1e-4, float("nan"), float("inf"), "1e-4"):
+        with pytest.raises(ValueError, match="lr must be"):
+            TrainConfig(lr=bad)
 
 
 def test_lr_schedule_reaches_the_optimizer_and_survives_resume(tmp_path):
@@ -170,9 +174,19 @@ def test_lr_schedule_reaches_the_optimizer_and_survives_resume(tmp_path):
     assert checkpoint.load(out)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-4)
     resumed = train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, resume=True)
     assert checkpoint.load(out)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 3)
+    # each image trained at its own rate (set before the image, not after), across the resume
+    assert [h["lr"] for h in checkpoint.load(out)["history"]] == pytest.approx([1e-3, 5e-4, 1e-3 / 3])
     full = train_stream(_images(3), tmp_path / "full.pt", config=cfg, progress=False, checkpoint_every=1)
     for k, v in full.state_dict().items():
         assert torch.equal(v, resumed.state_dict()[k]), k
     # a constant rate gives another model: the schedule is used, not only stored
     const = train_stream(_images(3), tmp_path / "const.pt", config=TrainConfig(**FAST, lr=1e-3), progress=False)
     assert any(not torch.equal(v, const.state_dict()[k]) for k, v in full.state_dict().items())
+
+
+def test_resume_with_other_options_names_what_differs(tmp_path):
+    out = tmp_path / "m.pt"
+    train_stream(_images(2), out, config=TrainConfig(**FAST, lr=1e-3), progress=False, max_images=1)
+    with pytest.warns(UserWarning, match=r"lr=0\.001 \(not 0\.0002\)"):
+        train_stream(_images(2), out, config=TrainConfig(**FAST, lr=2e-4), progress=False, resume=True)
+    assert checkpoint.load(out)["train_config"]["lr"] == 1e-3  # the stored options are the ones used

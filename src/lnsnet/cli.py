@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--feature-iterations", type=int, default=40, help="of which on the features, SEL frozen (default 40)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4; the paper: 3e-4, which drifts on long streams)")
     t.add_argument("--lr-decay-images", type=float, default=0.0, metavar="T",
-                   help="lower the learning rate along the stream: lr / (1 + i / T) for the i-th image (default 0: constant)")
+                   help="lower the learning rate along the stream: lr / (1 + i / T) for image i of the stream (0-based, counted on across --resume, from 0 again with --init; default 0: constant)")
     t.add_argument("--beta", type=float, default=10.0, help="weight of the reconstruction loss (default 10)")
     t.add_argument("--phi", type=float, default=1.0, help="weight of the position reconstruction (default 1)")
     t.add_argument("--neighbours", type=_positive_int, default=9, help="n of the top-n range-limited mask (default 9)")

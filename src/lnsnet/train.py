@@ -12,6 +12,7 @@ weights as an uninterrupted run.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -68,8 +69,11 @@ class TrainConfig:
             raise ValueError("feature_iterations must lie in [0, iterations]")
         if self.gbl_mode not in ("reverse", "attenuate"):
             raise ValueError(f"gbl_mode must be 'reverse' or 'attenuate', got {self.gbl_mode!r}")
-        if not self.lr_decay_images >= 0:
-            raise ValueError(f"lr_decay_images must be >= 0, got {self.lr_decay_images}")
+        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if (not isinstance(self.lr_decay_images, (int, float)) or not math.isfinite(self.lr_decay_images)
+                or self.lr_decay_images < 0):
+            raise ValueError(f"lr_decay_images must be a finite number >= 0, got {self.lr_decay_images!r}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"window must be an odd number >= 3, got {self.window}")
 
@@ -298,7 +302,9 @@ def train_stream(
             raise ValueError(f"{output} holds a model but no training state; train without --resume")
         saved_cfg = TrainConfig.from_dict(payload.get("train_config", {}))
         if config is not None and config.to_dict() != saved_cfg.to_dict():
-            warnings.warn("resuming with the training configuration stored in the checkpoint", stacklevel=2)
+            new, old = config.to_dict(), saved_cfg.to_dict()
+            diff = ", ".join(f"{k}={old.get(k)!r} (not {new[k]!r})" for k in new if new[k] != old.get(k))
+            warnings.warn(f"resuming with the training configuration stored in the checkpoint: {diff}", stacklevel=2)
         config = saved_cfg
         model = checkpoint.model_from_payload(payload)
         opt_state = payload["optimizer"]
@@ -363,7 +369,8 @@ def train_stream(
         stats["seconds"] = time.perf_counter() - t0
         position = i + 1
         done += 1
-        rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), **{k2: round(v, 6) for k2, v in stats.items()}}
+        rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), "lr": optimizer.param_groups[0]["lr"],
+               **{k2: round(v, 6) for k2, v in stats.items()}}
         history.append(rec)
         if log is not None:
             with open(log, "a") as fh:
