@@ -12,8 +12,9 @@
 #
 # The shipped file: images 1-125 on a lent H100 (scripts/device_train.sh, same command with
 # --device cuda), cut by the device's time limit, then resumed here on the CPU (--resume) for
-# images 126-200. Run on one device the result equals it up to float rounding (GPU and CPU
-# kernels, thread counts), not bit for bit.
+# images 126-200. Run on one device the result is not the same file bit for bit (float rounding
+# of GPU and CPU kernels compounds over the stream) but scores alike: a full CPU rerun is within
+# 0.0014 BR and 0.0007 CO of it on all 100 val images (docs/training/repro-cpu/).
 #   usage: LNSNET_BSDS500=/path/to/bsds500 [DEVICE=cuda] bash scripts/train_shipped_model.sh [workdir]
 # About 47 min on 2 CPU threads (14 s per image), under 3 min on an H100.
 # Afterwards: python scripts/model_card.py docs/training/bsds500-train.jsonl --summary ... (the card
