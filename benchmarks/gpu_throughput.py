@@ -27,10 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _sync(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+from gpu_timing import _sync, run_header, test_images  # benchmarks/gpu_timing.py, beside this file
 
 
 def _clock(fn, device, repeats=3):
@@ -65,17 +62,11 @@ def main(argv=None):
         torch.set_num_threads(args.cpu_threads)
 
     import lnsnet
-    from lnsnet.io import read_image
     from lnsnet.train import TrainConfig, train_stream
 
-    files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
-    if not files:
-        sys.exit(f"no BSDS500 test images under {args.root}")
-    images = [read_image(f) for f in files]
+    images = test_images(args.root, args.images)
     dev = args.device
-    name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU"
-    print(f"lnsnet {lnsnet.__version__}, torch {torch.__version__}, device {dev} ({name}), "
-          f"{torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs", flush=True)
+    print(f"{run_header(dev)}, {os.cpu_count()} CPUs", flush=True)
     devices = [dev] if dev == "cpu" else [dev, "cpu"]
     parts = args.parts.split(",")
     models = {d: lnsnet.load_model(device=d) for d in devices}

@@ -37,6 +37,25 @@ def _time(fn, images, device):
     return statistics.median(times), statistics.mean(ks)
 
 
+def test_images(root, n):
+    """The first ``n`` BSDS500 test images under ``root``, decoded (exits if there are none)."""
+    from lnsnet.io import read_image
+
+    files = sorted((Path(root) / "images" / "test").glob("*.jpg"))[:n]
+    if not files:
+        sys.exit(f"no BSDS500 test images under {root}")
+    return [read_image(f) for f in files]
+
+
+def run_header(device: str) -> str:
+    """The first line of a timing run's report: versions, device and CPU threads."""
+    import lnsnet
+
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
+    return (f"lnsnet {lnsnet.__version__}, torch {torch.__version__}, device {device} ({name}), "
+            f"{torch.get_num_threads()} CPU threads")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
@@ -53,17 +72,11 @@ def main(argv=None):
     import lnsnet
     from lnsnet.eval.rim import rim
     from lnsnet.eval.ssn import ssn
-    from lnsnet.io import read_image
     from skimage.segmentation import slic
 
-    files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
-    if not files:
-        sys.exit(f"no BSDS500 test images under {args.root}")
-    images = [read_image(f) for f in files]
+    images = test_images(args.root, args.images)
     dev = args.device
-    name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU"
-    print(f"lnsnet {lnsnet.__version__}, torch {torch.__version__}, device {dev} ({name}), "
-          f"{torch.get_num_threads()} CPU threads, K={args.k}, {len(images)} BSDS500 test images")
+    print(f"{run_header(dev)}, K={args.k}, {len(images)} BSDS500 test images")
     t_slic, k_slic = _time(lambda im: slic(im, args.k, start_label=0), images, "cpu")
     print(f"{'method':<12} {'device':<6} {'images':>6} {'median ms':>10} {'k delivered':>12} {'/ SLIC':>8}")
     print(f"{'slic':<12} {'cpu':<6} {len(images):>6} {t_slic * 1e3:>10.1f} {k_slic:>12.1f} {1.0:>8.2f}")

@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -97,13 +96,12 @@ def main(argv=None):
     ap.add_argument("--root", default=None)
     args = ap.parse_args(argv)
 
-    import lnsnet
+    from lifelong import PAPER_LR, evaluate  # scripts/lifelong.py: the same scoring as its curves
     from lnsnet.eval.datasets import BSDS500
-    from lnsnet.eval.metrics import score
     from lnsnet.train import TrainConfig, expand_sources, train_stream, _new_model
 
     name, over = parse_variant(args.variant)
-    cfg = TrainConfig(seed=0, **{"lr": 3e-4, **over})  # the variants change the paper's recipe
+    cfg = TrainConfig(seed=0, **{"lr": PAPER_LR, **over})  # the variants change the paper's recipe
     train = BSDS500(split="train", root=args.root)
     files = expand_sources([train.root / "images" / "train"])[: args.images]
     val = BSDS500(split="val", root=args.root)
@@ -112,17 +110,8 @@ def main(argv=None):
 
     def record(n, model, seconds):
         model = model.to("cpu").eval()
-        rec = {"variant": name, "config": over, "images": n, "train_seconds": round(seconds, 1)}
-        for clustering in ("compact", "paper"):
-            for k in ks:
-                acc = []
-                for s in samples:
-                    lab = lnsnet.segment(s.image, k, model=model, clustering=clustering)
-                    sc = score(lab, s.ground_truths)
-                    acc.append((lab.max() + 1, sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"]))
-                m = np.asarray(acc, float).mean(0)
-                rec[f"{clustering}_{k}"] = dict(k=round(m[0], 2), asa=round(m[1], 5), br=round(m[2], 5),
-                                                ue=round(m[3], 5), co=round(m[4], 5))
+        rec = {"variant": name, "config": over, "images": n, "train_seconds": round(seconds, 1),
+               **evaluate(model, samples, ks, {c: {"clustering": c} for c in ("compact", "paper")})}
         with open(args.out, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)

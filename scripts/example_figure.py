@@ -7,8 +7,6 @@
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import lnsnet
 from lnsnet.io import overlay, read_image
 

@@ -57,17 +57,24 @@ LABELS = {
 }
 
 
-def evaluate(model, samples, ks, seeds_modes):
-    """Mean ASA/BR/UE/CO and delivered k over ``samples`` per (seeds mode, K)."""
+def paper_settings(seeds_modes):
+    """The settings :func:`evaluate` scores this script's curves with: the paper's clustering,
+    one entry per seeds mode."""
+    return {mode: dict(seeds=mode, **PAPER) for mode in seeds_modes}
+
+
+def evaluate(model, samples, ks, settings):
+    """Mean ASA/BR/UE/CO and delivered k over ``samples`` per (setting, K), keyed
+    ``<setting name>_<K>``; ``settings`` maps a name to ``segment`` keyword arguments."""
     import lnsnet
     from lnsnet.eval.metrics import score
 
     out = {}
-    for mode in seeds_modes:
+    for mode, opts in settings.items():
         for k in ks:
             acc = []
             for s in samples:
-                lab = lnsnet.segment(s.image, k, model=model, seeds=mode, **PAPER)
+                lab = lnsnet.segment(s.image, k, model=model, **opts)
                 sc = score(lab, s.ground_truths)
                 acc.append((lab.max() + 1, sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"]))
             m = np.asarray(acc, dtype=float).mean(0)
@@ -108,7 +115,7 @@ def run(args):
             return
         t0 = time.perf_counter()
         rec = {"variant": args.variant, "images": n_images, "train_seconds": round(seconds, 1),
-               **evaluate(model, samples, ks, seeds_modes)}
+               **evaluate(model, samples, ks, paper_settings(seeds_modes))}
         rec["eval_seconds"] = round(time.perf_counter() - t0, 1)
         with open(curve, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
@@ -215,7 +222,7 @@ def add_point(args):
     ks = [int(k) for k in args.ks.split(",")]
     seeds_modes = ["grid"] if args.variant == "net1" else ["grid", "learned"]
     rec = {"variant": args.variant, "images": args.at, "source": args.add_model,
-           **evaluate(lnsnet.load_model(args.add_model), samples, ks, seeds_modes)}
+           **evaluate(lnsnet.load_model(args.add_model), samples, ks, paper_settings(seeds_modes))}
     with open(curve, "a") as fh:
         fh.write(json.dumps(rec) + "\n")
     print(json.dumps(rec))
