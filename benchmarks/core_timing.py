@@ -59,10 +59,10 @@ def main(argv=None):
     if args.train:
         from lnsnet.features import contour_prior
         from lnsnet.io import to_float_rgb
-        from lnsnet.train import TrainConfig, _new_model, train_image
+        from lnsnet.train import TrainConfig, new_model, train_image
 
         rgb = to_float_rgb(read_image(sorted((Path(args.root) / "images" / "train").glob("*.jpg"))[0]))
-        net = _new_model(0, None)
+        net = new_model(0)
         opt = torch.optim.Adam(net.parameters(), lr=3e-4)
         cfg = TrainConfig()
         times = []

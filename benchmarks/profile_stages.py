@@ -39,7 +39,8 @@ def main(argv=None):
     from lnsnet.features import encode
     from lnsnet.grid import make_grid
     from lnsnet.io import read_image, to_float_rgb
-    from lnsnet.segment import COMPACT_CLUSTERING, PAPER_CLUSTERING, cluster_local
+    from lnsnet import ClusterOptions
+    from lnsnet.cluster import cluster_local
 
     files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
     images = [read_image(f) for f in files]
@@ -69,10 +70,9 @@ def main(argv=None):
             feats = timed("seed features", lambda: net.seed_features(z, pos))
             zb, img = z[0].numpy(), x[0, :3].numpy()
             args_ = (lambda r0, r1: zb[:, r0:r1], [(0, zb.shape[1])], grid, img, feats[0].numpy(), pos[0].numpy())
-            timed("clustering (paper)", lambda: cluster_local(*args_, **PAPER_CLUSTERING))
-            raw = timed("clustering (compact)", lambda: cluster_local(*args_, **COMPACT_CLUSTERING))
-            timed("compact, CIELAB contrast", lambda: cluster_local(*args_, **{**COMPACT_CLUSTERING,
-                                                                                "feature_contrast": 0.0}))
+            timed("clustering (paper)", lambda: cluster_local(*args_, ClusterOptions.resolve("paper")))
+            raw = timed("clustering (compact)", lambda: cluster_local(*args_, ClusterOptions()))
+            timed("compact, CIELAB contrast", lambda: cluster_local(*args_, ClusterOptions(feature_contrast=0.0)))
         colour = x[0, :3].permute(1, 2, 0).numpy()
         cap = int(round(grid.n_seeds * 1.1))
         timed("connectivity", lambda: enforce_connectivity(raw, colour, n_segments=grid.n_seeds, max_segments=cap))

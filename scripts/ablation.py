@@ -1,15 +1,23 @@
 """The ablation of Fig. 4a on all 200 BSDS500 *test* images, with ``lnsnet benchmark``.
 
     LNSNET_BSDS500=... python scripts/ablation.py            # run what is missing, then compile
-    python scripts/ablation.py --compile-only                # table and plot from the rows
+    python scripts/ablation.py --compile-only                # table and plot from the summaries
 
 For every model in ``docs/ablation/models`` (made by ``scripts/lifelong.py``, plus the
 untrained network all variants start from) it runs
-``lnsnet`` with grid seeds and, for the variants with a seed layer, ``lnsnet:seeds=learned``
-into ``docs/ablation/test-<variant>``; for the shipped model it runs the ``local`` (3x3
-cells) and ``dense`` (all K seeds, the paper's) clustering into ``docs/ablation/test-cl``.
+``lnsnet:clustering=paper`` with grid seeds and, for the variants with a seed layer, also
+with ``seeds=learned`` into ``docs/ablation/test-<variant>``; for the 50-image model shipped
+until 2026-11-27 (``models/net3-sobel.pt``) it runs the ``local`` (3x3 cells) and ``dense``
+(all K seeds, the paper's) clustering into ``docs/ablation/test-cl``.
 Then it writes ``docs/ablation/summary.md`` (one table) and ``docs/ablation/ablation.png``
-(ASA, BR, F and UE against the delivered k). Runs resume: rows already there are kept.
+(ASA, BR, F and UE against the delivered k) from each folder's ``summary.csv``. Runs resume:
+rows already there are kept.
+
+The repository keeps each model's ``models/<variant>.json`` (sha256, recipe), not the
+``.pt`` files nor the test folders' ``rows.csv``; ``--compile-only`` needs neither. To run
+again, rebuild the models with ``scripts/lifelong.py`` (``docs/ablation.md``) or take the
+files measured from git history: ``git show 738f47a:docs/ablation/models/net1.pt >
+docs/ablation/models/net1.pt`` (likewise for the others).
 """
 
 from __future__ import annotations
@@ -37,12 +45,12 @@ def untrained_model(folder: Path) -> Path:
     path = folder / "models" / "untrained.pt"
     if not path.is_file():
         from lnsnet import checkpoint
-        from lnsnet.train import _new_model
+        from lnsnet.train import new_model
 
         tmp = path.with_name("untrained-full.pt")
-        checkpoint.save(tmp, _new_model(0, None))
+        checkpoint.save(tmp, new_model(0))
         checkpoint.export_model(tmp, path, data="none (random initialisation, seed 0)",
-                                recipe="scripts/ablation.py (lnsnet.train._new_model(0))")
+                                recipe="scripts/ablation.py (lnsnet.train.new_model(0))")
         tmp.unlink()
     return path
 
@@ -54,13 +62,16 @@ def runs(folder: Path):
     """``(variant, model path or 'bsds500', methods, out dir)`` of every ablation run."""
     out = []
     models = folder / "models"
-    names = sorted((p.stem for p in models.glob("*.pt")), key=lambda n: ORDER.index(n) if n in ORDER else 99)
+    # a variant is known by its model file or, where that is not kept, by its .json sidecar
+    stems = {p.stem for p in models.glob("*.pt")} | {p.stem for p in models.glob("*.json")}
+    names = sorted(stems, key=lambda n: ORDER.index(n) if n in ORDER else 99)
     for name in names:
         # the paper's one-shot clustering throughout (rows before 2026-11-26 are named
         # "lnsnet" / "lnsnet:seeds=learned": the default clustering then)
         methods = P if name in ("net1", "untrained") else f"{P},{P}:seeds=learned"
         out.append((name, str(models / f"{name}.pt"), methods, folder / f"test-{name}"))
-    out.append(("shipped", "bsds500", f"{P},lnsnet:mode=dense", folder / "test-cl"))
+    # "shipped": the 50-image model shipped until 2026-11-27, which is net3-sobel (sha256 b8e4bdfd...)
+    out.append(("shipped", str(models / "net3-sobel.pt"), f"{P},lnsnet:mode=dense", folder / "test-cl"))
     return out
 
 
@@ -122,6 +133,9 @@ def main():
         for name, model, methods, out in runs(folder):
             if only and name not in only:
                 continue
+            if not Path(model).is_file():
+                raise SystemExit(f"{model} is missing: rebuild it with scripts/lifelong.py, or "
+                                 f"git show 738f47a:{model} > {model}")
             print(f"== {name}: {methods} -> {out}", flush=True)
             run_benchmark("bsds500", split="test", methods=methods, ks=args.ks, out_dir=out, root=args.root,
                           workers=args.workers, model=model, progress=False)

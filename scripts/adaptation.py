@@ -39,7 +39,8 @@ def main(argv=None):
     import lnsnet
     from lnsnet.eval.datasets import BSDS500
     from lnsnet.eval.metrics import score
-    from lnsnet.segment import ADAPT_LR
+    from lnsnet.train import ADAPT_LR, adapt_model
+    from lnsnet.io import to_float_rgb
 
     lr = ADAPT_LR if args.lr is None else args.lr
     ds = BSDS500(args.root, split=args.split)
@@ -53,7 +54,8 @@ def main(argv=None):
         for k in ks:
             for a in ns:
                 t0 = time.perf_counter()
-                lab = lnsnet.segment(s.image, k, model=model, adapt=a, adapt_lr=lr, clustering=args.clustering)
+                tuned = adapt_model(model, to_float_rgb(s.image), k, a, lr) if a else model
+                lab = lnsnet.segment(s.image, k, model=tuned, clustering=args.clustering)
                 dt = time.perf_counter() - t0
                 sc = score(lab, s.ground_truths, image=s.image, r=1)
                 res.setdefault((k, a), []).append((sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"], sc["n_segments"], dt))

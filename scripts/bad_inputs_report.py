@@ -67,7 +67,7 @@ def main():
     api("K larger than the pixel count (40x60, K=5000)", good, 5000)
     api("K = 1", good, 1)
     api("a list instead of an array", good.tolist())
-    api("mode='fast'", good, 10, mode="fast")
+    api("clustering='mode=fast'", good, 10, clustering="mode=fast")
     api("compactness=-1", good, 10, compactness=-1)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)

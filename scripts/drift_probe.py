@@ -98,7 +98,7 @@ def main(argv=None):
 
     from lifelong import PAPER_LR, evaluate  # scripts/lifelong.py: the same scoring as its curves
     from lnsnet.eval.datasets import BSDS500
-    from lnsnet.train import TrainConfig, expand_sources, train_stream, _new_model
+    from lnsnet.train import TrainConfig, expand_sources, train_stream, new_model
 
     name, over = parse_variant(args.variant)
     cfg = TrainConfig(seed=0, **{"lr": PAPER_LR, **over})  # the variants change the paper's recipe
@@ -116,7 +116,7 @@ def main(argv=None):
             fh.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)
 
-    record(0, _new_model(cfg.seed, None), 0.0)
+    record(0, new_model(cfg.seed), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "m.pt"
         position = 0

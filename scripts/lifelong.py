@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 # the paper's one-shot clustering: the documented numbers of this script were measured with it
-from lnsnet.segment import PAPER_CLUSTERING as PAPER  # noqa: E402
 
 PAPER_LR = 3e-4  # the paper's learning rate: every curve of docs/ablation.md was trained with it
 
@@ -60,7 +59,7 @@ LABELS = {
 def paper_settings(seeds_modes):
     """The settings :func:`evaluate` scores this script's curves with: the paper's clustering,
     one entry per seeds mode."""
-    return {mode: dict(seeds=mode, **PAPER) for mode in seeds_modes}
+    return {mode: dict(clustering=f"paper:seeds={mode}") for mode in seeds_modes}
 
 
 def evaluate(model, samples, ks, settings):
@@ -123,9 +122,9 @@ def run(args):
         print(json.dumps(rec), flush=True)
 
     if 0 not in done:
-        from lnsnet.train import _new_model
+        from lnsnet.train import new_model
 
-        record(0, _new_model(cfg.seed, None).eval(), 0.0)
+        record(0, new_model(cfg.seed).eval(), 0.0)
     position = 0
     if ckpt.is_file():
         position = int(checkpoint.load_latest(ckpt)[0].get("position", 0))

@@ -3,7 +3,10 @@ subset of BSDS500 test): keep the base run's rows for those images, add the othe
 write rows.csv, summary.csv and summary.md.
 
     python scripts/subset_summary.py docs/benchmarks/rim-test-subset/rim_rows.csv \
-        --base docs/benchmarks/bsds500-test/rows.csv -o docs/benchmarks/rim-test-subset
+        --base docs/benchmarks/bsds500-test/rows.csv.gz -o docs/benchmarks/rim-test-subset
+
+Either input may be gzip-compressed (``.gz``). The rows.csv it writes is derived from the
+two inputs, so ``docs/benchmarks/rim-test-subset`` does not keep it.
 
 Only images on which the extra run has every K it has anywhere are kept, so each method
 is averaged over exactly the same images.
@@ -11,9 +14,17 @@ is averaged over exactly the same images.
 
 import argparse
 import csv
+import gzip
 from pathlib import Path
 
-from lnsnet.eval.benchmark import _write_summary, summarize
+from lnsnet.eval.benchmark import write_summary, summarize
+
+
+def _read(path):
+    """The rows of a rows.csv, plain or gzip-compressed."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def main(argv=None):
@@ -22,13 +33,13 @@ def main(argv=None):
     ap.add_argument("--base", required=True, help="rows.csv of the full run")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
-    extra = list(csv.DictReader(open(args.extra, newline="")))
+    extra = _read(args.extra)
     ks = {r["k_asked"] for r in extra}
     by_image: dict[str, set] = {}
     for r in extra:
         by_image.setdefault(r["image"], set()).add(r["k_asked"])
     images = {im for im, got in by_image.items() if got == ks}
-    base = [r for r in csv.DictReader(open(args.base, newline="")) if r["image"] in images and r["k_asked"] in ks]
+    base = [r for r in _read(args.base) if r["image"] in images and r["k_asked"] in ks]
     rows = [r for r in extra if r["image"] in images] + base
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,7 +48,7 @@ def main(argv=None):
         w.writeheader()
         w.writerows(sorted(rows, key=lambda r: (r["method"], int(r["k_asked"]), r["image"])))
     summary = summarize(rows)
-    _write_summary(summary, out)
+    write_summary(summary, out)
     print(f"{len(images)} images, K {sorted(ks, key=int)}, methods {sorted({r['method'] for r in rows})}")
     print((out / "summary.md").read_text())
 

@@ -10,9 +10,10 @@
 # (docs/training/drift-probe/, docs/ablation.md). The compact preset's compactness (4) was then
 # chosen for this model on val (docs/benchmarks/bsds500-val-model200/).
 #
-# The shipped file: images 1-125 on a lent H100 (scripts/device_train.sh, same command with
-# --device cuda), cut by the device's time limit, then resumed here on the CPU (--resume) for
-# images 126-200. Run on one device the result is not the same file bit for bit (float rounding
+# The shipped file: images 1-125 on a lent H100 (`lnsnet train .dev/bsds500/images/train
+# -o OUT/lr1e-4.pt --lr 1e-4 --seed 0 --checkpoint-every 25 --log OUT/lr1e-4.jsonl --device cuda`,
+# the same stream; docs/reproduce.md, "Lent-GPU sessions"), cut by the device's time limit, then
+# resumed here on the CPU (--resume) for images 126-200. Run on one device the result is not the same file bit for bit (float rounding
 # of GPU and CPU kernels compounds over the stream) but scores alike: a full CPU rerun is within
 # 0.0014 BR and 0.0007 CO of it on all 100 val images (docs/training/repro-cpu/).
 #   usage: LNSNET_BSDS500=/path/to/bsds500 [DEVICE=cuda] bash scripts/train_shipped_model.sh [workdir]

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,33 +48,33 @@ def test_segment_compactness_and_window_options(tmp_path):
     pixels = (blocks_image() * 255).astype(np.uint8)
     Image.fromarray(pixels).save(img)
     args = ["segment", str(img), "-k", "12", "-q", "--no-overlay"]
-    assert main(args + ["-o", str(tmp_path / "a"), "--compactness", "2", "--window", "5"]) == 0
+    assert main(args + ["-o", str(tmp_path / "a"), "--compactness", "2", "--clustering", "window=5"]) == 0
     got = read_labels(tmp_path / "a" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, compactness=2.0, window=5))
-    assert main(args + ["-o", str(tmp_path / "p"), "--compact"]) == 0
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, compactness=2.0, clustering="window=5"))
+    assert main(args + ["-o", str(tmp_path / "p"), "--clustering", "compact"]) == 0
     got = read_labels(tmp_path / "p" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, **lnsnet.COMPACT_CLUSTERING))
-    assert main(args + ["-o", str(tmp_path / "q"), "--compact", "--iterations", "2"]) == 0
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, clustering=lnsnet.ClusterOptions(**lnsnet.PRESETS["compact"])))
+    assert main(args + ["-o", str(tmp_path / "q"), "--clustering", "compact:iterations=2"]) == 0
     got = read_labels(tmp_path / "q" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, **{**lnsnet.COMPACT_CLUSTERING, "iterations": 2}))
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, clustering=lnsnet.ClusterOptions(iterations=2)))
+    assert not np.array_equal(got, read_labels(tmp_path / "p" / "in_labels.npy"))
     assert main(args + ["-o", str(tmp_path / "c")]) == 0  # the default is the compact preset
     assert np.array_equal(read_labels(tmp_path / "c" / "in_labels.npy"), read_labels(tmp_path / "p" / "in_labels.npy"))
     assert main(args + ["-o", str(tmp_path / "r"), "--clustering", "paper"]) == 0
     got = read_labels(tmp_path / "r" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, **lnsnet.PAPER_CLUSTERING))
+    assert np.array_equal(got, lnsnet.segment(pixels, 12, clustering=lnsnet.ClusterOptions(**lnsnet.PRESETS["paper"])))
     assert not np.array_equal(got, read_labels(tmp_path / "p" / "in_labels.npy"))
-    assert main(args + ["-o", str(tmp_path / "s"), "--iterations", "1", "--smoothing", "0", "--edge-scale", "0"]) == 0
-    got = read_labels(tmp_path / "s" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, iterations=1, smoothing=0.0, edge_scale=0.0))
-    assert main(args + ["-o", str(tmp_path / "f"), "--feature-contrast", "2.5"]) == 0
-    got = read_labels(tmp_path / "f" / "in_labels.npy")
-    assert np.array_equal(got, lnsnet.segment(pixels, 12, feature_contrast=2.5))
-    for bad in (["--window", "4"], ["--compactness", "-1"], ["--iterations", "-2"], ["--smoothing", "nan"],
-                ["--edge-scale", "-1"], ["--feature-contrast", "-1"], ["--feature-contrast", "4", "--clustering", "paper"], ["--mode", "dense", "--smoothing", "1"], ["--mode", "dense", "--compact"],
-                ["--compact", "--clustering", "paper"], ["--mode", "dense", "--clustering", "compact"]):
+    for bad, named in ((["--clustering", "window=4"], "window"), (["--compactness", "-1"], "--compactness"),
+                       (["--clustering", "iterations=-2"], "iterations"), (["--clustering", "smoothing=nan"], "smoothing"),
+                       (["--clustering", "paper:feature_contrast=4"], "needs smoothing"),
+                       (["--clustering", "mode=dense:smoothing=1"], "mode='local'"),
+                       (["--clustering", "compact:mode=dense"], "mode='local'"),
+                       (["--clustering", "fancy"], "allowed: 'compact', 'paper'"),
+                       (["--mode", "dense"], "unrecognized arguments")):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)
-        assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+        assert r.returncode == 2 and named in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+        assert r.stderr.count("\n") == 1, r.stderr  # one line
 
 
 def test_info_reports_parameters_and_flops(capsys):
@@ -84,8 +85,7 @@ def test_info_reports_parameters_and_flops(capsys):
 
 def test_help_lists_every_option():
     for cmd, opts in {
-        "segment": ["--n-segments", "--output", "--model", "--mode", "--window", "--compactness", "--edge-scale",
-                    "--iterations", "--smoothing", "--feature-contrast", "--clustering", "--compact", "--device"],
+        "segment": ["--n-segments", "--output", "--model", "--compactness", "--clustering", "--device", "--adapt"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
                   "--boundaries", "--n-segments", "--seed", "--lr", "--lr-decay-images"],
         "info": ["--model"],
@@ -94,6 +94,12 @@ def test_help_lists_every_option():
         assert r.returncode == 0
         for o in opts:
             assert o in r.stdout, (cmd, o)
+        # research knobs live in the clustering spec; ablation-only training flags are gone
+        gone = {"segment": ["--mode", "--window", "--edge-scale", "--smoothing", "--feature-contrast", "--seeds",
+                            "--compact "],
+                "train": ["--no-gal", "--no-gbl", "--grid-seeds", "--gbl-mode"]}.get(cmd, [])
+        for o in gone:
+            assert not re.search(re.escape(o.strip()) + r"(?![\w-])", r.stdout), (cmd, o)
 
 
 def test_folder_run_reports_bad_files_goes_on_and_skips_done(tmp_path, capsys):

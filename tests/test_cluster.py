@@ -1,7 +1,7 @@
 import torch
 
 from lnsnet.grid import make_grid
-from lnsnet.model.cluster import assign, dense_labels, local_distances, soft_assignment, student_t
+from lnsnet.cluster.layer import assign, dense_labels, local_distances, soft_assignment, student_t
 
 
 def test_student_t_hand_values():
@@ -57,7 +57,7 @@ def test_compactness_term_pulls_towards_the_nearer_seed():
 
 
 def test_streaming_local_labels_equal_argmin_of_local_distances():
-    from lnsnet.model.cluster import local_labels
+    from lnsnet.cluster.layer import local_labels
 
     gen = torch.Generator().manual_seed(0)
     for h, w, k in [(30, 40, 12), (50, 17, 20), (5, 5, 25), (1, 9, 3)]:

@@ -1,7 +1,7 @@
 import numpy as np
 
 from conftest import is_connected_labels
-from lnsnet.connectivity import components, enforce_connectivity, relabel_sequential
+from lnsnet.connectivity import components, enforce_connectivity, relabel_consecutive
 
 
 def test_components_split_a_label_in_two_pieces():
@@ -20,7 +20,7 @@ def test_diagonal_is_not_4_connected():
 def test_large_pieces_become_separate_labels():
     lab = np.zeros((4, 9), int)
     lab[:, 3:6] = 1  # label 0 split in two 4x3 pieces by label 1
-    out = enforce_connectivity(lab, min_size=2)
+    out = enforce_connectivity(lab, np.zeros((4, 9, 1)), min_size=2)
     assert out.max() + 1 == 3 and is_connected_labels(out)
     assert out.dtype == np.int32
 
@@ -35,8 +35,8 @@ def test_speck_merges_into_most_similar_neighbour():
     out = enforce_connectivity(lab, feats, min_size=3)
     assert out.max() + 1 == 2
     assert out[2, 2] == out[0, 5] and out[2, 2] != out[0, 0]
-    # without features: the neighbour with the longest shared border (left: 3 edges, right: 1)
-    out2 = enforce_connectivity(lab, None, min_size=3)
+    # equal features: the tie goes to the smallest region id (the left region, 0)
+    out2 = enforce_connectivity(lab, np.zeros((6, 6, 1)), min_size=3)
     assert out2[2, 2] == out2[0, 0]
 
 
@@ -51,8 +51,8 @@ def test_chains_of_small_pieces_and_random_maps_end_connected():
 
 
 def test_single_region_and_relabel():
-    assert enforce_connectivity(np.full((3, 3), 7)).tolist() == [[0] * 3] * 3
-    assert relabel_sequential(np.array([[5, 9], [9, 2]])).tolist() == [[1, 2], [2, 0]]
+    assert enforce_connectivity(np.full((3, 3), 7), np.zeros((3, 3))).tolist() == [[0] * 3] * 3
+    assert relabel_consecutive(np.array([[5, 9], [9, 2]])).tolist() == [[1, 2], [2, 0]]
 
 
 def test_max_segments_merges_the_smallest_pieces_first():
@@ -65,7 +65,7 @@ def test_max_segments_merges_the_smallest_pieces_first():
         col += w
     lab[:, col:] = 0  # already touching the last piece -> joins it (same label, adjacent)
     assert components(lab)[1] == 4
-    out = enforce_connectivity(lab, None, min_size=1, max_segments=3)
+    out = enforce_connectivity(lab, np.zeros((4, 10, 1)), min_size=1, max_segments=3)
     # the 4-pixel piece (smallest) is merged; 3 remain
     assert out.max() + 1 == 3
     assert out[0, 0] == out[0, 1]

@@ -1,6 +1,7 @@
 import numpy as np
 
-from lnsnet.features import canny_contours, encode, lab_position, sobel_contours, standardise
+from lnsnet.features import canny_contours, encode, sobel_contours
+from reference import lab_position, standardise
 
 
 def test_encode_is_standardised_and_isotropic():

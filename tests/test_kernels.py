@@ -9,13 +9,14 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import lnsnet
-from lnsnet import _kernels
-from lnsnet.connectivity import (components, components_reference, enforce_connectivity,
-                                 enforce_connectivity_reference)
-from lnsnet.features import encode, lab_position, standardise
+from lnsnet import features
+from lnsnet.cluster import kernels
+from lnsnet.cluster.layer import local_labels
+from lnsnet.connectivity import components, enforce_connectivity
+from lnsnet.features import encode
 from lnsnet.grid import make_grid
 from lnsnet.model import LNSNet
-from lnsnet.model.cluster import local_labels
+from reference import components_reference, enforce_connectivity_reference, lab_position, standardise
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 7), (31, 17), (64, 96)])
@@ -43,7 +44,7 @@ def test_lab_of_pure_colours_matches_hand_values():
     rgb = np.array([[[1, 1, 1], [0, 0, 0]]], dtype=np.float32)
     out = np.empty((5, 1, 2), dtype=np.float32)
     sums = np.empty((1, 6))
-    _kernels._lab_rows(rgb, out, _kernels._M, _kernels._WHITE, sums)
+    features._lab_rows(rgb, out, features._M, features._WHITE, sums)
     np.testing.assert_allclose(out[:3, 0, 0], [100, 0, 0], atol=0.02)
     np.testing.assert_allclose(out[:3, 0, 1], [0, 0, 0], atol=1e-4)
 
@@ -59,11 +60,11 @@ def test_local_assign_equals_torch_reference(h, w, k, comp, window):
     ref = local_labels(z, feats, grid, window, pos, comp).numpy()
     pr, pc = grid.pixel_cells()
     weight = comp / (grid.cell_size[0] * grid.cell_size[1])
-    fast = _kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
+    fast = kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
                                  pos.numpy(), weight, window=window)
     np.testing.assert_array_equal(fast, ref)
     # a band of rows gives the same rows
-    band = _kernels.local_assign(z[:, 7:19].numpy(), feats.numpy(), grid.rows, grid.cols, pr[7:19].numpy(),
+    band = kernels.local_assign(z[:, 7:19].numpy(), feats.numpy(), grid.rows, grid.cols, pr[7:19].numpy(),
                                  pc.numpy(), pos.numpy(), weight, y0=7, window=window) if h > 19 else None
     if band is not None:
         np.testing.assert_array_equal(band, ref[7:19])
@@ -73,7 +74,7 @@ def test_local_assign_picks_the_nearest_neighbour_seed_by_hand():
     # 1 x 2 grid of 2x2-pixel cells; seed 0 feature 0, seed 1 feature 10
     z = np.array([[[0.0, 6.0, 4.0, 10.0], [1.0, 1.0, 9.0, 5.0]]], dtype=np.float32)  # (1, 2, 4)
     feats = np.array([[0.0], [10.0]], dtype=np.float32)
-    out = _kernels.local_assign(z, feats, 1, 2, np.array([0, 0]), np.array([0, 0, 1, 1]))
+    out = kernels.local_assign(z, feats, 1, 2, np.array([0, 0]), np.array([0, 0, 1, 1]))
     np.testing.assert_array_equal(out, [[0, 1, 0, 1], [0, 0, 1, 0]])
 
 
@@ -83,10 +84,10 @@ def test_wider_window_reaches_a_seed_two_cells_away_by_hand():
     z = np.array([[[10.0, 0.0, 10.0]]], dtype=np.float32)
     feats = np.array([[0.0], [4.0], [10.0]], dtype=np.float32)
     args = (feats, 1, 3, np.array([0]), np.array([0, 1, 2]))
-    np.testing.assert_array_equal(_kernels.local_assign(z, *args), [[1, 0, 2]])
-    np.testing.assert_array_equal(_kernels.local_assign(z, *args, window=5), [[2, 0, 2]])
+    np.testing.assert_array_equal(kernels.local_assign(z, *args), [[1, 0, 2]])
+    np.testing.assert_array_equal(kernels.local_assign(z, *args, window=5), [[2, 0, 2]])
     with pytest.raises(ValueError, match="odd"):
-        _kernels.local_assign(z, *args, window=4)
+        kernels.local_assign(z, *args, window=4)
 
 
 label_maps = st.integers(1, 20).flatmap(
@@ -166,10 +167,10 @@ def test_banded_embedding_matches_one_piece():
 def test_banded_segment_agrees_with_one_piece_and_has_no_seams(z_cache, clustering, monkeypatch):
     import importlib
 
-    seg = importlib.import_module("lnsnet.segment")
+    bands_mod = importlib.import_module("lnsnet.bands")
     if z_cache != "float32":  # Z kept in float16, or computed anew for every clustering pass
-        monkeypatch.setattr(seg, "Z_CACHE_BYTES", 0)
-        monkeypatch.setattr(seg, "Z_CACHE_HALF_BYTES", 1 << 30 if z_cache == "float16" else 0)
+        monkeypatch.setattr(bands_mod, "Z_CACHE_BYTES", 0)
+        monkeypatch.setattr(bands_mod, "Z_CACHE_HALF_BYTES", 1 << 30 if z_cache == "float16" else 0)
     rng = np.random.default_rng(5)
     img = np.kron(rng.random((6, 8, 3)), np.ones((20, 20, 1))) + 0.03 * rng.random((120, 160, 3))
     img = np.clip(img, 0, 1)
@@ -187,7 +188,7 @@ def test_banded_segment_agrees_with_one_piece_and_has_no_seams(z_cache, clusteri
 
     bands = [(r0, min(120, r0 + 13)) for r0 in range(0, 120, 13)]
     y = make_grid(120, 160, 48).centres()[:, 0]
-    need = {int(r) for t in seg._bilinear_index(y, 120)[:2] for r in t}
+    need = {int(r) for r in y.floor().long()} | {min(119, int(r) + 1) for r in y.floor().long()}
     seed_bands = sum(any(r0 <= r < r1 for r in need) for r0, r1 in bands)  # for the seed features
     passes = 1 if (z_cache != "none" or clustering == "paper") else 1 + 5
     assert calls.count(3) == seed_bands + len(bands) * passes
@@ -201,7 +202,7 @@ def test_banded_segment_agrees_with_one_piece_and_has_no_seams(z_cache, clusteri
 def test_banded_rejects_learned_seeds():
     img = np.random.default_rng(0).random((40, 40, 3))
     with pytest.raises(ValueError, match="bands"):
-        lnsnet.segment(img, 16, seeds="learned", tile_pixels=400)
+        lnsnet.segment(img, 16, clustering="seeds=learned", tile_pixels=400)
 
 
 def test_a_list_is_batched_and_equals_one_by_one():
@@ -229,12 +230,12 @@ def test_banded_progress_bar_goes_to_stderr_and_changes_nothing(capsys):
 
 
 def test_memory_budget_respects_a_cgroup_limit(monkeypatch):
-    import importlib
     from pathlib import Path
 
-    seg = importlib.import_module("lnsnet.segment")
+    from lnsnet.runtime import memory_bytes
+
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert 0 < seg._memory_bytes() <= physical
+    assert 0 < memory_bytes() <= physical
     real = Path.read_text
 
     def fake(self, *a, **kw):
@@ -245,7 +246,7 @@ def test_memory_budget_respects_a_cgroup_limit(monkeypatch):
         return real(self, *a, **kw)
 
     monkeypatch.setattr(Path, "read_text", fake)
-    assert seg._memory_bytes() == min(1 << 30, physical)
+    assert memory_bytes() == min(1 << 30, physical)
 
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **kw: "max\n")  # no limit set
-    assert seg._memory_bytes() == physical
+    assert memory_bytes() == physical

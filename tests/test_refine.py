@@ -9,11 +9,16 @@ import pytest
 import torch
 
 import lnsnet
-from lnsnet import _kernels
+from lnsnet import ClusterOptions
+from lnsnet.cluster import kernels as _kernels
+from lnsnet.cluster.layer import local_distances
+from lnsnet.cluster.local import cluster_local, contrast_beta, edge_weights
 from lnsnet.grid import make_grid
-from lnsnet.model.cluster import local_distances
-from lnsnet.segment import (COMPACT_CLUSTERING, PAPER_CLUSTERING, clustering_options, cluster_local, contrast_beta,
-                            edge_weights)
+
+
+def P(**options) -> ClusterOptions:
+    """The paper's clustering (every step off) with ``options`` on."""
+    return ClusterOptions.resolve("paper", **options)
 
 
 # ----------------------------------------------------------------------------- hand values
@@ -146,7 +151,7 @@ def test_contrast_weights_with_features_equal_the_stacked_image_and_add_up_by_ba
 
 
 def test_feature_weights_by_hand_floor_and_cap():
-    from lnsnet.segment import feature_weights
+    from lnsnet.cluster.local import feature_weights
 
     # two channels over n = 4 pixels: values (1, 1, 3, 3) -> std 1; (0, 0, 0, 2) -> std sqrt(0.75)
     s1, s2 = np.array([8.0, 2.0]), np.array([20.0, 4.0])
@@ -192,18 +197,18 @@ def test_feature_contrast_is_the_smoothing_on_cielab_and_the_standardised_featur
     feats = z[:, grid.centres().numpy()[:, 0].astype(int), grid.centres().numpy()[:, 1].astype(int)].T.copy()
     pos = grid.centres().numpy()
     opts = dict(compactness=2.0, edge_scale=0.0, iterations=2, smoothing=8.0)
-    got = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, feature_contrast=3.0, **opts)
+    got = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, P(feature_contrast=3.0, **opts))
     zs = z.astype(np.float64) / (z.std(axis=(1, 2), keepdims=True) + 1e-6)
     stacked = np.concatenate([image, 3.0 / 2.0 * zs]).astype(np.float32)
-    want = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, stacked, feats, pos, **opts)
+    want = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, stacked, feats, pos, P(**opts))
     assert (got == want).mean() > 0.999
-    plain = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, **opts)
+    plain = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, P(**opts))
     assert (got != plain).any()  # the features' contrast does change the smoothing
 
 
 @pytest.mark.parametrize("block", [1 << 20, 20, 10, 7, 1])  # w = 5: 4, 2, 1 and 1 rows per block
 def test_contrast_beta_in_blocks_of_rows_equals_the_plain_mean(block, monkeypatch):
-    monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "BETA_BLOCK_PIXELS", block)
+    monkeypatch.setattr(importlib.import_module("lnsnet.cluster.local"), "BETA_BLOCK_PIXELS", block)
     img = np.random.default_rng(4).random((3, 9, 5)).astype(np.float32)
     x = img.astype(np.float64)
     sq = np.concatenate([((x[:, 1:] - x[:, :-1]) ** 2).sum(0).ravel(), ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(0).ravel()])
@@ -414,11 +419,11 @@ def test_cluster_local_iterations_match_a_plain_reference():
     pos0 = grid.centres().numpy()
     for iterations in (0, 1, 3):
         fast = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats0.copy(), pos0.copy(),
-                             compactness=2.0, edge_scale=3.0, iterations=iterations)
+                             P(compactness=2.0, edge_scale=3.0, iterations=iterations))
         ref = _reference_cluster(z, feats0.copy(), pos0.copy(), grid, image, 2.0, 3.0, iterations)
         assert (fast == ref).mean() > 0.995, iterations
-    one = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats0, pos0, compactness=2.0,
-                        edge_scale=3.0, iterations=0)
+    one = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats0, pos0,
+                        P(compactness=2.0, edge_scale=3.0, iterations=0))
     assert (fast != one).any()  # the iterations do move the seeds
 
 
@@ -426,7 +431,7 @@ def test_cluster_local_iterations_match_a_plain_reference():
                                                   (True, 0, 3.0), (False, 0, 3.0)])
 def test_cluster_local_in_bands_equals_one_piece(cache, iterations, fc, monkeypatch):
     if not cache:  # the smoothing's distances recomputed band by band for every sweep
-        monkeypatch.setattr(importlib.import_module("lnsnet.segment"), "DISTS_CACHE_BYTES", 0)
+        monkeypatch.setattr(importlib.import_module("lnsnet.cluster.local"), "DISTS_CACHE_BYTES", 0)
     rng = np.random.default_rng(2)
     h, w, k = 41, 37, 30
     grid = make_grid(h, w, k)
@@ -435,48 +440,13 @@ def test_cluster_local_in_bands_equals_one_piece(cache, iterations, fc, monkeypa
     feats = rng.random((grid.n_seeds, 3), dtype=np.float32)
     pos = grid.centres().numpy()
     opts = dict(compactness=3.0, edge_scale=3.0, iterations=iterations, smoothing=3.0, feature_contrast=fc)
-    whole = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, **opts)
+    whole = cluster_local(lambda a, b: z[:, a:b], [(0, h)], grid, image, feats, pos, P(**opts))
     bands = [(0, 9), (9, 20), (20, 33), (33, 41)]
-    banded = cluster_local(lambda a, b: z[:, a:b], bands, grid, image, feats, pos, **opts)
+    banded = cluster_local(lambda a, b: z[:, a:b], bands, grid, image, feats, pos, P(**opts))
     np.testing.assert_array_equal(banded, whole)
 
 
 # ----------------------------------------------------------------------------- options
-def test_clustering_defaults_and_presets():
-    # local mode starts from the compact preset, dense mode from the paper's clustering
-    assert clustering_options("local") == COMPACT_CLUSTERING == dict(compactness=4.0, edge_scale=2.0, iterations=5,
-                                                                     smoothing=6.0, feature_contrast=4.0)
-    assert clustering_options("dense") == PAPER_CLUSTERING == dict(compactness=0.0, edge_scale=0.0, iterations=0,
-                                                                   smoothing=0.0, feature_contrast=0.0)
-    assert clustering_options("local", clustering="paper") == PAPER_CLUSTERING
-    assert clustering_options("local", clustering="paper", smoothing=2.0) == {**PAPER_CLUSTERING, "smoothing": 2.0}
-    assert clustering_options("local", iterations=0) == {**COMPACT_CLUSTERING, "iterations": 0}
-    with pytest.raises(ValueError, match="allowed: 'compact', 'paper'"):
-        clustering_options("local", clustering="fancy")
-    with pytest.raises(ValueError, match="local"):
-        clustering_options("dense", clustering="compact")
-    assert clustering_options("local", iterations=1)["iterations"] == 1
-    assert clustering_options("dense", compactness=0.5)["compactness"] == 0.5
-    with pytest.raises(ValueError, match="local"):
-        clustering_options("dense", **COMPACT_CLUSTERING)
-    with pytest.raises(ValueError, match="local"):
-        clustering_options("dense", iterations=2)
-    with pytest.raises(ValueError, match="local"):
-        clustering_options("dense", smoothing=1.0)
-    with pytest.raises(ValueError, match="local"):
-        clustering_options("dense", feature_contrast=1.0)
-    # feature_contrast weighs the smoothing: asked for without it, check_feature_contrast_used
-    # (the CLI's and the benchmark's check) refuses it; the preset's idle value passes
-    from lnsnet.segment import check_feature_contrast_used
-
-    with pytest.raises(ValueError, match="needs smoothing"):
-        check_feature_contrast_used(4.0, clustering_options("local", clustering="paper", feature_contrast=4.0))
-    with pytest.raises(ValueError, match="needs smoothing"):
-        check_feature_contrast_used(1.0, clustering_options("local", smoothing=0.0, feature_contrast=1.0))
-    check_feature_contrast_used(None, clustering_options("local", smoothing=0.0))
-    check_feature_contrast_used(0.0, clustering_options("local", clustering="paper", feature_contrast=0.0))
-
-
 @pytest.mark.parametrize("key,value", [("iterations", -1), ("iterations", 1.5), ("iterations", True),
                                        ("smoothing", -0.1), ("smoothing", float("nan")), ("smoothing", "3"),
                                        ("edge_scale", -1.0), ("edge_scale", float("inf")),
@@ -485,7 +455,10 @@ def test_clustering_defaults_and_presets():
 def test_bad_clustering_values_are_refused(key, value):
     img = np.zeros((16, 16, 3))
     with pytest.raises((ValueError, TypeError), match=key):
-        lnsnet.segment(img, 4, **{key: value})
+        lnsnet.segment(img, 4, clustering=ClusterOptions.resolve(**{key: value}))
+    if key == "compactness":  # also a keyword of segment itself
+        with pytest.raises(ValueError, match=key):
+            lnsnet.segment(img, 4, compactness=value)
 
 
 def _boundary_edges(lab):
@@ -499,9 +472,9 @@ def test_compact_shapes_are_more_regular_than_the_papers_clustering():
     img[:, 45:] = 0.6
     img = np.clip(img + rng.normal(0, 0.08, img.shape), 0, 1)
     paper = lnsnet.segment(img, 24, clustering="paper")
-    assert np.array_equal(paper, lnsnet.segment(img, 24, **PAPER_CLUSTERING))
+    assert np.array_equal(paper, lnsnet.segment(img, 24, clustering=ClusterOptions(**lnsnet.PRESETS["paper"])))
     default = lnsnet.segment(img, 24)
-    assert np.array_equal(default, lnsnet.segment(img, 24, **COMPACT_CLUSTERING))
+    assert np.array_equal(default, lnsnet.segment(img, 24, clustering=ClusterOptions(**lnsnet.PRESETS["compact"])))
     assert _boundary_edges(default) < 0.8 * _boundary_edges(paper)
     # the colour edge between columns 44 and 45 stays a boundary, to within a pixel
     near = (default[:, 43:46] != default[:, 44:47]).any(1)

@@ -41,7 +41,7 @@ def test_accepted_image_kinds(image):
 
 
 def test_dense_mode_and_lists(blocks):
-    out = lnsnet.segment([blocks, blocks[:40, :30]], n_segments=10, mode="dense")
+    out = lnsnet.segment([blocks, blocks[:40, :30]], n_segments=10, clustering="mode=dense")
     assert isinstance(out, list) and len(out) == 2
     _check(out[0], (48, 64))
     _check(out[1], (40, 30))
@@ -71,12 +71,14 @@ def test_bad_k(blocks, k, exc):
 
 def test_bad_options(blocks):
     with pytest.raises(ValueError, match="mode"):
-        lnsnet.segment(blocks, 10, mode="fast")
+        lnsnet.segment(blocks, 10, clustering="mode=fast")
     with pytest.raises(ValueError, match="compactness"):
         lnsnet.segment(blocks, 10, compactness=-1)
     for bad in (0, 4, -3, 2.0, True):
         with pytest.raises(ValueError, match="window"):
-            lnsnet.segment(blocks, 10, window=bad)
+            lnsnet.segment(blocks, 10, clustering=lnsnet.ClusterOptions.resolve(window=bad))
+    with pytest.raises(TypeError):  # the research knobs live in ClusterOptions, not in segment's signature
+        lnsnet.segment(blocks, 10, window=5)
     with pytest.raises(FileNotFoundError):
         lnsnet.segment(blocks, 10, model="no-such-model")
 
@@ -85,11 +87,11 @@ def test_window_widens_the_search_and_stays_connected(blocks):
     # window 3 equals the default; with the paper's clustering, a window covering the whole
     # grid equals dense mode with the same seeds (every seed is a candidate of every pixel)
     base = lnsnet.segment(blocks, 12)
-    assert np.array_equal(lnsnet.segment(blocks, 12, window=3), base)
-    wide = lnsnet.segment(blocks, 12, window=9, clustering="paper")
-    assert np.array_equal(wide, lnsnet.segment(blocks, 12, mode="dense"))
-    _check(lnsnet.segment(blocks, 12, window=9), blocks.shape[:2])  # compact: 81 candidates, 9 groups
-    _check(lnsnet.segment(blocks, 12, window=5), blocks.shape[:2])
+    assert np.array_equal(lnsnet.segment(blocks, 12, clustering="window=3"), base)
+    wide = lnsnet.segment(blocks, 12, clustering="paper:window=9")
+    assert np.array_equal(wide, lnsnet.segment(blocks, 12, clustering="mode=dense"))
+    _check(lnsnet.segment(blocks, 12, clustering="window=9"), blocks.shape[:2])  # compact: 81 candidates, 9 groups
+    _check(lnsnet.segment(blocks, 12, clustering="window=5"), blocks.shape[:2])
 
 
 def test_bsds500_image_delivers_close_to_k(bsds500):
@@ -105,7 +107,7 @@ def test_shipped_model_checksum_is_verified(tmp_path, monkeypatch):
     import importlib
     import shutil
 
-    seg = importlib.import_module("lnsnet.segment")  # the module, not the function
+    seg = importlib.import_module("lnsnet.hub")
 
     wdir = tmp_path / "weights"
     shutil.copytree(seg.WEIGHTS_DIR, wdir)
@@ -133,17 +135,17 @@ def test_load_model_returns_a_private_copy(blocks):
 
 def test_learned_seeds_option(blocks):
     grid_labels = lnsnet.segment(blocks, 12)
-    learned = lnsnet.segment(blocks, 12, seeds="learned")
+    learned = lnsnet.segment(blocks, 12, clustering="seeds=learned")
     _check(learned, blocks.shape[:2])
     _check(grid_labels, blocks.shape[:2])
     with pytest.raises(ValueError, match="seeds"):
-        lnsnet.segment(blocks, 12, seeds="random")
+        lnsnet.segment(blocks, 12, clustering="seeds=random")
 
 
 def test_online_adaptation_trains_a_copy_and_leaves_the_model_alone(blocks):
     import torch
 
-    from lnsnet.segment import adapted_model
+    from lnsnet.train import adapt_model
 
     model = lnsnet.load_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -154,7 +156,7 @@ def test_online_adaptation_trains_a_copy_and_leaves_the_model_alone(blocks):
     assert components(labels)[1] == labels.max() + 1
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k  # the caller's model is not trained
-    tuned = adapted_model(model, np.clip(blocks, 0, 1).astype(np.float32), 16, 2)
+    tuned = adapt_model(model, np.clip(blocks, 0, 1).astype(np.float32), 16, 2)
     changed = [k for k, v in tuned.state_dict().items() if k.startswith("embedder") and not torch.equal(v, before[k])]
     assert changed  # the copy was trained
     assert all(torch.equal(v, before[k]) for k, v in tuned.state_dict().items() if k.startswith("seed_layer"))

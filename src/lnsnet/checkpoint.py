@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .io import _atomic_write
+from .io import atomic_write
 from .model import LNSNet, ModelConfig
 
 FORMAT = "lnsnet"
@@ -38,7 +38,7 @@ def save(path, model: LNSNet, keep_previous: bool = False, **extra) -> None:
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     payload.update(extra)
-    _atomic_write(Path(path), lambda tmp: torch.save(payload, tmp), keep_previous=keep_previous)
+    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp), keep_previous=keep_previous)
 
 
 def load(path) -> dict:
@@ -122,5 +122,5 @@ def export_model(src, dst, **meta) -> str:
     digest = sha256(dst)
     info = {"sha256": digest, "file": Path(dst).name, **meta}
     meta_path = Path(dst).with_suffix(".json")
-    _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+    atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
     return digest

@@ -19,7 +19,12 @@ class CLIError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (exit code 2), like every other CLI error."""
+    """Usage errors as one line on stderr (exit code 2), like every other CLI error; no
+    abbreviated options (an old ``--mode`` must not be taken for ``--model``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
@@ -63,15 +68,12 @@ def _writable_dir(path: Path) -> Path:
 
 def _input_files(args) -> list[Path]:
     """Apply ``--threads`` and expand the image arguments (files, folders, list files)."""
-    import torch
-
     from .train import expand_sources
 
     if args.threads:
-        import numba
+        from .runtime import set_threads
 
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        set_threads(args.threads)
     try:
         return expand_sources(args.images)
     except (FileNotFoundError, ValueError) as exc:
@@ -80,40 +82,22 @@ def _input_files(args) -> list[Path]:
 
 def _cmd_segment(args) -> int:
     from . import load_model
+    from .inference import cluster_options
     from .jobs import SegmentOptions, pending, segment_files
 
-    files = _input_files(args)
-    out = _writable_dir(Path(args.output))
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
-    from .segment import (check_compactness, check_edge_scale, check_feature_contrast, check_feature_contrast_used,
-                          check_iterations, check_smoothing, check_window, clustering_options)
-
-    check = dict(compactness=check_compactness, edge_scale=check_edge_scale, iterations=check_iterations,
-                 smoothing=check_smoothing, feature_contrast=check_feature_contrast)
-    clustering = dict(compactness=args.compactness, edge_scale=args.edge_scale, iterations=args.iterations,
-                      smoothing=args.smoothing, feature_contrast=args.feature_contrast)
-    checks = [(f"--{k.replace('_', '-')}", check[k], v) for k, v in clustering.items()
-              if v is not None] + [("--window", check_window, args.window)]
-    for option, fn, value in checks:  # fail before any file is read, not once per file
-        try:
-            fn(value)
-        except ValueError as exc:
-            raise CLIError(f"{option}: {exc}") from None
-    if args.compact:
-        if args.clustering not in (None, "compact"):
-            raise CLIError(f"--compact contradicts --clustering {args.clustering}")
-        args.clustering = "compact"
-    try:  # the preset's values for the options left out; options given beside it win
-        clustering = clustering_options(args.mode, **clustering, clustering=args.clustering)
-    except ValueError as exc:
-        raise CLIError(f"--mode {args.mode}: {exc}") from None
+    try:  # fail before any file is read, not once per file
+        clustering = cluster_options(args.clustering)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"--clustering {args.clustering}: {exc}") from None
     try:
-        check_feature_contrast_used(args.feature_contrast, clustering)
+        clustering = clustering.replace(compactness=args.compactness)
     except ValueError as exc:
-        raise CLIError(f"--feature-contrast: {exc}") from None
-    opts = SegmentOptions(n_segments=args.n_segments, mode=args.mode, seeds=args.seeds, device=args.device,
-                          **clustering, window=args.window,
+        raise CLIError(f"--compactness: {exc}") from None
+    files = _input_files(args)
+    out = _writable_dir(Path(args.output))
+    opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local")
     if args.engine == "ray":
@@ -176,11 +160,7 @@ def _cmd_train(args) -> int:
         n_neighbours=args.neighbours,
         contour=args.contour if args.boundaries is None else "user",
         epsilon=args.epsilon,
-        gbl_mode=args.gbl_mode,
         n_segments=tuple(args.n_segments),
-        use_gal=not args.no_gal,
-        use_gbl=not args.no_gbl,
-        learn_seeds=not args.grid_seeds,
         seed=args.seed,
     )
     start = load_model(args.init, None) if args.init else None
@@ -259,6 +239,92 @@ def _cmd_info(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- benchmark
+
+def _add_benchmark_parser(sub) -> None:
+    from .eval.benchmark import DEFAULT_KS, DEFAULT_METHODS
+    from .eval.methods import known_methods
+
+    b = sub.add_parser(
+        "benchmark",
+        help="score and time superpixel methods on a dataset (CSV, Markdown, plots)",
+        description="Run every method at every K on every image, score it (ASA, BR, BP, "
+                    "F, UE, CO, EV against the best annotator) and time it. Writes "
+                    "rows.csv (one row per method, K and image), summary.csv, summary.md, "
+                    "meta.json (machine, versions, settings) and one PNG per metric "
+                    "against the delivered K into -o DIR. A rerun skips the rows already "
+                    "in DIR.",
+    )  # fmt: skip
+    b.add_argument("--dataset", default="bsds500",
+                   help="'bsds500' (default) or a folder with images/ and labels/ "
+                        "(label maps) or masks/ (binary masks)")
+    b.add_argument("--split", default="test", help="BSDS500 split: train, val or test "
+                                                   "(default test)")
+    b.add_argument("--root", default=None,
+                   help="BSDS500 folder (default: $LNSNET_BSDS500)")
+    b.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated methods (default %(default)s); known: "
+                        + ", ".join(known_methods())
+                        + "; lnsnet takes a clustering spec after colons (as segment --clustering), e.g. "
+                          "lnsnet:clustering=paper, lnsnet:compactness=1, lnsnet:seeds=learned (docs/compactness.md)")
+    b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
+                   help="comma-separated K values (default %(default)s)")
+    b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
+                                                          "if it holds rows)")
+    b.add_argument("-m", "--model", default=None,
+                   help="LNS-Net model: shipped name or file (default: bsds500)")
+    b.add_argument("--workers", type=int, default=None,
+                   help="worker processes, one CPU thread each (default 2; 0 = in this "
+                        "process)")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="'local' (default): worker processes here; 'ray': actors on a Ray cluster "
+                        "(pip install lnsnet[ray]); --workers then counts actors (default: one per CPU)")
+    b.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
+    b.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    b.add_argument("--radius", type=int, default=1,
+                   help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
+    b.add_argument("--redo", default=None, metavar="METHODS",
+                   help="comma-separated methods whose rows in -o are deleted and computed again "
+                        "(e.g. lnsnet after changing the model); other rows are kept")
+    b.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no table")
+    b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    b.set_defaults(func=_cmd_benchmark)
+
+
+def _cmd_benchmark(args) -> int:
+    from .eval.benchmark import META_FILE, ROWS_FILE, SUMMARY_CSV, SUMMARY_MD, run_benchmark, summary_markdown
+
+    summary = run_benchmark(
+        dataset=args.dataset,
+        split=args.split,
+        methods=args.methods,
+        ks=args.ks,
+        out_dir=args.output,
+        root=args.root,
+        workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
+        limit=args.limit,
+        engine=args.engine,
+        address=args.address,
+        progress=not args.quiet,
+        r=args.radius,
+        model=args.model,
+        redo=args.redo,
+    )
+    out = Path(args.output)
+    plots = []
+    if not args.no_plots:
+        from .eval.plots import plot_summary
+
+        plots = plot_summary(out / SUMMARY_CSV, out)
+    if not args.quiet:
+        print(summary_markdown(summary), end="")
+        print(f"\nwrote {out / ROWS_FILE}, {out / SUMMARY_CSV}, {out / SUMMARY_MD}, "
+              f"{out / META_FILE}" + (f" and {len(plots)} plots" if plots else ""))  # fmt: skip
+    return 0
+
+
 # --------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,35 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", "--n-segments", type=_positive_int, default=100, help="number of superpixels K (default 100)")
     s.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     s.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
-    s.add_argument("--mode", choices=("local", "dense"), default="local",
-                   help="clustering: 'local' = 3x3 neighbouring seeds, O(N) (default); 'dense' = all K seeds")
-    s.add_argument("--seeds", choices=("grid", "learned"), default="grid",
-                   help="seed positions: cell centres (default) or moved by the seed estimation layer")
+    s.add_argument("--clustering", default=None, metavar="SPEC",
+                   help="'compact' (default): superpixels as compact as LSC's, boundary recall above SNIC's "
+                        "on BSDS500; 'paper': the paper's one-shot clustering, the highest boundary recall, "
+                        "ragged shapes, about 35%% less time. Options of lnsnet.ClusterOptions may follow "
+                        "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (compact clustering: 4, paper: 0; see docs/compactness.md)")
-    s.add_argument("--edge-scale", type=float, default=None,
-                   help="local mode: the spatial weight relaxes at colour edges by exp(-g/EDGE_SCALE) "
-                        "(compact: 2; paper: 0, the same weight everywhere)")
-    s.add_argument("--iterations", type=int, default=None,
-                   help="local mode: rounds of moving each seed to its pixels' mean before the final "
-                        "assignment (compact: 5; paper: 0, one-shot)")
-    s.add_argument("--smoothing", type=float, default=None,
-                   help="local mode: weight of the contrast-sensitive boundary-length term that "
-                        "straightens ragged borders (compact: 6; paper: 0, off)")
-    s.add_argument("--feature-contrast", type=float, default=None,
-                   help="local mode, with --smoothing: the smoothing's contrast is measured on CIELAB plus "
-                        "the learned features with this weight, so borders are cheaper where the network "
-                        "sees an edge (compact: 4; paper: 0, CIELAB only)")
-    s.add_argument("--clustering", choices=("compact", "paper"), default=None,
-                   help="preset of the five options above (given ones win): 'compact' (default in local "
-                        "mode) = superpixels as compact as LSC's, boundary recall above SNIC's; "
-                        "'paper' (default in dense mode) = the paper's one-shot clustering, the highest "
-                        "boundary recall, ragged shapes, about 35%% less time")
-    s.add_argument("--compact", action="store_true", help="the same as --clustering compact")
-    s.add_argument("--window", type=int, default=3,
-                   help="local mode: search the seeds of the WINDOW x WINDOW grid cells around each pixel "
-                        "(odd, default 3; 5 recovers most of dense mode's boundary recall)")
+                        "recall (default: the clustering's; compact 4, paper 0)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--overwrite", action="store_true",
@@ -351,12 +396,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--contour", choices=("sobel", "canny"), default="sobel", help="contour prior for GBL (default sobel)")
     t.add_argument("--boundaries", default=None, help="folder of user boundary maps <image stem>.png/.npy in [0,1]")
     t.add_argument("--epsilon", type=float, default=0.3, help="GBL contour threshold (default 0.3)")
-    t.add_argument("--gbl-mode", choices=("attenuate", "reverse"), default="attenuate",
-                   help="GBL on contour pixels: 'attenuate' = gradient x (1-B) (default, stable); "
-                        "'reverse' = x (-B), Eq. 12 as printed (diverges in long streams)")
-    t.add_argument("--no-gal", action="store_true", help="ablation: disable the gradient adaptive layer")
-    t.add_argument("--no-gbl", action="store_true", help="ablation: disable the gradient bi-direction layer")
-    t.add_argument("--grid-seeds", action="store_true", help="ablation: fixed grid seeds, no seed learning")
     t.add_argument("--seed", type=int, default=0, help="random seed (initialisation, K draws, pixel samples)")
     t.add_argument("--max-images", type=_positive_int, default=None, help="stop after this many images (resumable)")
     t.add_argument("--log", default=None, help="append one JSON line per image to this file")
@@ -372,9 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     i.set_defaults(func=_cmd_info)
 
-    from .eval.benchmark import add_parser as add_benchmark_parser
-
-    add_benchmark_parser(sub)
+    _add_benchmark_parser(sub)
     return p
 
 

@@ -5,75 +5,62 @@ smaller than ``min_size`` pixels are merged into the adjacent region whose mean 
 closest; larger pieces become labels of their own. Labels are then renumbered 0..k-1.
 Rounds repeat until no small piece is left.
 
-:func:`components` and :func:`enforce_connectivity` run compiled kernels
-(:mod:`lnsnet._kernels`, union-find, O(H W)); the ``*_reference`` functions are the
-vectorised numpy definitions they are tested against (same output, label for label).
+:func:`components` and :func:`enforce_connectivity` run compiled kernels (numba,
+union-find, O(H W)); the tests hold the vectorised numpy definitions they are checked
+against, label for label (``tests/reference.py``).
 """
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-__all__ = ["components", "enforce_connectivity", "relabel_sequential", "components_reference",
-           "enforce_connectivity_reference"]
+__all__ = ["components", "enforce_connectivity", "relabel_consecutive", "find_root", "number_roots"]
 
-
-def relabel_sequential(labels: np.ndarray) -> np.ndarray:
-    """Renumber labels to 0..k-1 in order of first appearance value; returns int32."""
-    _, inv = np.unique(labels, return_inverse=True)
-    return inv.reshape(labels.shape).astype(np.int32)
+_jit = dict(cache=True, nogil=True)
 
 
-def _edges(labels: np.ndarray, same: bool):
-    """Flat indices of 4-neighbour pixel pairs whose labels are equal (same) or differ."""
-    h, w = labels.shape
-    idx = np.arange(h * w).reshape(h, w)
-    eq_h = labels[:, :-1] == labels[:, 1:]
-    eq_v = labels[:-1, :] == labels[1:, :]
-    if not same:
-        eq_h, eq_v = ~eq_h, ~eq_v
-    a = np.concatenate([idx[:, :-1][eq_h], idx[:-1, :][eq_v]])
-    b = np.concatenate([idx[:, 1:][eq_h], idx[1:, :][eq_v]])
-    return a, b
+def relabel_consecutive(labels) -> np.ndarray:
+    """Map the label values of ``labels`` to ``0..k-1`` keeping their sorted order.
 
+    ``out[p]`` is the rank of ``labels[p]`` among the distinct values (int32, same shape;
+    negative values allowed). The package's one relabelling.
 
-def components_reference(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """4-connected components of equal labels.
-
-    Each row is cut into runs of equal labels (connected by construction); runs are the
-    nodes of a sparse graph whose edges join vertically adjacent pixels of equal label,
-    and ``scipy.sparse.csgraph.connected_components`` labels that graph. O(H W).
-
-    Returns ``(comp, k)``: ``(H, W)`` int32 component ids ``0..k-1``, numbered in raster
-    order of each component's first pixel, and their number.
+    >>> relabel_consecutive(np.array([[5, 5], [-2, 9]])).tolist()
+    [[1, 1], [0, 2]]
     """
     arr = np.asarray(labels)
-    h, w = arr.shape
-    starts = np.ones((h, w), dtype=bool)
-    starts[:, 1:] = arr[:, 1:] != arr[:, :-1]
-    run_id = (np.cumsum(starts.ravel(), dtype=np.int64) - 1).reshape(h, w)
-    n_runs = int(run_id[-1, -1]) + 1
-    eq_v = arr[:-1, :] == arr[1:, :]
-    src = run_id[:-1, :][eq_v]
-    dst = run_id[1:, :][eq_v]
-    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n_runs, n_runs)).tocsr()
-    k, comp = connected_components(graph, directed=True, connection="weak")
-    return comp.astype(np.int32)[run_id], int(k)
+    flat = arr.ravel()
+    if flat.size == 0:
+        return np.zeros(arr.shape, dtype=np.int32)
+    lo = int(flat.min())
+    hi = int(flat.max())
+    # A lookup table through bincount is O(N + range); np.unique sorts, O(N log N).
+    if hi - lo <= 4 * flat.size + 1024:
+        shifted = (flat - lo).astype(np.intp, copy=False)
+        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+        lut = (np.cumsum(present) - 1).astype(np.int32)
+        out = lut[shifted]
+    else:
+        _, inv = np.unique(flat, return_inverse=True)
+        out = inv.astype(np.int32)
+    return out.reshape(arr.shape)
 
 
 def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """4-connected components of equal labels: ``((H, W) int32 ids 0..k-1, k)``, numbered
-    in raster order of each component's first pixel. Same as :func:`components_reference`."""
-    from . import _kernels
-
+    in raster order of each component's first pixel."""
     arr = np.asarray(labels)
     if arr.ndim != 2:
         raise ValueError(f"labels must be 2-D, got shape {arr.shape}")
     if arr.size == 0:
         return np.zeros(arr.shape, dtype=np.int32), 0
-    return _kernels.components(arr)
+    if arr.dtype.kind not in "iu" or arr.dtype not in (np.int32, np.int64):
+        arr = arr.astype(np.int64)  # one compiled variant per dtype: keep them few
+    arr = np.ascontiguousarray(arr)
+    comp = np.empty(arr.shape, dtype=np.int32)
+    k = _components(arr, comp)
+    return comp, int(k)
 
 
 def _orphans(labels: np.ndarray, comp: np.ndarray, k: int, orphan_factor: float, mean_size: float) -> np.ndarray:
@@ -105,39 +92,7 @@ def _size_bounds(labels, n_segments, min_size, min_size_factor) -> tuple[np.ndar
 
 def enforce_connectivity(
     labels: np.ndarray,
-    features: np.ndarray | None = None,
-    min_size: int | None = None,
-    n_segments: int | None = None,
-    min_size_factor: float = 0.25,
-    orphan_factor: float = 0.0,
-    max_segments: int | None = None,
-) -> np.ndarray:
-    """Make every label one 4-connected region and merge regions below ``min_size``.
-
-    Compiled implementation of :func:`enforce_connectivity_reference` (same parameters,
-    same output); ``features`` may be any strided ``(H, W, C)`` float view (no copy).
-    Without ``features`` the reference runs.
-    """
-    if features is None:
-        return enforce_connectivity_reference(labels, None, min_size, n_segments, min_size_factor,
-                                              orphan_factor, max_segments)
-    from . import _kernels
-
-    labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
-    feats = np.asarray(features)
-    if feats.ndim == 2:
-        feats = feats[:, :, None]
-    if feats.shape[:2] != labels.shape:
-        raise ValueError(f"features must be (H, W, C) with H, W = {labels.shape}, got shape {feats.shape}")
-    comp, k = components(labels)
-    first = _orphans(labels, comp, k, orphan_factor, mean_size) if orphan_factor > 0 else None
-    comp, _ = _kernels.merge_small(comp, k, feats, min_size, max_segments, first)
-    return comp
-
-
-def enforce_connectivity_reference(
-    labels: np.ndarray,
-    features: np.ndarray | None = None,
+    features: np.ndarray,
     min_size: int | None = None,
     n_segments: int | None = None,
     min_size_factor: float = 0.25,
@@ -149,9 +104,9 @@ def enforce_connectivity_reference(
     Parameters
     ----------
     labels : ``(H, W)`` int array.
-    features : ``(H, W, C)`` float array used to choose the merge target (the adjacent
-        region with the closest mean feature); without it, the neighbour sharing the
-        longest border is taken.
+    features : ``(H, W, C)`` float array (any strided view; no copy) used to choose the
+        merge target: the adjacent region with the closest mean feature (ties: the
+        smallest region id).
     min_size : pieces smaller than this are merged. Default: ``min_size_factor * H*W / K``
         with ``K = n_segments`` (or the number of input labels).
     n_segments : the K that was asked for, for the default ``min_size``.
@@ -166,52 +121,164 @@ def enforce_connectivity_reference(
     ``(H, W)`` int32 labels 0..k-1, every label 4-connected.
     """
     labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
-    n = labels.size
-    comp, k = components_reference(labels)
-    orphan = np.zeros(k, dtype=bool)
-    if orphan_factor > 0:
-        orphan = _orphans(labels, comp, k, orphan_factor, mean_size)
-    if features is not None:
-        feats = np.asarray(features, dtype=np.float64).reshape(n, -1)
-    for _ in range(64):
-        sizes = np.bincount(comp.ravel(), minlength=k)
+    feats = np.asarray(features)
+    if feats.ndim == 2:
+        feats = feats[:, :, None]
+    if feats.shape[:2] != labels.shape:
+        raise ValueError(f"features must be (H, W, C) with H, W = {labels.shape}, got shape {feats.shape}")
+    comp, k = components(labels)
+    first = _orphans(labels, comp, k, orphan_factor, mean_size) if orphan_factor > 0 else None
+    comp, _ = merge_small(comp, k, feats, min_size, max_segments, first)
+    return comp
+
+
+# ------------------------------------------------------------------------------ kernels
+@nb.njit(**_jit, inline="always")
+def find_root(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@nb.njit(**_jit, inline="always")
+def _union(parent, a, b):
+    ra = find_root(parent, a)
+    rb = find_root(parent, b)
+    if ra != rb:
+        if ra < rb:
+            parent[rb] = ra
+        else:
+            parent[ra] = rb
+
+
+@nb.njit(**_jit)
+def number_roots(parent, out):
+    """``out[i]`` = number of the set of ``i``, sets numbered in order of their first member;
+    returns the number of sets."""
+    ids = np.full(parent.shape[0], -1, dtype=np.int64)
+    k = 0
+    for i in range(parent.shape[0]):
+        r = find_root(parent, i)
+        if ids[r] < 0:
+            ids[r] = k
+            k += 1
+        out[i] = ids[r]
+    return k
+
+
+@nb.njit(**_jit)
+def _components(labels, comp):
+    h, w = labels.shape
+    n = h * w
+    parent = np.arange(n)
+    for y in range(h):
+        for x in range(w):
+            p = y * w + x
+            v = labels[y, x]
+            if x > 0 and labels[y, x - 1] == v:
+                _union(parent, p, p - 1)
+            if y > 0 and labels[y - 1, x] == v:
+                _union(parent, p, p - w)
+    return number_roots(parent, comp.reshape(n))
+
+
+@nb.njit(**_jit, inline="always")
+def _consider(s, d, means, best_cost, best_dst):
+    cost = 0.0
+    for j in range(means.shape[1]):
+        diff = means[s, j] - means[d, j]
+        cost += diff * diff
+    if cost < best_cost[s] or (cost == best_cost[s] and d < best_dst[s]):
+        best_cost[s] = cost
+        best_dst[s] = d
+
+
+@nb.njit(**_jit)
+def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds):
+    h, w = comp.shape
+    n = h * w
+    nf = feats.shape[2]
+    flat = comp.reshape(n)
+    for rnd in range(max_rounds):
+        sizes = np.zeros(k, dtype=np.int64)
+        sums = np.zeros((k, nf), dtype=np.float64)
+        for y in range(h):
+            for x in range(w):
+                c = comp[y, x]
+                sizes[c] += 1
+                for j in range(nf):
+                    sums[c, j] += feats[y, x, j]
         threshold = min_size
-        if max_segments is not None and k > max_segments:
-            # at least the (k - max_segments) smallest pieces fall below the threshold
-            threshold = max(threshold, int(np.sort(sizes)[k - int(max_segments) - 1]) + 1)
+        if max_segments >= 0 and k > max_segments:
+            srt = np.sort(sizes)
+            threshold = max(threshold, srt[k - max_segments - 1] + 1)
         small = sizes < threshold
-        if orphan is not None:
-            small |= orphan
-            orphan = None
+        if rnd == 0:
+            small |= first_small
         if k <= 1 or not small.any():
             break
-        a, b = _edges(comp, same=False)
-        ca, cb = comp.ravel()[a], comp.ravel()[b]
-        src = np.concatenate([ca, cb])
-        dst = np.concatenate([cb, ca])
-        keep = small[src]
-        src, dst = src[keep], dst[keep]
-        if src.size == 0:
+        means = np.empty((k, nf), dtype=np.float64)
+        for c in range(k):
+            s = max(sizes[c], 1)
+            for j in range(nf):
+                means[c, j] = sums[c, j] / s
+        best_cost = np.full(k, np.inf)
+        best_dst = np.full(k, -1, dtype=np.int64)
+        found = False
+        for y in range(h):
+            for x in range(w):
+                a = comp[y, x]
+                if x + 1 < w:
+                    b = comp[y, x + 1]
+                    if a != b:
+                        if small[a]:
+                            _consider(a, b, means, best_cost, best_dst)
+                            found = True
+                        if small[b]:
+                            _consider(b, a, means, best_cost, best_dst)
+                            found = True
+                if y + 1 < h:
+                    b = comp[y + 1, x]
+                    if a != b:
+                        if small[a]:
+                            _consider(a, b, means, best_cost, best_dst)
+                            found = True
+                        if small[b]:
+                            _consider(b, a, means, best_cost, best_dst)
+                            found = True
+        if not found:
             break
-        if features is not None:
-            means = np.stack(
-                [np.bincount(comp.ravel(), weights=feats[:, j], minlength=k) for j in range(feats.shape[1])],
-                axis=1,
-            ) / np.maximum(sizes, 1)[:, None]
-            cost = ((means[src] - means[dst]) ** 2).sum(1)
-        else:
-            # longest shared border: count pairs, prefer the most frequent
-            pair = src.astype(np.int64) * k + dst
-            uniq, counts = np.unique(pair, return_counts=True)
-            src, dst = uniq // k, uniq % k
-            cost = -counts.astype(np.float64)
-        # for every small component its cheapest neighbour (ties: smallest id)
-        order = np.lexsort((dst, cost, src))
-        src, dst = src[order], dst[order]
-        first = np.ones(src.size, dtype=bool)
-        first[1:] = src[1:] != src[:-1]
-        src, dst = src[first], dst[first]
-        g = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(k, k))
-        k, group = connected_components(g, directed=False)
-        comp = group[comp]
-    return relabel_sequential(comp)
+        parent = np.arange(k)
+        for s in range(k):
+            if best_dst[s] >= 0:
+                _union(parent, s, best_dst[s])
+        group = np.empty(k, dtype=np.int64)
+        new_k = number_roots(parent, group)
+        for p in range(n):
+            flat[p] = group[flat[p]]
+        k = new_k
+    return k
+
+
+def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, max_rounds=64):
+    """Merge pieces below ``min_size`` (and, while there are more than ``max_segments``,
+    the smallest ones) into the adjacent piece with the closest mean feature, in rounds.
+
+    ``comp`` ``(H, W)`` int32 component ids ``0..k-1`` (modified in place and returned),
+    ``feats`` ``(H, W, F)`` float (any strides; summed in float64), ``first_small`` ``(k,)`` bool pieces merged in the first
+    round regardless of size. Returns ``(comp, k)``, ids in raster order of first pixel.
+    """
+    comp = np.ascontiguousarray(comp, dtype=np.int32)
+    feats = np.asarray(feats)
+    if feats.dtype not in (np.float32, np.float64):
+        feats = feats.astype(np.float64)
+    if first_small is None:
+        first_small = np.zeros(k, dtype=np.bool_)
+    k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
+                     np.asarray(first_small, dtype=np.bool_), int(max_rounds))
+    return comp, int(k)

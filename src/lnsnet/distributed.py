@@ -23,7 +23,6 @@ for any Ray job reading local files.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -70,17 +69,11 @@ class _Segmenter:
     """Ray Data actor: loads the model once, then segments batches of files."""
 
     def __init__(self, out_dir: str, opts: SegmentOptions, model, threads: int | None):
+        from .hub import load_model
+        from .runtime import set_threads
+
         if threads:
-            import numba
-            import torch
-
-            torch.set_num_threads(threads)
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        from .segment import load_model
-
-        pid_dir = os.environ.get("LNSNET_RAY_PID_DIR")  # lets tests find (and kill) workers
-        if pid_dir:
-            Path(pid_dir, str(os.getpid())).touch()
+            set_threads(threads)
         self.out = Path(out_dir)
         self.opts = opts
         self.model = load_model(model, opts.device)
@@ -156,16 +149,16 @@ class _BenchWorker:
     """Ray Data actor for the benchmark: the methods set up once, one thread."""
 
     def __init__(self, ds, methods, model, r, warmup):
-        from .eval.benchmark import _init_worker
+        from .eval.methods import MethodRunner
+        from .runtime import set_threads
 
-        _init_worker(ds, methods, model, r, warmup)
+        set_threads(1)
+        self.runner = MethodRunner(ds, methods, model, r, warmup)
 
     def __call__(self, batch: dict) -> dict:
-        from .eval.benchmark import _run_image
-
         out = []
         for index, todo in zip(batch["index"], batch["todo"]):
-            rows = _run_image(int(index), [(m, int(k)) for m, k in json.loads(str(todo))])
+            rows = self.runner.run(int(index), [(m, int(k)) for m, k in json.loads(str(todo))])
             out.append(json.dumps(rows))
         return {"rows": np.array(out, dtype=object)}
 

@@ -1,71 +1,122 @@
 """Input encoding (LAB + position) and contour priors for the gradient bi-direction layer.
 
-All functions are pure; arrays in, arrays or tensors out.
+All functions are pure; arrays in, arrays or tensors out. The encoding runs in a compiled
+kernel (numba, parallel over rows); its plain numpy definition is in the tests
+(``tests/reference.py``: ``standardise(lab_position(rgb))``), which check both agree.
 """
 
 from __future__ import annotations
 
+import math
+
+import numba as nb
 import numpy as np
 import torch
 
-__all__ = ["encode", "lab_position", "sobel_contours", "canny_contours", "contour_prior"]
+__all__ = ["encode", "encode_image", "sobel_contours", "canny_contours", "contour_prior"]
 
-
-def lab_position(rgb: np.ndarray) -> np.ndarray:
-    """Stack CIELAB colour and isotropic pixel position.
-
-    Parameters
-    ----------
-    rgb : ndarray, float32, ``(H, W, 3)`` in ``[0, 1]``
-
-    Returns
-    -------
-    ndarray, float32, ``(5, H, W)``: L, a, b, row, col. Positions are in units of
-    ``sqrt(H * W)`` so that one pixel step is the same length along rows and columns
-    (the official release scales rows by H and columns by W, which stretches portrait and
-    landscape images differently).
-    """
-    from skimage.color import rgb2lab
-
-    h, w = rgb.shape[:2]
-    lab = rgb2lab(rgb).astype(np.float32)
-    scale = float(np.sqrt(h * w))
-    rows = (np.arange(h, dtype=np.float32) / scale)[:, None].repeat(w, axis=1)
-    cols = (np.arange(w, dtype=np.float32) / scale)[None, :].repeat(h, axis=0)
-    return np.concatenate([lab.transpose(2, 0, 1), rows[None], cols[None]], axis=0)
-
-
-def standardise(x: np.ndarray) -> np.ndarray:
-    """Standardise the 5 channels of :func:`lab_position` per image.
-
-    Colour channels get mean 0 and standard deviation 1 each (a flat channel becomes 0). The two position channels share one scale, the standard deviation
-    of the pair, so the encoding stays isotropic.
-
-    ``x`` : ``(5, H, W)`` -> ``(5, H, W)`` float32.
-    """
-    out = np.empty_like(x, dtype=np.float32)
-    for c in range(3):
-        ch = x[c].astype(np.float64)
-        mean = float(ch.mean())
-        sd = float(ch.std())
-        # LAB spans ~0..100: below 1e-3 the channel is flat up to rounding noise
-        out[c] = (ch - mean) / sd if sd > 1e-3 else 0.0
-    pos = x[3:5]
-    pos = pos - pos.mean(axis=(1, 2), keepdims=True)
-    sd = float(np.sqrt((pos**2).mean()))
-    out[3:5] = pos / (sd if sd > 1e-12 else 1.0)
-    return out
+_jit = dict(cache=True, nogil=True)
 
 
 def encode(rgb: np.ndarray) -> torch.Tensor:
     """Encode a float RGB image ``(H, W, 3)`` in [0, 1] as the network input ``(1, 5, H, W)``.
 
-    Computed by a compiled kernel; equal to ``standardise(lab_position(rgb))`` (the
-    reference) up to float32 rounding (tested).
+    Computed by :func:`encode_image`.
     """
-    from ._kernels import encode_image
-
     return torch.from_numpy(encode_image(rgb))[None]
+
+
+# ------------------------------------------------------------------ encoding kernel
+# sRGB (D65) -> XYZ -> CIELAB with scikit-image's constants (rgb2lab).
+_M = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=np.float32,
+)
+_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+
+
+@nb.njit(**_jit, inline="always")
+def _linear(v):
+    if v > np.float32(0.04045):
+        return ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4)
+    return v / np.float32(12.92)
+
+
+@nb.njit(**_jit, inline="always")
+def _f(t):
+    if t > np.float32(0.008856):
+        return np.float32(np.cbrt(t))
+    return np.float32(7.787) * t + np.float32(16.0 / 116.0)
+
+
+@nb.njit(parallel=True, **_jit)
+def _lab_rows(rgb, out, m, white, sums):
+    h, w = rgb.shape[0], rgb.shape[1]
+    for y in nb.prange(h):
+        s0 = s1 = s2 = q0 = q1 = q2 = 0.0
+        for x in range(w):
+            r = _linear(rgb[y, x, 0])
+            g = _linear(rgb[y, x, 1])
+            b = _linear(rgb[y, x, 2])
+            fx = _f((m[0, 0] * r + m[0, 1] * g + m[0, 2] * b) / white[0])
+            fy = _f((m[1, 0] * r + m[1, 1] * g + m[1, 2] * b) / white[1])
+            fz = _f((m[2, 0] * r + m[2, 1] * g + m[2, 2] * b) / white[2])
+            lv = np.float32(116.0) * fy - np.float32(16.0)
+            av = np.float32(500.0) * (fx - fy)
+            bv = np.float32(200.0) * (fy - fz)
+            out[0, y, x] = lv
+            out[1, y, x] = av
+            out[2, y, x] = bv
+            s0 += lv
+            s1 += av
+            s2 += bv
+            q0 += lv * lv
+            q1 += av * av
+            q2 += bv * bv
+        sums[y, 0] = s0
+        sums[y, 1] = s1
+        sums[y, 2] = s2
+        sums[y, 3] = q0
+        sums[y, 4] = q1
+        sums[y, 5] = q2
+
+
+@nb.njit(parallel=True, **_jit)
+def _normalise(out, mean, scale, pos_scale, row_mean, col_mean):
+    h, w = out.shape[1], out.shape[2]
+    for y in nb.prange(h):
+        ry = np.float32((y - row_mean) * pos_scale)
+        for x in range(w):
+            for c in range(3):
+                out[c, y, x] = (out[c, y, x] - mean[c]) * scale[c]
+            out[3, y, x] = ry
+            out[4, y, x] = np.float32((x - col_mean) * pos_scale)
+
+
+def encode_image(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float32 RGB in [0, 1] -> ``(5, H, W)`` float32 standardised encoding.
+
+    Colour channels: CIELAB, each standardised to mean 0 / sd 1 (0 where the channel is
+    flat, sd <= 1e-3). Position channels: row and column centred and divided by their
+    common standard deviation (isotropic: one pixel step is the same length along rows
+    and columns, in portrait and landscape images alike).
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    h, w = rgb.shape[:2]
+    out = np.empty((5, h, w), dtype=np.float32)
+    sums = np.empty((h, 6), dtype=np.float64)
+    _lab_rows(rgb, out, _M, _WHITE, sums)
+    n = float(h * w)
+    tot = sums.sum(0)
+    mean = tot[:3] / n
+    var = np.maximum(tot[3:] / n - mean**2, 0.0)
+    sd = np.sqrt(var)
+    scale = np.where(sd > 1e-3, 1.0 / np.where(sd > 1e-3, sd, 1.0), 0.0)
+    # positions y / sqrt(HW) and x / sqrt(HW) centred; their shared sd in closed form
+    pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
+    pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
+    _normalise(out, mean.astype(np.float32), scale.astype(np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
+    return out
 
 
 def _normalise01(m: np.ndarray) -> np.ndarray:

@@ -127,12 +127,20 @@ def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
     return arr
 
 
-def _atomic_write(path: Path, write, keep_previous: bool = False) -> None:
-    """Call ``write(tmp_path)``, fsync, then rename the temporary file onto ``path``.
-
-    The file at ``path`` is therefore always whole: the old one or the new one. With
-    ``keep_previous`` the old file is first renamed to ``<path>.prev``.
+def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:
+    """Write ``path`` atomically: ``content`` (text, bytes, or a callable ``write(tmp_path)``)
+    goes to a temporary file in the same folder, which is fsynced and renamed onto
+    ``path``. The file at ``path`` is therefore always whole: the old one or the new one.
+    With ``keep_previous`` the old file is first renamed to ``<path>.prev``. The package's
+    one writer of files.
     """
+    if isinstance(content, str):
+        text = content
+        content = lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline="")  # noqa: E731
+    elif isinstance(content, (bytes, bytearray)):
+        data = bytes(content)
+        content = lambda tmp: Path(tmp).write_bytes(data)  # noqa: E731
+    write = content
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -185,7 +193,7 @@ def save_png(path: PathLike, array: np.ndarray) -> None:
         im = Image.fromarray(array)
     else:
         raise TypeError(f"save_png takes uint8 or uint16 arrays, got {array.dtype}")
-    _atomic_write(Path(path), lambda tmp: im.save(tmp, format="PNG"))
+    atomic_write(Path(path), lambda tmp: im.save(tmp, format="PNG"))
 
 
 def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, npy: bool = True):
@@ -198,7 +206,7 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     written = []
     if npy:
         p = stem.with_name(stem.name + ".npy")
-        _atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
+        atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
         written.append(p)
     if png:
         if labels.max(initial=0) > 65535:

@@ -7,9 +7,11 @@ call :func:`segment_files`, so they write the same files, byte for byte.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
+
+from .cluster import ClusterOptions
 
 __all__ = ["SegmentOptions", "Outcome", "output_paths", "pending", "segment_files"]
 
@@ -19,14 +21,7 @@ class SegmentOptions:
     """What ``lnsnet segment`` does to every file."""
 
     n_segments: int = 100
-    mode: str = "local"
-    seeds: str = "grid"
-    compactness: float | None = None  # None: the preset's (segment's clustering option)
-    edge_scale: float | None = None
-    iterations: int | None = None
-    smoothing: float | None = None
-    feature_contrast: float | None = None
-    window: int = 3
+    clustering: ClusterOptions = field(default_factory=ClusterOptions)
     device: str | None = None
     overlay: bool = True
     overwrite: bool = False
@@ -87,8 +82,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     batched ``opts.batch_size`` at a time), write atomically. A file that cannot be read
     or segmented gets a ``failed`` outcome with the reason; the others go on.
     ``data`` maps a file to its bytes when they were read already (Ray engine)."""
+    from .inference import segment
     from .io import read_image
-    from .segment import segment
 
     files = [Path(f) for f in files]
     outcomes: dict[str, Outcome] = {}
@@ -99,9 +94,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         except (ValueError, TypeError, OSError) as exc:
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
-    kw = dict(model=model, device=opts.device, mode=opts.mode, seeds=opts.seeds, compactness=opts.compactness,
-              edge_scale=opts.edge_scale, iterations=opts.iterations, smoothing=opts.smoothing,
-              feature_contrast=opts.feature_contrast, window=opts.window, adapt=opts.adapt, progress=opts.progress)
+    kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]
         t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .model.cluster import student_t
+from .cluster.layer import student_t
 
 __all__ = ["topn_mask", "clustering_loss", "regular_term", "reconstruction_loss", "total_loss"]
 

@@ -1,4 +1,9 @@
-"""Process-level tuning for fast CPU inference.
+"""Process-level settings: threads, memory, and glibc tuning for fast CPU inference.
+
+:func:`set_threads` is the one place that sets how many CPU threads torch, the numba
+kernels and OpenCV use. :func:`memory_bytes` is the memory this process may use.
+
+glibc tuning (:func:`tune_malloc`):
 
 glibc serves every allocation above its mmap threshold (at most 32 MB, dynamically) with
 a fresh ``mmap`` and gives it back with ``munmap`` on free, so each of the network's big
@@ -15,6 +20,9 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from pathlib import Path
+
+__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -40,3 +48,52 @@ def tune_malloc() -> bool:
     ok = mallopt(_M_MMAP_THRESHOLD, _LIMIT) == 1
     ok = mallopt(_M_TRIM_THRESHOLD, _LIMIT) == 1 and ok
     return ok
+
+
+def set_threads(n: int) -> tuple:
+    """Use ``n`` CPU threads in torch, the numba kernels and OpenCV (if installed); return
+    the previous counts, for :func:`restore_threads`."""
+    import numba
+    import torch
+
+    n = max(1, int(n))
+    before = (torch.get_num_threads(), numba.get_num_threads(), None)
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        import cv2
+    except ImportError:  # OpenCV is optional (the eval extra)
+        return before
+    before = before[:2] + (cv2.getNumThreads(),)
+    cv2.setNumThreads(n)
+    return before
+
+
+def restore_threads(before: tuple) -> None:
+    """Undo :func:`set_threads` with the counts it returned."""
+    import numba
+    import torch
+
+    torch.set_num_threads(before[0])
+    numba.set_num_threads(before[1])
+    if before[2] is not None:
+        import cv2
+
+        cv2.setNumThreads(before[2])
+
+
+def memory_bytes() -> int:
+    """Memory this process may use: the machine's physical memory, or the container's
+    cgroup limit where that is lower (bytes; 8 GiB where neither can be read)."""
+    try:
+        total = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        total = 8 << 30
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and 0 < int(limit) < total:
+            total = int(limit)
+    return total

@@ -11,6 +11,7 @@ weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -30,7 +31,11 @@ from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
 from .model.grm import gal, gbl, reconstruction_strength, update_memory
 
-__all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources"]
+__all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources", "new_model", "adapt_model",
+           "ADAPT_LR"]
+
+#: Adam learning rate of online adaptation (:func:`adapt_model`)
+ADAPT_LR = 3e-4
 
 
 @dataclass
@@ -245,7 +250,8 @@ def train_image(
     return {k: v / max(steps, 1) for k, v in sums.items()} | {"n_segments": grid.n_seeds}
 
 
-def _new_model(seed: int, model_config: ModelConfig | None) -> LNSNet:
+def new_model(seed: int, model_config: ModelConfig | None = None) -> LNSNet:
+    """A freshly initialised model, its weights drawn from a generator seeded by ``seed``."""
     g = torch.Generator().manual_seed(int(seed))
     return LNSNet(model_config, generator=g)
 
@@ -312,7 +318,7 @@ def train_stream(
         history = list(payload.get("history", []))
     config = config or TrainConfig()
     if model is None:
-        model = _new_model(config.seed, model_config)
+        model = new_model(config.seed, model_config)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if opt_state is not None:
@@ -385,3 +391,23 @@ def train_stream(
     save()
     model.eval()
     return model
+
+
+def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = ADAPT_LR,
+                device=None, seed: int = 0) -> LNSNet:
+    """Online adaptation: a copy of ``net`` trained on the one image ``rgb`` (float RGB
+    ``(H, W, 3)``) for ``iterations`` feature-phase steps of the lifelong recipe at
+    ``n_segments`` (FEM and reconstruction head, GAL and GBL, no labels); ``net`` itself
+    is not changed. ``lnsnet.segment(..., adapt=N)`` calls it with the default ``lr``;
+    what it gains is measured in ``docs/adaptation.md``."""
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"adapt iterations must be an integer >= 0, got {iterations!r}")
+    dev = torch.device("cpu" if device is None else device)
+    model = copy.deepcopy(net).to(dev)
+    cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations), lr=float(lr),
+                      learn_seeds=False, seed=seed)
+    params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    with torch.inference_mode(False), torch.enable_grad():
+        train_image(model, opt, rgb, contour_prior(rgb, cfg.contour), n_segments, cfg, dev, sample_seed=seed)
+    return model.eval()

@@ -1,7 +1,6 @@
 """Benchmark runner: rows, resume, summary, meta, plots and the ``benchmark`` subcommand,
 on a tiny synthetic folder dataset (three 32x40 images, two annotations each)."""
 
-import argparse
 import csv
 import json
 import math
@@ -10,15 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lnsnet.eval.benchmark import (
-    ROW_COLUMNS,
-    SUMMARY_COLUMNS,
-    add_parser,
-    known_methods,
-    run_benchmark,
-    summarize,
-    summary_markdown,
-)
+from lnsnet.cli import build_parser
+from lnsnet.eval.benchmark import ROW_COLUMNS, SUMMARY_COLUMNS, run_benchmark, summarize, summary_markdown
+from lnsnet.eval.methods import known_methods
 from lnsnet.eval.metrics import SCORE_KEYS
 
 N_IMAGES = 3
@@ -216,9 +209,7 @@ def test_summarize_means_and_median():
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="lnsnet")
-    add_parser(p.add_subparsers(dest="command"))
-    return p
+    return build_parser()
 
 
 def test_cli_subcommand(dataset, tmp_path, capsys):
@@ -309,7 +300,7 @@ def test_lnsnet_option_methods_run_segment_with_those_options(dataset, tmp_path)
     assert sorted({r["method"] for r in rows}) == sorted(methods.split(","))
     sample = FolderDataset(dataset / "images", dataset / "labels")[0]
     for method, opts in [("lnsnet:compactness=5", {"compactness": 5.0}),
-                         ("lnsnet:mode=dense:seeds=learned", {"mode": "dense", "seeds": "learned"})]:
+                         ("lnsnet:mode=dense:seeds=learned", {"clustering": "mode=dense:seeds=learned"})]:
         row = next(r for r in rows if r["method"] == method and r["image"] == sample.name)
         expect = score(lnsnet.segment(sample.image, 10, **opts), sample.ground_truths)
         assert float(row["asa_best"]) == pytest.approx(expect["asa_best"], abs=1e-9)
@@ -319,31 +310,31 @@ def test_lnsnet_option_methods_run_segment_with_those_options(dataset, tmp_path)
     assert co["lnsnet:compactness=5"] != co["lnsnet"]
 
 
-def test_lnsnet_window_option_parses():
-    from lnsnet.eval.benchmark import lnsnet_options
+def test_lnsnet_method_names_are_clustering_specs():
+    from lnsnet import ClusterOptions
+    from lnsnet.eval.methods import lnsnet_clustering
 
-    assert lnsnet_options("lnsnet:window=5:compactness=0.5") == {"window": 5, "compactness": 0.5}
-    paper = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
-    assert lnsnet_options("lnsnet:clustering=paper") == paper
-    assert lnsnet_options("lnsnet:clustering=paper:compactness=1") == {**paper, "compactness": 1.0}
-    assert lnsnet_options("lnsnet:iterations=5:smoothing=6:edge_scale=2") == dict(iterations=5, smoothing=6.0,
-                                                                                    edge_scale=2.0)
-    assert lnsnet_options("lnsnet:clustering=default") == {}
-    assert lnsnet_options("lnsnet:clustering=compact") == dict(compactness=4.0, edge_scale=2.0, iterations=5,
-                                                               smoothing=6.0, feature_contrast=4.0)
-    assert lnsnet_options("lnsnet:feature_contrast=0") == dict(feature_contrast=0.0)
-    assert lnsnet_options("lnsnet:smoothing=0") == dict(smoothing=0.0)  # the preset's feature_contrast is idle
+    assert lnsnet_clustering("lnsnet") == ClusterOptions()
+    assert lnsnet_clustering("lnsnet:window=5:compactness=0.5") == ClusterOptions(window=5, compactness=0.5)
+    paper = ClusterOptions(**lnsnet_paper())
+    assert lnsnet_clustering("lnsnet:clustering=paper") == paper
+    assert lnsnet_clustering("lnsnet:clustering=paper:compactness=1") == paper.replace(compactness=1.0)
+    assert lnsnet_clustering("lnsnet:smoothing=0") == ClusterOptions(smoothing=0.0, feature_contrast=0.0)
+    assert lnsnet_clustering("lnsnet:clustering=compact:iterations=2").iterations == 2
     for bad in ("lnsnet:mode=dense:feature_contrast=1", "lnsnet:clustering=paper:feature_contrast=4",
                 "lnsnet:mode=dense:smoothing=2"):
         with pytest.raises(ValueError, match="method 'lnsnet:"):
-            lnsnet_options(bad)
-    assert lnsnet_options("lnsnet:clustering=compact:iterations=2")["iterations"] == 2
+            lnsnet_clustering(bad)
+
+
+def lnsnet_paper():
+    return dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
 
 
 @pytest.mark.parametrize("method, message", [
-    ("lnsnet:foo=1", "bad lnsnet option 'foo=1'"),
-    ("lnsnet:seeds", "bad lnsnet option 'seeds'"),
-    ("lnsnet:seeds=random", "allowed: grid, learned"),
+    ("lnsnet:foo=1", "unknown clustering option 'foo'"),
+    ("lnsnet:seeds", "unknown clustering preset 'seeds'"),
+    ("lnsnet:seeds=random", "allowed: 'grid', 'learned'"),
     ("lnsnet:compactness=abc", "is not a number"),
     ("lnsnet:compactness=-1", "finite number >= 0"),
     ("lnsnet:mode=dense:mode=local", "given twice"),
@@ -352,7 +343,7 @@ def test_lnsnet_window_option_parses():
     ("lnsnet:iterations=-1", "iterations must be an integer >= 0"),
     ("lnsnet:iterations=1.5", "not an integer"),
     ("lnsnet:smoothing=-2", "finite number >= 0"),
-    ("lnsnet:clustering=fancy", "allowed: default, paper, compact"),
+    ("lnsnet:clustering=fancy", "allowed: 'compact', 'paper'"),
 ])  # fmt: skip
 def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):

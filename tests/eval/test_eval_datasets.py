@@ -166,20 +166,20 @@ def test_real_bsds500_sample():
 def test_read_image_modes(tmp_path):
     gray = np.array([[0, 100], [200, 255]], np.uint8)
     write_png(tmp_path / "g.png", gray)
-    out = D.read_image(tmp_path / "g.png")
+    out = D.read_rgb8(tmp_path / "g.png")
     assert out.shape == (2, 2, 3) and np.array_equal(out[..., 2], gray)
     rgba = np.zeros((2, 2, 4), np.uint8)
     rgba[..., 0] = 10
     rgba[..., 3] = 7
     write_png(tmp_path / "a.png", rgba)
-    out = D.read_image(tmp_path / "a.png")
+    out = D.read_rgb8(tmp_path / "a.png")
     assert out.shape == (2, 2, 3) and (out[..., 0] == 10).all() and (out[..., 1:] == 0).all()
     g16 = np.array([[0, 257 * 100], [65535, 257]], np.uint16)
     write_png(tmp_path / "w.png", g16)
-    out = D.read_image(tmp_path / "w.png")
+    out = D.read_rgb8(tmp_path / "w.png")
     assert out.dtype == np.uint8 and out[..., 0].tolist() == [[0, 100], [255, 1]]
     with pytest.raises(FileNotFoundError, match=r"nope\.png"):
-        D.read_image(tmp_path / "nope.png")
+        D.read_rgb8(tmp_path / "nope.png")
 
 
 # --------------------------------------------------------------------------- FolderDataset

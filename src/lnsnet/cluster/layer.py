@@ -1,4 +1,4 @@
-"""Cluster layer (CL), Sec. 3.2, Eqs. (6)-(7): Student-t similarity and argmax.
+"""The paper's cluster layer (CL), Sec. 3.2, Eqs. (6)-(7): Student-t similarity and argmax, in torch.
 
 Two modes share one interface:
 

@@ -28,8 +28,9 @@ Conventions
   :func:`run_benchmark` with workers must guard their entry point with
   ``if __name__ == "__main__":``, as every ``spawn`` user must.
 
-The command line ``lnsnet benchmark`` (:func:`add_parser`) runs it, draws the plots of
-:mod:`lnsnet.eval.plots` and prints the Markdown summary.
+The command line ``lnsnet benchmark`` (:mod:`lnsnet.cli`) runs it, draws the plots of
+:mod:`lnsnet.eval.plots` and prints the Markdown summary. The methods and the runner that
+scores them on one image are in :mod:`lnsnet.eval.methods`.
 """
 
 from __future__ import annotations
@@ -49,16 +50,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hub import model_record
+from ..io import atomic_write
+from .methods import MethodRunner, check_methods, lnsnet_clustering
 from .metrics import SCORE_KEYS
 
 __all__ = [
     "run_benchmark",
     "summarize",
     "summary_markdown",
+    "write_summary",
     "machine_info",
-    "known_methods",
     "open_dataset",
-    "add_parser",
     "ROW_COLUMNS",
     "SUMMARY_COLUMNS",
     "DEFAULT_METHODS",
@@ -101,112 +104,6 @@ META_FILE = "meta.json"
 
 
 # ------------------------------------------------------------------------------ options
-
-
-def known_methods() -> list[str]:
-    """Names accepted in ``methods``: ``"lnsnet"`` and every registered baseline.
-
-    ``lnsnet`` also takes inference options of :func:`lnsnet.segment` after colons, e.g.
-    ``lnsnet:seeds=learned``, ``lnsnet:mode=dense`` or ``lnsnet:compactness=0.3``; each
-    such spelling is a method of its own in the rows (keys: :data:`LNSNET_OPTIONS`).
-    ``lnsnet:clustering=compact`` is :data:`lnsnet.COMPACT_CLUSTERING` (local mode's
-    default) spelt out, ``lnsnet:clustering=paper`` the paper's one-shot clustering
-    (:data:`lnsnet.PAPER_CLUSTERING`); options given beside a preset win.
-    """
-    from .baselines import BASELINES
-
-    return ["lnsnet"] + sorted(BASELINES)
-
-
-#: options of :func:`lnsnet.segment` a benchmark method ``lnsnet:key=value`` may set
-LNSNET_OPTIONS = {
-    "seeds": ("grid", "learned"),
-    "mode": ("local", "dense"),
-    "compactness": float,
-    "edge_scale": float,
-    "iterations": int,
-    "smoothing": float,
-    "feature_contrast": float,
-    "min_size_factor": float,
-    "window": int,
-    "clustering": ("default", "paper", "compact"),
-}
-
-
-def lnsnet_options(name: str) -> dict | None:
-    """``"lnsnet:seeds=learned:compactness=0.3"`` -> ``{"seeds": "learned", "compactness": 0.3}``;
-    ``None`` when ``name`` is not an LNS-Net method. Raises ``ValueError`` for bad options."""
-    head, *parts = name.split(":")
-    if head != "lnsnet":
-        return None
-    opts: dict = {}
-    for part in parts:
-        key, eq, value = part.partition("=")
-        if not eq or key not in LNSNET_OPTIONS:
-            raise ValueError(
-                f"bad lnsnet option {part!r} in method {name!r}: write lnsnet:key=value with key one of "
-                f"{', '.join(LNSNET_OPTIONS)}"
-            )
-        if key in opts:
-            raise ValueError(f"lnsnet option {key!r} given twice in method {name!r}")
-        kind = LNSNET_OPTIONS[key]
-        if kind is int:  # window, iterations: checked as segment checks them
-            from ..segment import check_iterations, check_window
-
-            try:
-                opts[key] = int(value)
-            except ValueError:
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not an integer") from None
-            try:
-                (check_window if key == "window" else check_iterations)(opts[key])
-            except ValueError as exc:
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}: {exc}") from None
-        elif kind is float:
-            try:
-                opts[key] = float(value)
-            except ValueError:
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} is not a number") from None
-            if not opts[key] >= 0 or opts[key] == float("inf"):
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r} must be a finite number >= 0")
-        else:
-            if value not in kind:
-                raise ValueError(f"lnsnet option {key}={value!r} in method {name!r}; allowed: {', '.join(kind)}")
-            opts[key] = value
-    preset = opts.pop("clustering", "default")
-    from ..segment import COMPACT_CLUSTERING, check_feature_contrast_used, clustering_options
-
-    try:  # the combination, as segment will check it (dense mode), and feature_contrast without smoothing
-        resolved = clustering_options(opts.get("mode", "local"), **{k: opts.get(k) for k in COMPACT_CLUSTERING},
-                                      clustering=None if preset == "default" else preset)
-        check_feature_contrast_used(opts.get("feature_contrast"), resolved)
-    except ValueError as exc:
-        raise ValueError(f"method {name!r}: {exc}") from None
-    if preset != "default":  # a clustering preset spelt out; options given beside it win
-        opts.update(resolved)
-    return opts
-
-
-def _check_methods(methods) -> list[str]:
-    if isinstance(methods, str):
-        methods = [m for m in methods.split(",")]
-    names = [str(m).strip().lower() for m in methods]
-    names = [m for m in names if m]
-    if not names:
-        raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
-    known = known_methods()
-    unknown = [m for m in names if m not in known and lnsnet_options(m) is None]
-    if unknown:
-        hint = ""
-        if "fast_slic" in unknown:
-            hint = " (fast_slic is not installed: pip install --no-build-isolation fast_slic)"
-        raise ValueError(
-            f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
-            f"{hint}; known: {', '.join(known)}"
-        )
-    dup = sorted({m for m in names if names.count(m) > 1})
-    if dup:
-        raise ValueError(f"methods named more than once: {', '.join(dup)}")
-    return names
 
 
 def _check_ks(ks) -> list[int]:
@@ -381,106 +278,23 @@ class _RowWriter:
         self._fh.close()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 # ------------------------------------------------------------------------------- worker
 
-# Per-process state of a worker: the dataset, the method callables, the warm set.
-_STATE: dict = {}
+# The runner of a worker process of the local engine's pool (set by its initializer).
+_RUNNER: MethodRunner | None = None
 
 
-def _init_worker(ds, methods: list[str], model, r: int, warmup: bool,
-                 single_thread: bool = True) -> None:  # fmt: skip
-    """Set up one worker process: one thread, the dataset, the methods, LNS-Net loaded
-    once."""
-    if single_thread:
-        _set_threads(1)
-    funcs = {}
-    for name in methods:
-        opts = lnsnet_options(name)
-        if opts is not None:
-            import lnsnet
+def _start_worker(ds, methods: list[str], model, r: int, warmup: bool) -> None:
+    """Initializer of a pool worker: one CPU thread, the methods set up once."""
+    global _RUNNER
+    from ..runtime import set_threads
 
-            net = lnsnet.load_model(model)
-
-            def _lns(image, k, _net=net, _opts=opts):
-                return lnsnet.segment(image, k, model=_net, **_opts)
-
-            funcs[name] = _lns
-        else:
-            from .baselines import get_method
-
-            funcs[name] = get_method(name)
-    _STATE.clear()
-    _STATE.update(ds=ds, funcs=funcs, r=r, warmup=warmup, warm=set())
+    set_threads(1)
+    _RUNNER = MethodRunner(ds, methods, model, r, warmup)
 
 
-def _set_threads(n: int) -> tuple[int, int | None]:
-    """Set torch's, numba's and OpenCV's thread counts; return the previous ones."""
-    import numba
-    import torch
-
-    before = (torch.get_num_threads(), None, numba.get_num_threads())
-    torch.set_num_threads(n)
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        import cv2
-
-        before = (before[0], cv2.getNumThreads(), before[2])
-        cv2.setNumThreads(n)
-    except ImportError:  # pragma: no cover - OpenCV is optional
-        pass
-    return before
-
-
-def _restore_threads(before: tuple) -> None:
-    import numba
-    import torch
-
-    torch.set_num_threads(before[0])
-    numba.set_num_threads(before[2])
-    if before[1] is not None:
-        import cv2
-
-        cv2.setNumThreads(before[1])
-
-
-def _run_image(index: int, todo: list[tuple[str, int]]) -> list[dict]:
-    """Run the (method, K) pairs ``todo`` on image ``index``; one row each."""
-    from .metrics import score
-
-    ds, funcs, r = _STATE["ds"], _STATE["funcs"], _STATE["r"]
-    sample = ds[index]
-    rows = []
-    for method, k in todo:
-        fn = funcs[method]
-        try:
-            if _STATE["warmup"] and method not in _STATE["warm"]:
-                fn(sample.image, k)
-            t0 = time.perf_counter()
-            labels = fn(sample.image, k)
-            dt = time.perf_counter() - t0
-            _STATE["warm"].add(method)
-            s = score(labels, sample.ground_truths, image=sample.image, r=r)
-        except Exception as exc:
-            raise RuntimeError(
-                f"{method} with K={k} on image {sample.name!r} ({sample.path}) failed: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        row = {"method": method, "k_asked": k, "image": sample.name,
-               "k_delivered": int(s["n_segments"]), "time_s": dt}  # fmt: skip
-        for key in SCORE_KEYS:
-            v = s[key]
-            row[key] = int(v) if key.startswith("n_") else v
-        rows.append(row)
-    return rows
+def _run_in_worker(index: int, todo: list[tuple[str, int]]) -> list[dict]:
+    return _RUNNER.run(index, todo)
 
 
 # -------------------------------------------------------------------------------- meta
@@ -504,26 +318,6 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _model_info(model) -> dict:
-    from .. import checkpoint
-    from ..segment import DEFAULT_MODEL, WEIGHTS_DIR, available_models
-
-    name = DEFAULT_MODEL if model is None else model
-    if isinstance(name, str) and name in available_models():
-        card = WEIGHTS_DIR / f"{name}.json"
-        sha = None
-        if card.is_file():
-            sha = json.loads(card.read_text(encoding="utf-8")).get("sha256")
-        if not sha:
-            sha = checkpoint.sha256(WEIGHTS_DIR / f"{name}.pt")
-        return {"name": name, "sha256": sha}
-    from ..segment import load_model
-
-    load_model(name)  # fails here, with a clear message, rather than in every worker
-    path = Path(name)
-    return {"name": str(path.resolve()), "sha256": checkpoint.sha256(path)}
 
 
 def machine_info() -> dict:
@@ -689,9 +483,9 @@ def run_benchmark(
     >>> run_benchmark("bsds500", methods="lnsnet,slic", ks=[100, 200],
     ...               out_dir="bench", limit=10)  # doctest: +SKIP
     """
-    methods = _check_methods(methods)
+    methods = check_methods(methods)
     ks = _check_ks(ks)
-    redo = _check_methods(redo) if redo else []
+    redo = check_methods(redo) if redo else []
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
     if engine == "ray":
@@ -731,14 +525,14 @@ def run_benchmark(
         "warmup": warmup,
         "threads_per_worker": 1,
         "timing": "time.perf_counter() around the method call only",
-        "model": _model_info(model) if any(lnsnet_options(m) is not None for m in methods) else None,
+        "model": model_record(model) if any(lnsnet_clustering(m) is not None for m in methods) else None,
     }
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
     existing = _read_rows(rows_path)
     if redo:
         existing = _drop_rows(rows_path, existing, set(redo))
-    model_free = not any(lnsnet_options(row["method"]) is not None for row in existing)
+    model_free = not any(lnsnet_clustering(row["method"]) is not None for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
     meta = {
@@ -748,7 +542,7 @@ def run_benchmark(
         "command": sys.argv if sys.argv and sys.argv[0] else None,
         "previous_runs": _previous_runs(meta_path),
     }
-    _atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
 
     done = {_row_key(row) for row in existing}
     tasks = []  # (image index, [(method, k), ...])
@@ -778,13 +572,13 @@ def run_benchmark(
     others = {key for key, imgs in seen.items() if imgs == wanted_names}
     in_files = selected + [row for row in existing if (row["method"], int(row["k_asked"])) in others
                            and row["image"] in wanted_names]
-    _write_summary(summarize(in_files, methods=methods), out)
+    write_summary(summarize(in_files, methods=methods), out)
     meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.time() - started, 3)
     meta["rows_computed"] = n_todo
     meta["rows_total"] = len(selected)
     meta["rows_in_summary"] = len(in_files)
-    _atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
     return summary
 
 
@@ -796,7 +590,7 @@ def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str]) -> list[dic
         writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS)
         writer.writeheader()
         writer.writerows(keep)
-        _atomic_write_text(rows_path, buf.getvalue())
+        atomic_write(rows_path, buf.getvalue())
     return keep
 
 
@@ -820,16 +614,17 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
                                 workers=workers or None)
             return
         if workers == 0:
-            before = _set_threads(1)
+            from ..runtime import restore_threads, set_threads
+
+            before = set_threads(1)
             try:
-                _init_worker(ds, used, model, r, warmup, single_thread=False)
+                runner = MethodRunner(ds, used, model, r, warmup)
                 for index, todo in tasks:
-                    rows = _run_image(index, todo)
+                    rows = runner.run(index, todo)
                     writer.write(rows)
                     bar.update(len(rows))
             finally:
-                _STATE.clear()
-                _restore_threads(before)
+                restore_threads(before)
             return
         import multiprocessing as mp
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -838,10 +633,10 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
         with ProcessPoolExecutor(
             max_workers=min(workers, len(tasks)),
             mp_context=ctx,
-            initializer=_init_worker,
+            initializer=_start_worker,
             initargs=(ds, used, model, r, warmup),
         ) as pool:
-            pending = {pool.submit(_run_image, index, todo) for index, todo in tasks}
+            pending = {pool.submit(_run_in_worker, index, todo) for index, todo in tasks}
             try:
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -930,96 +725,10 @@ def summary_markdown(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_summary(summary: list[dict], out: Path) -> None:
+def write_summary(summary: list[dict], out: Path) -> None:
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(summary)
-    _atomic_write_text(out / SUMMARY_CSV, buf.getvalue())
-    _atomic_write_text(out / SUMMARY_MD, summary_markdown(summary))
-
-
-# --------------------------------------------------------------------------------- CLI
-
-
-def add_parser(subparsers):
-    """Register the ``benchmark`` subcommand on ``subparsers`` (from
-    ``ArgumentParser.add_subparsers``); its handler is ``args.func(args) -> int``."""
-    b = subparsers.add_parser(
-        "benchmark",
-        help="score and time superpixel methods on a dataset (CSV, Markdown, plots)",
-        description="Run every method at every K on every image, score it (ASA, BR, BP, "
-                    "F, UE, CO, EV against the best annotator) and time it. Writes "
-                    "rows.csv (one row per method, K and image), summary.csv, summary.md, "
-                    "meta.json (machine, versions, settings) and one PNG per metric "
-                    "against the delivered K into -o DIR. A rerun skips the rows already "
-                    "in DIR.",
-    )  # fmt: skip
-    b.add_argument("--dataset", default="bsds500",
-                   help="'bsds500' (default) or a folder with images/ and labels/ "
-                        "(label maps) or masks/ (binary masks)")
-    b.add_argument("--split", default="test", help="BSDS500 split: train, val or test "
-                                                   "(default test)")
-    b.add_argument("--root", default=None,
-                   help="BSDS500 folder (default: $LNSNET_BSDS500)")
-    b.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated methods (default %(default)s); known: "
-                        + ", ".join(known_methods())
-                        + "; lnsnet takes segment options after colons, e.g. lnsnet:seeds=learned, "
-                          "lnsnet:mode=dense, lnsnet:compactness=1, lnsnet:clustering=paper (the paper's one-shot clustering; "
-                          "the default is the compact one, docs/compactness.md)")
-    b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
-                   help="comma-separated K values (default %(default)s)")
-    b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
-                                                          "if it holds rows)")
-    b.add_argument("-m", "--model", default=None,
-                   help="LNS-Net model: shipped name or file (default: bsds500)")
-    b.add_argument("--workers", type=int, default=None,
-                   help="worker processes, one CPU thread each (default 2; 0 = in this "
-                        "process)")
-    b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="'local' (default): worker processes here; 'ray': actors on a Ray cluster "
-                        "(pip install lnsnet[ray]); --workers then counts actors (default: one per CPU)")
-    b.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
-    b.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    b.add_argument("--radius", type=int, default=1,
-                   help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
-    b.add_argument("--redo", default=None, metavar="METHODS",
-                   help="comma-separated methods whose rows in -o are deleted and computed again "
-                        "(e.g. lnsnet after changing the model); other rows are kept")
-    b.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
-    b.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar and no table")
-    b.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    b.set_defaults(func=_cmd_benchmark)
-    return b
-
-
-def _cmd_benchmark(args) -> int:
-    summary = run_benchmark(
-        dataset=args.dataset,
-        split=args.split,
-        methods=args.methods,
-        ks=args.ks,
-        out_dir=args.output,
-        root=args.root,
-        workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
-        limit=args.limit,
-        engine=args.engine,
-        address=args.address,
-        progress=not args.quiet,
-        r=args.radius,
-        model=args.model,
-        redo=args.redo,
-    )
-    out = Path(args.output)
-    plots = []
-    if not args.no_plots:
-        from .plots import plot_summary
-
-        plots = plot_summary(out / SUMMARY_CSV, out)
-    if not args.quiet:
-        print(summary_markdown(summary), end="")
-        print(f"\nwrote {out / ROWS_FILE}, {out / SUMMARY_CSV}, {out / SUMMARY_MD}, "
-              f"{out / META_FILE}" + (f" and {len(plots)} plots" if plots else ""))  # fmt: skip
-    return 0
+    atomic_write(out / SUMMARY_CSV, buf.getvalue())
+    atomic_write(out / SUMMARY_MD, summary_markdown(summary))

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
+from ..io import read_image
 from .labels import relabel_consecutive, split_disconnected
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
     "SPLITS",
     "IMAGE_EXTENSIONS",
     "resolve_bsds500_root",
-    "read_image",
+    "read_rgb8",
     "read_bsds500_ground_truth",
     "read_label_file",
 ]
@@ -69,51 +70,23 @@ class Sample:
 # ------------------------------------------------------------------------------ readers
 
 
-def read_image(path) -> np.ndarray:
-    """Read an image file as an ``(H, W, 3)`` uint8 RGB array.
+def read_rgb8(path) -> np.ndarray:
+    """An image file as an ``(H, W, 3)`` uint8 RGB array, the input every benchmark
+    method takes: decoded by :func:`lnsnet.io.read_image`, then gray repeated over three
+    channels, alpha dropped, 16-bit scaled to 8 bits (``v // 257``), float (in [0, 1])
+    rounded from ``v * 255``.
 
-    Gray images are repeated over three channels, alpha is dropped, palette images are
-    expanded, 16-bit images are scaled to 8 bits (``v // 257``) and float images are
-    taken to lie in ``[0, 1]``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    numpy.ndarray of uint8, shape (H, W, 3)
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If the file cannot be decoded as an image; the message names the file.
+    Raises ``FileNotFoundError`` if the file does not exist, ``ValueError`` naming the
+    file when it cannot be decoded.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-                arr = np.asarray(im)
-            else:
-                arr = np.asarray(im.convert("RGB"))
-    except Exception as exc:  # PIL raises several types for corrupt files
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating):
-            arr = np.clip(np.nan_to_num(arr) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        elif arr.max(initial=0) <= 255 and mode == "I":
-            arr = arr.astype(np.uint8)
-        else:
-            arr = np.clip(arr.astype(np.int64) // 257, 0, 255).astype(np.uint8)
+    arr = read_image(path)
+    if arr.dtype == np.uint16:
+        arr = (arr // 257).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(np.nan_to_num(arr.astype(np.float64)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr[..., :3])
 
 
 def read_bsds500_ground_truth(path) -> list[np.ndarray]:
@@ -307,7 +280,7 @@ class _SampleSequence(Sequence):
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for a dataset of {n} samples")
         name, image_path, label_path = self._items[int(index)]
-        image = read_image(image_path)
+        image = read_rgb8(image_path)
         maps = self._read_labels(label_path)
         _check_shapes(image, maps, label_path, image_path)
         return Sample(name=name, image=image, ground_truths=maps, path=image_path)

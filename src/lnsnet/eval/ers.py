@@ -32,7 +32,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .._kernels import _find, _number_roots
+from ..connectivity import find_root, number_roots
 
 __all__ = ["ers", "edge_weights", "entropy_rate", "entropy_rate_gain", "balancing_gain"]
 
@@ -93,7 +93,7 @@ def _balance(na, nb_, n):
 def _gain(e, a, b, w, self_w, total_w, size, parent, w_t, lam, n):
     i, j = a[e], b[e]
     er = (_vertex_gain(w[e], self_w[i], total_w[i]) + _vertex_gain(w[e], self_w[j], total_w[j])) / w_t
-    ri, rj = _find(parent, i), _find(parent, j)
+    ri, rj = find_root(parent, i), find_root(parent, j)
     return er + lam * _balance(size[ri], size[rj], n)
 
 
@@ -151,7 +151,7 @@ def _ers(n, a, b, w, k_target, lam):
         size_h -= 1
         hg[0], he[0] = hg[size_h], he[size_h]
         _sift_down(hg, he, 0, size_h)
-        ri, rj = _find(parent, a[e]), _find(parent, b[e])
+        ri, rj = find_root(parent, a[e]), find_root(parent, b[e])
         if ri == rj:
             continue  # would close a cycle: no change to the clustering
         g = _gain(e, a, b, w, self_w, total_w, size, parent, w_t, lam, n)
@@ -170,7 +170,7 @@ def _ers(n, a, b, w, k_target, lam):
             size[rj] += size[ri]
         comps -= 1
     labels = np.empty(n, dtype=np.int32)
-    _number_roots(parent, labels)
+    number_roots(parent, labels)
     return labels
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..connectivity import components
+from ..connectivity import components, relabel_consecutive
 from ..io import boundary_mask
 
 __all__ = [
@@ -57,41 +57,6 @@ def as_label_map(labels, name: str = "labels") -> np.ndarray:
             "unsigned integer type, or bool"
         )
     return arr
-
-
-def relabel_consecutive(labels) -> np.ndarray:
-    """Map the label values of ``labels`` to ``0..k-1`` keeping their sorted order.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
-        Any integer label map (negative values allowed).
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
-        ``out[p] = rank of labels[p] among the distinct values of labels``; ``k`` is
-        ``out.max() + 1``, the number of distinct values.
-
-    Examples
-    --------
-    >>> relabel_consecutive(np.array([[5, 5], [-2, 9]])).tolist()
-    [[1, 1], [0, 2]]
-    """
-    arr = as_label_map(labels)
-    flat = arr.ravel()
-    lo = int(flat.min())
-    hi = int(flat.max())
-    # A lookup table through bincount is O(N + range); np.unique sorts, O(N log N).
-    if hi - lo <= 4 * flat.size + 1024:
-        shifted = (flat - lo).astype(np.intp, copy=False)
-        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
-        lut = (np.cumsum(present) - 1).astype(np.int32)
-        out = lut[shifted]
-    else:
-        _, inv = np.unique(flat, return_inverse=True)
-        out = inv.astype(np.int32)
-    return out.reshape(arr.shape)
 
 
 def connected_regions(labels) -> tuple[np.ndarray, int]:
@@ -150,7 +115,7 @@ def count_disconnected(labels) -> int:
     int
         ``#{l : the pixels with label l form >= 2 four-connected components}``.
     """
-    arr = relabel_consecutive(labels)
+    arr = relabel_consecutive(as_label_map(labels))
     regions, m = connected_regions(arr)
     # Each region carries exactly one label: take it from any of its pixels.
     region_label = np.empty(m, dtype=np.int32)

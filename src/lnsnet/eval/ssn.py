@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..io import atomic_write
+
 __all__ = ["SSNNet", "ssn_input", "soft_slic", "label_reconstruction_loss", "compactness_loss", "ssn",
            "load_ssn", "train_ssn", "load_training_set", "hard_labels", "DEFAULT_WEIGHTS"]  # fmt: skip
 
@@ -404,10 +406,8 @@ def _batch(data: list, rng: np.random.Generator, batch: int, crop: int, rows: in
     return torch.stack(xs_), torch.stack(ls_).long()
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+def _save(obj, path: Path) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: int = 200, n_superpixels: int = 100,
@@ -465,12 +465,12 @@ def train_ssn(out, data: list, *, steps: int = 500_000, batch: int = 8, crop: in
             logp.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def save_state():
-        _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+        _save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
                       "torch_rng": torch.get_rng_state(), "step": step, "elapsed_s": elapsed,
                       "settings": settings, "history": history}, ckpt)  # fmt: skip
         meta = dict(settings, steps=step, train_seconds=round(elapsed, 1), device=str(dev), history=history,
                     **(notes or {}))  # fmt: skip
-        _atomic_save({"format": "lnsnet-ssn", "n_features": net.n_features,
+        _save({"format": "lnsnet-ssn", "n_features": net.n_features,
                       "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "meta": meta}, out)
 
     t_call = time.perf_counter()

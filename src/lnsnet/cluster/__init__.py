@@ -1,0 +1,43 @@
+"""The clustering layer: pixels to seeds, by the paper's cluster layer or the compact
+clustering, with one options object.
+
+=====================  ===============================================================
+module                 responsibility
+=====================  ===============================================================
+``options``            :class:`ClusterOptions`: the presets, every check and rule, text
+                       specs (``"paper:compactness=1"``) for the CLI and benchmark names
+``layer``              the paper's cluster layer (CL) in torch: Student-t similarity,
+                       local (3x3 cells) or dense argmin; used in training and on GPUs
+``local``              the compact clustering on the CPU (edge-aware spatial term, seed
+                       rounds, Potts smoothing), whole or band by band
+``kernels``            its compiled (numba) kernels
+=====================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..grid import Grid
+from .layer import assign
+from .local import cluster_local
+from .options import DEFAULT_PRESET, PRESETS, ClusterOptions
+
+__all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "cluster_local"]
+
+
+def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
+                   seed_pos: torch.Tensor, options: ClusterOptions) -> np.ndarray:
+    """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
+
+    ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
+    standardised CIELAB (edge weights, Potts contrast), ``seed_feats`` ``(K, C)`` and
+    ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs where
+    :meth:`ClusterOptions.on_cpu` says so, else torch on ``z``'s device.
+    """
+    if options.on_cpu(z.device.type):
+        zn = z.cpu().numpy()
+        return cluster_local(lambda r0, r1: zn[:, r0:r1], [(0, zn.shape[1])], grid, image,
+                             seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options)
+    return assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window).cpu().numpy()

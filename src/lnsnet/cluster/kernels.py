@@ -1,0 +1,470 @@
+"""Compiled CPU kernels (numba) of the clustering.
+
+===================  ==================================================  ==============================
+kernel               computes                                            tested against
+===================  ==================================================  ==============================
+``local_assign``     argmin distance over the ``window x window`` cell   ``cluster.layer.local_labels``
+                     neighbourhood (ties: first candidate)
+``seed_sums``        per-seed feature / position sums, counts            numpy means (tests)
+``potts_sweep``      one checkerboard ICM half-sweep of the              pixel-by-pixel python
+                     contrast-sensitive Potts energy                     (``tests/test_refine.py``)
+``contrast_weights`` the Potts term's weight of every 4-neighbour pair   numpy (tests)
+``feature_stats``    the features' sums and squared neighbour steps      numpy (tests)
+``edge_strength``    largest squared colour step to a 4-neighbour        numpy (tests)
+===================  ==================================================  ==============================
+
+Kernels are compiled on first use and cached on disk (``cache=True``), so only the first
+call on a machine pays the compile time.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "feature_stats",
+           "edge_strength"]
+
+_jit = dict(cache=True, nogil=True)
+# The distance kernels may reassociate float sums (so that LLVM vectorises the sum over
+# channels); no-NaN/no-inf flags are not given: seeds beyond the grid are inf.
+_fast = dict(_jit, fastmath={"reassoc", "contract", "nsz"})
+_GROUP = 9  # candidates whose distances accumulate together (a 3 x 3 window is one group)
+
+
+@nb.njit(parallel=True, **_fast)
+def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out, dist_out, keep_all):
+    # channels last (a pixel's C features contiguous); the candidate seeds of a run of
+    # pixels in one cell are copied once into a small contiguous block (padded with
+    # zeros to whole groups), and the distances of a group of 9 candidates accumulate
+    # in 9 registers over one pass through the pixel's channels
+    h, w, c_n = zt.shape
+    n_cand = win * win
+    n_grp = (n_cand + _GROUP - 1) // _GROUP
+    half = win // 2
+    for y in nb.prange(h):
+        r = pr[y]
+        cand = np.zeros((n_grp * _GROUP, c_n), dtype=np.float32)
+        cyy = np.zeros(n_grp * _GROUP, dtype=np.float32)
+        cx = np.zeros(n_grp * _GROUP, dtype=np.float32)
+        d = np.empty(n_grp * _GROUP, dtype=np.float32)
+        fy = np.float32(y0 + y)
+        cur = -1
+        for x in range(w):
+            if pc[x] != cur:
+                cur = pc[x]
+                for m in range(n_cand):
+                    tr = r + m // win
+                    tc = cur + m % win
+                    for c in range(c_n):
+                        cand[m, c] = table[tr, tc, c]
+                    dy = ptable[0, tr, tc] - fy
+                    cyy[m] = dy * dy
+                    cx[m] = ptable[1, tr, tc]
+            for g in range(n_grp):
+                o = g * _GROUP
+                d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = d8 = np.float32(0.0)
+                for c in range(c_n):
+                    zc = zt[y, x, c]
+                    t = cand[o, c] - zc
+                    d0 += t * t
+                    t = cand[o + 1, c] - zc
+                    d1 += t * t
+                    t = cand[o + 2, c] - zc
+                    d2 += t * t
+                    t = cand[o + 3, c] - zc
+                    d3 += t * t
+                    t = cand[o + 4, c] - zc
+                    d4 += t * t
+                    t = cand[o + 5, c] - zc
+                    d5 += t * t
+                    t = cand[o + 6, c] - zc
+                    d6 += t * t
+                    t = cand[o + 7, c] - zc
+                    d7 += t * t
+                    t = cand[o + 8, c] - zc
+                    d8 += t * t
+                if spatial:
+                    wv = wmap[y, x]
+                    fx = np.float32(x)
+                    t = cx[o] - fx
+                    d0 += wv * (cyy[o] + t * t)
+                    t = cx[o + 1] - fx
+                    d1 += wv * (cyy[o + 1] + t * t)
+                    t = cx[o + 2] - fx
+                    d2 += wv * (cyy[o + 2] + t * t)
+                    t = cx[o + 3] - fx
+                    d3 += wv * (cyy[o + 3] + t * t)
+                    t = cx[o + 4] - fx
+                    d4 += wv * (cyy[o + 4] + t * t)
+                    t = cx[o + 5] - fx
+                    d5 += wv * (cyy[o + 5] + t * t)
+                    t = cx[o + 6] - fx
+                    d6 += wv * (cyy[o + 6] + t * t)
+                    t = cx[o + 7] - fx
+                    d7 += wv * (cyy[o + 7] + t * t)
+                    t = cx[o + 8] - fx
+                    d8 += wv * (cyy[o + 8] + t * t)
+                d[o] = d0
+                d[o + 1] = d1
+                d[o + 2] = d2
+                d[o + 3] = d3
+                d[o + 4] = d4
+                d[o + 5] = d5
+                d[o + 6] = d6
+                d[o + 7] = d7
+                d[o + 8] = d8
+            best = d[0]
+            arg = 0
+            for m in range(1, n_cand):
+                if d[m] < best:
+                    best = d[m]
+                    arg = m
+            out[y, x] = (r + arg // win - half) * cols + cur + arg % win - half
+            best_out[y, x] = best
+            if keep_all:
+                for m in range(n_cand):
+                    dist_out[y, x, m] = d[m]
+
+
+def seed_tables(seed_feats, rows, cols, window, seed_pos=None):
+    """The seed features ``(C, rows + 2p, cols + 2p)`` (padding: inf, never chosen) and
+    positions ``(2, rows + 2p, cols + 2p)`` (zeros without ``seed_pos``) laid out on the
+    cell grid, ``p = window // 2``: seed ``s`` sits at ``(s // cols + p, s % cols + p)``."""
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    seed_feats = np.asarray(seed_feats, dtype=np.float32)
+    c = seed_feats.shape[1]
+    p = window // 2
+    table = np.full((c, rows + 2 * p, cols + 2 * p), np.inf, dtype=np.float32)
+    table[:, p : p + rows, p : p + cols] = seed_feats.T.reshape(c, rows, cols)
+    ptable = np.zeros((2, rows + 2 * p, cols + 2 * p), dtype=np.float32)
+    if seed_pos is not None:
+        ptable[:, p : p + rows, p : p + cols] = np.asarray(seed_pos, dtype=np.float32).T.reshape(2, rows, cols)
+    return table, ptable
+
+
+def _weight_rows(weight, weight_map, h, w):
+    if weight_map is None:
+        return np.full((h, w), weight, dtype=np.float32)
+    return np.ascontiguousarray(weight * np.asarray(weight_map, dtype=np.float32), dtype=np.float32)
+
+
+def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
+                 weight_map=None, return_best=False, channels_last=False, return_dists=False):
+    """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
+    cells (odd ``window``; 3 by default).
+
+    ``z`` ``(C, H, W)`` float32, ``seed_feats`` ``(K, C)`` with ``K = rows * cols`` in
+    row-major cell order, ``pr`` ``(H,)`` / ``pc`` ``(W,)`` the cell row / column of each
+    pixel row / column; with ``weight > 0``, ``weight * |p - seed_pos|^2`` (pixels) is
+    added, times ``weight_map[y, x]`` where a per-pixel map ``(H, W)`` is given. ``z`` may
+    be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
+    those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
+    the chosen seed ``(H, W)`` float32. ``channels_last``: ``z`` is ``(H, W, C)``, the
+    kernel's layout (``(C, H, W)`` is transposed here). ``return_dists``: also the distances to every candidate
+    ``(H, W, window**2)`` float32, candidate ``m`` being the seed ``m // window - p`` cell
+    rows and ``m % window - p`` cell columns from the pixel's own cell (``p = window // 2``;
+    inf beyond the grid), for :func:`potts_sweep`. Returns ``labels``, or the tuple
+    ``(labels, best, dists)`` of those asked for.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
+    h, w = z.shape[:2]
+    spatial = weight > 0 and seed_pos is not None
+    tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
+    wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
+    out = np.empty((h, w), dtype=np.int32)
+    best = np.empty((h, w), dtype=np.float32)
+    dists = np.empty((h, w, window * window) if return_dists else (1, 1, 1), dtype=np.float32)
+    _local_assign(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), np.asarray(pr, np.int64),
+                  np.asarray(pc, np.int64), int(cols), tables[1], wmap, bool(spatial), int(y0), int(window), out, best,
+                  dists, bool(return_dists))
+    ret = (out,) + ((best,) if return_best else ()) + ((dists,) if return_dists else ())
+    return ret if len(ret) > 1 else out
+
+
+# --------------------------------------------------------------------------- refinement
+@nb.njit(parallel=True, **_jit)
+def _seed_sums(zt, lab, y0, fsum, psum, cnt, n_chunks):
+    # rows in n_chunks chunks summed in parallel, each into its own partial sums
+    h, w, c_n = zt.shape
+    k_n = cnt.shape[0]
+    pf = np.zeros((n_chunks, k_n, c_n))
+    pp = np.zeros((n_chunks, k_n, 2))
+    pn = np.zeros((n_chunks, k_n))
+    step = (h + n_chunks - 1) // n_chunks
+    for k in nb.prange(n_chunks):
+        for y in range(k * step, min(h, (k + 1) * step)):
+            for x in range(w):
+                s = lab[y, x]
+                pn[k, s] += 1.0
+                pp[k, s, 0] += y0 + y
+                pp[k, s, 1] += x
+                for c in range(c_n):
+                    pf[k, s, c] += zt[y, x, c]
+    for k in range(n_chunks):
+        for s in range(k_n):
+            cnt[s] += pn[k, s]
+            psum[s, 0] += pp[k, s, 0]
+            psum[s, 1] += pp[k, s, 1]
+            for c in range(c_n):
+                fsum[s, c] += pf[k, s, c]
+
+
+def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
+    """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``),
+    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)``;
+    ``sums`` (a previous return value) is added to in place for band-by-band use.
+    ``channels_last``: ``z`` is ``(h, W, C)``."""
+    zt = np.asarray(z, dtype=np.float32)
+    zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
+    if sums is None:
+        sums = (np.zeros((n_seeds, zt.shape[2])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    if labels.shape != zt.shape[:2]:
+        raise ValueError(f"labels {labels.shape} do not match the features' {zt.shape[:2]}")
+    # up to 8 chunks of rows, fewer where the partial sums would outweigh the rows (large K,
+    # small bands); the count depends on the shapes only, so the sums do not depend on the
+    # number of threads
+    n_chunks = int(max(1, min(8, labels.size // (8 * max(int(n_seeds), 1)))))
+    _seed_sums(zt, labels, int(y0), *sums, n_chunks)
+    return sums
+
+
+@nb.njit(parallel=True, **_jit)
+def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
+    h, w = dists.shape[0], dists.shape[1]
+    H, W = lab.shape
+    half = win // 2
+    for yb in nb.prange(h):
+        y = y0 + yb
+        r = pr[yb]
+        nl = np.empty(4, dtype=np.int32)
+        nw = np.empty(4, dtype=np.float32)
+        for x in range((colour + y) % 2, w, 2):
+            n_nb = 0
+            if y > 0:
+                nl[n_nb] = lab[y - 1, x]
+                nw[n_nb] = wdown[y - 1, x]
+                n_nb += 1
+            if y + 1 < H:
+                nl[n_nb] = lab[y + 1, x]
+                nw[n_nb] = wdown[y, x]
+                n_nb += 1
+            if x > 0:
+                nl[n_nb] = lab[y, x - 1]
+                nw[n_nb] = wright[y, x - 1]
+                n_nb += 1
+            if x + 1 < W:
+                nl[n_nb] = lab[y, x + 1]
+                nw[n_nb] = wright[y, x]
+                n_nb += 1
+            own = lab[y, x]
+            best_e = np.inf
+            best_s = own
+            for k in range(-1, n_nb):
+                s = own if k < 0 else nl[k]
+                if k >= 0:
+                    if s == own:
+                        continue
+                    seen = False
+                    for j in range(k):
+                        if nl[j] == s:
+                            seen = True
+                    if seen:
+                        continue
+                dr = s // cols - r + half
+                dc = s % cols - pc[x] + half
+                if dr < 0 or dr >= win or dc < 0 or dc >= win:
+                    continue
+                e = dists[yb, x, dr * win + dc]
+                for j in range(n_nb):
+                    if nl[j] != s:
+                        e += lam * nw[j]
+                if e < best_e:
+                    best_e = e
+                    best_s = s
+            lab[y, x] = best_s
+
+
+@nb.njit(parallel=True, **_jit)
+def _contrast_weights(image, zt, a2, prev, has_prev, y0, beta, right, down):
+    # image (c, H, W) whole; zt (h, W, F) its rows y0 .. y0 + h; right / down (H, W) whole
+    c_n, _, w = image.shape
+    h, _, f_n = zt.shape
+    for i in nb.prange(h):
+        y = y0 + i
+        for x in range(w):
+            if x + 1 < w:
+                s = np.float32(0.0)
+                for c in range(c_n):
+                    t = image[c, y, x + 1] - image[c, y, x]
+                    s += t * t
+                for f in range(f_n):
+                    t = zt[i, x + 1, f] - zt[i, x, f]
+                    s += a2[f] * t * t
+                right[y, x] = np.exp(-beta * s)
+            if i + 1 < h:
+                s = np.float32(0.0)
+                for c in range(c_n):
+                    t = image[c, y + 1, x] - image[c, y, x]
+                    s += t * t
+                for f in range(f_n):
+                    t = zt[i + 1, x, f] - zt[i, x, f]
+                    s += a2[f] * t * t
+                down[y, x] = np.exp(-beta * s)
+    if has_prev and h > 0:  # the pairs between the band's first row and the row above it
+        for x in nb.prange(w):
+            s = np.float32(0.0)
+            for c in range(c_n):
+                t = image[c, y0, x] - image[c, y0 - 1, x]
+                s += t * t
+            for f in range(f_n):
+                t = zt[0, x, f] - prev[x, f]
+                s += a2[f] * t * t
+            down[y0 - 1, x] = np.exp(-beta * s)
+
+
+def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None):
+    """``exp(-beta d(p, q))`` of every 4-neighbour pair of ``image`` ``(channels, H, W)``,
+    ``d = |I_p - I_q|^2 + sum_f a2[f] (Z_f,p - Z_f,q)^2``: ``right`` ``(H, W)`` for
+    ``(y, x)``-``(y, x + 1)`` and ``down`` ``(H, W)`` for ``(y, x)``-``(y + 1, x)`` (the
+    last column / row unused: 0), float32. One pass, no image-sized temporaries.
+
+    Without ``zt`` the distance is the image's alone. ``zt`` ``(h, W, F)`` are extra
+    features of the image rows ``y0 .. y0 + h`` (channels last), weighted by ``a2``
+    ``(F,)``; then only the pairs of those rows are written, into ``out = (right, down)``
+    (allocated when None), plus the pairs with the row above when ``prev`` ``(W, F)``
+    (the features of row ``y0 - 1``) is given, so a band-by-band call fills every pair."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    c_n, h, w = image.shape
+    if zt is None:
+        if a2 is not None or y0 or prev is not None or out is not None:
+            raise ValueError("a2, y0, prev and out go with extra features zt")
+        zt, a2 = np.empty((h, w, 0), np.float32), np.empty(0, np.float32)
+    zt = np.ascontiguousarray(zt, dtype=np.float32)
+    a2 = np.ascontiguousarray(a2, dtype=np.float32)
+    if zt.ndim != 3 or zt.shape[1] != w or not 0 <= y0 <= h - zt.shape[0] or a2.shape != (zt.shape[2],):
+        raise ValueError(f"features {zt.shape} from row {y0} and weights {a2.shape} do not fit an image of "
+                         f"{h}x{w}")
+    has_prev = prev is not None
+    if has_prev:
+        if y0 < 1:
+            raise ValueError("prev (the row above) needs y0 >= 1")
+        prev = np.ascontiguousarray(prev, dtype=np.float32)
+        if prev.shape != zt.shape[1:]:
+            raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
+    else:
+        prev = np.empty((w, zt.shape[2]), np.float32)
+    if out is None:
+        out = (np.zeros((h, w), dtype=np.float32), np.zeros((h, w), dtype=np.float32))
+    right, down = out
+    if right.shape != (h, w) or down.shape != (h, w) or right.dtype != np.float32 or down.dtype != np.float32:
+        raise ValueError(f"out must be two float32 arrays of {(h, w)}")
+    _contrast_weights(image, zt, a2, prev, has_prev, int(y0), np.float32(beta), right, down)
+    return right, down
+
+
+@nb.njit(parallel=True, **_jit)
+def _feature_stats(zt, prev, has_prev, s1, s2, dsq):
+    # per-row partial sums in parallel, then added row by row in image order: the sums of
+    # an image taken in bands equal those taken in one piece bit for bit (each vertical
+    # pair belongs to its lower row, the pair across a band border to the band's first)
+    h, w, c_n = zt.shape
+    r1 = np.zeros((h, c_n))
+    r2 = np.zeros((h, c_n))
+    rd = np.zeros((h, c_n))
+    for y in nb.prange(h):
+        for x in range(w):
+            for c in range(c_n):
+                v = np.float64(zt[y, x, c])
+                r1[y, c] += v
+                r2[y, c] += v * v
+                if x + 1 < w:
+                    t = np.float64(zt[y, x + 1, c]) - v
+                    rd[y, c] += t * t
+                if y > 0:
+                    t = v - np.float64(zt[y - 1, x, c])
+                    rd[y, c] += t * t
+                elif has_prev:
+                    t = v - np.float64(prev[x, c])
+                    rd[y, c] += t * t
+    for y in range(h):
+        for c in range(c_n):
+            s1[c] += r1[y, c]
+            s2[c] += r2[y, c]
+            dsq[c] += rd[y, c]
+
+
+def feature_stats(zt, prev=None, sums=None):
+    """Per channel of ``zt`` ``(h, W, F)`` (features, channels last): the sum, the sum of
+    squares, and the sum over 4-neighbour pairs of the squared difference, float64
+    ``(F,)`` each; ``sums`` (a previous return value) is added to in place and ``prev``
+    ``(W, F)``, the row above ``zt``'s first, adds the pairs across, for band-by-band use."""
+    zt = np.ascontiguousarray(zt, dtype=np.float32)
+    if zt.ndim != 3:
+        raise ValueError(f"features must be (h, W, F), got {zt.shape}")
+    if sums is None:
+        sums = tuple(np.zeros(zt.shape[2]) for _ in range(3))
+    has_prev = prev is not None
+    prev = np.ascontiguousarray(prev if has_prev else np.zeros(zt.shape[1:]), dtype=np.float32)
+    if prev.shape != zt.shape[1:]:
+        raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
+    _feature_stats(zt, prev, has_prev, *sums)
+    return sums
+
+
+@nb.njit(parallel=True, **_jit)
+def _edge_strength(image, g):
+    c_n, h, w = image.shape
+    for y in nb.prange(h):
+        for x in range(w):
+            m = np.float32(0.0)
+            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                yy = y + dy
+                xx = x + dx
+                if 0 <= yy < h and 0 <= xx < w:
+                    s = np.float32(0.0)
+                    for c in range(c_n):
+                        t = image[c, yy, xx] - image[c, y, x]
+                        s += t * t
+                    if s > m:
+                        m = s
+            g[y, x] = m
+
+
+def edge_strength(image):
+    """``g`` ``(H, W)`` float32: each pixel's largest squared difference of ``image``
+    ``(channels, H, W)`` to a 4-neighbour (one pass, no image-sized temporaries)."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    g = np.empty(image.shape[1:], dtype=np.float32)
+    _edge_strength(image, g)
+    return g
+
+
+def potts_sweep(dists, cols, labels, weights, pr, pc, *, lam, colour, y0=0, window=3):
+    """One half-sweep of ICM on a contrast-sensitive Potts energy, in place on ``labels``.
+
+    Every pixel of the given checkerboard ``colour`` (``(y + x) % 2``) in the band of rows
+    ``y0 .. y0 + h`` takes, among its own label and its 4-neighbours' labels that are seeds
+    of its ``window x window`` cells, the one with the least ``distance + lam * sum over
+    4-neighbours q with another label of w_pq``. ``dists`` ``(h, W, window**2)`` are the
+    band's distances to its candidate seeds, from ``local_assign(..., return_dists=True)``
+    (so the data term is exactly the one the assignment minimised); ``cols`` is the grid's
+    number of cell columns, ``w_pq`` comes from ``weights = contrast_weights(image, beta)``.
+    Pixels of one colour only have neighbours of the other, so the update is order-free.
+    ``labels`` ``(H, W)`` int32 covers the whole image; ``pr`` holds the band's cell rows,
+    ``pc`` the cell column of every image column. Ties keep the current label.
+    """
+    dists = np.ascontiguousarray(dists, dtype=np.float32)
+    if dists.ndim != 3 or dists.shape[2] != window * window:
+        raise ValueError(f"dists must be (h, W, window**2 = {window * window}), got {dists.shape}")
+    h, w = dists.shape[:2]
+    if w != labels.shape[1] or len(pr) != h or len(pc) != w or not 0 <= y0 <= labels.shape[0] - h:
+        raise ValueError(f"dists {dists.shape[:2]} at row {y0} do not fit labels {labels.shape}, "
+                         f"pr ({len(pr)},) and pc ({len(pc)},)")
+    _potts_sweep(dists, labels, weights[0], weights[1], np.asarray(pr, np.int64), np.asarray(pc, np.int64),
+                 int(cols), int(window), int(y0), np.float32(lam), int(colour))
+    return labels
+

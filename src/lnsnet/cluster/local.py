@@ -1,0 +1,191 @@
+"""The compact clustering on the CPU: local assignment with an edge-aware spatial term,
+SLIC-style seed rounds, and ICM sweeps of a contrast-sensitive Potts term.
+
+Works on the whole image or band by band (the features of a band come from a callable),
+so a large image never needs its pixel-to-seed distances in memory at once. The compiled
+kernels are in :mod:`lnsnet.cluster.kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..grid import Grid
+from . import kernels
+from .options import ClusterOptions
+
+__all__ = ["cluster_local", "edge_weights", "pair_differences", "contrast_beta", "feature_weights", "keeps_dists",
+           "feature_passes"]
+
+# the distances of every pixel to its candidate seeds (the smoothing's data term) are kept
+# when they take at most this many bytes (else they are recomputed for every ICM sweep)
+DISTS_CACHE_BYTES = 1 << 30
+BETA_BLOCK_PIXELS = 1 << 20  # contrast_beta sums this many pixels at a time
+
+
+def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
+    """``exp(-g / edge_scale)`` per pixel, ``g`` the largest squared difference of
+    ``image`` ``(channels, H, W)`` to a 4-neighbour over the image's mean of it
+    (``(H, W)`` float32; all ones for ``edge_scale = 0`` or a flat image)."""
+    if edge_scale <= 0:
+        return np.ones(np.shape(image)[1:], dtype=np.float32)
+    g = kernels.edge_strength(image)
+    mean = float(g.mean(dtype=np.float64))
+    if mean <= 1e-12:
+        return np.ones_like(g)
+    g *= np.float32(-1.0 / (mean * edge_scale))
+    return np.exp(g, out=g)
+
+
+def pair_differences(image: np.ndarray) -> tuple[float, int]:
+    """The sum over the 4-neighbour pairs of ``image`` ``(channels, H, W)`` of
+    ``|I_p - I_q|^2``, and the number of pairs. Summed in float64, block of rows by
+    block, so a large image needs no image-sized float64 copies."""
+    c, h, w = image.shape
+    total, pairs = 0.0, 0
+    step = max(1, BETA_BLOCK_PIXELS // max(w, 1))
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        blk = np.asarray(image[:, r0 : min(h, r1 + 1)], dtype=np.float64)  # one row more: the pairs down
+        if blk.shape[1] > 1:
+            d = blk[:, 1:] - blk[:, :-1]
+            total += float(np.einsum("ijk,ijk->", d, d))
+            pairs += d.shape[1] * d.shape[2]
+        if w > 1:
+            d = blk[:, : r1 - r0, 1:] - blk[:, : r1 - r0, :-1]
+            total += float(np.einsum("ijk,ijk->", d, d))
+            pairs += d.shape[1] * d.shape[2]
+    return total, pairs
+
+
+def _beta(total: float, pairs: int) -> float:
+    mean = total / pairs if pairs else 0.0
+    return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
+
+
+def contrast_beta(image: np.ndarray) -> float:
+    """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
+    (the usual contrast-sensitive Potts scale; 0 for a flat image)."""
+    return _beta(*pair_differences(image))
+
+
+def feature_weights(s1, s2, n: int, feature_contrast: float) -> np.ndarray:
+    """The squared weight ``(feature_contrast / (sqrt(C) * std_c))^2`` of each feature
+    channel in the smoothing's contrast, from its sum ``s1``, sum of squares ``s2`` over
+    ``n`` pixels; float32 ``(C,)``. The std is floored at 1e-3 of the largest channel's
+    (plus 1e-6), so a channel that is flat but for a few spikes does not dominate the
+    contrast; the weights are capped at 1e30, so they stay finite."""
+    std = np.sqrt(np.maximum(np.asarray(s2, np.float64) / n - (np.asarray(s1, np.float64) / n) ** 2, 0.0))
+    floor = 1e-3 * float(std.max(initial=0.0))
+    a2 = (feature_contrast / (np.sqrt(max(len(std), 1)) * (np.maximum(std, floor) + 1e-6))) ** 2
+    return np.minimum(a2, 1e30).astype(np.float32)
+
+
+def keeps_dists(h: int, w: int, options: ClusterOptions) -> bool:
+    """Whether :func:`cluster_local` keeps the candidate distances of an ``h x w`` image
+    for its ICM sweeps (else it recomputes them, from Z, for every sweep)."""
+    return options.smoothing > 0 and h * w * options.window**2 * 4 <= DISTS_CACHE_BYTES
+
+
+def feature_passes(h: int, w: int, options: ClusterOptions) -> int:
+    """How many times :func:`cluster_local` reads the features of an ``h x w`` image: the
+    seed rounds, the final assignment, a pass for the features' statistics when the
+    smoothing's contrast uses them without seed rounds, and every ICM sweep when the
+    distances are not kept."""
+    stats_pass = options.uses_feature_contrast and not options.iterations
+    sweeps = 2 * options.SMOOTHING_SWEEPS if options.smoothing > 0 and not keeps_dists(h, w, options) else 0
+    return 1 + options.iterations + stats_pass + sweeps
+
+
+def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options: ClusterOptions) -> np.ndarray:
+    """Raw labels (seed indices) of one image by local clustering on the CPU.
+
+    ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
+    float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``, else
+    consecutive bands from the top);
+    ``image`` ``(3, H, W)`` is the standardised CIELAB the edge weights and the Potts
+    contrast are measured on; ``seed_feats`` ``(K, C)``, ``seed_pos`` ``(K, 2)`` pixels.
+    Steps (``options``, a :class:`ClusterOptions`): ``iterations`` rounds of
+    assign-and-move-seeds, the final assignment, then ``smoothing``'s ICM sweeps, their
+    contrast on CIELAB and ``feature_contrast`` times the standardised features.
+    """
+    compactness, edge_scale, window = options.compactness, options.edge_scale, options.window
+    iterations, smoothing, feature_contrast = options.iterations, options.smoothing, options.feature_contrast
+    image = np.ascontiguousarray(image, dtype=np.float32)  # once, not per band
+    h, w = image.shape[1:]
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
+    wmap = edge_weights(image, edge_scale) if weight > 0 and edge_scale > 0 else None
+    feats = np.asarray(seed_feats, dtype=np.float32)
+    pos = np.asarray(seed_pos, dtype=np.float32)
+    raw = np.empty((h, w), dtype=np.int32)
+    best = np.empty((h, w), dtype=np.float32)
+    whole = len(bands) == 1
+    zt_whole = []  # one piece: Z channels-last (the kernels' layout) once for every pass
+
+    def zt(r0, r1):
+        if not whole:
+            return np.ascontiguousarray(zband(r0, r1).transpose(1, 2, 0))
+        if not zt_whole:
+            zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
+        return zt_whole[0][r0:r1]
+
+    def assign_band(r0, r1, z=None, **kw):  # with the seeds (feats, pos) of the moment
+        return kernels.local_assign(zt(r0, r1) if z is None else z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos,
+                                     weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
+                                     **kw)
+
+    by_features = options.uses_feature_contrast
+    fstats, above = None, None  # the features' sums (see feature_stats), the last row read
+
+    def take_stats(z):  # bands come in order, top to bottom
+        nonlocal fstats, above
+        fstats = kernels.feature_stats(z, above, fstats)
+        above = z[-1].copy()
+
+    for it in range(iterations):  # SLIC-style rounds
+        sums = None
+        for r0, r1 in bands:
+            z = zt(r0, r1)  # once per band and round (without a Z cache it is the network's output)
+            if by_features and it == 0:
+                take_stats(z)
+            sums = kernels.seed_sums(z, assign_band(r0, r1, z), grid.n_seeds, r0, sums, channels_last=True)
+        fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
+        kept = cnt[:, None] > 0
+        n = np.maximum(cnt, 1.0)[:, None]
+        feats = np.where(kept, fsum / n, feats).astype(np.float32)
+        pos = np.where(kept, psum / n, pos).astype(np.float32)
+    if by_features and iterations == 0:  # one pass more for the features' statistics
+        for r0, r1 in bands:
+            take_stats(zt(r0, r1))
+    beta, a2 = 0.0, np.empty(0, np.float32)
+    if smoothing > 0:
+        lab_sq, pairs = pair_differences(image)
+        if by_features:
+            a2 = feature_weights(fstats[0], fstats[1], h * w, feature_contrast)
+            lab_sq += float(np.dot(a2, fstats[2]))
+        beta = _beta(lab_sq, pairs)
+        weights = (np.zeros((h, w), np.float32), np.zeros((h, w), np.float32))
+    keep_dists = keeps_dists(h, w, options)
+    dists = {}
+    above = None
+    for r0, r1 in bands:
+        z = zt(r0, r1)
+        if smoothing > 0:  # the contrast weights of the band's pairs and those with the row above
+            zc = z if by_features else np.empty((r1 - r0, w, 0), np.float32)
+            kernels.contrast_weights(image, beta, zc, a2, y0=r0, prev=above, out=weights)
+            above = None if whole else zc[-1].copy()
+        if keep_dists:
+            raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, z, return_best=True, return_dists=True)
+        else:
+            raw[r0:r1], best[r0:r1] = assign_band(r0, r1, z, return_best=True)
+    if smoothing > 0:
+        lam = smoothing * max(float(np.median(best)), 1e-6)
+        del best
+        for _ in range(options.SMOOTHING_SWEEPS):
+            for colour in (0, 1):
+                for r0, r1 in bands:
+                    d = dists[r0] if keep_dists else assign_band(r0, r1, return_dists=True)[1]
+                    kernels.potts_sweep(d, grid.cols, raw, weights, pr[r0:r1], pc, lam=lam, colour=colour,
+                                         y0=r0, window=window)
+    return raw

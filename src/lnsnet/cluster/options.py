@@ -1,0 +1,235 @@
+"""How pixels are clustered around the seeds: one frozen options object, its presets and
+every rule about which options go together.
+
+The API (``segment(..., clustering=...)``), the command line (``lnsnet segment
+--clustering SPEC``) and benchmark method names (``lnsnet:KEY=VALUE:...``) all build a
+:class:`ClusterOptions` through :meth:`ClusterOptions.resolve`; nothing else resolves
+clustering options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
+
+#: The presets, by name. ``"compact"`` (the default): shapes as compact as LSC's,
+#: boundary recall above SNIC's on BSDS500 (chosen on BSDS500 val, ``docs/compactness.md``).
+#: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
+PRESETS = {
+    "compact": dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0),
+    "paper": dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0),
+}
+DEFAULT_PRESET = "compact"
+
+_CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned")}
+
+
+def _nonneg(name: str, value, note: str = "") -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0{note}, got {value!r}")
+    return float(value)
+
+
+def _count(name: str, value, minimum: int, note: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{note}, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """How :func:`lnsnet.segment` clusters pixels around the seeds and cleans the result.
+
+    Build one from a preset with :meth:`resolve` (or :meth:`parse` for a text spec);
+    constructing it directly takes the compact preset's values for the fields left out.
+    Every field is checked on construction (``ValueError`` naming the field).
+
+    Attributes
+    ----------
+    mode : {"local", "dense"}
+        ``local`` compares each pixel with the seeds of the ``window x window`` grid cells
+        around its own (O(N)); ``dense`` with all K seeds (O(NK)), as in the paper; dense
+        mode is the paper's one-shot clustering and takes ``compactness`` only.
+    seeds : {"grid", "learned"}
+        ``grid`` clusters around the cell centres; ``learned`` moves each seed by the
+        seed estimation layer (SEL), which scored lower on BSDS500 val.
+    compactness : float
+        Weight of the spatial distance to the seed (in grid steps, squared) added to the
+        feature distance: larger gives more regular shapes and less boundary recall.
+    edge_scale : float
+        Local mode: the spatial weight at a pixel is ``compactness * exp(-g / edge_scale)``,
+        ``g`` the pixel's largest squared CIELAB step to a 4-neighbour over the image mean
+        of it: regular shapes in flat regions, borders free at colour edges (0: off).
+    iterations : int
+        Local mode: SLIC-style rounds before the final assignment, each moving every seed
+        to the mean feature and position of its pixels (0: the paper's one shot).
+    smoothing : float
+        Local mode: weight of a contrast-sensitive Potts term minimised by
+        :data:`SMOOTHING_SWEEPS` ICM sweeps after the assignment, in units of the image's
+        median pixel-to-seed distance; straightens ragged borders (0: off).
+    feature_contrast : float
+        With ``smoothing``: the Potts contrast is measured on CIELAB plus the learned
+        features, each over its standard deviation on the image, all together weighted
+        by ``feature_contrast`` (0: CIELAB only). Needs ``smoothing > 0``.
+    window : int
+        Local mode: side, in grid cells, of the neighbourhood searched (odd).
+    min_size_factor : float
+        Pieces smaller than this fraction of the mean superpixel size are merged into
+        their most similar neighbour.
+    orphan_factor : float
+        Pieces of a cluster other than its largest, smaller than this fraction of the mean
+        size, are merged too (0: off).
+    max_excess : float
+        At most about ``(1 + max_excess) * seeds`` superpixels are delivered: the smallest
+        pieces are merged beyond that (``inf``, or None on construction: no cap).
+    """
+
+    mode: str = "local"
+    seeds: str = "grid"
+    compactness: float = PRESETS[DEFAULT_PRESET]["compactness"]
+    edge_scale: float = PRESETS[DEFAULT_PRESET]["edge_scale"]
+    iterations: int = PRESETS[DEFAULT_PRESET]["iterations"]
+    smoothing: float = PRESETS[DEFAULT_PRESET]["smoothing"]
+    feature_contrast: float = PRESETS[DEFAULT_PRESET]["feature_contrast"]
+    window: int = 3
+    min_size_factor: float = 0.25
+    orphan_factor: float = 0.0
+    max_excess: float = 0.1
+
+    #: ICM sweeps of the smoothing (a constant of the algorithm, not an option)
+    SMOOTHING_SWEEPS = 5
+
+    def __post_init__(self):
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; allowed: {', '.join(map(repr, allowed))}")
+        put = object.__setattr__  # frozen: the checked values replace the given ones
+        put(self, "compactness", _nonneg("compactness", self.compactness))
+        put(self, "edge_scale", _nonneg("edge_scale", self.edge_scale, " (0: off)"))
+        put(self, "iterations", _count("iterations", self.iterations, 0))
+        put(self, "smoothing", _nonneg("smoothing", self.smoothing, " (0: off)"))
+        put(self, "feature_contrast", _nonneg("feature_contrast", self.feature_contrast, " (0: off)"))
+        w = self.window
+        if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 or w % 2 == 0:
+            raise ValueError(f"window must be a positive odd integer (cells), got {w!r}")
+        put(self, "window", int(w))
+        put(self, "min_size_factor", _nonneg("min_size_factor", self.min_size_factor))
+        put(self, "orphan_factor", _nonneg("orphan_factor", self.orphan_factor, " (0: off)"))
+        if self.max_excess is None or self.max_excess == float("inf"):
+            put(self, "max_excess", float("inf"))
+        else:
+            put(self, "max_excess", _nonneg("max_excess", self.max_excess, " (inf: no cap)"))
+        if self.mode == "dense" and self.refines:
+            raise ValueError("edge_scale, iterations, smoothing and feature_contrast need mode='local' (dense mode "
+                             "is the paper's one-shot clustering: use the 'paper' preset, it takes compactness only)")
+        if self.feature_contrast > 0 and self.smoothing == 0:
+            raise ValueError("feature_contrast weighs the smoothing's contrast: it needs smoothing > 0 (the "
+                             "compact preset's 6, or a smoothing value)")
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def resolve(cls, preset: str | None = None, **options) -> "ClusterOptions":
+        """The options of ``preset`` (``"compact"`` or ``"paper"``; None: ``"compact"`` in
+        local mode, ``"paper"`` in dense mode) with ``options`` (fields; None values are
+        left out) given beside it winning. A preset's ``feature_contrast`` is dropped when
+        ``smoothing`` is set to 0 (it only weighs the smoothing); one given explicitly is
+        refused then."""
+        options = {k: v for k, v in options.items() if v is not None}
+        unknown = sorted(set(options) - set(cls.field_names()))
+        if unknown:
+            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                            f"allowed: {', '.join(cls.field_names())}")
+        if preset is None:
+            preset = "paper" if options.get("mode") == "dense" else DEFAULT_PRESET
+        if preset not in PRESETS:
+            raise ValueError(f"unknown clustering preset {preset!r}; allowed: {', '.join(map(repr, PRESETS))}")
+        values = dict(PRESETS[preset])
+        values.update(options)
+        if "feature_contrast" not in options and values.get("smoothing") == 0:
+            values["feature_contrast"] = 0.0
+        return cls(**values)
+
+    @classmethod
+    def parse(cls, spec: str) -> "ClusterOptions":
+        """Options from a text spec: colon-separated items, each a preset name (or
+        ``clustering=NAME``) or ``KEY=VALUE`` for a field, e.g. ``"paper"``,
+        ``"compactness=2:window=5"``, ``"clustering=paper:mode=dense"``. Values are read
+        by the field's type; the result is :meth:`resolve`'s."""
+        return cls.resolve(**cls.parse_items(spec))
+
+    @classmethod
+    def parse_items(cls, spec: str) -> dict:
+        """``spec`` (see :meth:`parse`) as keyword arguments of :meth:`resolve`, values
+        converted by the field's type (``ValueError`` naming the item otherwise)."""
+        if not isinstance(spec, str):
+            raise TypeError(f"a clustering spec must be a string, got {type(spec).__name__}")
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        out: dict = {}
+        for item in (p.strip() for p in spec.split(":")):
+            if not item:
+                continue
+            key, eq, value = (p.strip() for p in item.partition("="))
+            if not eq:
+                key, value = "preset", key
+            elif key == "clustering":
+                key = "preset"
+            if key != "preset" and key not in kinds:
+                raise ValueError(f"unknown clustering option {key!r} in {spec!r}; allowed: a preset "
+                                 f"({', '.join(PRESETS)}) or KEY=VALUE with KEY one of {', '.join(kinds)}")
+            if key in out:
+                raise ValueError(f"clustering option {key!r} given twice in {spec!r}")
+            out[key] = _convert(key, value, kinds.get(key, "str"), spec)
+        return out
+
+    def replace(self, **options) -> "ClusterOptions":
+        """A copy with ``options`` changed (None values ignored), checked again."""
+        options = {k: v for k, v in options.items() if v is not None}
+        return dataclasses.replace(self, **options) if options else self
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    # ------------------------------------------------------------------ rules
+    @property
+    def refines(self) -> bool:
+        """Whether any of the compact clustering's steps (edge-aware weight, seed rounds,
+        smoothing) is on: those run in the CPU algorithm (:mod:`lnsnet.cluster.local`)."""
+        return bool(self.edge_scale > 0 or self.iterations > 0 or self.smoothing > 0 or self.feature_contrast > 0)
+
+    @property
+    def uses_feature_contrast(self) -> bool:
+        """Whether the smoothing's contrast reads the learned features."""
+        return self.smoothing > 0 and self.feature_contrast > 0
+
+    def on_cpu(self, device_type: str) -> bool:
+        """Whether the compiled CPU algorithm clusters (else torch, :mod:`lnsnet.cluster.layer`:
+        dense mode, or local mode with compactness only on a GPU)."""
+        return self.mode == "local" and (device_type == "cpu" or self.refines)
+
+    def max_segments(self, n_seeds: int) -> int | None:
+        """The cap on the number of superpixels delivered for ``n_seeds`` seeds."""
+        return None if self.max_excess == float("inf") else max(1, int(round(n_seeds * (1.0 + self.max_excess))))
+
+    def spec(self) -> str:
+        """The options as a spec :meth:`parse` reads back to an equal object."""
+        return ":".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
+
+
+def _convert(key: str, value: str, kind, spec: str):
+    """``value`` (text) as the type of field ``key``."""
+    kind = str(kind)
+    if key == "preset" or key in _CHOICES:
+        return value
+    try:
+        if "int" in kind:
+            return int(value)
+        return float(value)
+    except ValueError:
+        what = "an integer" if "int" in kind else "a number"
+        raise ValueError(f"clustering option {key}={value!r} in {spec!r} is not {what}") from None

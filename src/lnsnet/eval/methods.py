@@ -1,0 +1,119 @@
+"""Benchmark methods: their names, and a runner that scores them on a dataset's images.
+
+A method is ``"lnsnet"`` (optionally with clustering options after colons, parsed by
+:meth:`lnsnet.ClusterOptions.parse`: ``lnsnet:clustering=paper``, ``lnsnet:window=5``;
+each spelling is a method of its own in the rows) or a registered baseline
+(:data:`lnsnet.eval.baselines.BASELINES`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..cluster import ClusterOptions
+from .metrics import SCORE_KEYS
+
+__all__ = ["known_methods", "lnsnet_clustering", "check_methods", "MethodRunner"]
+
+
+def known_methods() -> list[str]:
+    """Names accepted as methods: ``"lnsnet"`` (which also takes clustering options after
+    colons, see :func:`lnsnet_clustering`) and every registered baseline."""
+    from .baselines import BASELINES
+
+    return ["lnsnet"] + sorted(BASELINES)
+
+
+def lnsnet_clustering(name: str) -> ClusterOptions | None:
+    """The clustering of an LNS-Net method name (``"lnsnet:clustering=paper:compactness=1"``),
+    ``None`` when ``name`` is not an LNS-Net method; ``ValueError`` naming the method for
+    bad options."""
+    head, _, spec = name.partition(":")
+    if head != "lnsnet":
+        return None
+    try:
+        return ClusterOptions.parse(spec)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"method {name!r}: {exc}") from None
+
+
+def check_methods(methods) -> list[str]:
+    """``methods`` (a sequence, or comma-separated text) as a checked list of names."""
+    if isinstance(methods, str):
+        methods = methods.split(",")
+    names = [str(m).strip().lower() for m in methods]
+    names = [m for m in names if m]
+    if not names:
+        raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
+    known = known_methods()
+    unknown = [m for m in names if m not in known and lnsnet_clustering(m) is None]
+    if unknown:
+        hint = ""
+        if "fast_slic" in unknown:
+            hint = " (fast_slic is not installed: pip install --no-build-isolation fast_slic)"
+        raise ValueError(
+            f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+            f"{hint}; known: {', '.join(known)}"
+        )
+    dup = sorted({m for m in names if names.count(m) > 1})
+    if dup:
+        raise ValueError(f"methods named more than once: {', '.join(dup)}")
+    return names
+
+
+class MethodRunner:
+    """Runs methods on the images of a dataset ``ds`` and scores them: one row per
+    (method, K). Each method is set up once (the LNS-Net model loaded once); with
+    ``warmup``, one untimed call per method precedes its first timed call. Times are
+    ``time.perf_counter()`` around the method call only.
+    """
+
+    def __init__(self, ds, methods: list[str], model, r: int, warmup: bool) -> None:
+        self.ds, self.r, self.warmup = ds, r, warmup
+        self.warm: set[str] = set()
+        self.funcs = {}
+        for name in methods:
+            clustering = lnsnet_clustering(name)
+            if clustering is not None:
+                from ..hub import load_model
+                from ..inference import segment
+
+                net = load_model(model)
+
+                def _lns(image, k, _net=net, _clustering=clustering):
+                    return segment(image, k, model=_net, clustering=_clustering)
+
+                self.funcs[name] = _lns
+            else:
+                from .baselines import get_method
+
+                self.funcs[name] = get_method(name)
+
+    def run(self, index: int, todo: list[tuple[str, int]]) -> list[dict]:
+        """Run the (method, K) pairs ``todo`` on image ``index``; one row each."""
+        from .metrics import score
+
+        sample = self.ds[index]
+        rows = []
+        for method, k in todo:
+            fn = self.funcs[method]
+            try:
+                if self.warmup and method not in self.warm:
+                    fn(sample.image, k)
+                t0 = time.perf_counter()
+                labels = fn(sample.image, k)
+                dt = time.perf_counter() - t0
+                self.warm.add(method)
+                s = score(labels, sample.ground_truths, image=sample.image, r=self.r)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"{method} with K={k} on image {sample.name!r} ({sample.path}) failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            row = {"method": method, "k_asked": k, "image": sample.name,
+                   "k_delivered": int(s["n_segments"]), "time_s": dt}  # fmt: skip
+            for key in SCORE_KEYS:
+                v = s[key]
+                row[key] = int(v) if key.startswith("n_") else v
+            rows.append(row)
+        return rows

@@ -1,0 +1,97 @@
+"""Shipped models: their names, checksums, and :func:`load_model`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Union
+
+import torch
+
+from . import checkpoint
+from .model import LNSNet
+
+__all__ = ["load_model", "available_models", "resolve_model", "model_record", "as_device", "WEIGHTS_DIR",
+           "DEFAULT_MODEL"]
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "bsds500"
+_NOT_LNSNET = {"ssn_bsds500"}  # weights of the SSN baseline (lnsnet.eval.ssn), not an LNS-Net model
+
+
+def available_models() -> list[str]:
+    """Names of the LNS-Net models shipped with the package."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt") if p.stem not in _NOT_LNSNET)
+
+
+def as_device(device) -> torch.device:
+    """``device`` (None: the CPU) as a torch device; ``ValueError`` for CUDA without a GPU."""
+    if device is None:
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is available")
+    return dev
+
+
+def _checked_sha256(name: str) -> str:
+    """The sha256 of the shipped model ``name``, checked against its card's record."""
+    path = WEIGHTS_DIR / f"{name}.pt"
+    actual = checkpoint.sha256(path)
+    meta = WEIGHTS_DIR / f"{name}.json"
+    expected = json.loads(meta.read_text(encoding="utf-8")).get("sha256") if meta.is_file() else None
+    if expected and expected != actual:
+        raise ValueError(f"shipped model {path} fails its checksum (sha256 {actual}, expected {expected}); "
+                         "reinstall lnsnet")
+    return actual
+
+
+@lru_cache(maxsize=8)
+def _load_named(name: str, device: str = "cpu") -> LNSNet:
+    """The shipped model ``name`` on ``device``, checksum-verified, cached (do not modify)."""
+    _checked_sha256(name)
+    return checkpoint.model_from_payload(checkpoint.load(WEIGHTS_DIR / f"{name}.pt")).eval().to(device)
+
+
+def resolve_model(name_or_path: Union[str, Path, LNSNet, None], device=None) -> LNSNet:
+    """A model for inference, not to be modified: shipped models come from a cache
+    shared by all calls (use :func:`load_model` for a model of one's own)."""
+    dev = as_device(device)
+    if isinstance(name_or_path, LNSNet):
+        return name_or_path.eval().to(dev)
+    name = DEFAULT_MODEL if name_or_path is None else name_or_path
+    if isinstance(name, str) and name in available_models():
+        return _load_named(name, str(dev))
+    path = Path(name)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}) "
+            f"and no file at {path}"
+        )
+    return checkpoint.model_from_payload(checkpoint.load(path)).eval().to(dev)
+
+
+def load_model(name_or_path: Union[str, Path, LNSNet, None] = None, device=None) -> LNSNet:
+    """A model by shipped name (default ``"bsds500"``), by file path, or passed through.
+
+    Model files are read with ``torch.load(weights_only=True)``: they can hold tensors and
+    plain data only, never code. Shipped models are checked against their sha256. The
+    model returned is the caller's own: training it does not change what ``segment``
+    uses by default.
+    """
+    if isinstance(name_or_path, LNSNet):
+        return name_or_path.eval().to(as_device(device))
+    return copy.deepcopy(resolve_model(name_or_path, device))
+
+
+def model_record(name_or_path: Union[str, Path, None] = None) -> dict:
+    """``{"name", "sha256"}`` of a shipped model or model file (loaded once, so a bad
+    file fails here with a clear message)."""
+    name = DEFAULT_MODEL if name_or_path is None else name_or_path
+    if isinstance(name, str) and name in available_models():
+        return {"name": name, "sha256": _checked_sha256(name)}
+    resolve_model(name)
+    path = Path(name)
+    return {"name": str(path.resolve()), "sha256": checkpoint.sha256(path)}

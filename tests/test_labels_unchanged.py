@@ -1,0 +1,52 @@
+"""The labels of the default (compact) and the paper's clustering on 20 BSDS500 test images
+(the first 20 by name, K = 200 and 1000) are the ones the code gave before the clustering
+layer moved into ``lnsnet.cluster`` (commit 738f47a): ``tests/data/labels_before.json``
+holds the sha256 of each label map (int32, C order).
+
+A change that means to alter the labels rewrites that file, on purpose and in its own
+commit: ``python tests/test_labels_unchanged.py --write`` (with ``LNSNET_BSDS500`` set or
+``../shared/data/bsds500`` beside the checkout).
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lnsnet
+from lnsnet.io import read_image
+
+REFERENCE = Path(__file__).parent / "data" / "labels_before.json"
+KS = (200, 1000)
+CLUSTERINGS = ("compact", "paper")
+
+
+def _digests(root: Path) -> dict:
+    files = sorted((root / "images" / "test").glob("*.jpg"))[:20]
+    out = {}
+    for f in files:
+        image = read_image(f)
+        for clustering in CLUSTERINGS:
+            for k in KS:
+                labels = np.ascontiguousarray(lnsnet.segment(image, k, clustering=clustering), dtype=np.int32)
+                out[f"{f.stem}:{clustering}:{k}"] = hashlib.sha256(labels.tobytes()).hexdigest()
+    return out
+
+
+def test_labels_identical_to_before_the_refactor(bsds500):
+    want = json.loads(REFERENCE.read_text())
+    assert len(want) == 20 * len(KS) * len(CLUSTERINGS)
+    got = _digests(bsds500)
+    assert got.keys() == want.keys()
+    changed = sorted(key for key in want if got[key] != want[key])
+    assert not changed, f"{len(changed)} label maps changed, e.g. {changed[:5]}"
+
+
+if __name__ == "__main__" and "--write" in sys.argv:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import bsds_root
+
+    REFERENCE.write_text(json.dumps(_digests(bsds_root()), indent=1, sort_keys=True) + "\n")
