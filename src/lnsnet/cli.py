@@ -64,6 +64,11 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
+def _passed_on(args, *names: str) -> dict:
+    """The options ``names`` of ``args`` as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names}
+
+
 # ------------------------------------------------------------------------------ segment
 
 def _input_files(args) -> list[Path]:
@@ -151,17 +156,11 @@ def _cmd_train(args) -> int:
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
     cfg = TrainConfig(
-        iterations=args.iterations,
-        feature_iterations=args.feature_iterations,
+        **_passed_on(args, "iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed"),
         **({} if args.lr is None else {"lr": args.lr}),
-        lr_decay_images=args.lr_decay_images,
-        beta=args.beta,
-        phi=args.phi,
         n_neighbours=args.neighbours,
         contour=args.contour if args.boundaries is None else "user",
-        epsilon=args.epsilon,
         n_segments=tuple(args.n_segments),
-        seed=args.seed,
     )
     start = load_model(args.init, None) if args.init else None
     t0 = time.perf_counter()
@@ -170,13 +169,8 @@ def _cmd_train(args) -> int:
         output,
         config=cfg,
         model=start,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-        boundaries=args.boundaries,
-        max_images=args.max_images,
-        device=args.device,
         progress=not args.quiet,
-        log=args.log,
+        **_passed_on(args, "resume", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
         print(f"trained on {len(files)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
@@ -297,20 +291,11 @@ def _cmd_benchmark(args) -> int:
     from .eval.benchmark import META_FILE, ROWS_FILE, SUMMARY_CSV, SUMMARY_MD, run_benchmark, summary_markdown
 
     summary = run_benchmark(
-        dataset=args.dataset,
-        split=args.split,
-        methods=args.methods,
-        ks=args.ks,
         out_dir=args.output,
-        root=args.root,
         workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
-        limit=args.limit,
-        engine=args.engine,
-        address=args.address,
         progress=not args.quiet,
         r=args.radius,
-        model=args.model,
-        redo=args.redo,
+        **_passed_on(args, "dataset", "split", "methods", "ks", "root", "limit", "engine", "address", "model", "redo"),
     )
     out = Path(args.output)
     plots = []

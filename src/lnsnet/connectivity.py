@@ -199,6 +199,25 @@ def _consider(s, d, means, best_cost, best_dst):
 
 
 @nb.njit(**_jit)
+def _offer_neighbours(comp, dy, dx, small, means, best_cost, best_dst):
+    """Offer each small piece its neighbour pieces at offset ``(dy, dx)`` as merge targets
+    (the best is kept, so the order of offers does not matter); True when one was offered."""
+    found = False
+    for y in range(comp.shape[0] - dy):
+        for x in range(comp.shape[1] - dx):
+            a = comp[y, x]
+            b = comp[y + dy, x + dx]
+            if a != b:
+                if small[a]:
+                    _consider(a, b, means, best_cost, best_dst)
+                    found = True
+                if small[b]:
+                    _consider(b, a, means, best_cost, best_dst)
+                    found = True
+    return found
+
+
+@nb.njit(**_jit)
 def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds):
     h, w = comp.shape
     n = h * w
@@ -229,28 +248,8 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds
                 means[c, j] = sums[c, j] / s
         best_cost = np.full(k, np.inf)
         best_dst = np.full(k, -1, dtype=np.int64)
-        found = False
-        for y in range(h):
-            for x in range(w):
-                a = comp[y, x]
-                if x + 1 < w:
-                    b = comp[y, x + 1]
-                    if a != b:
-                        if small[a]:
-                            _consider(a, b, means, best_cost, best_dst)
-                            found = True
-                        if small[b]:
-                            _consider(b, a, means, best_cost, best_dst)
-                            found = True
-                if y + 1 < h:
-                    b = comp[y + 1, x]
-                    if a != b:
-                        if small[a]:
-                            _consider(a, b, means, best_cost, best_dst)
-                            found = True
-                        if small[b]:
-                            _consider(b, a, means, best_cost, best_dst)
-                            found = True
+        found = _offer_neighbours(comp, 0, 1, small, means, best_cost, best_dst)
+        found |= _offer_neighbours(comp, 1, 0, small, means, best_cost, best_dst)
         if not found:
             break
         parent = np.arange(k)

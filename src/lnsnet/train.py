@@ -16,7 +16,7 @@ import json
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .dictconfig import DictConfig
 from .features import contour_prior, encode
 from .grid import make_grid
 from .io import IMAGE_SUFFIXES, read_image, to_float_rgb
@@ -39,7 +40,7 @@ ADAPT_LR = 3e-4
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """Training hyper-parameters; defaults follow Sec. 4.1 of the paper except the learning
     rate: 1e-4 instead of the paper's 3e-4, with which long streams drift after 50-150 images
     (``docs/training/drift-probe/``)."""
@@ -64,6 +65,8 @@ class TrainConfig:
     learn_seeds: bool = True
     seed: int = 0
 
+    _list_fields = ("n_segments",)
+
     def __post_init__(self):
         if isinstance(self.n_segments, int):
             self.n_segments = (self.n_segments,)
@@ -87,15 +90,6 @@ class TrainConfig:
         if self.lr_decay_images > 0:
             return self.lr / (1.0 + index / self.lr_decay_images)
         return self.lr
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["n_segments"] = list(d["n_segments"])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 # ----------------------------------------------------------------------------- streams

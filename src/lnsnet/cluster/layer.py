@@ -42,14 +42,8 @@ def _seed_grid(seed_feats: torch.Tensor, grid: Grid, half: int) -> torch.Tensor:
     return torch.nn.functional.pad(s[None], (half, half, half, half), mode="replicate")[0]
 
 
-def local_distances(
-    z: torch.Tensor,
-    seed_feats: torch.Tensor,
-    grid: Grid,
-    window: int = 3,
-    seed_pos: torch.Tensor | None = None,
-    compactness: float = 0.0,
-):
+def local_distances(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, window: int = 3,
+                    seed_pos: torch.Tensor | None = None, compactness: float = 0.0) -> torch.Tensor:
     """Squared distances to the seeds of neighbouring cells.
 
     Parameters
@@ -96,14 +90,8 @@ def local_distances(
     return torch.stack(out)
 
 
-def local_labels(
-    z: torch.Tensor,
-    seed_feats: torch.Tensor,
-    grid: Grid,
-    window: int = 3,
-    seed_pos: torch.Tensor | None = None,
-    compactness: float = 0.0,
-) -> torch.Tensor:
+def local_labels(z: torch.Tensor, seed_feats: torch.Tensor, grid: Grid, window: int = 3,
+                 seed_pos: torch.Tensor | None = None, compactness: float = 0.0) -> torch.Tensor:
     """Argmax of the Student-t similarity (= argmin distance) over neighbouring seeds.
 
     ``z`` ``(C, H, W)``, ``seed_feats`` ``(K, C)`` -> seed index per pixel ``(H, W)`` int64.

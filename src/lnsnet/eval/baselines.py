@@ -5,7 +5,9 @@ Every adapter is ``fn(image, n_segments, **kw) -> labels`` where ``image`` is an
 ``labels`` an ``(H, W)`` int32 array with labels ``0..k-1``, every label 4-connected. Each
 adapter maps K to its method's own parameters the way the method's authors (or the library
 that ships it) intend; the number delivered, ``labels.max() + 1``, differs from K and is
-what benchmarks should report. Keyword arguments override the documented defaults.
+what benchmarks should report. Keyword arguments override the documented defaults. Every
+adapter checks ``image`` and ``n_segments`` (an integer in ``[1, H W]``) and raises
+ValueError otherwise; its docstring lists only its own keyword arguments.
 
 Methods (:data:`BASELINES`), name: method (paper), package:
 
@@ -92,17 +94,10 @@ def _region_size(image: np.ndarray, k: int) -> int:
 def finalize_labels(labels) -> np.ndarray:
     """Make any method's output follow the package's label convention.
 
-    Every 4-connected piece of every label becomes its own label and labels are numbered
-    ``0..k-1`` (raster order of first pixel), as int32. Nothing is merged, so a method
-    that leaves disconnected fragments delivers more segments, and that is reported.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
+    ``labels``, array_like of int of shape ``(H, W)``, becomes an ``(H, W)`` int32 map in
+    which every 4-connected piece of every label is its own label, numbered ``0..k-1``
+    (raster order of first pixel). Nothing is merged, so a method that leaves disconnected
+    fragments delivers more segments, and that is reported.
     """
     return split_disconnected(np.asarray(labels))
 
@@ -141,22 +136,15 @@ def slic(image, n_segments, *, compactness=10.0, max_num_iter=10, sigma=0.0,
          min_size_factor=0.5, max_size_factor=3.0, slic_zero=False):  # fmt: skip
     """SLIC superpixels (Achanta et al., TPAMI 2012) from scikit-image.
 
-    ``skimage.segmentation.slic`` in CIELAB with K seeds on a regular grid, compactness
-    10 (the authors' value for Lab), 10 iterations and its connectivity enforcement
-    (``enforce_connectivity=True``: segments under ``min_size_factor`` of the mean size
-    are merged).
+    ``skimage.segmentation.slic`` in CIELAB with K seeds (its ``n_segments``) on a regular
+    grid, compactness 10 (the authors' value for Lab), 10 iterations and its connectivity
+    enforcement (``enforce_connectivity=True``: segments under ``min_size_factor`` of the
+    mean size are merged).
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
-        K, passed as ``n_segments``.
     compactness, max_num_iter, sigma, min_size_factor, max_size_factor, slic_zero
         Passed to ``skimage.segmentation.slic``.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from skimage.segmentation import slic as _slic
 
@@ -179,14 +167,8 @@ def slico(image, n_segments, **kw):
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     **kw
         Passed to :func:`slic`.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     kw.setdefault("slic_zero", True)
     return slic(image, n_segments, **kw)
@@ -207,18 +189,12 @@ def felzenszwalb(image, n_segments, *, sigma=0.8, min_size=None, tolerance=0.1,
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     sigma : float, default 0.8
     min_size : int, optional
         Overrides the ``0.1 N / K`` rule.
     tolerance : float, default 0.1
         Relative distance to K at which the search stops.
     max_runs : int, default 6
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from skimage.segmentation import felzenszwalb as _fh
 
@@ -269,13 +245,7 @@ def watershed(image, n_segments, *, compactness=0.001):
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     compactness : float, default 0.001
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from skimage.color import rgb2gray
     from skimage.filters import sobel
@@ -290,19 +260,26 @@ def watershed(image, n_segments, *, compactness=0.001):
 # ------------------------------------------------------------------------------- OpenCV
 
 
-def _cv_slic(image, n_segments, algorithm: str, ruler, num_iterations, min_element_size):
+def _cv_superpixels(image, n_segments, create, num_iterations, min_element_size) -> np.ndarray:
+    """OpenCV's recipe: ``create(cv2, lab, region_size)`` on the blurred CIELAB image with
+    ``region_size = round(sqrt(H W / K))``, ``num_iterations`` iterations, then
+    ``enforceLabelConnectivity(min_element_size)`` unless that is 0."""
     image = _check_image(image)
     k = _check_k(n_segments, image)
     cv2 = _cv2()
-    algo = {"slic": cv2.ximgproc.SLIC, "slico": cv2.ximgproc.SLICO}[algorithm]
-    sp = cv2.ximgproc.createSuperpixelSLIC(
-        _cv_lab(image), algorithm=algo, region_size=_region_size(image, k),
-        ruler=float(ruler),
-    )  # fmt: skip
+    sp = create(cv2, _cv_lab(image), _region_size(image, k))
     sp.iterate(int(num_iterations))
     if min_element_size > 0:
         sp.enforceLabelConnectivity(int(min_element_size))
     return finalize_labels(sp.getLabels())
+
+
+def _cv_slic(image, n_segments, algorithm: str, ruler, num_iterations, min_element_size) -> np.ndarray:
+    def create(cv2, lab, region_size):
+        algo = {"slic": cv2.ximgproc.SLIC, "slico": cv2.ximgproc.SLICO}[algorithm]
+        return cv2.ximgproc.createSuperpixelSLIC(lab, algorithm=algo, region_size=region_size, ruler=float(ruler))
+
+    return _cv_superpixels(image, n_segments, create, num_iterations, min_element_size)
 
 
 def cv_slic(image, n_segments, *, ruler=10.0, num_iterations=10, min_element_size=25):
@@ -314,16 +291,10 @@ def cv_slic(image, n_segments, *, ruler=10.0, num_iterations=10, min_element_siz
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     ruler : float, default 10.0
     num_iterations : int, default 10
     min_element_size : int, default 25
         Percent of the mean size; 0 skips the connectivity step.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     return _cv_slic(image, n_segments, "slic", ruler, num_iterations, min_element_size)
 
@@ -336,14 +307,8 @@ def cv_slico(image, n_segments, *, num_iterations=10, min_element_size=25):
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
-    num_iterations : int, default 10
-    min_element_size : int, default 25
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
+    num_iterations, min_element_size
+        As in :func:`cv_slic` (defaults 10 and 25).
     """
     return _cv_slic(image, n_segments, "slico", 10.0, num_iterations, min_element_size)
 
@@ -359,27 +324,15 @@ def lsc(image, n_segments, *, ratio=0.075, num_iterations=10, min_element_size=2
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     ratio : float, default 0.075
-    num_iterations : int, default 10
-    min_element_size : int, default 25
-        Percent of the mean size; 0 skips the connectivity step.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
+    num_iterations, min_element_size
+        As in :func:`cv_slic` (defaults 10 and 25).
     """
-    image = _check_image(image)
-    k = _check_k(n_segments, image)
-    cv2 = _cv2()
-    sp = cv2.ximgproc.createSuperpixelLSC(
-        _cv_lab(image), region_size=_region_size(image, k), ratio=float(ratio)
-    )
-    sp.iterate(int(num_iterations))
-    if min_element_size > 0:
-        sp.enforceLabelConnectivity(int(min_element_size))
-    return finalize_labels(sp.getLabels())
+
+    def create(cv2, lab, region_size):
+        return cv2.ximgproc.createSuperpixelLSC(lab, region_size=region_size, ratio=float(ratio))
+
+    return _cv_superpixels(image, n_segments, create, num_iterations, min_element_size)
 
 
 def seeds(image, n_segments, *, num_levels=4, prior=2, histogram_bins=5,
@@ -399,15 +352,9 @@ def seeds(image, n_segments, *, num_levels=4, prior=2, histogram_bins=5,
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     num_levels : int or "auto", default 4
     prior, histogram_bins, double_step, num_iterations
         Passed to OpenCV.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     image = _check_image(image)
     k = _check_k(n_segments, image)
@@ -475,13 +422,7 @@ def snic(image, n_segments, *, compactness=20.0):
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     compactness : float, default 20.0
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     image = _check_image(image)
     k = _check_k(n_segments, image)
@@ -537,8 +478,6 @@ def fast_slic(image, n_segments, *, compactness=10.0, min_size_factor=0.25,
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     compactness : float, default 10.0
     min_size_factor : float, default 0.25
     max_iter : int, default 10
@@ -546,10 +485,6 @@ def fast_slic(image, n_segments, *, compactness=10.0, min_size_factor=0.25,
         -1 uses every core.
     avx2 : bool, optional
         Force the AVX2 (True) or portable (False) kernels.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     image = _check_image(image)
     k = _check_k(n_segments, image)
@@ -580,14 +515,8 @@ def ers(image, n_segments, *, lambda_prime=0.5, sigma=5.0, connectivity=4):
 
     Parameters
     ----------
-    image : numpy.ndarray of uint8, shape (H, W, 3)
-    n_segments : int
     lambda_prime, sigma : float
     connectivity : {4, 8}
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from .ers import ers as _ers
 
@@ -602,10 +531,6 @@ def rim(image, n_segments, *, iterations=500, lr=1e-2, lam=2.0, alpha=2.0, beta=
     information maximisation loss with the smoothness and reconstruction terms; the
     paper's settings by default (500 steps: about half an hour per 481x321 image on two
     CPU cores).
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from .rim import rim as _rim
 
@@ -620,10 +545,6 @@ def ssn(image, n_segments, *, model=None, iterations=10, device=None):
     supervised feature network (the shipped baseline model, trained here on BSDS500 train
     labels, or ``model``) and 10 differentiable-SLIC iterations, made connected. Needs
     labels to train; see ``src/lnsnet/weights/ssn_bsds500.md``.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (H, W)
     """
     from .ssn import ssn as _ssn
 

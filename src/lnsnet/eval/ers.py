@@ -97,14 +97,20 @@ def _gain(e, a, b, w, self_w, total_w, size, parent, w_t, lam, n):
     return er + lam * _balance(size[ri], size[rj], n)
 
 
+@nb.njit(**_jit, inline="always")
+def _swap(hg, he, i, j):
+    # exchange heap entries i and j: gain and edge
+    hg[i], hg[j] = hg[j], hg[i]
+    he[i], he[j] = he[j], he[i]
+
+
 @nb.njit(**_jit)
 def _sift_up(hg, he, k):
     while k > 0:
         p = (k - 1) >> 1
         if hg[p] >= hg[k]:
             break
-        hg[p], hg[k] = hg[k], hg[p]
-        he[p], he[k] = he[k], he[p]
+        _swap(hg, he, p, k)
         k = p
 
 
@@ -119,8 +125,7 @@ def _sift_down(hg, he, k, m):
             c = l + 1
         if hg[k] >= hg[c]:
             break
-        hg[c], hg[k] = hg[k], hg[c]
-        he[c], he[k] = he[k], he[c]
+        _swap(hg, he, c, k)
         k = c
 
 

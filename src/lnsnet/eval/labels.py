@@ -1,8 +1,9 @@
 """Helpers on integer label maps shared by the metrics, datasets and baselines.
 
-Everything here is pure numpy/scipy and works on 2-D integer label maps of shape ``(H, W)``.
-Connectivity is always 4-connectivity (a pixel touches its left, right, upper and lower
-neighbours), the convention of the whole package.
+Everything here is pure numpy/scipy and works on 2-D integer label maps of shape ``(H, W)``:
+every function takes ``labels``, an array_like of int of shape ``(H, W)``, checked by
+:func:`as_label_map`. Connectivity is always 4-connectivity (a pixel touches its left,
+right, upper and lower neighbours), the convention of the whole package.
 """
 
 from __future__ import annotations
@@ -67,10 +68,6 @@ def connected_regions(labels) -> tuple[np.ndarray, int]:
     :func:`lnsnet.connectivity.components` does the work (row runs + sparse connected
     components, O(H W)).
 
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
-
     Returns
     -------
     regions : numpy.ndarray of int32, shape (H, W)
@@ -90,10 +87,6 @@ def split_disconnected(labels) -> np.ndarray:
     already connected keep their pixels together; a label made of ``c`` pieces becomes
     ``c`` labels. Nothing is merged, so the number of labels can only grow.
 
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
-
     Returns
     -------
     numpy.ndarray of int32, shape (H, W)
@@ -105,10 +98,6 @@ def split_disconnected(labels) -> np.ndarray:
 
 def count_disconnected(labels) -> int:
     """Number of labels whose pixels form more than one 4-connected component.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
 
     Returns
     -------
@@ -132,10 +121,6 @@ def boundary_map(labels) -> np.ndarray:
     image are ignored (so the image border is not a boundary). This marks exactly one
     pixel on each side of a label change (the upper/left one), as in the evaluation code
     of SEAL (Tu et al., CVPR 2018) and SSN (Jampani et al., ECCV 2018).
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (H, W)
 
     Returns
     -------

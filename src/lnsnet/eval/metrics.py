@@ -6,7 +6,7 @@ number of pixels, ``|.|`` a pixel count, ``B(L)`` the boundary pixels of a label
 (see :func:`lnsnet.eval.labels.boundary_map`: a pixel whose label differs from its right or
 lower neighbour, as in the SEAL/SSN evaluation code).
 
-Conventions, all stated once here and in each function:
+Conventions of all the functions:
 
 * Boundary tolerance: a boundary pixel is matched when a boundary pixel of the other map lies
   in the ``(2r+1) x (2r+1)`` square window centred on it (Chebyshev distance ``<= r``),
@@ -18,8 +18,10 @@ Conventions, all stated once here and in each function:
   paper's choice; the best of each metric is taken on its own, so ``br_best`` and
   ``bp_best`` may come from different annotators) and the mean over annotators.
 
-Label maps may use any integer values (they are relabelled internally); label maps passed
-together must have the same shape.
+Label maps, ``superpixels`` and ``ground_truth`` in every function, are array_like of int
+of shape ``(H, W)``; they may use any integer values (they are relabelled internally) and
+label maps passed together must have the same shape. The docstrings below list only the
+other parameters.
 """
 
 from __future__ import annotations
@@ -125,7 +127,6 @@ def boundary_recall(superpixels, ground_truth, r: int = 1) -> float:
 
     Parameters
     ----------
-    superpixels, ground_truth : array_like of int, shape (H, W)
     r : int, default 1
         Tolerance radius: a ``(2r+1) x (2r+1)`` square window.
 
@@ -152,9 +153,8 @@ def boundary_precision(superpixels, ground_truth, r: int = 1) -> float:
 
     Parameters
     ----------
-    superpixels, ground_truth : array_like of int, shape (H, W)
     r : int, default 1
-        Tolerance radius: a ``(2r+1) x (2r+1)`` square window.
+        As in :func:`boundary_recall`.
 
     Returns
     -------
@@ -205,10 +205,6 @@ def f_measure(precision: float, recall: float, beta: float = 4.0) -> float:
 
 def contingency(superpixels, ground_truth):
     """Non-zero cells of the contingency table ``n[s, g] = |s ∩ g|``.
-
-    Parameters
-    ----------
-    superpixels, ground_truth : array_like of int, shape (H, W)
 
     Returns
     -------
@@ -266,10 +262,6 @@ def asa(superpixels, ground_truth) -> float:
     Source: M.-Y. Liu, O. Tuzel, S. Ramalingam, R. Chellappa, "Entropy rate superpixel
     segmentation", CVPR 2011.
 
-    Parameters
-    ----------
-    superpixels, ground_truth : array_like of int, shape (H, W)
-
     Returns
     -------
     float
@@ -294,10 +286,6 @@ def undersegmentation_error(superpixels, ground_truth) -> float:
     Source: P. Neubert, P. Protzel, "Superpixel benchmark and comparison", Forum
     Bildverarbeitung 2012 (the form also used by Stutz et al., "Superpixels: an evaluation
     of the state-of-the-art", CVIU 2018). Lower is better.
-
-    Parameters
-    ----------
-    superpixels, ground_truth : array_like of int, shape (H, W)
 
     Returns
     -------
@@ -341,10 +329,6 @@ def compactness(superpixels) -> float:
     Source: A. Schick, M. Fischer, R. Stiefelhagen, "Measuring and evaluating the
     compactness of superpixels", ICPR 2012. Higher is more compact.
 
-    Parameters
-    ----------
-    superpixels : array_like of int, shape (H, W)
-
     Returns
     -------
     float
@@ -371,7 +355,6 @@ def explained_variation(superpixels, image) -> float:
 
     Parameters
     ----------
-    superpixels : array_like of int, shape (H, W)
     image : array_like, shape (H, W) or (H, W, C)
         Any real dtype; values are used as they are (no rescaling, no colour conversion).
 
@@ -410,10 +393,6 @@ def explained_variation(superpixels, image) -> float:
 def n_segments(superpixels) -> int:
     """Number of segments delivered: the number of distinct label values.
 
-    Parameters
-    ----------
-    superpixels : array_like of int, shape (H, W)
-
     Returns
     -------
     int
@@ -427,10 +406,6 @@ def n_disconnected(superpixels) -> int:
 
     A method that honours the package's label convention scores 0. Nothing is corrected:
     the other metrics take the labels as given.
-
-    Parameters
-    ----------
-    superpixels : array_like of int, shape (H, W)
 
     Returns
     -------
@@ -474,7 +449,6 @@ def score(
 
     Parameters
     ----------
-    superpixels : array_like of int, shape (H, W)
     ground_truths : list of array_like of int, each (H, W); or one (H, W) / (A, H, W) array
     image : array_like, shape (H, W) or (H, W, C), optional
         Needed for explained variation; ``ev`` is NaN without it.

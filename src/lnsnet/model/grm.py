@@ -62,32 +62,34 @@ def gbl_scale(contours: torch.Tensor, epsilon: float, mode: str = "reverse") -> 
     return torch.where(contours > epsilon, contour_value, torch.ones_like(contours))
 
 
-class GradientAdaptive(torch.autograd.Function):
+class _ScaleGradient(torch.autograd.Function):
+    """``y = x``; ``dL/dx = dL/dy * factor`` with ``factor`` broadcast against ``x``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(factor)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (factor,) = ctx.saved_tensors
+        return grad * factor.to(grad.dtype), None
+
+
+class GradientAdaptive(_ScaleGradient):
     """GAL: ``y = x``; ``dL/dx = dL/dy * scale[c]`` for ``x`` of shape ``(B, C, H, W)``."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(scale)
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (scale,) = ctx.saved_tensors
-        return grad * scale.reshape(1, -1, 1, 1).to(grad.dtype), None
+        return _ScaleGradient.forward(ctx, x, scale.reshape(1, -1, 1, 1))
 
 
-class GradientBidirection(torch.autograd.Function):
+class GradientBidirection(_ScaleGradient):
     """GBL: ``y = x``; ``dL/dx = dL/dy * psi[b, h, w]`` for ``x`` ``(B, C, H, W)``, psi ``(B, H, W)``."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(psi)
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (psi,) = ctx.saved_tensors
-        return grad * psi[:, None].to(grad.dtype), None
+        return _ScaleGradient.forward(ctx, x, psi[:, None])
 
 
 def gal(z: torch.Tensor, g: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dictconfig import DictConfig
 from ..grid import Grid
 from .embedder import FeatureEmbedder
 from .seeds import SeedEstimation, sample_features
@@ -17,7 +18,7 @@ __all__ = ["ModelConfig", "LNSNet"]
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Architecture hyper-parameters (Sec. 4.1 defaults)."""
 
     in_channels: int = 5
@@ -27,17 +28,13 @@ class ModelConfig:
     dilations: Sequence[int] = field(default_factory=lambda: (1, 3, 5))
     seed_hidden: int = 20
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["dilations"] = list(d["dilations"])
-        return d
+    _list_fields = ("dilations",)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "dilations" in known:
-            known["dilations"] = tuple(int(x) for x in known["dilations"])
-        return cls(**known)
+        if "dilations" in d:
+            d = {**d, "dilations": tuple(int(x) for x in d["dilations"])}
+        return super().from_dict(d)
 
 
 class LNSNet(nn.Module):
