@@ -10,7 +10,7 @@ import torch
 
 import lnsnet
 from lnsnet import ClusterOptions
-from lnsnet.cluster import kernels as _kernels
+from lnsnet.cluster import kernels
 from lnsnet.cluster.layer import local_distances
 from lnsnet.cluster.local import cluster_local, contrast_beta, edge_weights
 from lnsnet.grid import make_grid
@@ -25,14 +25,14 @@ def P(**options) -> ClusterOptions:
 def test_seed_sums_by_hand():
     z = np.arange(12, dtype=np.float32).reshape(2, 2, 3)  # channel 0: 0..5, channel 1: 6..11
     lab = np.array([[0, 0, 1], [1, 1, 2]], dtype=np.int32)
-    fsum, psum, cnt = _kernels.seed_sums(z, lab, 3, y0=10)
+    fsum, psum, cnt = kernels.seed_sums(z, lab, 3, y0=10)
     np.testing.assert_array_equal(cnt, [2, 3, 1])
     np.testing.assert_array_equal(fsum, [[0 + 1, 6 + 7], [2 + 3 + 4, 8 + 9 + 10], [5, 11]])
     # positions (row, col) with the band offset y0 = 10
     np.testing.assert_array_equal(psum, [[20, 1], [10 + 11 + 11, 2 + 0 + 1], [11, 2]])
     # band by band adds up to the whole
-    part = _kernels.seed_sums(z[:, :1], lab[:1], 3, y0=10)
-    part = _kernels.seed_sums(z[:, 1:], lab[1:], 3, y0=11, sums=part)
+    part = kernels.seed_sums(z[:, :1], lab[:1], 3, y0=10)
+    part = kernels.seed_sums(z[:, 1:], lab[1:], 3, y0=11, sums=part)
     for a, b in zip(part, (fsum, psum, cnt)):
         np.testing.assert_array_equal(a, b)
 
@@ -41,7 +41,7 @@ def test_seed_sums_in_row_chunks_equal_numpy():
     rng = np.random.default_rng(12)
     z = rng.random((37, 11, 3)).astype(np.float32)  # channels last; 37 rows: uneven chunks
     lab = rng.integers(0, 5, (37, 11)).astype(np.int32)
-    fsum, psum, cnt = _kernels.seed_sums(z, lab, 6, y0=4, channels_last=True)
+    fsum, psum, cnt = kernels.seed_sums(z, lab, 6, y0=4, channels_last=True)
     ys, xs = np.mgrid[0:37, 0:11]
     for s in range(6):
         m = lab == s
@@ -62,7 +62,7 @@ def test_local_assign_returns_every_candidate_distance(window):
     pos = grid.centres().numpy() + rng.normal(0, 1, (grid.n_seeds, 2)).astype(np.float32)
     wmap = rng.random((h, w)).astype(np.float32)
     pr, pc = (t.numpy() for t in grid.pixel_cells())
-    lab, best, dists = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, window, wmap,
+    lab, best, dists = kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, window, wmap,
                                              return_best=True, return_dists=True)
     assert dists.shape == (h, w, window * window)
     half = window // 2
@@ -99,9 +99,9 @@ def test_edge_and_contrast_kernels_match_numpy():
     g[:-1] = np.maximum(g[:-1], dy)
     g[:, 1:] = np.maximum(g[:, 1:], dx)
     g[:, :-1] = np.maximum(g[:, :-1], dx)
-    np.testing.assert_allclose(_kernels.edge_strength(img), g, rtol=1e-6)
+    np.testing.assert_allclose(kernels.edge_strength(img), g, rtol=1e-6)
     np.testing.assert_allclose(edge_weights(img, 1.5), np.exp(-g / (g.mean() * 1.5)), rtol=1e-5)
-    right, down = _kernels.contrast_weights(img, 0.7)
+    right, down = kernels.contrast_weights(img, 0.7)
     np.testing.assert_allclose(right[:, :-1], np.exp(-0.7 * dx), rtol=1e-6)
     np.testing.assert_allclose(down[:-1], np.exp(-0.7 * dy), rtol=1e-6)
     assert (right[:, -1] == 0).all() and (down[-1] == 0).all()
@@ -112,7 +112,7 @@ def test_contrast_beta_and_weights_by_hand():
     # pairs: right (0,1) 1, (0,3) 9; down (0,0) 0, (1,3) 4 -> mean 14/4
     beta = contrast_beta(img)
     assert beta == pytest.approx(1 / (2 * 14 / 4))
-    right, down = _kernels.contrast_weights(img, beta)
+    right, down = kernels.contrast_weights(img, beta)
     np.testing.assert_allclose(right[:, 0], np.exp(-beta * np.array([1.0, 9.0])), rtol=1e-6)
     np.testing.assert_allclose(down[0], np.exp(-beta * np.array([0.0, 4.0])), rtol=1e-6)
     assert contrast_beta(np.ones((3, 4, 4))) == 0.0
@@ -122,7 +122,7 @@ def test_contrast_weights_with_features_by_hand():
     # 1 x 2 image, one colour channel and two feature channels weighted by a2
     img = np.array([[[0.0, 1.0]]], np.float32)
     z = np.array([[[0.0, 0.0], [2.0, -1.0]]], np.float32)  # (h, W, F)
-    right, down = _kernels.contrast_weights(img, 0.5, z, np.array([0.25, 3.0], np.float32))
+    right, down = kernels.contrast_weights(img, 0.5, z, np.array([0.25, 3.0], np.float32))
     # d = 1^2 + 0.25 * 2^2 + 3 * 1^2 = 5
     assert right[0, 0] == pytest.approx(np.exp(-0.5 * 5.0), rel=1e-6)
     assert right[0, 1] == 0 and (down == 0).all()
@@ -133,21 +133,21 @@ def test_contrast_weights_with_features_equal_the_stacked_image_and_add_up_by_ba
     img = rng.random((3, 11, 9), dtype=np.float32)
     z = rng.random((11, 9, 4), dtype=np.float32)
     a2 = np.array([0.5, 2.0, 0.0, 1.5], np.float32)
-    whole = _kernels.contrast_weights(img, 0.8, z, a2)
+    whole = kernels.contrast_weights(img, 0.8, z, a2)
     stacked = np.concatenate([img, np.sqrt(a2)[:, None, None] * z.transpose(2, 0, 1)])
-    for got, want in zip(whole, _kernels.contrast_weights(stacked, 0.8)):
+    for got, want in zip(whole, kernels.contrast_weights(stacked, 0.8)):
         np.testing.assert_allclose(got, want, rtol=1e-5)
     out = (np.zeros((11, 9), np.float32), np.zeros((11, 9), np.float32))
     prev = None
     for r0, r1 in [(0, 3), (3, 4), (4, 11)]:
-        _kernels.contrast_weights(img, 0.8, z[r0:r1], a2, y0=r0, prev=prev, out=out)
+        kernels.contrast_weights(img, 0.8, z[r0:r1], a2, y0=r0, prev=prev, out=out)
         prev = z[r1 - 1]
     for got, want in zip(out, whole):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="do not fit"):
-        _kernels.contrast_weights(img, 0.8, z, a2, y0=1)
+        kernels.contrast_weights(img, 0.8, z, a2, y0=1)
     with pytest.raises(ValueError, match="y0 >= 1"):
-        _kernels.contrast_weights(img, 0.8, z[:2], a2, prev=z[0])
+        kernels.contrast_weights(img, 0.8, z[:2], a2, prev=z[0])
 
 
 def test_feature_weights_by_hand_floor_and_cap():
@@ -165,7 +165,7 @@ def test_feature_weights_by_hand_floor_and_cap():
 
 def test_feature_stats_by_hand_and_by_bands():
     z = np.array([[[1.0], [3.0]], [[2.0], [6.0]]], np.float32)  # 2 x 2, one channel
-    s1, s2, dsq = _kernels.feature_stats(z)
+    s1, s2, dsq = kernels.feature_stats(z)
     # sum 12, squares 1 + 9 + 4 + 36 = 50; pairs: right 2^2 + 4^2, down 1^2 + 3^2 -> 30
     np.testing.assert_array_equal([s1[0], s2[0], dsq[0]], [12.0, 50.0, 30.0])
     rng = np.random.default_rng(6)
@@ -173,12 +173,12 @@ def test_feature_stats_by_hand_and_by_bands():
     x = z.astype(np.float64)
     want = (x.sum((0, 1)), (x * x).sum((0, 1)),
             ((x[1:] - x[:-1]) ** 2).sum((0, 1)) + ((x[:, 1:] - x[:, :-1]) ** 2).sum((0, 1)))
-    for got, ref in zip(_kernels.feature_stats(z), want):
+    for got, ref in zip(kernels.feature_stats(z), want):
         np.testing.assert_allclose(got, ref, rtol=1e-10)
-    whole = _kernels.feature_stats(z)
+    whole = kernels.feature_stats(z)
     sums, prev = None, None
     for r0, r1 in [(0, 1), (1, 6), (6, 13)]:
-        sums = _kernels.feature_stats(z[r0:r1], prev, sums)
+        sums = kernels.feature_stats(z[r0:r1], prev, sums)
         prev = z[r1 - 1]
     for got, ref, one in zip(sums, want, whole):
         np.testing.assert_allclose(got, ref, rtol=1e-10)
@@ -234,16 +234,16 @@ def test_potts_sweep_flips_a_lone_pixel_only_when_the_term_outweighs_the_distanc
     pc = np.array([0, 0, 0, 1, 1, 1])
     seeds = np.array([[0.0], [1.0]], np.float32)
     ones = (np.ones((1, 6), np.float32), np.ones((1, 6), np.float32))
-    _, dists = _kernels.local_assign(z, seeds, 1, 2, pr, pc, return_dists=True)
+    _, dists = kernels.local_assign(z, seeds, 1, 2, pr, pc, return_dists=True)
     # candidates of pixel 2 (cell 0): seeds -1, 0, 1 columns away in the middle row
     np.testing.assert_allclose(dists[0, 2, 3:6], [np.inf, 0.36, 0.16], rtol=1e-6)
     for lam, expected in ((0.05, 1), (0.09, 1), (0.11, 0), (1.0, 0)):
         lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
-        _kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=lam, colour=0)  # (0 + 2) % 2 == 0
+        kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=lam, colour=0)  # (0 + 2) % 2 == 0
         assert lab[0, 2] == expected, lam
     # the other colour leaves pixel 2 alone
     lab = np.array([[0, 0, 1, 0, 1, 1]], np.int32)
-    _kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=1.0, colour=1)
+    kernels.potts_sweep(dists, 2, lab, ones, pr, pc, lam=1.0, colour=1)
     assert lab[0, 2] == 1
 
 
@@ -252,13 +252,13 @@ def test_kernels_refuse_arrays_that_do_not_fit():
     ones = (np.ones((4, 6), np.float32), np.ones((4, 6), np.float32))
     pr, pc = np.zeros(4, np.int64), np.zeros(6, np.int64)
     with pytest.raises(ValueError, match="window"):
-        _kernels.potts_sweep(np.zeros((4, 6, 4), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
+        kernels.potts_sweep(np.zeros((4, 6, 4), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
     with pytest.raises(ValueError, match="do not fit"):
-        _kernels.potts_sweep(np.zeros((4, 5, 9), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
+        kernels.potts_sweep(np.zeros((4, 5, 9), np.float32), 1, lab, ones, pr, pc, lam=1.0, colour=0)
     with pytest.raises(ValueError, match="do not fit"):  # a band of 3 rows from row 2 runs past row 4
-        _kernels.potts_sweep(np.zeros((3, 6, 9), np.float32), 1, lab, ones, pr[:3], pc, lam=1.0, colour=0, y0=2)
+        kernels.potts_sweep(np.zeros((3, 6, 9), np.float32), 1, lab, ones, pr[:3], pc, lam=1.0, colour=0, y0=2)
     with pytest.raises(ValueError, match="match"):
-        _kernels.seed_sums(np.zeros((2, 3, 6), np.float32), lab, 1)  # 3 rows of features, 4 of labels
+        kernels.seed_sums(np.zeros((2, 3, 6), np.float32), lab, 1)  # 3 rows of features, 4 of labels
 
 
 def test_potts_sweep_never_picks_a_seed_outside_the_window():
@@ -267,11 +267,11 @@ def test_potts_sweep_never_picks_a_seed_outside_the_window():
     pc = np.repeat(np.arange(3), 3)
     lab = pc[None].astype(np.int32).copy()
     ones = (np.ones((1, 9), np.float32), np.ones((1, 9), np.float32))
-    _, dists = _kernels.local_assign(z, np.zeros((3, 1), np.float32), 1, 3, np.zeros(1, np.int64), pc, window=1,
+    _, dists = kernels.local_assign(z, np.zeros((3, 1), np.float32), 1, 3, np.zeros(1, np.int64), pc, window=1,
                                      return_dists=True)
     assert dists.shape == (1, 9, 1)
     for colour in (0, 1, 0, 1):
-        _kernels.potts_sweep(dists, 3, lab, ones, np.zeros(1, np.int64), pc, lam=10.0, colour=colour, window=1)
+        kernels.potts_sweep(dists, 3, lab, ones, np.zeros(1, np.int64), pc, lam=10.0, colour=colour, window=1)
     np.testing.assert_array_equal(lab[0], pc)
 
 
@@ -333,20 +333,20 @@ def test_potts_sweep_matches_a_plain_reference_and_never_raises_the_energy(spati
     pr, pc = (t.numpy() for t in grid.pixel_cells())
     weight = 0.02 if spatial else 0.0
     wmap = np.full((h, w), weight, np.float32) if spatial else None
-    lab, dists = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight, return_dists=True)
+    lab, dists = kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight, return_dists=True)
     image = rng.random((3, h, w), dtype=np.float32)
-    weights = _kernels.contrast_weights(image, contrast_beta(image))
+    weights = kernels.contrast_weights(image, contrast_beta(image))
     lam = 0.3
     ref = lab.copy()
     e0 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
     for colour in (0, 1, 0, 1):
-        _kernels.potts_sweep(dists, grid.cols, lab, weights, pr, pc, lam=lam, colour=colour)
+        kernels.potts_sweep(dists, grid.cols, lab, weights, pr, pc, lam=lam, colour=colour)
         ref = _reference_half_sweep(z, feats, pos, grid, wmap, ref, weights, lam, colour, 3)
         e1 = _energy_terms(z, feats, pos, grid, wmap, lab, weights, lam, 3)
         assert e1 <= e0 + 1e-4
         e0 = e1
     assert (lab == ref).mean() > 0.995  # float32 kernel vs float64 reference: near-ties only
-    assert (lab != _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight)).any()
+    assert (lab != kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, weight)).any()
 
 
 def test_local_assign_with_a_weight_map_matches_the_torch_distances():
@@ -364,7 +364,7 @@ def test_local_assign_with_a_weight_map_matches_the_torch_distances():
     m = d.argmin(0)
     pr, pc = grid.pixel_cells()
     ref = ((pr[:, None] + m // 3 - 1) * grid.cols + pc[None, :] + m % 3 - 1).numpy()
-    fast, best = _kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
+    fast, best = kernels.local_assign(z.numpy(), feats.numpy(), grid.rows, grid.cols, pr.numpy(), pc.numpy(),
                                        pos.numpy(), c / step2, weight_map=wmap, return_best=True)
     np.testing.assert_array_equal(fast, ref)
     np.testing.assert_allclose(best, d.min(0).values.numpy(), rtol=1e-4, atol=1e-5)
@@ -379,8 +379,8 @@ def test_channels_last_input_gives_the_same_assignment():
     pos = grid.centres().numpy()
     pr, pc = (t.numpy() for t in grid.pixel_cells())
     wmap = rng.random((h, w)).astype(np.float32)
-    a = _kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap, True)
-    b = _kernels.local_assign(np.ascontiguousarray(z.transpose(1, 2, 0)), feats, grid.rows, grid.cols, pr, pc, pos,
+    a = kernels.local_assign(z, feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap, True)
+    b = kernels.local_assign(np.ascontiguousarray(z.transpose(1, 2, 0)), feats, grid.rows, grid.cols, pr, pc, pos,
                               0.05, 0, 3, wmap, True, channels_last=True)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
