@@ -100,36 +100,12 @@ def components_reference(labels: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 
-def enforce_connectivity_reference(
-    labels: np.ndarray,
-    features: np.ndarray | None = None,
-    min_size: int | None = None,
-    n_segments: int | None = None,
-    min_size_factor: float = 0.25,
-    orphan_factor: float = 0.0,
-    max_segments: int | None = None,
-) -> np.ndarray:
-    """Make every label one 4-connected region and merge regions below ``min_size``.
-
-    Parameters
-    ----------
-    labels : ``(H, W)`` int array.
-    features : ``(H, W, C)`` float array used to choose the merge target (the adjacent
-        region with the closest mean feature); without it, the neighbour sharing the
-        longest border is taken.
-    min_size : pieces smaller than this are merged. Default: ``min_size_factor * H*W / K``
-        with ``K = n_segments`` (or the number of input labels).
-    n_segments : the K that was asked for, for the default ``min_size``.
-    orphan_factor : a piece that is not the largest piece of its label ("orphan") is also
-        merged when smaller than ``orphan_factor * H*W / K``; this keeps the number of
-        labels near K when clusters come out in several parts.
-    max_segments : while the pieces outnumber this, each merging round also takes the
-        ``pieces - max_segments`` smallest ones, so at most ``max_segments`` labels remain.
-
-    Returns
-    -------
-    ``(H, W)`` int32 labels 0..k-1, every label 4-connected.
-    """
+def enforce_connectivity_reference(labels, features=None, min_size=None, n_segments=None, min_size_factor=0.25,
+                                   orphan_factor=0.0, max_segments=None) -> np.ndarray:
+    """What :func:`lnsnet.connectivity.enforce_connectivity` returns (same parameters),
+    in vectorised numpy: rounds of merging every small piece into its adjacent region of
+    closest mean feature (ties: the smallest id). Without ``features``, the neighbour
+    sharing the longest border is taken instead."""
     labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
     n = labels.size
     comp, k = components_reference(labels)
