@@ -166,3 +166,29 @@ def test_online_adaptation_trains_a_copy_and_leaves_the_model_alone(blocks):
 def test_bad_adapt(blocks, value):
     with pytest.raises((ValueError, TypeError), match="adapt"):
         lnsnet.segment(blocks, 16, adapt=value)
+
+
+def test_baseline_models_none_and_untrained(blocks):
+    from lnsnet.features import encode
+    from lnsnet.train import new_model
+
+    x = encode(blocks.astype(np.float32))
+    none = lnsnet.load_model("none")
+    assert sum(p.numel() for p in none.embedder.parameters()) == 0
+    assert torch.equal(none.embed(x), x[:, :3])  # the features are the standardised CIELAB input
+    labels = lnsnet.segment(blocks, 12, model="none")
+    _check(labels, blocks.shape[:2])
+    # in bands (13-row bands, no halo needed) it equals one piece
+    banded = lnsnet.segment(blocks, 12, model="none", tile_pixels=64 * 13)
+    assert (banded == labels).mean() > 0.999
+    with pytest.raises(ValueError, match="seed layer"):
+        lnsnet.segment(blocks, 12, model="none", clustering="seeds=learned")
+    untrained = lnsnet.load_model("untrained")
+    fresh = new_model(0)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, untrained.state_dict()[k]), k
+    _check(lnsnet.segment(blocks, 12, model="untrained"), blocks.shape[:2])
+    # three different feature sources give different labels on a noisy image
+    noisy = np.clip(blocks + np.random.default_rng(1).normal(0, 0.1, blocks.shape), 0, 1)
+    outs = [lnsnet.segment(noisy, 12, model=m, clustering="paper") for m in ("none", "untrained", None)]
+    assert not np.array_equal(outs[0], outs[2]) and not np.array_equal(outs[1], outs[2])

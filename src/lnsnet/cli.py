@@ -327,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files")
     s.add_argument("-k", "--n-segments", type=_positive_int, default=100, help="number of superpixels K (default 100)")
     s.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
-    s.add_argument("-m", "--model", default=None, help="shipped model name or model file (default: bsds500)")
+    s.add_argument("-m", "--model", default=None,
+                   help="shipped model name or model file (default: bsds500); 'none' (the clustering on the CIELAB "
+                        "input, no network) and 'untrained' are the baselines of what training adds")
     s.add_argument("--clustering", default=None, metavar="SPEC",
                    help="'compact' (default): superpixels as compact as LSC's, boundary recall above SNIC's "
                         "on BSDS500; 'paper': the paper's one-shot clustering, the highest boundary recall, "

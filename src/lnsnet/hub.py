@@ -12,13 +12,37 @@ import torch
 
 from . import checkpoint
 from .model import LNSNet
+from .model.embedder import InputEmbedder
 
-__all__ = ["load_model", "available_models", "resolve_model", "model_record", "as_device", "WEIGHTS_DIR",
-           "DEFAULT_MODEL"]
+__all__ = ["load_model", "available_models", "resolve_model", "model_record", "as_device", "baseline_model",
+           "is_input_only", "WEIGHTS_DIR", "DEFAULT_MODEL", "BASELINE_MODELS"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
 _NOT_LNSNET = {"ssn_bsds500"}  # weights of the SSN baseline (lnsnet.eval.ssn), not an LNS-Net model
+#: models that are not trained weights: the measuring sticks of what training adds
+BASELINE_MODELS = {
+    "none": "no network: the clustering runs on the standardised CIELAB input itself",
+    "untrained": "the network at its seed-0 initialisation, never trained",
+}
+UNTRAINED_SEED = 0
+
+
+def baseline_model(name: str) -> LNSNet:
+    """``"none"``: an LNS-Net whose embedder returns its input's CIELAB channels (no seed
+    layer to use: grid seeds only); ``"untrained"``: the network initialised from a
+    generator seeded with :data:`UNTRAINED_SEED`."""
+    if name not in BASELINE_MODELS:
+        raise ValueError(f"unknown baseline model {name!r}; allowed: {', '.join(BASELINE_MODELS)}")
+    net = LNSNet(generator=torch.Generator().manual_seed(UNTRAINED_SEED))
+    if name == "none":
+        net.embedder = InputEmbedder(3)
+    return net.eval()
+
+
+def is_input_only(net: LNSNet) -> bool:
+    """Whether ``net`` is the ``"none"`` model (no learned features, no seed layer)."""
+    return isinstance(net.embedder, InputEmbedder)
 
 
 def available_models() -> list[str]:
@@ -50,7 +74,10 @@ def _checked_sha256(name: str) -> str:
 
 @lru_cache(maxsize=8)
 def _load_named(name: str, device: str = "cpu") -> LNSNet:
-    """The shipped model ``name`` on ``device``, checksum-verified, cached (do not modify)."""
+    """The shipped or baseline model ``name`` on ``device``, checksum-verified, cached (do
+    not modify)."""
+    if name in BASELINE_MODELS:
+        return baseline_model(name).to(device)
     _checked_sha256(name)
     return checkpoint.model_from_payload(checkpoint.load(WEIGHTS_DIR / f"{name}.pt")).eval().to(device)
 
@@ -62,19 +89,21 @@ def resolve_model(name_or_path: Union[str, Path, LNSNet, None], device=None) -> 
     if isinstance(name_or_path, LNSNet):
         return name_or_path.eval().to(dev)
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
-    if isinstance(name, str) and name in available_models():
+    if isinstance(name, str) and (name in available_models() or name in BASELINE_MODELS):
         return _load_named(name, str(dev))
     path = Path(name)
     if not path.exists():
         raise FileNotFoundError(
-            f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}) "
-            f"and no file at {path}"
+            f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}; "
+            f"baselines: {', '.join(BASELINE_MODELS)}) and no file at {path}"
         )
     return checkpoint.model_from_payload(checkpoint.load(path)).eval().to(dev)
 
 
 def load_model(name_or_path: Union[str, Path, LNSNet, None] = None, device=None) -> LNSNet:
-    """A model by shipped name (default ``"bsds500"``), by file path, or passed through.
+    """A model by shipped name (default ``"bsds500"``), by file path, or passed through;
+    ``"none"`` (the clustering on the CIELAB input, no network) and ``"untrained"`` (the
+    network before training) are the baselines that show what training adds.
 
     Model files are read with ``torch.load(weights_only=True)``: they can hold tensors and
     plain data only, never code. Shipped models are checked against their sha256. The
@@ -92,6 +121,8 @@ def model_record(name_or_path: Union[str, Path, None] = None) -> dict:
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
     if isinstance(name, str) and name in available_models():
         return {"name": name, "sha256": _checked_sha256(name)}
+    if isinstance(name, str) and name in BASELINE_MODELS:
+        return {"name": name, "sha256": None, "what": BASELINE_MODELS[name]}
     resolve_model(name)
     path = Path(name)
     return {"name": str(path.resolve()), "sha256": checkpoint.sha256(path)}

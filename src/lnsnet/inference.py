@@ -16,7 +16,7 @@ from .cluster.local import feature_passes
 from .connectivity import enforce_connectivity
 from .features import encode
 from .grid import make_grid
-from .hub import as_device, resolve_model
+from .hub import as_device, is_input_only, resolve_model
 from .io import to_float_rgb
 from .model import LNSNet
 from .runtime import tune_malloc
@@ -51,6 +51,9 @@ def segment(
         delivered is close to K, not exactly K (see ``labels.max() + 1``).
     model : str, path or LNSNet, optional
         Shipped model name, model file, or model; default: the shipped ``"bsds500"``.
+        ``"none"`` clusters the standardised CIELAB input itself (no network) and
+        ``"untrained"`` uses the network before training: what training adds is the
+        difference.
     device : str or torch.device, optional
         ``"cpu"`` (default) or ``"cuda"``.
     clustering : str or ClusterOptions, optional
@@ -108,6 +111,8 @@ def segment(
     rgbs = [to_float_rgb(im) for im in ([image] if single else image)]
     ks = [_check_k(n_segments, r.shape[0] * r.shape[1]) for r in rgbs]
     net = resolve_model(model, dev)
+    if options.seeds == "learned" and is_input_only(net):
+        raise ValueError("model='none' has no seed layer: it takes seeds='grid' only")
     out: list = [None] * len(rgbs)
     if adapt:
         from .train import adapt_model

@@ -381,3 +381,26 @@ def test_redo_recomputes_one_method_and_accepts_a_new_model(dataset, tmp_path):
     assert len(changed) == N_IMAGES  # every lnsnet row computed again
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["settings"]["model"]["sha256"] == checkpoint.sha256(path)
+
+
+def test_model_option_in_method_names(dataset, tmp_path):
+    from lnsnet.eval.methods import lnsnet_clustering, lnsnet_model
+
+    assert lnsnet_model("lnsnet") is None and lnsnet_model("lnsnet:model=none") == "none"
+    assert lnsnet_clustering("lnsnet:model=untrained:clustering=paper").compactness == 0.0
+    with pytest.raises(ValueError, match="unknown model 'nosuch'"):
+        lnsnet_clustering("lnsnet:model=nosuch")
+    with pytest.raises(ValueError, match="twice"):
+        lnsnet_clustering("lnsnet:model=none:model=untrained")
+    run_benchmark(str(dataset), methods="lnsnet,lnsnet:model=none", ks=[10], out_dir=tmp_path, workers=0,
+                  progress=False)
+    rows = _rows(tmp_path / "rows.csv")
+    assert {r["method"] for r in rows} == {"lnsnet", "lnsnet:model=none"}
+    import lnsnet
+    from lnsnet.eval.datasets import FolderDataset
+    from lnsnet.eval.metrics import score
+
+    sample = FolderDataset(dataset / "images", dataset / "labels")[0]
+    row = next(r for r in rows if r["method"] == "lnsnet:model=none" and r["image"] == sample.name)
+    expect = score(lnsnet.segment(sample.image, 10, model="none"), sample.ground_truths)
+    assert float(row["br_best"]) == pytest.approx(expect["br_best"], abs=1e-9)

@@ -1,7 +1,9 @@
 """Benchmark methods: their names, and a runner that scores them on a dataset's images.
 
 A method is ``"lnsnet"`` (optionally with clustering options after colons, parsed by
-:meth:`lnsnet.ClusterOptions.parse`: ``lnsnet:clustering=paper``, ``lnsnet:window=5``;
+:meth:`lnsnet.ClusterOptions.parse`: ``lnsnet:clustering=paper``, ``lnsnet:window=5``, and
+``model=NAME`` for another model than the run's: ``lnsnet:model=none`` is the same
+clustering on the CIELAB input, ``lnsnet:model=untrained`` the network before training;
 each spelling is a method of its own in the rows) or a registered baseline
 (:data:`lnsnet.eval.baselines.BASELINES`).
 """
@@ -13,7 +15,7 @@ import time
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
-__all__ = ["known_methods", "lnsnet_clustering", "check_methods", "MethodRunner"]
+__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "check_methods", "MethodRunner"]
 
 
 def known_methods() -> list[str]:
@@ -31,10 +33,26 @@ def lnsnet_clustering(name: str) -> ClusterOptions | None:
     head, _, spec = name.partition(":")
     if head != "lnsnet":
         return None
+    items = [p for p in spec.split(":") if not p.strip().startswith("model=")]
     try:
-        return ClusterOptions.parse(spec)
+        lnsnet_model(name)
+        return ClusterOptions.parse(":".join(items))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"method {name!r}: {exc}") from None
+
+
+def lnsnet_model(name: str) -> str | None:
+    """The model an LNS-Net method name asks for (``lnsnet:model=none``: ``"none"``), None
+    for the run's model; ``ValueError`` for a model that is neither shipped nor a baseline."""
+    from ..hub import BASELINE_MODELS, available_models
+
+    models = [p.strip().partition("=")[2] for p in name.split(":")[1:] if p.strip().startswith("model=")]
+    if len(models) > 1:
+        raise ValueError("option 'model' given twice")
+    if models and models[0] not in BASELINE_MODELS and models[0] not in available_models():
+        raise ValueError(f"unknown model {models[0]!r} in a method name; allowed: "
+                         f"{', '.join(sorted(BASELINE_MODELS) + available_models())}")
+    return models[0] if models else None
 
 
 def check_methods(methods) -> list[str]:
@@ -78,7 +96,7 @@ class MethodRunner:
                 from ..hub import load_model
                 from ..inference import segment
 
-                net = load_model(model)
+                net = load_model(lnsnet_model(name) or model)
 
                 def _lns(image, k, _net=net, _clustering=clustering):
                     return segment(image, k, model=_net, clustering=_clustering)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FeatureEmbedder"]
+__all__ = ["FeatureEmbedder", "InputEmbedder", "moments", "stats_from_moments"]
 
 
 def _norm(x: torch.Tensor, norm: nn.InstanceNorm2d) -> torch.Tensor:
@@ -127,6 +127,29 @@ class FeatureEmbedder(nn.Module):
     def halo_of(self, stage: int) -> int:
         dmax = max(b.dilation[0] for b in self.branches)
         return dmax + min(stage, 2)
+
+
+class InputEmbedder(nn.Module):
+    """The measuring stick of the learned features: ``Z`` = the first ``channels`` input
+    channels (the standardised CIELAB), no parameters. Run through the same seeds,
+    clustering and connectivity as the network (``lnsnet.segment(..., model="none")``), it
+    shows what the learning adds over its own input."""
+
+    halo = 0
+
+    def __init__(self, channels: int = 3) -> None:
+        super().__init__()
+        self.out_channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, : self.out_channels]
+
+    def forward_band(self, x: torch.Tensor, top: bool, bottom: bool, stats: list, stage: int) -> torch.Tensor:
+        """The band's input channels at every stage (no context needed: no halo)."""
+        return x[:, : self.out_channels]
+
+    def halo_of(self, stage: int) -> int:
+        return 0
 
 
 def _crop(t: torch.Tensor, top: int, bottom: int) -> torch.Tensor:
