@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -32,8 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# the paper's one-shot clustering: the documented numbers of this script were measured with it
-
 PAPER_LR = 3e-4  # the paper's learning rate: every curve of docs/ablation.md was trained with it
 
 VARIANTS = {

@@ -4,7 +4,8 @@ The package runs compiled kernels (numba); these vectorised numpy versions defin
 they must return, and the tests check both agree: the input encoding
 (``standardise(lab_position(rgb))`` against ``lnsnet.features.encode_image``), the
 4-connected components and the connectivity enforcement (against
-``lnsnet.connectivity``).
+``lnsnet.connectivity``), and SSN's differentiable SLIC pixel by pixel (against
+``lnsnet.eval.ssn.soft_slic``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+import torch
+
 from lnsnet.connectivity import _orphans, _size_bounds, relabel_consecutive
+from lnsnet.eval.ssn import _neighbours
 
 
 def lab_position(rgb: np.ndarray) -> np.ndarray:
@@ -156,3 +160,30 @@ def enforce_connectivity_reference(labels, features=None, min_size=None, n_segme
         k, group = connected_components(g, directed=False)
         comp = group[comp]
     return relabel_consecutive(comp)
+
+
+def soft_slic_reference(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
+    """``lnsnet.eval.ssn.soft_slic`` written pixel by pixel with gathers and scatters (slow)."""
+    b, c, h, w = features.shape
+    k = rows * cols
+    f = features.reshape(b, c, h * w)
+    index, valid = _neighbours(h, w, rows, cols, features.device)
+    own = index[4]
+    count = f.new_zeros(k).index_add_(0, own, f.new_ones(h * w))
+    valid = valid & (count > 0)[index]  # empty cells are never candidates
+    cent = f.new_zeros(b, c, k).index_add_(2, own, f) / count.clamp_min(1)[None, None]
+    def update(q):
+        num = f.new_zeros(b, c, k)
+        den = f.new_zeros(b, k)
+        for o in range(9):
+            num = num.index_add(2, index[o], f * q[:, o, None])
+            den = den.index_add(1, index[o], q[:, o])
+        return num / den.clamp_min(1e-12)[:, None]
+
+    q = None
+    for _ in range(max(1, iterations)):
+        if q is not None:
+            cent = update(q)
+        d = torch.stack([(f - cent.index_select(2, index[o])).pow(2).sum(1) for o in range(9)], 1)
+        q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=1)  # (B, 9, N)
+    return q, index, update(q)

@@ -9,7 +9,6 @@ import pytest
 import lnsnet
 from lnsnet import PRESETS, ClusterOptions
 from lnsnet.eval.methods import lnsnet_clustering
-from lnsnet.inference import cluster_options
 
 COMPACT = dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0)
 PAPER = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0)
@@ -68,6 +67,15 @@ def test_options_are_frozen_and_replace_checks_again():
     o = ClusterOptions()
     with pytest.raises(dataclasses.FrozenInstanceError):
         o.compactness = 1.0
+    with pytest.raises(TypeError):  # the presets are read-only too
+        PRESETS["compact"]["compactness"] = 9.0
+    with pytest.raises(TypeError, match="unknown clustering option windw"):
+        o.replace(windw=5)
+    # as in resolve: smoothing off drops the compact preset's feature_contrast, unless given
+    assert o.replace(smoothing=0.0) == ClusterOptions.resolve(smoothing=0.0)
+    with pytest.raises(ValueError, match="needs smoothing"):
+        o.replace(smoothing=0.0, feature_contrast=1.0)
+    assert ClusterOptions(mode=np.str_("dense"), **PAPER).mode.__class__ is str
     assert o.replace(compactness=2.0).compactness == 2.0 and o.compactness == 4.0
     assert o.replace(compactness=None) is o
     with pytest.raises(ValueError, match="window"):
@@ -80,7 +88,7 @@ def test_parse_reads_presets_and_typed_values():
     assert ClusterOptions.parse("clustering=paper") == ClusterOptions.parse("paper")
     o = ClusterOptions.parse("paper:window=5:compactness=1.5:seeds=learned:max_excess=inf")
     assert (o.window, o.compactness, o.seeds, o.max_excess) == (5, 1.5, "learned", float("inf"))
-    assert o.max_segments(100) is None and ClusterOptions(max_excess=None) == ClusterOptions(max_excess=float("inf"))
+    assert o.max_segments(100) is None
     assert isinstance(o.window, int)
     assert ClusterOptions.parse(ClusterOptions.resolve("paper", window=7).spec()) == ClusterOptions.resolve(
         "paper", window=7)
@@ -88,7 +96,10 @@ def test_parse_reads_presets_and_typed_values():
 
 @pytest.mark.parametrize("spec,match", [("window=five", "not an integer"), ("compactness=x", "not a number"),
                                         ("windw=3", "unknown clustering option"), ("paper:paper", "twice"),
-                                        ("iterations=2.5", "not an integer"), ("paper:feature_contrast=1", "smoothing")])
+                                        ("iterations=2.5", "not an integer"), ("paper:feature_contrast=1", "smoothing"),
+                                        ("compact:paper", "a preset given twice"), ("seeds", "needs a value: seeds=VALUE"),
+                                        ("preset=paper", "unknown clustering option 'preset'"),
+                                        ("max_excess=none", "not a number")])
 def test_parse_refuses_bad_specs(spec, match):
     with pytest.raises(ValueError, match=match):
         ClusterOptions.parse(spec)
@@ -99,14 +110,14 @@ def test_api_cli_and_benchmark_names_resolve_alike():
     for spec in ("", "paper", "paper:compactness=1", "compactness=3.35:feature_contrast=0", "mode=dense",
                  "smoothing=0", "iterations=2:window=5"):
         want = ClusterOptions.parse(spec)
-        assert cluster_options(spec) == want
+        assert ClusterOptions.of(spec) == want
         assert lnsnet_clustering("lnsnet" + (":" + spec if spec else "")) == want
     assert lnsnet_clustering("slic") is None
     # segment's own compactness/min_size_factor keywords win over the spec's
-    assert cluster_options("paper:compactness=1", compactness=2.0).compactness == 2.0
-    assert cluster_options(ClusterOptions(), min_size_factor=0.5).min_size_factor == 0.5
+    assert ClusterOptions.of("paper:compactness=1", compactness=2.0).compactness == 2.0
+    assert ClusterOptions.of(ClusterOptions(), min_size_factor=0.5).min_size_factor == 0.5
     with pytest.raises(TypeError, match="clustering must be"):
-        cluster_options(3)
+        ClusterOptions.of(3)
 
 
 def test_the_rules_that_decide_where_clustering_runs():
@@ -116,7 +127,7 @@ def test_the_rules_that_decide_where_clustering_runs():
     assert paper.on_cpu("cpu") and not paper.on_cpu("cuda")  # torch on a GPU
     assert not ClusterOptions.resolve(mode="dense").on_cpu("cpu")  # dense mode: torch
     assert compact.uses_feature_contrast and not paper.uses_feature_contrast
-    assert compact.max_segments(100) == 110 and ClusterOptions(max_excess=None).max_segments(100) is None
+    assert compact.max_segments(100) == 110 and ClusterOptions(max_excess=float("inf")).max_segments(100) is None
 
 
 def test_segment_takes_names_specs_and_objects_alike(blocks):

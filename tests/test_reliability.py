@@ -15,7 +15,6 @@ from PIL import Image
 
 import lnsnet
 from conftest import blocks_image, is_connected_labels
-from lnsnet import checkpoint
 from lnsnet.cli import main
 
 DOCUMENTED = (ValueError, TypeError)

@@ -77,8 +77,10 @@ def test_bad_options(blocks):
     for bad in (0, 4, -3, 2.0, True):
         with pytest.raises(ValueError, match="window"):
             lnsnet.segment(blocks, 10, clustering=lnsnet.ClusterOptions.resolve(window=bad))
-    with pytest.raises(TypeError):  # the research knobs live in ClusterOptions, not in segment's signature
-        lnsnet.segment(blocks, 10, window=5)
+    with pytest.raises(TypeError, match="window is a clustering option: clustering='window=...'"):
+        lnsnet.segment(blocks, 10, window=5)  # the research knobs live in ClusterOptions
+    with pytest.raises(TypeError, match="unexpected keyword arguments windw$"):
+        lnsnet.segment(blocks, 10, windw=5)
     with pytest.raises(FileNotFoundError):
         lnsnet.segment(blocks, 10, model="no-such-model")
 
@@ -181,8 +183,10 @@ def test_baseline_models_none_and_untrained(blocks):
     # in bands (13-row bands, no halo needed) it equals one piece
     banded = lnsnet.segment(blocks, 12, model="none", tile_pixels=64 * 13)
     assert (banded == labels).mean() > 0.999
-    with pytest.raises(ValueError, match="seed layer"):
+    with pytest.raises(ValueError, match="no network"):
         lnsnet.segment(blocks, 12, model="none", clustering="seeds=learned")
+    with pytest.raises(ValueError, match="no network"):
+        lnsnet.segment(blocks, 12, model="none", adapt=1)
     untrained = lnsnet.load_model("untrained")
     fresh = new_model(0)
     for k, v in fresh.state_dict().items():

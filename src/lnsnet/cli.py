@@ -87,13 +87,13 @@ def _input_files(args) -> list[Path]:
 
 def _cmd_segment(args) -> int:
     from . import load_model
-    from .inference import cluster_options
+    from .cluster import ClusterOptions
     from .jobs import SegmentOptions, pending, segment_files
 
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
     try:  # fail before any file is read, not once per file
-        clustering = cluster_options(args.clustering)
+        clustering = ClusterOptions.of(args.clustering)
     except (TypeError, ValueError) as exc:
         raise CLIError(f"--clustering {args.clustering}: {exc}") from None
     try:
@@ -259,7 +259,8 @@ def _add_benchmark_parser(sub) -> None:
     b.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help="comma-separated methods (default %(default)s); known: "
                         + ", ".join(known_methods())
-                        + "; lnsnet takes a clustering spec after colons (as segment --clustering), e.g. "
+                        + "; lnsnet takes a clustering spec after colons (as segment --clustering) and "
+                          "model=NAME (e.g. model=none: the clustering on the CIELAB input), e.g. "
                           "lnsnet:clustering=paper, lnsnet:compactness=1, lnsnet:seeds=learned (docs/compactness.md)")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
                    help="comma-separated K values (default %(default)s)")

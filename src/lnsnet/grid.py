@@ -15,7 +15,7 @@ import torch
 __all__ = ["Grid", "make_grid"]
 
 # weight of the cell aspect-ratio penalty against the relative error in the seed count
-_ASPECT_WEIGHT = 0.2
+ASPECT_WEIGHT = 0.2
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def make_grid(height: int, width: int, n_segments: int) -> Grid:
             continue
         count_err = abs(math.log(rows * cols / k))
         aspect = abs(math.log((height / rows) / (width / cols)))
-        cost = count_err + _ASPECT_WEIGHT * aspect
+        cost = count_err + ASPECT_WEIGHT * aspect
         if best is None or cost < best[0] - 1e-12:
             best = (cost, rows, cols)
     return Grid(height, width, best[1], best[2])

@@ -21,7 +21,7 @@ from .io import to_float_rgb
 from .model import LNSNet
 from .runtime import tune_malloc
 
-__all__ = ["segment", "cluster_options"]
+__all__ = ["segment"]
 
 
 def segment(
@@ -37,6 +37,7 @@ def segment(
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
     progress: bool = False,
+    **misplaced,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
@@ -85,6 +86,9 @@ def segment(
         iteration for a 481x321 image on 2 CPU cores; ``docs/adaptation.md`` measures it.
     progress : bool
         Show a progress bar (stderr) while a large image runs band by band.
+    **misplaced
+        Refused with a ``TypeError`` that says where an option of an earlier version went
+        (e.g. ``window=5`` is now ``clustering="window=5"``).
 
     Returns
     -------
@@ -99,7 +103,13 @@ def segment(
     >>> labels.shape, labels.dtype
     ((64, 96), dtype('int32'))
     """
-    options = cluster_options(clustering, compactness=compactness, min_size_factor=min_size_factor)
+    if misplaced:  # say where the options of earlier versions went
+        moved = sorted(set(misplaced) & set(ClusterOptions.field_names()))
+        raise TypeError(f"segment() got unexpected keyword arguments {', '.join(sorted(misplaced))}"
+                        + (f"; {', '.join(moved)} {'is a' if len(moved) == 1 else 'are'} clustering option"
+                           f"{'' if len(moved) == 1 else 's'}: clustering='{moved[0]}=...' or "
+                           "clustering=lnsnet.ClusterOptions.resolve(...)" if moved else ""))
+    options = ClusterOptions.of(clustering, compactness=compactness, min_size_factor=min_size_factor)
     batch_size = _positive_int(batch_size, "batch_size")
     tile_pixels = _positive_int(tile_pixels, "tile_pixels")
     if isinstance(adapt, bool) or not isinstance(adapt, numbers.Integral) or adapt < 0:
@@ -111,8 +121,8 @@ def segment(
     rgbs = [to_float_rgb(im) for im in ([image] if single else image)]
     ks = [_check_k(n_segments, r.shape[0] * r.shape[1]) for r in rgbs]
     net = resolve_model(model, dev)
-    if options.seeds == "learned" and is_input_only(net):
-        raise ValueError("model='none' has no seed layer: it takes seeds='grid' only")
+    if is_input_only(net) and (options.seeds == "learned" or adapt):
+        raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
     out: list = [None] * len(rgbs)
     if adapt:
         from .train import adapt_model
@@ -132,18 +142,6 @@ def segment(
             for i, lab in zip(chunk, labels):
                 out[i] = lab
     return out[0] if single else out
-
-
-def cluster_options(clustering=None, **overrides) -> ClusterOptions:
-    """``clustering`` (None, a preset name or spec, or :class:`ClusterOptions`) as options,
-    with ``overrides`` (None values ignored) applied."""
-    if clustering is None or isinstance(clustering, str):
-        items = ClusterOptions.parse_items(clustering or "")
-        return ClusterOptions.resolve(**{**items, **{k: v for k, v in overrides.items() if v is not None}})
-    if isinstance(clustering, ClusterOptions):
-        return clustering.replace(**overrides)
-    raise TypeError(f"clustering must be a preset name, a spec string or lnsnet.ClusterOptions, "
-                    f"got {type(clustering).__name__}")
 
 
 def _segment_batch(net, rgbs, k, dev, options: ClusterOptions, tile_pixels: int, progress: bool) -> list:

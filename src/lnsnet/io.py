@@ -86,14 +86,14 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
-    """Read an image file as a numpy array (uint8 or uint16, HxW or HxWxC).
+def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
+    """Decode an image file into the array of its own mode: ``I;16`` -> uint16, ``I`` ->
+    int32, ``F`` -> float32, ``L``/``RGB``/``RGBA`` as stored, ``LA`` -> ``L``, any other
+    mode (palette, 1-bit, CMYK, ...) -> RGB uint8. The package's one image decoder.
 
     With ``data`` (the file's bytes, e.g. read by a distributed engine), those are decoded
-    and ``path`` only names the file in messages.
-
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when
-    it cannot be decoded (not an image, truncated, unsupported mode).
+    and ``path`` only names the file in messages. Raises ``FileNotFoundError`` for a missing
+    file and ``ValueError`` naming the file when it cannot be decoded.
     """
     import io as _io
 
@@ -107,23 +107,33 @@ def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-                arr = np.array(im, dtype=np.uint16)
-            elif mode == "I":
-                arr = np.array(im)
-                arr = np.clip(arr, 0, 65535).astype(np.uint16)
-            elif mode == "F":
-                arr = np.array(im, dtype=np.float32)
-                lo, hi = float(arr.min()), float(arr.max())
-                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-            elif mode in ("L", "RGB", "RGBA"):
-                arr = np.array(im)
-            elif mode == "LA":
-                arr = np.array(im.convert("L"))
-            else:
-                arr = np.array(im.convert("RGB"))
+                return np.array(im, dtype=np.uint16)
+            if mode == "I":
+                return np.array(im, dtype=np.int32)
+            if mode == "F":
+                return np.array(im, dtype=np.float32)
+            if mode in ("L", "RGB", "RGBA"):
+                return np.array(im)
+            return np.array(im.convert("L" if mode == "LA" else "RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
         raise ValueError(f"cannot read image {path}: {reason}") from None
+
+
+def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
+    """Read an image file as a numpy array (uint8 or uint16, HxW or HxWxC) for
+    :func:`lnsnet.segment`: :func:`decode_image`, then 32-bit integer images clipped to
+    uint16 and float images stretched from their minimum to their maximum.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when
+    it cannot be decoded (not an image, truncated, unsupported mode).
+    """
+    arr = decode_image(path, data)
+    if arr.dtype == np.int32:
+        return np.clip(arr, 0, 65535).astype(np.uint16)
+    if arr.dtype == np.float32:
+        lo, hi = float(arr.min()), float(arr.max())
+        return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
     return arr
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -389,13 +390,14 @@ def train_stream(
 
 def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = ADAPT_LR,
                 device=None, seed: int = 0) -> LNSNet:
-    """Online adaptation: a copy of ``net`` trained on the one image ``rgb`` (float RGB
-    ``(H, W, 3)``) for ``iterations`` feature-phase steps of the lifelong recipe at
+    """Online adaptation: a copy of ``net`` trained on the one image ``rgb`` (any image
+    :func:`lnsnet.segment` takes) for ``iterations`` feature-phase steps of the lifelong recipe at
     ``n_segments`` (FEM and reconstruction head, GAL and GBL, no labels); ``net`` itself
     is not changed. ``lnsnet.segment(..., adapt=N)`` calls it with the default ``lr``;
     what it gains is measured in ``docs/adaptation.md``."""
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
         raise ValueError(f"adapt iterations must be an integer >= 0, got {iterations!r}")
+    rgb = to_float_rgb(rgb)
     dev = torch.device("cpu" if device is None else device)
     model = copy.deepcopy(net).to(dev)
     cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations), lr=float(lr),

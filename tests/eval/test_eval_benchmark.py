@@ -333,7 +333,7 @@ def lnsnet_paper():
 
 @pytest.mark.parametrize("method, message", [
     ("lnsnet:foo=1", "unknown clustering option 'foo'"),
-    ("lnsnet:seeds", "unknown clustering preset 'seeds'"),
+    ("lnsnet:seeds", "needs a value: seeds=VALUE"),
     ("lnsnet:seeds=random", "allowed: 'grid', 'learned'"),
     ("lnsnet:compactness=abc", "is not a number"),
     ("lnsnet:compactness=-1", "finite number >= 0"),
@@ -392,6 +392,8 @@ def test_model_option_in_method_names(dataset, tmp_path):
         lnsnet_clustering("lnsnet:model=nosuch")
     with pytest.raises(ValueError, match="twice"):
         lnsnet_clustering("lnsnet:model=none:model=untrained")
+    with pytest.raises(ValueError, match="seeds=grid only"):
+        lnsnet_clustering("lnsnet:model=none:seeds=learned")
     run_benchmark(str(dataset), methods="lnsnet,lnsnet:model=none", ks=[10], out_dir=tmp_path, workers=0,
                   progress=False)
     rows = _rows(tmp_path / "rows.csv")

@@ -178,6 +178,11 @@ def test_read_image_modes(tmp_path):
     write_png(tmp_path / "w.png", g16)
     out = D.read_rgb8(tmp_path / "w.png")
     assert out.dtype == np.uint8 and out[..., 0].tolist() == [[0, 100], [255, 1]]
+    # 32-bit integer images whose values fit 8 bits are kept; float images are taken in [0, 1]
+    Image.fromarray(np.array([[0, 1], [2, 255]], np.int32), mode="I").save(tmp_path / "i.tif")
+    assert D.read_rgb8(tmp_path / "i.tif")[..., 1].tolist() == [[0, 1], [2, 255]]
+    Image.fromarray(np.array([[0.0, 0.5], [0.25, 1.0]], np.float32), mode="F").save(tmp_path / "f.tif")
+    assert D.read_rgb8(tmp_path / "f.tif")[..., 0].tolist() == [[0, 128], [64, 255]]
     with pytest.raises(FileNotFoundError, match=r"nope\.png"):
         D.read_rgb8(tmp_path / "nope.png")
 

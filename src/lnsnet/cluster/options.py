@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -20,10 +21,13 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: The presets, by name. ``"compact"`` (the default): shapes as compact as LSC's,
 #: boundary recall above SNIC's on BSDS500 (chosen on BSDS500 val, ``docs/compactness.md``).
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
-PRESETS = {
-    "compact": dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0),
-    "paper": dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0),
-}
+#: Read-only: change a preset's value through the options, not here.
+PRESETS = MappingProxyType({
+    "compact": MappingProxyType(dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0,
+                                     feature_contrast=4.0)),
+    "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
+                                   feature_contrast=0.0)),
+})
 DEFAULT_PRESET = "compact"
 
 _CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned")}
@@ -86,7 +90,7 @@ class ClusterOptions:
         size, are merged too (0: off).
     max_excess : float
         At most about ``(1 + max_excess) * seeds`` superpixels are delivered: the smallest
-        pieces are merged beyond that (``inf``, or None on construction: no cap).
+        pieces are merged beyond that (``inf``: no cap).
     """
 
     mode: str = "local"
@@ -105,10 +109,11 @@ class ClusterOptions:
     SMOOTHING_SWEEPS = 5
 
     def __post_init__(self):
+        put = object.__setattr__  # frozen: the checked values replace the given ones
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; allowed: {', '.join(map(repr, allowed))}")
-        put = object.__setattr__  # frozen: the checked values replace the given ones
+            put(self, name, str(getattr(self, name)))
         put(self, "compactness", _nonneg("compactness", self.compactness))
         put(self, "edge_scale", _nonneg("edge_scale", self.edge_scale, " (0: off)"))
         put(self, "iterations", _count("iterations", self.iterations, 0))
@@ -120,18 +125,32 @@ class ClusterOptions:
         put(self, "window", int(w))
         put(self, "min_size_factor", _nonneg("min_size_factor", self.min_size_factor))
         put(self, "orphan_factor", _nonneg("orphan_factor", self.orphan_factor, " (0: off)"))
-        if self.max_excess is None or self.max_excess == float("inf"):
-            put(self, "max_excess", float("inf"))
-        else:
+        if self.max_excess != float("inf"):
             put(self, "max_excess", _nonneg("max_excess", self.max_excess, " (inf: no cap)"))
+        put(self, "max_excess", float(self.max_excess))
         if self.mode == "dense" and self.refines:
             raise ValueError("edge_scale, iterations, smoothing and feature_contrast need mode='local' (dense mode "
-                             "is the paper's one-shot clustering: use the 'paper' preset, it takes compactness only)")
+                             "is the paper's one-shot clustering and takes compactness only: "
+                             "ClusterOptions.resolve('paper', mode='dense'), spec 'paper:mode=dense')")
         if self.feature_contrast > 0 and self.smoothing == 0:
             raise ValueError("feature_contrast weighs the smoothing's contrast: it needs smoothing > 0 (the "
                              "compact preset's 6, or a smoothing value)")
 
     # ------------------------------------------------------------------ building
+    @classmethod
+    def of(cls, clustering=None, **overrides) -> "ClusterOptions":
+        """The options :func:`lnsnet.segment` and the command line use: ``clustering``
+        (None, a preset name or spec for :meth:`parse`, or a ``ClusterOptions``) with
+        ``overrides`` (fields; None values ignored) applied over it: a keyword given beside
+        a spec wins over the spec's value for it."""
+        if clustering is None or isinstance(clustering, str):
+            return cls.resolve(**{**cls.parse_items(clustering or ""),
+                                  **{k: v for k, v in overrides.items() if v is not None}})
+        if isinstance(clustering, ClusterOptions):
+            return clustering.replace(**overrides)
+        raise TypeError(f"clustering must be a preset name, a spec string or lnsnet.ClusterOptions, "
+                        f"got {type(clustering).__name__}")
+
     @classmethod
     def resolve(cls, preset: str | None = None, **options) -> "ClusterOptions":
         """The options of ``preset`` (``"compact"`` or ``"paper"``; None: ``"compact"`` in
@@ -148,11 +167,7 @@ class ClusterOptions:
             preset = "paper" if options.get("mode") == "dense" else DEFAULT_PRESET
         if preset not in PRESETS:
             raise ValueError(f"unknown clustering preset {preset!r}; allowed: {', '.join(map(repr, PRESETS))}")
-        values = dict(PRESETS[preset])
-        values.update(options)
-        if "feature_contrast" not in options and values.get("smoothing") == 0:
-            values["feature_contrast"] = 0.0
-        return cls(**values)
+        return cls(**_drop_idle_contrast(dict(PRESETS[preset]), options))
 
     @classmethod
     def parse(cls, spec: str) -> "ClusterOptions":
@@ -174,22 +189,30 @@ class ClusterOptions:
             if not item:
                 continue
             key, eq, value = (p.strip() for p in item.partition("="))
-            if not eq:
-                key, value = "preset", key
-            elif key == "clustering":
-                key = "preset"
-            if key != "preset" and key not in kinds:
+            if not eq and key in kinds:
+                raise ValueError(f"clustering option {key!r} in {spec!r} needs a value: {key}=VALUE")
+            if not eq or key == "clustering":
+                key, value = "preset", value if eq else key
+            elif key not in kinds:
                 raise ValueError(f"unknown clustering option {key!r} in {spec!r}; allowed: a preset "
                                  f"({', '.join(PRESETS)}) or KEY=VALUE with KEY one of {', '.join(kinds)}")
             if key in out:
-                raise ValueError(f"clustering option {key!r} given twice in {spec!r}")
+                what = "a preset" if key == "preset" else f"clustering option {key!r}"
+                raise ValueError(f"{what} given twice in {spec!r}")
             out[key] = _convert(key, value, kinds.get(key, "str"), spec)
         return out
 
     def replace(self, **options) -> "ClusterOptions":
-        """A copy with ``options`` changed (None values ignored), checked again."""
+        """A copy with ``options`` changed (None values ignored), checked again; as in
+        :meth:`resolve`, turning ``smoothing`` off drops a ``feature_contrast`` not given."""
         options = {k: v for k, v in options.items() if v is not None}
-        return dataclasses.replace(self, **options) if options else self
+        unknown = sorted(set(options) - set(self.field_names()))
+        if unknown:
+            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                            f"allowed: {', '.join(self.field_names())}")
+        if not options:
+            return self
+        return type(self)(**_drop_idle_contrast(dataclasses.asdict(self), options))
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -219,6 +242,15 @@ class ClusterOptions:
     def spec(self) -> str:
         """The options as a spec :meth:`parse` reads back to an equal object."""
         return ":".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
+
+
+def _drop_idle_contrast(values: dict, options: dict) -> dict:
+    """``values`` updated with ``options``; a ``feature_contrast`` not among ``options`` is
+    dropped (0) when the smoothing it weighs ends up off."""
+    values.update(options)
+    if "feature_contrast" not in options and values.get("smoothing") == 0:
+        values["feature_contrast"] = 0.0
+    return values
 
 
 def _convert(key: str, value: str, kind, spec: str):

@@ -21,7 +21,7 @@ Conventions
 * Time is ``time.perf_counter()`` around the method call only (not reading the image,
   not scoring). Each worker makes one untimed warm-up call per method before its first
   timed call (``warmup=True``), so every time is a warm one; every worker uses one CPU
-  thread (torch and OpenCV), so methods are compared thread for thread.
+  thread (torch, the numba kernels and OpenCV), so methods are compared thread for thread.
 * K delivered is the number of distinct labels of the label map returned.
 * Work runs in ``workers`` processes started with the ``spawn`` method (``workers=0``
   runs in the calling process, handy for debugging). Scripts that call
@@ -532,7 +532,7 @@ def run_benchmark(
     existing = _read_rows(rows_path)
     if redo:
         existing = _drop_rows(rows_path, existing, set(redo))
-    model_free = not any(lnsnet_clustering(row["method"]) is not None for row in existing)
+    model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
     meta = {

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from ..io import read_image
+from ..io import decode_image
 from .labels import relabel_consecutive, split_disconnected
 
 __all__ = [
@@ -72,16 +72,19 @@ class Sample:
 
 def read_rgb8(path) -> np.ndarray:
     """An image file as an ``(H, W, 3)`` uint8 RGB array, the input every benchmark
-    method takes: decoded by :func:`lnsnet.io.read_image`, then gray repeated over three
-    channels, alpha dropped, 16-bit scaled to 8 bits (``v // 257``), float (in [0, 1])
-    rounded from ``v * 255``.
+    method takes: decoded by :func:`lnsnet.io.decode_image`, then gray repeated over three
+    channels, alpha dropped, 16-bit scaled to 8 bits (``v // 257``; 32-bit integer images
+    whose values all fit 8 bits kept as they are), float images taken to lie in [0, 1]
+    (``v * 255`` rounded, clipped).
 
     Raises ``FileNotFoundError`` if the file does not exist, ``ValueError`` naming the
     file when it cannot be decoded.
     """
-    arr = read_image(path)
-    if arr.dtype == np.uint16:
-        arr = (arr // 257).astype(np.uint8)
+    arr = decode_image(path)
+    if arr.dtype == np.int32 and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255:
+        arr = arr.astype(np.uint8)
+    elif arr.dtype in (np.uint16, np.int32):
+        arr = np.clip(arr.astype(np.int64) // 257, 0, 255).astype(np.uint8)
     elif arr.dtype != np.uint8:
         arr = np.clip(np.nan_to_num(arr.astype(np.float64)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if arr.ndim == 2:

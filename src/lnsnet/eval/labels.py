@@ -2,7 +2,8 @@
 
 Everything here is pure numpy/scipy and works on 2-D integer label maps of shape ``(H, W)``:
 every function takes ``labels``, an array_like of int of shape ``(H, W)``, checked by
-:func:`as_label_map`. Connectivity is always 4-connectivity (a pixel touches its left,
+:func:`as_label_map` (but ``relabel_consecutive``, the package's one relabelling from
+:mod:`lnsnet.connectivity`, re-exported here, which takes any integer array unchecked). Connectivity is always 4-connectivity (a pixel touches its left,
 right, upper and lower neighbours), the convention of the whole package.
 """
 

@@ -35,8 +35,10 @@ def lnsnet_clustering(name: str) -> ClusterOptions | None:
         return None
     items = [p for p in spec.split(":") if not p.strip().startswith("model=")]
     try:
-        lnsnet_model(name)
-        return ClusterOptions.parse(":".join(items))
+        options = ClusterOptions.parse(":".join(items))
+        if lnsnet_model(name) == "none" and options.seeds == "learned":
+            raise ValueError("model=none has no network: it takes seeds=grid only")
+        return options
     except (TypeError, ValueError) as exc:
         raise ValueError(f"method {name!r}: {exc}") from None
 

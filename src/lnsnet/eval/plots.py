@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 __all__ = ["plot_summary", "PLOT_METRICS"]
@@ -132,8 +131,8 @@ def plot_summary(summary_csv, out_dir, dpi: int = 150) -> list[Path]:
 def _save(fig, path: Path, dpi: int) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from ..io import atomic_write
+
     FigureCanvasAgg(fig)  # Agg, whatever backend pyplot may be using
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
     return path

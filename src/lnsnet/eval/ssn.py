@@ -121,7 +121,7 @@ def ssn_grid(h: int, w: int, n_segments: int) -> tuple[int, int]:
     and the counts of whole cells near its cell side; the pair with the product closest to
     K wins, squarer cells breaking near-ties (make_grid's trade-off). For cells of a few
     pixels the count can be well off K (cell sides are whole pixels)."""
-    from ..grid import _ASPECT_WEIGHT, make_grid
+    from ..grid import ASPECT_WEIGHT, make_grid
 
     k = max(1, min(int(n_segments), h * w))
     g = make_grid(h, w, k)
@@ -136,7 +136,7 @@ def ssn_grid(h: int, w: int, n_segments: int) -> tuple[int, int]:
     for rows in counts(h, g.rows):
         for cols in counts(w, g.cols):
             ch, cw = cell_size(h, w, rows, cols)
-            cost = abs(math.log(rows * cols / k)) + _ASPECT_WEIGHT * abs(math.log(ch / cw))
+            cost = abs(math.log(rows * cols / k)) + ASPECT_WEIGHT * abs(math.log(ch / cw))
             if best is None or cost < best[0] - 1e-12:
                 best = (cost, rows, cols)
     return best[1], best[2]
@@ -157,33 +157,6 @@ def _neighbours(h: int, w: int, rows: int, cols: int, device) -> tuple[torch.Ten
     return torch.stack(idx), torch.stack(val)
 
 
-def soft_slic_reference(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
-    """:func:`soft_slic` written pixel by pixel with gathers and scatters (slow; for tests)."""
-    b, c, h, w = features.shape
-    k = rows * cols
-    f = features.reshape(b, c, h * w)
-    index, valid = _neighbours(h, w, rows, cols, features.device)
-    own = index[4]
-    count = f.new_zeros(k).index_add_(0, own, f.new_ones(h * w))
-    valid = valid & (count > 0)[index]  # empty cells are never candidates
-    cent = f.new_zeros(b, c, k).index_add_(2, own, f) / count.clamp_min(1)[None, None]
-    def update(q):
-        num = f.new_zeros(b, c, k)
-        den = f.new_zeros(b, k)
-        for o in range(9):
-            num = num.index_add(2, index[o], f * q[:, o, None])
-            den = den.index_add(1, index[o], q[:, o])
-        return num / den.clamp_min(1e-12)[:, None]
-
-    q = None
-    for _ in range(max(1, iterations)):
-        if q is not None:
-            cent = update(q)
-        d = torch.stack([(f - cent.index_select(2, index[o])).pow(2).sum(1) for o in range(9)], 1)
-        q = torch.softmax(d.masked_fill(~valid, float("inf")).neg(), dim=1)  # (B, 9, N)
-    return q, index, update(q)
-
-
 def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10):
     """Differentiable SLIC on ``(B, C, H, W)`` features with a ``rows x cols`` grid of
     :func:`cell_size` cells; ``iterations`` centroid updates (the first centroids are the
@@ -192,7 +165,7 @@ def soft_slic(features: torch.Tensor, rows: int, cols: int, iterations: int = 10
     Computed per cell: the image is padded (replicated, zero weight) to whole cells, the
     3x3 candidate centroids of each cell come from ``unfold``, distances and centroid
     sums are batched matrix products, and the sums over overlapping candidate windows
-    are ``fold`` (the adjoint of ``unfold``). Same result as :func:`soft_slic_reference`.
+    are ``fold`` (the adjoint of ``unfold``). Same result as the pixel-by-pixel reference in the tests (``tests/reference.py``).
 
     Returns
     -------
