@@ -186,7 +186,7 @@ def test_summarize_means_and_median():
     def row(method, k, image, kd, t, asa):
         base = {c: "0" for c in ROW_COLUMNS}
         base.update(method=method, k_asked=str(k), image=image, k_delivered=str(kd),
-                    time_s=str(t), asa_best=str(asa), ev="nan")  # fmt: skip
+                    time_s=str(t), asa_best=str(asa), asa_mean=str(asa - 0.1), ev="nan")  # fmt: skip
         return base
 
     rows = [row("b", 10, "x", 9, 0.1, 0.8), row("a", 10, "x", 11, 0.3, 0.9),
@@ -199,10 +199,13 @@ def test_summarize_means_and_median():
     assert b10["n_images"] == 3
     assert b10["k_delivered"] == pytest.approx((9 + 12 + 30) / 3)
     assert b10["asa"] == pytest.approx((0.8 + 0.6 + 1.0) / 3)
+    assert b10["asa_mean"] == pytest.approx((0.7 + 0.5 + 0.9) / 3)  # mean over annotators, then images
     assert b10["time_s_median"] == pytest.approx(0.2)  # median, not the mean 0.4
     assert math.isnan(b10["ev"])  # no image, no EV
     md = summary_markdown(s)
     assert "| b | 10 | 17.0 | 0.8000 |" in md and "| - |" in md  # NaN shown as '-'
+    assert md.splitlines()[0].endswith("| ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")
+    assert "| 3 | 0.7000 | 0.0000 | 0.0000 |" in md
 
 
 # --------------------------------------------------------------------------- CLI

@@ -10,7 +10,8 @@
     folder skips the rows already there (resume).
 ``summary.csv`` and ``summary.md``
     Per (method, K): means over images of ASA, BR, BP, F (beta=4), F1 and UE (all with
-    the best annotator, the LNS-Net paper's choice), CO, EV, the number of disconnected
+    the best annotator, the LNS-Net paper's choice; ASA, BR and UE also with the mean
+    over annotators), CO, EV, the number of disconnected
     labels and the K delivered; the median time per image; the number of images
     (:func:`summarize`, :func:`summary_markdown`).
 ``meta.json``
@@ -73,10 +74,11 @@ ROW_COLUMNS = ("method", "k_asked", "image", "k_delivered", "time_s") + tuple(SC
 
 #: Columns of ``summary.csv``: per (method, K asked), means over images except
 #: ``time_s_median`` and ``n_images``. Metrics that depend on the annotator are the best
-#: annotator's.
+#: annotator's, but ``asa_mean``, ``br_mean``, ``ue_mean``: the mean over annotators.
 SUMMARY_COLUMNS = (
     "method", "k_asked", "n_images", "k_delivered",
     "asa", "br", "bp", "f", "f1", "ue", "co", "ev", "n_disconnected", "time_s_median",
+    "asa_mean", "br_mean", "ue_mean",
 )  # fmt: skip
 
 #: summary column -> rows.csv column it averages.
@@ -91,6 +93,9 @@ _SUMMARY_SOURCES = {
     "co": "co",
     "ev": "ev",
     "n_disconnected": "n_disconnected",
+    "asa_mean": "asa_mean",
+    "br_mean": "br_mean",
+    "ue_mean": "ue_mean",
 }
 
 #: The methods and K values of the paper's comparison (issue 3).
@@ -516,8 +521,8 @@ def run_benchmark(
         "ks": ks,
         "r": r,
         "beta": 4.0,
-        "annotator": "best (means of the per-image best annotator; rows.csv also has the "
-                     "per-image mean over annotators)",
+        "annotator": "best (means of the per-image best annotator; asa_mean, br_mean, ue_mean "
+                     "and rows.csv's *_mean: the per-image mean over annotators)",
         "workers": workers,
         "engine": engine,
         "limit": limit,
@@ -710,16 +715,18 @@ def _fmt(value, digits: int) -> str:
 
 def summary_markdown(summary: list[dict]) -> str:
     """The summary as one Markdown table (ASA, BR, BP, F, F1, UE: best annotator, means
-    over images; time: median per image)."""
+    over images; the last three columns: ASA, BR, UE with the mean over annotators; time:
+    median per image)."""
     header = ("| Method | K | K delivered | ASA | BR | BP | F (β=4) | F1 | UE | CO | EV | "
-              "Time (ms) | Images |")  # fmt: skip
-    lines = [header, "|" + "|".join(["---"] + ["---:"] * 12) + "|"]
+              "Time (ms) | Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")  # fmt: skip
+    lines = [header, "|" + "|".join(["---"] + ["---:"] * 15) + "|"]
     for s in summary:
         cells = [
             s["method"], str(s["k_asked"]), _fmt(s["k_delivered"], 1),
             _fmt(s["asa"], 4), _fmt(s["br"], 4), _fmt(s["bp"], 4), _fmt(s["f"], 4),
             _fmt(s["f1"], 4), _fmt(s["ue"], 4), _fmt(s["co"], 4), _fmt(s["ev"], 4),
             _fmt(s["time_s_median"] * 1000.0, 1), str(s["n_images"]),
+            _fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
