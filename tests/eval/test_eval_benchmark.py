@@ -409,3 +409,28 @@ def test_model_option_in_method_names(dataset, tmp_path):
     row = next(r for r in rows if r["method"] == "lnsnet:model=none" and r["image"] == sample.name)
     expect = score(lnsnet.segment(sample.image, 10, model="none"), sample.ground_truths)
     assert float(row["br_best"]) == pytest.approx(expect["br_best"], abs=1e-9)
+
+
+def test_baseline_options_in_method_names(dataset, tmp_path):
+    from lnsnet.eval.methods import baseline_options
+
+    assert baseline_options("slic") == ("slic", {})
+    assert baseline_options("seeds:num_levels=5:prior=3") == ("seeds", {"num_levels": 5, "prior": 3})
+    assert baseline_options("slic:slic_zero=true") == ("slic", {"slic_zero": True})
+    assert baseline_options("lnsnet") is None
+    for bad, message in (("slic:foo=1", "slic takes KEY=VALUE"), ("slic:compactness=x", "not a float"),
+                         ("seeds:prior=2.5", "not a int"), ("slic:sigma=1:sigma=2", "twice")):
+        with pytest.raises(ValueError, match=message):
+            baseline_options(bad)
+    run_benchmark(str(dataset), methods="slic,slic:compactness=100", ks=[10], out_dir=tmp_path, workers=0,
+                  progress=False)
+    rows = _rows(tmp_path / "rows.csv")
+    from lnsnet.eval.baselines import slic
+    from lnsnet.eval.datasets import FolderDataset
+    from lnsnet.eval.metrics import score
+
+    sample = FolderDataset(dataset / "images", dataset / "labels")[0]
+    row = next(r for r in rows if r["method"] == "slic:compactness=100" and r["image"] == sample.name)
+    want, default = (score(slic(sample.image, 10, compactness=c), sample.ground_truths) for c in (100.0, 10.0))
+    assert float(row["co"]) == pytest.approx(want["co"], abs=1e-12)  # the option reached skimage's slic
+    assert want["co"] != default["co"]

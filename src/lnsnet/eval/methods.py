@@ -5,7 +5,8 @@ A method is ``"lnsnet"`` (optionally with clustering options after colons, parse
 ``model=NAME`` for another model than the run's: ``lnsnet:model=none`` is the same
 clustering on the CIELAB input, ``lnsnet:model=untrained`` the network before training;
 each spelling is a method of its own in the rows) or a registered baseline
-(:data:`lnsnet.eval.baselines.BASELINES`).
+(:data:`lnsnet.eval.baselines.BASELINES`), optionally with its keyword arguments after
+colons (``slic:compactness=20``, ``ers:lambda_prime=0.3``: a baseline tuned on val).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
-__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "check_methods", "MethodRunner"]
+__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "baseline_options", "check_methods", "MethodRunner"]
 
 
 def known_methods() -> list[str]:
@@ -57,6 +58,44 @@ def lnsnet_model(name: str) -> str | None:
     return models[0] if models else None
 
 
+def baseline_options(name: str) -> tuple[str, dict] | None:
+    """``"slic:compactness=20"`` -> ``("slic", {"compactness": 20.0})``: a registered baseline
+    and its keyword arguments, each read by the type of its default; None when the name's
+    head is not a baseline; ``ValueError`` naming the method for a bad option."""
+    import inspect
+
+    from .baselines import BASELINES
+
+    head, *items = name.split(":")
+    if head not in BASELINES:
+        return None
+    params = {p.name: p.default for p in inspect.signature(BASELINES[head]).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    kwargs: dict = {}
+    for item in items:
+        key, eq, value = (p.strip() for p in item.partition("="))
+        if not eq or key not in params:
+            raise ValueError(f"method {name!r}: {head} takes KEY=VALUE with KEY one of "
+                             f"{', '.join(params) or '(none)'}, got {item!r}")
+        if key in kwargs:
+            raise ValueError(f"method {name!r}: option {key!r} given twice")
+        default = params[key]
+        try:
+            if isinstance(default, bool):
+                if value.lower() not in ("true", "false"):
+                    raise ValueError
+                kwargs[key] = value.lower() == "true"
+            elif isinstance(default, int):
+                kwargs[key] = int(value)
+            elif isinstance(default, float):
+                kwargs[key] = float(value)
+            else:
+                kwargs[key] = value
+        except ValueError:
+            raise ValueError(f"method {name!r}: {key}={value!r} is not a {type(default).__name__}") from None
+    return head, kwargs
+
+
 def check_methods(methods) -> list[str]:
     """``methods`` (a sequence, or comma-separated text) as a checked list of names."""
     if isinstance(methods, str):
@@ -66,7 +105,7 @@ def check_methods(methods) -> list[str]:
     if not names:
         raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
     known = known_methods()
-    unknown = [m for m in names if m not in known and lnsnet_clustering(m) is None]
+    unknown = [m for m in names if m not in known and lnsnet_clustering(m) is None and baseline_options(m) is None]
     if unknown:
         hint = ""
         if "fast_slic" in unknown:
@@ -105,9 +144,12 @@ class MethodRunner:
 
                 self.funcs[name] = _lns
             else:
+                import functools
+
                 from .baselines import get_method
 
-                self.funcs[name] = get_method(name)
+                head, kwargs = baseline_options(name)
+                self.funcs[name] = functools.partial(get_method(head), **kwargs)
 
     def run(self, index: int, todo: list[tuple[str, int]]) -> list[dict]:
         """Run the (method, K) pairs ``todo`` on image ``index``; one row each."""
