@@ -418,10 +418,19 @@ def test_baseline_options_in_method_names(dataset, tmp_path):
     assert baseline_options("seeds:num_levels=5:prior=3") == ("seeds", {"num_levels": 5, "prior": 3})
     assert baseline_options("slic:slic_zero=true") == ("slic", {"slic_zero": True})
     assert baseline_options("lnsnet") is None
-    for bad, message in (("slic:foo=1", "slic takes KEY=VALUE"), ("slic:compactness=x", "not a float"),
-                         ("seeds:prior=2.5", "not a int"), ("slic:sigma=1:sigma=2", "twice")):
+    assert baseline_options("slico:compactness=5") == ("slico", {"compactness": 5.0})
+    assert baseline_options("felzenszwalb:min_size=20") == ("felzenszwalb", {"min_size": 20})  # default None
+    for bad, message in (("slic:foo=1", "slic takes KEY=VALUE"), ("slic:compactness=x", "not a finite float"),
+                         ("seeds:prior=2.5", "not a finite int"), ("slic:sigma=1:sigma=2", "twice"),
+                         ("slic:compactness=nan", "not a finite float")):
         with pytest.raises(ValueError, match=message):
             baseline_options(bad)
+    from lnsnet.eval.methods import check_methods
+
+    assert check_methods("SLIC:compactness=5, LNSNet:model=none") == ["slic:compactness=5", "lnsnet:model=none"]
+    for same in ("slic:compactness=20,slic:compactness=20.0", "lnsnet,lnsnet:clustering=compact"):
+        with pytest.raises(ValueError, match="same setting"):
+            check_methods(same)
     run_benchmark(str(dataset), methods="slic,slic:compactness=100", ks=[10], out_dir=tmp_path, workers=0,
                   progress=False)
     rows = _rows(tmp_path / "rows.csv")

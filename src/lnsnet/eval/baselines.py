@@ -158,20 +158,16 @@ def slic(image, n_segments, *, compactness=10.0, max_num_iter=10, sigma=0.0,
     return finalize_labels(labels)
 
 
-def slico(image, n_segments, **kw):
+def slico(image, n_segments, *, compactness=10.0, max_num_iter=10, sigma=0.0, min_size_factor=0.5,
+          max_size_factor=3.0):
     """SLICO, the zero-parameter SLIC (Achanta et al., TPAMI 2012), from scikit-image.
 
-    As :func:`slic` with ``slic_zero=True``: the colour normaliser of each superpixel is
-    its largest colour distance of the previous iteration, so the compactness does not need
-    tuning (the value passed only seeds the first iteration).
-
-    Parameters
-    ----------
-    **kw
-        Passed to :func:`slic`.
+    As :func:`slic` (same keywords) with ``slic_zero=True``: the colour normaliser of each
+    superpixel is its largest colour distance of the previous iteration, so the
+    compactness does not need tuning (the value passed only seeds the first iteration).
     """
-    kw.setdefault("slic_zero", True)
-    return slic(image, n_segments, **kw)
+    return slic(image, n_segments, compactness=compactness, max_num_iter=max_num_iter, sigma=sigma,
+                min_size_factor=min_size_factor, max_size_factor=max_size_factor, slic_zero=True)
 
 
 def felzenszwalb(image, n_segments, *, sigma=0.8, min_size=None, tolerance=0.1,

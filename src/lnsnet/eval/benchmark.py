@@ -434,8 +434,10 @@ def run_benchmark(
     split : {"train", "val", "test"}, default "test"
         BSDS500 split.
     methods : sequence of str or comma-separated str
-        ``"lnsnet"`` and any of :data:`lnsnet.eval.baselines.BASELINES`
-        (case-insensitive); see :func:`known_methods`.
+        ``"lnsnet"`` and any of :data:`lnsnet.eval.baselines.BASELINES` (names
+        case-insensitive), each optionally with options after colons
+        (``lnsnet:clustering=paper``, ``lnsnet:model=none``, ``slic:compactness=20``); see
+        :mod:`lnsnet.eval.methods`. Two spellings of one setting are refused.
     ks : sequence of int or comma-separated str
         The numbers of superpixels asked for.
     out_dir : str or os.PathLike

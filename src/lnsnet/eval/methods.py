@@ -60,9 +60,11 @@ def lnsnet_model(name: str) -> str | None:
 
 def baseline_options(name: str) -> tuple[str, dict] | None:
     """``"slic:compactness=20"`` -> ``("slic", {"compactness": 20.0})``: a registered baseline
-    and its keyword arguments, each read by the type of its default; None when the name's
-    head is not a baseline; ``ValueError`` naming the method for a bad option."""
+    and its keyword arguments, each read by the type of its default (a default of None:
+    ``none``, ``true``/``false``, an integer, a number, else the text); None when the
+    name's head is not a baseline; ``ValueError`` naming the method for a bad option."""
     import inspect
+    import math
 
     from .baselines import BASELINES
 
@@ -81,26 +83,45 @@ def baseline_options(name: str) -> tuple[str, dict] | None:
             raise ValueError(f"method {name!r}: option {key!r} given twice")
         default = params[key]
         try:
-            if isinstance(default, bool):
-                if value.lower() not in ("true", "false"):
-                    raise ValueError
-                kwargs[key] = value.lower() == "true"
-            elif isinstance(default, int):
-                kwargs[key] = int(value)
-            elif isinstance(default, float):
-                kwargs[key] = float(value)
-            else:
-                kwargs[key] = value
+            kwargs[key] = _typed(value, default)
         except ValueError:
-            raise ValueError(f"method {name!r}: {key}={value!r} is not a {type(default).__name__}") from None
+            raise ValueError(f"method {name!r}: {key}={value!r} is not a finite {type(default).__name__}") from None
+        if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
+            raise ValueError(f"method {name!r}: {key}={value!r} is not a finite {type(default).__name__}")
     return head, kwargs
+
+
+def _typed(value: str, default):
+    """``value`` read as the type of ``default`` (a default of None: the first that fits of
+    none, true/false, int, float, text)."""
+    low = value.lower()
+    if isinstance(default, bool) or (default is None and low in ("true", "false")):
+        if low not in ("true", "false"):
+            raise ValueError(value)
+        return low == "true"
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if default is None:
+        if low == "none":
+            return None
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
 
 
 def check_methods(methods) -> list[str]:
     """``methods`` (a sequence, or comma-separated text) as a checked list of names."""
     if isinstance(methods, str):
         methods = methods.split(",")
-    names = [str(m).strip().lower() for m in methods]
+    names = []
+    for m in methods:  # the method's name is case-insensitive, its option values are not
+        head, sep, rest = str(m).strip().partition(":")
+        names.append(":".join(p.strip() for p in (head.lower() + sep + rest).split(":")) if head else "")
     names = [m for m in names if m]
     if not names:
         raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
@@ -108,7 +129,7 @@ def check_methods(methods) -> list[str]:
     unknown = [m for m in names if m not in known and lnsnet_clustering(m) is None and baseline_options(m) is None]
     if unknown:
         hint = ""
-        if "fast_slic" in unknown:
+        if any(m.partition(":")[0] == "fast_slic" for m in unknown):
             hint = " (fast_slic is not installed: pip install --no-build-isolation fast_slic)"
         raise ValueError(
             f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
@@ -117,6 +138,12 @@ def check_methods(methods) -> list[str]:
     dup = sorted({m for m in names if names.count(m) > 1})
     if dup:
         raise ValueError(f"methods named more than once: {', '.join(dup)}")
+    same = {}
+    for m in names:  # two spellings of one setting ("compactness=20" and "=20.0") would be two rows of it
+        key = repr(baseline_options(m) or (lnsnet_model(m), lnsnet_clustering(m)))
+        if key in same:
+            raise ValueError(f"methods {same[key]!r} and {m!r} are the same setting; name it once")
+        same[key] = m
     return names
 
 
