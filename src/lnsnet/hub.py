@@ -34,7 +34,9 @@ def baseline_model(name: str) -> LNSNet:
     generator seeded with :data:`UNTRAINED_SEED`."""
     if name not in BASELINE_MODELS:
         raise ValueError(f"unknown baseline model {name!r}; allowed: {', '.join(BASELINE_MODELS)}")
-    net = LNSNet(generator=torch.Generator().manual_seed(UNTRAINED_SEED))
+    from .train import new_model
+
+    net = new_model(UNTRAINED_SEED)
     if name == "none":
         net.embedder = InputEmbedder(3)
     return net.eval()

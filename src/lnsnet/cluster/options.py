@@ -3,8 +3,8 @@ every rule about which options go together.
 
 The API (``segment(..., clustering=...)``), the command line (``lnsnet segment
 --clustering SPEC``) and benchmark method names (``lnsnet:KEY=VALUE:...``) all build a
-:class:`ClusterOptions` through :meth:`ClusterOptions.resolve`; nothing else resolves
-clustering options.
+:class:`ClusterOptions` here (:meth:`ClusterOptions.of`, :meth:`~ClusterOptions.parse`,
+:meth:`~ClusterOptions.resolve`); nothing else resolves clustering options.
 """
 
 from __future__ import annotations
@@ -158,11 +158,7 @@ class ClusterOptions:
         left out) given beside it winning. A preset's ``feature_contrast`` is dropped when
         ``smoothing`` is set to 0 (it only weighs the smoothing); one given explicitly is
         refused then."""
-        options = {k: v for k, v in options.items() if v is not None}
-        unknown = sorted(set(options) - set(cls.field_names()))
-        if unknown:
-            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                            f"allowed: {', '.join(cls.field_names())}")
+        options = cls._given(options)
         if preset is None:
             preset = "paper" if options.get("mode") == "dense" else DEFAULT_PRESET
         if preset not in PRESETS:
@@ -205,11 +201,7 @@ class ClusterOptions:
     def replace(self, **options) -> "ClusterOptions":
         """A copy with ``options`` changed (None values ignored), checked again; as in
         :meth:`resolve`, turning ``smoothing`` off drops a ``feature_contrast`` not given."""
-        options = {k: v for k, v in options.items() if v is not None}
-        unknown = sorted(set(options) - set(self.field_names()))
-        if unknown:
-            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                            f"allowed: {', '.join(self.field_names())}")
+        options = self._given(options)
         if not options:
             return self
         return type(self)(**_drop_idle_contrast(dataclasses.asdict(self), options))
@@ -217,6 +209,16 @@ class ClusterOptions:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def _given(cls, options: dict) -> dict:
+        """``options`` without its None values; ``TypeError`` naming any that is not a field."""
+        options = {k: v for k, v in options.items() if v is not None}
+        unknown = sorted(set(options) - set(cls.field_names()))
+        if unknown:
+            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                            f"allowed: {', '.join(cls.field_names())}")
+        return options
 
     # ------------------------------------------------------------------ rules
     @property

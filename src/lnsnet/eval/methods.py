@@ -126,7 +126,8 @@ def check_methods(methods) -> list[str]:
     if not names:
         raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
     known = known_methods()
-    unknown = [m for m in names if m not in known and lnsnet_clustering(m) is None and baseline_options(m) is None]
+    settings = [_setting(m) for m in names]  # None: not a method
+    unknown = [m for m, s in zip(names, settings) if s is None]
     if unknown:
         hint = ""
         if any(m.partition(":")[0] == "fast_slic" for m in unknown):
@@ -139,12 +140,18 @@ def check_methods(methods) -> list[str]:
     if dup:
         raise ValueError(f"methods named more than once: {', '.join(dup)}")
     same = {}
-    for m in names:  # two spellings of one setting ("compactness=20" and "=20.0") would be two rows of it
-        key = repr(baseline_options(m) or (lnsnet_model(m), lnsnet_clustering(m)))
-        if key in same:
-            raise ValueError(f"methods {same[key]!r} and {m!r} are the same setting; name it once")
-        same[key] = m
+    for m, s in zip(names, settings):  # two spellings of one setting ("compactness=20", "=20.0"): two rows of it
+        if repr(s) in same:
+            raise ValueError(f"methods {same[repr(s)]!r} and {m!r} are the same setting; name it once")
+        same[repr(s)] = m
     return names
+
+
+def _setting(name: str):
+    """What method ``name`` runs: a baseline and its options, or the model and clustering
+    of an LNS-Net method; None when ``name`` is not a method."""
+    clustering = lnsnet_clustering(name)
+    return baseline_options(name) if clustering is None else (lnsnet_model(name), clustering)
 
 
 class MethodRunner:
