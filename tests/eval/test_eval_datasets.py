@@ -1,6 +1,8 @@
-"""Tests of lnsnet.eval.datasets on tiny fake datasets built in tmp_path (and on one real
-BSDS500 file when the data is present)."""
+"""Tests of lnsnet.eval.datasets on tiny fake datasets built in tmp_path, and on real
+BSDS500 files (the full set, or the three-image set in tests/data/bsds500-mini when the full
+one is not found: see tests/conftest.py)."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -11,7 +13,6 @@ from PIL import Image
 
 from lnsnet.eval import datasets as D
 
-REAL_BSDS = Path(os.environ.get(D.BSDS500_ENV) or "/work/shared/data/bsds500")
 
 
 def write_bsds_mat(path: Path, segmentations) -> None:
@@ -49,7 +50,7 @@ def fake_bsds(tmp_path):
 # ---------------------------------------------------------------------------------- BSDS500
 
 
-def test_fake_mat_has_the_structure_of_the_real_files(tmp_path):
+def test_fake_mat_has_the_structure_of_the_real_files(tmp_path, bsds500):
     path = tmp_path / "x.mat"
     write_bsds_mat(path, [SEG_A, SEG_B])
     m = scipy.io.loadmat(str(path))
@@ -59,13 +60,12 @@ def test_fake_mat_has_the_structure_of_the_real_files(tmp_path):
     assert g[0, 1]["Segmentation"][0, 0].dtype == np.uint16
     assert np.array_equal(g[0, 1]["Segmentation"][0, 0], SEG_B)
     assert set(g[0, 0].dtype.names) == {"Segmentation", "Boundaries"}
-    real = sorted((REAL_BSDS / "groundTruth" / "test").glob("*.mat"))[:1]
-    if real:  # compare the layout with a real file when the data is here
-        r = scipy.io.loadmat(str(real[0]))["groundTruth"]
-        assert r.ndim == g.ndim and r.shape[0] == 1 and r.dtype == g.dtype
-        assert r[0, 0].dtype.names == g[0, 0].dtype.names
-        assert r[0, 0].shape == g[0, 0].shape
-        assert r[0, 0]["Segmentation"][0, 0].dtype == g[0, 0]["Segmentation"][0, 0].dtype
+    # compare the layout with a real file (of the full set or the mini set)
+    r = scipy.io.loadmat(str(bsds500 / "groundTruth" / "test" / "100007.mat"))["groundTruth"]
+    assert r.ndim == g.ndim and r.shape[0] == 1 and r.dtype == g.dtype
+    assert r[0, 0].dtype.names == g[0, 0].dtype.names
+    assert r[0, 0].shape == g[0, 0].shape
+    assert r[0, 0]["Segmentation"][0, 0].dtype == g[0, 0]["Segmentation"][0, 0].dtype
 
 
 def test_read_bsds_ground_truth_relabels_to_zero_based_int32(tmp_path):
@@ -141,15 +141,13 @@ def test_bsds_corrupt_image_and_shape_mismatch(fake_bsds):
         ds[1]
 
 
-@pytest.mark.skipif(not (REAL_BSDS / "groundTruth" / "test").is_dir(),
-                    reason="BSDS500 not present (set LNSNET_BSDS500)")
-def test_real_bsds500_sample():
-    ds = D.BSDS500(REAL_BSDS, split="test")
-    assert len(ds) == 200
+def test_real_bsds500_sample(bsds500, bsds500_full):
+    ds = D.BSDS500(bsds500, split="test")
+    assert len(ds) == (200 if bsds500_full else 3)
     s = ds[0]
     assert s.name == "100007"
     assert s.image.shape == (321, 481, 3) and s.image.dtype == np.uint8
-    raw = scipy.io.loadmat(str(REAL_BSDS / "groundTruth" / "test" / "100007.mat"))
+    raw = scipy.io.loadmat(str(bsds500 / "groundTruth" / "test" / "100007.mat"))
     raw_maps = [raw["groundTruth"][0, k]["Segmentation"][0, 0]
                 for k in range(raw["groundTruth"].shape[1])]
     assert len(s.ground_truths) == len(raw_maps) == 5
@@ -158,6 +156,28 @@ def test_real_bsds500_sample():
         # BSDS labels start at 1; ours are the same partition from 0, consecutive
         assert np.array_equal(np.unique(got), np.arange(got.max() + 1))
         assert np.array_equal(got, np.unique(want, return_inverse=True)[1].reshape(want.shape))
+
+
+def test_bsds500_set_in_use(bsds500, bsds500_full):
+    """The tests use the full set whenever one is beside the checkout (as under .ci/run);
+    the mini set only without it, and then its files are the BSDS500 originals."""
+    import conftest
+
+    if conftest.SHARED_BSDS500.is_dir() and not os.environ.get(D.BSDS500_ENV):
+        assert bsds500_full and bsds500 == conftest.SHARED_BSDS500
+    if bsds500_full:
+        for split, n in conftest.BSDS500_COUNTS.items():
+            assert len(D.BSDS500(bsds500, split=split)) == n
+        return
+    assert bsds500 == conftest.MINI_BSDS500
+    listed = {}
+    for line in (bsds500 / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        listed[name] = digest
+    files = sorted(str(p.relative_to(bsds500)) for p in bsds500.rglob("*") if p.suffix in (".jpg", ".mat"))
+    assert files == sorted(listed) and len(files) == 6
+    for name in files:
+        assert hashlib.sha256((bsds500 / name).read_bytes()).hexdigest() == listed[name], name
 
 
 # ------------------------------------------------------------------------------- read_image
