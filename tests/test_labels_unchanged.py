@@ -34,7 +34,8 @@ def _digests(root: Path) -> dict:
         image = read_image(f)
         for clustering in CLUSTERINGS:
             for k in KS:
-                labels = np.ascontiguousarray(lnsnet.segment(image, k, clustering=clustering), dtype=np.int32)
+                labels = np.ascontiguousarray(lnsnet.segment(image, k, clustering=clustering, start_label=0),
+                                              dtype=np.int32)
                 out[f"{f.stem}:{clustering}:{k}"] = hashlib.sha256(labels.tobytes()).hexdigest()
     return out
 

@@ -482,4 +482,4 @@ def test_compact_shapes_are_more_regular_than_the_papers_clustering():
     for lab in (paper, default):
         from lnsnet.connectivity import components
 
-        assert components(lab)[1] == lab.max() + 1  # every label one connected region
+        assert components(lab)[1] == lab.max()  # every label (1..k) one connected region

@@ -51,29 +51,38 @@ def test_segment_returns_valid_labels_or_a_documented_error(image, k):
         return
     h, w = image.shape[:2]
     assert labels.dtype == np.int32 and labels.shape == (h, w)
-    n = labels.max() + 1
-    assert n >= 1 and np.array_equal(np.unique(labels), np.arange(n))
+    n = labels.max()
+    assert n >= 1 and np.array_equal(np.unique(labels), np.arange(1, n + 1))
     assert is_connected_labels(labels)
 
 
 @pytest.mark.parametrize(
-    "image,k,exc,msg",
+    "image,k,exc,msg,kw",
     [
-        (np.zeros((0, 4, 3), np.uint8), 1, ValueError, "empty"),
-        (np.zeros((4, 4, 2), np.uint8), 1, ValueError, "channels"),
-        (np.zeros((2, 2, 2, 3), np.uint8), 1, ValueError, "dimensions"),
-        (np.full((4, 4), np.inf), 1, ValueError, "NaN or infinite"),
-        (np.zeros((4, 4), bool), 1, TypeError, "bool"),
-        (np.zeros((4, 4), np.int64), 1, TypeError, "int64"),
-        (np.zeros((4, 4), np.uint8), 0, ValueError, ">= 1"),
-        (np.zeros((4, 4), np.uint8), 17, ValueError, "exceeds the number of pixels"),
-        (np.zeros((4, 4), np.uint8), 2.5, TypeError, "integer"),
-        ("image.png", 4, TypeError, "numpy array"),
+        (np.zeros((0, 4, 3), np.uint8), 1, ValueError, "empty", None),
+        (np.zeros((2, 4, 4), np.uint8), 1, ValueError, "RGB image", dict(channel_axis=0, convert2lab=True)),
+        (np.zeros((2, 2, 2, 3), np.uint8), 1, ValueError, "3-D volume", None),
+        (np.zeros((2, 2, 2, 2, 3), np.uint8), 1, ValueError, "dimensions", None),
+        (np.full((4, 4), np.inf), 1, ValueError, "NaN or infinite", None),
+        (np.zeros((4, 4), complex), 1, TypeError, "complex", None),
+        (np.zeros((4, 4), np.uint8), 0, ValueError, ">= 1", None),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "mask selects no pixel", dict(mask=np.zeros((4, 4), bool))),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "mask must have", dict(mask=np.ones((4, 5), bool))),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "start_label", dict(start_label=2)),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "spacing", dict(spacing=(1, 0))),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "spacing has 4", dict(spacing=(1, 1, 1, 1))),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "sigma", dict(sigma=-1)),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "max_size_factor", dict(max_size_factor=0)),
+        (np.zeros((4, 4), np.uint8), 4, TypeError, "slic_zero", dict(slic_zero=True)),
+        (np.zeros((4, 4), np.uint8), 4, ValueError, "mode='local'", dict(mask=np.ones((4, 4), bool),
+                                                                          clustering="paper:mode=dense")),
+        (np.zeros((4, 4), np.uint8), 2.5, TypeError, "integer", None),
+        ("image.png", 4, TypeError, "numpy array", None),
     ],
 )
-def test_bad_inputs_say_what_was_received(image, k, exc, msg):
+def test_bad_inputs_say_what_was_received(image, k, exc, msg, kw):
     with pytest.raises(exc, match=msg):
-        lnsnet.segment(image, k)
+        lnsnet.segment(image, k, **(kw or {}))
 
 
 def test_crafted_pickle_is_refused_without_running(tmp_path):
@@ -154,10 +163,17 @@ def test_valid_unusual_inputs_work():
         (rng.integers(0, 65536, (20, 30), dtype=np.uint16), 6),
         (rng.random((20, 30, 4)).astype(np.float32), 6),
         (rng.random((1, 50)), 5),
+        (rng.integers(0, 255, (12, 14, 2), dtype=np.uint8), 4),  # two channels
+        (rng.random((12, 14)) > 0.5, 4),  # bool: stretched to 0..1
+        (rng.integers(-5, 5, (12, 14)), 4),  # int64: stretched
+        (rng.random((12, 14)) * 1000 - 20, 4),  # floats outside [0, 1]: stretched
     ]:
         labels = lnsnet.segment(image, k)
-        assert labels.shape == image.shape[:2] and is_connected_labels(labels)
-    assert lnsnet.segment(rng.random((16, 16, 3)), 1).max() == 0
+        assert labels.shape == image.shape[:2] and is_connected_labels(labels) and labels.min() == 1
+    assert lnsnet.segment(rng.random((16, 16, 3)), 1).max() == 1
+    assert lnsnet.segment(rng.random((16, 16, 3)), 1, start_label=0).max() == 0
+    # K above the number of pixels: every pixel is a superpixel, as with slic
+    assert np.array_equal(lnsnet.segment(rng.random((4, 4)), 17), np.arange(1, 17).reshape(4, 4))
 
 
 def test_cli_usage_errors_are_one_line(tmp_path):
@@ -175,4 +191,6 @@ def test_cli_k_larger_than_image(tmp_path):
     Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(img)
     r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(img), "-k", "100000", "-o",
                         str(tmp_path / "o")], capture_output=True, text=True)
-    assert r.returncode == 2 and "exceeds the number of pixels" in r.stderr and "Traceback" not in r.stderr
+    # as slic: every pixel one superpixel, and a line says far fewer than K came out
+    assert r.returncode == 0 and "100000" in r.stderr and "Traceback" not in r.stderr
+    assert np.load(tmp_path / "o" / "a_labels.npy").max() == 48 * 64

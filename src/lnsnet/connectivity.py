@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["components", "enforce_connectivity", "relabel_consecutive", "find_root", "number_roots"]
+__all__ = ["components", "enforce_connectivity", "relabel_consecutive", "split_large", "find_root", "number_roots"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -77,14 +77,14 @@ def _orphans(labels: np.ndarray, comp: np.ndarray, k: int, orphan_factor: float,
     return ~is_main & (sizes < orphan_factor * mean_size)
 
 
-def _size_bounds(labels, n_segments, min_size, min_size_factor) -> tuple[np.ndarray, float, int]:
-    """Checked 2-D labels, the mean superpixel size (from K or the number of labels) and
-    the size under which a piece is merged."""
+def _size_bounds(labels, n_segments, min_size, min_size_factor, area=None) -> tuple[np.ndarray, float, int]:
+    """Checked 2-D labels, the mean superpixel size (``area``, default all pixels, over K
+    or the number of labels) and the size under which a piece is merged."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
     k0 = n_segments if n_segments is not None else len(np.unique(labels))
-    mean_size = labels.size / max(int(k0), 1)
+    mean_size = (labels.size if area is None else area) / max(int(k0), 1)
     if min_size is None:
         min_size = int(min_size_factor * mean_size)
     return labels, mean_size, min_size
@@ -98,6 +98,7 @@ def enforce_connectivity(
     min_size_factor: float = 0.25,
     orphan_factor: float = 0.0,
     max_segments: int | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Make every label one 4-connected region and merge regions below ``min_size``.
 
@@ -115,21 +116,76 @@ def enforce_connectivity(
         labels near K when clusters come out in several parts.
     max_segments : while the pieces outnumber this, each merging round also takes the
         ``pieces - max_segments`` smallest ones, so at most ``max_segments`` labels remain.
+    mask : ``(H, W)`` bool, optional
+        Only pixels where True are superpixels: the others come out as -1, are never merged
+        and never receive a merge; the mean size is the mask's area over K.
 
     Returns
     -------
-    ``(H, W)`` int32 labels 0..k-1, every label 4-connected.
+    ``(H, W)`` int32 labels 0..k-1 (-1 outside ``mask``), every label 4-connected.
     """
-    labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
+    area = None
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != np.shape(labels):
+            raise ValueError(f"mask must have the labels' shape {np.shape(labels)}, got {mask.shape}")
+        labels = np.where(mask, labels, -1)
+        area = int(mask.sum())
+    labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor, area)
     feats = np.asarray(features)
     if feats.ndim == 2:
         feats = feats[:, :, None]
     if feats.shape[:2] != labels.shape:
         raise ValueError(f"features must be (H, W, C) with H, W = {labels.shape}, got shape {feats.shape}")
     comp, k = components(labels)
+    fixed = None
+    if mask is not None:
+        fixed = np.zeros(k, dtype=bool)
+        fixed[comp[~mask]] = True
     first = _orphans(labels, comp, k, orphan_factor, mean_size) if orphan_factor > 0 else None
-    comp, _ = merge_small(comp, k, feats, min_size, max_segments, first)
-    return comp
+    if first is not None and fixed is not None:
+        first &= ~fixed
+    comp, _ = merge_small(comp, k, feats, min_size, max_segments, first, fixed=fixed)
+    if mask is None:
+        return comp
+    out = np.full(comp.shape, -1, dtype=np.int32)
+    out[mask] = relabel_consecutive(comp[mask])
+    return out
+
+
+def split_large(labels: np.ndarray, max_size: int) -> np.ndarray:
+    """Cut every label with more than ``max_size`` pixels, in raster order, into pieces of
+    ``max_size`` pixels (the last one smaller), as slic's ``max_size_factor`` caps a
+    superpixel's size. ``labels`` ``(H, W)`` int, -1 (outside a mask) left as it is;
+    returns int32 labels ``0..k-1`` in raster order of each piece's first pixel (a piece
+    may be in several 4-connected parts: run :func:`enforce_connectivity` after).
+
+    >>> split_large(np.array([[0, 0, 0], [0, 0, 1]]), 2).tolist()
+    [[0, 0, 1], [1, 2, 3]]
+    """
+    arr = np.asarray(labels)
+    if int(max_size) < 1:
+        raise ValueError(f"max_size must be >= 1, got {max_size!r}")
+    flat = arr.ravel()
+    inside = flat >= 0
+    lab = relabel_consecutive(flat[inside])
+    order = np.argsort(lab, kind="stable")  # each label's pixels, in raster order
+    sizes = np.bincount(lab)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    rank = np.empty(lab.size, dtype=np.int64)
+    rank[order] = np.arange(lab.size) - np.repeat(starts, sizes)
+    piece = lab.astype(np.int64) * (int(sizes.max(initial=1)) // int(max_size) + 1) + rank // int(max_size)
+    out = np.full(flat.shape, -1, dtype=np.int64)
+    out[inside] = piece
+    first = np.full(out.size, -1, dtype=np.int64)  # number the pieces by their first pixel
+    idx = np.flatnonzero(inside)
+    ids = relabel_consecutive(out[inside])
+    first_pix = np.full(int(ids.max(initial=-1)) + 1, out.size, dtype=np.int64)
+    np.minimum.at(first_pix, ids, idx)
+    new_id = np.empty_like(first_pix)
+    new_id[np.argsort(first_pix, kind="stable")] = np.arange(first_pix.size)
+    first[inside] = new_id[ids]
+    return first.reshape(arr.shape).astype(np.int32)
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -199,26 +255,27 @@ def _consider(s, d, means, best_cost, best_dst):
 
 
 @nb.njit(**_jit)
-def _offer_neighbours(comp, dy, dx, small, means, best_cost, best_dst):
+def _offer_neighbours(comp, dy, dx, small, fixed, means, best_cost, best_dst):
     """Offer each small piece its neighbour pieces at offset ``(dy, dx)`` as merge targets
-    (the best is kept, so the order of offers does not matter); True when one was offered."""
+    (the best is kept, so the order of offers does not matter; ``fixed`` pieces are never
+    offered); True when one was offered."""
     found = False
     for y in range(comp.shape[0] - dy):
         for x in range(comp.shape[1] - dx):
             a = comp[y, x]
             b = comp[y + dy, x + dx]
             if a != b:
-                if small[a]:
+                if small[a] and not fixed[b]:
                     _consider(a, b, means, best_cost, best_dst)
                     found = True
-                if small[b]:
+                if small[b] and not fixed[a]:
                     _consider(b, a, means, best_cost, best_dst)
                     found = True
     return found
 
 
 @nb.njit(**_jit)
-def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds):
+def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max_rounds):
     h, w = comp.shape
     n = h * w
     nf = feats.shape[2]
@@ -233,13 +290,15 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds
                 for j in range(nf):
                     sums[c, j] += feats[y, x, j]
         threshold = min_size
-        if max_segments >= 0 and k > max_segments:
-            srt = np.sort(sizes)
-            threshold = max(threshold, srt[k - max_segments - 1] + 1)
+        n_free = k - fixed.sum()
+        if max_segments >= 0 and n_free > max_segments:
+            srt = np.sort(sizes[~fixed])
+            threshold = max(threshold, srt[n_free - max_segments - 1] + 1)
         small = sizes < threshold
         if rnd == 0:
             small |= first_small
-        if k <= 1 or not small.any():
+        small &= ~fixed
+        if n_free <= 1 or not small.any():
             break
         means = np.empty((k, nf), dtype=np.float64)
         for c in range(k):
@@ -248,8 +307,8 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds
                 means[c, j] = sums[c, j] / s
         best_cost = np.full(k, np.inf)
         best_dst = np.full(k, -1, dtype=np.int64)
-        found = _offer_neighbours(comp, 0, 1, small, means, best_cost, best_dst)
-        found |= _offer_neighbours(comp, 1, 0, small, means, best_cost, best_dst)
+        found = _offer_neighbours(comp, 0, 1, small, fixed, means, best_cost, best_dst)
+        found |= _offer_neighbours(comp, 1, 0, small, fixed, means, best_cost, best_dst)
         if not found:
             break
         parent = np.arange(k)
@@ -260,17 +319,24 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, max_rounds
         new_k = number_roots(parent, group)
         for p in range(n):
             flat[p] = group[flat[p]]
+        new_fixed = np.zeros(new_k, dtype=np.bool_)
+        for c in range(k):
+            if fixed[c]:
+                new_fixed[group[c]] = True
+        fixed = new_fixed
         k = new_k
     return k
 
 
-def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, max_rounds=64):
+def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, max_rounds=64, fixed=None):
     """Merge pieces below ``min_size`` (and, while there are more than ``max_segments``,
     the smallest ones) into the adjacent piece with the closest mean feature, in rounds.
 
     ``comp`` ``(H, W)`` int32 component ids ``0..k-1`` (modified in place and returned),
     ``feats`` ``(H, W, F)`` float (any strides; summed in float64), ``first_small`` ``(k,)`` bool pieces merged in the first
-    round regardless of size. Returns ``(comp, k)``, ids in raster order of first pixel.
+    round regardless of size, ``fixed`` ``(k,)`` bool pieces never merged nor merged into
+    (``max_segments`` counts the others). Returns ``(comp, k)``, ids in raster order of
+    first pixel.
     """
     comp = np.ascontiguousarray(comp, dtype=np.int32)
     feats = np.asarray(feats)
@@ -278,6 +344,8 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
         feats = feats.astype(np.float64)
     if first_small is None:
         first_small = np.zeros(k, dtype=np.bool_)
+    if fixed is None:
+        fixed = np.zeros(k, dtype=np.bool_)
     k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
-                     np.asarray(first_small, dtype=np.bool_), int(max_rounds))
+                     np.asarray(first_small, dtype=np.bool_), np.asarray(fixed, dtype=np.bool_), int(max_rounds))
     return comp, int(k)

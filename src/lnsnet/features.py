@@ -13,7 +13,7 @@ import numba as nb
 import numpy as np
 import torch
 
-__all__ = ["encode", "encode_image", "sobel_contours", "canny_contours", "contour_prior"]
+__all__ = ["encode", "encode_image", "encode_channels", "sobel_contours", "canny_contours", "contour_prior"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -117,6 +117,38 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
     _normalise(out, mean.astype(np.float32), scale.astype(np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
     return out
+
+
+def encode_channels(image: np.ndarray) -> np.ndarray:
+    """Any number of channels ``(H, W, C)`` (float, any units) -> ``(5, H, W)`` float32, the
+    network's input layout with the channels in place of CIELAB.
+
+    Each channel is standardised (mean 0, sd 1; 0 where flat); with more than three, they
+    are projected on their three principal components (of the standardised channels, so
+    channels in different units weigh alike), which are standardised in turn, as CIELAB's
+    channels are; with fewer, the missing ones are 0. Positions as in :func:`encode_image`.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    h, w, c = img.shape
+    flat = img.reshape(-1, c)
+    flat = _standardise_columns(flat - flat.mean(0))
+    if c > 3:
+        _, vecs = np.linalg.eigh(flat.T @ flat)
+        flat = _standardise_columns(flat @ vecs[:, ::-1][:, :3])  # the three largest, largest first
+    out = np.zeros((5, h, w), dtype=np.float32)
+    out[: min(c, 3)] = flat.T.reshape(-1, h, w)
+    pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
+    pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
+    _normalise(out, np.zeros(3, np.float32), np.ones(3, np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
+    return out
+
+
+def _standardise_columns(a: np.ndarray) -> np.ndarray:
+    """Centred columns to sd 1 (0 where the sd is below 1e-6 of the largest, or 1e-12)."""
+    a = a - a.mean(0)
+    sd = a.std(0)
+    tiny = max(1e-6 * float(sd.max(initial=0.0)), 1e-12)
+    return np.where(sd > tiny, a / np.where(sd > tiny, sd, 1.0), 0.0)
 
 
 def _normalise01(m: np.ndarray) -> np.ndarray:

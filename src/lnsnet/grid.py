@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 __all__ = ["Grid", "make_grid"]
@@ -49,6 +50,29 @@ class Grid:
         r = torch.arange(self.height, device=device) * self.rows // self.height
         c = torch.arange(self.width, device=device) * self.cols // self.width
         return r, c
+
+    def cells_in(self, mask: np.ndarray) -> np.ndarray:
+        """Which cells hold at least one pixel of ``mask`` (``(H, W)`` bool): ``(K,)`` bool."""
+        return np.bincount(self._cell_ids(mask), minlength=self.n_seeds) > 0
+
+    def mask_centres(self, mask: np.ndarray) -> np.ndarray:
+        """The centroid (row, col) of each cell's pixels in ``mask``, the cell centre where
+        it holds none: ``(K, 2)`` float32."""
+        ys, xs = np.nonzero(mask)
+        ids = self._cell_ids(mask)
+        n = np.bincount(ids, minlength=self.n_seeds)
+        out = self.centres().numpy().astype(np.float64)
+        has = n > 0
+        out[has, 0] = np.bincount(ids, ys, self.n_seeds)[has] / n[has]
+        out[has, 1] = np.bincount(ids, xs, self.n_seeds)[has] / n[has]
+        return out.astype(np.float32)
+
+    def _cell_ids(self, mask: np.ndarray) -> np.ndarray:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.height, self.width):
+            raise ValueError(f"mask must be {self.height}x{self.width}, got shape {mask.shape}")
+        ys, xs = np.nonzero(mask)
+        return (ys * self.rows // self.height) * self.cols + xs * self.cols // self.width
 
     def candidates(self, window: int = 3, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Seeds of the ``window x window`` cells around each pixel's own cell.
@@ -96,24 +120,27 @@ class Grid:
         return index, valid
 
 
-def make_grid(height: int, width: int, n_segments: int) -> Grid:
+def make_grid(height: int, width: int, n_segments: int, spacing=(1.0, 1.0)) -> Grid:
     """Choose ``rows x cols`` so that cells are close to square and ``rows*cols`` close to K.
 
     The count error (relative, in log scale) and the cell aspect ratio (log scale) are
     traded off; for K >= 50 on any image the count is within a few percent of K. K is
-    capped at the number of pixels.
+    capped at the number of pixels. ``spacing`` ``(row, column)``: the physical size of a
+    pixel; cells are then close to square in physical units.
     """
     if height < 1 or width < 1:
         raise ValueError(f"image size must be positive, got {height}x{width}")
     if int(n_segments) != n_segments or n_segments < 1:
         raise ValueError(f"n_segments must be a positive integer, got {n_segments!r}")
     k = min(int(n_segments), height * width)
-    step = math.sqrt(height * width / k)
+    sy, sx = (float(v) for v in spacing)
+    ph, pw = height * sy, width * sx  # the physical size
+    step = math.sqrt(ph * pw / k)
     pairs = set()
     # rows near H/step with the cols that fit K, and cols near W/step with the rows that fit
-    for transpose, (a, b) in ((False, (height, width)), (True, (width, height))):
-        a0 = a / step
-        for na in range(max(1, math.floor(a0) - 1), min(a, math.ceil(a0) + 1) + 1):
+    for transpose, (a, b, pa) in ((False, (height, width, ph)), (True, (width, height, pw))):
+        a0 = pa / step
+        for na in range(max(1, min(a, math.floor(a0)) - 1), min(a, math.ceil(a0) + 1) + 1):
             for nb in {math.floor(k / na), math.ceil(k / na)}:
                 nb = min(max(1, nb), b)
                 pairs.add((nb, na) if transpose else (na, nb))
@@ -122,7 +149,7 @@ def make_grid(height: int, width: int, n_segments: int) -> Grid:
         if rows > height or cols > width:
             continue
         count_err = abs(math.log(rows * cols / k))
-        aspect = abs(math.log((height / rows) / (width / cols)))
+        aspect = abs(math.log((ph / rows) / (pw / cols)))
         cost = count_err + ASPECT_WEIGHT * aspect
         if best is None or cost < best[0] - 1e-12:
             best = (cost, rows, cols)

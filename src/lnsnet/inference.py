@@ -1,5 +1,6 @@
-"""Inference, one short path: image -> checks -> features (whole, or in bands above
-``tile_pixels``) -> clustering -> connectivity -> labels."""
+"""Inference, one short path: image -> checks and encoding (:mod:`lnsnet.prepare`) ->
+features (whole, or in bands above ``tile_pixels``) -> clustering -> connectivity ->
+labels."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import torch
 from .bands import TILE_PIXELS, BandedFeatures
 from .cluster import ClusterOptions, cluster_local, cluster_pixels
 from .cluster.local import feature_passes
-from .connectivity import enforce_connectivity
-from .features import encode
-from .grid import make_grid
+from . import connectivity
+from .grid import Grid, make_grid
 from .hub import as_device, is_input_only, resolve_model
-from .io import to_float_rgb
 from .model import LNSNet
+from .model.seeds import sample_features
+from .prepare import Prepared, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -32,7 +33,16 @@ def segment(
     device: Union[str, torch.device, None] = None,
     clustering: Union[str, ClusterOptions, None] = None,
     compactness: float | None = None,
+    max_num_iter: int | None = None,
+    sigma=0,
+    spacing=None,
+    convert2lab: bool | None = None,
+    enforce_connectivity: bool = True,
     min_size_factor: float | None = None,
+    max_size_factor: float | None = None,
+    start_label: int = 1,
+    mask=None,
+    channel_axis: int | None = -1,
     batch_size: int = 8,
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
@@ -41,15 +51,22 @@ def segment(
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
+    A drop-in for scikit-image's ``slic``: its keywords, with its meaning, and its label
+    conventions (labels from ``start_label``, 0 outside a ``mask``); the README's "Coming
+    from skimage's slic" lists where the two differ.
+
     Parameters
     ----------
     image : ndarray or list of ndarrays
-        ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA; alpha ignored), dtype uint8,
-        uint16 or float in [0, 1]. A list gives a list of label maps; images of the same
-        shape go through the network together, ``batch_size`` at a time.
+        ``HxW`` (gray) or ``HxWxC`` with the channels on ``channel_axis``: RGB, RGBA (alpha
+        ignored) or any number of channels (see ``convert2lab``); uint8 and uint16 are
+        scaled by their range, floats in [0, 1] taken as they are, anything else stretched
+        from its minimum and maximum. A list gives a list of label maps; images of the
+        same shape go through the network together, ``batch_size`` at a time.
     n_segments : int
-        K, the number of superpixels asked for (1 <= K <= number of pixels). The number
-        delivered is close to K, not exactly K (see ``labels.max() + 1``).
+        K, the number of superpixels asked for (inside ``mask`` when one is given); above
+        the number of pixels, every pixel is one. The number delivered is close to K, not
+        exactly K.
     model : str, path or LNSNet, optional
         Shipped model name, model file, or model; default: the shipped ``"bsds500"``.
         ``"none"`` clusters the standardised CIELAB input itself (no network) and
@@ -59,18 +76,46 @@ def segment(
         ``"cpu"`` (default) or ``"cuda"``.
     clustering : str or ClusterOptions, optional
         How pixels are clustered around the seeds. A preset name: ``"compact"`` (the
-        default): superpixels as compact as LSC's, with ASA and boundary recall at or
-        above the classic methods' on BSDS500; ``"paper"``: the paper's one-shot
-        clustering, the highest boundary recall, ragged shapes, about 35% less time.
-        A spec such as ``"paper:window=5"`` or a :class:`lnsnet.ClusterOptions` sets any
-        of its options (``docs/compactness.md`` says what each costs and buys).
+        default): superpixels as compact as LSC's; ``"paper"``: the paper's one-shot
+        clustering, more boundary recall, ragged shapes, about 35% less time. A spec such
+        as ``"paper:window=5"`` or a :class:`lnsnet.ClusterOptions` sets any of its
+        options (``docs/compactness.md`` says what each costs and buys).
     compactness : float, optional
         Weight of the spatial distance to the seed: larger gives more regular shapes and
-        less boundary recall, 0 the paper's pure feature clustering. Default: the
+        less boundary recall, 0 the paper's pure feature clustering. On lnsnet's scale
+        (standardised features, distances in grid steps), not slic's. Default: the
         clustering's (compact: 4, paper: 0).
+    max_num_iter : int, optional
+        SLIC-style rounds that move the seeds to their pixels' means before the final
+        assignment (the clustering option ``iterations``; compact: 5, paper: 0).
+    sigma : float or (float, float)
+        Width of a Gaussian smoothing of the image before segmenting, per spatial axis (a
+        scalar is divided by ``spacing``). 0 (default): none.
+    spacing : float or (float, float), optional
+        The physical size of a pixel along rows and columns: the seed grid and the spatial
+        distance are in those units (anisotropic pixels). Default: 1, 1.
+    convert2lab : bool, optional
+        The network reads CIELAB: ``None`` (default) converts gray, RGB and RGBA; ``False``
+        takes the channels as they are (each standardised, projected on three principal
+        components when more than three); ``True`` requires RGB.
+    enforce_connectivity : bool
+        Make every superpixel one 4-connected region and merge pieces below
+        ``min_size_factor`` (default True). False: the clustering's labels as they are.
     min_size_factor : float, optional
         Pieces smaller than this fraction of the mean superpixel size are merged into
-        their most similar neighbour. Default: the clustering's (0.25).
+        their most similar neighbour. Default: the clustering's (0.25; slic: 0.5).
+    max_size_factor : float, optional
+        Superpixels larger than this multiple of the mean size are cut, in raster order,
+        into pieces of at most that size. Default: None, no cap (each superpixel stays
+        within the 3x3 grid cells around its seed; slic: 3).
+    start_label : {0, 1}
+        The first label (default 1, as slic's). With a ``mask``, labels start at 1 and
+        0 marks the pixels outside.
+    mask : ndarray of bool, optional
+        Superpixels only where True (about ``n_segments`` of them there); outside: 0.
+    channel_axis : int or None
+        The axis of the channels (default -1, the last); None: no channels. A 2-D array
+        is a gray image either way (slic refuses ``channel_axis=-1`` for it).
     batch_size : int
         Images of one shape per network call when a list is given.
     tile_pixels : int
@@ -87,68 +132,94 @@ def segment(
     progress : bool
         Show a progress bar (stderr) while a large image runs band by band.
     **misplaced
-        Refused with a ``TypeError`` that says where an option of an earlier version went
-        (e.g. ``window=5`` is now ``clustering="window=5"``).
+        Refused with a ``TypeError`` that names the keyword and says where it went (e.g.
+        ``window=5`` is now ``clustering="window=5"``; slic's ``slic_zero`` does not apply).
 
     Returns
     -------
     labels : ndarray, int32, ``(H, W)``
-        Labels 0..k-1; every label is one 4-connected region.
+        Labels ``start_label .. start_label + k - 1`` (0 outside ``mask``); with
+        ``enforce_connectivity`` every label is one 4-connected region.
 
     Examples
     --------
     >>> import numpy as np, lnsnet
     >>> img = np.random.default_rng(0).random((64, 96, 3))
     >>> labels = lnsnet.segment(img, n_segments=24)
-    >>> labels.shape, labels.dtype
-    ((64, 96), dtype('int32'))
+    >>> labels.shape, labels.dtype, labels.min()
+    ((64, 96), dtype('int32'), np.int32(1))
     """
-    if misplaced:  # say where the options of earlier versions went
-        moved = sorted(set(misplaced) & set(ClusterOptions.field_names()))
-        raise TypeError(f"segment() got unexpected keyword arguments {', '.join(sorted(misplaced))}"
-                        + (f"; {', '.join(moved)} {'is a' if len(moved) == 1 else 'are'} clustering option"
-                           f"{'' if len(moved) == 1 else 's'}: clustering='{moved[0]}=...' or "
-                           "clustering=lnsnet.ClusterOptions.resolve(...)" if moved else ""))
-    options = ClusterOptions.of(clustering, compactness=compactness, min_size_factor=min_size_factor)
+    if misplaced:
+        raise TypeError(_misplaced_message(misplaced))
+    overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
+    if max_num_iter is not None:
+        overrides["iterations"] = max_num_iter
+    options = ClusterOptions.of(clustering, **overrides)
     batch_size = _positive_int(batch_size, "batch_size")
     tile_pixels = _positive_int(tile_pixels, "tile_pixels")
     if isinstance(adapt, bool) or not isinstance(adapt, numbers.Integral) or adapt < 0:
         raise ValueError(f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
+    if isinstance(start_label, bool) or start_label not in (0, 1):
+        raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+    if not isinstance(enforce_connectivity, (bool, np.bool_)):
+        raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
+    if max_size_factor is not None and (isinstance(max_size_factor, bool)
+                                        or not isinstance(max_size_factor, numbers.Real)
+                                        or not 0 < max_size_factor < float("inf")):
+        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
+    spacing = read_spacing(spacing)
     dev = as_device(device)
     tune_malloc()
     single = not isinstance(image, (list, tuple))
-    # validate everything first: a bad image fails before any work is done
-    rgbs = [to_float_rgb(im) for im in ([image] if single else image)]
-    ks = [_check_k(n_segments, r.shape[0] * r.shape[1]) for r in rgbs]
+    images = [image] if single else list(image)
+    masks = _per_image(mask, len(images), single)
+    # check everything first: a bad image fails before any work is done
+    preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, mask=m, sigma=sigma, spacing=spacing)
+             for im, m in zip(images, masks)]
+    k = _check_k(n_segments)
+    special = mask is not None or spacing != (1.0, 1.0)
+    if special and options.mode == "dense":
+        raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
     net = resolve_model(model, dev)
     if is_input_only(net) and (options.seeds == "learned" or adapt):
         raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
-    out: list = [None] * len(rgbs)
+    if special and options.seeds == "learned":
+        raise ValueError("mask and spacing take seeds='grid'")
+    if adapt and any(p.rgb is None for p in preps):
+        raise ValueError("adapt takes gray, RGB or RGBA images (the network trains on CIELAB), "
+                         "not convert2lab=False or other channel counts")
+    post = dict(connect=bool(enforce_connectivity), max_size_factor=max_size_factor, start_label=int(start_label))
+    out: list = [None] * len(preps)
     if adapt:
         from .train import adapt_model
 
-        for i, r in enumerate(rgbs):  # each image gets its own adapted copy: no batching
-            out[i] = _segment_batch(adapt_model(net, r, ks[i], int(adapt), device=dev), [r], ks[i], dev, options,
-                                    tile_pixels, progress)[0]
+        for i, p in enumerate(preps):  # each image gets its own adapted copy: no batching
+            tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev)
+            out[i] = _segment_batch(tuned, [p], k, dev, options, spacing, tile_pixels, progress, post)[0]
         return out[0] if single else out
     groups: dict = {}
-    for i, r in enumerate(rgbs):
-        big = r.shape[0] * r.shape[1] > tile_pixels
-        groups.setdefault(("one", i) if big else r.shape[:2], []).append(i)
+    for i, p in enumerate(preps):
+        alone = p.x.shape[1] * p.x.shape[2] > tile_pixels or p.mask is not None
+        groups.setdefault(("one", i) if alone else p.x.shape[1:], []).append(i)
     for idx in groups.values():
         for j in range(0, len(idx), batch_size):
             chunk = idx[j : j + batch_size]
-            labels = _segment_batch(net, [rgbs[i] for i in chunk], ks[0], dev, options, tile_pixels, progress)
+            labels = _segment_batch(net, [preps[i] for i in chunk], k, dev, options, spacing, tile_pixels, progress,
+                                    post)
             for i, lab in zip(chunk, labels):
                 out[i] = lab
     return out[0] if single else out
 
 
-def _segment_batch(net, rgbs, k, dev, options: ClusterOptions, tile_pixels: int, progress: bool) -> list:
+def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOptions, spacing, tile_pixels: int,
+                   progress: bool, post: dict) -> list:
     """Labels for images of one shape (one network call)."""
-    h, w = rgbs[0].shape[:2]
-    grid = make_grid(h, w, k)
-    x = encode(rgbs[0]) if len(rgbs) == 1 else torch.cat([encode(r) for r in rgbs])
+    _, h, w = preps[0].x.shape
+    mask = preps[0].mask  # a masked image is always alone in its batch
+    grid = make_grid(h, w, k, spacing) if mask is None else _mask_grid(h, w, min(k, preps[0].area), mask, spacing)
+    x = torch.from_numpy(np.stack([p.x for p in preps]))
+    special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
+    pos = grid.centres() if mask is None else torch.from_numpy(grid.mask_centres(mask))
     with torch.inference_mode():
         if h * w > tile_pixels:
             if options.seeds == "learned" or options.mode == "dense":
@@ -156,11 +227,15 @@ def _segment_batch(net, rgbs, k, dev, options: ClusterOptions, tile_pixels: int,
                     f"a {h}x{w} image is above tile_pixels={tile_pixels}, which runs in bands; banded "
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
-            pos = grid.centres()
             feats = BandedFeatures(net, x, grid, dev, tile_pixels, pos, feature_passes(h, w, options), progress)
+            zband, seed_feats = feats.zband, feats.seed_features
+            beta = options.input_weight
+            if beta:  # the input joins the features (ClusterOptions.input_weight)
+                zband = lambda r0, r1: np.concatenate([feats.zband(r0, r1), beta * x[0, :3, r0:r1].numpy()])  # noqa: E731
+                seed_feats = np.concatenate([seed_feats, beta * sample_features(x[:, :3], pos[None])[0].numpy()], 1)
             try:
-                raws = [cluster_local(feats.zband, feats.bands, grid, x[0, :3].numpy(), feats.seed_features,
-                                      pos.numpy(), options)]
+                raws = [cluster_local(zband, feats.bands, grid, x[0, :3].numpy(), seed_feats,
+                                      pos.numpy(), options, **(special or {}))]
             finally:
                 feats.close()
         else:
@@ -168,16 +243,90 @@ def _segment_batch(net, rgbs, k, dev, options: ClusterOptions, tile_pixels: int,
             if options.seeds == "learned":
                 pos = net.seed_positions(z, grid)
             else:
-                pos = grid.centres(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
+                pos = pos.to(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
+            if options.input_weight:  # the input joins the features (ClusterOptions.input_weight)
+                z = torch.cat([z, options.input_weight * x[:, :3].to(z)], 1)
             seed_feats = net.seed_features(z, pos)
-            raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options)
+            raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options, **(special or {}))
                     for b in range(z.shape[0])]
-    return [
-        enforce_connectivity(raw, x[b, :3].permute(1, 2, 0).numpy(), n_segments=grid.n_seeds,
-                             min_size_factor=options.min_size_factor, orphan_factor=options.orphan_factor,
-                             max_segments=options.max_segments(grid.n_seeds))
-        for b, raw in enumerate(raws)
-    ]
+    n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
+    return [_finish(raw, x[b, :3].permute(1, 2, 0).numpy(), preps[b], n_seeds, options, **post)
+            for b, raw in enumerate(raws)]
+
+
+def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *, connect: bool,
+            max_size_factor, start_label: int) -> np.ndarray:
+    """Connectivity, the size cap and the label numbering of one image, in the full frame."""
+    mask = prep.mask
+    if connect:
+        kw = dict(n_segments=n_seeds, min_size_factor=options.min_size_factor, mask=mask)
+        labels = connectivity.enforce_connectivity(raw, feats, orphan_factor=options.orphan_factor,
+                                                   max_segments=options.max_segments(n_seeds), **kw)
+        if max_size_factor is not None:
+            area = prep.area
+            cut = connectivity.split_large(labels, max(1, int(max_size_factor * area / n_seeds)))
+            labels = connectivity.enforce_connectivity(cut, feats, **kw)
+    else:
+        labels = np.full(raw.shape, -1, np.int32)
+        inside = slice(None) if mask is None else mask
+        labels[inside] = connectivity.relabel_consecutive(raw[inside])
+        if max_size_factor is not None:
+            labels = connectivity.split_large(labels, max(1, int(max_size_factor * prep.area / n_seeds)))
+    first = 1 if mask is not None else start_label
+    r0, r1, c0, c1 = prep.box
+    if mask is None and (r0, r1, c0, c1) == (0, prep.shape[0], 0, prep.shape[1]):
+        return (labels + first).astype(np.int32, copy=False) if first else labels.astype(np.int32, copy=False)
+    full = np.zeros(prep.shape, dtype=np.int32)
+    full[r0:r1, c0:c1] = np.where(labels >= 0, labels + first, 0)
+    return full
+
+
+def _mask_grid(h: int, w: int, k: int, mask: np.ndarray, spacing) -> Grid:
+    """The grid whose cells holding masked pixels number closest to ``k``."""
+    area = int(mask.sum())
+    target = max(1, min(h * w, round(k * h * w / area)))
+    best = None
+    for _ in range(8):
+        grid = make_grid(h, w, target, spacing)
+        n = int(grid.cells_in(mask).sum())
+        if best is None or abs(n - k) < abs(best[0] - k):
+            best = (n, grid)
+        if n == k:
+            break
+        nxt = max(1, min(h * w, round(target * k / max(n, 1))))
+        if nxt == target:
+            break
+        target = nxt
+    return best[1]
+
+
+def _per_image(mask, n: int, single: bool) -> list:
+    if mask is None:
+        return [None] * n
+    if single:
+        return [mask]
+    if not isinstance(mask, (list, tuple)) or len(mask) != n:
+        raise ValueError(f"with a list of {n} images, mask must be a list of {n} masks (or None)")
+    return list(mask)
+
+
+_SLIC_ONLY = {
+    "slic_zero": "slic_zero (SLIC-zero's per-superpixel compactness) does not apply: lnsnet's spatial weight "
+                 "already adapts to the image (the clustering option edge_scale); set compactness instead",
+    "multichannel": "multichannel was removed from skimage's slic too: use channel_axis (None for no channels)",
+}
+
+
+def _misplaced_message(misplaced: dict) -> str:
+    """Say where the options of earlier versions went, and why slic's others do not apply."""
+    msg = f"segment() got unexpected keyword arguments {', '.join(sorted(misplaced))}"
+    notes = [_SLIC_ONLY[name] for name in sorted(misplaced) if name in _SLIC_ONLY]
+    moved = sorted(set(misplaced) & set(ClusterOptions.field_names()))
+    if moved:
+        notes.append(f"{', '.join(moved)} {'is a' if len(moved) == 1 else 'are'} clustering option"
+                     f"{'' if len(moved) == 1 else 's'}: clustering='{moved[0]}=...' or "
+                     "clustering=lnsnet.ClusterOptions.resolve(...)")
+    return "; ".join([msg] + notes)
 
 
 def _positive_int(value, name: str) -> int:
@@ -186,7 +335,7 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
-def _check_k(n_segments, n_pixels: int) -> int:
+def _check_k(n_segments) -> int:
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Real):
         raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
     if not isinstance(n_segments, numbers.Integral):
@@ -195,6 +344,4 @@ def _check_k(n_segments, n_pixels: int) -> int:
     k = int(n_segments)
     if k < 1:
         raise ValueError(f"n_segments must be >= 1, got {k}")
-    if k > n_pixels:
-        raise ValueError(f"n_segments={k} exceeds the number of pixels ({n_pixels})")
     return k

@@ -266,10 +266,15 @@ def test_folder_without_labels(tmp_path):
         run_benchmark(tmp_path, methods="slic", ks=[10], out_dir=tmp_path / "o", workers=0)
 
 
-def test_failing_method_names_method_k_and_image(dataset, tmp_path):
-    # K above the number of pixels (32 x 40 = 1280) is refused by LNS-Net
-    with pytest.raises(RuntimeError, match=r"lnsnet with K=5000 on image 'img0'"):
-        run_benchmark(dataset, methods="lnsnet", ks=[5000], out_dir=tmp_path, workers=0,
+def test_failing_method_names_method_k_and_image(dataset, tmp_path, monkeypatch):
+    import lnsnet.inference
+
+    def broken(image, k, **kw):
+        raise ValueError("broken on purpose")
+
+    monkeypatch.setattr(lnsnet.inference, "segment", broken)  # workers=0: this process
+    with pytest.raises(RuntimeError, match=r"lnsnet with K=50 on image 'img0'.*broken on purpose"):
+        run_benchmark(dataset, methods="lnsnet", ks=[50], out_dir=tmp_path, workers=0,
                       progress=False)  # fmt: skip
 
 

@@ -28,16 +28,21 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
-                   seed_pos: torch.Tensor, options: ClusterOptions) -> np.ndarray:
+                   seed_pos: torch.Tensor, options: ClusterOptions, *, mask=None, spacing=(1.0, 1.0)) -> np.ndarray:
     """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
     standardised CIELAB (edge weights, Potts contrast), ``seed_feats`` ``(K, C)`` and
     ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs where
-    :meth:`ClusterOptions.on_cpu` says so, else torch on ``z``'s device.
+    :meth:`ClusterOptions.on_cpu` says so, and always for a ``mask`` (pixels outside come
+    out -1) or an anisotropic ``spacing`` (:func:`cluster_local`); else torch on ``z``'s
+    device.
     """
-    if options.on_cpu(z.device.type):
+    special = mask is not None or tuple(spacing) != (1.0, 1.0)
+    if special and options.mode != "local":
+        raise ValueError("mask and spacing take the local clustering (mode='local')")
+    if special or options.on_cpu(z.device.type):
         zn = z.cpu().numpy()
         return cluster_local(lambda r0, r1: zn[:, r0:r1], [(0, zn.shape[1])], grid, image,
-                             seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options)
+                             seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options, mask=mask, spacing=spacing)
     return assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window).cpu().numpy()

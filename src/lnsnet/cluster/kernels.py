@@ -33,7 +33,7 @@ _GROUP = 9  # candidates whose distances accumulate together (a 3 x 3 window is 
 
 
 @nb.njit(parallel=True, **_fast)
-def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out, dist_out, keep_all):
+def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out, dist_out, keep_all, sy, sx):
     # channels last (a pixel's C features contiguous); the candidate seeds of a run of
     # pixels in one cell are copied once into a small contiguous block (padded with
     # zeros to whole groups), and the distances of a group of 9 candidates accumulate
@@ -58,9 +58,9 @@ def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, 
                     tc = cur + m % win
                     for c in range(c_n):
                         cand[m, c] = table[tr, tc, c]
-                    dy = ptable[0, tr, tc] - fy
+                    dy = (ptable[0, tr, tc] - fy) * sy
                     cyy[m] = dy * dy
-                    cx[m] = ptable[1, tr, tc]
+                    cx[m] = ptable[1, tr, tc] * sx
             for g in range(n_grp):
                 o = g * _GROUP
                 d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = d8 = np.float32(0.0)
@@ -86,7 +86,7 @@ def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, 
                     d8 += t * t
                 if spatial:
                     wv = wmap[y, x]
-                    fx = np.float32(x)
+                    fx = np.float32(x) * sx
                     t = cx[o] - fx
                     d0 += wv * (cyy[o] + t * t)
                     t = cx[o + 1] - fx
@@ -151,7 +151,7 @@ def _weight_rows(weight, weight_map, h, w):
 
 
 def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y0=0, window=3,
-                 weight_map=None, return_best=False, channels_last=False, return_dists=False):
+                 weight_map=None, return_best=False, channels_last=False, return_dists=False, spacing=(1.0, 1.0)):
     """Seed index of every pixel among the seeds of its ``window x window`` neighbouring
     cells (odd ``window``; 3 by default).
 
@@ -165,8 +165,9 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     kernel's layout (``(C, H, W)`` is transposed here). ``return_dists``: also the distances to every candidate
     ``(H, W, window**2)`` float32, candidate ``m`` being the seed ``m // window - p`` cell
     rows and ``m % window - p`` cell columns from the pixel's own cell (``p = window // 2``;
-    inf beyond the grid), for :func:`potts_sweep`. Returns ``labels``, or the tuple
-    ``(labels, best, dists)`` of those asked for.
+    inf beyond the grid), for :func:`potts_sweep`. ``spacing`` ``(row, column)``: the
+    physical size of a pixel, by which the spatial offsets are multiplied (anisotropic
+    pixels). Returns ``labels``, or the tuple ``(labels, best, dists)`` of those asked for.
     """
     z = np.asarray(z, dtype=np.float32)
     z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
@@ -179,7 +180,7 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     dists = np.empty((h, w, window * window) if return_dists else (1, 1, 1), dtype=np.float32)
     _local_assign(z, np.ascontiguousarray(tables[0].transpose(1, 2, 0)), np.asarray(pr, np.int64),
                   np.asarray(pc, np.int64), int(cols), tables[1], wmap, bool(spatial), int(y0), int(window), out, best,
-                  dists, bool(return_dists))
+                  dists, bool(return_dists), np.float32(spacing[0]), np.float32(spacing[1]))
     ret = (out,) + ((best,) if return_best else ()) + ((dists,) if return_dists else ())
     return ret if len(ret) > 1 else out
 
@@ -198,6 +199,8 @@ def _seed_sums(zt, lab, y0, fsum, psum, cnt, n_chunks):
         for y in range(k * step, min(h, (k + 1) * step)):
             for x in range(w):
                 s = lab[y, x]
+                if s < 0:  # not clustered (outside a mask)
+                    continue
                 pn[k, s] += 1.0
                 pp[k, s, 0] += y0 + y
                 pp[k, s, 1] += x
@@ -214,7 +217,8 @@ def _seed_sums(zt, lab, y0, fsum, psum, cnt, n_chunks):
 
 def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
     """Per-seed sums of the features ``z`` ``(C, h, W)`` (a band from image row ``y0``),
-    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)``;
+    of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)`` (pixels
+    labelled -1 are left out);
     ``sums`` (a previous return value) is added to in place for band-by-band use.
     ``channels_last``: ``z`` is ``(h, W, C)``."""
     zt = np.asarray(z, dtype=np.float32)
@@ -261,12 +265,14 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
                 nw[n_nb] = wright[y, x]
                 n_nb += 1
             own = lab[y, x]
+            if own < 0:  # not clustered (outside a mask)
+                continue
             best_e = np.inf
             best_s = own
             for k in range(-1, n_nb):
                 s = own if k < 0 else nl[k]
                 if k >= 0:
-                    if s == own:
+                    if s == own or s < 0:
                         continue
                     seen = False
                     for j in range(k):
@@ -455,7 +461,8 @@ def potts_sweep(dists, cols, labels, weights, pr, pc, *, lam, colour, y0=0, wind
     number of cell columns, ``w_pq`` comes from ``weights = contrast_weights(image, beta)``.
     Pixels of one colour only have neighbours of the other, so the update is order-free.
     ``labels`` ``(H, W)`` int32 covers the whole image; ``pr`` holds the band's cell rows,
-    ``pc`` the cell column of every image column. Ties keep the current label.
+    ``pc`` the cell column of every image column. Ties keep the current label. Pixels
+    labelled -1 (outside a mask) are neither changed nor taken as a label.
     """
     dists = np.ascontiguousarray(dists, dtype=np.float32)
     if dists.ndim != 3 or dists.shape[2] != window * window:

@@ -97,7 +97,8 @@ def feature_passes(h: int, w: int, options: ClusterOptions) -> int:
     return 1 + options.iterations + stats_pass + sweeps
 
 
-def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options: ClusterOptions) -> np.ndarray:
+def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options: ClusterOptions, *,
+                  mask=None, spacing=(1.0, 1.0)) -> np.ndarray:
     """Raw labels (seed indices) of one image by local clustering on the CPU.
 
     ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
@@ -108,15 +109,22 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     Steps (``options``, a :class:`ClusterOptions`): ``iterations`` rounds of
     assign-and-move-seeds, the final assignment, then ``smoothing``'s ICM sweeps, their
     contrast on CIELAB and ``feature_contrast`` times the standardised features.
+    ``mask`` ``(H, W)`` bool: only those pixels are clustered (the others come out -1), and
+    only among the seeds of cells that hold some of them (the others never win).
+    ``spacing`` ``(row, column)``: the physical pixel size of the spatial term.
     """
     compactness, edge_scale, window = options.compactness, options.edge_scale, options.window
     iterations, smoothing, feature_contrast = options.iterations, options.smoothing, options.feature_contrast
     image = np.ascontiguousarray(image, dtype=np.float32)  # once, not per band
     h, w = image.shape[1:]
     pr, pc = (t.numpy() for t in grid.pixel_cells())
-    weight = compactness / (grid.cell_size[0] * grid.cell_size[1])
+    sy, sx = float(spacing[0]), float(spacing[1])
+    weight = compactness / (grid.cell_size[0] * sy * grid.cell_size[1] * sx)
     wmap = edge_weights(image, edge_scale) if weight > 0 and edge_scale > 0 else None
-    feats = np.asarray(seed_feats, dtype=np.float32)
+    feats = np.array(seed_feats, dtype=np.float32)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        feats[~grid.cells_in(mask)] = np.inf  # seeds of cells without a masked pixel never win
     pos = np.asarray(seed_pos, dtype=np.float32)
     raw = np.empty((h, w), dtype=np.int32)
     best = np.empty((h, w), dtype=np.float32)
@@ -131,9 +139,12 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
         return zt_whole[0][r0:r1]
 
     def assign_band(r0, r1, z=None, **kw):  # with the seeds (feats, pos) of the moment
-        return kernels.local_assign(zt(r0, r1) if z is None else z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos,
-                                     weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
-                                     **kw)
+        out = kernels.local_assign(zt(r0, r1) if z is None else z, feats, grid.rows, grid.cols, pr[r0:r1], pc, pos,
+                                   weight, r0, window, None if wmap is None else wmap[r0:r1], channels_last=True,
+                                   spacing=(sy, sx), **kw)
+        if mask is not None:  # pixels outside the mask: -1 (left out of the seed sums and the smoothing)
+            (out[0] if isinstance(out, tuple) else out)[~mask[r0:r1]] = -1
+        return out
 
     by_features = options.uses_feature_contrast
     fstats, above = None, None  # the features' sums (see feature_stats), the last row read
@@ -180,7 +191,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
         else:
             raw[r0:r1], best[r0:r1] = assign_band(r0, r1, z, return_best=True)
     if smoothing > 0:
-        lam = smoothing * max(float(np.median(best)), 1e-6)
+        lam = smoothing * max(float(np.median(best if mask is None else best[mask])), 1e-6)
         del best
         for _ in range(options.SMOOTHING_SWEEPS):
             for colour in (0, 1):

@@ -80,6 +80,11 @@ class ClusterOptions:
         With ``smoothing``: the Potts contrast is measured on CIELAB plus the learned
         features, each over its standard deviation on the image, all together weighted
         by ``feature_contrast`` (0: CIELAB only). Needs ``smoothing > 0``.
+    input_weight : float
+        The network's input (standardised CIELAB, or the image's channels) joins the
+        learned features in the clustering distance with this weight: the network brings
+        context, the input the pixel-exact detail the network's receptive field blurs on
+        small structures (0: the learned features alone).
     window : int
         Local mode: side, in grid cells, of the neighbourhood searched (odd).
     min_size_factor : float
@@ -100,6 +105,7 @@ class ClusterOptions:
     iterations: int = PRESETS[DEFAULT_PRESET]["iterations"]
     smoothing: float = PRESETS[DEFAULT_PRESET]["smoothing"]
     feature_contrast: float = PRESETS[DEFAULT_PRESET]["feature_contrast"]
+    input_weight: float = PRESETS[DEFAULT_PRESET].get("input_weight", 0.0)
     window: int = 3
     min_size_factor: float = 0.25
     orphan_factor: float = 0.0
@@ -119,6 +125,7 @@ class ClusterOptions:
         put(self, "iterations", _count("iterations", self.iterations, 0))
         put(self, "smoothing", _nonneg("smoothing", self.smoothing, " (0: off)"))
         put(self, "feature_contrast", _nonneg("feature_contrast", self.feature_contrast, " (0: off)"))
+        put(self, "input_weight", _nonneg("input_weight", self.input_weight, " (0: off)"))
         w = self.window
         if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 or w % 2 == 0:
             raise ValueError(f"window must be a positive odd integer (cells), got {w!r}")

@@ -174,7 +174,7 @@ class MethodRunner:
                 net = load_model(lnsnet_model(name) or model)
 
                 def _lns(image, k, _net=net, _clustering=clustering):
-                    return segment(image, k, model=_net, clustering=_clustering)
+                    return segment(image, k, model=_net, clustering=_clustering, start_label=0)
 
                 self.funcs[name] = _lns
             else:

@@ -1,0 +1,163 @@
+"""From what a caller passes to what inference needs: scikit-image ``slic``'s keywords
+(``channel_axis``, ``convert2lab``, ``mask``, ``sigma``, ``spacing``) read and checked,
+the image scaled, smoothed, cropped to the mask and encoded (CIELAB or any channels).
+
+=====================  ===============================================================
+input                  how the network takes it
+=====================  ===============================================================
+gray (``HxW``)         as an RGB image of equal channels: CIELAB's L
+RGB (3 channels)       CIELAB (``convert2lab=None`` or ``True``)
+RGBA (4 channels)      CIELAB of the RGB, alpha ignored (``convert2lab=False``: four
+                       channels)
+any other count, or    each channel standardised, projected on the three principal
+``convert2lab=False``  components when more than three (:func:`features.encode_channels`)
+=====================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Prepared", "prepare", "read_spacing"]
+
+
+@dataclass
+class Prepared:
+    """One image ready for the network.
+
+    ``x`` ``(5, h, w)`` float32 the network's input; ``rgb`` ``(h, w, 3)`` float32 in
+    [0, 1] when the input is colour or gray (else None: channels, no online adaptation);
+    ``mask`` ``(h, w)`` bool or None; ``box`` the crop ``(r0, r1, c0, c1)`` of the full
+    image ``shape`` that ``x`` covers (the mask's bounding box; the whole image without a
+    mask).
+    """
+
+    x: np.ndarray
+    rgb: np.ndarray | None
+    mask: np.ndarray | None
+    box: tuple[int, int, int, int]
+    shape: tuple[int, int]
+
+    @property
+    def area(self) -> int:
+        """The number of pixels to segment."""
+        return int(self.mask.sum()) if self.mask is not None else self.x.shape[1] * self.x.shape[2]
+
+
+def _spatial_pair(value, name: str, positive: bool) -> tuple[float, float]:
+    """A scalar or a sequence of 2 (or, as slic accepts with a warning, 3) numbers for the
+    two spatial axes of a 2-D image."""
+    if value is None:
+        return (1.0, 1.0) if positive else (0.0, 0.0)
+    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool):
+        vals = [float(value)] * 2
+    else:
+        try:
+            vals = [float(v) for v in np.asarray(value, dtype=float).ravel()]
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
+        if len(vals) == 3:  # slic's old 3-axis form for 2-D images: the first axis is dropped
+            warnings.warn(f"Input image is 2D: {name} number of elements must be 2; the first of {vals} "
+                          "is ignored", UserWarning, stacklevel=4)
+            vals = vals[1:]
+        if len(vals) != 2:
+            raise ValueError(f"Input image is 2D, but {name} has {len(vals)} elements (expected 2)")
+    if not all(np.isfinite(v) and (v > 0 if positive else v >= 0) for v in vals):
+        raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
+    return vals[0], vals[1]
+
+
+def read_spacing(spacing) -> tuple[float, float]:
+    """``spacing`` (None, a number, or per axis (row, column)) as a pair of floats > 0."""
+    return _spatial_pair(spacing, "spacing", positive=True)
+
+
+def _as_channels_last(image, channel_axis) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}; "
+                        "read files with lnsnet.io.read_image")
+    if image.dtype.kind not in "biuf":
+        raise TypeError(f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point")
+    if image.ndim == 2:  # gray, whatever channel_axis says (slic raises for channel_axis=-1)
+        return image[:, :, None]
+    if image.ndim == 3 and channel_axis is not None:
+        if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis <= 2:
+            raise ValueError(f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
+        return np.moveaxis(image, channel_axis, -1)
+    if image.ndim == 3 or image.ndim == 4:
+        raise ValueError(f"an array of shape {image.shape} with channel_axis={channel_axis!r} is a 3-D volume; "
+                         "lnsnet segments 2-D images (HxW, or HxWxC with channel_axis): segment a volume slice "
+                         "by slice")
+    raise ValueError(f"image must be HxW or HxWxC, got an array with {image.ndim} dimensions (shape {image.shape})")
+
+
+def _check_mask(mask, shape) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.shape != shape:
+        raise ValueError(f"mask must have the image's spatial shape {shape}, got shape {m.shape}")
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be a boolean (or 0/1) array, got dtype {m.dtype}")
+    m = m.astype(bool)
+    if not m.any():
+        raise ValueError("mask selects no pixel")
+    return m
+
+
+def _unit_range(img: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats already in [0, 1] as they
+    are; any other integer type, bool, and floats outside [0, 1] stretched from their
+    (masked) minimum and maximum, as slic does."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / np.float32(255.0)
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / np.float32(65535.0)
+    vals = img if valid is None else img[valid]
+    lo, hi = float(vals.min()), float(vals.max())
+    if img.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        return img.astype(np.float32)
+    out = (img.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0)) -> Prepared:
+    """Check and encode one image (see the module's table). Raises ``TypeError`` or
+    ``ValueError`` naming what was received."""
+    from scipy import ndimage
+
+    from .features import encode_channels, encode_image
+
+    img = _as_channels_last(image, channel_axis)
+    h, w, c = img.shape
+    if h < 1 or w < 1 or c < 1:
+        raise ValueError(f"image is empty: shape {np.shape(image)}")
+    m = None if mask is None else _check_mask(mask, (h, w))
+    if convert2lab not in (None, True, False):
+        raise TypeError(f"convert2lab must be None, True or False, got {convert2lab!r}")
+    if convert2lab and c not in (3, 4):
+        raise ValueError(f"Lab colorspace conversion requires a RGB image (3 channels), got {c} channel(s)")
+    lab = c in (1, 3, 4) if convert2lab is None else bool(convert2lab)
+    if c == 4 and lab:
+        img = img[:, :, :3]
+    if img.dtype.kind == "f" and not np.isfinite(img[m] if m is not None else img).all():
+        raise ValueError("image contains NaN or infinite values" + (" inside the mask" if m is not None else "")
+                         + "; mask them out (mask=np.isfinite(image))")
+    img = _unit_range(img, m) if lab else img.astype(np.float32)
+    box = (0, h, 0, w)
+    if m is not None:
+        rows, cols = np.nonzero(m.any(1))[0], np.nonzero(m.any(0))[0]
+        box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        img, m = img[box[0]:box[1], box[2]:box[3]], m[box[0]:box[1], box[2]:box[3]]
+        # outside the mask: the mean inside, so it adds no edge and no statistic of its own
+        img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
+    sy, sx = _spatial_pair(sigma, "sigma", positive=False)
+    if sy > 0 or sx > 0:
+        scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
+        img = ndimage.gaussian_filter(img, (sy / scale[0], sx / scale[1], 0), mode="reflect")
+    if lab:
+        rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
+        return Prepared(encode_image(rgb), rgb, m, box, (h, w))
+    return Prepared(encode_channels(img), None, m, box, (h, w))
