@@ -2,19 +2,35 @@
 
 Public API::
 
-    labels = lnsnet.segment(image, n_segments=200)       # int32 HxW, 0..k-1, connected
+    labels = lnsnet.segment(image, n_segments=200)       # int32 HxW, connected superpixels
     labels = lnsnet.segment(image, 200, clustering="paper")  # or lnsnet.ClusterOptions(...)
+    table = lnsnet.regions(image, labels)                 # per superpixel: area, centroid, box, mean
     model = lnsnet.load_model("bsds500")                  # the shipped model
     lnsnet.train_stream("my_images/", "my_model.pt")      # lifelong training, resumable
+
+The names are imported on first use (``import lnsnet`` does not import torch or numba),
+so that ``import lnsnet`` and ``lnsnet --help`` take a fraction of a second.
 """
 
-from .cluster import PRESETS, ClusterOptions
-from .hub import available_models, load_model
-from .inference import segment
-from .model import LNSNet, ModelConfig
-from .train import TrainConfig, train_stream
+import importlib
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (imported on first access)
+_LAZY = {
+    "segment": "inference",
+    "ClusterOptions": "cluster",
+    "PRESETS": "cluster",
+    "load_model": "hub",
+    "available_models": "hub",
+    "train_stream": "train",
+    "TrainConfig": "train",
+    "LNSNet": "model",
+    "ModelConfig": "model",
+    "regions": "measure",
+}
 
 __all__ = [
     "segment",
@@ -26,5 +42,27 @@ __all__ = [
     "TrainConfig",
     "LNSNet",
     "ModelConfig",
+    "regions",
     "__version__",
 ]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve lazily
+    from .cluster import PRESETS, ClusterOptions
+    from .hub import available_models, load_model
+    from .inference import segment
+    from .measure import regions
+    from .model import LNSNet, ModelConfig
+    from .train import TrainConfig, train_stream
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lnsnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later accesses skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted((set(globals()) - {"TYPE_CHECKING", "importlib"}) | set(__all__))

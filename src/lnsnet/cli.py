@@ -1,12 +1,15 @@
 """Command line: ``lnsnet segment | train | info | benchmark``.
 
 The CLI only parses arguments, calls the public API and prints. Errors in the input give
-one line on stderr and exit code 2 (``--debug`` shows the traceback).
+one line on stderr and exit code 2 (``--debug`` shows the traceback). Nothing heavy is
+imported at module level: each command imports what it needs (torch, numba, ...), so
+``lnsnet --help`` and usage errors take a fraction of a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,9 +25,30 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (exit code 2), like every other CLI error; no
     abbreviated options (an old ``--mode`` must not be taken for ``--model``)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, setup=None, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        self._setup = setup  # adds the options on first use (parsing or help): see _ready
         super().__init__(*args, **kwargs)
+
+    def _ready(self) -> None:
+        """Add the options of a parser built with ``setup`` (a subcommand whose option help
+        needs heavy imports), once, when it is first parsed or its help is shown: building
+        the CLI, ``lnsnet --help`` and the other subcommands do not pay for them."""
+        if self._setup is not None:
+            setup, self._setup = self._setup, None
+            setup(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self):
+        self._ready()
+        return super().format_help()
+
+    def format_usage(self):
+        self._ready()
+        return super().format_usage()
 
     def error(self, message):
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
@@ -85,10 +109,13 @@ def _input_files(args) -> list[Path]:
         raise CLIError(str(exc)) from None
 
 
+COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
+
+
 def _cmd_segment(args) -> int:
     from . import load_model
     from .cluster import ClusterOptions
-    from .jobs import SegmentOptions, pending, segment_files
+    from .jobs import SegmentOptions, output_names, output_paths, pending, segment_files
 
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
@@ -101,10 +128,19 @@ def _cmd_segment(args) -> int:
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
     files = _input_files(args)
+    try:  # the outputs mirror the input tree under -o: refuse names that would collide
+        names = output_names(files)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    unique: dict[str, Path] = {}  # a file given twice (by name and in its folder) is done once
+    for f in files:
+        unique.setdefault(os.path.realpath(f), f)
+    files = list(unique.values())
     out = _writable_dir(Path(args.output))
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
-                          adapt=args.adapt, progress=not args.quiet and args.engine == "local")
+                          adapt=args.adapt, progress=not args.quiet and args.engine == "local",
+                          features=args.features, names=names)
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -115,6 +151,11 @@ def _cmd_segment(args) -> int:
             raise CLIError("--address and --num-gpus need --engine ray")
         model = load_model(args.model, args.device)
         todo, outcomes = pending(files, out, opts)
+        if todo and not args.quiet:
+            from .runtime import kernels_cached
+
+            if not kernels_cached():
+                print(COMPILING, file=sys.stderr, flush=True)
         bar = None
         if not args.quiet and len(files) > 1:
             from tqdm.auto import tqdm
@@ -133,11 +174,17 @@ def _cmd_segment(args) -> int:
     for o in failed:
         print(f"error: {o.message}", file=sys.stderr)
     done = [o for o in outcomes if o.status == "done"]
+    for o in done:
+        if o.message:  # far fewer superpixels than K, and why
+            print(o.message, file=sys.stderr)
     if not args.quiet and len(files) == 1 and done:
         o = done[0]
-        stem = out / f"{Path(o.file).stem}_labels"
-        print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> {stem}.png, "
-              f"{stem}.npy" + ("" if args.no_overlay else f", {out / (Path(o.file).stem + '_overlay.png')}"))
+        paths = output_paths(Path(o.file), out, opts)
+        written = [paths["npy"], paths["tif"] if paths["tif"].exists() and not paths["png"].exists() else paths["png"]]
+        written += [paths["overlay"]] if opts.overlay else []
+        written += [paths["regions"]] if opts.features else []
+        print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
+              + ", ".join(map(str, written)))
     if len(files) > 1:
         skipped = sum(o.status == "skipped" for o in outcomes)
         print(f"done: {len(done)}, failed: {len(failed)}, skipped: {skipped} (output in {out})", file=sys.stderr)
@@ -236,10 +283,7 @@ def _cmd_info(args) -> int:
 # ---------------------------------------------------------------------------- benchmark
 
 def _add_benchmark_parser(sub) -> None:
-    from .eval.benchmark import DEFAULT_KS, DEFAULT_METHODS
-    from .eval.methods import known_methods
-
-    b = sub.add_parser(
+    sub.add_parser(
         "benchmark",
         help="score and time superpixel methods on a dataset (CSV, Markdown, plots)",
         description="Run every method at every K on every image, score it (ASA, BR, BP, "
@@ -248,7 +292,16 @@ def _add_benchmark_parser(sub) -> None:
                     "meta.json (machine, versions, settings) and one PNG per metric "
                     "against the delivered K into -o DIR. A rerun skips the rows already "
                     "in DIR.",
+        setup=_benchmark_arguments,
     )  # fmt: skip
+
+
+def _benchmark_arguments(b) -> None:
+    """The benchmark's options; their help names the methods, which imports the evaluation
+    modules, so they are added only when ``benchmark`` is parsed (see ``_Parser._ready``)."""
+    from .eval.benchmark import DEFAULT_KS, DEFAULT_METHODS
+    from .eval.methods import known_methods
+
     b.add_argument("--dataset", default="bsds500",
                    help="'bsds500' (default) or a folder with images/ and labels/ "
                         "(label maps) or masks/ (binary masks)")
@@ -324,8 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("segment", help="segment images into superpixels",
                        description="Segment image files (or folders / list files of them) into about K "
-                                   "superpixels. Writes <name>_labels.png (16-bit), <name>_labels.npy "
-                                   "(int32) and <name>_overlay.png (boundaries drawn on the image).")
+                                   "superpixels. Writes <name>_labels.npy (int32), <name>_labels.png "
+                                   "(16-bit; <name>_labels.tif, 32-bit, above 65,535 labels), "
+                                   "<name>_overlay.png (boundaries drawn on the image) and, with --features, "
+                                   "<name>_regions.csv. <name> is the image's path relative to the common "
+                                   "folder of the inputs (a/img.jpg, b/img.jpg -> OUT/a/img_*, OUT/b/img_*), "
+                                   "without its suffix.")
     s.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files")
     s.add_argument("-k", "--n-segments", type=_positive_int, default=100, help="number of superpixels K (default 100)")
     s.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
@@ -342,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "recall (default: the clustering's; compact 4, paper 0)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
+    s.add_argument("--features", action="store_true",
+                   help="also write <name>_regions.csv: one row per superpixel with its label, area, centroid, "
+                        "bounding box and mean of each channel (lnsnet.regions; regionprops_table's columns)")
     s.add_argument("--overwrite", action="store_true",
                    help="recompute images whose outputs already exist (default: skip them)")
     s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")

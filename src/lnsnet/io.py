@@ -87,13 +87,18 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
-    """Decode an image file into the array of its own mode: ``I;16`` -> uint16, ``I`` ->
-    int32, ``F`` -> float32, ``L``/``RGB``/``RGBA`` as stored, ``LA`` -> ``L``, any other
-    mode (palette, 1-bit, CMYK, ...) -> RGB uint8. The package's one image decoder.
+    """Decode an image file into an array at its full bit depth: 16-bit images (gray, RGB,
+    RGBA PNG and TIFF) -> uint16, 8-bit ones -> uint8, 32-bit integer ones -> int32, float
+    ones -> float32; HxW or HxWxC as stored (gray + alpha -> gray, palette, 1-bit, CMYK
+    and other modes -> RGB uint8). The package's one image decoder.
 
-    With ``data`` (the file's bytes, e.g. read by a distributed engine), those are decoded
-    and ``path`` only names the file in messages. Raises ``FileNotFoundError`` for a missing
-    file and ``ValueError`` naming the file when it cannot be decoded.
+    Pillow reads 16-bit colour PNGs only as 8-bit, so those are decoded twice by its PNG
+    decoder (high bytes, then low bytes) and put together; TIFF files are read with
+    tifffile (a dependency of scikit-image), or with Pillow where tifffile lacks the codec
+    and nothing is lost. With ``data`` (the file's bytes, e.g. read by a distributed
+    engine), those are decoded and ``path`` only names the file in messages. Raises
+    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when it
+    cannot be decoded (at its full bit depth).
     """
     import io as _io
 
@@ -102,8 +107,18 @@ def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
     path = Path(path)
     if data is None and not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+
+    def open_image():
+        return Image.open(path if data is None else _io.BytesIO(data))
+
+    if (data[:4] if data is not None else _head(path)) in _TIFF_MAGIC:
+        arr = _decode_tiff(path if data is None else _io.BytesIO(data), path)
+        if arr is not None:
+            return arr
     try:
-        with Image.open(path if data is None else _io.BytesIO(data)) as im:
+        with open_image() as im:
+            if im.format == "PNG" and _png_rawmode(im) in _WIDE_PNG:
+                return _decode_wide_png(im, open_image)
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
@@ -118,6 +133,104 @@ def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
         raise ValueError(f"cannot read image {path}: {reason}") from None
+
+
+# Pillow's raw mode of a 16-bit colour PNG -> (raw mode of its high bytes, of its low
+# bytes); a gray + alpha PNG (two 16-bit samples, 4 bytes a pixel like 8-bit RGBA) is
+# read as 8-bit RGBA: its bytes, in order
+_WIDE_PNG = {"RGB;16B": ("RGB;16B", "RGB;16L"), "RGBA;16B": ("RGBA;16B", "RGBA;16L"), "LA;16B": ("RGBA",)}
+
+
+def _png_rawmode(im) -> str | None:
+    tile = getattr(im, "tile", None)
+    if not tile or len(tile) != 1:
+        return None
+    args = tile[0][3]
+    return args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
+
+
+def _with_rawmode(im, rawmode: str):
+    """``im`` (opened, not loaded) decoding its pixels in ``rawmode``."""
+    t = im.tile[0]
+    args = rawmode if isinstance(t[3], str) else (rawmode,) + tuple(t[3][1:])
+    im.tile = [t._replace(args=args) if hasattr(t, "_replace") else (t[0], t[1], t[2], args)]
+    return im
+
+
+def _decode_wide_png(im, reopen) -> np.ndarray:
+    """A 16-bit RGB, RGBA or gray + alpha PNG as uint16, by Pillow's own PNG decoder
+    (unfiltering, interlacing): RGB(A) decoded twice, with the raw mode that keeps the high
+    byte of each sample, then with the one that keeps the low byte; gray + alpha once, as
+    the bytes of 8-bit RGBA pixels (same row length and pixel size)."""
+    modes = _WIDE_PNG[_png_rawmode(im)]
+    if len(modes) == 1:
+        raw = np.array(_with_rawmode(im, modes[0])).astype(np.uint16)
+        return raw[..., 0] << 8 | raw[..., 1]
+    high = np.array(_with_rawmode(im, modes[0])).astype(np.uint16)
+    with reopen() as again:
+        low = np.array(_with_rawmode(again, modes[1]))
+    return high << 8 | low
+
+
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # TIFF, BigTIFF
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4)
+    except OSError:
+        return b""
+
+
+def _decode_tiff(source, path: Path) -> np.ndarray | None:
+    """A gray or RGB(A) TIFF's first image at its bit depth, read by tifffile; ``None``
+    where Pillow reads it as well or says why it cannot (other colour spaces, palettes,
+    8-bit samples in codecs tifffile needs imagecodecs for, files tifffile cannot parse).
+    ``ValueError`` for a colour TIFF of more than 8 bits a sample whose codec only Pillow
+    has: Pillow would keep 8 of them."""
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - scikit-image depends on it
+        return None
+    lost = None
+    try:
+        with tifffile.TiffFile(source) as tif:
+            page = tif.pages[0]
+            photometric = int(page.photometric)
+            if photometric not in (1, 2):  # MINISBLACK, RGB; the rest: Pillow's conversions
+                return None
+            alpha = sum(int(e) in (1, 2) for e in page.extrasamples or ())  # ASSOCALPHA, UNASSALPHA
+            try:
+                arr, axes = page.asarray(), page.axes
+            except Exception:  # a codec tifffile lacks (imagecodecs), or a damaged file
+                if page.bitspersample <= 8 or page.samplesperpixel == 1:
+                    return None  # Pillow reads these whole (or says what is wrong)
+                lost = f"{page.bitspersample}-bit {getattr(page.compression, 'name', page.compression)}"
+    except Exception:  # not a TIFF tifffile can parse: Pillow tries and says why
+        return None
+    if lost:
+        raise ValueError(f"cannot read image {path} at its full bit depth ({lost} compressed TIFF): "
+                         "pip install imagecodecs")
+    if "S" in axes:
+        arr, axes = np.moveaxis(arr, axes.index("S"), -1), axes.replace("S", "") + "S"
+    keep = tuple(i for i, a in enumerate(axes) if a in "YXS" or arr.shape[i] != 1)
+    arr = arr.reshape([arr.shape[i] for i in keep])
+    if arr.ndim not in (2, 3):
+        return None
+    if photometric == 1 and alpha and arr.ndim == 3 and arr.shape[2] > alpha:  # gray + alpha -> gray
+        arr = arr[:, :, : arr.shape[2] - alpha]
+        arr = arr[:, :, 0] if arr.shape[2] == 1 else arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype in (np.uint8, np.uint16):
+        return np.ascontiguousarray(arr)
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(np.int32)
+        return np.clip(arr, info.min, info.max).astype(np.int32)
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.float32)
+    return None
 
 
 def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
@@ -207,24 +320,34 @@ def save_png(path: PathLike, array: np.ndarray) -> None:
 
 
 def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, npy: bool = True):
-    """Write a label map as ``<stem>.png`` (16-bit) and/or ``<stem>.npy`` (int32).
-
-    Returns the list of paths written. A 16-bit PNG holds at most 65536 labels; with more
-    only the ``.npy`` file is written.
+    """Write a label map as ``<stem>.npy`` (int32) and a label image: ``<stem>.png``
+    (16-bit) or, when a label exceeds 65,535 (more than a 16-bit PNG holds),
+    ``<stem>.tif`` (32-bit, deflate-compressed; read back by :func:`read_labels`, ImageJ,
+    tifffile, Pillow). ``png=False``: no label image. Returns the paths written.
     """
     stem = Path(path_stem)
+    labels = np.asarray(labels)
     written = []
     if npy:
         p = stem.with_name(stem.name + ".npy")
         atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
         written.append(p)
     if png:
-        if labels.max(initial=0) > 65535:
-            raise ValueError("more than 65536 labels do not fit a 16-bit PNG; use the .npy file")
-        p = stem.with_name(stem.name + ".png")
-        save_png(p, labels.astype(np.uint16))
+        if labels.size and (labels.max() > 65535 or labels.min() < 0):
+            p = stem.with_name(stem.name + ".tif")
+            atomic_write(p, lambda tmp: _save_tiff(tmp, labels))
+        else:
+            p = stem.with_name(stem.name + ".png")
+            save_png(p, labels.astype(np.uint16))
         written.append(p)
     return written
+
+
+def _save_tiff(path: str, labels: np.ndarray) -> None:
+    import tifffile
+
+    dtype = np.int32 if labels.min() < 0 else np.uint32
+    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None)
 
 
 def _np_save(tmp: str, array: np.ndarray) -> None:
@@ -233,11 +356,12 @@ def _np_save(tmp: str, array: np.ndarray) -> None:
 
 
 def read_labels(path: PathLike) -> np.ndarray:
-    """Read a label map written by :func:`save_labels` (``.npy`` or 16-bit ``.png``)."""
+    """Read a label map written by :func:`save_labels` (``.npy``, 16-bit ``.png`` or
+    32-bit ``.tif``) as int32."""
     path = Path(path)
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False).astype(np.int32)
-    return read_image(path).astype(np.int32)
+    return decode_image(path).astype(np.int32)
 
 
 def boundary_mask(labels: np.ndarray) -> np.ndarray:

@@ -2,23 +2,38 @@
 
 The local engine (``lnsnet segment``) and the Ray engine (:mod:`lnsnet.distributed`) both
 call :func:`segment_files`, so they write the same files, byte for byte.
+
+Outputs of ``DIR/NAME.ext`` (``NAME``: the input's path relative to the common folder of
+the inputs, see :func:`output_names`, so ``a/img.jpg`` and ``b/img.jpg`` do not collide):
+``NAME_labels.npy`` (int32), ``NAME_labels.png`` (16-bit; ``NAME_labels.tif``, 32-bit,
+instead when a label exceeds 65,535), ``NAME_overlay.png`` and, with ``features``,
+``NAME_regions.csv`` (:func:`lnsnet.measure.regions`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .cluster import ClusterOptions
 
-__all__ = ["SegmentOptions", "Outcome", "output_paths", "pending", "segment_files"]
+__all__ = ["SegmentOptions", "Outcome", "output_names", "output_paths", "pending", "segment_files"]
+
+# the largest label a 16-bit PNG holds; above it the label image is a 32-bit TIFF
+PNG_MAX_LABEL = 65535
+# a delivered count below this fraction of K is reported
+FEW_SEGMENTS = 0.8
 
 
 @dataclass(frozen=True)
 class SegmentOptions:
-    """What ``lnsnet segment`` does to every file."""
+    """What ``lnsnet segment`` does to every file. ``names``: the output name of each
+    input (its real path -> name, from :func:`output_names`); a file not in it is named
+    by its stem."""
 
     n_segments: int = 100
     clustering: ClusterOptions = field(default_factory=ClusterOptions)
@@ -28,11 +43,15 @@ class SegmentOptions:
     batch_size: int = 8
     adapt: int = 0
     progress: bool = False  # progress bar for large images run in bands
+    features: bool = False  # write NAME_regions.csv (lnsnet.measure.regions)
+    names: Mapping[str, str] | None = None
 
 
 @dataclass
 class Outcome:
-    """Result for one input file: ``status`` is ``done``, ``skipped`` or ``failed``."""
+    """Result for one input file: ``status`` is ``done``, ``skipped`` or ``failed``;
+    ``message``: why it failed, or for a done file a notice (far fewer superpixels than K);
+    ``k``: the number of superpixels (distinct labels) delivered."""
 
     file: str
     status: str
@@ -41,13 +60,59 @@ class Outcome:
     seconds: float = 0.0
 
 
-def output_paths(file: Path, out_dir: Path, overlay: bool) -> list[Path]:
-    """Label map (``.npy``, ``.png``) and, with ``overlay``, the overlay of ``file``."""
-    stem = Path(out_dir) / f"{Path(file).stem}_labels"
-    paths = [stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".png")]
-    if overlay:
-        paths.append(Path(out_dir) / f"{Path(file).stem}_overlay.png")
-    return paths
+def output_names(files: Iterable[Path]) -> dict[str, str]:
+    """The output name of each input file: its path relative to the common folder of all
+    the inputs, without its suffix (``a/img.jpg`` and ``b/img.jpg`` -> ``a/img`` and
+    ``b/img``; the files of one folder -> their stems), keyed by the file's real path (a
+    file given twice keeps its first name). ``ValueError`` when two files would still
+    share a name (``img.jpg`` and ``img.png`` in one folder) or have no common folder."""
+    files = [Path(f) for f in files]
+    if not files:
+        return {}
+    absolute = [Path(os.path.abspath(f)) for f in files]
+    try:
+        common = os.path.commonpath([str(a.parent) for a in absolute])
+    except ValueError:  # e.g. two drives
+        raise ValueError("the inputs have no common folder whose tree -o could mirror; "
+                         "segment them in separate runs") from None
+    fold = sys.platform in ("darwin", "win32")  # file systems that ignore case
+    names: dict[str, str] = {}
+    owner: dict[str, Path] = {}
+    for f, a in zip(files, absolute):
+        key = os.path.realpath(f)
+        if key in names:
+            continue
+        name = a.relative_to(common).with_suffix("").as_posix()
+        seen = owner.setdefault(name.casefold() if fold else name, f)
+        if seen is not f:
+            raise ValueError(f"{seen} and {f} would write the same outputs ({name}_labels.*); "
+                             "rename one or segment them in separate runs")
+        names[key] = name
+    return names
+
+
+def output_paths(file: Path, out_dir: Path, opts: SegmentOptions | None = None) -> dict[str, Path]:
+    """The outputs of ``file`` under ``out_dir``: ``npy`` (int32 labels), ``png``
+    (16-bit labels) or, above 65,535 labels, ``tif`` (32-bit labels), ``overlay`` and
+    ``regions`` (CSV); whether the last two are written is ``opts.overlay`` /
+    ``opts.features``."""
+    names = opts.names if opts is not None and opts.names else {}
+    name = names.get(os.path.realpath(file)) or Path(file).stem
+    base = Path(out_dir) / name
+    labels = base.with_name(base.name + "_labels")
+    return {
+        "npy": labels.with_name(labels.name + ".npy"),
+        "png": labels.with_name(labels.name + ".png"),
+        "tif": labels.with_name(labels.name + ".tif"),
+        "overlay": base.with_name(base.name + "_overlay.png"),
+        "regions": base.with_name(base.name + "_regions.csv"),
+    }
+
+
+def _finished(paths: dict[str, Path], opts: SegmentOptions) -> bool:
+    """Whether every output ``opts`` asks for is there (the label image as PNG or TIFF)."""
+    needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
+    return all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())
 
 
 def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple[list[Path], list[Outcome]]:
@@ -57,10 +122,10 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
     inputs = {f.resolve() for f in files}
     todo, outcomes = [], []
     for f in files:
-        targets = output_paths(f, out_dir, True)
-        if any(t.resolve() in inputs for t in targets):
+        paths = output_paths(f, out_dir, opts)
+        if any(t.resolve() in inputs for t in paths.values()):
             outcomes.append(Outcome(str(f), "failed", "output would overwrite an input file; choose another -o"))
-        elif not opts.overwrite and all(t.exists() for t in output_paths(f, out_dir, opts.overlay)):
+        elif not opts.overwrite and _finished(paths, opts):
             outcomes.append(Outcome(str(f), "skipped"))
         else:
             todo.append(f)
@@ -68,12 +133,51 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
 
 
 def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions) -> None:
+    """The outputs of one file; the label image as 16-bit PNG or, above 65,535, 32-bit
+    TIFF (the other one, left by an earlier run, removed); the overlay last, so that a
+    run stopped midway redoes the file."""
     from .io import overlay, save_labels, save_png
 
-    paths = output_paths(file, out_dir, opts.overlay)
-    save_labels(paths[0].with_suffix(""), labels)
+    paths = output_paths(file, out_dir, opts)
+    written = save_labels(paths["npy"].with_suffix(""), labels)
+    for kind in ("png", "tif"):
+        if paths[kind] not in written and paths[kind].exists():
+            paths[kind].unlink()
+    if opts.features:
+        from .measure import regions, write_csv
+
+        write_csv(regions(image, labels), paths["regions"])
     if opts.overlay:
-        save_png(paths[2], overlay(image, labels))
+        save_png(paths["overlay"], overlay(image, labels))
+
+
+def _count_labels(labels) -> int:
+    """The number of distinct labels (superpixels) in a label map of non-negative ints."""
+    import numpy as np
+
+    flat = np.asarray(labels).reshape(-1)
+    if flat.size == 0:
+        return 0
+    if flat.min() >= 0 and flat.max() <= 4 * flat.size:
+        return int(np.count_nonzero(np.bincount(flat)))
+    return int(np.unique(flat).size)
+
+
+def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int) -> str:
+    """A one-line notice when ``k`` superpixels were delivered for far more asked
+    (``k < 0.8 K``), naming why; ``""`` otherwise."""
+    if k >= FEW_SEGMENTS * n_segments:
+        return ""
+    from .grid import make_grid
+
+    h, w = shape[:2]
+    cells = make_grid(h, w, n_segments).n_seeds
+    if cells < FEW_SEGMENTS * n_segments:
+        why = f"the seed grid on {w}x{h} pixels holds {cells} cells"
+    else:
+        why = (f"{cells - k} of the {cells} seeds' superpixels came out empty or as fragments merged into "
+               f"their neighbours by the connectivity step (about {h * w / cells:.1f} pixels per superpixel asked)")
+    return f"notice: {file}: {k} superpixels delivered for K={n_segments} asked: {why}"
 
 
 def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOptions,
@@ -117,12 +221,14 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             if exc is None:
                 try:
                     _write(f, images[f], lab, out_dir, opts)
-                except OSError as e:
+                except (OSError, ValueError, TypeError) as e:
                     exc = e
             if exc is not None:
                 outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
             else:
-                outcomes[str(f)] = Outcome(str(f), "done", k=int(lab.max()) + 1, seconds=dt)
+                k = _count_labels(lab)
+                notice = _few_segments_notice(f, lab.shape, opts.n_segments, k)
+                outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
     return [outcomes[str(f)] for f in files]
 

@@ -1,7 +1,11 @@
-"""Process-level settings: threads, memory, and glibc tuning for fast CPU inference.
+"""Process-level settings: threads, memory, glibc tuning for fast CPU inference, and
+whether the compiled kernels are on disk.
 
 :func:`set_threads` is the one place that sets how many CPU threads torch, the numba
 kernels and OpenCV use. :func:`memory_bytes` is the memory this process may use.
+:func:`kernels_cached` says whether the numba kernels are in numba's on-disk cache for
+this machine: the first call after an install compiles them (10-30 s), later calls load
+them (``lnsnet segment`` says so in one line before it compiles).
 
 glibc tuning (:func:`tune_malloc`):
 
@@ -18,11 +22,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
 import sys
 from pathlib import Path
 
-__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc"]
+__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "KERNEL_MODULES"]
+
+# the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
+KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels")
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -97,3 +105,31 @@ def memory_bytes() -> int:
         if limit.isdigit() and 0 < int(limit) < total:
             total = int(limit)
     return total
+
+
+def kernels_cached(modules=KERNEL_MODULES) -> bool:
+    """Whether the numba kernels of ``modules`` (those compiled on their own: cached, not
+    inlined) are in numba's on-disk cache for this machine, for the sources as they are
+    now: False when most of them would be compiled on their next call (a fresh install, an
+    empty ``NUMBA_CACHE_DIR``, changed sources, another CPU or numba version). A kernel
+    counts as cached when its cache index holds an entry whose key (signature, CPU,
+    bytecode hash) is the one numba would look up for that signature; True where this
+    cannot be told (numba's cache internals changed, caching or the JIT disabled).
+    Imports ``modules`` (and so numba)."""
+    from numba.core.registry import CPUDispatcher
+
+    kernels = [k for name in modules for k in vars(importlib.import_module(name)).values()
+               if isinstance(k, CPUDispatcher) and k.__module__ == name
+               and k.targetoptions.get("inline", "never") == "never"]
+    cold = sum(not _kernel_cached(k) for k in kernels)
+    return 2 * cold <= len(kernels)
+
+
+def _kernel_cached(kernel) -> bool:
+    try:
+        cache = kernel._cache
+        index = cache._cache_file._load_index()
+        codegen = kernel.targetctx.codegen()
+        return any(cache._index_key(key[0], codegen) == key for key in index)
+    except Exception:  # no disk cache (NullCache) or other numba internals: cannot tell
+        return True

@@ -1,0 +1,148 @@
+"""``lnsnet segment`` loses nothing: output names that cannot collide, label maps of any
+label count, a notice when far fewer superpixels than K come out, per-superpixel CSVs."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import blocks_image
+from lnsnet.cli import main
+from lnsnet.io import read_labels
+from lnsnet.jobs import output_names
+
+
+def _save(path, seed=0, h=48, w=64):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = (blocks_image(h, w, seed=seed) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return pixels
+
+
+def test_same_file_names_in_two_folders_do_not_collide(tmp_path, capsys):
+    a = _save(tmp_path / "in" / "a" / "img.png", seed=0)
+    b = _save(tmp_path / "in" / "b" / "img.png", seed=1)
+    out = tmp_path / "out"
+    files = [str(tmp_path / "in" / "a" / "img.png"), str(tmp_path / "in" / "b" / "img.png")]
+    assert main(["segment", *files, "-k", "8", "-o", str(out), "-q"]) == 0
+    assert "done: 2, failed: 0, skipped: 0" in capsys.readouterr().err
+    import lnsnet
+
+    for name, pixels in (("a", a), ("b", b)):
+        assert np.array_equal(read_labels(out / name / "img_labels.npy"), lnsnet.segment(pixels, 8))
+        assert (out / name / "img_labels.png").exists() and (out / name / "img_overlay.png").exists()
+    assert not (out / "img_labels.npy").exists()
+    # a rerun skips both (given as folders this time: the same common parent, the same names)
+    stamp = (out / "a" / "img_labels.npy").stat().st_mtime_ns
+    assert main(["segment", str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b"), "-k", "8", "-o", str(out), "-q"]) == 0
+    assert "done: 0, failed: 0, skipped: 2" in capsys.readouterr().err
+    assert (out / "a" / "img_labels.npy").stat().st_mtime_ns == stamp
+    # one folder: flat names, as before
+    assert main(["segment", str(tmp_path / "in" / "a"), "-k", "8", "-o", str(tmp_path / "flat"), "-q"]) == 0
+    assert (tmp_path / "flat" / "img_labels.npy").exists()
+
+
+def test_names_that_would_collide_are_refused_before_any_work(tmp_path):
+    _save(tmp_path / "in" / "img.png")
+    _save(tmp_path / "in" / "img.jpg", seed=1)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "segment", str(tmp_path / "in"), "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "img.jpg" in r.stderr and "img.png" in r.stderr and "same outputs" in r.stderr
+    assert not out.exists()  # refused before any work
+
+
+def test_output_names():
+    names = output_names(["x/a/img.jpg", "x/b/img.jpg", "x/a/sub/c.png", "x/a/img.jpg"])
+    assert sorted(names.values()) == ["a/img", "a/sub/c", "b/img"]
+    assert sorted(output_names(["x/a/img.jpg", "x/a/d.png"]).values()) == ["d", "img"]
+    with pytest.raises(ValueError, match="same outputs"):
+        output_names(["x/a/img.jpg", "x/a/img.png"])
+
+
+def _fake_segment(labels_for):
+    """A stand-in for lnsnet.segment (as jobs.segment_files calls it): labels_for(image)."""
+
+    def segment(images, n_segments, **kw):
+        if isinstance(images, list):
+            return [labels_for(im) for im in images]
+        return labels_for(images)
+
+    return segment
+
+
+def test_more_labels_than_a_16bit_png_holds(tmp_path, capsys, monkeypatch):
+    _save(tmp_path / "big.png", h=300, w=250)
+    out = tmp_path / "out"
+    every_pixel = lambda im: np.arange(1, im.shape[0] * im.shape[1] + 1, dtype=np.int32).reshape(im.shape[:2])  # noqa: E731
+    monkeypatch.setattr("lnsnet.inference.segment", _fake_segment(every_pixel))
+    assert main(["segment", str(tmp_path / "big.png"), "-k", "75000", "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "75000 superpixels" in printed.out and "big_labels.tif" in printed.out and "notice" not in printed.err
+    assert np.array_equal(read_labels(out / "big_labels.tif"), every_pixel(np.zeros((300, 250))))
+    assert np.array_equal(read_labels(out / "big_labels.npy"), every_pixel(np.zeros((300, 250))))
+    assert (out / "big_overlay.png").exists() and not (out / "big_labels.png").exists()
+    # done: a rerun skips it; with fewer labels the PNG replaces the TIFF
+    assert main(["segment", str(tmp_path / "big.png"), "-k", "75000", "-o", str(out), "-q"]) == 0
+    monkeypatch.setattr("lnsnet.inference.segment", _fake_segment(lambda im: np.ones(im.shape[:2], np.int32)))
+    assert main(["segment", str(tmp_path / "big.png"), "-k", "1", "-o", str(out), "-q", "--overwrite"]) == 0
+    assert (out / "big_labels.png").exists() and not (out / "big_labels.tif").exists()
+
+
+def test_far_fewer_superpixels_than_k_say_so(tmp_path, capsys, monkeypatch):
+    _save(tmp_path / "in.png")
+    out = tmp_path / "out"
+    two = lambda im: np.where(np.arange(im.shape[1])[None, :] < 20, 1, 2).repeat(im.shape[0], 0).astype(np.int32)  # noqa: E731
+    monkeypatch.setattr("lnsnet.inference.segment", _fake_segment(two))
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "100", "-o", str(out), "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 superpixels delivered for K=100 asked" in err[0] and "in.png" in err[0], err
+    assert "merged" in err[0]  # why: the grid holds the cells; they were merged away
+    # the grid's cap: K above the pixel count
+    _save(tmp_path / "tiny.png", h=6, w=8)
+    assert main(["segment", str(tmp_path / "tiny.png"), "-k", "500", "-o", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "K=500 asked" in err and "grid on 8x6 pixels holds 48 cells" in err
+    # near K: nothing said
+    near = lambda im: (np.arange(im.shape[0] * im.shape[1]) % 85 + 1).astype(np.int32).reshape(im.shape[:2])  # noqa: E731
+    monkeypatch.setattr("lnsnet.inference.segment", _fake_segment(near))
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "100", "-o", str(tmp_path / "o2"), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_labels_from_0_or_1_are_counted(tmp_path, capsys, monkeypatch):
+    _save(tmp_path / "in.png")
+    for first in (0, 1):
+        lab = lambda im, f=first: (np.arange(im.shape[1])[None, :] // 16 + f).repeat(im.shape[0], 0).astype(np.int32)  # noqa: E731
+        monkeypatch.setattr("lnsnet.inference.segment", _fake_segment(lab))
+        assert main(["segment", str(tmp_path / "in.png"), "-k", "4", "-o", str(tmp_path / f"o{first}"), "--no-overlay"]) == 0
+        assert ": 4 superpixels (K=4)" in capsys.readouterr().out
+
+
+def test_features_csv(tmp_path, capsys):
+    import csv
+
+    from lnsnet.measure import regions
+
+    pixels = _save(tmp_path / "in.png")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(out), "--features"]) == 0
+    assert "in_regions.csv" in capsys.readouterr().out
+    labels = read_labels(out / "in_labels.npy")
+    with open(out / "in_regions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    want = regions(pixels, labels)
+    assert len(rows) == len(np.unique(labels)) == len(want["label"])
+    assert list(rows[0]) == list(want)
+    for name, col in want.items():
+        assert np.allclose([float(r[name]) for r in rows], col), name
+    for column in ("label", "area", "centroid-0", "centroid-1", "bbox-0", "bbox-3", "intensity_mean-2"):
+        assert column in rows[0]
+    # a rerun with --features wants the CSV too: one written without it is redone
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(tmp_path / "o2"), "-q"]) == 0
+    assert not (tmp_path / "o2" / "in_regions.csv").exists()
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(tmp_path / "o2"), "-q", "--features"]) == 0
+    assert (tmp_path / "o2" / "in_regions.csv").exists()
