@@ -1,7 +1,9 @@
 """The labels of the default (compact) and the paper's clustering on 20 BSDS500 test images
 (the first 20 by name, K = 200 and 1000) are the ones the code gave before the clustering
-layer moved into ``lnsnet.cluster`` (commit 738f47a): ``tests/data/labels_before.json``
-holds the sha256 of each label map (int32, C order).
+layer moved into ``lnsnet.cluster`` (commit 738f47a; the compact entries rewritten on
+2026-12-02, when the compact preset took the input beside the learned features,
+``input_weight=2.5``, compactness 26): ``tests/data/labels_before.json`` holds the sha256
+of each label map (int32, C order).
 
 On the full set all 80 entries are checked; on the three-image set in
 ``tests/data/bsds500-mini`` (used when no full set is found, see ``tests/conftest.py``) the

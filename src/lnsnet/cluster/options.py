@@ -23,10 +23,10 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
-    "compact": MappingProxyType(dict(compactness=4.0, edge_scale=2.0, iterations=5, smoothing=6.0,
-                                     feature_contrast=4.0)),
+    "compact": MappingProxyType(dict(compactness=26.0, edge_scale=2.0, iterations=5, smoothing=6.0,
+                                     feature_contrast=4.0, input_weight=2.5)),
     "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
-                                   feature_contrast=0.0)),
+                                   feature_contrast=0.0, input_weight=0.0)),
 })
 DEFAULT_PRESET = "compact"
 
@@ -105,7 +105,7 @@ class ClusterOptions:
     iterations: int = PRESETS[DEFAULT_PRESET]["iterations"]
     smoothing: float = PRESETS[DEFAULT_PRESET]["smoothing"]
     feature_contrast: float = PRESETS[DEFAULT_PRESET]["feature_contrast"]
-    input_weight: float = PRESETS[DEFAULT_PRESET].get("input_weight", 0.0)
+    input_weight: float = PRESETS[DEFAULT_PRESET]["input_weight"]
     window: int = 3
     min_size_factor: float = 0.25
     orphan_factor: float = 0.0
