@@ -24,7 +24,8 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
 }
 NAMES = {"lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's clustering", "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model, default: compact clustering)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
          "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)",
-         "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast"}
+         "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast",
+         "lnsnet:model=none": "the same default clustering on the CIELAB input, no network (`model=\"none\"`)"}
 
 
 LABELS = {"ssn": "yes"}
@@ -44,6 +45,8 @@ def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
 def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
     """(FLOPs, parameters) cells of a CNN method at K = k."""
     if method.split(":")[0] == "lnsnet":
+        if "model=none" in method.split(":"):  # no network: the clustering on its input
+            return "-", "0"
         return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
     if method in ("ssn", "rim"):
         from lnsnet.eval.rim import RIMNet

@@ -1,0 +1,157 @@
+"""scikit-image slic's keywords in lnsnet.segment, beyond the ported test_slic.py: masks,
+channels, spacing, sigma, the size cap and the label numbering, checked against what
+can be derived by hand or computed another way."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import lnsnet
+from conftest import blocks_image, is_connected_labels
+from lnsnet.connectivity import split_large
+from lnsnet.features import encode_channels, encode_image
+from lnsnet.grid import make_grid
+
+
+def _natural(h=64, w=80, seed=0):
+    """Smooth colour blobs plus noise: an image with edges at every scale."""
+    rng = np.random.default_rng(seed)
+    img = ndimage.gaussian_filter(rng.random((h, w, 3)), (4, 4, 0))
+    img = (img - img.min()) / (img.max() - img.min())
+    return np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+
+
+def test_encode_channels_standardises_and_pads():
+    rng = np.random.default_rng(0)
+    img = np.dstack([rng.random((12, 9)) * 7 + 3, rng.random((12, 9)) * 0.01])
+    x = encode_channels(img)
+    assert x.shape == (5, 12, 9) and x.dtype == np.float32
+    for c in range(2):  # each channel: mean 0, sd 1, whatever its units
+        assert abs(x[c].mean()) < 1e-5 and abs(x[c].std() - 1) < 1e-4
+        np.testing.assert_allclose(x[c], (img[..., c] - img[..., c].mean()) / img[..., c].std(), atol=1e-4)
+    assert np.all(x[2] == 0)  # a missing channel is 0
+    np.testing.assert_array_equal(x[3:], encode_image(np.zeros((12, 9, 3), np.float32))[3:])  # positions
+
+
+def test_encode_channels_projects_on_three_principal_components():
+    rng = np.random.default_rng(1)
+    basis = rng.normal(size=(3, 8))
+    coeff = rng.normal(size=(30 * 20, 3)) * [5.0, 2.0, 1.0]
+    img = (coeff @ basis).reshape(30, 20, 8)  # rank 3: three components carry everything
+    x = encode_channels(img)
+    z = x[:3].reshape(3, -1).T
+    # the three channels are uncorrelated, standardised, and span the standardised data
+    np.testing.assert_allclose(np.cov(z.T, bias=True), np.eye(3), atol=1e-4)
+    std = (img.reshape(-1, 8) - img.reshape(-1, 8).mean(0)) / img.reshape(-1, 8).std(0)
+    residual = std - z @ np.linalg.lstsq(z, std, rcond=None)[0]
+    assert np.abs(residual).max() < 1e-4
+
+
+def test_mask_labels_inside_only_about_k_and_connected():
+    img = _natural(80, 96)
+    yy, xx = np.mgrid[:80, :96]
+    r = np.hypot(yy - 40, xx - 48)
+    ring = (r > 12) & (r < 36)
+    for k in (20, 60):
+        lab = lnsnet.segment(img, k, mask=ring)
+        assert np.all(lab[~ring] == 0) and np.all(lab[ring] >= 1)
+        n = lab.max()
+        assert np.array_equal(np.unique(lab[ring]), np.arange(1, n + 1))  # 1..k, no gap
+        assert 0.7 * k <= n <= 1.3 * k, (k, n)
+        for v in range(1, n + 1):
+            assert ndimage.label(lab == v)[1] == 1  # every superpixel one 4-connected region
+
+
+def test_mask_banded_equals_one_piece():
+    img = _natural(90, 120, seed=3)
+    mask = np.zeros((90, 120), bool)
+    mask[10:85, 5:110] = True
+    mask[30:50, 40:70] = False  # a hole
+    whole = lnsnet.segment(img, 40, mask=mask)
+    banded = lnsnet.segment(img, 40, mask=mask, tile_pixels=2000)
+    assert np.array_equal(whole, banded)
+
+
+def test_mask_allows_nan_outside_and_refuses_it_inside():
+    img = _natural(40, 50)
+    img[:5] = np.nan
+    mask = np.ones((40, 50), bool)
+    mask[:5] = False
+    lab = lnsnet.segment(img, 12, mask=mask)
+    assert np.all(lab[:5] == 0) and lab[5:].min() == 1
+    mask[2, 2] = True
+    with pytest.raises(ValueError, match="NaN"):
+        lnsnet.segment(img, 12, mask=mask)
+
+
+def test_spacing_makes_cells_square_in_physical_units():
+    g = make_grid(40, 40, 16, spacing=(4.0, 1.0))  # physically 160 x 40: 8 x 2 square cells
+    assert (g.rows, g.cols) == (8, 2)
+    assert make_grid(40, 40, 16) == make_grid(40, 40, 16, spacing=(1.0, 1.0))
+    # anisotropic pixels on a flat image (the spatial term alone decides): every superpixel
+    # is its grid cell, 9 x 4 cells of 6.7 x 15 pixels (20 x 15 in physical units)
+    g = make_grid(60, 60, 36, spacing=(3.0, 1.0))
+    assert (g.rows, g.cols) == (9, 4)
+    yy, xx = np.mgrid[:60, :60]
+    cells = (yy * 9 // 60) * 4 + xx * 4 // 60 + 1
+    lab = lnsnet.segment(np.full((60, 60), 0.5), 36, spacing=(3.0, 1.0))
+    assert (lab == cells).mean() > 0.9  # borders may move by a pixel row where cells are 6.7 tall
+    rows = [np.ptp(np.nonzero(lab == v)[0]) + 1 for v in range(1, lab.max() + 1)]
+    cols = [np.ptp(np.nonzero(lab == v)[1]) + 1 for v in range(1, lab.max() + 1)]
+    assert np.median(cols) >= 2 * np.median(rows)
+    iso = make_grid(60, 60, 36)
+    assert (iso.rows, iso.cols) == (6, 6)
+
+
+def test_sigma_equals_smoothing_first():
+    img = _natural(48, 64, seed=4).astype(np.float32)
+    smoothed = ndimage.gaussian_filter(img, (2.0, 2.0, 0), mode="reflect")
+    assert np.array_equal(lnsnet.segment(img, 20, sigma=2), lnsnet.segment(smoothed, 20))
+    # a scalar sigma is in physical units: divided by the spacing, per axis
+    smoothed = ndimage.gaussian_filter(img, (1.0, 2.0, 0), mode="reflect")
+    assert np.array_equal(lnsnet.segment(img, 20, sigma=2, spacing=(2, 1)),
+                          lnsnet.segment(smoothed, 20, spacing=(2, 1)))
+
+
+def test_channel_axis_moves_the_channels():
+    img = blocks_image()
+    a = lnsnet.segment(img, 12)
+    assert np.array_equal(lnsnet.segment(np.moveaxis(img, -1, 0), 12, channel_axis=0), a)
+    assert np.array_equal(lnsnet.segment(np.moveaxis(img, -1, 1), 12, channel_axis=1), a)
+
+
+def test_start_label_and_connectivity_off():
+    img = blocks_image()
+    a = lnsnet.segment(img, 12)
+    assert a.min() == 1 and np.array_equal(lnsnet.segment(img, 12, start_label=0), a - 1)
+    raw = lnsnet.segment(img, 12, enforce_connectivity=False, start_label=0)
+    assert np.array_equal(np.unique(raw), np.arange(raw.max() + 1))  # consecutive from 0
+    assert is_connected_labels(a)
+
+
+def test_split_large_caps_the_size():
+    lab = np.zeros((6, 6), int)
+    lab[:, 3:] = 1
+    out = split_large(lab, 5)  # two labels of 18 pixels: pieces of 5, 5, 5, 3 in raster order
+    assert np.bincount(out.ravel()).max() <= 5 and out.max() == 7
+    first = out[lab == 0]  # label 0's pixels in raster order: 0 0 0 0 0 1 1 1 1 1 2 ...
+    assert first.tolist() == sorted(first.tolist())
+    img = _natural(48, 64)
+    capped = lnsnet.segment(img, 12, max_size_factor=1.0)
+    plain = lnsnet.segment(img, 12)
+    assert np.bincount(capped.ravel()).max() <= np.bincount(plain.ravel()).max()
+    assert capped.max() >= plain.max() and is_connected_labels(capped)
+
+
+def test_multichannel_image_through_the_network():
+    rng = np.random.default_rng(5)
+    img = np.zeros((40, 40, 6))
+    img[:20, :20, :2] = 1
+    img[:20, 20:, 2:4] = 1
+    img[20:, :20, 4:] = 1
+    img += 0.01 * rng.normal(size=img.shape)
+    lab = lnsnet.segment(img, 4)
+    quad = (np.arange(40)[:, None] >= 20) * 2 + (np.arange(40)[None, :] >= 20)
+    for q in range(4):  # each quadrant one superpixel, the four distinct
+        assert len(np.unique(lab[quad == q])) == 1
+    assert len(np.unique(lab)) == 4
