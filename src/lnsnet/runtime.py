@@ -5,7 +5,11 @@ whether the compiled kernels are on disk.
 kernels and OpenCV use. :func:`memory_bytes` is the memory this process may use.
 :func:`kernels_cached` says whether the numba kernels are in numba's on-disk cache for
 this machine: the first call after an install compiles them (10-30 s), later calls load
-them (``lnsnet segment`` says so in one line before it compiles).
+them (``lnsnet segment`` says so in one line before it compiles). :func:`warm_kernels`
+compiles them ahead: ``pip install`` runs it while it builds the package (``setup.py``), so
+the installed package carries the kernels compiled for the machine it was built on (numba's
+cache is keyed by the source's content, the CPU and numba's version; anywhere else they are
+compiled on first use, as before).
 
 glibc tuning (:func:`tune_malloc`):
 
@@ -27,7 +31,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "KERNEL_MODULES"]
+__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
+           "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
 KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels")
@@ -133,3 +138,33 @@ def _kernel_cached(kernel) -> bool:
         return any(cache._index_key(key[0], codegen) == key for key in index)
     except Exception:  # no disk cache (NullCache) or other numba internals: cannot tell
         return True
+
+
+def warm_kernels() -> int:
+    """Compile (or load) every numba kernel a ``segment`` call uses, for the argument types
+    it passes, by segmenting small synthetic images the ways the package does: colour, gray,
+    other channel counts, a mask, the paper's clustering, in bands. Returns the number of
+    kernel signatures now compiled."""
+    import numpy as np
+
+    from .inference import segment
+
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    mask = np.zeros((48, 64), bool)
+    mask[4:44, 8:60] = True
+    for clustering in ("compact", "paper"):
+        segment(rgb, 12, clustering=clustering)
+        segment(rgb, 12, clustering=clustering, tile_pixels=1000)  # in bands
+        segment([rgb, rgb], 12, clustering=clustering)
+    segment(rgb[..., 0], 12)
+    segment(rgb, 12, mask=mask, spacing=(2.0, 1.0), enforce_connectivity=True, max_size_factor=2.0)
+    segment(rgb, 12, enforce_connectivity=False)
+    segment(rng.random((48, 64, 5)), 12)
+    count = 0
+    for name in KERNEL_MODULES:
+        module = importlib.import_module(name)
+        for obj in vars(module).values():
+            count += len(getattr(obj, "signatures", ()) or ()) if hasattr(obj, "py_func") else 0
+    return count
+
