@@ -126,3 +126,16 @@ def test_segment_says_once_that_it_compiles_when_the_cache_is_cold(tmp_path, cap
                         lambda files, out, model, opts, data=None: [jobs.Outcome(str(f), "done", k=1) for f in files])
     assert main(args + ["--overwrite"]) == 0
     assert "compiling" not in capsys.readouterr().err
+
+
+def test_warm_kernels_leaves_every_kernel_compiled():
+    """What the build runs (setup.py): afterwards the kernels a segment call runs each have
+    a compiled signature, and they are in the on-disk cache."""
+    from lnsnet import connectivity, features, runtime
+    from lnsnet.cluster import kernels
+
+    assert runtime.warm_kernels() >= 10 and runtime.kernels_cached()
+    called = [features._lab_rows, features._normalise, connectivity._components, connectivity._merge_small,
+              kernels._local_assign, kernels._seed_sums, kernels._potts_sweep, kernels._contrast_weights,
+              kernels._feature_stats, kernels._edge_strength]
+    assert all(k.signatures for k in called), [k.py_func.__name__ for k in called if not k.signatures]
