@@ -330,6 +330,12 @@ def _benchmark_arguments(b) -> None:
                         "(pip install lnsnet[ray]); --workers then counts actors (default: one per CPU)")
     b.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
     b.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    b.add_argument("--images-list", default=None, metavar="FILE",
+                   help="folder datasets: only the images whose stems this file lists, one per line "
+                        "(a split, e.g. sbd/splits/stutz_test_477.txt)")
+    b.add_argument("--ignore-label", type=int, default=None, metavar="N",
+                   help="folder datasets: label N means 'unknown' (SBD's 0): those pixels are left out "
+                        "of the scores")
     b.add_argument("--radius", type=int, default=1,
                    help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
     b.add_argument("--redo", default=None, metavar="METHODS",
@@ -350,7 +356,8 @@ def _cmd_benchmark(args) -> int:
         workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
         progress=not args.quiet,
         r=args.radius,
-        **_passed_on(args, "dataset", "split", "methods", "ks", "root", "limit", "engine", "address", "model", "redo"),
+        **_passed_on(args, "dataset", "split", "methods", "ks", "root", "limit", "engine", "address", "model", "redo",
+                     "images_list", "ignore_label"),
     )
     out = Path(args.output)
     plots = []

@@ -303,3 +303,43 @@ def test_folder_errors_name_the_file(folder, tmp_path):
     with pytest.raises(ValueError, match=r"unsupported label file .*a\.txt"):
         (labels / "a.txt").write_text("1")
         D.read_label_file(labels / "a.txt")
+
+
+def test_folder_split_list_and_unknown_label_reach_the_scores(tmp_path):
+    """--images-list picks and orders the images; --ignore-label reaches score(): the rows
+    equal score(..., ignore=0) and differ from scoring the unknown pixels as a region."""
+    import csv
+
+    from lnsnet.eval.benchmark import open_dataset, run_benchmark
+    from lnsnet.eval.metrics import score
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for name in ("a", "b", "c"):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{name}.png")
+        lab = np.ones((24, 32), np.uint16)
+        lab[:, 16:] = 2
+        lab[18:] = 0  # unknown
+        Image.fromarray(lab).save(tmp_path / "labels" / f"{name}.png")
+    (tmp_path / "split.txt").write_text("c\na\n")
+    ds = open_dataset(tmp_path, images_list=tmp_path / "split.txt", ignore_label=0)
+    assert [s.name for s in ds] == ["c", "a"] and ds.ignore_label == 0
+    (tmp_path / "bad.txt").write_text("a\nzzz\n")
+    with pytest.raises(FileNotFoundError, match="zzz"):
+        open_dataset(tmp_path, images_list=tmp_path / "bad.txt")
+    out = tmp_path / "out"
+    run_benchmark(tmp_path, methods="slic", ks=[6], out_dir=out, workers=0, progress=False,
+                  images_list=tmp_path / "split.txt", ignore_label=0)
+    rows = list(csv.DictReader(open(out / "rows.csv")))
+    assert [r["image"] for r in rows] == ["c", "a"]
+    from skimage.segmentation import slic
+
+    for r in rows:
+        sample = ds[[s.name for s in ds].index(r["image"])]
+        labels = slic(sample.image, 6)
+        with_ignore = score(labels, sample.ground_truths, ignore=0)
+        assert float(r["bp_best"]) == pytest.approx(with_ignore["bp_best"])
+        assert float(r["asa_best"]) == pytest.approx(with_ignore["asa_best"])
+        plain = score(labels, sample.ground_truths)
+        assert any(with_ignore[k] != plain[k] for k in ("asa_best", "br_best", "bp_best", "ue_best"))

@@ -346,3 +346,26 @@ def test_score_agrees_with_single_metrics_and_ranges(pair, r):
     # a larger window can only find more matches
     assert M.boundary_recall(sp, gt, r + 1) >= s["br_best"]
     assert M.boundary_precision(sp, gt, r + 1) >= s["bp_best"]
+
+
+def test_score_ignores_an_unknown_label_by_hand():
+    """SBD's 0 = unknown: its pixels count in no region metric, a ground-truth boundary
+    needs known labels on both sides, and only superpixel boundary pixels on known pixels
+    are judged. 4x4 superpixels over a 3x4 image whose last row is unknown."""
+    from lnsnet.eval.metrics import score
+
+    sp = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3]])
+    gt = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 0, 0]])
+    s = score(sp, [gt], ignore=0)
+    # known boundary: (0,1), (1,1); claimed on known pixels: (0,1), (1,1) right steps and
+    # (1,0)..(1,3) down steps = 5, of which (1,3) lies farther than r=1 from (0..1, 1)
+    assert (s["asa_best"], s["ue_best"], s["br_best"], s["bp_best"]) == (1.0, 0.0, 1.0, 0.8)
+    # a superpixel straddling two known segments and the unknown row: ASA over the 8 known
+    # pixels only, and its size counts its known pixels only (UE)
+    sp2 = np.array([[0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1]])
+    s2 = score(sp2, [gt], ignore=0)
+    assert s2["asa_best"] == 6 / 8  # segment 0: max(4 in gt 1, 2 in gt 2) + segment 1: 2
+    # UE: segment 0 (6 known pixels) against gt 1: min(4, 6 - 4), against gt 2: min(2, 6 - 2)
+    assert s2["ue_best"] == 4 / 8
+    with pytest.raises(ValueError, match="ignored label"):
+        score(sp, [np.zeros((3, 4), int)], ignore=0)

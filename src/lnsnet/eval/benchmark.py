@@ -143,7 +143,7 @@ def _check_count(value, name: str, minimum: int, allow_none: bool = False):
     return int(value)
 
 
-def open_dataset(dataset="bsds500", split: str = "test", root=None):
+def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=None, ignore_label=None):
     """The dataset to run on.
 
     Parameters
@@ -163,6 +163,12 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None):
         per cluster CPU); the rows and summary are the same as with the local engine.
     root : str or os.PathLike, optional
         BSDS500 only.
+    images_list : str or os.PathLike, optional
+        Folder datasets: a text file of image stems, one per line (a split, e.g. SBD's
+        ``splits/stutz_test_477.txt``); only those images, in that order.
+    ignore_label : int, optional
+        Folder datasets: the label that means "unknown" in the label maps (SBD's 0),
+        left out of the scores.
 
     Returns
     -------
@@ -200,10 +206,15 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None):
         raise ValueError(
             f"dataset folder {folder} has both labels/ and masks/; keep one"
         )
+    names = None
+    if images_list is not None:
+        names = [line.strip() for line in Path(images_list).read_text().splitlines() if line.strip()]
+        if not names:
+            raise ValueError(f"images list {images_list} names no image")
     if labels.is_dir():
-        return FolderDataset(images, labels, kind="labels")
+        return FolderDataset(images, labels, kind="labels", names=names, ignore_label=ignore_label)
     if masks.is_dir():
-        return FolderDataset(images, masks, kind="masks")
+        return FolderDataset(images, masks, kind="masks", names=names, ignore_label=ignore_label)
     raise FileNotFoundError(
         f"dataset folder {folder} has no labels/ (label maps) or masks/ (binary masks) "
         "subfolder"
@@ -218,6 +229,8 @@ def _describe_dataset(dataset, ds, split: str) -> dict:
             "name": "folder",
             "root": str(Path(dataset).expanduser().resolve()),
             "kind": getattr(ds, "kind", None),
+            "n_images": len(ds),
+            "ignore_label": getattr(ds, "ignore_label", None),
         }
     return {"name": type(ds).__name__, "repr": repr(ds)}
 
@@ -424,6 +437,8 @@ def run_benchmark(
     engine: str = "local",
     address: str | None = None,
     redo=None,
+    images_list=None,
+    ignore_label: int | None = None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
 
@@ -449,6 +464,9 @@ def run_benchmark(
         methods and ``ks`` only.
     root : str or os.PathLike, optional
         BSDS500 folder; default ``$LNSNET_BSDS500``.
+    images_list, ignore_label : optional
+        Folder datasets: a split (a file of image stems) and the label meaning "unknown";
+        see :func:`open_dataset`.
     workers : int, default 2
         Worker processes (``spawn``), each with one CPU thread. ``0`` runs in this
         process (one thread during the run).
@@ -504,7 +522,7 @@ def run_benchmark(
     if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
     r = int(r)
-    ds = open_dataset(dataset, split=split, root=root)
+    ds = open_dataset(dataset, split=split, root=root, images_list=images_list, ignore_label=ignore_label)
     n_images = len(ds) if limit is None else min(limit, len(ds))
     if n_images == 0:
         raise ValueError("the dataset holds no image")

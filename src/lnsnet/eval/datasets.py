@@ -412,19 +412,26 @@ class FolderDataset(_SampleSequence):
     labels : str or os.PathLike
         Folder of label files; must differ from ``images``.
     kind : {"labels", "masks"}, default "labels"
+    names : sequence of str, optional
+        Only the images with these stems (a split, e.g. SBD's ``splits/*.txt``), in the
+        order given; each must exist.
+    ignore_label : int, optional
+        A label of the label maps that means "unknown" (SBD's 0): the benchmark scores
+        without those pixels (:func:`lnsnet.eval.metrics.score`'s ``ignore``).
 
     Raises
     ------
     FileNotFoundError
-        If a folder is missing or an image has no label file (the message names the
-        image and the files looked for).
+        If a folder is missing, an image has no label file or a name has no image (the
+        message names what was looked for).
     ValueError
         If the folders are the same, the image folder holds no image, ``kind`` is
         unknown, or an image has several label files.
     """
 
-    def __init__(self, images, labels, kind: str = "labels") -> None:
+    def __init__(self, images, labels, kind: str = "labels", names=None, ignore_label: int | None = None) -> None:
         super().__init__()
+        self.ignore_label = None if ignore_label is None else int(ignore_label)
         if kind not in ("labels", "masks"):
             raise ValueError(f"kind must be 'labels' or 'masks', got {kind!r}")
         self.images_dir = Path(images)
@@ -449,6 +456,12 @@ class FolderDataset(_SampleSequence):
         if len(set(stems)) != len(stems):
             dup = sorted({s for s in stems if stems.count(s) > 1})
             raise ValueError(f"{self.images_dir}: several images share the stems {dup}")
+        if names is not None:
+            by_stem = dict(zip(stems, images_found))
+            missing = [n for n in names if n not in by_stem]
+            if missing:
+                raise FileNotFoundError(f"{len(missing)} listed image(s) not in {self.images_dir}, e.g. {missing[:3]}")
+            images_found = [by_stem[n] for n in names]
         for p in images_found:
             cands = [self.labels_dir / f"{p.stem}{ext}" for ext in LABEL_EXTENSIONS]
             found = [c for c in cands if c.is_file()]

@@ -200,7 +200,8 @@ class MethodRunner:
                 labels = fn(sample.image, k)
                 dt = time.perf_counter() - t0
                 self.warm.add(method)
-                s = score(labels, sample.ground_truths, image=sample.image, r=self.r)
+                s = score(labels, sample.ground_truths, image=sample.image, r=self.r,
+                          ignore=getattr(self.ds, "ignore_label", None))
             except Exception as exc:
                 raise RuntimeError(
                     f"{method} with K={k} on image {sample.name!r} ({sample.path}) failed: "

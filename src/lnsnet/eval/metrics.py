@@ -432,12 +432,24 @@ def _as_annotations(ground_truths) -> list[np.ndarray]:
     return list(ground_truths)
 
 
+def _valid_boundary(gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The boundary pixels of ``gt`` (as :func:`boundary_map`: the label differs from the
+    right or lower neighbour) where both pixels of the differing pair are ``valid``."""
+    b = np.zeros(gt.shape, dtype=bool)
+    right = (gt[:, :-1] != gt[:, 1:]) & valid[:, :-1] & valid[:, 1:]
+    down = (gt[:-1] != gt[1:]) & valid[:-1] & valid[1:]
+    b[:, :-1] |= right
+    b[:-1] |= down
+    return b
+
+
 def score(
     superpixels,
     ground_truths,
     image=None,
     r: int = 1,
     beta: float = 4.0,
+    ignore: int | None = None,
 ) -> dict[str, float]:
     """Score one superpixel label map against one or several human annotations.
 
@@ -456,6 +468,11 @@ def score(
         Boundary tolerance radius, a ``(2r+1) x (2r+1)`` window.
     beta : float, default 4.0
         Weight of recall in the F-measure reported as ``f_*`` (``f1_*`` always uses 1).
+    ignore : int, optional
+        A ground-truth label that means "unknown" (SBD's 0): its pixels count in no
+        region metric (ASA and UE are over the other pixels, superpixel sizes included), a
+        ground-truth boundary needs known labels on both sides, and only superpixel
+        boundary pixels on known pixels count in the precision.
 
     Returns
     -------
@@ -487,13 +504,21 @@ def score(
             raise ValueError(
                 f"ground_truths[{i}] has shape {gt.shape}, superpixels have {sp.shape}"
             )
-        gt = relabel_consecutive(gt)
-        rows, _, counts, sizes = _contingency(sp, gt)
-        b_gt = boundary_map(gt)
+        if ignore is None:
+            gt = relabel_consecutive(gt)
+            rows, _, counts, sizes = _contingency(sp, gt)
+            b_gt, b_claim, n_known = boundary_map(gt), b_sp, n
+        else:
+            valid = gt != ignore
+            n_known = int(np.count_nonzero(valid))
+            if n_known == 0:
+                raise ValueError(f"ground_truths[{i}] is all {ignore} (the ignored label): nothing to score")
+            rows, _, counts, sizes = _contingency(relabel_consecutive(sp[valid]), relabel_consecutive(gt[valid]))
+            b_gt, b_claim = _valid_boundary(gt, valid), b_sp & valid
         br = _ratio(*_hits(b_gt, b_sp_dil))
-        bp = _ratio(*_hits(b_sp, _dilate(b_gt, r)))
-        per["asa"].append(_asa_from(rows, counts, n))
-        per["ue"].append(_ue_from(rows, counts, sizes, n))
+        bp = _ratio(*_hits(b_claim, _dilate(b_gt, r)))
+        per["asa"].append(_asa_from(rows, counts, n_known))
+        per["ue"].append(_ue_from(rows, counts, sizes, n_known))
         per["br"].append(br)
         per["bp"].append(bp)
         per["f"].append(f_measure(bp, br, beta))
