@@ -155,3 +155,57 @@ def test_multichannel_image_through_the_network():
     for q in range(4):  # each quadrant one superpixel, the four distinct
         assert len(np.unique(lab[quad == q])) == 1
     assert len(np.unique(lab)) == 4
+
+
+def test_review_fixes_slic_calling_conventions():
+    img = blocks_image()
+    # slic's positional order: (image, n_segments, compactness, max_num_iter, sigma, ...)
+    assert np.array_equal(lnsnet.segment(img, 12, 26.0, 5), lnsnet.segment(img, 12, compactness=26.0, max_num_iter=5))
+    assert np.array_equal(lnsnet.segment(img, 12, slic_zero=False), lnsnet.segment(img, 12))
+    with pytest.raises(TypeError, match="slic_zero"):
+        lnsnet.segment(img, 12, slic_zero=True)
+    assert np.array_equal(lnsnet.segment(img, 12, enforce_connectivity=1), lnsnet.segment(img, 12))
+    with pytest.raises(ValueError, match="channel_axis"):
+        lnsnet.segment(img, 12, channel_axis=True)
+    # tiny physical units: only the ratio matters
+    assert np.array_equal(lnsnet.segment(img, 12, spacing=(1e-300, 1e-300)), lnsnet.segment(img, 12))
+    # as slic: without connectivity no size cap
+    a = lnsnet.segment(np.zeros((6, 8)), 1, enforce_connectivity=False, max_size_factor=0.5)
+    assert np.all(a == 1)
+
+
+def test_start_label_zero_with_a_mask_marks_outside_minus_one():
+    img = _natural(40, 50)
+    mask = np.zeros((40, 50), bool)
+    mask[5:35, 5:45] = True
+    one = lnsnet.segment(img, 10, mask=mask)
+    zero = lnsnet.segment(img, 10, mask=mask, start_label=0)
+    assert np.all(zero[~mask] == -1) and zero[mask].min() == 0
+    assert np.array_equal(zero[mask], one[mask] - 1)
+
+
+def test_cli_keeps_signed_and_float_data_and_other_channel_counts(tmp_path):
+    import tifffile
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_image
+
+    ct = np.full((32, 40), -1000, np.int16)
+    ct[8:24, 10:30] = 40
+    tifffile.imwrite(tmp_path / "ct.tif", ct)
+    got = read_image(tmp_path / "ct.tif")
+    assert got.min() == -1000 and got.max() == 40  # not clipped to 0
+    five = (np.random.default_rng(0).random((32, 40, 5)) * 1000).astype(np.float32)
+    tifffile.imwrite(tmp_path / "five.tif", five)
+    nan = np.random.default_rng(1).random((32, 40)).astype(np.float32)
+    nan[:4] = np.nan
+    tifffile.imwrite(tmp_path / "nan.tif", nan)
+    rc = main(["segment", str(tmp_path / "ct.tif"), str(tmp_path / "five.tif"), "-k", "6", "-o",
+               str(tmp_path / "out"), "-q"])
+    assert rc == 0 and (tmp_path / "out" / "five_overlay.png").is_file()
+    assert np.load(tmp_path / "out" / "ct_labels.npy").max() >= 2  # the CT's square is seen
+    rc = main(["segment", str(tmp_path / "nan.tif"), "-k", "6", "-o", str(tmp_path / "out2"), "-q"])
+    assert rc == 2  # NaN is refused with an error, never segmented as a blank image
+    # a second run with -o inside the input folder does not take its own outputs as inputs
+    assert main(["segment", str(tmp_path), "-k", "6", "-o", str(tmp_path), "-q"]) == 2  # nan.tif fails
+    assert not (tmp_path / "ct_labels_labels.npy").exists() and (tmp_path / "ct_labels.npy").exists()

@@ -26,10 +26,8 @@ def test_gray_rgba_uint16_float_conversions():
         (np.zeros((2, 2, 2), np.uint8), ValueError),
         (np.zeros((2, 2, 3, 1), np.uint8), ValueError),
         (np.zeros((0, 5), np.uint8), ValueError),
-        (np.full((2, 2), 1.5), ValueError),
         (np.full((2, 2), np.nan), ValueError),
-        (np.zeros((2, 2), np.int64), TypeError),
-        (np.zeros((2, 2), bool), TypeError),
+        (np.zeros((2, 2), complex), TypeError),
         ([[0, 1]], TypeError),
     ],
 )
@@ -173,3 +171,15 @@ def test_labels_above_65535_are_a_32bit_tiff(tmp_path):
     assert np.array_equal(read_labels(tmp_path / "x_labels.npy"), lab)
     small = save_labels(tmp_path / "y_labels", np.full((3, 4), 65535, np.int32))
     assert sorted(p.name for p in small) == ["y_labels.npy", "y_labels.png"]  # 65,535 fits a 16-bit PNG
+
+
+def test_other_types_and_out_of_range_floats_are_stretched():
+    """As segment() reads them: from their minimum to their maximum (a flat image: 0)."""
+    from lnsnet.io import to_float_rgb
+
+    np.testing.assert_allclose(to_float_rgb(np.array([[0, 2], [4, 6]], np.int64))[..., 0], [[0, 1 / 3], [2 / 3, 1]])
+    np.testing.assert_allclose(to_float_rgb(np.array([[-1000, 40]], np.int16))[..., 1], [[0, 1]])
+    np.testing.assert_allclose(to_float_rgb(np.array([[0.5, 1.5]]))[..., 2], [[0, 1]])
+    assert np.all(to_float_rgb(np.full((2, 2), 1.5)) == 0)
+    assert to_float_rgb(np.array([[True, False]])).tolist() == [[[1, 1, 1], [0, 0, 0]]]
+

@@ -128,6 +128,14 @@ def _cmd_segment(args) -> int:
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
     files = _input_files(args)
+    # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
+    # inside an input folder); a file named on the command line always is
+    out_real = os.path.realpath(args.output) + os.sep
+    named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
+    files = [f for f in files if os.path.realpath(f) in named or not (
+        os.path.realpath(f).startswith(out_real) and f.name.endswith(("_labels.png", "_labels.tif", "_overlay.png")))]
+    if not files:
+        raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
     try:  # the outputs mirror the input tree under -o: refuse names that would collide
         names = output_names(files)
     except ValueError as exc:
@@ -403,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default: the clustering's; compact 4, paper 0)")
+                        "recall (default: the clustering's; compact 26, paper 0)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--features", action="store_true",

@@ -28,10 +28,6 @@ __all__ = ["segment"]
 def segment(
     image: Union[np.ndarray, Sequence[np.ndarray]],
     n_segments: int = 100,
-    *,
-    model: Union[str, Path, LNSNet, None] = None,
-    device: Union[str, torch.device, None] = None,
-    clustering: Union[str, ClusterOptions, None] = None,
     compactness: float | None = None,
     max_num_iter: int | None = None,
     sigma=0,
@@ -40,9 +36,14 @@ def segment(
     enforce_connectivity: bool = True,
     min_size_factor: float | None = None,
     max_size_factor: float | None = None,
+    slic_zero: bool = False,
     start_label: int = 1,
     mask=None,
+    *,
     channel_axis: int | None = -1,
+    model: Union[str, Path, LNSNet, None] = None,
+    device: Union[str, torch.device, None] = None,
+    clustering: Union[str, ClusterOptions, None] = None,
     batch_size: int = 8,
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
@@ -51,9 +52,10 @@ def segment(
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
-    A drop-in for scikit-image's ``slic``: its keywords, with its meaning, and its label
-    conventions (labels from ``start_label``, 0 outside a ``mask``); the README's "Coming
-    from skimage's slic" lists where the two differ.
+    A drop-in for scikit-image's ``slic``: its parameters in its order, with its meaning,
+    and its label conventions (labels from ``start_label``; outside a ``mask`` 0, or -1
+    with ``start_label=0``); the README's "Coming from skimage's slic" lists where the two
+    differ.
 
     Parameters
     ----------
@@ -100,7 +102,8 @@ def segment(
         components when more than three); ``True`` requires RGB.
     enforce_connectivity : bool
         Make every superpixel one 4-connected region and merge pieces below
-        ``min_size_factor`` (default True). False: the clustering's labels as they are.
+        ``min_size_factor`` (default True). False: the clustering's labels as they are
+        (and no ``max_size_factor`` cap, as with slic).
     min_size_factor : float, optional
         Pieces smaller than this fraction of the mean superpixel size are merged into
         their most similar neighbour. Default: the clustering's (0.25; slic: 0.5).
@@ -108,9 +111,12 @@ def segment(
         Superpixels larger than this multiple of the mean size are cut, in raster order,
         into pieces of at most that size. Default: None, no cap (each superpixel stays
         within the 3x3 grid cells around its seed; slic: 3).
+    slic_zero : bool
+        False only: SLIC-zero's per-superpixel compactness does not apply (``True`` raises
+        a ``TypeError``); lnsnet's spatial weight adapts to the image's edges instead.
     start_label : {0, 1}
-        The first label (default 1, as slic's). With a ``mask``, labels start at 1 and
-        0 marks the pixels outside.
+        The first label (default 1, as slic's). The pixels outside a ``mask`` are
+        ``start_label - 1`` (0, or -1), as slic's.
     mask : ndarray of bool, optional
         Superpixels only where True (about ``n_segments`` of them there); outside: 0.
     channel_axis : int or None
@@ -138,8 +144,8 @@ def segment(
     Returns
     -------
     labels : ndarray, int32, ``(H, W)``
-        Labels ``start_label .. start_label + k - 1`` (0 outside ``mask``); with
-        ``enforce_connectivity`` every label is one 4-connected region.
+        Labels ``start_label .. start_label + k - 1`` (``start_label - 1`` outside
+        ``mask``); with ``enforce_connectivity`` every label is one 4-connected region.
 
     Examples
     --------
@@ -151,6 +157,8 @@ def segment(
     """
     if misplaced:
         raise TypeError(_misplaced_message(misplaced))
+    if slic_zero is not False and slic_zero is not np.False_:
+        raise TypeError(_SLIC_ONLY["slic_zero"])
     overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
     if max_num_iter is not None:
         overrides["iterations"] = max_num_iter
@@ -161,7 +169,7 @@ def segment(
         raise ValueError(f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
     if isinstance(start_label, bool) or start_label not in (0, 1):
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
-    if not isinstance(enforce_connectivity, (bool, np.bool_)):
+    if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     if max_size_factor is not None and (isinstance(max_size_factor, bool)
                                         or not isinstance(max_size_factor, numbers.Real)
@@ -177,7 +185,7 @@ def segment(
     preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, mask=m, sigma=sigma, spacing=spacing)
              for im, m in zip(images, masks)]
     k = _check_k(n_segments)
-    special = mask is not None or spacing != (1.0, 1.0)
+    special = any(m is not None for m in masks) or spacing != (1.0, 1.0)
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
     net = resolve_model(model, dev)
@@ -188,7 +196,9 @@ def segment(
     if adapt and any(p.rgb is None for p in preps):
         raise ValueError("adapt takes gray, RGB or RGBA images (the network trains on CIELAB), "
                          "not convert2lab=False or other channel counts")
-    post = dict(connect=bool(enforce_connectivity), max_size_factor=max_size_factor, start_label=int(start_label))
+    post = dict(connect=bool(enforce_connectivity), max_size_factor=max_size_factor if enforce_connectivity else None,
+                start_label=int(start_label))
+    spacing = _grid_spacing(spacing)  # the grid and the spatial term only need the ratio
     out: list = [None] * len(preps)
     if adapt:
         from .train import adapt_model
@@ -272,13 +282,19 @@ def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *
         labels[inside] = connectivity.relabel_consecutive(raw[inside])
         if max_size_factor is not None:
             labels = connectivity.split_large(labels, max(1, int(max_size_factor * prep.area / n_seeds)))
-    first = 1 if mask is not None else start_label
     r0, r1, c0, c1 = prep.box
     if mask is None and (r0, r1, c0, c1) == (0, prep.shape[0], 0, prep.shape[1]):
-        return (labels + first).astype(np.int32, copy=False) if first else labels.astype(np.int32, copy=False)
-    full = np.zeros(prep.shape, dtype=np.int32)
-    full[r0:r1, c0:c1] = np.where(labels >= 0, labels + first, 0)
+        return (labels + start_label).astype(np.int32, copy=False)
+    full = np.full(prep.shape, start_label - 1, dtype=np.int32)  # outside the mask: 0, or -1 (as slic)
+    full[r0:r1, c0:c1] = np.where(labels >= 0, labels + start_label, start_label - 1)
     return full
+
+
+def _grid_spacing(spacing) -> tuple[float, float]:
+    """The spacing over its largest value: the grid and the spatial term depend on the
+    ratio only, and tiny or huge physical units cannot under- or overflow there."""
+    top = max(spacing)
+    return spacing[0] / top, spacing[1] / top
 
 
 def _mask_grid(h: int, w: int, k: int, mask: np.ndarray, spacing) -> Grid:

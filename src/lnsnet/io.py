@@ -25,7 +25,9 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
     ----------
     image : ndarray
         ``HxW`` (gray), ``HxWx1``, ``HxWx3`` (RGB) or ``HxWx4`` (RGBA, alpha dropped);
-        dtype ``uint8`` (0..255), ``uint16`` (0..65535) or floating point in ``[0, 1]``.
+        ``uint8`` (0..255) and ``uint16`` (0..65535) scaled by their range, floats in
+        ``[0, 1]`` as they are; any other numeric type, and floats outside ``[0, 1]``,
+        stretched from their minimum to their maximum (as :func:`lnsnet.segment` does).
 
     Returns
     -------
@@ -36,7 +38,7 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
     TypeError
         If ``image`` is not a numpy array or has an unsupported dtype.
     ValueError
-        If the shape, channel count or value range is not supported.
+        If the shape or channel count is not supported, or for NaN or infinite values.
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(
@@ -66,20 +68,17 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
         out = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:
         out = image.astype(np.float32) / 65535.0
-    elif np.issubdtype(image.dtype, np.floating):
-        out = image.astype(np.float32)
+    elif image.dtype.kind in "biuf":
+        out = image.astype(np.float64 if image.dtype.kind != "f" else image.dtype)
         if not np.all(np.isfinite(out)):
             raise ValueError("image contains NaN or infinite values")
         lo, hi = float(out.min()), float(out.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
-                "scale the image or pass it as uint8/uint16"
-            )
+        if lo < 0.0 or hi > 1.0 or image.dtype.kind != "f":  # other types, out-of-range floats: stretched
+            out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
+        out = out.astype(np.float32)
     else:
         raise TypeError(
-            f"unsupported image dtype {image.dtype}; allowed: uint8, uint16, float16/32/64 "
-            "in [0, 1]"
+            f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point"
         )
     if out.shape[2] == 1:
         out = np.repeat(out, 3, axis=2)
@@ -234,20 +233,15 @@ def _decode_tiff(source, path: Path) -> np.ndarray | None:
 
 
 def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
-    """Read an image file as a numpy array (uint8 or uint16, HxW or HxWxC) for
-    :func:`lnsnet.segment`: :func:`decode_image`, then 32-bit integer images clipped to
-    uint16 and float images stretched from their minimum to their maximum.
+    """Read an image file as a numpy array (HxW or HxWxC) for :func:`lnsnet.segment`, at its
+    own type and values (:func:`decode_image`: uint8, uint16, int32 or float32; signed and
+    float data such as CT or a float TIFF as they are, NaN included: ``segment`` stretches
+    what is neither uint8, uint16 nor float in [0, 1], and refuses NaN outside a mask).
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when
     it cannot be decoded (not an image, truncated, unsupported mode).
     """
-    arr = decode_image(path, data)
-    if arr.dtype == np.int32:
-        return np.clip(arr, 0, 65535).astype(np.uint16)
-    if arr.dtype == np.float32:
-        lo, hi = float(arr.min()), float(arr.max())
-        return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-    return arr
+    return decode_image(path, data)
 
 
 def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:
@@ -373,7 +367,14 @@ def boundary_mask(labels: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, labels: np.ndarray, color=(255, 255, 0)) -> np.ndarray:
-    """Draw superpixel boundaries over an image; returns HxWx3 uint8."""
+    """Draw superpixel boundaries over an image; returns HxWx3 uint8. Images with other
+    than 1, 3 or 4 channels are shown by their first channel."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        image = image[:, :, 0]
+    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+        image = np.nan_to_num(image, nan=np.nanmin(image) if np.isfinite(image).any() else 0.0,
+                              posinf=0.0, neginf=0.0)
     rgb = (to_float_rgb(image) * 255.0 + 0.5).astype(np.uint8)
     rgb[boundary_mask(labels)] = np.asarray(color, dtype=np.uint8)
     return rgb

@@ -85,7 +85,8 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
     if image.ndim == 2:  # gray, whatever channel_axis says (slic raises for channel_axis=-1)
         return image[:, :, None]
     if image.ndim == 3 and channel_axis is not None:
-        if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis <= 2:
+        if (isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, numbers.Integral)
+                or not -3 <= channel_axis <= 2):
             raise ValueError(f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
         return np.moveaxis(image, channel_axis, -1)
     if image.ndim == 3 or image.ndim == 4:
