@@ -67,7 +67,7 @@ def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp
     assert rc == 2  # the broken file fails ...
     assert "broken.png" in err and err.count("error:") == 1  # ... reported once, by name
     local, distributed = _tree(tmp_path / "local"), _tree(tmp_path / "ray")
-    assert len(local) == 7 * 3  # labels .npy/.png + overlay for each good image
+    assert len(local) == 7 * 4  # labels .npy/.png, overlay and the provenance .json for each good image
     assert local.keys() == distributed.keys()
     for name in local:
         assert local[name] == distributed[name], name
@@ -82,7 +82,7 @@ def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp
 def test_a_killed_worker_loses_and_duplicates_nothing(ray_session, tmp_path):
     src = _images(tmp_path / "in", 16, bad=False, size=(240, 320))  # ~0.1 s each: time to kill
     files = sorted(src.iterdir())
-    opts = SegmentOptions(n_segments=10, batch_size=1)
+    opts = SegmentOptions(n_segments=10, batch_size=1, model_id="bsds500")  # as the CLI records it
     result = {}
     thread = threading.Thread(target=lambda: result.update(out=ray_segment(files, tmp_path / "out", opts,
                                                                            progress=False)))
@@ -107,7 +107,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(ray_session, tmp_path):
     assert len({o.file for o in outcomes}) == 16
     assert seen, "no segmentation actor ran after the kill"
     out = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert len(out) == 16 * 3 and not any(n.endswith(".tmp") for n in out)
+    assert len(out) == 16 * 4 and not any(n.endswith(".tmp") for n in out)
     # every output equals the local engine's
     assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q"]) == 0
     assert _tree(tmp_path / "out") == _tree(tmp_path / "local")

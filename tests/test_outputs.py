@@ -146,3 +146,32 @@ def test_features_csv(tmp_path, capsys):
     assert not (tmp_path / "o2" / "in_regions.csv").exists()
     assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(tmp_path / "o2"), "-q", "--features"]) == 0
     assert (tmp_path / "o2" / "in_regions.csv").exists()
+
+
+def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, capsys):
+    """A rerun skips a file only when its outputs record this very file and these settings."""
+    from PIL import Image
+
+    from lnsnet.cli import main
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray((rng.random((30, 40, 3)) * 255).astype(np.uint8)).save(tmp_path / "a" / "img.png")
+    Image.fromarray((rng.random((30, 40, 3)) * 255).astype(np.uint8)).save(tmp_path / "b" / "img.png")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "a"), "-k", "6", "-o", str(out), "-q"]) == 0
+    first = np.load(out / "img_labels.npy")
+    capsys.readouterr()
+    assert main(["segment", str(tmp_path / "a" / "img.png"), "-k", "6", "-o", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().err  # same file, same settings: said, not redone
+    # another input of the same name: redone, not silently kept
+    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q"]) == 0
+    from lnsnet.io import read_image
+    import lnsnet
+
+    expect = lnsnet.segment(read_image(tmp_path / "b" / "img.png"), 6)
+    assert np.array_equal(np.load(out / "img_labels.npy"), expect) and not np.array_equal(first, expect)
+    # other settings (K): redone
+    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert np.load(out / "img_labels.npy").max() > expect.max()

@@ -112,6 +112,13 @@ def _input_files(args) -> list[Path]:
 COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
 
 
+def _model_id(model) -> str:
+    """The model as recorded with the outputs: its name, or a file's real path and time."""
+    if model and os.path.isfile(model):
+        return f"{os.path.realpath(model)}@{os.stat(model).st_mtime_ns}"
+    return str(model or "bsds500")
+
+
 def _cmd_segment(args) -> int:
     from . import load_model
     from .cluster import ClusterOptions
@@ -148,7 +155,7 @@ def _cmd_segment(args) -> int:
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local",
-                          features=args.features, names=names)
+                          features=args.features, names=names, model_id=_model_id(args.model))
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -193,6 +200,9 @@ def _cmd_segment(args) -> int:
         written += [paths["regions"]] if opts.features else []
         print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
               + ", ".join(map(str, written)))
+    if len(files) == 1 and outcomes and outcomes[0].status == "skipped":
+        print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "
+              "(--overwrite redoes it)", file=sys.stderr)
     if len(files) > 1:
         skipped = sum(o.status == "skipped" for o in outcomes)
         print(f"done: {len(done)}, failed: {len(failed)}, skipped: {skipped} (output in {out})", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 from .cluster import ClusterOptions
 
-__all__ = ["SegmentOptions", "Outcome", "output_names", "output_paths", "pending", "segment_files"]
+__all__ = ["SegmentOptions", "Outcome", "output_names", "output_paths", "provenance", "pending", "segment_files"]
 
 # the largest label a 16-bit PNG holds; above it the label image is a 32-bit TIFF
 PNG_MAX_LABEL = 65535
@@ -45,6 +45,7 @@ class SegmentOptions:
     progress: bool = False  # progress bar for large images run in bands
     features: bool = False  # write NAME_regions.csv (lnsnet.measure.regions)
     names: Mapping[str, str] | None = None
+    model_id: str | None = None  # the model's name or file, recorded with the outputs
 
 
 @dataclass
@@ -95,7 +96,7 @@ def output_paths(file: Path, out_dir: Path, opts: SegmentOptions | None = None) 
     """The outputs of ``file`` under ``out_dir``: ``npy`` (int32 labels), ``png``
     (16-bit labels) or, above 65,535 labels, ``tif`` (32-bit labels), ``overlay`` and
     ``regions`` (CSV); whether the last two are written is ``opts.overlay`` /
-    ``opts.features``."""
+    ``opts.features``; ``meta`` (JSON, written last): which file and settings made them."""
     names = opts.names if opts is not None and opts.names else {}
     name = names.get(os.path.realpath(file)) or Path(file).stem
     base = Path(out_dir) / name
@@ -106,13 +107,33 @@ def output_paths(file: Path, out_dir: Path, opts: SegmentOptions | None = None) 
         "tif": labels.with_name(labels.name + ".tif"),
         "overlay": base.with_name(base.name + "_overlay.png"),
         "regions": base.with_name(base.name + "_regions.csv"),
+        "meta": labels.with_name(labels.name + ".json"),
     }
 
 
-def _finished(paths: dict[str, Path], opts: SegmentOptions) -> bool:
-    """Whether every output ``opts`` asks for is there (the label image as PNG or TIFF)."""
+def provenance(file: Path, opts: SegmentOptions) -> dict:
+    """What made a file's outputs: the input (real path, size, modification time) and the
+    settings that change the labels. A rerun skips a file only when its recorded
+    provenance is this one."""
+    st = os.stat(file)
+    return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "n_segments": int(opts.n_segments), "clustering": opts.clustering.spec(), "adapt": int(opts.adapt),
+            "model": None if opts.model_id is None else str(opts.model_id)}
+
+
+def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
+    """Whether every output ``opts`` asks for is there (the label image as PNG or TIFF),
+    made from this very file with these settings (``meta``; outputs of another input of
+    the same name, of an edited file or of other settings are redone)."""
+    import json
+
     needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
-    return all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())
+    if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
+        return False
+    try:
+        return json.loads(paths["meta"].read_text()) == provenance(file, opts)
+    except (OSError, ValueError):
+        return False
 
 
 def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple[list[Path], list[Outcome]]:
@@ -125,7 +146,7 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
         paths = output_paths(f, out_dir, opts)
         if any(t.resolve() in inputs for t in paths.values()):
             outcomes.append(Outcome(str(f), "failed", "output would overwrite an input file; choose another -o"))
-        elif not opts.overwrite and _finished(paths, opts):
+        elif not opts.overwrite and _finished(f, paths, opts):
             outcomes.append(Outcome(str(f), "skipped"))
         else:
             todo.append(f)
@@ -149,6 +170,11 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions) -> No
         write_csv(regions(image, labels), paths["regions"])
     if opts.overlay:
         save_png(paths["overlay"], overlay(image, labels))
+    import json
+
+    from .io import atomic_write
+
+    atomic_write(paths["meta"], json.dumps(provenance(file, opts)))  # last: a run stopped before it redoes the file
 
 
 def _count_labels(labels) -> int:
