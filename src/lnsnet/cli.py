@@ -149,7 +149,9 @@ def _cmd_segment(args) -> int:
         raise CLIError(str(exc)) from None
     unique: dict[str, Path] = {}  # a file given twice (by name and in its folder) is done once
     for f in files:
-        unique.setdefault(os.path.realpath(f), f)
+        first = unique.setdefault(os.path.realpath(f), f)
+        if first is not f and not args.quiet and Path(first) != Path(f):
+            print(f"note: {f} is the same file as {first}: segmented once", file=sys.stderr)
     files = list(unique.values())
     out = _writable_dir(Path(args.output))
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
