@@ -20,6 +20,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500"))
     ap.add_argument("--split", default="val")
+    ap.add_argument("--dataset", default="bsds500",
+                    help="'bsds500' or a folder with images/ and labels/ (as lnsnet benchmark --dataset)")
+    ap.add_argument("--images-list", default=None, help="folder datasets: a file of image stems (a split)")
+    ap.add_argument("--ignore-label", type=int, default=None, help="folder datasets: the label meaning unknown")
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--adapt", default="0,10,30")
     ap.add_argument("--k", default="100,400")
@@ -36,13 +40,14 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     import lnsnet
-    from lnsnet.eval.datasets import BSDS500
+    from lnsnet.eval.benchmark import open_dataset
     from lnsnet.eval.metrics import score
     from lnsnet.train import ADAPT_LR, adapt_model
     from lnsnet.io import to_float_rgb
 
     lr = ADAPT_LR if args.lr is None else args.lr
-    ds = BSDS500(args.root, split=args.split)
+    ds = open_dataset(args.dataset, split=args.split, root=args.root, images_list=args.images_list,
+                      ignore_label=args.ignore_label)
     n = min(args.images, len(ds))
     model = lnsnet.load_model(args.model)
     ns = [int(v) for v in args.adapt.split(",")]
@@ -56,10 +61,11 @@ def main(argv=None):
                 tuned = adapt_model(model, to_float_rgb(s.image), k, a, lr) if a else model
                 lab = lnsnet.segment(s.image, k, model=tuned, clustering=args.clustering)
                 dt = time.perf_counter() - t0
-                sc = score(lab, s.ground_truths, image=s.image, r=1)
+                sc = score(lab, s.ground_truths, image=s.image, r=1, ignore=args.ignore_label)
                 res.setdefault((k, a), []).append((sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"], sc["n_segments"], dt))
         print(f"image {i + 1}/{n} done", flush=True)
-    print(f"\nBSDS500 {args.split}, first {n} images, {args.clustering} clustering, best annotator, r=1, adapt_lr={lr:g}, "
+    where = f"BSDS500 {args.split}" if str(args.dataset).lower() == "bsds500" else f"{args.dataset}"
+    print(f"\n{where}, first {n} images, {args.clustering} clustering, best annotator, r=1, adapt_lr={lr:g}, "
           f"{args.threads} threads; time = the whole segment call (median)\n")
     print("| K | adapt n | k delivered | ASA | BR | UE | CO | time (s) | dASA | dBR |")
     print("|---|---|---|---|---|---|---|---|---|---|")
