@@ -238,14 +238,13 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
             feats = BandedFeatures(net, x, grid, dev, tile_pixels, pos, feature_passes(h, w, options), progress)
-            zband, seed_feats = feats.zband, feats.seed_features
-            beta = options.input_weight
-            if beta:  # the input joins the features (ClusterOptions.input_weight)
-                zband = lambda r0, r1: np.concatenate([feats.zband(r0, r1), beta * x[0, :3, r0:r1].numpy()])  # noqa: E731
-                seed_feats = np.concatenate([seed_feats, beta * sample_features(x[:, :3], pos[None])[0].numpy()], 1)
+            seed_feats, extra = feats.seed_features, _input_channels(x, 0, options)
+            if extra is not None:  # the input joins the features (ClusterOptions.input_weight)
+                seed_feats = np.concatenate([seed_feats, options.input_weight
+                                             * sample_features(x[:, :3], pos[None])[0].numpy()], 1)
             try:
-                raws = [cluster_local(zband, feats.bands, grid, x[0, :3].numpy(), seed_feats,
-                                      pos.numpy(), options, **(special or {}))]
+                raws = [cluster_local(feats.zband, feats.bands, grid, x[0, :3].numpy(), seed_feats,
+                                      pos.numpy(), options, extra=extra, **(special or {}))]
             finally:
                 feats.close()
         else:
@@ -254,14 +253,24 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                 pos = net.seed_positions(z, grid)
             else:
                 pos = pos.to(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
-            if options.input_weight:  # the input joins the features (ClusterOptions.input_weight)
-                z = torch.cat([z, options.input_weight * x[:, :3].to(z)], 1)
             seed_feats = net.seed_features(z, pos)
-            raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options, **(special or {}))
+            if options.input_weight:  # the input joins the features (ClusterOptions.input_weight)
+                xin = options.input_weight * x[:, :3].to(z)
+                seed_feats = torch.cat([seed_feats, net.seed_features(xin, pos)], 2)
+            raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options,
+                                   extra=_input_channels(x, b, options), **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
+
+
+def _input_channels(x: torch.Tensor, b: int, options: ClusterOptions):
+    """The input channels that join image ``b``'s features, ``input_weight * x[b, :3]``
+    (float32 numpy), or None."""
+    if not options.input_weight:
+        return None
+    return (x[b, :3] * options.input_weight).numpy()
 
 
 def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *, connect: bool,

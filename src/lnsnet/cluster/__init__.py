@@ -28,7 +28,8 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
-                   seed_pos: torch.Tensor, options: ClusterOptions, *, mask=None, spacing=(1.0, 1.0)) -> np.ndarray:
+                   seed_pos: torch.Tensor, options: ClusterOptions, *, mask=None, spacing=(1.0, 1.0),
+                   extra=None) -> np.ndarray:
     """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
@@ -36,7 +37,8 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs where
     :meth:`ClusterOptions.on_cpu` says so, and always for a ``mask`` (pixels outside come
     out -1) or an anisotropic ``spacing`` (:func:`cluster_local`); else torch on ``z``'s
-    device.
+    device. ``extra`` ``(E, H, W)`` float32 (numpy): channels appended to ``z`` (the input
+    beside the features; ``seed_feats`` has ``C + E`` columns).
     """
     special = mask is not None or tuple(spacing) != (1.0, 1.0)
     if special and options.mode != "local":
@@ -44,5 +46,8 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     if special or options.on_cpu(z.device.type):
         zn = z.cpu().numpy()
         return cluster_local(lambda r0, r1: zn[:, r0:r1], [(0, zn.shape[1])], grid, image,
-                             seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options, mask=mask, spacing=spacing)
+                             seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options, mask=mask, spacing=spacing,
+                             extra=extra)
+    if extra is not None:
+        z = torch.cat([z, torch.from_numpy(extra).to(z)], 0)
     return assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window).cpu().numpy()

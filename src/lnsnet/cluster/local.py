@@ -97,8 +97,20 @@ def feature_passes(h: int, w: int, options: ClusterOptions) -> int:
     return 1 + options.iterations + stats_pass + sweeps
 
 
+def _channels_last(z: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    """``z`` ``(C, h, W)`` and ``extra`` ``(E, h, W)`` (or None) as one contiguous
+    ``(h, W, C + E)`` float32 array, in one pass."""
+    if extra is None:
+        return np.ascontiguousarray(np.asarray(z, dtype=np.float32).transpose(1, 2, 0))
+    c, h, w = z.shape
+    out = np.empty((h, w, c + extra.shape[0]), dtype=np.float32)
+    out[..., :c] = z.transpose(1, 2, 0)
+    out[..., c:] = extra.transpose(1, 2, 0)
+    return out
+
+
 def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options: ClusterOptions, *,
-                  mask=None, spacing=(1.0, 1.0)) -> np.ndarray:
+                  mask=None, spacing=(1.0, 1.0), extra=None) -> np.ndarray:
     """Raw labels (seed indices) of one image by local clustering on the CPU.
 
     ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
@@ -112,6 +124,9 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     ``mask`` ``(H, W)`` bool: only those pixels are clustered (the others come out -1), and
     only among the seeds of cells that hold some of them (the others never win).
     ``spacing`` ``(row, column)``: the physical pixel size of the spatial term.
+    ``extra`` ``(E, H, W)``: channels appended to every pixel's features (the input beside
+    the learned features, ``ClusterOptions.input_weight``; ``seed_feats`` then has
+    ``C + E`` columns).
     """
     compactness, edge_scale, window = options.compactness, options.edge_scale, options.window
     iterations, smoothing, feature_contrast = options.iterations, options.smoothing, options.feature_contrast
@@ -133,9 +148,9 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
 
     def zt(r0, r1):
         if not whole:
-            return np.ascontiguousarray(zband(r0, r1).transpose(1, 2, 0))
+            return _channels_last(zband(r0, r1), None if extra is None else extra[:, r0:r1])
         if not zt_whole:
-            zt_whole.append(np.ascontiguousarray(zband(0, h).transpose(1, 2, 0)))
+            zt_whole.append(_channels_last(zband(0, h), extra))
         return zt_whole[0][r0:r1]
 
     def assign_band(r0, r1, z=None, **kw):  # with the seeds (feats, pos) of the moment
