@@ -53,13 +53,12 @@ class Grid:
 
     def cells_in(self, mask: np.ndarray) -> np.ndarray:
         """Which cells hold at least one pixel of ``mask`` (``(H, W)`` bool): ``(K,)`` bool."""
-        return np.bincount(self._cell_ids(mask), minlength=self.n_seeds) > 0
+        return np.bincount(self._cell_ids(mask)[2], minlength=self.n_seeds) > 0
 
     def mask_centres(self, mask: np.ndarray) -> np.ndarray:
         """The centroid (row, col) of each cell's pixels in ``mask``, the cell centre where
         it holds none: ``(K, 2)`` float32."""
-        ys, xs = np.nonzero(mask)
-        ids = self._cell_ids(mask)
+        ys, xs, ids = self._cell_ids(mask)
         n = np.bincount(ids, minlength=self.n_seeds)
         out = self.centres().numpy().astype(np.float64)
         has = n > 0
@@ -67,12 +66,13 @@ class Grid:
         out[has, 1] = np.bincount(ids, xs, self.n_seeds)[has] / n[has]
         return out.astype(np.float32)
 
-    def _cell_ids(self, mask: np.ndarray) -> np.ndarray:
+    def _cell_ids(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows, columns and cell (seed) indices of the pixels of ``mask``."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.height, self.width):
             raise ValueError(f"mask must be {self.height}x{self.width}, got shape {mask.shape}")
         ys, xs = np.nonzero(mask)
-        return (ys * self.rows // self.height) * self.cols + xs * self.cols // self.width
+        return ys, xs, (ys * self.rows // self.height) * self.cols + xs * self.cols // self.width
 
     def candidates(self, window: int = 3, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Seeds of the ``window x window`` cells around each pixel's own cell.

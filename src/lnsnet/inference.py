@@ -230,6 +230,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     x = torch.from_numpy(np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
     pos = grid.centres() if mask is None else torch.from_numpy(grid.mask_centres(mask))
+    # the input channels that join the features (ClusterOptions.input_weight), once per batch
+    extras = x[:, :3] * options.input_weight if options.input_weight else None
     with torch.inference_mode():
         if h * w > tile_pixels:
             if options.seeds == "learned" or options.mode == "dense":
@@ -238,13 +240,12 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                     "inference supports seeds='grid' and mode='local' only (or raise tile_pixels)"
                 )
             feats = BandedFeatures(net, x, grid, dev, tile_pixels, pos, feature_passes(h, w, options), progress)
-            seed_feats, extra = feats.seed_features, _input_channels(x, 0, options)
-            if extra is not None:  # the input joins the features (ClusterOptions.input_weight)
-                seed_feats = np.concatenate([seed_feats, options.input_weight
-                                             * sample_features(x[:, :3], pos[None])[0].numpy()], 1)
+            seed_feats = feats.seed_features
+            if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
+                seed_feats = np.concatenate([seed_feats, sample_features(extras, pos[None])[0].numpy()], 1)
             try:
-                raws = [cluster_local(feats.zband, feats.bands, grid, x[0, :3].numpy(), seed_feats,
-                                      pos.numpy(), options, extra=extra, **(special or {}))]
+                raws = [cluster_local(feats.zband, feats.bands, grid, x[0, :3].numpy(), seed_feats, pos.numpy(),
+                                      options, extra=None if extras is None else extras[0].numpy(), **(special or {}))]
             finally:
                 feats.close()
         else:
@@ -254,23 +255,14 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             else:
                 pos = pos.to(dev, z.dtype)[None].expand(z.shape[0], -1, -1)
             seed_feats = net.seed_features(z, pos)
-            if options.input_weight:  # the input joins the features (ClusterOptions.input_weight)
-                xin = options.input_weight * x[:, :3].to(z)
-                seed_feats = torch.cat([seed_feats, net.seed_features(xin, pos)], 2)
+            if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
+                seed_feats = torch.cat([seed_feats, net.seed_features(extras.to(z), pos)], 2)
             raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options,
-                                   extra=_input_channels(x, b, options), **(special or {}))
+                                   extra=None if extras is None else extras[b].numpy(), **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
-
-
-def _input_channels(x: torch.Tensor, b: int, options: ClusterOptions):
-    """The input channels that join image ``b``'s features, ``input_weight * x[b, :3]``
-    (float32 numpy), or None."""
-    if not options.input_weight:
-        return None
-    return (x[b, :3] * options.input_weight).numpy()
 
 
 def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *, connect: bool,
@@ -281,16 +273,13 @@ def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *
         kw = dict(n_segments=n_seeds, min_size_factor=options.min_size_factor, mask=mask)
         labels = connectivity.enforce_connectivity(raw, feats, orphan_factor=options.orphan_factor,
                                                    max_segments=options.max_segments(n_seeds), **kw)
-        if max_size_factor is not None:
-            area = prep.area
-            cut = connectivity.split_large(labels, max(1, int(max_size_factor * area / n_seeds)))
+        if max_size_factor is not None:  # (slic caps sizes only with connectivity: segment() passes None)
+            cut = connectivity.split_large(labels, max(1, int(max_size_factor * prep.area / n_seeds)))
             labels = connectivity.enforce_connectivity(cut, feats, **kw)
     else:
         labels = np.full(raw.shape, -1, np.int32)
         inside = slice(None) if mask is None else mask
         labels[inside] = connectivity.relabel_consecutive(raw[inside])
-        if max_size_factor is not None:
-            labels = connectivity.split_large(labels, max(1, int(max_size_factor * prep.area / n_seeds)))
     r0, r1, c0, c1 = prep.box
     if mask is None and (r0, r1, c0, c1) == (0, prep.shape[0], 0, prep.shape[1]):
         return (labels + start_label).astype(np.int32, copy=False)

@@ -64,25 +64,34 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
 
-    if image.dtype == np.uint8:
-        out = image.astype(np.float32) / 255.0
-    elif image.dtype == np.uint16:
-        out = image.astype(np.float32) / 65535.0
-    elif image.dtype.kind in "biuf":
-        out = image.astype(np.float64 if image.dtype.kind != "f" else image.dtype)
-        if not np.all(np.isfinite(out)):
-            raise ValueError("image contains NaN or infinite values")
-        lo, hi = float(out.min()), float(out.max())
-        if lo < 0.0 or hi > 1.0 or image.dtype.kind != "f":  # other types, out-of-range floats: stretched
-            out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
-        out = out.astype(np.float32)
-    else:
+    if image.dtype.kind not in "biuf":
         raise TypeError(
             f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point"
         )
+    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+        raise ValueError("image contains NaN or infinite values")
+    out = unit_range(image)
     if out.shape[2] == 1:
         out = np.repeat(out, 3, axis=2)
     return np.ascontiguousarray(out)
+
+
+def unit_range(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """An image's values as float32 in [0, 1], the package's one rule: uint8 / 255, uint16
+    / 65535, floats already in [0, 1] as they are; any other integer type, bool, and floats
+    outside [0, 1] stretched from their minimum to their maximum (over the ``valid``
+    pixels, ``(H, W)`` bool, when given; the others clipped), as slic stretches. A flat
+    image that needs stretching comes out 0."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / np.float32(255.0)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / np.float32(65535.0)
+    vals = image if valid is None else image[valid]
+    lo, hi = float(vals.min()), float(vals.max())
+    if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        return image.astype(np.float32)
+    out = (image.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
@@ -358,11 +367,17 @@ def read_labels(path: PathLike) -> np.ndarray:
     return decode_image(path).astype(np.int32)
 
 
-def boundary_mask(labels: np.ndarray) -> np.ndarray:
-    """Pixels whose label differs from the right or lower neighbour (HxW bool)."""
+def boundary_mask(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Pixels whose label differs from the right or lower neighbour (HxW bool); with
+    ``valid`` (HxW bool), only pairs of two valid pixels count."""
+    right = labels[:, :-1] != labels[:, 1:]
+    down = labels[:-1, :] != labels[1:, :]
+    if valid is not None:
+        right &= valid[:, :-1] & valid[:, 1:]
+        down &= valid[:-1, :] & valid[1:, :]
     b = np.zeros(labels.shape, dtype=bool)
-    b[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    b[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    b[:, :-1] |= right
+    b[:-1, :] |= down
     return b
 
 

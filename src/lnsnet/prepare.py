@@ -108,28 +108,13 @@ def _check_mask(mask, shape) -> np.ndarray:
     return m
 
 
-def _unit_range(img: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats already in [0, 1] as they
-    are; any other integer type, bool, and floats outside [0, 1] stretched from their
-    (masked) minimum and maximum, as slic does."""
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / np.float32(255.0)
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / np.float32(65535.0)
-    vals = img if valid is None else img[valid]
-    lo, hi = float(vals.min()), float(vals.max())
-    if img.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
-        return img.astype(np.float32)
-    out = (img.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
 def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0)) -> Prepared:
     """Check and encode one image (see the module's table). Raises ``TypeError`` or
     ``ValueError`` naming what was received."""
     from scipy import ndimage
 
     from .features import encode_channels, encode_image
+    from .io import unit_range
 
     img = _as_channels_last(image, channel_axis)
     h, w, c = img.shape
@@ -146,7 +131,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     if img.dtype.kind == "f" and not np.isfinite(img[m] if m is not None else img).all():
         raise ValueError("image contains NaN or infinite values" + (" inside the mask" if m is not None else "")
                          + "; mask them out (mask=np.isfinite(image))")
-    img = _unit_range(img, m) if lab else img.astype(np.float32)
+    img = unit_range(img, m) if lab else img.astype(np.float32)
     box = (0, h, 0, w)
     if m is not None:
         rows, cols = np.nonzero(m.any(1))[0], np.nonzero(m.any(0))[0]

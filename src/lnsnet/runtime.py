@@ -121,13 +121,19 @@ def kernels_cached(modules=KERNEL_MODULES) -> bool:
     bytecode hash) is the one numba would look up for that signature; True where this
     cannot be told (numba's cache internals changed, caching or the JIT disabled).
     Imports ``modules`` (and so numba)."""
-    from numba.core.registry import CPUDispatcher
-
-    kernels = [k for name in modules for k in vars(importlib.import_module(name)).values()
-               if isinstance(k, CPUDispatcher) and k.__module__ == name
-               and k.targetoptions.get("inline", "never") == "never"]
+    kernels = _kernels(modules)
     cold = sum(not _kernel_cached(k) for k in kernels)
     return 2 * cold <= len(kernels)
+
+
+def _kernels(modules=KERNEL_MODULES) -> list:
+    """The numba kernels defined in ``modules`` that are compiled on their own (cached, not
+    inlined into others)."""
+    from numba.core.registry import CPUDispatcher
+
+    return [k for name in modules for k in vars(importlib.import_module(name)).values()
+            if isinstance(k, CPUDispatcher) and k.__module__ == name
+            and k.targetoptions.get("inline", "never") == "never"]
 
 
 def _kernel_cached(kernel) -> bool:
@@ -161,10 +167,5 @@ def warm_kernels() -> int:
     segment(rgb, 12, mask=mask, spacing=(2.0, 1.0), enforce_connectivity=True, max_size_factor=2.0)
     segment(rgb, 12, enforce_connectivity=False)
     segment(rng.random((48, 64, 5)), 12)
-    count = 0
-    for name in KERNEL_MODULES:
-        module = importlib.import_module(name)
-        for obj in vars(module).values():
-            count += len(getattr(obj, "signatures", ()) or ()) if hasattr(obj, "py_func") else 0
-    return count
+    return sum(len(k.signatures) for k in _kernels())
 

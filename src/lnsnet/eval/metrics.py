@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.ndimage
 
+from ..io import boundary_mask
 from .labels import (
     as_label_map,
     boundary_map,
@@ -432,17 +433,6 @@ def _as_annotations(ground_truths) -> list[np.ndarray]:
     return list(ground_truths)
 
 
-def _valid_boundary(gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The boundary pixels of ``gt`` (as :func:`boundary_map`: the label differs from the
-    right or lower neighbour) where both pixels of the differing pair are ``valid``."""
-    b = np.zeros(gt.shape, dtype=bool)
-    right = (gt[:, :-1] != gt[:, 1:]) & valid[:, :-1] & valid[:, 1:]
-    down = (gt[:-1] != gt[1:]) & valid[:-1] & valid[1:]
-    b[:, :-1] |= right
-    b[:-1] |= down
-    return b
-
-
 def score(
     superpixels,
     ground_truths,
@@ -514,7 +504,7 @@ def score(
             if n_known == 0:
                 raise ValueError(f"ground_truths[{i}] is all {ignore} (the ignored label): nothing to score")
             rows, _, counts, sizes = _contingency(relabel_consecutive(sp[valid]), relabel_consecutive(gt[valid]))
-            b_gt, b_claim = _valid_boundary(gt, valid), b_sp & valid
+            b_gt, b_claim = boundary_mask(gt, valid), b_sp & valid
         br = _ratio(*_hits(b_gt, b_sp_dil))
         bp = _ratio(*_hits(b_claim, _dilate(b_gt, r)))
         per["asa"].append(_asa_from(rows, counts, n_known))
