@@ -109,6 +109,26 @@ def _input_files(args) -> list[Path]:
         raise CLIError(str(exc)) from None
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _add_reading_options(p) -> None:
+    """How image files are read, the same for segment and train (docs/reliability.md)."""
+    p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
+                   help="refuse images of more than N pixels, checked from the file's header before decoding "
+                        "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")
+    p.add_argument("--ignore-orientation", action="store_true",
+                   help="segment the pixels as stored, ignoring the EXIF orientation tag (default: apply it, so "
+                        "the outputs are upright as viewers show the image)")
+
+
 COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
 
 
@@ -157,7 +177,8 @@ def _cmd_segment(args) -> int:
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local",
-                          features=args.features, names=names, model_id=_model_id(args.model))
+                          features=args.features, names=names, model_id=_model_id(args.model),
+                          max_pixels=args.max_pixels, orientation=not args.ignore_orientation)
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -215,6 +236,7 @@ def _cmd_segment(args) -> int:
 
 def _cmd_train(args) -> int:
     from . import load_model, train_stream
+    from .io import MAX_PIXELS
     from .train import TrainConfig
 
     files = _input_files(args)
@@ -231,16 +253,35 @@ def _cmd_train(args) -> int:
     )
     start = load_model(args.init, None) if args.init else None
     t0 = time.perf_counter()
+    skipped = []
+
+    def on_skip(name: str, reason: str) -> None:
+        skipped.append(name)
+        line = f"skipped: {reason}" if os.sep in reason or "/" in reason else f"skipped: {name}: {reason}"
+        if args.quiet:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+
     train_stream(
         files,
         output,
         config=cfg,
         model=start,
         progress=not args.quiet,
+        max_pixels=MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None),
+        orientation=not args.ignore_orientation,
+        on_skip=on_skip,
         **_passed_on(args, "resume", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
-        print(f"trained on {len(files)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+        print(f"trained on {len(files) - len(skipped)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+    if skipped:
+        print(f"skipped: {len(skipped)} image(s) that could not be read or used (listed above); the model was "
+              "trained on the others", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -443,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray segmentation actor (default 0: CPU)")
     s.add_argument("--workers", type=_positive_int, default=None,
                    help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
+    _add_reading_options(s)
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     s.set_defaults(func=_cmd_segment)
@@ -477,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log", default=None, help="append one JSON line per image to this file")
     t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    _add_reading_options(t)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     t.set_defaults(func=_cmd_train)
@@ -504,6 +547,17 @@ def main(argv=None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: not enough memory (lower --batch-size, or --max-pixels to refuse such images)", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: internal error {type(exc).__name__}: {exc} (rerun with --debug for the traceback, and "
+              "please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,8 +6,12 @@ it, so an output file appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -15,7 +19,7 @@ import numpy as np
 
 PathLike = Union[str, os.PathLike]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp", ".gif")
 
 
 def to_float_rgb(image: np.ndarray) -> np.ndarray:
@@ -94,53 +98,185 @@ def unit_range(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def decode_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
-    """Decode an image file into an array at its full bit depth: 16-bit images (gray, RGB,
-    RGBA PNG and TIFF) -> uint16, 8-bit ones -> uint8, 32-bit integer ones -> int32, float
-    ones -> float32; HxW or HxWxC as stored (gray + alpha -> gray, palette, 1-bit, CMYK
-    and other modes -> RGB uint8). The package's one image decoder.
+# Images larger than this many pixels are refused before decoding (a decompression bomb: a
+# small file whose header claims a huge image); raise it with ``max_pixels`` (the API) or
+# ``--max-pixels`` (the CLI); 0 or None: no limit
+MAX_PIXELS = 2**28  # 268,435,456 pixels: 16,384 x 16,384
+
+# EXIF orientation -> the numpy operation that shows the stored pixels as a viewer does
+# (Pillow's ImageOps.exif_transpose: 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM,
+# 5 TRANSPOSE, 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90)
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+ORIENTATION_NAMES = {1: "as stored", 2: "mirrored left-right", 3: "rotated 180 degrees", 4: "mirrored top-bottom",
+                     5: "transposed", 6: "rotated 90 degrees clockwise", 7: "transversed",
+                     8: "rotated 90 degrees counter-clockwise"}
+
+
+class ImageFileError(ValueError):
+    """An image file lnsnet refuses or cannot decode; the message names the file and why."""
+
+
+@dataclass
+class Decoded:
+    """An image as decoded, and what was done to it on the way (for the record)."""
+
+    array: np.ndarray
+    format: str
+    orientation: int = 1  # the EXIF orientation applied (1: none)
+
+
+def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
+                 orientation: bool = True) -> np.ndarray:
+    """Decode an image file into an array at its full bit depth and type: 8-bit images ->
+    uint8, 16-bit ones (gray, RGB, RGBA PNG and TIFF) -> uint16, other integer TIFFs as
+    stored (int16, uint32, ...), float16/32 -> float32, float64 kept; HxW or HxWxC as
+    stored (gray + alpha and 1-bit -> gray uint8; palette, CMYK and other modes -> RGB
+    uint8; planar TIFF channels -> the last axis). The package's
+    one image decoder; the rules, kind by kind, are in docs/reliability.md.
+
+    - The size is checked from the header, before any pixel is decoded: more than
+      ``max_pixels`` pixels (default :data:`MAX_PIXELS`; None or 0: no limit) is refused.
+    - ``orientation``: apply the EXIF orientation tag (JPEG, PNG, TIFF, WebP), so the
+      array is the image as viewers show it (as OpenCV's ``imread`` does; scikit-image's
+      ``imread`` does not). False: the pixels as stored.
+    - Files of several images are refused, never cut to their first: animated GIF, PNG
+      and WebP, multi-page TIFF (a 3-D stack, a time series or pages of different sizes).
+      A camera JPEG's extra pictures (MPO: previews, depth maps) are not images of their
+      own: the primary picture is read.
+    - Pixel values are never rescaled here; an embedded ICC profile is not applied.
 
     Pillow reads 16-bit colour PNGs only as 8-bit, so those are decoded twice by its PNG
     decoder (high bytes, then low bytes) and put together; TIFF files are read with
     tifffile (a dependency of scikit-image), or with Pillow where tifffile lacks the codec
     and nothing is lost. With ``data`` (the file's bytes, e.g. read by a distributed
     engine), those are decoded and ``path`` only names the file in messages. Raises
-    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when it
-    cannot be decoded (at its full bit depth).
+    ``FileNotFoundError`` for a missing file and :class:`ImageFileError` (a ``ValueError``)
+    naming the file and why for everything else.
     """
-    import io as _io
+    return _decode(path, data, max_pixels=max_pixels, orientation=orientation).array
 
-    from PIL import Image, UnidentifiedImageError
 
+def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
+            orientation: bool = True) -> Decoded:
     path = Path(path)
-    if data is None and not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
+    if data is None:
+        if not path.is_file():
+            raise FileNotFoundError(f"image file not found: {path}")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageFileError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    else:
+        size = len(data)
+    if size == 0:
+        raise ImageFileError(f"cannot read image {path}: the file is empty (0 bytes)")
+    if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 0):
+        raise ValueError(f"max_pixels must be a non-negative integer or None, got {max_pixels!r}")
+    try:
+        with _decoding():
+            if (data[:4] if data is not None else _head(path)) in _TIFF_MAGIC:
+                out = _decode_tiff(path if data is None else io.BytesIO(data), path, max_pixels, orientation)
+                if out is not None:
+                    return out
+            return _decode_pillow(path, data, max_pixels, orientation)
+    except ImageFileError:
+        raise
+    except MemoryError:
+        raise ImageFileError(f"cannot read image {path}: not enough memory to decode it") from None
+    except Exception as exc:  # a decoder's complaint about a damaged or unsupported file, whatever its type
+        reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
+        raise ImageFileError(f"cannot read image {path}: {reason}") from None
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int | None, what: str = "") -> None:
+    if max_pixels and width * height > max_pixels:
+        raise ImageFileError(
+            f"refused image {path}: its header says {width} x {height} pixels{what} "
+            f"({width * height:,}), more than the limit of {max_pixels:,} (a decompression bomb, or a "
+            "really large image: raise the limit with --max-pixels / max_pixels=)")
+
+
+_DECODING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _decoding():
+    """While lnsnet decodes a file: Pillow's own decompression-bomb limit off (a global: a
+    warning above 89 M pixels, an error above 179 M; lnsnet checks its own, raisable limit
+    instead), and the decoders' warnings and log lines (Pillow's "Corrupt EXIF data",
+    tifffile's complaints) kept off stderr: a file is read or refused with one message.
+    Restored after; a lock keeps lnsnet's threads from racing on these globals."""
+    import logging
+    import warnings
+
+    from PIL import Image
+
+    log = logging.getLogger("tifffile")
+    with _DECODING, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saved, disabled = Image.MAX_IMAGE_PIXELS, log.disabled
+        Image.MAX_IMAGE_PIXELS, log.disabled = None, True
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS, log.disabled = saved, disabled
+
+
+def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orientation: bool) -> Decoded:
+    from PIL import Image
 
     def open_image():
-        return Image.open(path if data is None else _io.BytesIO(data))
+        return Image.open(path if data is None else io.BytesIO(data))
 
-    if (data[:4] if data is not None else _head(path)) in _TIFF_MAGIC:
-        arr = _decode_tiff(path if data is None else _io.BytesIO(data), path)
-        if arr is not None:
-            return arr
-    try:
-        with open_image() as im:
-            if im.format == "PNG" and _png_rawmode(im) in _WIDE_PNG:
-                return _decode_wide_png(im, open_image)
+    with open_image() as im:
+        fmt = im.format or "?"
+        _too_large(path, im.size[0], im.size[1], max_pixels)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1 and fmt != "MPO":
+            kind = {"GIF": "an animated GIF", "PNG": "an animated PNG", "WEBP": "an animated WebP",
+                    "TIFF": "a multi-page TIFF"}.get(fmt, f"a {fmt} file")
+            raise ImageFileError(
+                f"refused image {path}: {kind} of {frames} frames; lnsnet segments single images, and "
+                "does not pick one frame for you: save the frame(s) you want as image files")
+        if fmt == "PNG" and _png_rawmode(im) in _WIDE_PNG:
+            arr = _decode_wide_png(im, open_image)
+        else:
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-                return np.array(im, dtype=np.uint16)
-            if mode == "I":
-                return np.array(im, dtype=np.int32)
-            if mode == "F":
-                return np.array(im, dtype=np.float32)
-            if mode in ("L", "RGB", "RGBA"):
-                return np.array(im)
-            return np.array(im.convert("L" if mode == "LA" else "RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
-        raise ValueError(f"cannot read image {path}: {reason}") from None
+                arr = np.array(im, dtype=np.uint16)
+            elif mode == "I":
+                arr = np.array(im, dtype=np.int32)
+            elif mode == "F":
+                arr = np.array(im, dtype=np.float32)
+            elif mode in ("L", "RGB", "RGBA"):
+                arr = np.array(im)
+            else:  # gray + alpha and 1-bit -> gray; palette, CMYK, YCbCr, LAB, ... -> RGB
+                arr = np.array(im.convert("L" if mode in ("LA", "La", "1") else "RGB"))
+        turn = _exif_orientation(im) if orientation else 1  # after the pixels: a PNG's eXIf may follow them
+    return Decoded(_oriented(arr, turn), fmt, turn)
+
+
+def _exif_orientation(im) -> int:
+    """The EXIF orientation tag (274) of an opened image, 1 when absent or not 1-8."""
+    try:
+        value = im.getexif().get(274, 1)
+        value = int(value[0] if isinstance(value, (tuple, list)) else value)
+    except Exception:  # a damaged EXIF block: the pixels as stored
+        return 1
+    return value if value in ORIENTATION_NAMES else 1
+
+
+def _oriented(arr: np.ndarray, orientation: int) -> np.ndarray:
+    return np.ascontiguousarray(_ORIENT[orientation](arr)) if orientation in _ORIENT else arr
 
 
 # Pillow's raw mode of a 16-bit colour PNG -> (raw mode of its high bytes, of its low
@@ -191,66 +327,101 @@ def _head(path: Path) -> bytes:
         return b""
 
 
-def _decode_tiff(source, path: Path) -> np.ndarray | None:
-    """A gray or RGB(A) TIFF's first image at its bit depth, read by tifffile; ``None``
-    where Pillow reads it as well or says why it cannot (other colour spaces, palettes,
-    8-bit samples in codecs tifffile needs imagecodecs for, files tifffile cannot parse).
-    ``ValueError`` for a colour TIFF of more than 8 bits a sample whose codec only Pillow
-    has: Pillow would keep 8 of them."""
+_STACKS = {"Z": "a 3-D stack of {n} slices (Z)", "T": "a time series of {n} frames (T)"}
+
+
+def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) -> Decoded | None:
+    """A TIFF's image at its bit depth, read by tifffile: gray, RGB(A) or channels (planar
+    or interleaved, moved to the last axis); ``None`` where Pillow reads it as well or says
+    why it cannot (other colour spaces, palettes, 8-bit samples in codecs tifffile needs
+    imagecodecs for, files tifffile cannot parse). :class:`ImageFileError` for a size over
+    ``max_pixels``, for a stack of several images (Z, T, pages, series of other sizes) and
+    for a colour TIFF of more than 8 bits a sample whose codec only Pillow has (Pillow
+    would keep 8 of them)."""
     try:
         import tifffile
     except ImportError:  # pragma: no cover - scikit-image depends on it
         return None
-    lost = None
     try:
-        with tifffile.TiffFile(source) as tif:
-            page = tif.pages[0]
-            photometric = int(page.photometric)
-            if photometric not in (1, 2):  # MINISBLACK, RGB; the rest: Pillow's conversions
-                return None
-            alpha = sum(int(e) in (1, 2) for e in page.extrasamples or ())  # ASSOCALPHA, UNASSALPHA
-            try:
-                arr, axes = page.asarray(), page.axes
-            except Exception:  # a codec tifffile lacks (imagecodecs), or a damaged file
-                if page.bitspersample <= 8 or page.samplesperpixel == 1:
-                    return None  # Pillow reads these whole (or says what is wrong)
-                lost = f"{page.bitspersample}-bit {getattr(page.compression, 'name', page.compression)}"
+        tif = tifffile.TiffFile(source)
     except Exception:  # not a TIFF tifffile can parse: Pillow tries and says why
         return None
+    with tif:
+        try:
+            page = tif.pages[0]
+            width, height = int(page.imagewidth), int(page.imagelength)
+            series = [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
+            main = series[0]
+            shape, axes = tuple(main.shape), main.axes
+            photometric = int(page.photometric)
+            extras = tuple(page.extrasamples or ())
+            turn = 1
+            if orientation:
+                tag = page.tags.get(274)
+                turn = int(tag.value) if tag is not None and int(tag.value) in ORIENTATION_NAMES else 1
+        except Exception:  # a damaged structure: Pillow tries and says why
+            return None
+        _too_large(path, width, height, max_pixels)
+        colour = dict(zip(axes, shape)).get("S", 1) > 1
+        # what is neither a pixel (YX) nor a sample of one (S; C: channels stored as pages, unless
+        # the pages are colour images themselves) makes a stack of several images
+        stacked = [(a, n) for a, n in zip(axes, shape) if n > 1 and a not in "YXS" and (a != "C" or colour)]
+        if stacked or len(series) > 1:
+            a, n = stacked[0] if stacked else ("", len(series))
+            what = (_STACKS[a].format(n=n) if a in _STACKS else f"a multi-page TIFF of {n} pages ({a})" if a
+                    else f"a TIFF of {n} images of different sizes or kinds")
+            raise ImageFileError(
+                f"refused image {path}: {what}; lnsnet segments single 2-D images, and does not pick one "
+                "for you: save the page(s) you want as image files (tifffile.imread(file, key=i))")
+        if photometric not in (1, 2):  # MINISBLACK, RGB; the rest: Pillow's conversions
+            return None
+        lost = None
+        try:
+            arr = main.asarray()
+        except MemoryError:
+            raise
+        except Exception:  # a codec tifffile lacks (imagecodecs), or a damaged file
+            if page.bitspersample <= 8 or page.samplesperpixel == 1:
+                return None  # Pillow reads these whole (or says what is wrong)
+            lost = f"{page.bitspersample}-bit {getattr(page.compression, 'name', page.compression)}"
     if lost:
-        raise ValueError(f"cannot read image {path} at its full bit depth ({lost} compressed TIFF): "
-                         "pip install imagecodecs")
-    if "S" in axes:
-        arr, axes = np.moveaxis(arr, axes.index("S"), -1), axes.replace("S", "") + "S"
-    keep = tuple(i for i, a in enumerate(axes) if a in "YXS" or arr.shape[i] != 1)
+        raise ImageFileError(f"cannot read image {path} at its full bit depth ({lost} compressed TIFF): "
+                             "pip install imagecodecs")
+    for a in "SC":  # channels last
+        if a in axes:
+            arr, axes = np.moveaxis(arr, axes.index(a), -1), axes.replace(a, "") + a
+    keep = tuple(i for i, a in enumerate(axes) if a in "YXSC" or arr.shape[i] != 1)
     arr = arr.reshape([arr.shape[i] for i in keep])
     if arr.ndim not in (2, 3):
         return None
+    alpha = sum(int(e) in (1, 2) for e in extras)  # ASSOCALPHA, UNASSALPHA
     if photometric == 1 and alpha and arr.ndim == 3 and arr.shape[2] > alpha:  # gray + alpha -> gray
         arr = arr[:, :, : arr.shape[2] - alpha]
         arr = arr[:, :, 0] if arr.shape[2] == 1 else arr
     if arr.dtype == bool:
-        return arr.astype(np.uint8) * np.uint8(255)
-    if arr.dtype in (np.uint8, np.uint16):
-        return np.ascontiguousarray(arr)
-    if np.issubdtype(arr.dtype, np.integer):
-        info = np.iinfo(np.int32)
-        return np.clip(arr, info.min, info.max).astype(np.int32)
-    if np.issubdtype(arr.dtype, np.floating):
-        return arr.astype(np.float32)
-    return None
+        arr = arr.astype(np.uint8) * np.uint8(255)
+    elif np.issubdtype(arr.dtype, np.floating) and arr.dtype != np.float64:
+        arr = arr.astype(np.float32)  # float16 widened; float64 kept
+    elif not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.float64):
+        return None  # complex: Pillow says why
+    return Decoded(_oriented(np.ascontiguousarray(arr), turn), "TIFF", turn)
 
 
-def read_image(path: PathLike, data: bytes | None = None) -> np.ndarray:
+def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
+               orientation: bool = True) -> np.ndarray:
     """Read an image file as a numpy array (HxW or HxWxC) for :func:`lnsnet.segment`, at its
-    own type and values (:func:`decode_image`: uint8, uint16, int32 or float32; signed and
+    own type and values (:func:`decode_image`: uint8, uint16, other integers, float32 or 64; signed and
     float data such as CT or a float TIFF as they are, NaN included: ``segment`` stretches
     what is neither uint8, uint16 nor float in [0, 1], and refuses NaN outside a mask).
+    ``max_pixels``: refuse larger images before decoding (default :data:`MAX_PIXELS`; None:
+    no limit); ``orientation``: apply the EXIF orientation tag (default; False: the pixels
+    as stored).
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file when
-    it cannot be decoded (not an image, truncated, unsupported mode).
+    Raises ``FileNotFoundError`` for a missing file and a ``ValueError``
+    (:class:`ImageFileError`) naming the file and why when it is refused or cannot be
+    decoded (not an image, truncated, too large, several frames, unsupported mode).
     """
-    return decode_image(path, data)
+    return decode_image(path, data, max_pixels=max_pixels, orientation=orientation)
 
 
 def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:
@@ -364,7 +535,7 @@ def read_labels(path: PathLike) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False).astype(np.int32)
-    return decode_image(path).astype(np.int32)
+    return decode_image(path, orientation=False).astype(np.int32)
 
 
 def boundary_mask(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:

@@ -46,6 +46,8 @@ class SegmentOptions:
     features: bool = False  # write NAME_regions.csv (lnsnet.measure.regions)
     names: Mapping[str, str] | None = None
     model_id: str | None = None  # the model's name or file, recorded with the outputs
+    max_pixels: int | None = None  # refuse larger images before decoding (None: lnsnet.io.MAX_PIXELS; 0: none)
+    orientation: bool = True  # apply the EXIF orientation tag (False: the pixels as stored)
 
 
 @dataclass
@@ -118,7 +120,8 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     st = os.stat(file)
     return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "n_segments": int(opts.n_segments), "clustering": opts.clustering.spec(), "adapt": int(opts.adapt),
-            "model": None if opts.model_id is None else str(opts.model_id)}
+            "model": None if opts.model_id is None else str(opts.model_id),
+            **({} if opts.orientation else {"orientation": "as stored"})}
 
 
 def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
@@ -213,15 +216,19 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     or segmented gets a ``failed`` outcome with the reason; the others go on.
     ``data`` maps a file to its bytes when they were read already (Ray engine)."""
     from .inference import segment
-    from .io import read_image
+    from .io import MAX_PIXELS, read_image
 
     files = [Path(f) for f in files]
     outcomes: dict[str, Outcome] = {}
     images = {}
+    notices: dict[Path, str] = {}
+    limit = MAX_PIXELS if opts.max_pixels is None else (opts.max_pixels or None)
     for f in files:
         try:
-            images[f] = read_image(f, None if data is None else data.get(f))
-        except (ValueError, TypeError, OSError) as exc:
+            images[f] = read_image(f, None if data is None else data.get(f), max_pixels=limit,
+                                   orientation=opts.orientation)
+            notices[f] = _stretch_notice(f, images[f])
+        except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress)
@@ -232,7 +239,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **kw)
             per = (time.perf_counter() - t0) / len(chunk)
             results = [(f, lab, per, None) for f, lab in zip(chunk, labels)]
-        except (ValueError, TypeError) as exc:  # find the file(s) at fault one by one
+        except Exception as exc:  # noqa: BLE001 - find the file(s) at fault one by one
             if len(chunk) == 1:
                 results = [(chunk[0], None, 0.0, exc)]
             else:
@@ -241,24 +248,59 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                     t1 = time.perf_counter()
                     try:
                         results.append((f, segment(images[f], opts.n_segments, **kw), time.perf_counter() - t1, None))
-                    except (ValueError, TypeError) as e:
+                    except Exception as e:  # noqa: BLE001
                         results.append((f, None, 0.0, e))
         for f, lab, dt, exc in results:
             if exc is None:
                 try:
                     _write(f, images[f], lab, out_dir, opts)
-                except (OSError, ValueError, TypeError) as e:
+                except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
+                    _remove_outputs(f, out_dir, opts)
                     exc = e
             if exc is not None:
                 outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
             else:
                 k = _count_labels(lab)
-                notice = _few_segments_notice(f, lab.shape, opts.n_segments, k)
+                notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments, k)) if n)
                 outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
     return [outcomes[str(f)] for f in files]
 
 
 def _message(f: Path, exc: Exception) -> str:
-    msg = str(exc)
+    """One line for a failed file: the reason, naming the file; an error of an unexpected
+    kind (not a refusal of the input) also says what kind it was."""
+    msg = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        msg = "not enough memory to segment it (try --batch-size 1, or a smaller image)"
+    elif not isinstance(exc, (ValueError, TypeError, OSError)):
+        msg = f"{type(exc).__name__}: {msg} (rerun this file with --debug for the traceback)"
     return msg if str(f) in msg else f"{f}: {msg}"
+
+
+def _stretch_notice(f: Path, image) -> str:
+    """A notice when the image's values are stretched from their minimum to their maximum
+    to reach [0, 1] (lnsnet's rule for any type but uint8, uint16 and floats in [0, 1], as
+    slic's): the user sees it happen, with the range."""
+    import numpy as np
+
+    if image.dtype in (np.uint8, np.uint16, bool) or image.size == 0:
+        return ""
+    finite = np.isfinite(image) if image.dtype.kind == "f" else None
+    vals = image[finite] if finite is not None else image
+    if vals.size == 0:
+        return ""
+    lo, hi = vals.min(), vals.max()
+    if image.dtype.kind == "f" and lo >= 0 and hi <= 1:
+        return ""
+    return (f"notice: {f}: {image.dtype} values in [{lo:.6g}, {hi:.6g}] stretched to [0, 1] for segmenting "
+            "(lnsnet's rule for types other than uint8, uint16 and floats in [0, 1])")
+
+
+def _remove_outputs(file: Path, out_dir: Path, opts: SegmentOptions) -> None:
+    """Delete whatever outputs of ``file`` exist (after a failure while writing them)."""
+    for p in output_paths(file, out_dir, opts).values():
+        try:
+            p.unlink()
+        except OSError:
+            pass

@@ -28,7 +28,7 @@ from . import checkpoint
 from .dictconfig import DictConfig
 from .features import contour_prior, encode
 from .grid import make_grid
-from .io import IMAGE_SUFFIXES, read_image, to_float_rgb
+from .io import IMAGE_SUFFIXES, MAX_PIXELS, read_image, to_float_rgb
 from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
 from .model.grm import gal, gbl, reconstruction_strength, update_memory
@@ -123,8 +123,12 @@ def expand_sources(sources: Sequence[Union[str, Path]]) -> list[Path]:
     return out
 
 
-def iter_images(source: Source) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield ``(name, image array)`` from a path/folder/list file, a list of them, or arrays."""
+def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientation: bool = True,
+                errors: str = "raise") -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, image array)`` from a path/folder/list file, a list of them, or arrays.
+    Files are read by :func:`lnsnet.io.read_image` (``max_pixels``, ``orientation``);
+    ``errors="yield"``: a file that cannot be read yields ``(name, the exception)`` instead
+    of raising, and the stream goes on."""
     if isinstance(source, np.ndarray):
         yield "image-0", source
         return
@@ -133,7 +137,13 @@ def iter_images(source: Source) -> Iterator[tuple[str, np.ndarray]]:
     for i, item in enumerate(source):
         if isinstance(item, (str, Path)):
             for p in expand_sources([item]):
-                yield p.stem, read_image(p)
+                try:
+                    image = read_image(p, max_pixels=max_pixels, orientation=orientation)
+                except (ValueError, OSError) as exc:
+                    if errors != "yield":
+                        raise
+                    image = exc
+                yield p.stem, image
         elif isinstance(item, tuple) and len(item) == 2:
             yield str(item[0]), item[1]
         else:
@@ -265,6 +275,9 @@ def train_stream(
     device: str | torch.device | None = None,
     progress: bool = True,
     log: Union[None, str, Path] = None,
+    max_pixels: int | None = MAX_PIXELS,
+    orientation: bool = True,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> LNSNet:
     """Train LNS-Net on a stream of images, lifelong, without labels.
 
@@ -284,6 +297,11 @@ def train_stream(
         prior named by ``config.contour`` ('sobel' or 'canny').
     max_images : stop after this many images in this call (the checkpoint stays resumable).
     log : optional JSON-lines file receiving one record per image.
+    max_pixels, orientation : how image files are read (:func:`lnsnet.io.read_image`).
+    on_skip : called ``(name, reason)`` for each image skipped because it cannot be read
+        or used (a damaged file, a stack, an unsupported channel count); the default
+        warns. A skipped image keeps its place in the stream (``--resume`` counts it) and
+        its record in the checkpoint's history says why; the stream goes on.
 
     Returns
     -------
@@ -354,12 +372,29 @@ def train_stream(
         bar = tqdm(total=total, initial=position, unit="img", desc="lnsnet train", dynamic_ncols=True)
 
     done = 0
-    for i, (name, image) in enumerate(iter_images(source)):
+    if on_skip is None:
+        def on_skip(name, reason):
+            warnings.warn(f"skipped image {name}: {reason}", stacklevel=3)
+    for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
+                                                  errors="yield")):
         if i < position:
             continue
         if max_images is not None and done >= max_images:
             break
-        rgb = to_float_rgb(image)
+        try:
+            if isinstance(image, Exception):
+                raise image
+            rgb = to_float_rgb(image)
+        except (ValueError, TypeError, OSError) as exc:
+            position = i + 1
+            history.append({"index": i, "name": name, "skipped": str(exc)})
+            if log is not None:
+                with open(log, "a") as fh:
+                    fh.write(json.dumps(history[-1]) + "\n")
+            on_skip(name, str(exc))
+            if bar is not None:
+                bar.update(1)
+            continue
         rng = np.random.default_rng([config.seed, i])
         k = int(rng.choice(config.n_segments))
         b = _contours(config, name, rgb, boundaries)

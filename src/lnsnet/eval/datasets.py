@@ -72,18 +72,19 @@ class Sample:
 
 def read_rgb8(path) -> np.ndarray:
     """An image file as an ``(H, W, 3)`` uint8 RGB array, the input every benchmark
-    method takes: decoded by :func:`lnsnet.io.decode_image`, then gray repeated over three
+    method takes: decoded by :func:`lnsnet.io.decode_image` as stored (no EXIF
+    orientation applied, as the label maps beside it are read), then gray repeated over three
     channels, alpha dropped, 16-bit scaled to 8 bits (``v // 257``; 32-bit integer images
-    whose values all fit 8 bits kept as they are), float images taken to lie in [0, 1]
+    whose values all fit 8 bits kept as they are, others as 16-bit), float images taken to lie in [0, 1]
     (``v * 255`` rounded, clipped).
 
     Raises ``FileNotFoundError`` if the file does not exist, ``ValueError`` naming the
     file when it cannot be decoded.
     """
-    arr = decode_image(path)
-    if arr.dtype == np.int32 and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255:
+    arr = decode_image(path, orientation=False)
+    if arr.dtype.kind in "iu" and arr.dtype != np.uint8 and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255:
         arr = arr.astype(np.uint8)
-    elif arr.dtype in (np.uint16, np.int32):
+    elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
         arr = np.clip(arr.astype(np.int64) // 257, 0, 255).astype(np.uint8)
     elif arr.dtype != np.uint8:
         arr = np.clip(np.nan_to_num(arr.astype(np.float64)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
