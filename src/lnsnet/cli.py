@@ -279,7 +279,7 @@ def _cmd_train(args) -> int:
     if not args.quiet:
         print(f"trained on {len(files) - len(skipped)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
     if skipped:
-        print(f"skipped: {len(skipped)} image(s) that could not be read or used (listed above); the model was "
+        print(f"{len(skipped)} image(s) skipped, named above: they could not be read or used; the model was "
               "trained on the others", file=sys.stderr)
         return 2
     return 0

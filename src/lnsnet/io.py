@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -182,11 +183,14 @@ def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None
         raise ValueError(f"max_pixels must be a non-negative integer or None, got {max_pixels!r}")
     try:
         with _decoding():
+            out = None
             if (data[:4] if data is not None else _head(path)) in _TIFF_MAGIC:
                 out = _decode_tiff(path if data is None else io.BytesIO(data), path, max_pixels, orientation)
-                if out is not None:
-                    return out
-            return _decode_pillow(path, data, max_pixels, orientation)
+            if out is None:
+                out = _decode_pillow(path, data, max_pixels, orientation)
+        if out.array.size == 0 or out.array.ndim not in (2, 3):
+            raise ImageFileError(f"cannot read image {path}: its pixel array has shape {out.array.shape}")
+        return out
     except ImageFileError:
         raise
     except MemoryError:
@@ -230,13 +234,39 @@ def _decoding():
             Image.MAX_IMAGE_PIXELS, log.disabled = saved, disabled
 
 
+@contextlib.contextmanager
+def _c_stderr_silenced(on: bool):
+    """The C libraries under Pillow (libtiff) print their complaints straight to file
+    descriptor 2, past Python: while ``on``, that descriptor points to the null device (the
+    complaint reaches the user as the one-line error Pillow raises)."""
+    if not on:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orientation: bool) -> Decoded:
     from PIL import Image
 
     def open_image():
         return Image.open(path if data is None else io.BytesIO(data))
 
-    with open_image() as im:
+    with open_image() as im, _c_stderr_silenced(im.format == "TIFF"):
         fmt = im.format or "?"
         _too_large(path, im.size[0], im.size[1], max_pixels)
         frames = getattr(im, "n_frames", 1)
