@@ -196,7 +196,11 @@ def test_cli_keeps_signed_and_float_data_and_other_channel_counts(tmp_path):
     got = read_image(tmp_path / "ct.tif")
     assert got.min() == -1000 and got.max() == 40  # not clipped to 0
     five = (np.random.default_rng(0).random((32, 40, 5)) * 1000).astype(np.float32)
-    tifffile.imwrite(tmp_path / "five.tif", five)
+    tifffile.imwrite(tmp_path / "five.tif", five, photometric="minisblack", planarconfig="contig")  # one 5-channel image
+    tifffile.imwrite(tmp_path / "stack.tif", five)  # tifffile's default for this shape: 32 pages of 40 x 5
+    with pytest.raises(ValueError, match="32 pages"):  # refused, never cut to its first page
+        read_image(tmp_path / "stack.tif")
+    (tmp_path / "stack.tif").unlink()
     nan = np.random.default_rng(1).random((32, 40)).astype(np.float32)
     nan[:4] = np.nan
     tifffile.imwrite(tmp_path / "nan.tif", nan)

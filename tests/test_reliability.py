@@ -61,7 +61,7 @@ def test_segment_returns_valid_labels_or_a_documented_error(image, k):
     [
         (np.zeros((0, 4, 3), np.uint8), 1, ValueError, "empty", None),
         (np.zeros((2, 4, 4), np.uint8), 1, ValueError, "RGB image", dict(channel_axis=0, convert2lab=True)),
-        (np.zeros((2, 2, 2, 3), np.uint8), 1, ValueError, "3-D volume", None),
+        (np.zeros((2, 2, 2, 2, 3), np.uint8), 1, ValueError, "5 dimensions", None),
         (np.zeros((2, 2, 2, 2, 3), np.uint8), 1, ValueError, "dimensions", None),
         (np.full((4, 4), np.inf), 1, ValueError, "NaN or infinite", None),
         (np.zeros((4, 4), complex), 1, TypeError, "complex", None),

@@ -159,14 +159,11 @@ def test_color_3d():
     img += 0.01 * rng.normal(size=img.shape)
     img[img > 1] = 1
     img[img < 0] = 0
-    # DIFFERENCE 2: a 3-D volume is refused (slic segments it)
-    with pytest.raises(ValueError, match="3-D volume"):
-        slic(img, sigma=0, n_segments=8, start_label=0)
+    seg = slic(img, sigma=0, n_segments=8, start_label=0)
 
-    # slic then asserts:
-    # assert_equal(len(np.unique(seg)), 8)
-    # for s, c in zip(slices, range(8)):
-    #     assert_equal(seg[s], c)
+    assert_equal(len(np.unique(seg)), 8)
+    for s, c in zip(slices, range(8)):
+        assert_equal(seg[s], c)
 
 
 def test_gray_3d():
@@ -183,22 +180,19 @@ def test_gray_3d():
     img += 0.001 * rng.normal(size=img.shape)
     img[img > 1] = 1
     img[img < 0] = 0
-    # DIFFERENCE 2: a 3-D volume is refused (slic segments it)
-    with pytest.raises(ValueError, match="3-D volume"):
-        slic(
-            img,
-            sigma=0,
-            n_segments=8,
-            compactness=1,
-            channel_axis=None,
-            convert2lab=False,
-            start_label=0,
-        )
+    seg = slic(
+        img,
+        sigma=0,
+        n_segments=8,
+        compactness=1,
+        channel_axis=None,
+        convert2lab=False,
+        start_label=0,
+    )
 
-    # slic then asserts:
-    # assert_equal(len(np.unique(seg)), 8)
-    # for s, c in zip(slices, range(8)):
-    #     assert_equal(seg[s], c)
+    assert_equal(len(np.unique(seg)), 8)
+    for s, c in zip(slices, range(8)):
+        assert_equal(seg[s], c)
 
 
 def test_list_sigma():
@@ -593,15 +587,12 @@ def test_color_3d_mask():
     img += 0.01 * rng.normal(size=img.shape)
     np.clip(img, 0, 1, out=img)
 
-    # DIFFERENCE 2: a 3-D volume is refused (slic segments it)
-    with pytest.raises(ValueError, match="3-D volume"):
-        slic(img, sigma=0, n_segments=8, mask=msk)
+    seg = slic(img, sigma=0, n_segments=8, mask=msk)
 
-    # slic then asserts:
-    # # we expect 8 segments + masked area
-    # assert_equal(len(np.unique(seg)), 9)
-    # for s, c in zip(slices, range(1, 9)):
-    #     assert_equal(seg[s][2:-2, 2:-2, 2:-2], c)
+    # we expect 8 segments + masked area
+    assert_equal(len(np.unique(seg)), 9)
+    for s, c in zip(slices, range(1, 9)):
+        assert_equal(seg[s][2:-2, 2:-2, 2:-2], c)
 
 
 def test_gray_3d_mask():
@@ -620,17 +611,12 @@ def test_gray_3d_mask():
         img[s] = sh
     img += 0.001 * rng.normal(size=img.shape)
     np.clip(img, 0, 1, out=img)
-    # DIFFERENCE 2: a 3-D volume is refused (slic segments it)
-    with pytest.raises(ValueError, match="3-D volume"):
-        slic(
-            img, sigma=0, n_segments=8, channel_axis=None, convert2lab=False, mask=msk
-        )
+    seg = slic(img, sigma=0, n_segments=8, channel_axis=None, convert2lab=False, mask=msk)
 
-    # slic then asserts:
-    # # we expect 8 segments + masked area
-    # assert_equal(len(np.unique(seg)), 9)
-    # for s, c in zip(slices, range(1, 9)):
-    #     assert_equal(seg[s][2:-2, 2:-2, 2:-2], c)
+    # we expect 8 segments + masked area
+    assert_equal(len(np.unique(seg)), 9)
+    for s, c in zip(slices, range(1, 9)):
+        assert_equal(seg[s][2:-2, 2:-2, 2:-2], c)
 
 
 @pytest.mark.parametrize("dtype", ['float16', 'float32', 'float64', 'uint8', 'int'])

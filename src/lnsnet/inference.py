@@ -64,7 +64,11 @@ def segment(
         ignored) or any number of channels (see ``convert2lab``); uint8 and uint16 are
         scaled by their range, floats in [0, 1] taken as they are, anything else stretched
         from its minimum and maximum. A list gives a list of label maps; images of the
-        same shape go through the network together, ``batch_size`` at a time.
+        same shape go through the network together, ``batch_size`` at a time. A volume
+        (``ZxYxX`` with ``channel_axis=None``, or 4-D with a channel axis) gives
+        supervoxels (:mod:`lnsnet.volume`: the compact clustering in 3-D on its
+        standardised channels, 6-connected; ``spacing`` then has 3 values; no 3-D network
+        ships yet, and the 2-D one is never applied slice by slice).
     n_segments : int
         K, the number of superpixels asked for (inside ``mask`` when one is given); above
         the number of pixels, every pixel is one. The number delivered is close to K, not
@@ -159,6 +163,12 @@ def segment(
         raise TypeError(_misplaced_message(misplaced))
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
+    if _is_volume(image, channel_axis):
+        return _segment_volume(image, n_segments, compactness=compactness, max_num_iter=max_num_iter, sigma=sigma,
+                               spacing=spacing, convert2lab=convert2lab, enforce_connectivity=enforce_connectivity,
+                               min_size_factor=min_size_factor, max_size_factor=max_size_factor,
+                               start_label=start_label, mask=mask, channel_axis=channel_axis, model=model,
+                               clustering=clustering, adapt=adapt)
     overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
     if max_num_iter is not None:
         overrides["iterations"] = max_num_iter
@@ -219,6 +229,52 @@ def segment(
             for i, lab in zip(chunk, labels):
                 out[i] = lab
     return out[0] if single else out
+
+
+def _is_volume(image, channel_axis) -> bool:
+    """A ``(Z, Y, X)`` array with ``channel_axis=None`` or a 4-D one with channels."""
+    return isinstance(image, np.ndarray) and (
+        (image.ndim == 3 and channel_axis is None) or (image.ndim == 4 and channel_axis is not None))
+
+
+def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spacing, convert2lab,
+                    enforce_connectivity, min_size_factor, max_size_factor, start_label, mask, channel_axis, model,
+                    clustering, adapt):
+    """Supervoxels (:mod:`lnsnet.volume`): the compact clustering in 3-D on the volume's
+    standardised channels. No 3-D network ships yet, and the 2-D one is not applied slice
+    by slice: a volume takes ``model=None`` or ``"none"``."""
+    from scipy import ndimage
+
+    from .volume import _as_volume, _read_spacing3, segment_volume
+
+    if not (model is None or (isinstance(model, str) and model == "none")):
+        raise ValueError(f"model={model!r} is a 2-D model; lnsnet does not apply it slice by slice to a volume "
+                         "of shape " + str(volume.shape) + ": volumes are clustered on their standardised channels "
+                         "(model=None or 'none'; no 3-D model ships yet)")
+    if clustering is not None or adapt:
+        raise ValueError("a volume takes neither clustering= nor adapt= (the 3-D clustering has its own options: "
+                         "compactness, max_num_iter, min_size_factor)")
+    if convert2lab:
+        raise ValueError("convert2lab=True takes a 2-D RGB image, not a volume")
+    if max_size_factor is not None:
+        raise ValueError("max_size_factor is not supported for volumes")
+    if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
+        raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
+    spacing3 = _read_spacing3(spacing)
+    if np.any(np.asarray(sigma, dtype=float) != 0):
+        sig = np.broadcast_to(np.asarray(sigma, dtype=float), (3,)) if np.ndim(sigma) <= 1 and np.size(sigma) in (1, 3) \
+            else None
+        if sig is None or not np.all(np.isfinite(sig)) or np.any(sig < 0):
+            raise ValueError(f"sigma must be a number or 3 numbers >= 0 (z, y, x) for a volume, got {sigma!r}")
+        if np.ndim(sigma) == 0:  # a scalar sigma is in physical units
+            sig = sig / np.asarray(spacing3)
+        vol = _as_volume(volume, channel_axis).astype(np.float32)
+        volume = ndimage.gaussian_filter(vol, tuple(sig) + (0.0,), mode="reflect")
+        channel_axis = -1
+    return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
+                          spacing=spacing3, channel_axis=channel_axis, mask=mask,
+                          enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
+                          start_label=start_label)
 
 
 def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOptions, spacing, tile_pixels: int,

@@ -1,0 +1,125 @@
+"""Supervoxels (lnsnet.volume, and segment() on volumes): the grid, exact regions on
+synthetic volumes, spacing, masks, channels, 6-connectivity and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import lnsnet
+from lnsnet.volume import components_3d, enforce_connectivity_3d, volume_grid
+
+
+def _octants(shape=(24, 28, 32), noise=0.02, seed=0):
+    """Eight boxes of distinct intensities (the volume split at its middle on each axis)."""
+    z, y, x = shape
+    truth = (np.arange(z)[:, None, None] >= z // 2) * 4 + (np.arange(y)[None, :, None] >= y // 2) * 2 \
+        + (np.arange(x)[None, None, :] >= x // 2)
+    levels = np.array([0.05, 0.9, 0.3, 0.6, 0.75, 0.15, 0.45, 1.0])
+    vol = levels[truth] + np.random.default_rng(seed).normal(0, noise, shape)
+    return vol.astype(np.float32), truth
+
+
+def _same_partition(a, b) -> bool:
+    """Equal up to renaming the labels."""
+    pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
+    return pairs.shape[1] == len(np.unique(a)) == len(np.unique(b))
+
+
+def test_grid_cells_are_cubes_in_physical_units():
+    assert volume_grid((100, 100, 100), 1000) == ((10, 10, 10), pytest.approx(10.0))
+    # z voxels twice as thick: 50 of them span what 100 do on the other axes
+    cells, step = volume_grid((50, 100, 100), 1000, spacing=(2.0, 1.0, 1.0))
+    assert cells == (10, 10, 10) and step == pytest.approx(10.0)
+    cells, _ = volume_grid((20, 60, 60), 27, spacing=(3.0, 1.0, 1.0))
+    assert cells == (3, 3, 3)
+    cells, _ = volume_grid((1, 64, 64), 16)  # one slice: the cells spread over y and x
+    assert cells[0] == 1 and abs(cells[1] * cells[2] - 16) <= 2
+
+
+def test_octants_are_found_exactly():
+    vol, truth = _octants()
+    labels = lnsnet.segment(vol, 8, channel_axis=None)
+    assert labels.shape == vol.shape and labels.dtype == np.int32 and labels.min() == 1
+    assert _same_partition(labels, truth)
+
+
+def test_uint8_volume_with_spacing_and_start_label_zero():
+    vol, truth = _octants((12, 36, 36), noise=0.0)
+    u8 = (vol * 255).astype(np.uint8)
+    labels = lnsnet.segment(u8, 8, channel_axis=None, spacing=(3.0, 1.0, 1.0), start_label=0)
+    assert labels.min() == 0 and _same_partition(labels, truth)
+
+
+def test_every_supervoxel_is_one_6_connected_region_and_k_is_near_k():
+    rng = np.random.default_rng(1)
+    vol = ndimage.gaussian_filter(rng.random((30, 40, 40)), 1.5).astype(np.float32)
+    labels = lnsnet.segment(vol, 200, channel_axis=None)
+    k = len(np.unique(labels))
+    assert 0.6 * 200 <= k <= 1.3 * 200
+    assert labels.max() == k  # consecutive from 1
+    six = ndimage.generate_binary_structure(3, 1)
+    for lab in range(1, k + 1):
+        _, n = ndimage.label(labels == lab, structure=six)
+        assert n == 1, lab
+
+
+def test_mask_and_channels():
+    vol, truth = _octants((16, 20, 24))
+    mask = np.zeros(vol.shape, bool)
+    mask[:, :, 4:20] = True
+    labels = lnsnet.segment(vol, 8, channel_axis=None, mask=mask)
+    assert (labels[~mask] == 0).all() and labels[mask].min() == 1
+    assert _same_partition(labels[mask], truth[mask])
+    # two channels: the first separates z halves, the second is noise
+    two = np.stack([(truth >= 4).astype(np.float32), np.random.default_rng(2).random(truth.shape) * 0.05], axis=0)
+    labels = lnsnet.segment(two, 8, channel_axis=0)
+    half = truth >= 4
+    assert all(len(np.unique(half[labels == v])) == 1 for v in np.unique(labels))  # no supervoxel crosses it
+
+
+def test_components_match_scipy_and_small_pieces_are_merged():
+    rng = np.random.default_rng(3)
+    lab = rng.integers(0, 3, (8, 9, 10))
+    comp, k = components_3d(lab)
+    want = np.zeros(lab.shape, np.int64)
+    n = 0
+    six = ndimage.generate_binary_structure(3, 1)
+    for v in range(3):
+        pieces, m = ndimage.label(lab == v, structure=six)
+        want[pieces > 0] = pieces[pieces > 0] + n
+        n += m
+    assert k == n and _same_partition(comp, want)
+    feats = rng.random(lab.shape + (1,)).astype(np.float32)
+    merged = enforce_connectivity_3d(lab, feats, min_size=20)
+    sizes = np.bincount(merged.ravel())
+    assert sizes.min() >= 20 and _same_partition(merged, components_3d(merged)[0])
+
+
+def test_volume_refusals():
+    vol, _ = _octants((8, 10, 12))
+    with pytest.raises(ValueError, match="slice by slice"):
+        lnsnet.segment(vol, 8, channel_axis=None, model="bsds500")
+    with pytest.raises(ValueError, match="3 numbers"):
+        lnsnet.segment(vol, 8, channel_axis=None, spacing=(1.0, 2.0))
+    bad = vol.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        lnsnet.segment(bad, 8, channel_axis=None)
+    with pytest.raises(ValueError, match=">= 1"):
+        lnsnet.segment(vol, 0, channel_axis=None)
+    # a 3-D array with channels last is still a 2-D image with channels (slic's rule)
+    assert lnsnet.segment(vol, 4).shape == vol.shape[:2]
+
+
+def test_boundaries_off_the_grid_are_followed():
+    """Two regions split at a third of the depth, while the seed grid splits it in half:
+    the assignment has to move the boundary (asa near 1), where the grid alone scores
+    5/6."""
+    z, y, x = 30, 24, 24
+    truth = np.broadcast_to((np.arange(z) >= z // 3)[:, None, None], (z, y, x)).astype(int)
+    vol = (truth * 0.8 + 0.1 + np.random.default_rng(4).normal(0, 0.02, truth.shape)).astype(np.float32)
+    labels = lnsnet.segment(vol, 8, channel_axis=None)
+    overlap = sum(np.bincount(truth[labels == v]).max() for v in np.unique(labels))
+    assert overlap / truth.size > 0.99
