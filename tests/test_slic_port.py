@@ -6,7 +6,7 @@ skimage's slic"), the test asserts lnsnet's behaviour instead, and a comment sta
 with ``DIFFERENCE`` says what slic does:
 
 1. a 2-D array is a gray image whatever ``channel_axis`` says (slic raises for -1);
-2. 3-D volumes are refused with a ValueError (slic segments them);
+2. (was: 3-D volumes refused; they now get supervoxels and slic's 3-D tests pass as written);
 3. ``slic_zero`` is refused with a TypeError naming it;
 4. with a ``mask``, superpixels are numbered in raster order of their first pixel, as
    without one (slic numbers them in the order its mask seeds were placed);
