@@ -123,3 +123,26 @@ def test_boundaries_off_the_grid_are_followed():
     labels = lnsnet.segment(vol, 8, channel_axis=None)
     overlap = sum(np.bincount(truth[labels == v]).max() for v in np.unique(labels))
     assert overlap / truth.size > 0.99
+
+
+def test_volume_scores_by_hand():
+    from lnsnet.eval.volumes import boundary_voxels, score_volume
+
+    gt = np.zeros((2, 2, 4), int)
+    gt[:, :, 2:] = 1  # two halves along x
+    b = boundary_voxels(gt)
+    assert b.sum() == 4 and b[:, :, 1].all()  # the voxels before the change, on each of the 4 rows
+    perfect = score_volume(gt + 5, gt)
+    assert perfect == {"k": 2, "asa": 1.0, "br": 1.0, "bp": 1.0, "ue": 0.0}
+    one = np.zeros_like(gt)  # one supervoxel: ASA 1/2, no boundary found, nothing claimed
+    s = score_volume(one, gt)
+    assert s["asa"] == 0.5 and s["br"] == 0.0 and s["bp"] == 1.0 and s["ue"] == 1.0  # min(8, 8) twice, over 16
+    shifted = np.zeros_like(gt)
+    shifted[:, :, 3:] = 1  # the cut one voxel off: within r=1, not r=0; 4 of 16 voxels misplaced
+    assert score_volume(shifted, gt)["br"] == 1.0 and score_volume(shifted, gt, r=0)["br"] == 0.0
+    assert score_volume(shifted, gt)["asa"] == 0.75
+    vol = gt.astype(float) * 2.0
+    assert score_volume(gt, gt, volume=vol)["ev"] == 1.0 and score_volume(one, gt, volume=vol)["ev"] == 0.0
+    ign = gt.copy()
+    ign[0, 0, 0] = 9  # ignored voxels count nowhere
+    assert score_volume(one, ign, ignore=9)["asa"] == pytest.approx(8 / 15)

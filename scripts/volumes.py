@@ -1,0 +1,220 @@
+"""Supervoxels against scikit-image's 3-D slic: quality, time and peak memory.
+
+Settings are chosen on synthetic volumes made here (3-D Voronoi regions with texture and
+noise, anisotropic voxels: the "val" set); the labelled PlantSeg volumes of
+``../shared/data/volumes-plantseg`` (or ``--root``) are the test, scored once with the
+chosen settings. For each method and K: delivered k, 3-D ASA, BR and BP (tolerance r = 1
+voxel: the 3x3x3 cube), UE, EV, time (median of ``--repeats``) and, at K = 1000, the
+peak resident memory one call adds (a fresh interpreter, Linux's VmHWM after resetting
+it).
+
+    python scripts/volumes.py -o docs/benchmarks/volumes          # ~10 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+KS = (100, 200, 500, 1000, 2000)
+SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its default is 10
+LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0)  # lnsnet's compactness; its default is 10
+
+
+def synthetic(seed: int, shape=(40, 96, 96), spacing=(2.0, 1.0, 1.0), regions=60):
+    """A 3-D Voronoi volume (in physical units) with a per-region intensity, a smooth
+    texture and white noise; returns (volume float32 in [0, 1], labels, spacing)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    extent = np.array(shape) * np.array(spacing)
+    pts = rng.random((regions, 3)) * extent
+    grid = np.stack(np.meshgrid(*[(np.arange(n) + 0.5) * s for n, s in zip(shape, spacing)], indexing="ij"), -1)
+    from scipy.spatial import cKDTree
+
+    labels = cKDTree(pts).query(grid.reshape(-1, 3))[1].reshape(shape)
+    levels = rng.uniform(0.15, 0.85, regions)
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, shape), 2.0)
+    vol = levels[labels] + 0.06 * texture / texture.std() + rng.normal(0, 0.04, shape)
+    return np.clip(vol, 0, 1).astype(np.float32), labels.astype(np.int32), spacing
+
+
+def plantseg(root: Path):
+    import tifffile
+
+    rows = list(csv.DictReader(open(root / "manifest.tsv"), delimiter="\t"))
+    for r in rows:
+        yield (r["name"], tifffile.imread(root / r["volume"]), tifffile.imread(root / r["labels"]),
+               (float(r["spacing_z"]), float(r["spacing_y"]), float(r["spacing_x"])),
+               0 if float(r["label0_fraction"]) < 0.001 else None)  # 0 = unlabelled in a dense GT
+
+
+def _rss_reset() -> int:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return _status("VmRSS")
+    except OSError:
+        return -1
+
+
+def _status(key: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def run(method: str, c: float, vol, k: int, spacing):
+    import lnsnet
+    from skimage.segmentation import slic
+
+    if method == "lnsnet":
+        return lnsnet.segment(vol, k, channel_axis=None, spacing=spacing, compactness=c)
+    return slic(vol, k, compactness=c, spacing=spacing, channel_axis=None, start_label=1)
+
+
+def _peak_child(method, c, vol, k, spacing, queue):
+    """In a fresh interpreter: warm up on a tiny volume, then the peak resident memory one
+    call adds (VmHWM after resetting it, minus the resident memory before)."""
+    run(method, c, np.random.default_rng(0).random((6, 6, 6)).astype(vol.dtype), 8, spacing)
+    base = _rss_reset()
+    run(method, c, vol, k, spacing)
+    queue.put((_status("VmHWM") - base) / 2**20 if base >= 0 else float("nan"))
+
+
+def peak_memory(method, c, vol, k, spacing) -> float:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_peak_child, args=(method, c, vol, k, spacing, q))
+    proc.start()
+    mb = q.get(timeout=600)
+    proc.join()
+    return mb
+
+
+def measure(method, c, vol, gt, k, spacing, ignore, repeats, memory=False):
+    from lnsnet.eval.volumes import score_volume
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        lab = run(method, c, vol, k, spacing)
+        times.append(time.perf_counter() - t0)
+    s = score_volume(lab, gt, volume=vol, ignore=ignore)
+    mb = peak_memory(method, c, vol, k, spacing) if memory else float("nan")
+    return {**s, "seconds": statistics.median(times), "peak_mb": mb}, lab
+
+
+def choose(rows, method):
+    """The compactness with the best mean ASA over the val volumes and Ks among those whose
+    delivered k stays within 0.7-1.3 K on every one."""
+    best = None
+    for c in sorted({r["compactness"] for r in rows if r["method"] == method}):
+        mine = [r for r in rows if r["method"] == method and r["compactness"] == c]
+        if any(not 0.7 * r["K"] <= r["k"] <= 1.3 * r["K"] for r in mine):
+            continue
+        score = float(np.mean([r["asa"] for r in mine]))
+        if best is None or score > best[1]:
+            best = (c, score)
+    return best[0] if best else None
+
+
+def figure(vol, labs: dict, path: Path, z: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage.segmentation import mark_boundaries
+
+    fig, axes = plt.subplots(1, len(labs), figsize=(4 * len(labs), 4.2))
+    for ax, (title, lab) in zip(np.atleast_1d(axes), labs.items()):
+        sl = vol[z].astype(np.float64)
+        sl = (sl - sl.min()) / max(1e-9, np.ptp(sl))
+        ax.imshow(mark_boundaries(np.dstack([sl] * 3), lab[z], color=(1, 0.85, 0)))
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--root", default=os.environ.get("LNSNET_VOLUMES", "../shared/data/volumes-plantseg"))
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--val-volumes", type=int, default=3)
+    a = p.parse_args()
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    import lnsnet
+
+    lnsnet.segment(np.random.default_rng(0).random((8, 8, 8)).astype(np.float32), 8, channel_axis=None)  # compile
+
+    val_rows = []
+    for i in range(a.val_volumes):
+        vol, gt, sp = synthetic(i)
+        for k in KS:
+            for method, grid in (("lnsnet", LNSNET_GRID), ("slic", SLIC_GRID)):
+                for c in grid:
+                    r, _ = measure(method, c, vol, gt, k, sp, None, 1)
+                    val_rows.append({"volume": f"synthetic_{i}", "method": method, "compactness": c, "K": k, **r})
+                    print(f"val synthetic_{i} {method} c={c} K={k} k={r['k']} asa={r['asa']:.4f} br={r['br']:.4f}",
+                          flush=True)
+    chosen = {m: choose(val_rows, m) for m in ("lnsnet", "slic")}
+    print("chosen on val:", chosen, flush=True)
+
+    methods = [("lnsnet", 10.0, "lnsnet (default, compactness 10)"),
+               ("slic", 10.0, "slic (default, compactness 10)")]
+    if chosen["lnsnet"] not in (None, 10.0):
+        methods.append(("lnsnet", chosen["lnsnet"], f"lnsnet (val-tuned, compactness {chosen['lnsnet']})"))
+    if chosen["slic"] not in (None, 10.0):
+        methods.append(("slic", chosen["slic"], f"slic (val-tuned, compactness {chosen['slic']})"))
+    test_rows = []
+    pictures = {}
+    for name, vol, gt, sp, ignore in plantseg(Path(a.root)):
+        for k in KS:
+            for method, c, label in methods:
+                r, lab = measure(method, c, vol, gt, k, sp, ignore, a.repeats, memory=k == 1000)
+                test_rows.append({"volume": name, "method": label, "compactness": c, "K": k, **r})
+                if k == 500 and name == "ovule_sample":
+                    pictures[label] = lab
+                print(f"test {name} {label} K={k} k={r['k']} asa={r['asa']:.4f} br={r['br']:.4f} "
+                      f"t={r['seconds']:.2f}s mem={r['peak_mb']:.0f}MB", flush=True)
+        if name == "ovule_sample":
+            pictures = {"ground truth": gt, **pictures}
+            figure(vol, pictures, out / "ovule_slice.png", z=vol.shape[0] // 2)
+
+    keys = ["volume", "method", "compactness", "K", "k", "asa", "br", "bp", "ue", "ev", "seconds", "peak_mb"]
+    for fname, rows in (("val_rows.csv", val_rows), ("test_rows.csv", test_rows)):
+        with open(out / fname, "w", newline="") as fh:
+            w = csv.DictWriter(fh, keys, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+    lines = ["| volume | K | method | k | ASA | BR | BP | UE | EV | time s | peak MB |", "|---" * 11 + "|"]
+    for r in test_rows:
+        lines.append(f"| {r['volume']} | {r['K']} | {r['method']} | {r['k']} | {r['asa']:.4f} | {r['br']:.4f} | "
+                     f"{r['bp']:.4f} | {r['ue']:.4f} | {r['ev']:.4f} | {r['seconds']:.2f} | "
+                     + ("" if r["peak_mb"] != r["peak_mb"] else f"{r['peak_mb']:.0f}") + " |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    meta = {"chosen_on_val": chosen, "ks": KS, "slic_grid": SLIC_GRID, "lnsnet_grid": LNSNET_GRID,
+            "repeats": a.repeats, "machine": platform.platform(), "processor": platform.processor(),
+            "cpus": os.cpu_count(), "lnsnet": lnsnet.__version__}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
