@@ -28,7 +28,6 @@ import numbers
 import numba as nb
 import numpy as np
 
-from .connectivity import find_root, number_roots
 
 __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivity_3d"]
 
@@ -200,7 +199,7 @@ def _cell_seeds(f, valid, cells, seed_f, seed_p):
     z, y, x, nch = f.shape
     nz, ny, nx = cells[0], cells[1], cells[2]
     n = nz * ny * nx
-    lab = np.empty((z, y, x), dtype=np.int64)
+    lab = np.empty((z, y, x), dtype=np.int32)
     for i in range(z):
         cz = i * nz // z
         for j in range(y):
@@ -212,12 +211,25 @@ def _cell_seeds(f, valid, cells, seed_f, seed_p):
 
 
 @nb.njit(**_jit)
+def _root32(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@nb.njit(**_jit)
 def _components3(labels, comp):
-    """6-connected pieces of equal label (label < 0: outside, piece -1); numbered in
-    raster order of their first voxel; returns their count."""
+    """6-connected pieces of equal label (label < 0: outside, piece -1) into ``comp``
+    (int32), numbered in raster order of their first voxel; returns their count. Union-find
+    on int32 parents (4 bytes a voxel)."""
     z, y, x = labels.shape
     n = z * y * x
-    parent = np.arange(n)
+    parent = np.arange(n).astype(np.int32)
     flat = labels.reshape(n)
     for i in range(z):
         for j in range(y):
@@ -226,32 +238,26 @@ def _components3(labels, comp):
                 v = flat[p]
                 if v < 0:
                     continue
-                if k > 0 and flat[p - 1] == v:
-                    a, b = find_root(parent, p), find_root(parent, p - 1)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-                if j > 0 and flat[p - x] == v:
-                    a, b = find_root(parent, p), find_root(parent, p - x)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-                if i > 0 and flat[p - x * y] == v:
-                    a, b = find_root(parent, p), find_root(parent, p - x * y)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
+                for q in (p - 1 if k > 0 else -1, p - x if j > 0 else -1, p - x * y if i > 0 else -1):
+                    if q >= 0 and flat[q] == v:
+                        a, b = _root32(parent, p), _root32(parent, q)
+                        if a != b:
+                            if a < b:
+                                parent[b] = a
+                            else:
+                                parent[a] = b
     out = comp.reshape(n)
-    k = number_roots(parent, out)
-    # outside voxels were numbered as singletons: give them -1 and renumber the rest
-    ids = np.full(k, -1, dtype=np.int64)
     m = 0
-    for p in range(n):
+    for p in range(n):  # roots come first in raster order: number them as they appear
         if flat[p] < 0:
             out[p] = -1
+            continue
+        r = _root32(parent, p)
+        if r == p:
+            out[p] = m
+            m += 1
         else:
-            r = out[p]
-            if ids[r] < 0:
-                ids[r] = m
-                m += 1
-            out[p] = ids[r]
+            out[p] = out[r]
     return m
 
 
@@ -312,14 +318,14 @@ def _merge_small3(comp, k, f, min_size):
             break
         # merge: each small piece into its target; the smaller of two small pieces that
         # chose each other goes into the larger (union-find keeps chains consistent)
-        parent = np.arange(k)
+        parent = np.arange(k).astype(np.int32)
         merged = 0
         order = np.argsort(size)
         for t in range(k):
             c = order[t]
             if size[c] >= min_size or dst[c] < 0:
                 continue
-            a, b = find_root(parent, c), find_root(parent, dst[c])
+            a, b = _root32(parent, c), _root32(parent, dst[c])
             if a != b:
                 parent[a] = b
                 merged += 1
@@ -331,7 +337,7 @@ def _merge_small3(comp, k, f, min_size):
             c = flat[p]
             if c < 0:
                 continue
-            r = find_root(parent, c)
+            r = _root32(parent, c)
             if ids[r] < 0:
                 ids[r] = m
                 m += 1
@@ -343,8 +349,8 @@ def _merge_small3(comp, k, f, min_size):
 def components_3d(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """6-connected pieces of equal label of a ``(Z, Y, X)`` int map (negative: outside,
     piece -1), numbered 0.. in raster order of their first voxel, and their count."""
-    lab = np.ascontiguousarray(labels, dtype=np.int64)
-    comp = np.empty(lab.shape, dtype=np.int64)
+    lab = np.ascontiguousarray(labels, dtype=np.int32)
+    comp = np.empty(lab.shape, dtype=np.int32)
     k = _components3(lab, comp)
     return comp, int(k)
 
@@ -426,7 +432,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     wmap = edge_weights_3d(f, edge_scale)
     spatial = (compactness / step) ** 2
     feat_w = 1.0 / f.shape[3]
-    labels = np.empty(vol.shape[:3], dtype=np.int64)
+    labels = np.empty(vol.shape[:3], dtype=np.int32)
     cells_a = np.array(cells, dtype=np.int64)
     sp = np.array(spacing3, dtype=np.float64)
     for it in range(iters + 1):
@@ -441,7 +447,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
 
         inside = labels >= 0
         labels[inside] = relabel_consecutive(labels[inside])
-    out = labels.astype(np.int32)
+    out = labels if labels.dtype == np.int32 else labels.astype(np.int32)
     out += np.int32(start_label)
     if m is not None:
         out[~m] = start_label - 1
