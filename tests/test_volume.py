@@ -101,6 +101,8 @@ def test_volume_refusals():
     vol, _ = _octants((8, 10, 12))
     with pytest.raises(ValueError, match="slice by slice"):
         lnsnet.segment(vol, 8, channel_axis=None, model="bsds500")
+    with pytest.raises(ValueError, match="slice by slice"):
+        lnsnet.segment(vol, 8, channel_axis=None, model=lnsnet.load_model("bsds500"))
     with pytest.raises(ValueError, match="3 numbers"):
         lnsnet.segment(vol, 8, channel_axis=None, spacing=(1.0, 2.0))
     bad = vol.copy()
@@ -146,3 +148,37 @@ def test_volume_scores_by_hand():
     ign = gt.copy()
     ign[0, 0, 0] = 9  # ignored voxels count nowhere
     assert score_volume(one, ign, ignore=9)["asa"] == pytest.approx(8 / 15)
+
+
+def test_3d_model_trains_saves_loads_and_slabs_equal_the_whole(tmp_path):
+    """A few steps of label-free training on two small volumes lower the loss on the same
+    crop; the file loads (weights only) to the same features; slabs of 3 slices give the
+    features of the whole volume; segment takes the model."""
+    import torch
+
+    from lnsnet.volume_model import (VolumeTrainConfig, _contours, _crop_loss, _encode, load_volume_model,
+                                     train_volumes, volume_features)
+
+    vol, truth = _octants((14, 16, 18), noise=0.05)
+    cfg = VolumeTrainConfig(steps=12, crop=12, cells=3, seed=0)
+    from lnsnet.volume_model import VolumeConfig, VolumeNet
+
+    net = VolumeNet(VolumeConfig(train_segments=64), seed=0)
+    x = torch.from_numpy(_encode(vol[..., None], (1, 1, 1), 64))[None, :, :12, :12, :12]
+    b = torch.from_numpy(_contours(vol[..., None]))[None, :12, :12, :12]
+    with torch.no_grad():
+        before = float(_crop_loss(net, x, b, cfg)[0])
+    net = train_volumes([vol, vol[::-1].copy()], tmp_path / "m.pt", net=net, config=cfg)
+    with torch.no_grad():
+        after = float(_crop_loss(net, x, b, cfg)[0])
+    assert after < before
+    again = load_volume_model(tmp_path / "m.pt")
+    whole = volume_features(net, vol[..., None], (1, 1, 1), slab=64)
+    np.testing.assert_allclose(volume_features(again, vol[..., None], (1, 1, 1), slab=3), whole, atol=1e-5)
+    labels = lnsnet.segment(vol, 8, channel_axis=None, model=tmp_path / "m.pt")
+    assert labels.shape == vol.shape and labels.min() == 1
+    (tmp_path / "text.pt").write_text("not a model")
+    with pytest.raises(ValueError, match="not an lnsnet 3-D model"):
+        load_volume_model(tmp_path / "text.pt")
+    with pytest.raises(ValueError, match="not a 3-D model"):
+        lnsnet.segment(vol, 8, channel_axis=None, model="bsds500")

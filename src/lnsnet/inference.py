@@ -247,10 +247,22 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
 
     from .volume import _as_volume, _read_spacing3, segment_volume
 
-    if not (model is None or (isinstance(model, str) and model == "none")):
-        raise ValueError(f"model={model!r} is a 2-D model; lnsnet does not apply it slice by slice to a volume "
-                         "of shape " + str(volume.shape) + ": volumes are clustered on their standardised channels "
-                         "(model=None or 'none'; no 3-D model ships yet)")
+    from .volume_model import VolumeNet, load_volume_model
+
+    if model is None or (isinstance(model, str) and model == "none"):
+        model = None
+    elif not isinstance(model, VolumeNet):
+        if isinstance(model, (str, Path)) and Path(model).is_file():
+            try:
+                model = load_volume_model(model)
+            except ValueError:
+                model = "a 2-D model file" if _is_2d_model_file(model) else None
+                if model is None:
+                    raise
+        if not isinstance(model, VolumeNet):
+            raise ValueError(f"model={model!r} is not a 3-D model: lnsnet does not apply a 2-D model slice by slice "
+                             f"to a volume of shape {volume.shape}; pass a 3-D model (lnsnet.volume_model) or "
+                             "model=None / 'none' (the clustering on the volume's standardised channels)")
     if clustering is not None or adapt:
         raise ValueError("a volume takes neither clustering= nor adapt= (the 3-D clustering has its own options: "
                          "compactness, max_num_iter, min_size_factor)")
@@ -274,7 +286,17 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
                           enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
-                          start_label=start_label)
+                          start_label=start_label, model=model)
+
+
+def _is_2d_model_file(path) -> bool:
+    try:
+        from .checkpoint import load
+
+        load(path)
+        return True
+    except (ValueError, OSError):
+        return False
 
 
 def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOptions, spacing, tile_pixels: int,

@@ -379,7 +379,7 @@ def _as_volume(volume, channel_axis) -> np.ndarray:
 def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: float | None = None,
                    max_num_iter: int | None = None, spacing=None, channel_axis: int | None = None,
                    mask=None, enforce_connectivity: bool = True, min_size_factor: float | None = None,
-                   start_label: int = 1, edge_scale: float | None = None) -> np.ndarray:
+                   start_label: int = 1, edge_scale: float | None = None, model=None) -> np.ndarray:
     """Supervoxels of a ``(Z, Y, X)`` gray volume (``channel_axis=None``) or a volume with
     channels on ``channel_axis``: int32 labels from ``start_label`` (outside ``mask``:
     ``start_label - 1``). See the module's docstring for the clustering; ``compactness``
@@ -420,6 +420,17 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         raise ValueError(f"max_num_iter must be >= 0, got {iters}")
 
     f = _features(vol, m)
+    if model is not None:  # learned 3-D features (lnsnet.volume_model) join the input's, standardised
+        from .volume_model import load_volume_model, volume_features
+
+        net = load_volume_model(model) if not hasattr(model, "embed") else model
+        if net.config.in_channels != vol.shape[3]:
+            raise ValueError(f"the 3-D model takes {net.config.in_channels} channel(s), the volume has {vol.shape[3]}")
+        z = volume_features(net, vol, spacing3)
+        sel = z[m] if m is not None else z.reshape(-1, z.shape[3])
+        z -= sel.mean(0)
+        z /= np.maximum(sel.std(0), 1e-6)
+        f = np.ascontiguousarray(np.concatenate([f, z], axis=3))
     if m is not None:
         f[~m] = 0.0
     valid = np.ones(vol.shape[:3], dtype=np.bool_) if m is None else m

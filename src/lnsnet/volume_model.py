@@ -1,0 +1,269 @@
+"""LNS-Net in 3-D: a feature embedder of 3-D convolutions trained without labels, volume
+after volume, with the paper's losses and its gradient rescaling module.
+
+The input of a voxel: its channels, standardised over the volume (as the 3-D clustering
+reads them), and its position in grid steps (z, y, x in physical units divided by the
+step of a ``train_segments`` grid). The embedder maps it to ``out`` features; training
+(per step, on a random crop) minimises the range-limited clustering loss of Sec. 3.3
+(soft assignment of every voxel to the seeds of its 27 neighbouring grid cells, Student-t,
+KL to the sharpened target plus the regular term on the ``n_neighbours`` nearest seeds)
+plus ``beta`` times the reconstruction of the input from the features, with the GRM:
+GAL (each feature channel's gradient scaled by ``g / (g + m)``, ``m`` the memory of the
+reconstruction strength, for lifelong learning) and GBL (the gradient of the position
+reconstruction attenuated on the volume's contours: the 3-D Sobel magnitude of the
+smoothed channels). Seeds are the grid cells' mean features (no seed layer in 3-D).
+
+For segmenting, the clustering of :mod:`lnsnet.volume` reads the standardised input
+channels and the standardised learned features together.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .dictconfig import DictConfig
+from .model.grm import _ScaleGradient, gbl_scale, update_memory
+
+__all__ = ["VolumeConfig", "VolumeNet", "VolumeTrainConfig", "train_volumes", "load_volume_model",
+           "save_volume_model", "volume_features"]
+
+FORMAT = "lnsnet-3d"
+
+
+@dataclass
+class VolumeConfig(DictConfig):
+    in_channels: int = 1  # channels of the volume (the network adds 3 for the position)
+    hidden: int = 12
+    out: int = 6
+    train_segments: int = 1000  # the grid whose step scales the position input
+
+
+class VolumeNet(nn.Module):
+    """``embed(x)``: ``(B, C + 3, Z, Y, X)`` -> ``(B, out, Z, Y, X)``; ``reconstruct``:
+    back to the input (training only); ``memory``: the GAL memory (part of the state)."""
+
+    def __init__(self, config: VolumeConfig | None = None, seed: int = 0):
+        super().__init__()
+        self.config = c = config or VolumeConfig()
+        g = torch.Generator().manual_seed(seed)
+        n_in = c.in_channels + 3
+        self.conv1 = nn.Conv3d(n_in, c.hidden, 3, padding=1)
+        self.bn1 = nn.BatchNorm3d(c.hidden)
+        self.conv2 = nn.Conv3d(c.hidden, c.hidden, 3, padding=2, dilation=2)
+        self.bn2 = nn.BatchNorm3d(c.hidden)
+        self.conv3 = nn.Conv3d(c.hidden + n_in, c.out, 1)
+        self.reconstruction = nn.Conv3d(c.out, n_in, 1, bias=False)
+        self.register_buffer("memory", torch.ones(c.out))
+        for m in (self.conv1, self.conv2, self.conv3, self.reconstruction):
+            nn.init.kaiming_normal_(m.weight, generator=g)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = F.relu(self.bn2(self.conv2(h)))
+        return self.conv3(torch.cat([h, x], 1))
+
+    def strength(self) -> torch.Tensor:
+        """g(W^r) per feature channel: mean |W| to the channels times mean |W| to the position."""
+        a = self.reconstruction.weight.reshape(self.reconstruction.weight.shape[0], -1).abs()
+        c = self.config.in_channels
+        return a[:c].mean(0) * a[c:].mean(0)
+
+
+def _standardised(vol: np.ndarray) -> np.ndarray:
+    """``(Z, Y, X, C)`` -> ``(C, Z, Y, X)`` float32, each channel in [0, 1] by lnsnet's rule,
+    then to mean 0 and variance 1."""
+    from .volume import _features
+
+    return np.ascontiguousarray(np.moveaxis(_features(vol, None), -1, 0))
+
+
+def _encode(vol: np.ndarray, spacing, n_segments: int) -> np.ndarray:
+    """The network's input ``(C + 3, Z, Y, X)``: standardised channels and the position in
+    grid steps of an ``n_segments`` grid (centred)."""
+    from .volume import volume_grid
+
+    z, y, x = vol.shape[:3]
+    _, step = volume_grid((z, y, x), n_segments, spacing)
+    pos = [((np.arange(n) - (n - 1) / 2) * s / step).astype(np.float32) for n, s in zip((z, y, x), spacing)]
+    grids = np.meshgrid(*pos, indexing="ij")
+    return np.concatenate([_standardised(vol), np.stack(grids)], 0)
+
+
+def _contours(vol: np.ndarray) -> np.ndarray:
+    """3-D Sobel magnitude of the smoothed standardised channels, scaled to [0, 1] by its
+    99th percentile (the GBL's contour prior)."""
+    from scipy import ndimage
+
+    f = _standardised(vol)
+    mag = np.zeros(vol.shape[:3], dtype=np.float32)
+    for ch in f:
+        s = ndimage.gaussian_filter(ch, 1.0)
+        mag += sum(ndimage.sobel(s, axis=a) ** 2 for a in range(3))
+    mag = np.sqrt(mag)
+    top = float(np.percentile(mag, 99)) or 1.0
+    return np.clip(mag / top, 0, 1).astype(np.float32)
+
+
+@dataclass
+class VolumeTrainConfig(DictConfig):
+    steps: int = 60  # per volume
+    crop: int = 32  # crop edge in voxels (each axis at most the volume's)
+    cells: int = 4  # grid cells per crop edge: cells of crop/cells voxels
+    lr: float = 1e-3
+    beta: float = 10.0
+    phi: float = 1.0
+    n_neighbours: int = 8
+    epsilon: float = 0.3
+    memory_rate: float = 0.1
+    seed: int = 0
+
+
+def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrainConfig) -> tuple[torch.Tensor, dict]:
+    """Clustering + beta * reconstruction loss on one crop ``x`` ``(1, C + 3, d, h, w)``."""
+    c_in = net.config.in_channels
+    z = net.embed(x)
+    g = net.strength().detach()
+    za = _ScaleGradient.apply(z, (g / (g + net.memory)).reshape(1, -1, 1, 1, 1))  # GAL
+    d, h, w = x.shape[2:]
+    n = [max(1, min(cfg.cells, s)) for s in (d, h, w)]
+    seeds = F.adaptive_avg_pool3d(za, n)[0]  # (D, nz, ny, nx)
+    D = seeds.shape[0]
+    cz = (torch.arange(d) * n[0] // d)
+    cy = (torch.arange(h) * n[1] // h)
+    cx = (torch.arange(w) * n[2] // w)
+    offs = torch.tensor([(a, bb, c) for a in (-1, 0, 1) for bb in (-1, 0, 1) for c in (-1, 0, 1)])
+    vz = cz[:, None, None, None] + offs[:, 0]
+    vy = cy[None, :, None, None] + offs[:, 1]
+    vx = cx[None, None, :, None] + offs[:, 2]
+    vz, vy, vx = torch.broadcast_tensors(vz, vy, vx)  # (d, h, w, 27)
+    valid = (vz >= 0) & (vz < n[0]) & (vy >= 0) & (vy < n[1]) & (vx >= 0) & (vx < n[2])
+    idx = (vz.clamp(0, n[0] - 1) * n[1] + vy.clamp(0, n[1] - 1)) * n[2] + vx.clamp(0, n[2] - 1)
+    flat_seeds = seeds.reshape(D, -1).t()  # (K, D)
+    zf = za[0].reshape(D, -1).t()  # (N, D)
+    idx = idx.reshape(-1, 27)
+    valid = valid.reshape(-1, 27)
+    d2 = ((zf[:, None, :] - flat_seeds[idx]) ** 2).sum(-1)
+    q = 1.0 / (1.0 + d2)
+    q = torch.where(valid, q, torch.zeros_like(q))
+    p = q / q.sum(1, keepdim=True).clamp_min(1e-12)
+    # V_i: the n nearest candidate cells (by the cell offset's l1 length; ties by order)
+    near = offs.abs().sum(1).float()[None].expand_as(d2)
+    near = torch.where(valid, near, torch.full_like(near, 1e9))
+    top = near.topk(min(cfg.n_neighbours, 27), dim=1, largest=False).indices
+    inside = torch.zeros_like(valid).scatter_(1, top, True) & valid
+    p_in = torch.where(inside, p, torch.zeros_like(p))
+    pt = p_in / p_in.sum(1, keepdim=True).clamp_min(1e-12)
+    with torch.no_grad():
+        f = torch.zeros(flat_seeds.shape[0]).index_add_(0, idx[inside], pt[inside])
+        t = torch.where(inside, pt * pt / f[idx].clamp_min(1e-12), torch.zeros_like(pt))
+        t = t / t.sum(1, keepdim=True).clamp_min(1e-12)
+    kl = torch.where(t > 0, t * (torch.log(t.clamp_min(1e-12)) - torch.log(pt.clamp_min(1e-12))),
+                     torch.zeros_like(pt)).sum(1).mean()
+    reg = (torch.where(inside, torch.zeros_like(p), p).sum(1) / p_in.sum(1).clamp_min(1e-12)).mean()
+    psi = gbl_scale(b, cfg.epsilon, "attenuate")  # (1, d, h, w)
+    zb = _ScaleGradient.apply(za, psi[:, None])
+    wr = net.reconstruction.weight
+    xr_c = F.conv3d(za, wr[:c_in])
+    xr_p = F.conv3d(zb, wr[c_in:])
+    l_r = F.mse_loss(xr_c, x[:, :c_in]) + cfg.phi * F.mse_loss(xr_p, x[:, c_in:])
+    loss = kl + reg + cfg.beta * l_r
+    return loss, {"kl": kl.item(), "regular": reg.item(), "rec": l_r.item()}
+
+
+def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
+                  config: VolumeTrainConfig | None = None, progress: bool = False, log=None) -> VolumeNet:
+    """Train (or continue training) a :class:`VolumeNet` on ``volumes`` (``(Z, Y, X)`` gray
+    arrays, or ``(Z, Y, X, C)``), one after another with one optimiser (Algorithm 1 of
+    the paper, volume by volume), ``config.steps`` crops each; ``spacings``: the voxel
+    size of each. Saved to ``output`` (atomically) after every volume."""
+    cfg = config or VolumeTrainConfig()
+    vols = [v if v.ndim == 4 else v[..., None] for v in volumes]
+    spacings = list(spacings) if spacings is not None else [(1.0, 1.0, 1.0)] * len(vols)
+    if net is None:
+        net = VolumeNet(VolumeConfig(in_channels=vols[0].shape[3]), seed=cfg.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    history = []
+    for i, (vol, sp) in enumerate(zip(vols, spacings)):
+        if vol.shape[3] != net.config.in_channels:
+            raise ValueError(f"volume {i} has {vol.shape[3]} channels, the model takes {net.config.in_channels}")
+        x_all = torch.from_numpy(_encode(vol, sp, net.config.train_segments))
+        b_all = torch.from_numpy(_contours(vol))
+        t0 = time.perf_counter()
+        net.train()
+        for step in range(cfg.steps):
+            lo = [int(rng.integers(0, max(1, s - cfg.crop) + 1)) for s in vol.shape[:3]]
+            sl = tuple(slice(a, a + cfg.crop) for a in lo)
+            x = x_all[(slice(None),) + sl][None]
+            b = b_all[sl][None]
+            loss, parts = _crop_loss(net, x, b, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                update_memory(net.memory, net.strength(), cfg.memory_rate)
+        rec = {"index": i, "shape": list(vol.shape[:3]), "loss": loss.item(), **parts,
+               "seconds": round(time.perf_counter() - t0, 2)}
+        history.append(rec)
+        if log is not None:
+            with open(log, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        if progress:
+            print(f"volume {i + 1}/{len(vols)}: loss {rec['loss']:.4f} ({rec['seconds']} s)", flush=True)
+        if output is not None:
+            save_volume_model(output, net, history=history, train_config=cfg.to_dict())
+    net.eval()
+    return net
+
+
+def save_volume_model(path, net: VolumeNet, **extra) -> None:
+    from .io import atomic_write
+
+    payload = {"format": FORMAT, "version": 1, "model_config": net.config.to_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, **extra}
+    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def load_volume_model(path) -> VolumeNet:
+    """A 3-D model file (tensors and plain data only: ``weights_only`` loading)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a file of another kind, or code: one message
+        raise ValueError(f"{path} is not an lnsnet 3-D model file: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an lnsnet 3-D model file (no 'format': '{FORMAT}' entry)")
+    net = VolumeNet(VolumeConfig.from_dict(payload["model_config"]))
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int = 32) -> np.ndarray:
+    """The learned features of a ``(Z, Y, X, C)`` volume, ``(Z, Y, X, out)`` float32,
+    computed in slabs of ``slab`` slices (with the 3-slice context the convolutions need)
+    so the network's memory stays bounded; BatchNorm in eval mode, so slabs equal the
+    whole."""
+    net.eval()
+    x = _encode(vol, spacing, net.config.train_segments)
+    z = vol.shape[0]
+    ctx = 3
+    out = np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)
+    for a in range(0, z, slab):
+        lo, hi = max(0, a - ctx), min(z, a + slab + ctx)
+        f = net.embed(torch.from_numpy(x[:, lo:hi])[None])[0]
+        out[a : min(z, a + slab)] = np.moveaxis(f[:, a - lo : a - lo + min(slab, z - a)].numpy(), 0, -1)
+    return out
