@@ -176,12 +176,16 @@ def main():
     chosen = {m: choose(val_rows, m) for m in ("lnsnet", "slic")}
     print("chosen on val:", chosen, flush=True)
 
-    methods = [("lnsnet", 10.0, "lnsnet (default, compactness 10)"),
+    from lnsnet.volume import DEFAULTS
+
+    default = DEFAULTS["compactness"]
+    if chosen["lnsnet"] != default:
+        print(f"note: the val choice ({chosen['lnsnet']}) is not lnsnet's default ({default})", flush=True)
+    methods = [("lnsnet", default, f"lnsnet (default, compactness {default:g})"),
+               ("lnsnet", 10.0, "lnsnet (compactness 10)"),
                ("slic", 10.0, "slic (default, compactness 10)")]
-    if chosen["lnsnet"] not in (None, 10.0):
-        methods.append(("lnsnet", chosen["lnsnet"], f"lnsnet (val-tuned, compactness {chosen['lnsnet']})"))
     if chosen["slic"] not in (None, 10.0):
-        methods.append(("slic", chosen["slic"], f"slic (val-tuned, compactness {chosen['slic']})"))
+        methods.append(("slic", chosen["slic"], f"slic (val-tuned, compactness {chosen['slic']:g})"))
     test_rows = []
     pictures = {}
     for name, vol, gt, sp, ignore in plantseg(Path(a.root)):
