@@ -400,9 +400,11 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             a, n = stacked[0] if stacked else ("", len(series))
             what = (_STACKS[a].format(n=n) if a in _STACKS else f"a multi-page TIFF of {n} pages ({a})" if a
                     else f"a TIFF of {n} images of different sizes or kinds")
+            hint = ("; for supervoxels, segment the volume in Python: lnsnet.segment(tifffile.imread(file), K, "
+                    "channel_axis=None, spacing=(dz, dy, dx))" if a == "Z" else "")
             raise ImageFileError(
-                f"refused image {path}: {what}; lnsnet segments single 2-D images, and does not pick one "
-                "for you: save the page(s) you want as image files (tifffile.imread(file, key=i))")
+                f"refused image {path}: {what}; lnsnet reads single 2-D images here, and does not pick one "
+                f"for you: save the page(s) you want as image files (tifffile.imread(file, key=i)){hint}")
         if photometric not in (1, 2):  # MINISBLACK, RGB; the rest: Pillow's conversions
             return None
         lost = None
