@@ -1,0 +1,159 @@
+"""What the widget gives :func:`lnsnet.segment` for a napari image layer, and where the labels
+it returns go: no Qt here, only the layer's and the viewer's attributes.
+
+The rules (the README's napari section says the same):
+
+* An RGB/RGBA layer (``layer.rgb``) is one colour image: its last axis is the channels
+  (``channel_axis=-1``), never a third spatial axis.
+* A gray layer has no channel axis (``channel_axis=None``), 2-D or 3-D alike. With
+  "channels in the first axis" a ``(C, Y, X)`` or ``(C, Z, Y, X)`` layer is one multichannel
+  image (its channels are taken as they are, ``convert2lab=False``); the labels then span
+  every channel.
+* "Current plane" segments the 2-D plane the viewer displays (the last two axes of
+  ``viewer.dims.order``) at the viewer's current position on every other axis: a time
+  series is never processed whole, one time point (and one z-slice) at a time.
+  "Whole volume" segments the displayed 3-D volume at the current position on the axes
+  before it (the current time point), with ``spacing`` from the layer's scale (z, y, x):
+  :func:`lnsnet.segment`'s 3-D path (supervoxels).
+* The labels layer has the image layer's dimensions (less the channel axis), size 1 on
+  the axes that were fixed at the current position, and the layer's scale, translate,
+  rotate, shear and affine, translated to that position: it overlays the segmented plane or
+  volume and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Job", "plan_job"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One call of :func:`lnsnet.segment` for a layer, and how to place its labels."""
+
+    source: object  #: the layer's data (full resolution), indexed lazily
+    index: tuple  #: index into ``source``: ``slice(None)`` on kept axes, an int elsewhere
+    perm: tuple  #: transpose of ``source[index]`` into (spatial..., channels)
+    channel_axis: int | None
+    convert2lab: bool | None
+    spacing: tuple | None
+    kept: tuple  #: layer axes the labels span, in the order of the image handed to segment
+    out_shape: tuple  #: the labels layer's data shape
+    layer_kwargs: dict = field(default_factory=dict)  #: scale, translate, ... of the labels layer
+    where: str = ""  #: the fixed positions, e.g. "t=3, z=10" ("" when the whole layer)
+    name: str = ""  #: the labels layer's name
+
+    def image(self) -> np.ndarray:
+        """The array for :func:`lnsnet.segment` (reads the data: call it in the worker)."""
+        return np.ascontiguousarray(np.transpose(np.asarray(self.source[self.index]), self.perm))
+
+    @property
+    def spatial(self) -> int:
+        return len(self.kept)
+
+    def place(self, labels: np.ndarray) -> np.ndarray:
+        """``labels`` (the segmented axes, in ``kept`` order) as the labels layer's data."""
+        data_order = sorted(self.kept)
+        return np.transpose(labels, [self.kept.index(a) for a in data_order]).reshape(self.out_shape)
+
+
+def _index(position: float, size: int) -> int:
+    return int(np.clip(np.round(position), 0, size - 1))
+
+
+def _separable(m: np.ndarray, axis: int) -> bool:
+    others = [i for i in range(m.shape[0]) if i != axis]
+    return np.allclose(m[axis, others], 0) and np.allclose(m[others, axis], 0)
+
+
+def _transforms(layer, nd: int, chan: int | None, offset: np.ndarray) -> dict:
+    """The labels layer's scale/translate/rotate/shear/affine: the image layer's, with the
+    translate moved by ``offset`` (data units, on the axes fixed at the current position)
+    and the channel axis (if any, axis 0) left out."""
+    from napari.utils.transforms import CompositeAffine
+
+    scale = np.asarray(layer.scale, dtype=float)
+    translate = np.asarray(layer.translate, dtype=float)
+    rotate = np.asarray(layer.rotate, dtype=float)
+    shear = np.asarray(layer.shear, dtype=float)
+    affine = np.asarray(layer.affine.affine_matrix, dtype=float)
+    d2p = CompositeAffine(scale=scale, translate=translate, rotate=rotate, shear=shear, ndim=nd)
+    translate = translate + (np.asarray(d2p(offset)) - np.asarray(d2p(np.zeros(nd))))
+    if chan is None:
+        return dict(scale=tuple(scale), translate=tuple(translate), rotate=rotate, shear=shear, affine=affine)
+    # the channel axis (0) is left out: only where the other transforms do not mix it in
+    lin = affine[:nd, :nd]
+    full_shear = np.eye(nd)
+    full_shear[np.triu_indices(nd, 1)] = shear
+    if not (_separable(rotate, 0) and _separable(full_shear, 0) and _separable(lin, 0)):
+        raise ValueError(f"layer {layer.name!r}: its rotate/shear/affine mix the channel axis (the first) "
+                         "with the others, so labels without it cannot be placed on it")
+    sub_affine = np.delete(np.delete(affine, 0, axis=0), 0, axis=1)
+    return dict(scale=tuple(scale[1:]), translate=tuple(translate[1:]), rotate=rotate[1:, 1:],
+                shear=full_shear[1:, 1:][np.triu_indices(nd - 1, 1)], affine=sub_affine)
+
+
+def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False) -> Job:
+    """What to segment for ``layer`` (a napari Image layer) as the viewer (``dims``:
+    ``viewer.dims``) shows it; ``ValueError`` with a message for the user when it cannot.
+
+    ``volume``: the displayed 3-D volume instead of the displayed plane; ``channels_first``:
+    the layer's first axis holds channels (not for RGB layers)."""
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    nd = int(layer.ndim)  # napari's ndim: without the RGB axis
+    rgb = bool(getattr(layer, "rgb", False))
+    shape = tuple(int(s) for s in data.shape[:nd])
+    name = layer.name
+    if channels_first and rgb:
+        raise ValueError(f"layer {name!r} is RGB: its channels are its last axis; untick 'channels in first axis'")
+    if channels_first and nd < 3:
+        raise ValueError(f"layer {name!r} has {nd} axes: channels in the first axis need at least (C, Y, X)")
+    chan = 0 if channels_first else None
+    need = 3 if volume else 2
+    spatial_axes = [a for a in range(nd) if a != chan]
+    if len(spatial_axes) < need:
+        raise ValueError(f"layer {name!r} has {len(spatial_axes)} spatial axes ({'x'.join(map(str, shape))}"
+                         f"{', the first holding channels' if chan is not None else ''}): "
+                         "'whole volume' needs 3; choose 'current plane'")
+    # the layer's axes in the viewer's display order (napari aligns layers on the last world axes)
+    offset = int(dims.ndim) - nd
+    order = [w - offset for w in dims.order if 0 <= w - offset < nd and w - offset != chan]
+    kept = tuple(order[-need:])
+    position = np.asarray(layer.world_to_data(dims.point), dtype=float)
+    index, fixed, where = [], np.zeros(nd), []
+    labels = list(dims.axis_labels)
+    for a in range(nd):
+        if a in kept or a == chan:
+            index.append(slice(None))
+        else:
+            i = _index(position[a], shape[a])
+            index.append(i)
+            fixed[a] = i
+            label = str(labels[a + offset]) if a + offset < len(labels) else ""
+            if not label or label.lstrip("-").isdigit():  # napari's default labels are numbers
+                label = f"axis {a}"
+            where.append(f"{label}={i}")
+    remaining = sorted(set(kept) | ({chan} if chan is not None else set()))
+    perm = [remaining.index(a) for a in kept]
+    if chan is not None:
+        perm.append(remaining.index(chan))
+    if rgb:
+        perm.append(len(remaining))
+    scale = [float(layer.scale[a]) for a in kept]
+    if volume:
+        spacing = tuple(scale)
+    else:
+        spacing = None if np.allclose(scale, scale[0]) else tuple(scale)  # isotropic: the same labels
+    out_shape = tuple(shape[a] if a in kept else 1 for a in range(nd) if a != chan)
+    where_text = ", ".join(where)
+    return Job(
+        source=data, index=tuple(index), perm=tuple(perm),
+        channel_axis=-1 if (rgb or chan is not None) else None,
+        convert2lab=False if chan is not None else None,
+        spacing=spacing, kept=kept, out_shape=out_shape,
+        layer_kwargs=_transforms(layer, nd, chan, fixed), where=where_text,
+        name=f"{name} superpixels" + (f" [{where_text}]" if where_text else ""),
+    )

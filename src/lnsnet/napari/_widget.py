@@ -1,0 +1,296 @@
+"""The "Superpixels" dock widget: an image layer in, a labels layer of LNS-Net superpixels
+(or, for a volume, supervoxels) out.
+
+:func:`lnsnet.segment` runs in a worker thread (napari's ``thread_worker``), so the viewer
+stays responsive; a busy bar in the widget and napari's activity indicator show that it
+runs. What a refused input says is shown as a napari error notification, and nothing is
+added.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._layers import Job, plan_job
+
+__all__ = ["SuperpixelWidget"]
+
+log = logging.getLogger(__name__)
+
+PLANE, VOLUME = "current plane (2D)", "whole volume (3D)"
+#: errors that are lnsnet's word on the input: shown as their message alone
+USER_ERRORS = (ValueError, TypeError)
+
+
+def _presets():
+    from lnsnet.cluster.options import DEFAULT_PRESET, PRESETS  # imports torch: on opening, not at import
+
+    return DEFAULT_PRESET, {name: dict(values) for name, values in PRESETS.items()}
+
+
+def _volume_compactness() -> float | None:
+    """The 3-D clustering's default compactness (volumes take no preset); None if unknown."""
+    try:
+        from lnsnet.volume import DEFAULTS
+    except ImportError:
+        return None
+    return float(DEFAULTS["compactness"])
+
+
+def _segment(job: Job, n_segments: int, clustering: str | None, compactness: float, boundaries: bool):
+    """Runs in the worker thread: read the data, segment, place; returns what the GUI adds."""
+    import lnsnet
+
+    image = job.image()
+    t0 = time.perf_counter()
+    labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness, clustering=clustering,
+                            spacing=job.spacing, channel_axis=job.channel_axis, convert2lab=job.convert2lab,
+                            start_label=1)
+    seconds = time.perf_counter() - t0
+    edges = None
+    if boundaries:
+        from skimage.segmentation import find_boundaries
+
+        edges = job.place(find_boundaries(labels, mode="inner").astype(np.uint8))
+    n = int(np.unique(labels).size)
+    return job, job.place(labels), edges, n, seconds
+
+
+class SuperpixelWidget(QWidget):
+    """Superpixels of an image layer with :func:`lnsnet.segment`.
+
+    Controls: the image layer; K (``n_segments``); the clustering preset and its compactness
+    (the preset's value until changed); whether the layer's first axis holds channels;
+    current plane or whole volume; whether to add a boundaries layer. "Run" adds (or, run
+    again, replaces) a labels layer named ``"<layer> superpixels"`` (with ``[axis 0=..]``
+    when the position on other axes was fixed). A whole volume is segmented by lnsnet's 3-D
+    clustering, which takes no preset: the preset box is then off and compactness starts at
+    the 3-D default.
+    """
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.worker = None  #: the last worker (tests wait on it)
+        self.last_error: str | None = None
+        self.default_preset, self.presets = _presets()
+        self.volume_compactness = _volume_compactness()
+        self._shown_layer = None  # the layer the controls were last set for
+
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("The image layer to segment (gray, RGB/RGBA, multichannel or a volume)")
+        self.k_box = QSpinBox()
+        self.k_box.setRange(1, 10_000_000)
+        self.k_box.setValue(100)
+        self.k_box.setToolTip("K, the number of superpixels asked for (the number delivered is close to K)")
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(self.presets))
+        self.preset_box.setToolTip("compact: regular shapes (default); paper: the paper's one-shot clustering, "
+                                   "more boundary recall, ragged shapes, faster")
+        self.compactness_box = QDoubleSpinBox()
+        self.compactness_box.setRange(0.0, 10_000.0)
+        self.compactness_box.setDecimals(2)
+        self.compactness_box.setSingleStep(1.0)
+        self.compactness_box.setToolTip("Weight of the spatial distance: larger gives more regular shapes, "
+                                        "0 pure feature clustering (set to the preset's value when it changes)")
+        self.channels_box = QCheckBox("channels in first axis")
+        self.channels_box.setToolTip("The layer's first axis holds channels, e.g. (C, Y, X): one multichannel image")
+        self.scope_box = QComboBox()
+        self.scope_box.addItems([PLANE, VOLUME])
+        self.scope_box.setToolTip("current plane: the displayed 2-D plane at the current position of the other "
+                                  "axes (time point, z); whole volume: the displayed 3-D volume at the current "
+                                  "time point, with spacing from the layer's scale")
+        self.boundaries_box = QCheckBox("add boundaries layer")
+        self.boundaries_box.setChecked(True)
+        self.run_button = QPushButton("Run")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy indicator: segment reports no steps
+        self.progress.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("image", self.layer_box)
+        form.addRow("superpixels (K)", self.k_box)
+        form.addRow("clustering", self.preset_box)
+        form.addRow("compactness", self.compactness_box)
+        form.addRow("segment", self.scope_box)
+        form.addRow("", self.channels_box)
+        form.addRow("", self.boundaries_box)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.preset_box.currentTextChanged.connect(self._preset_changed)
+        self.preset_box.setCurrentText(self.default_preset)
+        self._preset_changed(self.default_preset)
+        self.scope_box.currentTextChanged.connect(self._scope_changed)
+        self.layer_box.currentTextChanged.connect(self._layer_changed)
+        self.run_button.clicked.connect(self.run)
+        layers = self.viewer.layers
+        for event in (layers.events.inserted, layers.events.removed, layers.events.moved):
+            event.connect(self._refresh_layers)
+        layers.events.inserted.connect(self._watch_name)
+        for layer in layers:
+            layer.events.name.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # ------------------------------------------------------------------ controls
+    def _image_layers(self):
+        from napari.layers import Image
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _watch_name(self, event=None):
+        if event is not None:
+            event.value.events.name.connect(self._refresh_layers)
+
+    def _refresh_layers(self, event=None):
+        current = self.layer_box.currentText()
+        names = [layer.name for layer in reversed(self._image_layers())]  # top layer first, as in the list
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        self.layer_box.addItems(names)
+        active = self.viewer.layers.selection.active
+        if current in names:
+            self.layer_box.setCurrentText(current)
+        elif active is not None and active.name in names:
+            self.layer_box.setCurrentText(active.name)
+        self.layer_box.blockSignals(False)
+        self._layer_changed(self.layer_box.currentText())
+
+    def _preset_changed(self, name: str):
+        if name in self.presets:
+            self.compactness_box.setValue(self.presets[name]["compactness"])
+
+    def _scope_changed(self, scope: str):
+        """Volumes take the 3-D clustering (no preset, its own default compactness)."""
+        volume = scope == VOLUME
+        self.preset_box.setEnabled(not volume)
+        if volume and self.volume_compactness is not None:
+            self.compactness_box.setValue(self.volume_compactness)
+        elif not volume:
+            self._preset_changed(self.preset_box.currentText())
+
+    def _layer_changed(self, name: str = ""):
+        layer = self.selected_layer()
+        self.run_button.setEnabled(layer is not None and self.worker is None)
+        if layer is None:
+            self.status.setText("no image layer" if not name else "")
+            return
+        rgb = bool(layer.rgb)
+        self.channels_box.setEnabled(not rgb and layer.ndim >= 3)
+        if rgb:
+            self.channels_box.setChecked(False)
+        if layer is not self._shown_layer:  # a new choice of layer: the default scope for it
+            self._shown_layer = layer
+            spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
+            self.scope_box.setCurrentText(VOLUME if spatial >= 3 and self.viewer.dims.ndisplay == 3 else PLANE)
+        kind = "RGB" if rgb and layer.data.shape[-1] == 3 else "RGBA" if rgb else f"{layer.ndim}-D"
+        self.status.setText(f"{layer.name}: {kind} {'x'.join(map(str, layer.data.shape))} {layer.data.dtype}")
+
+    def selected_layer(self):
+        name = self.layer_box.currentText()
+        return next((layer for layer in self._image_layers() if layer.name == name), None)
+
+    # ------------------------------------------------------------------ running
+    def plan(self) -> Job:
+        """What "Run" would segment (``ValueError`` when it cannot)."""
+        layer = self.selected_layer()
+        if layer is None:
+            raise ValueError("no image layer to segment: open an image first")
+        return plan_job(layer, self.viewer.dims, volume=self.scope_box.currentText() == VOLUME,
+                        channels_first=self.channels_box.isChecked())
+
+    def run(self):
+        """Start the worker (returns it; ``None`` when the input was refused up front)."""
+        from napari.qt.threading import thread_worker
+
+        if self.worker is not None:
+            return self.worker
+        try:
+            job = self.plan()
+        except ValueError as exc:
+            self._failed(exc)
+            return None
+        clustering = None if job.spatial == 3 else self.preset_box.currentText()  # volumes: no preset
+        args = (job, int(self.k_box.value()), clustering, float(self.compactness_box.value()),
+                self.boundaries_box.isChecked())
+        worker = thread_worker(_segment, progress={"desc": "lnsnet superpixels"}, ignore_errors=True)(*args)
+        worker.returned.connect(self._done)
+        worker.errored.connect(self._failed)
+        worker.finished.connect(self._finished)
+        self.worker = worker
+        self.last_error = None
+        self.run_button.setEnabled(False)
+        self.progress.setVisible(True)
+        shape = "x".join(map(str, job.out_shape))
+        how = clustering or "3-D clustering"
+        self.status.setText(f"segmenting {job.name.removesuffix(' superpixels')} ({shape}, K={args[1]}, {how})...")
+        worker.start()
+        return worker
+
+    def _done(self, result):
+        job, labels, edges, n, seconds = result
+        self._put(job.name, labels, job, "labels", {"opacity": 0.45})
+        if edges is not None:
+            layer = self._put(job.name.replace(" superpixels", " superpixel boundaries", 1), edges, job, "labels",
+                              {"opacity": 1.0})
+            _single_colour(layer, "yellow")
+        self.status.setText(f"{job.name}: {n} superpixels in {seconds:.2f} s")
+
+    def _put(self, name, data, job, kind, extra):
+        """Add a labels layer, or replace the data of the one this widget made before."""
+        kwargs = dict(job.layer_kwargs)
+        if name in self.viewer.layers and "lnsnet" in self.viewer.layers[name].metadata:
+            layer = self.viewer.layers[name]
+            for key, value in kwargs.items():
+                setattr(layer, key, value)
+            layer.data = data
+            return layer
+        return self.viewer.add_labels(data, name=name, metadata={"lnsnet": {"where": job.where}}, **kwargs, **extra)
+
+    def _failed(self, exc: BaseException):
+        from napari.utils.notifications import show_error
+
+        if isinstance(exc, USER_ERRORS):
+            message = f"lnsnet: {exc}"
+        else:  # not an answer about the input: its type too, and the traceback in the log
+            message = f"lnsnet: {type(exc).__name__}: {exc}"
+            log.error("lnsnet superpixels failed", exc_info=exc)
+        self.last_error = message
+        self.status.setText(message)
+        show_error(message)
+
+    def _finished(self):
+        self.worker = None
+        self.progress.setVisible(False)
+        self.run_button.setEnabled(self.selected_layer() is not None)
+
+
+def _single_colour(layer, colour: str):
+    """Boundaries (label 1) in one colour, the rest transparent."""
+    try:
+        from napari.utils.colormaps import DirectLabelColormap
+
+        layer.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: colour})
+    except Exception:  # an older or newer napari without it: its default colours
+        pass

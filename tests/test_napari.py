@@ -1,0 +1,334 @@
+"""The napari plugin (``lnsnet.napari``): manifest, discovery, and the Superpixels widget on
+gray, RGB/RGBA, multichannel, volume and time-series layers.
+
+Headless: Qt's ``offscreen`` platform (set below unless QT_QPA_PLATFORM is already set).
+That platform has no OpenGL, so napari's canvas cannot draw there: the widget's tests run
+on napari's ``ViewerModel`` (the viewer without its canvas, what the widget reads and
+writes), and one test docks the widget in a real ``napari.Viewer`` without adding layers
+to it. pytest-qt's ``qtbot`` runs the Qt side; napari's own pytest plugin is off
+(pyproject's ``-p no:napari``: it changes logging for the whole session). Skipped when
+napari or pytest-qt is not installed (requirements-test.txt installs both)."""
+
+import os
+import warnings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+with warnings.catch_warnings():  # napari's and npe2's own deprecation warnings (pydantic) on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    napari = pytest.importorskip("napari")
+    pytest.importorskip("pytestqt")
+    import npe2
+    from napari.components import ViewerModel
+    from napari.utils.notifications import notification_manager
+
+import lnsnet  # noqa: E402
+from lnsnet.napari._layers import plan_job  # noqa: E402
+from lnsnet.napari._widget import PLANE, VOLUME, SuperpixelWidget  # noqa: E402
+
+K = 12
+
+
+def _scene(h=64, w=96, seed=0):
+    """A smooth gray image with a few shapes: superpixels have edges to follow."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = 0.3 * xx / w + 0.2 * yy / h
+    img[(yy - h / 3) ** 2 + (xx - w / 4) ** 2 < (h / 5) ** 2] = 0.9
+    img[h // 2:, w // 2:] = 0.1
+    return img + 0.02 * np.random.default_rng(seed).random((h, w))
+
+
+def _rgb(h=64, w=96):
+    g = _scene(h, w)
+    return (np.stack([g, 1 - g, np.roll(g, 7, axis=1)], axis=-1) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def viewer():
+    return ViewerModel()
+
+
+@pytest.fixture
+def widget(viewer, qtbot):
+    w = SuperpixelWidget(viewer)
+    qtbot.addWidget(w)
+    w.k_box.setValue(K)
+    return w
+
+
+def _run(widget, qtbot):
+    worker = widget.run()
+    if worker is not None:
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    return worker
+
+
+@pytest.fixture
+def errors():
+    """The error notifications dispatched during the test."""
+    seen = []
+
+    def keep(notification):
+        if str(notification.severity) == "error":
+            seen.append(notification.message)
+
+    notification_manager.notification_ready.connect(keep)
+    yield seen
+    notification_manager.notification_ready.disconnect(keep)
+
+
+# ----------------------------------------------------------------------------- manifest
+def test_manifest_validates_and_is_discoverable():
+    import importlib.metadata
+    import importlib.resources
+
+    path = importlib.resources.files("lnsnet.napari").joinpath("napari.yaml")
+    assert path.is_file(), "napari.yaml is not installed with the package (package-data)"
+    manifest = npe2.PluginManifest.from_file(str(path))
+    assert manifest.name == "lnsnet"
+    eps = [ep for ep in importlib.metadata.entry_points(group="napari.manifest") if ep.name == "lnsnet"]
+    assert [ep.value for ep in eps] == ["lnsnet.napari:napari.yaml"]
+
+    pm = npe2.PluginManager()
+    pm.discover()
+    found = pm.get_manifest("lnsnet")
+    pm.activate("lnsnet")
+    assert [w.display_name for w in found.contributions.widgets] == ["Superpixels"]
+    assert pm.commands.get(found.contributions.widgets[0].command) is SuperpixelWidget
+    (sample,) = found.contributions.sample_data
+    [(data, meta)] = pm.commands.get(sample.command)()
+    assert meta["rgb"] and data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] == 3
+
+
+def test_widget_docks_in_a_real_viewer(qtbot, tmp_path, monkeypatch):
+    """napari finds the widget through the manifest and docks it (Plugins > Superpixels (lnsnet));
+    no layer is added: the offscreen platform has no OpenGL for the canvas to draw with."""
+    monkeypatch.setenv("NAPARI_CONFIG", str(tmp_path / "settings.yaml"))  # no settings written to ~
+    viewer = napari.Viewer(show=False)
+    try:
+        dock, widget = viewer.window.add_plugin_dock_widget("lnsnet", "Superpixels")
+        assert isinstance(widget, SuperpixelWidget)
+        assert widget.preset_box.currentText() == "compact" and widget.layer_box.count() == 0
+        assert widget.viewer.dims.ndim == viewer.dims.ndim  # napari hands the widget (a proxy of) the viewer
+    finally:
+        viewer.close()
+
+
+def test_importing_lnsnet_imports_no_napari_or_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, lnsnet, lnsnet.napari; "
+            "print(sorted(m for m in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- controls
+def test_controls_follow_layers_and_presets(viewer, widget):
+    assert widget.layer_box.count() == 0 and not widget.run_button.isEnabled()
+    viewer.add_image(_scene(), name="a")
+    viewer.add_labels(np.zeros((64, 96), np.int32), name="not an image")
+    viewer.add_image(_rgb(), name="b")
+    assert [widget.layer_box.itemText(i) for i in range(widget.layer_box.count())] == ["b", "a"]
+    assert widget.run_button.isEnabled()
+    viewer.layers["a"].name = "renamed"
+    assert "renamed" in [widget.layer_box.itemText(i) for i in range(widget.layer_box.count())]
+    assert widget.preset_box.currentText() == "compact"
+    assert widget.compactness_box.value() == lnsnet.PRESETS["compact"]["compactness"]
+    widget.preset_box.setCurrentText("paper")
+    assert widget.compactness_box.value() == lnsnet.PRESETS["paper"]["compactness"]
+    widget.layer_box.setCurrentText("b")
+    assert not widget.channels_box.isEnabled()  # RGB: its channels are the last axis
+
+
+def test_preset_compactness_and_k_reach_segment(viewer, widget, qtbot, monkeypatch):
+    calls = []
+
+    def fake(image, **kw):
+        calls.append(kw)
+        return np.ones(image.shape[:2], np.int32)
+
+    monkeypatch.setattr(lnsnet, "segment", fake)
+    viewer.add_image(_scene(), name="a")
+    widget.k_box.setValue(40)
+    widget.preset_box.setCurrentText("paper")
+    widget.compactness_box.setValue(3.5)
+    _run(widget, qtbot)
+    (kw,) = calls
+    assert kw["n_segments"] == 40 and kw["clustering"] == "paper" and kw["compactness"] == 3.5
+    assert kw["start_label"] == 1 and kw["channel_axis"] is None and kw["spacing"] is None
+
+
+# ----------------------------------------------------------------------------- 2-D
+def test_gray_layer_gives_about_k_labels_from_1_with_its_scale(viewer, widget, qtbot, errors):
+    img = _scene()
+    viewer.add_image(img, name="gray", scale=(2.0, 0.5), translate=(10.0, -4.0))
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None
+    labels = viewer.layers["gray superpixels"]
+    assert labels.data.shape == (64, 96) and labels.data.dtype == np.int32
+    assert labels.data.min() == 1
+    n = np.unique(labels.data).size
+    assert K // 2 <= n <= 2 * K, n
+    assert np.array_equal(np.unique(labels.data), np.arange(1, n + 1))
+    assert tuple(labels.scale) == (2.0, 0.5) and tuple(labels.translate) == (10.0, -4.0)
+    # the same labels as the API with the layer's anisotropic scale as spacing
+    expected = lnsnet.segment(img, K, channel_axis=None, spacing=(2.0, 0.5))
+    assert np.array_equal(labels.data, expected)
+    edges = viewer.layers["gray superpixel boundaries"]
+    assert edges.data.shape == (64, 96) and set(np.unique(edges.data)) == {0, 1}
+    assert tuple(edges.scale) == (2.0, 0.5)
+    assert str(n) in widget.status.text()
+
+
+def test_rerun_replaces_the_layer(viewer, widget, qtbot):
+    viewer.add_image(_scene(), name="gray")
+    _run(widget, qtbot)
+    widget.k_box.setValue(30)
+    _run(widget, qtbot)
+    assert [layer.name for layer in viewer.layers].count("gray superpixels") == 1
+    assert np.unique(viewer.layers["gray superpixels"].data).size > K + 5
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_rgb_layer_is_one_colour_image_not_a_volume(viewer, widget, qtbot, errors, channels):
+    img = _rgb()
+    if channels == 4:
+        img = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+    layer = viewer.add_image(img, name="rgb")
+    assert layer.rgb and layer.ndim == 2
+    job = plan_job(layer, viewer.dims)
+    assert job.channel_axis == -1 and job.spatial == 2 and job.image().shape == img.shape
+    _run(widget, qtbot)
+    assert errors == []
+    labels = viewer.layers["rgb superpixels"].data
+    assert labels.shape == (64, 96) and labels.dtype == np.int32 and labels.min() == 1
+    assert np.array_equal(labels, lnsnet.segment(img, K))
+
+
+def test_channels_in_first_axis(viewer, widget, qtbot, errors):
+    g = _scene()
+    stack = np.stack([g, 1 - g], axis=0)  # (C, Y, X)
+    viewer.add_image(stack, name="two")
+    widget.channels_box.setChecked(True)
+    _run(widget, qtbot)
+    assert errors == []
+    labels = viewer.layers["two superpixels"].data
+    assert labels.shape == (64, 96)  # spans every channel
+    assert np.array_equal(labels, lnsnet.segment(np.moveaxis(stack, 0, -1), K, convert2lab=False))
+
+
+def test_channels_in_first_axis_of_a_volume(viewer, widget, qtbot, errors):
+    stack = np.stack([np.stack([_scene(20, 30, seed=10 * c + z) for z in range(4)]) for c in range(2)])  # (C, Z, Y, X)
+    viewer.add_image(stack, name="cells")
+    widget.channels_box.setChecked(True)
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert errors == []
+    labels = viewer.layers["cells superpixels"].data
+    assert labels.shape == (4, 20, 30)
+    expected = lnsnet.segment(np.moveaxis(stack, 0, -1), K, channel_axis=-1, convert2lab=False,
+                              spacing=(1.0, 1.0, 1.0))
+    assert np.array_equal(labels, expected)
+
+
+# ----------------------------------------------------------------------------- 3-D and more
+def test_volume_gives_supervoxels_with_the_layer_spacing(viewer, widget, qtbot, errors):
+    from lnsnet.volume import DEFAULTS
+
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(6)])
+    viewer.add_image(vol, name="vol", scale=(4.0, 1.0, 1.0))
+    widget.scope_box.setCurrentText(VOLUME)
+    # the 3-D clustering takes no preset: its own default compactness
+    assert not widget.preset_box.isEnabled() and widget.compactness_box.value() == DEFAULTS["compactness"]
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None
+    labels = viewer.layers["vol superpixels"]
+    assert labels.data.shape == (6, 32, 40) and labels.data.dtype == np.int32 and labels.data.min() == 1
+    assert K // 2 <= np.unique(labels.data).size <= 2 * K
+    assert tuple(labels.scale) == (4.0, 1.0, 1.0)
+    assert np.array_equal(labels.data, lnsnet.segment(vol, K, channel_axis=None, spacing=(4.0, 1.0, 1.0)))
+    widget.scope_box.setCurrentText(PLANE)  # back to 2-D: the preset and its compactness
+    assert widget.preset_box.isEnabled()
+    assert widget.compactness_box.value() == lnsnet.PRESETS["compact"]["compactness"]
+
+
+def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors):
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(4)])
+    vol[1, 5, 5] = np.nan
+    viewer.add_image(vol, name="holes")
+    widget.scope_box.setCurrentText(VOLUME)
+    with pytest.raises(ValueError) as refused:  # lnsnet's own word on it
+        lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0))
+    _run(widget, qtbot)
+    assert errors == [f"lnsnet: {refused.value}"] and widget.last_error == errors[0]
+    assert [layer.name for layer in viewer.layers] == ["holes"]
+    assert widget.worker is None and widget.run_button.isEnabled() and not widget.progress.isVisible()
+
+
+def test_volume_plumbing(viewer, widget, qtbot, monkeypatch):
+    """What segment gets for a volume, and where a 3-D answer goes (with a stand-in segment)."""
+    seen = {}
+
+    def fake(image, **kw):
+        seen.update(kw, shape=image.shape)
+        return np.arange(image.size, dtype=np.int32).reshape(image.shape) // 50 + 1
+
+    monkeypatch.setattr(lnsnet, "segment", fake)
+    vol = np.random.default_rng(1).random((5, 20, 30))
+    viewer.add_image(vol, name="vol", scale=(3.0, 0.5, 0.5), translate=(1.0, 2.0, 3.0))
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert seen["shape"] == (5, 20, 30) and seen["channel_axis"] is None and seen["spacing"] == (3.0, 0.5, 0.5)
+    assert seen["clustering"] is None  # the 3-D path takes no preset
+    labels = viewer.layers["vol superpixels"]
+    assert labels.data.shape == (5, 20, 30) and tuple(labels.scale) == (3.0, 0.5, 0.5)
+    assert tuple(labels.translate) == (1.0, 2.0, 3.0)
+
+
+def test_time_series_takes_the_current_plane_only(viewer, widget, qtbot, errors):
+    t, z = 3, 4
+    series = np.stack([np.stack([_scene(32, 40, seed=10 * i + j) for j in range(z)]) for i in range(t)])
+    viewer.add_image(series, name="movie", scale=(1.0, 2.0, 1.0, 1.0))
+    viewer.dims.set_current_step(0, 2)  # t = 2
+    viewer.dims.set_current_step(1, 1)  # z = 1 (world step 1 = z index 1 at scale 2)
+    widget.scope_box.setCurrentText(PLANE)
+    job = plan_job(viewer.layers["movie"], viewer.dims)
+    assert job.index[:2] == (2, 1) and job.image().shape == (32, 40)
+    _run(widget, qtbot)
+    assert errors == []
+    (layer,) = [x for x in viewer.layers if x.name.startswith("movie superpixels")]
+    assert layer.name == "movie superpixels [axis 0=2, axis 1=1]"
+    assert layer.data.shape == (1, 1, 32, 40)  # that plane alone, not the whole series
+    assert tuple(layer.translate) == (2.0, 2.0, 0.0, 0.0) and tuple(layer.scale) == (1.0, 2.0, 1.0, 1.0)
+    assert np.array_equal(layer.data[0, 0], lnsnet.segment(series[2, 1], K, channel_axis=None))
+    # the whole volume at the current time point, not the series
+    job = plan_job(viewer.layers["movie"], viewer.dims, volume=True)
+    assert job.image().shape == (z, 32, 40) and job.spacing == (2.0, 1.0, 1.0) and job.out_shape == (1, z, 32, 40)
+    assert np.array_equal(job.image(), series[2])
+
+
+def test_plane_follows_the_displayed_axes(viewer):
+    vol = np.random.default_rng(2).random((6, 20, 30))
+    layer = viewer.add_image(vol, name="vol")
+    viewer.dims.order = (2, 0, 1)  # display (z, y) planes at an x position
+    viewer.dims.set_current_step(2, 7)
+    job = plan_job(layer, viewer.dims)
+    assert job.kept == (0, 1) and job.index[2] == 7
+    assert np.array_equal(job.image(), vol[:, :, 7])
+    labels = np.arange(6 * 20, dtype=np.int32).reshape(6, 20)
+    assert job.place(labels).shape == (6, 20, 1)
+    assert tuple(job.layer_kwargs["translate"]) == (0.0, 0.0, 7.0)
+
+
+def test_refusals_are_notifications_not_exceptions(viewer, widget, qtbot, errors):
+    viewer.add_image(_rgb(), name="rgb")
+    widget.scope_box.setCurrentText(VOLUME)  # a 2-D RGB image has no volume
+    assert _run(widget, qtbot) is None
+    assert len(errors) == 1 and "whole volume" in errors[0] and "rgb" in errors[0]
+    assert widget.run_button.isEnabled() and len(viewer.layers) == 1
