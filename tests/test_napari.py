@@ -13,6 +13,7 @@ import os
 import warnings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+os.environ.setdefault("NAPARI_CONFIG", "")  # before napari.settings loads: no settings read from or written to ~
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -103,10 +104,9 @@ def test_manifest_validates_and_is_discoverable():
     assert meta["rgb"] and data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] == 3
 
 
-def test_widget_docks_in_a_real_viewer(qtbot, tmp_path, monkeypatch):
+def test_widget_docks_in_a_real_viewer(qtbot):
     """napari finds the widget through the manifest and docks it (Plugins > Superpixels (lnsnet));
     no layer is added: the offscreen platform has no OpenGL for the canvas to draw with."""
-    monkeypatch.setenv("NAPARI_CONFIG", str(tmp_path / "settings.yaml"))  # no settings written to ~
     viewer = napari.Viewer(show=False)
     try:
         dock, widget = viewer.window.add_plugin_dock_widget("lnsnet", "Superpixels")
