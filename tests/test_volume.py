@@ -47,7 +47,7 @@ def test_octants_are_found_exactly():
 
 def test_uint8_volume_with_spacing_and_start_label_zero():
     vol, truth = _octants((12, 36, 36), noise=0.0)
-    u8 = (vol * 255).astype(np.uint8)
+    u8 = (np.clip(vol, 0, 1) * 255).astype(np.uint8)
     labels = lnsnet.segment(u8, 8, channel_axis=None, spacing=(3.0, 1.0, 1.0), start_label=0)
     assert labels.min() == 0 and _same_partition(labels, truth)
 
@@ -183,3 +183,68 @@ def test_3d_model_trains_saves_loads_and_slabs_equal_the_whole(tmp_path):
         load_volume_model(tmp_path / "text.pt")
     with pytest.raises(ValueError, match="not a 3-D model"):
         lnsnet.segment(vol, 8, channel_axis=None, model="bsds500")
+
+
+def test_read_volume_kinds(tmp_path):
+    import tifffile
+
+    from lnsnet.io import read_volume
+
+    vol, truth = _octants((6, 10, 12))
+    u8 = (np.clip(vol, 0, 1) * 255).astype(np.uint8)
+    p = tmp_path / "imagej.tif"
+    tifffile.imwrite(p, u8, imagej=True, resolution=(1 / 0.5, 1 / 0.5), metadata={"spacing": 2.0, "axes": "ZYX"})
+    got, spacing = read_volume(p)
+    assert np.array_equal(got, u8) and spacing == pytest.approx((2.0, 0.5, 0.5))
+    tifffile.imwrite(tmp_path / "pages.tif", u8, photometric="minisblack")  # plain pages: z slices, no size
+    got, spacing = read_volume(tmp_path / "pages.tif")
+    assert np.array_equal(got, u8) and spacing is None
+    two = np.stack([u8, 255 - u8], axis=1)  # ZCYX
+    tifffile.imwrite(tmp_path / "zcyx.tif", two, imagej=True, metadata={"axes": "ZCYX"})
+    got, _ = read_volume(tmp_path / "zcyx.tif")
+    assert got.shape == (6, 10, 12, 2) and np.array_equal(got[..., 1], 255 - u8)
+    np.save(tmp_path / "v.npy", vol)
+    assert np.array_equal(read_volume(tmp_path / "v.npy")[0], vol)
+    tifffile.imwrite(tmp_path / "t.tif", np.stack([u8[0]] * 3), imagej=True, metadata={"axes": "TYX"})
+    with pytest.raises(ValueError, match="time series"):
+        read_volume(tmp_path / "t.tif")
+    tifffile.imwrite(tmp_path / "flat.tif", u8[0])
+    with pytest.raises(ValueError, match="single 2-D image"):
+        read_volume(tmp_path / "flat.tif")
+    with pytest.raises(ValueError, match="720 voxels, more than the limit of 700"):
+        read_volume(p, max_voxels=700)
+    (tmp_path / "junk.tif").write_bytes(b"II*\0garbage")
+    with pytest.raises(ValueError, match="junk.tif"):
+        read_volume(tmp_path / "junk.tif")
+
+
+def test_cli_volume(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from lnsnet.cli import main
+
+    vol, truth = _octants((24, 28, 32), noise=0.01)
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", (np.clip(vol, 0, 1) * 255).astype(np.uint8), imagej=True, resolution=(1.0, 1.0),
+                     metadata={"spacing": 1.0, "axes": "ZYX"})
+    np.save(src / "b.npy", vol)
+    (src / "c.tif").write_bytes(b"II*\0broken")
+    out = tmp_path / "out"
+    assert main(["segment", str(src), "-o", str(out), "-k", "8", "--volume", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "c.tif" in err and "done: 2, failed: 1" in err and "b.npy: no voxel size" in err
+    labels = np.load(out / "a_labels.npy")
+    assert labels.shape == vol.shape and _same_partition(labels, truth)
+    assert np.array_equal(tifffile.imread(out / "a_labels.tif"), labels)
+    assert (out / "a_overlay.png").is_file() and not list(out.glob("c_*"))
+    meta = json.loads((out / "a_labels.json").read_text())
+    assert meta["volume"] is True and meta["model"] == "none"
+    assert main(["segment", str(src / "b.npy"), "-o", str(out), "-k", "8", "--volume", "-q", "--spacing", "2,1,1",
+                 "--overwrite"]) == 0
+    assert json.loads((out / "b_labels.json").read_text())["spacing"] == [2.0, 1.0, 1.0]
+    for bad in (["--spacing", "1,1"], ["--features"], ["--spacing", "0,1,1"]):
+        assert main(["segment", str(src / "b.npy"), "-o", str(out), "--volume", "-q", *bad]) == 2
+        assert capsys.readouterr().err.count("\n") == 1

@@ -95,8 +95,9 @@ def _passed_on(args, *names: str) -> dict:
 
 # ------------------------------------------------------------------------------ segment
 
-def _input_files(args) -> list[Path]:
-    """Apply ``--threads`` and expand the image arguments (files, folders, list files)."""
+def _input_files(args, volumes: bool = False) -> list[Path]:
+    """Apply ``--threads`` and expand the image arguments (files, folders, list files;
+    ``volumes``: folders give their .tif, .tiff and .npy files)."""
     from .train import expand_sources
 
     if args.threads:
@@ -104,7 +105,7 @@ def _input_files(args) -> list[Path]:
 
         set_threads(args.threads)
     try:
-        return expand_sources(args.images)
+        return expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy") if volumes else None)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
 
@@ -154,7 +155,20 @@ def _cmd_segment(args) -> int:
         clustering = clustering.replace(compactness=args.compactness)
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
-    files = _input_files(args)
+    spacing = None
+    if args.spacing is not None:
+        try:
+            spacing = tuple(float(v) for v in args.spacing.split(","))
+        except ValueError:
+            spacing = ()
+        if len(spacing) != 3 or not all(v > 0 and v < float("inf") for v in spacing):
+            raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {args.spacing!r}")
+        if not args.volume:
+            raise CLIError("--spacing is the voxel size of --volume inputs")
+    if args.volume and (args.features or args.adapt or args.clustering):
+        raise CLIError("--volume takes none of --features, --adapt, --clustering (the 3-D clustering has its "
+                       "own options: --compactness)")
+    files = _input_files(args, volumes=args.volume)
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder); a file named on the command line always is
     out_real = os.path.realpath(args.output) + os.sep
@@ -177,8 +191,10 @@ def _cmd_segment(args) -> int:
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local",
-                          features=args.features, names=names, model_id=_model_id(args.model),
-                          max_pixels=args.max_pixels, orientation=not args.ignore_orientation)
+                          features=args.features, names=names,
+                          model_id=_model_id(args.model) if args.model or not args.volume else "none",
+                          max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
+                          volume=args.volume, spacing=spacing, compactness_given=args.compactness is not None)
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -187,7 +203,7 @@ def _cmd_segment(args) -> int:
     else:
         if args.address or args.num_gpus:
             raise CLIError("--address and --num-gpus need --engine ray")
-        model = load_model(args.model, args.device)
+        model = (args.model if args.model not in (None, "none") else None) if args.volume else load_model(args.model, args.device)
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
             from .runtime import kernels_cached
@@ -485,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=None,
                    help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
     _add_reading_options(s)
+    s.add_argument("--volume", action="store_true",
+                   help="every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy): supervoxels, "
+                        "written as NAME_labels.npy and a 3-D NAME_labels.tif, with the middle slice's overlay "
+                        "(docs/volumes.md)")
+    s.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
+                   help="with --volume: the voxel size (default: the file's ImageJ spacing and resolution, else 1,1,1)")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     s.set_defaults(func=_cmd_segment)

@@ -400,8 +400,8 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             a, n = stacked[0] if stacked else ("", len(series))
             what = (_STACKS[a].format(n=n) if a in _STACKS else f"a multi-page TIFF of {n} pages ({a})" if a
                     else f"a TIFF of {n} images of different sizes or kinds")
-            hint = ("; for supervoxels, segment the volume in Python: lnsnet.segment(tifffile.imread(file), K, "
-                    "channel_axis=None, spacing=(dz, dy, dx))" if a == "Z" else "")
+            hint = ("; for supervoxels: lnsnet segment --volume, or lnsnet.segment(volume, K, channel_axis=None, "
+                    "spacing=(dz, dy, dx))" if a == "Z" else "")
             raise ImageFileError(
                 f"refused image {path}: {what}; lnsnet reads single 2-D images here, and does not pick one "
                 f"for you: save the page(s) you want as image files (tifffile.imread(file, key=i)){hint}")
@@ -454,6 +454,89 @@ def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | N
     decoded (not an image, truncated, too large, several frames, unsupported mode).
     """
     return decode_image(path, data, max_pixels=max_pixels, orientation=orientation)
+
+
+def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | None = MAX_PIXELS
+                ) -> tuple[np.ndarray, tuple[float, float, float] | None]:
+    """Read a 3-D stack for supervoxels: ``(Z, Y, X)`` gray or ``(Z, Y, X, C)`` (channels
+    last) at its own type, and the voxel size ``(z, y, x)`` when the file records it
+    (ImageJ's z ``spacing`` and the X/Y resolution tags), else None.
+
+    TIFF (an ImageJ hyperstack, OME or a plain multi-page TIFF whose pages are taken as z
+    slices) or ``.npy`` (a 3-D or 4-D array, channels last). A time series (T > 1) is
+    refused, as is a single 2-D image; the size is checked before decoding against
+    ``max_voxels`` (None or 0: no limit). ``ValueError`` naming the file otherwise.
+    """
+    path = Path(path)
+    if data is None and not path.is_file():
+        raise FileNotFoundError(f"volume file not found: {path}")
+    head = data[:4] if data is not None else _head(path)
+    if path.suffix.lower() == ".npy" or head == b"\x93NUM":
+        try:
+            arr = np.load(path if data is None else io.BytesIO(data), allow_pickle=False, mmap_mode=None)
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: one message
+            raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+        if arr.ndim not in (3, 4) or arr.dtype.kind not in "biuf":
+            raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
+                                 f"{arr.dtype} of shape {arr.shape}")
+        if max_voxels and int(np.prod(arr.shape[:3])) > max_voxels:
+            raise ImageFileError(f"refused volume {path}: {int(np.prod(arr.shape[:3])):,} voxels, more than the "
+                                 f"limit of {max_voxels:,} (raise it with --max-pixels)")
+        return arr, None
+    if head[:4] not in _TIFF_MAGIC:
+        raise ImageFileError(f"cannot read volume {path}: not a TIFF or .npy file")
+    import tifffile
+
+    try:
+        with _decoding(), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            shape, axes = tuple(series.shape), series.axes
+            sizes = dict(zip(axes, shape))
+            if sizes.get("T", 1) > 1:
+                raise ImageFileError(f"refused volume {path}: a time series of {sizes['T']} frames (T); "
+                                     "save one time point as its own stack")
+            spatial = [a for a in axes if a not in "YXSC" and sizes[a] > 1]
+            if len(spatial) > 1:
+                raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: more than one "
+                                     "axis of slices")
+            voxels = int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"]))
+            if max_voxels and voxels > max_voxels:
+                raise ImageFileError(f"refused volume {path}: {voxels:,} voxels, more than the limit of "
+                                     f"{max_voxels:,} (raise it with --max-pixels)")
+            arr = series.asarray()
+            spacing = _voxel_size(tif)
+    except ImageFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged file, a codec tifffile lacks: one message
+        raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+    for a in "SC":  # channels last
+        if a in axes and sizes[a] > 1:
+            arr, axes = np.moveaxis(arr, axes.index(a), -1), axes.replace(a, "") + a
+    keep = [i for i, a in enumerate(axes) if a in "YX" or arr.shape[i] > 1]
+    arr = arr.reshape([arr.shape[i] for i in keep])
+    if arr.ndim == 3 and axes[-1] in "SC" and sizes.get(axes[-1], 1) > 1:
+        raise ImageFileError(f"refused volume {path}: a single 2-D image with channels (shape {arr.shape}), "
+                             "not a stack")
+    if arr.ndim == 2:
+        raise ImageFileError(f"refused volume {path}: a single 2-D image (shape {arr.shape}), not a stack")
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    return np.ascontiguousarray(arr), spacing
+
+
+def _voxel_size(tif) -> tuple[float, float, float] | None:
+    """(z, y, x) from an ImageJ file's z spacing and the first page's resolution tags."""
+    meta = tif.imagej_metadata or {}
+    dz = meta.get("spacing")
+    page = tif.pages[0]
+    try:
+        xr, yr = page.tags["XResolution"].value, page.tags["YResolution"].value
+        dx, dy = xr[1] / xr[0], yr[1] / yr[0]
+    except (KeyError, ZeroDivisionError, TypeError, IndexError):
+        return None
+    if dz is None or not all(np.isfinite(v) and v > 0 for v in (float(dz), dy, dx)):
+        return None
+    return float(dz), float(dy), float(dx)
 
 
 def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:

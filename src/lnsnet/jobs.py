@@ -48,6 +48,9 @@ class SegmentOptions:
     model_id: str | None = None  # the model's name or file, recorded with the outputs
     max_pixels: int | None = None  # refuse larger images before decoding (None: lnsnet.io.MAX_PIXELS; 0: none)
     orientation: bool = True  # apply the EXIF orientation tag (False: the pixels as stored)
+    volume: bool = False  # every input is a 3-D stack: supervoxels (lnsnet.io.read_volume)
+    spacing: tuple | None = None  # volumes: voxel size (z, y, x); None: the file's, else 1, 1, 1
+    compactness_given: bool = False  # volumes: --compactness was given (else the 3-D default)
 
 
 @dataclass
@@ -119,9 +122,13 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     provenance is this one."""
     st = os.stat(file)
     return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "n_segments": int(opts.n_segments), "clustering": opts.clustering.spec(), "adapt": int(opts.adapt),
+            "n_segments": int(opts.n_segments),
+            "clustering": (("3-D:compactness=" + (f"{opts.clustering.compactness:g}" if opts.compactness_given else "default"))
+                           if opts.volume else opts.clustering.spec()),
+            "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
-            **({} if opts.orientation else {"orientation": "as stored"})}
+            **({} if opts.orientation else {"orientation": "as stored"}),
+            **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {})}
 
 
 def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
@@ -219,6 +226,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     from .io import MAX_PIXELS, read_image
 
     files = [Path(f) for f in files]
+    if opts.volume:
+        return [_segment_volume_file(f, out_dir, model, opts, None if data is None else data.get(f)) for f in files]
     outcomes: dict[str, Outcome] = {}
     images = {}
     notices: dict[Path, str] = {}
@@ -265,6 +274,58 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                 outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
     return [outcomes[str(f)] for f in files]
+
+
+def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, data: bytes | None) -> Outcome:
+    """One 3-D stack: read, supervoxels, outputs (labels .npy and 3-D .tif, the middle
+    slice's overlay, the provenance last); nothing of it is left after a failure."""
+    from .inference import segment
+    from .io import MAX_PIXELS, atomic_write, overlay, read_volume, save_png
+
+    try:
+        vol, found = read_volume(f, data, max_voxels=MAX_PIXELS if opts.max_pixels is None else (opts.max_pixels or None))
+        spacing = opts.spacing or found or (1.0, 1.0, 1.0)
+        t0 = time.perf_counter()
+        labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
+                         model=model, compactness=opts.clustering.compactness if opts.compactness_given else None)
+        dt = time.perf_counter() - t0
+        paths = output_paths(f, out_dir, opts)
+        atomic_write(paths["npy"], lambda tmp: _np_save_int32(tmp, labels))
+        atomic_write(paths["tif"], lambda tmp: _save_label_volume(tmp, labels))
+        if paths["png"].exists():
+            paths["png"].unlink()
+        if opts.overlay:
+            z = vol.shape[0] // 2
+            save_png(paths["overlay"], overlay(vol[z], labels[z]))
+        import json
+
+        atomic_write(paths["meta"], json.dumps(provenance(f, opts)))
+    except Exception as exc:  # noqa: BLE001 - one bad file fails alone
+        _remove_outputs(f, out_dir, opts)
+        return Outcome(str(f), "failed", _message(f, exc))
+    k = _count_labels(labels)
+    notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
+                                               "(--spacing dz,dy,dx sets it)")
+    return Outcome(str(f), "done", notice, k=k, seconds=dt)
+
+
+def _np_save_int32(tmp: str, labels) -> None:
+    import numpy as np
+
+    with open(tmp, "wb") as fh:
+        np.save(fh, labels.astype(np.int32))
+
+
+def _save_label_volume(tmp: str, labels) -> None:
+    """A 3-D label TIFF: 16-bit (ImageJ hyperstack, ZYX) up to 65,535 labels, else 32-bit."""
+    import numpy as np
+    import tifffile
+
+    if labels.max() <= 65535 and labels.min() >= 0:
+        tifffile.imwrite(tmp, labels.astype(np.uint16), imagej=True, metadata={"axes": "ZYX"}, compression="zlib")
+    else:
+        tifffile.imwrite(tmp, labels.astype(np.int32 if labels.min() < 0 else np.uint32), compression="zlib",
+                         metadata=None)
 
 
 def _message(f: Path, exc: Exception) -> str:

@@ -98,15 +98,17 @@ class TrainConfig(DictConfig):
 Source = Union[str, Path, np.ndarray, Iterable]
 
 
-def expand_sources(sources: Sequence[Union[str, Path]]) -> list[Path]:
-    """Expand image files, folders (sorted) and list files (``.txt``/``.lst``) to image paths."""
+def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None) -> list[Path]:
+    """Expand image files, folders (sorted; their files with ``suffixes``, default
+    :data:`lnsnet.io.IMAGE_SUFFIXES`) and list files (``.txt``/``.lst``) to image paths."""
+    suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     out: list[Path] = []
     for s in sources:
         p = Path(s)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
             if not files:
-                raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {p}")
+                raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}")
             out.extend(files)
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
