@@ -255,11 +255,13 @@ def _cmd_train(args) -> int:
     from .io import MAX_PIXELS
     from .train import TrainConfig
 
-    files = _input_files(args)
+    files = _input_files(args, volumes=args.volume)
     output = Path(args.output)
     _writable_dir(output.parent if str(output.parent) else Path("."))
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
+    if args.volume:
+        return _train_volumes(args, files, output)
     cfg = TrainConfig(
         **_passed_on(args, "iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed"),
         **({} if args.lr is None else {"lr": args.lr}),
@@ -297,6 +299,45 @@ def _cmd_train(args) -> int:
     if skipped:
         print(f"{len(skipped)} image(s) skipped, named above: they could not be read or used; the model was "
               "trained on the others", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _train_volumes(args, files, output) -> int:
+    """``lnsnet train --volume``: the 3-D network (lnsnet.volume_model) on a stream of stacks."""
+    from .io import MAX_PIXELS
+    from .volume_model import VolumeTrainConfig, load_volume_model, train_volumes
+
+    if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
+        raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
+                       "docs/volumes.md)")
+    spacing = None
+    if args.spacing is not None:
+        try:
+            spacing = tuple(float(v) for v in args.spacing.split(","))
+        except ValueError:
+            spacing = ()
+        if len(spacing) != 3 or not all(0 < v < float("inf") for v in spacing):
+            raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {args.spacing!r}")
+    cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon, seed=args.seed,
+                            **({} if args.lr is None else {"lr": args.lr}))
+    if args.max_images is not None:
+        files = files[: args.max_images]
+    skipped = []
+
+    def on_skip(name: str, reason: str) -> None:
+        skipped.append(name)
+        print(f"skipped: {reason}" if name in reason else f"skipped: {name}: {reason}", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    train_volumes(files, output, spacings=None if spacing is None else [spacing] * len(files),
+                  net=load_volume_model(args.init) if args.init else None, config=cfg, resume=args.resume,
+                  progress=not args.quiet, log=args.log, on_skip=on_skip,
+                  max_voxels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
+    if not args.quiet:
+        print(f"trained on {len(files) - len(skipped)} volume(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+    if skipped:
+        print(f"{len(skipped)} volume(s) skipped, named above", file=sys.stderr)
         return 2
     return 0
 
@@ -542,6 +583,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     _add_reading_options(t)
+    t.add_argument("--volume", action="store_true",
+                   help="the inputs are 3-D stacks (TIFF, .npy): train the 3-D network (lnsnet.volume_model; "
+                        "--iterations random crops per volume; the model file is a resumable checkpoint, "
+                        "written after every volume; docs/volumes.md)")
+    t.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
+                   help="with --volume: the voxel size of every stack (default: each file's, else 1,1,1)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     t.set_defaults(func=_cmd_train)

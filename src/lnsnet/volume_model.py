@@ -55,9 +55,9 @@ class VolumeNet(nn.Module):
         self.config = c = config or VolumeConfig()
         g = torch.Generator().manual_seed(seed)
         n_in = c.in_channels + 3
-        self.conv1 = nn.Conv3d(n_in, c.hidden, 3, padding=1)
+        self.conv1 = nn.Conv3d(n_in, c.hidden, 3, padding=1, bias=False)  # BN follows: a bias would only drift
         self.bn1 = nn.BatchNorm3d(c.hidden)
-        self.conv2 = nn.Conv3d(c.hidden, c.hidden, 3, padding=2, dilation=2)
+        self.conv2 = nn.Conv3d(c.hidden, c.hidden, 3, padding=2, dilation=2, bias=False)
         self.bn2 = nn.BatchNorm3d(c.hidden)
         self.conv3 = nn.Conv3d(c.hidden + n_in, c.out, 1)
         self.reconstruction = nn.Conv3d(c.out, n_in, 1, bias=False)
@@ -181,47 +181,99 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 
 
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
-                  config: VolumeTrainConfig | None = None, progress: bool = False, log=None) -> VolumeNet:
-    """Train (or continue training) a :class:`VolumeNet` on ``volumes`` (``(Z, Y, X)`` gray
-    arrays, or ``(Z, Y, X, C)``), one after another with one optimiser (Algorithm 1 of
-    the paper, volume by volume), ``config.steps`` crops each; ``spacings``: the voxel
-    size of each. Saved to ``output`` (atomically) after every volume."""
+                  config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
+                  on_skip=None, max_voxels: int | None = None) -> VolumeNet:
+    """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
+    another with one optimiser (Algorithm 1 of the paper, volume by volume),
+    ``config.steps`` random crops each.
+
+    ``volumes``: ``(Z, Y, X)`` or ``(Z, Y, X, C)`` arrays, or files read by
+    :func:`lnsnet.io.read_volume` (their recorded voxel size used unless ``spacings``
+    gives one per volume). ``output``: the model file, rewritten atomically after every
+    volume with the optimiser, the position in the stream and the history, so ``resume``
+    continues an interrupted stream where its last checkpoint stopped (the crops of
+    volume ``i`` are drawn from a generator seeded by ``(seed, i)``, so a resumed stream
+    draws what an uninterrupted one would). A file that cannot be read, or a volume of
+    another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
+    history record says why, and the stream goes on."""
+    import warnings
+
+    from .io import MAX_PIXELS, read_volume
+
     cfg = config or VolumeTrainConfig()
-    vols = [v if v.ndim == 4 else v[..., None] for v in volumes]
-    spacings = list(spacings) if spacings is not None else [(1.0, 1.0, 1.0)] * len(vols)
-    if net is None:
-        net = VolumeNet(VolumeConfig(in_channels=vols[0].shape[3]), seed=cfg.seed)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(cfg.seed)
-    history = []
-    for i, (vol, sp) in enumerate(zip(vols, spacings)):
-        if vol.shape[3] != net.config.in_channels:
-            raise ValueError(f"volume {i} has {vol.shape[3]} channels, the model takes {net.config.in_channels}")
-        x_all = torch.from_numpy(_encode(vol, sp, net.config.train_segments))
-        b_all = torch.from_numpy(_contours(vol))
+    items = list(volumes)
+    spacings = list(spacings) if spacings is not None else [None] * len(items)
+    position, history, opt_state = 0, [], None
+    if resume and output is not None and Path(output).is_file():
+        payload = _load_payload(Path(output))
+        if "optimizer" not in payload:
+            raise ValueError(f"{output} holds a 3-D model but no training state; train without --resume")
+        net = _net_from(payload)
+        cfg = VolumeTrainConfig.from_dict(payload.get("train_config", cfg.to_dict()))
+        opt_state, position = payload["optimizer"], int(payload.get("position", 0))
+        history = list(payload.get("history", []))
+    if on_skip is None:
+        def on_skip(name, reason):
+            warnings.warn(f"skipped volume {name}: {reason}", stacklevel=3)
+    opt = None
+    for i, (item, sp) in enumerate(zip(items, spacings)):
+        if i < position:
+            continue
+        name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
+        try:
+            if isinstance(item, (str, Path)):
+                vol, found = read_volume(item, max_voxels=MAX_PIXELS if max_voxels is None else (max_voxels or None))
+                sp = sp or found
+            else:
+                vol = np.asarray(item)
+            vol = vol if vol.ndim == 4 else vol[..., None]
+            if vol.ndim != 4:
+                raise ValueError(f"a volume is ZxYxX or ZxYxXxC, got shape {vol.shape}")
+            if net is None:
+                net = VolumeNet(VolumeConfig(in_channels=vol.shape[3]), seed=cfg.seed)
+            if vol.shape[3] != net.config.in_channels:
+                raise ValueError(f"{vol.shape[3]} channel(s), the model takes {net.config.in_channels}")
+            sp = tuple(sp) if sp is not None else (1.0, 1.0, 1.0)
+            x_all = torch.from_numpy(_encode(vol, sp, net.config.train_segments))
+            b_all = torch.from_numpy(_contours(vol))
+        except (ValueError, OSError) as exc:
+            position = i + 1
+            history.append({"index": i, "name": name, "skipped": str(exc)})
+            on_skip(name, str(exc))
+            continue
+        if opt is None:
+            opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+            if opt_state is not None:
+                opt.load_state_dict(opt_state)
+        rng = np.random.default_rng([cfg.seed, i])
         t0 = time.perf_counter()
         net.train()
-        for step in range(cfg.steps):
+        for _ in range(cfg.steps):
             lo = [int(rng.integers(0, max(1, s - cfg.crop) + 1)) for s in vol.shape[:3]]
             sl = tuple(slice(a, a + cfg.crop) for a in lo)
-            x = x_all[(slice(None),) + sl][None]
-            b = b_all[sl][None]
-            loss, parts = _crop_loss(net, x, b, cfg)
+            loss, parts = _crop_loss(net, x_all[(slice(None),) + sl][None], b_all[sl][None], cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             with torch.no_grad():
                 update_memory(net.memory, net.strength(), cfg.memory_rate)
-        rec = {"index": i, "shape": list(vol.shape[:3]), "loss": loss.item(), **parts,
+        position = i + 1
+        rec = {"index": i, "name": name, "shape": list(vol.shape[:3]), "loss": loss.item(), **parts,
                "seconds": round(time.perf_counter() - t0, 2)}
         history.append(rec)
         if log is not None:
             with open(log, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
         if progress:
-            print(f"volume {i + 1}/{len(vols)}: loss {rec['loss']:.4f} ({rec['seconds']} s)", flush=True)
+            print(f"volume {i + 1}/{len(items)}: loss {rec['loss']:.4f} ({rec['seconds']} s)", flush=True)
         if output is not None:
-            save_volume_model(output, net, history=history, train_config=cfg.to_dict())
+            save_volume_model(output, net, history=history, train_config=cfg.to_dict(), position=position,
+                              optimizer=opt.state_dict())
+    if net is None:
+        raise ValueError("no volume could be trained on")
+    if output is not None and (not history or "skipped" in history[-1]):
+        extra = {"optimizer": opt.state_dict()} if opt is not None else ({"optimizer": opt_state} if opt_state else {})
+        save_volume_model(output, net, history=history, train_config=cfg.to_dict(), position=position, **extra)
     net.eval()
     return net
 
@@ -234,9 +286,7 @@ def save_volume_model(path, net: VolumeNet, **extra) -> None:
     atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
-def load_volume_model(path) -> VolumeNet:
-    """A 3-D model file (tensors and plain data only: ``weights_only`` loading)."""
-    path = Path(path)
+def _load_payload(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
@@ -245,8 +295,18 @@ def load_volume_model(path) -> VolumeNet:
         raise ValueError(f"{path} is not an lnsnet 3-D model file: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an lnsnet 3-D model file (no 'format': '{FORMAT}' entry)")
+    return payload
+
+
+def _net_from(payload: dict) -> VolumeNet:
     net = VolumeNet(VolumeConfig.from_dict(payload["model_config"]))
     net.load_state_dict(payload["state_dict"])
+    return net
+
+
+def load_volume_model(path) -> VolumeNet:
+    """A 3-D model file (tensors and plain data only: ``weights_only`` loading)."""
+    net = _net_from(_load_payload(Path(path)))
     net.eval()
     return net
 
