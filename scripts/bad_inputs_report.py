@@ -86,7 +86,7 @@ def arguments_table(d: Path) -> list[str]:
         ("1x1 image, K=1", good[:1, :1], 1, {}),
         ("1xN image (1x60), K=5", good[:1], 5, {}),
         ("2x4000 image, K=100", (rng.random((2, 4000)) * 255).astype(np.uint8), 100, {}),
-        ("4-D array", good[None], 10, {}),
+        ("4-D array (a one-slice volume with 3 channels)", good[None], 10, {}),
         ("2 channels", good[:, :, :2], 10, {}),
         ("NaN in a float image", nan, 10, {}),
         ("float image outside [0, 1]", good.astype(np.float32), 10, {}),

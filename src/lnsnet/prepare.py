@@ -91,8 +91,8 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
         return np.moveaxis(image, channel_axis, -1)
     if image.ndim == 3 or image.ndim == 4:
         raise ValueError(f"an array of shape {image.shape} with channel_axis={channel_axis!r} is a 3-D volume; "
-                         "lnsnet segments 2-D images (HxW, or HxWxC with channel_axis): segment a volume slice "
-                         "by slice")
+                         "a list takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own for "
+                         "supervoxels")
     raise ValueError(f"image must be HxW or HxWxC, got an array with {image.ndim} dimensions (shape {image.shape})")
 
 
