@@ -120,14 +120,32 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
-def _add_reading_options(p) -> None:
-    """How image files are read, the same for segment and train (docs/reliability.md)."""
+def _add_reading_options(p, volume_help: str) -> None:
+    """How image files are read, the same for segment and train (docs/reliability.md),
+    and ``--volume`` / ``--spacing`` for 3-D stacks."""
+    p.add_argument("--volume", action="store_true", help=volume_help)
+    p.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
+                   help="with --volume: the voxel size (default: each file's ImageJ spacing and resolution, else "
+                        "1,1,1)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
                    help="refuse images of more than N pixels, checked from the file's header before decoding "
                         "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")
     p.add_argument("--ignore-orientation", action="store_true",
                    help="segment the pixels as stored, ignoring the EXIF orientation tag (default: apply it, so "
                         "the outputs are upright as viewers show the image)")
+
+
+def _voxel_spacing(text: str | None) -> tuple[float, float, float] | None:
+    """``--spacing dz,dy,dx`` as three floats > 0 (None when not given)."""
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 3 or not all(0 < v < float("inf") for v in vals):
+        raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {text!r}")
+    return vals
 
 
 COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
@@ -155,14 +173,8 @@ def _cmd_segment(args) -> int:
         clustering = clustering.replace(compactness=args.compactness)
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
-    spacing = None
-    if args.spacing is not None:
-        try:
-            spacing = tuple(float(v) for v in args.spacing.split(","))
-        except ValueError:
-            spacing = ()
-        if len(spacing) != 3 or not all(v > 0 and v < float("inf") for v in spacing):
-            raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {args.spacing!r}")
+    spacing = _voxel_spacing(args.spacing)
+    if spacing is not None:
         if not args.volume:
             raise CLIError("--spacing is the voxel size of --volume inputs")
     if args.volume and (args.features or args.adapt or args.clustering):
@@ -311,14 +323,7 @@ def _train_volumes(args, files, output) -> int:
     if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
         raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
                        "docs/volumes.md)")
-    spacing = None
-    if args.spacing is not None:
-        try:
-            spacing = tuple(float(v) for v in args.spacing.split(","))
-        except ValueError:
-            spacing = ()
-        if len(spacing) != 3 or not all(0 < v < float("inf") for v in spacing):
-            raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {args.spacing!r}")
+    spacing = _voxel_spacing(args.spacing)
     cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon, seed=args.seed,
                             **({} if args.lr is None else {"lr": args.lr}))
     if args.max_images is not None:
@@ -541,13 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray segmentation actor (default 0: CPU)")
     s.add_argument("--workers", type=_positive_int, default=None,
                    help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
-    _add_reading_options(s)
-    s.add_argument("--volume", action="store_true",
-                   help="every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy): supervoxels, "
-                        "written as NAME_labels.npy and a 3-D NAME_labels.tif, with the middle slice's overlay "
-                        "(docs/volumes.md)")
-    s.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
-                   help="with --volume: the voxel size (default: the file's ImageJ spacing and resolution, else 1,1,1)")
+    _add_reading_options(s, "every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy): "
+                            "supervoxels, written as NAME_labels.npy and a 3-D NAME_labels.tif, with the middle "
+                            "slice's overlay (docs/volumes.md)")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     s.set_defaults(func=_cmd_segment)
@@ -582,13 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log", default=None, help="append one JSON line per image to this file")
     t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
-    _add_reading_options(t)
-    t.add_argument("--volume", action="store_true",
-                   help="the inputs are 3-D stacks (TIFF, .npy): train the 3-D network (lnsnet.volume_model; "
-                        "--iterations random crops per volume; the model file is a resumable checkpoint, "
-                        "written after every volume; docs/volumes.md)")
-    t.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
-                   help="with --volume: the voxel size of every stack (default: each file's, else 1,1,1)")
+    _add_reading_options(t, "the inputs are 3-D stacks (TIFF, .npy): train the 3-D network (lnsnet.volume_model; "
+                            "--iterations random crops per volume; the model file is a resumable checkpoint, "
+                            "written after every volume; docs/volumes.md)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     t.set_defaults(func=_cmd_train)

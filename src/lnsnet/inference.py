@@ -245,7 +245,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     by slice: a volume takes ``model=None`` or ``"none"``."""
     from scipy import ndimage
 
-    from .volume import _as_volume, _read_spacing3, segment_volume
+    from .volume import _as_volume, segment_volume
 
     from .volume_model import VolumeNet, load_volume_model
 
@@ -272,7 +272,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         raise ValueError("max_size_factor is not supported for volumes")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
-    spacing3 = _read_spacing3(spacing)
+    spacing3 = read_spacing(spacing, 3)
     if np.any(np.asarray(sigma, dtype=float) != 0):
         sig = np.broadcast_to(np.asarray(sigma, dtype=float), (3,)) if np.ndim(sigma) <= 1 and np.size(sigma) in (1, 3) \
             else None

@@ -48,32 +48,35 @@ class Prepared:
         return int(self.mask.sum()) if self.mask is not None else self.x.shape[1] * self.x.shape[2]
 
 
-def _spatial_pair(value, name: str, positive: bool) -> tuple[float, float]:
-    """A scalar or a sequence of 2 (or, as slic accepts with a warning, 3) numbers for the
-    two spatial axes of a 2-D image."""
+def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:
+    """A scalar or a sequence of ``n`` numbers for the spatial axes of a 2-D image
+    (``n = 2``; slic's old 3-number form is accepted with a warning, its first dropped) or
+    a volume (``n = 3``: z, y, x)."""
     if value is None:
-        return (1.0, 1.0) if positive else (0.0, 0.0)
+        return (1.0 if positive else 0.0,) * n
     if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool):
-        vals = [float(value)] * 2
+        vals = [float(value)] * n
     else:
         try:
             vals = [float(v) for v in np.asarray(value, dtype=float).ravel()]
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
-        if len(vals) == 3:  # slic's old 3-axis form for 2-D images: the first axis is dropped
+        if n == 2 and len(vals) == 3:  # slic's old 3-axis form for 2-D images: the first axis is dropped
             warnings.warn(f"Input image is 2D: {name} number of elements must be 2; the first of {vals} "
                           "is ignored", UserWarning, stacklevel=4)
             vals = vals[1:]
-        if len(vals) != 2:
-            raise ValueError(f"Input image is 2D, but {name} has {len(vals)} elements (expected 2)")
+        if len(vals) != n:
+            raise ValueError(f"Input image is 2D, but {name} has {len(vals)} elements (expected 2)" if n == 2 else
+                             f"a 3-D volume takes {name} as 3 numbers (z, y, x), got {len(vals)}: {value!r}")
     if not all(np.isfinite(v) and (v > 0 if positive else v >= 0) for v in vals):
         raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
-    return vals[0], vals[1]
+    return tuple(vals)
 
 
-def read_spacing(spacing) -> tuple[float, float]:
-    """``spacing`` (None, a number, or per axis (row, column)) as a pair of floats > 0."""
-    return _spatial_pair(spacing, "spacing", positive=True)
+def read_spacing(spacing, n: int = 2) -> tuple[float, ...]:
+    """``spacing`` (None, a number, or one per axis: (row, column), or (z, y, x) with
+    ``n = 3``) as floats > 0."""
+    return _spatial(spacing, "spacing", positive=True, n=n)
 
 
 def _as_channels_last(image, channel_axis) -> np.ndarray:
@@ -139,7 +142,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img, m = img[box[0]:box[1], box[2]:box[3]], m[box[0]:box[1], box[2]:box[3]]
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
-    sy, sx = _spatial_pair(sigma, "sigma", positive=False)
+    sy, sx = _spatial(sigma, "sigma", positive=False)
     if sy > 0 or sx > 0:
         scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
         img = ndimage.gaussian_filter(img, (sy / scale[0], sx / scale[1], 0), mode="reflect")

@@ -28,6 +28,9 @@ import numbers
 import numba as nb
 import numpy as np
 
+from .connectivity import find_root
+from .prepare import read_spacing
+
 
 __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivity_3d"]
 
@@ -56,23 +59,6 @@ def volume_grid(shape: tuple[int, int, int], n_segments: int, spacing=(1.0, 1.0,
             break
         cells = new
     return (cells[0], cells[1], cells[2]), float(step)
-
-
-def _read_spacing3(spacing) -> tuple[float, float, float]:
-    if spacing is None:
-        return (1.0, 1.0, 1.0)
-    if isinstance(spacing, numbers.Real) and not isinstance(spacing, bool):
-        vals = [float(spacing)] * 3
-    else:
-        try:
-            vals = [float(v) for v in np.asarray(spacing, dtype=float).ravel()]
-        except (TypeError, ValueError):
-            raise TypeError(f"spacing must be a number or 3 numbers (z, y, x), got {spacing!r}") from None
-    if len(vals) != 3:
-        raise ValueError(f"a 3-D volume takes spacing as 3 numbers (z, y, x), got {len(vals)}: {spacing!r}")
-    if not all(math.isfinite(v) and v > 0 for v in vals):
-        raise ValueError(f"spacing must be finite and > 0, got {spacing!r}")
-    return vals[0], vals[1], vals[2]
 
 
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -213,18 +199,6 @@ def _cell_seeds(f, valid, cells, seed_f, seed_p):
 
 
 @nb.njit(**_jit)
-def _root32(parent, i):
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:  # path compression
-        nxt = parent[i]
-        parent[i] = root
-        i = nxt
-    return root
-
-
-@nb.njit(**_jit)
 def _components3(labels, comp):
     """6-connected pieces of equal label (label < 0: outside, piece -1) into ``comp``
     (int32), numbered in raster order of their first voxel; returns their count. Union-find
@@ -242,7 +216,7 @@ def _components3(labels, comp):
                     continue
                 for q in (p - 1 if k > 0 else -1, p - x if j > 0 else -1, p - x * y if i > 0 else -1):
                     if q >= 0 and flat[q] == v:
-                        a, b = _root32(parent, p), _root32(parent, q)
+                        a, b = find_root(parent, p), find_root(parent, q)
                         if a != b:
                             if a < b:
                                 parent[b] = a
@@ -254,7 +228,7 @@ def _components3(labels, comp):
         if flat[p] < 0:
             out[p] = -1
             continue
-        r = _root32(parent, p)
+        r = find_root(parent, p)
         if r == p:
             out[p] = m
             m += 1
@@ -327,7 +301,7 @@ def _merge_small3(comp, k, f, min_size):
             c = order[t]
             if size[c] >= min_size or dst[c] < 0:
                 continue
-            a, b = _root32(parent, c), _root32(parent, dst[c])
+            a, b = find_root(parent, c), find_root(parent, dst[c])
             if a != b:
                 parent[a] = b
                 merged += 1
@@ -339,7 +313,7 @@ def _merge_small3(comp, k, f, min_size):
             c = flat[p]
             if c < 0:
                 continue
-            r = _root32(parent, c)
+            r = find_root(parent, c)
             if ids[r] < 0:
                 ids[r] = m
                 m += 1
@@ -401,7 +375,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     vol = _as_volume(volume, channel_axis)
     if min(vol.shape) < 1:
         raise ValueError(f"volume is empty: shape {volume.shape}")
-    spacing3 = _read_spacing3(spacing)
+    spacing3 = read_spacing(spacing, 3)
     m = None
     if mask is not None:
         m = np.asarray(mask)
