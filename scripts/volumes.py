@@ -4,7 +4,7 @@ Settings are chosen on synthetic volumes made here (3-D Voronoi regions with tex
 noise, anisotropic voxels: the "val" set); the labelled PlantSeg volumes of
 ``../shared/data/volumes-plantseg`` (or ``--root``) are the test, scored once with the
 chosen settings. For each method and K: delivered k, 3-D ASA, BR and BP (tolerance r = 1
-voxel: the 3x3x3 cube), UE, EV, time (median of ``--repeats``) and, at K = 1000, the
+voxel: the 3x3x3 cube), UE, EV, CO (3-D compactness), time (median of ``--repeats``) and, at K = 1000, the
 peak resident memory one call adds (a fresh interpreter, Linux's VmHWM after resetting
 it).
 
@@ -112,7 +112,7 @@ def measure(method, c, vol, gt, k, spacing, ignore, repeats, memory=False):
         t0 = time.perf_counter()
         lab = run(method, c, vol, k, spacing)
         times.append(time.perf_counter() - t0)
-    s = score_volume(lab, gt, volume=vol, ignore=ignore)
+    s = score_volume(lab, gt, volume=vol, ignore=ignore, spacing=spacing)
     mb = peak_memory(method, c, vol, k, spacing) if memory else float("nan")
     return {**s, "seconds": statistics.median(times), "peak_mb": mb}, lab
 
@@ -201,16 +201,16 @@ def main():
             pictures = {"ground truth": gt, **pictures}
             figure(vol, pictures, out / "ovule_slice.png", z=vol.shape[0] // 2)
 
-    keys = ["volume", "method", "compactness", "K", "k", "asa", "br", "bp", "ue", "ev", "seconds", "peak_mb"]
+    keys = ["volume", "method", "compactness", "K", "k", "asa", "br", "bp", "ue", "ev", "co", "seconds", "peak_mb"]
     for fname, rows in (("val_rows.csv", val_rows), ("test_rows.csv", test_rows)):
         with open(out / fname, "w", newline="") as fh:
             w = csv.DictWriter(fh, keys, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-    lines = ["| volume | K | method | k | ASA | BR | BP | UE | EV | time s | peak MB |", "|---" * 11 + "|"]
+    lines = ["| volume | K | method | k | ASA | BR | BP | UE | EV | CO | time s | peak MB |", "|---" * 12 + "|"]
     for r in test_rows:
         lines.append(f"| {r['volume']} | {r['K']} | {r['method']} | {r['k']} | {r['asa']:.4f} | {r['br']:.4f} | "
-                     f"{r['bp']:.4f} | {r['ue']:.4f} | {r['ev']:.4f} | {r['seconds']:.2f} | "
+                     f"{r['bp']:.4f} | {r['ue']:.4f} | {r['ev']:.4f} | {r['co']:.3f} | {r['seconds']:.2f} | "
                      + ("" if r["peak_mb"] != r["peak_mb"] else f"{r['peak_mb']:.0f}") + " |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     meta = {"chosen_on_val": chosen, "ks": KS, "slic_grid": SLIC_GRID, "lnsnet_grid": LNSNET_GRID,

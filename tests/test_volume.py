@@ -136,10 +136,14 @@ def test_volume_scores_by_hand():
     b = boundary_voxels(gt)
     assert b.sum() == 4 and b[:, :, 1].all()  # the voxels before the change, on each of the 4 rows
     perfect = score_volume(gt + 5, gt)
-    assert perfect == {"k": 2, "asa": 1.0, "br": 1.0, "bp": 1.0, "ue": 0.0}
+    # two 2x2x2 cubes: V = 8, A = 24 faces, 36 pi 64 / 24^3 = pi / 6 each
+    assert perfect == {"k": 2, "asa": 1.0, "br": 1.0, "bp": 1.0, "ue": 0.0, "co": pytest.approx(np.pi / 6)}
     one = np.zeros_like(gt)  # one supervoxel: ASA 1/2, no boundary found, nothing claimed
     s = score_volume(one, gt)
     assert s["asa"] == 0.5 and s["br"] == 0.0 and s["bp"] == 1.0 and s["ue"] == 1.0  # min(8, 8) twice, over 16
+    assert s["co"] == pytest.approx(36 * np.pi * 16**2 / 40**3)  # a 2x2x4 box: 2 * 4 + 4 * 8 = 40 faces
+    # z twice as thick: a 4 x 2 x 4 box, V = 32, A = 2 (4 * 2 + 4 * 4 + 2 * 4) = 64
+    assert score_volume(one, gt, spacing=(2, 1, 1))["co"] == pytest.approx(36 * np.pi * 32**2 / 64**3)
     shifted = np.zeros_like(gt)
     shifted[:, :, 3:] = 1  # the cut one voxel off: within r=1, not r=0; 4 of 16 voxels misplaced
     assert score_volume(shifted, gt)["br"] == 1.0 and score_volume(shifted, gt, r=0)["br"] == 0.0
