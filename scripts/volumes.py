@@ -26,7 +26,7 @@ import numpy as np
 
 KS = (100, 200, 500, 1000, 2000)
 SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its default is 10
-LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0)  # lnsnet's compactness; its default is 10
+LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0)  # lnsnet's compactness; its default is 1
 
 
 def synthetic(seed: int, shape=(40, 96, 96), spacing=(2.0, 1.0, 1.0), regions=60):
@@ -131,6 +131,19 @@ def choose(rows, method):
     return best[0] if best else None
 
 
+def as_compact_as(rows, method, other, other_c):
+    """The smallest compactness of ``method`` whose mean CO over the val volumes and Ks is
+    at least that of ``other`` at ``other_c`` (shapes as regular as the other's)."""
+    def mean_co(m, c):
+        return float(np.mean([r["co"] for r in rows if r["method"] == m and r["compactness"] == c]))
+
+    target = mean_co(other, other_c)
+    for c in sorted({r["compactness"] for r in rows if r["method"] == method}):
+        if mean_co(method, c) >= target:
+            return c
+    return None
+
+
 def figure(vol, labs: dict, path: Path, z: int):
     import matplotlib
 
@@ -174,6 +187,7 @@ def main():
                     print(f"val synthetic_{i} {method} c={c} K={k} k={r['k']} asa={r['asa']:.4f} br={r['br']:.4f}",
                           flush=True)
     chosen = {m: choose(val_rows, m) for m in ("lnsnet", "slic")}
+    chosen["lnsnet as compact as slic's default"] = as_compact_as(val_rows, "lnsnet", "slic", 10.0)
     print("chosen on val:", chosen, flush=True)
 
     from lnsnet.volume import DEFAULTS
@@ -181,9 +195,12 @@ def main():
     default = DEFAULTS["compactness"]
     if chosen["lnsnet"] != default:
         print(f"note: the val choice ({chosen['lnsnet']}) is not lnsnet's default ({default})", flush=True)
+    matched = chosen["lnsnet as compact as slic's default"]
     methods = [("lnsnet", default, f"lnsnet (default, compactness {default:g})"),
-               ("lnsnet", 10.0, "lnsnet (compactness 10)"),
-               ("slic", 10.0, "slic (default, compactness 10)")]
+               ("lnsnet", 10.0, "lnsnet (compactness 10)")]
+    if matched not in (None, 10.0, default):
+        methods.append(("lnsnet", matched, f"lnsnet (compactness {matched:g}: val CO >= slic's default)"))
+    methods.append(("slic", 10.0, "slic (default, compactness 10)"))
     if chosen["slic"] not in (None, 10.0):
         methods.append(("slic", chosen["slic"], f"slic (val-tuned, compactness {chosen['slic']:g})"))
     test_rows = []
