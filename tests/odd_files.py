@@ -142,23 +142,28 @@ def make_corpus(folder) -> list[Case]:
     bomb = "refused from its header, before decoding: over the pixel limit (--max-pixels)"
     # decompression bombs: small files whose headers claim huge images
     add("bomb_60000x60000.png", _png(60000, 60000, zlib.compress(bytes(60001))),
-        refused("PNG header claiming 60000 x 60000 (1 KB)", bomb, "60000 x 60000"))
-    add("bomb_zlib_17000x17000.png", _png(17000, 17000, _zlib_zeros(17001 * 17000)),
-        refused("PNG of 17000 x 17000 zeros, really compressed (289 M pixels in 280 KB)", bomb, "17000 x 17000"))
+        refused("PNG header claiming 60000 x 60000 (1 KB)", bomb, "3,600,000,000 pixels"))
+    png_bomb = _png(17000, 17000, _zlib_zeros(17001 * 17000))
+    add("bomb_zlib_17000x17000.png", png_bomb,
+        refused("PNG of 17000 x 17000 zeros, really compressed (289 M pixels in 280 KB)", bomb, "289,000,000 pixels"))
     gif = bytearray(_save(Image.fromarray(gray[:2, :2]), format="GIF"))
     gif[6:10] = struct.pack("<HH", 65535, 65535)
     desc = gif.index(b",", 13)
     gif[desc + 5 : desc + 9] = struct.pack("<HH", 65535, 65535)
-    add("bomb_65535x65535.gif", bytes(gif), refused("GIF header claiming 65535 x 65535", bomb, "65535 x 65535"))
+    add("bomb_65535x65535.gif", bytes(gif), refused("GIF header claiming 65535 x 65535", bomb, "4,294,836,225 pixels"))
     add("bomb_100000x100000.tif", _tiff_header_only(100000, 100000),
         refused("TIFF header claiming 100000 x 100000", bomb, "100000 x 100000"))
     jpg = bytearray(_save(pil, format="JPEG", quality=90))
     sof = jpg.index(b"\xff\xc0")
     jpg[sof + 5 : sof + 9] = struct.pack(">HH", 65500, 65500)
-    add("bomb_65500x65500.jpg", bytes(jpg), refused("JPEG header claiming 65500 x 65500", bomb, "65500 x 65500"))
+    add("bomb_65500x65500.jpg", bytes(jpg), refused("JPEG header claiming 65500 x 65500", bomb, "4,290,250,000 pixels"))
     bmp = bytearray(_save(pil, format="BMP"))
     bmp[18:26] = struct.pack("<ii", 50000, 50000)
-    add("bomb_50000x50000.bmp", bytes(bmp), refused("BMP header claiming 50000 x 50000", bomb, "50000 x 50000"))
+    add("bomb_50000x50000.bmp", bytes(bmp), refused("BMP header claiming 50000 x 50000", bomb, "2,500,000,000 pixels"))
+    ico = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 8, len(png_bomb), 22) + png_bomb
+    add("bomb_17000x17000.ico", ico, refused("ICO holding the 17000 x 17000 PNG (Pillow decodes an ICO while "
+                                             "opening it)", "refused by Pillow's guard, set to lnsnet's limit",
+                                             "289,000,000 pixels"))
     text = zlib.compress(bytes(64 << 20))
     add("bomb_text_chunk.png", _png(w, h, zlib.compress(bytes((w + 1) * h)), extra=_png_chunk(b"zTXt", b"c\0\0" + text)),
         refused("PNG with a zTXt chunk of 64 MB of text in 64 KB", "refused (Pillow's text-chunk limit)", "too large"))
@@ -238,6 +243,19 @@ def make_corpus(folder) -> list[Case]:
         read("8-channel TIFF (multispectral)", "read as HxWx8; segment encodes the channels", "uint8", (h, w, 8),
              want=eight))
     add("bigtiff.tif", _tiff(img, bigtiff=True), read("BigTIFF", "read", "uint8", (h, w, 3), want=img))
+
+    # netpbm: samples as stored, whatever the maxval
+    p16 = (img.astype(np.uint16) * 257)
+    add("rgb16.ppm", b"P6\n%d %d\n65535\n" % (w, h) + p16.astype(">u2").tobytes(),
+        read("16-bit PPM (P6, maxval 65535)", "read as uint16, as stored", "uint16", (h, w, 3), want=p16))
+    g12 = (gray.astype(np.uint16) * 16)
+    add("gray12.pgm", b"P5\n# a comment\n%d %d\n4095\n" % (w, h) + g12.astype(">u2").tobytes(),
+        read("12-bit PGM (P5, maxval 4095)", "read as uint16 0..4095, as stored (Pillow would rescale to 65535)",
+             "uint16", (h, w), want=g12))
+    g100 = (gray.astype(np.uint16) * 100 // 255).astype(np.uint8)
+    add("gray100.pgm", b"P2\n%d %d\n100\n" % (w, h) + " ".join(map(str, g100.ravel())).encode(),
+        read("plain-text PGM (P2, maxval 100)", "read as uint8 0..100, as stored (not stretched to 255)", "uint8",
+             (h, w), want=g100))
 
     # several images in one file
     add("multipage_4.tif", _tiff(np.stack([gray, gray // 2, 255 - gray, gray // 3]), photometric="minisblack"),

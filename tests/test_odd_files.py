@@ -78,7 +78,7 @@ def test_a_bomb_is_refused_before_its_pixels_are_decoded(corpus):
     folder, _ = corpus
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match="17000 x 17000"):
+        with pytest.raises(ValueError, match="289,000,000 pixels"):
             read_image(folder / "bomb_zlib_17000x17000.png")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -100,6 +100,31 @@ def test_the_limit_is_the_users(tmp_path):
     with pytest.raises(ValueError, match="max_pixels"):
         read_image(p, max_pixels=-1)
     assert MAX_PIXELS == 16384 * 16384
+
+
+def test_a_tiff_bomb_behind_a_thumbnail_and_an_ico_bomb_are_refused(corpus, tmp_path):
+    """The size checked is that of the page decoded (a reduced first page hides nothing),
+    and Pillow's guard, set to lnsnet's limit, stops an ICO that Pillow decodes while
+    opening it, with under 20 MB allocated."""
+    import tifffile
+
+    big = base_image(60, 80)
+    p = tmp_path / "thumb_first.tif"
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(big[:4, :4], subfiletype=1)  # a reduced-resolution page first
+        tw.write(big)
+    assert read_image(p).shape == (60, 80, 3)
+    with pytest.raises(ValueError, match="80 x 60 pixels"):
+        read_image(p, max_pixels=1000)
+    folder, _ = corpus
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="289,000,000 pixels"):
+            read_image(folder / "bomb_17000x17000.ico")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
 
 
 def test_cli_max_pixels(tmp_path, capsys):

@@ -288,3 +288,44 @@ def test_cli_train_volumes_resumes_exactly_and_skips_bad_files(tmp_path, capsys,
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     labels = lnsnet.segment(np.load(src / "v0.npy"), 8, channel_axis=None, model=tmp_path / "whole.pt")
     assert labels.shape == (14, 16, 18)
+
+
+def test_review_findings_3d(tmp_path, capsys, threads_kept):
+    """A NaN volume is skipped (never trains the model into NaN), a volume thinner than the
+    crop trains, --max-images counts volumes per call across --resume, and read_volume
+    refuses stacks of several sizes and channels of colour images, and checks an .npy's
+    size from its header."""
+    import tifffile
+    import torch
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_volume
+
+    src = tmp_path / "s"
+    src.mkdir()
+    bad = _octants((10, 12, 12))[0]
+    bad[2, 2, 2] = np.nan
+    np.save(src / "a_nan.npy", bad)
+    np.save(src / "b_thin.npy", _octants((1, 40, 40))[0])
+    np.save(src / "c_ok.npy", _octants((10, 12, 12), seed=2)[0])
+    args = ["train", str(src), "-o", str(tmp_path / "m.pt"), "--volume", "--iterations", "2", "-q"]
+    assert main(args + ["--max-images", "1"]) == 2  # a_nan skipped, b_thin trained
+    assert "a_nan.npy: the volume contains NaN" in capsys.readouterr().err
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["position"] == 2
+    assert main(args + ["--max-images", "1", "--resume"]) == 0
+    p = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert p["position"] == 3 and all(torch.isfinite(v).all() for v in p["state_dict"].values())
+    with tifffile.TiffWriter(tmp_path / "split.tif") as tw:
+        tw.write(np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
+        tw.write(np.zeros((2, 4, 4), np.uint8), photometric="minisblack")
+    with pytest.raises(ValueError, match="2 stacks"):
+        read_volume(tmp_path / "split.tif")
+    tifffile.imwrite(tmp_path / "zcyxs.ome.tif", np.zeros((2, 2, 8, 8, 3), np.uint8), ome=True,
+                     photometric="rgb", metadata={"axes": "ZCYXS"})
+    with pytest.raises(ValueError, match="channels of colour images"):
+        read_volume(tmp_path / "zcyxs.ome.tif")
+    with open(tmp_path / "huge.npy", "wb") as fh:  # a header claiming 4000^3 voxels, 10 bytes of data
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False, "shape": (4000,) * 3})
+        fh.write(bytes(10))
+    with pytest.raises(ValueError, match="64,000,000,000 voxels"):
+        read_volume(tmp_path / "huge.npy")

@@ -326,8 +326,6 @@ def _train_volumes(args, files, output) -> int:
     spacing = _voxel_spacing(args.spacing)
     cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon, seed=args.seed,
                             **({} if args.lr is None else {"lr": args.lr}))
-    if args.max_images is not None:
-        files = files[: args.max_images]
     skipped = []
 
     def on_skip(name: str, reason: str) -> None:
@@ -338,9 +336,9 @@ def _train_volumes(args, files, output) -> int:
     train_volumes(files, output, spacings=None if spacing is None else [spacing] * len(files),
                   net=load_volume_model(args.init) if args.init else None, config=cfg, resume=args.resume,
                   progress=not args.quiet, log=args.log, on_skip=on_skip,
-                  max_voxels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
+                  max_voxels=MAX_PIXELS if args.max_pixels is None else args.max_pixels, max_volumes=args.max_images)
     if not args.quiet:
-        print(f"trained on {len(files) - len(skipped)} volume(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+        print(f"done in {time.perf_counter() - t0:.1f} s -> {output}")
     if skipped:
         print(f"{len(skipped)} volume(s) skipped, named above", file=sys.stderr)
         return 2

@@ -182,9 +182,12 @@ def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None
     if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 0):
         raise ValueError(f"max_pixels must be a non-negative integer or None, got {max_pixels!r}")
     try:
-        with _decoding():
+        with _decoding(max_pixels):
             out = None
-            if (data[:4] if data is not None else _head(path)) in _TIFF_MAGIC:
+            head = data[:4] if data is not None else _head(path)
+            if head[:2] in (b"P2", b"P3", b"P5", b"P6"):
+                out = _decode_netpbm(path if data is None else None, data, path, max_pixels)
+            elif head in _TIFF_MAGIC:
                 out = _decode_tiff(path if data is None else io.BytesIO(data), path, max_pixels, orientation)
             if out is None:
                 out = _decode_pillow(path, data, max_pixels, orientation)
@@ -195,9 +198,75 @@ def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None
         raise
     except MemoryError:
         raise ImageFileError(f"cannot read image {path}: not enough memory to decode it") from None
+    except _bomb_error() as exc:  # Pillow's guard, set to lnsnet's limit, fired inside Image.open
+        import re
+
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "a size"
+        raise ImageFileError(f"refused image {path}: its header says {size}, more than the limit of {max_pixels:,} "
+                             "(a decompression bomb, or a really large image: raise the limit with --max-pixels / "
+                             "max_pixels=)") from None
     except Exception as exc:  # a decoder's complaint about a damaged or unsupported file, whatever its type
         reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
         raise ImageFileError(f"cannot read image {path}: {reason}") from None
+
+
+def _decode_netpbm(file: Path | None, data: bytes | None, path: Path, max_pixels: int | None) -> Decoded:
+    """A PGM or PPM (P2/P5 gray, P3/P6 RGB) with its samples as stored: uint8 up to a
+    maxval of 255, uint16 above (Pillow would rescale other maxvals to 8 or 16 bits and
+    read 16-bit colour as 8-bit). The size is checked from the header."""
+    whole = data is not None
+    if not whole:
+        with open(file, "rb") as fh:
+            data = fh.read(4096)  # the header: the file itself is read once its size is known
+    magic = data[:2]
+    tokens, pos = [], 2
+    while len(tokens) < 3:  # width, height, maxval; '#' comments run to the end of a line
+        while pos < len(data) and data[pos : pos + 1].isspace():
+            pos += 1
+        if data[pos : pos + 1] == b"#":
+            while pos < len(data) and data[pos : pos + 1] not in (b"\n", b"\r"):
+                pos += 1
+            continue
+        start = pos
+        while pos < len(data) and not data[pos : pos + 1].isspace() and data[pos : pos + 1] != b"#":
+            pos += 1
+        if start == pos:
+            raise ImageFileError(f"cannot read image {path}: a truncated PGM/PPM header")
+        tokens.append(data[start:pos])
+    try:
+        width, height, maxval = (int(t) for t in tokens)
+    except ValueError:
+        raise ImageFileError(f"cannot read image {path}: a PGM/PPM header that is not three numbers") from None
+    if width < 1 or height < 1 or not 1 <= maxval <= 65535:
+        raise ImageFileError(f"cannot read image {path}: PGM/PPM size {width} x {height}, maxval {maxval}")
+    _too_large(path, width, height, max_pixels)
+    if not whole:
+        with open(file, "rb") as fh:
+            data = fh.read()
+    ch = 3 if magic in (b"P3", b"P6") else 1
+    n = width * height * ch
+    dtype = np.uint8 if maxval < 256 else np.dtype(">u2")
+    if magic in (b"P5", b"P6"):
+        raw = data[pos + 1 : pos + 1 + n * np.dtype(dtype).itemsize]
+        if len(raw) < n * np.dtype(dtype).itemsize:
+            raise ImageFileError(f"cannot read image {path}: image file is truncated")
+        arr = np.frombuffer(raw, dtype=dtype)
+    else:
+        vals = data[pos:].split()[:n]
+        if len(vals) < n:
+            raise ImageFileError(f"cannot read image {path}: image file is truncated")
+        arr = np.array([int(v) for v in vals], dtype=np.int64)
+    if arr.max(initial=0) > maxval:
+        raise ImageFileError(f"cannot read image {path}: samples above the PGM/PPM maxval {maxval}")
+    arr = arr.astype(np.uint8 if maxval < 256 else np.uint16).reshape((height, width) + ((3,) if ch == 3 else ()))
+    return Decoded(np.ascontiguousarray(arr), "PPM" if ch == 3 else "PGM")
+
+
+def _bomb_error():
+    from PIL import Image
+
+    return Image.DecompressionBombError
 
 
 def _too_large(path: Path, width: int, height: int, max_pixels: int | None, what: str = "") -> None:
@@ -212,10 +281,10 @@ _DECODING = threading.Lock()
 
 
 @contextlib.contextmanager
-def _decoding():
-    """While lnsnet decodes a file: Pillow's own decompression-bomb limit off (a global: a
-    warning above 89 M pixels, an error above 179 M; lnsnet checks its own, raisable limit
-    instead), and the decoders' warnings and log lines (Pillow's "Corrupt EXIF data",
+def _decoding(max_pixels: int | None = None):
+    """While lnsnet decodes a file: Pillow's own decompression-bomb limit (a global: a
+    warning above 89 M pixels, an error above 179 M) set to lnsnet's raisable one, which
+    lnsnet also checks itself from every header; and the decoders' warnings and log lines (Pillow's "Corrupt EXIF data",
     tifffile's complaints) kept off stderr: a file is read or refused with one message.
     Restored after; a lock keeps lnsnet's threads from racing on these globals."""
     import logging
@@ -227,7 +296,9 @@ def _decoding():
     with _DECODING, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         saved, disabled = Image.MAX_IMAGE_PIXELS, log.disabled
-        Image.MAX_IMAGE_PIXELS, log.disabled = None, True
+        # Pillow refuses above twice its limit: half of lnsnet's keeps its guard on for the
+        # formats it decodes inside Image.open (ICO, ICNS), at lnsnet's limit
+        Image.MAX_IMAGE_PIXELS, log.disabled = (max_pixels // 2 + 1 if max_pixels else None), True
         try:
             yield
         finally:
@@ -378,11 +449,11 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
         return None
     with tif:
         try:
-            page = tif.pages[0]
-            width, height = int(page.imagewidth), int(page.imagelength)
             series = [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
             main = series[0]
+            page = main.keyframe  # the page decoded, not a thumbnail or reduced level before it
             shape, axes = tuple(main.shape), main.axes
+            width, height = int(page.imagewidth), int(page.imagelength)
             photometric = int(page.photometric)
             extras = tuple(page.extrasamples or ())
             turn = 1
@@ -473,15 +544,24 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     head = data[:4] if data is not None else _head(path)
     if path.suffix.lower() == ".npy" or head == b"\x93NUM":
         try:
-            arr = np.load(path if data is None else io.BytesIO(data), allow_pickle=False, mmap_mode=None)
+            fh = open(path, "rb") if data is None else io.BytesIO(data)
+            with fh:
+                version = np.lib.format.read_magic(fh)
+                fmt = np.lib.format
+                read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, _, dtype = read_header(fh)  # the header only
+                if len(shape) not in (3, 4) or dtype.kind not in "biuf":
+                    raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
+                                         f"{dtype} of shape {shape}")
+                if max_voxels and int(np.prod(shape[:3])) > max_voxels:
+                    raise ImageFileError(f"refused volume {path}: {int(np.prod(shape[:3])):,} voxels, more than "
+                                         f"the limit of {max_voxels:,} (raise it with --max-pixels)")
+                fh.seek(0)
+                arr = np.load(fh, allow_pickle=False)
+        except ImageFileError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: one message
             raise ImageFileError(f"cannot read volume {path}: {exc}") from None
-        if arr.ndim not in (3, 4) or arr.dtype.kind not in "biuf":
-            raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
-                                 f"{arr.dtype} of shape {arr.shape}")
-        if max_voxels and int(np.prod(arr.shape[:3])) > max_voxels:
-            raise ImageFileError(f"refused volume {path}: {int(np.prod(arr.shape[:3])):,} voxels, more than the "
-                                 f"limit of {max_voxels:,} (raise it with --max-pixels)")
         return arr, None
     if head[:4] not in _TIFF_MAGIC:
         raise ImageFileError(f"cannot read volume {path}: not a TIFF or .npy file")
@@ -489,9 +569,16 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
 
     try:
         with _decoding(), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
-            series = tif.series[0]
+            full = [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
+            if len(full) > 1:
+                raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks of different sizes or "
+                                     "kinds; save the one you want on its own")
+            series = full[0]
             shape, axes = tuple(series.shape), series.axes
             sizes = dict(zip(axes, shape))
+            if sizes.get("S", 1) > 1 and sizes.get("C", 1) > 1:
+                raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: channels of colour "
+                                     "images; save one kind of channel")
             if sizes.get("T", 1) > 1:
                 raise ImageFileError(f"refused volume {path}: a time series of {sizes['T']} frames (T); "
                                      "save one time point as its own stack")

@@ -404,6 +404,8 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         if net.config.in_channels != vol.shape[3]:
             raise ValueError(f"the 3-D model takes {net.config.in_channels} channel(s), the volume has {vol.shape[3]}")
         z = volume_features(net, vol, spacing3)
+        if not np.isfinite(z).all():
+            raise ValueError("the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)")
         sel = z[m] if m is not None else z.reshape(-1, z.shape[3])
         z -= sel.mean(0)
         z /= np.maximum(sel.std(0), 1e-6)

@@ -136,11 +136,15 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
     za = _ScaleGradient.apply(z, (g / (g + net.memory)).reshape(1, -1, 1, 1, 1))  # GAL
     d, h, w = x.shape[2:]
     n = [max(1, min(cfg.cells, s)) for s in (d, h, w)]
-    seeds = F.adaptive_avg_pool3d(za, n)[0]  # (D, nz, ny, nx)
-    D = seeds.shape[0]
+    D = za.shape[1]
     cz = (torch.arange(d) * n[0] // d)
     cy = (torch.arange(h) * n[1] // h)
     cx = (torch.arange(w) * n[2] // w)
+    # seeds: each cell's mean feature, over the voxels of the same cells the candidates use
+    cell = ((cz[:, None, None] * n[1] + cy[None, :, None]) * n[2] + cx[None, None, :]).reshape(-1)
+    n_cells = n[0] * n[1] * n[2]
+    sums = torch.zeros(n_cells, D, dtype=za.dtype).index_add(0, cell, za[0].reshape(D, -1).t())
+    seeds_flat = sums / torch.bincount(cell, minlength=n_cells).clamp_min(1)[:, None].to(za.dtype)
     offs = torch.tensor([(a, bb, c) for a in (-1, 0, 1) for bb in (-1, 0, 1) for c in (-1, 0, 1)])
     vz = cz[:, None, None, None] + offs[:, 0]
     vy = cy[None, :, None, None] + offs[:, 1]
@@ -148,7 +152,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
     vz, vy, vx = torch.broadcast_tensors(vz, vy, vx)  # (d, h, w, 27)
     valid = (vz >= 0) & (vz < n[0]) & (vy >= 0) & (vy < n[1]) & (vx >= 0) & (vx < n[2])
     idx = (vz.clamp(0, n[0] - 1) * n[1] + vy.clamp(0, n[1] - 1)) * n[2] + vx.clamp(0, n[2] - 1)
-    flat_seeds = seeds.reshape(D, -1).t()  # (K, D)
+    flat_seeds = seeds_flat  # (K, D)
     zf = za[0].reshape(D, -1).t()  # (N, D)
     idx = idx.reshape(-1, 27)
     valid = valid.reshape(-1, 27)
@@ -182,7 +186,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
-                  on_skip=None, max_voxels: int | None = None) -> VolumeNet:
+                  on_skip=None, max_voxels: int | None = None, max_volumes: int | None = None) -> VolumeNet:
     """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
     another with one optimiser (Algorithm 1 of the paper, volume by volume),
     ``config.steps`` random crops each.
@@ -193,7 +197,8 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     volume with the optimiser, the position in the stream and the history, so ``resume``
     continues an interrupted stream where its last checkpoint stopped (the crops of
     volume ``i`` are drawn from a generator seeded by ``(seed, i)``, so a resumed stream
-    draws what an uninterrupted one would). A file that cannot be read, or a volume of
+    draws what an uninterrupted one would); ``max_volumes``: stop after training on this
+    many in this call (resumable). A file that cannot be read, or a volume of
     another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
     history record says why, and the stream goes on."""
     import warnings
@@ -216,9 +221,12 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         def on_skip(name, reason):
             warnings.warn(f"skipped volume {name}: {reason}", stacklevel=3)
     opt = None
+    done = 0
     for i, (item, sp) in enumerate(zip(items, spacings)):
         if i < position:
             continue
+        if max_volumes is not None and done >= max_volumes:
+            break
         name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
         try:
             if isinstance(item, (str, Path)):
@@ -227,8 +235,10 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
             else:
                 vol = np.asarray(item)
             vol = vol if vol.ndim == 4 else vol[..., None]
-            if vol.ndim != 4:
-                raise ValueError(f"a volume is ZxYxX or ZxYxXxC, got shape {vol.shape}")
+            if vol.ndim != 4 or vol.dtype.kind not in "biuf":
+                raise ValueError(f"a volume is a numeric ZxYxX or ZxYxXxC array, got {vol.dtype} {vol.shape}")
+            if vol.dtype.kind == "f" and not np.isfinite(vol).all():
+                raise ValueError("the volume contains NaN or infinite values")
             if net is None:
                 net = VolumeNet(VolumeConfig(in_channels=vol.shape[3]), seed=cfg.seed)
             if vol.shape[3] != net.config.in_channels:
@@ -249,7 +259,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         t0 = time.perf_counter()
         net.train()
         for _ in range(cfg.steps):
-            lo = [int(rng.integers(0, max(1, s - cfg.crop) + 1)) for s in vol.shape[:3]]
+            lo = [int(rng.integers(0, max(0, s - cfg.crop) + 1)) for s in vol.shape[:3]]
             sl = tuple(slice(a, a + cfg.crop) for a in lo)
             loss, parts = _crop_loss(net, x_all[(slice(None),) + sl][None], b_all[sl][None], cfg)
             opt.zero_grad(set_to_none=True)
@@ -258,6 +268,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
             with torch.no_grad():
                 update_memory(net.memory, net.strength(), cfg.memory_rate)
         position = i + 1
+        done += 1
         rec = {"index": i, "name": name, "shape": list(vol.shape[:3]), "loss": loss.item(), **parts,
                "seconds": round(time.perf_counter() - t0, 2)}
         history.append(rec)
