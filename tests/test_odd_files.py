@@ -72,14 +72,16 @@ def test_every_file_meets_its_rule(corpus):
     assert not failures, "\n".join(failures)
 
 
-def test_a_bomb_is_refused_before_its_pixels_are_decoded(corpus):
-    """289 M pixels of zeros in 280 KB: decoding would allocate 289 MB; refusing it from the
-    header allocates almost nothing."""
+@pytest.mark.parametrize("name", ["bomb_zlib_17000x17000.png", "bomb_17000x17000.ico"])
+def test_a_bomb_is_refused_before_its_pixels_are_decoded(corpus, name):
+    """289 M pixels of zeros in 280 KB, as a PNG and inside an ICO (which Pillow decodes
+    while opening it: its guard, set to lnsnet's limit, stops it): decoding would allocate
+    289 MB; refusing it allocates almost nothing."""
     folder, _ = corpus
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="289,000,000 pixels"):
-            read_image(folder / "bomb_zlib_17000x17000.png")
+            read_image(folder / name)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -102,10 +104,8 @@ def test_the_limit_is_the_users(tmp_path):
     assert MAX_PIXELS == 16384 * 16384
 
 
-def test_a_tiff_bomb_behind_a_thumbnail_and_an_ico_bomb_are_refused(corpus, tmp_path):
-    """The size checked is that of the page decoded (a reduced first page hides nothing),
-    and Pillow's guard, set to lnsnet's limit, stops an ICO that Pillow decodes while
-    opening it, with under 20 MB allocated."""
+def test_a_tiff_bomb_behind_a_thumbnail_is_refused(tmp_path):
+    """The size checked is that of the page decoded: a reduced first page hides nothing."""
     import tifffile
 
     big = base_image(60, 80)
@@ -116,15 +116,6 @@ def test_a_tiff_bomb_behind_a_thumbnail_and_an_ico_bomb_are_refused(corpus, tmp_
     assert read_image(p).shape == (60, 80, 3)
     with pytest.raises(ValueError, match="80 x 60 pixels"):
         read_image(p, max_pixels=1000)
-    folder, _ = corpus
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match="289,000,000 pixels"):
-            read_image(folder / "bomb_17000x17000.ico")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 20 * 2**20, peak
 
 
 def test_cli_max_pixels(tmp_path, capsys):
