@@ -261,7 +261,17 @@ def _seed_files() -> dict[str, bytes]:
             "webp": _save(pil, format="WEBP", quality=80),
             "png16": _save(Image.fromarray(img[..., 0].astype(np.uint16) * 257), format="PNG"),
             "tif16": _tiff(img.astype(np.uint16) * 257, photometric="rgb"),
-            "tiff32": _tiff(img[..., 0].astype(np.float32) / 255)}
+            "tiff32": _tiff(img[..., 0].astype(np.float32) / 255),
+            "pgm": b"P5\n32 24\n4095\n" + (img[..., 0].astype(">u2") * 16).tobytes(),
+            "ppm": b"P3\n32 24\n255\n" + " ".join(map(str, img.ravel())).encode()}
+
+
+def _volume_seeds() -> dict[str, bytes]:
+    g = base_image(12, 16)[..., 1]
+    buf = io.BytesIO()
+    np.save(buf, np.stack([g] * 3))
+    return {"stack.tif": _tiff(np.stack([g] * 4), imagej=True, metadata={"axes": "ZYX", "spacing": 2.0}),
+            "stack.npy": buf.getvalue()}
 
 
 SEEDS = _seed_files()
@@ -316,5 +326,37 @@ def test_fuzzed_files_end_in_a_result_or_a_clear_refusal(tmp_path_factory, fmt):
             return  # e.g. NaN in a float TIFF: segment says so
         assert labels.shape == arr.shape[:2] and labels.min() == 1
         assert np.array_equal(read_image(path, data=data, max_pixels=2**20), arr)  # bytes as the Ray engine reads
+
+    one()
+
+
+VOLUME_SEEDS = _volume_seeds()
+
+
+@pytest.mark.parametrize("name", sorted(VOLUME_SEEDS))
+def test_fuzzed_stacks_end_in_a_volume_or_a_clear_refusal(tmp_path_factory, name):
+    """Mutated 3-D stacks (ImageJ TIFF, .npy) through read_volume: a volume of 3 or 4
+    dimensions or a ValueError naming the file, never another exception."""
+    from lnsnet.io import read_volume
+
+    path = tmp_path_factory.mktemp("fuzz_volume") / name
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def one(draw):
+        data = bytearray(VOLUME_SEEDS[name])
+        for _ in range(draw.draw(st.integers(1, 3))):
+            if not data:
+                break
+            at = draw.draw(st.integers(0, len(data) - 1))
+            data[at] = draw.draw(st.integers(0, 255))
+        path.write_bytes(bytes(data))
+        try:
+            vol, _ = read_volume(path, max_voxels=2**20)
+        except ValueError as exc:
+            assert str(path) in str(exc)
+            return
+        assert vol.ndim in (3, 4) and vol.size > 0
 
     one()

@@ -592,6 +592,8 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                                      f"{max_voxels:,} (raise it with --max-pixels)")
             arr = series.asarray()
             spacing = _voxel_size(tif)
+            if arr.size == 0 or arr.ndim != len(axes):
+                raise ImageFileError(f"cannot read volume {path}: its pixel array has shape {arr.shape}")
     except ImageFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file, a codec tifffile lacks: one message
