@@ -329,3 +329,23 @@ def test_review_findings_3d(tmp_path, capsys, threads_kept):
         fh.write(bytes(10))
     with pytest.raises(ValueError, match="64,000,000,000 voxels"):
         read_volume(tmp_path / "huge.npy")
+
+
+def test_volume_model_files_of_another_kind_are_one_line(tmp_path, capsys):
+    import torch
+
+    from lnsnet.cli import main
+    from lnsnet.volume_model import VolumeNet, load_volume_model, save_volume_model
+
+    save_volume_model(tmp_path / "old.pt", VolumeNet())
+    payload = torch.load(tmp_path / "old.pt", weights_only=True)
+    payload["state_dict"]["conv1.bias"] = torch.zeros(12)  # as an older version wrote it
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="does not fit this version"):
+        load_volume_model(tmp_path / "old.pt")
+    np.save(tmp_path / "v.npy", _octants((8, 10, 12))[0])
+    for model in (str(tmp_path / "old.pt"), "bsds500"):
+        assert main(["segment", str(tmp_path / "v.npy"), "-o", str(tmp_path / "o"), "--volume", "-q",
+                     "--model", model]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err

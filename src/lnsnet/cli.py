@@ -215,7 +215,15 @@ def _cmd_segment(args) -> int:
     else:
         if args.address or args.num_gpus:
             raise CLIError("--address and --num-gpus need --engine ray")
-        model = (args.model if args.model not in (None, "none") else None) if args.volume else load_model(args.model, args.device)
+        if args.volume:  # a 3-D model file, loaded once: a wrong one fails before any stack is read
+            from .volume_model import load_volume_model
+
+            if args.model not in (None, "none") and not os.path.isfile(args.model):
+                raise CLIError(f"--model {args.model}: a volume takes a 3-D model file (lnsnet train --volume makes "
+                               "one; the shipped models are 2-D and are not applied slice by slice)")
+            model = load_volume_model(args.model) if args.model not in (None, "none") else None
+        else:
+            model = load_model(args.model, args.device)
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
             from .runtime import kernels_cached
@@ -619,8 +627,8 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the traceback with --debug
         if args.debug:
             raise
-        print(f"error: internal error {type(exc).__name__}: {exc} (rerun with --debug for the traceback, and "
-              "please report it)", file=sys.stderr)
+        print(f"error: internal error {type(exc).__name__}: {' '.join(str(exc).split())} (rerun with --debug for "
+              "the traceback, and please report it)", file=sys.stderr)
         return 1
 
 

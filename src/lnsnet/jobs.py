@@ -331,7 +331,7 @@ def _save_label_volume(tmp: str, labels) -> None:
 def _message(f: Path, exc: Exception) -> str:
     """One line for a failed file: the reason, naming the file; an error of an unexpected
     kind (not a refusal of the input) also says what kind it was."""
-    msg = str(exc) or type(exc).__name__
+    msg = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the exception wrote
     if isinstance(exc, MemoryError):
         msg = "not enough memory to segment it (try --batch-size 1, or a smaller image)"
     elif not isinstance(exc, (ValueError, TypeError, OSError)):

@@ -213,7 +213,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         payload = _load_payload(Path(output))
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a 3-D model but no training state; train without --resume")
-        net = _net_from(payload)
+        net = _net_from(payload, output)
         cfg = VolumeTrainConfig.from_dict(payload.get("train_config", cfg.to_dict()))
         opt_state, position = payload["optimizer"], int(payload.get("position", 0))
         history = list(payload.get("history", []))
@@ -309,15 +309,20 @@ def _load_payload(path: Path) -> dict:
     return payload
 
 
-def _net_from(payload: dict) -> VolumeNet:
-    net = VolumeNet(VolumeConfig.from_dict(payload["model_config"]))
-    net.load_state_dict(payload["state_dict"])
+def _net_from(payload: dict, path=None) -> VolumeNet:
+    try:
+        net = VolumeNet(VolumeConfig.from_dict(payload["model_config"]))
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise ValueError(f"{path or 'the model file'} does not fit this version's 3-D network (made by another "
+                         f"version of lnsnet?): {first}") from None
     return net
 
 
 def load_volume_model(path) -> VolumeNet:
     """A 3-D model file (tensors and plain data only: ``weights_only`` loading)."""
-    net = _net_from(_load_payload(Path(path)))
+    net = _net_from(_load_payload(Path(path)), path)
     net.eval()
     return net
 
