@@ -169,8 +169,9 @@ def test_3d_model_trains_saves_loads_and_slabs_equal_the_whole(tmp_path):
     from lnsnet.volume_model import VolumeConfig, VolumeNet
 
     net = VolumeNet(VolumeConfig(train_segments=64), seed=0)
-    x = torch.from_numpy(_encode(vol[..., None], (1, 1, 1), 64))[None, :, :12, :12, :12]
-    b = torch.from_numpy(_contours(vol[..., None]))[None, :12, :12, :12]
+    encoded = _encode(vol[..., None], (1, 1, 1), 64)
+    x = torch.from_numpy(encoded)[None, :, :12, :12, :12]
+    b = torch.from_numpy(_contours(encoded[:1]))[None, :12, :12, :12]
     with torch.no_grad():
         before = float(_crop_loss(net, x, b, cfg)[0])
     net = train_volumes([vol, vol[::-1].copy()], tmp_path / "m.pt", net=net, config=cfg)

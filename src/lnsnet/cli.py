@@ -174,9 +174,8 @@ def _cmd_segment(args) -> int:
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
     spacing = _voxel_spacing(args.spacing)
-    if spacing is not None:
-        if not args.volume:
-            raise CLIError("--spacing is the voxel size of --volume inputs")
+    if spacing is not None and not args.volume:
+        raise CLIError("--spacing is the voxel size of --volume inputs")
     if args.volume and (args.features or args.adapt or args.clustering):
         raise CLIError("--volume takes none of --features, --adapt, --clustering (the 3-D clustering has its "
                        "own options: --compactness)")
@@ -272,7 +271,7 @@ def _cmd_segment(args) -> int:
 
 def _cmd_train(args) -> int:
     from . import load_model, train_stream
-    from .io import MAX_PIXELS
+    from .io import pixel_limit
     from .train import TrainConfig
 
     files = _input_files(args, volumes=args.volume)
@@ -291,41 +290,27 @@ def _cmd_train(args) -> int:
     )
     start = load_model(args.init, None) if args.init else None
     t0 = time.perf_counter()
-    skipped = []
-
-    def on_skip(name: str, reason: str) -> None:
-        skipped.append(name)
-        line = f"skipped: {reason}" if os.sep in reason or "/" in reason else f"skipped: {name}: {reason}"
-        if args.quiet:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            from tqdm.auto import tqdm
-
-            tqdm.write(line, file=sys.stderr)
-
+    skipped: list[str] = []
+    on_skip = _skip_reporter(args, skipped)
     train_stream(
         files,
         output,
         config=cfg,
         model=start,
         progress=not args.quiet,
-        max_pixels=MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None),
+        max_pixels=pixel_limit(args.max_pixels),
         orientation=not args.ignore_orientation,
         on_skip=on_skip,
         **_passed_on(args, "resume", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
         print(f"trained on {len(files) - len(skipped)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
-    if skipped:
-        print(f"{len(skipped)} image(s) skipped, named above: they could not be read or used; the model was "
-              "trained on the others", file=sys.stderr)
-        return 2
-    return 0
+    return _skipped_summary(skipped, "image")
 
 
 def _train_volumes(args, files, output) -> int:
     """``lnsnet train --volume``: the 3-D network (lnsnet.volume_model) on a stream of stacks."""
-    from .io import MAX_PIXELS
+    from .io import pixel_limit
     from .volume_model import VolumeTrainConfig, load_volume_model, train_volumes
 
     if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
@@ -334,23 +319,41 @@ def _train_volumes(args, files, output) -> int:
     spacing = _voxel_spacing(args.spacing)
     cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon, seed=args.seed,
                             **({} if args.lr is None else {"lr": args.lr}))
-    skipped = []
-
-    def on_skip(name: str, reason: str) -> None:
-        skipped.append(name)
-        print(f"skipped: {reason}" if name in reason else f"skipped: {name}: {reason}", file=sys.stderr, flush=True)
-
+    skipped: list[str] = []
+    on_skip = _skip_reporter(args, skipped)
     t0 = time.perf_counter()
     train_volumes(files, output, spacings=None if spacing is None else [spacing] * len(files),
                   net=load_volume_model(args.init) if args.init else None, config=cfg, resume=args.resume,
                   progress=not args.quiet, log=args.log, on_skip=on_skip,
-                  max_voxels=MAX_PIXELS if args.max_pixels is None else args.max_pixels, max_volumes=args.max_images)
+                  max_voxels=pixel_limit(args.max_pixels), max_volumes=args.max_images)
     if not args.quiet:
         print(f"done in {time.perf_counter() - t0:.1f} s -> {output}")
-    if skipped:
-        print(f"{len(skipped)} volume(s) skipped, named above", file=sys.stderr)
-        return 2
-    return 0
+    return _skipped_summary(skipped, "volume")
+
+
+def _skip_reporter(args, skipped: list):
+    """A training stream's ``on_skip``: one ``skipped:`` line on stderr (above the progress
+    bar), naming the file unless the reason does; the names collected in ``skipped``."""
+    def on_skip(name: str, reason: str) -> None:
+        skipped.append(name)
+        line = f"skipped: {reason}" if name in reason else f"skipped: {name}: {reason}"
+        if args.quiet:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+
+    return on_skip
+
+
+def _skipped_summary(skipped: list, noun: str) -> int:
+    """The exit code of a training stream (2 when something was skipped, said in one line)."""
+    if not skipped:
+        return 0
+    print(f"{len(skipped)} {noun}(s) skipped, named above: they could not be read or used; the model was trained "
+          "on the others", file=sys.stderr)
+    return 2
 
 
 # --------------------------------------------------------------------------------- info

@@ -19,7 +19,7 @@ from .grid import Grid, make_grid
 from .hub import as_device, is_input_only, resolve_model
 from .model import LNSNet
 from .model.seeds import sample_features
-from .prepare import Prepared, prepare, read_spacing
+from .prepare import Prepared, _spatial, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -256,9 +256,8 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
             try:
                 model = load_volume_model(model)
             except ValueError:
-                model = "a 2-D model file" if _is_2d_model_file(model) else None
-                if model is None:
-                    raise
+                if not _is_2d_model_file(model):
+                    raise  # neither kind of model: the 3-D loader's reason
         if not isinstance(model, VolumeNet):
             raise ValueError(f"model={model!r} is not a 3-D model: lnsnet does not apply a 2-D model slice by slice "
                              f"to a volume of shape {volume.shape}; pass a 3-D model (lnsnet.volume_model) or "
@@ -273,11 +272,8 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     spacing3 = read_spacing(spacing, 3)
-    if np.any(np.asarray(sigma, dtype=float) != 0):
-        sig = np.broadcast_to(np.asarray(sigma, dtype=float), (3,)) if np.ndim(sigma) <= 1 and np.size(sigma) in (1, 3) \
-            else None
-        if sig is None or not np.all(np.isfinite(sig)) or np.any(sig < 0):
-            raise ValueError(f"sigma must be a number or 3 numbers >= 0 (z, y, x) for a volume, got {sigma!r}")
+    sig = np.asarray(_spatial(sigma, "sigma", positive=False, n=3))
+    if sig.any():
         if np.ndim(sigma) == 0:  # a scalar sigma is in physical units
             sig = sig / np.asarray(spacing3)
         vol = _as_volume(volume, channel_axis).astype(np.float32)

@@ -12,7 +12,6 @@ import os
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -104,6 +103,12 @@ def unit_range(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray
 # ``--max-pixels`` (the CLI); 0 or None: no limit
 MAX_PIXELS = 2**28  # 268,435,456 pixels: 16,384 x 16,384
 
+
+def pixel_limit(option: int | None) -> int | None:
+    """The readers' ``max_pixels`` for an option as the CLI and :class:`SegmentOptions` take
+    it: None -> :data:`MAX_PIXELS`, 0 -> no limit (None)."""
+    return MAX_PIXELS if option is None else (option or None)
+
 # EXIF orientation -> the numpy operation that shows the stored pixels as a viewer does
 # (Pillow's ImageOps.exif_transpose: 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM,
 # 5 TRANSPOSE, 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90)
@@ -116,22 +121,11 @@ _ORIENT = {
     7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
     8: lambda a: np.rot90(a, 1),
 }
-ORIENTATION_NAMES = {1: "as stored", 2: "mirrored left-right", 3: "rotated 180 degrees", 4: "mirrored top-bottom",
-                     5: "transposed", 6: "rotated 90 degrees clockwise", 7: "transversed",
-                     8: "rotated 90 degrees counter-clockwise"}
+_ORIENTATIONS = range(1, 9)  # valid EXIF orientation values; others are ignored
 
 
 class ImageFileError(ValueError):
     """An image file lnsnet refuses or cannot decode; the message names the file and why."""
-
-
-@dataclass
-class Decoded:
-    """An image as decoded, and what was done to it on the way (for the record)."""
-
-    array: np.ndarray
-    format: str
-    orientation: int = 1  # the EXIF orientation applied (1: none)
 
 
 def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
@@ -162,11 +156,6 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
     ``FileNotFoundError`` for a missing file and :class:`ImageFileError` (a ``ValueError``)
     naming the file and why for everything else.
     """
-    return _decode(path, data, max_pixels=max_pixels, orientation=orientation).array
-
-
-def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
-            orientation: bool = True) -> Decoded:
     path = Path(path)
     if data is None:
         if not path.is_file():
@@ -186,13 +175,13 @@ def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None
             out = None
             head = data[:4] if data is not None else _head(path)
             if head[:2] in (b"P2", b"P3", b"P5", b"P6"):
-                out = _decode_netpbm(path if data is None else None, data, path, max_pixels)
+                out = _decode_netpbm(path, data, max_pixels)
             elif head in _TIFF_MAGIC:
                 out = _decode_tiff(path if data is None else io.BytesIO(data), path, max_pixels, orientation)
             if out is None:
                 out = _decode_pillow(path, data, max_pixels, orientation)
-        if out.array.size == 0 or out.array.ndim not in (2, 3):
-            raise ImageFileError(f"cannot read image {path}: its pixel array has shape {out.array.shape}")
+        if out.size == 0 or out.ndim not in (2, 3):
+            raise ImageFileError(f"cannot read image {path}: its pixel array has shape {out.shape}")
         return out
     except ImageFileError:
         raise
@@ -202,22 +191,19 @@ def _decode(path: PathLike, data: bytes | None = None, *, max_pixels: int | None
         import re
 
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(found.group(1)):,} pixels" if found else "a size"
-        raise ImageFileError(f"refused image {path}: its header says {size}, more than the limit of {max_pixels:,} "
-                             "(a decompression bomb, or a really large image: raise the limit with --max-pixels / "
-                             "max_pixels=)") from None
+        raise _refuse_size(path, f"{int(found.group(1)):,} pixels" if found else "a size", max_pixels) from None
     except Exception as exc:  # a decoder's complaint about a damaged or unsupported file, whatever its type
         reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
         raise ImageFileError(f"cannot read image {path}: {reason}") from None
 
 
-def _decode_netpbm(file: Path | None, data: bytes | None, path: Path, max_pixels: int | None) -> Decoded:
+def _decode_netpbm(path: Path, data: bytes | None, max_pixels: int | None) -> np.ndarray:
     """A PGM or PPM (P2/P5 gray, P3/P6 RGB) with its samples as stored: uint8 up to a
     maxval of 255, uint16 above (Pillow would rescale other maxvals to 8 or 16 bits and
     read 16-bit colour as 8-bit). The size is checked from the header."""
     whole = data is not None
     if not whole:
-        with open(file, "rb") as fh:
+        with open(path, "rb") as fh:
             data = fh.read(4096)  # the header: the file itself is read once its size is known
     magic = data[:2]
     tokens, pos = [], 2
@@ -242,7 +228,7 @@ def _decode_netpbm(file: Path | None, data: bytes | None, path: Path, max_pixels
         raise ImageFileError(f"cannot read image {path}: PGM/PPM size {width} x {height}, maxval {maxval}")
     _too_large(path, width, height, max_pixels)
     if not whole:
-        with open(file, "rb") as fh:
+        with open(path, "rb") as fh:
             data = fh.read()
     ch = 3 if magic in (b"P3", b"P6") else 1
     n = width * height * ch
@@ -260,7 +246,7 @@ def _decode_netpbm(file: Path | None, data: bytes | None, path: Path, max_pixels
     if arr.max(initial=0) > maxval:
         raise ImageFileError(f"cannot read image {path}: samples above the PGM/PPM maxval {maxval}")
     arr = arr.astype(np.uint8 if maxval < 256 else np.uint16).reshape((height, width) + ((3,) if ch == 3 else ()))
-    return Decoded(np.ascontiguousarray(arr), "PPM" if ch == 3 else "PGM")
+    return np.ascontiguousarray(arr)
 
 
 def _bomb_error():
@@ -269,12 +255,16 @@ def _bomb_error():
     return Image.DecompressionBombError
 
 
-def _too_large(path: Path, width: int, height: int, max_pixels: int | None, what: str = "") -> None:
+def _refuse_size(path: Path, size: str, max_pixels: int) -> ImageFileError:
+    """The refusal of an image whose header says ``size``, over ``max_pixels``."""
+    return ImageFileError(f"refused image {path}: its header says {size}, more than the limit of {max_pixels:,} "
+                          "(a decompression bomb, or a really large image: raise the limit with --max-pixels / "
+                          "max_pixels=)")
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int | None) -> None:
     if max_pixels and width * height > max_pixels:
-        raise ImageFileError(
-            f"refused image {path}: its header says {width} x {height} pixels{what} "
-            f"({width * height:,}), more than the limit of {max_pixels:,} (a decompression bomb, or a "
-            "really large image: raise the limit with --max-pixels / max_pixels=)")
+        raise _refuse_size(path, f"{width} x {height} pixels ({width * height:,})", max_pixels)
 
 
 _DECODING = threading.Lock()
@@ -331,7 +321,7 @@ def _c_stderr_silenced(on: bool):
         os.close(saved)
 
 
-def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orientation: bool) -> Decoded:
+def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orientation: bool) -> np.ndarray:
     from PIL import Image
 
     def open_image():
@@ -363,7 +353,7 @@ def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orien
             else:  # gray + alpha and 1-bit -> gray; palette, CMYK, YCbCr, LAB, ... -> RGB
                 arr = np.array(im.convert("L" if mode in ("LA", "La", "1") else "RGB"))
         turn = _exif_orientation(im) if orientation else 1  # after the pixels: a PNG's eXIf may follow them
-    return Decoded(_oriented(arr, turn), fmt, turn)
+    return _oriented(arr, turn)
 
 
 def _exif_orientation(im) -> int:
@@ -373,7 +363,7 @@ def _exif_orientation(im) -> int:
         value = int(value[0] if isinstance(value, (tuple, list)) else value)
     except Exception:  # a damaged EXIF block: the pixels as stored
         return 1
-    return value if value in ORIENTATION_NAMES else 1
+    return value if value in _ORIENTATIONS else 1
 
 
 def _oriented(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -428,10 +418,16 @@ def _head(path: Path) -> bytes:
         return b""
 
 
+def _full_series(tif) -> list:
+    """A TIFF's image series but its reduced-resolution levels and thumbnails (all of them
+    when every one is reduced)."""
+    return [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
+
+
 _STACKS = {"Z": "a 3-D stack of {n} slices (Z)", "T": "a time series of {n} frames (T)"}
 
 
-def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) -> Decoded | None:
+def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) -> np.ndarray | None:
     """A TIFF's image at its bit depth, read by tifffile: gray, RGB(A) or channels (planar
     or interleaved, moved to the last axis); ``None`` where Pillow reads it as well or says
     why it cannot (other colour spaces, palettes, 8-bit samples in codecs tifffile needs
@@ -449,7 +445,7 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
         return None
     with tif:
         try:
-            series = [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
+            series = _full_series(tif)
             main = series[0]
             page = main.keyframe  # the page decoded, not a thumbnail or reduced level before it
             shape, axes = tuple(main.shape), main.axes
@@ -459,7 +455,7 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             turn = 1
             if orientation:
                 tag = page.tags.get(274)
-                turn = int(tag.value) if tag is not None and int(tag.value) in ORIENTATION_NAMES else 1
+                turn = int(tag.value) if tag is not None and int(tag.value) in _ORIENTATIONS else 1
         except Exception:  # a damaged structure: Pillow tries and says why
             return None
         _too_large(path, width, height, max_pixels)
@@ -507,7 +503,7 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
         arr = arr.astype(np.float32)  # float16 widened; float64 kept
     elif not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.float64):
         return None  # complex: Pillow says why
-    return Decoded(_oriented(np.ascontiguousarray(arr), turn), "TIFF", turn)
+    return _oriented(np.ascontiguousarray(arr), turn)
 
 
 def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
@@ -553,9 +549,7 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 if len(shape) not in (3, 4) or dtype.kind not in "biuf":
                     raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
                                          f"{dtype} of shape {shape}")
-                if max_voxels and int(np.prod(shape[:3])) > max_voxels:
-                    raise ImageFileError(f"refused volume {path}: {int(np.prod(shape[:3])):,} voxels, more than "
-                                         f"the limit of {max_voxels:,} (raise it with --max-pixels)")
+                _too_many_voxels(path, int(np.prod(shape[:3])), max_voxels)
                 fh.seek(0)
                 arr = np.load(fh, allow_pickle=False)
         except ImageFileError:
@@ -569,7 +563,7 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
 
     try:
         with _decoding(), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
-            full = [s for s in tif.series if not getattr(s.keyframe, "is_reduced", False)] or list(tif.series)
+            full = _full_series(tif)
             if len(full) > 1:
                 raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks of different sizes or "
                                      "kinds; save the one you want on its own")
@@ -586,10 +580,7 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
             if len(spatial) > 1:
                 raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: more than one "
                                      "axis of slices")
-            voxels = int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"]))
-            if max_voxels and voxels > max_voxels:
-                raise ImageFileError(f"refused volume {path}: {voxels:,} voxels, more than the limit of "
-                                     f"{max_voxels:,} (raise it with --max-pixels)")
+            _too_many_voxels(path, int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"])), max_voxels)
             arr = series.asarray()
             spacing = _voxel_size(tif)
             if arr.size == 0 or arr.ndim != len(axes):
@@ -611,6 +602,12 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr), spacing
+
+
+def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
+    if max_voxels and voxels > max_voxels:
+        raise ImageFileError(f"refused volume {path}: {voxels:,} voxels, more than the limit of {max_voxels:,} "
+                             "(raise it with --max-pixels)")
 
 
 def _voxel_size(tif) -> tuple[float, float, float] | None:
@@ -701,7 +698,9 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     """Write a label map as ``<stem>.npy`` (int32) and a label image: ``<stem>.png``
     (16-bit) or, when a label exceeds 65,535 (more than a 16-bit PNG holds),
     ``<stem>.tif`` (32-bit, deflate-compressed; read back by :func:`read_labels`, ImageJ,
-    tifffile, Pillow). ``png=False``: no label image. Returns the paths written.
+    tifffile, Pillow). A 3-D label volume's image is always ``<stem>.tif``: a 16-bit ImageJ
+    stack (ZYX) up to 65,535 labels, else 32-bit. ``png=False``: no label image. Returns
+    the paths written.
     """
     stem = Path(path_stem)
     labels = np.asarray(labels)
@@ -711,7 +710,10 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
         atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
         written.append(p)
     if png:
-        if labels.size and (labels.max() > 65535 or labels.min() < 0):
+        if labels.ndim == 3:
+            p = stem.with_name(stem.name + ".tif")
+            atomic_write(p, lambda tmp: _save_tiff(tmp, labels))
+        elif labels.size and (labels.max() > 65535 or labels.min() < 0):
             p = stem.with_name(stem.name + ".tif")
             atomic_write(p, lambda tmp: _save_tiff(tmp, labels))
         else:
@@ -724,6 +726,9 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
 def _save_tiff(path: str, labels: np.ndarray) -> None:
     import tifffile
 
+    if labels.ndim == 3 and labels.size and labels.min() >= 0 and labels.max() <= 65535:
+        tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata={"axes": "ZYX"}, compression="zlib")
+        return
     dtype = np.int32 if labels.min() < 0 else np.uint32
     tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None)
 

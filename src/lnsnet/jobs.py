@@ -164,9 +164,9 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
 
 
 def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions) -> None:
-    """The outputs of one file; the label image as 16-bit PNG or, above 65,535, 32-bit
-    TIFF (the other one, left by an earlier run, removed); the overlay last, so that a
-    run stopped midway redoes the file."""
+    """The outputs of one file; the label image as 16-bit PNG or, above 65,535 or for a
+    volume, TIFF (the other one, left by an earlier run, removed); the provenance last, so
+    that a run stopped midway redoes the file."""
     from .io import overlay, save_labels, save_png
 
     paths = output_paths(file, out_dir, opts)
@@ -178,8 +178,9 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions) -> No
         from .measure import regions, write_csv
 
         write_csv(regions(image, labels), paths["regions"])
-    if opts.overlay:
-        save_png(paths["overlay"], overlay(image, labels))
+    if opts.overlay:  # a volume: its middle slice
+        z = labels.shape[0] // 2
+        save_png(paths["overlay"], overlay(image[z], labels[z]) if labels.ndim == 3 else overlay(image, labels))
     import json
 
     from .io import atomic_write
@@ -223,7 +224,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     or segmented gets a ``failed`` outcome with the reason; the others go on.
     ``data`` maps a file to its bytes when they were read already (Ray engine)."""
     from .inference import segment
-    from .io import MAX_PIXELS, read_image
+    from .io import pixel_limit, read_image
 
     files = [Path(f) for f in files]
     if opts.volume:
@@ -231,7 +232,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     outcomes: dict[str, Outcome] = {}
     images = {}
     notices: dict[Path, str] = {}
-    limit = MAX_PIXELS if opts.max_pixels is None else (opts.max_pixels or None)
+    limit = pixel_limit(opts.max_pixels)
     for f in files:
         try:
             images[f] = read_image(f, None if data is None else data.get(f), max_pixels=limit,
@@ -280,26 +281,16 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
     """One 3-D stack: read, supervoxels, outputs (labels .npy and 3-D .tif, the middle
     slice's overlay, the provenance last); nothing of it is left after a failure."""
     from .inference import segment
-    from .io import MAX_PIXELS, atomic_write, overlay, read_volume, save_png
+    from .io import pixel_limit, read_volume
 
     try:
-        vol, found = read_volume(f, data, max_voxels=MAX_PIXELS if opts.max_pixels is None else (opts.max_pixels or None))
+        vol, found = read_volume(f, data, max_voxels=pixel_limit(opts.max_pixels))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None)
         dt = time.perf_counter() - t0
-        paths = output_paths(f, out_dir, opts)
-        atomic_write(paths["npy"], lambda tmp: _np_save_int32(tmp, labels))
-        atomic_write(paths["tif"], lambda tmp: _save_label_volume(tmp, labels))
-        if paths["png"].exists():
-            paths["png"].unlink()
-        if opts.overlay:
-            z = vol.shape[0] // 2
-            save_png(paths["overlay"], overlay(vol[z], labels[z]))
-        import json
-
-        atomic_write(paths["meta"], json.dumps(provenance(f, opts)))
+        _write(f, vol, labels, out_dir, opts)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
         return Outcome(str(f), "failed", _message(f, exc))
@@ -307,25 +298,6 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
     notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
                                                "(--spacing dz,dy,dx sets it)")
     return Outcome(str(f), "done", notice, k=k, seconds=dt)
-
-
-def _np_save_int32(tmp: str, labels) -> None:
-    import numpy as np
-
-    with open(tmp, "wb") as fh:
-        np.save(fh, labels.astype(np.int32))
-
-
-def _save_label_volume(tmp: str, labels) -> None:
-    """A 3-D label TIFF: 16-bit (ImageJ hyperstack, ZYX) up to 65,535 labels, else 32-bit."""
-    import numpy as np
-    import tifffile
-
-    if labels.max() <= 65535 and labels.min() >= 0:
-        tifffile.imwrite(tmp, labels.astype(np.uint16), imagej=True, metadata={"axes": "ZYX"}, compression="zlib")
-    else:
-        tifffile.imwrite(tmp, labels.astype(np.int32 if labels.min() < 0 else np.uint32), compression="zlib",
-                         metadata=None)
 
 
 def _message(f: Path, exc: Exception) -> str:

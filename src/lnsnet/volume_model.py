@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dictconfig import DictConfig
+from .io import MAX_PIXELS
 from .model.grm import _ScaleGradient, gbl_scale, update_memory
 
 __all__ = ["VolumeConfig", "VolumeNet", "VolumeTrainConfig", "train_volumes", "load_volume_model",
@@ -99,13 +100,13 @@ def _encode(vol: np.ndarray, spacing, n_segments: int) -> np.ndarray:
     return np.concatenate([_standardised(vol), np.stack(grids)], 0)
 
 
-def _contours(vol: np.ndarray) -> np.ndarray:
-    """3-D Sobel magnitude of the smoothed standardised channels, scaled to [0, 1] by its
-    99th percentile (the GBL's contour prior)."""
+def _contours(f: np.ndarray) -> np.ndarray:
+    """3-D Sobel magnitude of the smoothed standardised channels ``f`` ``(C, Z, Y, X)`` (the
+    first C rows of :func:`_encode`), scaled to [0, 1] by its 99th percentile (the GBL's
+    contour prior)."""
     from scipy import ndimage
 
-    f = _standardised(vol)
-    mag = np.zeros(vol.shape[:3], dtype=np.float32)
+    mag = np.zeros(f.shape[1:], dtype=np.float32)
     for ch in f:
         s = ndimage.gaussian_filter(ch, 1.0)
         mag += sum(ndimage.sobel(s, axis=a) ** 2 for a in range(3))
@@ -186,7 +187,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
-                  on_skip=None, max_voxels: int | None = None, max_volumes: int | None = None) -> VolumeNet:
+                  on_skip=None, max_voxels: int | None = MAX_PIXELS, max_volumes: int | None = None) -> VolumeNet:
     """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
     another with one optimiser (Algorithm 1 of the paper, volume by volume),
     ``config.steps`` random crops each.
@@ -198,12 +199,13 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     continues an interrupted stream where its last checkpoint stopped (the crops of
     volume ``i`` are drawn from a generator seeded by ``(seed, i)``, so a resumed stream
     draws what an uninterrupted one would); ``max_volumes``: stop after training on this
-    many in this call (resumable). A file that cannot be read, or a volume of
+    many in this call (resumable); ``max_voxels``: files with more voxels are refused before
+    decoding (default :data:`lnsnet.io.MAX_PIXELS`; None or 0: no limit). A file that cannot be read, or a volume of
     another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
     history record says why, and the stream goes on."""
     import warnings
 
-    from .io import MAX_PIXELS, read_volume
+    from .io import read_volume
 
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
@@ -230,7 +232,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
         try:
             if isinstance(item, (str, Path)):
-                vol, found = read_volume(item, max_voxels=MAX_PIXELS if max_voxels is None else (max_voxels or None))
+                vol, found = read_volume(item, max_voxels=max_voxels)
                 sp = sp or found
             else:
                 vol = np.asarray(item)
@@ -244,8 +246,8 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
             if vol.shape[3] != net.config.in_channels:
                 raise ValueError(f"{vol.shape[3]} channel(s), the model takes {net.config.in_channels}")
             sp = tuple(sp) if sp is not None else (1.0, 1.0, 1.0)
-            x_all = torch.from_numpy(_encode(vol, sp, net.config.train_segments))
-            b_all = torch.from_numpy(_contours(vol))
+            x = _encode(vol, sp, net.config.train_segments)
+            x_all, b_all = torch.from_numpy(x), torch.from_numpy(_contours(x[: vol.shape[3]]))
         except (ValueError, OSError) as exc:
             position = i + 1
             history.append({"index": i, "name": name, "skipped": str(exc)})
