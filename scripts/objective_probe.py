@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--recon", type=float, default=1.0, help="invariance: weight of the reconstruction")
     ap.add_argument("--gt", action="store_true", help="region: BSDS500's human segments (upper bound)")
     ap.add_argument("--context", action="store_true", help="add a context branch at 1/4 resolution")
+    ap.add_argument("--width", type=int, default=16, help="channels of the context branch")
     ap.add_argument("--c2", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -127,7 +128,7 @@ def main() -> None:
     else:
         model = LNSNet(ModelConfig(c_2=args.c2), generator=torch.Generator().manual_seed(0))
     if args.context:
-        model.embedder = ContextEmbedder(model.embedder)
+        model.embedder = ContextEmbedder(model.embedder, args.width)
     params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())
     opt = torch.optim.Adam(params, lr=args.lr)
     model.train()

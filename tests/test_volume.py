@@ -350,3 +350,67 @@ def test_volume_model_files_of_another_kind_are_one_line(tmp_path, capsys):
                      "--model", model]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def _textured(seed=3, shape=(18, 26, 22)):
+    """Octants with noise strong enough that many voxels are near ties between seeds."""
+    vol, _ = _octants(shape, noise=0.15, seed=seed)
+    return vol
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(spacing=(2.5, 1.0, 0.8), compactness=3.0), dict(channels=True),
+                                dict(mask=True)])
+def test_torch_seed_rounds_equal_the_cpu_kernels(kw):
+    """The torch seed rounds (a GPU's path, run here on the CPU in float64) give the CPU
+    kernels' labels exactly: same candidates, same order, same tie rule; also assigned in
+    one-plane slabs (bounded memory)."""
+    import functools
+
+    from lnsnet import volume as V
+
+    vol = _textured()
+    kw = dict(kw)
+    if kw.pop("channels", False):
+        vol = np.stack([vol, vol[::-1] ** 2], axis=-1)
+        kw["channel_axis"] = -1
+    if kw.pop("mask", False):
+        m = np.zeros(vol.shape[:3], bool)
+        m[2:15, 3:, :19] = True
+        kw["mask"] = m
+    want = V.segment_volume(vol, 60, **kw)
+    assert np.array_equal(V.segment_volume(vol, 60, device="cpu", **kw), want)
+    slabbed = functools.partial(V._rounds_torch, max_chunk=1)
+    orig = V._rounds_torch
+    try:
+        V._rounds_torch = slabbed
+        assert np.array_equal(V.segment_volume(vol, 60, device="cpu", **kw), want)
+    finally:
+        V._rounds_torch = orig
+
+
+def test_torch_seed_rounds_in_float32_agree_on_nearly_every_voxel(monkeypatch):
+    """A GPU computes in float32: near-ties may go the other way, so the labels agree on
+    at least 99.9 % of the voxels, not all (measured here on the CPU in float32)."""
+    import functools
+
+    from lnsnet import volume as V
+
+    vol = _textured(seed=5, shape=(24, 30, 28))
+    want = V.segment_volume(vol, 120)
+    monkeypatch.setattr(V, "_rounds_torch", functools.partial(V._rounds_torch, float64=False))
+    got = V.segment_volume(vol, 120, device="cpu")
+    assert (got == want).mean() >= 0.999
+
+
+def test_volume_device_cuda_without_a_gpu_is_refused_and_cpu_uses_the_kernels(monkeypatch):
+    import torch
+
+    from lnsnet import volume as V
+
+    vol = _textured()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            lnsnet.segment(vol, 20, channel_axis=None, device="cuda")
+    # device='cpu' through segment() runs the numba kernels, not torch
+    monkeypatch.setattr(V, "_rounds_torch", lambda *a, **k: pytest.fail("torch path used on the CPU"))
+    assert lnsnet.segment(vol, 20, channel_axis=None, device="cpu").max() > 1

@@ -79,7 +79,8 @@ def segment(
         ``"untrained"`` uses the network before training: what training adds is the
         difference.
     device : str or torch.device, optional
-        ``"cpu"`` (default) or ``"cuda"``.
+        ``"cpu"`` (default) or ``"cuda"``. A volume's seed rounds run there too (its
+        connectivity on the CPU).
     clustering : str or ClusterOptions, optional
         How pixels are clustered around the seeds. A preset name: ``"compact"`` (the
         default): superpixels as compact as LSC's; ``"paper"``: the paper's one-shot
@@ -168,7 +169,7 @@ def segment(
                                spacing=spacing, convert2lab=convert2lab, enforce_connectivity=enforce_connectivity,
                                min_size_factor=min_size_factor, max_size_factor=max_size_factor,
                                start_label=start_label, mask=mask, channel_axis=channel_axis, model=model,
-                               clustering=clustering, adapt=adapt)
+                               clustering=clustering, adapt=adapt, device=device)
     overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
     if max_num_iter is not None:
         overrides["iterations"] = max_num_iter
@@ -239,7 +240,7 @@ def _is_volume(image, channel_axis) -> bool:
 
 def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spacing, convert2lab,
                     enforce_connectivity, min_size_factor, max_size_factor, start_label, mask, channel_axis, model,
-                    clustering, adapt):
+                    clustering, adapt, device=None):
     """Supervoxels (:mod:`lnsnet.volume`): the compact clustering in 3-D on the volume's
     standardised channels. No 3-D network ships yet, and the 2-D one is not applied slice
     by slice: a volume takes ``model=None`` or ``"none"``."""
@@ -282,7 +283,14 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
                           enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
-                          start_label=start_label, model=model)
+                          start_label=start_label, model=model, device=_volume_device(device))
+
+
+def _volume_device(device):
+    """Where a volume's seed rounds run: ``None`` (the CPU kernels) for the CPU, else the
+    torch device (:func:`lnsnet.volume._rounds_torch`)."""
+    dev = as_device(device)
+    return None if dev.type == "cpu" else dev
 
 
 def _is_2d_model_file(path) -> bool:

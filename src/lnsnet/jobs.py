@@ -288,7 +288,8 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
-                         model=model, compactness=opts.clustering.compactness if opts.compactness_given else None)
+                         model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
+                         device=opts.device)
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone

@@ -18,6 +18,10 @@ Memory: the kernels read the volume and write int32 labels; beyond the input the
 the labels, the standardised channels (float32, one per input channel), one edge weight
 per voxel and the connectivity's component numbers: about 12 + 4 C bytes a voxel, with
 no per-voxel distance table.
+
+On a GPU (``segment(volume, device="cuda")``) the seed rounds run with torch
+(:func:`_rounds_torch`: the same candidates, order and tie rule, in float32, z-slab by
+z-slab); the edge weights and the connectivity stay on the CPU.
 """
 
 from __future__ import annotations
@@ -322,6 +326,73 @@ def _merge_small3(comp, k, f, min_size):
     return k
 
 
+def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, iters, device,
+                  max_chunk: int = 1 << 22, float64: bool | None = None) -> np.ndarray:
+    """The seed rounds of :func:`segment_volume` (assignment among the 27 cells around a
+    voxel's own, then seeds to their voxels' means) with torch on ``device``: the same
+    distance, candidates in the same order and the same tie rule (the first smallest) as
+    the CPU kernels. Float64 on the CPU (labels equal to the kernels'), float32 on a GPU
+    (``float64`` overrides). Voxels are assigned in z-slabs of at most ``max_chunk`` voxels
+    (bounded memory: about 100 bytes per voxel of a slab, beyond the volume itself)."""
+    import torch
+
+    dev = torch.device(device)
+    dt = torch.float64 if (dev.type == "cpu" if float64 is None else float64) else torch.float32
+    z, y, x, nch = f.shape
+    nz, ny, nx = cells
+    n_seeds = nz * ny * nx
+    ft = torch.from_numpy(f).to(dev)
+    wt = torch.from_numpy(wmap).to(dev, dt) * spatial
+    vt = torch.from_numpy(np.ascontiguousarray(valid)).to(dev)
+    sf = torch.from_numpy(seed_f).to(dev, dt)
+    spos = torch.from_numpy(seed_p).to(dev, dt)
+    cz = torch.arange(z, device=dev) * nz // z
+    cy = torch.arange(y, device=dev) * ny // y
+    cx = torch.arange(x, device=dev) * nx // x
+    gz, gy, gx = (torch.arange(n, device=dev, dtype=dt) for n in (z, y, x))
+    sz, sy, sx = (float(v) for v in spacing)
+    slab = max(1, max_chunk // max(1, y * x))
+    labels = torch.empty((z, y, x), dtype=torch.int64, device=dev)
+    offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
+    for it in range(iters + 1):
+        empty = spos[:, 0] < 0
+        for z0 in range(0, z, slab):
+            z1 = min(z, z0 + slab)
+            fz = ft[z0:z1].to(dt)
+            best = torch.full((z1 - z0, y, x), math.inf, dtype=dt, device=dev)
+            arg = torch.full((z1 - z0, y, x), -1, dtype=torch.int64, device=dev)
+            for a, b, c in offsets:
+                ca, cb, cc = cz[z0:z1] + a, cy + b, cx + c
+                ok = (((ca >= 0) & (ca < nz))[:, None, None] & ((cb >= 0) & (cb < ny))[None, :, None]
+                      & ((cc >= 0) & (cc < nx))[None, None, :])
+                s = ((ca.clamp(0, nz - 1)[:, None, None] * ny + cb.clamp(0, ny - 1)[None, :, None]) * nx
+                     + cc.clamp(0, nx - 1)[None, None, :])
+                ok = ok & ~empty[s]
+                d = ((fz - sf[s]) ** 2).sum(-1) * feat_w
+                sd = spos[s]
+                d = d + wt[z0:z1] * (((gz[z0:z1, None, None] - sd[..., 0]) * sz) ** 2
+                                     + ((gy[None, :, None] - sd[..., 1]) * sy) ** 2
+                                     + ((gx[None, None, :] - sd[..., 2]) * sx) ** 2)
+                take = ok & (d < best)
+                best = torch.where(take, d, best)
+                arg = torch.where(take, s, arg)
+            labels[z0:z1] = torch.where(vt[z0:z1], arg, torch.full_like(arg, -1))
+        if it < iters:
+            lab = labels.reshape(-1)
+            inside = lab >= 0
+            idx = lab[inside]
+            cnt = torch.zeros(n_seeds, dtype=dt, device=dev).index_add_(0, idx, torch.ones_like(idx, dtype=dt))
+            fsum = torch.zeros((n_seeds, nch), dtype=dt, device=dev).index_add_(0, idx, ft.reshape(-1, nch)[inside].to(dt))
+            zz, yy, xx = torch.meshgrid(torch.arange(z, device=dev), torch.arange(y, device=dev),
+                                        torch.arange(x, device=dev), indexing="ij")
+            pos = torch.stack([zz.reshape(-1)[inside], yy.reshape(-1)[inside], xx.reshape(-1)[inside]], 1).to(dt)
+            psum = torch.zeros((n_seeds, 3), dtype=dt, device=dev).index_add_(0, idx, pos)
+            used = cnt > 0
+            sf = torch.where(used[:, None], fsum / cnt.clamp_min(1)[:, None], sf)
+            spos = torch.where(used[:, None], psum / cnt.clamp_min(1)[:, None], spos)
+    return labels.to(torch.int32).cpu().numpy()
+
+
 def components_3d(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """6-connected pieces of equal label of a ``(Z, Y, X)`` int map (negative: outside,
     piece -1), numbered 0.. in raster order of their first voxel, and their count."""
@@ -355,13 +426,15 @@ def _as_volume(volume, channel_axis) -> np.ndarray:
 def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: float | None = None,
                    max_num_iter: int | None = None, spacing=None, channel_axis: int | None = None,
                    mask=None, enforce_connectivity: bool = True, min_size_factor: float | None = None,
-                   start_label: int = 1, edge_scale: float | None = None, model=None) -> np.ndarray:
+                   start_label: int = 1, edge_scale: float | None = None, model=None,
+                   device=None) -> np.ndarray:
     """Supervoxels of a ``(Z, Y, X)`` gray volume (``channel_axis=None``) or a volume with
     channels on ``channel_axis``: int32 labels from ``start_label`` (outside ``mask``:
     ``start_label - 1``). See the module's docstring for the clustering; ``compactness``
     weighs the spatial distance in grid steps against the standardised features (default
     1, chosen on synthetic volumes; 10 gives shapes about as regular as slic's default),
-    ``spacing`` is the voxel size (z, y, x)."""
+    ``spacing`` is the voxel size (z, y, x). ``device`` (a torch device, e.g. ``"cuda"``)
+    runs the seed rounds there (:func:`_rounds_torch`); ``None``: the CPU kernels."""
     if not isinstance(volume, np.ndarray):
         raise TypeError(f"volume must be a numpy array, got {type(volume).__name__}")
     if volume.dtype.kind not in "biuf":
@@ -422,13 +495,16 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     wmap = edge_weights_3d(f, edge_scale)
     spatial = (compactness / step) ** 2
     feat_w = 1.0 / f.shape[3]
-    labels = np.empty(vol.shape[:3], dtype=np.int32)
     cells_a = np.array(cells, dtype=np.int64)
     sp = np.array(spacing3, dtype=np.float64)
-    for it in range(iters + 1):
-        _assign3(f, wmap, valid, cells_a, seed_f, seed_p, sp, spatial, feat_w, labels)
-        if it < iters:
-            _update3(f, labels, n_seeds, seed_f, seed_p)
+    if device is None:
+        labels = np.empty(vol.shape[:3], dtype=np.int32)
+        for it in range(iters + 1):
+            _assign3(f, wmap, valid, cells_a, seed_f, seed_p, sp, spatial, feat_w, labels)
+            if it < iters:
+                _update3(f, labels, n_seeds, seed_f, seed_p)
+    else:
+        labels = _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
     if enforce_connectivity:
         min_size = int(msf * n_vox / max(1, n_segments))
         labels = enforce_connectivity_3d(labels, f, min_size)
