@@ -123,7 +123,7 @@ def test_api_cli_and_benchmark_names_resolve_alike():
 def test_the_rules_that_decide_where_clustering_runs():
     compact, paper = ClusterOptions(), ClusterOptions.resolve("paper")
     assert compact.refines and not paper.refines
-    assert compact.on_cpu("cpu") and compact.on_cpu("cuda")  # the compact steps run on the CPU
+    assert compact.on_cpu("cpu") and not compact.on_cpu("cuda")  # the compact steps in torch on a GPU
     assert paper.on_cpu("cpu") and not paper.on_cpu("cuda")  # torch on a GPU
     assert not ClusterOptions.resolve(mode="dense").on_cpu("cpu")  # dense mode: torch
     assert compact.uses_feature_contrast and not paper.uses_feature_contrast

@@ -34,9 +34,11 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
     standardised CIELAB (edge weights, Potts contrast), ``seed_feats`` ``(K, C)`` and
-    ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs where
-    :meth:`ClusterOptions.on_cpu` says so, and always for a ``mask`` (pixels outside come
-    out -1) or an anisotropic ``spacing`` (:func:`cluster_local`); else torch on ``z``'s
+    ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs on the CPU and for a
+    ``mask`` (pixels outside come out -1) or an anisotropic ``spacing`` anywhere
+    (:func:`cluster_local`); on a GPU the compact clustering's steps run in torch there
+    (:mod:`lnsnet.cluster.gpu`), the paper's one-shot clustering in
+    :mod:`lnsnet.cluster.layer` on ``z``'s
     device. ``extra`` ``(E, H, W)`` float32 (numpy): channels appended to ``z`` (the input
     beside the features; ``seed_feats`` has ``C + E`` columns).
     """
@@ -48,6 +50,11 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
         return cluster_local(lambda r0, r1: zn[:, r0:r1], [(0, zn.shape[1])], grid, image,
                              seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options, mask=mask, spacing=spacing,
                              extra=extra)
+    if options.mode == "local" and options.refines:
+        from .gpu import cluster_local_torch  # the compact clustering on the GPU
+
+        return cluster_local_torch(z, torch.from_numpy(np.ascontiguousarray(image)), grid, seed_feats, seed_pos,
+                                   options, extra=None if extra is None else torch.from_numpy(extra))
     if extra is not None:
         z = torch.cat([z, torch.from_numpy(extra).to(z)], 0)
     return assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window).cpu().numpy()

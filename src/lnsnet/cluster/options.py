@@ -231,7 +231,8 @@ class ClusterOptions:
     @property
     def refines(self) -> bool:
         """Whether any of the compact clustering's steps (edge-aware weight, seed rounds,
-        smoothing) is on: those run in the CPU algorithm (:mod:`lnsnet.cluster.local`)."""
+        smoothing) is on: those run in :mod:`lnsnet.cluster.local` on the CPU and in
+        :mod:`lnsnet.cluster.gpu` on a GPU."""
         return bool(self.edge_scale > 0 or self.iterations > 0 or self.smoothing > 0 or self.feature_contrast > 0)
 
     @property
@@ -240,9 +241,11 @@ class ClusterOptions:
         return self.smoothing > 0 and self.feature_contrast > 0
 
     def on_cpu(self, device_type: str) -> bool:
-        """Whether the compiled CPU algorithm clusters (else torch, :mod:`lnsnet.cluster.layer`:
-        dense mode, or local mode with compactness only on a GPU)."""
-        return self.mode == "local" and (device_type == "cpu" or self.refines)
+        """Whether the compiled CPU algorithm clusters: local mode on the CPU. Elsewhere
+        torch on the device: the compact clustering's steps (:mod:`lnsnet.cluster.gpu`) or,
+        without them, :mod:`lnsnet.cluster.layer` (dense mode, or local mode with
+        compactness only)."""
+        return self.mode == "local" and device_type == "cpu"
 
     def max_segments(self, n_seeds: int) -> int | None:
         """The cap on the number of superpixels delivered for ``n_seeds`` seeds."""

@@ -1,0 +1,211 @@
+"""The compact clustering in torch, for a GPU: the same steps as the CPU algorithm
+(:func:`lnsnet.cluster.local.cluster_local`) on the whole image at once.
+
+Edge-aware weights, the SLIC-style seed rounds, the final assignment to the seeds of the
+``window x window`` cells around a pixel's own, the contrast of the smoothing (CIELAB and
+the standardised features) and the ICM sweeps of the Potts term, checkerboard by
+checkerboard, with the CPU kernels' candidates, order and tie rules. The distances are
+float32 sums in another order than the kernels' (which let the compiler reassociate), so
+near-ties may go the other way: labels agree on nearly every pixel, not all
+(``tests/test_cluster_gpu.py``). Images with a mask or an anisotropic spacing take the
+CPU algorithm.
+
+Memory on the device: the features and the ``window**2`` candidate distances of every
+pixel (36 bytes a pixel for the 3 x 3 window) beside a few per-pixel maps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..grid import Grid
+from .local import _beta, feature_weights
+from .options import ClusterOptions
+
+__all__ = ["cluster_local_torch"]
+
+
+def _edge_weights(image: torch.Tensor, edge_scale: float) -> torch.Tensor:
+    """``exp(-g / (mean g * edge_scale))``, ``g`` the largest squared step to a 4-neighbour."""
+    g = torch.zeros(image.shape[1:], dtype=image.dtype, device=image.device)
+    dy = (image[:, 1:] - image[:, :-1]).square().sum(0)
+    dx = (image[:, :, 1:] - image[:, :, :-1]).square().sum(0)
+    g[1:] = torch.maximum(g[1:], dy)
+    g[:-1] = torch.maximum(g[:-1], dy)
+    g[:, 1:] = torch.maximum(g[:, 1:], dx)
+    g[:, :-1] = torch.maximum(g[:, :-1], dx)
+    mean = float(g.double().mean())
+    if mean <= 1e-12:
+        return torch.ones_like(g)
+    return torch.exp(g * (-1.0 / (mean * edge_scale)))
+
+
+class _Assigner:
+    """Distances of every pixel to the seeds of its ``window x window`` cells."""
+
+    def __init__(self, z: torch.Tensor, grid: Grid, window: int, wmap: torch.Tensor | None):
+        self.z, self.grid, self.window, self.wmap = z, grid, window, wmap
+        self.half = window // 2
+        self.pr, self.pc = grid.pixel_cells(z.device)
+        h, w = z.shape[1:]
+        self.ys = torch.arange(h, device=z.device, dtype=z.dtype)
+        self.xs = torch.arange(w, device=z.device, dtype=z.dtype)
+        self.zl = z.permute(1, 2, 0)  # (H, W, C) view
+
+    def distances(self, feats: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(window**2, H, W)`` distances (inf beyond the grid) and the candidates' seed
+        indices ``(window**2, H, W)`` (clamped inside the grid where the distance is inf)."""
+        g, half = self.grid, self.half
+        dists, seeds = [], []
+        for dr in range(-half, half + 1):
+            r = self.pr + dr
+            rv = (r >= 0) & (r < g.rows)
+            rc = r.clamp(0, g.rows - 1)
+            for dc in range(-half, half + 1):
+                c = self.pc + dc
+                cv = (c >= 0) & (c < g.cols)
+                s = rc[:, None] * g.cols + c.clamp(0, g.cols - 1)[None, :]  # (H, W)
+                d = (feats[s] - self.zl).square().sum(-1)
+                if self.wmap is not None:
+                    p = pos[s]
+                    d = d + self.wmap * ((p[..., 0] - self.ys[:, None]).square() + (p[..., 1] - self.xs[None, :]).square())
+                dists.append(torch.where(rv[:, None] & cv[None, :], d, torch.full_like(d, float("inf"))))
+                seeds.append(s)
+        return torch.stack(dists), torch.stack(seeds)
+
+    @staticmethod
+    def pick(dists: torch.Tensor, seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first candidate of least distance: labels and their distances."""
+        best = dists[0].clone()
+        arg = seeds[0].clone()
+        for m in range(1, dists.shape[0]):
+            take = dists[m] < best
+            best = torch.where(take, dists[m], best)
+            arg = torch.where(take, seeds[m], arg)
+        return arg, best
+
+
+def _numpy_median(t: torch.Tensor) -> float:
+    """``np.median`` of a tensor (the mean of the two middle values for an even count)."""
+    v = t.reshape(-1)
+    n = v.numel()
+    lo = torch.kthvalue(v.cpu(), (n + 1) // 2).values
+    hi = torch.kthvalue(v.cpu(), n // 2 + 1).values
+    return float((lo.double() + hi.double()) / 2)
+
+
+def _contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | None, beta: float):
+    """``exp(-beta d)`` of every right and down 4-neighbour pair (``(H, W)`` each, the last
+    column / row 0), ``d`` the squared CIELAB step plus ``a2``-weighted feature steps."""
+    h, w = image.shape[1:]
+    right = torch.zeros((h, w), dtype=image.dtype, device=image.device)
+    down = torch.zeros((h, w), dtype=image.dtype, device=image.device)
+    sx = (image[:, :, 1:] - image[:, :, :-1]).square().sum(0)
+    sy = (image[:, 1:] - image[:, :-1]).square().sum(0)
+    if z is not None:
+        sx = sx + (a2[:, None, None] * (z[:, :, 1:] - z[:, :, :-1]).square()).sum(0)
+        sy = sy + (a2[:, None, None] * (z[:, 1:] - z[:, :-1]).square()).sum(0)
+    right[:, :-1] = torch.exp(-beta * sx)
+    down[:-1] = torch.exp(-beta * sy)
+    return right, down
+
+
+def _potts_half_sweep(lab, dists, grid: Grid, pr, pc, window, right, down, lam, colour):
+    """One checkerboard half-sweep of ICM (as ``kernels.potts_sweep``, without masks)."""
+    h, w = lab.shape
+    half = window // 2
+    pad = torch.full((h + 2, w + 2), -1, dtype=lab.dtype, device=lab.device)
+    pad[1:-1, 1:-1] = lab
+    nbrs = [pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]]  # up, down, left, right
+    zero_row = torch.zeros((1, w), dtype=right.dtype, device=right.device)
+    zero_col = torch.zeros((h, 1), dtype=right.dtype, device=right.device)
+    wts = [torch.cat([zero_row, down[:-1]], 0), down, torch.cat([zero_col, right[:, :-1]], 1), right]
+    exists = [n >= 0 for n in nbrs]
+    own = lab
+
+    def energy(s, ok):
+        dr = torch.div(s, grid.cols, rounding_mode="floor") - pr[:, None] + half
+        dc = s % grid.cols - pc[None, :] + half
+        inwin = (dr >= 0) & (dr < window) & (dc >= 0) & (dc < window)
+        slot = (dr.clamp(0, window - 1) * window + dc.clamp(0, window - 1))
+        e = torch.gather(dists, 0, slot[None])[0]
+        for n, wt, ex in zip(nbrs, wts, exists):
+            e = e + torch.where(ex & (n != s), lam * wt, torch.zeros_like(wt))
+        return torch.where(ok & inwin, e, torch.full_like(e, float("inf")))
+
+    best_e = energy(own, torch.ones_like(own, dtype=torch.bool))
+    best_s = own.clone()
+    for k, s in enumerate(nbrs):
+        ok = exists[k] & (s != own)
+        for j in range(k):
+            ok = ok & (nbrs[j] != s)
+        e = energy(s, ok)
+        take = e < best_e
+        best_e = torch.where(take, e, best_e)
+        best_s = torch.where(take, s, best_s)
+    ys = torch.arange(h, device=lab.device)[:, None]
+    xs = torch.arange(w, device=lab.device)[None, :]
+    on = ((ys + xs) % 2) == colour
+    return torch.where(on, best_s, lab)
+
+
+def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
+                        seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None
+                        ) -> np.ndarray:
+    """Raw labels ``(H, W)`` int32 (numpy) of one image by the compact clustering in torch
+    on ``z``'s device. ``z`` ``(C, H, W)`` features, ``image`` ``(3, H, W)`` the
+    standardised CIELAB, ``seed_feats`` ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
+    ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features)."""
+    dev = z.device
+    z = z.float()
+    if extra is not None:
+        z = torch.cat([z, extra.to(dev, torch.float32)], 0)
+    image = image.to(dev, torch.float32)
+    c, h, w = z.shape
+    weight = options.compactness / (grid.cell_size[0] * grid.cell_size[1])
+    wmap = None
+    if weight > 0:
+        wmap = weight * (_edge_weights(image, options.edge_scale) if options.edge_scale > 0
+                         else torch.ones((h, w), device=dev))
+    feats = seed_feats.to(dev, torch.float32).clone()
+    pos = seed_pos.to(dev, torch.float32).clone()
+    asg = _Assigner(z, grid, options.window, wmap)
+    n = grid.n_seeds
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+    pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
+    zf = z.reshape(c, -1).t().double()
+    for _ in range(options.iterations):
+        lab, _ = asg.pick(*asg.distances(feats, pos))
+        idx = lab.reshape(-1)
+        cnt = torch.zeros(n, dtype=torch.float64, device=dev).index_add_(0, idx, torch.ones_like(idx, dtype=torch.float64))
+        fsum = torch.zeros((n, c), dtype=torch.float64, device=dev).index_add_(0, idx, zf)
+        psum = torch.zeros((n, 2), dtype=torch.float64, device=dev).index_add_(0, idx, pix)
+        kept = cnt[:, None] > 0
+        m = cnt.clamp_min(1.0)[:, None]
+        feats = torch.where(kept, fsum / m, feats.double()).float()
+        pos = torch.where(kept, psum / m, pos.double()).float()
+    dists, seeds = asg.distances(feats, pos)
+    lab, best = asg.pick(dists, seeds)
+    if options.smoothing > 0:
+        im64 = image.double()
+        dif = [im64[:, 1:] - im64[:, :-1], im64[:, :, 1:] - im64[:, :, :-1]]
+        lab_sq = float(sum(d.square().sum() for d in dif))
+        pairs = (h - 1) * w + h * (w - 1)
+        zc, a2t = None, None
+        if options.uses_feature_contrast:
+            zd = z.double()
+            s1 = zd.sum((1, 2)).cpu().numpy()
+            s2 = zd.square().sum((1, 2)).cpu().numpy()
+            dsq = ((zd[:, 1:] - zd[:, :-1]).square().sum((1, 2)) + (zd[:, :, 1:] - zd[:, :, :-1]).square().sum((1, 2)))
+            a2 = feature_weights(s1, s2, h * w, options.feature_contrast)
+            lab_sq += float(np.dot(a2.astype(np.float64), dsq.cpu().numpy()))
+            zc, a2t = z, torch.from_numpy(a2).to(dev)
+        beta = _beta(lab_sq, pairs)
+        right, down = _contrast(image, zc, a2t, beta)
+        lam = options.smoothing * max(_numpy_median(best), 1e-6)
+        pr, pc = grid.pixel_cells(dev)
+        for _ in range(options.SMOOTHING_SWEEPS):
+            for colour in (0, 1):
+                lab = _potts_half_sweep(lab, dists, grid, pr, pc, options.window, right, down, lam, colour)
+    return lab.to(torch.int32).cpu().numpy()
