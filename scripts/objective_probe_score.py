@@ -46,9 +46,10 @@ def main():
     ap.add_argument("specs", nargs="+")
     ap.add_argument("--alpha", type=float, default=2.0)
     ap.add_argument("--images", type=int, default=50)
+    ap.add_argument("--scale", type=float, default=1.0, help="felzenszwalb: scale / sqrt(pixels)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    oracle = args.model == "oracle"
+    oracle = args.model in ("oracle", "felzenszwalb")
     if args.model.endswith(".mod") or oracle:
         net = baseline_model("none")
         net.embedder = Given(None if oracle else torch.load(args.model, weights_only=False))
@@ -61,7 +62,10 @@ def main():
         for i in range(args.images):
             s = ds[i]
             if oracle:
-                g = s.ground_truths[rng.integers(len(s.ground_truths))]
+                if args.model == "oracle":
+                    g = s.ground_truths[rng.integers(len(s.ground_truths))]
+                else:  # the probe's pseudo-regions of the image itself, no labels
+                    g = objective_probe.pseudo_regions(s.image, args.scale)
                 v = rng.normal(size=(g.max() + 1, 8)).astype(np.float32) / np.sqrt(8)
                 net.embedder.z = torch.from_numpy(v[g].transpose(2, 0, 1).copy())[None] * args.alpha
             for k in (100, 400, 1000):
