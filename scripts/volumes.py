@@ -26,7 +26,8 @@ import numpy as np
 
 KS = (100, 200, 500, 1000, 2000)
 SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its default is 10
-LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0)  # lnsnet's compactness; its default is 1
+# lnsnet's compactness; its default is 1 (60-160 added 2026-12-03, for the matched-CO row)
+LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0)
 
 
 def synthetic(seed: int, shape=(40, 96, 96), spacing=(2.0, 1.0, 1.0), regions=60):
