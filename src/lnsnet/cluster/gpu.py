@@ -90,8 +90,8 @@ def _numpy_median(t: torch.Tensor) -> float:
     """``np.median`` of a tensor (the mean of the two middle values for an even count)."""
     v = t.reshape(-1)
     n = v.numel()
-    lo = torch.kthvalue(v.cpu(), (n + 1) // 2).values
-    hi = torch.kthvalue(v.cpu(), n // 2 + 1).values
+    lo = torch.kthvalue(v, (n + 1) // 2).values
+    hi = torch.kthvalue(v, n // 2 + 1).values
     return float((lo.double() + hi.double()) / 2)
 
 
