@@ -95,6 +95,8 @@ def _tiff(arr, **kw) -> bytes:
     import tifffile
 
     buf = io.BytesIO()
+    if arr.ndim == 3 and arr.shape[-1] == 3 and "photometric" not in kw:
+        kw["photometric"] = "rgb"  # tifffile's default today, said so it stays one RGB page
     tifffile.imwrite(buf, arr, **kw)
     return buf.getvalue()
 

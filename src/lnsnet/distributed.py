@@ -32,8 +32,8 @@ from .jobs import Outcome, SegmentOptions, pending, segment_files
 
 __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
-# survive a worker process that dies: restart the actor and retry its calls
-_RESTART = dict(max_restarts=-1, max_task_retries=-1)
+# A killed actor is restarted and its tasks retried (Ray Data's defaults for actor pools:
+# max_restarts=-1, max_task_retries=-1; tests/test_distributed.py kills one)
 
 
 def require_ray():
@@ -122,7 +122,6 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
         compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=0 if num_gpus else 1,
         num_gpus=num_gpus or 0,
-        **_RESTART,
     )
     from tqdm.auto import tqdm
 
@@ -177,7 +176,6 @@ def ray_benchmark_tasks(ds, tasks, methods, model, r, warmup, on_rows, *, addres
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=1,
-        **_RESTART,
     )
     for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
         for rows in batch["rows"]:

@@ -77,7 +77,8 @@ def feature_weights(s1, s2, n: int, feature_contrast: float) -> np.ndarray:
     contrast; the weights are capped at 1e30, so they stay finite."""
     std = np.sqrt(np.maximum(np.asarray(s2, np.float64) / n - (np.asarray(s1, np.float64) / n) ** 2, 0.0))
     floor = 1e-3 * float(std.max(initial=0.0))
-    a2 = (feature_contrast / (np.sqrt(max(len(std), 1)) * (np.maximum(std, floor) + 1e-6))) ** 2
+    with np.errstate(over="ignore"):  # inf is capped below
+        a2 = (feature_contrast / (np.sqrt(max(len(std), 1)) * (np.maximum(std, floor) + 1e-6))) ** 2
     return np.minimum(a2, 1e30).astype(np.float32)
 
 
