@@ -14,6 +14,8 @@ and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=10
 ``--memory``  peak resident memory of a fresh process segmenting one image of each size
               (0.15 to 12 megapixels, K=5000) -> ``memory_vs_size.csv`` / ``.png``.
 ``--huge``    one 10000x10000 image at K=5000 (banded), its time, peak memory and checks.
+``--backends`` the default with the network on torch, OpenVINO fp32 and OpenVINO bf16
+              (``backend=``; those installed) against SLIC at K=100 and 1000, in turns.
 ``--out DIR`` where the CSVs, plots and ``speed.json`` go (nothing written without it).
 
 Large images are BSDS500 test image 100007 upscaled (bicubic), so they have real content.
@@ -138,6 +140,7 @@ def main(argv=None):
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--huge", action="store_true")
+    ap.add_argument("--backends", action="store_true")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-acceptance", action="store_true", help="only the parts asked for")
     ap.add_argument("--replot", action="store_true", help="redraw the plots from --out/speed.json, run nothing")
@@ -184,7 +187,31 @@ def _acceptance(meth, images, result):
     result["acceptance"] = dict(rows={str(k): v for k, v in rows.items()}, flat_ratio=flat)
 
 
+def _backends(meth, images, result):
+    import lnsnet
+    from lnsnet.backends import BACKENDS, check_backend
+
+    model = lnsnet.load_model()
+    names = []
+    for b in BACKENDS:
+        try:
+            names.append(check_backend(b))
+        except ValueError as e:
+            print(f"({b}: {e})")
+    fs = [(lambda b: lambda im, k: lnsnet.segment(im, k, model=model, backend=b))(b) for b in names]
+    rows = {}
+    print(f"{'K':>6} {'slic ms':>9} " + " ".join(f"{b + ' ms':>18} {'/slic':>6}" for b in names))
+    for k in (100, 1000):
+        res = _time_pair(fs + [meth["skimage-slic"]], images, k)
+        ts = res[-1][0]
+        rows[k] = dict(slic_ms=ts, **{b: dict(ms=t, k=kk, ratio=t / ts) for b, (t, kk) in zip(names, res)})
+        print(f"{k:>6} {ts:>9.1f} " + " ".join(f"{t:>18.1f} {t / ts:>6.2f}" for t, _ in res[:-1]))
+    result["backends"] = {str(k): v for k, v in rows.items()}
+
+
 def _rest(args, meth, images, result):
+    if args.backends:
+        _backends(meth, images, result)
     if args.sweep:
         ks = (100, 200, 400, 1000, 2000, 5000)
         sweep = []

@@ -205,7 +205,8 @@ def _cmd_segment(args) -> int:
                           features=args.features, names=names,
                           model_id=_model_id(args.model) if args.model or not args.volume else "none",
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
-                          volume=args.volume, spacing=spacing, compactness_given=args.compactness is not None)
+                          volume=args.volume, spacing=spacing, compactness_given=args.compactness is not None,
+                          backend=args.backend)
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -537,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
                         "recall (default: the clustering's; compact 26, paper 0)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
+    s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
+                   help="what runs the network on the CPU: torch (default), OpenVINO fp32 (faster, labels equal on "
+                        "99.9%% of pixels) or bf16 (about half the network's time on CPUs with AMX, many labels "
+                        "differ); pip install 'lnsnet[openvino]' (docs/performance.md)")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--features", action="store_true",
                    help="also write <name>_regions.csv: one row per superpixel with its label, area, centroid, "

@@ -48,6 +48,7 @@ def segment(
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
     progress: bool = False,
+    backend: str = "torch",
     **misplaced,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
@@ -142,6 +143,12 @@ def segment(
         iteration for a 481x321 image on 2 CPU cores; ``docs/adaptation.md`` measures it.
     progress : bool
         Show a progress bar (stderr) while a large image runs band by band.
+    backend : {"torch", "openvino", "openvino-bf16"}
+        What runs the network on the CPU: torch (default); OpenVINO in fp32 (0.7-0.8x
+        torch's time, labels equal on 99.9 % of pixels) or in bfloat16 (about 0.45x on
+        CPUs with AMX; the same scores on BSDS500 val, but many labels differ). Needs
+        ``pip install lnsnet[openvino]``; images run in bands keep torch
+        (:mod:`lnsnet.backends`, ``docs/performance.md``).
     **misplaced
         Refused with a ``TypeError`` that names the keyword and says where it went (e.g.
         ``window=5`` is now ``clustering="window=5"``; slic's ``slic_zero`` does not apply).
@@ -200,6 +207,14 @@ def segment(
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
     net = resolve_model(model, dev)
+    if backend != "torch":
+        from .backends import check_backend, with_backend
+
+        check_backend(backend)
+        if dev.type != "cpu" or adapt:
+            raise ValueError(f"backend={backend!r} runs the network on the CPU, without adapt "
+                             "(adapt trains the network in torch); use backend='torch' there")
+        net = with_backend(net, backend)
     if is_input_only(net) and (options.seeds == "learned" or adapt):
         raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
     if special and options.seeds == "learned":

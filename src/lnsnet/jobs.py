@@ -51,6 +51,7 @@ class SegmentOptions:
     volume: bool = False  # every input is a 3-D stack: supervoxels (lnsnet.io.read_volume)
     spacing: tuple | None = None  # volumes: voxel size (z, y, x); None: the file's, else 1, 1, 1
     compactness_given: bool = False  # volumes: --compactness was given (else the 3-D default)
+    backend: str = "torch"  # what runs the network on the CPU (lnsnet.backends)
 
 
 @dataclass
@@ -127,6 +128,7 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
                            if opts.volume else opts.clustering.spec()),
             "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
+            **({} if opts.backend == "torch" else {"backend": opts.backend}),
             **({} if opts.orientation else {"orientation": "as stored"}),
             **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {})}
 
@@ -241,7 +243,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     ready = [f for f in files if f in images]
-    kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress)
+    kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
+              backend=opts.backend)
     for i in range(0, len(ready), opts.batch_size):
         chunk = ready[i : i + opts.batch_size]
         t0 = time.perf_counter()

@@ -1,0 +1,131 @@
+"""Where the feature embedder runs: torch (the default) or OpenVINO on the CPU.
+
+``segment(..., backend="openvino")`` runs the network through OpenVINO in fp32 (0.7-0.8x
+torch's time on an AVX-512 CPU, labels equal on 99.9 % of pixels),
+``backend="openvino-bf16"`` in bfloat16 (about 0.45x on a CPU with AMX; the same ASA and
+BR on BSDS500 val, but 10-34 % of the labels differ: ``docs/performance.md``). Only the
+network moves: seeds, clustering and connectivity are the same code. Images large enough
+to run in bands keep torch (the banded network needs whole-image statistics between its
+layers). Needs ``pip install lnsnet[openvino]`` (``openvino`` and ``onnx``).
+
+The network is exported to ONNX once per model, backend and thread count, and compiled
+once per input shape; both are cached in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["BACKENDS", "check_backend", "with_backend"]
+
+#: backend name -> OpenVINO's inference precision (None: torch itself)
+BACKENDS = {"torch": None, "openvino": "f32", "openvino-bf16": "bf16"}
+_CACHE: dict = {}
+_CACHE_SIZE = 4
+
+
+def check_backend(backend) -> str:
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if BACKENDS[backend] is not None:
+        try:
+            import onnx  # noqa: F401  (torch's ONNX export needs it)
+            import openvino  # noqa: F401
+        except ImportError as e:
+            raise ValueError(f"backend={backend!r} needs OpenVINO and ONNX: pip install 'lnsnet[openvino]' "
+                             f"({e.name} is missing)") from None
+    return backend
+
+
+class OpenVINOEmbedder(nn.Module):
+    """The feature embedder ``fem`` run by OpenVINO for whole images; its banded methods
+    (``forward_band``, ``halo_of``, ...) stay torch's."""
+
+    def __init__(self, fem: nn.Module, precision: str, threads: int):
+        super().__init__()
+        import openvino as ov
+
+        self.fem = fem
+        self.out_channels = fem.out_channels
+        self._config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
+                        "INFERENCE_PRECISION_HINT": precision}
+        self._core = ov.Core()
+        buf = io.BytesIO()
+        x = torch.zeros(1, 5, 16, 16)
+        # the plain graph (the no-grad path fuses in place, for torch only); the exporter's
+        # notes (constant folding of slices) are not the user's business
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(fem, (x,), buf, input_names=["x"], output_names=["z"], opset_version=17,
+                              dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}, "z": {0: "b", 2: "h", 3: "w"}},
+                              dynamo=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "fem.onnx"
+            path.write_bytes(buf.getvalue())
+            self._model = self._core.read_model(str(path))
+        self._compiled: dict = {}
+
+    @property
+    def halo(self) -> int:
+        return self.fem.halo
+
+    @property
+    def norms(self):
+        return self.fem.norms
+
+    def halo_of(self, stage: int) -> int:
+        return self.fem.halo_of(stage)
+
+    def forward_band(self, *args, **kwargs):
+        return self.fem.forward_band(*args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            return self.fem(x)
+        key = tuple(x.shape)
+        if key not in self._compiled:
+            if len(self._compiled) >= 8:  # a few shapes at a time (portrait, landscape, ...)
+                self._compiled.pop(next(iter(self._compiled)))
+            m = self._model.clone()
+            m.reshape({m.inputs[0]: list(key)})
+            self._compiled[key] = self._core.compile_model(m, "CPU", self._config)
+        out = self._compiled[key]([x.detach().numpy()])[0]
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
+def _fingerprint(net: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in net.embedder.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def with_backend(net, backend: str):
+    """``net`` itself for torch (or a network-free model), else a copy whose embedder
+    runs on ``backend`` (cached per weights, backend and thread count)."""
+    from .hub import is_input_only
+
+    precision = BACKENDS[check_backend(backend)]
+    if precision is None or is_input_only(net):
+        return net
+    threads = torch.get_num_threads()
+    key = (_fingerprint(net), backend, threads)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        import copy
+
+        twin = copy.copy(net)  # shares every module but the embedder
+        twin._modules = dict(net._modules)
+        twin._modules["embedder"] = OpenVINOEmbedder(net.embedder, precision, threads)
+        _CACHE[key] = twin
+    return _CACHE[key]
