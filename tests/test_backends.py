@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lnsnet
-from lnsnet.backends import with_backend
+from lnsnet.backends import OpenVINOEmbedder, with_backend
 from lnsnet.io import read_image
 
 MINI = Path(__file__).parent / "data" / "bsds500-mini" / "images" / "test"
@@ -54,14 +54,35 @@ def test_banded_images_keep_torch_and_lists_batch():
         assert (lnsnet.segment(one, 100, backend="openvino") == g).mean() >= 0.999
 
 
-def test_the_compiled_backend_is_cached_per_weights():
+def test_the_compiled_backend_is_cached_per_weights_and_runs():
     net = lnsnet.load_model()
     a = with_backend(net, "openvino")
-    assert with_backend(net, "openvino") is a
+    assert isinstance(a.embedder, OpenVINOEmbedder) and a is not net
+    assert with_backend(net, "openvino").embedder is a.embedder  # exported once
     assert with_backend(net, "torch") is net
     assert with_backend(lnsnet.load_model("none"), "openvino").embedder.__class__.__name__ == "InputEmbedder"
-    other = lnsnet.load_model("untrained")
-    assert with_backend(other, "openvino") is not a
+    assert with_backend(lnsnet.load_model("untrained"), "openvino").embedder is not a.embedder
+    im = _images()[1]
+    before = len(a.embedder._compiled)
+    lnsnet.segment(im[:37, :53].copy(), 20, model=net, backend="openvino")  # a shape not seen yet: compiled
+    assert len(a.embedder._compiled) == before + 1
+
+
+def test_a_shared_embedder_does_not_share_the_seed_layer():
+    """Two models with the same embedder and different seed layers (the second training
+    phase trains only the seed layer): each keeps its own seeds with the backend."""
+    import torch
+
+    im = _images()[0]
+    one = lnsnet.load_model()
+    two = lnsnet.load_model()
+    with torch.no_grad():
+        for p in two.seed_layer.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    for net in (one, two):
+        want = lnsnet.segment(im, 80, model=net, clustering="compact:seeds=learned")
+        got = lnsnet.segment(im, 80, model=net, clustering="compact:seeds=learned", backend="openvino")
+        assert (want == got).mean() >= 0.999
 
 
 def test_backend_refusals(monkeypatch):
@@ -70,6 +91,8 @@ def test_backend_refusals(monkeypatch):
         lnsnet.segment(im, 50, backend="onnx")
     with pytest.raises(ValueError, match="without adapt"):
         lnsnet.segment(im, 50, backend="openvino", adapt=2)
+    with pytest.raises(ValueError, match="a volume takes backend='torch'"):
+        lnsnet.segment(np.zeros((4, 5, 6), np.float32), 8, channel_axis=None, backend="openvino")
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
     with pytest.raises(ValueError, match=r"pip install 'lnsnet\[openvino\]'"):
         lnsnet.segment(im, 50, backend="openvino")
@@ -84,3 +107,14 @@ def test_cli_backend_recorded_with_the_outputs(tmp_path):
     assert record["backend"] == "openvino"
     labels = np.load(tmp_path / f"{src.stem}_labels.npy")
     assert (labels == lnsnet.segment(read_image(src), 60)).mean() >= 0.999
+
+
+def test_cli_backend_refusals_are_one_line_before_any_work(tmp_path, capsys):
+    from lnsnet.cli import main
+
+    src = sorted(MINI.glob("*.jpg"))[0]
+    assert main(["segment", str(src), "-o", str(tmp_path / "a"), "--backend", "openvino", "--adapt", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--backend openvino" in err[0]
+    assert not (tmp_path / "a" / f"{src.stem}_labels.npy").exists()
+

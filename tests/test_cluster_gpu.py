@@ -73,3 +73,29 @@ def test_torch_helpers_by_hand():
     # numpy's median: the mean of the two middle values for an even count
     assert _numpy_median(torch.tensor([4.0, 1.0, 3.0, 2.0])) == 2.5
     assert _numpy_median(torch.tensor([5.0, 1.0, 3.0])) == 3.0
+
+
+def test_cluster_pixels_sends_the_compact_clustering_off_the_cpu_to_torch(monkeypatch):
+    """Where the device is not the CPU, cluster_pixels runs cluster_local_torch (here: the
+    CPU made to look like another device)."""
+    import lnsnet.cluster as C
+    from lnsnet.cluster import gpu
+
+    net = lnsnet.load_model()
+    opts = ClusterOptions.parse("compact")
+    rgb = np.ascontiguousarray(to_float_rgb(read_image(sorted(MINI.glob("*.jpg"))[0]))[::3, ::3])
+    x = encode(rgb)
+    h, w = x.shape[2:]
+    grid = make_grid(h, w, 80)
+    with torch.inference_mode():
+        z = net.embed(x)[0]
+        pos = grid.centres()
+        extra = x[0, :3] * opts.input_weight
+        sf = torch.cat([sample_features(z[None], pos[None])[0], sample_features(extra[None], pos[None])[0]], 1)
+    on_cpu = C.cluster_pixels(z, x[0, :3].numpy(), grid, sf, pos, opts, extra=extra.numpy())
+    calls = []
+    monkeypatch.setattr(ClusterOptions, "on_cpu", lambda self, device_type: False)
+    monkeypatch.setattr(gpu, "cluster_local_torch", lambda *a, **k: calls.append(1) or cluster_local_torch(*a, **k))
+    off = C.cluster_pixels(z, x[0, :3].numpy(), grid, sf, pos, opts, extra=extra.numpy())
+    assert calls == [1] and (off == on_cpu).mean() >= 0.999
+

@@ -8,15 +8,18 @@ network moves: seeds, clustering and connectivity are the same code. Images larg
 to run in bands keep torch (the banded network needs whole-image statistics between its
 layers). Needs ``pip install lnsnet[openvino]`` (``openvino`` and ``onnx``).
 
-The network is exported to ONNX once per model, backend and thread count, and compiled
-once per input shape; both are cached in this process.
+The network is exported to ONNX once per set of weights, backend and thread count, and
+compiled once per input shape; both are cached in this process (thread-safe: each call
+gets its own inference request).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,6 +33,7 @@ __all__ = ["BACKENDS", "check_backend", "with_backend"]
 BACKENDS = {"torch": None, "openvino": "f32", "openvino-bf16": "bf16"}
 _CACHE: dict = {}
 _CACHE_SIZE = 4
+_LOCK = threading.Lock()
 
 
 def check_backend(backend) -> str:
@@ -59,7 +63,7 @@ class OpenVINOEmbedder(nn.Module):
                         "INFERENCE_PRECISION_HINT": precision}
         self._core = ov.Core()
         buf = io.BytesIO()
-        x = torch.zeros(1, 5, 16, 16)
+        x = torch.zeros(1, fem.branches[0].in_channels, 16, 16)
         # the plain graph (the no-grad path fuses in place, for torch only); the exporter's
         # notes (constant folding of slices) are not the user's business
         with torch.enable_grad(), warnings.catch_warnings():
@@ -91,41 +95,48 @@ class OpenVINOEmbedder(nn.Module):
         if x.device.type != "cpu":
             return self.fem(x)
         key = tuple(x.shape)
-        if key not in self._compiled:
-            if len(self._compiled) >= 8:  # a few shapes at a time (portrait, landscape, ...)
-                self._compiled.pop(next(iter(self._compiled)))
-            m = self._model.clone()
-            m.reshape({m.inputs[0]: list(key)})
-            self._compiled[key] = self._core.compile_model(m, "CPU", self._config)
-        out = self._compiled[key]([x.detach().numpy()])[0]
-        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+        with _LOCK:
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                if len(self._compiled) >= 8:  # a few shapes at a time (portrait, landscape, ...)
+                    self._compiled.pop(next(iter(self._compiled)))
+                m = self._model.clone()
+                m.reshape({m.inputs[0]: list(key)})
+                compiled = self._compiled[key] = self._core.compile_model(m, "CPU", self._config)
+        request = compiled.create_infer_request()  # one per call: concurrent calls share nothing
+        out = request.infer([np.ascontiguousarray(x.detach().numpy())])[compiled.outputs[0]]
+        return torch.from_numpy(np.array(out, dtype=np.float32))
 
 
-def _fingerprint(net: nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in net.embedder.state_dict().items():
+def _fingerprint(fem: nn.Module) -> str:
+    """The embedder's architecture and weights (two models with the same weights but other
+    layers, or other weights, never share an export)."""
+    h = hashlib.sha256(repr(fem).encode())
+    for k, v in fem.state_dict().items():
         h.update(k.encode())
+        h.update(str(tuple(v.shape)).encode())
         h.update(v.detach().cpu().numpy().tobytes())
     return h.hexdigest()
 
 
 def with_backend(net, backend: str):
-    """``net`` itself for torch (or a network-free model), else a copy whose embedder
-    runs on ``backend`` (cached per weights, backend and thread count)."""
+    """``net`` itself for torch (or a network-free model), else a light copy of ``net``
+    (its own seed layer and every other part) whose embedder runs on ``backend``; the
+    OpenVINO embedder is cached per embedder weights, backend and thread count."""
     from .hub import is_input_only
 
     precision = BACKENDS[check_backend(backend)]
     if precision is None or is_input_only(net):
         return net
     threads = torch.get_num_threads()
-    key = (_fingerprint(net), backend, threads)
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        import copy
-
-        twin = copy.copy(net)  # shares every module but the embedder
-        twin._modules = dict(net._modules)
-        twin._modules["embedder"] = OpenVINOEmbedder(net.embedder, precision, threads)
-        _CACHE[key] = twin
-    return _CACHE[key]
+    key = (_fingerprint(net.embedder), backend, threads)
+    with _LOCK:
+        embedder = _CACHE.get(key)
+        if embedder is None:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            embedder = _CACHE[key] = OpenVINOEmbedder(net.embedder, precision, threads)
+    twin = copy.copy(net)  # shares every module of net but the embedder
+    twin._modules = dict(net._modules)
+    twin._modules["embedder"] = embedder
+    return twin

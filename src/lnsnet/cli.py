@@ -179,6 +179,16 @@ def _cmd_segment(args) -> int:
     if args.volume and (args.features or args.adapt or args.clustering):
         raise CLIError("--volume takes none of --features, --adapt, --clustering (the 3-D clustering has its "
                        "own options: --compactness)")
+    if args.backend != "torch":
+        from .backends import check_backend
+
+        if args.volume or args.adapt or (args.device not in (None, "cpu")):
+            raise CLIError(f"--backend {args.backend} runs the 2-D network on the CPU: not with --volume, --adapt "
+                           "or --device cuda")
+        try:
+            check_backend(args.backend)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
     files = _input_files(args, volumes=args.volume)
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder); a file named on the command line always is

@@ -172,6 +172,8 @@ def segment(
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
     if _is_volume(image, channel_axis):
+        if backend != "torch":
+            raise ValueError(f"backend={backend!r} runs the 2-D network; a volume takes backend='torch'")
         return _segment_volume(image, n_segments, compactness=compactness, max_num_iter=max_num_iter, sigma=sigma,
                                spacing=spacing, convert2lab=convert2lab, enforce_connectivity=enforce_connectivity,
                                min_size_factor=min_size_factor, max_size_factor=max_size_factor,

@@ -128,7 +128,7 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
                            if opts.volume else opts.clustering.spec()),
             "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
-            **({} if opts.backend == "torch" else {"backend": opts.backend}),
+            **({} if opts.backend == "torch" or opts.volume or opts.model_id == "none" else {"backend": opts.backend}),
             **({} if opts.orientation else {"orientation": "as stored"}),
             **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {})}
 

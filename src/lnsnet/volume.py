@@ -332,8 +332,10 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
     voxel's own, then seeds to their voxels' means) with torch on ``device``: the same
     distance, candidates in the same order and the same tie rule (the first smallest) as
     the CPU kernels. Float64 on the CPU (labels equal to the kernels'), float32 on a GPU
-    (``float64`` overrides). Voxels are assigned in z-slabs of at most ``max_chunk`` voxels
-    (bounded memory: about 100 bytes per voxel of a slab, beyond the volume itself)."""
+    (``float64`` overrides); the seeds' counts and sums are float64 everywhere. Voxels are
+    assigned in z-slabs of at most ``max_chunk`` voxels: beyond the volume's features on
+    the device (4 bytes a voxel and channel), its edge weights and int32 labels, a slab
+    takes about 100 bytes a voxel plus 8 per channel."""
     import torch
 
     dev = torch.device(device)
@@ -352,10 +354,16 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
     gz, gy, gx = (torch.arange(n, device=dev, dtype=dt) for n in (z, y, x))
     sz, sy, sx = (float(v) for v in spacing)
     slab = max(1, max_chunk // max(1, y * x))
-    labels = torch.empty((z, y, x), dtype=torch.int64, device=dev)
+    labels = torch.empty((z, y, x), dtype=torch.int32, device=dev)
     offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
+    f64 = torch.float64  # counts and sums: exact for any volume size, on every device
     for it in range(iters + 1):
         empty = spos[:, 0] < 0
+        update = it < iters
+        if update:  # the seeds' sums, slab by slab as the voxels are assigned (raster order)
+            cnt = torch.zeros(n_seeds, dtype=f64, device=dev)
+            fsum = torch.zeros((n_seeds, nch), dtype=f64, device=dev)
+            psum = torch.zeros((n_seeds, 3), dtype=f64, device=dev)
         for z0 in range(0, z, slab):
             z1 = min(z, z0 + slab)
             fz = ft[z0:z1].to(dt)
@@ -376,21 +384,22 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
                 take = ok & (d < best)
                 best = torch.where(take, d, best)
                 arg = torch.where(take, s, arg)
-            labels[z0:z1] = torch.where(vt[z0:z1], arg, torch.full_like(arg, -1))
-        if it < iters:
-            lab = labels.reshape(-1)
-            inside = lab >= 0
-            idx = lab[inside]
-            cnt = torch.zeros(n_seeds, dtype=dt, device=dev).index_add_(0, idx, torch.ones_like(idx, dtype=dt))
-            fsum = torch.zeros((n_seeds, nch), dtype=dt, device=dev).index_add_(0, idx, ft.reshape(-1, nch)[inside].to(dt))
-            zz, yy, xx = torch.meshgrid(torch.arange(z, device=dev), torch.arange(y, device=dev),
-                                        torch.arange(x, device=dev), indexing="ij")
-            pos = torch.stack([zz.reshape(-1)[inside], yy.reshape(-1)[inside], xx.reshape(-1)[inside]], 1).to(dt)
-            psum = torch.zeros((n_seeds, 3), dtype=dt, device=dev).index_add_(0, idx, pos)
+            arg = torch.where(vt[z0:z1], arg, torch.full_like(arg, -1))
+            labels[z0:z1] = arg.to(torch.int32)
+            if update:
+                inside = arg >= 0
+                idx = arg[inside]
+                cnt.index_add_(0, idx, torch.ones_like(idx, dtype=f64))
+                fsum.index_add_(0, idx, ft[z0:z1][inside].to(f64))
+                where = inside.nonzero()  # (n, 3) voxel indices of the slab, raster order
+                where[:, 0] += z0
+                psum.index_add_(0, idx, where.to(f64))
+        if update:
             used = cnt > 0
-            sf = torch.where(used[:, None], fsum / cnt.clamp_min(1)[:, None], sf)
-            spos = torch.where(used[:, None], psum / cnt.clamp_min(1)[:, None], spos)
-    return labels.to(torch.int32).cpu().numpy()
+            m = cnt.clamp_min(1)[:, None]
+            sf = torch.where(used[:, None], fsum / m, sf.to(f64)).to(dt)
+            spos = torch.where(used[:, None], psum / m, spos.to(f64)).to(dt)
+    return labels.cpu().numpy()
 
 
 def components_3d(labels: np.ndarray) -> tuple[np.ndarray, int]:

@@ -10,8 +10,12 @@ near-ties may go the other way: labels agree on nearly every pixel, not all
 (``tests/test_cluster_gpu.py``). Images with a mask or an anisotropic spacing take the
 CPU algorithm.
 
-Memory on the device: the features and the ``window**2`` candidate distances of every
-pixel (36 bytes a pixel for the 3 x 3 window) beside a few per-pixel maps.
+Memory on the device, per pixel: the features (4 bytes a channel), the ``window**2``
+candidate distances (4 bytes each) and seed indices (8 bytes each: 108 bytes for the 3 x 3
+window), during the seed rounds float64 copies of the features and positions (8 bytes a
+channel, 16), and a few feature-sized temporaries per candidate: about 0.3-0.6 KB a pixel
+with the default's 23 channels, 50-100 MB for a 481x321 image. Images above ``tile_pixels``
+run in bands on the CPU.
 """
 
 from __future__ import annotations
@@ -172,9 +176,10 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
     pos = seed_pos.to(dev, torch.float32).clone()
     asg = _Assigner(z, grid, options.window, wmap)
     n = grid.n_seeds
-    ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
-    pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
-    zf = z.reshape(c, -1).t().double()
+    if options.iterations:  # float64 copies for exact seed sums, only while the rounds need them
+        ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+        pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
+        zf = z.reshape(c, -1).t().double()
     for _ in range(options.iterations):
         lab, _ = asg.pick(*asg.distances(feats, pos))
         idx = lab.reshape(-1)
@@ -185,6 +190,8 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
         m = cnt.clamp_min(1.0)[:, None]
         feats = torch.where(kept, fsum / m, feats.double()).float()
         pos = torch.where(kept, psum / m, pos.double()).float()
+    if options.iterations:
+        del pix, zf
     dists, seeds = asg.distances(feats, pos)
     lab, best = asg.pick(dists, seeds)
     if options.smoothing > 0:
