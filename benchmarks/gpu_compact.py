@@ -22,10 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _sync(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+from gpu_timing import _sync, run_header, test_images  # benchmarks/gpu_timing.py, beside this file
 
 
 def _median_time(fn, items, device):
@@ -62,15 +59,12 @@ def main(argv=None):
     from skimage.segmentation import slic
 
     import lnsnet
-    from lnsnet.io import read_image
 
     dev = args.device
-    name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU"
-    files = sorted((Path(args.root) / "images" / "test").glob("*.jpg"))[: args.images]
-    images = [read_image(f) for f in files]
+    images = test_images(args.root, args.images)
     net_dev = lnsnet.load_model(device=dev)
     net_cpu = lnsnet.load_model()
-    lines = [f"device: {name}; CPU threads: {torch.get_num_threads()}; {len(images)} BSDS500 test images",
+    lines = [f"{run_header(dev)}; {len(images)} BSDS500 test images",
              "| K | where | ms / image (batch 1) | images / s (one call, all images) | labels equal to the CPU's |",
              "|---|---|---:|---:|---:|"]
     for k in (100, 1000):

@@ -22,10 +22,11 @@ from lnsnet.model.seeds import sample_features
 MINI = Path(__file__).parent / "data" / "bsds500-mini" / "images" / "test"
 
 
-def _both(rgb, k, options, net):
+def _inputs(rgb, k, options, net):
+    """What segment() hands the clustering: input x, grid, features z, grid-centre seeds,
+    their features (with the input's, as the options say) and the input channels."""
     x = encode(rgb)
-    h, w = x.shape[2:]
-    grid = make_grid(h, w, k)
+    grid = make_grid(x.shape[2], x.shape[3], k)
     with torch.inference_mode():
         z = net.embed(x)[0]
         pos = grid.centres()
@@ -33,7 +34,12 @@ def _both(rgb, k, options, net):
         sf = sample_features(z[None], pos[None])[0]
         if extra is not None:
             sf = torch.cat([sf, sample_features(extra[None], pos[None])[0]], 1)
-    cpu = cluster_local(lambda r0, r1: z.numpy()[:, r0:r1], [(0, h)], grid, x[0, :3].numpy(), sf.numpy(),
+    return x, grid, z, pos, sf, extra
+
+
+def _both(rgb, k, options, net):
+    x, grid, z, pos, sf, extra = _inputs(rgb, k, options, net)
+    cpu = cluster_local(lambda r0, r1: z.numpy()[:, r0:r1], [(0, x.shape[2])], grid, x[0, :3].numpy(), sf.numpy(),
                         pos.numpy(), options, extra=None if extra is None else extra.numpy())
     tor = cluster_local_torch(z, x[0, :3], grid, sf, pos, options, extra=extra)
     return cpu, tor
@@ -84,14 +90,7 @@ def test_cluster_pixels_sends_the_compact_clustering_off_the_cpu_to_torch(monkey
     net = lnsnet.load_model()
     opts = ClusterOptions.parse("compact")
     rgb = np.ascontiguousarray(to_float_rgb(read_image(sorted(MINI.glob("*.jpg"))[0]))[::3, ::3])
-    x = encode(rgb)
-    h, w = x.shape[2:]
-    grid = make_grid(h, w, 80)
-    with torch.inference_mode():
-        z = net.embed(x)[0]
-        pos = grid.centres()
-        extra = x[0, :3] * opts.input_weight
-        sf = torch.cat([sample_features(z[None], pos[None])[0], sample_features(extra[None], pos[None])[0]], 1)
+    x, grid, z, pos, sf, extra = _inputs(rgb, 80, opts, net)
     on_cpu = C.cluster_pixels(z, x[0, :3].numpy(), grid, sf, pos, opts, extra=extra.numpy())
     calls = []
     monkeypatch.setattr(ClusterOptions, "on_cpu", lambda self, device_type: False)

@@ -36,10 +36,16 @@ _CACHE_SIZE = 4
 _LOCK = threading.Lock()
 
 
-def check_backend(backend) -> str:
+def check_backend(backend, *, device_type: str = "cpu", adapt: int = 0, volume: bool = False) -> str:
+    """``backend`` checked: a known name, usable where it is asked for (an OpenVINO backend
+    runs the 2-D network on the CPU, without ``adapt``, which trains in torch) and
+    installed; ``ValueError`` saying why not (the API and the CLI both ask here)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if BACKENDS[backend] is not None:
+        if volume or adapt or device_type != "cpu":
+            raise ValueError(f"backend={backend!r} runs the 2-D network on the CPU, without adapt (which trains "
+                             "in torch): a volume takes backend='torch', as do adapt and a GPU")
         try:
             import onnx  # noqa: F401  (torch's ONNX export needs it)
             import openvino  # noqa: F401

@@ -182,13 +182,11 @@ def _cmd_segment(args) -> int:
     if args.backend != "torch":
         from .backends import check_backend
 
-        if args.volume or args.adapt or (args.device not in (None, "cpu")):
-            raise CLIError(f"--backend {args.backend} runs the 2-D network on the CPU: not with --volume, --adapt "
-                           "or --device cuda")
         try:
-            check_backend(args.backend)
+            check_backend(args.backend, device_type="cpu" if args.device is None else str(args.device).split(":")[0],
+                          adapt=args.adapt, volume=args.volume)
         except ValueError as exc:
-            raise CLIError(str(exc)) from None
+            raise CLIError(f"--backend {args.backend}: {exc}") from None
     files = _input_files(args, volumes=args.volume)
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder); a file named on the command line always is

@@ -173,7 +173,9 @@ def segment(
         raise TypeError(_SLIC_ONLY["slic_zero"])
     if _is_volume(image, channel_axis):
         if backend != "torch":
-            raise ValueError(f"backend={backend!r} runs the 2-D network; a volume takes backend='torch'")
+            from .backends import check_backend
+
+            check_backend(backend, volume=True)
         return _segment_volume(image, n_segments, compactness=compactness, max_num_iter=max_num_iter, sigma=sigma,
                                spacing=spacing, convert2lab=convert2lab, enforce_connectivity=enforce_connectivity,
                                min_size_factor=min_size_factor, max_size_factor=max_size_factor,
@@ -212,10 +214,7 @@ def segment(
     if backend != "torch":
         from .backends import check_backend, with_backend
 
-        check_backend(backend)
-        if dev.type != "cpu" or adapt:
-            raise ValueError(f"backend={backend!r} runs the network on the CPU, without adapt "
-                             "(adapt trains the network in torch); use backend='torch' there")
+        check_backend(backend, device_type=dev.type, adapt=adapt)
         net = with_backend(net, backend)
     if is_input_only(net) and (options.seeds == "learned" or adapt):
         raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
