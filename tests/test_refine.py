@@ -206,16 +206,18 @@ def test_feature_contrast_is_the_smoothing_on_cielab_and_the_standardised_featur
     assert (got != plain).any()  # the features' contrast does change the smoothing
 
 
-@pytest.mark.parametrize("block", [1 << 20, 20, 10, 7, 1])  # w = 5: 4, 2, 1 and 1 rows per block
-def test_contrast_beta_in_blocks_of_rows_equals_the_plain_mean(block, monkeypatch):
-    monkeypatch.setattr(importlib.import_module("lnsnet.cluster.local"), "BETA_BLOCK_PIXELS", block)
-    img = np.random.default_rng(4).random((3, 9, 5)).astype(np.float32)
+@pytest.mark.parametrize("shape", [(3, 9, 5), (1, 2, 7), (4, 30, 1)])
+def test_contrast_beta_equals_the_plain_mean(shape):
+    img = np.random.default_rng(4).random(shape).astype(np.float32)
     x = img.astype(np.float64)
     sq = np.concatenate([((x[:, 1:] - x[:, :-1]) ** 2).sum(0).ravel(), ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum(0).ravel()])
-    assert len(sq) == 8 * 5 + 9 * 4
+    c, h, w = shape
+    assert len(sq) == (h - 1) * w + h * (w - 1)
     assert contrast_beta(img) == pytest.approx(1 / (2 * sq.mean()), rel=1e-12)
     one_row = img[:, :1]  # no vertical pairs
-    assert contrast_beta(one_row) == pytest.approx(1 / (2 * ((x[:, 0, 1:] - x[:, 0, :-1]) ** 2).sum(0).mean()), rel=1e-12)
+    if w > 1:
+        assert contrast_beta(one_row) == pytest.approx(1 / (2 * ((x[:, 0, 1:] - x[:, 0, :-1]) ** 2).sum(0).mean()),
+                                                       rel=1e-12)
 
 
 def _one_row(values):
@@ -384,6 +386,62 @@ def test_channels_last_input_gives_the_same_assignment():
                               0.05, 0, 3, wmap, True, channels_last=True)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_padded_channels_by_hand():
+    assert [kernels.padded_channels(c) for c in (1, 3, 8, 9, 16, 20, 23, 32, 33)] == [1, 3, 8, 16, 16, 32, 32, 32, 48]
+
+
+def test_interleave_equals_transposing_and_stacking_with_zero_padding():
+    rng = np.random.default_rng(21)
+    z = rng.random((5, 9, 7), dtype=np.float32)
+    extra = rng.random((2, 9, 7), dtype=np.float32)
+    want = np.concatenate([z.transpose(1, 2, 0), extra.transpose(1, 2, 0), np.zeros((9, 7, 9), np.float32)], 2)
+    out = np.full((9, 7, 16), np.nan, np.float32)  # whatever was there: overwritten
+    np.testing.assert_array_equal(kernels.interleave(z, extra, out), want)
+    band = np.full((4, 7, 16), np.nan, np.float32)  # strided views (a band of rows) need no copy
+    np.testing.assert_array_equal(kernels.interleave(z[:, 3:7], extra[:, 3:7], band), want[3:7])
+    np.testing.assert_array_equal(kernels.interleave(z, None, np.empty((9, 7, 5), np.float32)), want[..., :5])
+    with pytest.raises(ValueError, match="do not fit"):
+        kernels.interleave(z, extra, np.empty((9, 7, 6), np.float32))
+
+
+def test_zero_padding_channels_change_no_assignment_statistic_or_weight():
+    # the kernels' padded layout (zeros after the features) against the plain one
+    rng = np.random.default_rng(22)
+    h, w, k, c = 31, 45, 20, 11
+    grid = make_grid(h, w, k)
+    zt = rng.normal(size=(h, w, c)).astype(np.float32)
+    pad = np.concatenate([zt, np.zeros((h, w, kernels.padded_channels(c) - c), np.float32)], 2)
+    feats = rng.normal(size=(grid.n_seeds, c)).astype(np.float32)
+    pos = grid.centres().numpy() + rng.normal(0, 1, (grid.n_seeds, 2)).astype(np.float32)
+    pr, pc = (t.numpy() for t in grid.pixel_cells())
+    wmap = rng.random((h, w)).astype(np.float32)
+    args = (feats, grid.rows, grid.cols, pr, pc, pos, 0.05, 0, 3, wmap)
+    plain = kernels.local_assign(zt, *args, return_best=True, return_dists=True, channels_last=True)
+    padded = kernels.local_assign(pad, *args, return_best=True, return_dists=True, channels_last=True)
+    np.testing.assert_array_equal(padded[0], plain[0])
+    np.testing.assert_allclose(padded[2], plain[2], rtol=1e-6)  # the sums may be taken in another order
+    with pytest.raises(ValueError, match="more channels"):
+        kernels.local_assign(zt[..., :5], *args, channels_last=True)
+    for got, want in zip(kernels.feature_stats(pad, channels=c), kernels.feature_stats(zt)):
+        np.testing.assert_array_equal(got, want)  # the padding is not read
+    image = rng.random((3, h, w), dtype=np.float32)
+    a2 = rng.random(c).astype(np.float32)
+    for got, want in zip(kernels.contrast_weights(image, 0.3, pad, a2), kernels.contrast_weights(image, 0.3, zt, a2)):
+        np.testing.assert_allclose(got, want, rtol=1e-5)  # float32 sums of 14 terms in another order
+
+
+def test_the_linearisation_table_of_8_bit_values_is_the_function_itself():
+    from lnsnet import features
+
+    lut_in = np.arange(256, dtype=np.float32) / np.float32(255.0)
+    lut_out = np.array([features._linear(v) for v in lut_in], np.float32)
+    others = np.concatenate([np.random.default_rng(23).random(200, dtype=np.float32),
+                             np.nextafter(lut_in, np.float32(2)), [-0.5, 1.5, np.inf]]).astype(np.float32)
+    for v in np.concatenate([lut_in, others]):
+        assert features._linear_lut(v, lut_in, lut_out) == features._linear(v)
+    assert np.isnan(features._linear_lut(np.float32(np.nan), lut_in, lut_out))
 
 
 def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iterations):

@@ -49,15 +49,29 @@ def _f(t):
     return np.float32(7.787) * t + np.float32(16.0 / 116.0)
 
 
+@nb.njit(**_jit, inline="always")
+def _linear_lut(v, lut_in, lut_out):
+    # _linear(v), from a table where v is i / 255 (a uint8 image's values): the same value
+    i = int(v * np.float32(255.0) + np.float32(0.5))
+    if 0 <= i <= 255 and lut_in[i] == v:
+        return lut_out[i]
+    return _linear(v)
+
+
 @nb.njit(parallel=True, **_jit)
 def _lab_rows(rgb, out, m, white, sums):
     h, w = rgb.shape[0], rgb.shape[1]
+    lut_in = np.empty(256, dtype=np.float32)  # the 256 values of 8-bit images, linearised once
+    lut_out = np.empty(256, dtype=np.float32)
+    for i in range(256):
+        lut_in[i] = np.float32(i) / np.float32(255.0)
+        lut_out[i] = _linear(lut_in[i])
     for y in nb.prange(h):
         s0 = s1 = s2 = q0 = q1 = q2 = 0.0
         for x in range(w):
-            r = _linear(rgb[y, x, 0])
-            g = _linear(rgb[y, x, 1])
-            b = _linear(rgb[y, x, 2])
+            r = _linear_lut(rgb[y, x, 0], lut_in, lut_out)
+            g = _linear_lut(rgb[y, x, 1], lut_in, lut_out)
+            b = _linear_lut(rgb[y, x, 2], lut_in, lut_out)
             fx = _f((m[0, 0] * r + m[0, 1] * g + m[0, 2] * b) / white[0])
             fy = _f((m[1, 0] * r + m[1, 1] * g + m[1, 2] * b) / white[1])
             fz = _f((m[2, 0] * r + m[2, 1] * g + m[2, 2] * b) / white[2])

@@ -11,6 +11,9 @@ kernel               computes                                            tested 
 ``contrast_weights`` the Potts term's weight of every 4-neighbour pair   numpy (tests)
 ``feature_stats``    the features' sums and squared neighbour steps      numpy (tests)
 ``edge_strength``    largest squared colour step to a 4-neighbour        numpy (tests)
+``pair_steps``       sum of squared colour steps over 4-neighbour pairs  numpy (tests)
+``interleave``       features (and extra channels) to the padded,        numpy (tests)
+                     channels-last layout of ``local_assign``
 ===================  ==================================================  ==============================
 
 Kernels are compiled on first use and cached on disk (``cache=True``), so only the first
@@ -22,14 +25,23 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["local_assign", "seed_tables", "seed_sums", "potts_sweep", "contrast_weights", "feature_stats",
-           "edge_strength"]
+__all__ = ["local_assign", "padded_channels", "interleave", "seed_tables", "seed_sums", "potts_sweep",
+           "contrast_weights", "feature_stats", "edge_strength", "pair_steps"]
 
 _jit = dict(cache=True, nogil=True)
 # The distance kernels may reassociate float sums (so that LLVM vectorises the sum over
 # channels); no-NaN/no-inf flags are not given: seeds beyond the grid are inf.
 _fast = dict(_jit, fastmath={"reassoc", "contract", "nsz"})
 _GROUP = 9  # candidates whose distances accumulate together (a 3 x 3 window is one group)
+_LANES = 16  # feature channels are padded with zeros to a multiple of this (see padded_channels)
+
+
+def padded_channels(c: int) -> int:
+    """The number of channels :func:`local_assign` runs fastest with for ``c`` features:
+    ``c`` rounded up to a multiple of 16 above 8 (zero channels add nothing to a distance,
+    and whole vectors leave the sum over channels without a scalar remainder: 20 or 23
+    channels take about 1.4x the time of 32 on one thread), else ``c``."""
+    return c if c <= 8 else -(-c // _LANES) * _LANES
 
 
 @nb.njit(parallel=True, **_fast)
@@ -49,10 +61,15 @@ def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, 
         cx = np.zeros(n_grp * _GROUP, dtype=np.float32)
         d = np.empty(n_grp * _GROUP, dtype=np.float32)
         fy = np.float32(y0 + y)
+        offs = np.empty(n_cand, dtype=np.int64)  # a candidate's seed index from its cell's
+        for m in range(n_cand):
+            offs[m] = (m // win - half) * cols + m % win - half
         cur = -1
+        base = 0
         for x in range(w):
             if pc[x] != cur:
                 cur = pc[x]
+                base = r * cols + cur
                 for m in range(n_cand):
                     tr = r + m // win
                     tc = cur + m % win
@@ -120,7 +137,7 @@ def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, 
                 if d[m] < best:
                     best = d[m]
                     arg = m
-            out[y, x] = (r + arg // win - half) * cols + cur + arg % win - half
+            out[y, x] = base + offs[arg]
             best_out[y, x] = best
             if keep_all:
                 for m in range(n_cand):
@@ -162,7 +179,9 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     be a band of rows starting at image row ``y0`` (``pr`` and ``weight_map`` then hold
     those rows). Returns ``(H, W)`` int32, and with ``return_best`` also the distance to
     the chosen seed ``(H, W)`` float32. ``channels_last``: ``z`` is ``(H, W, C)``, the
-    kernel's layout (``(C, H, W)`` is transposed here). ``return_dists``: also the distances to every candidate
+    kernel's layout (``(C, H, W)`` is transposed here); ``z`` may have more channels
+    than ``seed_feats``, the extra ones zeros (:func:`padded_channels`). ``return_dists``:
+    also the distances to every candidate
     ``(H, W, window**2)`` float32, candidate ``m`` being the seed ``m // window - p`` cell
     rows and ``m % window - p`` cell columns from the pixel's own cell (``p = window // 2``;
     inf beyond the grid), for :func:`potts_sweep`. ``spacing`` ``(row, column)``: the
@@ -173,6 +192,11 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     z = np.ascontiguousarray(z if channels_last else z.transpose(1, 2, 0))
     h, w = z.shape[:2]
     spatial = weight > 0 and seed_pos is not None
+    seed_feats = np.asarray(seed_feats, dtype=np.float32)
+    if seed_feats.ndim != 2 or seed_feats.shape[1] > z.shape[2]:
+        raise ValueError(f"seed features {seed_feats.shape} have more channels than the pixels' {z.shape[2]}")
+    if seed_feats.shape[1] < z.shape[2]:  # the pixels carry zero channels of padding: so do the seeds
+        seed_feats = np.pad(seed_feats, ((0, 0), (0, z.shape[2] - seed_feats.shape[1])))
     tables = seed_tables(seed_feats, rows, cols, window, seed_pos if spatial else None)
     wmap = _weight_rows(weight, weight_map, h, w) if spatial else np.zeros((1, 1), dtype=np.float32)
     out = np.empty((h, w), dtype=np.int32)
@@ -183,6 +207,36 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
                   dists, bool(return_dists), np.float32(spacing[0]), np.float32(spacing[1]))
     ret = (out,) + ((best,) if return_best else ()) + ((dists,) if return_dists else ())
     return ret if len(ret) > 1 else out
+
+
+@nb.njit(parallel=True, **_jit)
+def _interleave(z, extra, e_n, out):
+    c_n, h, w = z.shape
+    p = out.shape[2]
+    for y in nb.prange(h):
+        for c in range(c_n):
+            for x in range(w):
+                out[y, x, c] = z[c, y, x]
+        for e in range(e_n):
+            for x in range(w):
+                out[y, x, c_n + e] = extra[e, y, x]
+        for x in range(w):
+            for c in range(c_n + e_n, p):
+                out[y, x, c] = 0.0
+
+
+def interleave(z, extra, out):
+    """Write ``z`` ``(C, h, W)`` and ``extra`` ``(E, h, W)`` (or None) channels last into
+    ``out`` ``(h, W, P)``, ``P >= C + E``, the channels beyond them zeros (row-parallel,
+    no temporaries; any strides). Returns ``out``."""
+    e_n = 0 if extra is None else extra.shape[0]
+    if extra is None:
+        extra = np.empty((0, 1, 1), np.float32)
+    c_n, h, w = z.shape
+    if out.shape[:2] != (h, w) or out.shape[2] < c_n + e_n or (e_n and extra.shape[1:] != (h, w)):
+        raise ValueError(f"features {z.shape} and extra {extra.shape} do not fit out {out.shape}")
+    _interleave(z, extra, e_n, out)
+    return out
 
 
 # --------------------------------------------------------------------------- refinement
@@ -247,6 +301,12 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
         nl = np.empty(4, dtype=np.int32)
         nw = np.empty(4, dtype=np.float32)
         for x in range((colour + y) % 2, w, 2):
+            own = lab[y, x]
+            if own < 0:  # not clustered (outside a mask)
+                continue
+            if ((y == 0 or lab[y - 1, x] == own) and (y + 1 == H or lab[y + 1, x] == own)
+                    and (x == 0 or lab[y, x - 1] == own) and (x + 1 == W or lab[y, x + 1] == own)):
+                continue  # inside a region: its own label is the only candidate
             n_nb = 0
             if y > 0:
                 nl[n_nb] = lab[y - 1, x]
@@ -264,9 +324,6 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
                 nl[n_nb] = lab[y, x + 1]
                 nw[n_nb] = wright[y, x]
                 n_nb += 1
-            own = lab[y, x]
-            if own < 0:  # not clustered (outside a mask)
-                continue
             best_e = np.inf
             best_s = own
             for k in range(-1, n_nb):
@@ -294,11 +351,13 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour):
             lab[y, x] = best_s
 
 
-@nb.njit(parallel=True, **_jit)
+@nb.njit(parallel=True, **_fast)
 def _contrast_weights(image, zt, a2, prev, has_prev, y0, beta, right, down):
-    # image (c, H, W) whole; zt (h, W, F) its rows y0 .. y0 + h; right / down (H, W) whole
+    # image (c, H, W) whole; zt (h, W, F) its rows y0 .. y0 + h; right / down (H, W) whole;
+    # a2 (F,) (zeros for padding channels: whole vectors, the sums over f reassociated)
     c_n, _, w = image.shape
-    h, _, f_n = zt.shape
+    h = zt.shape[0]
+    f_n = a2.shape[0]
     for i in nb.prange(h):
         y = y0 + i
         for x in range(w):
@@ -340,7 +399,8 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
 
     Without ``zt`` the distance is the image's alone. ``zt`` ``(h, W, F)`` are extra
     features of the image rows ``y0 .. y0 + h`` (channels last), weighted by ``a2``
-    ``(F,)``; then only the pairs of those rows are written, into ``out = (right, down)``
+    ``(F,)`` (``zt`` may have more than ``F`` channels: the first ``F`` are read); then
+    only the pairs of those rows are written, into ``out = (right, down)``
     (allocated when None), plus the pairs with the row above when ``prev`` ``(W, F)``
     (the features of row ``y0 - 1``) is given, so a band-by-band call fills every pair."""
     image = np.ascontiguousarray(image, dtype=np.float32)
@@ -351,7 +411,7 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
         zt, a2 = np.empty((h, w, 0), np.float32), np.empty(0, np.float32)
     zt = np.ascontiguousarray(zt, dtype=np.float32)
     a2 = np.ascontiguousarray(a2, dtype=np.float32)
-    if zt.ndim != 3 or zt.shape[1] != w or not 0 <= y0 <= h - zt.shape[0] or a2.shape != (zt.shape[2],):
+    if zt.ndim != 3 or zt.shape[1] != w or not 0 <= y0 <= h - zt.shape[0] or a2.ndim != 1 or a2.size > zt.shape[2]:
         raise ValueError(f"features {zt.shape} from row {y0} and weights {a2.shape} do not fit an image of "
                          f"{h}x{w}")
     has_prev = prev is not None
@@ -359,15 +419,19 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
         if y0 < 1:
             raise ValueError("prev (the row above) needs y0 >= 1")
         prev = np.ascontiguousarray(prev, dtype=np.float32)
-        if prev.shape != zt.shape[1:]:
+        if prev.shape[0] != w or prev.ndim != 2 or prev.shape[1] < a2.size:
             raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
     else:
-        prev = np.empty((w, zt.shape[2]), np.float32)
+        prev = np.empty((w, a2.size), np.float32)
     if out is None:
         out = (np.zeros((h, w), dtype=np.float32), np.zeros((h, w), dtype=np.float32))
     right, down = out
     if right.shape != (h, w) or down.shape != (h, w) or right.dtype != np.float32 or down.dtype != np.float32:
         raise ValueError(f"out must be two float32 arrays of {(h, w)}")
+    if a2.size < zt.shape[2]:  # the channels beyond a2's weigh 0 (padding)
+        a2 = np.pad(a2, (0, zt.shape[2] - a2.size))
+        if prev.shape[1] < zt.shape[2]:
+            prev = np.pad(prev, ((0, 0), (0, zt.shape[2] - prev.shape[1])))
     _contrast_weights(image, zt, a2, prev, has_prev, int(y0), np.float32(beta), right, down)
     return right, down
 
@@ -377,7 +441,8 @@ def _feature_stats(zt, prev, has_prev, s1, s2, dsq):
     # per-row partial sums in parallel, then added row by row in image order: the sums of
     # an image taken in bands equal those taken in one piece bit for bit (each vertical
     # pair belongs to its lower row, the pair across a band border to the band's first)
-    h, w, c_n = zt.shape
+    h, w = zt.shape[:2]
+    c_n = s1.shape[0]  # zt may carry more channels (padding): those are not read
     r1 = np.zeros((h, c_n))
     r2 = np.zeros((h, c_n))
     rd = np.zeros((h, c_n))
@@ -403,40 +468,87 @@ def _feature_stats(zt, prev, has_prev, s1, s2, dsq):
             dsq[c] += rd[y, c]
 
 
-def feature_stats(zt, prev=None, sums=None):
+def feature_stats(zt, prev=None, sums=None, channels=None):
     """Per channel of ``zt`` ``(h, W, F)`` (features, channels last): the sum, the sum of
     squares, and the sum over 4-neighbour pairs of the squared difference, float64
     ``(F,)`` each; ``sums`` (a previous return value) is added to in place and ``prev``
-    ``(W, F)``, the row above ``zt``'s first, adds the pairs across, for band-by-band use."""
+    ``(W, F)``, the row above ``zt``'s first, adds the pairs across, for band-by-band use.
+    ``channels``: only the first so many channels of ``zt`` (and ``prev``) are features
+    (the rest padding); all by default, or as many as ``sums`` has."""
     zt = np.ascontiguousarray(zt, dtype=np.float32)
     if zt.ndim != 3:
         raise ValueError(f"features must be (h, W, F), got {zt.shape}")
+    if channels is None:
+        channels = zt.shape[2] if sums is None else len(sums[0])
     if sums is None:
-        sums = tuple(np.zeros(zt.shape[2]) for _ in range(3))
+        sums = tuple(np.zeros(channels) for _ in range(3))
+    if not 0 <= channels <= zt.shape[2] or any(len(t) != channels for t in sums):
+        raise ValueError(f"{channels} channels do not fit features {zt.shape} and sums of {len(sums[0])}")
     has_prev = prev is not None
-    prev = np.ascontiguousarray(prev if has_prev else np.zeros(zt.shape[1:]), dtype=np.float32)
-    if prev.shape != zt.shape[1:]:
+    prev = np.ascontiguousarray(prev if has_prev else np.zeros((zt.shape[1], channels)), dtype=np.float32)
+    if prev.ndim != 2 or prev.shape[0] != zt.shape[1] or prev.shape[1] < channels:
         raise ValueError(f"prev {prev.shape} does not match the features' rows {zt.shape[1:]}")
     _feature_stats(zt, prev, has_prev, *sums)
     return sums
 
 
 @nb.njit(parallel=True, **_jit)
-def _edge_strength(image, g):
+def _pair_steps(image, rows):
+    # per-row partial sums (the pairs to the right and down) in float64, added in row order
     c_n, h, w = image.shape
     for y in nb.prange(h):
+        s = 0.0
+        for c in range(c_n):
+            for x in range(w - 1):
+                t = np.float64(image[c, y, x + 1]) - np.float64(image[c, y, x])
+                s += t * t
+            if y + 1 < h:
+                for x in range(w):
+                    t = np.float64(image[c, y + 1, x]) - np.float64(image[c, y, x])
+                    s += t * t
+        rows[y] = s
+    total = 0.0
+    for y in range(h):
+        total += rows[y]
+    return total
+
+
+def pair_steps(image) -> tuple[float, int]:
+    """The sum over the 4-neighbour pairs of ``image`` ``(channels, H, W)`` (float32) of
+    ``|I_p - I_q|^2``, summed in float64, and the number of pairs."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    _, h, w = image.shape
+    return float(_pair_steps(image, np.empty(h))), (h - 1) * w + h * (w - 1)
+
+
+@nb.njit(parallel=True, **_jit)
+def _edge_strength(image, g):
+    # per row: the squared steps to the right, to the row above and to the row below, each
+    # summed over the channels in channel order (as a pixel-by-pixel loop would), then the
+    # largest of a pixel's four; loops over x so that they vectorise
+    c_n, h, w = image.shape
+    for y in nb.prange(h):
+        right = np.zeros(w, dtype=np.float32)
+        up = np.zeros(w, dtype=np.float32)
+        down = np.zeros(w, dtype=np.float32)
+        for c in range(c_n):
+            for x in range(w - 1):
+                t = image[c, y, x + 1] - image[c, y, x]
+                right[x] += t * t
+            if y > 0:
+                for x in range(w):
+                    t = image[c, y - 1, x] - image[c, y, x]
+                    up[x] += t * t
+            if y + 1 < h:
+                for x in range(w):
+                    t = image[c, y + 1, x] - image[c, y, x]
+                    down[x] += t * t
         for x in range(w):
-            m = np.float32(0.0)
-            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                yy = y + dy
-                xx = x + dx
-                if 0 <= yy < h and 0 <= xx < w:
-                    s = np.float32(0.0)
-                    for c in range(c_n):
-                        t = image[c, yy, xx] - image[c, y, x]
-                        s += t * t
-                    if s > m:
-                        m = s
+            m = max(up[x], down[x])
+            if x + 1 < w:
+                m = max(m, right[x])
+            if x > 0:
+                m = max(m, right[x - 1])
             g[y, x] = m
 
 

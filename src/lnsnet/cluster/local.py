@@ -20,7 +20,6 @@ __all__ = ["cluster_local", "edge_weights", "pair_differences", "contrast_beta",
 # the distances of every pixel to its candidate seeds (the smoothing's data term) are kept
 # when they take at most this many bytes (else they are recomputed for every ICM sweep)
 DISTS_CACHE_BYTES = 1 << 30
-BETA_BLOCK_PIXELS = 1 << 20  # contrast_beta sums this many pixels at a time
 
 
 def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
@@ -39,23 +38,9 @@ def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
 
 def pair_differences(image: np.ndarray) -> tuple[float, int]:
     """The sum over the 4-neighbour pairs of ``image`` ``(channels, H, W)`` of
-    ``|I_p - I_q|^2``, and the number of pairs. Summed in float64, block of rows by
-    block, so a large image needs no image-sized float64 copies."""
-    c, h, w = image.shape
-    total, pairs = 0.0, 0
-    step = max(1, BETA_BLOCK_PIXELS // max(w, 1))
-    for r0 in range(0, h, step):
-        r1 = min(h, r0 + step)
-        blk = np.asarray(image[:, r0 : min(h, r1 + 1)], dtype=np.float64)  # one row more: the pairs down
-        if blk.shape[1] > 1:
-            d = blk[:, 1:] - blk[:, :-1]
-            total += float(np.einsum("ijk,ijk->", d, d))
-            pairs += d.shape[1] * d.shape[2]
-        if w > 1:
-            d = blk[:, : r1 - r0, 1:] - blk[:, : r1 - r0, :-1]
-            total += float(np.einsum("ijk,ijk->", d, d))
-            pairs += d.shape[1] * d.shape[2]
-    return total, pairs
+    ``|I_p - I_q|^2`` (in float64, row-parallel, no image-sized copies) and the number of
+    pairs."""
+    return kernels.pair_steps(image)
 
 
 def _beta(total: float, pairs: int) -> float:
@@ -100,13 +85,12 @@ def feature_passes(h: int, w: int, options: ClusterOptions) -> int:
 
 def _channels_last(z: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
     """``z`` ``(C, h, W)`` and ``extra`` ``(E, h, W)`` (or None) as one contiguous
-    ``(h, W, C + E)`` float32 array, in one pass."""
-    if extra is None:
-        return np.ascontiguousarray(np.asarray(z, dtype=np.float32).transpose(1, 2, 0))
+    ``(h, W, P)`` float32 array, in one pass: the ``C + E`` channels, then zeros up to
+    ``P = kernels.padded_channels(C + E)`` (the assignment kernel's fastest layout)."""
     c, h, w = z.shape
-    out = np.empty((h, w, c + extra.shape[0]), dtype=np.float32)
-    out[..., :c] = z.transpose(1, 2, 0)
-    out[..., c:] = extra.transpose(1, 2, 0)
+    e = 0 if extra is None else extra.shape[0]
+    out = np.empty((h, w, kernels.padded_channels(c + e)), dtype=np.float32)
+    kernels.interleave(np.asarray(z, dtype=np.float32), None if extra is None else np.asarray(extra, np.float32), out)
     return out
 
 
@@ -147,6 +131,8 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     whole = len(bands) == 1
     zt_whole = []  # one piece: Z channels-last (the kernels' layout) once for every pass
 
+    n_ch = feats.shape[1]  # the features' channels (the kernels' layout pads zeros after them)
+
     def zt(r0, r1):
         if not whole:
             return _channels_last(zband(r0, r1), None if extra is None else extra[:, r0:r1])
@@ -167,7 +153,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
 
     def take_stats(z):  # bands come in order, top to bottom
         nonlocal fstats, above
-        fstats = kernels.feature_stats(z, above, fstats)
+        fstats = kernels.feature_stats(z, above, fstats, channels=n_ch)
         above = z[-1].copy()
 
     for it in range(iterations):  # SLIC-style rounds
@@ -178,6 +164,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
                 take_stats(z)
             sums = kernels.seed_sums(z, assign_band(r0, r1, z), grid.n_seeds, r0, sums, channels_last=True)
         fsum, psum, cnt = sums  # seeds move to their pixels' means (a seed without pixels stays)
+        fsum = fsum[:, :n_ch]
         kept = cnt[:, None] > 0
         n = np.maximum(cnt, 1.0)[:, None]
         feats = np.where(kept, fsum / n, feats).astype(np.float32)
@@ -200,7 +187,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
         z = zt(r0, r1)
         if smoothing > 0:  # the contrast weights of the band's pairs and those with the row above
             zc = z if by_features else np.empty((r1 - r0, w, 0), np.float32)
-            kernels.contrast_weights(image, beta, zc, a2, y0=r0, prev=above, out=weights)
+            kernels.contrast_weights(image, beta, zc, a2, y0=r0, prev=above, out=weights)  # reads n_ch = len(a2)
             above = None if whole else zc[-1].copy()
         if keep_dists:
             raw[r0:r1], best[r0:r1], dists[r0] = assign_band(r0, r1, z, return_best=True, return_dists=True)
