@@ -4,8 +4,9 @@
     pip install onnxruntime onnx openvino    # adds the ONNX Runtime and OpenVINO rows (optional)
 
 Median time of the shipped model's FEM per BSDS500 val image (481x321), in one process:
-torch fp32 as shipped (the baseline), torch with bf16 autocast (oneDNN; AMX where the CPU
-has it), torch channels-last, ONNX Runtime (CPU provider, all graph optimisations, thread
+torch fp32 as shipped (the baseline: channels-last tensors, the steps between the
+convolutions compiled, ``lnsnet.model.nhwc``), the torch NCHW path it replaced on
+2026-12-03, torch with bf16 autocast (oneDNN; AMX where the CPU has it), ONNX Runtime (CPU provider, all graph optimisations, thread
 spinning off) and OpenVINO (CPU device, latency hint, fp32 inference precision), with lnsnet's allocator tuning as in ``segment``, each with its largest difference to the baseline's features and
 its time over the baseline's. The baseline is timed again last (drift check). With
 ``--labels N``: for each backend, the default ``segment`` on the first N val images at
@@ -63,11 +64,11 @@ def main(argv=None):
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             return fem(x).float().numpy()
 
-    def channels_last(x):
+    def nchw(x):  # the CPU path until 2026-12-03: every step a torch operation on NCHW tensors
         with torch.no_grad():
-            return fem(x.contiguous(memory_format=torch.channels_last)).contiguous().numpy()
+            return fem._forward_band_nchw(x, True, True, [None, None, None], 3).numpy()
 
-    runs = [("torch fp32 (shipped)", fp32), ("torch bf16 autocast", bf16), ("torch channels-last", channels_last)]
+    runs = [("torch fp32 (shipped)", fp32), ("torch NCHW (before 12-03)", nchw), ("torch bf16 autocast", bf16)]
     onnx_bytes = None
     try:
         buf = io.BytesIO()

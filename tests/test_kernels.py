@@ -137,6 +137,49 @@ def test_fast_inference_norm_matches_training_path():
     torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(2, 37, 53), (1, 1, 1), (1, 2, 7), (1, 12, 3)])
+@pytest.mark.parametrize("top,bottom", [(True, True), (False, True), (True, False), (False, False)])
+def test_channels_last_cpu_path_equals_the_nchw_path_at_every_stage(shape, top, bottom):
+    b, h, w = shape
+    if h <= 2 * 7 and not (top and bottom):  # an interior band needs its halo (7 rows) of context
+        h = 2 * 7 + 3
+    fem = LNSNet(generator=torch.Generator().manual_seed(2)).eval().embedder
+    x = torch.randn(b, 5, h, w, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        for given in (False, True):
+            stats = [None] * 3
+            if given:  # whole-image statistics handed in, as the banded path does
+                stats = [(torch.rand(b, c) - 0.5, torch.rand(b, c) + 0.1) for c in (35, 10, 20)]
+            for stage in range(4):
+                fast = fem.forward_band(x, top, bottom, stats, stage)
+                ref = fem._forward_band_nchw(x, top, bottom, stats, stage)
+                assert fast.shape == ref.shape and fast.is_contiguous(memory_format=torch.channels_last)
+                torch.testing.assert_close(fast, ref, atol=2e-5, rtol=1e-5)
+
+
+def test_channels_last_moments_and_normalisation_by_hand():
+    from lnsnet.model import nhwc
+
+    h = torch.tensor([[[[1.0, -2.0], [3.0, 4.0]], [[0.5, 0.5], [0.0, 2.0]]]]).contiguous(
+        memory_format=torch.channels_last)  # (1, 2, 2, 2)
+    s1, s2, n = nhwc.moments(h)
+    assert n == 4
+    np.testing.assert_array_equal(s1.numpy(), [[6.0, 3.0]])
+    np.testing.assert_array_equal(s2.numpy(), [[30.0, 4.5]])
+    scale, shift = torch.tensor([[2.0, 1.0]]), torch.tensor([[-1.0, 0.0]])
+    extra = torch.tensor([[[[7.0, 8.0], [9.0, 10.0]]]])
+    out = nhwc.norm_relu_pad(h, scale, shift, extra, pad=(1, 0, 1))  # a row on top, a column each side
+    assert out.shape == (1, 3, 3, 4) and out.is_contiguous(memory_format=torch.channels_last)
+    # channel 0: ReLU(2 h - 1) = [[1, 0], [5, 7]]; replicated: the top row copies row 0
+    np.testing.assert_array_equal(out[0, 0].numpy(), [[1, 1, 0, 0], [1, 1, 0, 0], [5, 5, 7, 7]])
+    np.testing.assert_array_equal(out[0, 1].numpy(), [[0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0, 0, 2, 2]])
+    np.testing.assert_array_equal(out[0, 2].numpy(), [[7, 7, 8, 8], [7, 7, 8, 8], [9, 9, 10, 10]])
+    only_extra = nhwc.norm_relu_pad(None, None, None, extra, pad=(2, 2, 0))
+    np.testing.assert_array_equal(only_extra[0, 0].numpy(), [[7, 8]] * 3 + [[9, 10]] * 3)
+    with pytest.raises(ValueError, match="scale"):
+        nhwc.norm_relu_pad(h, None, None)
+
+
 def test_banded_embedding_matches_one_piece():
     """Bands with halo context and whole-image statistics give Z of the whole image."""
     from lnsnet.model.embedder import moments, stats_from_moments

@@ -35,7 +35,7 @@ __all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc", "ker
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
-KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels")
+KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels", "lnsnet.model.nhwc")
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3

@@ -105,7 +105,17 @@ class FeatureEmbedder(nn.Module):
         take it from this band (= plain InstanceNorm when the band is the image).
         ``stage`` 0/1/2 returns the input of norm 0/1/2 (to gather statistics), 3 the
         features Z. Output rows: the band's rows less ``halo_of(stage)`` per interior side.
+        On the CPU the tensors are channels-last (:meth:`_forward_band_nhwc`): the outputs
+        too, with the logical shape ``(B, C, H, W)`` all the same.
         """
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            return self._forward_band_nhwc(x, top, bottom, stats, stage)
+        return self._forward_band_nchw(x, top, bottom, stats, stage)
+
+    def _forward_band_nchw(self, x: torch.Tensor, top: bool, bottom: bool, stats: list,
+                           stage: int) -> torch.Tensor:
+        """:meth:`forward_band` in NCHW memory, each step a torch operation (on GPUs; on
+        the CPU until 2026-12-03)."""
         dmax = max(b.dilation[0] for b in self.branches)
         it, ib = int(not top), int(not bottom)
         outs = [_crop(_band_conv(x, b, top, bottom), (dmax - b.dilation[0]) * it, (dmax - b.dilation[0]) * ib)
@@ -123,6 +133,35 @@ class FeatureEmbedder(nn.Module):
         if stage == 2:
             return h
         return _scale_shift_relu(h, self.norm2, stats[2])
+
+    def _forward_band_nhwc(self, x: torch.Tensor, top: bool, bottom: bool, stats: list,
+                           stage: int) -> torch.Tensor:
+        """:meth:`forward_band` on the CPU in channels-last memory (faster convolutions), the
+        normalisation, concatenation and padding between them in one compiled pass each
+        (:mod:`lnsnet.model.nhwc`). The same function; sums are taken in another order."""
+        from . import nhwc
+
+        dmax = max(b.dilation[0] for b in self.branches)
+        it, ib = int(not top), int(not bottom)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        outs = []
+        for b in self.branches:
+            d = b.dilation[0]
+            xp = nhwc.norm_relu_pad(None, None, None, xc, (d if top else 0, d if bottom else 0, d))
+            outs.append(_crop(b(xp), (dmax - d) * it, (dmax - d) * ib))
+        h = torch.cat([_crop(xc, dmax * it, dmax * ib)] + outs, dim=1)
+        if stage == 0:
+            return h
+        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm0, stats[0], nhwc), pad=(int(top), int(bottom), 1))
+        h = self.conv1(h)
+        if stage == 1:
+            return h
+        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm1, stats[1], nhwc),
+                               extra=_crop(xc, (dmax + 1) * it, (dmax + 1) * ib), pad=(int(top), int(bottom), 1))
+        h = self.conv2(h)
+        if stage == 2:
+            return h
+        return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats[2], nhwc))
 
     def halo_of(self, stage: int) -> int:
         dmax = max(b.dilation[0] for b in self.branches)
@@ -163,6 +202,10 @@ def _band_conv(x: torch.Tensor, conv: nn.Conv2d, top: bool, bottom: bool) -> tor
 
 def moments(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Per (image, channel) sums of ``h`` and ``h**2`` in float64, and the pixel count."""
+    if h.device.type == "cpu" and h.dim() == 4 and not h.requires_grad and h.stride(1) == 1 and h.shape[1] > 1:
+        from . import nhwc  # channels-last (the CPU inference's layout): torch's reductions are slow there
+
+        return nhwc.moments(h)
     # float32 reductions (a float64 reduction is ~50x slower on CPU), accumulated in float64
     s1 = h.sum((2, 3)).double()
     s2 = torch.linalg.vector_norm(h, dim=(2, 3)).double().square()
@@ -174,6 +217,14 @@ def stats_from_moments(s1: torch.Tensor, s2: torch.Tensor, n: int) -> tuple[torc
     mean = s1 / n
     var = (s2 / n - mean * mean).clamp_min(0.0)
     return mean.float(), var.float()
+
+
+def _affine(h: torch.Tensor, norm: nn.InstanceNorm2d, stats, nhwc) -> tuple[torch.Tensor, torch.Tensor]:
+    """InstanceNorm's ``(scale, shift)`` ``(B, C)`` with given or ``h``'s own statistics
+    (the moments of a channels-last ``h`` by :func:`lnsnet.model.nhwc.moments`)."""
+    mean, var = stats if stats is not None else stats_from_moments(*nhwc.moments(h))
+    scale = norm.weight[None] * torch.rsqrt(var + norm.eps)
+    return scale, norm.bias[None] - mean * scale
 
 
 def _scale_shift_relu(h: torch.Tensor, norm: nn.InstanceNorm2d, stats) -> torch.Tensor:
