@@ -213,10 +213,16 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
 def _interleave(z, extra, e_n, out):
     c_n, h, w = z.shape
     p = out.shape[2]
+    pixel_major = z.strides[0] < z.strides[2]  # channels-last memory (the CPU network's output)
     for y in nb.prange(h):
-        for c in range(c_n):
+        if pixel_major:
             for x in range(w):
-                out[y, x, c] = z[c, y, x]
+                for c in range(c_n):
+                    out[y, x, c] = z[c, y, x]
+        else:
+            for c in range(c_n):
+                for x in range(w):
+                    out[y, x, c] = z[c, y, x]
         for e in range(e_n):
             for x in range(w):
                 out[y, x, c_n + e] = extra[e, y, x]
