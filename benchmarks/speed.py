@@ -11,6 +11,9 @@ and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=10
 
 ``--sweep``   time vs K (100..5000) for lnsnet and the baselines (skimage SLIC, OpenCV
               SLIC/LSC/SEEDS when installed) -> ``time_vs_k.csv`` and ``time_vs_k.png``.
+``--sizes``   time vs image size (0.15 to 12 megapixels, K in proportion to the area:
+              386 pixels a superpixel, K=400 at 481x321) for lnsnet and the baselines but
+              LSC, taking turns on each size -> ``time_vs_size.csv`` and ``.png``.
 ``--memory``  peak resident memory of a fresh process segmenting one image of each size
               (0.15 to 12 megapixels, K=5000) -> ``memory_vs_size.csv`` / ``.png``.
 ``--huge``    one 10000x10000 image at K=5000 (banded), its time, peak memory and checks.
@@ -59,8 +62,9 @@ def _methods():
 
     model = lnsnet.load_model()
     out = {
-        "lnsnet": lambda im, k: lnsnet.segment(im, k, model=model),  # the default: compact clustering
-        "lnsnet-paper": lambda im, k: lnsnet.segment(im, k, model=model, clustering="paper"),
+        # the default (compact clustering); labels from 0 as the others', so max + 1 counts them
+        "lnsnet": lambda im, k: lnsnet.segment(im, k, model=model, start_label=0),
+        "lnsnet-paper": lambda im, k: lnsnet.segment(im, k, model=model, clustering="paper", start_label=0),
         "skimage-slic": lambda im, k: slic(im, k, start_label=0),
     }
     try:
@@ -72,6 +76,16 @@ def _methods():
                 out[name] = (lambda f: lambda im, k: f(im, k))(f)
             except Exception:  # noqa: BLE001 - baseline not available here
                 pass
+    except ImportError:
+        pass
+    try:  # pip install cython && pip install --no-build-isolation fast-slic (optional)
+        try:
+            from fast_slic.avx2 import SlicAvx2 as FastSlic
+        except ImportError:
+            from fast_slic import Slic as FastSlic
+
+        out["fast-slic"] = lambda im, k: FastSlic(num_components=k, compactness=10).iterate(
+            np.ascontiguousarray(im[..., :3] if im.ndim == 3 else np.repeat(im[..., None], 3, 2)))
     except ImportError:
         pass
     return out
@@ -105,24 +119,29 @@ def _big_image(root: str, h: int, w: int) -> np.ndarray:
 
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, re, resource, sys, time
 import numpy as np
 sys.path.insert(0, {bench!r})
 from speed import _big_image, _threads
+def peak_mib():  # VmHWM: this process's own peak (ru_maxrss keeps the parent's across exec)
+    try:
+        with open("/proc/self/status") as fh:
+            return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 _threads({threads})
 import lnsnet
 h, w, k = {h}, {w}, {k}
 im = _big_image({root!r}, h, w)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_mib()
 t0 = time.perf_counter()
-lab = lnsnet.segment(im, k)
+lab = lnsnet.segment(im, k, start_label=0)
 dt = time.perf_counter() - t0
 from lnsnet.connectivity import components
 _, ncomp = components(lab)
 print(json.dumps(dict(h=h, w=w, k=k, seconds=dt, k_delivered=int(lab.max()) + 1,
-                      connected=bool(ncomp == lab.max() + 1),
-                      peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      rss_before_mib=base / 1024)))
+                      connected=bool(ncomp == lab.max() + 1 and lab.min() == 0),
+                      peak_rss_mib=peak_mib(), rss_before_mib=base)))
 """
 
 
@@ -138,6 +157,7 @@ def main(argv=None):
     ap.add_argument("--images", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--sizes", action="store_true")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--huge", action="store_true")
     ap.add_argument("--backends", action="store_true")
@@ -222,6 +242,19 @@ def _rest(args, meth, images, result):
             print(f"{name:>24} " + " ".join(f"{m:>7.1f}" for m, _ in ms))
         result["sweep"] = sweep
 
+    if args.sizes:
+        sizes = [(321, 481), (750, 1000), (1500, 2000), (2250, 3000), (3000, 4000)]
+        names = [n for n in meth if n != "lsc"]  # LSC: about 3 s per 481x321 image at the larger K
+        rows = []
+        print("\ntime vs image size (ms, median of 3, methods in turns):  " + " ".join(f"{n:>13}" for n in names))
+        for h, w in sizes:
+            k = int(round(400 * h * w / (321 * 481)))
+            im = _big_image(args.root, h, w)
+            res = _time_pair([meth[n] for n in names], [im] * 3, k)
+            rows += [dict(method=n, h=h, w=w, k=k, ms=m, k_delivered=kd) for n, (m, kd) in zip(names, res)]
+            print(f"  {w}x{h} K={k:>5}: " + " ".join(f"{m:>13.1f}" for m, _ in res))
+        result["sizes"] = rows
+
     if args.memory:
         sizes = [(321, 481), (750, 1000), (1500, 2000), (2250, 3000), (3000, 4000)]
         mem = []
@@ -278,6 +311,30 @@ def _write(out: Path, result: dict) -> None:
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "time_vs_k.png", dpi=150)
+        plt.close(fig)
+    if "sizes" in result:
+        with open(out / "time_vs_size.csv", "w", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=["method", "h", "w", "k", "ms", "k_delivered"])
+            wr.writeheader()
+            wr.writerows(result["sizes"])
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        for name in dict.fromkeys(r["method"] for r in result["sizes"]):
+            rs = [r for r in result["sizes"] if r["method"] == name]
+            ax.plot([r["h"] * r["w"] / 1e6 for r in rs], [r["ms"] / 1e3 for r in rs], "o-", label=name,
+                    lw=2 if name == "lnsnet" else 1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("image size (megapixels); K = pixels / 386")
+        ax.set_ylabel("median time per image (s)")
+        ax.set_title(f"CPU, {result['info']['threads']} threads")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "time_vs_size.png", dpi=150)
         plt.close(fig)
     if "memory" in result:
         rows = result["memory"] + ([result["huge"]] if "huge" in result else [])

@@ -97,6 +97,9 @@ class OpenVINOEmbedder(nn.Module):
     def forward_band(self, *args, **kwargs):
         return self.fem.forward_band(*args, **kwargs)
 
+    def finish(self, *args, **kwargs):
+        return self.fem.finish(*args, **kwargs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu":
             return self.fem(x)

@@ -41,10 +41,13 @@ def band_rows(h: int, w: int, tile_pixels: int) -> list[tuple[int, int]]:
 class BandedFeatures:
     """The pixel features of one large image ``x`` ``(1, 5, H, W)``, band by band.
 
-    ``passes``: how many times the clustering will read every band (from
-    :func:`lnsnet.cluster.local.feature_passes`); with more than one, Z is kept after its
-    first computation when it fits (float32, or float16: about 1e-3 relative rounding of
-    the features), else recomputed on every pass. ``progress`` shows a bar of bands.
+    The network runs band by band three times to gather the InstanceNorm statistics of
+    the whole image (one pass per normalisation). ``passes``: how many times the
+    clustering will read every band (from :func:`lnsnet.cluster.local.feature_passes`);
+    with more than one, Z is kept when it fits (float32, or float16: about 1e-3 relative
+    rounding of the features): the last statistics pass keeps its output, the last
+    convolution's, and each band is normalised into Z when first read, so the network never
+    runs a fourth time; else Z is recomputed on every pass. ``progress`` shows a bar of bands.
 
     Attributes: ``bands``, ``seed_features`` ``(K, C)`` numpy at ``seed_pos``; call
     :meth:`zband` for the features ``(C, r1 - r0, W)`` float32 of a band, :meth:`close`
@@ -68,15 +71,26 @@ class BandedFeatures:
             self.keep = np.float16
         else:
             self.keep = None
-        self.cache: dict = {}
-        self.bar = tqdm(total=(4 + (1 if self.keep else passes)) * len(self.bands), unit="band",
+        # Z of the whole image, kept in one block (channels-last: each band's pixels whole) so
+        # that many band-sized pieces do not fragment the heap; a band's rows first hold the
+        # last convolution's output (``pre``), normalised into Z when the band is first read
+        self.store = None if self.keep is None else torch.empty(
+            (1, self.fem.out_channels, h, w), dtype=torch.float16 if self.keep is np.float16 else torch.float32,
+            memory_format=torch.channels_last)
+        self.pre: set = set()
+        self.done: set = set()  # the bands whose Z is in the store
+        self.bar = tqdm(total=(4 if self.keep else 4 + passes) * len(self.bands), unit="band",
                         desc=f"lnsnet {h}x{w} in bands", disable=not progress, dynamic_ncols=True, leave=False)
         self.stats = [None, None, None]
         for stage in range(3):
             s1 = s2 = 0.0
             for r0, r1 in self.bands:
-                m1, m2, _ = moments(self._band(r0, r1, stage))
+                out = self._band(r0, r1, stage)
+                m1, m2, _ = moments(out)
                 s1, s2 = s1 + m1, s2 + m2
+                if stage == 2 and self.store is not None:  # Z is this after the last normalisation: keep it
+                    self._put(r0, r1, out)
+                    self.pre.add((r0, r1))
             self.stats[stage] = stats_from_moments(s1, s2, h * w)
         self.seed_features = self._sample(seed_pos)
 
@@ -94,32 +108,55 @@ class BandedFeatures:
         lo = pos[:, 0].floor().clamp(0, self.h - 1).long()
         hi = (lo + 1).clamp(max=self.h - 1)
         need = sorted(set(lo.tolist()) | set(hi.tolist()))
-        rows = {}
-        for r0, r1 in self.bands:
-            if any(r0 <= r < r1 for r in need):
-                z = self._band(r0, r1, 3)[0].cpu()
-                for r in need:
-                    if r0 <= r < r1:
-                        rows[r] = z[:, r - r0].clone()  # a view would keep the whole band alive
-        table = torch.stack([rows[r] for r in need], 1)[None]  # (1, C, rows needed, W)
         where = {r: i for i, r in enumerate(need)}
+        # written in place, allocated once (small row copies kept between band-sized
+        # temporaries would fragment the heap)
+        table = torch.empty((1, self.fem.out_channels, len(need), self.x.shape[3]))  # (1, C, rows needed, W)
+        for r0, r1 in self.bands:
+            rows = [r for r in need if r0 <= r < r1]
+            if not rows:
+                continue
+            at_rows = [where[r] for r in rows]
+            if self.store is not None:
+                self._finish(r0, r1)
+                table[0, :, at_rows] = self.store[0, :, rows].float()
+            else:
+                table[0, :, at_rows] = self._band(r0, r1, 3)[0, :, [r - r0 for r in rows]].detach().cpu().float()
         # rows lo and lo + 1 are neighbours in the table too: the same bilinear weights
         row = torch.tensor([where[r] for r in lo.tolist()], dtype=pos.dtype) + (pos[:, 0] - lo).clamp(0, 1)
         at = torch.stack([row, pos[:, 1]], 1)[None]
         return sample_features(table, at)[0].numpy()
 
+    def _put(self, r0: int, r1: int, z: torch.Tensor) -> None:
+        """Write a band's ``z`` ``(1, C, r1 - r0, W)`` into the store (float16: clipped to its
+        range; InstanceNorm's inputs and outputs are far below 65504, never inf)."""
+        z = z.detach().cpu()
+        if self.store.dtype == torch.float16:
+            z = z.clamp(-65504.0, 65504.0)
+        self.store[:, :, r0:r1] = z
+
+    def _finish(self, r0: int, r1: int) -> None:
+        """Normalise band ``(r0, r1)``'s last-layer output in the store into Z, once."""
+        if (r0, r1) in self.pre:
+            self.pre.discard((r0, r1))
+            self._put(r0, r1, self.fem.finish(self.store[:, :, r0:r1].float().to(self.device), self.stats[2]))
+            self.done.add((r0, r1))
+            self.bar.update(1)
+
     def zband(self, r0: int, r1: int) -> np.ndarray:
         """The features ``(C, r1 - r0, W)`` float32 of band ``(r0, r1)``."""
-        z = self.cache.get((r0, r1))
-        if z is not None:
-            return z if z.dtype == np.float32 else z.astype(np.float32)
-        z = self._band(r0, r1, 3)[0].cpu().numpy()
-        if self.keep is not None:
-            if self.keep is np.float16:  # features are InstanceNorm outputs, far below 65504; never inf
-                np.clip(z, -65504.0, 65504.0, out=z)
-            self.cache[(r0, r1)] = z = z.astype(self.keep, copy=False)
-        return z.astype(np.float32, copy=False)  # float16: the same rounding on every pass
+        self._finish(r0, r1)
+        if (r0, r1) in self.done:
+            return self.store[0, :, r0:r1].float().numpy()  # float16: the same rounding on every pass
+        z = self._band(r0, r1, 3)
+        if self.store is not None:
+            self._put(r0, r1, z)
+            self.done.add((r0, r1))
+            return self.store[0, :, r0:r1].float().numpy()
+        return z[0].detach().cpu().float().numpy()
 
     def close(self) -> None:
-        self.cache.clear()
+        self.store = None
+        self.pre.clear()
+        self.done.clear()
         self.bar.close()

@@ -163,6 +163,16 @@ class FeatureEmbedder(nn.Module):
             return h
         return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats[2], nhwc))
 
+    def finish(self, h: torch.Tensor, stats) -> torch.Tensor:
+        """Z from the output of :meth:`forward_band` at stage 2 (the last convolution) and the
+        last InstanceNorm's statistics ``stats`` ``(mean, var)``: that stage's remaining step,
+        as :meth:`forward_band` at stage 3 takes it."""
+        if h.device.type == "cpu" and not torch.is_grad_enabled():
+            from . import nhwc
+
+            return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats, nhwc))
+        return _scale_shift_relu(h.clone(), self.norm2, stats)
+
     def halo_of(self, stage: int) -> int:
         dmax = max(b.dilation[0] for b in self.branches)
         return dmax + min(stage, 2)
@@ -186,6 +196,10 @@ class InputEmbedder(nn.Module):
     def forward_band(self, x: torch.Tensor, top: bool, bottom: bool, stats: list, stage: int) -> torch.Tensor:
         """The band's input channels at every stage (no context needed: no halo)."""
         return x[:, : self.out_channels]
+
+    def finish(self, h: torch.Tensor, stats) -> torch.Tensor:
+        """Z from the stage-2 output (the input channels themselves)."""
+        return h
 
     def halo_of(self, stage: int) -> int:
         return 0
