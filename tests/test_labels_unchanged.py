@@ -2,8 +2,9 @@
 (the first 20 by name, K = 200 and 1000) are the ones the code gave before the clustering
 layer moved into ``lnsnet.cluster`` (commit 738f47a; the compact entries rewritten on
 2026-12-02, when the compact preset took the input beside the learned features,
-``input_weight=2.5``, compactness 26): ``tests/data/labels_before.json`` holds the sha256
-of each label map (int32, C order).
+``input_weight=2.5``, compactness 26; 2 entries of the paper's clustering rewritten on
+2026-12-03, when the CPU network went channels-last: rounding of the features):
+``tests/data/labels_before.json`` holds the sha256 of each label map (int32, C order).
 
 On the full set all 80 entries are checked; on the three-image set in
 ``tests/data/bsds500-mini`` (used when no full set is found, see ``tests/conftest.py``) the
