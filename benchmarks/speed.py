@@ -289,53 +289,14 @@ def _write(out: Path, result: dict) -> None:
     import matplotlib.pyplot as plt
 
     if "sweep" in result:
-        with open(out / "time_vs_k.csv", "w", newline="") as fh:
-            wr = csv.DictWriter(fh, fieldnames=["method", "k", "ms", "k_delivered"])
-            wr.writeheader()
-            wr.writerows(result["sweep"])
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        for name in dict.fromkeys(r["method"] for r in result["sweep"]):
-            rs = [r for r in result["sweep"] if r["method"] == name]
-            ax.plot([r["k"] for r in rs], [r["ms"] for r in rs], "o-", label=name, lw=2 if name == "lnsnet" else 1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        from matplotlib.ticker import ScalarFormatter
-
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
-        ax.set_xlabel("superpixels asked (K)")
-        ax.set_ylabel("median time per 481x321 image (ms)")
-        ax.set_title(f"CPU, {result['info']['threads']} threads")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "time_vs_k.png", dpi=150)
-        plt.close(fig)
+        _plot_methods(plt, result["sweep"], out / "time_vs_k", ["method", "k", "ms", "k_delivered"],
+                      lambda r: r["k"], lambda r: r["ms"], "superpixels asked (K)",
+                      "median time per 481x321 image (ms)", result["info"]["threads"])
     if "sizes" in result:
-        with open(out / "time_vs_size.csv", "w", newline="") as fh:
-            wr = csv.DictWriter(fh, fieldnames=["method", "h", "w", "k", "ms", "k_delivered"])
-            wr.writeheader()
-            wr.writerows(result["sizes"])
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        for name in dict.fromkeys(r["method"] for r in result["sizes"]):
-            rs = [r for r in result["sizes"] if r["method"] == name]
-            ax.plot([r["h"] * r["w"] / 1e6 for r in rs], [r["ms"] / 1e3 for r in rs], "o-", label=name,
-                    lw=2 if name == "lnsnet" else 1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        from matplotlib.ticker import ScalarFormatter
-
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.set_xlabel("image size (megapixels); K = pixels / 386")
-        ax.set_ylabel("median time per image (s)")
-        ax.set_title(f"CPU, {result['info']['threads']} threads")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "time_vs_size.png", dpi=150)
-        plt.close(fig)
+        _plot_methods(plt, result["sizes"], out / "time_vs_size", ["method", "h", "w", "k", "ms", "k_delivered"],
+                      lambda r: r["h"] * r["w"] / 1e6, lambda r: r["ms"] / 1e3,
+                      "image size (megapixels); K = pixels / 386", "median time per image (s)",
+                      result["info"]["threads"])
     if "memory" in result:
         rows = result["memory"] + ([result["huge"]] if "huge" in result else [])
         rows = [{**r, "peak_rss_mib": round(r["peak_rss_mib"], 1), "rss_before_mib": round(r["rss_before_mib"], 1),
@@ -363,6 +324,34 @@ def _write(out: Path, result: dict) -> None:
         fig.tight_layout()
         fig.savefig(out / "memory_vs_size.png", dpi=150)
         plt.close(fig)
+
+
+def _plot_methods(plt, rows, stem: Path, fields, x, y, xlabel: str, ylabel: str, threads) -> None:
+    """``stem``.csv of ``rows`` and ``stem``.png: one line per method, log-log."""
+    import csv
+
+    from matplotlib.ticker import ScalarFormatter
+
+    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=fields)
+        wr.writeheader()
+        wr.writerows(rows)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name in dict.fromkeys(r["method"] for r in rows):
+        rs = [r for r in rows if r["method"] == name]
+        ax.plot([x(r) for r in rs], [y(r) for r in rs], "o-", label=name, lw=2 if name == "lnsnet" else 1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"CPU, {threads} threads")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=150)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
