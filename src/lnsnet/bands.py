@@ -63,9 +63,7 @@ class BandedFeatures:
         self.h = h
         self.bands = band_rows(h, w, tile_pixels)
         z_bytes = self.fem.out_channels * h * w * 4
-        if passes == 1:  # Z is read once: nothing to keep
-            self.keep = None
-        elif z_bytes <= Z_CACHE_BYTES:
+        if z_bytes <= Z_CACHE_BYTES:  # kept even when read once: the network then runs 3 times, not 5
             self.keep = np.float32
         elif z_bytes // 2 <= min(Z_CACHE_HALF_BYTES, memory_bytes() // 4):
             self.keep = np.float16
