@@ -42,12 +42,12 @@ class BandedFeatures:
     """The pixel features of one large image ``x`` ``(1, 5, H, W)``, band by band.
 
     The network runs band by band three times to gather the InstanceNorm statistics of
-    the whole image (one pass per normalisation). ``passes``: how many times the
-    clustering will read every band (from :func:`lnsnet.cluster.local.feature_passes`);
-    with more than one, Z is kept when it fits (float32, or float16: about 1e-3 relative
-    rounding of the features): the last statistics pass keeps its output, the last
-    convolution's, and each band is normalised into Z when first read, so the network never
-    runs a fourth time; else Z is recomputed on every pass. ``progress`` shows a bar of bands.
+    the whole image (one pass per normalisation). Z is kept when it fits (float32, or
+    float16: about 1e-3 relative rounding of the features): the last statistics pass keeps
+    its output, the last convolution's, and each band is normalised into Z when first read,
+    so the network never runs a fourth time; else Z is recomputed for the seed features and
+    on every one of the clustering's ``passes`` over the bands (from
+    :func:`lnsnet.cluster.local.feature_passes`). ``progress`` shows a bar of bands.
 
     Attributes: ``bands``, ``seed_features`` ``(K, C)`` numpy at ``seed_pos``; call
     :meth:`zband` for the features ``(C, r1 - r0, W)`` float32 of a band, :meth:`close`
@@ -64,20 +64,18 @@ class BandedFeatures:
         self.bands = band_rows(h, w, tile_pixels)
         z_bytes = self.fem.out_channels * h * w * 4
         if z_bytes <= Z_CACHE_BYTES:  # kept even when read once: the network then runs 3 times, not 5
-            self.keep = np.float32
+            keep = torch.float32
         elif z_bytes // 2 <= min(Z_CACHE_HALF_BYTES, memory_bytes() // 4):
-            self.keep = np.float16
+            keep = torch.float16
         else:
-            self.keep = None
+            keep = None
         # Z of the whole image, kept in one block (channels-last: each band's pixels whole) so
-        # that many band-sized pieces do not fragment the heap; a band's rows first hold the
+        # that many band-sized pieces do not fragment the heap; every band's rows first hold the
         # last convolution's output (``pre``), normalised into Z when the band is first read
-        self.store = None if self.keep is None else torch.empty(
-            (1, self.fem.out_channels, h, w), dtype=torch.float16 if self.keep is np.float16 else torch.float32,
-            memory_format=torch.channels_last)
+        self.store = None if keep is None else torch.empty((1, self.fem.out_channels, h, w), dtype=keep,
+                                                           memory_format=torch.channels_last)
         self.pre: set = set()
-        self.done: set = set()  # the bands whose Z is in the store
-        self.bar = tqdm(total=(4 if self.keep else 4 + passes) * len(self.bands), unit="band",
+        self.bar = tqdm(total=(4 if keep is not None else 4 + passes) * len(self.bands), unit="band",
                         desc=f"lnsnet {h}x{w} in bands", disable=not progress, dynamic_ncols=True, leave=False)
         self.stats = [None, None, None]
         for stage in range(3):
@@ -138,23 +136,16 @@ class BandedFeatures:
         if (r0, r1) in self.pre:
             self.pre.discard((r0, r1))
             self._put(r0, r1, self.fem.finish(self.store[:, :, r0:r1].float().to(self.device), self.stats[2]))
-            self.done.add((r0, r1))
             self.bar.update(1)
 
     def zband(self, r0: int, r1: int) -> np.ndarray:
         """The features ``(C, r1 - r0, W)`` float32 of band ``(r0, r1)``."""
-        self._finish(r0, r1)
-        if (r0, r1) in self.done:
-            return self.store[0, :, r0:r1].float().numpy()  # float16: the same rounding on every pass
-        z = self._band(r0, r1, 3)
         if self.store is not None:
-            self._put(r0, r1, z)
-            self.done.add((r0, r1))
-            return self.store[0, :, r0:r1].float().numpy()
-        return z[0].detach().cpu().float().numpy()
+            self._finish(r0, r1)
+            return self.store[0, :, r0:r1].float().numpy()  # float16: the same rounding on every pass
+        return self._band(r0, r1, 3)[0].detach().cpu().float().numpy()
 
     def close(self) -> None:
         self.store = None
         self.pre.clear()
-        self.done.clear()
         self.bar.close()

@@ -14,7 +14,7 @@ from ..grid import Grid
 from . import kernels
 from .options import ClusterOptions
 
-__all__ = ["cluster_local", "edge_weights", "pair_differences", "contrast_beta", "feature_weights", "keeps_dists",
+__all__ = ["cluster_local", "edge_weights", "contrast_beta", "feature_weights", "keeps_dists",
            "feature_passes"]
 
 # the distances of every pixel to its candidate seeds (the smoothing's data term) are kept
@@ -36,13 +36,6 @@ def edge_weights(image: np.ndarray, edge_scale: float) -> np.ndarray:
     return np.exp(g, out=g)
 
 
-def pair_differences(image: np.ndarray) -> tuple[float, int]:
-    """The sum over the 4-neighbour pairs of ``image`` ``(channels, H, W)`` of
-    ``|I_p - I_q|^2`` (in float64, row-parallel, no image-sized copies) and the number of
-    pairs."""
-    return kernels.pair_steps(image)
-
-
 def _beta(total: float, pairs: int) -> float:
     mean = total / pairs if pairs else 0.0
     return 0.0 if mean <= 1e-12 else 1.0 / (2.0 * mean)
@@ -51,7 +44,7 @@ def _beta(total: float, pairs: int) -> float:
 def contrast_beta(image: np.ndarray) -> float:
     """``1 / (2 <|dI|^2>)`` over the 4-neighbour pairs of ``image`` ``(channels, H, W)``
     (the usual contrast-sensitive Potts scale; 0 for a flat image)."""
-    return _beta(*pair_differences(image))
+    return _beta(*kernels.pair_steps(image))
 
 
 def feature_weights(s1, s2, n: int, feature_contrast: float) -> np.ndarray:
@@ -174,7 +167,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
             take_stats(zt(r0, r1))
     beta, a2 = 0.0, np.empty(0, np.float32)
     if smoothing > 0:
-        lab_sq, pairs = pair_differences(image)
+        lab_sq, pairs = kernels.pair_steps(image)
         if by_features:
             a2 = feature_weights(fstats[0], fstats[1], h * w, feature_contrast)
             lab_sq += float(np.dot(a2, fstats[2]))

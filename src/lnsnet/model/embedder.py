@@ -152,16 +152,16 @@ class FeatureEmbedder(nn.Module):
         h = torch.cat([_crop(xc, dmax * it, dmax * ib)] + outs, dim=1)
         if stage == 0:
             return h
-        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm0, stats[0], nhwc), pad=(int(top), int(bottom), 1))
+        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm0, stats[0]), pad=(int(top), int(bottom), 1))
         h = self.conv1(h)
         if stage == 1:
             return h
-        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm1, stats[1], nhwc),
+        h = nhwc.norm_relu_pad(h, *_affine(h, self.norm1, stats[1]),
                                extra=_crop(xc, (dmax + 1) * it, (dmax + 1) * ib), pad=(int(top), int(bottom), 1))
         h = self.conv2(h)
         if stage == 2:
             return h
-        return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats[2], nhwc))
+        return self.finish(h, stats[2])
 
     def finish(self, h: torch.Tensor, stats) -> torch.Tensor:
         """Z from the output of :meth:`forward_band` at stage 2 (the last convolution) and the
@@ -170,7 +170,7 @@ class FeatureEmbedder(nn.Module):
         if h.device.type == "cpu" and not torch.is_grad_enabled():
             from . import nhwc
 
-            return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats, nhwc))
+            return nhwc.norm_relu_pad(h, *_affine(h, self.norm2, stats))
         return _scale_shift_relu(h.clone(), self.norm2, stats)
 
     def halo_of(self, stage: int) -> int:
@@ -233,19 +233,14 @@ def stats_from_moments(s1: torch.Tensor, s2: torch.Tensor, n: int) -> tuple[torc
     return mean.float(), var.float()
 
 
-def _affine(h: torch.Tensor, norm: nn.InstanceNorm2d, stats, nhwc) -> tuple[torch.Tensor, torch.Tensor]:
-    """InstanceNorm's ``(scale, shift)`` ``(B, C)`` with given or ``h``'s own statistics
-    (the moments of a channels-last ``h`` by :func:`lnsnet.model.nhwc.moments`)."""
-    mean, var = stats if stats is not None else stats_from_moments(*nhwc.moments(h))
+def _affine(h: torch.Tensor, norm: nn.InstanceNorm2d, stats) -> tuple[torch.Tensor, torch.Tensor]:
+    """InstanceNorm's ``(scale, shift)`` ``(B, C)`` with given or ``h``'s own statistics."""
+    mean, var = stats if stats is not None else stats_from_moments(*moments(h))
     scale = norm.weight[None] * torch.rsqrt(var + norm.eps)
     return scale, norm.bias[None] - mean * scale
 
 
 def _scale_shift_relu(h: torch.Tensor, norm: nn.InstanceNorm2d, stats) -> torch.Tensor:
     """ReLU(InstanceNorm(h)) with given or own statistics, computed in place on ``h``."""
-    if stats is None:
-        stats = stats_from_moments(*moments(h))
-    mean, var = stats
-    scale = norm.weight[None] * torch.rsqrt(var + norm.eps)  # (B, C)
-    shift = norm.bias[None] - mean * scale
+    scale, shift = _affine(h, norm, stats)
     return h.mul_(scale[:, :, None, None]).add_(shift[:, :, None, None]).relu_()

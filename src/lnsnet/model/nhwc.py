@@ -27,7 +27,7 @@ __all__ = ["moments", "norm_relu_pad"]
 _jit = dict(cache=True, nogil=True)
 
 
-@nb.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@nb.njit(parallel=True, **_jit, fastmath={"reassoc", "nsz"})
 def _row_moments(h, s1, s2):
     # h (B, H, W, C); s1, s2 (B, H, C) float64: each row's sums, added up by the caller
     b_n, h_n, w_n, c_n = h.shape
