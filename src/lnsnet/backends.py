@@ -1,9 +1,10 @@
 """Where the feature embedder runs: torch (the default) or OpenVINO on the CPU.
 
-``segment(..., backend="openvino")`` runs the network through OpenVINO in fp32 (0.7-0.8x
-torch's time on an AVX-512 CPU, labels equal on 99.9 % of pixels),
-``backend="openvino-bf16"`` in bfloat16 (about 0.45x on a CPU with AMX; the same ASA and
-BR on BSDS500 val, but 10-34 % of the labels differ: ``docs/performance.md``). Only the
+``segment(..., backend="openvino")`` runs the network through OpenVINO in fp32 (since
+torch's CPU path went channels-last on 2026-12-03, 1.1-1.4x torch's time on an AVX-512
+CPU: kept for comparison; labels equal on 99.3-100 % of pixels),
+``backend="openvino-bf16"`` in bfloat16 (0.68-0.77x torch's time on a CPU with AMX; the
+same ASA and BR on BSDS500 val, but 10-35 % of the labels differ: ``docs/performance.md``). Only the
 network moves: seeds, clustering and connectivity are the same code. Images large enough
 to run in bands keep torch (the banded network needs whole-image statistics between its
 layers). Needs ``pip install lnsnet[openvino]`` (``openvino`` and ``onnx``).

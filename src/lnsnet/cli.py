@@ -547,9 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "recall (default: the clustering's; compact 26, paper 0)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
-                   help="what runs the network on the CPU: torch (default), OpenVINO fp32 (faster, labels equal on "
-                        "99.9%% of pixels) or bf16 (about half the network's time on CPUs with AMX, many labels "
-                        "differ); pip install 'lnsnet[openvino]' (docs/performance.md)")
+                   help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "
+                        "since 2026-12-03, labels equal on 99.3-100%% of pixels) or bf16 (0.7-0.8x the network's "
+                        "time on CPUs with AMX, many labels differ); pip install 'lnsnet[openvino]' "
+                        "(docs/performance.md)")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--features", action="store_true",
                    help="also write <name>_regions.csv: one row per superpixel with its label, area, centroid, "

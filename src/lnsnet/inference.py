@@ -144,8 +144,8 @@ def segment(
     progress : bool
         Show a progress bar (stderr) while a large image runs band by band.
     backend : {"torch", "openvino", "openvino-bf16"}
-        What runs the network on the CPU: torch (default); OpenVINO in fp32 (0.7-0.8x
-        torch's time, labels equal on 99.9 % of pixels) or in bfloat16 (about 0.45x on
+        What runs the network on the CPU: torch (default); OpenVINO in fp32 (1.1-1.4x
+        torch's time, labels equal on 99.3-100 % of pixels) or in bfloat16 (0.68-0.77x on
         CPUs with AMX; the same scores on BSDS500 val, but many labels differ). Needs
         ``pip install lnsnet[openvino]``; images run in bands keep torch
         (:mod:`lnsnet.backends`, ``docs/performance.md``).
