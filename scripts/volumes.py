@@ -26,8 +26,17 @@ import numpy as np
 
 KS = (100, 200, 500, 1000, 2000)
 SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its default is 10
-# lnsnet's compactness; its default is 1 (60-160 added 2026-12-03, for the matched-CO row)
-LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0)
+# lnsnet's compactness (60-160 added 2026-12-03 for a row at slic's CO, 240 and 320 when the
+# default became the val choice under that shape bound)
+LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0, 640.0, 960.0,
+               1280.0, 1920.0, 2560.0, 3840.0, 5120.0)
+
+# lnsnet's default: the best val ASA among settings whose supervoxels are on average at least
+# half as compact as a cube (CO 0.52); a bound at slic's default's val CO (0.385) gives a
+# plain grid, as slic's default is on these volumes
+CO_BOUND = 0.26
+BOUNDED = f"lnsnet, val CO >= {CO_BOUND}"
+MATCHED = "lnsnet, val CO >= slic's default"
 
 
 def synthetic(seed: int, shape=(40, 96, 96), spacing=(2.0, 1.0, 1.0), regions=60):
@@ -118,13 +127,18 @@ def measure(method, c, vol, gt, k, spacing, ignore, repeats, memory=False):
     return {**s, "seconds": statistics.median(times), "peak_mb": mb}, lab
 
 
-def choose(rows, method):
+def mean_co(rows, method, c) -> float:
+    return float(np.mean([r["co"] for r in rows if r["method"] == method and r["compactness"] == c]))
+
+
+def choose(rows, method, min_co: float = 0.0):
     """The compactness with the best mean ASA over the val volumes and Ks among those whose
-    delivered k stays within 0.7-1.3 K on every one."""
+    delivered k stays within 0.7-1.3 K on every one and whose mean CO is at least
+    ``min_co`` (a shape bound)."""
     best = None
     for c in sorted({r["compactness"] for r in rows if r["method"] == method}):
         mine = [r for r in rows if r["method"] == method and r["compactness"] == c]
-        if any(not 0.7 * r["K"] <= r["k"] <= 1.3 * r["K"] for r in mine):
+        if any(not 0.7 * r["K"] <= r["k"] <= 1.3 * r["K"] for r in mine) or mean_co(rows, method, c) < min_co:
             continue
         score = float(np.mean([r["asa"] for r in mine]))
         if best is None or score > best[1]:
@@ -132,17 +146,12 @@ def choose(rows, method):
     return best[0] if best else None
 
 
-def as_compact_as(rows, method, other, other_c):
-    """The smallest compactness of ``method`` whose mean CO over the val volumes and Ks is
-    at least that of ``other`` at ``other_c`` (shapes as regular as the other's)."""
-    def mean_co(m, c):
-        return float(np.mean([r["co"] for r in rows if r["method"] == m and r["compactness"] == c]))
-
-    target = mean_co(other, other_c)
-    for c in sorted({r["compactness"] for r in rows if r["method"] == method}):
-        if mean_co(method, c) >= target:
-            return c
-    return None
+def write_rows(path: Path, rows) -> None:
+    keys = ["volume", "method", "compactness", "K", "k", "asa", "br", "bp", "ue", "ev", "co", "seconds", "peak_mb"]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def figure(vol, labs: dict, path: Path, z: int):
@@ -170,6 +179,7 @@ def main():
     p.add_argument("--root", default=os.environ.get("LNSNET_VOLUMES", "../shared/data/volumes-plantseg"))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--val-volumes", type=int, default=3)
+    p.add_argument("--val-only", action="store_true", help="stop after choosing on val (writes val_choice.json)")
     a = p.parse_args()
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,20 +197,26 @@ def main():
                     val_rows.append({"volume": f"synthetic_{i}", "method": method, "compactness": c, "K": k, **r})
                     print(f"val synthetic_{i} {method} c={c} K={k} k={r['k']} asa={r['asa']:.4f} br={r['br']:.4f}",
                           flush=True)
+    write_rows(out / "val_rows.csv", val_rows)
     chosen = {m: choose(val_rows, m) for m in ("lnsnet", "slic")}
-    chosen["lnsnet as compact as slic's default"] = as_compact_as(val_rows, "lnsnet", "slic", 10.0)
+    chosen[BOUNDED] = choose(val_rows, "lnsnet", min_co=CO_BOUND)
+    chosen[MATCHED] = choose(val_rows, "lnsnet", min_co=mean_co(val_rows, "slic", 10.0))
     print("chosen on val:", chosen, flush=True)
+    if a.val_only:
+        return
 
     from lnsnet.volume import DEFAULTS
 
     default = DEFAULTS["compactness"]
-    if chosen["lnsnet"] != default:
-        print(f"note: the val choice ({chosen['lnsnet']}) is not lnsnet's default ({default})", flush=True)
-    matched = chosen["lnsnet as compact as slic's default"]
-    methods = [("lnsnet", default, f"lnsnet (default, compactness {default:g})"),
-               ("lnsnet", 10.0, "lnsnet (compactness 10)")]
-    if matched not in (None, 10.0, default):
-        methods.append(("lnsnet", matched, f"lnsnet (compactness {matched:g}: val CO >= slic's default)"))
+    if chosen[BOUNDED] != default:
+        print(f"note: the val choice ({chosen[BOUNDED]}) is not lnsnet's default ({default})", flush=True)
+    methods = [("lnsnet", default, f"lnsnet (default, compactness {default:g})")]
+    if chosen["lnsnet"] not in (None, default):
+        methods.append(("lnsnet", chosen["lnsnet"], f"lnsnet (val-tuned, no shape bound, compactness "
+                                                    f"{chosen['lnsnet']:g})"))
+    if chosen[MATCHED] not in (None, default):
+        methods.append(("lnsnet", chosen[MATCHED], f"lnsnet (compactness {chosen[MATCHED]:g}: val CO >= "
+                                                   "slic's default)"))
     methods.append(("slic", 10.0, "slic (default, compactness 10)"))
     if chosen["slic"] not in (None, 10.0):
         methods.append(("slic", chosen["slic"], f"slic (val-tuned, compactness {chosen['slic']:g})"))
@@ -219,12 +235,7 @@ def main():
             pictures = {"ground truth": gt, **pictures}
             figure(vol, pictures, out / "ovule_slice.png", z=vol.shape[0] // 2)
 
-    keys = ["volume", "method", "compactness", "K", "k", "asa", "br", "bp", "ue", "ev", "co", "seconds", "peak_mb"]
-    for fname, rows in (("val_rows.csv", val_rows), ("test_rows.csv", test_rows)):
-        with open(out / fname, "w", newline="") as fh:
-            w = csv.DictWriter(fh, keys, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
+    write_rows(out / "test_rows.csv", test_rows)
     lines = ["| volume | K | method | k | ASA | BR | BP | UE | EV | CO | time s | peak MB |", "|---" * 12 + "|"]
     for r in test_rows:
         lines.append(f"| {r['volume']} | {r['K']} | {r['method']} | {r['k']} | {r['asa']:.4f} | {r['br']:.4f} | "

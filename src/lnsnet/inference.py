@@ -92,7 +92,7 @@ def segment(
         Weight of the spatial distance to the seed: larger gives more regular shapes and
         less boundary recall, 0 the paper's pure feature clustering. On lnsnet's scale
         (standardised features, distances in grid steps), not slic's. Default: the
-        clustering's (compact: 26, paper: 0).
+        clustering's (compact: 26, paper: 0; a volume: 40, ``lnsnet.volume.DEFAULTS``).
     max_num_iter : int, optional
         SLIC-style rounds that move the seeds to their pixels' means before the final
         assignment (the clustering option ``iterations``; compact: 5, paper: 0).
