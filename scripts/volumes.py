@@ -8,7 +8,11 @@ voxel: the 3x3x3 cube), UE, EV, CO (3-D compactness), time (median of ``--repeat
 peak resident memory one call adds (a fresh interpreter, Linux's VmHWM after resetting
 it).
 
-    python scripts/volumes.py -o docs/benchmarks/volumes          # ~10 minutes on 2 cores
+    python scripts/volumes.py -o docs/benchmarks/volumes            # ~7 minutes on 2 cores
+    python scripts/volumes.py -o docs/benchmarks/volumes --confirm  # ~3 minutes
+
+``--confirm`` scores lnsnet's default and slic's once on synthetic nucleus volumes, a family
+the settings were not chosen on.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ import numpy as np
 
 KS = (100, 200, 500, 1000, 2000)
 SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its default is 10
-# lnsnet's compactness (60-160 added 2026-12-03 for a row at slic's CO, 240 and 320 when the
-# default became the val choice under that shape bound)
+# lnsnet's compactness (60 and above added on 2026-12-03, for the shape-bounded choices)
 LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0, 640.0, 960.0,
                1280.0, 1920.0, 2560.0, 3840.0, 5120.0)
 
@@ -232,8 +235,9 @@ def main():
     p.add_argument("--root", default=os.environ.get("LNSNET_VOLUMES", "../shared/data/volumes-plantseg"))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--val-volumes", type=int, default=3)
-    p.add_argument("--val-only", action="store_true", help="stop after choosing on val")
-    p.add_argument("--confirm", action="store_true",
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--val-only", action="store_true", help="stop after choosing on val")
+    only.add_argument("--confirm", action="store_true",
                    help="only score lnsnet's default and slic's on the synthetic nuclei (a family the settings "
                         "were not chosen on) and write confirm_rows.csv and confirm.md")
     a = p.parse_args()

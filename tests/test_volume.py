@@ -39,9 +39,7 @@ def test_grid_cells_are_cubes_in_physical_units():
 
 
 def test_octants_are_found_exactly():
-    # noise 0.01: on an edge a voxel follows its features, so one whose noise passes half
-    # the smallest level gap (0.05, 5 sigma here; 2.5 sigma at 0.02) would join the other side
-    vol, truth = _octants(noise=0.01)
+    vol, truth = _octants()
     labels = lnsnet.segment(vol, 8, channel_axis=None)
     assert labels.shape == vol.shape and labels.dtype == np.int32 and labels.min() == 1
     assert _same_partition(labels, truth)
@@ -77,16 +75,29 @@ def test_clean_edges_off_the_grid_are_followed_at_any_compactness(compactness):
 
 
 def test_edge_reference_by_hand():
-    from lnsnet.volume import EDGE_OUTLIER, edge_reference
+    from lnsnet.volume import edge_reference
 
-    assert EDGE_OUTLIER == 20.0
-    # median 3: nothing above 60, the mean of all, 3.2
+    # nonzero median 3: nothing above 60, the mean of all, 3.2
     assert edge_reference(np.array([1, 2, 3, 4, 6], np.float32)) == pytest.approx(3.2)
-    # median 2: 100 > 40 is an edge, left out: the mean of 1, 2, 3 is 2
+    # nonzero median 2.5: 100 > 50 is an edge, left out: the mean of 1, 2, 3 is 2
     assert edge_reference(np.array([1, 2, 3, 100], np.float32)) == pytest.approx(2.0)
-    # voxels without a step left out: the median of 1, 1, 2, 4 is 1.5, the mean 2
-    assert edge_reference(np.array([0, 0, 0, 0, 0, 1, 1, 2, 4], np.float32)) == pytest.approx(2.0)
+    # the zeros count in the mean (the threshold comes from the nonzero steps): 8 / 9
+    assert edge_reference(np.array([0, 0, 0, 0, 0, 1, 1, 2, 4], np.float32)) == pytest.approx(8 / 9)
     assert edge_reference(np.zeros((4, 4, 4), np.float32)) == 0.0  # flat: no reference
+
+
+def test_edge_reference_samples_a_large_volume_without_aliasing(monkeypatch):
+    import lnsnet.volume as V
+
+    monkeypatch.setattr(V, "_SAMPLE", 1000)
+    # every row starts with a zero step: a stride of 1000 = X would see only those
+    g = np.ones((10, 100, 1000), np.float32)
+    g[:, :, 0] = 0.0
+    assert V.edge_reference(g) == pytest.approx(0.999, abs=0.01)
+    rng = np.random.default_rng(3)
+    g = rng.exponential(1.0, (40, 50, 60)).astype(np.float32)
+    g[rng.random(g.shape) < 0.01] = 500.0  # edges, left out
+    assert V.edge_reference(g) == pytest.approx(1.0, rel=0.1)
 
 
 def test_uint8_volume_with_spacing_and_start_label_zero():

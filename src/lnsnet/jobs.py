@@ -117,6 +117,15 @@ def output_paths(file: Path, out_dir: Path, opts: SegmentOptions | None = None) 
     }
 
 
+def _volume_spec(opts: SegmentOptions) -> str:
+    """The 3-D clustering's settings as recorded: its version and the compactness used (the
+    default's value, so outputs made under an earlier default are not taken as current)."""
+    from .volume import CLUSTERING_VERSION, DEFAULTS
+
+    c = opts.clustering.compactness if opts.compactness_given else DEFAULTS["compactness"]
+    return f"3-D v{CLUSTERING_VERSION}:compactness={c:g}"
+
+
 def provenance(file: Path, opts: SegmentOptions) -> dict:
     """What made a file's outputs: the input (real path, size, modification time) and the
     settings that change the labels. A rerun skips a file only when its recorded
@@ -124,8 +133,7 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     st = os.stat(file)
     return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "n_segments": int(opts.n_segments),
-            "clustering": (("3-D:compactness=" + (f"{opts.clustering.compactness:g}" if opts.compactness_given else "default"))
-                           if opts.volume else opts.clustering.spec()),
+            "clustering": _volume_spec(opts) if opts.volume else opts.clustering.spec(),
             "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
             **({} if opts.backend == "torch" or opts.volume or opts.model_id == "none" else {"backend": opts.backend}),

@@ -10,7 +10,8 @@ cell and the 26 around it (O(27 N) per round, as SLIC), with the distance
 weight: ``exp(-g_v / (ref * edge_scale))``, ``g_v`` the largest squared feature difference
 of the voxel to a 6-neighbour, ``ref`` the mean of the ordinary steps, edges left out
 (:func:`edge_reference`): a voxel on an edge follows its features more than its position,
-and a strong edge does so at any compactness, however many edges the volume holds). Seeds start at the cells' feature means
+and in a noisy volume a strong edge does so at any compactness, however many edges the
+volume holds). Seeds start at the cells' feature means
 and centres and move to their voxels' means for ``max_num_iter`` rounds; then every
 supervoxel is made one 6-connected region and pieces below ``min_size_factor`` of the
 mean size are merged into their most similar neighbour.
@@ -44,6 +45,9 @@ _jit = dict(cache=True, nogil=True)
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
 # CO there is at least half a cube's), not on the PlantSeg volumes
+#: the 3-D clustering's version, in the provenance of `lnsnet segment --volume` outputs (a
+#: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40)
+CLUSTERING_VERSION = 2
 DEFAULTS = {"compactness": 40.0, "max_num_iter": 10, "min_size_factor": 0.25, "edge_scale": 1.0}
 
 
@@ -102,26 +106,28 @@ def _edge_strength3(f, g):
                 g[i, j, k] = best
 
 
-# edge_reference: steps above this many times the median step are edges, left out of the
-# reference; the statistics are taken on at most _SAMPLE voxels (evenly strided)
+# edge_reference: steps above this many times the median nonzero step are edges, left out of
+# the reference; the statistics are taken on at most _SAMPLE voxels (a seeded random sample:
+# a stride could alias with the rows and see one plane only)
 EDGE_OUTLIER = 20.0
 _SAMPLE = 1 << 20
 
 
 def edge_reference(g: np.ndarray) -> float:
     """The scale of the ordinary feature steps in ``g`` (each voxel's largest squared step
-    to a 6-neighbour): the mean of the nonzero steps, those above :data:`EDGE_OUTLIER`
-    times their median (edges) left out; 0 when no voxel has a step. A plain mean grows
-    with the edges themselves: in a clean volume with many strong edges it would make them
-    weak, and a large compactness would override them. The voxels without a step (a
-    background of exact zeros) are left out, so they do not make the faint steps of the
-    rest edges."""
+    to a 6-neighbour): the mean of the steps, those above :data:`EDGE_OUTLIER` times the
+    median of the nonzero steps (edges) left out; 0 for a flat volume. A plain mean grows
+    with the edges themselves: in a noisy volume with many strong edges it would make them
+    weak, and a large compactness would override them. Where the nonzero steps are nearly
+    all edges (a noise-free, piecewise-constant volume) nothing is left out and this is the
+    plain mean."""
     flat = g.reshape(-1)
-    sample = flat[:: max(1, flat.size // _SAMPLE)]
-    sample = sample[sample > 0]
-    if sample.size == 0:
+    if flat.size > _SAMPLE:
+        flat = flat[np.random.default_rng(0).integers(0, flat.size, _SAMPLE)]
+    nonzero = flat[flat > 0]
+    if nonzero.size == 0:
         return 0.0
-    ordinary = sample[sample <= EDGE_OUTLIER * float(np.median(sample))]
+    ordinary = flat[flat <= EDGE_OUTLIER * float(np.median(nonzero))]
     return float(ordinary.mean(dtype=np.float64))
 
 
@@ -467,7 +473,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     channels on ``channel_axis``: int32 labels from ``start_label`` (outside ``mask``:
     ``start_label - 1``). See the module's docstring for the clustering; ``compactness``
     weighs the spatial distance in grid steps against the standardised features (default
-    1, chosen on synthetic volumes; 10 gives shapes about as regular as slic's default),
+    40, chosen on synthetic volumes under a shape bound: ``docs/volumes.md``),
     ``spacing`` is the voxel size (z, y, x). ``device`` (a torch device, e.g. ``"cuda"``)
     runs the seed rounds there (:func:`_rounds_torch`); ``None``: the CPU kernels."""
     if not isinstance(volume, np.ndarray):
