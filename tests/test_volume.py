@@ -302,6 +302,10 @@ def test_cli_volume(tmp_path, capsys):
     assert (out / "a_overlay.png").is_file() and not list(out.glob("c_*"))
     meta = json.loads((out / "a_labels.json").read_text())
     assert meta["volume"] is True and meta["model"] == "none"
+    # the compactness used, not "default": a rerun after the default changes redoes the file
+    from lnsnet.volume import CLUSTERING_VERSION, DEFAULTS
+
+    assert meta["clustering"] == f"3-D v{CLUSTERING_VERSION}:compactness={DEFAULTS['compactness']:g}"
     assert main(["segment", str(src / "b.npy"), "-o", str(out), "-k", "8", "--volume", "-q", "--spacing", "2,1,1",
                  "--overwrite"]) == 0
     assert json.loads((out / "b_labels.json").read_text())["spacing"] == [2.0, 1.0, 1.0]
