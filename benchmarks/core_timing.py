@@ -9,7 +9,6 @@ train the shipped model's recipe (50 iterations) on one train image.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -17,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import add_root  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500", str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", default="100,1000")

@@ -17,13 +17,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _common import add_root  # noqa: E402
 
-ROOT_DEFAULT = os.environ.get("LNSNET_BSDS500", str(Path(__file__).resolve().parents[2] / "shared/data/bsds500"))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=ROOT_DEFAULT)
+    add_root(ap)
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--address", default=None, help="Ray cluster (default: Ray on this machine)")

@@ -16,17 +16,16 @@ labelled as with the shipped path, and ASA / BR / CO (best annotator, r = 1) of 
 
 import argparse
 import io
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from _common import add_root  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
-                                                     str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--labels", type=int, default=0, help="also compare labels and scores on N val images")

@@ -13,7 +13,6 @@ Prints a table and writes it to ``-o`` (name the file after the device).
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from gpu_timing import _sync, run_header, test_images  # benchmarks/gpu_timing.py, beside this file
+from _common import add_root  # noqa: E402
 
 
 def _median_time(fn, items, device):
@@ -50,8 +50,7 @@ def _spheres(n=128, k=60, seed=0):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
-                                                     str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("-o", "--output", default="")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from gpu_timing import _sync, run_header, test_images  # benchmarks/gpu_timing.py, beside this file
+from _common import add_root  # noqa: E402
 
 
 def _clock(fn, device, repeats=3):
@@ -48,8 +49,7 @@ def _rss_mib():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
-                                                     str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--train-images", type=int, default=3, help="timed training images (after one warm-up image)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

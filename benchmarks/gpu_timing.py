@@ -10,13 +10,13 @@ runs on fewer images. Prints one line per method and its ratio to SLIC.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+from _common import add_root  # noqa: E402
 
 
 def _sync(device: str) -> None:
@@ -58,8 +58,7 @@ def run_header(device: str) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
-                                                     str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=5)
     ap.add_argument("--rim-images", type=int, default=3)
     ap.add_argument("--rim-iterations", type=int, default=500)

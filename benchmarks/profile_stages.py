@@ -16,12 +16,12 @@ import os
 import statistics
 import time
 from pathlib import Path
+from _common import add_root  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=os.environ.get("LNSNET_BSDS500",
-                                                     str(Path(__file__).resolve().parents[2] / "shared/data/bsds500")))
+    add_root(ap)
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)

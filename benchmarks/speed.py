@@ -37,8 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT_DEFAULT = os.environ.get("LNSNET_BSDS500", str(Path(__file__).resolve().parents[2] / "shared/data/bsds500"))
+from _common import add_root  # noqa: E402
 
 
 def _threads(n: int) -> None:
@@ -153,7 +152,7 @@ def _child(root, h, w, k, threads):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=ROOT_DEFAULT, help="BSDS500 folder (or set LNSNET_BSDS500)")
+    add_root(ap)
     ap.add_argument("--images", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep", action="store_true")
