@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_root  # noqa: E402
+
+from _common import add_root  # benchmarks/_common.py, beside this file
 
 
 def main(argv=None):

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _common import add_root  # benchmarks/_common.py, beside this file
 from gpu_timing import _sync, run_header, test_images  # benchmarks/gpu_timing.py, beside this file
-from _common import add_root  # noqa: E402
 
 
 def _median_time(fn, items, device):

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import torch
-from _common import add_root  # noqa: E402
+
+from _common import add_root  # benchmarks/_common.py, beside this file
 
 
 def _sync(device: str) -> None:

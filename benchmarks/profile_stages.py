@@ -16,7 +16,8 @@ import os
 import statistics
 import time
 from pathlib import Path
-from _common import add_root  # noqa: E402
+
+from _common import add_root  # benchmarks/_common.py, beside this file
 
 
 def main(argv=None):

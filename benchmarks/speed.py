@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import add_root  # noqa: E402
+
+from _common import add_root  # benchmarks/_common.py, beside this file
 
 
 def _threads(n: int) -> None:
