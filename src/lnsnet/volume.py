@@ -42,12 +42,12 @@ __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivi
 
 _jit = dict(cache=True, nogil=True)
 
-# compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
-# K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
-# CO there is at least half a cube's), not on the PlantSeg volumes
 #: the 3-D clustering's version, in the provenance of `lnsnet segment --volume` outputs (a
 #: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40)
 CLUSTERING_VERSION = 2
+# compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
+# K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
+# CO there is at least half a cube's), not on the PlantSeg volumes
 DEFAULTS = {"compactness": 40.0, "max_num_iter": 10, "min_size_factor": 0.25, "edge_scale": 1.0}
 
 
