@@ -53,12 +53,13 @@ def standardise(x: np.ndarray) -> np.ndarray:
     ``x`` : ``(5, H, W)`` -> ``(5, H, W)`` float32.
     """
     out = np.empty_like(x, dtype=np.float32)
+    sds = [float(x[c].astype(np.float64).std()) for c in range(3)]
     for c in range(3):
         ch = x[c].astype(np.float64)
         mean = float(ch.mean())
-        sd = float(ch.std())
-        # LAB spans ~0..100: below 1e-3 the channel is flat up to rounding noise
-        out[c] = (ch - mean) / sd if sd > 1e-3 else 0.0
+        # LAB spans ~0..100: below 1e-3, or 1e-3 of the largest channel's spread, the
+        # channel is flat up to rounding noise (a gray image's a and b)
+        out[c] = (ch - mean) / sds[c] if sds[c] > max(1e-3, 1e-3 * max(sds)) else 0.0
     pos = x[3:5]
     pos = pos - pos.mean(axis=(1, 2), keepdims=True)
     sd = float(np.sqrt((pos**2).mean()))

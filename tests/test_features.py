@@ -35,3 +35,63 @@ def test_sobel_peaks_on_the_edge():
     assert np.all(b[:, :8] == 0) and np.all(b[:, 12:] == 0)
     c = canny_contours(rgb)
     assert c[:, 9:11].any() and not c[:, :7].any()
+
+
+def test_colour_scale_by_hand():
+    from lnsnet.features import colour_scale_of
+
+    # sds (2, 1, 1): mean square 2, so the factors are s / sqrt(2)
+    np.testing.assert_allclose(colour_scale_of([2.0, 1.0, 1.0]), [2 ** 0.5, 2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+    # one channel varies (a gray image's lightness): it carries the whole variance, 3
+    np.testing.assert_allclose(colour_scale_of([5.0, 0.0, 0.0]), [3 ** 0.5, 0, 0], rtol=1e-6)
+    np.testing.assert_array_equal(colour_scale_of([0.0, 0.0, 0.0]), [0, 0, 0])  # flat: nothing to scale
+
+
+def test_encode_image_colour_scale_keeps_the_cielab_proportions():
+    from skimage.color import rgb2lab
+
+    from lnsnet.features import encode_channels, encode_image
+
+    rng = np.random.default_rng(1)
+    rgb = (rng.random((20, 30, 3)) * [0.3, 0.9, 0.5]).astype(np.float32)
+    x, scale = encode_image(rgb, colour_scale=True)
+    np.testing.assert_array_equal(x, encode_image(rgb))  # the network's input is unchanged
+    sd = rgb2lab(rgb).reshape(-1, 3).std(0)
+    np.testing.assert_allclose(scale, sd / np.sqrt((sd ** 2).mean()), rtol=1e-3)
+    # the clustering's colour: total variance 3, for a colour and for a gray image alike
+    for image in (rgb, np.repeat(rgb[:, :, 1:2], 3, axis=2)):
+        x, scale = encode_image(image, colour_scale=True)
+        colour = x[:3] * scale[:, None, None]
+        assert np.isclose((colour ** 2).sum(0).mean(), 3.0, rtol=1e-3)
+    # a gray image has no chroma: a and b (rounding of the conversion, about 1e-4 of L's
+    # spread) are flat, in the network's input and in the clustering's colour
+    x, gray_scale = encode_image(np.repeat(rgb[:, :, 1:2], 3, axis=2), colour_scale=True)
+    np.testing.assert_array_equal(gray_scale, np.float32([3 ** 0.5, 0, 0]))
+    assert not x[1:3].any()
+    # channels in their own units: each given channel the same share, none for missing ones
+    for c, want in ((1, [3 ** 0.5, 0, 0]), (2, [1.5 ** 0.5, 1.5 ** 0.5, 0])):
+        np.testing.assert_allclose(encode_channels(rgb[:, :, :c], colour_scale=True)[1], want, rtol=1e-6)
+    # more than three: the principal components' proportions (largest first), total 3
+    four = np.concatenate([rgb, rgb[:, :, :1] * 2 + rgb[:, :, 1:2]], axis=2)
+    s = encode_channels(four, colour_scale=True)[1]
+    assert s[0] >= s[1] >= s[2] >= 0 and np.isclose((s ** 2).sum(), 3.0, rtol=1e-5)
+
+
+def test_invisible_chroma_noise_does_not_make_superpixels_ragged():
+    """A lightness step with chroma noise of +-2/255: the clustering's colour keeps CIELAB's
+    proportions, so the noise stays as small as it is; standardised per channel (the
+    clustering's colour before 2026-12-03) it weighed as much as the step and gave ragged
+    superpixels (CO 0.17 instead of 0.59, ASA 0.997)."""
+    import lnsnet
+    from lnsnet.eval.metrics import score
+
+    rng = np.random.default_rng(0)
+    h, w = 96, 128
+    yy, xx = np.mgrid[:h, :w]
+    inside = xx > w / 2 + 12 * np.sin(yy / 9.0)
+    rgb = np.repeat(np.where(inside[:, :, None], 0.65, 0.35), 3, axis=2).astype(np.float32)
+    noise = rng.integers(-2, 3, (h, w)).astype(np.float32) / 255
+    rgb[..., 0] += noise
+    rgb[..., 2] -= noise
+    s = score(lnsnet.segment(rgb, 24), [inside.astype(int)])
+    assert s["asa_best"] == 1.0 and s["co"] > 0.45, s

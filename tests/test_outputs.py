@@ -175,3 +175,17 @@ def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, 
     # other settings (K): redone
     assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "12", "-o", str(out), "-q"]) == 0
     assert np.load(out / "img_labels.npy").max() > expect.max()
+    # outputs of an earlier version of the 2-D clustering (its labels differ): redone
+    import json
+
+    meta = out / "img_labels.json"
+    from lnsnet.cluster import CLUSTERING_VERSION
+
+    recorded = json.loads(meta.read_text())
+    assert recorded["clustering"].startswith(f"2-D v{CLUSTERING_VERSION}:")
+    recorded["clustering"] = recorded["clustering"].replace(f"2-D v{CLUSTERING_VERSION}:", "2-D v1:")
+    meta.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "12", "-o", str(out)]) == 0
+    assert "skipped" not in capsys.readouterr().err
+    assert json.loads(meta.read_text())["clustering"].startswith(f"2-D v{CLUSTERING_VERSION}:")

@@ -13,7 +13,8 @@ import numba as nb
 import numpy as np
 import torch
 
-__all__ = ["encode", "encode_image", "encode_channels", "sobel_contours", "canny_contours", "contour_prior"]
+__all__ = ["encode", "encode_image", "encode_channels", "colour_scale_of", "sobel_contours", "canny_contours",
+           "contour_prior"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -107,13 +108,17 @@ def _normalise(out, mean, scale, pos_scale, row_mean, col_mean):
             out[4, y, x] = np.float32((x - col_mean) * pos_scale)
 
 
-def encode_image(rgb: np.ndarray) -> np.ndarray:
+def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
     """``(H, W, 3)`` float32 RGB in [0, 1] -> ``(5, H, W)`` float32 standardised encoding.
 
     Colour channels: CIELAB, each standardised to mean 0 / sd 1 (0 where the channel is
-    flat, sd <= 1e-3). Position channels: row and column centred and divided by their
-    common standard deviation (isotropic: one pixel step is the same length along rows
-    and columns, in portrait and landscape images alike).
+    flat: sd at most 1e-3, or 1e-3 of the largest channel's). Position channels: row and
+    column centred and divided by their common standard deviation (isotropic: one pixel
+    step is the same length along rows and columns, in portrait and landscape images
+    alike).
+
+    ``colour_scale=True`` also returns the factors ``(3,)`` that turn the three colour
+    channels into the clustering's colour (:func:`colour_scale_of`): ``(x, scale)``.
     """
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     h, w = rgb.shape[:2]
@@ -125,15 +130,35 @@ def encode_image(rgb: np.ndarray) -> np.ndarray:
     mean = tot[:3] / n
     var = np.maximum(tot[3:] / n - mean**2, 0.0)
     sd = np.sqrt(var)
-    scale = np.where(sd > 1e-3, 1.0 / np.where(sd > 1e-3, sd, 1.0), 0.0)
+    # flat: below 1e-3 in CIELAB units or of the largest channel's spread (a gray image's a
+    # and b are not exactly constant: the conversion's constants leave about 1e-4 of L's)
+    sd = np.where(sd > max(1e-3, 1e-3 * float(sd.max())), sd, 0.0)
+    scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     # positions y / sqrt(HW) and x / sqrt(HW) centred; their shared sd in closed form
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
     _normalise(out, mean.astype(np.float32), scale.astype(np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
-    return out
+    return (out, colour_scale_of(sd)) if colour_scale else out
 
 
-def encode_channels(image: np.ndarray) -> np.ndarray:
+def colour_scale_of(spread) -> np.ndarray:
+    """The factors ``(3,)`` float32 that turn the standardised colour channels back into one
+    common scale: ``s_c / sqrt(mean(s**2))``, ``s`` the channels' standard deviations before
+    standardisation (0 for a flat or missing channel; all 0 when every channel is flat).
+
+    The network takes each channel at sd 1; the clustering (its colour term, the edge
+    weights and the smoothing's contrast) takes the channels times these factors: their
+    proportions as measured (CIELAB's, so a colour distance keeps Delta E's shape, and a
+    channel that hardly varies, such as the chroma of a near-gray photo, is not blown up
+    to the size of the lightness), with the total variance 3 whatever the number of
+    channels that vary (a gray image's lightness alone carries what three channels carry
+    in a colour image, so ``compactness`` means the same for both)."""
+    s = np.asarray(spread, dtype=np.float64).reshape(3)
+    rms = math.sqrt(float(np.mean(s * s)))
+    return (s / rms if rms > 0 else np.zeros(3)).astype(np.float32)
+
+
+def encode_channels(image: np.ndarray, *, colour_scale: bool = False):
     """Any number of channels ``(H, W, C)`` (float, any units) -> ``(5, H, W)`` float32, the
     network's input layout with the channels in place of CIELAB.
 
@@ -141,20 +166,30 @@ def encode_channels(image: np.ndarray) -> np.ndarray:
     are projected on their three principal components (of the standardised channels, so
     channels in different units weigh alike), which are standardised in turn, as CIELAB's
     channels are; with fewer, the missing ones are 0. Positions as in :func:`encode_image`.
+
+    ``colour_scale=True`` also returns the clustering's factors (:func:`colour_scale_of`)
+    of the three channels: their standard deviations are those of the principal components
+    (of standardised channels, so in common units), or 1 for each of up to three
+    channels given (in units of their own): ``(x, scale)``.
     """
     img = np.asarray(image, dtype=np.float64)
     h, w, c = img.shape
     flat = img.reshape(-1, c)
     flat = _standardise_columns(flat - flat.mean(0))
+    spread = np.zeros(3)
     if c > 3:
         _, vecs = np.linalg.eigh(flat.T @ flat)
-        flat = _standardise_columns(flat @ vecs[:, ::-1][:, :3])  # the three largest, largest first
+        comps = flat @ vecs[:, ::-1][:, :3]  # the three largest, largest first
+        flat = _standardise_columns(comps)
+        spread = np.where(flat.std(0) > 0, comps.std(0), 0.0)
+    else:
+        spread[:c] = flat.std(0) > 0
     out = np.zeros((5, h, w), dtype=np.float32)
     out[: min(c, 3)] = flat.T.reshape(-1, h, w)
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
     _normalise(out, np.zeros(3, np.float32), np.ones(3, np.float32), pos_scale, (h - 1) / 2.0, (w - 1) / 2.0)
-    return out
+    return (out, colour_scale_of(spread)) if colour_scale else out
 
 
 def _standardise_columns(a: np.ndarray) -> np.ndarray:

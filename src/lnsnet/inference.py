@@ -328,8 +328,11 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     x = torch.from_numpy(np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
     pos = grid.centres() if mask is None else torch.from_numpy(grid.mask_centres(mask))
-    # the input channels that join the features (ClusterOptions.input_weight), once per batch
-    extras = x[:, :3] * options.input_weight if options.input_weight else None
+    # the clustering's colour (its colour term, edge weights and contrast): the input's colour
+    # channels on one common scale (Prepared.colour_scale); it joins the features as the
+    # input (ClusterOptions.input_weight), once per batch
+    colour = x[:, :3] * torch.from_numpy(np.stack([p.colour_scale for p in preps]))[:, :, None, None]
+    extras = colour * options.input_weight if options.input_weight else None
     with torch.inference_mode():
         if h * w > tile_pixels:
             if options.seeds == "learned" or options.mode == "dense":
@@ -342,7 +345,7 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
                 seed_feats = np.concatenate([seed_feats, sample_features(extras, pos[None])[0].numpy()], 1)
             try:
-                raws = [cluster_local(feats.zband, feats.bands, grid, x[0, :3].numpy(), seed_feats, pos.numpy(),
+                raws = [cluster_local(feats.zband, feats.bands, grid, colour[0].numpy(), seed_feats, pos.numpy(),
                                       options, extra=None if extras is None else extras[0].numpy(), **(special or {}))]
             finally:
                 feats.close()
@@ -355,7 +358,7 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             seed_feats = net.seed_features(z, pos)
             if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
                 seed_feats = torch.cat([seed_feats, net.seed_features(extras.to(z), pos)], 2)
-            raws = [cluster_pixels(z[b], x[b, :3].numpy(), grid, seed_feats[b], pos[b], options,
+            raws = [cluster_pixels(z[b], colour[b].numpy(), grid, seed_feats[b], pos[b], options,
                                    extra=None if extras is None else extras[b].numpy(), **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())

@@ -126,6 +126,13 @@ def _volume_spec(opts: SegmentOptions) -> str:
     return f"3-D v{CLUSTERING_VERSION}:compactness={c:g}"
 
 
+def _spec_2d(opts: SegmentOptions) -> str:
+    """The 2-D clustering's settings as recorded: its version and its options."""
+    from .cluster import CLUSTERING_VERSION
+
+    return f"2-D v{CLUSTERING_VERSION}:{opts.clustering.spec()}"
+
+
 def provenance(file: Path, opts: SegmentOptions) -> dict:
     """What made a file's outputs: the input (real path, size, modification time) and the
     settings that change the labels. A rerun skips a file only when its recorded
@@ -133,7 +140,7 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     st = os.stat(file)
     return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "n_segments": int(opts.n_segments),
-            "clustering": _volume_spec(opts) if opts.volume else opts.clustering.spec(),
+            "clustering": _volume_spec(opts) if opts.volume else _spec_2d(opts),
             "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
             **({} if opts.backend == "torch" or opts.volume or opts.model_id == "none" else {"backend": opts.backend}),

@@ -33,7 +33,8 @@ class Prepared:
     [0, 1] when the input is colour or gray (else None: channels, no online adaptation);
     ``mask`` ``(h, w)`` bool or None; ``box`` the crop ``(r0, r1, c0, c1)`` of the full
     image ``shape`` that ``x`` covers (the mask's bounding box; the whole image without a
-    mask).
+    mask); ``colour_scale`` ``(3,)`` float32: the clustering takes ``x``'s three colour
+    channels times these factors (:func:`lnsnet.features.colour_scale_of`).
     """
 
     x: np.ndarray
@@ -41,6 +42,7 @@ class Prepared:
     mask: np.ndarray | None
     box: tuple[int, int, int, int]
     shape: tuple[int, int]
+    colour_scale: np.ndarray
 
     @property
     def area(self) -> int:
@@ -148,5 +150,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img = ndimage.gaussian_filter(img, (sy / scale[0], sx / scale[1], 0), mode="reflect")
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
-        return Prepared(encode_image(rgb), rgb, m, box, (h, w))
-    return Prepared(encode_channels(img), None, m, box, (h, w))
+        x, scale = encode_image(rgb, colour_scale=True)
+        return Prepared(x, rgb, m, box, (h, w), scale)
+    x, scale = encode_channels(img, colour_scale=True)
+    return Prepared(x, None, m, box, (h, w), scale)

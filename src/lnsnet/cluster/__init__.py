@@ -24,7 +24,12 @@ from .layer import assign
 from .local import cluster_local
 from .options import DEFAULT_PRESET, PRESETS, ClusterOptions
 
-__all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "cluster_local"]
+__all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "cluster_local", "CLUSTERING_VERSION"]
+
+#: the 2-D clustering's version, in the provenance of ``lnsnet segment`` outputs (a rerun
+#: redoes outputs of another version): 2 since 2026-12-03, when the clustering took the
+#: colour channels on one common scale (:func:`lnsnet.features.colour_scale_of`)
+CLUSTERING_VERSION = 2
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
