@@ -38,7 +38,8 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
-    standardised CIELAB (edge weights, Potts contrast), ``seed_feats`` ``(K, C)`` and
+    clustering's colour (edge weights, Potts contrast; the standardised CIELAB on one
+    scale, :func:`lnsnet.features.colour_scale_of`), ``seed_feats`` ``(K, C)`` and
     ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs on the CPU and for a
     ``mask`` (pixels outside come out -1) or an anisotropic ``spacing`` anywhere
     (:func:`cluster_local`); on a GPU the compact clustering's steps run in torch there

@@ -94,7 +94,8 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
     float32 for each ``(r0, r1)`` in ``bands`` (the whole image: ``[(0, H)]``, else
     consecutive bands from the top);
-    ``image`` ``(3, H, W)`` is the standardised CIELAB the edge weights and the Potts
+    ``image`` ``(3, H, W)`` is the clustering's colour (the standardised CIELAB on one
+    scale, :func:`lnsnet.features.colour_scale_of`) the edge weights and the Potts
     contrast are measured on; ``seed_feats`` ``(K, C)``, ``seed_pos`` ``(K, 2)`` pixels.
     Steps (``options``, a :class:`ClusterOptions`): ``iterations`` rounds of
     assign-and-move-seeds, the final assignment, then ``smoothing``'s ICM sweeps, their

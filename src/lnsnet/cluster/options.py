@@ -81,7 +81,8 @@ class ClusterOptions:
         features, each over its standard deviation on the image, all together weighted
         by ``feature_contrast`` (0: CIELAB only). Needs ``smoothing > 0``.
     input_weight : float
-        The network's input (standardised CIELAB, or the image's channels) joins the
+        The network's input (standardised CIELAB, or the image's channels, on one common
+        scale: :func:`lnsnet.features.colour_scale_of`) joins the
         learned features in the clustering distance with this weight: the network brings
         context, the input the pixel-exact detail the network's receptive field blurs on
         small structures (0: the learned features alone).
