@@ -1,6 +1,12 @@
 """Check the targets of the "reproduce and beat the paper" issue on a benchmark summary.
 
     python scripts/targets.py docs/benchmarks/bsds500-test/summary.csv [--method lnsnet] [-o docs/targets.md]
+        [--extra OTHER/summary.csv ...] [--baselines slic,lsc:ratio=0.025,...]
+
+``--extra`` adds the rows of other summaries of the same images (e.g. the classic methods
+at their val-tuned settings, ``docs/benchmarks/bsds500-test-valtuned``); ``--baselines``
+names the methods to compare with (default: SLIC, SLICO, LSC, SEEDS, SNIC at their
+defaults); the CO of each at the same k is listed beside.
 
 Methods are compared at the number of segments they deliver: a baseline's metric is
 interpolated (piecewise linear in log k) at the k that LNS-Net delivers at each K; where
@@ -55,10 +61,11 @@ def interp(pts, k):
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0), True
 
 
-def check(rows, method="lnsnet"):
+def check(rows, method="lnsnet", baselines=BASELINES):
     ours = sorted((r for r in rows if r["method"] == method), key=lambda r: int(r["k_asked"]))
     if not ours:
         raise SystemExit(f"no rows of method {method!r}")
+    BASELINES = tuple(baselines)  # noqa: N806 (the table's columns)
     lines = ["| K | k | metric | ours | " + " | ".join(BASELINES) + " | beats all |", "|---" * (5 + len(BASELINES)) + "|"]
     results = []
     for r in ours:
@@ -78,6 +85,10 @@ def check(rows, method="lnsnet"):
             results.append((int(r["k_asked"]), SHORT[metric], ok_all))
             lines.append(f"| {r['k_asked']} | {k:.0f} | {SHORT[metric]} | {v:.4f} | " + " | ".join(cells)
                          + f" | {'yes' if ok_all else '**no**'} |")
+        cos = [curve(rows, b, "co") for b in BASELINES]
+        lines.append(f"| {r['k_asked']} | {k:.0f} | (CO) | {float(r['co']):.4f} | " + " | ".join(
+            "-" if not pts else "{:.4f}{}".format(*(lambda t: (t[0], "*" if t[1] else ""))(interp(pts, k)))
+            for pts in cos) + " | |")
     lines += ["", f"Compactness of `{method}` against LSC at the same k:", "",
               "| K | k | CO ours | CO LSC at that k | ours >= LSC |", "|---|---|---|---|---|"]
     lsc = curve(rows, "lsc", "co")
@@ -112,14 +123,20 @@ def main():
     ap.add_argument("summary", help="summary.csv of lnsnet benchmark")
     ap.add_argument("--method", default="lnsnet")
     ap.add_argument("-o", "--output", help="also write the Markdown here")
+    ap.add_argument("--extra", nargs="*", default=[], help="more summary.csv files (rows added)")
+    ap.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated methods to compare with")
     args = ap.parse_args()
-    text, results = check(read(args.summary), args.method)
+    rows = read(args.summary) + [r for path in args.extra for r in read(path)]
+    text, results = check(rows, args.method, args.baselines.split(","))
     print(text)
     failed = [f"K={k} {what}" for k, what, ok in results if not ok]
     print(f"\n{len(results) - len(failed)} of {len(results)} checks pass" + (f"; missed: {', '.join(failed)}" if failed else ""))
     if args.output:
+        extra = "".join(f" --extra {p}" for p in args.extra)
+        if args.baselines != ",".join(BASELINES):
+            extra += f" --baselines {args.baselines}"
         Path(args.output).write_text(f"# Targets check: `{args.method}`\n\nMade by `python scripts/targets.py "
-                                     f"{args.summary} --method {args.method}`.\n\n{text}\n")
+                                     f"{args.summary} --method {args.method}{extra}`.\n\n{text}\n")
 
 
 if __name__ == "__main__":
