@@ -159,7 +159,8 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
                         ) -> np.ndarray:
     """Raw labels ``(H, W)`` int32 (numpy) of one image by the compact clustering in torch
     on ``z``'s device. ``z`` ``(C, H, W)`` features, ``image`` ``(3, H, W)`` the
-    clustering's colour (as :func:`lnsnet.cluster.cluster_pixels`), ``seed_feats`` ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
+    clustering's colour (as :func:`lnsnet.cluster.cluster_pixels`), ``seed_feats``
+    ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
     ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features)."""
     dev = z.device
     z = z.float()
