@@ -61,6 +61,13 @@ def interp(pts, k):
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0), True
 
 
+def baseline_at(rows, method, metric, k):
+    """``(value, extrapolated)`` of ``method``'s ``metric`` at ``k`` delivered segments, or
+    None if the summary has no rows of it."""
+    pts = curve(rows, method, metric)
+    return interp(pts, k) if pts else None
+
+
 def check(rows, method="lnsnet", baselines=BASELINES):
     ours = sorted((r for r in rows if r["method"] == method), key=lambda r: int(r["k_asked"]))
     if not ours:
@@ -74,25 +81,19 @@ def check(rows, method="lnsnet", baselines=BASELINES):
             v = float(r[metric])
             cells, ok_all = [], True
             for b in baselines:
-                pts = curve(rows, b, metric)
-                if not pts:
+                at = baseline_at(rows, b, metric, k)
+                if at is None:
                     cells.append("-")
                     continue
-                bv, extra = interp(pts, k)
+                bv, extra = at
                 ok = v > bv if HIGHER[metric] else v < bv
                 ok_all &= ok
                 cells.append(f"{bv:.4f}{'*' if extra else ''}{'' if ok else ' **(lose)**'}")
             results.append((int(r["k_asked"]), SHORT[metric], ok_all))
             lines.append(f"| {r['k_asked']} | {k:.0f} | {SHORT[metric]} | {v:.4f} | " + " | ".join(cells)
                          + f" | {'yes' if ok_all else '**no**'} |")
-        cells = []  # the baselines' compactness at that k, beside (not a check)
-        for b in baselines:
-            pts = curve(rows, b, "co")
-            if not pts:
-                cells.append("-")
-                continue
-            bv, extra = interp(pts, k)
-            cells.append(f"{bv:.4f}{'*' if extra else ''}")
+        cos = [baseline_at(rows, b, "co", k) for b in baselines]  # beside, not a check
+        cells = ["-" if at is None else f"{at[0]:.4f}{'*' if at[1] else ''}" for at in cos]
         lines.append(f"| {r['k_asked']} | {k:.0f} | (CO) | {float(r['co']):.4f} | " + " | ".join(cells) + " | |")
     lines += ["", f"Compactness of `{method}` against LSC at the same k:", "",
               "| K | k | CO ours | CO LSC at that k | ours >= LSC |", "|---|---|---|---|---|"]
