@@ -11,6 +11,8 @@ module                 responsibility
 ``local``              the compact clustering on the CPU (edge-aware spatial term, seed
                        rounds, Potts smoothing), whole or band by band
 ``kernels``            its compiled (numba) kernels
+``gpu``                the compact clustering in torch on a GPU (whole image at once)
+``cuda``               its two per-pixel steps as CUDA kernels (numba), one launch each
 =====================  ===============================================================
 """
 
@@ -42,8 +44,8 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     scale, :func:`lnsnet.features.colour_scale_of`), ``seed_feats`` ``(K, C)`` and
     ``seed_pos`` ``(K, 2)`` pixels. The compiled CPU algorithm runs on the CPU and for a
     ``mask`` (pixels outside come out -1) or an anisotropic ``spacing`` anywhere
-    (:func:`cluster_local`); on a GPU the compact clustering's steps run in torch there
-    (:mod:`lnsnet.cluster.gpu`), the paper's one-shot clustering in
+    (:func:`cluster_local`); on a GPU the compact clustering's steps run there
+    (:mod:`lnsnet.cluster.gpu`, its per-pixel steps as CUDA kernels), the paper's one-shot clustering in
     :mod:`lnsnet.cluster.layer` on ``z``'s
     device. ``extra`` ``(E, H, W)`` float32 (numpy): channels appended to ``z`` (the input
     beside the features; ``seed_feats`` has ``C + E`` columns).

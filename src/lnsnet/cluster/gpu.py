@@ -8,7 +8,8 @@ checkerboard, with the CPU kernels' candidates, order and tie rules. The distanc
 float32 sums in another order than the kernels' (which let the compiler reassociate), so
 near-ties may go the other way: labels agree on nearly every pixel, not all
 (``tests/test_cluster_gpu.py``). Images with a mask or an anisotropic spacing take the
-CPU algorithm.
+CPU algorithm. On a CUDA device the assignment and the ICM half-sweeps run as CUDA kernels
+(:mod:`lnsnet.cluster.cuda`), one launch each instead of tens of torch operations.
 
 Memory on the device, per pixel: the features (4 bytes a channel), the ``window**2``
 candidate distances (4 bytes each) and seed indices (8 bytes each: 108 bytes for the 3 x 3
@@ -19,6 +20,8 @@ run in bands on the CPU.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -92,11 +95,9 @@ class _Assigner:
 
 def _numpy_median(t: torch.Tensor) -> float:
     """``np.median`` of a tensor (the mean of the two middle values for an even count)."""
-    v = t.reshape(-1)
+    v = t.reshape(-1).sort().values  # a sort: on a GPU far quicker than two kthvalue calls
     n = v.numel()
-    lo = torch.kthvalue(v, (n + 1) // 2).values
-    hi = torch.kthvalue(v, n // 2 + 1).values
-    return float((lo.double() + hi.double()) / 2)
+    return float((v[(n - 1) // 2].double() + v[n // 2].double()) / 2)
 
 
 def _contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | None, beta: float):
@@ -154,14 +155,40 @@ def _potts_half_sweep(lab, dists, grid: Grid, pr, pc, window, right, down, lam, 
     return torch.where(on, best_s, lab)
 
 
+#: the per-pixel steps (assignment, ICM) as CUDA kernels (:mod:`lnsnet.cluster.cuda`) on a
+#: CUDA device where numba can launch them; False: in torch ops (benchmarks compare the two)
+USE_KERNELS = True
+_KERNELS_FAILED: list = []  # why they failed in this process, once they have
+
+
 def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
-                        seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None
-                        ) -> np.ndarray:
+                        seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None,
+                        kernels: bool | None = None) -> np.ndarray:
     """Raw labels ``(H, W)`` int32 (numpy) of one image by the compact clustering in torch
     on ``z``'s device. ``z`` ``(C, H, W)`` features, ``image`` ``(3, H, W)`` the
     clustering's colour (as :func:`lnsnet.cluster.cluster_pixels`), ``seed_feats``
     ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
-    ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features)."""
+    ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features).
+    ``kernels``: the assignment and ICM steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
+    None: on a CUDA device where they can run (:data:`USE_KERNELS`)."""
+    from . import cuda as ck
+
+    dev = z.device
+    if kernels is None:
+        kernels = USE_KERNELS and not _KERNELS_FAILED and dev.type == "cuda" and ck.available()
+        if kernels:
+            try:
+                return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, True)
+            except Exception as exc:  # numba's CUDA target broken here (it compiles on first use)
+                _KERNELS_FAILED.append(repr(exc))
+                warnings.warn(f"the compact clustering's CUDA kernels failed ({exc!r}); using torch "
+                              "operations instead (slower)", RuntimeWarning, stacklevel=2)
+    return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+
+
+def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
+    from . import cuda as ck
+
     dev = z.device
     z = z.float()
     if extra is not None:
@@ -176,13 +203,19 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
     feats = seed_feats.to(dev, torch.float32).clone()
     pos = seed_pos.to(dev, torch.float32).clone()
     asg = _Assigner(z, grid, options.window, wmap)
+    if kernels:
+        zl = asg.zl.contiguous()
+        pr_, pc_ = asg.pr, asg.pc
+
+        def nearest(f, p, keep=False):
+            return ck.assign(zl, f, p, wmap, pr_, pc_, grid.rows, grid.cols, options.window, keep)
     n = grid.n_seeds
     if options.iterations:  # float64 copies for exact seed sums, only while the rounds need them
         ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
         pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
         zf = z.reshape(c, -1).t().double()
     for _ in range(options.iterations):
-        lab, _ = asg.pick(*asg.distances(feats, pos))
+        lab = nearest(feats, pos)[0] if kernels else asg.pick(*asg.distances(feats, pos))[0]
         idx = lab.reshape(-1)
         cnt = torch.zeros(n, dtype=torch.float64, device=dev).index_add_(0, idx, torch.ones_like(idx, dtype=torch.float64))
         fsum = torch.zeros((n, c), dtype=torch.float64, device=dev).index_add_(0, idx, zf)
@@ -193,8 +226,13 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
         pos = torch.where(kept, psum / m, pos.double()).float()
     if options.iterations:
         del pix, zf
-    dists, seeds = asg.distances(feats, pos)
-    lab, best = asg.pick(dists, seeds)
+    if kernels:
+        lab, dists = nearest(feats, pos, keep=options.smoothing > 0)
+        best = dists.min(0).values if options.smoothing > 0 else None
+    else:
+        dists, seeds = asg.distances(feats, pos)
+        lab, best = asg.pick(dists, seeds)
+        del seeds
     if options.smoothing > 0:
         im64 = image.double()
         dif = [im64[:, 1:] - im64[:, :-1], im64[:, :, 1:] - im64[:, :, :-1]]
@@ -215,5 +253,8 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
         pr, pc = grid.pixel_cells(dev)
         for _ in range(options.SMOOTHING_SWEEPS):
             for colour in (0, 1):
-                lab = _potts_half_sweep(lab, dists, grid, pr, pc, options.window, right, down, lam, colour)
+                if kernels:
+                    lab = ck.potts_half_sweep(lab, dists, pr, pc, grid.cols, options.window, right, down, lam, colour)
+                else:
+                    lab = _potts_half_sweep(lab, dists, grid, pr, pc, options.window, right, down, lam, colour)
     return lab.to(torch.int32).cpu().numpy()

@@ -1,0 +1,97 @@
+"""Checks of the compact clustering's CUDA kernels (lnsnet.cluster.cuda) under numba's CUDA
+simulator, run by tests/test_cluster_cuda.py in a subprocess with NUMBA_ENABLE_CUDASIM=1
+(the simulator must be chosen before numba.cuda is imported). Prints "ok" at the end."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run with NUMBA_ENABLE_CUDASIM=1"
+from lnsnet.cluster import cuda as ck  # noqa: E402
+
+f32 = np.float32
+
+
+def t(a, dtype=torch.float32):
+    return torch.tensor(np.asarray(a), dtype=dtype)
+
+
+def check_assign_by_hand():
+    # a 1x4 image, a 1x2 grid of seeds (pixel columns 0-1 in cell 0, 2-3 in cell 1), one channel
+    pr, pc = t([0], torch.int64), t([0, 0, 1, 1], torch.int64)
+    feats = t([[0.0], [1.0]])
+    pos = t([[0.0, 0.0], [0.0, 3.0]])
+    z = t([0.0, 0.4, 0.6, 1.0]).reshape(1, 4, 1)
+    lab, d = ck.assign(z, feats, pos, None, pr, pc, 1, 2, 3, keep=True)
+    assert lab.tolist() == [[0, 0, 1, 1]], lab
+    # candidate order: cells (dr, dc) row by row; dr = -1 and +1 are beyond the grid
+    assert torch.isinf(d[[0, 1, 2, 6, 7, 8]]).all()
+    assert torch.isinf(d[3, 0, :2]).all() and torch.isinf(d[5, 0, 2:]).all()  # left of cell 0, right of cell 1
+    want_own = [0.0, f32(0.4) ** 2, (f32(0.6) - f32(1.0)) ** 2, 0.0]
+    assert np.allclose(d[4, 0].numpy(), want_own, rtol=1e-6), d[4, 0]
+    assert np.isclose(float(d[5, 0, 1]), (f32(1.0) - f32(0.4)) ** 2, rtol=1e-6)
+    # a tie goes to the first candidate: seed 0 comes before seed 1 from either cell
+    lab, _ = ck.assign(t([0.5, 0.5, 0.5, 0.5]).reshape(1, 4, 1), feats, pos, None, pr, pc, 1, 2, 3)
+    assert lab.tolist() == [[0, 0, 0, 0]], lab
+    # the spatial term alone: equal features, the nearer seed (columns 0 and 3) wins
+    lab, _ = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.ones((1, 4)), pr, pc, 1, 2, 3)
+    assert lab.tolist() == [[0, 0, 1, 1]], lab
+    # the spatial weight scales the squared pixel distance: pixel 1 to seed 1 is 2 px away
+    _, d = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.full((1, 4), 0.5), pr, pc, 1, 2, 3,
+                     keep=True)
+    assert float(d[5, 0, 1]) == 0.5 * 4 and float(d[4, 0, 1]) == 0.5 * 1
+
+
+def check_potts_by_hand():
+    # a 3x3 image, grid 1x2 (columns 0-1 in cell 0, column 2 in cell 1): seed 0's slot is 4
+    # (own cell) for every pixel, seed 1's slot 5 in cell 0 and 4 in cell 1
+    pr, pc = t([0, 0, 0], torch.int64), t([0, 0, 1], torch.int64)
+    dists = torch.full((9, 3, 3), float("inf"))
+    dists[4, :, :2], dists[5, :, :2] = 10.0, 0.0  # cell 0: seed 0 costs 10, seed 1 nothing
+    dists[3, :, 2], dists[4, :, 2] = 10.0, 0.0  # cell 1: seed 0 (slot 3) 10, seed 1 nothing
+    dists[4, 1, 1], dists[5, 1, 1] = 1.0, 1.5  # the centre prefers seed 0 by 0.5
+    ones = torch.ones((3, 3))
+    for lam, want in ((1.0, 1), (0.1, 0)):  # 4 differing neighbours cost 4 lam
+        lab = torch.ones((3, 3), dtype=torch.int64)
+        lab[1, 1] = 0
+        out = ck.potts_half_sweep(lab, dists, pr, pc, 2, 3, ones, ones, lam, 0)
+        assert out is lab and int(lab[1, 1]) == want and int(lab.sum()) == 8 + want, (lam, lab)
+    lab = torch.ones((3, 3), dtype=torch.int64)
+    lab[1, 1] = 0
+    ck.potts_half_sweep(lab, dists, pr, pc, 2, 3, ones, ones, 1.0, 1)  # the other colour: the centre stays
+    assert int(lab[1, 1]) == 0
+    # pair weights: zero weights leave only the data term (seed 0 at 1.0 beats 1.5), where
+    # unit weights flipped the centre at lam = 1 above
+    lab = torch.ones((3, 3), dtype=torch.int64)
+    lab[1, 1] = 0
+    ck.potts_half_sweep(lab, dists, pr, pc, 2, 3, torch.zeros((3, 3)), torch.zeros((3, 3)), 1.0, 0)
+    assert int(lab[1, 1]) == 0 and int(lab.sum()) == 8
+
+
+def check_equal_to_torch_steps():
+    sys.path.insert(0, str(Path(__file__).parent))
+    import lnsnet
+    from lnsnet.cluster import ClusterOptions
+    from lnsnet.cluster.gpu import cluster_local_torch
+    from lnsnet.io import read_image, to_float_rgb
+    from test_cluster_gpu import MINI, _inputs
+
+    net = lnsnet.load_model()
+    rgb = np.ascontiguousarray(to_float_rgb(read_image(sorted(MINI.glob("*.jpg"))[0]))[100:130, 200:240])
+    for spec, k in (("compact", 12), ("compact:window=5:compactness=5:feature_contrast=0", 20)):
+        opts = ClusterOptions.parse(spec)
+        x, grid, z, pos, sf, extra = _inputs(rgb, k, opts, net)
+        a = cluster_local_torch(z, x[0, :3], grid, sf, pos, opts, extra=extra, kernels=False)
+        b = cluster_local_torch(z, x[0, :3], grid, sf, pos, opts, extra=extra, kernels=True)
+        assert a.dtype == b.dtype == np.int32 and (a == b).mean() >= 0.999, (spec, (a == b).mean())
+
+
+if __name__ == "__main__":
+    assert ck.available()
+    check_assign_by_hand()
+    check_potts_by_hand()
+    check_equal_to_torch_steps()
+    print("ok")
