@@ -92,13 +92,14 @@ def segment(
         Weight of the spatial distance to the seed: larger gives more regular shapes and
         less boundary recall, 0 the paper's pure feature clustering. On lnsnet's scale
         (standardised features, distances in grid steps), not slic's. Default: the
-        clustering's (compact: 26, paper: 0; a volume: 40, ``lnsnet.volume.DEFAULTS``).
+        clustering's (compact: 18, paper: 0; a volume: 40, ``lnsnet.volume.DEFAULTS``).
     max_num_iter : int, optional
         SLIC-style rounds that move the seeds to their pixels' means before the final
         assignment (the clustering option ``iterations``; compact: 5, paper: 0).
     sigma : float or (float, float)
         Width of a Gaussian smoothing of the image before segmenting, per spatial axis (a
-        scalar is divided by ``spacing``). 0 (default): none.
+        scalar is divided by ``spacing``). 0 (default): none beyond the clustering's own
+        ``blur`` (the compact preset's 0.8 px; the two combine as ``sqrt(sigma**2 + blur**2)``).
     spacing : float or (float, float), optional
         The physical size of a pixel along rows and columns: the seed grid and the spatial
         distance are in those units (anisotropic pixels). Default: 1, 1.
@@ -204,9 +205,10 @@ def segment(
     images = [image] if single else list(image)
     masks = _per_image(mask, len(images), single)
     # check everything first: a bad image fails before any work is done
-    preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, mask=m, sigma=sigma, spacing=spacing)
-             for im, m in zip(images, masks)]
     k = _check_k(n_segments)
+    preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, mask=m, sigma=sigma, spacing=spacing,
+                     blur=options.blur, n_segments=k)
+             for im, m in zip(images, masks)]
     special = any(m is not None for m in masks) or spacing != (1.0, 1.0)
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")

@@ -113,9 +113,18 @@ def _check_mask(mask, shape) -> np.ndarray:
     return m
 
 
-def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0)) -> Prepared:
-    """Check and encode one image (see the module's table). Raises ``TypeError`` or
-    ``ValueError`` naming what was received."""
+#: the clustering's ``blur`` is at most this fraction of the superpixels' side,
+#: ``sqrt(pixels / n_segments)``: 1 px from 8 px superpixels down (K above ~2,400 on a
+#: 481x321 image), less below; the presets' blur was chosen on val at sides of 12 px and more
+BLUR_PER_SIDE = 0.125
+
+
+def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0),
+            blur: float = 0.0, n_segments: int | None = None) -> Prepared:
+    """Check and encode one image (see the module's table). ``blur``: a Gaussian in pixels
+    on top of ``sigma`` (:attr:`lnsnet.ClusterOptions.blur`; the two combine as the root of
+    the sum of squares), at most :data:`BLUR_PER_SIDE` of the superpixels' side when
+    ``n_segments`` is given. Raises ``TypeError`` or ``ValueError`` naming what was received."""
     from scipy import ndimage
 
     from .features import encode_channels, encode_image
@@ -145,9 +154,12 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     sy, sx = _spatial(sigma, "sigma", positive=False)
-    if sy > 0 or sx > 0:
-        scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
-        img = ndimage.gaussian_filter(img, (sy / scale[0], sx / scale[1], 0), mode="reflect")
+    if blur > 0 and n_segments:  # tiny superpixels: a blur that keeps what they should follow
+        blur = min(blur, BLUR_PER_SIDE * float(np.sqrt((m.sum() if m is not None else h * w) / n_segments)))
+    scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
+    py, px = float(np.hypot(sy / scale[0], blur)), float(np.hypot(sx / scale[1], blur))  # in pixels
+    if py > 0 or px > 0:
+        img = ndimage.gaussian_filter(img, (py, px, 0), mode="reflect")
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
         x, scale = encode_image(rgb, colour_scale=True)

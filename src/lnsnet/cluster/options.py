@@ -23,10 +23,10 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
-    "compact": MappingProxyType(dict(compactness=26.0, edge_scale=2.0, iterations=5, smoothing=6.0,
-                                     feature_contrast=4.0, input_weight=2.5)),
+    "compact": MappingProxyType(dict(compactness=18.0, edge_scale=2.0, iterations=5, smoothing=6.0,
+                                     feature_contrast=4.0, input_weight=2.5, blur=0.8)),
     "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
-                                   feature_contrast=0.0, input_weight=0.0)),
+                                   feature_contrast=0.0, input_weight=0.0, blur=0.0)),
 })
 DEFAULT_PRESET = "compact"
 
@@ -86,6 +86,11 @@ class ClusterOptions:
         learned features in the clustering distance with this weight: the network brings
         context, the input the pixel-exact detail the network's receptive field blurs on
         small structures (0: the learned features alone).
+    blur : float
+        A Gaussian of this many pixels on the image before the network and the clustering,
+        on top of ``segment``'s ``sigma`` (the two combine as ``sqrt(sigma**2 + blur**2)``
+        per axis): the compact preset's keeps the compactness from being spent on pixel
+        noise (``docs/compactness.md``; 0: off).
     window : int
         Local mode: side, in grid cells, of the neighbourhood searched (odd).
     min_size_factor : float
@@ -107,6 +112,7 @@ class ClusterOptions:
     smoothing: float = PRESETS[DEFAULT_PRESET]["smoothing"]
     feature_contrast: float = PRESETS[DEFAULT_PRESET]["feature_contrast"]
     input_weight: float = PRESETS[DEFAULT_PRESET]["input_weight"]
+    blur: float = PRESETS[DEFAULT_PRESET]["blur"]
     window: int = 3
     min_size_factor: float = 0.25
     orphan_factor: float = 0.0
@@ -127,6 +133,7 @@ class ClusterOptions:
         put(self, "smoothing", _nonneg("smoothing", self.smoothing, " (0: off)"))
         put(self, "feature_contrast", _nonneg("feature_contrast", self.feature_contrast, " (0: off)"))
         put(self, "input_weight", _nonneg("input_weight", self.input_weight, " (0: off)"))
+        put(self, "blur", _nonneg("blur", self.blur, " (pixels; 0: off)"))
         w = self.window
         if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 or w % 2 == 0:
             raise ValueError(f"window must be a positive odd integer (cells), got {w!r}")
