@@ -19,6 +19,9 @@ and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=10
 ``--huge``    one 10000x10000 image at K=5000 (banded), its time, peak memory and checks.
 ``--backends`` the default with the network on torch, OpenVINO fp32 and OpenVINO bf16
               (``backend=``; those installed) against SLIC at K=100 and 1000, in turns.
+``--also SPEC`` a clustering spec timed beside the default in the acceptance table, in the
+              same turns (e.g. ``compact:blur=0:compactness=26``, the default before
+              2026-12-04): its time and its ratio to the default.
 ``--out DIR`` where the CSVs, plots and ``speed.json`` go (nothing written without it).
 
 Large images are BSDS500 test image 100007 upscaled (bicubic), so they have real content.
@@ -55,8 +58,9 @@ def _threads(n: int) -> None:
         pass
 
 
-def _methods():
-    """name -> f(image uint8, K) -> labels, for the methods installed here."""
+def _methods(also: str = ""):
+    """name -> f(image uint8, K) -> labels, for the methods installed here (``also``: a
+    clustering spec, as ``lnsnet-also``)."""
     import lnsnet
     from skimage.segmentation import slic
 
@@ -67,6 +71,8 @@ def _methods():
         "lnsnet-paper": lambda im, k: lnsnet.segment(im, k, model=model, clustering="paper", start_label=0),
         "skimage-slic": lambda im, k: slic(im, k, start_label=0),
     }
+    if also:
+        out["lnsnet-also"] = lambda im, k: lnsnet.segment(im, k, model=model, clustering=also, start_label=0)
     try:
         from lnsnet.eval.baselines import get_method
 
@@ -162,6 +168,7 @@ def main(argv=None):
     ap.add_argument("--huge", action="store_true")
     ap.add_argument("--backends", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--also", default="", help="a clustering spec timed beside the default (acceptance table)")
     ap.add_argument("--skip-acceptance", action="store_true", help="only the parts asked for")
     ap.add_argument("--replot", action="store_true", help="redraw the plots from --out/speed.json, run nothing")
     args = ap.parse_args(argv)
@@ -179,7 +186,7 @@ def main(argv=None):
     if not files:
         sys.exit(f"no BSDS500 test images under {args.root} (use --root or LNSNET_BSDS500)")
     images = [read_image(f) for f in files]
-    meth = _methods()
+    meth = _methods(args.also)
     info = dict(lnsnet=lnsnet.__version__, torch=torch.__version__, threads=args.threads, images=len(images),
                 cpu=platform.processor() or platform.machine(), cores=os.cpu_count())
     print(f"lnsnet {info['lnsnet']}, torch {info['torch']}, {args.threads} threads, {len(images)} BSDS500 test "
@@ -193,14 +200,21 @@ def main(argv=None):
 
 def _acceptance(meth, images, result):
     rows = {}
+    also = "lnsnet-also" in meth
     print(f"{'K':>6} {'lnsnet ms':>10} {'k':>7} {'slic ms':>9} {'k':>7} {'lnsnet/slic':>12} "
-          f"{'paper ms':>9} {'/slic':>6}")
+          f"{'paper ms':>9} {'/slic':>6}" + (f" {'also ms':>8} {'/lnsnet':>8}" if also else ""))
     for k in (100, 1000, 5000):
-        (tl, kl), (ts, kk), (tc, kc) = _time_pair([meth["lnsnet"], meth["skimage-slic"], meth["lnsnet-paper"]],
-                                                  images, k)
+        fs = [meth["lnsnet"], meth["skimage-slic"], meth["lnsnet-paper"]] + ([meth["lnsnet-also"]] if also else [])
+        res = _time_pair(fs, images, k)
+        (tl, kl), (ts, kk), (tc, kc) = res[:3]
         rows[k] = dict(lnsnet_ms=tl, lnsnet_k=kl, slic_ms=ts, slic_k=kk, ratio=tl / ts, paper_ms=tc, paper_k=kc,
                        paper_ratio=tc / ts)
-        print(f"{k:>6} {tl:>10.1f} {kl:>7.1f} {ts:>9.1f} {kk:>7.1f} {tl / ts:>12.2f} {tc:>9.1f} {tc / ts:>6.2f}")
+        extra = ""
+        if also:
+            rows[k].update(also_ms=res[3][0], also_k=res[3][1])
+            extra = f" {res[3][0]:>8.1f} {res[3][0] / tl:>8.2f}"
+        print(f"{k:>6} {tl:>10.1f} {kl:>7.1f} {ts:>9.1f} {kk:>7.1f} {tl / ts:>12.2f} {tc:>9.1f} {tc / ts:>6.2f}"
+              + extra)
     flat = rows[5000]["lnsnet_ms"] / rows[100]["lnsnet_ms"]
     print(f"ratio lnsnet/slic: K=100 {rows[100]['ratio']:.2f}, K=1000 {rows[1000]['ratio']:.2f} (target <= 1.0)")
     print(f"ratio lnsnet K=5000 / K=100: {flat:.2f} (target <= 1.3)")
