@@ -34,6 +34,8 @@ TUNED = {"slic:compactness=20": "SLIC, tuned on val for recall (compactness 20)"
          "seeds:num_levels=5:prior=0": "SEEDS, tuned on val for recall (5 levels, prior 0)",
          "ers:lambda_prime=0.1": "ERS, tuned on val for recall (lambda' 0.1)"}
 NAMES.update(TUNED)
+# SNIC's val-tuned setting, run on test on 2026-12-04 on a quiet machine (two workers)
+NAMES["snic:compactness=5"] = "SNIC, tuned on val for recall (compactness 5)"
 
 
 LABELS = {"ssn": "yes"}
