@@ -123,8 +123,11 @@ def main(argv=None):
             from lnsnet.cluster import gpu
 
             gpu.USE_KERNELS = False
-            t_ops, lab_ops = _median_time(lambda im: lnsnet.segment(im, k, model=net_dev, device=dev, **kw), images, dev)
-            gpu.USE_KERNELS = True
+            try:
+                t_ops, lab_ops = _median_time(lambda im: lnsnet.segment(im, k, model=net_dev, device=dev, **kw),
+                                              images, dev)
+            finally:
+                gpu.USE_KERNELS = True
             rows_before = [f"| {k} | lnsnet default, {dev}, torch ops (no kernels) | {1000 * t_ops:.1f} | - | "
                            f"{np.mean([_agreement(a, b) for a, b in zip(lab_cpu, lab_ops)]):.5f} |"]
         lines += [f"| {k} | skimage slic, CPU | {1000 * t_slic:.1f} | - | - |",

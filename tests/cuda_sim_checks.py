@@ -86,11 +86,19 @@ def check_equal_to_torch_steps():
         x, grid, z, pos, sf, extra = _inputs(rgb, k, opts, net)
         a = cluster_local_torch(z, x[0, :3], grid, sf, pos, opts, extra=extra, kernels=False)
         b = cluster_local_torch(z, x[0, :3], grid, sf, pos, opts, extra=extra, kernels=True)
-        assert a.dtype == b.dtype == np.int32 and (a == b).mean() >= 0.999, (spec, (a == b).mean())
+        # the simulator runs the kernels in Python, without fused multiply-adds: equal labels
+        # (on a GPU, FMAs may flip near-ties: benchmarks/gpu_compact.py measures that)
+        assert a.dtype == b.dtype == np.int32 and np.array_equal(a, b), (spec, (a == b).mean())
+
+
+def check_warm():
+    ck.warm(torch.device("cpu"))
+    assert "cpu" in ck._warm
 
 
 if __name__ == "__main__":
     assert ck.available()
+    check_warm()
     check_assign_by_hand()
     check_potts_by_hand()
     check_equal_to_torch_steps()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from lnsnet.cluster import cuda as ck
@@ -35,3 +36,39 @@ def test_cpu_tensors_never_take_the_kernels_by_default(monkeypatch):
     sf = z[:, pos[:, 0].long(), pos[:, 1].long()].t().contiguous()
     lab = cluster_local_torch(z, z, grid, sf, pos, ClusterOptions.parse("compact:input_weight=0"))
     assert lab.shape == (20, 24) and lab.min() >= 0 and lab.max() < grid.n_seeds
+
+
+def test_a_broken_cuda_target_falls_back_to_the_torch_steps_once(monkeypatch):
+    from lnsnet.cluster import gpu
+
+    calls = []
+
+    def broken(device):
+        calls.append(device)
+        raise RuntimeError("no NVVM")
+
+    monkeypatch.setattr(ck, "available", lambda: True)
+    monkeypatch.setattr(ck, "warm", broken)
+    monkeypatch.setattr(gpu, "_KERNELS_FAILED", [])
+    cuda = torch.device("cuda", 0)  # a device object only: nothing runs on it
+    with pytest.warns(RuntimeWarning, match="do not run here"):
+        assert gpu.use_kernels(cuda) is False
+    assert gpu.use_kernels(cuda) is False and len(calls) == 1  # not tried again
+    assert gpu._KERNELS_FAILED and "no NVVM" in gpu._KERNELS_FAILED[0]
+    assert gpu.use_kernels(torch.device("cpu")) is False
+
+
+def test_running_out_of_gpu_memory_is_not_taken_for_a_broken_target(monkeypatch):
+    from lnsnet.cluster import gpu
+
+    def oom(device):
+        raise torch.cuda.OutOfMemoryError("out of memory")
+
+    monkeypatch.setattr(ck, "available", lambda: True)
+    monkeypatch.setattr(ck, "warm", oom)
+    monkeypatch.setattr(gpu, "_KERNELS_FAILED", [])
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        gpu.use_kernels(torch.device("cuda", 0))
+    assert gpu._KERNELS_FAILED == []
+    monkeypatch.setattr(ck, "warm", lambda device: None)
+    assert gpu.use_kernels(torch.device("cuda", 0)) is True

@@ -236,3 +236,28 @@ def test_cli_keeps_signed_and_float_data_and_other_channel_counts(tmp_path):
     # a second run with -o inside the input folder does not take its own outputs as inputs
     assert main(["segment", str(tmp_path), "-k", "6", "-o", str(tmp_path), "-q"]) == 2  # nan.tif fails
     assert not (tmp_path / "ct_labels_labels.npy").exists() and (tmp_path / "ct_labels.npy").exists()
+
+
+def test_the_blur_cap_is_per_axis_and_the_blur_stays_inside_a_mask():
+    from lnsnet.prepare import BLUR_PER_SIDE, prepare
+
+    rng = np.random.default_rng(3)
+    img = rng.random((40, 40, 3)).astype(np.float32)
+    # 1600 pixels in 400 superpixels of 4 physical units a side with pixels of 4 x 1:
+    # 1 px along rows, 4 px along columns, so the cap is 1/8 of each
+    assert BLUR_PER_SIDE == 0.125
+    p = prepare(img, spacing=(4.0, 1.0), blur=1.0, n_segments=400)
+    want = ndimage.gaussian_filter(img, (0.125, 0.5, 0), mode="reflect")
+    assert np.allclose(p.rgb, want, atol=1e-6)
+    # inside a mask the blur is normalised by it: a region of 0.2 beside one of 0.8 keeps
+    # 0.2 on the mask's border, far from the step (the mean fill outside, 0.5, stays out)
+    two = np.zeros((40, 40, 3), np.float32)
+    two[:, :20] = 0.2
+    two[:, 20:] = 0.8
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 5:35] = True
+    p = prepare(two, mask=mask, blur=1.0)
+    inside = p.rgb[p.mask]
+    assert p.rgb.shape[:2] == (20, 30) and np.isclose(p.rgb[0, 2, 0], 0.2, atol=1e-6)  # border row, left
+    assert np.isclose(p.rgb[19, 27, 0], 0.8, atol=1e-6)  # border row, right
+    assert inside.min() >= 0.2 - 1e-6 and inside.max() <= 0.8 + 1e-6

@@ -99,7 +99,8 @@ def segment(
     sigma : float or (float, float)
         Width of a Gaussian smoothing of the image before segmenting, per spatial axis (a
         scalar is divided by ``spacing``). 0 (default): none beyond the clustering's own
-        ``blur`` (the compact preset's 0.8 px; the two combine as ``sqrt(sigma**2 + blur**2)``).
+        ``blur`` (the compact preset's 0.8 px, at most 1/8 of the superpixels' side; the two
+        combine as ``sqrt(sigma**2 + blur**2)`` in pixels).
     spacing : float or (float, float), optional
         The physical size of a pixel along rows and columns: the seed grid and the spatial
         distance are in those units (anisotropic pixels). Default: 1, 1.

@@ -113,9 +113,10 @@ def _check_mask(mask, shape) -> np.ndarray:
     return m
 
 
-#: the clustering's ``blur`` is at most this fraction of the superpixels' side,
-#: ``sqrt(pixels / n_segments)``: 1 px from 8 px superpixels down (K above ~2,400 on a
-#: 481x321 image), less below; the presets' blur was chosen on val at sides of 12 px and more
+#: the clustering's ``blur`` is at most this fraction of the superpixels' side along each
+#: axis (``sqrt(area / n_segments)`` in physical units, over the pixel's size on that axis):
+#: 0.8 px down to 6.4 px superpixels (K about 3,800 on a 481x321 image), less below; the
+#: presets' blur was chosen on val at sides of 12 px and more
 BLUR_PER_SIDE = 0.125
 
 
@@ -154,12 +155,21 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     sy, sx = _spatial(sigma, "sigma", positive=False)
+    by = bx = float(blur)
     if blur > 0 and n_segments:  # tiny superpixels: a blur that keeps what they should follow
-        blur = min(blur, BLUR_PER_SIDE * float(np.sqrt((m.sum() if m is not None else h * w) / n_segments)))
+        # the superpixels' side (physical) over each axis' pixel size, from the ratio alone
+        side = float(np.sqrt(float(m.sum() if m is not None else h * w) / n_segments))
+        ratio = float(np.sqrt(float(spacing[1]) / float(spacing[0])))
+        by, bx = min(by, BLUR_PER_SIDE * side * ratio), min(bx, BLUR_PER_SIDE * side / ratio)
     scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
-    py, px = float(np.hypot(sy / scale[0], blur)), float(np.hypot(sx / scale[1], blur))  # in pixels
-    if py > 0 or px > 0:
+    py, px = float(np.hypot(sy / scale[0], by)), float(np.hypot(sx / scale[1], bx))  # in pixels
+    if (py > 0 or px > 0) and m is None:
         img = ndimage.gaussian_filter(img, (py, px, 0), mode="reflect")
+    elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in
+        mf = m.astype(np.float32)
+        num = ndimage.gaussian_filter(img * mf[:, :, None], (py, px, 0), mode="reflect")
+        den = ndimage.gaussian_filter(mf, (py, px), mode="reflect")
+        img = np.where(m[:, :, None], num / np.maximum(den, 1e-6)[:, :, None], img).astype(np.float32)
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
         x, scale = encode_image(rgb, colour_scale=True)

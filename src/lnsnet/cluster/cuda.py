@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["available", "assign", "potts_half_sweep"]
+__all__ = ["available", "warm", "assign", "potts_half_sweep"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _kernels = None
@@ -182,6 +182,28 @@ def _launch(kernel, shape, device: torch.device, *args):
         ptr = torch.cuda.current_stream(device).cuda_stream
         stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
         kernel[blocks, _BLOCK, stream](*args)
+
+
+_warm: set = set()
+
+
+def warm(device: torch.device) -> None:
+    """Compile both kernels for ``device`` and run them once on a 2 x 2 image (once per
+    device and process): a broken CUDA target shows here, not in the middle of an image.
+    The argument types are those of real calls, so nothing compiles twice."""
+    key = str(device)
+    if key in _warm:
+        return
+    f32 = dict(dtype=torch.float32, device=device)
+    cells = torch.zeros(2, dtype=torch.int64, device=device)
+    lab, d = assign(torch.zeros((2, 2, 1), **f32), torch.zeros((1, 1), **f32), torch.zeros((1, 2), **f32),
+                    torch.ones((2, 2), **f32), cells, cells, 1, 1, 1, keep=True)
+    potts_half_sweep(lab, d, cells, cells, 1, 1, torch.ones((2, 2), **f32), torch.ones((2, 2), **f32), 1.0, 0)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    if not bool((lab == 0).all()):
+        raise RuntimeError(f"the CUDA kernels gave wrong labels on a test input: {lab.tolist()}")
+    _warm.add(key)
 
 
 def assign(z: torch.Tensor, feats: torch.Tensor, pos: torch.Tensor, wmap: torch.Tensor | None, pr: torch.Tensor,

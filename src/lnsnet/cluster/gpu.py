@@ -171,19 +171,31 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
     ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features).
     ``kernels``: the assignment and ICM steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
     None: on a CUDA device where they can run (:data:`USE_KERNELS`)."""
+    if kernels is None:
+        kernels = use_kernels(z.device)
+    return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+
+
+def use_kernels(device: torch.device) -> bool:
+    """Whether the compact clustering takes the CUDA kernels on ``device``: a CUDA device,
+    :data:`USE_KERNELS`, numba able to launch there, and the kernels compiled and run once
+    on a tiny input (:func:`lnsnet.cluster.cuda.warm`). Where that fails (numba's CUDA
+    target broken), a warning, and the torch steps for the rest of the process; running
+    out of GPU memory is raised, not taken for a broken target."""
     from . import cuda as ck
 
-    dev = z.device
-    if kernels is None:
-        kernels = USE_KERNELS and not _KERNELS_FAILED and dev.type == "cuda" and ck.available()
-        if kernels:
-            try:
-                return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, True)
-            except Exception as exc:  # numba's CUDA target broken here (it compiles on first use)
-                _KERNELS_FAILED.append(repr(exc))
-                warnings.warn(f"the compact clustering's CUDA kernels failed ({exc!r}); using torch "
-                              "operations instead (slower)", RuntimeWarning, stacklevel=2)
-    return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+    if not (USE_KERNELS and not _KERNELS_FAILED and device.type == "cuda" and ck.available()):
+        return False
+    try:
+        ck.warm(device)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # compiling or launching the kernels: numba's target, not the data
+        _KERNELS_FAILED.append(repr(exc))
+        warnings.warn(f"the compact clustering's CUDA kernels do not run here ({exc!r}); using torch "
+                      "operations instead (slower)", RuntimeWarning, stacklevel=3)
+        return False
+    return True
 
 
 def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):

@@ -89,8 +89,10 @@ class ClusterOptions:
     blur : float
         A Gaussian of this many pixels on the image before the network and the clustering,
         on top of ``segment``'s ``sigma`` (the two combine as ``sqrt(sigma**2 + blur**2)``
-        per axis): the compact preset's keeps the compactness from being spent on pixel
-        noise (``docs/compactness.md``; 0: off).
+        per axis, in pixels: a scalar ``sigma`` over the ``spacing``), at most 1/8 of the
+        superpixels' side (:data:`lnsnet.prepare.BLUR_PER_SIDE`); inside a ``mask``
+        normalised by the mask. The compact preset's keeps the compactness from being spent
+        on pixel noise (``docs/compactness.md``; 0: off).
     window : int
         Local mode: side, in grid cells, of the neighbourhood searched (odd).
     min_size_factor : float
