@@ -38,21 +38,14 @@ def _median_time(fn, items, device):
 
 
 def _agreement(a, b):
-    """The share of pixels that the two label maps put in the same superpixel: for each
-    superpixel of one, its largest overlap with one of the other, summed, over all pixels;
-    the smaller of both directions (1 for the same partition under any numbering)."""
-    a = np.asarray(a, np.int64).ravel()
-    b = np.asarray(b, np.int64).ravel()
-    _, pair = np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)
-    both = np.bincount(pair)
-    first = np.zeros(both.size, np.int64)
-    first[pair] = np.arange(a.size)
-    ta, tb = a[first], b[first]  # the (a, b) labels of each pair
-    best_a = np.zeros(int(a.max()) + 1, np.int64)
-    np.maximum.at(best_a, ta, both)
-    best_b = np.zeros(int(b.max()) + 1, np.int64)
-    np.maximum.at(best_b, tb, both)
-    return min(best_a.sum(), best_b.sum()) / a.size
+    """The share of pixels that the two label maps put in the same superpixel: the ASA of
+    each against the other (every superpixel given to the one of the other it overlaps
+    most), the smaller of the two (1 for the same partition under any numbering). ASA does
+    not depend on the shape, so a volume is scored as a 2-D map of its rows."""
+    from lnsnet.eval.metrics import asa
+
+    a, b = (np.asarray(v).reshape(-1, np.shape(v)[-1]) for v in (a, b))
+    return min(asa(a, b), asa(b, a))
 
 
 def _spheres(n=128, k=60, seed=0):
@@ -98,6 +91,7 @@ def main(argv=None):
     from skimage.segmentation import slic
 
     import lnsnet
+    from lnsnet.cluster import gpu
 
     dev = args.device
     images = test_images(args.root, args.images)
@@ -120,8 +114,6 @@ def main(argv=None):
         agree = np.mean([_agreement(a, b) for a, b in zip(lab_cpu, lab_dev)])
         rows_before = []
         if dev.startswith("cuda"):  # the per-pixel steps in torch ops, as before the kernels
-            from lnsnet.cluster import gpu
-
             gpu.USE_KERNELS = False
             try:
                 t_ops, lab_ops = _median_time(lambda im: lnsnet.segment(im, k, model=net_dev, device=dev, **kw),
@@ -138,8 +130,6 @@ def main(argv=None):
     t_dev, (b, _) = _median_time(lambda v: lnsnet.segment(v, 1000, channel_axis=None, device=dev), [vol, vol], dev)
     lines += ["", "| volume 128^3, K=1000 | CPU | " + f"{1000 * t_cpu:.0f} ms | {dev} | {1000 * t_dev:.0f} ms | "
               f"same supervoxel {_agreement(a, b):.5f} |"]
-    from lnsnet.cluster import gpu
-
     if gpu._KERNELS_FAILED:
         lines += ["", f"the CUDA kernels failed, torch operations ran instead: {gpu._KERNELS_FAILED[0]}"]
     if args.profile:

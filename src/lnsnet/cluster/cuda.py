@@ -160,11 +160,9 @@ def _build():
 
 
 def _arg(t: torch.Tensor):
-    """A kernel argument: the device array of a CUDA tensor (no host sync), the numpy view
-    of a CPU tensor (the simulator)."""
+    """A kernel argument (after :func:`_build`, which imports numba.cuda): the device array
+    of a CUDA tensor (no host sync), the numpy view of a CPU tensor (the simulator)."""
     if t.is_cuda:
-        from numba import cuda
-
         return cuda.as_cuda_array(t, sync=False)
     return t.numpy()
 
@@ -176,8 +174,6 @@ def _launch(kernel, shape, device: torch.device, *args):
     if device.type != "cuda":  # the simulator
         kernel[blocks, _BLOCK](*args)
         return
-    from numba import cuda
-
     with cuda.gpus[device.index or 0]:
         ptr = torch.cuda.current_stream(device).cuda_stream
         stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()

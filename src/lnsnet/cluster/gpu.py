@@ -217,10 +217,9 @@ def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
     asg = _Assigner(z, grid, options.window, wmap)
     if kernels:
         zl = asg.zl.contiguous()
-        pr_, pc_ = asg.pr, asg.pc
 
         def nearest(f, p, keep=False):
-            return ck.assign(zl, f, p, wmap, pr_, pc_, grid.rows, grid.cols, options.window, keep)
+            return ck.assign(zl, f, p, wmap, asg.pr, asg.pc, grid.rows, grid.cols, options.window, keep)
     n = grid.n_seeds
     if options.iterations:  # float64 copies for exact seed sums, only while the rounds need them
         ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
@@ -262,7 +261,7 @@ def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
         beta = _beta(lab_sq, pairs)
         right, down = _contrast(image, zc, a2t, beta)
         lam = options.smoothing * max(_numpy_median(best), 1e-6)
-        pr, pc = grid.pixel_cells(dev)
+        pr, pc = asg.pr, asg.pc
         for _ in range(options.SMOOTHING_SWEEPS):
             for colour in (0, 1):
                 if kernels:
