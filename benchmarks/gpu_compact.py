@@ -1,7 +1,7 @@
 """The default (compact) clustering and supervoxels on a GPU, against the CPU, in one run.
 
     python benchmarks/gpu_compact.py [--images 20] [--device cuda] [-o docs/benchmarks/gpu-NAME.txt]
-        [--sigma S] [--compactness C] [--profile FILE]
+        [--sigma S] [--compactness C] [--profile FILE] [--stages] [--throughput N] [--device-only]
 
 2-D: the default ``lnsnet.segment`` on BSDS500 test images (481x321) on the device at
 K=100 and 1000: median time per image at batch 1 (decoded image in, connected labels out,
@@ -10,6 +10,11 @@ shape), and the share of pixels in the same superpixel as on the CPU (any number
 in the same run, and the default on the CPU (all its threads).
 3-D: ``segment`` on a 128^3 synthetic volume (spheres in noise) at K=1000 on the device
 and on the CPU: time and label agreement.
+``--stages``: where the time of one image goes on the device (each stage synchronised:
+decoding and encoding, the network and seeds, the clustering, the connectivity and the
+copy back). ``--throughput N``: images per second for N images in one call at batch sizes
+8, 32 and 64. ``--device-only``: the device rows alone (to time another version of the
+code in the same run: ``PYTHONPATH=old/src``).
 Prints a table and writes it to ``-o`` (name the file after the device).
 """
 
@@ -78,6 +83,70 @@ def _profile(images, net, dev, kw, path):
     Path(path).write_text("\n".join(text) + "\n")
 
 
+def _stages(images, net, dev, k, kw):
+    """Median ms per image of each stage of the device path (synchronised after each)."""
+    import torch
+
+    import lnsnet
+    from lnsnet.cluster import ClusterOptions, cluster_pixels
+    from lnsnet.grid import make_grid
+    from lnsnet.inference import _finish, _finish_device
+    from lnsnet.prepare import prepare
+
+    opts = ClusterOptions.resolve(None, compactness=kw.get("compactness"))
+    names = ["check and decode (CPU)", "encode on the device", "network and seeds", "clustering",
+             "connectivity and copy back"]
+    rows = {n: [] for n in names}
+    same = []  # the device's connectivity gave the CPU's labels on the same raw labels
+    lnsnet.segment(images[0], k, model=net, device=dev, **kw)  # warm
+    for im in images:
+        t = [time.perf_counter()]
+        p = prepare(im, sigma=kw.get("sigma", 0), blur=opts.blur, n_segments=k, defer=True)
+        t.append(time.perf_counter())
+        p = p.on_device(dev)
+        _sync(dev)
+        t.append(time.perf_counter())
+        with torch.inference_mode():
+            x = p.x[None]
+            h, w = p.hw
+            grid = make_grid(h, w, k)
+            colour = x[:, :3] * torch.from_numpy(p.colour_scale).to(x.device)[None, :, None, None]
+            extras = colour * opts.input_weight
+            z = net.embed(x)
+            pos = grid.centres().to(dev, z.dtype)[None]
+            sf = torch.cat([net.seed_features(z, pos), net.seed_features(extras, pos)], 2)
+            _sync(dev)
+            t.append(time.perf_counter())
+            raw = cluster_pixels(z[0], colour[0], grid, sf[0], pos[0], opts, extra=extras[0], device_labels=True)
+            _sync(dev)
+            t.append(time.perf_counter())
+            lab = _finish_device(torch.as_tensor(raw).to(torch.int64), x[0, :3].permute(1, 2, 0), grid.n_seeds, opts, 1)
+            t.append(time.perf_counter())
+            cpu = _finish(torch.as_tensor(raw).to(torch.int32).cpu().numpy(), x[0, :3].permute(1, 2, 0).cpu().numpy(),
+                          p, grid.n_seeds, opts, connect=True, max_size_factor=None, start_label=1)
+            same.append(bool(np.array_equal(lab, cpu)))
+        for n, a, b in zip(names, t, t[1:]):
+            rows[n].append(b - a)
+    return {n: 1000 * statistics.median(v) for n, v in rows.items()}, sum(same)
+
+
+def _throughput(images, net, dev, n, kw):
+    """Images per second for ``n`` images (the test images repeated) in one call, by batch size."""
+    import lnsnet
+
+    items = [images[i % len(images)] for i in range(n)]
+    out = {}
+    for k in (100, 1000):
+        for bs in (8, 32, 64):
+            lnsnet.segment(items[:bs], k, model=net, device=dev, batch_size=bs, **kw)  # warm
+            _sync(dev)
+            t0 = time.perf_counter()
+            lnsnet.segment(items, k, model=net, device=dev, batch_size=bs, **kw)
+            _sync(dev)
+            out[(k, bs)] = n / (time.perf_counter() - t0)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_root(ap)
@@ -87,6 +156,9 @@ def main(argv=None):
     ap.add_argument("--sigma", type=float, default=0, help="segment()'s sigma (default 0)")
     ap.add_argument("--compactness", type=float, default=None, help="segment()'s compactness (default: the preset's)")
     ap.add_argument("--profile", default="", help="write torch.profiler tables of the device default at K=100 here")
+    ap.add_argument("--stages", action="store_true", help="time each stage of the device path")
+    ap.add_argument("--throughput", type=int, default=0, help="images per second for this many images, by batch size")
+    ap.add_argument("--device-only", action="store_true", help="the device rows only (another code version)")
     args = ap.parse_args(argv)
     from skimage.segmentation import slic
 
@@ -102,6 +174,17 @@ def main(argv=None):
              f"compactness={args.compactness})",
              "| K | where | ms / image (batch 1) | images / s (one call, all images) | pixels in the same superpixel as on the CPU |",
              "|---|---|---:|---:|---:|"]
+    if args.device_only:
+        lines = lines[:1] + ["| K | ms / image (batch 1) | images / s (one call, all images) |", "|---|---:|---:|"]
+        for k in (100, 1000):
+            t_dev, _ = _median_time(lambda im: lnsnet.segment(im, k, model=net_dev, device=dev, **kw), images, dev)
+            _sync(dev)
+            t0 = time.perf_counter()
+            lnsnet.segment(images, k, model=net_dev, device=dev, **kw)
+            _sync(dev)
+            lines.append(f"| {k} | {1000 * t_dev:.1f} | {len(images) / (time.perf_counter() - t0):.0f} |")
+        print("\n".join(lines))
+        return
     for k in (100, 1000):
         t_slic, _ = _median_time(lambda im: slic(im, n_segments=k, start_label=1), images, "cpu")
         t_cpu, lab_cpu = _median_time(lambda im: lnsnet.segment(im, k, model=net_cpu, **kw), images, "cpu")
@@ -130,6 +213,17 @@ def main(argv=None):
     t_dev, (b, _) = _median_time(lambda v: lnsnet.segment(v, 1000, channel_axis=None, device=dev), [vol, vol], dev)
     lines += ["", "| volume 128^3, K=1000 | CPU | " + f"{1000 * t_cpu:.0f} ms | {dev} | {1000 * t_dev:.0f} ms | "
               f"same supervoxel {_agreement(a, b):.5f} |"]
+    if args.stages:
+        for k in (100, 1000):
+            st, same = _stages(images, net_dev, dev, k, kw)
+            lines += ["", f"stages at K={k}, ms per image (medians, synchronised after each): "
+                      + ", ".join(f"{n} {v:.2f}" for n, v in st.items()) + f"; sum {sum(st.values()):.2f}; "
+                      f"the device's connectivity equal to the CPU's on the same raw labels in {same} of "
+                      f"{len(images)} images"]
+    if args.throughput:
+        tp = _throughput(images, net_dev, dev, args.throughput, kw)
+        lines += ["", f"images per second, {args.throughput} images in one call (the test images repeated):"]
+        lines += [f"  K={k}, batch_size {bs}: {v:.0f}" for (k, bs), v in tp.items()]
     if gpu._KERNELS_FAILED:
         lines += ["", f"the CUDA kernels failed, torch operations ran instead: {gpu._KERNELS_FAILED[0]}"]
     if args.profile:

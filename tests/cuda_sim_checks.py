@@ -25,8 +25,9 @@ def check_assign_by_hand():
     feats = t([[0.0], [1.0]])
     pos = t([[0.0, 0.0], [0.0, 3.0]])
     z = t([0.0, 0.4, 0.6, 1.0]).reshape(1, 4, 1)
-    lab, d = ck.assign(z, feats, pos, None, pr, pc, 1, 2, 3, keep=True)
+    lab, best, d = ck.assign(z, feats, pos, None, pr, pc, 1, 2, 3, keep=True)
     assert lab.tolist() == [[0, 0, 1, 1]], lab
+    assert torch.equal(best, d.min(0).values)  # each pixel's least distance
     # candidate order: cells (dr, dc) row by row; dr = -1 and +1 are beyond the grid
     assert torch.isinf(d[[0, 1, 2, 6, 7, 8]]).all()
     assert torch.isinf(d[3, 0, :2]).all() and torch.isinf(d[5, 0, 2:]).all()  # left of cell 0, right of cell 1
@@ -34,15 +35,66 @@ def check_assign_by_hand():
     assert np.allclose(d[4, 0].numpy(), want_own, rtol=1e-6), d[4, 0]
     assert np.isclose(float(d[5, 0, 1]), (f32(1.0) - f32(0.4)) ** 2, rtol=1e-6)
     # a tie goes to the first candidate: seed 0 comes before seed 1 from either cell
-    lab, _ = ck.assign(t([0.5, 0.5, 0.5, 0.5]).reshape(1, 4, 1), feats, pos, None, pr, pc, 1, 2, 3)
+    lab, _, _ = ck.assign(t([0.5, 0.5, 0.5, 0.5]).reshape(1, 4, 1), feats, pos, None, pr, pc, 1, 2, 3)
     assert lab.tolist() == [[0, 0, 0, 0]], lab
     # the spatial term alone: equal features, the nearer seed (columns 0 and 3) wins
-    lab, _ = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.ones((1, 4)), pr, pc, 1, 2, 3)
+    lab, _, _ = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.ones((1, 4)), pr, pc, 1, 2, 3)
     assert lab.tolist() == [[0, 0, 1, 1]], lab
     # the spatial weight scales the squared pixel distance: pixel 1 to seed 1 is 2 px away
-    _, d = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.full((1, 4), 0.5), pr, pc, 1, 2, 3,
-                     keep=True)
+    _, _, d = ck.assign(torch.zeros((1, 4, 1)), torch.zeros((2, 1)), pos, torch.full((1, 4), 0.5), pr, pc, 1, 2, 3,
+                        keep=True)
     assert float(d[5, 0, 1]) == 0.5 * 4 and float(d[4, 0, 1]) == 0.5 * 1
+
+
+def check_seed_round_by_hand():
+    # a 1x4 image, seeds 0 and 1 at columns 0 and 3, one channel: pixels 0-1 go to seed 0,
+    # 2-3 to seed 1; the sums, then the seeds at the means
+    pr, pc = t([0], torch.int64), t([0, 0, 1, 1], torch.int64)
+    feats = t([[0.0], [1.0]])
+    pos = t([[0.0, 0.0], [0.0, 3.0]])
+    z = t([0.0, 0.25, 0.75, 1.0]).reshape(1, 4, 1)
+    sums = ck.round_buffers(2, 1, torch.device("cpu"))
+    lab, _, _ = ck.assign(z, feats, pos, None, pr, pc, 1, 2, 3, sums=sums)
+    assert lab.tolist() == [[0, 0, 1, 1]]
+    cnt, fsum, psum = sums
+    assert cnt.tolist() == [2.0, 2.0] and fsum[:, 0].tolist() == [0.25, 1.75]
+    assert psum.tolist() == [[0.0, 1.0], [0.0, 5.0]]
+    ck.update_seeds(feats, pos, sums)
+    assert feats[:, 0].tolist() == [0.125, 0.875] and pos.tolist() == [[0.0, 0.5], [0.0, 2.5]]
+    assert all(float(v.abs().sum()) == 0 for v in sums)  # zeroed for the next round
+    # a seed without pixels keeps its features and place
+    feats2, pos2 = t([[0.0], [9.0]]), t([[0.0, 0.0], [0.0, 3.0]])
+    sums = ck.round_buffers(2, 1, torch.device("cpu"))
+    ck.assign(t([0.0, 0.0, 0.0, 0.0]).reshape(1, 4, 1), feats2, pos2, None, pr, pc, 1, 2, 3, sums=sums)
+    ck.update_seeds(feats2, pos2, sums)
+    assert feats2.tolist() == [[0.0], [9.0]] and pos2.tolist() == [[0.0, 1.5], [0.0, 3.0]]
+
+
+def check_components():
+    from lnsnet.connectivity import components
+
+    # by hand: a U of label 1 around a 0 is one component; numbering in raster order
+    lab = t([[1, 0, 1], [1, 0, 1], [1, 1, 1], [2, 2, 0]], torch.int64)
+    comp, k = ck.components(lab)
+    assert k == 4 and comp.tolist() == [[0, 1, 0], [0, 1, 0], [0, 0, 0], [2, 2, 3]], comp
+    # a spiral (a long chain of links) and random maps, against the compiled CPU version
+    spiral = np.zeros((9, 9), np.int64)
+    y, x, dy, dx = 0, 0, 0, 1
+    for _ in range(81):
+        spiral[y, x] = 1
+        ny, nx = y + dy, x + dx
+        if not (0 <= ny < 9 and 0 <= nx < 9) or spiral[ny, nx] or (
+                0 <= ny + dy < 9 and 0 <= nx + dx < 9 and spiral[ny + dy, nx + dx]):
+            dy, dx = dx, -dy
+            ny, nx = y + dy, x + dx
+            if spiral[ny, nx]:
+                break
+        y, x = ny, nx
+    rng = np.random.default_rng(1)
+    for arr in [spiral] + [rng.integers(0, n, (13, 17)) for n in (2, 3, 5)]:
+        want, kw = components(arr)
+        got, kg = ck.components(torch.from_numpy(arr))
+        assert kg == kw and np.array_equal(got.numpy(), want), arr
 
 
 def check_potts_by_hand():
@@ -100,6 +152,8 @@ if __name__ == "__main__":
     assert ck.available()
     check_warm()
     check_assign_by_hand()
+    check_seed_round_by_hand()
     check_potts_by_hand()
+    check_components()
     check_equal_to_torch_steps()
     print("ok")

@@ -98,3 +98,31 @@ def test_cluster_pixels_sends_the_compact_clustering_off_the_cpu_to_torch(monkey
     off = C.cluster_pixels(z, x[0, :3].numpy(), grid, sf, pos, opts, extra=extra.numpy())
     assert calls == [1] and (off == on_cpu).mean() >= 0.999
 
+
+
+def test_connectivity_on_the_device_path_gives_the_cpu_labels():
+    # inference's GPU ending (_finish_device: lnsnet.connectivity.enforce_connectivity_torch),
+    # run here on CPU tensors, against the CPU ending on the same raw labels
+    from lnsnet.inference import _finish, _finish_device, device_connectivity
+    from lnsnet.prepare import prepare
+
+    net = lnsnet.load_model()
+    opts = ClusterOptions.parse("compact")
+    rgb = np.ascontiguousarray(to_float_rgb(read_image(sorted(MINI.glob("*.jpg"))[0]))[::2, ::2])
+    for k in (60, 400):
+        x, grid, z, pos, sf, extra = _inputs(rgb, k, opts, net)
+        raw = cluster_local_torch(z, x[0, :3], grid, sf, pos, opts, extra=extra, device_labels=True)
+        assert raw.dtype == torch.int64
+        feats = x[0, :3].permute(1, 2, 0)
+        prep = prepare(rgb)
+        for start in (0, 1):
+            want = _finish(raw.to(torch.int32).numpy(), feats.numpy(), prep, grid.n_seeds, opts, connect=True,
+                           max_size_factor=None, start_label=start)
+            got = _finish_device(raw, feats, grid.n_seeds, opts, start)
+            assert got.dtype == np.int32 and np.array_equal(got, want), (k, start)
+    post = dict(connect=True, max_size_factor=None, start_label=1)
+    assert not device_connectivity(torch.device("cpu"), opts, post)  # the CPU ending on the CPU
+    cuda = torch.device("cuda", 0)  # a device object only: nothing runs on it
+    assert not device_connectivity(cuda, opts, dict(post, max_size_factor=3.0))  # slic's size cap: CPU
+    assert not device_connectivity(cuda, opts, dict(post, connect=False))
+    assert not device_connectivity(cuda, ClusterOptions.parse("compact:orphan_factor=0.5"), post)

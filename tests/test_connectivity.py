@@ -69,3 +69,35 @@ def test_max_segments_merges_the_smallest_pieces_first():
     # the 4-pixel piece (smallest) is merged; 3 remain
     assert out.max() + 1 == 3
     assert out[0, 0] == out[0, 1]
+
+
+def test_torch_connectivity_equals_the_compiled_one():
+    # lnsnet.connectivity.enforce_connectivity_torch (the GPU's path, run here on CPU
+    # tensors) against enforce_connectivity, label for label: specks, ties, the size cap
+    import torch
+
+    from lnsnet.connectivity import enforce_connectivity_torch
+
+    def both(lab, feats, k, max_segments=None):
+        want = enforce_connectivity(lab, feats, n_segments=k, max_segments=max_segments)
+        got = enforce_connectivity_torch(torch.from_numpy(lab.astype(np.int64)),
+                                         torch.from_numpy(np.ascontiguousarray(feats)), k, 0.25, max_segments)
+        assert got.dtype == torch.int64 and np.array_equal(got.numpy(), want), (k, max_segments)
+        return want
+
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 40):
+        lab = rng.integers(0, n, (40, 50))
+        feats = rng.random((40, 50, 3)).astype(np.float32)
+        for k, cap in ((20, None), (20, 22), (200, 150), (5, None)):
+            both(lab, feats, k, cap)
+        both(lab, np.zeros((40, 50, 3), np.float32), 20)  # all ties: the smallest id wins
+    lab = np.zeros((6, 6), int)  # the speck of test_speck_merges_into_most_similar_neighbour
+    lab[:, 3:] = 1
+    lab[2, 2] = 2
+    feats = np.zeros((6, 6, 1), np.float32)
+    feats[:, 3:] = 10.0
+    feats[2, 2] = 9.0
+    out = both(lab, feats, 4)
+    assert out[2, 2] == out[0, 5]
+    both(np.full((3, 3), 7), np.zeros((3, 3, 1), np.float32), 1)  # one region: nothing to do

@@ -198,3 +198,46 @@ def test_baseline_models_none_and_untrained(blocks):
     noisy = np.clip(blocks + np.random.default_rng(1).normal(0, 0.1, blocks.shape), 0, 1)
     outs = [lnsnet.segment(noisy, 12, model=m, clustering="paper") for m in ("none", "untrained", None)]
     assert not np.array_equal(outs[0], outs[2]) and not np.array_equal(outs[1], outs[2])
+
+
+@pytest.mark.parametrize("kind", ["uint8", "uint16 gray", "float", "rgba", "stretched ints"])
+def test_deferred_encoding_matches_the_cpu_encoding(kind):
+    # prepare(..., defer=True).on_device(d) (a GPU's path: decoded, blurred and encoded by
+    # torch there), run here on the CPU, against prepare's numpy path
+    from lnsnet.prepare import prepare
+
+    rng = np.random.default_rng(0)
+    im = {"uint8": rng.integers(0, 256, (37, 52, 3)).astype(np.uint8),
+          "uint16 gray": rng.integers(0, 65536, (37, 52)).astype(np.uint16),
+          "float": rng.random((37, 52, 3)),
+          "rgba": rng.integers(0, 256, (37, 52, 4)).astype(np.uint8),
+          "stretched ints": rng.integers(-50, 900, (37, 52, 3))}[kind]
+    for sigma, blur, k in ((0, 0.0, None), (0, 0.8, 100), ((0.5, 1.5), 0.8, 20), (2.0, 0.0, None)):
+        want = prepare(im, sigma=sigma, blur=blur, n_segments=k)
+        lazy = prepare(im, sigma=sigma, blur=blur, n_segments=k, defer=True)
+        assert lazy.x is None and lazy.hw == (37, 52) and lazy.area == 37 * 52
+        got = lazy.on_device(torch.device("cpu"))
+        assert isinstance(got.x, torch.Tensor) and got.x.shape == want.x.shape and got.pending is None
+        np.testing.assert_allclose(got.x.numpy(), want.x, rtol=0, atol=2e-4)
+        np.testing.assert_allclose(got.colour_scale, want.colour_scale, rtol=1e-5)
+    # what is not deferred: masks and channels that are not colour
+    assert prepare(im, mask=np.ones(im.shape[:2], bool), defer=True).pending is None
+    assert prepare(rng.random((20, 30, 2)), channel_axis=-1, defer=True).pending is None
+
+
+def test_deferred_images_segment_as_the_cpu_path():
+    # inference's batch with images encoded on the device (here the CPU) gives the labels
+    # of the usual path, but for near-ties
+    from lnsnet.cluster import ClusterOptions
+    from lnsnet.inference import _segment_batch
+    from lnsnet.prepare import prepare
+
+    im = (np.random.default_rng(1).random((60, 80, 3)) * 255).astype(np.uint8)
+    opts = ClusterOptions.parse("compact")
+    net = lnsnet.load_model()
+    post = dict(connect=True, max_size_factor=None, start_label=1)
+    kw = dict(blur=opts.blur, n_segments=40)
+    a = _segment_batch(net, [prepare(im, **kw)], 40, torch.device("cpu"), opts, (1.0, 1.0), 10**8, False, post)[0]
+    b = _segment_batch(net, [prepare(im, defer=True, **kw)], 40, torch.device("cpu"), opts, (1.0, 1.0), 10**8,
+                       False, post)[0]
+    assert a.shape == b.shape == im.shape[:2] and (a == b).mean() > 0.99 and is_connected_labels(b)

@@ -349,3 +349,75 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
     k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
                      np.asarray(first_small, dtype=np.bool_), np.asarray(fixed, dtype=np.bool_), int(max_rounds))
     return comp, int(k)
+
+
+@nb.njit(**_jit)
+def _join(best_dst, k):
+    """Pieces joined to their chosen targets (``best_dst[s] >= 0``): ``(group of each piece,
+    number of groups)``, groups numbered in order of their first piece (as in :func:`_merge_small`)."""
+    parent = np.arange(k)
+    for s in range(k):
+        if best_dst[s] >= 0:
+            _union(parent, s, best_dst[s])
+    group = np.empty(k, dtype=np.int64)
+    return group, number_roots(parent, group)
+
+
+def enforce_connectivity_torch(labels, features, n_segments: int, min_size_factor: float = 0.25,
+                               max_segments: int | None = None, max_rounds: int = 64):
+    """:func:`enforce_connectivity` (no mask, no orphans) on tensors, where they are (a
+    GPU): ``labels`` ``(H, W)`` int64, ``features`` ``(H, W, C)`` float. The components
+    by the CUDA kernels on a CUDA device (:func:`lnsnet.cluster.cuda.components`), else by
+    :func:`components`; each merging round's sizes, means and offers by torch operations,
+    the joining of the ``k`` pieces on the host. Returns ``(H, W)`` int64 labels ``0..k-1``
+    on the labels' device, equal to :func:`enforce_connectivity`'s (up to the order of the
+    float64 sums of the means, which a GPU's atomics do not keep)."""
+    import torch
+
+    h, w = labels.shape
+    dev = labels.device
+    if labels.is_cuda:
+        from .cluster import cuda as ck
+
+        comp, k = ck.components(labels)
+    else:
+        c, k = components(labels.cpu().numpy())
+        comp = torch.from_numpy(c).to(dev, torch.int64)
+    min_size = int(min_size_factor * (h * w / max(int(n_segments), 1)))
+    f64 = features.reshape(h * w, -1).double()
+    nf = f64.shape[1]
+    left, right_, up, down = comp[:, :-1].reshape(-1), comp[:, 1:].reshape(-1), comp[:-1].reshape(-1), comp[1:].reshape(-1)
+    for _ in range(max_rounds):
+        flat = comp.reshape(-1)
+        sizes = torch.bincount(flat, minlength=k)
+        threshold = min_size
+        if max_segments is not None and k > max_segments:
+            srt = torch.sort(sizes).values
+            threshold = max(threshold, int(srt[k - max_segments - 1]) + 1)
+        small = sizes < threshold
+        if k <= 1 or not bool(small.any()):
+            break
+        means = torch.zeros((k, nf), dtype=torch.float64, device=dev).index_add_(0, flat, f64)
+        means /= sizes.clamp_min(1).double()[:, None]
+        a = torch.cat([left, up])
+        b = torch.cat([right_, down])
+        ne = a != b
+        a, b = a[ne], b[ne]
+        sa, sb = small[a], small[b]
+        s = torch.cat([a[sa], b[sb]])  # a small piece and the neighbour offered to it
+        d = torch.cat([b[sa], a[sb]])
+        if s.numel() == 0:
+            break
+        diff = means[s] - means[d]
+        cost = torch.zeros(s.shape[0], dtype=torch.float64, device=dev)
+        for j in range(nf):  # in channel order, as the compiled kernel sums
+            cost = cost + diff[:, j] * diff[:, j]
+        best = torch.full((k,), float("inf"), dtype=torch.float64, device=dev).scatter_reduce_(0, s, cost, "amin")
+        tie = cost == best[s]
+        dst = torch.full((k,), k, dtype=torch.int64, device=dev).scatter_reduce_(0, s[tie], d[tie], "amin")
+        dst = torch.where(dst < k, dst, torch.full_like(dst, -1))
+        group, k = _join(dst.cpu().numpy(), k)
+        lut = torch.from_numpy(group).to(dev)
+        comp = lut[comp]
+        left, right_, up, down = lut[left], lut[right_], lut[up], lut[down]
+    return comp

@@ -207,9 +207,13 @@ def segment(
     masks = _per_image(mask, len(images), single)
     # check everything first: a bad image fails before any work is done
     k = _check_k(n_segments)
+    defer = dev.type == "cuda" and not adapt  # decoded, blurred and encoded on the GPU, batch by batch
     preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, mask=m, sigma=sigma, spacing=spacing,
-                     blur=options.blur, n_segments=k)
+                     blur=options.blur, n_segments=k, defer=defer)
              for im, m in zip(images, masks)]
+    preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, sigma=sigma, spacing=spacing,
+                     blur=options.blur, n_segments=k) if p.pending is not None and p.area > tile_pixels else p
+             for im, p in zip(images, preps)]  # images in bands: encoded on the CPU
     special = any(m is not None for m in masks) or spacing != (1.0, 1.0)
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
@@ -239,8 +243,8 @@ def segment(
         return out[0] if single else out
     groups: dict = {}
     for i, p in enumerate(preps):
-        alone = p.x.shape[1] * p.x.shape[2] > tile_pixels or p.mask is not None
-        groups.setdefault(("one", i) if alone else p.x.shape[1:], []).append(i)
+        alone = p.area > tile_pixels or p.mask is not None
+        groups.setdefault(("one", i) if alone else p.hw, []).append(i)
     for idx in groups.values():
         for j in range(0, len(idx), batch_size):
             chunk = idx[j : j + batch_size]
@@ -325,16 +329,20 @@ def _is_2d_model_file(path) -> bool:
 def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOptions, spacing, tile_pixels: int,
                    progress: bool, post: dict) -> list:
     """Labels for images of one shape (one network call)."""
-    _, h, w = preps[0].x.shape
+    h, w = preps[0].hw
     mask = preps[0].mask  # a masked image is always alone in its batch
     grid = make_grid(h, w, k, spacing) if mask is None else _mask_grid(h, w, min(k, preps[0].area), mask, spacing)
-    x = torch.from_numpy(np.stack([p.x for p in preps]))
+    if any(p.pending is not None for p in preps):  # encoded on the device (a GPU)
+        preps = [p.on_device(dev) for p in preps]
+        x = torch.stack([p.x for p in preps])
+    else:
+        x = torch.from_numpy(np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
     pos = grid.centres() if mask is None else torch.from_numpy(grid.mask_centres(mask))
     # the clustering's colour (its colour term, edge weights and contrast): the input's colour
     # channels on one common scale (Prepared.colour_scale); it joins the features as the
     # input (ClusterOptions.input_weight), once per batch
-    colour = x[:, :3] * torch.from_numpy(np.stack([p.colour_scale for p in preps]))[:, :, None, None]
+    colour = x[:, :3] * torch.from_numpy(np.stack([p.colour_scale for p in preps])).to(x.device)[:, :, None, None]
     extras = colour * options.input_weight if options.input_weight else None
     with torch.inference_mode():
         if h * w > tile_pixels:
@@ -353,7 +361,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             finally:
                 feats.close()
         else:
-            z = net.embed(x.to(dev))
+            xd = x.to(dev)
+            z = net.embed(xd)
             if options.seeds == "learned":
                 pos = net.seed_positions(z, grid)
             else:
@@ -361,12 +370,37 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             seed_feats = net.seed_features(z, pos)
             if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
                 seed_feats = torch.cat([seed_feats, net.seed_features(extras.to(z), pos)], 2)
-            raws = [cluster_pixels(z[b], colour[b].numpy(), grid, seed_feats[b], pos[b], options,
-                                   extra=None if extras is None else extras[b].numpy(), **(special or {}))
+            on_gpu = special is None and device_connectivity(dev, options, post)
+            raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
+                                   extra=None if extras is None else extras[b], device_labels=on_gpu,
+                                   **(special or {}))
                     for b in range(z.shape[0])]
+            if on_gpu:  # the connectivity where the labels are (lnsnet.connectivity.enforce_connectivity_torch)
+                n_seeds = grid.n_seeds
+                return [_finish_device(raw, xd[b, :3].permute(1, 2, 0), n_seeds, options, post["start_label"])
+                        if isinstance(raw, torch.Tensor) else
+                        _finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
+                        for b, raw in enumerate(raws)]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
-    return [_finish(raw, x[b, :3].permute(1, 2, 0).numpy(), preps[b], n_seeds, options, **post)
+    return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
+
+
+def device_connectivity(dev, options: ClusterOptions, post: dict) -> bool:
+    """Whether the connectivity of a batch runs on ``dev`` (a CUDA device where the
+    clustering's CUDA kernels run, no size cap, no orphans)."""
+    if dev.type != "cuda" or not post["connect"] or post["max_size_factor"] is not None or options.orphan_factor:
+        return False
+    from .cluster.gpu import use_kernels
+
+    return use_kernels(dev)
+
+
+def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_label: int) -> np.ndarray:
+    """:func:`_finish` on the labels' device, for a whole image without a mask."""
+    labels = connectivity.enforce_connectivity_torch(raw, feats, n_seeds, options.min_size_factor,
+                                                     options.max_segments(n_seeds))
+    return (labels + start_label).to(torch.int32).cpu().numpy()
 
 
 def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *, connect: bool,

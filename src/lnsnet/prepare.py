@@ -37,17 +37,68 @@ class Prepared:
     channels times these factors (:func:`lnsnet.features.colour_scale_of`).
     """
 
-    x: np.ndarray
+    x: np.ndarray | None
     rgb: np.ndarray | None
     mask: np.ndarray | None
     box: tuple[int, int, int, int]
     shape: tuple[int, int]
-    colour_scale: np.ndarray
+    colour_scale: np.ndarray | None
+    #: an image checked but not yet encoded (``prepare(..., device=...)``): the image
+    #: ``(h, w, c)`` as given (c 1 or 3) and the blur ``(rows, columns)`` in pixels;
+    #: :meth:`on_device` encodes it there
+    pending: tuple | None = None
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """The height and width of what is segmented (the mask's bounding box)."""
+        return tuple(self.pending[0].shape[:2]) if self.x is None else tuple(self.x.shape[1:])
 
     @property
     def area(self) -> int:
         """The number of pixels to segment."""
-        return int(self.mask.sum()) if self.mask is not None else self.x.shape[1] * self.x.shape[2]
+        return int(self.mask.sum()) if self.mask is not None else self.hw[0] * self.hw[1]
+
+    def on_device(self, device) -> "Prepared":
+        """This image with ``x`` a tensor on ``device``: a pending image decoded to [0, 1],
+        blurred and encoded there (:func:`lnsnet.features.encode_torch`), else ``x`` moved."""
+        import torch
+
+        if self.pending is None:
+            return Prepared(torch.from_numpy(self.x).to(device), self.rgb, self.mask, self.box, self.shape,
+                            self.colour_scale)
+        from .features import encode_torch
+
+        img, (py, px) = self.pending
+        t = torch.from_numpy(np.ascontiguousarray(img)).to(device)
+        if img.dtype == np.uint8:  # lnsnet.io.unit_range's rule, on the device
+            t = t.float() / 255.0
+        elif img.dtype == np.uint16:
+            t = t.float() / 65535.0
+        t = t.permute(2, 0, 1)
+        t = _gaussian_torch(t.expand(3, -1, -1) if t.shape[0] == 1 else t, py, px)
+        x, scale = encode_torch(t.contiguous())
+        return Prepared(x, None, None, self.box, self.shape, scale)
+
+
+def _gaussian_torch(img, py: float, px: float):
+    """scipy.ndimage.gaussian_filter(img, (py, px)) of ``(C, H, W)`` float32 in torch (its
+    kernel, truncated at 4 sigma, and its ``reflect`` borders; float32 between the axes)."""
+    import torch
+
+    for axis, sd in ((1, py), (2, px)):
+        if sd <= 1e-15:
+            continue
+        r = int(4.0 * sd + 0.5)
+        k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2)
+        k = torch.from_numpy((k / k.sum()).astype(np.float32)).to(img.device)
+        n = img.shape[axis]
+        idx = torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(img.device)  # scipy's reflect
+        padded = img.index_select(axis, idx)
+        out = torch.zeros_like(img)
+        for j in range(2 * r + 1):
+            out += k[j] * padded.narrow(axis, j, n)
+        img = out
+    return img
 
 
 def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:
@@ -120,12 +171,30 @@ def _check_mask(mask, shape) -> np.ndarray:
 BLUR_PER_SIDE = 0.125
 
 
+def _blur_px(sigma, blur: float, n_segments, spacing, area: float) -> tuple[float, float]:
+    """The Gaussian's standard deviation in pixels along rows and columns: ``sigma`` (in
+    physical units when a scalar) and the clustering's ``blur`` combined in quadrature, the
+    blur at most :data:`BLUR_PER_SIDE` of the superpixels' side (``area`` pixels over
+    ``n_segments``)."""
+    sy, sx = _spatial(sigma, "sigma", positive=False)
+    by = bx = float(blur)
+    if blur > 0 and n_segments:  # tiny superpixels: a blur that keeps what they should follow
+        # the superpixels' side (physical) over each axis' pixel size, from the ratio alone
+        side = float(np.sqrt(area / n_segments))
+        ratio = float(np.sqrt(float(spacing[1]) / float(spacing[0])))
+        by, bx = min(by, BLUR_PER_SIDE * side * ratio), min(bx, BLUR_PER_SIDE * side / ratio)
+    scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
+    return float(np.hypot(sy / scale[0], by)), float(np.hypot(sx / scale[1], bx))  # in pixels
+
+
 def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0),
-            blur: float = 0.0, n_segments: int | None = None) -> Prepared:
+            blur: float = 0.0, n_segments: int | None = None, defer: bool = False) -> Prepared:
     """Check and encode one image (see the module's table). ``blur``: a Gaussian in pixels
     on top of ``sigma`` (:attr:`lnsnet.ClusterOptions.blur`; the two combine as the root of
     the sum of squares), at most :data:`BLUR_PER_SIDE` of the superpixels' side when
-    ``n_segments`` is given. Raises ``TypeError`` or ``ValueError`` naming what was received."""
+    ``n_segments`` is given. ``defer``: a gray or colour image without a mask is checked
+    only, its decoding, blur and encoding left to :meth:`Prepared.on_device` (a GPU's
+    path). Raises ``TypeError`` or ``ValueError`` naming what was received."""
     from scipy import ndimage
 
     from .features import encode_channels, encode_image
@@ -146,6 +215,10 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     if img.dtype.kind == "f" and not np.isfinite(img[m] if m is not None else img).all():
         raise ValueError("image contains NaN or infinite values" + (" inside the mask" if m is not None else "")
                          + "; mask them out (mask=np.isfinite(image))")
+    if defer and lab and m is None:
+        raw = img if img.dtype in (np.uint8, np.uint16) else unit_range(img)
+        py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))
+        return Prepared(None, None, None, (0, h, 0, w), (h, w), None, pending=(raw, (py, px)))
     img = unit_range(img, m) if lab else img.astype(np.float32)
     box = (0, h, 0, w)
     if m is not None:
@@ -154,15 +227,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img, m = img[box[0]:box[1], box[2]:box[3]], m[box[0]:box[1], box[2]:box[3]]
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
-    sy, sx = _spatial(sigma, "sigma", positive=False)
-    by = bx = float(blur)
-    if blur > 0 and n_segments:  # tiny superpixels: a blur that keeps what they should follow
-        # the superpixels' side (physical) over each axis' pixel size, from the ratio alone
-        side = float(np.sqrt(float(m.sum() if m is not None else h * w) / n_segments))
-        ratio = float(np.sqrt(float(spacing[1]) / float(spacing[0])))
-        by, bx = min(by, BLUR_PER_SIDE * side * ratio), min(bx, BLUR_PER_SIDE * side / ratio)
-    scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
-    py, px = float(np.hypot(sy / scale[0], by)), float(np.hypot(sx / scale[1], bx))  # in pixels
+    py, px = _blur_px(sigma, blur, n_segments, spacing, float(m.sum() if m is not None else h * w))
     if (py > 0 or px > 0) and m is None:
         img = ndimage.gaussian_filter(img, (py, px, 0), mode="reflect")
     elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in

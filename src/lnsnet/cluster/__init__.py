@@ -37,7 +37,7 @@ CLUSTERING_VERSION = 3
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
                    seed_pos: torch.Tensor, options: ClusterOptions, *, mask=None, spacing=(1.0, 1.0),
-                   extra=None) -> np.ndarray:
+                   extra=None, device_labels: bool = False):
     """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
@@ -48,9 +48,16 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     (:func:`cluster_local`); on a GPU the compact clustering's steps run there
     (:mod:`lnsnet.cluster.gpu`, its per-pixel steps as CUDA kernels), the paper's one-shot clustering in
     :mod:`lnsnet.cluster.layer` on ``z``'s
-    device. ``extra`` ``(E, H, W)`` float32 (numpy): channels appended to ``z`` (the input
-    beside the features; ``seed_feats`` has ``C + E`` columns).
+    device. ``image`` and ``extra`` numpy arrays or tensors (on ``z``'s device, for a GPU).
+    ``extra`` ``(E, H, W)`` float32: channels appended to ``z`` (the input
+    beside the features; ``seed_feats`` has ``C + E`` columns). ``device_labels``: labels
+    clustered on a GPU as an int64 tensor there (numpy where the CPU algorithm ran).
     """
+    if isinstance(image, torch.Tensor) and (options.on_cpu(z.device.type) or mask is not None
+                                            or tuple(spacing) != (1.0, 1.0)):
+        image = image.cpu().numpy()  # the CPU algorithm takes numpy arrays
+    if isinstance(extra, torch.Tensor) and not isinstance(image, torch.Tensor):
+        extra = extra.cpu().numpy()
     special = mask is not None or tuple(spacing) != (1.0, 1.0)
     if special and options.mode != "local":
         raise ValueError("mask and spacing take the local clustering (mode='local')")
@@ -62,8 +69,10 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     if options.mode == "local" and options.refines:
         from .gpu import cluster_local_torch  # the compact clustering on the GPU
 
-        return cluster_local_torch(z, torch.from_numpy(np.ascontiguousarray(image)), grid, seed_feats, seed_pos,
-                                   options, extra=None if extra is None else torch.from_numpy(extra))
+        return cluster_local_torch(z, torch.as_tensor(image), grid, seed_feats, seed_pos,
+                                   options, extra=None if extra is None else torch.as_tensor(extra),
+                                   device_labels=device_labels)
     if extra is not None:
-        z = torch.cat([z, torch.from_numpy(extra).to(z)], 0)
-    return assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window).cpu().numpy()
+        z = torch.cat([z, torch.as_tensor(extra).to(z)], 0)
+    lab = assign(z, seed_feats, grid, options.mode, seed_pos, options.compactness, options.window)
+    return lab if device_labels else lab.cpu().numpy()

@@ -163,17 +163,19 @@ _KERNELS_FAILED: list = []  # why they failed in this process, once they have
 
 def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
                         seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None,
-                        kernels: bool | None = None) -> np.ndarray:
+                        kernels: bool | None = None, device_labels: bool = False):
     """Raw labels ``(H, W)`` int32 (numpy) of one image by the compact clustering in torch
     on ``z``'s device. ``z`` ``(C, H, W)`` features, ``image`` ``(3, H, W)`` the
     clustering's colour (as :func:`lnsnet.cluster.cluster_pixels`), ``seed_feats``
     ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
     ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features).
-    ``kernels``: the assignment and ICM steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
-    None: on a CUDA device where they can run (:data:`USE_KERNELS`)."""
+    ``kernels``: the per-pixel steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
+    None: on a CUDA device where they can run (:data:`USE_KERNELS`). ``device_labels``:
+    the labels as an int64 tensor on ``z``'s device instead (for the connectivity there)."""
     if kernels is None:
         kernels = use_kernels(z.device)
-    return _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+    lab = _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+    return lab if device_labels else lab.to(torch.int32).cpu().numpy()
 
 
 def use_kernels(device: torch.device) -> bool:
@@ -214,20 +216,51 @@ def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
                          else torch.ones((h, w), device=dev))
     feats = seed_feats.to(dev, torch.float32).clone()
     pos = seed_pos.to(dev, torch.float32).clone()
-    asg = _Assigner(z, grid, options.window, wmap)
-    if kernels:
-        zl = asg.zl.contiguous()
+    if not kernels:
+        asg = _Assigner(z, grid, options.window, wmap)
+        feats, pos = _rounds_torch(asg, z, feats, pos, grid.n_seeds, options.iterations)
+        dists, seeds = asg.distances(feats, pos)
+        lab, best = asg.pick(dists, seeds)
+        del seeds
+        if options.smoothing > 0:
+            right, down, lam = _smoothing_terms(image, z, best, options)
+            for _ in range(options.SMOOTHING_SWEEPS):
+                for colour in (0, 1):
+                    lab = _potts_half_sweep(lab, dists, grid, asg.pr, asg.pc, options.window, right, down, lam,
+                                            colour)
+        return lab
+    pr, pc = grid.pixel_cells(dev)
+    zl = z.permute(1, 2, 0).contiguous()
+    with ck.Launcher(dev) as run:  # every tensor converted for numba once, one device context
+        args = (zl, feats, pos, wmap, pr, pc, grid.rows, grid.cols, options.window)
+        if options.iterations:
+            sums = ck.round_buffers(grid.n_seeds, c, dev)
+            out = None
+            for _ in range(options.iterations):  # each round: one assignment, one update of the seeds
+                out = ck.assign(*args, sums=sums, out=out, launcher=run)
+                ck.update_seeds(feats, pos, sums, launcher=run)
+        keep = options.smoothing > 0
+        lab, best, dists = ck.assign(*args, keep=keep, launcher=run)
+        if keep:
+            right, down, lam = _smoothing_terms(image, z, best, options)
+            for _ in range(options.SMOOTHING_SWEEPS):
+                for colour in (0, 1):
+                    ck.potts_half_sweep(lab, dists, pr, pc, grid.cols, options.window, right, down, lam, colour,
+                                        launcher=run)
+    return lab
 
-        def nearest(f, p, keep=False):
-            return ck.assign(zl, f, p, wmap, asg.pr, asg.pc, grid.rows, grid.cols, options.window, keep)
-    n = grid.n_seeds
-    if options.iterations:  # float64 copies for exact seed sums, only while the rounds need them
-        ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
-        pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
-        zf = z.reshape(c, -1).t().double()
-    for _ in range(options.iterations):
-        lab = nearest(feats, pos)[0] if kernels else asg.pick(*asg.distances(feats, pos))[0]
-        idx = lab.reshape(-1)
+
+def _rounds_torch(asg, z, feats, pos, n, iterations):
+    """The seed rounds in torch operations: each seed to the mean of its pixels (float64 sums)."""
+    if not iterations:
+        return feats, pos
+    c, h, w = z.shape
+    dev = z.device
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+    pix = torch.stack([ys.reshape(-1), xs.reshape(-1)], 1).double()
+    zf = z.reshape(c, -1).t().double()
+    for _ in range(iterations):
+        idx = asg.pick(*asg.distances(feats, pos))[0].reshape(-1)
         cnt = torch.zeros(n, dtype=torch.float64, device=dev).index_add_(0, idx, torch.ones_like(idx, dtype=torch.float64))
         fsum = torch.zeros((n, c), dtype=torch.float64, device=dev).index_add_(0, idx, zf)
         psum = torch.zeros((n, 2), dtype=torch.float64, device=dev).index_add_(0, idx, pix)
@@ -235,37 +268,28 @@ def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
         m = cnt.clamp_min(1.0)[:, None]
         feats = torch.where(kept, fsum / m, feats.double()).float()
         pos = torch.where(kept, psum / m, pos.double()).float()
-    if options.iterations:
-        del pix, zf
-    if kernels:
-        lab, dists = nearest(feats, pos, keep=options.smoothing > 0)
-        best = dists.min(0).values if options.smoothing > 0 else None
-    else:
-        dists, seeds = asg.distances(feats, pos)
-        lab, best = asg.pick(dists, seeds)
-        del seeds
-    if options.smoothing > 0:
-        im64 = image.double()
-        dif = [im64[:, 1:] - im64[:, :-1], im64[:, :, 1:] - im64[:, :, :-1]]
-        lab_sq = float(sum(d.square().sum() for d in dif))
-        pairs = (h - 1) * w + h * (w - 1)
-        zc, a2t = None, None
-        if options.uses_feature_contrast:
-            zd = z.double()
-            s1 = zd.sum((1, 2)).cpu().numpy()
-            s2 = zd.square().sum((1, 2)).cpu().numpy()
-            dsq = ((zd[:, 1:] - zd[:, :-1]).square().sum((1, 2)) + (zd[:, :, 1:] - zd[:, :, :-1]).square().sum((1, 2)))
-            a2 = feature_weights(s1, s2, h * w, options.feature_contrast)
-            lab_sq += float(np.dot(a2.astype(np.float64), dsq.cpu().numpy()))
-            zc, a2t = z, torch.from_numpy(a2).to(dev)
-        beta = _beta(lab_sq, pairs)
-        right, down = _contrast(image, zc, a2t, beta)
-        lam = options.smoothing * max(_numpy_median(best), 1e-6)
-        pr, pc = asg.pr, asg.pc
-        for _ in range(options.SMOOTHING_SWEEPS):
-            for colour in (0, 1):
-                if kernels:
-                    lab = ck.potts_half_sweep(lab, dists, pr, pc, grid.cols, options.window, right, down, lam, colour)
-                else:
-                    lab = _potts_half_sweep(lab, dists, grid, pr, pc, options.window, right, down, lam, colour)
-    return lab.to(torch.int32).cpu().numpy()
+    return feats, pos
+
+
+def _smoothing_terms(image, z, best, options):
+    """The Potts term's pair weights (right, down) and its weight ``lam`` (the smoothing
+    times the median of the pixels' least distances ``best``)."""
+    dev = z.device
+    _, h, w = z.shape
+    im64 = image.double()
+    dif = [im64[:, 1:] - im64[:, :-1], im64[:, :, 1:] - im64[:, :, :-1]]
+    lab_sq = float(sum(d.square().sum() for d in dif))
+    pairs = (h - 1) * w + h * (w - 1)
+    zc, a2t = None, None
+    if options.uses_feature_contrast:
+        zd = z.double()
+        s1 = zd.sum((1, 2)).cpu().numpy()
+        s2 = zd.square().sum((1, 2)).cpu().numpy()
+        dsq = ((zd[:, 1:] - zd[:, :-1]).square().sum((1, 2)) + (zd[:, :, 1:] - zd[:, :, :-1]).square().sum((1, 2)))
+        a2 = feature_weights(s1, s2, h * w, options.feature_contrast)
+        lab_sq += float(np.dot(a2.astype(np.float64), dsq.cpu().numpy()))
+        zc, a2t = z, torch.from_numpy(a2).to(dev)
+    beta = _beta(lab_sq, pairs)
+    right, down = _contrast(image, zc, a2t, beta)
+    lam = options.smoothing * max(_numpy_median(best), 1e-6)
+    return right, down, lam
