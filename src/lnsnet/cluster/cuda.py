@@ -187,34 +187,11 @@ def _build():
                 best_s = s
         lab[y, x] = best_s
 
-    @cuda.jit(device=True)
-    def _root(parent, i):
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    @cuda.jit(device=True)
-    def _link(parent, a, b):
-        # join the sets of a and b: the larger root is pointed at the smaller by an atomic
-        # minimum; when another thread got there first, follow it and try again
-        while True:
-            a = _root(parent, a)
-            b = _root(parent, b)
-            if a == b:
-                return
-            if a < b:
-                old = cuda.atomic.min(parent, b, a)
-                if old == b:
-                    return
-                b = old
-            else:
-                old = cuda.atomic.min(parent, a, b)
-                if old == a:
-                    return
-                a = old
-
     @cuda.jit
     def _cc_union(lab, parent):
+        # join each pixel's set with its left and upper neighbours' of the same label: the
+        # larger root is pointed at the smaller by an atomic minimum; when another thread
+        # got there first, follow it and try again (written out: no device functions)
         x, y = cuda.grid(2)
         h = lab.shape[0]
         w = lab.shape[1]
@@ -222,16 +199,42 @@ def _build():
             return
         p = y * w + x
         v = lab[y, x]
-        if x > 0 and lab[y, x - 1] == v:
-            _link(parent, p, p - 1)
-        if y > 0 and lab[y - 1, x] == v:
-            _link(parent, p, p - w)
+        for side in range(2):
+            if side == 0:
+                ok = x > 0 and lab[y, x - 1] == v
+                b = p - 1
+            else:
+                ok = y > 0 and lab[y - 1, x] == v
+                b = p - w
+            if not ok:
+                continue
+            a = p
+            while True:
+                while parent[a] != a:
+                    a = parent[a]
+                while parent[b] != b:
+                    b = parent[b]
+                if a == b:
+                    break
+                if a < b:
+                    old = cuda.atomic.min(parent, b, a)
+                    if old == b:
+                        break
+                    b = old
+                else:
+                    old = cuda.atomic.min(parent, a, b)
+                    if old == a:
+                        break
+                    a = old
 
     @cuda.jit
     def _cc_flatten(parent):
         i = cuda.grid(1)
         if i < parent.shape[0]:
-            parent[i] = _root(parent, i)
+            r = i
+            while parent[r] != r:
+                r = parent[r]
+            parent[i] = r
 
     _kernels = dict(assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten)
     return _kernels
