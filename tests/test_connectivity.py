@@ -101,3 +101,11 @@ def test_torch_connectivity_equals_the_compiled_one():
     out = both(lab, feats, 4)
     assert out[2, 2] == out[0, 5]
     both(np.full((3, 3), 7), np.zeros((3, 3, 1), np.float32), 1)  # one region: nothing to do
+    # a batch: each image as on its own (images that finish early, one that needs no round)
+    labs = [rng.integers(0, n, (40, 50)) for n in (2, 5, 40)] + [np.zeros((40, 50), int)]
+    feats = [rng.random((40, 50, 3)).astype(np.float32) for _ in labs]
+    for k, cap in ((20, None), (200, 150)):
+        want = [enforce_connectivity(lab, f, n_segments=k, max_segments=cap) for lab, f in zip(labs, feats)]
+        got = enforce_connectivity_torch(torch.from_numpy(np.stack(labs).astype(np.int64)),
+                                         torch.from_numpy(np.stack(feats)), k, 0.25, cap)
+        assert got.shape == (4, 40, 50) and all(np.array_equal(g, w) for g, w in zip(got.numpy(), want)), (k, cap)

@@ -366,41 +366,60 @@ def _join(best_dst, k):
 def enforce_connectivity_torch(labels, features, n_segments: int, min_size_factor: float = 0.25,
                                max_segments: int | None = None, max_rounds: int = 64):
     """:func:`enforce_connectivity` (no mask, no orphans) on tensors, where they are (a
-    GPU): ``labels`` ``(H, W)`` int64, ``features`` ``(H, W, C)`` float. The components
-    by the CUDA kernels on a CUDA device (:func:`lnsnet.cluster.cuda.components`), else by
-    :func:`components`; each merging round's sizes, means and offers by torch operations,
-    the joining of the ``k`` pieces on the host. Returns ``(H, W)`` int64 labels ``0..k-1``
-    on the labels' device, equal to :func:`enforce_connectivity`'s (up to the order of the
-    float64 sums of the means, which a GPU's atomics do not keep)."""
+    GPU), for one image or a batch: ``labels`` ``(H, W)`` or ``(B, H, W)`` int64,
+    ``features`` ``(H, W, C)`` or ``(B, H, W, C)`` float. The components by the CUDA
+    kernels on a CUDA device (:func:`lnsnet.cluster.cuda.components`), else by
+    :func:`components`; each merging round's sizes, means and offers by torch operations
+    for the whole batch, the joining of the pieces on the host. Returns int64 labels
+    ``0..k-1`` of each image on the labels' device, equal to :func:`enforce_connectivity`'s
+    (up to the order of the float64 sums of the means, which a GPU's atomics do not keep)."""
     import torch
 
-    h, w = labels.shape
+    if labels.dim() == 2:
+        return enforce_connectivity_torch(labels[None], features[None], n_segments, min_size_factor, max_segments,
+                                          max_rounds)[0]
+    nb, h, w = labels.shape
     dev = labels.device
     if labels.is_cuda:
         from .cluster import cuda as ck
 
-        comp, k = ck.components(labels)
+        comp, counts = ck.components(labels)
     else:
-        c, k = components(labels.cpu().numpy())
-        comp = torch.from_numpy(c).to(dev, torch.int64)
+        parts = [components(lab) for lab in labels.cpu().numpy()]
+        counts = torch.tensor([k for _, k in parts], dtype=torch.int64)
+        offsets = np.concatenate([[0], np.cumsum([k for _, k in parts])[:-1]]).astype(np.int64)
+        comp = torch.from_numpy(np.stack([c.astype(np.int64) + o for (c, _), o in zip(parts, offsets)])).to(dev)
+    counts = counts.cpu().numpy().astype(np.int64)
+    k = int(counts.sum())
+    owner = torch.from_numpy(np.repeat(np.arange(nb), counts)).to(dev)  # the image of each piece
     min_size = int(min_size_factor * (h * w / max(int(n_segments), 1)))
-    f64 = features.reshape(h * w, -1).double()
+    f64 = features.reshape(nb * h * w, -1).double()
     nf = f64.shape[1]
-    left, right_, up, down = comp[:, :-1].reshape(-1), comp[:, 1:].reshape(-1), comp[:-1].reshape(-1), comp[1:].reshape(-1)
+    pairs = [(comp[:, :, :-1].reshape(-1), comp[:, :, 1:].reshape(-1)),  # left - right
+             (comp[:, :-1].reshape(-1), comp[:, 1:].reshape(-1))]  # up - down
     for _ in range(max_rounds):
         flat = comp.reshape(-1)
         sizes = torch.bincount(flat, minlength=k)
-        threshold = min_size
-        if max_segments is not None and k > max_segments:
-            srt = torch.sort(sizes).values
-            threshold = max(threshold, int(srt[k - max_segments - 1]) + 1)
-        small = sizes < threshold
-        if k <= 1 or not bool(small.any()):
+        threshold = torch.full((nb,), min_size, dtype=torch.int64, device=dev)
+        if max_segments is not None and bool((torch.from_numpy(counts) > max_segments).any()):
+            # the pieces beyond max_segments in each image: the smallest ones are merged too
+            order = torch.argsort(owner * (h * w + 1) + sizes)  # by image, then size
+            srt = sizes[order]
+            start = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]])).to(dev)
+            excess = torch.from_numpy(counts - max_segments).to(dev)
+            pick = (start + excess - 1).clamp_min(0)
+            cap = torch.where(excess > 0, srt[pick] + 1, threshold)
+            threshold = torch.maximum(threshold, cap)
+        small = sizes < threshold[owner]
+        n_small = torch.zeros(nb, dtype=torch.int64, device=dev).index_add_(0, owner, small.long())
+        active = (counts > 1) & (n_small.cpu().numpy() > 0)  # an image with no piece to merge is done
+        if not active.any():
             break
+        small &= torch.from_numpy(active).to(dev)[owner]
         means = torch.zeros((k, nf), dtype=torch.float64, device=dev).index_add_(0, flat, f64)
         means /= sizes.clamp_min(1).double()[:, None]
-        a = torch.cat([left, up])
-        b = torch.cat([right_, down])
+        a = torch.cat([p[0] for p in pairs])
+        b = torch.cat([p[1] for p in pairs])
         ne = a != b
         a, b = a[ne], b[ne]
         sa, sb = small[a], small[b]
@@ -417,7 +436,11 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
         dst = torch.full((k,), k, dtype=torch.int64, device=dev).scatter_reduce_(0, s[tie], d[tie], "amin")
         dst = torch.where(dst < k, dst, torch.full_like(dst, -1))
         group, k = _join(dst.cpu().numpy(), k)
+        own = owner.cpu().numpy()
+        counts = np.bincount(own[np.unique(group, return_index=True)[1]], minlength=nb).astype(np.int64)
+        owner = torch.from_numpy(np.repeat(np.arange(nb), counts)).to(dev)
         lut = torch.from_numpy(group).to(dev)
         comp = lut[comp]
-        left, right_, up, down = lut[left], lut[right_], lut[up], lut[down]
-    return comp
+        pairs = [(lut[p], lut[q]) for p, q in pairs]
+    first = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]])).to(dev)
+    return comp - first[:, None, None]

@@ -13,6 +13,7 @@ import torch
 
 from .bands import TILE_PIXELS, BandedFeatures
 from .cluster import ClusterOptions, cluster_local, cluster_pixels
+from .cluster.gpu import cluster_batch
 from .cluster.local import feature_passes
 from . import connectivity
 from .grid import Grid, make_grid
@@ -370,17 +371,20 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             seed_feats = net.seed_features(z, pos)
             if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
                 seed_feats = torch.cat([seed_feats, net.seed_features(extras.to(z), pos)], 2)
-            on_gpu = special is None and device_connectivity(dev, options, post)
+            if special is None and device_connectivity(dev, options, post):
+                # all on the GPU: the batch clustered together (the compact clustering's
+                # kernels) or image by image (the paper's layer), then connected there
+                if options.mode == "local" and options.refines:
+                    raw = cluster_batch(z, colour, grid, seed_feats, pos, options, extras)
+                else:
+                    raw = torch.stack([cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
+                                                      extra=None if extras is None else extras[b],
+                                                      device_labels=True) for b in range(z.shape[0])])
+                return list(_finish_device(raw, xd[:, :3].permute(0, 2, 3, 1), grid.n_seeds, options,
+                                           post["start_label"]))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
-                                   extra=None if extras is None else extras[b], device_labels=on_gpu,
-                                   **(special or {}))
+                                   extra=None if extras is None else extras[b], **(special or {}))
                     for b in range(z.shape[0])]
-            if on_gpu:  # the connectivity where the labels are (lnsnet.connectivity.enforce_connectivity_torch)
-                n_seeds = grid.n_seeds
-                return [_finish_device(raw, xd[b, :3].permute(1, 2, 0), n_seeds, options, post["start_label"])
-                        if isinstance(raw, torch.Tensor) else
-                        _finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
-                        for b, raw in enumerate(raws)]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
@@ -397,7 +401,9 @@ def device_connectivity(dev, options: ClusterOptions, post: dict) -> bool:
 
 
 def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_label: int) -> np.ndarray:
-    """:func:`_finish` on the labels' device, for a whole image without a mask."""
+    """:func:`_finish` on the labels' device for whole images without a mask: ``raw``
+    ``(H, W)`` or a batch ``(B, H, W)`` (int64), ``feats`` ``(H, W, 3)`` or ``(B, H, W, 3)``;
+    int32 labels of the same shape (numpy)."""
     labels = connectivity.enforce_connectivity_torch(raw, feats, n_seeds, options.min_size_factor,
                                                      options.max_segments(n_seeds))
     return (labels + start_label).to(torch.int32).cpu().numpy()

@@ -35,7 +35,8 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["available", "warm", "Launcher", "assign", "potts_half_sweep", "components"]
+__all__ = ["available", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
+           "components"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _BLOCK1 = 256  # threads per block of the one-dimensional kernels
@@ -66,12 +67,12 @@ def _build():
 
     @cuda.jit
     def _assign(z, feats, pos, wmap, use_w, pr, pc, rows, cols, win, lab, best, dists, keep, cnt, fsum, psum, acc):
-        x, y = cuda.grid(2)
-        h = z.shape[0]
-        w = z.shape[1]
-        if y >= h or x >= w:
+        x, y, b = cuda.grid(3)
+        h = z.shape[1]
+        w = z.shape[2]
+        if y >= h or x >= w or b >= z.shape[0]:
             return
-        c_n = z.shape[2]
+        c_n = z.shape[3]
         half = win // 2
         r0 = pr[y]
         c0 = pc[x]
@@ -95,64 +96,68 @@ def _build():
                 if rv and cv:
                     d = float32(0.0)
                     for ch in range(c_n):
-                        t = feats[s, ch] - z[y, x, ch]
+                        t = feats[b, s, ch] - z[b, y, x, ch]
                         d += t * t
                     if use_w:
-                        py = pos[s, 0] - fy
-                        px = pos[s, 1] - fx
-                        d += wmap[y, x] * (py * py + px * px)
+                        py = pos[b, s, 0] - fy
+                        px = pos[b, s, 1] - fx
+                        d += wmap[b, y, x] * (py * py + px * px)
                 if m == 0:
                     bs = s  # the first candidate (clamped inside the grid) until a smaller one
                 if d < bd:
                     bd = d
                     bs = s
                 if keep:
-                    dists[m, y, x] = d
+                    dists[b, m, y, x] = d
                 m += 1
-        lab[y, x] = bs
-        best[y, x] = bd
+        lab[b, y, x] = bs
+        best[b, y, x] = bd
         if acc:  # a seed round: the pixel joins its seed's sums (float64, exact for float32 terms)
-            cuda.atomic.add(cnt, bs, float64(1.0))
+            cuda.atomic.add(cnt, (b, bs), float64(1.0))
             for ch in range(c_n):
-                cuda.atomic.add(fsum, (bs, ch), float64(z[y, x, ch]))
-            cuda.atomic.add(psum, (bs, 0), float64(y))
-            cuda.atomic.add(psum, (bs, 1), float64(x))
+                cuda.atomic.add(fsum, (b, bs, ch), float64(z[b, y, x, ch]))
+            cuda.atomic.add(psum, (b, bs, 0), float64(y))
+            cuda.atomic.add(psum, (b, bs, 1), float64(x))
 
     @cuda.jit
     def _update(feats, pos, cnt, fsum, psum):
-        s = cuda.grid(1)
-        if s >= feats.shape[0]:
+        i = cuda.grid(1)
+        k = feats.shape[1]
+        if i >= feats.shape[0] * k:
             return
-        n = cnt[s]
+        b = i // k
+        s = i - b * k
+        n = cnt[b, s]
         if n > 0:  # a seed without pixels keeps its place and features
-            for ch in range(feats.shape[1]):
-                feats[s, ch] = float32(fsum[s, ch] / n)
-            pos[s, 0] = float32(psum[s, 0] / n)
-            pos[s, 1] = float32(psum[s, 1] / n)
-        cnt[s] = 0.0  # ready for the next round
-        for ch in range(fsum.shape[1]):
-            fsum[s, ch] = 0.0
-        psum[s, 0] = 0.0
-        psum[s, 1] = 0.0
+            for ch in range(feats.shape[2]):
+                feats[b, s, ch] = float32(fsum[b, s, ch] / n)
+            pos[b, s, 0] = float32(psum[b, s, 0] / n)
+            pos[b, s, 1] = float32(psum[b, s, 1] / n)
+        cnt[b, s] = 0.0  # ready for the next round
+        for ch in range(fsum.shape[2]):
+            fsum[b, s, ch] = 0.0
+        psum[b, s, 0] = 0.0
+        psum[b, s, 1] = 0.0
 
     @cuda.jit
-    def _potts(lab, dists, pr, pc, cols, win, right, down, lam, colour):
-        x, y = cuda.grid(2)
-        h = lab.shape[0]
-        w = lab.shape[1]
-        if y >= h or x >= w or (y + x) % 2 != colour:
+    def _potts(lab, dists, pr, pc, cols, win, right, down, lams, colour):
+        x, y, b = cuda.grid(3)
+        h = lab.shape[1]
+        w = lab.shape[2]
+        if y >= h or x >= w or b >= lab.shape[0] or (y + x) % 2 != colour:
             return
         half = win // 2
-        own = lab[y, x]
+        lam = lams[b]
+        own = lab[b, y, x]
         # the 4-neighbours (up, down, left, right; -1 beyond the image) and their pair weights
-        n0 = lab[y - 1, x] if y > 0 else -1
-        n1 = lab[y + 1, x] if y < h - 1 else -1
-        n2 = lab[y, x - 1] if x > 0 else -1
-        n3 = lab[y, x + 1] if x < w - 1 else -1
-        w0 = lam * down[y - 1, x] if y > 0 else float32(0.0)
-        w1 = lam * down[y, x]
-        w2 = lam * right[y, x - 1] if x > 0 else float32(0.0)
-        w3 = lam * right[y, x]
+        n0 = lab[b, y - 1, x] if y > 0 else -1
+        n1 = lab[b, y + 1, x] if y < h - 1 else -1
+        n2 = lab[b, y, x - 1] if x > 0 else -1
+        n3 = lab[b, y, x + 1] if x < w - 1 else -1
+        w0 = lam * down[b, y - 1, x] if y > 0 else float32(0.0)
+        w1 = lam * down[b, y, x]
+        w2 = lam * right[b, y, x - 1] if x > 0 else float32(0.0)
+        w3 = lam * right[b, y, x]
         best_e = inf32
         best_s = own
         for k in range(5):
@@ -175,7 +180,7 @@ def _build():
             dc = s % cols - pc[x] + half
             if dr < 0 or dr >= win or dc < 0 or dc >= win:
                 continue  # a seed outside the window: infinite energy
-            e = dists[dr * win + dc, y, x]
+            e = dists[b, dr * win + dc, y, x]
             e += w0 if (n0 >= 0 and n0 != s) else float32(0.0)
             e += w1 if (n1 >= 0 and n1 != s) else float32(0.0)
             e += w2 if (n2 >= 0 and n2 != s) else float32(0.0)
@@ -185,26 +190,27 @@ def _build():
             elif e < best_e:
                 best_e = e
                 best_s = s
-        lab[y, x] = best_s
+        lab[b, y, x] = best_s
 
     @cuda.jit
     def _cc_union(lab, parent):
-        # join each pixel's set with its left and upper neighbours' of the same label: the
-        # larger root is pointed at the smaller by an atomic minimum; when another thread
-        # got there first, follow it and try again (written out: no device functions)
-        x, y = cuda.grid(2)
-        h = lab.shape[0]
-        w = lab.shape[1]
-        if y >= h or x >= w:
+        # join each pixel's set with its left and upper neighbours' of the same label (the
+        # pixels of image b are b * H * W + y * W + x): the larger root is pointed at the
+        # smaller by an atomic minimum; when another thread got there first, follow it and
+        # try again (written out: no device functions)
+        x, y, bi = cuda.grid(3)
+        h = lab.shape[1]
+        w = lab.shape[2]
+        if y >= h or x >= w or bi >= lab.shape[0]:
             return
-        p = y * w + x
-        v = lab[y, x]
+        p = (bi * h + y) * w + x
+        v = lab[bi, y, x]
         for side in range(2):
             if side == 0:
-                ok = x > 0 and lab[y, x - 1] == v
+                ok = x > 0 and lab[bi, y, x - 1] == v
                 b = p - 1
             else:
-                ok = y > 0 and lab[y - 1, x] == v
+                ok = y > 0 and lab[bi, y - 1, x] == v
                 b = p - w
             if not ok:
                 continue
@@ -280,10 +286,11 @@ class Launcher:
         return v[1]
 
     def launch(self, name: str, shape, *args):
-        """``name``'s kernel over ``shape`` (``(H, W)``: one thread per pixel; ``(N,)``: per item)."""
-        if len(shape) == 2:
-            h, w = shape
-            grid, block = (-(-w // _BLOCK[0]), -(-h // _BLOCK[1])), _BLOCK
+        """``name``'s kernel over ``shape`` (``(B, H, W)``: one thread per pixel of each
+        image; ``(N,)``: one per item)."""
+        if len(shape) == 3:
+            n, h, w = shape
+            grid, block = (-(-w // _BLOCK[0]), -(-h // _BLOCK[1]), n), _BLOCK + (1,)
         else:
             grid, block = -(-shape[0] // _BLOCK1), _BLOCK1
         if 0 in np.atleast_1d(grid):
@@ -293,13 +300,6 @@ class Launcher:
             self.k[name][grid, block](*args)
         else:
             self.k[name][grid, block, self.stream](*args)
-
-
-def _open(device: torch.device, launcher: Launcher | None):
-    """The launcher to use and whether this call opened it (and must close it)."""
-    if launcher is not None:
-        return launcher, False
-    return Launcher(device).__enter__(), True
 
 
 _warm: set = set()
@@ -315,110 +315,111 @@ def warm(device: torch.device) -> None:
     f32 = dict(dtype=torch.float32, device=device)
     cells = torch.zeros(2, dtype=torch.int64, device=device)
     with Launcher(device) as run:
-        feats, pos = torch.zeros((1, 1), **f32), torch.zeros((1, 2), **f32)
-        z = torch.zeros((2, 2, 1), **f32)
-        sums = round_buffers(1, 1, device)
-        lab, _, _ = assign(z, feats, pos, torch.ones((2, 2), **f32), cells, cells, 1, 1, 1, sums=sums, launcher=run)
+        feats, pos = torch.zeros((1, 1, 1), **f32), torch.zeros((1, 1, 2), **f32)
+        z = torch.zeros((1, 2, 2, 1), **f32)
+        sums = round_buffers(1, 1, 1, device)
+        ones = torch.ones((1, 2, 2), **f32)
+        assign(z, feats, pos, ones, cells, cells, 1, 1, 1, sums=sums, launcher=run)
         update_seeds(feats, pos, sums, launcher=run)
-        lab, _, d = assign(z, feats, pos, torch.ones((2, 2), **f32), cells, cells, 1, 1, 1, keep=True, launcher=run)
-        potts_half_sweep(lab, d, cells, cells, 1, 1, torch.ones((2, 2), **f32), torch.ones((2, 2), **f32), 1.0, 0,
-                         launcher=run)
-        comp, k = components(torch.tensor([[0, 0], [1, 0]], dtype=torch.int64, device=device), launcher=run)
+        lab, _, d = assign(z, feats, pos, ones, cells, cells, 1, 1, 1, keep=True, launcher=run)
+        potts_half_sweep(lab, d, cells, cells, 1, 1, ones, ones, torch.ones(1, **f32), 0, launcher=run)
+        comp, k = components(torch.tensor([[[0, 0], [1, 0]]], dtype=torch.int64, device=device), launcher=run)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    ok = bool((lab == 0).all()) and k == 2 and comp.tolist() == [[0, 0], [1, 0]] and float(pos.abs().sum()) == 1.0
+    ok = (bool((lab == 0).all()) and k.tolist() == [2] and comp.tolist() == [[[0, 0], [1, 0]]]
+          and float(pos.abs().sum()) == 1.0)
     if not ok:
         raise RuntimeError(f"the CUDA kernels gave wrong results on a test input: {lab.tolist()}, {comp.tolist()}")
     _warm.add(key)
 
 
-def round_buffers(n_seeds: int, channels: int, device: torch.device):
-    """Zeroed float64 sums of a seed round: counts ``(K,)``, features ``(K, C)``, positions ``(K, 2)``."""
+def round_buffers(batch: int, n_seeds: int, channels: int, device: torch.device):
+    """Zeroed float64 sums of a seed round: counts ``(B, K)``, features ``(B, K, C)``,
+    positions ``(B, K, 2)``."""
     f64 = dict(dtype=torch.float64, device=device)
-    return torch.zeros(n_seeds, **f64), torch.zeros((n_seeds, channels), **f64), torch.zeros((n_seeds, 2), **f64)
+    return (torch.zeros((batch, n_seeds), **f64), torch.zeros((batch, n_seeds, channels), **f64),
+            torch.zeros((batch, n_seeds, 2), **f64))
+
+
+def _call(device, launcher, name, shape, *args):
+    run, opened = (launcher, False) if launcher is not None else (Launcher(device).__enter__(), True)
+    try:
+        run.launch(name, shape, *args)
+    finally:
+        if opened:
+            run.__exit__(None, None, None)
 
 
 def assign(z: torch.Tensor, feats: torch.Tensor, pos: torch.Tensor, wmap: torch.Tensor | None, pr: torch.Tensor,
            pc: torch.Tensor, rows: int, cols: int, window: int, keep: bool = False, sums=None,
            out=None, launcher: Launcher | None = None):
-    """Labels ``(H, W)`` int64 (seed indices) of ``z`` ``(H, W, C)`` float32 (channels
-    last, contiguous), the seeds' ``feats`` ``(K, C)`` and ``pos`` ``(K, 2)`` float32, the
-    spatial weight ``wmap`` ``(H, W)`` (None: no spatial term); each pixel's least
-    distance ``(H, W)``; with ``keep`` also every candidate's distance ``(window**2, H, W)``
-    (inf beyond the grid), else None. ``sums`` (:func:`round_buffers`): each pixel is
-    added to its seed's count, features and position there (a seed round). ``out``: the
-    ``(lab, best, dists)`` tensors to write (from an earlier call of the same shape)."""
-    h, w = z.shape[:2]
+    """Labels ``(B, H, W)`` int64 (seed indices) of the images ``z`` ``(B, H, W, C)``
+    float32 (channels last, contiguous), their seeds' ``feats`` ``(B, K, C)`` and ``pos``
+    ``(B, K, 2)`` float32, the spatial weight ``wmap`` ``(B, H, W)`` (None: no spatial
+    term); each pixel's least distance ``(B, H, W)``; with ``keep`` also every candidate's
+    distance ``(B, window**2, H, W)`` (inf beyond the grid), else None. ``sums``
+    (:func:`round_buffers`): each pixel is added to its seed's count, features and
+    position there (a seed round). ``out``: the ``(lab, best, dists)`` tensors to write."""
+    n, h, w = z.shape[:3]
     dev = z.device
     if out is None:
-        out = (torch.empty((h, w), dtype=torch.int64, device=dev), torch.empty((h, w), dtype=torch.float32, device=dev),
-               torch.empty((window * window, h, w) if keep else (1, 1, 1), dtype=torch.float32, device=dev))
+        out = (torch.empty((n, h, w), dtype=torch.int64, device=dev),
+               torch.empty((n, h, w), dtype=torch.float32, device=dev),
+               torch.empty((n, window * window, h, w) if keep else (1, 1, 1, 1), dtype=torch.float32, device=dev))
     lab, best, dists = out
     use_w = wmap is not None
-    wm = wmap if use_w else torch.zeros((1, 1), dtype=torch.float32, device=dev)
+    wm = wmap if use_w else _dummy(dev, "w", (1, 1, 1), torch.float32)
     acc = sums is not None
     if not acc:
-        sums = _no_sums(dev)
-    run, opened = _open(dev, launcher)
-    try:
-        run.launch("assign", (h, w), z, feats, pos, wm, use_w, pr, pc, int(rows), int(cols), int(window), lab, best,
-                   dists, bool(keep), *sums, acc)
-    finally:
-        if opened:
-            run.__exit__(None, None, None)
+        sums = (_dummy(dev, "c", (1, 1), torch.float64), _dummy(dev, "f", (1, 1, 1), torch.float64),
+                _dummy(dev, "p", (1, 1, 2), torch.float64))
+    _call(dev, launcher, "assign", (n, h, w), z, feats, pos, wm, use_w, pr, pc, int(rows), int(cols), int(window),
+          lab, best, dists, bool(keep), *sums, acc)
     return lab, best, (dists if keep else None)
 
 
-_NO_SUMS: dict = {}
+_DUMMIES: dict = {}
 
 
-def _no_sums(device):
-    key = str(device)
-    if key not in _NO_SUMS:
-        _NO_SUMS[key] = round_buffers(1, 1, device)
-    return _NO_SUMS[key]
+def _dummy(device, name, shape, dtype):
+    """A small placeholder argument for a kernel's unused array (one per device)."""
+    key = (str(device), name)
+    if key not in _DUMMIES:
+        _DUMMIES[key] = torch.zeros(shape, dtype=dtype, device=device)
+    return _DUMMIES[key]
 
 
 def update_seeds(feats: torch.Tensor, pos: torch.Tensor, sums, launcher: Launcher | None = None) -> None:
-    """Move every seed with pixels to their mean (``feats``, ``pos`` float32, in place, from
-    the float64 ``sums`` of :func:`assign`), and zero the sums for the next round."""
-    run, opened = _open(feats.device, launcher)
-    try:
-        run.launch("update", (feats.shape[0],), feats, pos, *sums)
-    finally:
-        if opened:
-            run.__exit__(None, None, None)
+    """Move every seed with pixels to their mean (``feats`` ``(B, K, C)``, ``pos``
+    ``(B, K, 2)`` float32, in place, from the float64 ``sums`` of :func:`assign`), and zero
+    the sums for the next round."""
+    _call(feats.device, launcher, "update", (feats.shape[0] * feats.shape[1],), feats, pos, *sums)
 
 
 def potts_half_sweep(lab: torch.Tensor, dists: torch.Tensor, pr: torch.Tensor, pc: torch.Tensor, cols: int,
-                     window: int, right: torch.Tensor, down: torch.Tensor, lam: float, colour: int,
+                     window: int, right: torch.Tensor, down: torch.Tensor, lam: torch.Tensor, colour: int,
                      launcher: Launcher | None = None) -> torch.Tensor:
-    """One ICM half-sweep over the pixels with ``(y + x) % 2 == colour``, ``lab`` ``(H, W)``
-    int64 updated in place (and returned)."""
-    run, opened = _open(lab.device, launcher)
-    try:
-        run.launch("potts", tuple(lab.shape), lab, dists, pr, pc, int(cols), int(window), right, down,
-                   np.float32(lam), int(colour))
-    finally:
-        if opened:
-            run.__exit__(None, None, None)
+    """One ICM half-sweep over the pixels with ``(y + x) % 2 == colour`` of ``lab``
+    ``(B, H, W)`` int64, updated in place (and returned); ``lam`` ``(B,)`` float32, the
+    Potts weight of each image."""
+    _call(lab.device, launcher, "potts", tuple(lab.shape), lab, dists, pr, pc, int(cols), int(window), right, down,
+          lam, int(colour))
     return lab
 
 
-def components(labels: torch.Tensor, launcher: Launcher | None = None) -> tuple[torch.Tensor, int]:
-    """4-connected components of equal labels of ``labels`` ``(H, W)`` int64: ``((H, W)``
-    int64 ids ``0..k-1``, k)``, numbered in raster order of each component's first pixel
-    (as :func:`lnsnet.connectivity.components`)."""
-    h, w = labels.shape
+def components(labels: torch.Tensor, launcher: Launcher | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """4-connected components of equal labels in each image of ``labels`` ``(B, H, W)``
+    int64: ``((B, H, W)`` int64 ids, ``(B,)`` int64 counts``)``. Ids run over the whole
+    batch, image by image, each image's in raster order of its components' first pixels
+    (image b's ids start at the sum of the counts before it; one image: as
+    :func:`lnsnet.connectivity.components`)."""
+    n, h, w = labels.shape
     dev = labels.device
-    parent = torch.arange(h * w, dtype=torch.int64, device=dev)
-    run, opened = _open(dev, launcher)
-    try:
-        run.launch("cc_union", (h, w), labels, parent)
-        run.launch("cc_flatten", (h * w,), parent)
-    finally:
-        if opened:
-            run.__exit__(None, None, None)
-    roots = parent == torch.arange(h * w, dtype=torch.int64, device=dev)
+    total = n * h * w
+    parent = torch.arange(total, dtype=torch.int64, device=dev)
+    _call(dev, launcher, "cc_union", (n, h, w), labels, parent)
+    _call(dev, launcher, "cc_flatten", (total,), parent)
+    roots = parent == torch.arange(total, dtype=torch.int64, device=dev)
     ids = torch.cumsum(roots, 0) - 1
-    return ids[parent].reshape(h, w), int(ids[-1]) + 1 if h * w else 0
+    counts = roots.reshape(n, -1).sum(1)
+    return ids[parent].reshape(n, h, w), counts

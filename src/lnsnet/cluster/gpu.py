@@ -34,18 +34,21 @@ __all__ = ["cluster_local_torch"]
 
 
 def _edge_weights(image: torch.Tensor, edge_scale: float) -> torch.Tensor:
-    """``exp(-g / (mean g * edge_scale))``, ``g`` the largest squared step to a 4-neighbour."""
-    g = torch.zeros(image.shape[1:], dtype=image.dtype, device=image.device)
-    dy = (image[:, 1:] - image[:, :-1]).square().sum(0)
-    dx = (image[:, :, 1:] - image[:, :, :-1]).square().sum(0)
-    g[1:] = torch.maximum(g[1:], dy)
-    g[:-1] = torch.maximum(g[:-1], dy)
-    g[:, 1:] = torch.maximum(g[:, 1:], dx)
-    g[:, :-1] = torch.maximum(g[:, :-1], dx)
-    mean = float(g.double().mean())
-    if mean <= 1e-12:
-        return torch.ones_like(g)
-    return torch.exp(g * (-1.0 / (mean * edge_scale)))
+    """``exp(-g / (mean g * edge_scale))``, ``g`` the largest squared step to a 4-neighbour,
+    of an image ``(3, H, W)`` or of each image of a batch ``(B, 3, H, W)``."""
+    if image.dim() == 3:
+        return _edge_weights(image[None], edge_scale)[0]
+    g = torch.zeros((image.shape[0],) + image.shape[2:], dtype=image.dtype, device=image.device)
+    dy = (image[:, :, 1:] - image[:, :, :-1]).square().sum(1)
+    dx = (image[:, :, :, 1:] - image[:, :, :, :-1]).square().sum(1)
+    g[:, 1:] = torch.maximum(g[:, 1:], dy)
+    g[:, :-1] = torch.maximum(g[:, :-1], dy)
+    g[:, :, 1:] = torch.maximum(g[:, :, 1:], dx)
+    g[:, :, :-1] = torch.maximum(g[:, :, :-1], dx)
+    mean = g.double().mean((1, 2))
+    flat = (mean <= 1e-12)[:, None, None]
+    scale = (-1.0 / (mean.clamp_min(1e-12) * edge_scale)).float()[:, None, None]
+    return torch.where(flat, torch.ones_like(g), torch.exp(g * scale))
 
 
 class _Assigner:
@@ -95,24 +98,33 @@ class _Assigner:
 
 def _numpy_median(t: torch.Tensor) -> float:
     """``np.median`` of a tensor (the mean of the two middle values for an even count)."""
-    v = t.reshape(-1).sort().values  # a sort: on a GPU far quicker than two kthvalue calls
-    n = v.numel()
-    return float((v[(n - 1) // 2].double() + v[n // 2].double()) / 2)
+    return float(_medians(t.reshape(1, -1))[0])
 
 
-def _contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | None, beta: float):
-    """``exp(-beta d)`` of every right and down 4-neighbour pair (``(H, W)`` each, the last
-    column / row 0), ``d`` the squared CIELAB step plus ``a2``-weighted feature steps."""
-    h, w = image.shape[1:]
-    right = torch.zeros((h, w), dtype=image.dtype, device=image.device)
-    down = torch.zeros((h, w), dtype=image.dtype, device=image.device)
-    sx = (image[:, :, 1:] - image[:, :, :-1]).square().sum(0)
-    sy = (image[:, 1:] - image[:, :-1]).square().sum(0)
+def _medians(t: torch.Tensor) -> torch.Tensor:
+    """``np.median`` of each row of ``t`` ``(B, N)``: ``(B,)`` float64 (a sort: on a GPU far
+    quicker than two kthvalue calls)."""
+    v = t.sort(1).values
+    n = v.shape[1]
+    return (v[:, (n - 1) // 2].double() + v[:, n // 2].double()) / 2
+
+
+def _contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | None, beta: torch.Tensor):
+    """``exp(-beta d)`` of every right and down 4-neighbour pair of each image of
+    ``image`` ``(B, 3, H, W)`` (``(B, H, W)`` each, the last column / row 0), ``d`` the
+    squared CIELAB step plus the ``a2`` ``(B, C)``-weighted steps of ``z`` ``(B, C, H, W)``;
+    ``beta`` ``(B,)`` float32."""
+    n, _, h, w = image.shape
+    right = torch.zeros((n, h, w), dtype=image.dtype, device=image.device)
+    down = torch.zeros((n, h, w), dtype=image.dtype, device=image.device)
+    sx = (image[..., 1:] - image[..., :-1]).square().sum(1)
+    sy = (image[:, :, 1:] - image[:, :, :-1]).square().sum(1)
     if z is not None:
-        sx = sx + (a2[:, None, None] * (z[:, :, 1:] - z[:, :, :-1]).square()).sum(0)
-        sy = sy + (a2[:, None, None] * (z[:, 1:] - z[:, :-1]).square()).sum(0)
-    right[:, :-1] = torch.exp(-beta * sx)
-    down[:-1] = torch.exp(-beta * sy)
+        sx = sx + (a2[:, :, None, None] * (z[..., 1:] - z[..., :-1]).square()).sum(1)
+        sy = sy + (a2[:, :, None, None] * (z[:, :, 1:] - z[:, :, :-1]).square()).sum(1)
+    nb = -beta[:, None, None]
+    right[:, :, :-1] = torch.exp(nb * sx)
+    down[:, :-1] = torch.exp(nb * sy)
     return right, down
 
 
@@ -174,7 +186,11 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
     the labels as an int64 tensor on ``z``'s device instead (for the connectivity there)."""
     if kernels is None:
         kernels = use_kernels(z.device)
-    lab = _cluster(z, image, grid, seed_feats, seed_pos, options, extra, bool(kernels))
+    if kernels:
+        lab = cluster_batch(z[None], image[None], grid, seed_feats[None], seed_pos[None], options,
+                            None if extra is None else extra[None])[0]
+    else:
+        lab = _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra)
     return lab if device_labels else lab.to(torch.int32).cpu().numpy()
 
 
@@ -200,41 +216,43 @@ def use_kernels(device: torch.device) -> bool:
     return True
 
 
-def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
-    from . import cuda as ck
-
+def _inputs(z, image, grid, seed_feats, seed_pos, options, extra):
+    """The clustering's inputs on ``z``'s device in float32, batched ``(B, ...)``: the
+    features with the extra channels, the colour, the spatial weight map (None without a
+    spatial term), the seeds' features and positions (copies: the rounds move them)."""
     dev = z.device
     z = z.float()
     if extra is not None:
-        z = torch.cat([z, extra.to(dev, torch.float32)], 0)
+        z = torch.cat([z, extra.to(dev, torch.float32)], 1)
     image = image.to(dev, torch.float32)
-    c, h, w = z.shape
+    n, _, h, w = z.shape
     weight = options.compactness / (grid.cell_size[0] * grid.cell_size[1])
     wmap = None
     if weight > 0:
         wmap = weight * (_edge_weights(image, options.edge_scale) if options.edge_scale > 0
-                         else torch.ones((h, w), device=dev))
-    feats = seed_feats.to(dev, torch.float32).clone()
-    pos = seed_pos.to(dev, torch.float32).clone()
-    if not kernels:
-        asg = _Assigner(z, grid, options.window, wmap)
-        feats, pos = _rounds_torch(asg, z, feats, pos, grid.n_seeds, options.iterations)
-        dists, seeds = asg.distances(feats, pos)
-        lab, best = asg.pick(dists, seeds)
-        del seeds
-        if options.smoothing > 0:
-            right, down, lam = _smoothing_terms(image, z, best, options)
-            for _ in range(options.SMOOTHING_SWEEPS):
-                for colour in (0, 1):
-                    lab = _potts_half_sweep(lab, dists, grid, asg.pr, asg.pc, options.window, right, down, lam,
-                                            colour)
-        return lab
+                         else torch.ones((n, h, w), device=dev))
+    return (z, image, wmap, seed_feats.to(dev, torch.float32).clone().contiguous(),
+            seed_pos.to(dev, torch.float32).clone().contiguous())
+
+
+def cluster_batch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
+                  seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None) -> torch.Tensor:
+    """Raw labels ``(B, H, W)`` int64 (on the device) of a batch of images of one shape by
+    the compact clustering's CUDA kernels (:mod:`lnsnet.cluster.cuda`, one launch a step
+    for the whole batch): ``z`` ``(B, C, H, W)``, ``image`` ``(B, 3, H, W)``,
+    ``seed_feats`` ``(B, K, C + E)``, ``seed_pos`` ``(B, K, 2)``, ``extra`` ``(B, E, H, W)``,
+    as :func:`cluster_local_torch` takes one image."""
+    from . import cuda as ck
+
+    dev = z.device
+    z, image, wmap, feats, pos = _inputs(z, image, grid, seed_feats, seed_pos, options, extra)
+    n, c = z.shape[:2]
     pr, pc = grid.pixel_cells(dev)
-    zl = z.permute(1, 2, 0).contiguous()
+    zl = z.permute(0, 2, 3, 1).contiguous()
     with ck.Launcher(dev) as run:  # every tensor converted for numba once, one device context
         args = (zl, feats, pos, wmap, pr, pc, grid.rows, grid.cols, options.window)
         if options.iterations:
-            sums = ck.round_buffers(grid.n_seeds, c, dev)
+            sums = ck.round_buffers(n, grid.n_seeds, c, dev)
             out = None
             for _ in range(options.iterations):  # each round: one assignment, one update of the seeds
                 out = ck.assign(*args, sums=sums, out=out, launcher=run)
@@ -247,6 +265,26 @@ def _cluster(z, image, grid, seed_feats, seed_pos, options, extra, kernels):
                 for colour in (0, 1):
                     ck.potts_half_sweep(lab, dists, pr, pc, grid.cols, options.window, right, down, lam, colour,
                                         launcher=run)
+    return lab
+
+
+def _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra):
+    """One image by the compact clustering's steps in torch operations (no kernels)."""
+    z, image, wmap, feats, pos = _inputs(z[None], image[None], grid, seed_feats, seed_pos, options,
+                                         None if extra is None else extra[None])
+    z, image = z[0], image[0]
+    asg = _Assigner(z, grid, options.window, None if wmap is None else wmap[0])
+    feats, pos = _rounds_torch(asg, z, feats, pos, grid.n_seeds, options.iterations)
+    dists, seeds = asg.distances(feats, pos)
+    lab, best = asg.pick(dists, seeds)
+    del seeds
+    if options.smoothing > 0:
+        right, down, lam = _smoothing_terms(image[None], z[None], best[None], options)
+        lam = float(lam[0])
+        for _ in range(options.SMOOTHING_SWEEPS):
+            for colour in (0, 1):
+                lab = _potts_half_sweep(lab, dists, grid, asg.pr, asg.pc, options.window, right[0], down[0], lam,
+                                        colour)
     return lab
 
 
@@ -272,24 +310,26 @@ def _rounds_torch(asg, z, feats, pos, n, iterations):
 
 
 def _smoothing_terms(image, z, best, options):
-    """The Potts term's pair weights (right, down) and its weight ``lam`` (the smoothing
-    times the median of the pixels' least distances ``best``)."""
+    """The Potts term's pair weights (right, down; ``(B, H, W)``) and its weight ``lam``
+    ``(B,)`` float32 (the smoothing times the median of each image's least distances
+    ``best`` ``(B, H, W)``) of a batch (``image`` ``(B, 3, H, W)``, ``z`` ``(B, C, H, W)``)."""
     dev = z.device
-    _, h, w = z.shape
+    n, c, h, w = z.shape
     im64 = image.double()
-    dif = [im64[:, 1:] - im64[:, :-1], im64[:, :, 1:] - im64[:, :, :-1]]
-    lab_sq = float(sum(d.square().sum() for d in dif))
+    lab_sq = ((im64[:, :, 1:] - im64[:, :, :-1]).square().sum((1, 2, 3))
+              + (im64[..., 1:] - im64[..., :-1]).square().sum((1, 2, 3)))
     pairs = (h - 1) * w + h * (w - 1)
     zc, a2t = None, None
     if options.uses_feature_contrast:
         zd = z.double()
-        s1 = zd.sum((1, 2)).cpu().numpy()
-        s2 = zd.square().sum((1, 2)).cpu().numpy()
-        dsq = ((zd[:, 1:] - zd[:, :-1]).square().sum((1, 2)) + (zd[:, :, 1:] - zd[:, :, :-1]).square().sum((1, 2)))
-        a2 = feature_weights(s1, s2, h * w, options.feature_contrast)
-        lab_sq += float(np.dot(a2.astype(np.float64), dsq.cpu().numpy()))
+        dsq = ((zd[:, :, 1:] - zd[:, :, :-1]).square().sum((2, 3)) + (zd[..., 1:] - zd[..., :-1]).square().sum((2, 3)))
+        stats = torch.stack([zd.sum((2, 3)), zd.square().sum((2, 3)), dsq, lab_sq[:, None].expand(n, c)]).cpu().numpy()
+        a2 = np.stack([feature_weights(stats[0, b], stats[1, b], h * w, options.feature_contrast) for b in range(n)])
+        totals = stats[3, :, 0] + np.einsum("bc,bc->b", a2.astype(np.float64), stats[2])
         zc, a2t = z, torch.from_numpy(a2).to(dev)
-    beta = _beta(lab_sq, pairs)
+    else:
+        totals = lab_sq.cpu().numpy()
+    beta = torch.tensor([_beta(float(t), pairs) for t in totals], dtype=torch.float32, device=dev)
     right, down = _contrast(image, zc, a2t, beta)
-    lam = options.smoothing * max(_numpy_median(best), 1e-6)
+    lam = (options.smoothing * _medians(best.reshape(n, -1)).clamp_min(1e-6)).float()
     return right, down, lam
