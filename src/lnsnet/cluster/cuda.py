@@ -7,7 +7,7 @@ kernel              computes                                               same 
                     ``window x window`` cells around its own (first of     and ``pick``
                     equals), optionally every candidate's distance, and
                     in a seed round the seeds' sums (float64 atomics)
-``update``          the seeds moved to the means of their pixels           ``gpu._cluster``'s rounds
+``update``          the seeds moved to the means of their pixels           ``gpu._rounds_torch``
 ``potts``           one checkerboard half-sweep of ICM of the              ``gpu._potts_half_sweep``
                     contrast-sensitive Potts energy, in place
 ``cc_union``,       4-connected components of equal labels: union-find     ``connectivity.components``
@@ -15,11 +15,13 @@ kernel              computes                                               same 
                     root the component's first pixel in raster order
 ==================  =====================================================  ===========================
 
-One thread per pixel (per seed in ``update``), float32 arithmetic in the torch steps'
-order (the sum over channels in channel order), so the labels equal the torch steps' on
-nearly every pixel (fused multiply-adds may flip near-ties). Written out in torch, each
-step is tens of small kernel launches; a GPU then waits on the host (about 4,400 launches,
-63 ms per 481x321 image on an H200, docs/performance.md). Here each is one launch.
+Each kernel takes a batch of images of one shape, ``(B, H, W)``: one thread per pixel of
+each image (per seed in ``update``, per pixel of the batch in ``cc_flatten``), float32
+arithmetic in the torch steps' order (the sum over channels in channel order), so the
+labels equal the torch steps' on nearly every pixel (fused multiply-adds may flip
+near-ties). Written out in torch, each step is tens of small kernel launches per image; a
+GPU then waits on the host (about 4,400 launches, 63 ms per 481x321 image on an H200,
+docs/performance.md). Here each is one launch for the whole batch.
 
 A :class:`Launcher` holds the device, torch's current stream and the numba views of the
 tensors it is given (converted once, not at every launch: numba's conversion of a torch

@@ -8,15 +8,18 @@ checkerboard, with the CPU kernels' candidates, order and tie rules. The distanc
 float32 sums in another order than the kernels' (which let the compiler reassociate), so
 near-ties may go the other way: labels agree on nearly every pixel, not all
 (``tests/test_cluster_gpu.py``). Images with a mask or an anisotropic spacing take the
-CPU algorithm. On a CUDA device the assignment and the ICM half-sweeps run as CUDA kernels
-(:mod:`lnsnet.cluster.cuda`), one launch each instead of tens of torch operations.
+CPU algorithm. On a CUDA device the per-pixel steps (assignment with the seed sums, seed
+update, ICM half-sweeps) run as CUDA kernels on a whole batch of images of one shape
+(:func:`cluster_batch`, :mod:`lnsnet.cluster.cuda`): one launch a step instead of tens of
+torch operations per image. The torch steps (one image at a time) are the fallback where
+numba's CUDA target does not run, and the reference the kernels are tested against.
 
-Memory on the device, per pixel: the features (4 bytes a channel), the ``window**2``
-candidate distances (4 bytes each) and seed indices (8 bytes each: 108 bytes for the 3 x 3
-window), during the seed rounds float64 copies of the features and positions (8 bytes a
-channel, 16), and a few feature-sized temporaries per candidate: about 0.3-0.6 KB a pixel
-with the default's 23 channels, 50-100 MB for a 481x321 image. Images above ``tile_pixels``
-run in bands on the CPU.
+Memory on the device, per pixel, with the kernels: the features channels-last (4 bytes a
+channel, twice: the network's and the copy), the ``window**2`` candidate distances (36
+bytes for the 3 x 3 window), labels, least distances, edge and pair weights (about 30
+bytes): about 0.25 KB a pixel with the default's 23 channels, about 40 MB for a 481x321
+image. The torch steps take about twice that (seed indices and temporaries per candidate).
+Images above ``tile_pixels`` run in bands on the CPU.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..grid import Grid
 from .local import _beta, feature_weights
 from .options import ClusterOptions
 
-__all__ = ["cluster_local_torch"]
+__all__ = ["cluster_local_torch", "cluster_batch"]
 
 
 def _edge_weights(image: torch.Tensor, edge_scale: float) -> torch.Tensor:
