@@ -72,3 +72,18 @@ def test_running_out_of_gpu_memory_is_not_taken_for_a_broken_target(monkeypatch)
     assert gpu._KERNELS_FAILED == []
     monkeypatch.setattr(ck, "warm", lambda device: None)
     assert gpu.use_kernels(torch.device("cuda", 0)) is True
+
+
+def test_images_beyond_the_kernels_grid_take_the_other_path(monkeypatch):
+    # CUDA allows 65,535 blocks along y and z: 8 rows a block, one image a block along z
+    from lnsnet.cluster import ClusterOptions, gpu
+    from lnsnet.inference import device_connectivity
+
+    assert ck.fits(1, 8 * 65535) and not ck.fits(1, 8 * 65535 + 1)
+    assert ck.fits(65535, 10) and not ck.fits(65536, 10)
+    monkeypatch.setattr(gpu, "use_kernels", lambda device: True)
+    post = dict(connect=True, max_size_factor=None, start_label=1)
+    cuda = torch.device("cuda", 0)  # a device object only: nothing runs on it
+    opts = ClusterOptions.parse("compact")
+    assert device_connectivity(cuda, opts, post, (8, 481))
+    assert not device_connectivity(cuda, opts, post, (1, 600_000))

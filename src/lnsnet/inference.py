@@ -371,7 +371,7 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             seed_feats = net.seed_features(z, pos)
             if extras is not None:  # the input joins the features (ClusterOptions.input_weight)
                 seed_feats = torch.cat([seed_feats, net.seed_features(extras.to(z), pos)], 2)
-            if special is None and device_connectivity(dev, options, post):
+            if special is None and device_connectivity(dev, options, post, (z.shape[0], h)):
                 # all on the GPU: the batch clustered together (the compact clustering's
                 # kernels) or image by image (the paper's layer), then connected there
                 if options.mode == "local" and options.refines:
@@ -390,14 +390,16 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
             for b, raw in enumerate(raws)]
 
 
-def device_connectivity(dev, options: ClusterOptions, post: dict) -> bool:
-    """Whether the connectivity of a batch runs on ``dev`` (a CUDA device where the
-    clustering's CUDA kernels run, no size cap, no orphans)."""
+def device_connectivity(dev, options: ClusterOptions, post: dict, shape=(1, 1)) -> bool:
+    """Whether a batch of ``shape`` ``(images, rows)`` is clustered and connected all on
+    ``dev``: a CUDA device where the CUDA kernels run and the batch fits their grid, no size
+    cap, no orphans."""
     if dev.type != "cuda" or not post["connect"] or post["max_size_factor"] is not None or options.orphan_factor:
         return False
+    from .cluster.cuda import fits
     from .cluster.gpu import use_kernels
 
-    return use_kernels(dev)
+    return fits(*shape) and use_kernels(dev)
 
 
 def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_label: int) -> np.ndarray:

@@ -167,5 +167,10 @@ def warm_kernels() -> int:
     segment(rgb, 12, mask=mask, spacing=(2.0, 1.0), enforce_connectivity=True, max_size_factor=2.0)
     segment(rgb, 12, enforce_connectivity=False)
     segment(rng.random((48, 64, 5)), 12)
+    import torch
+
+    from .connectivity import enforce_connectivity_torch  # the GPU path's joining of pieces, on the host
+
+    enforce_connectivity_torch(torch.from_numpy(rng.integers(0, 3, (8, 8))), torch.zeros((8, 8, 3)), 4)
     return sum(len(k.signatures) for k in _kernels())
 

@@ -37,13 +37,23 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["available", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
+__all__ = ["available", "fits", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
            "components"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _BLOCK1 = 256  # threads per block of the one-dimensional kernels
 _kernels = None
 cuda = None  # numba.cuda, imported with the kernels
+
+
+#: CUDA's limit on a grid's blocks along y and z: the kernels' grids are (columns, rows / 8,
+#: images); an image of more rows or a batch of more images takes the other path
+MAX_GRID_YZ = 65535
+
+
+def fits(batch: int, height: int) -> bool:
+    """Whether a batch of ``batch`` images of ``height`` rows fits the kernels' grid."""
+    return batch <= MAX_GRID_YZ and -(-height // _BLOCK[1]) <= MAX_GRID_YZ
 
 
 def available() -> bool:
@@ -264,6 +274,15 @@ class Launcher:
             self._ctx = cuda.gpus[device.index if device.index is not None else torch.cuda.current_device()]
 
     def __enter__(self):
+        import warnings
+
+        from numba.core.errors import NumbaPerformanceWarning
+
+        # numba warns of "under-utilization" for grids under 128 blocks (small images, the
+        # seed update, warm()): expected here, and an error under -W error
+        self._quiet = warnings.catch_warnings()
+        self._quiet.__enter__()
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
         if self._ctx is not None:
             self._ctx.__enter__()
             ptr = torch.cuda.current_stream(self.device).cuda_stream
@@ -272,8 +291,11 @@ class Launcher:
 
     def __exit__(self, *exc):
         self._views.clear()
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
+        try:
+            if self._ctx is not None:
+                self._ctx.__exit__(*exc)
+        finally:
+            self._quiet.__exit__(*exc)
         return False
 
     def arg(self, t):

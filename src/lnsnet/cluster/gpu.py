@@ -188,7 +188,9 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
     None: on a CUDA device where they can run (:data:`USE_KERNELS`). ``device_labels``:
     the labels as an int64 tensor on ``z``'s device instead (for the connectivity there)."""
     if kernels is None:
-        kernels = use_kernels(z.device)
+        from .cuda import fits
+
+        kernels = use_kernels(z.device) and fits(1, z.shape[1])
     if kernels:
         lab = cluster_batch(z[None], image[None], grid, seed_feats[None], seed_pos[None], options,
                             None if extra is None else extra[None])[0]
