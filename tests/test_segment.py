@@ -225,6 +225,25 @@ def test_deferred_encoding_matches_the_cpu_encoding(kind):
     assert prepare(rng.random((20, 30, 2)), channel_axis=-1, defer=True).pending is None
 
 
+def test_deferred_images_are_encoded_together_as_one_by_one():
+    # prepare.encode_on: a shape group of pending and ready images, one tensor
+    from lnsnet.prepare import encode_on, prepare
+
+    rng = np.random.default_rng(2)
+    ims = [rng.integers(0, 256, (30, 40, 3)).astype(np.uint8), rng.random((30, 40)),
+           rng.integers(0, 65536, (30, 40, 3)).astype(np.uint16)]
+    preps = [prepare(ims[0], blur=0.8, n_segments=20, defer=True), prepare(ims[1], blur=0.8, n_segments=20),
+             prepare(ims[2], blur=0.8, n_segments=20, defer=True)]
+    x, scales = encode_on(preps, torch.device("cpu"))
+    assert x.shape == (3, 5, 30, 40) and scales.shape == (3, 3)
+    for b, p in enumerate(preps):
+        one = p.on_device(torch.device("cpu"))
+        # equal but for the order of the float64 sums of the standardisation (batched or not)
+        np.testing.assert_allclose(x[b].numpy(), one.x.numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(scales[b], one.colour_scale, rtol=1e-6)
+    np.testing.assert_array_equal(x[1].numpy(), preps[1].x)  # a ready image is moved as it is
+
+
 def test_deferred_images_segment_as_the_cpu_path():
     # inference's batch with images encoded on the device (here the CPU) gives the labels
     # of the usual path, but for near-ties

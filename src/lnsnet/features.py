@@ -142,33 +142,39 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
 
 
 def encode_torch(rgb: torch.Tensor):
-    """:func:`encode_image` (with ``colour_scale=True``) in torch, where ``rgb`` is (a GPU):
-    ``(3, H, W)`` float32 RGB in [0, 1] -> ``((5, H, W)`` float32 on its device, ``(3,)``
+    """:func:`encode_image` (with ``colour_scale=True``) in torch, where ``rgb`` is (a GPU),
+    for one image or a batch: ``(3, H, W)`` or ``(B, 3, H, W)`` float32 RGB in [0, 1] ->
+    ``((5, H, W)`` or ``(B, 5, H, W)`` float32 on its device, ``(3,)`` or ``(B, 3)``
     factors). The same formulas in float32; the powers and cube roots of another maths
     library may differ from the compiled kernel's in the last bit."""
-    _, h, w = rgb.shape
+    if rgb.dim() == 3:
+        x, scale = encode_torch(rgb[None])
+        return x[0], scale[0]
+    nb, _, h, w = rgb.shape
     dev = rgb.device
     lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
     m = torch.from_numpy(_M).to(dev)
     white = torch.from_numpy(_WHITE).to(dev)
-    xyz = [(m[i, 0] * lin[0] + m[i, 1] * lin[1] + m[i, 2] * lin[2]) / white[i] for i in range(3)]
+    xyz = [(m[i, 0] * lin[:, 0] + m[i, 1] * lin[:, 1] + m[i, 2] * lin[:, 2]) / white[i] for i in range(3)]
     fx, fy, fz = (torch.where(t > 0.008856, t.pow(1.0 / 3.0), 7.787 * t + 16.0 / 116.0) for t in xyz)
-    lab = torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)])
+    lab = torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], 1)
     lab64 = lab.double()
-    stats = torch.cat([lab64.sum((1, 2)), lab64.square().sum((1, 2))]).cpu().numpy()
+    stats = torch.cat([lab64.sum((2, 3)), lab64.square().sum((2, 3))], 1).cpu().numpy()  # one sync a batch
     n = float(h * w)
-    mean = stats[:3] / n
-    sd = np.sqrt(np.maximum(stats[3:] / n - mean**2, 0.0))
-    sd = np.where(sd > max(1e-3, 1e-3 * float(sd.max())), sd, 0.0)  # flat channels: as encode_image
+    mean = stats[:, :3] / n
+    sd = np.sqrt(np.maximum(stats[:, 3:] / n - mean**2, 0.0))
+    floor = np.maximum(1e-3, 1e-3 * sd.max(1, keepdims=True))
+    sd = np.where(sd > floor, sd, 0.0)  # flat channels: as encode_image
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
-    mean_t = torch.from_numpy(mean.astype(np.float32)).to(dev)[:, None, None]
-    scale_t = torch.from_numpy(scale.astype(np.float32)).to(dev)[:, None, None]
+    mean_t = torch.from_numpy(mean.astype(np.float32)).to(dev)[:, :, None, None]
+    scale_t = torch.from_numpy(scale.astype(np.float32)).to(dev)[:, :, None, None]
     ys = ((torch.arange(h, device=dev, dtype=torch.float64) - (h - 1) / 2.0) * pos_scale).float()
     xs = ((torch.arange(w, device=dev, dtype=torch.float64) - (w - 1) / 2.0) * pos_scale).float()
-    x = torch.cat([(lab - mean_t) * scale_t, ys[None, :, None].expand(1, h, w), xs[None, None, :].expand(1, h, w)])
-    return x.contiguous(), colour_scale_of(sd)
+    x = torch.cat([(lab - mean_t) * scale_t, ys[None, None, :, None].expand(nb, 1, h, w),
+                   xs[None, None, None, :].expand(nb, 1, h, w)], 1)
+    return x.contiguous(), np.stack([colour_scale_of(v) for v in sd])
 
 
 def colour_scale_of(spread) -> np.ndarray:

@@ -20,7 +20,7 @@ from .grid import Grid, make_grid
 from .hub import as_device, is_input_only, resolve_model
 from .model import LNSNet
 from .model.seeds import sample_features
-from .prepare import Prepared, _spatial, prepare, read_spacing
+from .prepare import Prepared, _spatial, encode_on, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -333,9 +333,9 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     h, w = preps[0].hw
     mask = preps[0].mask  # a masked image is always alone in its batch
     grid = make_grid(h, w, k, spacing) if mask is None else _mask_grid(h, w, min(k, preps[0].area), mask, spacing)
-    if any(p.pending is not None for p in preps):  # encoded on the device (a GPU)
-        preps = [p.on_device(dev) for p in preps]
-        x = torch.stack([p.x for p in preps])
+    if any(p.pending is not None for p in preps):  # encoded on the device (a GPU), together
+        x, scales = encode_on(preps, dev)
+        preps = [Prepared(x[b], None, p.mask, p.box, p.shape, scales[b]) for b, p in enumerate(preps)]
     else:
         x = torch.from_numpy(np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None

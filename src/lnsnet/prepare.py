@@ -59,33 +59,52 @@ class Prepared:
         return int(self.mask.sum()) if self.mask is not None else self.hw[0] * self.hw[1]
 
     def on_device(self, device) -> "Prepared":
-        """This image with ``x`` a tensor on ``device``: a pending image decoded to [0, 1],
-        blurred and encoded there (:func:`lnsnet.features.encode_torch`), else ``x`` moved."""
-        import torch
+        """This image with ``x`` a tensor on ``device`` (:func:`encode_on`)."""
+        x, scale = encode_on([self], device)
+        return Prepared(x[0], self.rgb if self.pending is None else None, self.mask, self.box, self.shape, scale[0])
 
-        if self.pending is None:
-            return Prepared(torch.from_numpy(self.x).to(device), self.rgb, self.mask, self.box, self.shape,
-                            self.colour_scale)
-        from .features import encode_torch
 
-        img, (py, px) = self.pending
-        t = torch.from_numpy(np.ascontiguousarray(img)).to(device)
-        if img.dtype == np.uint8:  # lnsnet.io.unit_range's rule, on the device
-            t = t.float() / 255.0
-        elif img.dtype == np.uint16:
-            t = t.float() / 65535.0
-        t = t.permute(2, 0, 1)
-        t = _gaussian_torch(t.expand(3, -1, -1) if t.shape[0] == 1 else t, py, px)
-        x, scale = encode_torch(t.contiguous())
-        return Prepared(x, None, None, self.box, self.shape, scale)
+def encode_on(preps: list, device):
+    """The inputs of images of one shape as one tensor ``(B, 5, H, W)`` on ``device`` and
+    their colour factors ``(B, 3)``: pending images (``prepare(..., defer=True)``) decoded to
+    [0, 1], blurred and encoded there together (:func:`lnsnet.features.encode_torch`, one
+    host synchronisation a batch), the others' ``x`` moved."""
+    import torch
+
+    from .features import encode_torch
+
+    xs: list = [None] * len(preps)
+    scales: list = [None] * len(preps)
+    groups: dict = {}  # pending images by their blur
+    for i, p in enumerate(preps):
+        if p.pending is None:
+            xs[i], scales[i] = torch.from_numpy(p.x).to(device), p.colour_scale
+        else:
+            groups.setdefault(p.pending[1], []).append(i)
+    for (py, px), idx in groups.items():
+        rgb = []
+        for i in idx:
+            img = preps[i].pending[0]
+            t = torch.from_numpy(np.ascontiguousarray(img)).to(device)
+            if img.dtype == np.uint8:  # lnsnet.io.unit_range's rule, on the device
+                t = t.float() / 255.0
+            elif img.dtype == np.uint16:
+                t = t.float() / 65535.0
+            t = t.permute(2, 0, 1)
+            rgb.append(t.expand(3, -1, -1) if t.shape[0] == 1 else t)
+        x, sc = encode_torch(_gaussian_torch(torch.stack(rgb), py, px).contiguous())
+        for j, i in enumerate(idx):
+            xs[i], scales[i] = x[j], sc[j]
+    return torch.stack(xs), np.stack(scales).astype(np.float32)
 
 
 def _gaussian_torch(img, py: float, px: float):
-    """scipy.ndimage.gaussian_filter(img, (py, px)) of ``(C, H, W)`` float32 in torch (its
-    kernel, truncated at 4 sigma, and its ``reflect`` borders; float32 between the axes)."""
+    """scipy.ndimage.gaussian_filter(img, (py, px)) over the last two axes (rows, columns)
+    of ``(..., H, W)`` float32 in torch (its kernel, truncated at 4 sigma, and its
+    ``reflect`` borders; float32 between the axes)."""
     import torch
 
-    for axis, sd in ((1, py), (2, px)):
+    for axis, sd in ((img.dim() - 2, py), (img.dim() - 1, px)):
         if sd <= 1e-15:
             continue
         r = int(4.0 * sd + 0.5)
