@@ -436,7 +436,7 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
         dst = torch.full((k,), k, dtype=torch.int64, device=dev).scatter_reduce_(0, s[tie], d[tie], "amin")
         dst = torch.where(dst < k, dst, torch.full_like(dst, -1))
         group, k = _join(dst.cpu().numpy(), k)
-        own = owner.cpu().numpy()
+        own = np.repeat(np.arange(nb), counts)  # the image of each piece, on the host
         counts = np.bincount(own[np.unique(group, return_index=True)[1]], minlength=nb).astype(np.int64)
         owner = torch.from_numpy(np.repeat(np.arange(nb), counts)).to(dev)
         lut = torch.from_numpy(group).to(dev)
