@@ -1,14 +1,17 @@
 """The feature embedder (FEM) on CPU backends: is there a faster way to run it?
 
-    python benchmarks/fem_backends.py [--images 10] [--threads 2] [--labels 50]
+    python benchmarks/fem_backends.py [--images 10] [--threads 2] [--labels 50] [--int8 20]
     pip install onnxruntime onnx openvino    # adds the ONNX Runtime and OpenVINO rows (optional)
+    pip install nncf                         # with --int8 N: an OpenVINO int8 row (NNCF, N train images)
 
 Median time of the shipped model's FEM per BSDS500 val image (481x321), in one process:
 torch fp32 as shipped (the baseline: channels-last tensors, the steps between the
 convolutions compiled, ``lnsnet.model.nhwc``), the torch NCHW path it replaced on
 2026-12-03, torch with bf16 autocast (oneDNN; AMX where the CPU has it), ONNX Runtime (CPU provider, all graph optimisations, thread
 spinning off) and OpenVINO (CPU device, latency hint, fp32 inference precision), with lnsnet's allocator tuning as in ``segment``, each with its largest difference to the baseline's features and
-its time over the baseline's. The baseline is timed again last (drift check). With
+its time over the baseline's. ``--int8 N``: also OpenVINO with int8 convolutions, quantized
+after training by NNCF (``nncf.quantize``, default preset, activation ranges from the
+first N BSDS500 train images; no labels). The baseline is timed again last (drift check). With
 ``--labels N``: for each backend, the default ``segment`` on the first N val images at
 K = 100, 400, 1000 with the backend's features in place of torch's: the share of pixels
 labelled as with the shipped path, and ASA / BR / CO (best annotator, r = 1) of both.
@@ -30,6 +33,7 @@ def main(argv=None):
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--labels", type=int, default=0, help="also compare labels and scores on N val images")
+    ap.add_argument("--int8", type=int, default=0, help="an OpenVINO int8 row, calibrated on N train images")
     args = ap.parse_args(argv)
     import torch
 
@@ -101,7 +105,7 @@ def main(argv=None):
                 path.write_bytes(onnx_bytes)
                 ov_model = core.read_model(str(path))
 
-            def openvino(precision):
+            def openvino(precision, model=ov_model):
                 compiled = {}
                 config = {"INFERENCE_NUM_THREADS": args.threads, "PERFORMANCE_HINT": "LATENCY",
                           "INFERENCE_PRECISION_HINT": precision}
@@ -109,7 +113,7 @@ def main(argv=None):
                 def run(x):  # compiled once per input shape (portrait and landscape)
                     key = tuple(x.shape)
                     if key not in compiled:
-                        m = ov_model.clone()
+                        m = model.clone()
                         m.reshape({m.inputs[0]: list(key)})
                         compiled[key] = core.compile_model(m, "CPU", config)
                     return compiled[key]([x.numpy()])[0]
@@ -118,6 +122,13 @@ def main(argv=None):
             version = ov.__version__.split("-")[0]
             runs.append((f"OpenVINO {version} f32", openvino("f32")))
             runs.append((f"OpenVINO {version} bf16", openvino("bf16")))
+            if args.int8:
+                import nncf
+
+                train = sorted((Path(args.root) / "images" / "train").glob("*.jpg"))[: args.int8]
+                cal = [encode(to_float_rgb(read_image(f))).numpy() for f in train]
+                q8 = nncf.quantize(ov_model, nncf.Dataset(cal), subset_size=len(cal))
+                runs.append((f"OpenVINO {version} int8 (NNCF {nncf.__version__})", openvino("f32", q8)))
     except ImportError:
         print("(openvino not installed: no OpenVINO row)")
     runs.append(("torch fp32 again", fp32))
