@@ -219,6 +219,26 @@ def check_segment_batch_device_path():
         assert b.dtype == np.int32 and b.shape == a.shape and b.min() == 1 and (a == b).mean() > 0.99, (a == b).mean()
 
 
+def check_encode():
+    # the encoding kernels against the torch operations and the CPU's prepare
+    from lnsnet.prepare import encode_on, prepare
+
+    rng = np.random.default_rng(4)
+    ims = [rng.integers(0, 256, (23, 31, 3)).astype(np.uint8), rng.integers(0, 256, (23, 31, 3)).astype(np.uint8),
+           rng.random((23, 31)), rng.integers(0, 65536, (23, 31, 3)).astype(np.uint16)]
+    cpu = torch.device("cpu")
+    for blur, k in ((0.8, 20), (0.0, None)):
+        preps = [prepare(im, blur=blur, n_segments=k, defer=True) for im in ims]
+        xk, sk = encode_on(preps, cpu, kernels=True)
+        xt, st = encode_on(preps, cpu, kernels=False)
+        assert xk.shape == xt.shape == (4, 5, 23, 31)
+        np.testing.assert_allclose(xk.numpy(), xt.numpy(), rtol=0, atol=2e-5)
+        np.testing.assert_allclose(sk, st, rtol=1e-5)
+        for b, im in enumerate(ims):
+            want = prepare(im, blur=blur, n_segments=k)
+            np.testing.assert_allclose(xk[b].numpy(), want.x, rtol=0, atol=2e-4)
+
+
 def check_warm():
     ck.warm(torch.device("cpu"))
     assert "cpu" in ck._warm
@@ -234,4 +254,5 @@ if __name__ == "__main__":
     check_equal_to_torch_steps()
     check_batch_equals_one_by_one()
     check_segment_batch_device_path()
+    check_encode()
     print("ok")

@@ -160,6 +160,20 @@ def encode_torch(rgb: torch.Tensor):
     lab = torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], 1)
     lab64 = lab.double()
     stats = torch.cat([lab64.sum((2, 3)), lab64.square().sum((2, 3))], 1).cpu().numpy()  # one sync a batch
+    mean, scale, pos_scale, colour = _input_scales(stats, h, w)
+    mean_t = torch.from_numpy(mean.astype(np.float32)).to(dev)[:, :, None, None]
+    scale_t = torch.from_numpy(scale.astype(np.float32)).to(dev)[:, :, None, None]
+    ys = ((torch.arange(h, device=dev, dtype=torch.float64) - (h - 1) / 2.0) * pos_scale).float()
+    xs = ((torch.arange(w, device=dev, dtype=torch.float64) - (w - 1) / 2.0) * pos_scale).float()
+    x = torch.cat([(lab - mean_t) * scale_t, ys[None, None, :, None].expand(nb, 1, h, w),
+                   xs[None, None, None, :].expand(nb, 1, h, w)], 1)
+    return x.contiguous(), colour
+
+
+def _input_scales(stats: np.ndarray, h: int, w: int):
+    """From the sums and sums of squares ``(B, 6)`` of each image's L, a, b: the means and
+    the scales ``(B, 3)`` that standardise them (0 for a flat channel, as
+    :func:`encode_image`), the positions' scale and the clustering's colour factors ``(B, 3)``."""
     n = float(h * w)
     mean = stats[:, :3] / n
     sd = np.sqrt(np.maximum(stats[:, 3:] / n - mean**2, 0.0))
@@ -168,13 +182,7 @@ def encode_torch(rgb: torch.Tensor):
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0
-    mean_t = torch.from_numpy(mean.astype(np.float32)).to(dev)[:, :, None, None]
-    scale_t = torch.from_numpy(scale.astype(np.float32)).to(dev)[:, :, None, None]
-    ys = ((torch.arange(h, device=dev, dtype=torch.float64) - (h - 1) / 2.0) * pos_scale).float()
-    xs = ((torch.arange(w, device=dev, dtype=torch.float64) - (w - 1) / 2.0) * pos_scale).float()
-    x = torch.cat([(lab - mean_t) * scale_t, ys[None, None, :, None].expand(nb, 1, h, w),
-                   xs[None, None, None, :].expand(nb, 1, h, w)], 1)
-    return x.contiguous(), np.stack([colour_scale_of(v) for v in sd])
+    return mean, scale, pos_scale, np.stack([colour_scale_of(v) for v in sd])
 
 
 def colour_scale_of(spread) -> np.ndarray:

@@ -64,23 +64,43 @@ class Prepared:
         return Prepared(x[0], self.rgb if self.pending is None else None, self.mask, self.box, self.shape, scale[0])
 
 
-def encode_on(preps: list, device):
+def encode_on(preps: list, device, kernels: bool | None = None):
     """The inputs of images of one shape as one tensor ``(B, 5, H, W)`` on ``device`` and
     their colour factors ``(B, 3)``: pending images (``prepare(..., defer=True)``) decoded to
-    [0, 1], blurred and encoded there together (:func:`lnsnet.features.encode_torch`, one
-    host synchronisation a batch), the others' ``x`` moved."""
+    [0, 1], blurred and encoded there together, the others' ``x`` moved. ``kernels``: by
+    the CUDA kernels (:func:`lnsnet.cluster.cuda.encode`: three launches) instead of torch
+    operations (:func:`lnsnet.features.encode_torch`); None: on a CUDA device where they
+    run. One host synchronisation a batch either way."""
     import torch
 
     from .features import encode_torch
+    from .io import unit_range
 
+    if kernels is None:
+        from .cluster.gpu import use_kernels
+
+        kernels = device.type == "cuda" and use_kernels(device)
     xs: list = [None] * len(preps)
     scales: list = [None] * len(preps)
-    groups: dict = {}  # pending images by their blur
+    groups: dict = {}  # pending images by their blur (and for the kernels, their kind)
     for i, p in enumerate(preps):
         if p.pending is None:
             xs[i], scales[i] = torch.from_numpy(p.x).to(device), p.colour_scale
+        elif kernels:
+            img = p.pending[0]
+            groups.setdefault((p.pending[1], img.dtype == np.uint8, img.shape[2]), []).append(i)
         else:
             groups.setdefault(p.pending[1], []).append(i)
+    if kernels:
+        from .cluster import cuda as ck
+
+        for ((py, px), _, _), idx in groups.items():
+            raw = [preps[i].pending[0] for i in idx]
+            raw = np.stack([r if r.dtype == np.uint8 else unit_range(r) for r in raw])  # uint16 decoded here
+            x, sc = ck.encode(torch.from_numpy(raw).to(device), py, px)
+            for j, i in enumerate(idx):
+                xs[i], scales[i] = x[j], sc[j]
+        return torch.stack(xs), np.stack(scales).astype(np.float32)
     for (py, px), idx in groups.items():
         rgb = []
         for i in idx:

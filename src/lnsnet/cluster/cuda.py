@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 __all__ = ["available", "fits", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
-           "components"]
+           "components", "encode"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _BLOCK1 = 256  # threads per block of the one-dimensional kernels
@@ -254,7 +254,67 @@ def _build():
                 r = parent[r]
             parent[i] = r
 
-    _kernels = dict(assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten)
+    @cuda.jit
+    def _blur_rows(src, out, wts, idx, inv, gray):
+        # the raw image (B, H, W, C: uint8, uint16 or float32) to [0, 1] (divided by inv, as
+        # lnsnet.io.unit_range) and blurred along its rows: out (B, 3, H, W) float32
+        x, y, b = cuda.grid(3)
+        h = out.shape[2]
+        w = out.shape[3]
+        if y >= h or x >= w or b >= out.shape[0]:
+            return
+        n = wts.shape[0]
+        for ch in range(3):
+            c = 0 if gray else ch
+            acc = float32(0.0)
+            for j in range(n):
+                acc += wts[j] * (float32(src[b, idx[y + j], x, c]) / inv)
+            out[b, ch, y, x] = acc
+
+    @cuda.jit
+    def _blur_cols_lab(tmp, lab, wts, idx, m, white):
+        # blurred along the columns, then sRGB to CIELAB (lnsnet.features.encode_torch's formulas)
+        x, y, b = cuda.grid(3)
+        h = lab.shape[2]
+        w = lab.shape[3]
+        if y >= h or x >= w or b >= lab.shape[0]:
+            return
+        n = wts.shape[0]
+        lin = cuda.local.array(3, float32)
+        for ch in range(3):
+            acc = float32(0.0)
+            for j in range(n):
+                acc += wts[j] * tmp[b, ch, y, idx[x + j]]
+            if acc > float32(0.04045):
+                lin[ch] = ((acc + float32(0.055)) / float32(1.055)) ** float32(2.4)
+            else:
+                lin[ch] = acc / float32(12.92)
+        f = cuda.local.array(3, float32)
+        for i in range(3):
+            t = (m[i, 0] * lin[0] + m[i, 1] * lin[1] + m[i, 2] * lin[2]) / white[i]
+            if t > float32(0.008856):
+                f[i] = t ** float32(1.0 / 3.0)
+            else:
+                f[i] = float32(7.787) * t + float32(16.0 / 116.0)
+        lab[b, 0, y, x] = float32(116.0) * f[1] - float32(16.0)
+        lab[b, 1, y, x] = float32(500.0) * (f[0] - f[1])
+        lab[b, 2, y, x] = float32(200.0) * (f[1] - f[2])
+
+    @cuda.jit
+    def _standardise(lab, out, mean, scale, pos_scale, row_mean, col_mean):
+        # the network's input (B, 5, H, W): standardised colour, then row and column
+        x, y, b = cuda.grid(3)
+        h = lab.shape[2]
+        w = lab.shape[3]
+        if y >= h or x >= w or b >= lab.shape[0]:
+            return
+        for c in range(3):
+            out[b, c, y, x] = (lab[b, c, y, x] - mean[b, c]) * scale[b, c]
+        out[b, 3, y, x] = float32((float64(y) - row_mean) * pos_scale)
+        out[b, 4, y, x] = float32((float64(x) - col_mean) * pos_scale)
+
+    _kernels = dict(assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten,
+                    blur_rows=_blur_rows, blur_cols_lab=_blur_cols_lab, standardise=_standardise)
     return _kernels
 
 
@@ -348,10 +408,13 @@ def warm(device: torch.device) -> None:
         lab, _, d = assign(z, feats, pos, ones, cells, cells, 1, 1, 1, keep=True, launcher=run)
         potts_half_sweep(lab, d, cells, cells, 1, 1, ones, ones, torch.ones(1, **f32), 0, launcher=run)
         comp, k = components(torch.tensor([[[0, 0], [1, 0]]], dtype=torch.int64, device=device), launcher=run)
+        x8, _ = encode(torch.zeros((1, 2, 2, 3), dtype=torch.uint8, device=device), 0.8, 0.8, launcher=run)
+        x32, _ = encode(torch.ones((1, 2, 2, 3), dtype=torch.float32, device=device), 0.0, 0.0, launcher=run)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ok = (bool((lab == 0).all()) and k.tolist() == [2] and comp.tolist() == [[[0, 0], [1, 0]]]
-          and float(pos.abs().sum()) == 1.0)
+          and float(pos.abs().sum()) == 1.0 and float(x8[:, :3].abs().sum()) == 0.0  # flat: standardised to 0
+          and float(x32[:, :3].abs().sum()) == 0.0 and float(x8[0, 3, 1, 0]) == -float(x8[0, 3, 0, 0]) != 0)
     if not ok:
         raise RuntimeError(f"the CUDA kernels gave wrong results on a test input: {lab.tolist()}, {comp.tolist()}")
     _warm.add(key)
@@ -447,3 +510,39 @@ def components(labels: torch.Tensor, launcher: Launcher | None = None) -> tuple[
     ids = torch.cumsum(roots, 0) - 1
     counts = roots.reshape(n, -1).sum(1)
     return ids[parent].reshape(n, h, w), counts
+
+
+def _blur_taps(sd: float, n: int, device):
+    """A blur's float32 weights and its index table (scipy's ``reflect`` borders) for an
+    axis of ``n`` pixels: one tap of 1 for no blur."""
+    r = int(4.0 * sd + 0.5) if sd > 1e-15 else 0
+    k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2) if r else np.ones(1)
+    wts = torch.from_numpy((k / k.sum()).astype(np.float32)).to(device)
+    return wts, torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(device)
+
+
+def encode(raw: torch.Tensor, py: float, px: float, launcher: Launcher | None = None):
+    """The network's input of a batch of images (:func:`lnsnet.features.encode_torch`'s,
+    blur and decoding included): ``raw`` ``(B, H, W, C)`` (C 1 or 3; uint8, uint16, or
+    float32 in [0, 1]) on the device, blurred by ``py``, ``px`` pixels. Returns ``((B, 5,
+    H, W)`` float32, ``(B, 3)`` colour factors)``; three launches and one host
+    synchronisation (the channels' statistics)."""
+    from ..features import _M, _WHITE, _input_scales
+
+    n, h, w, c = raw.shape
+    dev = raw.device
+    inv = {torch.uint8: 255.0, torch.uint16: 65535.0}.get(raw.dtype, 1.0)
+    tmp = torch.empty((n, 3, h, w), dtype=torch.float32, device=dev)
+    lab = torch.empty_like(tmp)
+    wy, iy = _blur_taps(py, h, dev)
+    wx, ix = _blur_taps(px, w, dev)
+    m, white = torch.from_numpy(_M).to(dev), torch.from_numpy(_WHITE).to(dev)
+    _call(dev, launcher, "blur_rows", (n, h, w), raw, tmp, wy, iy, np.float32(inv), bool(c == 1))
+    _call(dev, launcher, "blur_cols_lab", (n, h, w), tmp, lab, wx, ix, m, white)
+    lab64 = lab.double()
+    stats = torch.cat([lab64.sum((2, 3)), lab64.square().sum((2, 3))], 1).cpu().numpy()
+    mean, scale, pos_scale, colour = _input_scales(stats, h, w)
+    out = torch.empty((n, 5, h, w), dtype=torch.float32, device=dev)
+    _call(dev, launcher, "standardise", (n, h, w), lab, out, torch.from_numpy(mean.astype(np.float32)).to(dev),
+          torch.from_numpy(scale.astype(np.float32)).to(dev), float(pos_scale), (h - 1) / 2.0, (w - 1) / 2.0)
+    return out, colour
