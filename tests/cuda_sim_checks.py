@@ -239,6 +239,26 @@ def check_encode():
             np.testing.assert_allclose(xk[b].numpy(), want.x, rtol=0, atol=2e-4)
 
 
+def check_edge_weights_and_contrast():
+    # the two kernels of the clustering's set-up against its torch operations
+    from lnsnet.cluster.gpu import _contrast, _edge_weights
+
+    rng = np.random.default_rng(5)
+    image = torch.from_numpy(rng.random((2, 3, 9, 13), dtype=np.float32))
+    np.testing.assert_allclose(ck.edge_weights(image, 2.0).numpy(), _edge_weights(image, 2.0).numpy(), rtol=1e-6)
+    flat = torch.ones((1, 3, 4, 5))
+    assert torch.equal(ck.edge_weights(flat, 2.0), torch.ones((1, 4, 5)))  # no steps: weight 1
+    z = torch.from_numpy(rng.random((2, 4, 9, 13), dtype=np.float32))
+    a2 = torch.from_numpy(rng.random((2, 4), dtype=np.float32))
+    beta = torch.tensor([0.5, 2.0])
+    for zz, aa in ((z, a2), (None, None)):
+        got = ck.contrast(image, zz, aa, beta)
+        want = _contrast(image, zz, aa, beta)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-6, atol=1e-7)
+    assert float(got[0][:, :, -1].abs().sum()) == 0 and float(got[1][:, -1].abs().sum()) == 0  # no pair beyond
+
+
 def check_warm():
     ck.warm(torch.device("cpu"))
     assert "cpu" in ck._warm
@@ -255,4 +275,5 @@ if __name__ == "__main__":
     check_batch_equals_one_by_one()
     check_segment_batch_device_path()
     check_encode()
+    check_edge_weights_and_contrast()
     print("ok")

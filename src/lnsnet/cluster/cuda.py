@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 __all__ = ["available", "fits", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
-           "components", "encode"]
+           "components", "encode", "edge_weights", "contrast"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _BLOCK1 = 256  # threads per block of the one-dimensional kernels
@@ -313,8 +313,60 @@ def _build():
         out[b, 3, y, x] = float32((float64(y) - row_mean) * pos_scale)
         out[b, 4, y, x] = float32((float64(x) - col_mean) * pos_scale)
 
+    @cuda.jit
+    def _edge_g(image, g):
+        # the largest squared colour step from a pixel to its 4-neighbours (B, H, W)
+        x, y, b = cuda.grid(3)
+        h = image.shape[2]
+        w = image.shape[3]
+        if y >= h or x >= w or b >= image.shape[0]:
+            return
+        best = float32(0.0)
+        for k in range(4):
+            yy = y - 1 if k == 0 else (y + 1 if k == 1 else y)
+            xx = x - 1 if k == 2 else (x + 1 if k == 3 else x)
+            if yy < 0 or yy >= h or xx < 0 or xx >= w:
+                continue
+            acc = float32(0.0)
+            for c in range(image.shape[1]):
+                t = image[b, c, yy, xx] - image[b, c, y, x]
+                acc += t * t
+            if acc > best:
+                best = acc
+        g[b, y, x] = best
+
+    @cuda.jit
+    def _contrast(image, z, a2, use_z, beta, right, down):
+        # exp(-beta d) of the pairs to the right and below (0 on the last column / row), d
+        # the squared colour step plus the a2-weighted squared feature steps
+        x, y, b = cuda.grid(3)
+        h = image.shape[2]
+        w = image.shape[3]
+        if y >= h or x >= w or b >= image.shape[0]:
+            return
+        nb = -beta[b]
+        for k in range(2):
+            yy = y + 1 if k == 1 else y
+            xx = x + 1 if k == 0 else x
+            e = float32(0.0)
+            if yy < h and xx < w:
+                d = float32(0.0)
+                for c in range(image.shape[1]):
+                    t = image[b, c, yy, xx] - image[b, c, y, x]
+                    d += t * t
+                if use_z:
+                    for c in range(z.shape[1]):
+                        t = z[b, c, yy, xx] - z[b, c, y, x]
+                        d += a2[b, c] * (t * t)
+                e = math.exp(nb * d)
+            if k == 0:
+                right[b, y, x] = e
+            else:
+                down[b, y, x] = e
+
     _kernels = dict(assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten,
-                    blur_rows=_blur_rows, blur_cols_lab=_blur_cols_lab, standardise=_standardise)
+                    blur_rows=_blur_rows, blur_cols_lab=_blur_cols_lab, standardise=_standardise, edge_g=_edge_g,
+                    contrast=_contrast)
     return _kernels
 
 
@@ -546,3 +598,28 @@ def encode(raw: torch.Tensor, py: float, px: float, launcher: Launcher | None = 
     _call(dev, launcher, "standardise", (n, h, w), lab, out, torch.from_numpy(mean.astype(np.float32)).to(dev),
           torch.from_numpy(scale.astype(np.float32)).to(dev), float(pos_scale), (h - 1) / 2.0, (w - 1) / 2.0)
     return out, colour
+
+
+def edge_weights(image: torch.Tensor, edge_scale: float, launcher: Launcher | None = None) -> torch.Tensor:
+    """:func:`lnsnet.cluster.gpu._edge_weights` of a batch ``(B, 3, H, W)`` float32 (one
+    launch for the steps; the mean and the exponential in torch, without a host sync)."""
+    n, _, h, w = image.shape
+    g = torch.empty((n, h, w), dtype=torch.float32, device=image.device)
+    _call(image.device, launcher, "edge_g", (n, h, w), image, g)
+    mean = g.double().mean((1, 2))
+    flat = (mean <= 1e-12)[:, None, None]
+    scale = (-1.0 / (mean.clamp_min(1e-12) * edge_scale)).float()[:, None, None]
+    return torch.where(flat, torch.ones_like(g), torch.exp(g * scale))
+
+
+def contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | None, beta: torch.Tensor,
+             launcher: Launcher | None = None):
+    """:func:`lnsnet.cluster.gpu._contrast` of a batch in one launch: ``(right, down)``."""
+    n, _, h, w = image.shape
+    right = torch.empty((n, h, w), dtype=torch.float32, device=image.device)
+    down = torch.empty_like(right)
+    use_z = z is not None
+    zz = z if use_z else _dummy(image.device, "z", (1, 1, 1, 1), torch.float32)
+    aa = a2 if use_z else _dummy(image.device, "a2", (1, 1), torch.float32)
+    _call(image.device, launcher, "contrast", (n, h, w), image, zz, aa, use_z, beta, right, down)
+    return right, down

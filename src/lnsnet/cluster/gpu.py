@@ -221,21 +221,28 @@ def use_kernels(device: torch.device) -> bool:
     return True
 
 
-def _inputs(z, image, grid, seed_feats, seed_pos, options, extra):
+def _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=False):
     """The clustering's inputs on ``z``'s device in float32, batched ``(B, ...)``: the
     features with the extra channels, the colour, the spatial weight map (None without a
-    spatial term), the seeds' features and positions (copies: the rounds move them)."""
+    spatial term; its colour steps by a CUDA kernel with ``kernels``), the seeds' features
+    and positions (copies: the rounds move them)."""
     dev = z.device
     z = z.float()
     if extra is not None:
         z = torch.cat([z, extra.to(dev, torch.float32)], 1)
-    image = image.to(dev, torch.float32)
+    image = image.to(dev, torch.float32).contiguous()
     n, _, h, w = z.shape
     weight = options.compactness / (grid.cell_size[0] * grid.cell_size[1])
     wmap = None
-    if weight > 0:
-        wmap = weight * (_edge_weights(image, options.edge_scale) if options.edge_scale > 0
-                         else torch.ones((n, h, w), device=dev))
+    if weight > 0 and options.edge_scale > 0:
+        if kernels:
+            from .cuda import edge_weights
+
+            wmap = weight * edge_weights(image, options.edge_scale)
+        else:
+            wmap = weight * _edge_weights(image, options.edge_scale)
+    elif weight > 0:
+        wmap = torch.full((n, h, w), float(weight), device=dev)
     return (z, image, wmap, seed_feats.to(dev, torch.float32).clone().contiguous(),
             seed_pos.to(dev, torch.float32).clone().contiguous())
 
@@ -250,7 +257,7 @@ def cluster_batch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: 
     from . import cuda as ck
 
     dev = z.device
-    z, image, wmap, feats, pos = _inputs(z, image, grid, seed_feats, seed_pos, options, extra)
+    z, image, wmap, feats, pos = _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=True)
     n, c = z.shape[:2]
     pr, pc = grid.pixel_cells(dev)
     zl = z.permute(0, 2, 3, 1).contiguous()
@@ -265,7 +272,7 @@ def cluster_batch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: 
         keep = options.smoothing > 0
         lab, best, dists = ck.assign(*args, keep=keep, launcher=run)
         if keep:
-            right, down, lam = _smoothing_terms(image, z, best, options)
+            right, down, lam = _smoothing_terms(image, z, best, options, kernels=True)
             for _ in range(options.SMOOTHING_SWEEPS):
                 for colour in (0, 1):
                     ck.potts_half_sweep(lab, dists, pr, pc, grid.cols, options.window, right, down, lam, colour,
@@ -314,7 +321,7 @@ def _rounds_torch(asg, z, feats, pos, n, iterations):
     return feats, pos
 
 
-def _smoothing_terms(image, z, best, options):
+def _smoothing_terms(image, z, best, options, kernels=False):
     """The Potts term's pair weights (right, down; ``(B, H, W)``) and its weight ``lam``
     ``(B,)`` float32 (the smoothing times the median of each image's least distances
     ``best`` ``(B, H, W)``) of a batch (``image`` ``(B, 3, H, W)``, ``z`` ``(B, C, H, W)``)."""
@@ -335,6 +342,11 @@ def _smoothing_terms(image, z, best, options):
     else:
         totals = lab_sq.cpu().numpy()
     beta = torch.tensor([_beta(float(t), pairs) for t in totals], dtype=torch.float32, device=dev)
-    right, down = _contrast(image, zc, a2t, beta)
+    if kernels:
+        from .cuda import contrast
+
+        right, down = contrast(image, zc, a2t, beta)
+    else:
+        right, down = _contrast(image, zc, a2t, beta)
     lam = (options.smoothing * _medians(best.reshape(n, -1)).clamp_min(1e-6)).float()
     return right, down, lam
