@@ -259,6 +259,21 @@ def check_edge_weights_and_contrast():
     assert float(got[0][:, :, -1].abs().sum()) == 0 and float(got[1][:, -1].abs().sum()) == 0  # no pair beyond
 
 
+def check_connectivity_kernels():
+    # enforce_connectivity_torch with its kernels (components, offers) against the CPU's
+    from lnsnet.connectivity import enforce_connectivity, enforce_connectivity_torch
+
+    rng = np.random.default_rng(6)
+    labs = [rng.integers(0, n, (17, 21)) for n in (2, 4, 30)] + [np.zeros((17, 21), int)]
+    feats = [rng.random((17, 21, 3)).astype(np.float32) for _ in labs]
+    feats[1][:] = 0.5  # all ties: the smallest id wins
+    for k, cap in ((10, None), (60, 40), (3, None)):
+        want = [enforce_connectivity(lab, f, n_segments=k, max_segments=cap) for lab, f in zip(labs, feats)]
+        got = enforce_connectivity_torch(torch.from_numpy(np.stack(labs).astype(np.int64)),
+                                         torch.from_numpy(np.stack(feats)), k, 0.25, cap, kernels=True)
+        assert all(np.array_equal(g, w) for g, w in zip(got.numpy(), want)), (k, cap)
+
+
 def check_warm():
     ck.warm(torch.device("cpu"))
     assert "cpu" in ck._warm
@@ -276,4 +291,5 @@ if __name__ == "__main__":
     check_segment_batch_device_path()
     check_encode()
     check_edge_weights_and_contrast()
+    check_connectivity_kernels()
     print("ok")

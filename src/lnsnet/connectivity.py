@@ -364,26 +364,28 @@ def _join(best_dst, k):
 
 
 def enforce_connectivity_torch(labels, features, n_segments: int, min_size_factor: float = 0.25,
-                               max_segments: int | None = None, max_rounds: int = 64):
+                               max_segments: int | None = None, max_rounds: int = 64, kernels: bool | None = None):
     """:func:`enforce_connectivity` (no mask, no orphans) on tensors, where they are (a
     GPU), for one image or a batch: ``labels`` ``(H, W)`` or ``(B, H, W)`` int64,
-    ``features`` ``(H, W, C)`` or ``(B, H, W, C)`` float. The components by the CUDA
-    kernels on a CUDA device (:func:`lnsnet.cluster.cuda.components`), else by
-    :func:`components`; each merging round's sizes, means and offers by torch operations
-    for the whole batch, the joining of the pieces on the host. Returns int64 labels
+    ``features`` ``(H, W, C)`` or ``(B, H, W, C)`` float. With ``kernels`` (None: on a
+    CUDA device) the components and each round's offers by CUDA kernels
+    (:func:`lnsnet.cluster.cuda.components`, :func:`lnsnet.cluster.cuda.offers`), else by
+    :func:`components` and torch operations; the sizes and means by torch operations for the
+    whole batch, the joining of the pieces on the host. Returns int64 labels
     ``0..k-1`` of each image on the labels' device, equal to :func:`enforce_connectivity`'s
     (up to the order of the float64 sums of the means, which a GPU's atomics do not keep)."""
     import torch
 
     if labels.dim() == 2:
         return enforce_connectivity_torch(labels[None], features[None], n_segments, min_size_factor, max_segments,
-                                          max_rounds)[0]
+                                          max_rounds, kernels)[0]
     nb, h, w = labels.shape
     dev = labels.device
-    if labels.is_cuda:
+    kernels = labels.is_cuda if kernels is None else kernels
+    if kernels:
         from .cluster import cuda as ck
 
-        comp, counts = ck.components(labels)
+        comp, counts = ck.components(labels.contiguous())
     else:
         parts = [components(lab) for lab in labels.cpu().numpy()]
         counts = torch.tensor([k for _, k in parts], dtype=torch.int64)
@@ -395,8 +397,8 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
     min_size = int(min_size_factor * (h * w / max(int(n_segments), 1)))
     f64 = features.reshape(nb * h * w, -1).double()
     nf = f64.shape[1]
-    pairs = [(comp[:, :, :-1].reshape(-1), comp[:, :, 1:].reshape(-1)),  # left - right
-             (comp[:, :-1].reshape(-1), comp[:, 1:].reshape(-1))]  # up - down
+    pairs = [] if kernels else [(comp[:, :, :-1].reshape(-1), comp[:, :, 1:].reshape(-1)),  # left - right
+                                (comp[:, :-1].reshape(-1), comp[:, 1:].reshape(-1))]  # up - down
     for _ in range(max_rounds):
         flat = comp.reshape(-1)
         sizes = torch.bincount(flat, minlength=k)
@@ -418,22 +420,9 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
         small &= torch.from_numpy(active).to(dev)[owner]
         means = torch.zeros((k, nf), dtype=torch.float64, device=dev).index_add_(0, flat, f64)
         means /= sizes.clamp_min(1).double()[:, None]
-        a = torch.cat([p[0] for p in pairs])
-        b = torch.cat([p[1] for p in pairs])
-        ne = a != b
-        a, b = a[ne], b[ne]
-        sa, sb = small[a], small[b]
-        s = torch.cat([a[sa], b[sb]])  # a small piece and the neighbour offered to it
-        d = torch.cat([b[sa], a[sb]])
-        if s.numel() == 0:
-            break
-        diff = means[s] - means[d]
-        cost = torch.zeros(s.shape[0], dtype=torch.float64, device=dev)
-        for j in range(nf):  # in channel order, as the compiled kernel sums
-            cost = cost + diff[:, j] * diff[:, j]
-        best = torch.full((k,), float("inf"), dtype=torch.float64, device=dev).scatter_reduce_(0, s, cost, "amin")
-        tie = cost == best[s]
-        dst = torch.full((k,), k, dtype=torch.int64, device=dev).scatter_reduce_(0, s[tie], d[tie], "amin")
+        dst = ck.offers(comp, small, means) if kernels else _offers_torch(pairs, small, means)
+        if not bool((dst < k).any()):
+            break  # no small piece has a neighbour
         dst = torch.where(dst < k, dst, torch.full_like(dst, -1))
         group, k = _join(dst.cpu().numpy(), k)
         own = np.repeat(np.arange(nb), counts)  # the image of each piece, on the host
@@ -444,3 +433,26 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
         pairs = [(lut[p], lut[q]) for p, q in pairs]
     first = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]])).to(dev)
     return comp - first[:, None, None]
+
+
+def _offers_torch(pairs, small, means):
+    """:func:`lnsnet.cluster.cuda.offers` by torch operations, from the ``pairs`` of
+    4-neighbours' piece ids (left-right, up-down)."""
+    import torch
+
+    k = means.shape[0]
+    dev = means.device
+    a = torch.cat([p[0] for p in pairs])
+    b = torch.cat([p[1] for p in pairs])
+    ne = a != b
+    a, b = a[ne], b[ne]
+    sa, sb = small[a], small[b]
+    s = torch.cat([a[sa], b[sb]])  # a small piece and the neighbour offered to it
+    d = torch.cat([b[sa], a[sb]])
+    diff = means[s] - means[d]
+    cost = torch.zeros(s.shape[0], dtype=torch.float64, device=dev)
+    for j in range(means.shape[1]):  # in channel order, as the compiled kernel sums
+        cost = cost + diff[:, j] * diff[:, j]
+    best = torch.full((k,), float("inf"), dtype=torch.float64, device=dev).scatter_reduce_(0, s, cost, "amin")
+    tie = cost == best[s]
+    return torch.full((k,), k, dtype=torch.int64, device=dev).scatter_reduce_(0, s[tie], d[tie], "amin")

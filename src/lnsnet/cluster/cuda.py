@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 __all__ = ["available", "fits", "warm", "Launcher", "round_buffers", "assign", "update_seeds", "potts_half_sweep",
-           "components", "encode", "edge_weights", "contrast"]
+           "components", "offers", "encode", "edge_weights", "contrast"]
 
 _BLOCK = (32, 8)  # threads per block along x (columns) and y (rows)
 _BLOCK1 = 256  # threads per block of the one-dimensional kernels
@@ -364,7 +364,44 @@ def _build():
             else:
                 down[b, y, x] = e
 
-    _kernels = dict(assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten,
+    @cuda.jit
+    def _offers(comp, small, means, best, dst, second):
+        # each small piece's best neighbour to merge into (lnsnet.connectivity's rule: the
+        # least squared distance of the mean features, ties to the smallest id): over the
+        # pairs of 4-neighbours in different pieces, first the least cost (second False),
+        # then the smallest id at that cost (second True)
+        x, y, b = cuda.grid(3)
+        h = comp.shape[1]
+        w = comp.shape[2]
+        if y >= h or x >= w or b >= comp.shape[0]:
+            return
+        a = comp[b, y, x]
+        for k in range(2):
+            if k == 0:
+                if x + 1 >= w:
+                    continue
+                o = comp[b, y, x + 1]
+            else:
+                if y + 1 >= h:
+                    continue
+                o = comp[b, y + 1, x]
+            if o == a or (small[a] == 0 and small[o] == 0):
+                continue
+            cost = float64(0.0)
+            for j in range(means.shape[1]):
+                t = means[a, j] - means[o, j]
+                cost += t * t
+            for side in range(2):
+                s = a if side == 0 else o
+                d = o if side == 0 else a
+                if small[s] == 0:
+                    continue
+                if not second:
+                    cuda.atomic.min(best, s, cost)
+                elif cost == best[s]:
+                    cuda.atomic.min(dst, s, d)
+
+    _kernels = dict(offers=_offers, assign=_assign, update=_update, potts=_potts, cc_union=_cc_union, cc_flatten=_cc_flatten,
                     blur_rows=_blur_rows, blur_cols_lab=_blur_cols_lab, standardise=_standardise, edge_g=_edge_g,
                     contrast=_contrast)
     return _kernels
@@ -462,11 +499,18 @@ def warm(device: torch.device) -> None:
         comp, k = components(torch.tensor([[[0, 0], [1, 0]]], dtype=torch.int64, device=device), launcher=run)
         x8, _ = encode(torch.zeros((1, 2, 2, 3), dtype=torch.uint8, device=device), 0.8, 0.8, launcher=run)
         x32, _ = encode(torch.ones((1, 2, 2, 3), dtype=torch.float32, device=device), 0.0, 0.0, launcher=run)
+        img = torch.zeros((1, 3, 2, 2), **f32)
+        ew = edge_weights(img, 2.0, launcher=run)
+        right, _ = contrast(img, torch.zeros((1, 1, 2, 2), **f32), torch.ones((1, 1), **f32), torch.ones(1, **f32),
+                            launcher=run)
+        dst = offers(comp, torch.tensor([True, False], device=device),
+                     torch.tensor([[0.0], [1.0]], dtype=torch.float64, device=device), launcher=run)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ok = (bool((lab == 0).all()) and k.tolist() == [2] and comp.tolist() == [[[0, 0], [1, 0]]]
           and float(pos.abs().sum()) == 1.0 and float(x8[:, :3].abs().sum()) == 0.0  # flat: standardised to 0
-          and float(x32[:, :3].abs().sum()) == 0.0 and float(x8[0, 3, 1, 0]) == -float(x8[0, 3, 0, 0]) != 0)
+          and float(x32[:, :3].abs().sum()) == 0.0 and float(x8[0, 3, 1, 0]) == -float(x8[0, 3, 0, 0]) != 0
+          and bool((ew == 1).all()) and right[0].tolist() == [[1.0, 0.0], [1.0, 0.0]] and dst.tolist() == [1, 2])
     if not ok:
         raise RuntimeError(f"the CUDA kernels gave wrong results on a test input: {lab.tolist()}, {comp.tolist()}")
     _warm.add(key)
@@ -623,3 +667,19 @@ def contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | Non
     aa = a2 if use_z else _dummy(image.device, "a2", (1, 1), torch.float32)
     _call(image.device, launcher, "contrast", (n, h, w), image, zz, aa, use_z, beta, right, down)
     return right, down
+
+
+def offers(comp: torch.Tensor, small: torch.Tensor, means: torch.Tensor, launcher: Launcher | None = None):
+    """The merge target of every small piece of ``comp`` ``(B, H, W)`` int64 (piece ids
+    over the batch; ``small`` ``(k,)`` bool, ``means`` ``(k, F)`` float64): ``(k,)`` int64,
+    the adjacent piece of least squared mean distance (ties: the smallest id), ``k`` where
+    a piece has no target. Two launches."""
+    k = means.shape[0]
+    dev = comp.device
+    best = torch.full((k,), float("inf"), dtype=torch.float64, device=dev)
+    dst = torch.full((k,), k, dtype=torch.int64, device=dev)
+    sm = small.to(torch.uint8)
+    n, h, w = comp.shape
+    _call(dev, launcher, "offers", (n, h, w), comp, sm, means, best, dst, False)
+    _call(dev, launcher, "offers", (n, h, w), comp, sm, means, best, dst, True)
+    return dst
