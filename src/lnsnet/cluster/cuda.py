@@ -1,8 +1,12 @@
-"""CUDA kernels (numba) of the compact clustering and of the connectivity step on a GPU.
+"""CUDA kernels (numba) of the GPU path: encoding, compact clustering, connectivity.
 
 ==================  =====================================================  ===========================
 kernel              computes                                               same as
 ==================  =====================================================  ===========================
+``blur_rows``,      the image decoded to [0, 1] and blurred along rows,    ``features.encode_torch``
+``blur_cols_lab``,  then along columns and converted to CIELAB; the        and ``prepare.
+``standardise``     network's input (standardised colour, positions)       _gaussian_torch``
+``edge_g``          the largest squared colour step to a 4-neighbour       ``gpu._edge_weights``
 ``assign``          each pixel's least distance over the seeds of the      ``gpu._Assigner`` distances
                     ``window x window`` cells around its own (first of     and ``pick``
                     equals), optionally every candidate's distance, and
@@ -10,14 +14,17 @@ kernel              computes                                               same 
 ``update``          the seeds moved to the means of their pixels           ``gpu._rounds_torch``
 ``potts``           one checkerboard half-sweep of ICM of the              ``gpu._potts_half_sweep``
                     contrast-sensitive Potts energy, in place
+``contrast``        the Potts term's pair weights (right, down)            ``gpu._contrast``
 ``cc_union``,       4-connected components of equal labels: union-find     ``connectivity.components``
 ``cc_flatten``      with atomic-min linking (Playne & Hawick 2018), each
                     root the component's first pixel in raster order
+``offers``          each small piece's merge target (least mean-feature    ``connectivity._offers_torch``
+                    distance, ties to the smallest id), in two launches
 ==================  =====================================================  ===========================
 
 Each kernel takes a batch of images of one shape, ``(B, H, W)``: one thread per pixel of
 each image (per seed in ``update``, per pixel of the batch in ``cc_flatten``), float32
-arithmetic in the torch steps' order (the sum over channels in channel order), so the
+arithmetic (float64 for sums and the connectivity's means) in the torch steps' order (the sum over channels in channel order), so the
 labels equal the torch steps' on nearly every pixel (fused multiply-adds may flip
 near-ties). Written out in torch, each step is tens of small kernel launches per image; a
 GPU then waits on the host (about 4,400 launches, 63 ms per 481x321 image on an H200,
