@@ -251,7 +251,8 @@ def check_edge_weights_and_contrast():
     z = torch.from_numpy(rng.random((2, 4, 9, 13), dtype=np.float32))
     a2 = torch.from_numpy(rng.random((2, 4), dtype=np.float32))
     beta = torch.tensor([0.5, 2.0])
-    for zz, aa in ((z, a2), (None, None)):
+    z_last = z.contiguous(memory_format=torch.channels_last)  # as the network may give it
+    for zz, aa in ((z, a2), (None, None), (z_last, a2)):
         got = ck.contrast(image, zz, aa, beta)
         want = _contrast(image, zz, aa, beta)
         for g, w in zip(got, want):

@@ -87,3 +87,13 @@ def test_images_beyond_the_kernels_grid_take_the_other_path(monkeypatch):
     opts = ClusterOptions.parse("compact")
     assert device_connectivity(cuda, opts, post, (8, 481))
     assert not device_connectivity(cuda, opts, post, (1, 600_000))
+    # the encoding too: a 600,000-row image takes the torch operations even when the
+    # kernels are asked for (here no CUDA kernel could run: a launch would fail)
+    import numpy as np
+
+    from lnsnet.prepare import encode_on, prepare
+
+    tall = np.zeros((600_000, 2, 3), np.uint8)
+    tall[::2] = 200
+    x, _ = encode_on([prepare(tall, defer=True)], torch.device("cpu"), kernels=True)
+    assert x.shape == (1, 5, 600_000, 2) and float(x[0, 0].abs().max()) > 0

@@ -242,6 +242,7 @@ def test_deferred_images_are_encoded_together_as_one_by_one():
         np.testing.assert_allclose(x[b].numpy(), one.x.numpy(), rtol=0, atol=1e-5)
         np.testing.assert_allclose(scales[b], one.colour_scale, rtol=1e-6)
     np.testing.assert_array_equal(x[1].numpy(), preps[1].x)  # a ready image is moved as it is
+    assert torch.equal(preps[0].on_device("cpu").x, preps[0].on_device(torch.device("cpu")).x)  # a name will do
 
 
 def test_deferred_images_segment_as_the_cpu_path():

@@ -76,6 +76,7 @@ def encode_on(preps: list, device, kernels: bool | None = None):
     from .features import encode_torch
     from .io import unit_range
 
+    device = torch.device(device)
     if kernels is None:
         from .cluster.gpu import use_kernels
 
@@ -83,6 +84,10 @@ def encode_on(preps: list, device, kernels: bool | None = None):
     xs: list = [None] * len(preps)
     scales: list = [None] * len(preps)
     groups: dict = {}  # pending images by their blur (and for the kernels, their kind)
+    if kernels:
+        from .cluster.cuda import fits
+
+        kernels = fits(len(preps), preps[0].hw[0])  # CUDA's grid limits: else torch operations
     for i, p in enumerate(preps):
         if p.pending is None:
             xs[i], scales[i] = torch.from_numpy(p.x).to(device), p.colour_scale

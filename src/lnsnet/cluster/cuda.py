@@ -670,7 +670,7 @@ def contrast(image: torch.Tensor, z: torch.Tensor | None, a2: torch.Tensor | Non
     right = torch.empty((n, h, w), dtype=torch.float32, device=image.device)
     down = torch.empty_like(right)
     use_z = z is not None
-    zz = z if use_z else _dummy(image.device, "z", (1, 1, 1, 1), torch.float32)
+    zz = z.contiguous() if use_z else _dummy(image.device, "z", (1, 1, 1, 1), torch.float32)  # as warm() compiled
     aa = a2 if use_z else _dummy(image.device, "a2", (1, 1), torch.float32)
     _call(image.device, launcher, "contrast", (n, h, w), image, zz, aa, use_z, beta, right, down)
     return right, down
