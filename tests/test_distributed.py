@@ -61,8 +61,14 @@ def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp
     src = _images(tmp_path / "in", 7)
     assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "12", "-q"]) == 2
     capsys.readouterr()
+    # a temporary file left by a worker killed mid-write in an earlier run is cleared
+    stem = sorted(p.stem for p in src.iterdir() if not p.name.startswith("broken"))[0]
+    (tmp_path / "ray").mkdir()
+    stale = tmp_path / "ray" / f".{stem}_labels.png.k1ll3d.tmp"
+    stale.write_bytes(b"half a png")
     rc = main(["segment", str(src), "-o", str(tmp_path / "ray"), "-k", "12", "-q", "--engine", "ray",
                "--batch-size", "3"])
+    assert not stale.exists()
     err = capsys.readouterr().err
     assert rc == 2  # the broken file fails ...
     assert "broken.png" in err and err.count("error:") == 1  # ... reported once, by name

@@ -28,7 +28,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .jobs import Outcome, SegmentOptions, pending, segment_files
+from .jobs import Outcome, SegmentOptions, output_paths, pending, segment_files
 
 __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
@@ -139,6 +139,9 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
     for f in todo:
         if str(f) not in done:  # cannot happen unless Ray lost a row; say so rather than hide it
             done[str(f)] = Outcome(str(f), "failed", f"{f}: no result came back from the Ray workers")
+        for path in output_paths(f, Path(out_dir), opts).values():  # a worker killed mid-write leaves
+            for tmp in path.parent.glob(f".{path.name}.*.tmp"):  # its temporary file (io.atomic_write)
+                tmp.unlink(missing_ok=True)
     outcomes += [done[str(f)] for f in todo]
     order = {str(f): i for i, f in enumerate(files)}
     return sorted(outcomes, key=lambda o: order.get(o.file, len(order)))
