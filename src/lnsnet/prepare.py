@@ -43,7 +43,7 @@ class Prepared:
     box: tuple[int, int, int, int]
     shape: tuple[int, int]
     colour_scale: np.ndarray | None
-    #: an image checked but not yet encoded (``prepare(..., device=...)``): the image
+    #: an image checked but not yet encoded (``prepare(..., defer=True)``): the image
     #: ``(h, w, c)`` as given (c 1 or 3) and the blur ``(rows, columns)`` in pixels;
     #: :meth:`on_device` encodes it there
     pending: tuple | None = None
@@ -132,17 +132,26 @@ def _gaussian_torch(img, py: float, px: float):
     for axis, sd in ((img.dim() - 2, py), (img.dim() - 1, px)):
         if sd <= 1e-15:
             continue
-        r = int(4.0 * sd + 0.5)
-        k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2)
-        k = torch.from_numpy((k / k.sum()).astype(np.float32)).to(img.device)
         n = img.shape[axis]
-        idx = torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(img.device)  # scipy's reflect
+        k, idx = gaussian_taps(sd, n, img.device)
         padded = img.index_select(axis, idx)
         out = torch.zeros_like(img)
-        for j in range(2 * r + 1):
+        for j in range(k.shape[0]):
             out += k[j] * padded.narrow(axis, j, n)
         img = out
     return img
+
+
+def gaussian_taps(sd: float, n: int, device):
+    """scipy's Gaussian kernel (truncated at 4 sigma) as float32 weights, and the index table
+    of an axis of ``n`` pixels padded by its radius with scipy's ``reflect`` borders (tensors
+    on ``device``); one tap of 1 for no blur."""
+    import torch
+
+    r = int(4.0 * sd + 0.5) if sd > 1e-15 else 0
+    k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2) if r else np.ones(1)
+    wts = torch.from_numpy((k / k.sum()).astype(np.float32)).to(device)
+    return wts, torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(device)
 
 
 def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:

@@ -615,15 +615,6 @@ def components(labels: torch.Tensor, launcher: Launcher | None = None) -> tuple[
     return ids[parent].reshape(n, h, w), counts
 
 
-def _blur_taps(sd: float, n: int, device):
-    """A blur's float32 weights and its index table (scipy's ``reflect`` borders) for an
-    axis of ``n`` pixels: one tap of 1 for no blur."""
-    r = int(4.0 * sd + 0.5) if sd > 1e-15 else 0
-    k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2) if r else np.ones(1)
-    wts = torch.from_numpy((k / k.sum()).astype(np.float32)).to(device)
-    return wts, torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(device)
-
-
 def encode(raw: torch.Tensor, py: float, px: float, launcher: Launcher | None = None):
     """The network's input of a batch of images (:func:`lnsnet.features.encode_torch`'s,
     blur and decoding included): ``raw`` ``(B, H, W, C)`` (C 1 or 3; uint8, uint16, or
@@ -631,14 +622,15 @@ def encode(raw: torch.Tensor, py: float, px: float, launcher: Launcher | None = 
     H, W)`` float32, ``(B, 3)`` colour factors)``; three launches and one host
     synchronisation (the channels' statistics)."""
     from ..features import _M, _WHITE, _input_scales
+    from ..prepare import gaussian_taps
 
     n, h, w, c = raw.shape
     dev = raw.device
     inv = {torch.uint8: 255.0, torch.uint16: 65535.0}.get(raw.dtype, 1.0)
     tmp = torch.empty((n, 3, h, w), dtype=torch.float32, device=dev)
     lab = torch.empty_like(tmp)
-    wy, iy = _blur_taps(py, h, dev)
-    wx, ix = _blur_taps(px, w, dev)
+    wy, iy = gaussian_taps(py, h, dev)
+    wx, ix = gaussian_taps(px, w, dev)
     m, white = torch.from_numpy(_M).to(dev), torch.from_numpy(_WHITE).to(dev)
     _call(dev, launcher, "blur_rows", (n, h, w), raw, tmp, wy, iy, np.float32(inv), bool(c == 1))
     _call(dev, launcher, "blur_cols_lab", (n, h, w), tmp, lab, wx, ix, m, white)
