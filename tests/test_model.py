@@ -14,7 +14,10 @@ def test_parameter_count_matches_hand_count():
     # SEL: conv 20->20 (3x3): 3620; conv 20->2 (1x1): 42.  Reconstruction 20->5, no bias: 100
     assert sum(p.numel() for p in m.embedder.parameters()) == fem == 7390
     assert sum(p.numel() for p in m.seed_layer.parameters()) == 3662
-    assert sum(p.numel() for p in m.parameters()) == fem + 3662 + 100
+    # contour head (width 12): conv 3->12 (3x3): 336; three convs 12->12 (3x3): 3*1308 = 3924;
+    # 1x1 36->1: 37
+    assert sum(p.numel() for p in m.contour_head.parameters()) == 336 + 3924 + 37 == 4297
+    assert sum(p.numel() for p in m.parameters()) == fem + 3662 + 100 + 4297
 
 
 def test_shapes_and_seeds_stay_in_their_cells():

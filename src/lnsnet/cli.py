@@ -294,6 +294,8 @@ def _cmd_train(args) -> int:
         **_passed_on(args, "iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed"),
         **({} if args.lr is None else {"lr": args.lr}),
         n_neighbours=args.neighbours,
+        contour_iterations=args.contour_iterations,
+        contours_only=args.contours_only,
         contour=args.contour if args.boundaries is None else "user",
         n_segments=tuple(args.n_segments),
     )
@@ -600,6 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="K values; each image draws one (seeded) (default 100,200,400)")
     t.add_argument("--contour", choices=("sobel", "canny"), default="sobel", help="contour prior for GBL (default sobel)")
     t.add_argument("--boundaries", default=None, help="folder of user boundary maps <image stem>.png/.npy in [0,1]")
+    t.add_argument("--contour-iterations", type=int, default=20, metavar="N",
+                   help="steps per image for the contour head, learned from the half-disc contour detector of "
+                        "each image, no labels (default 20; 0: the head is not trained; a model without a head, "
+                        "such as one from before heads existed, gets one)")
+    t.add_argument("--contours-only", action="store_true",
+                   help="train the contour head alone: the feature embedder and the seed layer stay as they are")
     t.add_argument("--epsilon", type=float, default=0.3, help="GBL contour threshold (default 0.3)")
     t.add_argument("--seed", type=int, default=0, help="random seed (initialisation, K draws, pixel samples)")
     t.add_argument("--max-images", type=_positive_int, default=None, help="stop after this many images (resumable)")

@@ -30,7 +30,7 @@ UNTRAINED_SEED = 0
 
 def baseline_model(name: str) -> LNSNet:
     """``"none"``: an LNS-Net whose embedder returns its input's CIELAB channels (no seed
-    layer to use: grid seeds only); ``"untrained"``: the network initialised from a
+    layer to use: grid seeds only; no contour head); ``"untrained"``: the network initialised from a
     generator seeded with :data:`UNTRAINED_SEED`."""
     if name not in BASELINE_MODELS:
         raise ValueError(f"unknown baseline model {name!r}; allowed: {', '.join(BASELINE_MODELS)}")
@@ -39,6 +39,7 @@ def baseline_model(name: str) -> LNSNet:
     net = new_model(UNTRAINED_SEED)
     if name == "none":
         net.embedder = InputEmbedder(3)
+        net.contour_head = None  # no network at all: no learned contours either
     return net.eval()
 
 

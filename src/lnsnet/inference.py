@@ -19,6 +19,7 @@ from . import connectivity
 from .grid import Grid, make_grid
 from .hub import as_device, is_input_only, resolve_model
 from .model import LNSNet
+from .model.contour import contour_factor
 from .model.seeds import sample_features
 from .prepare import Prepared, _spatial, encode_on, prepare, read_spacing
 from .runtime import tune_malloc
@@ -346,6 +347,7 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     colour = x[:, :3] * torch.from_numpy(np.stack([p.colour_scale for p in preps])).to(x.device)[:, :, None, None]
     extras = colour * options.input_weight if options.input_weight else None
     with torch.inference_mode():
+        cfac = _contour_factors(net, colour, options, mask, dev)
         if h * w > tile_pixels:
             if options.seeds == "learned" or options.mode == "dense":
                 raise ValueError(
@@ -358,7 +360,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                 seed_feats = np.concatenate([seed_feats, sample_features(extras, pos[None])[0].numpy()], 1)
             try:
                 raws = [cluster_local(feats.zband, feats.bands, grid, colour[0].numpy(), seed_feats, pos.numpy(),
-                                      options, extra=None if extras is None else extras[0].numpy(), **(special or {}))]
+                                      options, extra=None if extras is None else extras[0].numpy(),
+                                      contour=None if cfac is None else cfac[0].cpu().numpy(), **(special or {}))]
             finally:
                 feats.close()
         else:
@@ -375,19 +378,31 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                 # all on the GPU: the batch clustered together (the compact clustering's
                 # kernels) or image by image (the paper's layer), then connected there
                 if options.mode == "local" and options.refines:
-                    raw = cluster_batch(z, colour, grid, seed_feats, pos, options, extras)
+                    raw = cluster_batch(z, colour, grid, seed_feats, pos, options, extras, cfac)
                 else:
                     raw = torch.stack([cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
                                                       extra=None if extras is None else extras[b],
+                                                      contour=None if cfac is None else cfac[b],
                                                       device_labels=True) for b in range(z.shape[0])])
                 return list(_finish_device(raw, xd[:, :3].permute(0, 2, 3, 1), grid.n_seeds, options,
                                            post["start_label"]))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
-                                   extra=None if extras is None else extras[b], **(special or {}))
+                                   extra=None if extras is None else extras[b],
+                                   contour=None if cfac is None else cfac[b], **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
+
+
+def _contour_factors(net, colour: torch.Tensor, options: ClusterOptions, mask, dev):
+    """The spatial term's factor ``(B, H, W)`` on ``dev`` from the model's contour head
+    (:func:`lnsnet.model.contour.contour_factor`, its mean 1 inside ``mask``), or None: no
+    head, ``contour`` 0, or no spatial term."""
+    if options.contour <= 0 or options.compactness <= 0 or getattr(net, "contour_head", None) is None:
+        return None
+    b = net.contours(colour.to(dev))[:, 0]
+    return contour_factor(b, options.contour, None if mask is None else torch.from_numpy(mask).to(dev))
 
 
 def device_connectivity(dev, options: ClusterOptions, post: dict, shape=(1, 1)) -> bool:

@@ -26,11 +26,14 @@ import torch
 
 from . import checkpoint
 from .dictconfig import DictConfig
-from .features import contour_prior, encode
+from .cluster.options import PRESETS
+from .features import contour_prior, encode, halfdisc_contours
 from .grid import make_grid
 from .io import IMAGE_SUFFIXES, MAX_PIXELS, read_image, to_float_rgb
 from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
+from .model.contour import ContourHead
+from .prepare import prepare
 from .model.grm import gal, gbl, reconstruction_strength, update_memory
 
 __all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources", "new_model", "adapt_model",
@@ -65,6 +68,16 @@ class TrainConfig(DictConfig):
     use_gbl: bool = True
     learn_seeds: bool = True
     seed: int = 0
+    #: the contour head (:class:`~lnsnet.model.contour.ContourHead`), learned without labels
+    #: from the half-disc detector (:func:`~lnsnet.features.halfdisc_contours`) of each image:
+    #: steps per image (0: not trained), Adam's learning rate, the side of the random crop
+    #: of each image it learns on (the detector runs on the crop), and whether only the head
+    #: learns (the feature embedder and the seed layer unchanged: a head for a model that
+    #: has none)
+    contour_iterations: int = 20
+    contour_lr: float = 1e-3
+    contour_crop: int = 320
+    contours_only: bool = False
 
     _list_fields = ("n_segments",)
 
@@ -85,6 +98,13 @@ class TrainConfig(DictConfig):
             raise ValueError(f"lr_decay_images must be a finite number >= 0, got {self.lr_decay_images!r}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"window must be an odd number >= 3, got {self.window}")
+        if self.contour_iterations < 0 or self.contour_crop < 16:
+            raise ValueError(f"contour_iterations must be >= 0 and contour_crop >= 16, got "
+                             f"{self.contour_iterations} and {self.contour_crop}")
+        if not math.isfinite(self.contour_lr) or self.contour_lr <= 0:
+            raise ValueError(f"contour_lr must be a finite number > 0, got {self.contour_lr!r}")
+        if self.contours_only and not self.contour_iterations:
+            raise ValueError("contours_only trains the contour head alone: it needs contour_iterations > 0")
 
     def lr_at(self, index: int) -> float:
         """The learning rate for the image at position ``index`` (0-based) of the stream."""
@@ -257,6 +277,34 @@ def train_image(
     return {k: v / max(steps, 1) for k, v in sums.items()} | {"n_segments": grid.n_seeds}
 
 
+def train_contours(head: ContourHead, optimizer: torch.optim.Optimizer, rgb: np.ndarray, cfg: TrainConfig,
+                   rng: np.random.Generator, device: torch.device | str = "cpu") -> dict:
+    """Train the contour head on one image for ``cfg.contour_iterations`` steps, without
+    labels: on a random crop (side at most ``cfg.contour_crop``), the head's map of the
+    crop's colour, as :func:`lnsnet.segment` prepares it for the compact clustering, is
+    drawn towards the half-disc detector's map of the crop
+    (:func:`~lnsnet.features.halfdisc_contours`) by the mean squared error; each step
+    flips the crop left-right with probability 1/2. Returns the mean loss."""
+    h, w = rgb.shape[:2]
+    ch, cw = min(h, cfg.contour_crop), min(w, cfg.contour_crop)
+    r0, c0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = np.ascontiguousarray(rgb[r0:r0 + ch, c0:c0 + cw])
+    target = torch.from_numpy(halfdisc_contours(crop))[None, None].to(device)
+    prep = prepare(crop, blur=PRESETS["compact"]["blur"])
+    colour = (torch.from_numpy(prep.x[:3]) * torch.from_numpy(prep.colour_scale)[:, None, None])[None].to(device)
+    head.train()
+    total = 0.0
+    for _ in range(cfg.contour_iterations):
+        x, y = (colour.flip(-1), target.flip(-1)) if rng.random() < 0.5 else (colour, target)
+        loss = torch.nn.functional.mse_loss(head(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach())
+    head.eval()
+    return {"contour_loss": total / max(cfg.contour_iterations, 1)}
+
+
 def new_model(seed: int, model_config: ModelConfig | None = None) -> LNSNet:
     """A freshly initialised model, its weights drawn from a generator seeded by ``seed``."""
     g = torch.Generator().manual_seed(int(seed))
@@ -315,7 +363,7 @@ def train_stream(
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     position = 0
     history: list[dict] = []
-    opt_state = None
+    opt_state = contour_state = None
     prev = output.with_name(output.name + ".prev")
     if resume and (output.is_file() or prev.is_file()):
         payload, _ = checkpoint.load_latest(output)
@@ -329,15 +377,25 @@ def train_stream(
         config = saved_cfg
         model = checkpoint.model_from_payload(payload)
         opt_state = payload["optimizer"]
+        contour_state = payload.get("contour_optimizer")
         position = int(payload.get("position", 0))
         history = list(payload.get("history", []))
     config = config or TrainConfig()
     if model is None:
         model = new_model(config.seed, model_config)
+    if config.contour_iterations and model.contour_head is None:  # a model from before the head: add one
+        model.contour_head = ContourHead(3, ModelConfig.contour_width)
+        model.contour_head.reset_parameters(torch.Generator().manual_seed(int(config.seed)))
+        model.config.contour_width = ModelConfig.contour_width
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    head_params = [] if model.contour_head is None else list(model.contour_head.parameters())
+    optimizer = torch.optim.Adam([p for p in model.parameters() if all(p is not q for q in head_params)],
+                                 lr=config.lr)
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
+    head_opt = torch.optim.Adam(head_params, lr=config.contour_lr) if head_params and config.contour_iterations else None
+    if head_opt is not None and contour_state is not None:
+        head_opt.load_state_dict(contour_state)
 
     saved = {"position": None}
 
@@ -350,6 +408,7 @@ def train_stream(
             model,
             keep_previous=True,
             optimizer=optimizer.state_dict(),
+            **({} if head_opt is None else {"contour_optimizer": head_opt.state_dict()}),
             train_config=config.to_dict(),
             position=position,
             history=history,
@@ -399,11 +458,14 @@ def train_stream(
             continue
         rng = np.random.default_rng([config.seed, i])
         k = int(rng.choice(config.n_segments))
-        b = _contours(config, name, rgb, boundaries)
+        b = None if config.contours_only else _contours(config, name, rgb, boundaries)
         for group in optimizer.param_groups:
             group["lr"] = config.lr_at(i)
         t0 = time.perf_counter()
-        stats = train_image(model, optimizer, rgb, b, k, config, device, sample_seed=config.seed * 1000003 + i)
+        stats = {} if config.contours_only else train_image(model, optimizer, rgb, b, k, config, device,
+                                                             sample_seed=config.seed * 1000003 + i)
+        if head_opt is not None:
+            stats.update(train_contours(model.contour_head, head_opt, rgb, config, rng, device))
         stats["seconds"] = time.perf_counter() - t0
         position = i + 1
         done += 1
@@ -415,7 +477,7 @@ def train_stream(
                 fh.write(json.dumps(rec) + "\n")
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.4f}", k=stats["n_segments"])
+            bar.set_postfix({key: f"{stats[key]:.4f}" for key in ("loss", "contour_loss") if key in stats})
         if position % checkpoint_every == 0:
             save()
     if bar is not None:

@@ -37,7 +37,7 @@ CLUSTERING_VERSION = 3
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
                    seed_pos: torch.Tensor, options: ClusterOptions, *, mask=None, spacing=(1.0, 1.0),
-                   extra=None, device_labels: bool = False):
+                   extra=None, contour=None, device_labels: bool = False):
     """Raw labels (the seed index of every pixel, ``(H, W)`` int) of one image.
 
     ``z`` ``(C, H, W)`` pixel features on any device, ``image`` ``(3, H, W)`` the
@@ -50,14 +50,16 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     :mod:`lnsnet.cluster.layer` on ``z``'s
     device. ``image`` and ``extra`` numpy arrays or tensors (on ``z``'s device, for a GPU).
     ``extra`` ``(E, H, W)`` float32: channels appended to ``z`` (the input
-    beside the features; ``seed_feats`` has ``C + E`` columns). ``device_labels``: labels
+    beside the features; ``seed_feats`` has ``C + E`` columns). ``contour`` ``(H, W)``: the
+    spatial term's factor at every pixel (:func:`lnsnet.model.contour.contour_factor`;
+    the compact clustering only). ``device_labels``: labels
     clustered on a GPU as an int64 tensor there (numpy where the CPU algorithm ran).
     """
     if isinstance(image, torch.Tensor) and (options.on_cpu(z.device.type) or mask is not None
                                             or tuple(spacing) != (1.0, 1.0)):
         image = image.cpu().numpy()  # the CPU algorithm takes numpy arrays
-    if isinstance(extra, torch.Tensor) and not isinstance(image, torch.Tensor):
-        extra = extra.cpu().numpy()
+    if not isinstance(image, torch.Tensor):
+        extra, contour = (t.cpu().numpy() if isinstance(t, torch.Tensor) else t for t in (extra, contour))
     special = mask is not None or tuple(spacing) != (1.0, 1.0)
     if special and options.mode != "local":
         raise ValueError("mask and spacing take the local clustering (mode='local')")
@@ -65,12 +67,13 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
         zn = z.cpu().numpy()
         return cluster_local(lambda r0, r1: zn[:, r0:r1], [(0, zn.shape[1])], grid, image,
                              seed_feats.cpu().numpy(), seed_pos.cpu().numpy(), options, mask=mask, spacing=spacing,
-                             extra=extra)
+                             extra=extra, contour=contour)
     if options.mode == "local" and options.refines:
         from .gpu import cluster_local_torch  # the compact clustering on the GPU
 
         return cluster_local_torch(z, torch.as_tensor(image), grid, seed_feats, seed_pos,
                                    options, extra=None if extra is None else torch.as_tensor(extra),
+                                   contour=None if contour is None else torch.as_tensor(contour),
                                    device_labels=device_labels)
     if extra is not None:
         z = torch.cat([z, torch.as_tensor(extra).to(z)], 0)

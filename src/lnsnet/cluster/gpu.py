@@ -178,13 +178,14 @@ _KERNELS_FAILED: list = []  # why they failed in this process, once they have
 
 def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
                         seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None,
-                        kernels: bool | None = None, device_labels: bool = False):
+                        kernels: bool | None = None, device_labels: bool = False,
+                        contour: torch.Tensor | None = None):
     """Raw labels ``(H, W)`` int32 (numpy) of one image by the compact clustering in torch
     on ``z``'s device. ``z`` ``(C, H, W)`` features, ``image`` ``(3, H, W)`` the
     clustering's colour (as :func:`lnsnet.cluster.cluster_pixels`), ``seed_feats``
     ``(K, C + E)`` and ``seed_pos`` ``(K, 2)`` pixels,
-    ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features).
-    ``kernels``: the per-pixel steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
+    ``extra`` ``(E, H, W)`` the channels appended to ``z`` (the input beside the features),
+    ``contour`` ``(H, W)`` the spatial term's factor at every pixel (or None). ``kernels``: the per-pixel steps as CUDA kernels (:mod:`lnsnet.cluster.cuda`);
     None: on a CUDA device where they can run (:data:`USE_KERNELS`). ``device_labels``:
     the labels as an int64 tensor on ``z``'s device instead (for the connectivity there)."""
     if kernels is None:
@@ -193,9 +194,9 @@ def cluster_local_torch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_f
         kernels = use_kernels(z.device) and fits(1, z.shape[1])
     if kernels:
         lab = cluster_batch(z[None], image[None], grid, seed_feats[None], seed_pos[None], options,
-                            None if extra is None else extra[None])[0]
+                            None if extra is None else extra[None], None if contour is None else contour[None])[0]
     else:
-        lab = _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra)
+        lab = _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra, contour)
     return lab if device_labels else lab.to(torch.int32).cpu().numpy()
 
 
@@ -221,11 +222,12 @@ def use_kernels(device: torch.device) -> bool:
     return True
 
 
-def _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=False):
+def _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=False, contour=None):
     """The clustering's inputs on ``z``'s device in float32, batched ``(B, ...)``: the
     features with the extra channels, the colour, the spatial weight map (None without a
-    spatial term; its colour steps by a CUDA kernel with ``kernels``), the seeds' features
-    and positions (copies: the rounds move them)."""
+    spatial term; its colour steps by a CUDA kernel with ``kernels``; times ``contour``
+    ``(B, H, W)`` where given), the seeds' features and positions (copies: the rounds move
+    them)."""
     dev = z.device
     z = z.float()
     if extra is not None:
@@ -243,21 +245,25 @@ def _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=False)
             wmap = weight * _edge_weights(image, options.edge_scale)
     elif weight > 0:
         wmap = torch.full((n, h, w), float(weight), device=dev)
+    if wmap is not None and contour is not None:
+        wmap = (wmap * contour.to(dev, torch.float32)).contiguous()
     return (z, image, wmap, seed_feats.to(dev, torch.float32).clone().contiguous(),
             seed_pos.to(dev, torch.float32).clone().contiguous())
 
 
 def cluster_batch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: torch.Tensor,
-                  seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None) -> torch.Tensor:
+                  seed_pos: torch.Tensor, options: ClusterOptions, extra: torch.Tensor | None = None,
+                  contour: torch.Tensor | None = None) -> torch.Tensor:
     """Raw labels ``(B, H, W)`` int64 (on the device) of a batch of images of one shape by
     the compact clustering's CUDA kernels (:mod:`lnsnet.cluster.cuda`, one launch a step
     for the whole batch): ``z`` ``(B, C, H, W)``, ``image`` ``(B, 3, H, W)``,
     ``seed_feats`` ``(B, K, C + E)``, ``seed_pos`` ``(B, K, 2)``, ``extra`` ``(B, E, H, W)``,
-    as :func:`cluster_local_torch` takes one image."""
+    ``contour`` ``(B, H, W)``, as :func:`cluster_local_torch` takes one image."""
     from . import cuda as ck
 
     dev = z.device
-    z, image, wmap, feats, pos = _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=True)
+    z, image, wmap, feats, pos = _inputs(z, image, grid, seed_feats, seed_pos, options, extra, kernels=True,
+                                         contour=contour)
     n, c = z.shape[:2]
     pr, pc = grid.pixel_cells(dev)
     zl = z.permute(0, 2, 3, 1).contiguous()
@@ -280,10 +286,11 @@ def cluster_batch(z: torch.Tensor, image: torch.Tensor, grid: Grid, seed_feats: 
     return lab
 
 
-def _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra):
+def _cluster_torch(z, image, grid, seed_feats, seed_pos, options, extra, contour=None):
     """One image by the compact clustering's steps in torch operations (no kernels)."""
     z, image, wmap, feats, pos = _inputs(z[None], image[None], grid, seed_feats, seed_pos, options,
-                                         None if extra is None else extra[None])
+                                         None if extra is None else extra[None],
+                                         contour=None if contour is None else contour[None])
     z, image = z[0], image[0]
     asg = _Assigner(z, grid, options.window, None if wmap is None else wmap[0])
     feats, pos = _rounds_torch(asg, z, feats, pos, grid.n_seeds, options.iterations)

@@ -88,7 +88,7 @@ def _channels_last(z: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
 
 
 def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options: ClusterOptions, *,
-                  mask=None, spacing=(1.0, 1.0), extra=None) -> np.ndarray:
+                  mask=None, spacing=(1.0, 1.0), extra=None, contour=None) -> np.ndarray:
     """Raw labels (seed indices) of one image by local clustering on the CPU.
 
     ``zband(r0, r1)`` gives the pixel features of rows ``r0 .. r1`` ``(C, r1 - r0, W)``
@@ -106,6 +106,8 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     ``extra`` ``(E, H, W)``: channels appended to every pixel's features (the input beside
     the learned features, ``ClusterOptions.input_weight``; ``seed_feats`` then has
     ``C + E`` columns).
+    ``contour`` ``(H, W)``: a factor of the spatial term at every pixel (the contour head's
+    :func:`lnsnet.model.contour.contour_factor`; None: 1).
     """
     compactness, edge_scale, window = options.compactness, options.edge_scale, options.window
     iterations, smoothing, feature_contrast = options.iterations, options.smoothing, options.feature_contrast
@@ -115,6 +117,9 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     sy, sx = float(spacing[0]), float(spacing[1])
     weight = compactness / (grid.cell_size[0] * sy * grid.cell_size[1] * sx)
     wmap = edge_weights(image, edge_scale) if weight > 0 and edge_scale > 0 else None
+    if contour is not None and weight > 0:
+        contour = np.asarray(contour, dtype=np.float32)
+        wmap = contour.copy() if wmap is None else np.multiply(wmap, contour, out=wmap)
     feats = np.array(seed_feats, dtype=np.float32)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)

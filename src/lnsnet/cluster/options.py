@@ -24,9 +24,9 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
     "compact": MappingProxyType(dict(compactness=18.0, edge_scale=2.0, iterations=5, smoothing=6.0,
-                                     feature_contrast=4.0, input_weight=2.5, blur=0.8)),
+                                     feature_contrast=4.0, input_weight=2.5, blur=0.8, contour=4.0)),
     "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
-                                   feature_contrast=0.0, input_weight=0.0, blur=0.0)),
+                                   feature_contrast=0.0, input_weight=0.0, blur=0.0, contour=0.0)),
 })
 DEFAULT_PRESET = "compact"
 
@@ -93,6 +93,12 @@ class ClusterOptions:
         superpixels' side (:data:`lnsnet.prepare.BLUR_PER_SIDE`); inside a ``mask``
         normalised by the mask. The compact preset's keeps the compactness from being spent
         on pixel noise (``docs/compactness.md``; 0: off).
+    contour : float
+        Local mode, with a model that has a contour head (:class:`lnsnet.model.contour.ContourHead`,
+        learned without labels): the spatial term at a pixel is also multiplied by
+        ``exp(-contour * B)`` over its image mean, ``B`` in [0, 1] the head's contour map,
+        so borders follow the contours it sees and flat parts stay compact (0: off;
+        ignored for a model without a head, such as ``model="none"``).
     window : int
         Local mode: side, in grid cells, of the neighbourhood searched (odd).
     min_size_factor : float
@@ -115,6 +121,7 @@ class ClusterOptions:
     feature_contrast: float = PRESETS[DEFAULT_PRESET]["feature_contrast"]
     input_weight: float = PRESETS[DEFAULT_PRESET]["input_weight"]
     blur: float = PRESETS[DEFAULT_PRESET]["blur"]
+    contour: float = PRESETS[DEFAULT_PRESET]["contour"]
     window: int = 3
     min_size_factor: float = 0.25
     orphan_factor: float = 0.0
@@ -136,6 +143,7 @@ class ClusterOptions:
         put(self, "feature_contrast", _nonneg("feature_contrast", self.feature_contrast, " (0: off)"))
         put(self, "input_weight", _nonneg("input_weight", self.input_weight, " (0: off)"))
         put(self, "blur", _nonneg("blur", self.blur, " (pixels; 0: off)"))
+        put(self, "contour", _nonneg("contour", self.contour, " (0: off)"))
         w = self.window
         if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 or w % 2 == 0:
             raise ValueError(f"window must be a positive odd integer (cells), got {w!r}")
@@ -145,8 +153,8 @@ class ClusterOptions:
         if self.max_excess != float("inf"):
             put(self, "max_excess", _nonneg("max_excess", self.max_excess, " (inf: no cap)"))
         put(self, "max_excess", float(self.max_excess))
-        if self.mode == "dense" and self.refines:
-            raise ValueError("edge_scale, iterations, smoothing and feature_contrast need mode='local' (dense mode "
+        if self.mode == "dense" and (self.refines or self.contour > 0):
+            raise ValueError("edge_scale, iterations, smoothing, feature_contrast and contour need mode='local' (dense mode "
                              "is the paper's one-shot clustering and takes compactness only: "
                              "ClusterOptions.resolve('paper', mode='dense'), spec 'paper:mode=dense')")
         if self.feature_contrast > 0 and self.smoothing == 0:
@@ -241,9 +249,10 @@ class ClusterOptions:
     @property
     def refines(self) -> bool:
         """Whether any of the compact clustering's steps (edge-aware weight, seed rounds,
-        smoothing) is on: those run in :mod:`lnsnet.cluster.local` on the CPU and in
+        smoothing, contours) is on: those run in :mod:`lnsnet.cluster.local` on the CPU and in
         :mod:`lnsnet.cluster.gpu` on a GPU."""
-        return bool(self.edge_scale > 0 or self.iterations > 0 or self.smoothing > 0 or self.feature_contrast > 0)
+        return bool(self.edge_scale > 0 or self.iterations > 0 or self.smoothing > 0 or self.feature_contrast > 0
+                    or self.contour > 0)
 
     @property
     def uses_feature_contrast(self) -> bool:

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..dictconfig import DictConfig
 from ..grid import Grid
+from .contour import ContourHead
 from .embedder import FeatureEmbedder
 from .seeds import SeedEstimation, sample_features
 
@@ -27,6 +28,9 @@ class ModelConfig(DictConfig):
     c_2: int = 20
     dilations: Sequence[int] = field(default_factory=lambda: (1, 3, 5))
     seed_hidden: int = 20
+    #: channels of the contour head (:class:`~lnsnet.model.contour.ContourHead`); 0: none.
+    #: A model saved before the head existed has none.
+    contour_width: int = 12
 
     _list_fields = ("dilations",)
 
@@ -34,7 +38,7 @@ class ModelConfig(DictConfig):
     def from_dict(cls, d: dict) -> "ModelConfig":
         if "dilations" in d:
             d = {**d, "dilations": tuple(int(x) for x in d["dilations"])}
-        return super().from_dict(d)
+        return super().from_dict({"contour_width": 0, **d})
 
 
 class LNSNet(nn.Module):
@@ -44,6 +48,8 @@ class LNSNet(nn.Module):
     ``seed_positions(z, grid)``: -> ``(B, K, 2)`` seed positions (SEL).
     ``seed_features(z, pos)``: -> ``(B, K, C_2)`` features at the seeds (bilinear).
     ``reconstruct(z)``: -> ``(B, 5, H, W)`` reconstruction X^r (Eq. 8), training only.
+    ``contours(colour)``: the clustering's colour ``(B, 3, H, W)`` -> contour map
+    ``(B, 1, H, W)`` in [0, 1] (the contour head; None for a model without one).
 
     The buffer ``memory`` is the GAL memory vector m (Eq. 10), initialised to ones as in
     the paper; it is part of ``state_dict`` and so saved and restored with the model.
@@ -57,6 +63,7 @@ class LNSNet(nn.Module):
         self.seed_layer = SeedEstimation(c.c_2, c.seed_hidden)
         self.reconstruction = nn.Conv2d(c.c_2, c.in_channels, 1, bias=False)
         self.register_buffer("memory", torch.ones(c.c_2))
+        self.contour_head = ContourHead(3, c.contour_width) if c.contour_width else None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -64,6 +71,12 @@ class LNSNet(nn.Module):
         self.seed_layer.reset_parameters(generator)
         nn.init.xavier_normal_(self.reconstruction.weight, generator=generator)
         self.memory.fill_(1.0)
+        if self.contour_head is not None:  # drawn last: the other layers' draws as before the head
+            self.contour_head.reset_parameters(generator)
+
+    def contours(self, colour: torch.Tensor) -> torch.Tensor | None:
+        """The contour head's map ``(B, 1, H, W)`` of the clustering's colour, or None."""
+        return None if self.contour_head is None else self.contour_head(colour)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedder(x)
@@ -92,8 +105,10 @@ class LNSNet(nn.Module):
         return z, pos, self.seed_features(z, pos)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters by training phase: 'features' (FEM + reconstruction head), 'seeds' (SEL)."""
+        """Parameters by training phase: 'features' (FEM + reconstruction head), 'seeds' (SEL),
+        'contours' (the contour head; empty without one)."""
         return {
             "features": list(self.embedder.parameters()) + list(self.reconstruction.parameters()),
             "seeds": list(self.seed_layer.parameters()),
+            "contours": [] if self.contour_head is None else list(self.contour_head.parameters()),
         }

@@ -1,0 +1,172 @@
+"""The contour head and its teacher: the half-disc detector's math by hand, the head in
+bands equal to the head whole, the spatial term's factor, the head in the clustering
+(CPU and torch paths), in checkpoints and in the lifelong trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lnsnet
+from lnsnet import checkpoint
+from lnsnet.cluster import ClusterOptions, cluster_local
+from lnsnet.cluster.gpu import cluster_local_torch
+from lnsnet.features import _halfdisc_chi2, _halfdisc_kernels, halfdisc_contours
+from lnsnet.grid import make_grid
+from lnsnet.model import LNSNet, ModelConfig
+from lnsnet.model import contour as contour_mod
+from lnsnet.model.contour import ContourHead, contour_factor
+from lnsnet.train import TrainConfig, train_stream
+
+
+def _step_image(h=40, w=48, col=24):
+    """Left of ``col`` black, from ``col`` on white: one vertical lightness edge."""
+    rgb = np.zeros((h, w, 3), np.float32)
+    rgb[:, col:] = 1.0
+    return rgb
+
+
+def test_halfdisc_chi2_at_a_step_by_hand():
+    # two bins, a vertical edge between columns 23 | 24; at pixel (20, 24) and the vertical
+    # line (orientation 4: halves x < 0 and x > 0), the left half is all bin 0, the right
+    # half and the centre column (x = 0) all bin 1: with n pixels in each half and m on the
+    # centre column, the disc's histogram is (n, n + m) / (2n + m) and the halves' difference
+    # is (1, -1), so the distance is 0.25 * (1 / s0 + 1 / s1)
+    q = np.zeros((40, 48), np.int64)
+    q[:, 24:] = 1
+    r = 4
+    k = _halfdisc_kernels(r)
+    n = int((k[4] > 0).sum())
+    m = int((k[-1] > 0).sum()) - 2 * n
+    want = 0.25 * ((2 * n + m) / n + (2 * n + m) / (n + m))
+    got = _halfdisc_chi2(q, r)
+    assert got[4, 20, 24] == pytest.approx(want, rel=1e-4)
+    assert got[4, 20, 24 - r - 1] == pytest.approx(0.0, abs=1e-4)  # the disc off the edge
+    assert got[0, 20, 24] < got[4, 20, 24]  # the horizontal line splits the disc along the edge
+
+
+def test_halfdisc_contours_peak_on_the_edge_and_vanish_on_flat_images():
+    b = halfdisc_contours(_step_image())
+    assert b.shape == (40, 48) and b.dtype == np.float32
+    assert b.min() >= 0.0 and b.max() == pytest.approx(1.0)
+    row = b[20]
+    assert row.argmax() in (23, 24)
+    assert row[0] == pytest.approx(0.0, abs=1e-4)  # (FFT rounding) beyond the largest disc (radius 32 for a, b; L 16)
+    assert np.all(halfdisc_contours(np.full((9, 7, 3), 0.3, np.float32)) == 0)
+    assert halfdisc_contours(np.random.default_rng(0).random((3, 2, 3))).shape == (3, 2)
+
+
+def test_contour_head_in_bands_equals_the_whole_map(monkeypatch):
+    head = ContourHead(3, 6)
+    head.reset_parameters(torch.Generator().manual_seed(1))
+    x = torch.randn(2, 3, 301, 57)
+    with torch.no_grad():
+        whole = head._forward(x)
+        monkeypatch.setattr(contour_mod, "BAND_PIXELS", 57 * 2 * 80)
+        banded = head(x)
+    assert whole.shape == (2, 1, 301, 57)
+    assert float(whole.min()) > 0 and float(whole.max()) < 1
+    assert torch.allclose(whole, banded, atol=1e-5)
+
+
+def test_contour_factor_by_hand():
+    b = torch.tensor([[0.0, 1.0], [0.5, 0.0]])
+    f = contour_factor(b, 2.0)
+    e = torch.exp(-2.0 * b)
+    assert torch.allclose(f, e / e.mean())
+    assert float(f.mean()) == pytest.approx(1.0)
+    mask = torch.tensor([[True, True], [False, False]])
+    fm = contour_factor(b, 2.0, mask)
+    assert float(fm[mask].mean()) == pytest.approx(1.0)
+    assert torch.allclose(contour_factor(b, 0.0), torch.ones(2, 2))
+
+
+def _clustering_inputs(k=30):
+    rng = np.random.default_rng(0)
+    h, w = 48, 64
+    colour = rng.normal(size=(3, h, w)).astype(np.float32)
+    colour[:, :, 30:] += 2.0
+    grid = make_grid(h, w, k)
+    pos = grid.centres().numpy()
+    feats = np.stack([colour[:, int(y), int(x)] for y, x in pos]).astype(np.float32)
+    return colour, grid, feats, pos
+
+
+def test_a_constant_contour_factor_is_the_compactness_times_it():
+    colour, grid, feats, pos = _clustering_inputs()
+    opts = ClusterOptions.resolve("compact", input_weight=0.0, feature_contrast=0.0)
+    zb = lambda r0, r1: colour[:, r0:r1]  # noqa: E731
+    bands = [(0, colour.shape[1])]
+    two = cluster_local(zb, bands, grid, colour, feats, pos, opts, contour=np.full(colour.shape[1:], 2.0, np.float32))
+    doubled = cluster_local(zb, bands, grid, colour, feats, pos, opts.replace(compactness=2 * opts.compactness))
+    plain = cluster_local(zb, bands, grid, colour, feats, pos, opts)
+    assert np.array_equal(two, doubled)
+    assert not np.array_equal(two, plain)
+    ones = cluster_local(zb, bands, grid, colour, feats, pos, opts, contour=np.ones(colour.shape[1:], np.float32))
+    assert np.array_equal(ones, plain)
+
+
+def test_torch_path_takes_the_contour_factor_as_the_cpu_does():
+    colour, grid, feats, pos = _clustering_inputs()
+    opts = ClusterOptions.resolve("compact", input_weight=0.0, feature_contrast=0.0)
+    f = contour_factor(torch.from_numpy(np.random.default_rng(1).random(colour.shape[1:]).astype(np.float32)), 4.0)
+    cpu = cluster_local(lambda r0, r1: colour[:, r0:r1], [(0, colour.shape[1])], grid, colour, feats, pos, opts,
+                        contour=f.numpy())
+    tor = cluster_local_torch(torch.from_numpy(colour), torch.from_numpy(colour), grid, torch.from_numpy(feats),
+                              torch.from_numpy(pos), opts, contour=f, kernels=False)
+    plain = cluster_local_torch(torch.from_numpy(colour), torch.from_numpy(colour), grid, torch.from_numpy(feats),
+                                torch.from_numpy(pos), opts, kernels=False)
+    assert (cpu == tor).mean() >= 0.999
+    assert (tor != plain).any()
+
+
+def test_segment_uses_the_head_only_where_there_is_one():
+    rgb = np.random.default_rng(2).random((60, 80, 3)).astype(np.float32)
+    net = LNSNet()
+    with_head = lnsnet.segment(rgb, 20, model=net)
+    off = lnsnet.segment(rgb, 20, model=net, clustering="compact:contour=0")
+    assert not np.array_equal(with_head, off)
+    for spec in ("compact:contour=0", "compact:contour=8"):  # no network, no head: the option is idle
+        assert np.array_equal(lnsnet.segment(rgb, 20, model="none", clustering=spec),
+                              lnsnet.segment(rgb, 20, model="none"))
+    with pytest.raises(ValueError, match="contour"):
+        ClusterOptions.resolve("paper", mode="dense", contour=1.0)
+    with pytest.raises(ValueError, match="contour"):
+        ClusterOptions.resolve("compact", contour=-1.0)
+
+
+def test_models_saved_before_the_head_load_without_one(tmp_path: Path):
+    net = LNSNet()
+    assert net.contour_head is not None and net.config.contour_width == 12
+    old = ModelConfig.from_dict({k: v for k, v in net.config.to_dict().items() if k != "contour_width"})
+    assert old.contour_width == 0 and LNSNet(old).contour_head is None
+    checkpoint.save(tmp_path / "m.pt", net)
+    back = checkpoint.model_from_payload(checkpoint.load(tmp_path / "m.pt"))
+    assert back.contour_head is not None
+    for a, b in zip(net.contour_head.parameters(), back.contour_head.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_contours_only_training_moves_the_head_alone_and_resumes(tmp_path: Path):
+    rng = np.random.default_rng(3)
+    images = [rng.random((40, 52, 3)).astype(np.float32) for _ in range(3)]
+    start = LNSNet(ModelConfig(contour_width=0))  # a model from before the head
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    cfg = TrainConfig(contours_only=True, contour_iterations=3, contour_crop=32)
+    out = tmp_path / "m.pt"
+    net = train_stream(images[:2], out, config=cfg, model=start, progress=False)
+    assert net.contour_head is not None and net.config.contour_width == 12
+    for k, v in before.items():  # feature embedder, seed layer, reconstruction, memory: unchanged
+        assert torch.equal(net.state_dict()[k], v), k
+    payload = checkpoint.load(out)
+    assert "contour_optimizer" in payload
+    assert all("contour_loss" in r and "loss" not in r for r in payload["history"])
+    head0 = {k: v.clone() for k, v in net.contour_head.state_dict().items()}
+    resumed = train_stream(images, out, config=cfg, resume=True, progress=False)
+    assert checkpoint.load(out)["position"] == 3
+    assert any(not torch.equal(resumed.contour_head.state_dict()[k], v) for k, v in head0.items())
+    with pytest.raises(ValueError, match="contour_iterations"):
+        TrainConfig(contours_only=True, contour_iterations=0)
