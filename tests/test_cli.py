@@ -87,7 +87,8 @@ def test_help_lists_every_option():
     for cmd, opts in {
         "segment": ["--n-segments", "--output", "--model", "--compactness", "--clustering", "--device", "--adapt"],
         "train": ["--resume", "--checkpoint-every", "--iterations", "--feature-iterations", "--contour",
-                  "--boundaries", "--n-segments", "--seed", "--lr", "--lr-decay-images"],
+                  "--boundaries", "--n-segments", "--seed", "--lr", "--lr-decay-images", "--contour-iterations",
+                  "--contours-only"],
         "info": ["--model"],
     }.items():
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli", cmd, "--help"], capture_output=True, text=True)
@@ -141,3 +142,18 @@ def test_train_passes_the_learning_rate_schedule(tmp_path):
     out2 = tmp_path / "d.pt"
     assert main(["train", str(files[0]), "-o", str(out2), *common]) == 0  # without --lr: the default
     assert checkpoint.load(out2)["train_config"]["lr"] == TrainConfig().lr
+
+
+def test_train_passes_the_contour_head_options(tmp_path, capsys):
+    from lnsnet import checkpoint
+
+    f = tmp_path / "im.png"
+    Image.fromarray((blocks_image(40, 56, seed=3) * 255).astype(np.uint8)).save(f)
+    out = tmp_path / "m.pt"
+    assert main(["train", str(f), "-o", str(out), "--contours-only", "--contour-iterations", "2", "-q",
+                 "--threads", "1"]) == 0
+    payload = checkpoint.load(out)
+    assert payload["train_config"]["contours_only"] is True and payload["train_config"]["contour_iterations"] == 2
+    assert "contour_loss" in payload["history"][0] and "loss" not in payload["history"][0]
+    assert main(["train", str(f), "-o", str(tmp_path / "bad.pt"), "--contour-iterations", "-1", "-q"]) == 2
+    assert "contour_iterations" in capsys.readouterr().err

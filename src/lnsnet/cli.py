@@ -379,18 +379,26 @@ def model_summary(model, height: int = 321, width: int = 481) -> dict:
     fem = sum(p.numel() for p in model.embedder.parameters())
     sel = sum(p.numel() for p in model.seed_layer.parameters())
     rec = sum(p.numel() for p in model.reconstruction.parameters())
+    head = 0 if model.contour_head is None else sum(p.numel() for p in model.contour_head.parameters())
     x = torch.zeros(1, 5, height, width)
     with torch.inference_mode(), FlopCounterMode(display=False) as fc:
         model.embed(x)
     fem_flops = fc.get_total_flops()
+    head_flops = 0
+    if model.contour_head is not None:
+        with torch.inference_mode(), FlopCounterMode(display=False) as fc3:
+            model.contours(x[:, :3])
+        head_flops = fc3.get_total_flops()
     with torch.inference_mode(), FlopCounterMode(display=False) as fc2:
         model(x, make_grid(height, width, 100))
     return {
         "params_fem": fem,
         "params_sel": sel,
         "params_reconstruction": rec,
-        "params_total": fem + sel + rec,
+        "params_contour": head,
+        "params_total": fem + sel + rec + head,
         "flops_fem": fem_flops,
+        "flops_contour": head_flops,
         "flops_inference_k100": fc2.get_total_flops(),
         "size": f"{width}x{height}",
     }
@@ -410,13 +418,13 @@ def _cmd_info(args) -> int:
     print(f"config: {model.config.to_dict()}")
     print(
         f"parameters: {s['params_total']:,} (FEM {s['params_fem']:,}, SEL {s['params_sel']:,}, "
-        f"reconstruction head {s['params_reconstruction']:,}; inference uses FEM+SEL = "
-        f"{s['params_fem'] + s['params_sel']:,})"
+        f"reconstruction head {s['params_reconstruction']:,}, contour head {s['params_contour']:,}; inference "
+        f"uses FEM+SEL+contour head = {s['params_fem'] + s['params_sel'] + s['params_contour']:,})"
     )
     print(
         f"FLOPs at {s['size']} (torch.utils.flop_counter, 1 multiply-add = 2 FLOPs): FEM "
         f"{s['flops_fem'] / 1e9:.3f} G ({s['flops_fem'] / 2e9:.3f} G multiply-adds); "
-        f"FEM+SEL at K=100 {s['flops_inference_k100'] / 1e9:.3f} G"
+        f"FEM+SEL at K=100 {s['flops_inference_k100'] / 1e9:.3f} G; contour head {s['flops_contour'] / 1e9:.3f} G"
     )
     cuda = torch.cuda.is_available()
     print(f"devices: cpu ({torch.get_num_threads()} threads)" + (f", cuda: {torch.cuda.get_device_name(0)}" if cuda else ", no CUDA GPU"))
