@@ -80,7 +80,8 @@ def test_segment_compactness_and_window_options(tmp_path):
 def test_info_reports_parameters_and_flops(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "parameters: 11,152" in out and "FLOPs" in out and "1.112 G multiply-adds" in out
+    assert "parameters: 15,449" in out and "FLOPs" in out and "1.112 G multiply-adds" in out
+    assert "contour head 4,297" in out and "contour head 0.330 G" in out
 
 
 def test_help_lists_every_option():

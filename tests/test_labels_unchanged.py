@@ -5,8 +5,10 @@ layer moved into ``lnsnet.cluster`` (commit 738f47a; the compact entries rewritt
 ``input_weight=2.5``, compactness 26; 2 entries of the paper's clustering rewritten on
 2026-12-03, when the CPU network went channels-last: rounding of the features; the 40
 compact entries rewritten later that day, when the clustering took the colour channels on
-one common scale, ``lnsnet.features.colour_scale_of``, and again on 2026-12-04, when the
-compact preset took a 0.8 px blur and compactness 18):
+one common scale, ``lnsnet.features.colour_scale_of``, again on 2026-12-04, when the
+compact preset took a 0.8 px blur and compactness 18, and later that day, when the shipped
+model took its contour head and the preset contour 4 and compactness 24; the paper's
+clustering's 40 entries stayed, its network unchanged):
 ``tests/data/labels_before.json`` holds the sha256 of each label map (int32, C order).
 
 On the full set all 80 entries are checked; on the three-image set in

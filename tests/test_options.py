@@ -10,7 +10,7 @@ import lnsnet
 from lnsnet import PRESETS, ClusterOptions
 from lnsnet.eval.methods import lnsnet_clustering
 
-COMPACT = dict(compactness=18.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0, input_weight=2.5,
+COMPACT = dict(compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0, input_weight=2.5,
                blur=0.8, contour=4.0)
 PAPER = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
              blur=0.0, contour=0.0)
@@ -78,7 +78,7 @@ def test_options_are_frozen_and_replace_checks_again():
     with pytest.raises(ValueError, match="needs smoothing"):
         o.replace(smoothing=0.0, feature_contrast=1.0)
     assert ClusterOptions(mode=np.str_("dense"), **PAPER).mode.__class__ is str
-    assert o.replace(compactness=2.0).compactness == 2.0 and o.compactness == 18.0
+    assert o.replace(compactness=2.0).compactness == 2.0 and o.compactness == 24.0
     assert o.replace(compactness=None) is o
     with pytest.raises(ValueError, match="window"):
         o.replace(window=6)

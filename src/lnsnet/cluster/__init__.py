@@ -31,8 +31,9 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 #: the 2-D clustering's version, in the provenance of ``lnsnet segment`` outputs (a rerun
 #: redoes outputs of another version): 2 since 2026-12-03, when the clustering took the
 #: colour channels on one common scale (:func:`lnsnet.features.colour_scale_of`); 3 since
-#: 2026-12-04, when the compact preset took a 0.8 px blur and compactness 18
-CLUSTERING_VERSION = 3
+#: 2026-12-04, when the compact preset took a 0.8 px blur and compactness 18; 4 since
+#: 2026-12-04 (later), when it took the model's contour head (contour 4, compactness 24)
+CLUSTERING_VERSION = 4
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,

@@ -23,7 +23,7 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
-    "compact": MappingProxyType(dict(compactness=18.0, edge_scale=2.0, iterations=5, smoothing=6.0,
+    "compact": MappingProxyType(dict(compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0,
                                      feature_contrast=4.0, input_weight=2.5, blur=0.8, contour=4.0)),
     "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
                                    feature_contrast=0.0, input_weight=0.0, blur=0.0, contour=0.0)),
