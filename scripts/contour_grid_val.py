@@ -2,7 +2,13 @@
 BSDS500 val (first 50), SBD val (first 50 of Stutz et al.'s list), DSB2018 (all 65),
 K = 100 / 400 / 1000, one line of BR / ASA / CO per (set, model, clustering spec) appended
 to a log; ``--table LOG`` prints the table with the rule (CO at least the reference's at
-every K on every set, then BR and ASA). Needs ``../shared/data`` (or ``--data``)."""
+every K on every set, then BR and ASA). Needs ``../shared/data`` (or ``--data``).
+
+The log of 2026-12-04 is ``docs/benchmarks/contour-val/grid.jsonl``: its model
+``bsds500@f3c89b2`` is the shipped model before the head (``git show
+f3c89b2:src/lnsnet/weights/bsds500.pt > old.pt``, then ``--model old.pt``), ``bsds500`` the
+one with it. Every line: ``python scripts/contour_grid_val.py --set S --model M --spec SPEC
+--log LOG`` (about a minute on one thread; ``docs/learning.md`` lists the grid)."""
 import argparse, json, os
 import numpy as np, torch
 import lnsnet
@@ -61,6 +67,26 @@ def table(log, ref_model, ref_spec):
                   f"{'yes' if ok.get(s) else 'no'} | {'**yes**' if every else 'no'} |")
 
 
+def matched(logs):
+    """BR and ASA minus ``model="none"``'s at the same CO (its curve over compactness,
+    linear between its points), per set and K: what the network adds to its own input."""
+    recs = [json.loads(line) for log in logs for line in open(log)]
+    for s in ("bsds", "sbd", "dsb"):
+        none = [r for r in recs if r["set"] == s and r["model"] == "none"]
+        print(f"{s}: model, spec, dBR K=100 / 400 / 1000, dASA K=100 / 400 / 1000 at the same CO")
+        for r in recs:
+            if r["set"] != s or r["model"] == "none":
+                continue
+            d = {}
+            for k in KS:
+                co = np.array([n[f"co{k}"] for n in none])
+                o = np.argsort(co)
+                for m in ("br", "asa"):
+                    d[m, k] = r[f"{m}{k}"] - np.interp(r[f"co{k}"], co[o], np.array([n[f"{m}{k}"] for n in none])[o])
+            print(f"  {r['model']}, {r['spec']}: " + " / ".join(f"{d['br', k]:+.4f}" for k in KS) + ", "
+                  + " / ".join(f"{d['asa', k]:+.4f}" for k in KS))
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", choices=("bsds", "sbd", "dsb"))
@@ -69,9 +95,13 @@ if __name__ == "__main__":
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     ap.add_argument("--log", default="contour_grid.jsonl")
     ap.add_argument("--table", default=None, help="print the table of this log")
-    ap.add_argument("--ref", default="bsds500,compact", help="the reference row: model,spec")
+    ap.add_argument("--matched", nargs="+", default=None, help="print the gains over model='none' at the "
+                    "same CO from these logs (they must hold none's rows at several compactness values)")
+    ap.add_argument("--ref", default="bsds500@f3c89b2,compact", help="the reference row: model,spec")
     a = ap.parse_args()
-    if a.table:
+    if a.matched:
+        matched(a.matched)
+    elif a.table:
         table(a.table, *a.ref.split(",", 1))
     else:
         run(a)
