@@ -26,7 +26,8 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
 NAMES = {"lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's clustering", "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model, default: compact clustering)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
          "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)",
          "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast",
-         "lnsnet:model=none": "the same default clustering on the CIELAB input, no network (`model=\"none\"`)"}
+         "lnsnet:model=none": "the same default clustering on the CIELAB input, no network (`model=\"none\"`)",
+         "lnsnet:model=none:compactness=18": "the same, compactness 18 (about the default's CO)"}
 # the classic methods at their val-tuned settings; their test run shared the machine with a
 # training run (2026-12-03), so their times are marked
 TUNED = {"slic:compactness=20": "SLIC, tuned on val for recall (compactness 20)",
@@ -57,7 +58,10 @@ def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
     if method.split(":")[0] == "lnsnet":
         if "model=none" in method.split(":"):  # no network: the clustering on its input
             return "-", "0"
-        return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
+        if "clustering=paper" in method.split(":"):  # the paper's clustering: no contour head
+            return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
+        flops = lns["flops_fem"] + lns.get("flops_contour", 0)
+        return f"{flops / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel'] + lns.get('params_contour', 0):,}"
     if method in ("ssn", "rim"):
         from lnsnet.eval.rim import RIMNet
         from lnsnet.eval.ssn import SSNNet
