@@ -337,7 +337,7 @@ def test_lnsnet_method_names_are_clustering_specs():
 
 def lnsnet_paper():
     return dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
-                blur=0.0)
+                blur=0.0, contour=0.0)
 
 
 @pytest.mark.parametrize("method, message", [
