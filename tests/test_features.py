@@ -95,7 +95,13 @@ def test_invisible_chroma_noise_does_not_make_superpixels_ragged():
     rgb[..., 2] -= noise
     s = score(lnsnet.segment(rgb, 24, clustering="compact:blur=0"), [inside.astype(int)])
     assert s["asa_best"] == 1.0 and s["co"] > 0.45, s
-    # the default's 0.8 px blur softens the perfectly sharp step: a few pixels of its curve
-    # (9 of 12,288) change sides, the shapes stay compact
-    s = score(lnsnet.segment(rgb, 24), [inside.astype(int)])
+    # the default's 0.8 px blur softens the perfectly sharp step: without the contour head a
+    # few pixels of its curve (9 of 12,288) change sides, the shapes stay compact
+    s = score(lnsnet.segment(rgb, 24, clustering="compact:contour=0"), [inside.astype(int)])
     assert s["asa_best"] >= 0.999 and s["co"] > 0.45, s
+    # with the head (the default since 2026-12-04) its broad contour band weakens the spatial
+    # term along the blurred step, and the border wanders by 1-2 px there (101 of 12,288
+    # pixels, 85 of them within 2 px of the step): a known cost on perfectly sharp synthetic
+    # edges (docs/learning.md, "The contour head ships"); without the blur it is exact
+    s = score(lnsnet.segment(rgb, 24), [inside.astype(int)])
+    assert s["asa_best"] >= 0.99 and s["co"] > 0.45, s
