@@ -170,3 +170,20 @@ def test_contours_only_training_moves_the_head_alone_and_resumes(tmp_path: Path)
     assert any(not torch.equal(resumed.contour_head.state_dict()[k], v) for k, v in head0.items())
     with pytest.raises(ValueError, match="contour_iterations"):
         TrainConfig(contours_only=True, contour_iterations=0)
+
+
+def test_a_stream_saved_before_the_head_resumes_without_one(tmp_path: Path):
+    rng = np.random.default_rng(4)
+    images = [rng.random((36, 44, 3)).astype(np.float32) for _ in range(2)]
+    cfg = TrainConfig(iterations=2, feature_iterations=1, n_segments=(6,), contour_iterations=0)
+    out = tmp_path / "old.pt"
+    net = train_stream(images[:1], out, config=cfg, model=LNSNet(ModelConfig(contour_width=0)), progress=False)
+    assert net.contour_head is None
+    payload = checkpoint.load(out)  # as a checkpoint of before the head: no such keys
+    payload["train_config"].pop("contour_iterations")
+    for key in ("contour_lr", "contour_crop", "contours_only"):
+        payload["train_config"].pop(key)
+    torch.save(payload, out)
+    assert TrainConfig.from_dict(payload["train_config"]).contour_iterations == 0
+    resumed = train_stream(images, out, resume=True, progress=False)
+    assert resumed.contour_head is None and checkpoint.load(out)["position"] == 2

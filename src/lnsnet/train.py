@@ -81,6 +81,12 @@ class TrainConfig(DictConfig):
 
     _list_fields = ("n_segments",)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """As :meth:`DictConfig.from_dict`; a configuration saved before the contour head
+        existed trains none (so a stream of then resumes as it began)."""
+        return super().from_dict({"contour_iterations": 0, **d})
+
     def __post_init__(self):
         if isinstance(self.n_segments, int):
             self.n_segments = (self.n_segments,)
