@@ -554,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default: the clustering's; compact 18, paper 0; --volume 40)")
+                        "recall (default: the clustering's; compact 24, paper 0; --volume 40)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
                    help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "
