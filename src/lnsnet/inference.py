@@ -21,7 +21,7 @@ from .hub import as_device, is_input_only, resolve_model
 from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
-from .prepare import Prepared, _spatial, encode_on, prepare, read_spacing
+from .prepare import Prepared, _spatial, clustering_colour, encode_on, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -344,7 +344,7 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     # the clustering's colour (its colour term, edge weights and contrast): the input's colour
     # channels on one common scale (Prepared.colour_scale); it joins the features as the
     # input (ClusterOptions.input_weight), once per batch
-    colour = x[:, :3] * torch.from_numpy(np.stack([p.colour_scale for p in preps])).to(x.device)[:, :, None, None]
+    colour = clustering_colour(x, [p.colour_scale for p in preps])
     extras = colour * options.input_weight if options.input_weight else None
     with torch.inference_mode():
         cfac = _contour_factors(net, colour, options, mask, dev)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Prepared", "prepare", "read_spacing"]
+__all__ = ["Prepared", "prepare", "clustering_colour", "read_spacing"]
 
 
 @dataclass
@@ -238,6 +238,17 @@ def _blur_px(sigma, blur: float, n_segments, spacing, area: float) -> tuple[floa
         by, bx = min(by, BLUR_PER_SIDE * side * ratio), min(bx, BLUR_PER_SIDE * side / ratio)
     scale = spacing if np.ndim(sigma) == 0 else (1.0, 1.0)  # a scalar sigma is in physical units
     return float(np.hypot(sy / scale[0], by)), float(np.hypot(sx / scale[1], bx))  # in pixels
+
+
+def clustering_colour(x, scales):
+    """The clustering's colour of a batch of network inputs ``x`` ``(B, 5, H, W)``: the
+    colour channels times each image's :attr:`Prepared.colour_scale` (``scales``, ``B``
+    arrays of 3), on one common scale (:func:`lnsnet.features.colour_scale_of`). What the
+    colour term, the edge weights, the Potts contrast and the contour head read, in
+    inference and in the head's training alike."""
+    import torch
+
+    return x[:, :3] * torch.from_numpy(np.stack(scales)).to(x.device)[:, :, None, None]
 
 
 def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0),

@@ -33,7 +33,7 @@ from .io import IMAGE_SUFFIXES, MAX_PIXELS, read_image, to_float_rgb
 from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
 from .model.contour import ContourHead
-from .prepare import prepare
+from .prepare import clustering_colour, prepare
 from .model.grm import gal, gbl, reconstruction_strength, update_memory
 
 __all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources", "new_model", "adapt_model",
@@ -297,7 +297,7 @@ def train_contours(head: ContourHead, optimizer: torch.optim.Optimizer, rgb: np.
     crop = np.ascontiguousarray(rgb[r0:r0 + ch, c0:c0 + cw])
     target = torch.from_numpy(halfdisc_contours(crop))[None, None].to(device)
     prep = prepare(crop, blur=PRESETS["compact"]["blur"])
-    colour = (torch.from_numpy(prep.x[:3]) * torch.from_numpy(prep.colour_scale)[:, None, None])[None].to(device)
+    colour = clustering_colour(torch.from_numpy(prep.x)[None], [prep.colour_scale]).to(device)
     head.train()
     total = 0.0
     for _ in range(cfg.contour_iterations):
@@ -394,9 +394,9 @@ def train_stream(
         model.contour_head.reset_parameters(torch.Generator().manual_seed(int(config.seed)))
         model.config.contour_width = ModelConfig.contour_width
     model.to(device)
-    head_params = [] if model.contour_head is None else list(model.contour_head.parameters())
-    optimizer = torch.optim.Adam([p for p in model.parameters() if all(p is not q for q in head_params)],
-                                 lr=config.lr)
+    head_params = model.parameter_groups()["contours"]
+    in_head = {id(p) for p in head_params}  # the head has its own optimiser; the rest keep model order
+    optimizer = torch.optim.Adam([p for p in model.parameters() if id(p) not in in_head], lr=config.lr)
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
     head_opt = torch.optim.Adam(head_params, lr=config.contour_lr) if head_params and config.contour_iterations else None
