@@ -19,7 +19,7 @@ from lnsnet.grid import make_grid
 from lnsnet.model import LNSNet, ModelConfig
 from lnsnet.model import contour as contour_mod
 from lnsnet.model.contour import ContourHead, contour_factor
-from lnsnet.train import TrainConfig, train_stream
+from lnsnet.train import TrainConfig, adapt_model, train_stream
 
 
 def _step_image(h=40, w=48, col=24):
@@ -136,6 +136,41 @@ def test_segment_uses_the_head_only_where_there_is_one():
         ClusterOptions.resolve("paper", mode="dense", contour=1.0)
     with pytest.raises(ValueError, match="contour"):
         ClusterOptions.resolve("compact", contour=-1.0)
+
+
+def test_input_features_are_the_measuring_stick_plus_the_head(monkeypatch):
+    rgb = np.random.default_rng(3).random((60, 80, 3)).astype(np.float32)
+    net = LNSNet()
+    # the embedder is not run at all with features="input"
+    monkeypatch.setattr(net.embedder, "forward", lambda *a, **k: (_ for _ in ()).throw(AssertionError("FEM ran")))
+    for spec in ("compact:contour=0", "compact:contour=0:compactness=9", "paper"):
+        assert np.array_equal(lnsnet.segment(rgb, 20, model=net, clustering=spec + ":features=input"),
+                              lnsnet.segment(rgb, 20, model="none", clustering=spec))
+    with_head = lnsnet.segment(rgb, 20, model=net, clustering="compact:features=input:contour=8")
+    assert not np.array_equal(with_head, lnsnet.segment(rgb, 20, model="none", clustering="compact:contour=8"))
+    assert net.embedder.__class__.__name__ == "FeatureEmbedder"  # the caller's model is left whole
+    with pytest.raises(ValueError, match="features='learned'"):
+        ClusterOptions.resolve("compact", features="input", seeds="learned")
+    with pytest.raises(ValueError, match="unknown features"):
+        ClusterOptions.parse("features=fem")
+    assert ClusterOptions.parse(ClusterOptions.resolve(features="input").spec()).features == "input"
+
+
+def test_adapting_with_input_features_trains_a_copy_of_the_head_alone():
+    rgb = np.zeros((40, 48, 3), np.float32)
+    rgb[:, 20:] = (0.9, 0.2, 0.1)  # one vertical step: the teacher's contour at column 20
+    net = LNSNet()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    tuned = adapt_model(net, rgb, 10, 5, contours=True)
+    after = tuned.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("contour_head.") for k in moved)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())  # the original untouched
+    out = lnsnet.segment(rgb, 10, model=net, clustering="compact:features=input", adapt=2)
+    assert out.shape == (40, 48)
+    with pytest.raises(ValueError, match="contour head"):
+        lnsnet.segment(rgb, 10, model=LNSNet(ModelConfig(contour_width=0)), clustering="compact:features=input",
+                       adapt=1)
 
 
 def test_models_saved_before_the_head_load_without_one(tmp_path: Path):

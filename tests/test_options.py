@@ -10,9 +10,9 @@ import lnsnet
 from lnsnet import PRESETS, ClusterOptions
 from lnsnet.eval.methods import lnsnet_clustering
 
-COMPACT = dict(compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0, input_weight=2.5,
+COMPACT = dict(features="learned", compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0, input_weight=2.5,
                blur=0.8, contour=4.0)
-PAPER = dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
+PAPER = dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
              blur=0.0, contour=0.0)
 
 

@@ -15,7 +15,7 @@ from .model import LNSNet
 from .model.embedder import InputEmbedder
 
 __all__ = ["load_model", "available_models", "resolve_model", "model_record", "as_device", "baseline_model",
-           "is_input_only", "WEIGHTS_DIR", "DEFAULT_MODEL", "BASELINE_MODELS"]
+           "is_input_only", "input_features", "WEIGHTS_DIR", "DEFAULT_MODEL", "BASELINE_MODELS"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "bsds500"
@@ -41,6 +41,18 @@ def baseline_model(name: str) -> LNSNet:
         net.embedder = InputEmbedder(3)
         net.contour_head = None  # no network at all: no learned contours either
     return net.eval()
+
+
+def input_features(net: LNSNet) -> LNSNet:
+    """A light copy of ``net`` whose feature embedder is its input (as ``"none"``), every
+    other part (seed layer, contour head, memory) the very same module: the model that
+    :attr:`lnsnet.ClusterOptions.features` ``"input"`` clusters with."""
+    if is_input_only(net):
+        return net
+    twin = copy.copy(net)  # shares every module of net but the embedder
+    twin._modules = dict(net._modules)
+    twin.embedder = InputEmbedder(3)
+    return twin
 
 
 def is_input_only(net: LNSNet) -> bool:

@@ -17,7 +17,7 @@ from .cluster.gpu import cluster_batch
 from .cluster.local import feature_passes
 from . import connectivity
 from .grid import Grid, make_grid
-from .hub import as_device, is_input_only, resolve_model
+from .hub import as_device, input_features, is_input_only, resolve_model
 from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
@@ -220,13 +220,18 @@ def segment(
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
     net = resolve_model(model, dev)
+    if is_input_only(net) and (options.seeds == "learned" or adapt):
+        raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
+    if options.features == "input":  # the embedder is not run: the clustering reads the input in its place
+        if adapt and net.contour_head is None:
+            raise ValueError("adapt with features='input' trains the model's contour head, and this model has "
+                             "none (train one: lnsnet train --contour-iterations N)")
+        net = input_features(net)
     if backend != "torch":
         from .backends import check_backend, with_backend
 
         check_backend(backend, device_type=dev.type, adapt=adapt)
         net = with_backend(net, backend)
-    if is_input_only(net) and (options.seeds == "learned" or adapt):
-        raise ValueError("model='none' has no network: it takes seeds='grid' and no adapt")
     if special and options.seeds == "learned":
         raise ValueError("mask and spacing take seeds='grid'")
     if adapt and any(p.rgb is None for p in preps):
@@ -240,7 +245,8 @@ def segment(
         from .train import adapt_model
 
         for i, p in enumerate(preps):  # each image gets its own adapted copy: no batching
-            tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev)
+            tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev,
+                                contours=options.features == "input")
             out[i] = _segment_batch(tuned, [p], k, dev, options, spacing, tile_pixels, progress, post)[0]
         return out[0] if single else out
     groups: dict = {}

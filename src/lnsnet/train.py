@@ -494,17 +494,28 @@ def train_stream(
 
 
 def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = ADAPT_LR,
-                device=None, seed: int = 0) -> LNSNet:
+                device=None, seed: int = 0, contours: bool = False) -> LNSNet:
     """Online adaptation: a copy of ``net`` trained on the one image ``rgb`` (any image
     :func:`lnsnet.segment` takes) for ``iterations`` feature-phase steps of the lifelong recipe at
     ``n_segments`` (FEM and reconstruction head, GAL and GBL, no labels); ``net`` itself
-    is not changed. ``lnsnet.segment(..., adapt=N)`` calls it with the default ``lr``;
-    what it gains is measured in ``docs/adaptation.md``."""
+    is not changed. ``contours``: the contour head instead, ``iterations`` steps towards the
+    image's own half-disc contours (:func:`train_contours` on the whole image, Adam at the
+    training's ``contour_lr``), what ``features="input"`` clusters with.
+    ``lnsnet.segment(..., adapt=N)`` calls it with the default ``lr``; what it gains is
+    measured in ``docs/adaptation.md``."""
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
         raise ValueError(f"adapt iterations must be an integer >= 0, got {iterations!r}")
     rgb = to_float_rgb(rgb)
     dev = torch.device("cpu" if device is None else device)
     model = copy.deepcopy(net).to(dev)
+    if contours:
+        if model.contour_head is None:
+            raise ValueError("this model has no contour head to adapt")
+        cfg = TrainConfig(contour_iterations=int(iterations), contour_crop=max(rgb.shape[:2]), seed=seed)
+        opt = torch.optim.Adam(model.contour_head.parameters(), lr=cfg.contour_lr)
+        with torch.inference_mode(False), torch.enable_grad():
+            train_contours(model.contour_head, opt, rgb, cfg, np.random.default_rng(seed), dev)
+        return model.eval()
     cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations), lr=float(lr),
                       learn_seeds=False, seed=seed)
     params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())

@@ -23,14 +23,14 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
-    "compact": MappingProxyType(dict(compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0,
-                                     feature_contrast=4.0, input_weight=2.5, blur=0.8, contour=4.0)),
-    "paper": MappingProxyType(dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0,
-                                   feature_contrast=0.0, input_weight=0.0, blur=0.0, contour=0.0)),
+    "compact": MappingProxyType(dict(features="learned", compactness=24.0, edge_scale=2.0, iterations=5,
+                                     smoothing=6.0, feature_contrast=4.0, input_weight=2.5, blur=0.8, contour=4.0)),
+    "paper": MappingProxyType(dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0,
+                                   smoothing=0.0, feature_contrast=0.0, input_weight=0.0, blur=0.0, contour=0.0)),
 })
 DEFAULT_PRESET = "compact"
 
-_CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned")}
+_CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned"), "features": ("learned", "input")}
 
 
 def _nonneg(name: str, value, note: str = "") -> float:
@@ -62,6 +62,11 @@ class ClusterOptions:
     seeds : {"grid", "learned"}
         ``grid`` clusters around the cell centres; ``learned`` moves each seed by the
         seed estimation layer (SEL), which scored lower on BSDS500 val.
+    features : {"learned", "input"}
+        What the clustering distance reads: ``learned``, the feature embedder's output
+        (FEM); ``input``, the network's input in its place (the standardised CIELAB, as
+        ``model="none"`` does), so the embedder is not run and the model's contour head is
+        the learned part that the clustering uses (``docs/learning.md``).
     compactness : float
         Weight of the spatial distance to the seed (in grid steps, squared) added to the
         feature distance: larger gives more regular shapes and less boundary recall.
@@ -114,6 +119,7 @@ class ClusterOptions:
 
     mode: str = "local"
     seeds: str = "grid"
+    features: str = PRESETS[DEFAULT_PRESET]["features"]
     compactness: float = PRESETS[DEFAULT_PRESET]["compactness"]
     edge_scale: float = PRESETS[DEFAULT_PRESET]["edge_scale"]
     iterations: int = PRESETS[DEFAULT_PRESET]["iterations"]
@@ -157,6 +163,8 @@ class ClusterOptions:
             raise ValueError("edge_scale, iterations, smoothing, feature_contrast and contour need mode='local' (dense mode "
                              "is the paper's one-shot clustering and takes compactness only: "
                              "ClusterOptions.resolve('paper', mode='dense'), spec 'paper:mode=dense')")
+        if self.features == "input" and self.seeds == "learned":
+            raise ValueError("seeds='learned' reads the learned features: it needs features='learned'")
         if self.feature_contrast > 0 and self.smoothing == 0:
             raise ValueError("feature_contrast weighs the smoothing's contrast: it needs smoothing > 0 (the "
                              "compact preset's 6, or a smoothing value)")
