@@ -87,6 +87,36 @@ def matched(logs):
                   + " / ".join(f"{d['asa', k]:+.4f}" for k in KS))
 
 
+def choose(logs, ref_model, ref_spec, match="features=input"):
+    """The rule of ``docs/learning.md`` ("The head on the input alone"): the rows whose spec
+    holds ``match``, admitted when their CO on BSDS500 val is at least the reference's minus
+    0.001 at every K; the differences to the reference (BR, ASA, CO) at the nine (set, K)
+    points; the choice: the largest smallest BR difference, ASA at most 0.0015 below."""
+    recs = [json.loads(line) for log in logs for line in open(log)]
+    ref = {r["set"]: r for r in recs if r["model"] == ref_model and r["spec"] == ref_spec}
+    sets = ("bsds", "sbd", "dsb")
+    best = None
+    for spec in sorted({r["spec"] for r in recs if match in r["spec"]}):
+        by = {r["set"]: r for r in recs if r["spec"] == spec}
+        if any(s not in by for s in sets):
+            continue
+        admitted = all(by["bsds"][f"co{k}"] >= ref["bsds"][f"co{k}"] - 0.001 for k in KS)
+        d = {m: [by[s][f"{m}{k}"] - ref[s][f"{m}{k}"] for s in sets for k in KS] for m in ("br", "asa", "co")}
+        ok = admitted and min(d["asa"]) >= -0.0015
+        print(f"{spec}: {'admitted' if admitted else 'not admitted (CO)'}; smallest dBR {min(d['br']):+.4f}, "
+              f"sum {sum(d['br']):+.4f}, smallest dASA {min(d['asa']):+.4f}")
+        for m, digits in (("br", 4), ("asa", 4), ("co", 3)):
+            print(f"    d{m.upper()} (BSDS, SBD, DSB x K=100/400/1000): " + " ".join(f"{v:+.{digits}f}" for v in d[m]))
+        if ok and (best is None or min(d["br"]) > best[1]):
+            best = (spec, min(d["br"]), sum(d["br"]))
+    if best is None:
+        print("chosen: none admitted")
+    else:
+        adopt = best[1] >= -0.005 and best[2] > 0
+        print(f"chosen: {best[0]} (smallest dBR {best[1]:+.4f}, sum {best[2]:+.4f}): "
+              f"{'becomes the default' if adopt else 'the default stays'}")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", choices=("bsds", "sbd", "dsb"))
@@ -97,9 +127,13 @@ if __name__ == "__main__":
     ap.add_argument("--table", default=None, help="print the table of this log")
     ap.add_argument("--matched", nargs="+", default=None, help="print the gains over model='none' at the "
                     "same CO from these logs (they must hold none's rows at several compactness values)")
+    ap.add_argument("--choose", nargs="+", default=None, help="apply the features='input' rule of docs/learning.md "
+                    "to these logs (with --ref bsds500,compact:compactness=24:contour=4)")
     ap.add_argument("--ref", default="bsds500@f3c89b2,compact", help="the reference row: model,spec")
     a = ap.parse_args()
-    if a.matched:
+    if a.choose:
+        choose(a.choose, *a.ref.split(",", 1))
+    elif a.matched:
         matched(a.matched)
     elif a.table:
         table(a.table, *a.ref.split(",", 1))

@@ -69,7 +69,7 @@ def test_segment_compactness_and_window_options(tmp_path):
                        (["--clustering", "paper:feature_contrast=4"], "needs smoothing"),
                        (["--clustering", "mode=dense:smoothing=1"], "mode='local'"),
                        (["--clustering", "compact:mode=dense"], "mode='local'"),
-                       (["--clustering", "fancy"], "allowed: 'compact', 'paper'"),
+                       (["--clustering", "fancy"], "allowed: 'compact', 'fast', 'paper'"),
                        (["--mode", "dense"], "unrecognized arguments")):
         r = subprocess.run([sys.executable, "-m", "lnsnet.cli"] + args + ["-o", str(tmp_path / "b")] + bad,
                            capture_output=True, text=True)

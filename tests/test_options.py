@@ -10,10 +10,11 @@ import lnsnet
 from lnsnet import PRESETS, ClusterOptions
 from lnsnet.eval.methods import lnsnet_clustering
 
-COMPACT = dict(features="learned", compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0, input_weight=2.5,
-               blur=0.8, contour=4.0)
-PAPER = dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
-             blur=0.0, contour=0.0)
+COMPACT = dict(features="learned", compactness=24.0, edge_scale=2.0, iterations=5, smoothing=6.0, feature_contrast=4.0,
+               input_weight=2.5, blur=0.8, contour=4.0)
+FAST = dict(COMPACT, features="input", compactness=32.0, contour=6.0)
+PAPER = dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0,
+             input_weight=0.0, blur=0.0, contour=0.0)
 
 
 def _values(options: ClusterOptions, keys=COMPACT) -> dict:
@@ -21,7 +22,7 @@ def _values(options: ClusterOptions, keys=COMPACT) -> dict:
 
 
 def test_presets_hold_the_chosen_values():
-    assert PRESETS == {"compact": COMPACT, "paper": PAPER}
+    assert PRESETS == {"compact": COMPACT, "fast": FAST, "paper": PAPER}
     assert _values(ClusterOptions()) == COMPACT  # constructing directly: the compact preset
     assert _values(ClusterOptions.resolve()) == COMPACT
     assert _values(ClusterOptions.resolve("paper")) == PAPER
@@ -46,7 +47,7 @@ def test_options_beside_a_preset_win():
     (dict(mode="dense", edge_scale=1.0), "mode='local'"),
     (dict(preset="paper", feature_contrast=4.0), "needs smoothing"),
     (dict(smoothing=0.0, feature_contrast=1.0), "needs smoothing"),
-    (dict(preset="fancy"), "allowed: 'compact', 'paper'"),
+    (dict(preset="fancy"), "allowed: 'compact', 'fast', 'paper'"),
     (dict(mode="fast"), "unknown mode"),
     (dict(seeds="random"), "unknown seeds"),
     (dict(window=4), "window"), (dict(window=0), "window"), (dict(window=2.0), "window"),
@@ -135,6 +136,7 @@ def test_the_rules_that_decide_where_clustering_runs():
 def test_segment_takes_names_specs_and_objects_alike(blocks):
     a = lnsnet.segment(blocks, 12, clustering="paper")
     assert np.array_equal(a, lnsnet.segment(blocks, 12, clustering=ClusterOptions.resolve("paper")))
-    assert np.array_equal(a, lnsnet.segment(blocks, 12, clustering="compactness=0:edge_scale=0:iterations=0:"
-                                                                  "smoothing=0:feature_contrast=0:input_weight=0:blur=0"))
+    assert np.array_equal(a, lnsnet.segment(blocks, 12, clustering="features=learned:compactness=0:edge_scale=0:"
+                                                                  "iterations=0:smoothing=0:feature_contrast=0:"
+                                                                  "input_weight=0:blur=0"))
     assert not np.array_equal(a, lnsnet.segment(blocks, 12))  # the compact default differs

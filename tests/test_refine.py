@@ -552,7 +552,9 @@ def test_a_noisy_step_stays_a_boundary():
     # the default's 0.8 px blur widens the band where the step relaxes the spatial term,
     # and the boundary wanders by 2-5 px in a few rows of a few draws (0.972 of the rows;
     # docs/compactness.md)
-    on, off = [], []
+    # the "fast" preset (the input in place of the learned features, no context) wanders
+    # more: 0.930 of the rows (docs/learning.md, "The head on the input alone")
+    on, off, fast = [], [], []
     for seed in range(20):
         rng = np.random.default_rng(seed)
         img = np.zeros((60, 90, 3))
@@ -560,5 +562,7 @@ def test_a_noisy_step_stays_a_boundary():
         img = np.clip(img + rng.normal(0, 0.08, img.shape), 0, 1)
         on.append(_rows_on_the_step(lnsnet.segment(img, 24)))
         off.append(_rows_on_the_step(lnsnet.segment(img, 24, clustering="compact:blur=0")))
+        fast.append(_rows_on_the_step(lnsnet.segment(img, 24, clustering="fast")))
     assert np.mean(off) >= 0.99 and min(off) >= 0.95, off
     assert np.mean(on) >= 0.95 and min(on) >= 0.8, on
+    assert np.mean(fast) >= 0.9 and min(fast) >= 0.7, fast

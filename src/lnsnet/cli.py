@@ -550,11 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clustering", default=None, metavar="SPEC",
                    help="'compact' (default): superpixels as compact as LSC's, boundary recall above SNIC's "
                         "on BSDS500; 'paper': the paper's one-shot clustering, the highest boundary recall, "
-                        "ragged shapes, about 35%% less time. Options of lnsnet.ClusterOptions may follow "
+                        "ragged shapes, about 35%% less time; 'fast': compact on the network's input and its "
+                        "contour head (the feature embedder not run), about half the time, less robust to "
+                        "pixel noise. Options of lnsnet.ClusterOptions may follow "
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default: the clustering's; compact 24, paper 0; --volume 40)")
+                        "recall (default: the clustering's; compact 24, fast 32, paper 0; --volume 40)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
                    help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "

@@ -352,6 +352,15 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     # input (ClusterOptions.input_weight), once per batch
     colour = clustering_colour(x, [p.colour_scale for p in preps])
     extras = colour * options.input_weight if options.input_weight else None
+    fold = None
+    if extras is not None and is_input_only(net):
+        # the features are the input's three colour channels and the extras the same
+        # channels times input_weight * scale: one feature, the channels times
+        # sqrt(1 + (input_weight * scale)^2), gives the same distances with half the
+        # channels (and the same smoothing contrast, which standardises each channel),
+        # up to float rounding; whole images only (bands keep the two)
+        scales = torch.from_numpy(np.stack([p.colour_scale for p in preps]).astype(np.float32))
+        fold = torch.sqrt(1 + (options.input_weight * scales) ** 2)[:, :, None, None]
     with torch.inference_mode():
         cfac = _contour_factors(net, colour, options, mask, dev)
         if h * w > tile_pixels:
@@ -373,6 +382,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
         else:
             xd = x.to(dev)
             z = net.embed(xd)
+            if fold is not None:
+                z, extras = z * fold.to(z), None
             if options.seeds == "learned":
                 pos = net.seed_positions(z, grid)
             else:

@@ -159,7 +159,7 @@ def warm_kernels() -> int:
     rgb = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
     mask = np.zeros((48, 64), bool)
     mask[4:44, 8:60] = True
-    for clustering in ("compact", "paper"):
+    for clustering in ("compact", "fast", "paper"):
         segment(rgb, 12, clustering=clustering)
         segment(rgb, 12, clustering=clustering, tile_pixels=1000)  # in bands
         segment([rgb, rgb], 12, clustering=clustering)

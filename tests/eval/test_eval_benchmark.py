@@ -336,7 +336,7 @@ def test_lnsnet_method_names_are_clustering_specs():
 
 
 def lnsnet_paper():
-    return dict(compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
+    return dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0, smoothing=0.0, feature_contrast=0.0, input_weight=0.0,
                 blur=0.0, contour=0.0)
 
 
@@ -352,7 +352,7 @@ def lnsnet_paper():
     ("lnsnet:iterations=-1", "iterations must be an integer >= 0"),
     ("lnsnet:iterations=1.5", "not an integer"),
     ("lnsnet:smoothing=-2", "finite number >= 0"),
-    ("lnsnet:clustering=fancy", "allowed: 'compact', 'paper'"),
+    ("lnsnet:clustering=fancy", "allowed: 'compact', 'fast', 'paper'"),
 ])  # fmt: skip
 def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     with pytest.raises(ValueError, match=message):
