@@ -1,7 +1,7 @@
 """What online adaptation (`segment(..., adapt=n)`) gains and costs, on BSDS500.
 
     LNSNET_BSDS500=... python scripts/adaptation.py --split val --images 20 --adapt 0,10,30 --k 100,400 [--lr 3e-4] \
-        [--clustering compact|paper]
+        [--clustering compact|fast|paper]
 
 For each image, K and n: segment with the shipped model adapted for n iterations on the
 image itself, score against the best annotator (r=1) and time the whole call (adaptation
@@ -30,8 +30,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model", default=None, help="model name or file (default: the shipped model)")
-    ap.add_argument("--clustering", choices=("compact", "paper"), default="paper",
-                    help="segment's clustering preset (default 'paper', with which the first numbers were made)")
+    ap.add_argument("--clustering", choices=("compact", "fast", "paper"), default="paper",
+                    help="segment's clustering preset (default 'paper', with which the first numbers were made); "
+                         "with 'fast' the adaptation trains the contour head (as segment(..., adapt=n) does)")
     args = ap.parse_args(argv)
 
     import numba
@@ -58,7 +59,8 @@ def main(argv=None):
         for k in ks:
             for a in ns:
                 t0 = time.perf_counter()
-                tuned = adapt_model(model, to_float_rgb(s.image), k, a, lr) if a else model
+                tuned = (adapt_model(model, to_float_rgb(s.image), k, a, lr, contours=args.clustering == "fast")
+                         if a else model)
                 lab = lnsnet.segment(s.image, k, model=tuned, clustering=args.clustering)
                 dt = time.perf_counter() - t0
                 sc = score(lab, s.ground_truths, image=s.image, r=1, ignore=args.ignore_label)
