@@ -419,7 +419,8 @@ def _cmd_info(args) -> int:
     print(
         f"parameters: {s['params_total']:,} (FEM {s['params_fem']:,}, SEL {s['params_sel']:,}, "
         f"reconstruction head {s['params_reconstruction']:,}, contour head {s['params_contour']:,}; inference "
-        f"uses FEM+SEL+contour head = {s['params_fem'] + s['params_sel'] + s['params_contour']:,})"
+        f"uses FEM+SEL+contour head = {s['params_fem'] + s['params_sel'] + s['params_contour']:,}; "
+        f"--clustering fast the contour head alone)"
     )
     print(
         f"FLOPs at {s['size']} (torch.utils.flop_counter, 1 multiply-add = 2 FLOPs): FEM "
