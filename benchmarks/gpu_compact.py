@@ -90,10 +90,13 @@ def _stages(images, net, dev, k, kw):
     import lnsnet
     from lnsnet.cluster import ClusterOptions, cluster_pixels
     from lnsnet.grid import make_grid
-    from lnsnet.inference import _finish, _finish_device
+    from lnsnet.hub import input_features
+    from lnsnet.inference import _contour_factors, _finish, _finish_device
     from lnsnet.prepare import prepare
 
-    opts = ClusterOptions.resolve(None, compactness=kw.get("compactness"))
+    opts = ClusterOptions.of(kw.get("clustering"), compactness=kw.get("compactness"))
+    if opts.features == "input":  # as segment(): the embedder not run (its two colour copies not folded here)
+        net = input_features(net)
     names = ["check and decode (CPU)", "encode on the device", "network and seeds", "clustering",
              "connectivity and copy back"]
     rows = {n: [] for n in names}
@@ -112,12 +115,14 @@ def _stages(images, net, dev, k, kw):
             grid = make_grid(h, w, k)
             colour = x[:, :3] * torch.from_numpy(p.colour_scale).to(x.device)[None, :, None, None]
             extras = colour * opts.input_weight
+            cfac = _contour_factors(net, colour, opts, None, dev)
             z = net.embed(x)
             pos = grid.centres().to(dev, z.dtype)[None]
             sf = torch.cat([net.seed_features(z, pos), net.seed_features(extras, pos)], 2)
             _sync(dev)
             t.append(time.perf_counter())
-            raw = cluster_pixels(z[0], colour[0], grid, sf[0], pos[0], opts, extra=extras[0], device_labels=True)
+            raw = cluster_pixels(z[0], colour[0], grid, sf[0], pos[0], opts, extra=extras[0],
+                                 contour=None if cfac is None else cfac[0], device_labels=True)
             _sync(dev)
             t.append(time.perf_counter())
             lab = _finish_device(torch.as_tensor(raw).to(torch.int64), x[0, :3].permute(1, 2, 0), grid.n_seeds, opts, 1)
@@ -155,6 +160,8 @@ def main(argv=None):
     ap.add_argument("-o", "--output", default="")
     ap.add_argument("--sigma", type=float, default=0, help="segment()'s sigma (default 0)")
     ap.add_argument("--compactness", type=float, default=None, help="segment()'s compactness (default: the preset's)")
+    ap.add_argument("--clustering", default=None, help="segment()'s clustering preset or spec (default: compact; "
+                    "'fast': no feature embedder)")
     ap.add_argument("--profile", default="", help="write torch.profiler tables of the device default at K=100 here")
     ap.add_argument("--stages", action="store_true", help="time each stage of the device path")
     ap.add_argument("--throughput", type=int, default=0, help="images per second for this many images, by batch size")
@@ -167,11 +174,11 @@ def main(argv=None):
 
     dev = args.device
     images = test_images(args.root, args.images)
-    kw = dict(sigma=args.sigma, compactness=args.compactness)
+    kw = dict(sigma=args.sigma, compactness=args.compactness, clustering=args.clustering)
     net_dev = lnsnet.load_model(device=dev)
     net_cpu = lnsnet.load_model()
     lines = [f"{run_header(dev)}; {len(images)} BSDS500 test images; segment(..., sigma={args.sigma:g}, "
-             f"compactness={args.compactness})",
+             f"compactness={args.compactness}, clustering={args.clustering!r})",
              "| K | where | ms / image (batch 1) | images / s (one call, all images) | pixels in the same superpixel as on the CPU |",
              "|---|---|---:|---:|---:|"]
     if args.device_only:
