@@ -3,7 +3,8 @@ headline table (every K) for README.
 
     python scripts/table1.py docs/benchmarks/bsds500-test/summary.csv [--k 100] \
         [--extra docs/benchmarks/rim-test-subset/summary.csv:rim] \
-        [--extra docs/benchmarks/bsds500-test-valtuned/summary.csv:slic:compactness=20,lsc:ratio=0.025,...]
+        [--extra docs/benchmarks/bsds500-test-valtuned/summary.csv:slic:compactness=20,lsc:ratio=0.025,...] \
+        [--extra docs/benchmarks/fast/bsds500-test/summary.csv:lnsnet:clustering=fast]
 
 ``--extra SUMMARY:METHODS`` adds those methods' rows from another summary (e.g. RIM, run
 on a GPU on a subset), marked with their image count. FLOPs are the multiply-adds of one
@@ -27,7 +28,9 @@ NAMES = {"lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's 
          "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)",
          "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast",
          "lnsnet:model=none": "the same default clustering on the CIELAB input, no network (`model=\"none\"`)",
-         "lnsnet:model=none:compactness=18": "the same, compactness 18 (about the default's CO)"}
+         "lnsnet:model=none:compactness=18": "the same, compactness 18 (about the default's CO)",
+         "lnsnet:clustering=fast": "LNS-Net (ours, shipped model), clustering=\"fast\": the input and the contour head, "
+                                   "no feature embedder (time: its own run, where the default took 130 ms)"}
 # the classic methods at their val-tuned settings; their test run shared the machine with a
 # training run (2026-12-03), so their times are marked
 TUNED = {"slic:compactness=20": "SLIC, tuned on val for recall (compactness 20)",
@@ -60,6 +63,8 @@ def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
             return "-", "0"
         if "clustering=paper" in method.split(":"):  # the paper's clustering: no contour head
             return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
+        if "clustering=fast" in method.split(":"):  # the input and the contour head: no FEM, no SEL
+            return f"{lns.get('flops_contour', 0) / 2e9:.2f} G MACs", f"{lns.get('params_contour', 0):,}"
         flops = lns["flops_fem"] + lns.get("flops_contour", 0)
         return f"{flops / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel'] + lns.get('params_contour', 0):,}"
     if method in ("ssn", "rim"):
