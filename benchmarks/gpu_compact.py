@@ -114,14 +114,16 @@ def _stages(images, net, dev, k, kw):
             h, w = p.hw
             grid = make_grid(h, w, k)
             colour = x[:, :3] * torch.from_numpy(p.colour_scale).to(x.device)[None, :, None, None]
-            extras = colour * opts.input_weight
+            extras = colour * opts.input_weight if opts.input_weight else None
             cfac = _contour_factors(net, colour, opts, None, dev)
             z = net.embed(x)
             pos = grid.centres().to(dev, z.dtype)[None]
-            sf = torch.cat([net.seed_features(z, pos), net.seed_features(extras, pos)], 2)
+            sf = net.seed_features(z, pos)
+            if extras is not None:
+                sf = torch.cat([sf, net.seed_features(extras, pos)], 2)
             _sync(dev)
             t.append(time.perf_counter())
-            raw = cluster_pixels(z[0], colour[0], grid, sf[0], pos[0], opts, extra=extras[0],
+            raw = cluster_pixels(z[0], colour[0], grid, sf[0], pos[0], opts, extra=None if extras is None else extras[0],
                                  contour=None if cfac is None else cfac[0], device_labels=True)
             _sync(dev)
             t.append(time.perf_counter())

@@ -43,10 +43,10 @@ def main(argv=None):
     import lnsnet
     from lnsnet.eval.benchmark import open_dataset
     from lnsnet.eval.metrics import score
-    from lnsnet.train import ADAPT_LR, adapt_model
+    from lnsnet.train import adapt_model
     from lnsnet.io import to_float_rgb
 
-    lr = ADAPT_LR if args.lr is None else args.lr
+    lr = args.lr  # None: adapt_model's default (ADAPT_LR; the training's contour_lr for the head)
     ds = open_dataset(args.dataset, split=args.split, root=args.root, images_list=args.images_list,
                       ignore_label=args.ignore_label)
     n = min(args.images, len(ds))
@@ -67,7 +67,7 @@ def main(argv=None):
                 res.setdefault((k, a), []).append((sc["asa_best"], sc["br_best"], sc["ue_best"], sc["co"], sc["n_segments"], dt))
         print(f"image {i + 1}/{n} done", flush=True)
     where = f"BSDS500 {args.split}" if str(args.dataset).lower() == "bsds500" else f"{args.dataset}"
-    print(f"\n{where}, first {n} images, {args.clustering} clustering, best annotator, r=1, adapt_lr={lr:g}, "
+    print(f"\n{where}, first {n} images, {args.clustering} clustering, best annotator, r=1, adapt_lr={'default' if lr is None else f'{lr:g}'}, "
           f"{args.threads} threads; time = the whole segment call (median)\n")
     print("| K | adapt n | k delivered | ASA | BR | UE | CO | time (s) | dASA | dBR |")
     print("|---|---|---|---|---|---|---|---|---|---|")

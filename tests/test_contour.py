@@ -19,6 +19,7 @@ from lnsnet.grid import make_grid
 from lnsnet.model import LNSNet, ModelConfig
 from lnsnet.model import contour as contour_mod
 from lnsnet.model.contour import ContourHead, contour_factor
+from lnsnet.hub import input_features
 from lnsnet.train import TrainConfig, adapt_model, train_stream
 
 
@@ -154,9 +155,38 @@ def test_input_features_are_the_measuring_stick_plus_the_head(monkeypatch):
     with pytest.raises(ValueError, match="unknown features"):
         ClusterOptions.parse("features=fem")
     assert ClusterOptions.parse(ClusterOptions.resolve(features="input").spec()).features == "input"
+    assert ClusterOptions.resolve("fast").features == "input"
+    assert ClusterOptions.resolve("fast", seeds="learned").features == "learned"  # learned seeds read them
+    view = input_features(net)
+    view.to(torch.float64)  # the light copy's own buffers: the caller's memory stays float32
+    assert net.memory.dtype == torch.float32 and view.contour_head is net.contour_head
 
 
-def test_adapting_with_input_features_trains_a_copy_of_the_head_alone():
+def test_the_folded_input_equals_the_input_beside_its_copy():
+    """With features="input" a whole image folds the input and its weighted copy into one
+    feature; bands keep them apart. Both give the same labels, also where one channel
+    hardly varies (a 5-channel image whose third principal component has 1e-4 of the first's
+    spread: the smoothing's contrast floors such a copy, so it is not folded there)."""
+    from lnsnet.cluster import ClusterOptions as CO
+    from lnsnet.inference import _foldable
+
+    rng = np.random.default_rng(4)
+    base = np.kron(rng.random((6, 8, 2)), np.ones((10, 10, 1))) + 0.02 * rng.random((60, 80, 2))
+    third = 1e-4 * rng.random((60, 80, 1))
+    img = np.concatenate([base, third], 2) @ rng.random((3, 5))
+    rgb = np.clip(np.kron(rng.random((6, 8, 3)), np.ones((10, 10, 1))) + 0.03 * rng.random((60, 80, 3)), 0, 1)
+    for im, kw in ((img, dict(channel_axis=-1, convert2lab=False)), (rgb, {})):
+        whole = lnsnet.segment(im, 24, clustering="fast", **kw)
+        banded = lnsnet.segment(im, 24, clustering="fast", tile_pixels=80 * 13, **kw)
+        assert (whole == banded).mean() > 0.999
+    fast = CO.resolve("fast")
+    assert _foldable(np.array([[2.5, 2.0, 0.5]]), fast)
+    assert not _foldable(np.array([[2.5, 2.0, 1e-4]]), fast)
+    assert _foldable(np.array([[2.5, 2.0, 1e-4]]), fast.replace(feature_contrast=0.0))
+    assert _foldable(np.array([[2.5, 0.0, 0.0]]), fast)  # gray: the flat channels are not copies
+
+
+def test_adapting_with_input_features_trains_a_copy_of_the_head_alone(monkeypatch):
     rgb = np.zeros((40, 48, 3), np.float32)
     rgb[:, 20:] = (0.9, 0.2, 0.1)  # one vertical step: the teacher's contour at column 20
     net = LNSNet()
@@ -166,8 +196,15 @@ def test_adapting_with_input_features_trains_a_copy_of_the_head_alone():
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("contour_head.") for k in moved)
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())  # the original untouched
-    out = lnsnet.segment(rgb, 10, model=net, clustering="compact:features=input", adapt=2)
-    assert out.shape == (40, 48)
+    import lnsnet.train
+
+    calls = []
+    real = lnsnet.train.adapt_model
+    monkeypatch.setattr(lnsnet.train, "adapt_model", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    out = lnsnet.segment(rgb, 10, model=net, clustering="fast", adapt=2)
+    assert out.shape == (40, 48) and calls and calls[0]["contours"] is True  # the head, not the FEM
+    tiny = lnsnet.segment(rgb[:12, 14:28], 4, model=net, clustering="fast", adapt=1)  # a crop below 16 px
+    assert tiny.shape == (12, 14)
     with pytest.raises(ValueError, match="contour head"):
         lnsnet.segment(rgb, 10, model=LNSNet(ModelConfig(contour_width=0)), clustering="compact:features=input",
                        adapt=1)

@@ -45,12 +45,15 @@ def baseline_model(name: str) -> LNSNet:
 
 def input_features(net: LNSNet) -> LNSNet:
     """A light copy of ``net`` whose feature embedder is its input (as ``"none"``), every
-    other part (seed layer, contour head, memory) the very same module: the model that
-    :attr:`lnsnet.ClusterOptions.features` ``"input"`` clusters with."""
+    other part (seed layer, contour head) the very same module: the model that
+    :attr:`lnsnet.ClusterOptions.features` ``"input"`` clusters with. For inference:
+    moving or training it moves or trains those shared parts of ``net`` too (deep-copy it
+    first, as ``segment(..., adapt=n)`` does)."""
     if is_input_only(net):
         return net
     twin = copy.copy(net)  # shares every module of net but the embedder
     twin._modules = dict(net._modules)
+    twin._parameters, twin._buffers = dict(net._parameters), dict(net._buffers)
     twin.embedder = InputEmbedder(3)
     return twin
 

@@ -358,9 +358,11 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
         # channels times input_weight * scale: one feature, the channels times
         # sqrt(1 + (input_weight * scale)^2), gives the same distances with half the
         # channels (and the same smoothing contrast, which standardises each channel),
-        # up to float rounding; whole images only (bands keep the two)
-        scales = torch.from_numpy(np.stack([p.colour_scale for p in preps]).astype(np.float32))
-        fold = torch.sqrt(1 + (options.input_weight * scales) ** 2)[:, :, None, None]
+        # up to float rounding; whole images only (bands keep the two). Not where the
+        # contrast would floor a weighted copy's tiny spread (cluster.local.feature_weights)
+        scales = np.stack([p.colour_scale for p in preps]).astype(np.float32)
+        if _foldable(scales * options.input_weight, options):
+            fold = torch.sqrt(1 + (options.input_weight * torch.from_numpy(scales)) ** 2)[:, :, None, None]
     with torch.inference_mode():
         cfac = _contour_factors(net, colour, options, mask, dev)
         if h * w > tile_pixels:
@@ -410,6 +412,20 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
+
+
+def _foldable(spreads: np.ndarray, options: ClusterOptions) -> bool:
+    """Whether the input and its weighted copy (standard deviations 1 and ``spreads``
+    ``(B, 3)``) can be one feature: always without the smoothing's feature contrast; with
+    it, when no copy's spread is under the floor :func:`lnsnet.cluster.local.feature_weights`
+    puts at 1e-3 of the largest (the folded channels are never under it)."""
+    if not options.uses_feature_contrast:
+        return True
+    for s in spreads:
+        live = s[s > 0]
+        if live.size and live.min() < 1e-3 * max(1.0, float(s.max())):
+            return False
+    return True
 
 
 def _contour_factors(net, colour: torch.Tensor, options: ClusterOptions, mask, dev):

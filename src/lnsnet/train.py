@@ -493,14 +493,15 @@ def train_stream(
     return model
 
 
-def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float = ADAPT_LR,
+def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, lr: float | None = None,
                 device=None, seed: int = 0, contours: bool = False) -> LNSNet:
     """Online adaptation: a copy of ``net`` trained on the one image ``rgb`` (any image
     :func:`lnsnet.segment` takes) for ``iterations`` feature-phase steps of the lifelong recipe at
     ``n_segments`` (FEM and reconstruction head, GAL and GBL, no labels); ``net`` itself
-    is not changed. ``contours``: the contour head instead, ``iterations`` steps towards the
-    image's own half-disc contours (:func:`train_contours` on the whole image, Adam at the
-    training's ``contour_lr``), what ``features="input"`` clusters with.
+    is not changed; ``lr`` None: :data:`ADAPT_LR`. ``contours``: the contour head instead,
+    ``iterations`` steps towards the image's own half-disc contours (:func:`train_contours`
+    on the whole image; ``lr`` None: the training's ``contour_lr``), what
+    ``features="input"`` clusters with.
     ``lnsnet.segment(..., adapt=N)`` calls it with the default ``lr``; what it gains is
     measured in ``docs/adaptation.md``."""
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
@@ -511,12 +512,13 @@ def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, 
     if contours:
         if model.contour_head is None:
             raise ValueError("this model has no contour head to adapt")
-        cfg = TrainConfig(contour_iterations=int(iterations), contour_crop=max(rgb.shape[:2]), seed=seed)
-        opt = torch.optim.Adam(model.contour_head.parameters(), lr=cfg.contour_lr)
+        cfg = TrainConfig(contour_iterations=int(iterations), contour_crop=max(16, *rgb.shape[:2]), seed=seed)
+        opt = torch.optim.Adam(model.contour_head.parameters(), lr=cfg.contour_lr if lr is None else float(lr))
         with torch.inference_mode(False), torch.enable_grad():
             train_contours(model.contour_head, opt, rgb, cfg, np.random.default_rng(seed), dev)
         return model.eval()
-    cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations), lr=float(lr),
+    cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations),
+                      lr=ADAPT_LR if lr is None else float(lr),
                       learn_seeds=False, seed=seed)
     params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
