@@ -16,7 +16,6 @@ gets its own inference request).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import tempfile
@@ -133,7 +132,7 @@ def with_backend(net, backend: str):
     """``net`` itself for torch (or a network-free model), else a light copy of ``net``
     (its own seed layer and every other part) whose embedder runs on ``backend``; the
     OpenVINO embedder is cached per embedder weights, backend and thread count."""
-    from .hub import is_input_only
+    from .hub import is_input_only, with_embedder
 
     precision = BACKENDS[check_backend(backend)]
     if precision is None or is_input_only(net):
@@ -146,7 +145,4 @@ def with_backend(net, backend: str):
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             embedder = _CACHE[key] = OpenVINOEmbedder(net.embedder, precision, threads)
-    twin = copy.copy(net)  # shares every module of net but the embedder
-    twin._modules = dict(net._modules)
-    twin._modules["embedder"] = embedder
-    return twin
+    return with_embedder(net, embedder)  # shares every module of net but the embedder

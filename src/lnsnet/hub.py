@@ -51,10 +51,18 @@ def input_features(net: LNSNet) -> LNSNet:
     first, as ``segment(..., adapt=n)`` does)."""
     if is_input_only(net):
         return net
-    twin = copy.copy(net)  # shares every module of net but the embedder
+    return with_embedder(net, InputEmbedder(3))
+
+
+def with_embedder(net: LNSNet, embedder: torch.nn.Module) -> LNSNet:
+    """A light copy of ``net`` with ``embedder`` in place of its own: every other module
+    is the very same object (its own dicts of modules, parameters and buffers, so moving
+    the copy leaves ``net``'s memory buffer as it was). For :func:`input_features` and
+    :func:`lnsnet.backends.with_backend`."""
+    twin = copy.copy(net)
     twin._modules = dict(net._modules)
     twin._parameters, twin._buffers = dict(net._parameters), dict(net._buffers)
-    twin.embedder = InputEmbedder(3)
+    twin._modules["embedder"] = embedder
     return twin
 
 

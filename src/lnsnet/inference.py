@@ -350,7 +350,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     # the clustering's colour (its colour term, edge weights and contrast): the input's colour
     # channels on one common scale (Prepared.colour_scale); it joins the features as the
     # input (ClusterOptions.input_weight), once per batch
-    colour = clustering_colour(x, [p.colour_scale for p in preps])
+    scales = [p.colour_scale for p in preps]
+    colour = clustering_colour(x, scales)
     extras = colour * options.input_weight if options.input_weight else None
     fold = None
     if extras is not None and is_input_only(net):
@@ -360,9 +361,9 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
         # channels (and the same smoothing contrast, which standardises each channel),
         # up to float rounding; whole images only (bands keep the two). Not where the
         # contrast would floor a weighted copy's tiny spread (cluster.local.feature_weights)
-        scales = np.stack([p.colour_scale for p in preps]).astype(np.float32)
-        if _foldable(scales * options.input_weight, options):
-            fold = torch.sqrt(1 + (options.input_weight * torch.from_numpy(scales)) ** 2)[:, :, None, None]
+        spreads = options.input_weight * np.stack(scales).astype(np.float32)
+        if _foldable(spreads, options):
+            fold = torch.sqrt(1 + torch.from_numpy(spreads) ** 2)[:, :, None, None]
     with torch.inference_mode():
         cfac = _contour_factors(net, colour, options, mask, dev)
         if h * w > tile_pixels:

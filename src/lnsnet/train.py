@@ -520,8 +520,7 @@ def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, 
     cfg = TrainConfig(iterations=int(iterations), feature_iterations=int(iterations),
                       lr=ADAPT_LR if lr is None else float(lr),
                       learn_seeds=False, seed=seed)
-    params = list(model.embedder.parameters()) + list(model.reconstruction.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameter_groups()["features"], lr=cfg.lr)
     with torch.inference_mode(False), torch.enable_grad():
         train_image(model, opt, rgb, contour_prior(rgb, cfg.contour), n_segments, cfg, dev, sample_seed=seed)
     return model.eval()
