@@ -114,8 +114,9 @@ def test_a_killed_worker_loses_and_duplicates_nothing(ray_session, tmp_path):
     assert seen, "no segmentation actor ran after the kill"
     out = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(out) == 16 * 4 and not any(n.endswith(".tmp") for n in out)
-    # every output equals the local engine's
-    assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q"]) == 0
+    # every output equals the local engine's at the same batch size (a batch of several
+    # images of one shape may move a near-tie pixel: the network's sums in another order)
+    assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q", "--batch-size", "1"]) == 0
     assert _tree(tmp_path / "out") == _tree(tmp_path / "local")
 
 
