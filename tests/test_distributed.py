@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray", reason="the Ray engine tests need lnsnet[ray] (
 from lnsnet.cli import main  # noqa: E402
 from lnsnet.distributed import ray_segment  # noqa: E402
 from lnsnet.jobs import SegmentOptions  # noqa: E402
+from lnsnet.runtime import restore_threads, set_threads  # noqa: E402
 
 def _segmenter_pids() -> set[int]:
     """The processes running a segmentation actor: Ray writes the actor's class into the
@@ -114,9 +115,14 @@ def test_a_killed_worker_loses_and_duplicates_nothing(ray_session, tmp_path):
     assert seen, "no segmentation actor ran after the kill"
     out = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(out) == 16 * 4 and not any(n.endswith(".tmp") for n in out)
-    # every output equals the local engine's at the same batch size (a batch of several
-    # images of one shape may move a near-tie pixel: the network's sums in another order)
-    assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q", "--batch-size", "1"]) == 0
+    # every output equals the local engine's at the same batch size and thread count (the
+    # actors' 2; a batch of several images of one shape, or another thread count, sums the
+    # network's products in another order and may move a near-tie pixel)
+    before = set_threads(2)
+    try:
+        assert main(["segment", str(src), "-o", str(tmp_path / "local"), "-k", "10", "-q", "--batch-size", "1"]) == 0
+    finally:
+        restore_threads(before)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "local")
 
 
