@@ -10,6 +10,24 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _thread_counts_restored():
+    """Each test starts at the thread counts the one before it started at: a test that sets
+    them (an in-process ``main([..., "--threads", "1"])``, ``lnsnet.runtime.set_threads``)
+    does not change the ones after it (labels at near-ties depend on torch's thread count)."""
+    import numba
+
+    from lnsnet import runtime
+
+    try:
+        import cv2
+    except ImportError:  # OpenCV is optional
+        cv2 = None
+    before = (torch.get_num_threads(), numba.get_num_threads(), cv2.getNumThreads() if cv2 else None)
+    yield
+    runtime.restore_threads(before)
+
+
 # ----------------------------------------------------------------------------- BSDS500
 # The tests that read BSDS500 run on the full set when it is there -- $LNSNET_BSDS500, else
 # ../shared/data/bsds500 beside the checkout (where .ci/run finds it) -- and otherwise on the
