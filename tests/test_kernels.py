@@ -44,7 +44,7 @@ def test_lab_of_pure_colours_matches_hand_values():
     rgb = np.array([[[1, 1, 1], [0, 0, 0]]], dtype=np.float32)
     out = np.empty((5, 1, 2), dtype=np.float32)
     sums = np.empty((1, 6))
-    features._lab_rows(rgb, out, features._M, features._WHITE, sums)
+    features._lab_rows(rgb, out, features._M, features._WHITE, sums, features._LIN_T, features._CBRT_T)
     np.testing.assert_allclose(out[:3, 0, 0], [100, 0, 0], atol=0.02)
     np.testing.assert_allclose(out[:3, 0, 1], [0, 0, 0], atol=1e-4)
 

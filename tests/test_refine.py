@@ -432,16 +432,58 @@ def test_zero_padding_channels_change_no_assignment_statistic_or_weight():
         np.testing.assert_allclose(got, want, rtol=1e-5)  # float32 sums of 14 terms in another order
 
 
+def _ulps_from(got, exact):
+    """|got - exact| in units of the last place of float32 at ``exact`` (float64)."""
+    exact = np.asarray(exact, np.float64)
+    return np.abs(np.asarray(got, np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32))
+
+
 def test_the_linearisation_table_of_8_bit_values_is_the_function_itself():
     from lnsnet import features
 
     lut_in = np.arange(256, dtype=np.float32) / np.float32(255.0)
     lut_out = np.array([features._linear(v) for v in lut_in], np.float32)
-    others = np.concatenate([np.random.default_rng(23).random(200, dtype=np.float32),
-                             np.nextafter(lut_in, np.float32(2)), [-0.5, 1.5, np.inf]]).astype(np.float32)
-    for v in np.concatenate([lut_in, others]):
-        assert features._linear_lut(v, lut_in, lut_out) == features._linear(v)
-    assert np.isnan(features._linear_lut(np.float32(np.nan), lut_in, lut_out))
+    for v in lut_in:  # the 8-bit values: exactly the float32 formula's
+        assert features._linear_lut(v, lut_in, lut_out, features._LIN_T) == features._linear(v)
+    # other values (a blurred image's): within a unit in the last place of the exact value
+    others = np.concatenate([np.random.default_rng(23).random(20000, dtype=np.float32),
+                             np.nextafter(lut_in, np.float32(2)), [0.04045, 0.0404501, 1.0]]).astype(np.float32)
+    got = np.array([features._linear_lut(v, lut_in, lut_out, features._LIN_T) for v in others])
+    v64 = others.astype(np.float64)
+    exact = np.where(others > np.float32(0.04045), ((v64 + 0.055) / 1.055) ** 2.4, v64 / 12.92)
+    assert _ulps_from(got, exact).max() <= 1.0
+    for v in (-0.5, 1.5, np.inf):  # outside [0, 1]: the formula itself
+        v = np.float32(v)
+        assert features._linear_lut(v, lut_in, lut_out, features._LIN_T) == features._linear(v)
+    assert np.isnan(features._linear_lut(np.float32(np.nan), lut_in, lut_out, features._LIN_T))
+
+
+def test_the_cube_root_table_is_within_a_unit_in_the_last_place():
+    from lnsnet import features
+
+    rng = np.random.default_rng(5)
+    t = np.concatenate([rng.random(20000, dtype=np.float32) * np.float32(1.1),
+                        np.geomspace(0.008, 0.02, 2000).astype(np.float32),  # the knot and the table's steep end
+                        np.float32([0.008856, 0.0088561, 1.0, 1.0625, 1.07])])
+    got = np.array([features._f_lut(v, features._CBRT_T) for v in t])
+    t64 = t.astype(np.float64)
+    exact = np.where(t > np.float32(0.008856), np.cbrt(t64), 7.787 * t64 + 16.0 / 116.0)  # the kernel's knot, in float32
+    assert _ulps_from(got, exact).max() <= 1.0
+    assert features._f_lut(np.float32(8.0), features._CBRT_T) == np.float32(2.0)  # beyond the table: cbrt
+
+
+@pytest.mark.parametrize("shape", [(321, 481, 3), (1, 1, 3), (2, 3, 3), (5, 7, 1), (40, 3, 3), (3, 40, 2)])
+def test_the_blur_is_scipys_gaussian_filter_bit_for_bit(shape):
+    from scipy import ndimage
+
+    from lnsnet.features import gaussian_hw
+
+    img = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
+    for sy, sx in [(0.8, 0.8), (0.3, 1.7), (2.5, 0.0), (0.0, 0.9), (5.0, 5.0), (0.0, 0.0)]:
+        want = ndimage.gaussian_filter(img, (sy, sx, 0), mode="reflect")
+        got = gaussian_hw(img, sy, sx)
+        assert got.dtype == np.float32 and got.shape == img.shape
+        np.testing.assert_array_equal(got, want)
 
 
 def _reference_cluster(z, feats, pos, grid, image, compactness, edge_scale, iterations):

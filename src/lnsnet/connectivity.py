@@ -255,40 +255,36 @@ def _consider(s, d, means, best_cost, best_dst):
 
 
 @nb.njit(**_jit)
-def _offer_neighbours(comp, dy, dx, small, fixed, means, best_cost, best_dst):
-    """Offer each small piece its neighbour pieces at offset ``(dy, dx)`` as merge targets
-    (the best is kept, so the order of offers does not matter; ``fixed`` pieces are never
-    offered); True when one was offered."""
-    found = False
-    for y in range(comp.shape[0] - dy):
-        for x in range(comp.shape[1] - dx):
-            a = comp[y, x]
-            b = comp[y + dy, x + dx]
-            if a != b:
-                if small[a] and not fixed[b]:
-                    _consider(a, b, means, best_cost, best_dst)
-                    found = True
-                if small[b] and not fixed[a]:
-                    _consider(b, a, means, best_cost, best_dst)
-                    found = True
-    return found
-
-
-@nb.njit(**_jit)
 def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max_rounds):
+    # one pass over the pixels for the pieces' sizes, sums and the pairs of 4-neighbours in
+    # different pieces; the rounds then work on the pieces (their sums added, float64) and
+    # those pairs; one pass at the end writes the merged ids
     h, w = comp.shape
     n = h * w
     nf = feats.shape[2]
     flat = comp.reshape(n)
+    k0 = k
+    g = np.arange(k0)  # each piece's current id
+    sizes = np.zeros(k, dtype=np.int64)
+    sums = np.zeros((k, nf), dtype=np.float64)
+    pa = np.empty(2 * n, dtype=np.int32)
+    pb = np.empty(2 * n, dtype=np.int32)
+    ne = 0
+    for y in range(h):
+        for x in range(w):
+            c = comp[y, x]
+            sizes[c] += 1
+            for j in range(nf):
+                sums[c, j] += feats[y, x, j]
+            if x + 1 < w and comp[y, x + 1] != c:
+                pa[ne] = c
+                pb[ne] = comp[y, x + 1]
+                ne += 1
+            if y + 1 < h and comp[y + 1, x] != c:
+                pa[ne] = c
+                pb[ne] = comp[y + 1, x]
+                ne += 1
     for rnd in range(max_rounds):
-        sizes = np.zeros(k, dtype=np.int64)
-        sums = np.zeros((k, nf), dtype=np.float64)
-        for y in range(h):
-            for x in range(w):
-                c = comp[y, x]
-                sizes[c] += 1
-                for j in range(nf):
-                    sums[c, j] += feats[y, x, j]
         threshold = min_size
         n_free = k - fixed.sum()
         if max_segments >= 0 and n_free > max_segments:
@@ -307,8 +303,17 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
                 means[c, j] = sums[c, j] / s
         best_cost = np.full(k, np.inf)
         best_dst = np.full(k, -1, dtype=np.int64)
-        found = _offer_neighbours(comp, 0, 1, small, fixed, means, best_cost, best_dst)
-        found |= _offer_neighbours(comp, 1, 0, small, fixed, means, best_cost, best_dst)
+        found = False  # each small piece offered its neighbours (the best kept: order-free)
+        for e in range(ne):
+            a = g[pa[e]]
+            b = g[pb[e]]
+            if a != b:
+                if small[a] and not fixed[b]:
+                    _consider(a, b, means, best_cost, best_dst)
+                    found = True
+                if small[b] and not fixed[a]:
+                    _consider(b, a, means, best_cost, best_dst)
+                    found = True
         if not found:
             break
         parent = np.arange(k)
@@ -317,14 +322,21 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
                 _union(parent, s, best_dst[s])
         group = np.empty(k, dtype=np.int64)
         new_k = number_roots(parent, group)
-        for p in range(n):
-            flat[p] = group[flat[p]]
         new_fixed = np.zeros(new_k, dtype=np.bool_)
+        new_sizes = np.zeros(new_k, dtype=np.int64)
+        new_sums = np.zeros((new_k, nf), dtype=np.float64)
         for c in range(k):
-            if fixed[c]:
-                new_fixed[group[c]] = True
-        fixed = new_fixed
-        k = new_k
+            d = group[c]
+            new_fixed[d] |= fixed[c]
+            new_sizes[d] += sizes[c]
+            for j in range(nf):
+                new_sums[d, j] += sums[c, j]
+        for i in range(k0):
+            g[i] = group[g[i]]
+        fixed, sizes, sums, k = new_fixed, new_sizes, new_sums, new_k
+    if k < k0:
+        for p in range(n):
+            flat[p] = g[flat[p]]
     return k
 
 
@@ -333,7 +345,8 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
     the smallest ones) into the adjacent piece with the closest mean feature, in rounds.
 
     ``comp`` ``(H, W)`` int32 component ids ``0..k-1`` (modified in place and returned),
-    ``feats`` ``(H, W, F)`` float (any strides; summed in float64), ``first_small`` ``(k,)`` bool pieces merged in the first
+    ``feats`` ``(H, W, F)`` float (any strides; each piece's values summed in float64 in
+    raster order, a merged piece's sum that of its parts), ``first_small`` ``(k,)`` bool pieces merged in the first
     round regardless of size, ``fixed`` ``(k,)`` bool pieces never merged nor merged into
     (``max_segments`` counts the others). Returns ``(comp, k)``, ids in raster order of
     first pixel.

@@ -259,9 +259,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     ``n_segments`` is given. ``defer``: a gray or colour image without a mask is checked
     only, its decoding, blur and encoding left to :meth:`Prepared.on_device` (a GPU's
     path). Raises ``TypeError`` or ``ValueError`` naming what was received."""
-    from scipy import ndimage
-
-    from .features import encode_channels, encode_image
+    from .features import encode_channels, encode_image, gaussian_hw
     from .io import unit_range
 
     img = _as_channels_last(image, channel_axis)
@@ -293,11 +291,11 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     py, px = _blur_px(sigma, blur, n_segments, spacing, float(m.sum() if m is not None else h * w))
     if (py > 0 or px > 0) and m is None:
-        img = ndimage.gaussian_filter(img, (py, px, 0), mode="reflect")
+        img = gaussian_hw(img, py, px)
     elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in
         mf = m.astype(np.float32)
-        num = ndimage.gaussian_filter(img * mf[:, :, None], (py, px, 0), mode="reflect")
-        den = ndimage.gaussian_filter(mf, (py, px), mode="reflect")
+        num = gaussian_hw(img * mf[:, :, None], py, px)
+        den = gaussian_hw(mf[:, :, None], py, px)[:, :, 0]
         img = np.where(m[:, :, None], num / np.maximum(den, 1e-6)[:, :, None], img).astype(np.float32)
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
