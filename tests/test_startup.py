@@ -135,7 +135,8 @@ def test_warm_kernels_leaves_every_kernel_compiled():
     from lnsnet.cluster import kernels
 
     assert runtime.warm_kernels() >= 10 and runtime.kernels_cached()
-    called = [features._lab_rows, features._normalise, connectivity._components, connectivity._merge_small,
+    called = [features._lab_rows, features._normalise, features._blur_rows, features._blur_cols,
+              connectivity._components, connectivity._merge_small,
               kernels._local_assign, kernels._seed_sums, kernels._potts_sweep, kernels._contrast_weights,
               kernels._feature_stats, kernels._edge_strength]
     assert all(k.signatures for k in called), [k.py_func.__name__ for k in called if not k.signatures]
