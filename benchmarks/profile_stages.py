@@ -3,11 +3,14 @@
     python benchmarks/profile_stages.py [--images 20] [--k 100] [--threads 2]
     LNSNET_NO_MALLOC_TUNING=1 python benchmarks/profile_stages.py   # without the allocator tuning
 
-Stages: float conversion, LAB+position encoding, feature embedder (FEM), seed features,
+Stages: float conversion, LAB+position encoding (of the image as it is, and of its 0.8 px
+blur, the presets' blur: its values are off the 8-bit grid), the blur itself (run from
+another commit's ``src`` without ``lnsnet.features.gaussian_hw``: scipy's
+``gaussian_filter``, which it replaced), feature embedder (FEM), seed features,
 clustering (the paper's one-shot, the default compact one, `segment.cluster_local`, and
 the compact one with its smoothing's contrast on CIELAB only, ``feature_contrast=0``),
-connectivity; then the whole `segment` call (default options) and scikit-image SLIC on
-the same image, alternating. The "before" column of docs/performance.md was measured with
+connectivity; then the whole `segment` call (default options, and ``clustering="fast"``)
+and scikit-image SLIC on the same image, alternating. The "before" column of docs/performance.md was measured with
 the same stages at commit 8c0fa4e (the torch/numpy path).
 """
 
@@ -38,6 +41,14 @@ def main(argv=None):
     import lnsnet
     from lnsnet.connectivity import enforce_connectivity
     from lnsnet.features import encode
+
+    try:
+        from lnsnet.features import gaussian_hw
+    except ImportError:  # the code before 2026-12-05: scipy's filter
+        from scipy import ndimage
+
+        def gaussian_hw(img, py, px):
+            return ndimage.gaussian_filter(img, (py, px, 0), mode="reflect")
     from lnsnet.grid import make_grid
     from lnsnet.io import read_image, to_float_rgb
     from lnsnet import ClusterOptions
@@ -64,6 +75,8 @@ def main(argv=None):
     for im in images:
         rgb = timed("float", lambda: to_float_rgb(im))
         x = timed("encode", lambda: encode(rgb))
+        blurred = timed("blur 0.8 px", lambda: gaussian_hw(rgb, 0.8, 0.8))
+        timed("encode (blurred)", lambda: encode(blurred))
         grid = make_grid(*rgb.shape[:2], args.k)
         with torch.inference_mode():
             z = timed("fem", lambda: net.embed(x))
@@ -78,6 +91,7 @@ def main(argv=None):
         cap = int(round(grid.n_seeds * 1.1))
         timed("connectivity", lambda: enforce_connectivity(raw, colour, n_segments=grid.n_seeds, max_segments=cap))
         timed("segment (after stages)", lambda: lnsnet.segment(im, args.k, model=net))
+        timed("segment fast", lambda: lnsnet.segment(im, args.k, model=net, clustering="fast"))
         timed("skimage slic", lambda: slic(im, args.k, start_label=0))
     print(f"K={args.k}, {len(images)} images, {args.threads} threads, medians (ms); "
           f"allocator tuning {'off' if os.environ.get('LNSNET_NO_MALLOC_TUNING') else 'on'}")
