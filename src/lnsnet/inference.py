@@ -404,17 +404,14 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                                       extra=None if extras is None else extras[b],
                                                       contour=None if cfac is None else cfac[b],
                                                       device_labels=True) for b in range(z.shape[0])])
-                return list(_finish_device(raw, colour.to(dev).permute(0, 2, 3, 1), grid.n_seeds, options,
+                return list(_finish_device(raw, xd[:, :3].permute(0, 2, 3, 1), grid.n_seeds, options,
                                            post["start_label"]))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
                                    extra=None if extras is None else extras[b],
                                    contour=None if cfac is None else cfac[b], **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
-    # the connectivity's merges compare the pieces' mean colour on the clustering's one scale
-    # (the standardised channels would blow a near-gray image's chroma noise up to the
-    # lightness's size, and a fragment could join a piece across a step)
-    return [_finish(raw, colour[b].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
+    return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
 
 
