@@ -300,3 +300,21 @@ def test_memory_budget_respects_a_cgroup_limit(monkeypatch):
 
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **kw: "max\n")  # no limit set
     assert memory_bytes() == physical
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 154400, 154401])
+def test_median_is_numpys(n):
+    rng = np.random.default_rng(n)
+    cases = [(rng.random(n) ** 3 * 50).astype(np.float32),  # skewed, as distances are
+             np.full(n, 0.25, np.float32),  # all in one bucket
+             np.where(np.arange(n) % 2 == 0, 0, rng.random(n) * 1e-30).astype(np.float32),  # zeros, tiny values
+             (rng.random(n) * np.float32(3.0)).astype(np.float32) + np.float32(1.0)]
+    if n > 2:
+        cases.append(np.concatenate([[np.inf], rng.random(n - 1)]).astype(np.float32))
+    for a in cases:
+        assert kernels.median(a) == float(np.median(a))
+        assert kernels.median(a.reshape(1, -1)) == float(np.median(a))  # any shape
+    neg = (rng.random(n) - 0.5).astype(np.float32)  # the fall-backs: negative, NaN, float64
+    assert kernels.median(neg) == float(np.median(neg))
+    assert np.isnan(kernels.median(np.concatenate([neg, [np.nan]]).astype(np.float32)))
+    assert kernels.median(neg.astype(np.float64)) == float(np.median(neg.astype(np.float64)))

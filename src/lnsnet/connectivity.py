@@ -229,18 +229,53 @@ def number_roots(parent, out):
 
 @nb.njit(**_jit)
 def _components(labels, comp):
+    # runs of equal labels along each row, runs of the row above joined where they overlap
+    # and carry the same label; components numbered in raster order of their first run
+    # (= of their first pixel)
     h, w = labels.shape
     n = h * w
-    parent = np.arange(n)
+    x0 = np.empty(n, dtype=np.int32)
+    x1 = np.empty(n, dtype=np.int32)
+    first = np.empty(h + 1, dtype=np.int64)  # each row's first run
+    nr = 0
     for y in range(h):
-        for x in range(w):
-            p = y * w + x
+        first[y] = nr
+        x = 0
+        while x < w:
             v = labels[y, x]
-            if x > 0 and labels[y, x - 1] == v:
-                _union(parent, p, p - 1)
-            if y > 0 and labels[y - 1, x] == v:
-                _union(parent, p, p - w)
-    return number_roots(parent, comp.reshape(n))
+            x0[nr] = x
+            x += 1
+            while x < w and labels[y, x] == v:
+                x += 1
+            x1[nr] = x
+            nr += 1
+    first[h] = nr
+    parent = np.arange(nr)
+    for y in range(1, h):
+        i, ie = first[y - 1], first[y]
+        j, je = first[y], first[y + 1]
+        while i < ie and j < je:  # both rows' runs in order of x
+            if x0[i] < x1[j] and x0[j] < x1[i] and labels[y - 1, x0[i]] == labels[y, x0[j]]:
+                _union(parent, i, j)
+            if x1[i] < x1[j]:
+                i += 1
+            elif x1[j] < x1[i]:
+                j += 1
+            else:
+                i += 1
+                j += 1
+    ids = np.full(nr, -1, dtype=np.int64)
+    k = 0
+    for y in range(h):
+        for r in range(first[y], first[y + 1]):
+            root = find_root(parent, r)
+            if ids[root] < 0:
+                ids[root] = k
+                k += 1
+            c = ids[root]
+            for x in range(x0[r], x1[r]):
+                comp[y, x] = c
+    return k
 
 
 @nb.njit(**_jit, inline="always")

@@ -14,6 +14,8 @@ kernel               computes                                            tested 
 ``pair_steps``       sum of squared colour steps over 4-neighbour pairs  numpy (tests)
 ``interleave``       features (and extra channels) to the padded,        numpy (tests)
                      channels-last layout of ``local_assign``
+``median``           ``np.median`` of non-negative float32 values, by a  ``np.median`` (tests)
+                     histogram of their top 16 bits
 ===================  ==================================================  ==============================
 
 Kernels are compiled on first use and cached on disk (``cache=True``), so only the first
@@ -26,7 +28,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["local_assign", "padded_channels", "interleave", "seed_tables", "seed_sums", "potts_sweep",
-           "contrast_weights", "feature_stats", "edge_strength", "pair_steps"]
+           "contrast_weights", "feature_stats", "edge_strength", "pair_steps", "median"]
 
 _jit = dict(cache=True, nogil=True)
 # The distance kernels may reassociate float sums (so that LLVM vectorises the sum over
@@ -593,3 +595,66 @@ def potts_sweep(dists, cols, labels, weights, pr, pc, *, lam, colour, y0=0, wind
                  int(cols), int(window), int(y0), np.float32(lam), int(colour))
     return labels
 
+
+
+# --------------------------------------------------------------------------- median
+def median(values) -> float:
+    """``float(np.median(values))`` of float32 values, the same number, in two passes: a
+    histogram of the top 16 bits (non-negative floats order as their bits), then a sort of
+    the one or two buckets that hold the middle (``np.median`` partitions a copy, about
+    three times the time on 2 threads). Other dtypes, negative values and NaN:
+    ``np.median`` itself."""
+    a = np.asarray(values)
+    if a.dtype != np.float32 or a.size == 0:
+        return float(np.median(a))
+    a = np.ascontiguousarray(a).reshape(-1)
+    if not _all_nonneg(a):
+        return float(np.median(a))
+    bits = a.view(np.uint32)
+    hist = _top16_histogram(bits, nb.get_num_threads())
+    n = a.size
+    if n % 2:
+        return float(_ranked(a, bits, hist, np.array([n // 2], dtype=np.int64))[0])
+    mid = _ranked(a, bits, hist, np.array([n // 2 - 1, n // 2], dtype=np.int64))
+    return float(np.mean(mid))  # np.median's mean of the two middle values, in float32
+
+
+@nb.njit(parallel=True, **_jit)
+def _all_nonneg(a):
+    bad = 0
+    for i in nb.prange(a.shape[0]):
+        if not a[i] >= 0:  # NaN too
+            bad += 1
+    return bad == 0
+
+
+@nb.njit(parallel=True, **_jit)
+def _top16_histogram(bits, nchunk):
+    n = bits.shape[0]
+    hs = np.zeros((nchunk, 65536), dtype=np.int64)
+    for c in nb.prange(nchunk):
+        for i in range(c * n // nchunk, (c + 1) * n // nchunk):
+            hs[c, bits[i] >> 16] += 1
+    return hs.sum(0)
+
+
+@nb.njit(**_jit)
+def _ranked(vals, bits, hist, ranks):
+    # the values at the given ranks of the sorted values (ranks ascending)
+    out = np.empty(ranks.shape[0], dtype=np.float32)
+    for q in range(ranks.shape[0]):
+        r = ranks[q]
+        acc = 0
+        b = 0
+        while acc + hist[b] <= r:
+            acc += hist[b]
+            b += 1
+        sel = np.empty(hist[b], dtype=np.float32)
+        m = 0
+        for i in range(bits.shape[0]):
+            if (bits[i] >> 16) == b:
+                sel[m] = vals[i]
+                m += 1
+        sel.sort()
+        out[q] = sel[r - acc]
+    return out

@@ -193,7 +193,7 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
         else:
             raw[r0:r1], best[r0:r1] = assign_band(r0, r1, z, return_best=True)
     if smoothing > 0:
-        lam = smoothing * max(float(np.median(best if mask is None else best[mask])), 1e-6)
+        lam = smoothing * max(kernels.median(best if mask is None else best[mask]), 1e-6)
         del best
         for _ in range(options.SMOOTHING_SWEEPS):
             for colour in (0, 1):
