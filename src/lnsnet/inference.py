@@ -410,12 +410,6 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                    extra=None if extras is None else extras[b],
                                    contour=None if cfac is None else cfac[b], **(special or {}))
                     for b in range(z.shape[0])]
-            import os as _os
-            if _os.environ.get("LNSNET_PROBE_MERGE") == "features":
-                mf = z if extras is None else torch.cat([z, extras.to(z)], 1)
-                n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
-                return [_finish(raw, mf[b].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
-                        for b, raw in enumerate(raws)]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
             for b, raw in enumerate(raws)]
