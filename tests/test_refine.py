@@ -589,17 +589,12 @@ def _rows_on_the_step(lab):
 
 
 def test_a_noisy_step_stays_a_boundary():
-    # the noisy two-tone image above, 20 noise draws: without a blur the compact clustering
-    # puts a boundary within a pixel of the step in nearly every row (0.999 of them);
-    # the default's 0.8 px blur widens the band where the step relaxes the spatial term,
-    # and the boundary wanders by 2-5 px in a few rows of a few draws (0.972 of the rows;
-    # docs/compactness.md)
-    # the "fast" preset (the input in place of the learned features, no context) wanders
-    # more: 0.930 of the rows. Traced later: the connectivity's merges, on the standardised
-    # CIELAB (this image's chroma noise at the lightness's size), chain small fragments of
-    # the step into the wrong side; merged on the clustering's colour all three give 1.0,
-    # but that loses on SBD val (docs/learning.md, "The connectivity's merges, not the
-    # blur, break the noisy step")
+    # the noisy two-tone image above, 20 noise draws: a boundary within a pixel of the step
+    # in every row, with the default's 0.8 px blur, without it and with "fast". Until
+    # 2026-12-05 the connectivity's merges compared the pieces' standardised CIELAB, where
+    # this near-gray image's chroma noise weighs as much as the lightness step, and chained
+    # small fragments of the step into the wrong side (0.966 / 0.997 / 0.930 of the rows);
+    # they now weigh each channel by its share of structure (prepare.merge_colour)
     on, off, fast = [], [], []
     for seed in range(20):
         rng = np.random.default_rng(seed)
@@ -609,6 +604,5 @@ def test_a_noisy_step_stays_a_boundary():
         on.append(_rows_on_the_step(lnsnet.segment(img, 24)))
         off.append(_rows_on_the_step(lnsnet.segment(img, 24, clustering="compact:blur=0")))
         fast.append(_rows_on_the_step(lnsnet.segment(img, 24, clustering="fast")))
-    assert np.mean(off) >= 0.99 and min(off) >= 0.95, off
-    assert np.mean(on) >= 0.95 and min(on) >= 0.8, on
-    assert np.mean(fast) >= 0.9 and min(fast) >= 0.7, fast
+    for rows in (on, off, fast):
+        assert np.mean(rows) >= 0.99 and min(rows) >= 0.95, (on, off, fast)

@@ -21,7 +21,7 @@ from .hub import as_device, input_features, is_input_only, resolve_model
 from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
-from .prepare import Prepared, _spatial, clustering_colour, encode_on, prepare, read_spacing
+from .prepare import Prepared, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -404,15 +404,15 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                                       extra=None if extras is None else extras[b],
                                                       contour=None if cfac is None else cfac[b],
                                                       device_labels=True) for b in range(z.shape[0])])
-                return list(_finish_device(raw, xd[:, :3].permute(0, 2, 3, 1), grid.n_seeds, options,
+                return list(_finish_device(raw, merge_colour(xd).permute(0, 2, 3, 1), grid.n_seeds, options,
                                            post["start_label"]))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
                                    extra=None if extras is None else extras[b],
                                    contour=None if cfac is None else cfac[b], **(special or {}))
                     for b in range(z.shape[0])]
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
-    return [_finish(raw, x[b, :3].permute(1, 2, 0).cpu().numpy(), preps[b], n_seeds, options, **post)
-            for b, raw in enumerate(raws)]
+    merge = merge_colour(x).permute(0, 2, 3, 1).cpu().numpy()  # what the connectivity's merges compare
+    return [_finish(raw, merge[b], preps[b], n_seeds, options, **post) for b, raw in enumerate(raws)]
 
 
 def _foldable(spreads: np.ndarray, options: ClusterOptions) -> bool:
