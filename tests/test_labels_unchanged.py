@@ -11,7 +11,10 @@ model took its contour head and the preset contour 4 and compactness 24; 4 compa
 on 2026-12-05, when the encoding's powers came from tables (values within a unit in the
 last place, other last bits: near-ties; on 50 val images ASA, BR and CO equal to 4
 decimals, ``python benchmarks/same_labels.py --against 0c7b058``); the paper's
-clustering's 40 entries stayed, its network unchanged):
+clustering's 40 entries stayed, its network unchanged, until later on 2026-12-05, when the
+connectivity's merges took each colour channel weighed by its share of structure
+(``lnsnet.prepare.merge_colour``; 73 of the 80 entries rewritten, chosen on val:
+``docs/learning.md``, "The connectivity's merges, not the blur, break the noisy step")):
 ``tests/data/labels_before.json`` holds the sha256 of each label map (int32, C order).
 
 On the full set all 80 entries are checked; on the three-image set in
