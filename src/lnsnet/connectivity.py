@@ -302,10 +302,18 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
     g = np.arange(k0)  # each piece's current id
     sizes = np.zeros(k, dtype=np.int64)
     sums = np.zeros((k, nf), dtype=np.float64)
-    pa = np.empty(2 * n, dtype=np.int32)
-    pb = np.empty(2 * n, dtype=np.int32)
+    cap = min(2 * n, max(4096, n // 4))  # grown when full (a full 2n would be 16 bytes a pixel)
+    pa = np.empty(cap, dtype=np.int32)
+    pb = np.empty(cap, dtype=np.int32)
     ne = 0
     for y in range(h):
+        if ne + 2 * w > cap:
+            cap = min(2 * n, max(2 * cap, ne + 2 * w))
+            pa2 = np.empty(cap, dtype=np.int32)
+            pb2 = np.empty(cap, dtype=np.int32)
+            pa2[:ne] = pa[:ne]
+            pb2[:ne] = pb[:ne]
+            pa, pb = pa2, pb2
         for x in range(w):
             c = comp[y, x]
             sizes[c] += 1

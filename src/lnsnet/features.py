@@ -132,6 +132,7 @@ def gaussian_hw(img: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.nda
     parallel over rows (scipy's runs on one thread)."""
     img = np.ascontiguousarray(img, dtype=np.float32)
     h, w, c = img.shape
+    out = None
     for axis, sd in ((0, float(sigma_rows)), (1, float(sigma_cols))):
         if sd <= 1e-15:
             continue
@@ -140,10 +141,11 @@ def gaussian_hw(img: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.nda
         taps = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2)
         taps = (taps / taps.sum())[::-1].copy()
         idx = np.pad(np.arange(n), r, mode="symmetric")  # scipy's "reflect" borders
-        out = np.empty_like(img)
-        (_blur_rows if axis == 0 else _blur_cols)(img.reshape(h, w * c), out.reshape(h, w * c), taps, idx, c)
-        img = out
-    return img
+        src = img if out is None else out
+        if out is None:  # one new array; the second axis runs in place (a row is read whole first)
+            out = np.empty_like(img)
+        (_blur_rows if axis == 0 else _blur_cols)(src.reshape(h, w * c), out.reshape(h, w * c), taps, idx, c)
+    return img if out is None else out
 
 
 @nb.njit(parallel=True, **_jit)

@@ -261,9 +261,9 @@ def merge_colour(x):
     h, w = c.shape[2] // b * b, c.shape[3] // b * b
     if h == 0 or w == 0:
         return c
-    c64 = c.double()
-    means = torch.nn.functional.avg_pool2d(c64[:, :, :h, :w], b)
-    var = c64.var((2, 3), unbiased=False)
+    # the statistics in float64 from float32 sums (no float64 copy of the image: memory)
+    means = torch.nn.functional.avg_pool2d(c[:, :, :h, :w], b).double()
+    var = c.var((2, 3), unbiased=False).double()
     share = means.var((2, 3), unbiased=False) / torch.where(var > 0, var, torch.ones_like(var))
     weight = torch.where(var > 0, share.clamp(max=1.0).sqrt(), torch.zeros_like(var))
     return c * weight.to(c.dtype)[:, :, None, None]
