@@ -385,9 +385,6 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
         else:
             xd = x.to(dev)
             z = net.embed(xd)
-            import os as _os
-            if _os.environ.get("LNSNET_PROBE_FEAT") == "share" and is_input_only(net):
-                z = merge_colour(xd)
             if fold is not None:
                 z, extras = z * fold.to(z), None
             if options.seeds == "learned":
