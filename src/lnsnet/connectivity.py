@@ -290,6 +290,19 @@ def _consider(s, d, means, best_cost, best_dst):
 
 
 @nb.njit(**_jit)
+def _join(best_dst, k):
+    """Pieces joined to their chosen targets (``best_dst[s] >= 0``): ``(group of each piece,
+    number of groups)``, groups numbered in order of their first piece (one merging round of
+    :func:`_merge_small` and of :func:`enforce_connectivity_torch`)."""
+    parent = np.arange(k)
+    for s in range(k):
+        if best_dst[s] >= 0:
+            _union(parent, s, best_dst[s])
+    group = np.empty(k, dtype=np.int64)
+    return group, number_roots(parent, group)
+
+
+@nb.njit(**_jit)
 def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max_rounds):
     # one pass over the pixels for the pieces' sizes, sums and the pairs of 4-neighbours in
     # different pieces; the rounds then work on the pieces (their sums added, float64) and
@@ -359,12 +372,7 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
                     found = True
         if not found:
             break
-        parent = np.arange(k)
-        for s in range(k):
-            if best_dst[s] >= 0:
-                _union(parent, s, best_dst[s])
-        group = np.empty(k, dtype=np.int64)
-        new_k = number_roots(parent, group)
+        group, new_k = _join(best_dst, k)
         new_fixed = np.zeros(new_k, dtype=np.bool_)
         new_sizes = np.zeros(new_k, dtype=np.int64)
         new_sums = np.zeros((new_k, nf), dtype=np.float64)
@@ -405,18 +413,6 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
     k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
                      np.asarray(first_small, dtype=np.bool_), np.asarray(fixed, dtype=np.bool_), int(max_rounds))
     return comp, int(k)
-
-
-@nb.njit(**_jit)
-def _join(best_dst, k):
-    """Pieces joined to their chosen targets (``best_dst[s] >= 0``): ``(group of each piece,
-    number of groups)``, groups numbered in order of their first piece (as in :func:`_merge_small`)."""
-    parent = np.arange(k)
-    for s in range(k):
-        if best_dst[s] >= 0:
-            _union(parent, s, best_dst[s])
-    group = np.empty(k, dtype=np.int64)
-    return group, number_roots(parent, group)
 
 
 def enforce_connectivity_torch(labels, features, n_segments: int, min_size_factor: float = 0.25,
