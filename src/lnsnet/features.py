@@ -125,6 +125,15 @@ def _lab_rows(rgb, out, m, white, sums, lin_t, cbrt_t):
 
 
 # ------------------------------------------------------------------ Gaussian blur
+def gaussian_kernel(sd: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """scipy.ndimage's Gaussian of standard deviation ``sd > 0`` (truncated at 4 sigma,
+    ``_gaussian_kernel1d``) as float64 weights, and the index table of an axis of ``n``
+    pixels padded by its radius with scipy's ``reflect`` borders (numpy's "symmetric")."""
+    r = int(4.0 * sd + 0.5)
+    k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2)
+    return k / k.sum(), np.pad(np.arange(n), r, mode="symmetric")
+
+
 def gaussian_hw(img: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.ndarray:
     """``scipy.ndimage.gaussian_filter(img, (sigma_rows, sigma_cols, 0), mode="reflect")`` of
     a float32 ``(H, W, C)`` image, the same values bit for bit (scipy's kernel, truncated at
@@ -136,11 +145,7 @@ def gaussian_hw(img: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.nda
     for axis, sd in ((0, float(sigma_rows)), (1, float(sigma_cols))):
         if sd <= 1e-15:
             continue
-        n = img.shape[axis]
-        r = int(4.0 * sd + 0.5)  # scipy.ndimage._gaussian_kernel1d, its weights reversed
-        taps = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2)
-        taps = (taps / taps.sum())[::-1].copy()
-        idx = np.pad(np.arange(n), r, mode="symmetric")  # scipy's "reflect" borders
+        taps, idx = gaussian_kernel(sd, img.shape[axis])
         src = img if out is None else out
         if out is None:  # one new array; the second axis runs in place (a row is read whole first)
             out = np.empty_like(img)

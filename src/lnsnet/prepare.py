@@ -148,10 +148,10 @@ def gaussian_taps(sd: float, n: int, device):
     on ``device``); one tap of 1 for no blur."""
     import torch
 
-    r = int(4.0 * sd + 0.5) if sd > 1e-15 else 0
-    k = np.exp(-0.5 / (sd * sd) * np.arange(-r, r + 1) ** 2) if r else np.ones(1)
-    wts = torch.from_numpy((k / k.sum()).astype(np.float32)).to(device)
-    return wts, torch.from_numpy(np.pad(np.arange(n), r, mode="symmetric")).to(device)
+    from .features import gaussian_kernel
+
+    k, idx = gaussian_kernel(sd, n) if sd > 1e-15 else (np.ones(1), np.arange(n))
+    return torch.from_numpy(k.astype(np.float32)).to(device), torch.from_numpy(idx).to(device)
 
 
 def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:
