@@ -15,15 +15,9 @@ def _thread_counts_restored():
     """Each test starts at the thread counts the one before it started at: a test that sets
     them (an in-process ``main([..., "--threads", "1"])``, ``lnsnet.runtime.set_threads``)
     does not change the ones after it (labels at near-ties depend on torch's thread count)."""
-    import numba
-
     from lnsnet import runtime
 
-    try:
-        import cv2
-    except ImportError:  # OpenCV is optional
-        cv2 = None
-    before = (torch.get_num_threads(), numba.get_num_threads(), cv2.getNumThreads() if cv2 else None)
+    before = runtime.thread_counts()
     yield
     runtime.restore_threads(before)
 

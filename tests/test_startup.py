@@ -140,3 +140,14 @@ def test_warm_kernels_leaves_every_kernel_compiled():
               kernels._local_assign, kernels._seed_sums, kernels._potts_sweep, kernels._contrast_weights,
               kernels._feature_stats, kernels._edge_strength]
     assert all(k.signatures for k in called), [k.py_func.__name__ for k in called if not k.signatures]
+
+
+def test_set_threads_returns_the_counts_restore_threads_takes():
+    from lnsnet import runtime
+
+    before = runtime.thread_counts()
+    assert runtime.set_threads(1) == before
+    assert runtime.thread_counts()[:2] == (1, 1)
+    assert runtime.thread_counts()[2] in (None, 1)
+    runtime.restore_threads(before)
+    assert runtime.thread_counts() == before

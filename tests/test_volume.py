@@ -317,17 +317,7 @@ def test_cli_volume(tmp_path, capsys):
         assert capsys.readouterr().err.count("\n") == 1
 
 
-@pytest.fixture
-def threads_kept():
-    """The thread counts as they were after the test (``--threads`` in-process changes them)."""
-    from lnsnet.runtime import restore_threads, set_threads
-
-    before = set_threads(__import__("torch").get_num_threads())
-    yield
-    restore_threads(before)
-
-
-def test_cli_train_volumes_resumes_exactly_and_skips_bad_files(tmp_path, capsys, threads_kept):
+def test_cli_train_volumes_resumes_exactly_and_skips_bad_files(tmp_path, capsys):
     import torch
 
     from lnsnet.cli import main
@@ -353,7 +343,7 @@ def test_cli_train_volumes_resumes_exactly_and_skips_bad_files(tmp_path, capsys,
     assert labels.shape == (14, 16, 18)
 
 
-def test_review_findings_3d(tmp_path, capsys, threads_kept):
+def test_review_findings_3d(tmp_path, capsys):
     """A NaN volume is skipped (never trains the model into NaN), a volume thinner than the
     crop trains, --max-images counts volumes per call across --resume, and read_volume
     refuses stacks of several sizes and channels of colour images, and checks an .npy's

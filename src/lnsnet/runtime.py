@@ -31,7 +31,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
+__all__ = ["thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
@@ -63,6 +63,19 @@ def tune_malloc() -> bool:
     return ok
 
 
+def thread_counts() -> tuple:
+    """The CPU thread counts of torch, the numba kernels and OpenCV (None where OpenCV is
+    not installed), as :func:`restore_threads` takes them."""
+    import numba
+    import torch
+
+    try:
+        import cv2
+    except ImportError:  # OpenCV is optional (the eval extra)
+        cv2 = None
+    return torch.get_num_threads(), numba.get_num_threads(), cv2.getNumThreads() if cv2 else None
+
+
 def set_threads(n: int) -> tuple:
     """Use ``n`` CPU threads in torch, the numba kernels and OpenCV (if installed); return
     the previous counts, for :func:`restore_threads`."""
@@ -70,15 +83,13 @@ def set_threads(n: int) -> tuple:
     import torch
 
     n = max(1, int(n))
-    before = (torch.get_num_threads(), numba.get_num_threads(), None)
+    before = thread_counts()
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    try:
+    if before[2] is not None:
         import cv2
-    except ImportError:  # OpenCV is optional (the eval extra)
-        return before
-    before = before[:2] + (cv2.getNumThreads(),)
-    cv2.setNumThreads(n)
+
+        cv2.setNumThreads(n)
     return before
 
 
