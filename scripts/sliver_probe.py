@@ -24,7 +24,7 @@ def _means(image, lab, k):
 
 
 @nb.njit(cache=True)
-def _slivers(image, lab, mu, out):
+def _slivers(image, lab, mu, out, ratio):
     c, h, w = image.shape
     moved = 0
     for y in range(h):
@@ -42,7 +42,7 @@ def _slivers(image, lab, mu, out):
                 if y - dy < 0 or y + dy >= h or x - dx < 0 or x + dx >= w:
                     continue
                 a = lab[y - dy, x - dx]; b = lab[y + dy, x + dx]
-                if a == L or b == L or a < 0 or b < 0:
+                if a == L or b == L or a < 0 or b < 0 or (ratio > 1 and a == b):
                     continue
                 vv = 0.0; zv = 0.0
                 for ch in range(c):
@@ -54,8 +54,8 @@ def _slivers(image, lab, mu, out):
                 for ch in range(c):
                     d = image[ch, y, x] - (mu[a, ch] + t * (mu[b, ch] - mu[a, ch]))
                     r += d * d
-                if r < best:
-                    best = r
+                if r * ratio < best:
+                    best = r * ratio
                     choice = a if t <= 0.5 else b
             out[y, x] = choice
             if choice != L:
@@ -63,9 +63,9 @@ def _slivers(image, lab, mu, out):
     return moved
 
 
-def reassign(image, raw, k):
+def reassign(image, raw, k, ratio=1.0):
     image = np.ascontiguousarray(image, np.float32)
     mu = _means(image, raw, k)
     out = raw.copy()
-    _slivers(image, raw, mu, out)
+    _slivers(image, raw, mu, out, ratio)
     return out

@@ -205,5 +205,5 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     if os.environ.get("LNSNET_PROBE_SLIVER"):
         import sys; sys.path.insert(0, "scripts")
         from sliver_probe import reassign
-        raw = reassign(image, raw, grid.n_seeds)
+        raw = reassign(image, raw, grid.n_seeds, float(os.environ['LNSNET_PROBE_SLIVER']))
     return raw
