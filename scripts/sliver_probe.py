@@ -69,3 +69,46 @@ def reassign(image, raw, k, ratio=1.0):
     out = raw.copy()
     _slivers(image, raw, mu, out, ratio)
     return out
+
+
+RAW = []  # the unblurred image's clustering colour (3, H, W), set by segment() under the hook
+
+
+@nb.njit(cache=True)
+def _raw_slivers(raw_img, lab, mu, out, ratio):
+    c, h, w = raw_img.shape
+    for y in range(h):
+        for x in range(w):
+            L = lab[y, x]
+            if L < 0:
+                continue
+            own = 0.0
+            for ch in range(c):
+                d = raw_img[ch, y, x] - mu[L, ch]
+                own += d * d
+            best = own
+            choice = L
+            for o in range(2):
+                dy, dx = (1, 0) if o == 0 else (0, 1)
+                if y - dy < 0 or y + dy >= h or x - dx < 0 or x + dx >= w:
+                    continue
+                a = lab[y - dy, x - dx]; b = lab[y + dy, x + dx]
+                if a == L or b == L or a < 0 or b < 0 or a == b:
+                    continue
+                for m in (a, b):
+                    r = 0.0
+                    for ch in range(c):
+                        d = raw_img[ch, y, x] - mu[m, ch]
+                        r += d * d
+                    if r * ratio < own and r < best:
+                        best = r
+                        choice = m
+            out[y, x] = choice
+
+
+def reassign_raw(raw_img, raw, k, ratio):
+    raw_img = np.ascontiguousarray(raw_img, np.float32)
+    mu = _means(raw_img, raw, k)
+    out = raw.copy()
+    _raw_slivers(raw_img, raw, mu, out, ratio)
+    return out

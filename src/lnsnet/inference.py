@@ -216,6 +216,13 @@ def segment(
     preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, sigma=sigma, spacing=spacing,
                      blur=options.blur, n_segments=k) if p.pending is not None and p.area > tile_pixels else p
              for im, p in zip(images, preps)]  # images in bands: encoded on the CPU
+    import os
+    if os.environ.get("LNSNET_PROBE_SLIVER", "").startswith("raw"):
+        import sys; sys.path.insert(0, "scripts")
+        import sliver_probe
+        r = prepare(images[0], channel_axis=channel_axis, convert2lab=convert2lab, mask=masks[0], sigma=sigma,
+                    spacing=spacing, blur=0.0, n_segments=k)
+        sliver_probe.RAW[:] = [clustering_colour(torch.from_numpy(r.x[None]), [r.colour_scale])[0].numpy()]
     special = any(m is not None for m in masks) or spacing != (1.0, 1.0)
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")

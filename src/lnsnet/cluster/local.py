@@ -204,6 +204,10 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     import os
     if os.environ.get("LNSNET_PROBE_SLIVER"):
         import sys; sys.path.insert(0, "scripts")
-        from sliver_probe import reassign
-        raw = reassign(image, raw, grid.n_seeds, float(os.environ['LNSNET_PROBE_SLIVER']))
+        import sliver_probe
+        v = os.environ['LNSNET_PROBE_SLIVER']
+        if v.startswith("raw"):
+            raw = sliver_probe.reassign_raw(sliver_probe.RAW[0], raw, grid.n_seeds, float(v[3:]))
+        else:
+            raw = sliver_probe.reassign(image, raw, grid.n_seeds, float(v))
     return raw
