@@ -109,3 +109,77 @@ def test_torch_connectivity_equals_the_compiled_one():
         got = enforce_connectivity_torch(torch.from_numpy(np.stack(labs).astype(np.int64)),
                                          torch.from_numpy(np.stack(feats)), k, 0.25, cap)
         assert got.shape == (4, 40, 50) and all(np.array_equal(g, w) for g, w in zip(got.numpy(), want)), (k, cap)
+
+
+def _quadrant_strips():
+    # scikit-image's four-quadrant junction after a blur: a 1-pixel strip of label 0 (the
+    # 0.33 quadrant) along the top of the border between 1 (0.0) and 3 (1.0), and one of 2
+    # (0.67) below it; the unblurred values are the quadrants' own
+    sharp = np.zeros((8, 8, 1), np.float32)
+    sharp[:4, :4], sharp[4:, :4], sharp[4:, 4:] = 0.33, 0.67, 1.0
+    lab = np.zeros((8, 8), np.int32)
+    lab[:4, 4:], lab[4:, :4], lab[4:, 4:] = 1, 2, 3
+    want = lab.copy()
+    lab[3, 4:], lab[4, 4:] = 0, 2  # the strips
+    return lab, sharp, want
+
+
+def test_slivers_of_a_blurred_junction_go_back_to_their_quadrants():
+    from lnsnet.connectivity import reassign_slivers
+
+    lab, sharp, want = _quadrant_strips()
+    got = reassign_slivers(lab, sharp)
+    assert np.array_equal(got, want)
+    assert np.array_equal(lab[3, 4:], [0] * 4)  # the input is not changed
+
+
+def test_slivers_move_only_where_the_unblurred_edge_is_sharp():
+    from lnsnet.connectivity import reassign_slivers
+
+    lab, sharp, _ = _quadrant_strips()
+    # a soft edge in the image itself: the strips' own values are the mix (0.33 and 0.67)
+    soft = sharp.copy()
+    soft[3, 4:], soft[4, 4:] = 0.33, 0.67
+    assert np.array_equal(reassign_slivers(lab, soft), lab)
+    # the margin by hand: label 0's mean over its 20 pixels (16 x 0.33, 4 x 0) is 0.264, a
+    # strip pixel (0) is 0.264^2 = 0.0697 from it and 0 from label 1's mean (0): moved at any
+    # margin; give the strip value 0.02: 0.0004 from label 1, 0.244^2 = 0.0595 from its own
+    # (the mean moves by 0.004): moved at margin 100, not at 200
+    near = sharp.copy()
+    near[3, 4:] = 0.02
+    own = (16 * 0.33 + 4 * 0.02) / 20
+    d_own, d_1 = (0.02 - own) ** 2, (0.02 - 0.0) ** 2
+    assert 100 * d_1 < d_own < 200 * d_1
+    assert np.array_equal(reassign_slivers(lab, near, margin=100)[3, 4:], [1] * 4)
+    assert np.array_equal(reassign_slivers(lab, near, margin=200)[3, 4:], [0] * 4)
+
+
+def test_slivers_need_two_other_labels_across_them_and_leave_the_mask_alone():
+    from lnsnet.connectivity import reassign_slivers
+
+    sharp = np.zeros((5, 5, 3), np.float32)
+    lab = np.zeros((5, 5), np.int32)
+    lab[2] = 1  # a 1-pixel line of label 1 through label 0: the same label on both sides
+    sharp[2] = 0.0  # and its unblurred value that of label 0
+    sharp[0], sharp[1], sharp[3], sharp[4] = 0.0, 0.0, 0.0, 0.0
+    sharp[2, :, 0] = 0.1
+    assert np.array_equal(reassign_slivers(lab, sharp), lab)
+    lab[3] = -1  # below: outside a mask
+    lab[4] = 2
+    assert np.array_equal(reassign_slivers(lab, sharp), lab)
+
+
+def test_torch_slivers_equal_the_compiled_ones():
+    import torch
+
+    from lnsnet.connectivity import reassign_slivers, reassign_slivers_torch
+
+    rng = np.random.default_rng(0)
+    for shape, k, c, margin in (((9, 13), 5, 3, 1.0), ((20, 7), 3, 1, 4.0), ((16, 16), 9, 2, 256.0)):
+        labs = rng.integers(0, k, (3, *shape))
+        imgs = rng.random((3, *shape, c)).astype(np.float32)
+        want = np.stack([reassign_slivers(lab, img, margin) for lab, img in zip(labs, imgs)])
+        got = reassign_slivers_torch(torch.from_numpy(labs), torch.from_numpy(imgs), margin).numpy()
+        assert np.array_equal(got, want)
+        if margin == 1.0:
+            assert (got != labs).any()  # random labels have slivers to move

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["components", "enforce_connectivity", "relabel_consecutive", "split_large", "find_root", "number_roots"]
+__all__ = ["components", "enforce_connectivity", "relabel_consecutive", "split_large", "find_root", "number_roots",
+           "reassign_slivers", "reassign_slivers_torch", "SLIVER_MARGIN"]
 
 _jit = dict(cache=True, nogil=True)
 
@@ -45,6 +46,92 @@ def relabel_consecutive(labels) -> np.ndarray:
         _, inv = np.unique(flat, return_inverse=True)
         out = inv.astype(np.int32)
     return out.reshape(arr.shape)
+
+
+#: how many times nearer (in squared distance) a sliver pixel's unblurred value must be to
+#: the mean of a label across it than to its own label's mean to move (:func:`reassign_slivers`;
+#: chosen on val, ``docs/learning.md``, "The blur's ramps at sharp junctions")
+SLIVER_MARGIN = 256.0
+
+
+def reassign_slivers(labels, sharp, margin: float = SLIVER_MARGIN) -> np.ndarray:
+    """Raw labels with the blur's slivers at sharp edges given back to the regions they belong to.
+
+    A blur's ramp between two regions can take the colour of a third, and a one-pixel
+    strip of that third region's label then runs along their border (scikit-image's
+    four-quadrant test). A pixel is such a sliver when its label differs from both of its
+    neighbours above and below (or left and right), which differ from each other. It moves
+    to the one of those two labels whose mean its unblurred value is nearest, when that
+    is ``margin`` times nearer (squared distances) than its own label's mean: so only
+    where the image's own edge is sharp, not where the ramp is in the image (a soft edge,
+    texture, noise). The means are the labels' means of ``sharp``; all decisions read the
+    labels as given.
+
+    ``labels`` ``(H, W)`` int (negative: outside a mask, left alone); ``sharp`` ``(H, W,
+    C)`` the unblurred image, any channels. Returns a new array of ``labels``' dtype.
+    """
+    lab = np.ascontiguousarray(labels)
+    img = np.ascontiguousarray(sharp, dtype=np.float32)
+    if img.ndim != 3 or img.shape[:2] != lab.shape:
+        raise ValueError(f"sharp {img.shape} does not fit labels {lab.shape}: (H, W, C) expected")
+    k = int(lab.max(initial=-1)) + 1
+    out = lab.copy()
+    if k > 0:
+        _reassign_slivers(lab, img, _label_means(lab, img, k), np.float64(margin), out)
+    return out
+
+
+@nb.njit(**_jit)
+def _label_means(lab, img, k):
+    h, w, c = img.shape
+    s = np.zeros((k, c))
+    n = np.zeros(k)
+    for y in range(h):
+        for x in range(w):
+            q = lab[y, x]
+            if q >= 0:
+                n[q] += 1.0
+                for ch in range(c):
+                    s[q, ch] += img[y, x, ch]
+    for q in range(k):
+        if n[q] > 0:
+            s[q] /= n[q]
+    return s
+
+
+@nb.njit(**_jit, inline="always")
+def _sq(img, y, x, means, q):
+    d = 0.0
+    for ch in range(img.shape[2]):
+        t = img[y, x, ch] - means[q, ch]
+        d += t * t
+    return d
+
+
+@nb.njit(parallel=True, **_jit)
+def _reassign_slivers(lab, img, means, margin, out):
+    h, w = lab.shape
+    for y in nb.prange(h):
+        for x in range(w):
+            own = lab[y, x]
+            if own < 0:
+                continue
+            d_own = -1.0
+            best = np.inf
+            for o in range(2):  # across the row (above / below), then across the column
+                dy, dx = (1, 0) if o == 0 else (0, 1)
+                if y - dy < 0 or y + dy >= h or x - dx < 0 or x + dx >= w:
+                    continue
+                a, b = lab[y - dy, x - dx], lab[y + dy, x + dx]
+                if a < 0 or b < 0 or a == own or b == own or a == b:
+                    continue
+                if d_own < 0:
+                    d_own = _sq(img, y, x, means, own)
+                for m in (a, b):
+                    r = _sq(img, y, x, means, m)
+                    if r * margin < d_own and r < best:
+                        best = r
+                        out[y, x] = m
 
 
 def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -413,6 +500,41 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
     k = _merge_small(comp, int(k), feats, int(min_size), -1 if max_segments is None else int(max_segments),
                      np.asarray(first_small, dtype=np.bool_), np.asarray(fixed, dtype=np.bool_), int(max_rounds))
     return comp, int(k)
+
+
+def reassign_slivers_torch(labels, sharp, margin: float = SLIVER_MARGIN):
+    """:func:`reassign_slivers` on tensors, where they are (a GPU), for a batch: ``labels``
+    ``(B, H, W)`` int64 seed indices (no mask), ``sharp`` ``(B, H, W, C)`` float; new
+    labels on the labels' device, the same decisions (the means in float64)."""
+    import torch
+
+    nb, h, w = labels.shape
+    k = int(labels.max()) + 1 if labels.numel() else 0
+    if k == 0:
+        return labels.clone()
+    img = sharp.double()
+    flat = (labels + torch.arange(nb, device=labels.device)[:, None, None] * k).reshape(-1)
+    c = img.shape[-1]
+    sums = torch.zeros(nb * k, c, dtype=torch.float64, device=labels.device).index_add_(0, flat, img.reshape(-1, c))
+    counts = torch.bincount(flat, minlength=nb * k).clamp(min=1).to(torch.float64)
+    means = sums / counts[:, None]
+    off = torch.arange(nb, device=labels.device)[:, None, None] * k
+
+    def sq(q):  # squared distance of every pixel's value to the mean of label q (B, H, W)
+        return (img - means[q + off]).square().sum(-1)
+
+    d_own = sq(labels)
+    best = torch.full(labels.shape, float("inf"), dtype=torch.float64, device=labels.device)
+    out = labels.clone()
+    pad = torch.nn.functional.pad(labels, (1, 1, 1, 1), value=-1)
+    for a, b in ((pad[:, :-2, 1:-1], pad[:, 2:, 1:-1]), (pad[:, 1:-1, :-2], pad[:, 1:-1, 2:])):
+        sliver = (a >= 0) & (b >= 0) & (a != labels) & (b != labels) & (a != b)
+        for m in (a, b):
+            r = sq(m.clamp(min=0))
+            take = sliver & (r * margin < d_own) & (r < best)
+            best = torch.where(take, r, best)
+            out = torch.where(take, m, out)
+    return out
 
 
 def enforce_connectivity_torch(labels, features, n_segments: int, min_size_factor: float = 0.25,

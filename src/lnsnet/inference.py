@@ -216,13 +216,6 @@ def segment(
     preps = [prepare(im, channel_axis=channel_axis, convert2lab=convert2lab, sigma=sigma, spacing=spacing,
                      blur=options.blur, n_segments=k) if p.pending is not None and p.area > tile_pixels else p
              for im, p in zip(images, preps)]  # images in bands: encoded on the CPU
-    import os
-    if os.environ.get("LNSNET_PROBE_SLIVER", "").startswith("raw"):
-        import sys; sys.path.insert(0, "scripts")
-        import sliver_probe
-        r = prepare(images[0], channel_axis=channel_axis, convert2lab=convert2lab, mask=masks[0], sigma=sigma,
-                    spacing=spacing, blur=0.0, n_segments=k)
-        sliver_probe.RAW[:] = [clustering_colour(torch.from_numpy(r.x[None]), [r.colour_scale])[0].numpy()]
     special = any(m is not None for m in masks) or spacing != (1.0, 1.0)
     if special and options.mode == "dense":
         raise ValueError("mask and spacing take the local clustering (mode='local'), not mode='dense'")
@@ -349,7 +342,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
     grid = make_grid(h, w, k, spacing) if mask is None else _mask_grid(h, w, min(k, preps[0].area), mask, spacing)
     if any(p.pending is not None for p in preps):  # encoded on the device (a GPU), together
         x, scales = encode_on(preps, dev)
-        preps = [Prepared(x[b], None, p.mask, p.box, p.shape, scales[b]) for b, p in enumerate(preps)]
+        preps = [Prepared(x[b], None, p.mask, p.box, p.shape, scales[b], sharp=p.sharp_image())
+                 for b, p in enumerate(preps)]
     else:
         x = torch.from_numpy(np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
@@ -411,6 +405,9 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                                       extra=None if extras is None else extras[b],
                                                       contour=None if cfac is None else cfac[b],
                                                       device_labels=True) for b in range(z.shape[0])])
+                if preps[0].sharp is not None:  # (one shape, one blur: all or none of the batch)
+                    sharp = torch.from_numpy(np.stack([p.sharp for p in preps])).to(raw.device)
+                    raw = connectivity.reassign_slivers_torch(raw, sharp)
                 return list(_finish_device(raw, merge_colour(xd).permute(0, 2, 3, 1), grid.n_seeds, options,
                                            post["start_label"]))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
@@ -469,8 +466,11 @@ def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_labe
 
 def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *, connect: bool,
             max_size_factor, start_label: int) -> np.ndarray:
-    """Connectivity, the size cap and the label numbering of one image, in the full frame."""
+    """The blur's slivers, connectivity, the size cap and the label numbering of one image,
+    in the full frame."""
     mask = prep.mask
+    if prep.sharp is not None:
+        raw = connectivity.reassign_slivers(raw, prep.sharp)
     if connect:
         kw = dict(n_segments=n_seeds, min_size_factor=options.min_size_factor, mask=mask)
         labels = connectivity.enforce_connectivity(raw, feats, orphan_factor=options.orphan_factor,

@@ -47,6 +47,10 @@ class Prepared:
     #: ``(h, w, c)`` as given (c 1 or 3) and the blur ``(rows, columns)`` in pixels;
     #: :meth:`on_device` encodes it there
     pending: tuple | None = None
+    #: the image before the blur, ``(h, w, c)`` float32 as the network's input was made
+    #: from it (None: not blurred); what the blur's slivers are checked against
+    #: (:func:`lnsnet.connectivity.reassign_slivers`)
+    sharp: np.ndarray | None = None
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -58,10 +62,19 @@ class Prepared:
         """The number of pixels to segment."""
         return int(self.mask.sum()) if self.mask is not None else self.hw[0] * self.hw[1]
 
+    def sharp_image(self) -> np.ndarray | None:
+        """:attr:`sharp`, decoded from :attr:`pending` for a deferred image that is blurred."""
+        if self.pending is None or not any(self.pending[1]):
+            return self.sharp
+        from .io import unit_range
+
+        return unit_range(self.pending[0])
+
     def on_device(self, device) -> "Prepared":
         """This image with ``x`` a tensor on ``device`` (:func:`encode_on`)."""
         x, scale = encode_on([self], device)
-        return Prepared(x[0], self.rgb if self.pending is None else None, self.mask, self.box, self.shape, scale[0])
+        return Prepared(x[0], self.rgb if self.pending is None else None, self.mask, self.box, self.shape, scale[0],
+                        sharp=self.sharp_image())
 
 
 def encode_on(preps: list, device, kernels: bool | None = None):
@@ -319,6 +332,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     py, px = _blur_px(sigma, blur, n_segments, spacing, float(m.sum() if m is not None else h * w))
+    sharp = img if py > 0 or px > 0 else None
     if (py > 0 or px > 0) and m is None:
         img = gaussian_hw(img, py, px)
     elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in
@@ -329,6 +343,6 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
         x, scale = encode_image(rgb, colour_scale=True)
-        return Prepared(x, rgb, m, box, (h, w), scale)
+        return Prepared(x, rgb, m, box, (h, w), scale, sharp=sharp)
     x, scale = encode_channels(img, colour_scale=True)
-    return Prepared(x, None, m, box, (h, w), scale)
+    return Prepared(x, None, m, box, (h, w), scale, sharp=sharp)

@@ -201,13 +201,4 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
                     d = dists[r0] if keep_dists else assign_band(r0, r1, return_dists=True)[1]
                     kernels.potts_sweep(d, grid.cols, raw, weights, pr[r0:r1], pc, lam=lam, colour=colour,
                                          y0=r0, window=window)
-    import os
-    if os.environ.get("LNSNET_PROBE_SLIVER"):
-        import sys; sys.path.insert(0, "scripts")
-        import sliver_probe
-        v = os.environ['LNSNET_PROBE_SLIVER']
-        if v.startswith("raw"):
-            raw = sliver_probe.reassign_raw(sliver_probe.RAW[0], raw, grid.n_seeds, float(v[3:]))
-        else:
-            raw = sliver_probe.reassign(image, raw, grid.n_seeds, float(v))
     return raw
