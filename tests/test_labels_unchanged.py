@@ -14,7 +14,10 @@ decimals, ``python benchmarks/same_labels.py --against 0c7b058``); the paper's
 clustering's 40 entries stayed, its network unchanged, until later on 2026-12-05, when the
 connectivity's merges took each colour channel weighed by its share of structure
 (``lnsnet.prepare.merge_colour``; 73 of the 80 entries rewritten, chosen on val:
-``docs/learning.md``, "The connectivity's merges, not the blur, break the noisy step")):
+``docs/learning.md``, "The connectivity's merges, not the blur, break the noisy step"), and
+26 compact entries on 2026-12-05, when the blur's slivers at sharp edges were given back
+(``lnsnet.connectivity.reassign_slivers``; ``docs/learning.md``, "The blur's ramps at sharp
+junctions")):
 ``tests/data/labels_before.json`` holds the sha256 of each label map (int32, C order).
 
 On the full set all 80 entries are checked; on the three-image set in
