@@ -128,9 +128,9 @@ def test_segment_uses_the_head_only_where_there_is_one():
     rgb = np.random.default_rng(2).random((60, 80, 3)).astype(np.float32)
     net = LNSNet()
     with_head = lnsnet.segment(rgb, 20, model=net)
-    off = lnsnet.segment(rgb, 20, model=net, clustering="compact:contour=0")
+    off = lnsnet.segment(rgb, 20, model=net, clustering="contour=0")
     assert not np.array_equal(with_head, off)
-    for spec in ("compact:contour=0", "compact:contour=8"):  # no network, no head: the option is idle
+    for spec in ("contour=0", "contour=8"):  # no network, no head: the option is idle
         assert np.array_equal(lnsnet.segment(rgb, 20, model="none", clustering=spec),
                               lnsnet.segment(rgb, 20, model="none"))
     with pytest.raises(ValueError, match="contour"):

@@ -107,7 +107,7 @@ def test_spacing_makes_cells_square_in_physical_units():
 
 def test_sigma_equals_smoothing_first():
     img = _natural(48, 64, seed=4).astype(np.float32)
-    none = "compact:blur=0"  # without the compact preset's own blur
+    none = "blur=0"  # without the preset's own blur
     smoothed = ndimage.gaussian_filter(img, (2.0, 2.0, 0), mode="reflect")
     assert np.array_equal(lnsnet.segment(img, 20, sigma=2, clustering=none), lnsnet.segment(smoothed, 20, clustering=none))
     # a scalar sigma is in physical units: divided by the spacing, per axis
@@ -118,22 +118,22 @@ def test_sigma_equals_smoothing_first():
 
 def test_the_presets_blur_adds_to_sigma_in_quadrature_and_shrinks_with_the_superpixels():
     img = _natural(48, 64, seed=4).astype(np.float32)
-    blur = lnsnet.PRESETS["compact"]["blur"]
+    blur = lnsnet.PRESETS["fast"]["blur"]
     assert blur > 0 and lnsnet.PRESETS["paper"]["blur"] == 0
     # the default blurs by the preset's blur: as sigma=blur without it
-    assert np.array_equal(lnsnet.segment(img, 20), lnsnet.segment(img, 20, sigma=blur, clustering="compact:blur=0"))
+    assert np.array_equal(lnsnet.segment(img, 20), lnsnet.segment(img, 20, sigma=blur, clustering="blur=0"))
     # two Gaussians make one of the root of the sum of squares: 0.6 and 0.8 make 1.0
-    assert np.array_equal(lnsnet.segment(img, 20, sigma=0.6, clustering="compact:blur=0.8"),
-                          lnsnet.segment(img, 20, sigma=1.0, clustering="compact:blur=0"))
+    assert np.array_equal(lnsnet.segment(img, 20, sigma=0.6, clustering="blur=0.8"),
+                          lnsnet.segment(img, 20, sigma=1.0, clustering="blur=0"))
     # at most 1/8 of the superpixels' side: 48 x 64 pixels in 300 superpixels of side 3.2 px
     side = np.sqrt(48 * 64 / 300)
     assert 0.125 * side < 1.0
-    assert np.array_equal(lnsnet.segment(img, 300, clustering="compact:blur=1"),
-                          lnsnet.segment(img, 300, sigma=0.125 * side, clustering="compact:blur=0"))
-    assert not np.array_equal(lnsnet.segment(img, 300, clustering="compact:blur=1"),
-                              lnsnet.segment(img, 300, sigma=1.0, clustering="compact:blur=0"))
+    assert np.array_equal(lnsnet.segment(img, 300, clustering="blur=1"),
+                          lnsnet.segment(img, 300, sigma=0.125 * side, clustering="blur=0"))
+    assert not np.array_equal(lnsnet.segment(img, 300, clustering="blur=1"),
+                              lnsnet.segment(img, 300, sigma=1.0, clustering="blur=0"))
     with pytest.raises(ValueError, match="blur must be a finite number >= 0"):
-        lnsnet.segment(img, 20, clustering="compact:blur=-1")
+        lnsnet.segment(img, 20, clustering="blur=-1")
 
 
 def test_channel_axis_moves_the_channels():

@@ -1,4 +1,5 @@
-"""The labels of the default (compact) and the paper's clustering on 20 BSDS500 test images
+"""The labels of the default (``fast`` since 2026-12-05; its 40 entries added then), the
+compact and the paper's clustering on 20 BSDS500 test images
 (the first 20 by name, K = 200 and 1000) are the ones the code gave before the clustering
 layer moved into ``lnsnet.cluster`` (commit 738f47a; the compact entries rewritten on
 2026-12-02, when the compact preset took the input beside the learned features,
@@ -20,9 +21,9 @@ connectivity's merges took each colour channel weighed by its share of structure
 junctions")):
 ``tests/data/labels_before.json`` holds the sha256 of each label map (int32, C order).
 
-On the full set all 80 entries are checked; on the three-image set in
+On the full set all 120 entries are checked; on the three-image set in
 ``tests/data/bsds500-mini`` (used when no full set is found, see ``tests/conftest.py``) the
-12 entries of its images, which are among the 20.
+18 entries of its images, which are among the 20.
 
 A change that means to alter the labels rewrites that file, on purpose and in its own
 commit: ``python tests/test_labels_unchanged.py --write`` (with ``LNSNET_BSDS500`` set or
@@ -41,7 +42,7 @@ from lnsnet.io import read_image
 
 REFERENCE = Path(__file__).parent / "data" / "labels_before.json"
 KS = (200, 1000)
-CLUSTERINGS = ("compact", "paper")
+CLUSTERINGS = ("fast", "compact", "paper")
 
 
 def _digests(root: Path) -> dict:

@@ -111,7 +111,7 @@ def test_widget_docks_in_a_real_viewer(qtbot):
     try:
         dock, widget = viewer.window.add_plugin_dock_widget("lnsnet", "Superpixels")
         assert isinstance(widget, SuperpixelWidget)
-        assert widget.preset_box.currentText() == "compact" and widget.layer_box.count() == 0
+        assert widget.preset_box.currentText() == "fast" and widget.layer_box.count() == 0
         assert widget.viewer.dims.ndim == viewer.dims.ndim  # napari hands the widget (a proxy of) the viewer
     finally:
         viewer.close()
@@ -138,8 +138,8 @@ def test_controls_follow_layers_and_presets(viewer, widget):
     assert widget.run_button.isEnabled()
     viewer.layers["a"].name = "renamed"
     assert "renamed" in [widget.layer_box.itemText(i) for i in range(widget.layer_box.count())]
-    assert widget.preset_box.currentText() == "compact"
-    assert widget.compactness_box.value() == lnsnet.PRESETS["compact"]["compactness"]
+    assert widget.preset_box.currentText() == "fast"
+    assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]
     widget.preset_box.setCurrentText("paper")
     assert widget.compactness_box.value() == lnsnet.PRESETS["paper"]["compactness"]
     widget.layer_box.setCurrentText("b")
@@ -255,7 +255,7 @@ def test_volume_gives_supervoxels_with_the_layer_spacing(viewer, widget, qtbot, 
     assert np.array_equal(labels.data, lnsnet.segment(vol, K, channel_axis=None, spacing=(4.0, 1.0, 1.0)))
     widget.scope_box.setCurrentText(PLANE)  # back to 2-D: the preset and its compactness
     assert widget.preset_box.isEnabled()
-    assert widget.compactness_box.value() == lnsnet.PRESETS["compact"]["compactness"]
+    assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]
 
 
 def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors):

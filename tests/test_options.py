@@ -23,8 +23,10 @@ def _values(options: ClusterOptions, keys=COMPACT) -> dict:
 
 def test_presets_hold_the_chosen_values():
     assert PRESETS == {"compact": COMPACT, "fast": FAST, "paper": PAPER}
-    assert _values(ClusterOptions()) == COMPACT  # constructing directly: the compact preset
-    assert _values(ClusterOptions.resolve()) == COMPACT
+    assert lnsnet.cluster.DEFAULT_PRESET == "fast"
+    assert _values(ClusterOptions()) == FAST  # constructing directly: the default preset
+    assert _values(ClusterOptions.resolve()) == FAST
+    assert _values(ClusterOptions.resolve("compact")) == COMPACT
     assert _values(ClusterOptions.resolve("paper")) == PAPER
     # dense mode starts from the paper's clustering (it takes compactness only)
     dense = ClusterOptions.resolve(mode="dense")
@@ -34,7 +36,8 @@ def test_presets_hold_the_chosen_values():
 
 def test_options_beside_a_preset_win():
     assert _values(ClusterOptions.resolve("paper", smoothing=2.0)) == {**PAPER, "smoothing": 2.0}
-    assert _values(ClusterOptions.resolve(iterations=0)) == {**COMPACT, "iterations": 0}
+    assert _values(ClusterOptions.resolve(iterations=0)) == {**FAST, "iterations": 0}
+    assert _values(ClusterOptions.resolve("compact", iterations=0)) == {**COMPACT, "iterations": 0}
     assert ClusterOptions.resolve("compact", iterations=None).iterations == 5  # None: left out
     # the preset's feature_contrast only weighs the smoothing: turning smoothing off drops it
     assert ClusterOptions.resolve(smoothing=0.0).feature_contrast == 0.0
@@ -74,12 +77,12 @@ def test_options_are_frozen_and_replace_checks_again():
         PRESETS["compact"]["compactness"] = 9.0
     with pytest.raises(TypeError, match="unknown clustering option windw"):
         o.replace(windw=5)
-    # as in resolve: smoothing off drops the compact preset's feature_contrast, unless given
+    # as in resolve: smoothing off drops the preset's feature_contrast, unless given
     assert o.replace(smoothing=0.0) == ClusterOptions.resolve(smoothing=0.0)
     with pytest.raises(ValueError, match="needs smoothing"):
         o.replace(smoothing=0.0, feature_contrast=1.0)
     assert ClusterOptions(mode=np.str_("dense"), **PAPER).mode.__class__ is str
-    assert o.replace(compactness=2.0).compactness == 2.0 and o.compactness == 24.0
+    assert o.replace(compactness=2.0).compactness == 2.0 and o.compactness == 32.0
     assert o.replace(compactness=None) is o
     with pytest.raises(ValueError, match="window"):
         o.replace(window=6)
@@ -139,4 +142,4 @@ def test_segment_takes_names_specs_and_objects_alike(blocks):
     assert np.array_equal(a, lnsnet.segment(blocks, 12, clustering="features=learned:compactness=0:edge_scale=0:"
                                                                   "iterations=0:smoothing=0:feature_contrast=0:"
                                                                   "input_weight=0:blur=0"))
-    assert not np.array_equal(a, lnsnet.segment(blocks, 12))  # the compact default differs
+    assert not np.array_equal(a, lnsnet.segment(blocks, 12))  # the default (fast) differs

@@ -18,12 +18,11 @@ with ``DIFFERENCE`` says what slic does:
    variance 3 for gray and colour images alike: slic's 1.0 on [0, 1] gray is about
    lnsnet's 26 to 78), and the default clustering relaxes the spatial
    term at colour edges (its ``edge_scale``): the spacing tests pass ``compactness=26``
-   and ``clustering="compact:edge_scale=0"`` where the spacing must win, the list-sigma
+   and ``clustering="edge_scale=0"`` where the spacing must win, the list-sigma
    test ``compactness=78`` where the grid must win over a small lightness step;
 8. (four channels are RGBA by default: no test of the original has four);
-9. the compact preset blurs the image by 0.8 px before everything (clustering option
-   ``blur``), which leaves the pixel where four sharp blocks meet a tie: the gray quadrants
-   test passes ``clustering="compact:blur=0"``.
+9. (was: the presets' 0.8 px blur left the pixel where four sharp blocks meet a tie, and
+   the gray quadrants test passed ``blur=0``; since 2026-12-05 it passes as written).
 """
 
 from itertools import product
@@ -84,8 +83,9 @@ def test_gray_2d():
     img += 0.0033 * rng.normal(size=img.shape)
     img[img > 1] = 1
     img[img < 0] = 0
-    # DIFFERENCE 9: the compact preset blurs by 0.8 px first, which leaves the pixel where
-    # four sharp blocks meet a tie; without the blur, slic's exact quadrants
+    # (was DIFFERENCE 9 until 2026-12-05: the presets' 0.8 px blur left the pixel where
+    # four sharp blocks meet a tie; the blur's slivers are now given back where the
+    # unblurred edge is sharp, lnsnet.connectivity.reassign_slivers)
     seg = slic(
         img,
         sigma=0,
@@ -94,7 +94,6 @@ def test_gray_2d():
         channel_axis=None,
         convert2lab=False,
         start_label=0,
-        clustering="compact:blur=0",
     )
 
     assert_equal(len(np.unique(seg)), 4)
@@ -238,7 +237,7 @@ def test_spacing():
         sigma=0,
         spacing=[500, 1],
         compactness=26.0,
-        clustering="compact:edge_scale=0",
+        clustering="edge_scale=0",
         channel_axis=None,
         start_label=0,
     )
@@ -469,7 +468,7 @@ def test_spacing_mask():
         sigma=0,
         spacing=[50, 1],
         compactness=26.0,
-        clustering="compact:edge_scale=0",
+        clustering="edge_scale=0",
         channel_axis=None,
         mask=msk,
     )

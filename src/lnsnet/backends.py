@@ -36,12 +36,18 @@ _CACHE_SIZE = 4
 _LOCK = threading.Lock()
 
 
-def check_backend(backend, *, device_type: str = "cpu", adapt: int = 0, volume: bool = False) -> str:
+def check_backend(backend, *, device_type: str = "cpu", adapt: int = 0, volume: bool = False,
+                  features: str = "learned") -> str:
     """``backend`` checked: a known name, usable where it is asked for (an OpenVINO backend
-    runs the 2-D network on the CPU, without ``adapt``, which trains in torch) and
-    installed; ``ValueError`` saying why not (the API and the CLI both ask here)."""
+    runs the 2-D network's feature embedder on the CPU, without ``adapt``, which trains in
+    torch, and only for a clustering that reads it: ``features`` of
+    :class:`lnsnet.ClusterOptions`) and installed; ``ValueError`` saying why not (the API and
+    the CLI both ask here)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if BACKENDS[backend] is not None and features == "input" and not volume:
+        raise ValueError(f"backend={backend!r} runs the feature embedder, which this clustering does not read "
+                         "(features='input', as the default preset 'fast'): pass clustering='compact' to use it")
     if BACKENDS[backend] is not None:
         if volume or adapt or device_type != "cpu":
             raise ValueError(f"backend={backend!r} runs the 2-D network on the CPU, without adapt (which trains "

@@ -184,7 +184,8 @@ def _cmd_segment(args) -> int:
 
         try:
             check_backend(args.backend, device_type="cpu" if args.device is None else str(args.device).split(":")[0],
-                          adapt=args.adapt, volume=args.volume)
+                          adapt=args.adapt, volume=args.volume,
+                          features="learned" if args.volume else clustering.features)
         except ValueError as exc:
             raise CLIError(f"--backend {args.backend}: {exc}") from None
     files = _input_files(args, volumes=args.volume)
@@ -419,8 +420,8 @@ def _cmd_info(args) -> int:
     print(
         f"parameters: {s['params_total']:,} (FEM {s['params_fem']:,}, SEL {s['params_sel']:,}, "
         f"reconstruction head {s['params_reconstruction']:,}, contour head {s['params_contour']:,}; inference "
-        f"uses FEM+SEL+contour head = {s['params_fem'] + s['params_sel'] + s['params_contour']:,}; "
-        f"--clustering fast the contour head alone)"
+        f"uses the contour head alone ({s['params_contour']:,}); "
+        f"--clustering compact FEM+SEL+contour head = {s['params_fem'] + s['params_sel'] + s['params_contour']:,})"
     )
     print(
         f"FLOPs at {s['size']} (torch.utils.flop_counter, 1 multiply-add = 2 FLOPs): FEM "
@@ -549,15 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shipped model name or model file (default: bsds500); 'none' (the clustering on the CIELAB "
                         "input, no network) and 'untrained' are the baselines of what training adds")
     s.add_argument("--clustering", default=None, metavar="SPEC",
-                   help="'compact' (default): superpixels as compact as LSC's, boundary recall above SNIC's "
-                        "on BSDS500; 'paper': the paper's one-shot clustering, the highest boundary recall, "
-                        "ragged shapes, about 35%% less time; 'fast': compact on the network's input and its "
-                        "contour head (the feature embedder not run), about half the time, less robust to "
-                        "pixel noise. Options of lnsnet.ClusterOptions may follow "
+                   help="'fast' (default): superpixels as compact as LSC's from the input and the model's "
+                        "contour head; 'compact': the same on the feature embedder's output too, about twice "
+                        "the time; 'paper': the paper's one-shot clustering, the highest boundary recall, "
+                        "ragged shapes. Options of lnsnet.ClusterOptions may follow "
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
-                        "recall (default: the clustering's; compact 24, fast 32, paper 0; --volume 40)")
+                        "recall (default: the clustering's; fast 32, compact 24, paper 0; --volume 40)")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
                    help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "

@@ -85,19 +85,21 @@ def segment(
         ``"cpu"`` (default) or ``"cuda"``. A volume's seed rounds run there too (its
         connectivity on the CPU).
     clustering : str or ClusterOptions, optional
-        How pixels are clustered around the seeds. A preset name: ``"compact"`` (the
-        default): superpixels as compact as LSC's; ``"paper"``: the paper's one-shot
-        clustering, more boundary recall, ragged shapes, about 35% less time. A spec such
+        How pixels are clustered around the seeds. A preset name: ``"fast"`` (the
+        default): superpixels as compact as LSC's from the input and the model's contour
+        head; ``"compact"``: the same clustering on the feature embedder's output too, about
+        twice the time; ``"paper"``: the paper's one-shot clustering, more boundary recall,
+        ragged shapes. A spec such
         as ``"paper:window=5"`` or a :class:`lnsnet.ClusterOptions` sets any of its
         options (``docs/compactness.md`` says what each costs and buys).
     compactness : float, optional
         Weight of the spatial distance to the seed: larger gives more regular shapes and
         less boundary recall, 0 the paper's pure feature clustering. On lnsnet's scale
         (standardised features, distances in grid steps), not slic's. Default: the
-        clustering's (compact: 18, paper: 0; a volume: 40, ``lnsnet.volume.DEFAULTS``).
+        clustering's (fast: 32, compact: 24, paper: 0; a volume: 40, ``lnsnet.volume.DEFAULTS``).
     max_num_iter : int, optional
         SLIC-style rounds that move the seeds to their pixels' means before the final
-        assignment (the clustering option ``iterations``; compact: 5, paper: 0).
+        assignment (the clustering option ``iterations``; fast and compact: 5, paper: 0).
     sigma : float or (float, float)
         Width of a Gaussian smoothing of the image before segmenting, per spatial axis (a
         scalar is divided by ``spacing``). 0 (default): none beyond the clustering's own
@@ -230,7 +232,7 @@ def segment(
     if backend != "torch":
         from .backends import check_backend, with_backend
 
-        check_backend(backend, device_type=dev.type, adapt=adapt)
+        check_backend(backend, device_type=dev.type, adapt=adapt, features=options.features)
         net = with_backend(net, backend)
     if special and options.seeds == "learned":
         raise ValueError("mask and spacing take seeds='grid'")

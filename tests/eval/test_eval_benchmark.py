@@ -434,7 +434,7 @@ def test_baseline_options_in_method_names(dataset, tmp_path):
     from lnsnet.eval.methods import check_methods
 
     assert check_methods("SLIC:compactness=5, LNSNet:model=none") == ["slic:compactness=5", "lnsnet:model=none"]
-    for same in ("slic:compactness=20,slic:compactness=20.0", "lnsnet,lnsnet:clustering=compact"):
+    for same in ("slic:compactness=20,slic:compactness=20.0", "lnsnet,lnsnet:clustering=fast"):
         with pytest.raises(ValueError, match="same setting"):
             check_methods(same)
     run_benchmark(str(dataset), methods="slic,slic:compactness=100", ks=[10], out_dir=tmp_path, workers=0,

@@ -32,8 +32,9 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 #: redoes outputs of another version): 2 since 2026-12-03, when the clustering took the
 #: colour channels on one common scale (:func:`lnsnet.features.colour_scale_of`); 3 since
 #: 2026-12-04, when the compact preset took a 0.8 px blur and compactness 18; 4 since
-#: 2026-12-04 (later), when it took the model's contour head (contour 4, compactness 24)
-CLUSTERING_VERSION = 4
+#: 2026-12-04 (later), when it took the model's contour head (contour 4, compactness 24); 5
+#: since 2026-12-05, when the blur's slivers were given back and the default became "fast"
+CLUSTERING_VERSION = 5
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,

@@ -18,12 +18,13 @@ import numpy as np
 
 __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 
-#: The presets, by name. ``"compact"`` (the default): shapes as compact as LSC's,
-#: boundary recall above SNIC's on BSDS500 (chosen on BSDS500 val, ``docs/compactness.md``).
-#: ``"fast"``: the compact clustering on the network's input and its contour head, the
-#: feature embedder not run: about half the time, more boundary recall on SBD and DSB2018
-#: val, 0.003 less on BSDS500 val, less robust to pixel noise and blurred junctions on
-#: synthetic images (``docs/learning.md``, "The head on the input alone").
+#: The presets, by name. ``"fast"`` (the default since 2026-12-05): the compact
+#: clustering on the network's input and its contour head, the feature embedder not run:
+#: shapes as compact as LSC's, about half the time of ``"compact"``, level with it on
+#: BSDS500 and more boundary recall on SBD and DSB2018 (chosen on val, ``docs/learning.md``,
+#: "The head on the input alone" and "The blur's ramps at sharp junctions").
+#: ``"compact"``: the same clustering on the feature embedder's output beside the input
+#: (the default until 2026-12-05, ``docs/compactness.md``).
 #: ``"paper"``: the paper's one-shot clustering, the highest boundary recall, ragged shapes.
 #: Read-only: change a preset's value through the options, not here.
 PRESETS = MappingProxyType({
@@ -34,7 +35,7 @@ PRESETS = MappingProxyType({
     "paper": MappingProxyType(dict(features="learned", compactness=0.0, edge_scale=0.0, iterations=0,
                                    smoothing=0.0, feature_contrast=0.0, input_weight=0.0, blur=0.0, contour=0.0)),
 })
-DEFAULT_PRESET = "compact"
+DEFAULT_PRESET = "fast"
 
 _CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned"), "features": ("learned", "input")}
 
@@ -56,7 +57,7 @@ class ClusterOptions:
     """How :func:`lnsnet.segment` clusters pixels around the seeds and cleans the result.
 
     Build one from a preset with :meth:`resolve` (or :meth:`parse` for a text spec);
-    constructing it directly takes the compact preset's values for the fields left out.
+    constructing it directly takes the default preset's values for the fields left out.
     Every field is checked on construction (``ValueError`` naming the field).
 
     Attributes
@@ -192,8 +193,8 @@ class ClusterOptions:
 
     @classmethod
     def resolve(cls, preset: str | None = None, **options) -> "ClusterOptions":
-        """The options of ``preset`` (``"compact"``, ``"fast"`` or ``"paper"``; None: ``"compact"`` in
-        local mode, ``"paper"`` in dense mode) with ``options`` (fields; None values are
+        """The options of ``preset`` (``"fast"``, ``"compact"`` or ``"paper"``; None: ``"fast"``, the
+        default, in local mode, ``"paper"`` in dense mode) with ``options`` (fields; None values are
         left out) given beside it winning. A preset's ``feature_contrast`` is dropped when
         ``smoothing`` is set to 0 (it only weighs the smoothing); one given explicitly is
         refused then. ``seeds="learned"`` takes ``features="learned"`` unless ``features`` is

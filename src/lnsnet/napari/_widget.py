@@ -100,9 +100,10 @@ class SuperpixelWidget(QWidget):
         self.k_box.setToolTip("K, the number of superpixels asked for (the number delivered is close to K)")
         self.preset_box = QComboBox()
         self.preset_box.addItems(list(self.presets))
-        self.preset_box.setToolTip("compact: regular shapes (default); fast: compact on the input and the "
-                                   "contour head, about half the time; paper: the paper's one-shot clustering, "
-                                   "more boundary recall, ragged shapes")
+        self.preset_box.setToolTip("fast: regular shapes from the input and the model's contour head (default); "
+                                   "compact: the same on the feature embedder's output too, about twice the "
+                                   "time; paper: the paper's one-shot clustering, more boundary recall, ragged "
+                                   "shapes")
         self.compactness_box = QDoubleSpinBox()
         self.compactness_box.setRange(0.0, 10_000.0)
         self.compactness_box.setDecimals(2)
