@@ -5,7 +5,7 @@
 
 Default: the median end-to-end time (decoded image in, connected labels out) over the
 first ``--images`` BSDS500 test images (481x321 / 321x481), after one warm-up call per K,
-of ``lnsnet.segment`` (its default, the compact clustering; and ``clustering="paper"``) and
+of ``lnsnet.segment`` (its default, the fast preset; and ``clustering="paper"``) and
 ``skimage.segmentation.slic`` at the same K, in the same run,
 and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=100``.
 

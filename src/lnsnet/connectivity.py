@@ -77,26 +77,37 @@ def reassign_slivers(labels, sharp, margin: float = SLIVER_MARGIN) -> np.ndarray
     k = int(lab.max(initial=-1)) + 1
     out = lab.copy()
     if k > 0:
-        _reassign_slivers(lab, img, _label_means(lab, img, k), np.float64(margin), out)
+        chunks = max(1, min(nb.get_num_threads(), lab.shape[0], (1 << 24) // (k * (img.shape[2] + 1))))
+        _reassign_slivers(lab, img, _label_means(lab, img, k, chunks), np.float64(margin), out)
     return out
 
 
-@nb.njit(**_jit)
-def _label_means(lab, img, k):
+@nb.njit(parallel=True, **_jit)
+def _label_means(lab, img, k, chunks):
+    # the sums by bands of rows (one per thread), then added in band order: the same
+    # means for a given number of bands
     h, w, c = img.shape
-    s = np.zeros((k, c))
-    n = np.zeros(k)
-    for y in range(h):
-        for x in range(w):
-            q = lab[y, x]
-            if q >= 0:
-                n[q] += 1.0
-                for ch in range(c):
-                    s[q, ch] += img[y, x, ch]
+    s = np.zeros((chunks, k, c + 1))  # the channels' sums and the count
+    for b in nb.prange(chunks):
+        for y in range(b * h // chunks, (b + 1) * h // chunks):
+            for x in range(w):
+                q = lab[y, x]
+                if q >= 0:
+                    s[b, q, c] += 1.0
+                    for ch in range(c):
+                        s[b, q, ch] += img[y, x, ch]
+    out = np.zeros((k, c))
     for q in range(k):
-        if n[q] > 0:
-            s[q] /= n[q]
-    return s
+        n = 0.0
+        for b in range(chunks):
+            n += s[b, q, c]
+        if n > 0:
+            for ch in range(c):
+                t = 0.0
+                for b in range(chunks):
+                    t += s[b, q, ch]
+                out[q, ch] = t / n
+    return out
 
 
 @nb.njit(**_jit, inline="always")
