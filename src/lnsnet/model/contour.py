@@ -56,7 +56,12 @@ class ContourHead(nn.Module):
         for conv in self.convs:
             t = F.relu(conv(t))
             outs.append(t)
-        y = self.out(torch.cat(outs[1:], 1))
+        # the 1x1 convolution of the last three outputs, concatenated, as a sum of one per
+        # output (no concatenated copy: half the time of the step)
+        weight, width = self.out.weight, outs[1].shape[1]
+        y = F.conv2d(outs[1], weight[:, :width], self.out.bias)
+        for i, o in enumerate(outs[2:], 1):
+            y = y + F.conv2d(o, weight[:, i * width:(i + 1) * width])
         # upsampled by exactly 2 and cropped (not resized to (h, w)): the sampling positions
         # do not depend on the size, so bands starting on even rows give the whole map
         y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)[:, :, :h, :w]
