@@ -1,5 +1,5 @@
 """The picture at the top of README.md: the shipped example segmented by the default
-(compact) clustering and by the paper's clustering, beside scikit-image SLIC, at one K.
+clustering (the preset "fast") and by the paper's clustering, beside scikit-image SLIC, at one K.
 
     python scripts/example_figure.py [--k 200] [-o docs/example.jpg]
 """
@@ -28,7 +28,7 @@ def main():
 
     image = read_image(EXAMPLE)
     panels = [
-        ("LNS-Net, default (compact)", lnsnet.segment(image, args.k)),
+        ("LNS-Net, default (fast)", lnsnet.segment(image, args.k)),
         ("LNS-Net, the paper's clustering", lnsnet.segment(image, args.k, clustering="paper")),
         ("SLIC (scikit-image)", slic(image, args.k, start_label=0)),
     ]
