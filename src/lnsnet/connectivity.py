@@ -68,10 +68,13 @@ def reassign_slivers(labels, sharp, margin: float = SLIVER_MARGIN) -> np.ndarray
     labels as given.
 
     ``labels`` ``(H, W)`` int (negative: outside a mask, left alone); ``sharp`` ``(H, W,
-    C)`` the unblurred image, any channels. Returns a new array of ``labels``' dtype.
+    C)`` the unblurred image, any channels, uint8, uint16 or float (the test is a ratio:
+    any linear scale of the values gives the same labels). Returns a new array of
+    ``labels``' dtype.
     """
     lab = np.ascontiguousarray(labels)
-    img = np.ascontiguousarray(sharp, dtype=np.float32)
+    img = np.asarray(sharp)
+    img = np.ascontiguousarray(img, dtype=img.dtype if img.dtype in (np.uint8, np.uint16) else np.float32)
     if img.ndim != 3 or img.shape[:2] != lab.shape:
         raise ValueError(f"sharp {img.shape} does not fit labels {lab.shape}: (H, W, C) expected")
     k = int(lab.max(initial=-1)) + 1

@@ -47,9 +47,10 @@ class Prepared:
     #: ``(h, w, c)`` as given (c 1 or 3) and the blur ``(rows, columns)`` in pixels;
     #: :meth:`on_device` encodes it there
     pending: tuple | None = None
-    #: the image before the blur, ``(h, w, c)`` float32 as the network's input was made
-    #: from it (None: not blurred); what the blur's slivers are checked against
-    #: (:func:`lnsnet.connectivity.reassign_slivers`)
+    #: the image before the blur, ``(h, w, c)``: float32 as the network's input was made
+    #: from it, or an 8- or 16-bit image's own values (a linear scale of those; None: not
+    #: blurred); what the blur's slivers are checked against
+    #: (:func:`lnsnet.connectivity.reassign_slivers`, whose test is scale-free)
     sharp: np.ndarray | None = None
 
     @property
@@ -66,9 +67,7 @@ class Prepared:
         """:attr:`sharp`, decoded from :attr:`pending` for a deferred image that is blurred."""
         if self.pending is None or not any(self.pending[1]):
             return self.sharp
-        from .io import unit_range
-
-        return unit_range(self.pending[0])
+        return self.pending[0]  # 8 or 16 bits as given, or already in [0, 1]
 
     def on_device(self, device) -> "Prepared":
         """This image with ``x`` a tensor on ``device`` (:func:`encode_on`)."""
@@ -325,6 +324,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         raw = img if img.dtype in (np.uint8, np.uint16) else unit_range(img)
         py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))
         return Prepared(None, None, None, (0, h, 0, w), (h, w), None, pending=(raw, (py, px)))
+    coded = img if lab and m is None and img.dtype in (np.uint8, np.uint16) else None  # as given: no copy
     img = unit_range(img, m) if lab else img.astype(np.float32)
     box = (0, h, 0, w)
     if m is not None:
@@ -334,7 +334,9 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     py, px = _blur_px(sigma, blur, n_segments, spacing, float(m.sum() if m is not None else h * w))
-    sharp = img if py > 0 or px > 0 else None
+    # the unblurred image for the sliver step, whose test is a ratio of squared distances: an
+    # 8- or 16-bit image as given (a quarter or half the memory of its float copy)
+    sharp = (img if coded is None else coded) if py > 0 or px > 0 else None
     if (py > 0 or px > 0) and m is None:
         img = gaussian_hw(img, py, px)
     elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in
