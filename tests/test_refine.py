@@ -249,6 +249,31 @@ def test_potts_sweep_flips_a_lone_pixel_only_when_the_term_outweighs_the_distanc
     assert lab[0, 2] == 1
 
 
+def test_potts_sweeps_that_look_only_at_flagged_pixels_give_the_same_labels():
+    # random distances, weights and labels (with pixels outside a mask): 5 sweeps looking at
+    # every pixel and 5 looking only where a neighbour changed end in the same labels, and
+    # the flagged sweeps do look at fewer pixels (their flags are mostly clear by the end)
+    rng = np.random.default_rng(0)
+    for h, w, rows, cols, lam in ((12, 17, 3, 4, 0.3), (30, 40, 5, 6, 0.05), (9, 9, 2, 2, 1.0)):
+        pr = (np.arange(h) * rows // h).astype(np.int64)
+        pc = (np.arange(w) * cols // w).astype(np.int64)
+        dists = rng.random((h, w, 9)).astype(np.float32)
+        weights = (rng.random((h, w)).astype(np.float32), rng.random((h, w)).astype(np.float32))
+        start = (pr[:, None] * cols + pc[None, :]).astype(np.int32)
+        start[rng.random((h, w)) < 0.05] = -1
+        plain, tracked = start.copy(), start.copy()
+        dirty = np.ones((h, w), np.uint8)
+        for _ in range(5):
+            for colour in (0, 1):
+                kernels.potts_sweep(dists, cols, plain, weights, pr, pc, lam=lam, colour=colour)
+                kernels.potts_sweep(dists, cols, tracked, weights, pr, pc, lam=lam, colour=colour, dirty=dirty)
+        assert np.array_equal(plain, tracked)
+        assert (plain != start).any()
+        assert dirty.mean() < 0.5
+    with pytest.raises(ValueError, match="dirty"):
+        kernels.potts_sweep(dists, cols, plain, weights, pr, pc, lam=lam, colour=0, dirty=np.ones((2, 2), np.uint8))
+
+
 def test_kernels_refuse_arrays_that_do_not_fit():
     lab = np.zeros((4, 6), np.int32)
     ones = (np.ones((4, 6), np.float32), np.ones((4, 6), np.float32))

@@ -195,10 +195,13 @@ def cluster_local(zband, bands, grid: Grid, image, seed_feats, seed_pos, options
     if smoothing > 0:
         lam = smoothing * max(kernels.median(best if mask is None else best[mask]), 1e-6)
         del best
+        dirty = np.ones((h, w), np.uint8)  # the pixels to look at again (kernels.potts_sweep)
         for _ in range(options.SMOOTHING_SWEEPS):
             for colour in (0, 1):
                 for r0, r1 in bands:
+                    if not whole and not dirty[r0:r1].any():
+                        continue  # nothing to look at again in this band: its distances not recomputed
                     d = dists[r0] if keep_dists else assign_band(r0, r1, return_dists=True)[1]
                     kernels.potts_sweep(d, grid.cols, raw, weights, pr[r0:r1], pc, lam=lam, colour=colour,
-                                         y0=r0, window=window)
+                                         y0=r0, window=window, dirty=dirty)
     return raw
