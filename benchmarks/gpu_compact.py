@@ -1,4 +1,5 @@
-"""The default (compact) clustering and supervoxels on a GPU, against the CPU, in one run.
+"""The default clustering (the preset ``fast`` since 2026-12-05) and supervoxels on a GPU,
+against the CPU, in one run.
 
     python benchmarks/gpu_compact.py [--images 20] [--device cuda] [-o docs/benchmarks/gpu-NAME.txt]
         [--sigma S] [--compactness C] [--profile FILE] [--stages] [--throughput N] [--device-only]
@@ -162,8 +163,8 @@ def main(argv=None):
     ap.add_argument("-o", "--output", default="")
     ap.add_argument("--sigma", type=float, default=0, help="segment()'s sigma (default 0)")
     ap.add_argument("--compactness", type=float, default=None, help="segment()'s compactness (default: the preset's)")
-    ap.add_argument("--clustering", default=None, help="segment()'s clustering preset or spec (default: compact; "
-                    "'fast': no feature embedder)")
+    ap.add_argument("--clustering", default=None, help="segment()'s clustering preset or spec (default: the "
+                    "default preset, fast; 'compact': with the feature embedder)")
     ap.add_argument("--profile", default="", help="write torch.profiler tables of the device default at K=100 here")
     ap.add_argument("--stages", action="store_true", help="time each stage of the device path")
     ap.add_argument("--throughput", type=int, default=0, help="images per second for this many images, by batch size")
