@@ -64,7 +64,7 @@ class Prepared:
         return int(self.mask.sum()) if self.mask is not None else self.hw[0] * self.hw[1]
 
     def sharp_image(self) -> np.ndarray | None:
-        """:attr:`sharp`, decoded from :attr:`pending` for a deferred image that is blurred."""
+        """:attr:`sharp`, or for a deferred image that is blurred the image :attr:`pending` holds."""
         if self.pending is None or not any(self.pending[1]):
             return self.sharp
         return self.pending[0]  # 8 or 16 bits as given, or already in [0, 1]
