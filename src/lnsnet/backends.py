@@ -45,10 +45,10 @@ def check_backend(backend, *, device_type: str = "cpu", adapt: int = 0, volume: 
     the CLI both ask here)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if BACKENDS[backend] is not None and features == "input" and not volume:
-        raise ValueError(f"backend={backend!r} runs the feature embedder, which this clustering does not read "
-                         "(features='input', as the default preset 'fast'): pass clustering='compact' to use it")
     if BACKENDS[backend] is not None:
+        if features == "input" and not volume:
+            raise ValueError(f"backend={backend!r} runs the feature embedder, which this clustering does not read "
+                             "(features='input', as the default preset 'fast'): pass clustering='compact' to use it")
         if volume or adapt or device_type != "cpu":
             raise ValueError(f"backend={backend!r} runs the 2-D network on the CPU, without adapt (which trains "
                              "in torch): a volume takes backend='torch', as do adapt and a GPU")

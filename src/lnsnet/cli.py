@@ -184,8 +184,7 @@ def _cmd_segment(args) -> int:
 
         try:
             check_backend(args.backend, device_type="cpu" if args.device is None else str(args.device).split(":")[0],
-                          adapt=args.adapt, volume=args.volume,
-                          features="learned" if args.volume else clustering.features)
+                          adapt=args.adapt, volume=args.volume, features=clustering.features)
         except ValueError as exc:
             raise CLIError(f"--backend {args.backend}: {exc}") from None
     files = _input_files(args, volumes=args.volume)

@@ -72,6 +72,8 @@ def reassign_slivers(labels, sharp, margin: float = SLIVER_MARGIN) -> np.ndarray
     any linear scale of the values gives the same labels). Returns a new array of
     ``labels``' dtype.
     """
+    from .cluster.kernels import seed_sums  # the seed rounds' per-label sums (imports torch: not at start-up)
+
     lab = np.ascontiguousarray(labels)
     img = np.asarray(sharp)
     img = np.ascontiguousarray(img, dtype=img.dtype if img.dtype in (np.uint8, np.uint16) else np.float32)
@@ -80,36 +82,8 @@ def reassign_slivers(labels, sharp, margin: float = SLIVER_MARGIN) -> np.ndarray
     k = int(lab.max(initial=-1)) + 1
     out = lab.copy()
     if k > 0:
-        chunks = max(1, min(nb.get_num_threads(), lab.shape[0], (1 << 24) // (k * (img.shape[2] + 1))))
-        _reassign_slivers(lab, img, _label_means(lab, img, k, chunks), np.float64(margin), out)
-    return out
-
-
-@nb.njit(parallel=True, **_jit)
-def _label_means(lab, img, k, chunks):
-    # the sums by bands of rows (one per thread), then added in band order: the same
-    # means for a given number of bands
-    h, w, c = img.shape
-    s = np.zeros((chunks, k, c + 1))  # the channels' sums and the count
-    for b in nb.prange(chunks):
-        for y in range(b * h // chunks, (b + 1) * h // chunks):
-            for x in range(w):
-                q = lab[y, x]
-                if q >= 0:
-                    s[b, q, c] += 1.0
-                    for ch in range(c):
-                        s[b, q, ch] += img[y, x, ch]
-    out = np.zeros((k, c))
-    for q in range(k):
-        n = 0.0
-        for b in range(chunks):
-            n += s[b, q, c]
-        if n > 0:
-            for ch in range(c):
-                t = 0.0
-                for b in range(chunks):
-                    t += s[b, q, ch]
-                out[q, ch] = t / n
+        sums, _, counts = seed_sums(img, lab, k, channels_last=True)
+        _reassign_slivers(lab, img, sums / np.maximum(counts, 1.0)[:, None], np.float64(margin), out)
     return out
 
 
@@ -517,22 +491,25 @@ def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, m
 
 
 def reassign_slivers_torch(labels, sharp, margin: float = SLIVER_MARGIN):
-    """:func:`reassign_slivers` on tensors, where they are (a GPU), for a batch: ``labels``
-    ``(B, H, W)`` int64 seed indices (no mask), ``sharp`` ``(B, H, W, C)`` float; new
-    labels on the labels' device, the same decisions (the means in float64)."""
+    """:func:`reassign_slivers` on tensors, where they are (a GPU), for one image or a batch:
+    ``labels`` ``(H, W)`` or ``(B, H, W)`` int64 seed indices (no mask), ``sharp`` ``(H, W,
+    C)`` or ``(B, H, W, C)``, any real dtype; new labels on the labels' device, the same
+    decisions (the means in float64)."""
     import torch
 
+    if labels.dim() == 2:
+        return reassign_slivers_torch(labels[None], sharp[None], margin)[0]
     nb, h, w = labels.shape
     k = int(labels.max()) + 1 if labels.numel() else 0
     if k == 0:
         return labels.clone()
     img = sharp.double()
-    flat = (labels + torch.arange(nb, device=labels.device)[:, None, None] * k).reshape(-1)
+    off = torch.arange(nb, device=labels.device)[:, None, None] * k  # each image's labels among the batch's
+    flat = (labels + off).reshape(-1)
     c = img.shape[-1]
     sums = torch.zeros(nb * k, c, dtype=torch.float64, device=labels.device).index_add_(0, flat, img.reshape(-1, c))
     counts = torch.bincount(flat, minlength=nb * k).clamp(min=1).to(torch.float64)
     means = sums / counts[:, None]
-    off = torch.arange(nb, device=labels.device)[:, None, None] * k
 
     def sq(q):  # squared distance of every pixel's value to the mean of label q (B, H, W)
         return (img - means[q + off]).square().sum(-1)

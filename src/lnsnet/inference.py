@@ -407,11 +407,10 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                                       extra=None if extras is None else extras[b],
                                                       contour=None if cfac is None else cfac[b],
                                                       device_labels=True) for b in range(z.shape[0])])
-                if preps[0].sharp is not None:  # (one shape, one blur: all or none of the batch)
-                    sharp = torch.from_numpy(np.stack([p.sharp for p in preps])).to(raw.device)
-                    raw = connectivity.reassign_slivers_torch(raw, sharp)
+                # (one shape, one blur: the unblurred images of all or none of the batch)
+                sharp = None if preps[0].sharp is None else np.stack([p.sharp for p in preps])
                 return list(_finish_device(raw, merge_colour(xd).permute(0, 2, 3, 1), grid.n_seeds, options,
-                                           post["start_label"]))
+                                           post["start_label"], sharp=sharp))
             raws = [cluster_pixels(z[b], colour[b], grid, seed_feats[b], pos[b], options,
                                    extra=None if extras is None else extras[b],
                                    contour=None if cfac is None else cfac[b], **(special or {}))
@@ -457,10 +456,14 @@ def device_connectivity(dev, options: ClusterOptions, post: dict, shape=(1, 1)) 
     return fits(*shape) and use_kernels(dev)
 
 
-def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_label: int) -> np.ndarray:
+def _finish_device(raw, feats, n_seeds: int, options: ClusterOptions, start_label: int, *,
+                   sharp=None) -> np.ndarray:
     """:func:`_finish` on the labels' device for whole images without a mask: ``raw``
-    ``(H, W)`` or a batch ``(B, H, W)`` (int64), ``feats`` ``(H, W, 3)`` or ``(B, H, W, 3)``;
-    int32 labels of the same shape (numpy)."""
+    ``(H, W)`` or a batch ``(B, H, W)`` (int64), ``feats`` ``(H, W, 3)`` or ``(B, H, W, 3)``,
+    ``sharp`` the unblurred image(s) ``(..., H, W, C)`` (numpy) or None (not blurred); int32
+    labels of the same shape (numpy)."""
+    if sharp is not None:
+        raw = connectivity.reassign_slivers_torch(raw, torch.from_numpy(sharp).to(raw.device))
     labels = connectivity.enforce_connectivity_torch(raw, feats, n_seeds, options.min_size_factor,
                                                      options.max_segments(n_seeds))
     return (labels + start_label).to(torch.int32).cpu().numpy()

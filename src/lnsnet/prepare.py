@@ -334,12 +334,13 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         # outside the mask: the mean inside, so it adds no edge and no statistic of its own
         img = np.where(m[:, :, None], img, img[m].mean(0, dtype=np.float64)).astype(np.float32)
     py, px = _blur_px(sigma, blur, n_segments, spacing, float(m.sum() if m is not None else h * w))
+    blurred = py > 0 or px > 0
     # the unblurred image for the sliver step, whose test is a ratio of squared distances: an
     # 8- or 16-bit image as given (a quarter or half the memory of its float copy)
-    sharp = (img if coded is None else coded) if py > 0 or px > 0 else None
-    if (py > 0 or px > 0) and m is None:
+    sharp = (img if coded is None else coded) if blurred else None
+    if blurred and m is None:
         img = gaussian_hw(img, py, px)
-    elif py > 0 or px > 0:  # a normalised blur: the mean outside the mask does not leak in
+    elif blurred:  # a normalised blur: the mean outside the mask does not leak in
         mf = m.astype(np.float32)
         num = gaussian_hw(img * mf[:, :, None], py, px)
         den = gaussian_hw(mf[:, :, None], py, px)[:, :, 0]

@@ -282,8 +282,10 @@ def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
     of the pixel positions (row, column) and pixel counts over ``labels`` ``(h, W)`` (pixels
     labelled -1 are left out);
     ``sums`` (a previous return value) is added to in place for band-by-band use.
-    ``channels_last``: ``z`` is ``(h, W, C)``."""
-    zt = np.asarray(z, dtype=np.float32)
+    ``channels_last``: ``z`` is ``(h, W, C)``. Float features are read as float32; 8- and
+    16-bit values as they are (an image, :func:`lnsnet.connectivity.reassign_slivers`)."""
+    zt = np.asarray(z)
+    zt = zt if zt.dtype in (np.uint8, np.uint16) else zt.astype(np.float32, copy=False)
     zt = np.ascontiguousarray(zt if channels_last else zt.transpose(1, 2, 0))
     if sums is None:
         sums = (np.zeros((n_seeds, zt.shape[2])), np.zeros((n_seeds, 2)), np.zeros(n_seeds))
