@@ -159,4 +159,75 @@ def test_train_passes_the_contour_head_options(tmp_path, capsys):
     assert payload["train_config"]["contours_only"] is True and payload["train_config"]["contour_iterations"] == 2
     assert "contour_loss" in payload["history"][0] and "loss" not in payload["history"][0]
     assert main(["train", str(f), "-o", str(tmp_path / "bad.pt"), "--contour-iterations", "-1", "-q"]) == 2
-    assert "contour_iterations" in capsys.readouterr().err
+    assert "--contour-iterations must be >= 0" in capsys.readouterr().err  # the flag's name, not the field's
+
+
+def _two_images(tmp_path):
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"im{i}.png")
+        Image.fromarray((blocks_image(40, 56, seed=i) * 255).astype(np.uint8)).save(files[-1])
+    return files
+
+
+def test_train_reports_what_this_run_trained(tmp_path, capsys):
+    files = _two_images(tmp_path)
+    common = ["--iterations", "1", "--feature-iterations", "1", "--contour-iterations", "1", "-k", "6", "--threads", "1"]
+    out = tmp_path / "m.pt"
+    assert main(["train", *map(str, files), "-o", str(out), "--max-images", "1", "--resume", *common]) == 0
+    cap = capsys.readouterr()
+    assert "no checkpoint at" in cap.err and "trained on 1 image(s)" in cap.out  # --max-images counted
+    assert main(["train", *map(str, files), "-o", str(out), "--resume", *common]) == 0
+    cap = capsys.readouterr()
+    assert "trained on 1 image(s)" in cap.out and "no checkpoint" not in cap.err  # the second, resumed
+    assert main(["train", *map(str, files), "-o", str(out), "--resume", *common]) == 0
+    assert "nothing left to train" in capsys.readouterr().out
+
+
+def test_train_refuses_bad_values_by_their_flags(tmp_path, capsys):
+    f = _two_images(tmp_path)[0]
+    for extra, words in ((["--beta", "-1"], "--beta (a loss weight) must be a finite number >= 0"),
+                         (["--epsilon", "5"], "--epsilon must lie in [0, 1]"),
+                         (["--iterations", "3", "--feature-iterations", "5"],
+                          "--feature-iterations must lie in [0, --iterations]"),
+                         (["--boundaries", str(tmp_path / "nodir")], "--boundaries: no such folder"),
+                         (["--device", "tpu"], "device must be 'cpu' or 'cuda'")):
+        assert main(["train", str(f), "-o", str(tmp_path / "x.pt"), "-q", *extra]) == 2, extra
+        assert words in capsys.readouterr().err, extra
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_segment_bad_device_and_missing_ray_are_user_errors(tmp_path, capsys, monkeypatch):
+    assert main(["segment", str(EXAMPLE), "-o", str(tmp_path / "o"), "--device", "tpu", "-q"]) == 2
+    assert "device must be 'cpu' or 'cuda'" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["segment", str(EXAMPLE), "-o", str(tmp_path / "o"), "--engine", "ray", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'lnsnet[ray]'" in err and "internal error" not in err
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = tmp_path / "new" / "deeper"
+    assert main(["segment", str(bad), "-o", str(out), "-q"]) == 2
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    assert main(["segment", str(bad), "-o", str(tmp_path / "kept"), "-q"]) == 2
+    assert (tmp_path / "kept").is_dir()  # a folder that was there stays
+
+
+def test_list_file_names_a_missing_entry_and_subfolders_get_a_note(tmp_path, capsys):
+    lst = tmp_path / "notes.txt"
+    lst.write_text("# images\nhello\n")
+    assert main(["segment", str(lst), "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "line 2 of the list file" in err and "notes.txt" in err and "hello" in err
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "sub" / "b.png")
+    assert main(["segment", str(folder), "-k", "12", "-o", str(folder / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "1 subfolder(s) of" in err and "(sub)" in err  # -o inside the folder is not named
+    assert (folder / "out" / "a_labels.npy").exists() and not (folder / "out" / "b_labels.npy").exists()

@@ -261,3 +261,17 @@ def test_deferred_images_segment_as_the_cpu_path():
     b = _segment_batch(net, [prepare(im, defer=True, **kw)], 40, torch.device("cpu"), opts, (1.0, 1.0), 10**8,
                        False, post)[0]
     assert a.shape == b.shape == im.shape[:2] and (a == b).mean() > 0.99 and is_connected_labels(b)
+
+
+def test_k_at_least_the_pixels_gives_one_superpixel_per_pixel():
+    """As documented: K above the number of pixels (inside the mask) makes every pixel a
+    superpixel, also on flat regions where the clustering would join equal pixels."""
+    im = np.zeros((30, 40))
+    im[:, 20:] = 1.0
+    for start in (0, 1):
+        lab = lnsnet.segment(im, 10**6, channel_axis=None, start_label=start)
+        assert np.array_equal(np.sort(lab.ravel()), np.arange(start, start + im.size))
+    mask = np.zeros(im.shape, bool)
+    mask[5:9, 10:25] = True
+    lab = lnsnet.segment(im, int(mask.sum()), channel_axis=None, mask=mask)
+    assert np.array_equal(np.sort(lab[mask]), np.arange(1, mask.sum() + 1)) and (lab[~mask] == 0).all()

@@ -9,6 +9,7 @@ imported at module level: each command imports what it needs (torch, numba, ...)
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import sys
 import time
@@ -74,7 +75,15 @@ def _int_list(text: str) -> list[int]:
     return vals
 
 
+_CREATED: list[Path] = []  # output folders this command made: removed at the end if still empty
+
+
 def _writable_dir(path: Path) -> Path:
+    if not path.exists():
+        missing = path
+        while not missing.parent.exists() and missing.parent != missing:
+            missing = missing.parent
+        _CREATED.append(missing)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -105,9 +114,18 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
 
         set_threads(args.threads)
     try:
-        return expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy") if volumes else None)
+        files = expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy") if volumes else None)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+    out = getattr(args, "output", None)
+    out = Path(out).resolve() if out else None
+    for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o)
+        subs = sorted(s.name for s in d.iterdir()
+                      if s.is_dir() and not s.name.startswith(".") and s.resolve() != out) if d.is_dir() else []
+        if subs:
+            print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
+                  f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
+    return files
 
 
 def _non_negative_int(text: str) -> int:
@@ -290,15 +308,27 @@ def _cmd_train(args) -> int:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
     if args.volume:
         return _train_volumes(args, files, output)
-    cfg = TrainConfig(
-        **_passed_on(args, "iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed"),
-        **({} if args.lr is None else {"lr": args.lr}),
-        n_neighbours=args.neighbours,
-        contour_iterations=args.contour_iterations,
-        contours_only=args.contours_only,
-        contour=args.contour if args.boundaries is None else "user",
-        n_segments=tuple(args.n_segments),
-    )
+    flags = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
+    try:
+        cfg = TrainConfig(
+            **_passed_on(args, *flags),
+            **({} if args.lr is None else {"lr": args.lr}),
+            n_neighbours=args.neighbours,
+            contour_iterations=args.contour_iterations,
+            contours_only=args.contours_only,
+            contour=args.contour if args.boundaries is None else "user",
+            n_segments=tuple(args.n_segments),
+        )
+    except ValueError as exc:  # TrainConfig's field names as the flags that set them
+        msg = str(exc)
+        for name in sorted(flags + ("contour_iterations", "contours_only", "n_segments", "lr"), key=len, reverse=True):
+            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
+        raise CLIError(msg) from None
+    if args.boundaries is not None and not callable(args.boundaries) and not Path(args.boundaries).is_dir():
+        raise CLIError(f"--boundaries: no such folder: {args.boundaries}")
+    before = _trained_position(output) if args.resume else 0
+    if args.resume and before is None:
+        print(f"note: --resume: no checkpoint at {output}; starting a new model", file=sys.stderr)
     start = load_model(args.init, None) if args.init else None
     t0 = time.perf_counter()
     skipped: list[str] = []
@@ -315,8 +345,28 @@ def _cmd_train(args) -> int:
         **_passed_on(args, "resume", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
-        print(f"trained on {len(files) - len(skipped)} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
+        trained = (_trained_position(output) or 0) - (before or 0) - len(skipped)
+        if trained <= 0 and not skipped:
+            print(f"nothing left to train: {output} has every image of the stream (a new stream, or "
+                  "--overwrite, starts again)")
+        else:
+            print(f"trained on {trained} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
     return _skipped_summary(skipped, "image")
+
+
+def _trained_position(output: Path):
+    """How many images of the stream the checkpoint at ``output`` has passed (trained or
+    skipped), or None when there is no checkpoint."""
+    from . import checkpoint
+
+    prev = output.with_name(output.name + ".prev")
+    if not (output.is_file() or prev.is_file()):
+        return None
+    try:
+        payload, _ = checkpoint.load_latest(output)
+    except (OSError, ValueError):
+        return None
+    return int(payload.get("position", 0))
 
 
 def _train_volumes(args, files, output) -> int:
@@ -641,15 +691,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and the folders under it if no file was written there."""
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            sub.rmdir()
+        except OSError:
+            pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _CREATED.clear()
+    try:
+        return _run(args)
+    finally:
+        for folder in _CREATED:
+            _remove_empty(folder)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError) as exc:
+    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError, ImportError) as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)

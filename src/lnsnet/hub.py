@@ -77,10 +77,16 @@ def available_models() -> list[str]:
 
 
 def as_device(device) -> torch.device:
-    """``device`` (None: the CPU) as a torch device; ``ValueError`` for CUDA without a GPU."""
+    """``device`` (None: the CPU) as a torch device; ``ValueError`` for anything but a CPU or
+    CUDA device, and for CUDA without a GPU."""
     if device is None:
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but no CUDA GPU is available")
     return dev

@@ -73,9 +73,9 @@ def segment(
         standardised channels, 6-connected; ``spacing`` then has 3 values; no 3-D network
         ships yet, and the 2-D one is never applied slice by slice).
     n_segments : int
-        K, the number of superpixels asked for (inside ``mask`` when one is given); above
-        the number of pixels, every pixel is one. The number delivered is close to K, not
-        exactly K.
+        K, the number of superpixels asked for (inside ``mask`` when one is given); at
+        least the number of pixels, every pixel is one. The number delivered is close to K,
+        not exactly K (and at least one per connected piece of a mask).
     model : str, path or LNSNet, optional
         Shipped model name, model file, or model; default: the shipped ``"bsds500"``.
         ``"none"`` clusters the standardised CIELAB input itself (no network) and
@@ -243,16 +243,23 @@ def segment(
                 start_label=int(start_label))
     spacing = _grid_spacing(spacing)  # the grid and the spatial term only need the ratio
     out: list = [None] * len(preps)
+    for i, p in enumerate(preps):  # K at least the pixels: every pixel is a superpixel, as documented
+        if k >= p.area:
+            out[i] = _one_per_pixel(p, int(start_label))
     if adapt:
         from .train import adapt_model
 
         for i, p in enumerate(preps):  # each image gets its own adapted copy: no batching
+            if out[i] is not None:
+                continue
             tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev,
                                 contours=options.features == "input")
             out[i] = _segment_batch(tuned, [p], k, dev, options, spacing, tile_pixels, progress, post)[0]
         return out[0] if single else out
     groups: dict = {}
     for i, p in enumerate(preps):
+        if out[i] is not None:
+            continue
         alone = p.area > tile_pixels or p.mask is not None
         groups.setdefault(("one", i) if alone else p.hw, []).append(i)
     for idx in groups.values():
@@ -492,6 +499,17 @@ def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *
         return (labels + start_label).astype(np.int32, copy=False)
     full = np.full(prep.shape, start_label - 1, dtype=np.int32)  # outside the mask: 0, or -1 (as slic)
     full[r0:r1, c0:c1] = np.where(labels >= 0, labels + start_label, start_label - 1)
+    return full
+
+
+def _one_per_pixel(prep: Prepared, start_label: int) -> np.ndarray:
+    """Every pixel (inside the mask) its own label, in raster order, in the full frame."""
+    r0, r1, c0, c1 = prep.box
+    inside = np.ones(prep.hw, bool) if prep.mask is None else prep.mask
+    box = np.full(prep.hw, start_label - 1, np.int32)
+    box[inside] = np.arange(start_label, start_label + int(inside.sum()), dtype=np.int32)
+    full = np.full(prep.shape, start_label - 1, dtype=np.int32)  # outside the mask: 0, or -1 (as slic)
+    full[r0:r1, c0:c1] = box
     return full
 
 

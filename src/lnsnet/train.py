@@ -29,6 +29,7 @@ from .dictconfig import DictConfig
 from .cluster.options import PRESETS
 from .features import contour_prior, encode, halfdisc_contours
 from .grid import make_grid
+from .hub import as_device
 from .io import IMAGE_SUFFIXES, MAX_PIXELS, read_image, to_float_rgb
 from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
@@ -93,8 +94,17 @@ class TrainConfig(DictConfig):
         self.n_segments = tuple(int(k) for k in self.n_segments)
         if not self.n_segments or min(self.n_segments) < 1:
             raise ValueError(f"n_segments must be positive integers, got {self.n_segments}")
-        if not 0 <= self.feature_iterations <= self.iterations:
-            raise ValueError("feature_iterations must lie in [0, iterations]")
+        if self.iterations < 0 or not 0 <= self.feature_iterations <= self.iterations:
+            raise ValueError(f"feature_iterations must lie in [0, iterations], got feature_iterations="
+                             f"{self.feature_iterations} and iterations={self.iterations}")
+        for name in ("beta", "phi", "alpha"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} (a loss weight) must be a finite number >= 0, got {v!r}")
+        for name in ("epsilon", "memory_rate"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {v!r}")
         if self.gbl_mode not in ("reverse", "attenuate"):
             raise ValueError(f"gbl_mode must be 'reverse' or 'attenuate', got {self.gbl_mode!r}")
         if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
@@ -126,7 +136,9 @@ Source = Union[str, Path, np.ndarray, Iterable]
 
 def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None) -> list[Path]:
     """Expand image files, folders (sorted; their files with ``suffixes``, default
-    :data:`lnsnet.io.IMAGE_SUFFIXES`) and list files (``.txt``/``.lst``) to image paths."""
+    :data:`lnsnet.io.IMAGE_SUFFIXES`; not their subfolders) and list files (``.txt``/``.lst``:
+    one path a line, relative to the list's folder; a missing one is an error naming its
+    line) to image paths."""
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     out: list[Path] = []
     for s in sources:
@@ -139,11 +151,14 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
                 raise FileNotFoundError(f"list file not found: {p}")
-            for line in p.read_text().splitlines():
+            for number, line in enumerate(p.read_text().splitlines(), 1):
                 line = line.strip()
                 if line and not line.startswith("#"):
                     q = Path(line)
-                    out.append(q if q.is_absolute() else p.parent / q)
+                    q = q if q.is_absolute() else p.parent / q
+                    if not q.exists():
+                        raise FileNotFoundError(f"{q} (line {number} of the list file {p}) not found")
+                    out.append(q)
         elif p.is_file():
             out.append(p)
         else:
@@ -364,7 +379,7 @@ def train_stream(
     The trained :class:`LNSNet` (also saved to ``output``).
     """
     output = Path(output)
-    device = torch.device(device or "cpu")
+    device = as_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     position = 0
@@ -507,7 +522,7 @@ def adapt_model(net: LNSNet, rgb: np.ndarray, n_segments: int, iterations: int, 
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
         raise ValueError(f"adapt iterations must be an integer >= 0, got {iterations!r}")
     rgb = to_float_rgb(rgb)
-    dev = torch.device("cpu" if device is None else device)
+    dev = as_device(device)
     model = copy.deepcopy(net).to(dev)
     if contours:
         if model.contour_head is None:
