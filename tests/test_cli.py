@@ -184,6 +184,24 @@ def test_train_reports_what_this_run_trained(tmp_path, capsys):
     assert "nothing left to train" in capsys.readouterr().out
 
 
+def test_train_resume_of_a_damaged_checkpoint_is_not_called_new(tmp_path, capsys):
+    files = _two_images(tmp_path)
+    common = ["--iterations", "1", "--feature-iterations", "1", "--contour-iterations", "1", "-k", "6", "--threads", "1"]
+    out = tmp_path / "m.pt"
+    assert main(["train", str(files[0]), "-o", str(out), *common]) == 0
+    out.write_bytes(out.read_bytes()[:100])
+    capsys.readouterr()
+    main(["train", *map(str, files), "-o", str(out), "--resume", *common])
+    assert "no checkpoint" not in capsys.readouterr().err
+
+
+def test_volume_training_refuses_bad_values_by_their_flags(tmp_path, capsys):
+    v = tmp_path / "v.npy"
+    np.save(v, np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))
+    assert main(["train", str(v), "-o", str(tmp_path / "m3.pt"), "--volume", "--epsilon", "5", "-q"]) == 2
+    assert "--epsilon must lie in [0, 1]" in capsys.readouterr().err
+
+
 def test_train_refuses_bad_values_by_their_flags(tmp_path, capsys):
     f = _two_images(tmp_path)[0]
     for extra, words in ((["--beta", "-1"], "--beta (a loss weight) must be a finite number >= 0"),
@@ -217,17 +235,16 @@ def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
     assert (tmp_path / "kept").is_dir()  # a folder that was there stays
 
 
-def test_list_file_names_a_missing_entry_and_subfolders_get_a_note(tmp_path, capsys):
-    lst = tmp_path / "notes.txt"
-    lst.write_text("# images\nhello\n")
-    assert main(["segment", str(lst), "-o", str(tmp_path / "o"), "-q"]) == 2
-    err = capsys.readouterr().err
-    assert "line 2 of the list file" in err and "notes.txt" in err and "hello" in err
+def test_subfolders_get_a_note(tmp_path, capsys):
     folder = tmp_path / "imgs"
     (folder / "sub").mkdir(parents=True)
     Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "a.png")
     Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "sub" / "b.png")
-    assert main(["segment", str(folder), "-k", "12", "-o", str(folder / "out")]) == 0
-    err = capsys.readouterr().err
-    assert "1 subfolder(s) of" in err and "(sub)" in err  # -o inside the folder is not named
-    assert (folder / "out" / "a_labels.npy").exists() and not (folder / "out" / "b_labels.npy").exists()
+    out = folder / "runs" / "k12"
+    for _ in range(2):  # the second time -o's parent exists in the folder: not named either
+        assert main(["segment", str(folder), str(folder), "-k", "12", "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert err.count("1 subfolder(s) of") == 1 and "(sub)" in err
+    assert (out / "a_labels.npy").exists() and not (out / "b_labels.npy").exists()
+    assert main(["segment", str(folder), "-k", "12", "-o", str(out), "-q", "--overwrite"]) == 0
+    assert "subfolder" not in capsys.readouterr().err  # -q: errors only

@@ -264,14 +264,16 @@ def test_deferred_images_segment_as_the_cpu_path():
 
 
 def test_k_at_least_the_pixels_gives_one_superpixel_per_pixel():
-    """As documented: K above the number of pixels (inside the mask) makes every pixel a
-    superpixel, also on flat regions where the clustering would join equal pixels."""
-    im = np.zeros((30, 40))
-    im[:, 20:] = 1.0
+    """As documented: K at least the number of pixels (inside the mask) makes every pixel a
+    superpixel; before, the clustering joined some pixels on sharp 8-bit two-tone images
+    (a 1x60 strip gave 58 labels, 150x200 gave 29,849)."""
+    strip = np.where(np.arange(60)[None, :, None] < 30, 20, 200).astype(np.uint8).repeat(3, 2)
     for start in (0, 1):
-        lab = lnsnet.segment(im, 10**6, channel_axis=None, start_label=start)
-        assert np.array_equal(np.sort(lab.ravel()), np.arange(start, start + im.size))
-    mask = np.zeros(im.shape, bool)
-    mask[5:9, 10:25] = True
-    lab = lnsnet.segment(im, int(mask.sum()), channel_axis=None, mask=mask)
+        lab = lnsnet.segment(strip, 60, start_label=start)
+        assert np.array_equal(np.sort(lab.ravel()), np.arange(start, start + 60))
+    two = np.where(np.arange(200)[None, :, None] < 100, 20, 200).astype(np.uint8).repeat(150, 0).repeat(3, 2)
+    assert len(np.unique(lnsnet.segment(two, 10**6))) == two.shape[0] * two.shape[1]
+    mask = np.zeros(two.shape[:2], bool)
+    mask[5:9, 90:110] = True
+    lab = lnsnet.segment(two, int(mask.sum()), mask=mask)
     assert np.array_equal(np.sort(lab[mask]), np.arange(1, mask.sum() + 1)) and (lab[~mask] == 0).all()

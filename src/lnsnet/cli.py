@@ -13,6 +13,7 @@ import re
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -79,12 +80,12 @@ _CREATED: list[Path] = []  # output folders this command made: removed at the en
 
 
 def _writable_dir(path: Path) -> Path:
-    if not path.exists():
-        missing = path
-        while not missing.parent.exists() and missing.parent != missing:
-            missing = missing.parent
-        _CREATED.append(missing)
     try:
+        if not os.path.lexists(path):
+            missing = path
+            while not os.path.lexists(missing.parent) and missing.parent != missing:
+                missing = missing.parent
+            _CREATED.append(missing)
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
@@ -119,9 +120,13 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
         raise CLIError(str(exc)) from None
     out = getattr(args, "output", None)
     out = Path(out).resolve() if out else None
-    for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o)
-        subs = sorted(s.name for s in d.iterdir()
-                      if s.is_dir() and not s.name.startswith(".") and s.resolve() != out) if d.is_dir() else []
+    seen = set()
+    for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o's)
+        if getattr(args, "quiet", False) or not d.is_dir() or d.resolve() in seen:
+            continue
+        seen.add(d.resolve())
+        subs = sorted(s.name for s in d.iterdir() if s.is_dir() and not s.name.startswith(".")
+                      and not (out is not None and (out == s.resolve() or s.resolve() in out.parents)))
         if subs:
             print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
@@ -319,12 +324,9 @@ def _cmd_train(args) -> int:
             contour=args.contour if args.boundaries is None else "user",
             n_segments=tuple(args.n_segments),
         )
-    except ValueError as exc:  # TrainConfig's field names as the flags that set them
-        msg = str(exc)
-        for name in sorted(flags + ("contour_iterations", "contours_only", "n_segments", "lr"), key=len, reverse=True):
-            msg = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), msg)
-        raise CLIError(msg) from None
-    if args.boundaries is not None and not callable(args.boundaries) and not Path(args.boundaries).is_dir():
+    except ValueError as exc:
+        raise CLIError(_as_flags(str(exc), flags + ("contour_iterations", "contours_only", "n_segments", "lr"))) from None
+    if args.boundaries is not None and not Path(args.boundaries).is_dir():
         raise CLIError(f"--boundaries: no such folder: {args.boundaries}")
     before = _trained_position(output) if args.resume else 0
     if args.resume and before is None:
@@ -347,11 +349,20 @@ def _cmd_train(args) -> int:
     if not args.quiet:
         trained = (_trained_position(output) or 0) - (before or 0) - len(skipped)
         if trained <= 0 and not skipped:
-            print(f"nothing left to train: {output} has every image of the stream (a new stream, or "
-                  "--overwrite, starts again)")
+            print(f"nothing left to train: {output} has passed as many images as the stream holds "
+                  f"(--overwrite starts again; --init {output} -o NEW.pt trains a copy on another stream)")
         else:
             print(f"trained on {trained} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
     return _skipped_summary(skipped, "image")
+
+
+def _as_flags(message: str, names, renamed=None) -> str:
+    """A training configuration's error with its field names as the flags that set them."""
+    renamed = dict(renamed or {})
+    for name in sorted(set(names) | set(renamed), key=len, reverse=True):
+        flag = "--" + renamed.get(name, name).replace("_", "-")
+        message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
+    return message
 
 
 def _trained_position(output: Path):
@@ -363,9 +374,11 @@ def _trained_position(output: Path):
     if not (output.is_file() or prev.is_file()):
         return None
     try:
-        payload, _ = checkpoint.load_latest(output)
+        with warnings.catch_warnings():  # train_stream says it when it falls back to .prev
+            warnings.simplefilter("ignore")
+            payload, _ = checkpoint.load_latest(output)
     except (OSError, ValueError):
-        return None
+        return 0  # unreadable: train_stream falls back to .prev or says why it cannot
     return int(payload.get("position", 0))
 
 
@@ -378,8 +391,11 @@ def _train_volumes(args, files, output) -> int:
         raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
                        "docs/volumes.md)")
     spacing = _voxel_spacing(args.spacing)
-    cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon, seed=args.seed,
-                            **({} if args.lr is None else {"lr": args.lr}))
+    try:
+        cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon,
+                                seed=args.seed, **({} if args.lr is None else {"lr": args.lr}))
+    except ValueError as exc:
+        raise CLIError(_as_flags(str(exc), ("beta", "phi", "epsilon", "lr"), {"steps": "iterations"})) from None
     skipped: list[str] = []
     on_skip = _skip_reporter(args, skipped)
     t0 = time.perf_counter()
@@ -723,7 +739,7 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError, ImportError) as exc:
+    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError, ModuleNotFoundError) as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)

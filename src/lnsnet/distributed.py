@@ -37,12 +37,12 @@ __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
 
 def require_ray():
-    """Import Ray (with Ray Data) or raise an ImportError that says how to install it."""
+    """Import Ray (with Ray Data) or raise a ModuleNotFoundError that says how to install it."""
     try:
         import ray
         import ray.data  # noqa: F401
     except ImportError:
-        raise ImportError("the Ray engine needs Ray: pip install 'lnsnet[ray]'") from None
+        raise ModuleNotFoundError("the Ray engine needs Ray: pip install 'lnsnet[ray]'") from None
     return ray
 
 

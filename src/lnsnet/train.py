@@ -44,6 +44,23 @@ __all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_
 ADAPT_LR = 3e-4
 
 
+def _real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def check_loss_settings(cfg) -> None:
+    """The loss weights ``beta`` and ``phi`` finite and >= 0, the GBL threshold ``epsilon``
+    and the GAL memory rate ``memory_rate`` in [0, 1] (2-D and 3-D training alike)."""
+    for name in ("beta", "phi"):
+        v = getattr(cfg, name)
+        if not _real(v) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} (a loss weight) must be a finite number >= 0, got {v!r}")
+    for name in ("epsilon", "memory_rate"):
+        v = getattr(cfg, name)
+        if not _real(v) or not 0 <= v <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {v!r}")
+
+
 @dataclass
 class TrainConfig(DictConfig):
     """Training hyper-parameters; defaults follow Sec. 4.1 of the paper except the learning
@@ -97,14 +114,9 @@ class TrainConfig(DictConfig):
         if self.iterations < 0 or not 0 <= self.feature_iterations <= self.iterations:
             raise ValueError(f"feature_iterations must lie in [0, iterations], got feature_iterations="
                              f"{self.feature_iterations} and iterations={self.iterations}")
-        for name in ("beta", "phi", "alpha"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} (a loss weight) must be a finite number >= 0, got {v!r}")
-        for name in ("epsilon", "memory_rate"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must lie in [0, 1], got {v!r}")
+        check_loss_settings(self)
+        if not _real(self.alpha) or not math.isfinite(self.alpha) or self.alpha <= 0:
+            raise ValueError(f"alpha (the Student-t degrees of freedom) must be a finite number > 0, got {self.alpha!r}")
         if self.gbl_mode not in ("reverse", "attenuate"):
             raise ValueError(f"gbl_mode must be 'reverse' or 'attenuate', got {self.gbl_mode!r}")
         if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
@@ -137,8 +149,8 @@ Source = Union[str, Path, np.ndarray, Iterable]
 def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None) -> list[Path]:
     """Expand image files, folders (sorted; their files with ``suffixes``, default
     :data:`lnsnet.io.IMAGE_SUFFIXES`; not their subfolders) and list files (``.txt``/``.lst``:
-    one path a line, relative to the list's folder; a missing one is an error naming its
-    line) to image paths."""
+    one path a line, relative to the list's folder; a missing one fails when it is read, as
+    any unreadable file) to image paths."""
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     out: list[Path] = []
     for s in sources:
@@ -151,14 +163,11 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
                 raise FileNotFoundError(f"list file not found: {p}")
-            for number, line in enumerate(p.read_text().splitlines(), 1):
+            for line in p.read_text().splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
                     q = Path(line)
-                    q = q if q.is_absolute() else p.parent / q
-                    if not q.exists():
-                        raise FileNotFoundError(f"{q} (line {number} of the list file {p}) not found")
-                    out.append(q)
+                    out.append(q if q.is_absolute() else p.parent / q)
         elif p.is_file():
             out.append(p)
         else:

@@ -128,6 +128,11 @@ class VolumeTrainConfig(DictConfig):
     memory_rate: float = 0.1
     seed: int = 0
 
+    def __post_init__(self):
+        from .train import check_loss_settings
+
+        check_loss_settings(self)
+
 
 def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrainConfig) -> tuple[torch.Tensor, dict]:
     """Clustering + beta * reconstruction loss on one crop ``x`` ``(1, C + 3, d, h, w)``."""
