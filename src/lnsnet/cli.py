@@ -9,8 +9,8 @@ imported at module level: each command imports what it needs (torch, numba, ...)
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import time
 import warnings
