@@ -343,3 +343,33 @@ def test_folder_split_list_and_unknown_label_reach_the_scores(tmp_path):
         assert float(r["asa_best"]) == pytest.approx(with_ignore["asa_best"])
         plain = score(labels, sample.ground_truths)
         assert any(with_ignore[k] != plain[k] for k in ("asa_best", "br_best", "bp_best", "ue_best"))
+
+
+def test_unknown_label_is_the_files_value_not_a_renumbered_one(tmp_path):
+    """An ignore label means the value in the file: a map without it loses no region (the
+    first region used to be renumbered to 0 and dropped), and a void value of 255 is left
+    out exactly (it used to be renumbered and kept)."""
+    from lnsnet.eval.metrics import score
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "images" / "a.png")
+    lab = np.ones((6, 8), np.uint8)
+    lab[:, 4:] = 2  # regions 1 and 2, no unknown pixel
+    Image.fromarray(lab).save(tmp_path / "labels" / "a.png")
+    ds = D.FolderDataset(tmp_path / "images", tmp_path / "labels", ignore_label=0)
+    gt = ds[0].ground_truths[0]
+    assert (gt != 0).all() and len(np.unique(gt)) == 2
+    one = np.zeros((6, 8), np.int32)  # one superpixel over both regions: ASA 24/48 by hand
+    assert score(one, [gt], ignore=0)["asa_best"] == pytest.approx(0.5)
+    lab[4:] = 255  # a void band of 16 pixels: 32 known, 16 + 16 of them
+    lab[:4, :4], lab[:4, 4:] = 1, 2
+    Image.fromarray(lab).save(tmp_path / "labels" / "a.png")
+    ds = D.FolderDataset(tmp_path / "images", tmp_path / "labels", ignore_label=255)
+    gt = ds[0].ground_truths[0]
+    assert (gt == 255).sum() == 16 and sorted(np.unique(gt[gt != 255])) == [0, 1]
+    assert score(one, [gt], ignore=255)["asa_best"] == pytest.approx(16 / 32)
+    with pytest.raises(ValueError, match="folder datasets"):
+        from lnsnet.eval.benchmark import open_dataset
+
+        open_dataset("bsds500", ignore_label=0)

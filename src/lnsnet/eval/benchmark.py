@@ -190,6 +190,9 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
             f"{type(dataset).__name__}"
         )
     if str(dataset).lower() == "bsds500":
+        if images_list is not None or ignore_label is not None:
+            raise ValueError("images_list and ignore_label (--images-list, --ignore-label) are for folder datasets; "
+                             "BSDS500 takes split (--split)")
         return BSDS500(root=root, split=split)
     folder = Path(dataset).expanduser()
     if not folder.is_dir():
@@ -214,6 +217,8 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
     if labels.is_dir():
         return FolderDataset(images, labels, kind="labels", names=names, ignore_label=ignore_label)
     if masks.is_dir():
+        if ignore_label is not None:
+            raise ValueError(f"ignore_label (--ignore-label) is for label maps; {masks} holds binary masks")
         return FolderDataset(images, masks, kind="masks", names=names, ignore_label=ignore_label)
     raise FileNotFoundError(
         f"dataset folder {folder} has no labels/ (label maps) or masks/ (binary masks) "

@@ -153,7 +153,7 @@ def read_bsds500_ground_truth(path) -> list[np.ndarray]:
     return out
 
 
-def read_label_file(path, kind: str = "labels") -> list[np.ndarray]:
+def read_label_file(path, kind: str = "labels", ignore: int | None = None) -> list[np.ndarray]:
     """Read ground-truth label maps from a ``.npy``, ``.png`` or BSDS-style ``.mat`` file.
 
     Parameters
@@ -168,11 +168,17 @@ def read_label_file(path, kind: str = "labels") -> list[np.ndarray]:
         binary mask (at most two distinct values; non-zero is foreground) and becomes a
         region map whose regions are the 4-connected components of foreground and
         background.
+    ignore : int, optional
+        With ``kind="labels"``: a value of the file that means "unknown" (SBD's 0). Its
+        pixels keep that value and the other values are numbered around it, so scoring
+        with ``ignore`` leaves out exactly the file's unknown pixels (whether or not the
+        map has any).
 
     Returns
     -------
     list of numpy.ndarray of int32, each (H, W)
-        Labels ``0..k-1``.
+        Labels ``0..k-1`` (with ``ignore``: ``ignore`` where the file has it, the other
+        regions numbered ``0..k-1`` skipping ``ignore``).
 
     Raises
     ------
@@ -226,8 +232,15 @@ def read_label_file(path, kind: str = "labels") -> list[np.ndarray]:
                     f"values (first ones: {values[:5].tolist()})"
                 )
             out.append(split_disconnected(m != 0))
-        else:
+        elif ignore is None:
             out.append(relabel_consecutive(m.astype(np.int64, copy=False)))
+        else:
+            m = m.astype(np.int64, copy=False)
+            unknown = m == ignore
+            ranks = relabel_consecutive(m[~unknown])
+            lab = np.full(m.shape, ignore, dtype=np.int32)
+            lab[~unknown] = np.where(ranks >= ignore, ranks + 1, ranks) if ignore >= 0 else ranks
+            out.append(lab)
     return out
 
 
@@ -479,7 +492,7 @@ class FolderDataset(_SampleSequence):
             self._items.append((p.stem, p, found[0]))
 
     def _read_labels(self, path: Path) -> list[np.ndarray]:
-        return read_label_file(path, self.kind)
+        return read_label_file(path, self.kind, ignore=self.ignore_label if self.kind == "labels" else None)
 
     def __repr__(self) -> str:
         return (
