@@ -754,6 +754,13 @@ def summary_markdown(summary: list[dict]) -> str:
             _fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Means over images. ASA, BR, BP, F, F1, UE: each image's best annotator, each metric on its "
+                  "own (BR and BP may come from different annotators, so F is not F of the BR and BP shown); "
+                  "the last three columns: the mean over annotators. A boundary pixel is the pixel before a "
+                  "label change (right or below), within the tolerance r (meta.json); Stutz et al.'s tool marks "
+                  "both sides, which gives a higher BR. Rows share a K asked, not a k delivered: compare methods "
+                  "at the k they deliver (the plots do). Time: median per image as the run's workers shared the "
+                  "machine (meta.json)."]
     return "\n".join(lines) + "\n"
 
 
