@@ -466,3 +466,25 @@ def test_volume_device_cuda_without_a_gpu_is_refused_and_cpu_uses_the_kernels(mo
     # device='cpu' through segment() runs the numba kernels, not torch
     monkeypatch.setattr(V, "_rounds_torch", lambda *a, **k: pytest.fail("torch path used on the CPU"))
     assert lnsnet.segment(vol, 20, channel_axis=None, device="cpu").max() > 1
+
+
+def test_a_mask_gets_about_k_supervoxels_inside():
+    """About K seeds inside the mask, as in 2-D (the grid used to be laid over the whole
+    volume, so a mask of 11 % of it got about 0.1 K), also with a blur and NaN outside."""
+    zz, yy, xx = np.mgrid[:40, :48, :48]
+    vol = (np.sin(zz / 5.0) + np.cos(yy / 7.0) + np.sin(xx / 6.0)).astype(np.float32)
+    for radius in (20, 12):
+        mask = (zz - 20) ** 2 + (yy - 24) ** 2 + (xx - 24) ** 2 < radius ** 2
+        for k in (50, 200):
+            lab = lnsnet.segment(vol, k, channel_axis=None, mask=mask)
+            n = len(np.unique(lab[mask]))
+            assert 0.7 * k <= n <= 1.3 * k, (radius, k, n)
+            assert (lab[~mask] == 0).all()
+    holed = vol.copy()
+    holed[~mask] = np.nan
+    lab = lnsnet.segment(holed, 50, channel_axis=None, mask=mask, sigma=1.0)
+    assert 0.7 * 50 <= len(np.unique(lab[mask])) <= 1.3 * 50 and (lab[~mask] == 0).all()
+    with pytest.raises(TypeError, match="mask must be a boolean"):
+        lnsnet.segment(vol, 50, channel_axis=None, mask=np.full(vol.shape, "x"))
+    with pytest.raises(ValueError, match="NaN"):
+        lnsnet.segment(vol, 50, channel_axis=None, mask=np.where(mask, 1.0, np.nan))

@@ -21,7 +21,7 @@ from .hub import as_device, input_features, is_input_only, resolve_model
 from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
-from .prepare import Prepared, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
+from .prepare import Prepared, _check_mask, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
 from .runtime import tune_malloc
 
 __all__ = ["segment"]
@@ -318,7 +318,18 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         if np.ndim(sigma) == 0:  # a scalar sigma is in physical units
             sig = sig / np.asarray(spacing3)
         vol = _as_volume(volume, channel_axis).astype(np.float32)
-        volume = ndimage.gaussian_filter(vol, tuple(sig) + (0.0,), mode="reflect")
+        sg = tuple(sig) + (0.0,)
+        if mask is not None and np.shape(mask) == vol.shape[:3]:  # a blur normalised inside the mask
+            m = _check_mask(mask, vol.shape[:3])
+            if not np.isfinite(vol[m]).all():
+                raise ValueError("volume contains NaN or infinite values inside the mask; mask them out "
+                                 "(mask=np.isfinite(volume))")
+            vol[~m] = 0.0
+            weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
+            volume = np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
+                              / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
+        else:
+            volume = ndimage.gaussian_filter(vol, sg, mode="reflect")
         channel_axis = -1
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,

@@ -220,12 +220,15 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
 def _check_mask(mask, shape) -> np.ndarray:
     m = np.asarray(mask)
     if m.shape != shape:
-        raise ValueError(f"mask must have the image's spatial shape {shape}, got shape {m.shape}")
+        what = "volume" if len(shape) == 3 else "image"
+        raise ValueError(f"mask must have the {what}'s spatial shape {shape}, got shape {m.shape}")
     if m.dtype.kind not in "biuf":
         raise TypeError(f"mask must be a boolean (or 0/1) array, got dtype {m.dtype}")
+    if m.dtype.kind == "f" and not np.isfinite(m).all():
+        raise ValueError("mask has NaN or infinite values; pass a boolean mask")
     m = m.astype(bool)
     if not m.any():
-        raise ValueError("mask selects no pixel")
+        raise ValueError("mask selects no " + ("voxel" if m.ndim == 3 else "pixel"))
     return m
 
 

@@ -71,6 +71,38 @@ def volume_grid(shape: tuple[int, int, int], n_segments: int, spacing=(1.0, 1.0,
     return (cells[0], cells[1], cells[2]), float(step)
 
 
+def _cells_in(mask: np.ndarray, cells) -> int:
+    """How many cells of the grid ``cells`` (``volume_grid``'s split of each axis) hold a
+    voxel of ``mask``."""
+    occ = mask
+    for axis, n in enumerate(cells):
+        length = mask.shape[axis]
+        starts = np.searchsorted((np.arange(length) * n) // length, np.arange(n))
+        occ = np.logical_or.reduceat(occ, starts, axis=axis)
+    return int(occ.sum())
+
+
+def _mask_volume_grid(mask: np.ndarray, k: int, spacing) -> tuple[tuple[int, int, int], float]:
+    """``volume_grid`` for a mask: the grid whose cells holding masked voxels number closest
+    to ``k`` (the 2-D path's rule, ``lnsnet.inference._mask_grid``)."""
+    shape = mask.shape
+    total = shape[0] * shape[1] * shape[2]
+    target = max(1, min(total, round(k * total / int(mask.sum()))))
+    best = None
+    for _ in range(8):
+        cells, step = volume_grid(shape, target, spacing)
+        n = _cells_in(mask, cells)
+        if best is None or abs(n - k) < abs(best[0] - k):
+            best = (n, cells, step)
+        if n == k:
+            break
+        nxt = max(1, min(total, round(target * k / max(n, 1))))
+        if nxt == target:
+            break
+        target = nxt
+    return best[1], best[2]
+
+
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``(Z, Y, X, C)`` float32: each channel in [0, 1] by lnsnet's rule, then
     standardised over the volume (inside ``mask``)."""
@@ -492,12 +524,9 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     spacing3 = read_spacing(spacing, 3)
     m = None
     if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != vol.shape[:3]:
-            raise ValueError(f"mask must have the volume's spatial shape {vol.shape[:3]}, got shape {m.shape}")
-        m = m.astype(bool)
-        if not m.any():
-            raise ValueError("mask selects no voxel")
+        from .prepare import _check_mask
+
+        m = _check_mask(mask, vol.shape[:3])
     if vol.dtype.kind == "f" and not np.isfinite(vol[m] if m is not None else vol).all():
         raise ValueError("volume contains NaN or infinite values" + (" inside the mask" if m is not None else "")
                          + "; mask them out (mask=np.isfinite(volume))")
@@ -528,7 +557,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         f[~m] = 0.0
     valid = np.ones(vol.shape[:3], dtype=np.bool_) if m is None else m
     n_vox = int(valid.sum())
-    cells, step = volume_grid(vol.shape[:3], min(n_segments, n_vox), spacing3)
+    if m is None:
+        cells, step = volume_grid(vol.shape[:3], min(n_segments, n_vox), spacing3)
+    else:  # about K seeds inside the mask: the grid whose cells holding masked voxels number closest to K
+        cells, step = _mask_volume_grid(m, min(n_segments, n_vox), spacing3)
     n_seeds = cells[0] * cells[1] * cells[2]
     seed_f = np.zeros((n_seeds, f.shape[3]), dtype=np.float64)
     seed_p = np.full((n_seeds, 3), -1.0, dtype=np.float64)
