@@ -488,3 +488,33 @@ def test_a_mask_gets_about_k_supervoxels_inside():
         lnsnet.segment(vol, 50, channel_axis=None, mask=np.full(vol.shape, "x"))
     with pytest.raises(ValueError, match="NaN"):
         lnsnet.segment(vol, 50, channel_axis=None, mask=np.where(mask, 1.0, np.nan))
+
+
+def test_volume_files_voxel_size_in_and_out_and_clear_refusals(tmp_path, capsys):
+    """The voxel size is read from OME-TIFF's PhysicalSize too, written into the labels'
+    ImageJ TIFF (so they overlay the stack in Fiji or napari); a TIFF header without pages
+    and a channels-first 4-D .npy are refused in one clear line."""
+    import os
+
+    import tifffile
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_volume
+
+    v = (np.random.default_rng(0).random((12, 40, 40)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "o.ome.tif", v, ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeZ": 0.5, "PhysicalSizeY": 0.2, "PhysicalSizeX": 0.25})
+    assert read_volume(tmp_path / "o.ome.tif")[1] == (0.5, 0.2, 0.25)
+    tifffile.imwrite(tmp_path / "h.tif", v, imagej=True, resolution=(1 / 0.125, 1 / 0.125),
+                     metadata={"spacing": 0.25, "axes": "ZYX"})
+    assert main(["segment", str(tmp_path / "h.tif"), "-k", "50", "-o", str(tmp_path / "out"), "--volume", "-q"]) == 0
+    with tifffile.TiffFile(tmp_path / "out" / "h_labels.tif") as t:
+        xr = t.pages[0].tags["XResolution"].value
+        assert t.imagej_metadata["spacing"] == pytest.approx(0.25) and xr[1] / xr[0] == pytest.approx(0.125)
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00" + bytes(200))
+    np.save(tmp_path / "cf.npy", np.zeros((2, 30, 64, 64), np.float32))
+    for name, words in (("bad.tif", "not a readable TIFF"), ("cf.npy", "looks like channels first")):
+        capsys.readouterr()
+        assert main(["segment", str(tmp_path / name), "-o", str(tmp_path / "out"), "--volume", "-q"]) == 2
+        assert words in capsys.readouterr().err, name
+    assert os.path.isdir(tmp_path / "out")

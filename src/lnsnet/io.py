@@ -549,6 +549,10 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 if len(shape) not in (3, 4) or dtype.kind not in "biuf":
                     raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
                                          f"{dtype} of shape {shape}")
+                if len(shape) == 4 and shape[0] <= 16 < shape[3] and shape[3] > min(shape[:3]):
+                    raise ImageFileError(f"refused volume {path}: a 4-D .npy is read as Z, Y, X, channels, and this "
+                                         f"one's shape {shape} looks like channels first; save "
+                                         "np.moveaxis(array, 0, -1)")
                 _too_many_voxels(path, int(np.prod(shape[:3])), max_voxels)
                 fh.seek(0)
                 arr = np.load(fh, allow_pickle=False)
@@ -587,6 +591,8 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 raise ImageFileError(f"cannot read volume {path}: its pixel array has shape {arr.shape}")
     except ImageFileError:
         raise
+    except IndexError:  # tifffile on a file with a TIFF header and no readable page
+        raise ImageFileError(f"cannot read volume {path}: not a readable TIFF (no image pages)") from None
     except Exception as exc:  # noqa: BLE001 - a damaged file, a codec tifffile lacks: one message
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
     for a in "SC":  # channels last
@@ -611,7 +617,18 @@ def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
 
 
 def _voxel_size(tif) -> tuple[float, float, float] | None:
-    """(z, y, x) from an ImageJ file's z spacing and the first page's resolution tags."""
+    """(z, y, x) from an OME-TIFF's PhysicalSize{Z,Y,X}, or from an ImageJ file's z spacing
+    and the first page's resolution tags."""
+    if getattr(tif, "is_ome", False) and tif.ome_metadata:
+        import xml.etree.ElementTree as ET
+
+        try:
+            pixels = next(e for e in ET.fromstring(tif.ome_metadata).iter() if e.tag.rsplit("}", 1)[-1] == "Pixels")
+            size = tuple(float(pixels.attrib[f"PhysicalSize{a}"]) for a in "ZYX")
+        except (ET.ParseError, StopIteration, KeyError, ValueError):
+            size = None
+        if size is not None and all(np.isfinite(v) and v > 0 for v in size):
+            return size
     meta = tif.imagej_metadata or {}
     dz = meta.get("spacing")
     page = tif.pages[0]
@@ -694,13 +711,14 @@ def save_png(path: PathLike, array: np.ndarray) -> None:
     atomic_write(Path(path), lambda tmp: im.save(tmp, format="PNG"))
 
 
-def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, npy: bool = True):
+def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, npy: bool = True, spacing=None):
     """Write a label map as ``<stem>.npy`` (int32) and a label image: ``<stem>.png``
     (16-bit) or, when a label exceeds 65,535 (more than a 16-bit PNG holds),
     ``<stem>.tif`` (32-bit, deflate-compressed; read back by :func:`read_labels`, ImageJ,
     tifffile, Pillow). A 3-D label volume's image is always ``<stem>.tif``: a 16-bit ImageJ
-    stack (ZYX) up to 65,535 labels, else 32-bit. ``png=False``: no label image. Returns
-    the paths written.
+    stack (ZYX) up to 65,535 labels, else 32-bit; ``spacing`` ``(dz, dy, dx)``, the voxel
+    size, is written in it (ImageJ's z spacing and the X/Y resolution), so that it overlays
+    its stack at the same scale. ``png=False``: no label image. Returns the paths written.
     """
     stem = Path(path_stem)
     labels = np.asarray(labels)
@@ -712,7 +730,7 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     if png:
         if labels.ndim == 3:
             p = stem.with_name(stem.name + ".tif")
-            atomic_write(p, lambda tmp: _save_tiff(tmp, labels))
+            atomic_write(p, lambda tmp: _save_tiff(tmp, labels, spacing))
         elif labels.size and (labels.max() > 65535 or labels.min() < 0):
             p = stem.with_name(stem.name + ".tif")
             atomic_write(p, lambda tmp: _save_tiff(tmp, labels))
@@ -723,14 +741,19 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     return written
 
 
-def _save_tiff(path: str, labels: np.ndarray) -> None:
+def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
     import tifffile
 
+    scale = {}
+    if spacing is not None and labels.ndim == 3:
+        dz, dy, dx = (float(s) for s in spacing)
+        scale = {"resolution": (1.0 / dx, 1.0 / dy)}
     if labels.ndim == 3 and labels.size and labels.min() >= 0 and labels.max() <= 65535:
-        tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata={"axes": "ZYX"}, compression="zlib")
+        meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {})}
+        tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib", **scale)
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
-    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None)
+    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, **scale)
 
 
 def _np_save(tmp: str, array: np.ndarray) -> None:

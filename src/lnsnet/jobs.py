@@ -180,14 +180,14 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
     return todo, outcomes
 
 
-def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions) -> None:
+def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spacing=None) -> None:
     """The outputs of one file; the label image as 16-bit PNG or, above 65,535 or for a
     volume, TIFF (the other one, left by an earlier run, removed); the provenance last, so
     that a run stopped midway redoes the file."""
     from .io import overlay, save_labels, save_png
 
     paths = output_paths(file, out_dir, opts)
-    written = save_labels(paths["npy"].with_suffix(""), labels)
+    written = save_labels(paths["npy"].with_suffix(""), labels, spacing=spacing)
     for kind in ("png", "tif"):
         if paths[kind] not in written and paths[kind].exists():
             paths[kind].unlink()
@@ -309,7 +309,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
                          device=opts.device)
         dt = time.perf_counter() - t0
-        _write(f, vol, labels, out_dir, opts)
+        _write(f, vol, labels, out_dir, opts, spacing=spacing)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
         return Outcome(str(f), "failed", _message(f, exc))

@@ -210,6 +210,9 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
                 or not -3 <= channel_axis <= 2):
             raise ValueError(f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
         return np.moveaxis(image, channel_axis, -1)
+    if image.ndim == 4 and channel_axis is None:
+        raise ValueError(f"a 4-D array (shape {image.shape}) is a volume with channels: pass channel_axis (-1 for "
+                         "ZxYxXxC, 0 for CxZxYxX); a list takes 2-D images")
     if image.ndim == 3 or image.ndim == 4:
         raise ValueError(f"an array of shape {image.shape} with channel_axis={channel_axis!r} is a 3-D volume; "
                          "a list takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own for "
