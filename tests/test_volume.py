@@ -518,3 +518,13 @@ def test_volume_files_voxel_size_in_and_out_and_clear_refusals(tmp_path, capsys)
         assert main(["segment", str(tmp_path / name), "-o", str(tmp_path / "out"), "--volume", "-q"]) == 2
         assert words in capsys.readouterr().err, name
     assert os.path.isdir(tmp_path / "out")
+
+
+def test_volume_training_resumed_with_other_settings_says_so(tmp_path):
+    from lnsnet.volume_model import VolumeTrainConfig, train_volumes
+
+    vols = [np.random.default_rng(i).random((8, 16, 16)).astype(np.float32) for i in range(2)]
+    out = tmp_path / "m3.pt"
+    train_volumes(vols, out, config=VolumeTrainConfig(steps=1, crop=8, cells=2), max_volumes=1)
+    with pytest.warns(UserWarning, match=r"steps=1 \(not 2\)"):
+        train_volumes(vols, out, config=VolumeTrainConfig(steps=2, crop=8, cells=2), resume=True)

@@ -221,7 +221,12 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a 3-D model but no training state; train without --resume")
         net = _net_from(payload, output)
-        cfg = VolumeTrainConfig.from_dict(payload.get("train_config", cfg.to_dict()))
+        saved = VolumeTrainConfig.from_dict(payload.get("train_config", cfg.to_dict()))
+        if config is not None and config.to_dict() != saved.to_dict():
+            new, old = config.to_dict(), saved.to_dict()
+            diff = ", ".join(f"{k}={old.get(k)!r} (not {new[k]!r})" for k in new if new[k] != old.get(k))
+            warnings.warn(f"resuming with the training configuration stored in the checkpoint: {diff}", stacklevel=2)
+        cfg = saved
         opt_state, position = payload["optimizer"], int(payload.get("position", 0))
         history = list(payload.get("history", []))
     if on_skip is None:
