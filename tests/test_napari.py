@@ -258,13 +258,25 @@ def test_volume_gives_supervoxels_with_the_layer_spacing(viewer, widget, qtbot, 
     assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]
 
 
-def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors):
+def test_nan_pixels_are_left_out_as_label_0(viewer, widget, qtbot, errors):
     vol = np.stack([_scene(32, 40, seed=s) for s in range(4)])
-    vol[1, 5, 5] = np.nan
+    vol[1, 5:9, 5:9] = np.nan  # no data there
+    viewer.add_image(vol, name="holes")
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert errors == []
+    labels = viewer.layers["holes superpixels"].data
+    assert (labels[1, 5:9, 5:9] == 0).all() and (labels[np.isfinite(vol)] >= 1).all()
+    assert np.array_equal(labels, lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0),
+                                                 mask=np.isfinite(vol)))
+
+
+def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors):
+    vol = np.full((4, 32, 40), np.nan)  # no pixel with data
     viewer.add_image(vol, name="holes")
     widget.scope_box.setCurrentText(VOLUME)
     with pytest.raises(ValueError) as refused:  # lnsnet's own word on it
-        lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0))
+        lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0), mask=np.isfinite(vol))
     _run(widget, qtbot)
     assert errors == [f"lnsnet: {refused.value}"] and widget.last_error == errors[0]
     assert [layer.name for layer in viewer.layers] == ["holes"]

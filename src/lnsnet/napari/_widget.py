@@ -57,10 +57,14 @@ def _segment(job: Job, n_segments: int, clustering: str | None, compactness: flo
     import lnsnet
 
     image = job.image()
+    mask = None
+    if np.issubdtype(np.asarray(image).dtype, np.floating) and not np.isfinite(image).all():
+        finite = np.isfinite(image)  # NaN / inf pixels (no data) left out: label 0 there
+        mask = finite if job.channel_axis is None else finite.all(axis=job.channel_axis)
     t0 = time.perf_counter()
     labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness, clustering=clustering,
                             spacing=job.spacing, channel_axis=job.channel_axis, convert2lab=job.convert2lab,
-                            start_label=1)
+                            start_label=1, mask=mask)
     seconds = time.perf_counter() - t0
     edges = None
     if boundaries:
