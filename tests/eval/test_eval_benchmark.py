@@ -449,3 +449,20 @@ def test_baseline_options_in_method_names(dataset, tmp_path):
     want, default = (score(slic(sample.image, 10, compactness=c), sample.ground_truths) for c in (100.0, 10.0))
     assert float(row["co"]) == pytest.approx(want["co"], abs=1e-12)  # the option reached skimage's slic
     assert want["co"] != default["co"]
+
+
+def test_rows_of_another_clustering_version_are_not_mixed_in(dataset, tmp_path, monkeypatch):
+    """A folder whose LNS-Net rows were made by another version of lnsnet's clustering is
+    refused (a resume would otherwise keep them beside new ones); --redo replaces them."""
+    import lnsnet.cluster
+
+    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    assert json.loads((tmp_path / "meta.json").read_text())["settings"]["clustering_version"] == \
+        lnsnet.cluster.CLUSTERING_VERSION
+    monkeypatch.setattr(lnsnet.cluster, "CLUSTERING_VERSION", lnsnet.cluster.CLUSTERING_VERSION + 1)
+    with pytest.raises(ValueError, match="holds rows made with clustering_version="):
+        run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False,
+                  redo="lnsnet")
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["settings"]["clustering_version"] == lnsnet.cluster.CLUSTERING_VERSION

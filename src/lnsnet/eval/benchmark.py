@@ -396,14 +396,16 @@ def _previous_runs(path: Path) -> list[dict]:
         "methods": settings.get("methods"),
         "ks": settings.get("ks"),
         "limit": settings.get("limit"),
+        "workers": settings.get("workers"),
         "rows_computed": old.get("rows_computed"),
     })
     return runs
 
 
 def _check_resume_settings(path: Path, settings: dict, model_free: bool = False):
-    """Refuse to add rows to a folder whose rows were made with another dataset, radius
-    or LNS-Net model (``model_free``: no LNS-Net row is left, any model may follow);
+    """Refuse to add rows to a folder whose rows were made with another dataset, radius,
+    LNS-Net model or version of lnsnet's clustering (``model_free``: no LNS-Net row is
+    left, any model may follow);
     return the model record to keep (this run's, else the folder's)."""
     old = {}
     if path.is_file():
@@ -411,7 +413,7 @@ def _check_resume_settings(path: Path, settings: dict, model_free: bool = False)
             old = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) or {}
         except (OSError, ValueError):
             old = {}
-    for key in ("dataset", "r") if model_free else ("dataset", "r", "model"):
+    for key in ("dataset", "r") if model_free else ("dataset", "r", "model", "clustering_version"):
         if old.get(key) is None or settings.get(key) is None:
             continue
         if old[key] != settings[key]:
@@ -557,6 +559,10 @@ def run_benchmark(
         "timing": "time.perf_counter() around the method call only",
         "model": model_record(model) if any(lnsnet_clustering(m) is not None for m in methods) else None,
     }
+    if settings["model"] is not None:  # rows of another version of lnsnet's clustering are not mixed in
+        from ..cluster import CLUSTERING_VERSION
+
+        settings["clustering_version"] = CLUSTERING_VERSION
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
     existing = _read_rows(rows_path)
