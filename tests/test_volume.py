@@ -511,6 +511,13 @@ def test_volume_files_voxel_size_in_and_out_and_clear_refusals(tmp_path, capsys)
     with tifffile.TiffFile(tmp_path / "out" / "h_labels.tif") as t:
         xr = t.pages[0].tags["XResolution"].value
         assert t.imagej_metadata["spacing"] == pytest.approx(0.25) and xr[1] / xr[0] == pytest.approx(0.125)
+    import json
+
+    record = json.loads((tmp_path / "out" / "h_labels.json").read_text())
+    assert record["spacing"] is None and record["spacing_used"] == pytest.approx([0.25, 0.125, 0.125])
+    capsys.readouterr()
+    assert main(["segment", str(tmp_path / "h.tif"), "-k", "50", "-o", str(tmp_path / "out"), "--volume"]) == 0
+    assert "skipped" in capsys.readouterr().err  # the record does not stop a rerun from skipping
     (tmp_path / "bad.tif").write_bytes(b"II*\x00" + bytes(200))
     np.save(tmp_path / "cf.npy", np.zeros((2, 30, 64, 64), np.float32))
     for name, words in (("bad.tif", "not a readable TIFF"), ("cf.npy", "looks like channels first")):

@@ -158,7 +158,9 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
     try:
-        return json.loads(paths["meta"].read_text()) == provenance(file, opts)
+        recorded = json.loads(paths["meta"].read_text())
+        recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
+        return recorded == provenance(file, opts)
     except (OSError, ValueError):
         return False
 
@@ -202,7 +204,10 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
 
     from .io import atomic_write
 
-    atomic_write(paths["meta"], json.dumps(provenance(file, opts)))  # last: a run stopped before it redoes the file
+    record = provenance(file, opts)
+    if spacing is not None and opts.volume:  # the voxel size used (given, the file's, or 1, 1, 1)
+        record["spacing_used"] = [float(s) for s in spacing]
+    atomic_write(paths["meta"], json.dumps(record))  # last: a run stopped before it redoes the file
 
 
 def _count_labels(labels) -> int:
