@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Grid", "make_grid"]
+__all__ = ["Grid", "make_grid", "fit_to_mask"]
 
 # weight of the cell aspect-ratio penalty against the relative error in the seed count
 ASPECT_WEIGHT = 0.2
@@ -154,3 +154,25 @@ def make_grid(height: int, width: int, n_segments: int, spacing=(1.0, 1.0)) -> G
         if best is None or cost < best[0] - 1e-12:
             best = (cost, rows, cols)
     return Grid(height, width, best[1], best[2])
+
+
+def fit_to_mask(k: int, total: int, area: int, make, count):
+    """The grid whose cells holding masked points number closest to ``k``: ``make(target)``
+    builds the grid for ``target`` cells over all ``total`` points, ``count(grid)`` counts
+    its cells that hold some of the mask's ``area`` points; the target starts at ``k *
+    total / area`` and is rescaled by ``k / count`` (at most 8 grids). The 2-D and 3-D
+    paths' rule for a mask (:func:`lnsnet.inference._mask_grid`, :mod:`lnsnet.volume`)."""
+    target = max(1, min(total, round(k * total / area)))
+    best = None
+    for _ in range(8):
+        grid = make(target)
+        n = count(grid)
+        if best is None or abs(n - k) < abs(best[0] - k):
+            best = (n, grid)
+        if n == k:
+            break
+        nxt = max(1, min(total, round(target * k / max(n, 1))))
+        if nxt == target:
+            break
+        target = nxt
+    return best[1]

@@ -16,7 +16,7 @@ from .cluster import ClusterOptions, cluster_local, cluster_pixels
 from .cluster.gpu import cluster_batch
 from .cluster.local import feature_passes
 from . import connectivity
-from .grid import Grid, make_grid
+from .grid import Grid, fit_to_mask, make_grid
 from .hub import as_device, input_features, is_input_only, resolve_model
 from .model import LNSNet
 from .model.contour import contour_factor
@@ -321,10 +321,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         sg = tuple(sig) + (0.0,)
         if mask is not None and np.shape(mask) == vol.shape[:3]:  # a blur normalised inside the mask
             m = _check_mask(mask, vol.shape[:3])
-            if not np.isfinite(vol[m]).all():
-                raise ValueError("volume contains NaN or infinite values inside the mask; mask them out "
-                                 "(mask=np.isfinite(volume))")
-            vol[~m] = 0.0
+            vol[~m] = 0.0  # (a NaN inside spreads inside only: segment_volume refuses it there)
             weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
             volume = np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
                               / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
@@ -505,8 +502,14 @@ def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *
         labels = np.full(raw.shape, -1, np.int32)
         inside = slice(None) if mask is None else mask
         labels[inside] = connectivity.relabel_consecutive(raw[inside])
+    return _in_frame(labels, prep, start_label)
+
+
+def _in_frame(labels: np.ndarray, prep: Prepared, start_label: int) -> np.ndarray:
+    """Labels ``0..k-1`` of the segmented box (-1 outside the mask) numbered from
+    ``start_label`` in the full frame."""
     r0, r1, c0, c1 = prep.box
-    if mask is None and (r0, r1, c0, c1) == (0, prep.shape[0], 0, prep.shape[1]):
+    if prep.mask is None and (r0, r1, c0, c1) == (0, prep.shape[0], 0, prep.shape[1]):
         return (labels + start_label).astype(np.int32, copy=False)
     full = np.full(prep.shape, start_label - 1, dtype=np.int32)  # outside the mask: 0, or -1 (as slic)
     full[r0:r1, c0:c1] = np.where(labels >= 0, labels + start_label, start_label - 1)
@@ -515,13 +518,10 @@ def _finish(raw, feats, prep: Prepared, n_seeds: int, options: ClusterOptions, *
 
 def _one_per_pixel(prep: Prepared, start_label: int) -> np.ndarray:
     """Every pixel (inside the mask) its own label, in raster order, in the full frame."""
-    r0, r1, c0, c1 = prep.box
     inside = np.ones(prep.hw, bool) if prep.mask is None else prep.mask
-    box = np.full(prep.hw, start_label - 1, np.int32)
-    box[inside] = np.arange(start_label, start_label + int(inside.sum()), dtype=np.int32)
-    full = np.full(prep.shape, start_label - 1, dtype=np.int32)  # outside the mask: 0, or -1 (as slic)
-    full[r0:r1, c0:c1] = box
-    return full
+    labels = np.full(prep.hw, -1, np.int32)
+    labels[inside] = np.arange(int(inside.sum()), dtype=np.int32)
+    return _in_frame(labels, prep, start_label)
 
 
 def _grid_spacing(spacing) -> tuple[float, float]:
@@ -533,21 +533,8 @@ def _grid_spacing(spacing) -> tuple[float, float]:
 
 def _mask_grid(h: int, w: int, k: int, mask: np.ndarray, spacing) -> Grid:
     """The grid whose cells holding masked pixels number closest to ``k``."""
-    area = int(mask.sum())
-    target = max(1, min(h * w, round(k * h * w / area)))
-    best = None
-    for _ in range(8):
-        grid = make_grid(h, w, target, spacing)
-        n = int(grid.cells_in(mask).sum())
-        if best is None or abs(n - k) < abs(best[0] - k):
-            best = (n, grid)
-        if n == k:
-            break
-        nxt = max(1, min(h * w, round(target * k / max(n, 1))))
-        if nxt == target:
-            break
-        target = nxt
-    return best[1]
+    return fit_to_mask(k, h * w, int(mask.sum()), lambda target: make_grid(h, w, target, spacing),
+                       lambda grid: int(grid.cells_in(mask).sum()))
 
 
 def _per_image(mask, n: int, single: bool) -> list:

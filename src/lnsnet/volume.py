@@ -84,23 +84,11 @@ def _cells_in(mask: np.ndarray, cells) -> int:
 
 def _mask_volume_grid(mask: np.ndarray, k: int, spacing) -> tuple[tuple[int, int, int], float]:
     """``volume_grid`` for a mask: the grid whose cells holding masked voxels number closest
-    to ``k`` (the 2-D path's rule, ``lnsnet.inference._mask_grid``)."""
-    shape = mask.shape
-    total = shape[0] * shape[1] * shape[2]
-    target = max(1, min(total, round(k * total / int(mask.sum()))))
-    best = None
-    for _ in range(8):
-        cells, step = volume_grid(shape, target, spacing)
-        n = _cells_in(mask, cells)
-        if best is None or abs(n - k) < abs(best[0] - k):
-            best = (n, cells, step)
-        if n == k:
-            break
-        nxt = max(1, min(total, round(target * k / max(n, 1))))
-        if nxt == target:
-            break
-        target = nxt
-    return best[1], best[2]
+    to ``k`` (:func:`lnsnet.grid.fit_to_mask`, as in 2-D)."""
+    from .grid import fit_to_mask
+
+    return fit_to_mask(k, mask.size, int(mask.sum()), lambda target: volume_grid(mask.shape, target, spacing),
+                       lambda grid: _cells_in(mask, grid[0]))
 
 
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
