@@ -278,18 +278,18 @@ def test_counts():
 
 def test_score_best_and_mean_by_hand():
     # annotator 1 = GT_HALVES: ASA 0.75, UE 0.5, BR 2/3, BP 5/8, F 255/384, F1 20/31
-    # annotator 2 = ONE: ASA 1, UE 0, BR 1 (no GT boundary), BP 0 (8 SP boundary pixels,
-    #   none true), F = F1 = 0 (P = 0)
+    # annotator 2 = ONE: ASA 1, UE 0, BP 0 (8 SP boundary pixels, none true); no GT
+    #   boundary, so it is left out of BR and F (its BR of 1 would otherwise be the best)
     s = M.score(SP3, [GT_HALVES, ONE])
     assert list(s) == list(M.SCORE_KEYS)
     assert all(type(v) is float for v in s.values())
     expected = {
         "asa_best": 1.0, "asa_mean": 0.875,
         "ue_best": 0.0, "ue_mean": 0.25,  # UE: lower is better, best = min
-        "br_best": 1.0, "br_mean": 5 / 6,
+        "br_best": 2 / 3, "br_mean": 2 / 3,
         "bp_best": 5 / 8, "bp_mean": 5 / 16,
-        "f_best": 255 / 384, "f_mean": 255 / 768,
-        "f1_best": 20 / 31, "f1_mean": 10 / 31,
+        "f_best": 255 / 384, "f_mean": 255 / 384,
+        "f1_best": 20 / 31, "f1_mean": 20 / 31,
         "co": 17 * math.pi / 72,
         "n_segments": 3.0, "n_disconnected": 0.0, "n_annotations": 2.0,
     }  # fmt: skip
@@ -357,9 +357,13 @@ def test_score_ignores_an_unknown_label_by_hand():
     sp = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3]])
     gt = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 0, 0]])
     s = score(sp, [gt], ignore=0)
-    # known boundary: (0,1), (1,1); claimed on known pixels: (0,1), (1,1) right steps and
-    # (1,0)..(1,3) down steps = 5, of which (1,3) lies farther than r=1 from (0..1, 1)
-    assert (s["asa_best"], s["ue_best"], s["br_best"], s["bp_best"]) == (1.0, 0.0, 1.0, 0.8)
+    # known boundary: (0,1), (1,1); claimed between two known pixels: the right steps at
+    # (0,1), (1,1); the down steps into the unknown row cannot be judged
+    assert (s["asa_best"], s["ue_best"], s["br_best"], s["bp_best"]) == (1.0, 0.0, 1.0, 1.0)
+    # a down step between known rows: claims (0,0)..(0,3) and (1,1); (0,3) lies farther
+    # than r=1 from the true boundary (column 1)
+    sp3 = np.array([[0, 0, 1, 1], [2, 2, 3, 3], [4, 4, 5, 5]])
+    assert score(sp3, [gt], ignore=0)["bp_best"] == 4 / 5
     # a superpixel straddling two known segments and the unknown row: ASA over the 8 known
     # pixels only, and its size counts its known pixels only (UE)
     sp2 = np.array([[0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1]])
@@ -369,3 +373,19 @@ def test_score_ignores_an_unknown_label_by_hand():
     assert s2["ue_best"] == 4 / 8
     with pytest.raises(ValueError, match="ignored label"):
         score(sp, [np.zeros((3, 4), int)], ignore=0)
+
+
+def test_an_annotation_without_boundaries_is_not_the_best_recall():
+    """BR of a one-region annotation is 1 (nothing to miss); beside an annotation with
+    boundaries it is left out of BR and F, best and mean; alone it keeps the convention."""
+    from lnsnet.eval.metrics import score
+
+    sp = np.array([[0, 0, 1, 1]] * 4)  # boundary pixels (0..3, 1)
+    across = np.array([[0] * 4, [0] * 4, [1] * 4, [1] * 4])  # (1, 0..3): at r=0 one hit in 4
+    one = np.zeros((4, 4), int)
+    s = score(sp, [across, one], r=0)
+    assert (s["br_best"], s["br_mean"]) == (0.25, 0.25)
+    assert s["f1_best"] == pytest.approx(2 * 0.25 * 0.25 / 0.5)  # BP 1/4 too
+    s = score(sp, [across, sp, one], r=0)
+    assert (s["br_best"], s["br_mean"]) == (1.0, 0.625)
+    assert score(sp, [one])["br_best"] == 1.0

@@ -13,7 +13,11 @@
     the best annotator, the LNS-Net paper's choice; ASA, BR and UE also with the mean
     over annotators), CO, EV, the number of disconnected
     labels and the K delivered; the median time per image; the number of images
-    (:func:`summarize`, :func:`summary_markdown`).
+    (:func:`summarize`, :func:`summary_markdown`). The disconnected labels are counted in
+    the map as scored: each classic method's pieces are made labels of their own inside
+    its call (:func:`lnsnet.eval.baselines.finalize_labels`), so its fragments show in the
+    K delivered and its count is 0; LNS-Net's is 0 unless run with
+    ``enforce_connectivity=False``.
 ``meta.json``
     Machine, versions, the LNS-Net model's sha256 and the settings (:func:`machine_info`).
 
@@ -765,8 +769,8 @@ def summary_markdown(summary: list[dict]) -> str:
                   "the last three columns: the mean over annotators. A boundary pixel is the pixel before a "
                   "label change (right or below), within the tolerance r (meta.json); Stutz et al.'s tool marks "
                   "both sides, which gives a higher BR. Rows share a K asked, not a k delivered: compare methods "
-                  "at the k they deliver (the plots do). Time: median per image as the run's workers shared the "
-                  "machine (meta.json)."]
+                  "at the k they deliver (the plots do). Time: one warm call per image, the median over images, as the "
+                  "run's workers shared the machine (meta.json); benchmarks/speed.py times methods in turns."]
     return "\n".join(lines) + "\n"
 
 

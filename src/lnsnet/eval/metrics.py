@@ -13,7 +13,9 @@ Conventions of all the functions:
   default ``r = 1`` (a 3x3 window). ``r = 0`` asks for exact pixel coincidence.
 * Empty boundary sets: recall with no ground-truth boundary pixel is 1.0 (nothing to miss);
   precision with no superpixel boundary pixel is 1.0 (nothing claimed wrongly). An image
-  with both sets empty therefore scores BR = BP = F = 1.
+  with both sets empty therefore scores BR = BP = F = 1. In :func:`score`, an annotation
+  without a boundary pixel is left out of BR and F when another annotation of the image
+  has one (so it cannot be the best annotator by having nothing to find).
 * Several annotators: :func:`score` reports the best annotator per metric (the LNS-Net
   paper's choice; the best of each metric is taken on its own, so ``br_best`` and
   ``bp_best`` may come from different annotators) and the mean over annotators.
@@ -461,8 +463,8 @@ def score(
     ignore : int, optional
         A ground-truth label that means "unknown" (SBD's 0): its pixels count in no
         region metric (ASA and UE are over the other pixels, superpixel sizes included), a
-        ground-truth boundary needs known labels on both sides, and only superpixel
-        boundary pixels on known pixels count in the precision.
+        ground-truth boundary needs known labels on both sides, and so does a superpixel
+        boundary pixel in the precision (a step into the unknown cannot be judged).
 
     Returns
     -------
@@ -488,6 +490,7 @@ def score(
     b_sp_dil = _dilate(b_sp, r)
 
     per: dict[str, list[float]] = {k: [] for k in ("asa", "ue", "br", "bp", "f", "f1")}
+    has_boundary: list[bool] = []
     for i, g in enumerate(annotations):
         gt = as_label_map(g, f"ground_truths[{i}]")
         if gt.shape != sp.shape:
@@ -504,8 +507,11 @@ def score(
             if n_known == 0:
                 raise ValueError(f"ground_truths[{i}] is all {ignore} (the ignored label): nothing to score")
             rows, _, counts, sizes = _contingency(relabel_consecutive(sp[valid]), relabel_consecutive(gt[valid]))
-            b_gt, b_claim = boundary_mask(gt, valid), b_sp & valid
-        br = _ratio(*_hits(b_gt, b_sp_dil))
+            b_gt = boundary_mask(gt, valid)
+            b_claim = boundary_mask(sp, valid)
+        hit, total = _hits(b_gt, b_sp_dil)
+        has_boundary.append(total > 0)
+        br = _ratio(hit, total)
         bp = _ratio(*_hits(b_claim, _dilate(b_gt, r)))
         per["asa"].append(_asa_from(rows, counts, n_known))
         per["ue"].append(_ue_from(rows, counts, sizes, n_known))
@@ -515,6 +521,11 @@ def score(
         per["f1"].append(f_measure(bp, br, 1.0))
 
     out: dict[str, float] = {}
+    if any(has_boundary) and not all(has_boundary):
+        # an annotation without a boundary has nothing to recall (its BR is 1 by the
+        # convention): it may not win, or lift, the recall of the annotations that have one
+        for name in ("br", "f", "f1"):
+            per[name] = [v for v, keep in zip(per[name], has_boundary) if keep]
     for name, values in per.items():
         best = min(values) if name == "ue" else max(values)
         out[f"{name}_best"] = float(best)
