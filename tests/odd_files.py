@@ -226,8 +226,9 @@ def make_corpus(folder) -> list[Case]:
                                       "(as slic), the CLI says so", "float32", (h, w), want=ct))
     nan = unit[..., 0].copy()
     nan[5:9, 5:9] = np.nan
-    add("f32_nan.tif", _tiff(nan), read("float32 TIFF with NaN pixels", "read; segment refuses NaN (the API "
-                                        "takes a mask= to leave them out)", "float32", (h, w), want=nan,
+    add("f32_nan.tif", _tiff(nan), read("float32 TIFF with NaN pixels", "read; the API refuses NaN (mask= "
+                                        "leaves them out); lnsnet segment leaves them out, label 0", "float32",
+                                        (h, w), want=nan,
                                         segment="NaN"))
     f64 = unit[..., 1].astype(np.float64)
     add("f64.tif", _tiff(f64), read("float64 TIFF", "read as float64", "float64", (h, w), want=f64))
@@ -323,7 +324,7 @@ def make_corpus(folder) -> list[Case]:
     add("gray_alpha.png", _save(la, format="PNG"), read("gray + alpha PNG (LA)", "read as gray uint8, alpha dropped",
                                                         "uint8", (h, w), want=gray))
     add("rgba.png", _save(Image.fromarray(np.dstack([img, 255 - gray])), format="PNG"),
-        read("RGBA PNG", "read as RGBA; segment ignores alpha", "uint8", (h, w, 4)))
+        read("RGBA PNG", "read as RGB uint8, alpha dropped", "uint8", (h, w, 3), want=img))
     add("gray.jpg", _save(Image.fromarray(gray), format="JPEG", quality=95),
         read("gray JPEG", "read as gray uint8", "uint8", (h, w), want=gray, tol=2.0))
     add("progressive.jpg", _save(pil, format="JPEG", quality=90, progressive=True),

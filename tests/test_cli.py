@@ -248,3 +248,53 @@ def test_subfolders_get_a_note(tmp_path, capsys):
     assert (out / "a_labels.npy").exists() and not (out / "b_labels.npy").exists()
     assert main(["segment", str(folder), "-k", "12", "-o", str(out), "-q", "--overwrite"]) == 0
     assert "subfolder" not in capsys.readouterr().err  # -q: errors only
+
+
+def test_segment_files_from_a_microscope(tmp_path, capsys):
+    """Four channels of an ImageJ TIFF are four channels (not RGBA: the fourth counts), an
+    RGBA PNG's alpha is dropped as it is read, NaN pixels of a float TIFF are left out
+    (label 0, with a notice; the API refuses them), and a dim 12-bit image's overlay is
+    shown stretched."""
+    import tifffile
+
+    from lnsnet import segment
+    from lnsnet.io import read_image
+
+    rng = np.random.default_rng(0)
+    four = rng.integers(0, 200, (4, 40, 48)).astype(np.uint16)
+    four[3, :, 24:] += 3000  # only the fourth channel has an edge
+    tifffile.imwrite(tmp_path / "four.tif", four, imagej=True, metadata={"axes": "CYX"})
+    rgba = np.dstack([(blocks_image() * 255).astype(np.uint8), rng.integers(0, 256, (48, 64)).astype(np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    f = rng.random((40, 48)).astype(np.float32) * 0.002  # also dim: the overlay must stretch it
+    f[:6] = np.nan
+    f[20, 20] = np.inf
+    tifffile.imwrite(tmp_path / "nan.tif", f)
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path), "-k", "8", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    lab = np.load(out / "four_labels.npy")
+    assert np.array_equal(lab, segment(np.moveaxis(four, 0, -1), 8, convert2lab=False))
+    assert not np.array_equal(lab, segment(np.moveaxis(four, 0, -1), 8))  # read as RGBA: the fourth left out
+    assert read_image(tmp_path / "rgba.png").shape == (48, 64, 3)
+    assert np.array_equal(np.load(out / "rgba_labels.npy"), segment(rgba[:, :, :3], 8))
+    lab = np.load(out / "nan_labels.npy")
+    assert np.array_equal(lab == 0, ~np.isfinite(f)) and lab.max() >= 4
+    assert "289 pixel(s) NaN or infinite" in err
+    overlay = np.array(Image.open(out / "nan_overlay.png"))
+    assert np.median(overlay[6:][lab[6:] > 0]) > 60  # the image is seen (unstretched: all about 0)
+    # -q keeps the notice (a warning about the file's result), nothing else
+    assert main(["segment", str(tmp_path / "nan.tif"), "-k", "8", "-o", str(tmp_path / "q"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip().splitlines() == [
+        f"notice: {tmp_path / 'nan.tif'}: 289 pixel(s) NaN or infinite: left out (label 0)"]
+
+
+def test_list_file_that_is_not_a_list_and_npy_images(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("buy milk\nsegment the nuclei\n")
+    np.save(tmp_path / "x.npy", np.zeros((8, 8)))
+    assert main(["segment", str(tmp_path / "notes.txt"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "list file" in err and "none of its 2 entries" in err
+    assert main(["segment", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o")]) == 2
+    assert "--volume" in capsys.readouterr().err

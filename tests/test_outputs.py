@@ -61,6 +61,8 @@ def test_output_names():
     assert sorted(output_names(["x/a/img.jpg", "x/a/d.png"]).values()) == ["d", "img"]
     with pytest.raises(ValueError, match="same outputs"):
         output_names(["x/a/img.jpg", "x/a/img.png"])
+    with pytest.raises(ValueError, match=r"img.png .*c.tif .*same outputs"):  # every clash at once
+        output_names(["x/a/img.jpg", "x/a/img.png", "x/a/c.png", "x/a/c.tif"])
 
 
 def _fake_segment(labels_for):

@@ -280,7 +280,7 @@ def _cmd_segment(args) -> int:
         print(f"error: {o.message}", file=sys.stderr)
     done = [o for o in outcomes if o.status == "done"]
     for o in done:
-        if o.message:  # far fewer superpixels than K, and why
+        if o.message:  # notices: far fewer superpixels than K and why, values stretched, pixels left out
             print(o.message, file=sys.stderr)
     if not args.quiet and len(files) == 1 and done:
         o = done[0]
@@ -650,7 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reading_options(s, "every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy): "
                             "supervoxels, written as NAME_labels.npy and a 3-D NAME_labels.tif, with the middle "
                             "slice's overlay (docs/volumes.md)")
-    s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    s.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, notes or summary line of one file: only errors, notices (warnings about "
+                        "a file's result) and, for several files, the closing count")
     s.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     s.set_defaults(func=_cmd_segment)
 

@@ -130,7 +130,7 @@ def segment(
         The first label (default 1, as slic's). The pixels outside a ``mask`` are
         ``start_label - 1`` (0, or -1), as slic's.
     mask : ndarray of bool, optional
-        Superpixels only where True (about ``n_segments`` of them there); outside: 0.
+        Superpixels only where True (about ``n_segments`` of them there); outside: ``start_label - 1`` (0 by default).
     channel_axis : int or None
         The axis of the channels (default -1, the last); None: no channels. A 2-D array
         is a gray image either way (slic refuses ``channel_axis=-1`` for it).

@@ -133,8 +133,10 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
     """Decode an image file into an array at its full bit depth and type: 8-bit images ->
     uint8, 16-bit ones (gray, RGB, RGBA PNG and TIFF) -> uint16, other integer TIFFs as
     stored (int16, uint32, ...), float16/32 -> float32, float64 kept; HxW or HxWxC as
-    stored (gray + alpha and 1-bit -> gray uint8; palette, CMYK and other modes -> RGB
-    uint8; planar TIFF channels -> the last axis). The package's
+    stored (an alpha channel the file declares is dropped: RGBA -> RGB, gray + alpha and
+    1-bit -> gray; palette, CMYK and other modes -> RGB uint8; planar TIFF channels, and
+    ImageJ's or OME's channels, -> the last axis, so four of them are four channels, not
+    RGBA). The package's
     one image decoder; the rules, kind by kind, are in docs/reliability.md.
 
     - The size is checked from the header, before any pixel is decoded: more than
@@ -174,6 +176,10 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
         with _decoding(max_pixels):
             out = None
             head = data[:4] if data is not None else _head(path)
+            if head == b"\x93NUM":  # a numpy .npy file
+                raise ImageFileError(
+                    f"cannot read image {path}: a numpy array file, read as a 3-D stack only (lnsnet segment "
+                    "--volume); a 2-D image: lnsnet.segment(np.load(file)), or save it as TIFF (tifffile.imwrite)")
             if head[:2] in (b"P2", b"P3", b"P5", b"P6"):
                 out = _decode_netpbm(path, data, max_pixels)
             elif head in _TIFF_MAGIC:
@@ -348,8 +354,10 @@ def _decode_pillow(path: Path, data: bytes | None, max_pixels: int | None, orien
                 arr = np.array(im, dtype=np.int32)
             elif mode == "F":
                 arr = np.array(im, dtype=np.float32)
-            elif mode in ("L", "RGB", "RGBA"):
+            elif mode in ("L", "RGB"):
                 arr = np.array(im)
+            elif mode == "RGBA":  # the alpha channel is not image content: dropped
+                arr = np.array(im)[:, :, :3]
             else:  # gray + alpha and 1-bit -> gray; palette, CMYK, YCbCr, LAB, ... -> RGB
                 arr = np.array(im.convert("L" if mode in ("LA", "La", "1") else "RGB"))
         turn = _exif_orientation(im) if orientation else 1  # after the pixels: a PNG's eXIf may follow them
@@ -404,7 +412,7 @@ def _decode_wide_png(im, reopen) -> np.ndarray:
     high = np.array(_with_rawmode(im, modes[0])).astype(np.uint16)
     with reopen() as again:
         low = np.array(_with_rawmode(again, modes[1]))
-    return high << 8 | low
+    return (high << 8 | low)[:, :, :3]  # RGBA: the alpha dropped
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # TIFF, BigTIFF
@@ -494,7 +502,7 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
     if arr.ndim not in (2, 3):
         return None
     alpha = sum(int(e) in (1, 2) for e in extras)  # ASSOCALPHA, UNASSALPHA
-    if photometric == 1 and alpha and arr.ndim == 3 and arr.shape[2] > alpha:  # gray + alpha -> gray
+    if photometric in (1, 2) and alpha and arr.ndim == 3 and arr.shape[2] > alpha:  # gray / RGB + alpha
         arr = arr[:, :, : arr.shape[2] - alpha]
         arr = arr[:, :, 0] if arr.shape[2] == 1 else arr
     if arr.dtype == bool:
@@ -786,13 +794,20 @@ def boundary_mask(labels: np.ndarray, valid: np.ndarray | None = None) -> np.nda
 
 def overlay(image: np.ndarray, labels: np.ndarray, color=(255, 255, 0)) -> np.ndarray:
     """Draw superpixel boundaries over an image; returns HxWx3 uint8. Images with other
-    than 1, 3 or 4 channels are shown by their first channel."""
+    than 1, 3 or 4 channels are shown by their first channel; any type but uint8 (a 12-bit
+    camera's uint16, a dim float image) stretched between its 0.5 and 99.5 percentiles, so
+    that it is seen under the boundaries."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         image = image[:, :, 0]
     if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
         image = np.nan_to_num(image, nan=np.nanmin(image) if np.isfinite(image).any() else 0.0,
                               posinf=0.0, neginf=0.0)
-    rgb = (to_float_rgb(image) * 255.0 + 0.5).astype(np.uint8)
+    rgb = to_float_rgb(image)
+    if image.dtype != np.uint8:  # 12-bit data in uint16, a dim float image: shown stretched
+        lo, hi = np.percentile(rgb, (0.5, 99.5))
+        if hi > lo:
+            rgb = np.clip((rgb - lo) / (hi - lo), 0.0, 1.0)
+    rgb = (rgb * 255.0 + 0.5).astype(np.uint8)
     rgb[boundary_mask(labels)] = np.asarray(color, dtype=np.uint8)
     return rgb

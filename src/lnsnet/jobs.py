@@ -85,6 +85,7 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     fold = sys.platform in ("darwin", "win32")  # file systems that ignore case
     names: dict[str, str] = {}
     owner: dict[str, Path] = {}
+    clashes: list[str] = []
     for f, a in zip(files, absolute):
         key = os.path.realpath(f)
         if key in names:
@@ -92,9 +93,11 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
         name = a.relative_to(common).with_suffix("").as_posix()
         seen = owner.setdefault(name.casefold() if fold else name, f)
         if seen is not f:
-            raise ValueError(f"{seen} and {f} would write the same outputs ({name}_labels.*); "
-                             "rename one or segment them in separate runs")
+            clashes.append(f"{seen} and {f} ({name}_labels.*)")
         names[key] = name
+    if clashes:  # all of them at once, not one a run
+        raise ValueError(f"{'; '.join(clashes)}: would write the same outputs; rename one of each pair or "
+                         "segment them in separate runs")
     return names
 
 
@@ -196,7 +199,8 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     if opts.features:
         from .measure import regions, write_csv
 
-        write_csv(regions(image, labels), paths["regions"])
+        # label 0: the pixels left out (NaN or infinite); superpixels are numbered from 1
+        write_csv(regions(image, labels, background=0 if labels.min() == 0 else None), paths["regions"])
     if opts.overlay:  # a volume: its middle slice
         z = labels.shape[0] // 2
         save_png(paths["overlay"], overlay(image[z], labels[z]) if labels.ndim == 3 else overlay(image, labels))
@@ -245,6 +249,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     batched ``opts.batch_size`` at a time), write atomically. A file that cannot be read
     or segmented gets a ``failed`` outcome with the reason; the others go on.
     ``data`` maps a file to its bytes when they were read already (Ray engine)."""
+    import numpy as np
+
     from .inference import segment
     from .io import pixel_limit, read_image
 
@@ -254,22 +260,36 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     outcomes: dict[str, Outcome] = {}
     images = {}
     notices: dict[Path, str] = {}
+    extras: dict[Path, dict] = {}
     limit = pixel_limit(opts.max_pixels)
     for f in files:
         try:
             images[f] = read_image(f, None if data is None else data.get(f), max_pixels=limit,
                                    orientation=opts.orientation)
             notices[f] = _stretch_notice(f, images[f])
+            extras[f] = _file_arguments(images[f])
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
+            images.pop(f, None)
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
-    ready = [f for f in files if f in images]
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
               backend=opts.backend)
-    for i in range(0, len(ready), opts.batch_size):
-        chunk = ready[i : i + opts.batch_size]
+    own: dict[Path, dict] = {}  # files segmented alone, with arguments of their own
+    for f, extra in extras.items():
+        if f in images and extra:
+            own[f] = {**kw, **extra}
+            if "mask" in extra:
+                left = int(extra["mask"].size - np.count_nonzero(extra["mask"]))
+                notices[f] = "\n".join(n for n in (notices[f], f"notice: {f}: {left} pixel(s) NaN or infinite: left "
+                                                   "out (label 0)") if n)
+    ready = [f for f in files if f in images and f not in own]
+    chunks = [ready[i : i + opts.batch_size] for i in range(0, len(ready), opts.batch_size)] + [[f] for f in own]
+    for chunk in chunks:
         t0 = time.perf_counter()
         try:
-            labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **kw)
+            if chunk[0] in own:
+                labels = [segment(images[chunk[0]], opts.n_segments, **own[chunk[0]])]
+            else:
+                labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **kw)
             per = (time.perf_counter() - t0) / len(chunk)
             results = [(f, lab, per, None) for f, lab in zip(chunk, labels)]
         except Exception as exc:  # noqa: BLE001 - find the file(s) at fault one by one
@@ -322,6 +342,27 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
     notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
                                                "(--spacing dz,dy,dx sets it)")
     return Outcome(str(f), "done", notice, k=k, seconds=dt)
+
+
+def _file_arguments(image) -> dict:
+    """What one image file needs beyond the run's arguments: four channels (an alpha channel
+    the file declares was dropped when it was read, so these are four channels, e.g. four
+    fluorescence stains or RGB + NIR) taken as they are (``convert2lab=False``); NaN or
+    infinite pixels (a registered or ratio image's padding) left out by a ``mask``."""
+    import numpy as np
+
+    extra: dict = {}
+    if image.ndim == 3 and image.shape[2] == 4:
+        extra["convert2lab"] = False
+    if image.dtype.kind == "f":
+        finite = np.isfinite(image)
+        if image.ndim == 3:
+            finite = finite.all(axis=2)
+        if not finite.all():
+            if not finite.any():
+                raise ValueError("no pixel of the image is finite (all NaN or infinite): nothing to segment")
+            extra["mask"] = finite
+    return extra
 
 
 def _message(f: Path, exc: Exception) -> str:

@@ -325,7 +325,8 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img = img[:, :, :3]
     if img.dtype.kind == "f" and not np.isfinite(img[m] if m is not None else img).all():
         raise ValueError("image contains NaN or infinite values" + (" inside the mask" if m is not None else "")
-                         + "; mask them out (mask=np.isfinite(image))")
+                         + "; mask them out (mask=np.isfinite(image)"
+                         + (f".all(axis={channel_axis})" if c > 1 or np.ndim(image) == 3 else "") + ")")
     if defer and lab and m is None:
         raw = img if img.dtype in (np.uint8, np.uint16) else unit_range(img)
         py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))

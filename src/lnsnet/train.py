@@ -163,11 +163,16 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
                 raise FileNotFoundError(f"list file not found: {p}")
-            for line in p.read_text().splitlines():
+            listed = []
+            for line in p.read_text(errors="replace").splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
                     q = Path(line)
-                    out.append(q if q.is_absolute() else p.parent / q)
+                    listed.append(q if q.is_absolute() else p.parent / q)
+            if listed and not any(q.exists() for q in listed):  # not a list of images (notes, a log)
+                raise ValueError(f"list file {p}: none of its {len(listed)} entries is a file (the first: "
+                                 f"{listed[0]}); a list file holds one image path a line, relative to its folder")
+            out.extend(listed)
         elif p.is_file():
             out.append(p)
         else:

@@ -517,7 +517,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         m = _check_mask(mask, vol.shape[:3])
     if vol.dtype.kind == "f" and not np.isfinite(vol[m] if m is not None else vol).all():
         raise ValueError("volume contains NaN or infinite values" + (" inside the mask" if m is not None else "")
-                         + "; mask them out (mask=np.isfinite(volume))")
+                         + "; mask them out (mask=np.isfinite(volume)" + (f".all(axis={channel_axis})" if vol.ndim == 4 else "") + ")")
     compactness = DEFAULTS["compactness"] if compactness is None else float(compactness)
     iters = DEFAULTS["max_num_iter"] if max_num_iter is None else int(max_num_iter)
     msf = DEFAULTS["min_size_factor"] if min_size_factor is None else float(min_size_factor)
