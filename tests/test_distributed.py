@@ -165,3 +165,33 @@ def test_ray_engine_options_need_ray_engine(tmp_path, capsys):
     src = _images(tmp_path / "in", 1, bad=False)
     assert main(["segment", str(src), "-o", str(tmp_path / "o"), "--address", "auto"]) == 2
     assert "--engine ray" in capsys.readouterr().err
+    assert main(["benchmark", "--dataset", str(src), "-o", str(tmp_path / "b"), "--address", "auto"]) == 2
+    assert "--engine ray" in capsys.readouterr().err
+    assert main(["segment", str(src), "-o", str(tmp_path / "o"), "--engine", "ray", "--num-gpus", "-1"]) == 2
+    assert "--num-gpus must be >= 0" in capsys.readouterr().err
+
+
+def test_actors_on_every_cpu_and_volumes(ray_session, tmp_path, capsys):
+    """One actor per CPU (threads 1; the read tasks of Ray Data found no CPU left, and the run
+    waited for ever); volumes with the 3-D path (the actors loaded the 2-D model); a model
+    that does not exist, or GPUs the cluster lacks, refused in one line before any work."""
+    src = _images(tmp_path / "in", 5, bad=False)
+    opts = SegmentOptions(n_segments=8)
+    res = ray_segment(sorted(src.iterdir()), tmp_path / "ray", opts, num_workers=2, threads=1, progress=False)
+    assert [o.status for o in res] == ["done"] * 5
+    assert main(["segment", str(src), "-k", "8", "-o", str(tmp_path / "local"), "-q"]) == 0
+    for p in (tmp_path / "local").glob("*_labels.npy"):
+        assert np.array_equal(np.load(p), np.load(tmp_path / "ray" / p.name))
+    vols = tmp_path / "vols"
+    vols.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(vols / "v.npy", (np.kron(rng.random((2, 2, 2)), np.ones((6, 8, 8))) * 200 + rng.random((12, 16, 16)) * 20).astype(np.uint8))
+    for engine, out in (("local", "vl"), ("ray", "vr")):
+        assert main(["segment", str(vols), "-k", "8", "-o", str(tmp_path / out), "--volume", "--engine", engine, "-q"]) == 0
+    assert np.array_equal(np.load(tmp_path / "vl" / "v_labels.npy"), np.load(tmp_path / "vr" / "v_labels.npy"))
+    capsys.readouterr()
+    assert main(["segment", str(src), "-o", str(tmp_path / "m"), "--engine", "ray", "-m", "nosuch.pt"]) == 2
+    err = capsys.readouterr().err
+    assert "no shipped model named 'nosuch.pt'" in err and "Traceback" not in err and not (tmp_path / "m").exists()
+    assert main(["segment", str(src), "-o", str(tmp_path / "g"), "--engine", "ray", "--num-gpus", "1"]) == 2
+    assert "GPU" in capsys.readouterr().err

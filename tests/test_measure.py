@@ -304,3 +304,15 @@ print(mod.regions(np.ones((2, 2)), np.eye(2, dtype=int))["area"].tolist())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[2, 2]"
+
+
+def test_background_may_be_negative_as_slic_leaves_it():
+    """slic's labels with start_label=0 and a mask are -1 outside; that value can be the
+    background, and the table is the one of the same labels shifted by one."""
+    img = np.arange(12.0).reshape(3, 4)
+    lab = np.array([[-1, 0, 0, 1], [-1, 0, 1, 1], [-1, -1, 1, 1]])
+    t = regions(img, lab, background=-1)
+    assert t["label"].tolist() == [0, 1] and t["area"].tolist() == [3, 5]
+    assert t["intensity_mean"].tolist() == [(1 + 2 + 5) / 3, (3 + 6 + 7 + 10 + 11) / 5]
+    with pytest.raises(ValueError):
+        regions(img, lab)  # -1 is no label otherwise

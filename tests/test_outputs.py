@@ -191,3 +191,14 @@ def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, 
     assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "12", "-o", str(out)]) == 0
     assert "skipped" not in capsys.readouterr().err
     assert json.loads(meta.read_text())["clustering"].startswith(f"2-D v{CLUSTERING_VERSION}:")
+
+
+def test_a_rerun_leaves_no_output_that_does_not_match_its_labels(tmp_path):
+    """A rerun with other settings rewrites the labels; an overlay or a table it was not
+    asked for, left by the first run, would describe other labels: removed."""
+    _save(tmp_path / "in.png")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "20", "-o", str(out), "-q", "--features"]) == 0
+    assert (out / "in_regions.csv").exists() and (out / "in_overlay.png").exists()
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "6", "-o", str(out), "-q", "--no-overlay"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["in_labels.json", "in_labels.npy", "in_labels.png"]

@@ -182,9 +182,8 @@ def _model_id(model) -> str:
 
 
 def _cmd_segment(args) -> int:
-    from . import load_model
     from .cluster import ClusterOptions
-    from .jobs import SegmentOptions, output_names, output_paths, pending, segment_files
+    from .jobs import SegmentOptions, load_segment_model, output_names, output_paths, pending, segment_files
 
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
@@ -238,6 +237,13 @@ def _cmd_segment(args) -> int:
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
                           volume=args.volume, spacing=spacing, compactness_given=args.compactness is not None,
                           backend=args.backend)
+    if args.num_gpus < 0:
+        raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
+    # the model, loaded once here: a wrong one fails before any file is read or Ray starts
+    try:
+        model = load_segment_model(args.model, opts)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     if args.engine == "ray":
         from .distributed import ray_segment
 
@@ -246,15 +252,6 @@ def _cmd_segment(args) -> int:
     else:
         if args.address or args.num_gpus:
             raise CLIError("--address and --num-gpus need --engine ray")
-        if args.volume:  # a 3-D model file, loaded once: a wrong one fails before any stack is read
-            from .volume_model import load_volume_model
-
-            if args.model not in (None, "none") and not os.path.isfile(args.model):
-                raise CLIError(f"--model {args.model}: a volume takes a 3-D model file (lnsnet train --volume makes "
-                               "one; the shipped models are 2-D and are not applied slice by slice)")
-            model = load_volume_model(args.model) if args.model not in (None, "none") else None
-        else:
-            model = load_model(args.model, args.device)
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
             from .runtime import kernels_cached
@@ -569,6 +566,8 @@ def _benchmark_arguments(b) -> None:
 def _cmd_benchmark(args) -> int:
     from .eval.benchmark import META_FILE, ROWS_FILE, SUMMARY_CSV, SUMMARY_MD, run_benchmark, summary_markdown
 
+    if args.address and args.engine != "ray":
+        raise CLIError("--address needs --engine ray")
     summary = run_benchmark(
         out_dir=args.output,
         workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,

@@ -2,10 +2,14 @@
 
 Segmenting is a Ray Data pipeline::
 
-    read_binary_files(paths)            # Ray Data read tasks, anywhere in the cluster
+    from_items(paths)                   # the files still to do
       -> map_batches(_Segmenter)        # a pool of actors, each loads the model once,
-                                        #   decodes, segments and writes atomically
+                                        #   reads, segments and writes atomically
       -> outcomes (done / failed)       # streamed back to the driver
+
+(The actors read the files themselves: with Ray Data's read tasks, which each reserve a
+CPU, a pool of actors that reserved every CPU left them none, and the run waited for
+ever.)
 
 The actors call :func:`lnsnet.jobs.segment_files`, the code the local engine runs, so
 the files written are the same. Outputs are written atomically and are a pure function
@@ -53,6 +57,9 @@ def _init(address: str | None):
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # lnsnet has its own progress and messages
     return ray
 
 
@@ -69,19 +76,20 @@ class _Segmenter:
     """Ray Data actor: loads the model once, then segments batches of files."""
 
     def __init__(self, out_dir: str, opts: SegmentOptions, model, threads: int | None):
-        from .hub import load_model
-        from .runtime import set_threads
+        from .jobs import load_segment_model
 
-        if threads:
-            set_threads(threads)
+        self.threads = threads
         self.out = Path(out_dir)
         self.opts = opts
-        self.model = load_model(model, opts.device)
+        self.model = load_segment_model(model, opts)
 
     def __call__(self, batch: dict) -> dict:
+        from .runtime import set_threads
+
+        if self.threads:  # here, not in __init__: Ray Data calls from another thread, and
+            set_threads(self.threads)  # numba's thread count belongs to the calling thread
         files = [Path(str(p)) for p in batch["path"]]
-        data = {f: bytes(b) for f, b in zip(files, batch["bytes"])}
-        res = segment_files(files, self.out, self.model, self.opts, data=data)
+        res = segment_files(files, self.out, self.model, self.opts)
         return {
             "file": np.array([o.file for o in res], dtype=object),
             "status": np.array([o.status for o in res], dtype=object),
@@ -110,11 +118,15 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
         opts = SegmentOptions(**{**opts.__dict__, "device": "cuda"})
     threads = threads or 2
     ray = _init(address)
-    # one actor per `threads` CPUs (each reserves one logical CPU, so read tasks keep a
-    # CPU even when the actors fill the cluster), or one per GPU
+    if num_gpus and ray.cluster_resources().get("GPU", 0) < num_gpus:
+        raise ValueError(f"--num-gpus {num_gpus:g}: the Ray cluster has {ray.cluster_resources().get('GPU', 0):g} "
+                         "GPU(s); its actors would wait for ever")
+    # one actor per `threads` CPUs, or one per GPU
     size = min(len(todo), _pool_size(ray, num_workers, threads, num_gpus or 0.0))
     by_path = {str(f.resolve()): f for f in todo}
-    ds = ray.data.read_binary_files(list(by_path), include_paths=True)
+    n = len(by_path)  # blocks: at least one per actor, at most one per file
+    blocks = min(n, max(size, -(-n // max(1, opts.batch_size))))
+    ds = ray.data.from_items([{"path": p} for p in by_path], override_num_blocks=blocks)
     ds = ds.map_batches(
         _Segmenter,
         fn_constructor_args=(str(Path(out_dir).resolve()), opts, model, threads),
@@ -158,6 +170,9 @@ class _BenchWorker:
         self.runner = MethodRunner(ds, methods, model, r, warmup)
 
     def __call__(self, batch: dict) -> dict:
+        from .runtime import set_threads
+
+        set_threads(1)  # in the calling thread: Ray Data calls from another one than __init__'s
         out = []
         for index, todo in zip(batch["index"], batch["todo"]):
             rows = self.runner.run(int(index), [(m, int(k)) for m, k in json.loads(str(todo))])

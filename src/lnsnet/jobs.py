@@ -21,7 +21,8 @@ from typing import Iterable, Mapping
 
 from .cluster import ClusterOptions
 
-__all__ = ["SegmentOptions", "Outcome", "output_names", "output_paths", "provenance", "pending", "segment_files"]
+__all__ = ["SegmentOptions", "Outcome", "output_names", "output_paths", "provenance", "pending", "segment_files",
+           "load_segment_model"]
 
 # the largest label a 16-bit PNG holds; above it the label image is a 32-bit TIFF
 PNG_MAX_LABEL = 65535
@@ -192,10 +193,15 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     from .io import overlay, save_labels, save_png
 
     paths = output_paths(file, out_dir, opts)
+    paths["meta"].unlink(missing_ok=True)  # the record goes first: a run stopped midway redoes the file
     written = save_labels(paths["npy"].with_suffix(""), labels, spacing=spacing)
-    for kind in ("png", "tif"):
-        if paths[kind] not in written and paths[kind].exists():
-            paths[kind].unlink()
+    # outputs of an earlier run that this one does not write (the other label format, an
+    # overlay or a table not asked for now) would not match the labels beside them
+    unwanted = [k for k in ("png", "tif") if paths[k] not in written]
+    unwanted += [] if opts.features else ["regions"]
+    unwanted += [] if opts.overlay else ["overlay"]
+    for kind in unwanted:
+        paths[kind].unlink(missing_ok=True)
     if opts.features:
         from .measure import regions, write_csv
 
@@ -212,6 +218,24 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     if spacing is not None and opts.volume:  # the voxel size used (given, the file's, or 1, 1, 1)
         record["spacing_used"] = [float(s) for s in spacing]
     atomic_write(paths["meta"], json.dumps(record))  # last: a run stopped before it redoes the file
+
+
+def load_segment_model(model, opts: SegmentOptions):
+    """The model the engines segment with: for ``opts.volume`` a 3-D model file or None
+    (the clustering on the input; the shipped models are 2-D and never applied slice by
+    slice), else :func:`lnsnet.load_model` (a shipped name, a file or ``"none"``)."""
+    if opts.volume:
+        if model in (None, "none"):
+            return None
+        if not os.path.isfile(str(model)):
+            raise ValueError(f"--model {model}: a volume takes a 3-D model file (lnsnet train --volume makes one; "
+                             "the shipped models are 2-D and are not applied slice by slice)")
+        from .volume_model import load_volume_model
+
+        return load_volume_model(model)
+    from .hub import load_model
+
+    return load_model(model, opts.device)
 
 
 def _count_labels(labels) -> int:

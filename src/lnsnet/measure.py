@@ -114,13 +114,14 @@ def regions(
     ----------
     image : ``(H, W)`` or ``(H, W, C)`` array of any numeric dtype, or None (no
         intensity columns). Means are float64 in the image's own units (no rescaling).
-    labels : ``(H, W)`` integer array, values >= 0. Every value present is a region,
+    labels : ``(H, W)`` integer array, values >= 0 (but ``background``). Every value present is a region,
         0 included (labels may start at 0 or at 1; gaps are fine).
     properties : names from :data:`PROPERTIES` (``label``, ``area``, ``centroid``,
         ``bbox``, ``intensity_mean``), in the column order wanted. Default: all of them
         (``intensity_mean`` only with an image).
-    background : a label value left out of the table (e.g. ``0`` for the pixels outside a
-        mask). None (default): no label is left out.
+    background : a label value left out of the table, which may be negative (``0``, or
+        ``-1`` with ``start_label=0``, for the pixels outside a mask). None (default): no
+        label is left out.
 
     Returns
     -------
@@ -148,6 +149,14 @@ def regions(
     >>> t["label"].tolist(), t["area"].tolist(), t["intensity_mean"].tolist()
     ([0, 5], [3, 1], [2.0, 4.0])
     """
+    if (isinstance(background, (int, np.integer)) and not isinstance(background, (bool, np.bool_))
+            and background < 0 and np.asarray(labels).dtype.kind == "i"):
+        # slic's labels with start_label=0 and a mask: -1 outside; that value stands aside
+        arr = np.asarray(labels)
+        hole = arr == background
+        if hole.any():
+            sentinel = int(arr[~hole].max()) + 1 if not hole.all() else 0
+            labels, background = np.where(hole, sentinel, arr.astype(np.int64)), sentinel
     lab = _check_labels(labels)
     img = None if image is None else _check_image(image, lab.shape)
     props = _check_properties(properties, img is not None)
