@@ -298,3 +298,26 @@ def test_list_file_that_is_not_a_list_and_npy_images(tmp_path, capsys):
     assert "list file" in err and "none of its 2 entries" in err
     assert main(["segment", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o")]) == 2
     assert "--volume" in capsys.readouterr().err
+
+
+def test_sigma_and_pixel_spacing_on_the_command_line(tmp_path, capsys):
+    """slic's sigma and a 2-D pixel size: the API's labels, recorded so that a rerun with
+    other values redoes the file; wrong values refused in one line."""
+    from lnsnet import segment
+
+    img = (blocks_image() * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "in.png")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(out), "--sigma", "1.5", "--spacing", "1,2", "-q"]) == 0
+    assert np.array_equal(np.load(out / "in_labels.npy"), segment(img, 12, sigma=1.5, spacing=(1, 2)))
+    assert not np.array_equal(np.load(out / "in_labels.npy"), segment(img, 12))
+    first = (out / "in_labels.npy").stat().st_mtime_ns
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(out), "--sigma", "1.5", "--spacing", "1,2"]) == 0
+    assert (out / "in_labels.npy").stat().st_mtime_ns == first and "skipped" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "in.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert np.array_equal(np.load(out / "in_labels.npy"), segment(img, 12))  # redone without them
+    for bad, said in ((["--spacing", "1,2,3"], "two numbers"), (["--sigma", "-1"], "--sigma")):
+        assert main(["segment", str(tmp_path / "in.png"), "-o", str(out)] + bad) == 2
+        assert said in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "in.png"), "-o", str(tmp_path / "m.pt"), "--spacing", "1,1,1"]) == 2
+    assert "--volume" in capsys.readouterr().err

@@ -147,9 +147,10 @@ def _add_reading_options(p, volume_help: str) -> None:
     """How image files are read, the same for segment and train (docs/reliability.md),
     and ``--volume`` / ``--spacing`` for 3-D stacks."""
     p.add_argument("--volume", action="store_true", help=volume_help)
-    p.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
-                   help="with --volume: the voxel size (default: each file's ImageJ spacing and resolution, else "
-                        "1,1,1)")
+    p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
+                   help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
+                        "1,1), or with --volume the voxel size dz,dy,dx (default: each file's OME, ImageJ spacing and "
+                        "resolution, else 1,1,1)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
                    help="refuse images of more than N pixels, checked from the file's header before decoding "
                         "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")
@@ -168,6 +169,20 @@ def _voxel_spacing(text: str | None) -> tuple[float, float, float] | None:
         vals = ()
     if len(vals) != 3 or not all(0 < v < float("inf") for v in vals):
         raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {text!r}")
+    return vals
+
+
+def _pixel_spacing(text: str | None) -> tuple[float, float] | None:
+    """``--spacing dy,dx`` of a 2-D image as two floats > 0 (None when not given)."""
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 2 or not all(0 < v < float("inf") for v in vals):
+        raise CLIError(f"--spacing of a 2-D image takes two numbers > 0, dy,dx (a volume's, with --volume: "
+                       f"dz,dy,dx): got {text!r}")
     return vals
 
 
@@ -195,9 +210,9 @@ def _cmd_segment(args) -> int:
         clustering = clustering.replace(compactness=args.compactness)
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
-    spacing = _voxel_spacing(args.spacing)
-    if spacing is not None and not args.volume:
-        raise CLIError("--spacing is the voxel size of --volume inputs")
+    spacing = _voxel_spacing(args.spacing) if args.volume else _pixel_spacing(args.spacing)
+    if not (args.sigma >= 0 and args.sigma < float("inf")):
+        raise CLIError(f"--sigma must be a number >= 0, got {args.sigma:g}")
     if args.volume and (args.features or args.adapt or args.clustering):
         raise CLIError("--volume takes none of --features, --adapt, --clustering (the 3-D clustering has its "
                        "own options: --compactness)")
@@ -235,7 +250,8 @@ def _cmd_segment(args) -> int:
                           features=args.features, names=names,
                           model_id=_model_id(args.model) if args.model or not args.volume else "none",
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
-                          volume=args.volume, spacing=spacing, compactness_given=args.compactness is not None,
+                          volume=args.volume, spacing=spacing, sigma=args.sigma,
+                          compactness_given=args.compactness is not None,
                           backend=args.backend)
     if args.num_gpus < 0:
         raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
@@ -310,6 +326,8 @@ def _cmd_train(args) -> int:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
     if args.volume:
         return _train_volumes(args, files, output)
+    if args.spacing is not None:
+        raise CLIError("--spacing is the voxel size of --volume inputs here (2-D training takes no pixel size)")
     flags = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
     try:
         cfg = TrainConfig(
@@ -619,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the time; 'paper': the paper's one-shot clustering, the highest boundary recall, "
                         "ragged shapes. Options of lnsnet.ClusterOptions may follow "
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
+    s.add_argument("--sigma", type=float, default=0.0,
+                   help="a Gaussian blur first, in physical units (--spacing), as slic's sigma (default 0: only the "
+                        "clustering's own 0.8 px)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
                         "recall (default: the clustering's; fast 32, compact 24, paper 0; --volume 40)")

@@ -50,7 +50,8 @@ class SegmentOptions:
     max_pixels: int | None = None  # refuse larger images before decoding (None: lnsnet.io.MAX_PIXELS; 0: none)
     orientation: bool = True  # apply the EXIF orientation tag (False: the pixels as stored)
     volume: bool = False  # every input is a 3-D stack: supervoxels (lnsnet.io.read_volume)
-    spacing: tuple | None = None  # volumes: voxel size (z, y, x); None: the file's, else 1, 1, 1
+    spacing: tuple | None = None  # pixel size (y, x), or a volume's (z, y, x); None: 1, 1 / the file's, else 1, 1, 1
+    sigma: float = 0.0  # a Gaussian blur first, in physical units (slic's sigma)
     compactness_given: bool = False  # volumes: --compactness was given (else the 3-D default)
     backend: str = "torch"  # what runs the network on the CPU (lnsnet.backends)
 
@@ -149,6 +150,8 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
             "model": None if opts.model_id is None else str(opts.model_id),
             **({} if opts.backend == "torch" or opts.volume or opts.model_id == "none" else {"backend": opts.backend}),
             **({} if opts.orientation else {"orientation": "as stored"}),
+            **({"sigma": float(opts.sigma)} if opts.sigma else {}),
+            **({"spacing": list(opts.spacing)} if opts.spacing is not None and not opts.volume else {}),
             **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {})}
 
 
@@ -296,7 +299,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             images.pop(f, None)
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
-              backend=opts.backend)
+              backend=opts.backend, **({"sigma": opts.sigma} if opts.sigma else {}),
+              **({"spacing": opts.spacing} if opts.spacing is not None else {}))
     own: dict[Path, dict] = {}  # files segmented alone, with arguments of their own
     for f, extra in extras.items():
         if f in images and extra:
@@ -356,7 +360,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, da
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
-                         device=opts.device)
+                         device=opts.device, sigma=opts.sigma)
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts, spacing=spacing)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
