@@ -5,6 +5,10 @@ Found first on BSDS500 val (50) by scripts/resolution_probe.py: at s = 2 the hea
 over its input at the same CO grows from +0.007 / +0.013 / +0.011 to +0.011 / +0.017 /
 +0.013 BR (K = 100 / 400 / 1000), on the images as they are and upsampled by 2.
 
+Second rule (written after the first grid, before its run): the nuclei of DSB2018 lose at
+s > 1, so the two maps together, B = max(B_1, B_2) or their mean (`--combine`), judged by
+the same conditions against s = 1.
+
 The rule, written before this grid ran: sets BSDS500 val (first 50), SBD val (first 50 of
 Stutz et al.'s list), DSB2018 (all 65); K = 100 / 400 / 1000; `fast` at s = 1 (as
 shipped), 2, 3, 4; `model="none"` at compactness 10 ... 36 for each set's BR-CO curve. A
@@ -28,13 +32,17 @@ from contour_grid_val import dataset  # noqa: E402
 KS = (100, 400, 1000)
 
 
-def scaled_head(net, s):
+def scaled_head(net, s, combine="none"):
     orig = net.contours
 
     def contours(colour):
         h, w = colour.shape[-2:]
         b = orig(F.interpolate(colour, scale_factor=1.0 / s, mode="area"))
-        return F.interpolate(b, size=(h, w), mode="bilinear", align_corners=False)
+        b = F.interpolate(b, size=(h, w), mode="bilinear", align_corners=False)
+        if combine == "none":
+            return b
+        full = orig(colour)
+        return torch.maximum(full, b) if combine == "max" else (full + b) / 2
 
     net.contours = contours
     return net
@@ -45,7 +53,7 @@ def run(a):
     ds, n = dataset(a.set, a.data)
     net = None if a.model == "none" else lnsnet.load_model(a.model)
     if net is not None and a.scale != 1:
-        net = scaled_head(net, a.scale)
+        net = scaled_head(net, a.scale, a.combine)
     res = {k: [] for k in KS}
     for i in range(n):
         s = ds[i]
@@ -53,7 +61,7 @@ def run(a):
             lab = lnsnet.segment(s.image, k, model="none" if net is None else net, clustering=a.spec)
             sc = score(lab, s.ground_truths, ignore=getattr(ds, "ignore_label", None))
             res[k].append([sc["br_best"], sc["asa_best"], sc["co"], sc["n_segments"]])
-    rec = {"set": a.set, "model": a.model, "spec": a.spec, "scale": a.scale,
+    rec = {"set": a.set, "model": a.model, "spec": a.spec, "scale": a.scale if a.combine == "none" else f"1+{a.scale} {a.combine}",
            **{f"{m}{k}": float(np.mean(np.array(res[k])[:, j])) for k in KS for j, m in enumerate(("br", "asa", "co", "k"))}}
     with open(a.log, "a") as fh:
         fh.write(json.dumps(rec) + "\n")
@@ -74,7 +82,7 @@ def table(log):
     print("|---|---|---|---|---|")
     for st in ("bsds", "sbd", "dsb"):
         none = [r for r in recs if r["set"] == st and r["model"] == "none"]
-        for r in sorted((r for r in recs if r["set"] == st and r["model"] != "none"), key=lambda r: r["scale"]):
+        for r in sorted((r for r in recs if r["set"] == st and r["model"] != "none"), key=lambda r: str(r["scale"])):
             d = [r[f"br{k}"] - curve_br(none, k, r[f"co{k}"]) for k in KS]
             print(f"| {st} | {r['scale']} | " + " / ".join(f"{x:+.4f}" for x in d) + " | "
                   + " / ".join(f"{r[f'asa{k}']:.4f}" for k in KS) + " | " + " / ".join(f"{r[f'co{k}']:.3f}" for k in KS) + " |")
@@ -86,6 +94,8 @@ if __name__ == "__main__":
     ap.add_argument("--model", default="bsds500")
     ap.add_argument("--spec", default="fast")
     ap.add_argument("--scale", type=int, default=1)
+    ap.add_argument("--combine", choices=("none", "max", "mean"), default="none",
+                    help="max / mean: the map at full resolution and at 1/scale together")
     ap.add_argument("--data", default=os.environ.get("LNSNET_DATA", "../shared/data"))
     ap.add_argument("--log")
     ap.add_argument("--table")
