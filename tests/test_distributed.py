@@ -182,6 +182,9 @@ def test_actors_on_every_cpu_and_volumes(ray_session, tmp_path, capsys):
     assert main(["segment", str(src), "-k", "8", "-o", str(tmp_path / "local"), "-q"]) == 0
     for p in (tmp_path / "local").glob("*_labels.npy"):
         assert np.array_equal(np.load(p), np.load(tmp_path / "ray" / p.name))
+    capsys.readouterr()  # the API's run records the model as the CLI does: the CLI skips its files
+    assert main(["segment", str(src), "-k", "8", "-o", str(tmp_path / "ray")]) == 0
+    assert "done: 0, failed: 0, skipped: 5" in capsys.readouterr().err
     vols = tmp_path / "vols"
     vols.mkdir()
     rng = np.random.default_rng(0)

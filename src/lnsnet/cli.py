@@ -190,10 +190,9 @@ COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls
 
 
 def _model_id(model) -> str:
-    """The model as recorded with the outputs: its name, or a file's real path and time."""
-    if model and os.path.isfile(model):
-        return f"{os.path.realpath(model)}@{os.stat(model).st_mtime_ns}"
-    return str(model or "bsds500")
+    from .jobs import model_id
+
+    return model_id(model)
 
 
 def _cmd_segment(args) -> int:

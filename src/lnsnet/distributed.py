@@ -27,12 +27,13 @@ for any Ray job reading local files.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from .jobs import Outcome, SegmentOptions, output_paths, pending, segment_files
+from .jobs import Outcome, SegmentOptions, model_id, output_paths, pending, segment_files
 
 __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
@@ -111,6 +112,8 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
     loaded by every actor; a model file must be reachable from every node.
     """
     files = [Path(f) for f in files]
+    if opts.model_id is None and (model is None or isinstance(model, (str, Path))):  # recorded as the CLI does
+        opts = replace(opts, model_id="none" if model is None and opts.volume else model_id(model))
     todo, outcomes = pending(files, out_dir, opts)
     if not todo:
         return outcomes

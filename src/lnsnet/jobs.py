@@ -223,6 +223,13 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     atomic_write(paths["meta"], json.dumps(record))  # last: a run stopped before it redoes the file
 
 
+def model_id(model) -> str:
+    """The model as recorded with the outputs: its name, or a file's real path and time."""
+    if model and os.path.isfile(model):
+        return f"{os.path.realpath(model)}@{os.stat(model).st_mtime_ns}"
+    return str(model or "bsds500")
+
+
 def load_segment_model(model, opts: SegmentOptions):
     """The model the engines segment with: for ``opts.volume`` a 3-D model file or None
     (the clustering on the input; the shipped models are 2-D and never applied slice by
