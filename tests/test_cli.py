@@ -277,12 +277,26 @@ def test_segment_files_from_a_microscope(tmp_path, capsys):
     assert np.array_equal(lab, segment(np.moveaxis(four, 0, -1), 8, convert2lab=False))
     assert not np.array_equal(lab, segment(np.moveaxis(four, 0, -1), 8))  # read as RGBA: the fourth left out
     assert read_image(tmp_path / "rgba.png").shape == (48, 64, 3)
+    # tifffile tags the fourth channel of any 4-channel array as alpha: 16-bit or float data
+    # keep it, an 8-bit one (an image editor's RGBA) or an opaque alpha is dropped
+    tifffile.imwrite(tmp_path / "t16.tif", np.moveaxis(four, 0, -1))
+    assert np.array_equal(read_image(tmp_path / "t16.tif"), np.moveaxis(four, 0, -1))
+    tifffile.imwrite(tmp_path / "t8.tif", rgba)
+    assert np.array_equal(read_image(tmp_path / "t8.tif"), rgba[:, :, :3])
+    opaque = np.moveaxis(four, 0, -1).copy()
+    opaque[:, :, 3] = 65535
+    tifffile.imwrite(tmp_path / "opaque.tif", opaque)
+    assert read_image(tmp_path / "opaque.tif").shape == (40, 48, 3)
+    for name in ("t16.tif", "t8.tif", "opaque.tif"):
+        (tmp_path / name).unlink()
     assert np.array_equal(np.load(out / "rgba_labels.npy"), segment(rgba[:, :, :3], 8))
     lab = np.load(out / "nan_labels.npy")
     assert np.array_equal(lab == 0, ~np.isfinite(f)) and lab.max() >= 4
     assert "289 pixel(s) NaN or infinite" in err
     overlay = np.array(Image.open(out / "nan_overlay.png"))
     assert np.median(overlay[6:][lab[6:] > 0]) > 60  # the image is seen (unstretched: all about 0)
+    assert main(["segment", str(tmp_path / "nan.tif"), "-k", "8", "-o", str(tmp_path / "one")]) == 0
+    assert f"{lab.max()} superpixels (K=8)" in capsys.readouterr().out  # label 0, the pixels left out, not counted
     # -q keeps the notice (a warning about the file's result), nothing else
     assert main(["segment", str(tmp_path / "nan.tif"), "-k", "8", "-o", str(tmp_path / "q"), "-q"]) == 0
     captured = capsys.readouterr()

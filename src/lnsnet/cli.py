@@ -196,6 +196,8 @@ def _model_id(model) -> str:
 
 
 def _cmd_segment(args) -> int:
+    from dataclasses import replace
+
     from .cluster import ClusterOptions
     from .jobs import SegmentOptions, load_segment_model, output_names, output_paths, pending, segment_files
 
@@ -252,11 +254,14 @@ def _cmd_segment(args) -> int:
                           volume=args.volume, spacing=spacing, sigma=args.sigma,
                           compactness_given=args.compactness is not None,
                           backend=args.backend)
-    if args.num_gpus < 0:
+    if not args.num_gpus >= 0:
         raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
-    # the model, loaded once here: a wrong one fails before any file is read or Ray starts
+    if args.engine != "ray" and (args.address or args.num_gpus):
+        raise CLIError("--address and --num-gpus need --engine ray")
+    # the model, loaded once here (on the CPU for Ray, whose actors load it on their own
+    # devices): a wrong one fails before any file is read or Ray starts
     try:
-        model = load_segment_model(args.model, opts)
+        model = load_segment_model(args.model, opts if args.engine == "local" else replace(opts, device=None))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if args.engine == "ray":
@@ -265,8 +270,6 @@ def _cmd_segment(args) -> int:
         outcomes = ray_segment(files, out, opts, model=args.model, address=args.address, num_gpus=args.num_gpus,
                                num_workers=args.workers, threads=args.threads, progress=not args.quiet)
     else:
-        if args.address or args.num_gpus:
-            raise CLIError("--address and --num-gpus need --engine ray")
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
             from .runtime import kernels_cached

@@ -134,9 +134,10 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
     uint8, 16-bit ones (gray, RGB, RGBA PNG and TIFF) -> uint16, other integer TIFFs as
     stored (int16, uint32, ...), float16/32 -> float32, float64 kept; HxW or HxWxC as
     stored (an alpha channel the file declares is dropped: RGBA -> RGB, gray + alpha and
-    1-bit -> gray; palette, CMYK and other modes -> RGB uint8; planar TIFF channels, and
-    ImageJ's or OME's channels, -> the last axis, so four of them are four channels, not
-    RGBA). The package's
+    1-bit -> gray; in a TIFF an RGB's alpha sample only when it is 8-bit or holds only
+    transparent and opaque values, as tifffile tags any fourth channel as alpha; palette,
+    CMYK and other modes -> RGB uint8; planar TIFF channels, and ImageJ's or OME's
+    channels, -> the last axis, so four of them are four channels, not RGBA). The package's
     one image decoder; the rules, kind by kind, are in docs/reliability.md.
 
     - The size is checked from the header, before any pixel is decoded: more than
@@ -502,7 +503,8 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
     if arr.ndim not in (2, 3):
         return None
     alpha = sum(int(e) in (1, 2) for e in extras)  # ASSOCALPHA, UNASSALPHA
-    if photometric in (1, 2) and alpha and arr.ndim == 3 and arr.shape[2] > alpha:  # gray / RGB + alpha
+    if photometric in (1, 2) and alpha and arr.ndim == 3 and arr.shape[2] > alpha and (
+            photometric == 1 or _looks_like_alpha(arr[:, :, arr.shape[2] - alpha:])):  # gray / RGB + alpha
         arr = arr[:, :, : arr.shape[2] - alpha]
         arr = arr[:, :, 0] if arr.shape[2] == 1 else arr
     if arr.dtype == bool:
@@ -512,6 +514,17 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
     elif not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.float64):
         return None  # complex: Pillow says why
     return _oriented(np.ascontiguousarray(arr), turn)
+
+
+def _looks_like_alpha(samples: np.ndarray) -> bool:
+    """Whether a TIFF's extra samples tagged as alpha are one: 8-bit (an image editor's
+    RGBA), or only fully transparent and fully opaque values. tifffile tags the fourth
+    channel of any four-channel array it writes as alpha, so four stains of 16 bits or
+    floats written by a plain ``tifffile.imwrite`` keep their fourth channel."""
+    if samples.dtype == np.uint8:
+        return True
+    top = np.iinfo(samples.dtype).max if samples.dtype.kind in "ui" else 1.0
+    return bool(np.isin(samples, (0, top)).all())
 
 
 def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | None = MAX_PIXELS,
@@ -805,7 +818,8 @@ def overlay(image: np.ndarray, labels: np.ndarray, color=(255, 255, 0)) -> np.nd
                               posinf=0.0, neginf=0.0)
     rgb = to_float_rgb(image)
     if image.dtype != np.uint8:  # 12-bit data in uint16, a dim float image: shown stretched
-        lo, hi = np.percentile(rgb, (0.5, 99.5))
+        step = max(1, int((rgb.shape[0] * rgb.shape[1] / 1e6) ** 0.5))  # percentiles of about a million pixels
+        lo, hi = np.percentile(rgb[::step, ::step], (0.5, 99.5))
         if hi > lo:
             rgb = np.clip((rgb - lo) / (hi - lo), 0.0, 1.0)
     rgb = (rgb * 255.0 + 0.5).astype(np.uint8)

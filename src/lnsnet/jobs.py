@@ -235,8 +235,10 @@ def load_segment_model(model, opts: SegmentOptions):
     (the clustering on the input; the shipped models are 2-D and never applied slice by
     slice), else :func:`lnsnet.load_model` (a shipped name, a file or ``"none"``)."""
     if opts.volume:
-        if model in (None, "none"):
+        if model is None or (isinstance(model, str) and model == "none"):
             return None
+        if not isinstance(model, (str, os.PathLike)):
+            return model  # a loaded 3-D model
         if not os.path.isfile(str(model)):
             raise ValueError(f"--model {model}: a volume takes a 3-D model file (lnsnet train --volume makes one; "
                              "the shipped models are 2-D and are not applied slice by slice)")
@@ -278,11 +280,11 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int) -> s
 
 
 def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOptions,
-                  data: dict | None = None) -> list[Outcome]:
+                  ) -> list[Outcome]:
     """Segment ``files`` into ``out_dir`` with ``model``: read, segment (same-shape images
     batched ``opts.batch_size`` at a time), write atomically. A file that cannot be read
     or segmented gets a ``failed`` outcome with the reason; the others go on.
-    ``data`` maps a file to its bytes when they were read already (Ray engine)."""
+    Files with arguments of their own (:func:`_file_arguments`) go in batches of their own."""
     import numpy as np
 
     from .inference import segment
@@ -290,7 +292,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
 
     files = [Path(f) for f in files]
     if opts.volume:
-        return [_segment_volume_file(f, out_dir, model, opts, None if data is None else data.get(f)) for f in files]
+        return [_segment_volume_file(f, out_dir, model, opts) for f in files]
     outcomes: dict[str, Outcome] = {}
     images = {}
     notices: dict[Path, str] = {}
@@ -298,7 +300,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     limit = pixel_limit(opts.max_pixels)
     for f in files:
         try:
-            images[f] = read_image(f, None if data is None else data.get(f), max_pixels=limit,
+            images[f] = read_image(f, max_pixels=limit,
                                    orientation=opts.orientation)
             notices[f] = _stretch_notice(f, images[f])
             extras[f] = _file_arguments(images[f])
@@ -308,23 +310,26 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
               backend=opts.backend, **({"sigma": opts.sigma} if opts.sigma else {}),
               **({"spacing": opts.spacing} if opts.spacing is not None else {}))
-    own: dict[Path, dict] = {}  # files segmented alone, with arguments of their own
-    for f, extra in extras.items():
-        if f in images and extra:
-            own[f] = {**kw, **extra}
-            if "mask" in extra:
-                left = int(extra["mask"].size - np.count_nonzero(extra["mask"]))
-                notices[f] = "\n".join(n for n in (notices[f], f"notice: {f}: {left} pixel(s) NaN or infinite: left "
-                                                   "out (label 0)") if n)
-    ready = [f for f in files if f in images and f not in own]
-    chunks = [ready[i : i + opts.batch_size] for i in range(0, len(ready), opts.batch_size)] + [[f] for f in own]
-    for chunk in chunks:
+    # files with the same arguments go in batches together; a mask is a file's own
+    groups: dict[tuple, list[Path]] = {}
+    for f in files:
+        if f not in images:
+            continue
+        extra = extras.get(f, {})
+        if "mask" in extra:
+            left = int(extra["mask"].size - np.count_nonzero(extra["mask"]))
+            notices[f] = "\n".join(n for n in (notices[f], f"notice: {f}: {left} pixel(s) NaN or infinite: left "
+                                               "out (label 0)") if n)
+        groups.setdefault(("mask", str(f)) if "mask" in extra else tuple(sorted(extra.items())), []).append(f)
+    chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
+              for i in range(0, len(g), opts.batch_size)]
+    for chunk, args in chunks:
         t0 = time.perf_counter()
         try:
-            if chunk[0] in own:
-                labels = [segment(images[chunk[0]], opts.n_segments, **own[chunk[0]])]
+            if len(chunk) == 1:
+                labels = [segment(images[chunk[0]], opts.n_segments, **args)]
             else:
-                labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **kw)
+                labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **args)
             per = (time.perf_counter() - t0) / len(chunk)
             results = [(f, lab, per, None) for f, lab in zip(chunk, labels)]
         except Exception as exc:  # noqa: BLE001 - find the file(s) at fault one by one
@@ -335,7 +340,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                 for f in chunk:
                     t1 = time.perf_counter()
                     try:
-                        results.append((f, segment(images[f], opts.n_segments, **kw), time.perf_counter() - t1, None))
+                        results.append((f, segment(images[f], opts.n_segments, **args), time.perf_counter() - t1, None))
                     except Exception as e:  # noqa: BLE001
                         results.append((f, None, 0.0, e))
         for f, lab, dt, exc in results:
@@ -348,21 +353,21 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             if exc is not None:
                 outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
             else:
-                k = _count_labels(lab)
+                k = _count_labels(lab[lab > 0] if "mask" in extras.get(f, {}) else lab)  # 0: pixels left out
                 notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments, k)) if n)
                 outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
     return [outcomes[str(f)] for f in files]
 
 
-def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions, data: bytes | None) -> Outcome:
+def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) -> Outcome:
     """One 3-D stack: read, supervoxels, outputs (labels .npy and 3-D .tif, the middle
     slice's overlay, the provenance last); nothing of it is left after a failure."""
     from .inference import segment
     from .io import pixel_limit, read_volume
 
     try:
-        vol, found = read_volume(f, data, max_voxels=pixel_limit(opts.max_pixels))
+        vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,

@@ -14,8 +14,11 @@ Conventions of all the functions:
 * Empty boundary sets: recall with no ground-truth boundary pixel is 1.0 (nothing to miss);
   precision with no superpixel boundary pixel is 1.0 (nothing claimed wrongly). An image
   with both sets empty therefore scores BR = BP = F = 1. In :func:`score`, an annotation
-  without a boundary pixel is left out of BR and F when another annotation of the image
-  has one (so it cannot be the best annotator by having nothing to find).
+  without a boundary pixel is left out of BR, BP and F when another annotation of the
+  image has one (so it cannot be the best annotator by having nothing to find).
+* With an ignore label, a superpixel boundary pixel counts as a claim (precision) only
+  between two known pixels, as a ground-truth one does; any superpixel boundary pixel
+  may find a ground-truth one (recall).
 * Several annotators: :func:`score` reports the best annotator per metric (the LNS-Net
   paper's choice; the best of each metric is taken on its own, so ``br_best`` and
   ``bp_best`` may come from different annotators) and the mean over annotators.
@@ -523,8 +526,9 @@ def score(
     out: dict[str, float] = {}
     if any(has_boundary) and not all(has_boundary):
         # an annotation without a boundary has nothing to recall (its BR is 1 by the
-        # convention): it may not win, or lift, the recall of the annotations that have one
-        for name in ("br", "f", "f1"):
+        # convention) and rejects every claim (BP 0): it may not win, lift or lower the
+        # boundary scores of the annotations that have one
+        for name in ("br", "bp", "f", "f1"):
             per[name] = [v for v, keep in zip(per[name], has_boundary) if keep]
     for name, values in per.items():
         best = min(values) if name == "ue" else max(values)
