@@ -232,9 +232,11 @@ def test_cli_keeps_signed_and_float_data_and_other_channel_counts(tmp_path):
     assert rc == 0 and (tmp_path / "out" / "five_overlay.png").is_file()
     assert np.load(tmp_path / "out" / "ct_labels.npy").max() >= 2  # the CT's square is seen
     rc = main(["segment", str(tmp_path / "nan.tif"), "-k", "6", "-o", str(tmp_path / "out2"), "-q"])
-    assert rc == 2  # NaN is refused with an error, never segmented as a blank image
+    assert rc == 0  # NaN pixels are left out (label 0), never segmented as a blank image
+    lab = np.load(tmp_path / "out2" / "nan_labels.npy")
+    assert np.array_equal(lab == 0, np.isnan(nan)) and lab.max() >= 2
     # a second run with -o inside the input folder does not take its own outputs as inputs
-    assert main(["segment", str(tmp_path), "-k", "6", "-o", str(tmp_path), "-q"]) == 2  # nan.tif fails
+    assert main(["segment", str(tmp_path), "-k", "6", "-o", str(tmp_path), "-q"]) == 0
     assert not (tmp_path / "ct_labels_labels.npy").exists() and (tmp_path / "ct_labels.npy").exists()
 
 
