@@ -72,12 +72,13 @@ def load(path) -> dict:
 
 def model_from_payload(payload: dict) -> LNSNet:
     """Build an :class:`LNSNet` from a loaded payload."""
-    model = LNSNet(ModelConfig.from_dict(payload.get("model_config", {})))
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the host's random numbers untouched
+        model = LNSNet(ModelConfig.from_dict(payload.get("model_config", {})))
     try:
         model.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError) as exc:
         raise ValueError(f"model file does not match the LNS-Net architecture: {exc}") from None
-    return model
+    return model.float()  # float32 whatever torch's default dtype is
 
 
 def sha256(path) -> str:

@@ -109,7 +109,8 @@ def _load_named(name: str, device: str = "cpu") -> LNSNet:
     """The shipped or baseline model ``name`` on ``device``, checksum-verified, cached (do
     not modify)."""
     if name in BASELINE_MODELS:
-        return baseline_model(name).to(device)
+        with torch.random.fork_rng(devices=[]):  # the host's random numbers untouched
+            return baseline_model(name).float().to(device)
     _checked_sha256(name)
     return checkpoint.model_from_payload(checkpoint.load(WEIGHTS_DIR / f"{name}.pt")).eval().to(device)
 
@@ -119,7 +120,11 @@ def resolve_model(name_or_path: Union[str, Path, LNSNet, None], device=None) -> 
     shared by all calls (use :func:`load_model` for a model of one's own)."""
     dev = as_device(device)
     if isinstance(name_or_path, LNSNet):
-        return name_or_path.eval().to(dev)
+        m = name_or_path
+        p = next(m.parameters(), None)
+        if m.training or (p is not None and (p.device != dev or p.dtype != torch.float32)):
+            m = copy.deepcopy(m).eval().to(dev).float()  # the caller's model left as it is
+        return m
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
     if isinstance(name, str) and (name in available_models() or name in BASELINE_MODELS):
         return _load_named(name, str(dev))

@@ -27,6 +27,37 @@ from .runtime import tune_malloc
 __all__ = ["segment"]
 
 
+def _as_a_pipeline_needs(fn):
+    """``segment`` whatever the host program has set around it: no autocast (bfloat16 under
+    an ambient ``torch.autocast`` changed labels), float32 as torch's default dtype, and
+    the numba kernels on no more threads than torch's
+    (:class:`lnsnet.runtime.numba_follows_torch`)."""
+    import functools
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        from .runtime import numba_follows_torch
+
+        # torch's default dtype is the process's: a host that set float64 made tensors the
+        # float32 network refused (set back at once; a thread of the host that creates
+        # tensors without a dtype meanwhile gets float32)
+        dtype = torch.get_default_dtype()
+        if dtype != torch.float32:
+            torch.set_default_dtype(torch.float32)
+        try:
+            with torch.autocast("cpu", enabled=False), numba_follows_torch():
+                if torch.cuda.is_available():
+                    with torch.autocast("cuda", enabled=False):
+                        return fn(*args, **kwargs)
+                return fn(*args, **kwargs)
+        finally:
+            if dtype != torch.float32:
+                torch.set_default_dtype(dtype)
+
+    return guarded
+
+
+@_as_a_pipeline_needs
 def segment(
     image: Union[np.ndarray, Sequence[np.ndarray]],
     n_segments: int = 100,

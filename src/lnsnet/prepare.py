@@ -199,8 +199,10 @@ def read_spacing(spacing, n: int = 2) -> tuple[float, ...]:
 
 def _as_channels_last(image, channel_axis) -> np.ndarray:
     if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}; "
-                        "read files with lnsnet.io.read_image")
+        kind = type(image).__module__.split(".")[0]
+        hint = {"torch": "a tensor: pass tensor.cpu().numpy() (a CHW tensor with channel_axis=0)",
+                "PIL": "a PIL image: pass np.asarray(image)"}.get(kind, "read files with lnsnet.io.read_image")
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}; {hint}")
     if image.dtype.kind not in "biuf":
         raise TypeError(f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point")
     if image.ndim == 2:  # gray, whatever channel_axis says (slic raises for channel_axis=-1)

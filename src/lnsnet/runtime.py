@@ -93,6 +93,29 @@ def set_threads(n: int) -> tuple:
     return before
 
 
+class numba_follows_torch:
+    """Within it, the numba kernels use at most torch's thread count in the calling thread
+    (a DataLoader worker's torch runs 1 thread: the kernels ran 2 there, and a pool of
+    workers on 2 cores took 3-30 times its time); numba's own count back after it."""
+
+    def __enter__(self):
+        import numba
+        import torch
+
+        self.before = numba.get_num_threads()
+        want = max(1, min(self.before, torch.get_num_threads()))
+        if want != self.before:
+            numba.set_num_threads(want)
+        return self
+
+    def __exit__(self, *exc):
+        import numba
+
+        if numba.get_num_threads() != self.before:
+            numba.set_num_threads(self.before)
+        return False
+
+
 def restore_threads(before: tuple) -> None:
     """Undo :func:`set_threads` with the counts it returned."""
     import numba

@@ -1,0 +1,70 @@
+"""What a data pipeline around lnsnet.segment counts on: the host's torch settings
+(autocast, default dtype, random numbers, its model's mode) neither change the labels nor
+are changed by them, and the numba kernels follow torch's thread count."""
+
+import numpy as np
+import pytest
+import torch
+
+import lnsnet
+from conftest import blocks_image
+
+
+def _image():
+    rng = np.random.default_rng(0)
+    return np.clip(blocks_image() * 255 + rng.normal(0, 8, (48, 64, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("clustering", ["fast", "compact", "paper"])
+def test_host_torch_settings_do_not_change_the_labels(clustering):
+    im = _image()
+    ref = lnsnet.segment(im, 12, clustering=clustering)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert np.array_equal(lnsnet.segment(im, 12, clustering=clustering), ref)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert np.array_equal(lnsnet.segment(im, 12, clustering=clustering), ref)
+        assert torch.get_default_dtype() == torch.float64  # put back
+    finally:
+        torch.set_default_dtype(before)
+
+
+def test_the_callers_model_and_random_numbers_are_left_alone():
+    im = _image()
+    model = lnsnet.load_model("bsds500")
+    model.train()
+    torch.manual_seed(0)
+    want = torch.rand(3)
+    torch.manual_seed(0)
+    labels = lnsnet.segment(im, 12, model=model)
+    assert torch.equal(torch.rand(3), want)  # no random number drawn from the host's generator
+    assert model.training  # not switched to eval
+    assert np.array_equal(labels, lnsnet.segment(im, 12))
+    torch.manual_seed(0)
+    lnsnet.segment(im, 12, model="untrained")  # built, with its own fixed seed
+    assert torch.equal(torch.rand(3), want)
+
+
+def test_numba_follows_torchs_threads():
+    import numba
+
+    from lnsnet.runtime import numba_follows_torch
+
+    before_torch, before_numba = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with numba_follows_torch():
+            assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == before_numba  # put back
+    finally:
+        torch.set_num_threads(before_torch)
+
+
+def test_tensors_and_pil_images_are_refused_with_what_to_pass():
+    from PIL import Image
+
+    with pytest.raises(TypeError, match=r"tensor.cpu\(\).numpy\(\)"):
+        lnsnet.segment(torch.rand(3, 20, 20), 4)
+    with pytest.raises(TypeError, match=r"np.asarray\(image\)"):
+        lnsnet.segment(Image.new("RGB", (20, 20)), 4)
