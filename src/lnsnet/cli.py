@@ -159,29 +159,18 @@ def _add_reading_options(p, volume_help: str) -> None:
                         "the outputs are upright as viewers show the image)")
 
 
-def _voxel_spacing(text: str | None) -> tuple[float, float, float] | None:
-    """``--spacing dz,dy,dx`` as three floats > 0 (None when not given)."""
+def _spacing(text: str | None, n: int) -> tuple | None:
+    """``--spacing`` as ``n`` floats > 0: a volume's dz,dy,dx (3) or an image's dy,dx (2);
+    None when not given."""
     if text is None:
         return None
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         vals = ()
-    if len(vals) != 3 or not all(0 < v < float("inf") for v in vals):
-        raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {text!r}")
-    return vals
-
-
-def _pixel_spacing(text: str | None) -> tuple[float, float] | None:
-    """``--spacing dy,dx`` of a 2-D image as two floats > 0 (None when not given)."""
-    if text is None:
-        return None
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != 2 or not all(0 < v < float("inf") for v in vals):
-        raise CLIError(f"--spacing of a 2-D image takes two numbers > 0, dy,dx (a volume's, with --volume: "
+    if len(vals) != n or not all(0 < v < float("inf") for v in vals):
+        raise CLIError(f"--spacing takes three numbers > 0, dz,dy,dx: got {text!r}" if n == 3 else
+                       f"--spacing of a 2-D image takes two numbers > 0, dy,dx (a volume's, with --volume: "
                        f"dz,dy,dx): got {text!r}")
     return vals
 
@@ -211,7 +200,7 @@ def _cmd_segment(args) -> int:
         clustering = clustering.replace(compactness=args.compactness)
     except ValueError as exc:
         raise CLIError(f"--compactness: {exc}") from None
-    spacing = _voxel_spacing(args.spacing) if args.volume else _pixel_spacing(args.spacing)
+    spacing = _spacing(args.spacing, 3 if args.volume else 2)
     if not (args.sigma >= 0 and args.sigma < float("inf")):
         raise CLIError(f"--sigma must be a number >= 0, got {args.sigma:g}")
     if args.volume and (args.features or args.adapt or args.clustering):
@@ -407,7 +396,7 @@ def _train_volumes(args, files, output) -> int:
     if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
         raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
                        "docs/volumes.md)")
-    spacing = _voxel_spacing(args.spacing)
+    spacing = _spacing(args.spacing, 3)
     try:
         cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon,
                                 seed=args.seed, **({} if args.lr is None else {"lr": args.lr}))
