@@ -68,3 +68,23 @@ def test_tensors_and_pil_images_are_refused_with_what_to_pass():
         lnsnet.segment(torch.rand(3, 20, 20), 4)
     with pytest.raises(TypeError, match=r"np.asarray\(image\)"):
         lnsnet.segment(Image.new("RGB", (20, 20)), 4)
+
+
+def test_a_model_file_is_read_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    import os
+
+    from lnsnet import checkpoint
+
+    path = tmp_path / "m.pt"
+    checkpoint.save(path, lnsnet.load_model("bsds500"))
+    reads = []
+    real = checkpoint.load
+    monkeypatch.setattr(checkpoint, "load", lambda p, *a, **k: reads.append(p) or real(p, *a, **k))
+    im = _image()
+    a = lnsnet.segment(im, 12, model=str(path))
+    b = lnsnet.segment(im, 12, model=str(path))
+    assert np.array_equal(a, b) and np.array_equal(a, lnsnet.segment(im, 12)) and len(reads) == 1
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed: read again
+    lnsnet.segment(im, 12, model=str(path))
+    assert len(reads) == 2

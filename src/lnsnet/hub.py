@@ -134,7 +134,15 @@ def resolve_model(name_or_path: Union[str, Path, LNSNet, None], device=None) -> 
             f"no shipped model named {str(name)!r} (shipped: {', '.join(available_models()) or 'none'}; "
             f"baselines: {', '.join(BASELINE_MODELS)}) and no file at {path}"
         )
-    return checkpoint.model_from_payload(checkpoint.load(path)).eval().to(dev)
+    st = path.stat()  # a file read once while it is unchanged (it was read on every call)
+    return _load_file(str(path.resolve()), st.st_mtime_ns, st.st_size, str(dev))
+
+
+@lru_cache(maxsize=4)
+def _load_file(path: str, mtime_ns: int, size: int, device: str) -> LNSNet:
+    """A model file on ``device``, cached by its real path, modification time and size
+    (do not modify)."""
+    return checkpoint.model_from_payload(checkpoint.load(Path(path))).eval().to(device)
 
 
 def load_model(name_or_path: Union[str, Path, LNSNet, None] = None, device=None) -> LNSNet:
