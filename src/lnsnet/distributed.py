@@ -121,10 +121,11 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
         opts = SegmentOptions(**{**opts.__dict__, "device": "cuda"})
     threads = threads or 2
     ray = _init(address)
-    if num_gpus and ray.cluster_resources().get("GPU", 0) < num_gpus:  # an autoscaling cluster may add them
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if num_gpus and gpus < num_gpus:  # an autoscaling cluster may add them
         import sys
 
-        print(f"warning: --num-gpus {num_gpus:g}: the Ray cluster has {ray.cluster_resources().get('GPU', 0):g} GPU(s) "
+        print(f"warning: --num-gpus {num_gpus:g}: the Ray cluster has {gpus:g} GPU(s) "
               "now; the actors wait until GPU nodes join (an autoscaling cluster), or for ever", file=sys.stderr,
               flush=True)
     # one actor per `threads` CPUs, or one per GPU

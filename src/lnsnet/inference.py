@@ -32,6 +32,7 @@ def _as_a_pipeline_needs(fn):
     an ambient ``torch.autocast`` changed labels), float32 as torch's default dtype, and
     the numba kernels on no more threads than torch's
     (:class:`lnsnet.runtime.numba_follows_torch`)."""
+    import contextlib
     import functools
 
     @functools.wraps(fn)
@@ -45,10 +46,8 @@ def _as_a_pipeline_needs(fn):
         if dtype != torch.float32:
             torch.set_default_dtype(torch.float32)
         try:
-            with torch.autocast("cpu", enabled=False), numba_follows_torch():
-                if torch.cuda.is_available():
-                    with torch.autocast("cuda", enabled=False):
-                        return fn(*args, **kwargs)
+            cuda_off = torch.autocast("cuda", enabled=False) if torch.cuda.is_available() else contextlib.nullcontext()
+            with torch.autocast("cpu", enabled=False), cuda_off, numba_follows_torch():
                 return fn(*args, **kwargs)
         finally:
             if dtype != torch.float32:

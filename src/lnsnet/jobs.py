@@ -389,19 +389,16 @@ def _file_arguments(image) -> dict:
     the file declares was dropped when it was read, so these are four channels, e.g. four
     fluorescence stains or RGB + NIR) taken as they are (``convert2lab=False``); NaN or
     infinite pixels (a registered or ratio image's padding) left out by a ``mask``."""
-    import numpy as np
+    from .prepare import finite_pixels
 
     extra: dict = {}
     if image.ndim == 3 and image.shape[2] == 4:
         extra["convert2lab"] = False
-    if image.dtype.kind == "f":
-        finite = np.isfinite(image)
-        if image.ndim == 3:
-            finite = finite.all(axis=2)
-        if not finite.all():
-            if not finite.any():
-                raise ValueError("no pixel of the image is finite (all NaN or infinite): nothing to segment")
-            extra["mask"] = finite
+    finite = finite_pixels(image, -1 if image.ndim == 3 else None)
+    if finite is not None:
+        if not finite.any():
+            raise ValueError("no pixel of the image is finite (all NaN or infinite): nothing to segment")
+        extra["mask"] = finite
     return extra
 
 

@@ -222,6 +222,28 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
     raise ValueError(f"image must be HxW or HxWxC, got an array with {image.ndim} dimensions (shape {image.shape})")
 
 
+def finite_pixels(image, channel_axis=-1) -> np.ndarray | None:
+    """Where every channel of a float image is finite, as a mask (the pixels, or voxels,
+    with data: a registered or ratio image's NaN padding left out); None when the image is
+    not float or all of it is finite. The CLI and the napari widget segment with it."""
+    image = np.asarray(image)
+    if image.dtype.kind != "f":
+        return None
+    finite = np.isfinite(image)
+    if finite.all():
+        return None
+    return finite if channel_axis is None else finite.all(axis=channel_axis)
+
+
+def _check_finite(arr: np.ndarray, m, what: str, channel_axis, channels: bool) -> None:
+    """Refuse NaN or infinite values of a float ``arr`` (inside ``m``), saying how to mask
+    them out (``what``: "image" or "volume")."""
+    if arr.dtype.kind == "f" and not np.isfinite(arr[m] if m is not None else arr).all():
+        raise ValueError(f"{what} contains NaN or infinite values" + (" inside the mask" if m is not None else "")
+                         + f"; mask them out (mask=np.isfinite({what})"
+                         + (f".all(axis={channel_axis})" if channels else "") + ")")
+
+
 def _check_mask(mask, shape) -> np.ndarray:
     m = np.asarray(mask)
     if m.shape != shape:
@@ -325,10 +347,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     lab = c in (1, 3, 4) if convert2lab is None else bool(convert2lab)
     if c == 4 and lab:
         img = img[:, :, :3]
-    if img.dtype.kind == "f" and not np.isfinite(img[m] if m is not None else img).all():
-        raise ValueError("image contains NaN or infinite values" + (" inside the mask" if m is not None else "")
-                         + "; mask them out (mask=np.isfinite(image)"
-                         + (f".all(axis={channel_axis})" if c > 1 or np.ndim(image) == 3 else "") + ")")
+    _check_finite(img, m, "image", channel_axis, c > 1 or np.ndim(image) == 3)
     if defer and lab and m is None:
         raw = img if img.dtype in (np.uint8, np.uint16) else unit_range(img)
         py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))

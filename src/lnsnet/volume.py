@@ -510,14 +510,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     if min(vol.shape) < 1:
         raise ValueError(f"volume is empty: shape {volume.shape}")
     spacing3 = read_spacing(spacing, 3)
-    m = None
-    if mask is not None:
-        from .prepare import _check_mask
+    from .prepare import _check_finite, _check_mask
 
-        m = _check_mask(mask, vol.shape[:3])
-    if vol.dtype.kind == "f" and not np.isfinite(vol[m] if m is not None else vol).all():
-        raise ValueError("volume contains NaN or infinite values" + (" inside the mask" if m is not None else "")
-                         + "; mask them out (mask=np.isfinite(volume)" + (f".all(axis={channel_axis})" if vol.ndim == 4 else "") + ")")
+    m = None if mask is None else _check_mask(mask, vol.shape[:3])
+    _check_finite(vol, m, "volume", channel_axis, vol.ndim == 4)
     compactness = DEFAULTS["compactness"] if compactness is None else float(compactness)
     iters = DEFAULTS["max_num_iter"] if max_num_iter is None else int(max_num_iter)
     msf = DEFAULTS["min_size_factor"] if min_size_factor is None else float(min_size_factor)

@@ -55,12 +55,10 @@ def _volume_compactness() -> float | None:
 def _segment(job: Job, n_segments: int, clustering: str | None, compactness: float, boundaries: bool):
     """Runs in the worker thread: read the data, segment, place; returns what the GUI adds."""
     import lnsnet
+    from lnsnet.prepare import finite_pixels
 
     image = job.image()
-    mask = None
-    if np.issubdtype(np.asarray(image).dtype, np.floating) and not np.isfinite(image).all():
-        finite = np.isfinite(image)  # NaN / inf pixels (no data) left out: label 0 there
-        mask = finite if job.channel_axis is None else finite.all(axis=job.channel_axis)
+    mask = finite_pixels(image, job.channel_axis)  # NaN / inf pixels (no data) left out: label 0 there
     t0 = time.perf_counter()
     labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness, clustering=clustering,
                             spacing=job.spacing, channel_axis=job.channel_axis, convert2lab=job.convert2lab,
