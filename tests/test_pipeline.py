@@ -88,3 +88,48 @@ def test_a_model_file_is_read_once_while_it_is_unchanged(tmp_path, monkeypatch):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed: read again
     lnsnet.segment(im, 12, model=str(path))
     assert len(reads) == 2
+
+
+def _child_labels(i):  # runs in a pool's worker
+    im = _image() if i < 3 else None
+    if im is not None:
+        return lnsnet.segment(np.roll(im, 7 * i, axis=1), 12, clustering=("fast", "compact", "paper")[i])
+    vol = np.random.default_rng(1).random((10, 12, 14)).astype(np.float32)
+    return lnsnet.segment(vol, 20, channel_axis=None)
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork on this OS")
+def test_workers_forked_after_segmenting_give_the_parents_labels():
+    """Linux's default start method after the parent has run the kernels and the network (GNU
+    OpenMP started): the children crashed ("fork() called from a process already using GNU
+    OpenMP") or hung; now they run the kernels' serial twins and torch on one thread."""
+    import multiprocessing as mp
+
+    want = [_child_labels(i) for i in range(4)]  # the parent segments first
+    with mp.get_context("fork").Pool(2) as pool:
+        got = pool.map_async(_child_labels, range(4)).get(timeout=120)  # a hang fails, not blocks
+    for w, g in zip(want, got):
+        assert np.array_equal(w, g)
+
+
+def test_a_parallel_kernels_serial_twin_computes_the_same_under_its_own_name():
+    import numba
+
+    from lnsnet.runtime import parallel_kernel
+
+    @parallel_kernel(fastmath=False)
+    def cumulate(a, out):
+        for i in numba.prange(a.shape[0]):
+            s = 0.0
+            for j in range(a.shape[1]):
+                s += a[i, j] * (j + 1)
+            out[i] = s
+
+    a = np.arange(12.0).reshape(3, 4)
+    par, ser = np.empty(3), np.empty(3)
+    cumulate(a, par)
+    cumulate.serial(a, ser)
+    np.testing.assert_array_equal(par, [20.0, 60.0, 100.0])  # sum_j (4i + j)(j + 1)
+    np.testing.assert_array_equal(ser, par)
+    assert cumulate.signatures and not cumulate.serial.targetoptions.get("parallel")
+    assert cumulate.serial.py_func.__qualname__ == cumulate.py_func.__qualname__ + "_serial"

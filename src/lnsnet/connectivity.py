@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .runtime import parallel_kernel
+
 __all__ = ["components", "enforce_connectivity", "relabel_consecutive", "split_large", "find_root", "number_roots",
            "reassign_slivers", "reassign_slivers_torch", "SLIVER_MARGIN"]
 
@@ -96,7 +98,7 @@ def _sq(img, y, x, means, q):
     return d
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _reassign_slivers(lab, img, means, margin, out):
     h, w = lab.shape
     for y in nb.prange(h):

@@ -13,6 +13,8 @@ import numba as nb
 import numpy as np
 import torch
 
+from .runtime import parallel_kernel
+
 __all__ = ["encode", "encode_image", "gaussian_hw", "encode_torch", "encode_channels", "colour_scale_of", "sobel_contours", "canny_contours",
            "halfdisc_contours", "contour_prior"]
 
@@ -87,7 +89,7 @@ def _f_lut(t, cbrt_t):
     return _f(t)
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _lab_rows(rgb, out, m, white, sums, lin_t, cbrt_t):
     h, w = rgb.shape[0], rgb.shape[1]
     lut_in = np.empty(256, dtype=np.float32)  # the 256 values of 8-bit images, linearised once
@@ -153,7 +155,7 @@ def gaussian_hw(img: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.nda
     return img if out is None else out
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _blur_rows(src, dst, k, idx, c):
     # along axis 0: dst[y] = k[r] src[y] + sum over j = r..1 of (src[y - j] + src[y + j]) k[r - j]
     h, m = src.shape
@@ -176,7 +178,7 @@ def _blur_rows(src, dst, k, idx, c):
                 out[i] = np.float32(acc[i])
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _blur_cols(src, dst, k, idx, c):
     # along axis 1, each row padded by its reflection into a float64 buffer
     h, m = src.shape
@@ -209,7 +211,7 @@ def _blur_cols(src, dst, k, idx, c):
                 out[i] = np.float32(acc[i])
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _normalise(out, mean, scale, pos_scale, row_mean, col_mean):
     h, w = out.shape[1], out.shape[2]
     for y in nb.prange(h):

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
+           "parallel_kernel",
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
@@ -93,6 +94,94 @@ def set_threads(n: int) -> tuple:
     return before
 
 
+# ------------------------------------------------------------------------ forked children
+# GNU OpenMP, the runtime of numba's "omp" threading layer and of torch's CPU threads, cannot
+# run in a process forked after it started: numba terminates such a child ("fork() called
+# from a process already using GNU OpenMP"), torch hangs it. Linux forks by default (a
+# multiprocessing.Pool, a DataLoader's workers), so a parent that has segmented would hand
+# its workers a crash or a hang. In a child forked after lnsnet ran, the kernels run their
+# serial twins (compiled on first use there, then cached on disk) and torch one thread, as
+# a DataLoader's workers do: the same labels up to float rounding at near-ties.
+_USED = False        # this process has run lnsnet's parallel kernels or its network
+_SERIAL = False      # a child forked after that, where the parallel layer cannot run
+
+
+def _layer_forksafe() -> bool:
+    """Whether numba's threading layer in this process survives a fork (True when it
+    never started)."""
+    par = sys.modules.get("numba.np.ufunc.parallel")
+    if par is None or not getattr(par, "_is_initialized", False):
+        return True
+    try:
+        import numba
+
+        return numba.threading_layer() != "omp"
+    except Exception:  # numba's internals changed: assume the worst
+        return False
+
+
+def _after_fork_in_child() -> None:
+    global _SERIAL
+    if not _USED:
+        return
+    _SERIAL = _SERIAL or not _layer_forksafe()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class parallel_kernel:
+    """``numba.njit(parallel=True, **options)`` of ``fn``, and its serial twin for a child
+    forked from a process whose OpenMP runtime ran (see above). Use as a decorator:
+    ``@parallel_kernel(cache=True)``. ``signatures`` and ``py_func`` are the parallel
+    kernel's."""
+
+    def __init__(self, **options):
+        self._options = options
+        self.parallel = self._serial = None
+
+    def __call__(self, *args):
+        if self.parallel is None:  # decorating
+            import functools
+
+            import numba
+
+            (fn,) = args
+            self.py_func = fn
+            self.parallel = numba.njit(parallel=True, **self._options)(fn)
+            functools.update_wrapper(self, fn)
+            return self
+        global _USED
+        if _SERIAL:
+            return self.serial(*args)
+        _USED = True
+        return self.parallel(*args)
+
+    @property
+    def signatures(self):
+        return self.parallel.signatures
+
+    @property
+    def serial(self):
+        """The kernel compiled without ``parallel`` (``prange`` as ``range``), under its own
+        name so that numba's disk cache keeps the two apart."""
+        if self._serial is None:
+            import types
+
+            import numba
+
+            fn = self.py_func
+            twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+            twin.__qualname__ = fn.__qualname__ + "_serial"
+            twin.__module__ = fn.__module__
+            self._serial = numba.njit(parallel=False, **self._options)(twin)
+        return self._serial
+
+
 class numba_follows_torch:
     """Within it, the numba kernels use at most torch's thread count in the calling thread
     (a DataLoader worker's torch runs 1 thread: the kernels ran 2 there, and a pool of
@@ -102,6 +191,8 @@ class numba_follows_torch:
         import numba
         import torch
 
+        global _USED
+        _USED = True  # the network runs on torch's threads inside
         self.before = numba.get_num_threads()
         want = max(1, min(self.before, torch.get_num_threads()))
         if want != self.before:
@@ -165,8 +256,11 @@ def _kernels(modules=KERNEL_MODULES) -> list:
     inlined into others)."""
     from numba.core.registry import CPUDispatcher
 
-    return [k for name in modules for k in vars(importlib.import_module(name)).values()
-            if isinstance(k, CPUDispatcher) and k.__module__ == name
+    found = [k.parallel if isinstance(k, parallel_kernel) else k
+             for name in modules for k in vars(importlib.import_module(name)).values()
+             if isinstance(k, (CPUDispatcher, parallel_kernel)) and k.__module__ == name]
+    return [k for k in found
+            if isinstance(k, CPUDispatcher)
             and k.targetoptions.get("inline", "never") == "never"]
 
 

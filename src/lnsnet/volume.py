@@ -36,6 +36,7 @@ import numpy as np
 
 from .connectivity import find_root
 from .prepare import read_spacing
+from .runtime import parallel_kernel
 
 
 __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivity_3d"]
@@ -107,7 +108,7 @@ def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return out
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _edge_strength3(f, g):
     z, y, x, c = f.shape
     for i in nb.prange(z):
@@ -165,7 +166,7 @@ def edge_weights_3d(f: np.ndarray, edge_scale: float) -> np.ndarray:
     return np.exp(w, out=w)
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, labels):
     """Each valid voxel -> the nearest seed among those of its grid cell and the 26
     around it (seed ``(a, b, c)`` is number ``(a * ny + b) * nx + c``)."""

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..runtime import parallel_kernel
+
 __all__ = ["local_assign", "padded_channels", "interleave", "seed_tables", "seed_sums", "potts_sweep",
            "contrast_weights", "feature_stats", "edge_strength", "pair_steps", "median"]
 
@@ -46,7 +48,7 @@ def padded_channels(c: int) -> int:
     return c if c <= 8 else -(-c // _LANES) * _LANES
 
 
-@nb.njit(parallel=True, **_fast)
+@parallel_kernel(**_fast)
 def _local_assign(zt, table, pr, pc, cols, ptable, wmap, spatial, y0, win, out, best_out, dist_out, keep_all, sy, sx):
     # channels last (a pixel's C features contiguous); the candidate seeds of a run of
     # pixels in one cell are copied once into a small contiguous block (padded with
@@ -211,7 +213,7 @@ def local_assign(z, seed_feats, rows, cols, pr, pc, seed_pos=None, weight=0.0, y
     return ret if len(ret) > 1 else out
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _interleave(z, extra, e_n, out):
     c_n, h, w = z.shape
     p = out.shape[2]
@@ -248,7 +250,7 @@ def interleave(z, extra, out):
 
 
 # --------------------------------------------------------------------------- refinement
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _seed_sums(zt, lab, y0, fsum, psum, cnt, n_chunks):
     # rows in n_chunks chunks summed in parallel, each into its own partial sums
     h, w, c_n = zt.shape
@@ -300,7 +302,7 @@ def seed_sums(z, labels, n_seeds, y0=0, sums=None, channels_last=False):
     return sums
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour, dirty, tracked):
     # with ``tracked``, only pixels whose flag in ``dirty`` is set are looked at; a pixel that
     # changes sets its 4 neighbours' flags (of the other colour: no two threads write a
@@ -379,7 +381,7 @@ def _potts_sweep(dists, lab, wright, wdown, pr, pc, cols, win, y0, lam, colour, 
                         dirty[y, x + 1] = 1
 
 
-@nb.njit(parallel=True, **_fast)
+@parallel_kernel(**_fast)
 def _contrast_weights(image, zt, a2, prev, has_prev, y0, beta, right, down):
     # image (c, H, W) whole; zt (h, W, F) its rows y0 .. y0 + h; right / down (H, W) whole;
     # a2 (F,) (zeros for padding channels: whole vectors, the sums over f reassociated)
@@ -464,7 +466,7 @@ def contrast_weights(image, beta, zt=None, a2=None, *, y0=0, prev=None, out=None
     return right, down
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _feature_stats(zt, prev, has_prev, s1, s2, dsq):
     # per-row partial sums in parallel, then added row by row in image order: the sums of
     # an image taken in bands equal those taken in one piece bit for bit (each vertical
@@ -520,7 +522,7 @@ def feature_stats(zt, prev=None, sums=None, channels=None):
     return sums
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _pair_steps(image, rows):
     # per-row partial sums (the pairs to the right and down) in float64, added in row order
     c_n, h, w = image.shape
@@ -549,7 +551,7 @@ def pair_steps(image) -> tuple[float, int]:
     return float(_pair_steps(image, np.empty(h))), (h - 1) * w + h * (w - 1)
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _edge_strength(image, g):
     # per row: the squared steps to the right, to the row above and to the row below, each
     # summed over the channels in channel order (as a pixel-by-pixel loop would), then the
@@ -645,7 +647,7 @@ def median(values) -> float:
     return float(np.mean(mid))  # np.median's mean of the two middle values, in float32
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _all_nonneg(a):
     bad = 0
     for i in nb.prange(a.shape[0]):
@@ -654,7 +656,7 @@ def _all_nonneg(a):
     return bad == 0
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _top16_histogram(bits, nchunk):
     n = bits.shape[0]
     hs = np.zeros((nchunk, 65536), dtype=np.int64)

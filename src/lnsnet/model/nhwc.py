@@ -22,12 +22,14 @@ import numba as nb
 import numpy as np
 import torch
 
+from ..runtime import parallel_kernel
+
 __all__ = ["moments", "norm_relu_pad"]
 
 _jit = dict(cache=True, nogil=True)
 
 
-@nb.njit(parallel=True, **_jit, fastmath={"reassoc", "nsz"})
+@parallel_kernel(**_jit, fastmath={"reassoc", "nsz"})
 def _row_moments(h, s1, s2):
     # h (B, H, W, C); s1, s2 (B, H, C) float64: each row's sums, added up by the caller
     b_n, h_n, w_n, c_n = h.shape
@@ -46,7 +48,7 @@ def _row_moments(h, s1, s2):
             s2[b, y, c] = a2[c]
 
 
-@nb.njit(parallel=True, **_jit)
+@parallel_kernel(**_jit)
 def _affine_relu_pad(src, scale, shift, extra, out, top, left):
     # out[b, yo, xo] = ReLU(src * scale + shift) then extra, at the source pixel clamped
     # into the image (replicate padding); the product and the sum rounded as torch does
