@@ -195,6 +195,21 @@ def test_train_resume_of_a_damaged_checkpoint_is_not_called_new(tmp_path, capsys
     assert "no checkpoint" not in capsys.readouterr().err
 
 
+def test_train_refuses_contradicting_flags_and_a_folder_as_output(tmp_path, capsys):
+    files = _two_images(tmp_path)
+    common = ["--iterations", "1", "--feature-iterations", "1", "--contour-iterations", "1", "-k", "6", "--threads", "1"]
+    out = tmp_path / "m.pt"
+    for extra, said in ((["--resume", "--overwrite"], "pass one of them"), (["--resume", "--init", "bsds500"], "pass one"),
+                        ([], None)):
+        target = out if said else tmp_path / "models"
+        (tmp_path / "models").mkdir(exist_ok=True)
+        assert main(["train", str(files[0]), "-o", str(target), *extra, *common]) == 2
+        err = capsys.readouterr().err
+        assert (said or "is a folder") in err
+    assert main(["train", str(files[0]), "-o", str(tmp_path / "new") + "/", *common]) == 2
+    assert "is a folder" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
 def test_volume_training_refuses_bad_values_by_their_flags(tmp_path, capsys):
     v = tmp_path / "v.npy"
     np.save(v, np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))

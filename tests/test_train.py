@@ -191,3 +191,75 @@ def test_resume_with_other_options_names_what_differs(tmp_path):
     with pytest.warns(UserWarning, match=r"lr=0\.001 \(not 0\.0002\)"):
         train_stream(_images(2), out, config=TrainConfig(**FAST, lr=2e-4), progress=False, resume=True)
     assert checkpoint.load(out)["train_config"]["lr"] == 1e-3  # the stored options are the ones used
+
+
+def _named(names):
+    return [(n, blocks_image(40, 56, seed=i)) for i, n in enumerate(names)]
+
+
+def test_resume_refuses_a_changed_stream_and_trains_images_added_after(tmp_path):
+    out, cfg = tmp_path / "m.pt", TrainConfig(**FAST)
+    train_stream(_named("ab"), out, config=cfg, progress=False)
+    with pytest.raises(ValueError, match="image 1 of the stream was 'a', now 'x'"):
+        train_stream([("x", blocks_image())] + _named("ab"), out, config=cfg, progress=False, resume=True)
+    train_stream(_named("abc"), out, config=cfg, progress=False, resume=True)
+    assert [r["name"] for r in checkpoint.load(out)["history"]] == ["a", "b", "c"]
+
+
+def test_an_interruption_saves_the_state_after_the_last_whole_image(tmp_path, monkeypatch):
+    import lnsnet.train as tr
+
+    cfg = TrainConfig(**FAST)
+    want = train_stream(_named("abc"), tmp_path / "two.pt", config=cfg, progress=False, max_images=2)
+    real, calls = tr.train_image, []
+
+    def third_interrupted(*a, **k):  # the third image half done (its steps taken), then Ctrl-C
+        calls.append(1)
+        out = real(*a, **k)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(tr, "train_image", third_interrupted)
+    out = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_stream(_named("abc"), out, config=cfg, progress=False, checkpoint_every=10)
+    payload = checkpoint.load(out)
+    assert payload["position"] == 2 and [r["name"] for r in payload["history"]] == ["a", "b"]
+    got = checkpoint.model_from_payload(payload).state_dict()
+    for k, v in want.state_dict().items():
+        assert torch.equal(v, got[k]), k
+
+
+def test_a_stream_of_bad_images_writes_no_model(tmp_path):
+    out = tmp_path / "m.pt"
+    with pytest.raises(ValueError, match="no image could be trained"):
+        train_stream([("a", np.zeros((4, 5, 2))), ("b", "not an image")], out, config=TrainConfig(**FAST),
+                     progress=False, on_skip=lambda n, r: None)
+    assert not out.exists()
+    with pytest.raises(ValueError, match="is a folder"):
+        train_stream(_named("a"), tmp_path, config=TrainConfig(**FAST), progress=False)
+
+
+def test_resume_drops_log_records_past_the_checkpoint(tmp_path):
+    out, log, cfg = tmp_path / "m.pt", tmp_path / "l.jsonl", TrainConfig(**FAST)
+    train_stream(_named("abc"), out, config=cfg, progress=False, max_images=2, log=log)
+    with open(log, "a") as fh:  # what a run killed after the third image, before its checkpoint, left
+        fh.write('{"index": 2, "name": "c", "loss": 1.0}\n{"index": 3, "na')
+    train_stream(_named("abc"), out, config=cfg, progress=False, resume=True, log=log)
+    import json
+
+    assert [json.loads(l)["index"] for l in log.read_text().splitlines()] == [0, 1, 2]
+
+
+def test_a_missing_entry_of_a_list_file_is_skipped_and_named(tmp_path):
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray((blocks_image(seed=i) * 255).astype(np.uint8)).save(tmp_path / f"im{i}.png")
+    (tmp_path / "list.txt").write_text("im0.png\ngone.png\nim1.png\n")
+    skipped = []
+    train_stream(expand_sources([tmp_path / "list.txt"]), tmp_path / "m.pt", config=TrainConfig(**FAST),
+                 progress=False, on_skip=lambda n, r: skipped.append(n))
+    history = checkpoint.load(tmp_path / "m.pt")["history"]
+    assert skipped == ["gone"] and [("skipped" in r) for r in history] == [False, True, False]

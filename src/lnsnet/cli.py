@@ -310,8 +310,15 @@ def _cmd_train(args) -> int:
     from .io import pixel_limit
     from .train import TrainConfig
 
-    files = _input_files(args, volumes=args.volume)
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues the checkpoint in --output, --overwrite starts it again: pass one of them")
+    if args.resume and args.init:
+        raise CLIError("--init starts a new run from a model; --resume continues the checkpoint's own model: pass one "
+                       "of them")
     output = Path(args.output)
+    if args.output.endswith(("/", os.sep)) or output.is_dir():
+        raise CLIError(f"-o {args.output} is a folder: the model is one file (e.g. -o {output / 'model.pt'})")
+    files = _input_files(args, volumes=args.volume)
     _writable_dir(output.parent if str(output.parent) else Path("."))
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")

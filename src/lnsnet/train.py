@@ -15,6 +15,8 @@ import copy
 import json
 import math
 import numbers
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -193,7 +195,14 @@ def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientat
         source = [source]
     for i, item in enumerate(source):
         if isinstance(item, (str, Path)):
-            for p in expand_sources([item]):
+            try:
+                paths = expand_sources([item])
+            except FileNotFoundError as exc:  # a listed file that is gone: skipped as an unreadable one
+                if errors != "yield":
+                    raise
+                yield Path(item).stem, exc
+                continue
+            for p in paths:
                 try:
                     image = read_image(p, max_pixels=max_pixels, orientation=orientation)
                 except (ValueError, OSError) as exc:
@@ -346,6 +355,22 @@ def new_model(seed: int, model_config: ModelConfig | None = None) -> LNSNet:
     return LNSNet(model_config, generator=g)
 
 
+def _truncate_log(log: Path, position: int) -> None:
+    """Drop the records of images at or past ``position`` from a JSON-lines training log
+    (they were written after the checkpoint a resumed run continues, and are trained again)."""
+    keep = []
+    for line in log.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the crash
+        if int(rec.get("index", -1)) < position:
+            keep.append(line)
+    tmp = log.with_name(log.name + ".tmp")
+    tmp.write_text("".join(l + "\n" for l in keep))
+    os.replace(tmp, log)
+
+
 def train_stream(
     source: Source,
     output: Union[str, Path],
@@ -392,6 +417,8 @@ def train_stream(
     -------
     The trained :class:`LNSNet` (also saved to ``output``).
     """
+    if str(output).endswith(("/", os.sep)) or Path(output).is_dir():
+        raise ValueError(f"output {output} is a folder: the model is one file (e.g. {Path(output) / 'model.pt'})")
     output = Path(output)
     device = as_device(device)
     if checkpoint_every < 1:
@@ -415,6 +442,8 @@ def train_stream(
         contour_state = payload.get("contour_optimizer")
         position = int(payload.get("position", 0))
         history = list(payload.get("history", []))
+        if log is not None and Path(log).is_file():  # records past the checkpoint are trained again: drop them
+            _truncate_log(Path(log), position)
     config = config or TrainConfig()
     if model is None:
         model = new_model(config.seed, model_config)
@@ -463,60 +492,93 @@ def train_stream(
         ):
             try:
                 total = len(expand_sources([source] if isinstance(source, (str, Path)) else source))
-            except (OSError, ValueError):
-                total = None
+            except (OSError, ValueError):  # a listed file that is gone: it is skipped in its turn
+                pass
         bar = tqdm(total=total, initial=position, unit="img", desc="lnsnet train", dynamic_ncols=True)
 
     done = 0
     if on_skip is None:
         def on_skip(name, reason):
             warnings.warn(f"skipped image {name}: {reason}", stacklevel=3)
-    for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
-                                                  errors="yield")):
-        if i < position:
-            continue
-        if max_images is not None and done >= max_images:
-            break
-        try:
-            if isinstance(image, Exception):
-                raise image
-            rgb = to_float_rgb(image)
-        except (ValueError, TypeError, OSError) as exc:
+    seen = {int(r["index"]): r.get("name") for r in history if "index" in r}
+    resumed_from = position
+
+    def boundary():  # the state after the last whole image, which an interruption saves
+        return (position, copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+                None if head_opt is None else copy.deepcopy(head_opt.state_dict()), len(history))
+
+    last = boundary()
+    try:
+        for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
+                                                      errors="yield")):
+            if i < position:
+                if seen.get(i, name) != name:
+                    raise ValueError(
+                        f"the images changed since the checkpoint {output}: image {i + 1} of the stream was "
+                        f"{seen[i]!r}, now {name!r}. --resume continues the same images in the same order (new "
+                        f"ones after them); to train the model on other images, start a run from it: "
+                        f"--init {output} -o NEW.pt")
+                continue
+            if max_images is not None and done >= max_images:
+                break
+            try:
+                if isinstance(image, Exception):
+                    raise image
+                rgb = to_float_rgb(image)
+            except (ValueError, TypeError, OSError) as exc:
+                position = i + 1
+                history.append({"index": i, "name": name, "skipped": str(exc)})
+                if log is not None:
+                    with open(log, "a") as fh:
+                        fh.write(json.dumps(history[-1]) + "\n")
+                on_skip(name, str(exc))
+                if bar is not None:
+                    bar.update(1)
+                last = boundary()
+                continue
+            rng = np.random.default_rng([config.seed, i])
+            k = int(rng.choice(config.n_segments))
+            b = None if config.contours_only else _contours(config, name, rgb, boundaries)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(i)
+            t0 = time.perf_counter()
+            stats = {} if config.contours_only else train_image(model, optimizer, rgb, b, k, config, device,
+                                                                 sample_seed=config.seed * 1000003 + i)
+            if head_opt is not None:
+                stats.update(train_contours(model.contour_head, head_opt, rgb, config, rng, device))
+            stats["seconds"] = time.perf_counter() - t0
             position = i + 1
-            history.append({"index": i, "name": name, "skipped": str(exc)})
+            done += 1
+            rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), "lr": optimizer.param_groups[0]["lr"],
+                   **{k2: round(v, 6) for k2, v in stats.items()}}
+            history.append(rec)
             if log is not None:
                 with open(log, "a") as fh:
-                    fh.write(json.dumps(history[-1]) + "\n")
-            on_skip(name, str(exc))
+                    fh.write(json.dumps(rec) + "\n")
             if bar is not None:
                 bar.update(1)
-            continue
-        rng = np.random.default_rng([config.seed, i])
-        k = int(rng.choice(config.n_segments))
-        b = None if config.contours_only else _contours(config, name, rgb, boundaries)
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr_at(i)
-        t0 = time.perf_counter()
-        stats = {} if config.contours_only else train_image(model, optimizer, rgb, b, k, config, device,
-                                                             sample_seed=config.seed * 1000003 + i)
-        if head_opt is not None:
-            stats.update(train_contours(model.contour_head, head_opt, rgb, config, rng, device))
-        stats["seconds"] = time.perf_counter() - t0
-        position = i + 1
-        done += 1
-        rec = {"index": i, "name": name, "size": list(rgb.shape[:2]), "lr": optimizer.param_groups[0]["lr"],
-               **{k2: round(v, 6) for k2, v in stats.items()}}
-        history.append(rec)
-        if log is not None:
-            with open(log, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+                bar.set_postfix({key: f"{stats[key]:.4f}" for key in ("loss", "contour_loss") if key in stats})
+            last = boundary()
+            if position % checkpoint_every == 0:
+                save()
+    except KeyboardInterrupt:  # keep every whole image: the state after the last one, saved
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix({key: f"{stats[key]:.4f}" for key in ("loss", "contour_loss") if key in stats})
-        if position % checkpoint_every == 0:
+            bar.close()
+        position = last[0]
+        model.load_state_dict(last[1])
+        optimizer.load_state_dict(last[2])
+        if head_opt is not None:
+            head_opt.load_state_dict(last[3])
+        del history[last[4]:]
+        if position > resumed_from:
             save()
+            print(f"interrupted: {output} holds the {position} image(s) passed so far; --resume continues",
+                  file=sys.stderr)
+        raise
     if bar is not None:
         bar.close()
+    if not any("skipped" not in r for r in history) and not (output.is_file() and resumed_from):
+        raise ValueError("no image could be trained (every one was skipped: see above); no model written")
     save()
     model.eval()
     return model
