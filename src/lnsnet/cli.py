@@ -534,8 +534,8 @@ def _benchmark_arguments(b) -> None:
     from .eval.methods import known_methods
 
     b.add_argument("--dataset", default="bsds500",
-                   help="'bsds500' (default) or a folder with images/ and labels/ "
-                        "(label maps) or masks/ (binary masks)")
+                   help="'bsds500' (default) or a folder with images/ and labels/ (label maps of the "
+                        "same stems: .png, .tif, .npy or .mat) or masks/ (binary masks); README, 'Evaluation'")
     b.add_argument("--split", default="test", help="BSDS500 split: train, val or test "
                                                    "(default test)")
     b.add_argument("--root", default=None,

@@ -466,3 +466,57 @@ def test_rows_of_another_clustering_version_are_not_mixed_in(dataset, tmp_path, 
                   redo="lnsnet")
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["settings"]["clustering_version"] == lnsnet.cluster.CLUSTERING_VERSION
+
+
+def test_a_rerun_recomputes_the_rows_of_an_edited_label_file(tmp_path):
+    import os
+
+    data = _make_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    run_benchmark(str(data), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
+    before = {r["image"]: r for r in _rows(out / "rows.csv")}
+    lab = np.load(data / "labels" / "img1.npy")
+    np.save(data / "labels" / "img1.npy", lab[:1])  # one annotation left of two
+    st = os.stat(data / "labels" / "img1.npy")
+    os.utime(data / "labels" / "img1.npy", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.warns(UserWarning, match="1 image"):
+        run_benchmark(str(data), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
+    after = {r["image"]: r for r in _rows(out / "rows.csv")}
+    assert after["img1"]["n_annotations"] == "1" != before["img1"]["n_annotations"]
+    assert after["img0"] == before["img0"]  # the others reused
+    assert json.loads((out / "meta.json").read_text())["rows_computed"] == 1
+
+
+def test_folder_dataset_options_a_user_passes(tmp_path):
+    import tifffile
+
+    data = _make_dataset(tmp_path / "data", n=2)
+    lab = np.load(data / "labels" / "img0.npy")[0]
+    (data / "labels" / "img0.npy").unlink()
+    tifffile.imwrite(data / "labels" / "img0.tif", lab.astype(np.uint16))  # cellpose's masks
+    (tmp_path / "list.txt").write_text("img0.png\nimg1\n")
+    out = tmp_path / "out"
+    run_benchmark(str(data), methods="slic", ks=[10], out_dir=out, workers=0, progress=False,
+                  images_list=str(tmp_path / "list.txt"))
+    assert sorted(r["image"] for r in _rows(out / "rows.csv")) == ["img0", "img1"]
+    with pytest.raises(ValueError, match="--split"):
+        run_benchmark(str(data), methods="slic", ks=[10], out_dir=tmp_path / "o2", workers=0, progress=False,
+                      split="val")
+
+
+def test_images_of_more_than_8_bits_keep_their_contrast(tmp_path):
+    import tifffile
+
+    import lnsnet.eval.datasets as dsets
+    from lnsnet.eval.datasets import read_rgb8
+
+    dim = np.tile(np.arange(100, 900, dtype=np.uint16), (4, 1))  # a dim 12-bit gradient: 100..899
+    tifffile.imwrite(tmp_path / "dim.tif", dim)
+    dsets._STRETCHED = False
+    with pytest.warns(UserWarning, match="stretched"):
+        rgb = read_rgb8(tmp_path / "dim.tif")
+    assert rgb.dtype == np.uint8 and rgb.shape == (4, 800, 3)
+    assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255 and len(np.unique(rgb)) == 256  # was 0..3 (v // 257)
+    np.testing.assert_array_equal(rgb[0, :, 0], np.round((np.arange(800) * 255 / 799)).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "small.tif", (dim // 4).astype(np.uint16))  # values 25..224 fit 8 bits: as they are
+    assert read_rgb8(tmp_path / "small.tif")[0, 0, 0] == 25

@@ -49,6 +49,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -213,9 +214,15 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
         raise ValueError(
             f"dataset folder {folder} has both labels/ and masks/; keep one"
         )
+    if split not in (None, "test"):
+        raise ValueError(f"split {split!r} (--split) chooses a part of BSDS500; a folder dataset is used whole "
+                         "(choose its images with --images-list)")
     names = None
     if images_list is not None:
+        from .datasets import IMAGE_EXTENSIONS
+
         names = [line.strip() for line in Path(images_list).read_text().splitlines() if line.strip()]
+        names = [Path(n).stem if Path(n).suffix.lower() in IMAGE_EXTENSIONS else n for n in names]
         if not names:
             raise ValueError(f"images list {images_list} names no image")
     if labels.is_dir():
@@ -572,6 +579,16 @@ def run_benchmark(
     existing = _read_rows(rows_path)
     if redo:
         existing = _drop_rows(rows_path, existing, set(redo))
+    files = _file_signatures(ds)
+    changed = _changed_files(meta_path, files)
+    if changed and existing:  # an image or its labels edited since the rows were made: made again
+        keep = [row for row in existing if row["image"] not in changed]
+        if len(keep) != len(existing):
+            warnings.warn(f"{len(changed)} image(s) or their labels changed since the last run in {out} (e.g. "
+                          f"{sorted(changed)[0]}): their rows are computed again", stacklevel=2)
+            _write_rows(rows_path, keep)
+            existing = keep
+    settings_files = files  # kept in meta.json (not a setting: images may be added between runs)
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
@@ -581,6 +598,7 @@ def run_benchmark(
         "settings": settings,
         "command": sys.argv if sys.argv and sys.argv[0] else None,
         "previous_runs": _previous_runs(meta_path),
+        "files": {**_old_files(meta_path), **settings_files},
     }
     atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
 
@@ -626,12 +644,44 @@ def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str]) -> list[dic
     """Rewrite ``rows.csv`` (atomically) without the rows of ``methods``; return the rest."""
     keep = [row for row in rows if row["method"] not in methods]
     if len(keep) != len(rows):
-        buf = io.StringIO(newline="")
-        writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS)
-        writer.writeheader()
-        writer.writerows(keep)
-        atomic_write(rows_path, buf.getvalue())
+        _write_rows(rows_path, keep)
     return keep
+
+
+def _write_rows(rows_path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(rows_path, buf.getvalue())
+
+
+def _file_signatures(ds) -> dict:
+    """``{image name: [image size, image mtime_ns, labels size, labels mtime_ns]}`` of a
+    dataset read from files (empty for a sequence of samples)."""
+    out = {}
+    for item in getattr(ds, "_items", ()):
+        name, *paths = item
+        try:
+            out[name] = [v for p in paths for st in [Path(p).stat()] for v in (st.st_size, st.st_mtime_ns)]
+        except OSError:
+            continue
+    return out
+
+
+def _old_files(meta_path: Path) -> dict:
+    try:
+        old = json.loads(meta_path.read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def _changed_files(meta_path: Path, files: dict) -> set:
+    """The images whose image or label file differs from the signature the last run in
+    the folder recorded (none recorded: unchanged)."""
+    old = _old_files(meta_path)
+    return {name for name, sig in files.items() if name in old and list(old[name]) != list(sig)}
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,

@@ -11,6 +11,7 @@ raises an error whose message names the file.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ SPLITS = ("train", "val", "test")
 #: Image file extensions the folder dataset picks up (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm")
 #: Label file extensions of the folder dataset, in the order they are looked for.
-LABEL_EXTENSIONS = (".npy", ".png", ".mat")
+LABEL_EXTENSIONS = (".npy", ".png", ".tif", ".tiff", ".mat")
 
 
 @dataclass(frozen=True)
@@ -69,25 +70,38 @@ class Sample:
 
 # ------------------------------------------------------------------------------ readers
 
+_STRETCHED = False  # read_rgb8 has said it stretches images that are not 8-bit
+
 
 def read_rgb8(path) -> np.ndarray:
     """An image file as an ``(H, W, 3)`` uint8 RGB array, the input every benchmark
     method takes: decoded by :func:`lnsnet.io.decode_image` as stored (no EXIF
     orientation applied, as the label maps beside it are read), then gray repeated over three
-    channels, alpha dropped, 16-bit scaled to 8 bits (``v // 257``; 32-bit integer images
-    whose values all fit 8 bits kept as they are, others as 16-bit), float images taken to lie in [0, 1]
-    (``v * 255`` rounded, clipped).
+    channels, alpha dropped; integer images whose values all fit 8 bits kept as they are,
+    float images in [0, 1] times 255 (rounded); any other image (16-bit, 32-bit, floats
+    outside [0, 1]) stretched from its own minimum and maximum to 0..255, with a warning
+    once per process: a dim 12-bit microscopy image keeps its contrast (``v // 257`` left it
+    a few gray levels, and every method saw those).
 
     Raises ``FileNotFoundError`` if the file does not exist, ``ValueError`` naming the
     file when it cannot be decoded.
     """
     arr = decode_image(path, orientation=False)
-    if arr.dtype.kind in "iu" and arr.dtype != np.uint8 and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255:
-        arr = arr.astype(np.uint8)
-    elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
-        arr = np.clip(arr.astype(np.int64) // 257, 0, 255).astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        arr = np.clip(np.nan_to_num(arr.astype(np.float64)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if arr.dtype != np.uint8:
+        v = np.nan_to_num(arr.astype(np.float64))
+        lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+        if arr.dtype.kind in "iub" and lo >= 0 and hi <= 255:
+            arr = v.astype(np.uint8)
+        elif arr.dtype.kind == "f" and lo >= 0 and hi <= 1:
+            arr = np.clip(v * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        else:
+            global _STRETCHED
+            if not _STRETCHED:
+                _STRETCHED = True
+                warnings.warn(f"{path}: a {arr.dtype} image (values {lo:g}..{hi:g}) is stretched from its own range "
+                              "to 8 bits for every method (the benchmark's methods take 8-bit RGB); so are other "
+                              "images like it", stacklevel=2)
+            arr = np.clip((v - lo) * (255.0 / (hi - lo) if hi > lo else 0.0) + 0.5, 0, 255).astype(np.uint8)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     return np.ascontiguousarray(arr[..., :3])
@@ -154,7 +168,7 @@ def read_bsds500_ground_truth(path) -> list[np.ndarray]:
 
 
 def read_label_file(path, kind: str = "labels", ignore: int | None = None) -> list[np.ndarray]:
-    """Read ground-truth label maps from a ``.npy``, ``.png`` or BSDS-style ``.mat`` file.
+    """Read ground-truth label maps from a ``.npy``, ``.png``, ``.tif`` or BSDS-style ``.mat`` file.
 
     Parameters
     ----------
@@ -162,6 +176,7 @@ def read_label_file(path, kind: str = "labels", ignore: int | None = None) -> li
         ``.npy``: an integer or bool array of shape ``(H, W)`` (one annotation) or
         ``(A, H, W)`` (``A`` annotations). ``.png``: gray, 16-bit or palette values are the
         labels; in an RGB(A) PNG every distinct colour is one label (alpha ignored).
+        ``.tif``/``.tiff``: one integer plane (cellpose's and StarDist's label masks).
         ``.mat``: as :func:`read_bsds500_ground_truth`.
     kind : {"labels", "masks"}
         ``"labels"``: the values are region labels. ``"masks"``: each annotation is a
@@ -217,6 +232,17 @@ def read_label_file(path, kind: str = "labels", ignore: int | None = None) -> li
             raise ValueError(f"{path}: label map is empty (shape {arr.shape})")
     elif ext == ".png":
         maps = [_read_png_labels(path)]
+    elif ext in (".tif", ".tiff"):  # cellpose's and StarDist's masks: one integer plane
+        import tifffile
+
+        try:
+            arr = np.squeeze(tifffile.imread(path))
+        except Exception as exc:
+            raise ValueError(f"cannot read TIFF label file {path}: {exc}") from exc
+        if arr.ndim != 2 or (arr.dtype != bool and not np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"{path}: a TIFF label map must be one integer plane, got shape {arr.shape}, "
+                             f"dtype {arr.dtype}")
+        maps = [arr]
     else:
         raise ValueError(
             f"unsupported label file {path}: extension must be one of {LABEL_EXTENSIONS}"
@@ -334,7 +360,8 @@ def resolve_bsds500_root(root=None) -> Path:
         env = os.environ.get(BSDS500_ENV)
         if not env:
             raise FileNotFoundError(
-                "BSDS500 location unknown: pass root=... (the folder that holds images/ and "
+                "BSDS500 location unknown: pass root=... (on the command line --root DIR; --dataset FOLDER for your own "
+                "images and labels), the folder that holds images/ and "
                 f"groundTruth/) or set the environment variable {BSDS500_ENV}, e.g. "
                 f"`export {BSDS500_ENV}=/data/BSR/BSDS500/data`"
             )
