@@ -535,3 +535,20 @@ def test_volume_training_resumed_with_other_settings_says_so(tmp_path):
     train_volumes(vols, out, config=VolumeTrainConfig(steps=1, crop=8, cells=2), max_volumes=1)
     with pytest.warns(UserWarning, match=r"steps=1 \(not 2\)"):
         train_volumes(vols, out, config=VolumeTrainConfig(steps=2, crop=8, cells=2), resume=True)
+
+
+def test_volume_training_resume_refuses_a_changed_stream(tmp_path):
+    from lnsnet.volume_model import VolumeTrainConfig, train_volumes
+
+    files = []
+    for name in ("b", "c", "a"):
+        np.save(tmp_path / f"{name}.npy", np.random.default_rng(len(files)).random((10, 12, 12)).astype(np.float32))
+        files.append(tmp_path / f"{name}.npy")
+    out, cfg = tmp_path / "m.pt", VolumeTrainConfig(steps=1, crop=8, cells=2)
+    train_volumes(files[:2], out, config=cfg)
+    with pytest.raises(ValueError, match="volume 1 of the stream was"):
+        train_volumes([files[2]] + files[:2], out, config=cfg, resume=True)
+    train_volumes(files, out, config=cfg, resume=True)  # one added after them: trained
+    from lnsnet.volume_model import _load_payload
+
+    assert [r["name"] for r in _load_payload(out)["history"]] == [str(f) for f in files]

@@ -229,17 +229,27 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         cfg = saved
         opt_state, position = payload["optimizer"], int(payload.get("position", 0))
         history = list(payload.get("history", []))
+        if log is not None and Path(log).is_file():  # records past the checkpoint are trained again: drop them
+            from .train import _truncate_log
+
+            _truncate_log(Path(log), position)
+    seen = {int(r["index"]): r.get("name") for r in history if "index" in r}
     if on_skip is None:
         def on_skip(name, reason):
             warnings.warn(f"skipped volume {name}: {reason}", stacklevel=3)
     opt = None
     done = 0
     for i, (item, sp) in enumerate(zip(items, spacings)):
+        name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
         if i < position:
+            if seen.get(i, name) != name:
+                raise ValueError(f"the volumes changed since the checkpoint {output}: volume {i + 1} of the stream was "
+                                 f"{seen[i]!r}, now {name!r}. --resume continues the same volumes in the same order "
+                                 f"(new ones after them); to train the model on others, start a run from it: "
+                                 f"--init {output} -o NEW.pt")
             continue
         if max_volumes is not None and done >= max_volumes:
             break
-        name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
         try:
             if isinstance(item, (str, Path)):
                 vol, found = read_volume(item, max_voxels=max_voxels)
