@@ -115,9 +115,8 @@ def test_workers_forked_after_segmenting_give_the_parents_labels():
 def test_a_parallel_kernels_serial_twin_computes_the_same_under_its_own_name():
     import numba
 
-    from lnsnet.runtime import parallel_kernel
+    from lnsnet.runtime import parallel_kernel, serial_twin
 
-    @parallel_kernel(fastmath=False)
     def cumulate(a, out):
         for i in numba.prange(a.shape[0]):
             s = 0.0
@@ -125,11 +124,32 @@ def test_a_parallel_kernels_serial_twin_computes_the_same_under_its_own_name():
                 s += a[i, j] * (j + 1)
             out[i] = s
 
+    par = parallel_kernel(fastmath=False)(cumulate)
+    ser = serial_twin(cumulate, {"fastmath": False})
     a = np.arange(12.0).reshape(3, 4)
-    par, ser = np.empty(3), np.empty(3)
-    cumulate(a, par)
-    cumulate.serial(a, ser)
-    np.testing.assert_array_equal(par, [20.0, 60.0, 100.0])  # sum_j (4i + j)(j + 1)
-    np.testing.assert_array_equal(ser, par)
-    assert cumulate.signatures and not cumulate.serial.targetoptions.get("parallel")
-    assert cumulate.serial.py_func.__qualname__ == cumulate.py_func.__qualname__ + "_serial"
+    got_par, got_ser = np.empty(3), np.empty(3)
+    par(a, got_par)
+    ser(a, got_ser)
+    np.testing.assert_array_equal(got_par, [20.0, 60.0, 100.0])  # sum_j (4i + j)(j + 1)
+    np.testing.assert_array_equal(got_ser, got_par)
+    assert par.targetoptions.get("parallel") and not ser.targetoptions.get("parallel")
+    assert ser.py_func.__qualname__ == cumulate.__qualname__ + "_serial"  # its own files in numba's cache
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork on this OS")
+def test_workers_forked_after_only_setting_threads_segment():
+    """Setting the threads starts numba's threading layer without running a kernel: a child
+    forked after it was terminated on its first kernel too."""
+    import subprocess
+    import sys
+
+    code = ("import multiprocessing as mp, numpy as np, lnsnet, lnsnet.runtime\n"
+            "im = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)\n"
+            "def work(i):\n    return int(lnsnet.segment(im, 12).max())\n"
+            "if __name__ == '__main__':\n"
+            "    lnsnet.runtime.set_threads(2)\n"
+            "    with mp.get_context('fork').Pool(2) as p:\n"
+            "        got = p.map_async(work, range(2)).get(timeout=120)\n"
+            "    print(got == [int(lnsnet.segment(im, 12).max())] * 2)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.stdout.strip() == "True", run.stderr[-2000:]

@@ -263,3 +263,33 @@ def test_a_missing_entry_of_a_list_file_is_skipped_and_named(tmp_path):
                  progress=False, on_skip=lambda n, r: skipped.append(n))
     history = checkpoint.load(tmp_path / "m.pt")["history"]
     assert skipped == ["gone"] and [("skipped" in r) for r in history] == [False, True, False]
+
+
+def test_an_interruption_while_a_checkpoint_is_written_writes_it_again(tmp_path, monkeypatch):
+    real, calls = checkpoint.save, []
+
+    def cut_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(checkpoint, "save", cut_second)
+    out = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_stream(_named("abc"), out, config=TrainConfig(**FAST), progress=False, checkpoint_every=1)
+    assert checkpoint.load(out)["position"] == 2  # the second image's checkpoint, written by the handler
+
+
+def test_an_interruption_before_any_trained_image_writes_no_model(tmp_path, monkeypatch):
+    import lnsnet.train as tr
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tr, "train_image", interrupted)
+    out = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_stream([("bad", np.zeros((3, 3, 2)))] + _named("a"), out, config=TrainConfig(**FAST), progress=False,
+                     on_skip=lambda n, r: None)
+    assert not out.exists()

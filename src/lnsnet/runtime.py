@@ -101,9 +101,11 @@ def set_threads(n: int) -> tuple:
 # multiprocessing.Pool, a DataLoader's workers), so a parent that has segmented would hand
 # its workers a crash or a hang. In a child forked after lnsnet ran, the kernels run their
 # serial twins (compiled on first use there, then cached on disk) and torch one thread, as
-# a DataLoader's workers do: the same labels up to float rounding at near-ties.
-_USED = False        # this process has run lnsnet's parallel kernels or its network
-_SERIAL = False      # a child forked after that, where the parallel layer cannot run
+# a DataLoader's workers do: the same labels up to float rounding at near-ties. The kernels
+# stay plain numba dispatchers (no wrapper on the calls): the child rebinds their names.
+_USED = False        # this process has run lnsnet's network (segment's guard says so)
+_SERIAL = False      # a child forked after numba's OpenMP layer started: the kernels are serial
+_PARALLEL: list = []  # (module, name, function, options) of every kernel made by parallel_kernel
 
 
 def _layer_forksafe() -> bool:
@@ -122,11 +124,14 @@ def _layer_forksafe() -> bool:
 
 def _after_fork_in_child() -> None:
     global _SERIAL
-    if not _USED:
-        return
-    _SERIAL = _SERIAL or not _layer_forksafe()
+    if not _SERIAL and not _layer_forksafe():
+        _SERIAL = True
+        for module, name, fn, options in _PARALLEL:  # each module's kernel replaced by its twin
+            mod = sys.modules.get(module)
+            if mod is not None and getattr(mod, name, None) is not None:
+                setattr(mod, name, serial_twin(fn, options))
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if _USED and torch is not None:
         torch.set_num_threads(1)
 
 
@@ -134,52 +139,33 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class parallel_kernel:
-    """``numba.njit(parallel=True, **options)`` of ``fn``, and its serial twin for a child
-    forked from a process whose OpenMP runtime ran (see above). Use as a decorator:
-    ``@parallel_kernel(cache=True)``. ``signatures`` and ``py_func`` are the parallel
-    kernel's."""
+def parallel_kernel(**options):
+    """``numba.njit(parallel=True, **options)``, as a decorator, for a module-level kernel
+    that lnsnet's code calls by its module's name for it: in a child forked after the
+    parallel layer started, that name is bound to the kernel's :func:`serial_twin`."""
+    def decorate(fn):
+        import numba
 
-    def __init__(self, **options):
-        self._options = options
-        self.parallel = self._serial = None
+        _PARALLEL.append((fn.__module__, fn.__name__, fn, dict(options)))
+        if _SERIAL:  # a module first imported in such a child
+            return serial_twin(fn, options)
+        return numba.njit(parallel=True, **options)(fn)
 
-    def __call__(self, *args):
-        if self.parallel is None:  # decorating
-            import functools
+    return decorate
 
-            import numba
 
-            (fn,) = args
-            self.py_func = fn
-            self.parallel = numba.njit(parallel=True, **self._options)(fn)
-            functools.update_wrapper(self, fn)
-            return self
-        global _USED
-        if _SERIAL:
-            return self.serial(*args)
-        _USED = True
-        return self.parallel(*args)
+def serial_twin(fn, options: dict):
+    """``fn`` compiled without ``parallel`` (``prange`` as ``range``), under the name
+    ``<name>_serial`` so that numba's disk cache keeps it apart from the parallel kernel;
+    compiled on its first call, then cached."""
+    import types
 
-    @property
-    def signatures(self):
-        return self.parallel.signatures
+    import numba
 
-    @property
-    def serial(self):
-        """The kernel compiled without ``parallel`` (``prange`` as ``range``), under its own
-        name so that numba's disk cache keeps the two apart."""
-        if self._serial is None:
-            import types
-
-            import numba
-
-            fn = self.py_func
-            twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
-            twin.__qualname__ = fn.__qualname__ + "_serial"
-            twin.__module__ = fn.__module__
-            self._serial = numba.njit(parallel=False, **self._options)(twin)
-        return self._serial
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    twin.__module__ = fn.__module__
+    return numba.njit(parallel=False, **options)(twin)
 
 
 class numba_follows_torch:
@@ -256,11 +242,8 @@ def _kernels(modules=KERNEL_MODULES) -> list:
     inlined into others)."""
     from numba.core.registry import CPUDispatcher
 
-    found = [k.parallel if isinstance(k, parallel_kernel) else k
-             for name in modules for k in vars(importlib.import_module(name)).values()
-             if isinstance(k, (CPUDispatcher, parallel_kernel)) and k.__module__ == name]
-    return [k for k in found
-            if isinstance(k, CPUDispatcher)
+    return [k for name in modules for k in vars(importlib.import_module(name)).values()
+            if isinstance(k, CPUDispatcher) and k.__module__ == name
             and k.targetoptions.get("inline", "never") == "never"]
 
 

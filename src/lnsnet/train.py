@@ -362,9 +362,10 @@ def _truncate_log(log: Path, position: int) -> None:
     for line in log.read_text().splitlines():
         try:
             rec = json.loads(line)
-        except ValueError:
-            continue  # a line cut by the crash
-        if int(rec.get("index", -1)) < position:
+            index = int(rec["index"])
+        except (ValueError, TypeError, KeyError):
+            continue  # a line cut by the crash, or not a record of this stream
+        if index < position:
             keep.append(line)
     tmp = log.with_name(log.name + ".tmp")
     tmp.write_text("".join(l + "\n" for l in keep))
@@ -442,8 +443,6 @@ def train_stream(
         contour_state = payload.get("contour_optimizer")
         position = int(payload.get("position", 0))
         history = list(payload.get("history", []))
-        if log is not None and Path(log).is_file():  # records past the checkpoint are trained again: drop them
-            _truncate_log(Path(log), position)
     config = config or TrainConfig()
     if model is None:
         model = new_model(config.seed, model_config)
@@ -466,7 +465,6 @@ def train_stream(
     def save():
         if saved["position"] == position:
             return  # nothing new since the last checkpoint
-        saved["position"] = position
         checkpoint.save(
             output,
             model,
@@ -477,6 +475,7 @@ def train_stream(
             position=position,
             history=history,
         )
+        saved["position"] = position  # after the write: a write cut short is done again
 
     bar = None
     if progress:
@@ -493,7 +492,7 @@ def train_stream(
             try:
                 total = len(expand_sources([source] if isinstance(source, (str, Path)) else source))
             except (OSError, ValueError):  # a listed file that is gone: it is skipped in its turn
-                pass
+                total = len(source) if isinstance(source, (list, tuple)) else None
         bar = tqdm(total=total, initial=position, unit="img", desc="lnsnet train", dynamic_ncols=True)
 
     done = 0
@@ -519,6 +518,8 @@ def train_stream(
                         f"ones after them); to train the model on other images, start a run from it: "
                         f"--init {output} -o NEW.pt")
                 continue
+            if log is not None and resume and i == resumed_from and Path(log).is_file():
+                _truncate_log(Path(log), position)  # records past the checkpoint are trained again: drop them
             if max_images is not None and done >= max_images:
                 break
             try:
@@ -570,15 +571,17 @@ def train_stream(
         if head_opt is not None:
             head_opt.load_state_dict(last[3])
         del history[last[4]:]
-        if position > resumed_from:
+        if position > resumed_from and any("skipped" not in r for r in history):
             save()
             print(f"interrupted: {output} holds the {position} image(s) passed so far; --resume continues",
                   file=sys.stderr)
         raise
     if bar is not None:
         bar.close()
-    if not any("skipped" not in r for r in history) and not (output.is_file() and resumed_from):
-        raise ValueError("no image could be trained (every one was skipped: see above); no model written")
+    if not any("skipped" not in r for r in history):
+        if history:
+            raise ValueError("no image could be trained (every one was skipped: see above); no model written")
+        raise ValueError(f"no image was trained: the stream holds none (max_images={max_images}); no model written")
     save()
     model.eval()
     return model

@@ -242,7 +242,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     for i, (item, sp) in enumerate(zip(items, spacings)):
         name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
         if i < position:
-            if seen.get(i, name) != name:
+            if Path(str(seen.get(i, name))).name != Path(name).name:  # as given: relative or absolute
                 raise ValueError(f"the volumes changed since the checkpoint {output}: volume {i + 1} of the stream was "
                                  f"{seen[i]!r}, now {name!r}. --resume continues the same volumes in the same order "
                                  f"(new ones after them); to train the model on others, start a run from it: "

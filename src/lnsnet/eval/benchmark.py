@@ -579,7 +579,9 @@ def run_benchmark(
     existing = _read_rows(rows_path)
     if redo:
         existing = _drop_rows(rows_path, existing, set(redo))
-    files = _file_signatures(ds)
+    model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
+    settings["model"] = _check_resume_settings(meta_path, settings, model_free)
+    files = _file_signatures(ds)  # kept in meta.json, not a setting
     changed = _changed_files(meta_path, files)
     if changed and existing:  # an image or its labels edited since the rows were made: made again
         keep = [row for row in existing if row["image"] not in changed]
@@ -588,9 +590,6 @@ def run_benchmark(
                           f"{sorted(changed)[0]}): their rows are computed again", stacklevel=2)
             _write_rows(rows_path, keep)
             existing = keep
-    settings_files = files  # kept in meta.json (not a setting: images may be added between runs)
-    model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
-    settings["model"] = _check_resume_settings(meta_path, settings, model_free)
     started = time.time()
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -598,7 +597,7 @@ def run_benchmark(
         "settings": settings,
         "command": sys.argv if sys.argv and sys.argv[0] else None,
         "previous_runs": _previous_runs(meta_path),
-        "files": {**_old_files(meta_path), **settings_files},
+        "files": {**_old_files(meta_path), **files},
     }
     atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
 
@@ -657,13 +656,16 @@ def _write_rows(rows_path: Path, rows: list[dict]) -> None:
 
 
 def _file_signatures(ds) -> dict:
-    """``{image name: [image size, image mtime_ns, labels size, labels mtime_ns]}`` of a
-    dataset read from files (empty for a sequence of samples)."""
+    """``{image name: [image file's digest, label file's digest]}`` (BLAKE2b of the
+    contents, so a copied dataset is the same one) of a dataset read from files (empty for
+    a sequence of samples)."""
+    import hashlib
+
     out = {}
     for item in getattr(ds, "_items", ()):
         name, *paths = item
         try:
-            out[name] = [v for p in paths for st in [Path(p).stat()] for v in (st.st_size, st.st_mtime_ns)]
+            out[name] = [hashlib.blake2b(Path(p).read_bytes(), digest_size=12).hexdigest() for p in paths]
         except OSError:
             continue
     return out
