@@ -552,3 +552,38 @@ def test_volume_training_resume_refuses_a_changed_stream(tmp_path):
     from lnsnet.volume_model import _load_payload
 
     assert [r["name"] for r in _load_payload(out)["history"]] == [str(f) for f in files]
+
+
+def test_nifti_volumes_are_read_segmented_and_written_on_their_grid(tmp_path, capsys):
+    """A CT as NIfTI (i, j, k with k the slice axis, anisotropic, scaled to Hounsfield
+    units): read as (Z, Y, X) with the zooms reversed, and its labels written as NIfTI with
+    its affine (they overlay it in a viewer) beside the .npy; a 4-D series refused."""
+    import json
+
+    import nibabel
+
+    from lnsnet.cli import main
+
+    rng = np.random.default_rng(0)
+    ijk = np.zeros((30, 28, 12), np.int16)
+    ijk[15:, :, :] = 800  # one half bright: an edge across i
+    ijk = ijk + rng.integers(0, 20, ijk.shape).astype(np.int16)
+    affine = np.diag([0.7, 0.8, 3.0, 1.0])
+    affine[:3, 3] = (-10, 20, 5)
+    img = nibabel.Nifti1Image(ijk, affine)
+    img.header.set_slope_inter(1.0, -1024.0)
+    (tmp_path / "scans").mkdir()
+    nibabel.save(img, tmp_path / "scans" / "ct.nii.gz")
+    nibabel.save(nibabel.Nifti1Image(np.zeros((4, 4, 4, 3), np.float32), np.eye(4)), tmp_path / "scans" / "series.nii")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "scans"), "-k", "40", "-o", str(out), "--volume", "-q"]) == 2  # the series fails alone
+    assert "one 3-D volume" in capsys.readouterr().err
+    labels = np.load(out / "ct_labels.npy")
+    assert labels.shape == (12, 28, 30)  # (Z, Y, X) = (k, j, i)
+    assert json.loads((out / "ct_labels.json").read_text())["spacing_used"] == [3.0, 0.8, 0.7]
+    back = nibabel.load(out / "ct_labels.nii.gz")
+    np.testing.assert_allclose(back.affine, affine)
+    np.testing.assert_array_equal(np.asanyarray(back.dataobj), labels.transpose(2, 1, 0))
+    lab_ijk = np.asanyarray(back.dataobj)
+    assert not set(np.unique(lab_ijk[:15])) & set(np.unique(lab_ijk[15:]))  # the edge is followed
+    assert not (out / "series_labels.npy").exists()

@@ -55,7 +55,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve l
     from .train import TrainConfig, train_stream
 
 
+#: the submodules a user reaches as ``lnsnet.io``, ``lnsnet.runtime`` ... without importing them
+_SUBMODULES = ("io", "runtime", "measure", "eval", "volume", "train", "cluster", "model", "features", "prepare")
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lnsnet' has no attribute {name!r}")

@@ -107,7 +107,7 @@ def _passed_on(args, *names: str) -> dict:
 
 def _input_files(args, volumes: bool = False) -> list[Path]:
     """Apply ``--threads`` and expand the image arguments (files, folders, list files;
-    ``volumes``: folders give their .tif, .tiff and .npy files)."""
+    ``volumes``: folders give their .tif, .tiff, .npy, .nii and .nii.gz files)."""
     from .train import expand_sources
 
     if args.threads:
@@ -115,7 +115,7 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
 
         set_threads(args.threads)
     try:
-        files = expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy") if volumes else None)
+        files = expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy", ".nii", ".nii.gz") if volumes else None)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     out = getattr(args, "output", None)

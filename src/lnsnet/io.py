@@ -171,6 +171,8 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
         size = len(data)
     if size == 0:
         raise ImageFileError(f"cannot read image {path}: the file is empty (0 bytes)")
+    if is_nifti(path):
+        raise ImageFileError(f"{path} is a NIfTI volume: segment it with --volume (lnsnet.io.read_volume in Python)")
     if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 0):
         raise ValueError(f"max_pixels must be a non-negative integer or None, got {max_pixels!r}")
     try:
@@ -544,6 +546,74 @@ def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | N
     return decode_image(path, data, max_pixels=max_pixels, orientation=orientation)
 
 
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_nifti(path: PathLike) -> bool:
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def file_stem(path: PathLike) -> str:
+    """A file's name without its suffix, ``.nii.gz`` as one suffix (``brain.nii.gz`` ->
+    ``brain``)."""
+    name = Path(path).name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(path).stem
+
+
+def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
+    """A NIfTI volume (``.nii``/``.nii.gz``; needs ``nibabel``: ``pip install
+    "lnsnet[medical]"``) as lnsnet's ``(Z, Y, X)`` array, its voxel size ``(dz, dy, dx)``
+    and the image itself (for :func:`save_nifti_labels`). NIfTI stores ``(i, j, k)`` with
+    ``k`` the slice axis: the array is ``data.transpose(2, 1, 0)`` and the voxel size the
+    header's zooms reversed; the values are the scaled ones (``scl_slope``,
+    ``scl_inter``: Hounsfield units of a CT). A 4-D file with more than one volume (time,
+    diffusion directions) is refused, as TIFF time series are."""
+    try:
+        import nibabel
+    except ImportError:
+        raise ImportError(f"reading {path} needs nibabel: pip install \"lnsnet[medical]\" (or nibabel)") from None
+    try:
+        img = nibabel.load(str(path))
+        shape = tuple(int(n) for n in img.header.get_data_shape())
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: one message
+        raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) != 3:
+        raise ImageFileError(f"refused volume {path}: NIfTI of shape {shape}; lnsnet takes one 3-D volume "
+                             "(a 4-D series: one volume a file)")
+    _too_many_voxels(path, int(np.prod(shape)), max_voxels)
+    try:
+        arr = np.asanyarray(img.dataobj).reshape(shape)
+    except Exception as exc:  # noqa: BLE001
+        raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+    zooms = [float(z) for z in img.header.get_zooms()[:3]]
+    spacing = tuple(round(z, 6) for z in reversed(zooms)) if all(z > 0 and np.isfinite(z) for z in zooms) else None
+    return np.ascontiguousarray(arr.transpose(2, 1, 0)), spacing, img
+
+
+def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
+    """Write a ``(Z, Y, X)`` label volume as NIfTI with the affine and header of ``like``
+    (the image :func:`read_nifti` returned), so it overlays its image in a viewer (3D Slicer,
+    ITK-SNAP, FSLeyes, napari): int32 (uint16 up to 65,535 labels), no scaling."""
+    import nibabel
+
+    lab = np.asarray(labels).transpose(2, 1, 0)
+    dtype = np.uint16 if lab.size and lab.min() >= 0 and lab.max() <= 65535 else np.int32
+    header = like.header.copy()
+    header.set_data_dtype(dtype)
+    header.set_slope_inter(1.0, 0.0)
+    out = nibabel.Nifti1Image(lab.astype(dtype), like.affine, header)
+    out.set_qform(*like.get_qform(coded=True))
+    out.set_sform(*like.get_sform(coded=True))
+    data = out.to_bytes()
+    if str(path).lower().endswith(".gz"):
+        import gzip
+
+        data = gzip.compress(data, compresslevel=6)
+    atomic_write(Path(path), data)
+
+
 def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | None = MAX_PIXELS
                 ) -> tuple[np.ndarray, tuple[float, float, float] | None]:
     """Read a 3-D stack for supervoxels: ``(Z, Y, X)`` gray or ``(Z, Y, X, C)`` (channels
@@ -551,13 +621,19 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     (ImageJ's z ``spacing`` and the X/Y resolution tags), else None.
 
     TIFF (an ImageJ hyperstack, OME or a plain multi-page TIFF whose pages are taken as z
-    slices) or ``.npy`` (a 3-D or 4-D array, channels last). A time series (T > 1) is
+    slices), ``.npy`` (a 3-D or 4-D array, channels last) or NIfTI (``.nii``, ``.nii.gz``,
+    with ``nibabel``: :func:`read_nifti`). A time series (T > 1) is
     refused, as is a single 2-D image; the size is checked before decoding against
     ``max_voxels`` (None or 0: no limit). ``ValueError`` naming the file otherwise.
     """
     path = Path(path)
     if data is None and not path.is_file():
         raise FileNotFoundError(f"volume file not found: {path}")
+    if is_nifti(path):
+        if data is not None:
+            raise ImageFileError(f"cannot read volume {path}: a NIfTI file is read from disk")
+        vol, spacing, _ = read_nifti(path, max_voxels=max_voxels)
+        return vol, spacing
     head = data[:4] if data is not None else _head(path)
     if path.suffix.lower() == ".npy" or head == b"\x93NUM":
         try:

@@ -75,6 +75,8 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     ``b/img``; the files of one folder -> their stems), keyed by the file's real path (a
     file given twice keeps its first name). ``ValueError`` when two files would still
     share a name (``img.jpg`` and ``img.png`` in one folder) or have no common folder."""
+    from .io import file_stem
+
     files = [Path(f) for f in files]
     if not files:
         return {}
@@ -92,7 +94,8 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
         key = os.path.realpath(f)
         if key in names:
             continue
-        name = a.relative_to(common).with_suffix("").as_posix()
+        rel = a.relative_to(common)
+        name = rel.with_name(file_stem(rel)).as_posix()
         seen = owner.setdefault(name.casefold() if fold else name, f)
         if seen is not f:
             clashes.append(f"{seen} and {f} ({name}_labels.*)")
@@ -106,16 +109,20 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
 def output_paths(file: Path, out_dir: Path, opts: SegmentOptions | None = None) -> dict[str, Path]:
     """The outputs of ``file`` under ``out_dir``: ``npy`` (int32 labels), ``png``
     (16-bit labels) or, above 65,535 labels, ``tif`` (32-bit labels), ``overlay`` and
-    ``regions`` (CSV); whether the last two are written is ``opts.overlay`` /
+    ``regions`` (CSV), ``nii`` (a NIfTI input's labels with its affine); whether the
+    overlay and regions are written is ``opts.overlay`` /
     ``opts.features``; ``meta`` (JSON, written last): which file and settings made them."""
+    from .io import file_stem
+
     names = opts.names if opts is not None and opts.names else {}
-    name = names.get(os.path.realpath(file)) or Path(file).stem
+    name = names.get(os.path.realpath(file)) or file_stem(file)
     base = Path(out_dir) / name
     labels = base.with_name(base.name + "_labels")
     return {
         "npy": labels.with_name(labels.name + ".npy"),
         "png": labels.with_name(labels.name + ".png"),
         "tif": labels.with_name(labels.name + ".tif"),
+        "nii": labels.with_name(labels.name + ".nii.gz"),  # a NIfTI volume's labels, on its grid
         "overlay": base.with_name(base.name + "_overlay.png"),
         "regions": base.with_name(base.name + "_regions.csv"),
         "meta": labels.with_name(labels.name + ".json"),
@@ -189,7 +196,7 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
     return todo, outcomes
 
 
-def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spacing=None) -> None:
+def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spacing=None, nifti=None) -> None:
     """The outputs of one file; the label image as 16-bit PNG or, above 65,535 or for a
     volume, TIFF (the other one, left by an earlier run, removed); the provenance last, so
     that a run stopped midway redoes the file."""
@@ -198,9 +205,14 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     paths = output_paths(file, out_dir, opts)
     paths["meta"].unlink(missing_ok=True)  # the record goes first: a run stopped midway redoes the file
     written = save_labels(paths["npy"].with_suffix(""), labels, spacing=spacing)
+    if nifti is not None:  # a NIfTI volume: its labels on its grid, with its affine, for its viewers
+        from .io import save_nifti_labels
+
+        save_nifti_labels(paths["nii"], labels, nifti)
+        written.append(paths["nii"])
     # outputs of an earlier run that this one does not write (the other label format, an
     # overlay or a table not asked for now) would not match the labels beside them
-    unwanted = [k for k in ("png", "tif") if paths[k] not in written]
+    unwanted = [k for k in ("png", "tif", "nii") if paths[k] not in written]
     unwanted += [] if opts.features else ["regions"]
     unwanted += [] if opts.overlay else ["overlay"]
     for kind in unwanted:
@@ -364,17 +376,21 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     """One 3-D stack: read, supervoxels, outputs (labels .npy and 3-D .tif, the middle
     slice's overlay, the provenance last); nothing of it is left after a failure."""
     from .inference import segment
-    from .io import pixel_limit, read_volume
+    from .io import is_nifti, pixel_limit, read_nifti, read_volume
 
     try:
-        vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
+        nifti = None
+        if is_nifti(f):
+            vol, found, nifti = read_nifti(f, max_voxels=pixel_limit(opts.max_pixels))
+        else:
+            vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
                          device=opts.device, sigma=opts.sigma)
         dt = time.perf_counter() - t0
-        _write(f, vol, labels, out_dir, opts, spacing=spacing)
+        _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
         return Outcome(str(f), "failed", _message(f, exc))

@@ -158,7 +158,8 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
     for s in sources:
         p = Path(s)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
+            files = sorted(f for f in p.iterdir() if f.is_file() and (f.suffix.lower() in suffixes or f.name.lower().endswith(
+                tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
             if not files:
                 raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}")
             out.extend(files)
