@@ -587,3 +587,36 @@ def test_nifti_volumes_are_read_segmented_and_written_on_their_grid(tmp_path, ca
     lab_ijk = np.asanyarray(back.dataobj)
     assert not set(np.unique(lab_ijk[:15])) & set(np.unique(lab_ijk[15:]))  # the edge is followed
     assert not (out / "series_labels.npy").exists()
+
+
+def test_nifti_labels_header_grid_check_and_nan_voxels(tmp_path, capsys):
+    import nibabel
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_nifti, save_nifti_labels
+
+    rng = np.random.default_rng(1)
+    vol = rng.random((20, 18, 10)).astype(np.float32)
+    vol[:3] = np.nan  # a resampled scan's padding
+    img = nibabel.Nifti1Image(vol, np.diag([-0.7, -0.7, 3.0, 1.0]))
+    img.header["cal_min"], img.header["cal_max"] = -1024, 2000
+    nibabel.save(img, tmp_path / "mr.nii.gz")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "mr.nii.gz"), "-k", "30", "-o", str(out), "--volume"]) == 0
+    cap = capsys.readouterr()
+    assert "NaN or infinite voxel(s) left out" in cap.err and "mr_labels.nii.gz" in cap.out
+    lab = np.asanyarray(nibabel.load(out / "mr_labels.nii.gz").dataobj)
+    assert (lab[:3] == 0).all() and (lab[3:] > 0).all()  # i < 3: the NaN voxels
+    hdr = nibabel.load(out / "mr_labels.nii.gz").header
+    assert hdr.get_intent()[0] == "label" and hdr["cal_min"] == 0 and hdr["cal_max"] == lab.max()
+    v, sp, scan = read_nifti(tmp_path / "mr.nii.gz")
+    with pytest.raises(ValueError, match="do not lie on this scan's grid"):
+        save_nifti_labels(tmp_path / "x.nii.gz", np.zeros((20, 18, 10), np.int32), scan)  # (i, j, k): transposed
+    # a rerun with -o the input folder: lnsnet's own outputs are not inputs
+    (tmp_path / "s").mkdir()
+    nibabel.save(img, tmp_path / "s" / "mr.nii.gz")
+    for _ in range(2):
+        assert main(["segment", str(tmp_path / "s"), "-k", "30", "-o", str(tmp_path / "s"), "--volume", "-q"]) == 0
+    (tmp_path / "s" / "mr_labels.nii.gz").unlink()  # a missing NIfTI output: redone
+    assert main(["segment", str(tmp_path / "s" / "mr.nii.gz"), "-k", "30", "-o", str(tmp_path / "s"), "--volume", "-q"]) == 0
+    assert (tmp_path / "s" / "mr_labels.nii.gz").exists()

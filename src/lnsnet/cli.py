@@ -220,7 +220,8 @@ def _cmd_segment(args) -> int:
     out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
     files = [f for f in files if os.path.realpath(f) in named or not (
-        os.path.realpath(f).startswith(out_real) and f.name.endswith(("_labels.png", "_labels.tif", "_overlay.png")))]
+        os.path.realpath(f).startswith(out_real) and f.name.endswith(("_labels.png", "_labels.tif", "_overlay.png",
+                                                                       "_labels.npy", "_labels.nii.gz")))]
     if not files:
         raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
     try:  # the outputs mirror the input tree under -o: refuse names that would collide
@@ -290,6 +291,7 @@ def _cmd_segment(args) -> int:
         o = done[0]
         paths = output_paths(Path(o.file), out, opts)
         written = [paths["npy"], paths["tif"] if paths["tif"].exists() and not paths["png"].exists() else paths["png"]]
+        written += [paths["nii"]] if paths["nii"].exists() and args.volume else []
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
         print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "

@@ -584,7 +584,10 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
                              "(a 4-D series: one volume a file)")
     _too_many_voxels(path, int(np.prod(shape)), max_voxels)
     try:
-        arr = np.asanyarray(img.dataobj).reshape(shape)
+        proxy = img.dataobj
+        scaled = getattr(proxy, "slope", 1.0) != 1.0 or getattr(proxy, "inter", 0.0) != 0.0
+        # scaled values as float32 (integers such as Hounsfield units exact; float64 took twice the memory)
+        arr = (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
     except Exception as exc:  # noqa: BLE001
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
@@ -598,11 +601,19 @@ def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
     ITK-SNAP, FSLeyes, napari): int32 (uint16 up to 65,535 labels), no scaling."""
     import nibabel
 
-    lab = np.asarray(labels).transpose(2, 1, 0)
+    labels = np.asarray(labels)
+    shape = tuple(int(n) for n in like.shape[:3])
+    if labels.shape != shape[::-1]:
+        raise ValueError(f"labels of shape {labels.shape} do not lie on this scan's grid: its (i, j, k) shape is {shape}, "
+                         f"so lnsnet's (Z, Y, X) labels are {shape[::-1]} (pass lnsnet's labels, not transposed)")
+    lab = labels.transpose(2, 1, 0)
     dtype = np.uint16 if lab.size and lab.min() >= 0 and lab.max() <= 65535 else np.int32
     header = like.header.copy()
     header.set_data_dtype(dtype)
     header.set_slope_inter(1.0, 0.0)
+    header.set_intent("label")  # NIfTI's label intent: viewers colour it as a segmentation
+    header["cal_min"], header["cal_max"] = 0, float(lab.max()) if lab.size else 0
+    header["descrip"] = b"lnsnet supervoxels"
     out = nibabel.Nifti1Image(lab.astype(dtype), like.affine, header)
     out.set_qform(*like.get_qform(coded=True))
     out.set_sform(*like.get_sform(coded=True))

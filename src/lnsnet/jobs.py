@@ -168,7 +168,10 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
     the same name, of an edited file or of other settings are redone)."""
     import json
 
+    from .io import is_nifti
+
     needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
+    needed += [paths["nii"]] if opts.volume and is_nifti(file) else []
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
     try:
@@ -385,18 +388,30 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         else:
             vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
+        from .prepare import finite_pixels
+
+        finite = finite_pixels(vol, None if vol.ndim == 3 else -1)  # NaN voxels (a resampled scan's padding): label 0
+        if finite is not None and not finite.any():
+            raise ValueError("no voxel of the volume is finite (all NaN or infinite): nothing to segment")
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
-                         device=opts.device, sigma=opts.sigma)
+                         device=opts.device, sigma=opts.sigma, **({} if finite is None else {"mask": finite}))
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
         return Outcome(str(f), "failed", _message(f, exc))
-    k = _count_labels(labels)
+    k = _count_labels(labels[labels > 0] if finite is not None else labels)
     notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
                                                "(--spacing dz,dy,dx sets it)")
+    if finite is not None:
+        notice = "\n".join(n for n in (notice, f"notice: {f}: {int((~finite).sum())} NaN or infinite voxel(s) left "
+                                                 "out (label 0)") if n)
+    if opts.spacing and found and tuple(opts.spacing) == tuple(reversed(found)) != tuple(found):
+        notice = "\n".join(n for n in (notice, f"notice: {f}: --spacing {','.join(f'{s:g}' for s in opts.spacing)} is the "
+                                                 f"file's own voxel size in x, y, z order; --spacing takes dz,dy,dx "
+                                                 f"({','.join(f'{s:g}' for s in found)} here)") if n)
     return Outcome(str(f), "done", notice, k=k, seconds=dt)
 
 

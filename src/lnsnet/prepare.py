@@ -241,7 +241,7 @@ def _check_finite(arr: np.ndarray, m, what: str, channel_axis, channels: bool) -
     if arr.dtype.kind == "f" and not np.isfinite(arr[m] if m is not None else arr).all():
         raise ValueError(f"{what} contains NaN or infinite values" + (" inside the mask" if m is not None else "")
                          + f"; mask them out (mask=np.isfinite({what})"
-                         + (f".all(axis={channel_axis})" if channels else "") + ")")
+                         + (f".all(axis={channel_axis if channel_axis is not None else -1})" if channels else "") + ")")
 
 
 def _check_mask(mask, shape) -> np.ndarray:

@@ -161,7 +161,9 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
             files = sorted(f for f in p.iterdir() if f.is_file() and (f.suffix.lower() in suffixes or f.name.lower().endswith(
                 tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
             if not files:
-                raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}")
+                volumes = [f for f in p.iterdir() if f.name.lower().endswith((".nii", ".nii.gz", ".npy"))]
+                hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
+                raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}{hint}")
             out.extend(files)
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
