@@ -316,3 +316,24 @@ def test_background_may_be_negative_as_slic_leaves_it():
     assert t["intensity_mean"].tolist() == [(1 + 2 + 5) / 3, (3 + 6 + 7 + 10 + 11) / 5]
     with pytest.raises(ValueError):
         regions(img, lab)  # -1 is no label otherwise
+
+
+def test_supervoxels_match_skimage_regionprops_3d_with_spacing():
+    from skimage.measure import regionprops_table
+
+    rng = np.random.default_rng(3)
+    lab = rng.integers(1, 7, (5, 6, 7))  # scattered labels: every axis's min and max tested
+    img = rng.random((5, 6, 7, 2))
+    sp = (3.0, 0.7, 0.5)
+    ours = regions(img, lab, spacing=sp)
+    ref = regionprops_table(lab, img, properties=("label", "area", "centroid", "bbox", "intensity_mean"), spacing=sp)
+    assert set(ours) == set(ref)
+    for k in ref:
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-12, atol=1e-12, err_msg=k)
+    # by hand: one voxel of label 9 at (4, 5, 6) in an otherwise label-1 volume
+    one = np.ones((5, 6, 7), np.int32)
+    one[4, 5, 6] = 9
+    t = regions(None, one, spacing=sp)
+    assert t["area"].tolist() == pytest.approx([(5 * 6 * 7 - 1) * 1.05, 1.05], rel=1e-12)  # voxels * 3 * 0.7 * 0.5
+    assert [t[f"centroid-{d}"][1] for d in range(3)] == pytest.approx([12.0, 3.5, 3.0], rel=1e-12)  # (4, 5, 6) * spacing
+    assert [t[f"bbox-{d}"][1] for d in range(6)] == [4, 5, 6, 5, 6, 7]

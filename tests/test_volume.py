@@ -312,7 +312,7 @@ def test_cli_volume(tmp_path, capsys):
     assert main(["segment", str(src / "b.npy"), "-o", str(out), "-k", "8", "--volume", "-q", "--spacing", "2,1,1",
                  "--overwrite"]) == 0
     assert json.loads((out / "b_labels.json").read_text())["spacing"] == [2.0, 1.0, 1.0]
-    for bad in (["--spacing", "1,1"], ["--features"], ["--spacing", "0,1,1"]):
+    for bad in (["--spacing", "1,1"], ["--adapt", "2"], ["--spacing", "0,1,1"]):
         assert main(["segment", str(src / "b.npy"), "-o", str(out), "--volume", "-q", *bad]) == 2
         assert capsys.readouterr().err.count("\n") == 1
 
@@ -602,11 +602,16 @@ def test_nifti_labels_header_grid_check_and_nan_voxels(tmp_path, capsys):
     img.header["cal_min"], img.header["cal_max"] = -1024, 2000
     nibabel.save(img, tmp_path / "mr.nii.gz")
     out = tmp_path / "out"
-    assert main(["segment", str(tmp_path / "mr.nii.gz"), "-k", "30", "-o", str(out), "--volume"]) == 0
+    assert main(["segment", str(tmp_path / "mr.nii.gz"), "-k", "30", "-o", str(out), "--volume", "--features"]) == 0
     cap = capsys.readouterr()
     assert "NaN or infinite voxel(s) left out" in cap.err and "mr_labels.nii.gz" in cap.out
     lab = np.asanyarray(nibabel.load(out / "mr_labels.nii.gz").dataobj)
     assert (lab[:3] == 0).all() and (lab[3:] > 0).all()  # i < 3: the NaN voxels
+    import csv
+
+    table = list(csv.DictReader(open(out / "mr_regions.csv")))  # per supervoxel, volume in mm^3 (the NaN voxels out)
+    assert len(table) == lab.max() and "centroid-2" in table[0] and "bbox-5" in table[0]
+    assert sum(float(r["area"]) for r in table) == pytest.approx(17 * 18 * 10 * 0.7 * 0.7 * 3.0)  # the finite voxels
     hdr = nibabel.load(out / "mr_labels.nii.gz").header
     assert hdr.get_intent()[0] == "label" and hdr["cal_min"] == 0 and hdr["cal_max"] == lab.max()
     v, sp, scan = read_nifti(tmp_path / "mr.nii.gz")

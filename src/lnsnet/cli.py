@@ -203,8 +203,8 @@ def _cmd_segment(args) -> int:
     spacing = _spacing(args.spacing, 3 if args.volume else 2)
     if not (args.sigma >= 0 and args.sigma < float("inf")):
         raise CLIError(f"--sigma must be a number >= 0, got {args.sigma:g}")
-    if args.volume and (args.features or args.adapt or args.clustering):
-        raise CLIError("--volume takes none of --features, --adapt, --clustering (the 3-D clustering has its "
+    if args.volume and (args.adapt or args.clustering):
+        raise CLIError("--volume takes neither --adapt nor --clustering (the 3-D clustering has its "
                        "own options: --compactness)")
     if args.backend != "torch":
         from .backends import check_backend
@@ -652,7 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--features", action="store_true",
                    help="also write <name>_regions.csv: one row per superpixel with its label, area, centroid, "
-                        "bounding box and mean of each channel (lnsnet.regions; regionprops_table's columns)")
+                        "bounding box and mean of each channel (lnsnet.regions; regionprops_table's columns; "
+                        "with --volume per supervoxel, area and centroid in the voxel size's units, e.g. mm^3, mm)")
     s.add_argument("--overwrite", action="store_true",
                    help="recompute images whose outputs already exist (default: skip them)")
     s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")

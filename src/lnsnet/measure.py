@@ -1,4 +1,4 @@
-"""Per-superpixel measurements: area, centroid, bounding box and mean intensity per label.
+"""Per-superpixel (and per-supervoxel) measurements: area, centroid, bounding box and mean intensity per label.
 
 :func:`regions` gives what ``skimage.measure.regionprops_table`` gives for these
 properties, with the same column names (skimage 0.26: ``label``, ``area``,
@@ -31,8 +31,8 @@ def _check_labels(labels) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"labels must be an integer array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"labels must be 2-D (H, W), got shape {arr.shape}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"labels must be 2-D (H, W) or 3-D (Z, Y, X), got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"labels is empty, got shape {arr.shape}")
     if arr.dtype.kind == "i":
@@ -46,8 +46,9 @@ def _check_image(image, shape) -> np.ndarray:
     img = np.asarray(image)
     if img.dtype.kind not in "biuf":
         raise TypeError(f"image must be a numeric (bool, integer or float) array, got dtype {img.dtype}")
-    if img.ndim not in (2, 3) or img.shape[:2] != shape:
-        raise ValueError(f"image must be (H, W) or (H, W, C) with H, W = {shape} (the labels' shape), got shape {img.shape}")
+    if img.ndim not in (len(shape), len(shape) + 1) or img.shape[:len(shape)] != shape:
+        what = "(H, W) or (H, W, C)" if len(shape) == 2 else "(Z, Y, X) or (Z, Y, X, C)"
+        raise ValueError(f"image must be {what} with the labels' shape {shape} first, got shape {img.shape}")
     if img.size == 0:
         raise ValueError(f"image is empty, got shape {img.shape}")
     return img
@@ -107,8 +108,10 @@ def regions(
     *,
     properties: Iterable[str] | None = None,
     background: int | None = None,
+    spacing=None,
 ) -> dict[str, np.ndarray]:
-    """Area, centroid, bounding box and mean intensity of every label, as columns.
+    """Area, centroid, bounding box and mean intensity of every label, as columns, for
+    superpixels ``(H, W)`` or supervoxels ``(Z, Y, X)``.
 
     Parameters
     ----------
@@ -122,11 +125,19 @@ def regions(
     background : a label value left out of the table, which may be negative (``0``, or
         ``-1`` with ``start_label=0``, for the pixels outside a mask). None (default): no
         label is left out.
+    spacing : the pixel (voxel) size per axis, as skimage's ``regionprops_table(...,
+        spacing=)``: ``area`` is then in physical units (float64: a supervoxel's volume in
+        mm^3 for a scan in mm) and the centroid too (from the array's corner); the bounding
+        box stays in indices. None: 1 on every axis (``area`` a pixel count, int64).
 
     Returns
     -------
     dict of 1-D arrays, one row per label present (ascending), columns named as
     ``skimage.measure.regionprops_table`` (0.26) names them:
+
+    For a 3-D ``labels`` (Z, Y, X) the centroid has three columns and the bounding box six
+    (``bbox-0`` .. ``bbox-2`` the minima, ``bbox-3`` .. ``bbox-5`` the maxima + 1), as
+    skimage's; ``image`` is ``(Z, Y, X)`` or ``(Z, Y, X, C)``.
 
     - ``label`` int64 (uint64 for uint64 labels)
     - ``area`` int64: pixel count (skimage gives the same values as float64)
@@ -160,14 +171,22 @@ def regions(
     lab = _check_labels(labels)
     img = None if image is None else _check_image(image, lab.shape)
     props = _check_properties(properties, img is not None)
-    w = lab.shape[1]
-    # Everything is read from the horizontal runs of equal labels (one pass over the
-    # pixels finds them); run r covers columns c0..c1-1 of row y.
-    s, run_len = _runs(lab)
+    nd = lab.ndim
+    if spacing is not None:
+        sp = np.asarray(spacing, dtype=np.float64).reshape(-1)
+        if sp.size != nd or not np.all(np.isfinite(sp)) or not np.all(sp > 0):
+            raise ValueError(f"spacing must be {nd} positive numbers (one per axis), got {spacing!r}")
+    w = lab.shape[-1]
+    # Everything is read from the runs of equal labels along the last axis (one pass over
+    # the pixels finds them); run r covers columns c0..c1-1 of row ``row`` (for a volume,
+    # row = z * Y + y).
+    flat = lab.reshape(-1, w)
+    s, run_len = _runs(flat)
     run_lab, size, counts, values = _index(lab.reshape(-1)[s], run_len, lab.size)
-    y = s // w
-    c0 = s - y * w
+    row = s // w
+    c0 = s - row * w
     c1 = c0 + run_len
+    lead = [row] if nd == 2 else [row // lab.shape[1], row % lab.shape[1]]  # each run's index on the axes before the last
     rows = np.flatnonzero(counts) if values is None else np.arange(size)
     if background is not None:
         if isinstance(background, (bool, np.bool_)) or not isinstance(background, (int, np.integer)):
@@ -180,36 +199,47 @@ def regions(
             dtype = np.uint64 if lab.dtype == np.uint64 else np.int64
             out["label"] = (rows if values is None else values[rows]).astype(dtype)
         elif p == "area":
-            out["area"] = counts[rows].astype(np.int64)
+            out["area"] = (counts[rows].astype(np.int64) if spacing is None
+                           else counts[rows].astype(np.float64) * float(np.prod(sp)))
         elif p == "centroid":
             area = counts[rows].astype(np.float64)
-            sum_y = np.bincount(run_lab, weights=run_len * y, minlength=size)
+            sums = [np.bincount(run_lab, weights=run_len * a, minlength=size) for a in lead]
             # sum of c0..c1-1 = len * (c0 + c1 - 1) / 2, exact in float64
-            sum_x = np.bincount(run_lab, weights=run_len * (c0 + c1 - 1) / 2, minlength=size)
-            out["centroid-0"] = sum_y[rows] / area
-            out["centroid-1"] = sum_x[rows] / area
+            sums.append(np.bincount(run_lab, weights=run_len * (c0 + c1 - 1) / 2, minlength=size))
+            for d, total in enumerate(sums):
+                out[f"centroid-{d}"] = total[rows] / area * (1.0 if spacing is None else sp[d])
         elif p == "bbox":
-            # Runs are in raster order: a label's first run has its smallest row, its last
-            # run its largest (on repeated indices the last assignment stays).
+            # Runs are in raster order: a label's first run has its smallest index on the
+            # first axis, its last run its largest (on repeated indices the last assignment
+            # stays); the other axes by minimum and maximum.
             order = np.arange(s.size)
             first = np.empty(size, dtype=np.intp)
             first[run_lab[::-1]] = order[::-1]
             last = np.empty(size, dtype=np.intp)
             last[run_lab] = order
+            lo = [lead[0][first[rows]]]
+            hi = [lead[0][last[rows]] + 1]
+            for a in lead[1:]:
+                mn = np.full(size, lab.shape[1], dtype=np.intp)
+                np.minimum.at(mn, run_lab, a)
+                mx = np.zeros(size, dtype=np.intp)
+                np.maximum.at(mx, run_lab, a + 1)
+                lo.append(mn[rows])
+                hi.append(mx[rows])
             min_x = np.full(size, w, dtype=np.intp)
             np.minimum.at(min_x, run_lab, c0)
             max_x = np.zeros(size, dtype=np.intp)
             np.maximum.at(max_x, run_lab, c1)
-            out["bbox-0"] = y[first[rows]].astype(np.int64)
-            out["bbox-1"] = min_x[rows].astype(np.int64)
-            out["bbox-2"] = (y[last[rows]] + 1).astype(np.int64)
-            out["bbox-3"] = max_x[rows].astype(np.int64)
+            lo.append(min_x[rows])
+            hi.append(max_x[rows])
+            for d, v in enumerate(lo + hi):
+                out[f"bbox-{d}"] = v.astype(np.int64)
         elif p == "intensity_mean":
             area = counts[rows].astype(np.float64)
-            if img.ndim == 2:
+            if img.ndim == nd:
                 chans = [("intensity_mean", img.reshape(-1))]
             else:
-                chans = [(f"intensity_mean-{c}", img[:, :, c].reshape(-1)) for c in range(img.shape[2])]
+                chans = [(f"intensity_mean-{c}", img[..., c].reshape(-1)) for c in range(img.shape[-1])]
             for name, v in chans:
                 run_sums = np.add.reduceat(v, s, dtype=np.float64)  # each run's sum, in order
                 sums = np.bincount(run_lab, weights=run_sums, minlength=size)
