@@ -625,3 +625,20 @@ def test_nifti_labels_header_grid_check_and_nan_voxels(tmp_path, capsys):
     (tmp_path / "s" / "mr_labels.nii.gz").unlink()  # a missing NIfTI output: redone
     assert main(["segment", str(tmp_path / "s" / "mr.nii.gz"), "-k", "30", "-o", str(tmp_path / "s"), "--volume", "-q"]) == 0
     assert (tmp_path / "s" / "mr_labels.nii.gz").exists()
+
+
+def test_a_nifti_slice_is_an_image_and_refused_as_a_volume(tmp_path, capsys):
+    import nibabel
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_image
+
+    xy = np.zeros((40, 30), np.float32)
+    xy[20:] = 1.0  # i >= 20 bright
+    nibabel.save(nibabel.Nifti1Image(xy, np.eye(4)), tmp_path / "s.nii.gz")
+    img = read_image(tmp_path / "s.nii.gz")
+    assert img.shape == (30, 40) and (img[:, 20:] == 1).all() and (img[:, :20] == 0).all()  # (Y, X) = (j, i)
+    assert main(["segment", str(tmp_path / "s.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "--volume", "-q"]) == 2
+    assert "segment it as an image" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "s.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "-q"]) == 0
+    assert np.load(tmp_path / "o" / "s_labels.npy").shape == (30, 40)

@@ -215,6 +215,13 @@ def _cmd_segment(args) -> int:
         except ValueError as exc:
             raise CLIError(f"--backend {args.backend}: {exc}") from None
     files = _input_files(args, volumes=args.volume)
+    from .io import is_nifti
+
+    if any(is_nifti(f) for f in files):
+        try:
+            import nibabel  # noqa: F401
+        except ImportError:
+            raise CLIError('NIfTI files need nibabel: pip install "lnsnet[medical]" (or nibabel)') from None
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder); a file named on the command line always is
     out_real = os.path.realpath(args.output) + os.sep

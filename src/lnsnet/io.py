@@ -171,7 +171,11 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
         size = len(data)
     if size == 0:
         raise ImageFileError(f"cannot read image {path}: the file is empty (0 bytes)")
-    if is_nifti(path):
+    if is_nifti(path):  # one slice is an image (Y, X) = (j, i); a volume is not
+        if data is None:
+            arr = _nifti_slice(path, max_pixels)
+            if arr is not None:
+                return arr
         raise ImageFileError(f"{path} is a NIfTI volume: segment it with --volume (lnsnet.io.read_volume in Python)")
     if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 0):
         raise ValueError(f"max_pixels must be a non-negative integer or None, got {max_pixels!r}")
@@ -560,6 +564,27 @@ def file_stem(path: PathLike) -> str:
     return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(path).stem
 
 
+def _nifti_slice(path, max_pixels=MAX_PIXELS) -> np.ndarray | None:
+    """A NIfTI file of one slice ((X, Y) or (X, Y, 1)) as an image ``(Y, X)``; None for
+    anything else (a volume, a series, no nibabel, a damaged file)."""
+    try:
+        import nibabel
+
+        img = nibabel.load(str(path))
+        shape = tuple(int(n) for n in img.header.get_data_shape())
+    except Exception:  # noqa: BLE001 - read_volume says what is wrong
+        return None
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) != 2:
+        return None
+    _too_many_voxels(path, int(np.prod(shape)), max_pixels)
+    proxy = img.dataobj
+    scaled = getattr(proxy, "slope", 1.0) != 1.0 or getattr(proxy, "inter", 0.0) != 0.0
+    arr = (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
+    return np.ascontiguousarray(arr.T)
+
+
 def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
     """A NIfTI volume (``.nii``/``.nii.gz``; needs ``nibabel``: ``pip install
     "lnsnet[medical]"``) as lnsnet's ``(Z, Y, X)`` array, its voxel size ``(dz, dy, dx)``
@@ -579,6 +604,9 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
+    if len(shape) == 2:
+        raise ImageFileError(f"refused volume {path}: a NIfTI of one slice, shape {shape}: segment it as an image "
+                             "(without --volume)")
     if len(shape) != 3:
         raise ImageFileError(f"refused volume {path}: NIfTI of shape {shape}; lnsnet takes one 3-D volume "
                              "(a 4-D series: one volume a file)")
