@@ -579,10 +579,16 @@ def _nifti_slice(path, max_pixels=MAX_PIXELS) -> np.ndarray | None:
     if len(shape) != 2:
         return None
     _too_many_voxels(path, int(np.prod(shape)), max_pixels)
+    return np.ascontiguousarray(_nifti_values(img, shape).T)
+
+
+def _nifti_values(img, shape) -> np.ndarray:
+    """A NIfTI image's values in ``shape``: as stored, or, when the header scales them
+    (``scl_slope``, ``scl_inter``), scaled as float32 (integers such as Hounsfield units
+    exact; float64 took twice the memory)."""
     proxy = img.dataobj
     scaled = getattr(proxy, "slope", 1.0) != 1.0 or getattr(proxy, "inter", 0.0) != 0.0
-    arr = (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
-    return np.ascontiguousarray(arr.T)
+    return (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
 
 
 def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
@@ -612,10 +618,7 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
                              "(a 4-D series: one volume a file)")
     _too_many_voxels(path, int(np.prod(shape)), max_voxels)
     try:
-        proxy = img.dataobj
-        scaled = getattr(proxy, "slope", 1.0) != 1.0 or getattr(proxy, "inter", 0.0) != 0.0
-        # scaled values as float32 (integers such as Hounsfield units exact; float64 took twice the memory)
-        arr = (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
+        arr = _nifti_values(img, shape)
     except Exception as exc:  # noqa: BLE001
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
