@@ -576,7 +576,7 @@ def train_stream(
         del history[last[4]:]
         if position > resumed_from and any("skipped" not in r for r in history):
             save()
-            print(f"interrupted: {output} holds the {position} image(s) passed so far; --resume continues",
+            print(f"saved: {output} holds the {position} image(s) passed so far; --resume continues",
                   file=sys.stderr)
         raise
     if bar is not None:
