@@ -642,3 +642,18 @@ def test_a_nifti_slice_is_an_image_and_refused_as_a_volume(tmp_path, capsys):
     assert "segment it as an image" in capsys.readouterr().err
     assert main(["segment", str(tmp_path / "s.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "-q"]) == 0
     assert np.load(tmp_path / "o" / "s_labels.npy").shape == (30, 40)
+
+
+def test_a_nifti2_scan_gets_nifti2_labels(tmp_path, capsys):
+    import nibabel
+
+    from lnsnet.io import read_nifti, save_nifti_labels
+
+    nibabel.save(nibabel.Nifti2Image(np.random.default_rng(2).random((12, 10, 6)).astype(np.float32),
+                                     np.diag([0.5, 0.5, 2.0, 1.0])), tmp_path / "n2.nii")
+    vol, sp, scan = read_nifti(tmp_path / "n2.nii")
+    assert vol.shape == (6, 10, 12) and sp == (2.0, 0.5, 0.5)
+    save_nifti_labels(tmp_path / "l.nii.gz", np.ones(vol.shape, np.int32), scan)
+    back = nibabel.load(tmp_path / "l.nii.gz")
+    assert isinstance(back, nibabel.Nifti2Image) and back.shape == (12, 10, 6)
+    assert "sizeof_hdr" not in capsys.readouterr().err

@@ -645,7 +645,8 @@ def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
     header.set_intent("label")  # NIfTI's label intent: viewers colour it as a segmentation
     header["cal_min"], header["cal_max"] = 0, float(lab.max()) if lab.size else 0
     header["descrip"] = b"lnsnet supervoxels"
-    out = nibabel.Nifti1Image(lab.astype(dtype), like.affine, header)
+    kind = nibabel.Nifti2Image if isinstance(like, nibabel.Nifti2Image) else nibabel.Nifti1Image  # as the scan
+    out = kind(lab.astype(dtype), like.affine, header)
     out.set_qform(*like.get_qform(coded=True))
     out.set_sform(*like.get_sform(coded=True))
     data = out.to_bytes()
