@@ -545,9 +545,14 @@ def test_volume_training_resume_refuses_a_changed_stream(tmp_path):
         np.save(tmp_path / f"{name}.npy", np.random.default_rng(len(files)).random((10, 12, 12)).astype(np.float32))
         files.append(tmp_path / f"{name}.npy")
     out, cfg = tmp_path / "m.pt", VolumeTrainConfig(steps=1, crop=8, cells=2)
-    train_volumes(files[:2], out, config=cfg)
+    log = tmp_path / "log.jsonl"
+    train_volumes(files[:2], out, config=cfg, log=log)
+    with open(log, "a") as fh:  # a record past the checkpoint (a run killed before it saved)
+        fh.write('{"index": 2, "name": "x"}\n')
+    before = log.read_text()
     with pytest.raises(ValueError, match="volume 1 of the stream was"):
-        train_volumes([files[2]] + files[:2], out, config=cfg, resume=True)
+        train_volumes([files[2]] + files[:2], out, config=cfg, resume=True, log=log)
+    assert log.read_text() == before  # a refused resume leaves the log as it was
     train_volumes(files, out, config=cfg, resume=True)  # one added after them: trained
     from lnsnet.volume_model import _load_payload
 

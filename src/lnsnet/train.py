@@ -375,6 +375,32 @@ def _truncate_log(log: Path, position: int) -> None:
     os.replace(tmp, log)
 
 
+class _Resumed:
+    """A resumed stream's check of the checkpoint it continues: the stream must start with
+    the items the checkpoint passed (their names in its ``history``; ``key`` compares
+    them), and, once past them, a ``log`` given here loses its records past the checkpoint
+    (they are trained again). ``passed(i, name)``: whether item ``i`` is one of those."""
+
+    def __init__(self, history: list, position: int, output, what: str, log=None, key=lambda name: name):
+        self.seen = {int(r["index"]): r.get("name") for r in history if "index" in r}
+        self.position, self.output, self.what, self.key = position, output, what, key
+        self.log = Path(log) if log is not None and Path(log).is_file() else None
+
+    def passed(self, i: int, name: str) -> bool:
+        if i < self.position:
+            if self.key(self.seen.get(i, name)) != self.key(name):
+                raise ValueError(
+                    f"the {self.what}s changed since the checkpoint {self.output}: {self.what} {i + 1} of the stream "
+                    f"was {self.seen[i]!r}, now {name!r}. --resume continues the same {self.what}s in the same order "
+                    f"(new ones after them); to train the model on other {self.what}s, start a run from it: "
+                    f"--init {self.output} -o NEW.pt")
+            return True
+        if self.log is not None:
+            _truncate_log(self.log, self.position)
+            self.log = None
+        return False
+
+
 def train_stream(
     source: Source,
     output: Union[str, Path],
@@ -502,8 +528,8 @@ def train_stream(
     if on_skip is None:
         def on_skip(name, reason):
             warnings.warn(f"skipped image {name}: {reason}", stacklevel=3)
-    seen = {int(r["index"]): r.get("name") for r in history if "index" in r}
     resumed_from = position
+    resumed = _Resumed(history, position, output, "image", log if resume else None)
 
     def boundary():  # the state after the last whole image, which an interruption saves
         return (position, copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
@@ -513,16 +539,8 @@ def train_stream(
     try:
         for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
                                                       errors="yield")):
-            if i < position:
-                if seen.get(i, name) != name:
-                    raise ValueError(
-                        f"the images changed since the checkpoint {output}: image {i + 1} of the stream was "
-                        f"{seen[i]!r}, now {name!r}. --resume continues the same images in the same order (new "
-                        f"ones after them); to train the model on other images, start a run from it: "
-                        f"--init {output} -o NEW.pt")
+            if resumed.passed(i, name):
                 continue
-            if log is not None and resume and i == resumed_from and Path(log).is_file():
-                _truncate_log(Path(log), position)  # records past the checkpoint are trained again: drop them
             if max_images is not None and done >= max_images:
                 break
             try:

@@ -215,7 +215,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
     spacings = list(spacings) if spacings is not None else [None] * len(items)
-    position, history, opt_state = 0, [], None
+    position, history, opt_state, resumed_log = 0, [], None, None
     if resume and output is not None and Path(output).is_file():
         payload = _load_payload(Path(output))
         if "optimizer" not in payload:
@@ -229,11 +229,11 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         cfg = saved
         opt_state, position = payload["optimizer"], int(payload.get("position", 0))
         history = list(payload.get("history", []))
-        if log is not None and Path(log).is_file():  # records past the checkpoint are trained again: drop them
-            from .train import _truncate_log
+        resumed_log = log
+    from .train import _Resumed
 
-            _truncate_log(Path(log), position)
-    seen = {int(r["index"]): r.get("name") for r in history if "index" in r}
+    # names as given (relative or absolute): their file names compared
+    resumed = _Resumed(history, position, output, "volume", resumed_log, key=lambda name: Path(str(name)).name)
     if on_skip is None:
         def on_skip(name, reason):
             warnings.warn(f"skipped volume {name}: {reason}", stacklevel=3)
@@ -241,12 +241,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     done = 0
     for i, (item, sp) in enumerate(zip(items, spacings)):
         name = str(item) if isinstance(item, (str, Path)) else f"volume-{i}"
-        if i < position:
-            if Path(str(seen.get(i, name))).name != Path(name).name:  # as given: relative or absolute
-                raise ValueError(f"the volumes changed since the checkpoint {output}: volume {i + 1} of the stream was "
-                                 f"{seen[i]!r}, now {name!r}. --resume continues the same volumes in the same order "
-                                 f"(new ones after them); to train the model on others, start a run from it: "
-                                 f"--init {output} -o NEW.pt")
+        if resumed.passed(i, name):
             continue
         if max_volumes is not None and done >= max_volumes:
             break
