@@ -178,17 +178,11 @@ def _spacing(text: str | None, n: int) -> tuple | None:
 COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
 
 
-def _model_id(model) -> str:
-    from .jobs import model_id
-
-    return model_id(model)
-
-
 def _cmd_segment(args) -> int:
     from dataclasses import replace
 
     from .cluster import ClusterOptions
-    from .jobs import SegmentOptions, load_segment_model, output_names, output_paths, pending, segment_files
+    from .jobs import SegmentOptions, load_segment_model, model_id, output_names, output_paths, pending, segment_files
 
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
@@ -215,13 +209,13 @@ def _cmd_segment(args) -> int:
         except ValueError as exc:
             raise CLIError(f"--backend {args.backend}: {exc}") from None
     files = _input_files(args, volumes=args.volume)
-    from .io import is_nifti
+    from .io import NIBABEL_HINT, is_nifti
 
     if any(is_nifti(f) for f in files):
         try:
             import nibabel  # noqa: F401
         except ImportError:
-            raise CLIError('NIfTI files need nibabel: pip install "lnsnet[medical]" (or nibabel)') from None
+            raise CLIError(f"NIfTI files need nibabel: {NIBABEL_HINT}") from None
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder); a file named on the command line always is
     out_real = os.path.realpath(args.output) + os.sep
@@ -246,7 +240,7 @@ def _cmd_segment(args) -> int:
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local",
                           features=args.features, names=names,
-                          model_id=_model_id(args.model) if args.model or not args.volume else "none",
+                          model_id=model_id(args.model) if args.model or not args.volume else "none",
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
                           volume=args.volume, spacing=spacing, sigma=args.sigma,
                           compactness_given=args.compactness is not None,

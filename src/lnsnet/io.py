@@ -551,6 +551,8 @@ def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | N
 
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: what to install for NIfTI files
+NIBABEL_HINT = 'pip install "lnsnet[medical]" (or nibabel)'
 
 
 def is_nifti(path: PathLike) -> bool:
@@ -564,18 +566,31 @@ def file_stem(path: PathLike) -> str:
     return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(path).stem
 
 
+def _open_nifti(path, dims: int):
+    """A NIfTI file's image (its data not read) and its shape, trailing axes of 1 dropped
+    down to ``dims`` axes; ``ImportError`` without nibabel, :class:`ImageFileError` for a
+    damaged file."""
+    try:
+        import nibabel
+    except ImportError:
+        raise ImportError(f"reading {path} needs nibabel: {NIBABEL_HINT}") from None
+    try:
+        img = nibabel.load(str(path))
+        shape = tuple(int(n) for n in img.header.get_data_shape())
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: one message
+        raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+    while len(shape) > dims and shape[-1] == 1:
+        shape = shape[:-1]
+    return img, shape
+
+
 def _nifti_slice(path, max_pixels=MAX_PIXELS) -> np.ndarray | None:
     """A NIfTI file of one slice ((X, Y) or (X, Y, 1)) as an image ``(Y, X)``; None for
     anything else (a volume, a series, no nibabel, a damaged file)."""
     try:
-        import nibabel
-
-        img = nibabel.load(str(path))
-        shape = tuple(int(n) for n in img.header.get_data_shape())
-    except Exception:  # noqa: BLE001 - read_volume says what is wrong
+        img, shape = _open_nifti(path, 2)
+    except (ImportError, ImageFileError):  # read_volume says what is wrong
         return None
-    while len(shape) > 2 and shape[-1] == 1:
-        shape = shape[:-1]
     if len(shape) != 2:
         return None
     _too_many_voxels(path, int(np.prod(shape)), max_pixels)
@@ -599,17 +614,7 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
     header's zooms reversed; the values are the scaled ones (``scl_slope``,
     ``scl_inter``: Hounsfield units of a CT). A 4-D file with more than one volume (time,
     diffusion directions) is refused, as TIFF time series are."""
-    try:
-        import nibabel
-    except ImportError:
-        raise ImportError(f"reading {path} needs nibabel: pip install \"lnsnet[medical]\" (or nibabel)") from None
-    try:
-        img = nibabel.load(str(path))
-        shape = tuple(int(n) for n in img.header.get_data_shape())
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: one message
-        raise ImageFileError(f"cannot read volume {path}: {exc}") from None
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
+    img, shape = _open_nifti(path, 3)
     if len(shape) == 2:
         raise ImageFileError(f"refused volume {path}: a NIfTI of one slice, shape {shape}: segment it as an image "
                              "(without --volume)")

@@ -389,11 +389,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         else:
             vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
-        from .prepare import finite_pixels
-
-        finite = finite_pixels(vol, None if vol.ndim == 3 else -1)  # NaN voxels (a resampled scan's padding): label 0
-        if finite is not None and not finite.any():
-            raise ValueError("no voxel of the volume is finite (all NaN or infinite): nothing to segment")
+        finite = _finite_mask(vol, None if vol.ndim == 3 else -1, "voxel of the volume")  # a scan's NaN padding: label 0
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
@@ -421,17 +417,24 @@ def _file_arguments(image) -> dict:
     the file declares was dropped when it was read, so these are four channels, e.g. four
     fluorescence stains or RGB + NIR) taken as they are (``convert2lab=False``); NaN or
     infinite pixels (a registered or ratio image's padding) left out by a ``mask``."""
-    from .prepare import finite_pixels
-
     extra: dict = {}
     if image.ndim == 3 and image.shape[2] == 4:
         extra["convert2lab"] = False
-    finite = finite_pixels(image, -1 if image.ndim == 3 else None)
+    finite = _finite_mask(image, -1 if image.ndim == 3 else None, "pixel of the image")
     if finite is not None:
-        if not finite.any():
-            raise ValueError("no pixel of the image is finite (all NaN or infinite): nothing to segment")
         extra["mask"] = finite
     return extra
+
+
+def _finite_mask(data, channel_axis, what: str):
+    """:func:`lnsnet.prepare.finite_pixels` of a file's image or volume (None: all
+    finite); ``ValueError`` when no ``what`` is finite."""
+    from .prepare import finite_pixels
+
+    finite = finite_pixels(data, channel_axis)
+    if finite is not None and not finite.any():
+        raise ValueError(f"no {what} is finite (all NaN or infinite): nothing to segment")
+    return finite
 
 
 def _message(f: Path, exc: Exception) -> str:

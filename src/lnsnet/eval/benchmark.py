@@ -581,8 +581,8 @@ def run_benchmark(
         existing = _drop_rows(rows_path, existing, set(redo))
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
-    files = _file_signatures(ds)  # kept in meta.json, not a setting
-    changed = _changed_files(meta_path, files)
+    files, old_files = _file_signatures(ds), _old_files(meta_path)  # kept in meta.json, not settings
+    changed = {name for name, sig in files.items() if name in old_files and list(old_files[name]) != list(sig)}
     if changed and existing:  # an image or its labels edited since the rows were made: made again
         keep = [row for row in existing if row["image"] not in changed]
         if len(keep) != len(existing):
@@ -597,7 +597,7 @@ def run_benchmark(
         "settings": settings,
         "command": sys.argv if sys.argv and sys.argv[0] else None,
         "previous_runs": _previous_runs(meta_path),
-        "files": {**_old_files(meta_path), **files},
+        "files": {**old_files, **files},
     }
     atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
 
@@ -672,18 +672,12 @@ def _file_signatures(ds) -> dict:
 
 
 def _old_files(meta_path: Path) -> dict:
+    """The file digests the last run in the folder recorded in its meta.json (none: {})."""
     try:
         old = json.loads(meta_path.read_text()).get("files")
     except (OSError, ValueError, AttributeError):
         return {}
     return old if isinstance(old, dict) else {}
-
-
-def _changed_files(meta_path: Path, files: dict) -> set:
-    """The images whose image or label file differs from the signature the last run in
-    the folder recorded (none recorded: unchanged)."""
-    old = _old_files(meta_path)
-    return {name for name, sig in files.items() if name in old and list(old[name]) != list(sig)}
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
