@@ -197,6 +197,10 @@ def _cmd_segment(args) -> int:
     spacing = _spacing(args.spacing, 3 if args.volume else 2)
     if not (args.sigma >= 0 and args.sigma < float("inf")):
         raise CLIError(f"--sigma must be a number >= 0, got {args.sigma:g}")
+    if args.boundaries and (args.adapt or args.clustering or args.backend != "torch"
+                            or (args.model is not None and args.model != "none")):
+        raise CLIError("--boundaries floods the image itself: it takes no --model, --clustering, --adapt or "
+                       "--backend")
     if args.volume and (args.adapt or args.clustering):
         raise CLIError("--volume takes neither --adapt nor --clustering (the 3-D clustering has its "
                        "own options: --compactness)")
@@ -240,11 +244,11 @@ def _cmd_segment(args) -> int:
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
                           adapt=args.adapt, progress=not args.quiet and args.engine == "local",
                           features=args.features, names=names,
-                          model_id=model_id(args.model) if args.model or not args.volume else "none",
+                          model_id=model_id(args.model) if (args.model or not args.volume) and not args.boundaries else "none",
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
                           volume=args.volume, spacing=spacing, sigma=args.sigma,
                           compactness_given=args.compactness is not None,
-                          backend=args.backend)
+                          backend=args.backend, boundaries=args.boundaries)
     if not args.num_gpus >= 0:
         raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
     if args.engine != "ray" and (args.address or args.num_gpus):
@@ -644,6 +648,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
                         "recall (default: the clustering's; fast 32, compact 24, paper 0; --volume 40)")
+    s.add_argument("--boundaries", choices=("bright", "dark"), default=None,
+                   help="the images show boundaries, not regions: cell walls or membranes as bright (or dark) "
+                        "lines, a boundary probability map; superpixels grow from the seed grid by a compact "
+                        "watershed and meet on the lines' ridges (no network; --compactness default 0.2; "
+                        "docs/volumes.md, 'Boundary images')")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
                    help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "

@@ -81,6 +81,7 @@ def segment(
     adapt: int = 0,
     progress: bool = False,
     backend: str = "torch",
+    boundaries: str | None = None,
     **misplaced,
 ):
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
@@ -185,6 +186,13 @@ def segment(
         CPUs with AMX; the same scores on BSDS500 val, but many labels differ). Needs
         ``pip install lnsnet[openvino]``; images run in bands keep torch
         (:mod:`lnsnet.backends`, ``docs/performance.md``).
+    boundaries : {None, "bright", "dark"}
+        The image shows boundaries, not regions: cell walls or membranes as bright (or
+        dark) lines, a boundary probability map. Superpixels (or supervoxels) then grow
+        from the seed grid by a compact watershed and meet on the lines' ridges
+        (:mod:`lnsnet.flood`; ``compactness`` default 0.2, ``docs/volumes.md``, "Boundary
+        images"); no network runs, on the CPU; ``max_num_iter``, ``min_size_factor`` and
+        ``max_size_factor`` do not apply, and every superpixel is connected.
     **misplaced
         Refused with a ``TypeError`` that names the keyword and says where it went (e.g.
         ``window=5`` is now ``clustering="window=5"``; slic's ``slic_zero`` does not apply).
@@ -207,6 +215,10 @@ def segment(
         raise TypeError(_misplaced_message(misplaced))
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
+    if boundaries is not None:
+        return _segment_boundaries(image, n_segments, boundaries, compactness=compactness, sigma=sigma,
+                                   spacing=spacing, convert2lab=convert2lab, start_label=start_label, mask=mask,
+                                   channel_axis=channel_axis, model=model, clustering=clustering, adapt=adapt)
     if _is_volume(image, channel_axis):
         if backend != "torch":
             from .backends import check_backend
@@ -362,6 +374,60 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
                           enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
                           start_label=start_label, model=model, device=_volume_device(device))
+
+
+def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, spacing, convert2lab, start_label,
+                        mask, channel_axis, model, clustering, adapt):
+    """``segment(..., boundaries=)``: a compact watershed of a boundary image from the seed
+    grid (:mod:`lnsnet.flood`), 2-D or 3-D, one image or a list."""
+    from scipy import ndimage
+
+    from .flood import segment_boundaries
+    from .prepare import _as_channels_last, _check_finite, _check_mask
+    from .volume import _as_volume
+
+    if boundaries not in ("bright", "dark"):
+        raise ValueError(f"boundaries must be None, 'bright' or 'dark', got {boundaries!r}")
+    if clustering is not None or adapt:
+        raise ValueError("boundaries= floods the image itself: it takes neither clustering= nor adapt=")
+    if not (model is None or (isinstance(model, str) and model == "none")):
+        raise ValueError("boundaries= runs no network: it takes no model (leave model=None)")
+    if isinstance(start_label, bool) or start_label not in (0, 1):
+        raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+    k = _check_k(n_segments)
+    if isinstance(image, (list, tuple)):
+        masks = _per_image(mask, len(image), False)
+        return [_segment_boundaries(im, k, boundaries, compactness=compactness, sigma=sigma, spacing=spacing,
+                                    convert2lab=convert2lab, start_label=start_label, mask=m,
+                                    channel_axis=channel_axis, model=model, clustering=None, adapt=0)
+                for im, m in zip(image, masks)]
+    volume = _is_volume(image, channel_axis)
+    if volume:
+        vol = _as_volume(image, channel_axis)
+        sp = read_spacing(spacing, 3)
+    else:
+        arr = _as_channels_last(image, channel_axis)
+        if arr.shape[2] == 4 and convert2lab is not False:  # RGBA: alpha ignored, as everywhere
+            arr = arr[:, :, :3]
+        vol = arr[None]
+        sp = (1.0,) + read_spacing(spacing)
+    m = None if mask is None else _check_mask(mask, vol.shape[:3] if volume else vol.shape[1:3])
+    if m is not None and not volume:
+        m = m[None]
+    _check_finite(vol, m, "volume" if volume else "image", channel_axis, vol.shape[3] > 1)
+    sig = np.asarray(_spatial(sigma, "sigma", positive=False, n=3 if volume else 2), dtype=float)
+    if sig.any():  # slic's pre-smoothing: a scalar in physical units, a sequence in pixels per axis
+        axes = sp if volume else sp[1:]
+        if np.ndim(sigma) == 0:
+            sig = sig / np.asarray(axes)
+        sg = (tuple(sig) if volume else (0.0,) + tuple(sig)) + (0.0,)
+        vol = vol.astype(np.float32)
+        if m is not None:
+            vol[~m] = 0.0  # (NaN outside the mask must not spread in)
+        vol = ndimage.gaussian_filter(vol, sg, mode="reflect")
+    lab = segment_boundaries(vol, k, boundaries=boundaries, compactness=compactness, spacing=sp, mask=m,
+                             start_label=int(start_label))
+    return lab if volume else lab[0]
 
 
 def _volume_device(device):

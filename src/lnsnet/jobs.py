@@ -54,6 +54,7 @@ class SegmentOptions:
     sigma: float = 0.0  # a Gaussian blur first, in physical units (slic's sigma)
     compactness_given: bool = False  # volumes: --compactness was given (else the 3-D default)
     backend: str = "torch"  # what runs the network on the CPU (lnsnet.backends)
+    boundaries: str | None = None  # "bright" / "dark": boundary images, flooded (lnsnet.flood); no model
 
 
 @dataclass
@@ -138,6 +139,14 @@ def _volume_spec(opts: SegmentOptions) -> str:
     return f"3-D v{CLUSTERING_VERSION}:compactness={c:g}"
 
 
+def _boundaries_spec(opts: SegmentOptions) -> str:
+    """The boundary flood's settings as recorded (:mod:`lnsnet.flood`)."""
+    from .flood import DEFAULTS, VERSION
+
+    c = opts.clustering.compactness if opts.compactness_given else DEFAULTS["compactness"]
+    return f"boundaries v{VERSION}:{opts.boundaries}:compactness={c:g}"
+
+
 def _spec_2d(opts: SegmentOptions) -> str:
     """The 2-D clustering's settings as recorded: its version and its options."""
     from .cluster import CLUSTERING_VERSION
@@ -152,7 +161,8 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     st = os.stat(file)
     return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "n_segments": int(opts.n_segments),
-            "clustering": _volume_spec(opts) if opts.volume else _spec_2d(opts),
+            "clustering": (_boundaries_spec(opts) if opts.boundaries else _volume_spec(opts) if opts.volume
+                           else _spec_2d(opts)),
             "adapt": int(opts.adapt),
             "model": None if opts.model_id is None else str(opts.model_id),
             **({} if opts.backend == "torch" or opts.volume or opts.model_id == "none" else {"backend": opts.backend}),
@@ -249,7 +259,10 @@ def model_id(model) -> str:
 def load_segment_model(model, opts: SegmentOptions):
     """The model the engines segment with: for ``opts.volume`` a 3-D model file or None
     (the clustering on the input; the shipped models are 2-D and never applied slice by
-    slice), else :func:`lnsnet.load_model` (a shipped name, a file or ``"none"``)."""
+    slice), else :func:`lnsnet.load_model` (a shipped name, a file or ``"none"``); none for
+    ``opts.boundaries`` (the flood runs no network)."""
+    if opts.boundaries:
+        return None
     if opts.volume:
         if model is None or (isinstance(model, str) and model == "none"):
             return None
@@ -326,6 +339,10 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
               backend=opts.backend, **({"sigma": opts.sigma} if opts.sigma else {}),
               **({"spacing": opts.spacing} if opts.spacing is not None else {}))
+    if opts.boundaries:  # the flood: no network, its own compactness
+        kw = dict(boundaries=opts.boundaries, compactness=opts.clustering.compactness if opts.compactness_given
+                  else None, **({"sigma": opts.sigma} if opts.sigma else {}),
+                  **({"spacing": opts.spacing} if opts.spacing is not None else {}))
     # files with the same arguments go in batches together; a mask is a file's own
     groups: dict[tuple, list[Path]] = {}
     for f in files:
@@ -393,7 +410,8 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
-                         device=opts.device, sigma=opts.sigma, **({} if finite is None else {"mask": finite}))
+                         device=opts.device, sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
+                         **({"boundaries": opts.boundaries} if opts.boundaries else {}))
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone

@@ -36,7 +36,8 @@ __all__ = ["thread_counts", "set_threads", "restore_threads", "memory_bytes", "t
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
-KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels", "lnsnet.model.nhwc")
+KERNEL_MODULES = ("lnsnet.features", "lnsnet.connectivity", "lnsnet.cluster.kernels", "lnsnet.model.nhwc",
+                  "lnsnet.flood")
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -278,6 +279,9 @@ def warm_kernels() -> int:
     segment(rgb, 12, mask=mask, spacing=(2.0, 1.0), enforce_connectivity=True, max_size_factor=2.0)
     segment(rgb, 12, enforce_connectivity=False)
     segment(rng.random((48, 64, 5)), 12)
+    hole = np.ones((48, 64), bool)
+    hole[20:28, 28:36] = False  # the one cell's centre outside the mask: its nearest valid pixel seeds it
+    segment(rgb, 1, mask=hole, boundaries="bright")
     import torch
 
     from .connectivity import enforce_connectivity_torch  # the GPU path's joining of pieces, on the host
