@@ -344,3 +344,30 @@ def test_refusals_are_notifications_not_exceptions(viewer, widget, qtbot, errors
     assert _run(widget, qtbot) is None
     assert len(errors) == 1 and "whole volume" in errors[0] and "rgb" in errors[0]
     assert widget.run_button.isEnabled() and len(viewer.layers) == 1
+
+
+def test_boundary_images_in_a_plane_and_a_volume(viewer, widget, qtbot, errors):
+    """"image shows: bright boundaries": segment(boundaries="bright") with the flood's own
+    compactness, no preset, in a plane and a volume; back to regions: the preset again."""
+    from lnsnet.flood import DEFAULTS
+
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(6)])
+    viewer.add_image(vol, name="walls", scale=(2.0, 1.0, 1.0))
+    widget.shows_box.setCurrentText("bright boundaries (cell walls, membranes)")
+    assert not widget.preset_box.isEnabled() and widget.compactness_box.value() == DEFAULTS["compactness"]
+    widget.scope_box.setCurrentText(VOLUME)
+    assert widget.compactness_box.value() == DEFAULTS["compactness"]
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None
+    expected = lnsnet.segment(vol, K, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright")
+    assert np.array_equal(viewer.layers["walls superpixels"].data, expected)
+    widget.scope_box.setCurrentText(PLANE)
+    widget.shows_box.setCurrentText("dark boundaries")
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None
+    plane = next(layer for layer in viewer.layers if layer.name.startswith("walls superpixels [")).data
+    assert np.array_equal(plane.reshape(32, 40), lnsnet.segment(vol[viewer.dims.current_step[0]], K, channel_axis=None,
+                                                boundaries="dark"))
+    widget.shows_box.setCurrentText("regions")
+    assert widget.preset_box.isEnabled()
+    assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]

@@ -33,6 +33,8 @@ __all__ = ["SuperpixelWidget"]
 log = logging.getLogger(__name__)
 
 PLANE, VOLUME = "current plane (2D)", "whole volume (3D)"
+#: what the image shows: regions (lnsnet's clustering) or boundaries (lnsnet.flood)
+SHOWS = {"regions": None, "bright boundaries (cell walls, membranes)": "bright", "dark boundaries": "dark"}
 #: errors that are lnsnet's word on the input: shown as their message alone
 USER_ERRORS = (ValueError, TypeError)
 
@@ -52,17 +54,29 @@ def _volume_compactness() -> float | None:
     return float(DEFAULTS["compactness"])
 
 
-def _segment(job: Job, n_segments: int, clustering: str | None, compactness: float, boundaries: bool):
-    """Runs in the worker thread: read the data, segment, place; returns what the GUI adds."""
+def _flood_compactness() -> float | None:
+    """The boundary flood's default compactness; None if unknown."""
+    try:
+        from lnsnet.flood import DEFAULTS
+    except ImportError:
+        return None
+    return float(DEFAULTS["compactness"])
+
+
+def _segment(job: Job, n_segments: int, clustering: str | None, compactness: float, boundaries: bool,
+             walls: str | None = None):
+    """Runs in the worker thread: read the data, segment, place; returns what the GUI adds.
+    ``walls``: ``"bright"`` / ``"dark"`` for a boundary image (``segment(boundaries=)``)."""
     import lnsnet
     from lnsnet.prepare import finite_pixels
 
     image = job.image()
     mask = finite_pixels(image, job.channel_axis)  # NaN / inf pixels (no data) left out: label 0 there
     t0 = time.perf_counter()
-    labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness, clustering=clustering,
-                            spacing=job.spacing, channel_axis=job.channel_axis, convert2lab=job.convert2lab,
-                            start_label=1, mask=mask)
+    labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness,
+                            clustering=None if walls else clustering, spacing=job.spacing,
+                            channel_axis=job.channel_axis, convert2lab=job.convert2lab, start_label=1, mask=mask,
+                            **({"boundaries": walls} if walls else {}))
     seconds = time.perf_counter() - t0
     edges = None
     if boundaries:
@@ -82,7 +96,9 @@ class SuperpixelWidget(QWidget):
     again, replaces) a labels layer named ``"<layer> superpixels"`` (with ``[axis 0=..]``
     when the position on other axes was fixed). A whole volume is segmented by lnsnet's 3-D
     clustering, which takes no preset: the preset box is then off and compactness starts at
-    the 3-D default.
+    the 3-D default. "image shows": regions (the clustering) or bright / dark boundaries
+    (cell walls, membranes: ``segment(boundaries=)``, a compact watershed; no preset, its own
+    default compactness), in a plane or a volume.
     """
 
     def __init__(self, napari_viewer, parent=None):
@@ -92,6 +108,7 @@ class SuperpixelWidget(QWidget):
         self.last_error: str | None = None
         self.default_preset, self.presets = _presets()
         self.volume_compactness = _volume_compactness()
+        self.flood_compactness = _flood_compactness()
         self._shown_layer = None  # the layer the controls were last set for
 
         self.layer_box = QComboBox()
@@ -112,6 +129,11 @@ class SuperpixelWidget(QWidget):
         self.compactness_box.setSingleStep(1.0)
         self.compactness_box.setToolTip("Weight of the spatial distance: larger gives more regular shapes, "
                                         "0 pure feature clustering (set to the preset's value when it changes)")
+        self.shows_box = QComboBox()
+        self.shows_box.addItems(list(SHOWS))
+        self.shows_box.setToolTip("regions: lnsnet's clustering (default); bright or dark boundaries: the image "
+                                  "shows cell walls or membranes (or a boundary map), and superpixels meet on "
+                                  "their ridges (a compact watershed from the seed grid)")
         self.channels_box = QCheckBox("channels in first axis")
         self.channels_box.setToolTip("The layer's first axis holds channels, e.g. (C, Y, X): one multichannel image")
         self.scope_box = QComboBox()
@@ -131,6 +153,7 @@ class SuperpixelWidget(QWidget):
         form = QFormLayout()
         form.addRow("image", self.layer_box)
         form.addRow("superpixels (K)", self.k_box)
+        form.addRow("image shows", self.shows_box)
         form.addRow("clustering", self.preset_box)
         form.addRow("compactness", self.compactness_box)
         form.addRow("segment", self.scope_box)
@@ -147,6 +170,7 @@ class SuperpixelWidget(QWidget):
         self.preset_box.setCurrentText(self.default_preset)
         self._preset_changed(self.default_preset)
         self.scope_box.currentTextChanged.connect(self._scope_changed)
+        self.shows_box.currentTextChanged.connect(self._shows_changed)
         self.layer_box.currentTextChanged.connect(self._layer_changed)
         self.run_button.clicked.connect(self.run)
         layers = self.viewer.layers
@@ -185,11 +209,22 @@ class SuperpixelWidget(QWidget):
         if name in self.presets:
             self.compactness_box.setValue(self.presets[name]["compactness"])
 
+    def walls(self) -> str | None:
+        """``"bright"`` / ``"dark"`` when the image shows boundaries, else None."""
+        return SHOWS.get(self.shows_box.currentText())
+
+    def _shows_changed(self, text: str = ""):
+        self._scope_changed(self.scope_box.currentText())
+
     def _scope_changed(self, scope: str):
-        """Volumes take the 3-D clustering (no preset, its own default compactness)."""
+        """Volumes take the 3-D clustering (no preset, its own default compactness); a
+        boundary image the flood (no preset, its own default compactness)."""
         volume = scope == VOLUME
-        self.preset_box.setEnabled(not volume)
-        if volume and self.volume_compactness is not None:
+        self.preset_box.setEnabled(not volume and self.walls() is None)
+        if self.walls() is not None:
+            if self.flood_compactness is not None:
+                self.compactness_box.setValue(self.flood_compactness)
+        elif volume and self.volume_compactness is not None:
             self.compactness_box.setValue(self.volume_compactness)
         elif not volume:
             self._preset_changed(self.preset_box.currentText())
@@ -235,9 +270,10 @@ class SuperpixelWidget(QWidget):
         except ValueError as exc:
             self._failed(exc)
             return None
-        clustering = None if job.spatial == 3 else self.preset_box.currentText()  # volumes: no preset
+        walls = self.walls()
+        clustering = None if job.spatial == 3 or walls else self.preset_box.currentText()  # volumes: no preset
         args = (job, int(self.k_box.value()), clustering, float(self.compactness_box.value()),
-                self.boundaries_box.isChecked())
+                self.boundaries_box.isChecked(), walls)
         worker = thread_worker(_segment, progress={"desc": "lnsnet superpixels"}, ignore_errors=True)(*args)
         worker.returned.connect(self._done)
         worker.errored.connect(self._failed)
@@ -247,7 +283,7 @@ class SuperpixelWidget(QWidget):
         self.run_button.setEnabled(False)
         self.progress.setVisible(True)
         shape = "x".join(map(str, job.out_shape))
-        how = clustering or "3-D clustering"
+        how = f"{walls} boundaries" if walls else clustering or "3-D clustering"
         self.status.setText(f"segmenting {job.name.removesuffix(' superpixels')} ({shape}, K={args[1]}, {how})...")
         worker.start()
         return worker
