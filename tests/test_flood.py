@@ -133,6 +133,50 @@ def test_bad_arguments_are_refused():
     bad[3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         lnsnet.segment(bad, 4, channel_axis=None, boundaries="bright")
+    with pytest.raises(ValueError, match="backend"):
+        lnsnet.segment(img, 4, channel_axis=None, boundaries="bright", backend="openvino")
+    for c in (True, "0.5"):
+        with pytest.raises(TypeError, match="compactness"):
+            lnsnet.segment(img, 4, channel_axis=None, boundaries="bright", compactness=c)
+    with pytest.raises(ValueError, match="empty"):
+        lnsnet.segment(np.zeros((0, 5, 5)), 4, channel_axis=None, boundaries="bright")
+    with pytest.raises(TypeError, match="dtype"):
+        lnsnet.segment(np.zeros((3, 5, 5), complex), 4, channel_axis=None, boundaries="bright")
+
+
+def test_a_sparse_wall_still_counts():
+    """A one-pixel line in a large binary image (0.2 % of the pixels: the 99th percentile is
+    0) still stops the flood: the two superpixels meet on it, not on the grid's split."""
+    img = np.zeros((500, 600), bool)
+    img[:, 220] = True
+    lab = lnsnet.segment(img, 2, channel_axis=None, boundaries="bright")
+    assert len(np.unique(lab[:, :220])) == 1 and len(np.unique(lab[:, 221:])) == 1
+    assert lab[0, 0] != lab[0, -1]
+
+
+def test_small_cells_keep_their_seeds():
+    """Each seed stays in its own grid cell, so K near the pixel count gives the grid's
+    cells, and K at least the pixels one superpixel per pixel."""
+    from lnsnet.grid import make_grid
+
+    img = np.random.default_rng(5).random((20, 20))
+    for k in (100, 200, 399):
+        g = make_grid(20, 20, k)
+        lab = lnsnet.segment(img, k, channel_axis=None, boundaries="bright")
+        assert lab.max() == g.rows * g.cols == len(np.unique(lab))
+    lab = lnsnet.segment(img, 400, channel_axis=None, boundaries="bright", start_label=0)
+    np.testing.assert_array_equal(lab, np.arange(400).reshape(20, 20))
+
+
+def test_sigma_inside_a_mask_does_not_darken_its_border():
+    """slic's sigma blurs inside the mask only: an image constant inside the mask has the
+    same labels with and without it."""
+    mask = np.zeros((120, 120), bool)
+    mask[10:110, 10:110] = True
+    img = np.where(mask, 1000.0, np.nan)
+    plain = lnsnet.segment(img, 20, channel_axis=None, boundaries="bright", mask=mask)
+    np.testing.assert_array_equal(lnsnet.segment(img, 20, channel_axis=None, boundaries="bright", mask=mask,
+                                                 sigma=3), plain)
 
 
 def test_a_list_of_images():

@@ -267,9 +267,9 @@ def _cmd_segment(args) -> int:
     else:
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
-            from .runtime import kernels_cached
+            from .runtime import KERNEL_MODULES, kernels_cached
 
-            if not kernels_cached():
+            if not kernels_cached(("lnsnet.flood",) if args.boundaries else KERNEL_MODULES):
                 print(COMPILING, file=sys.stderr, flush=True)
         bar = None
         if not args.quiet and len(files) > 1:

@@ -216,6 +216,8 @@ def segment(
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
     if boundaries is not None:
+        if backend != "torch":
+            raise ValueError("boundaries= runs no network: it takes no backend")
         return _segment_boundaries(image, n_segments, boundaries, compactness=compactness, sigma=sigma,
                                    spacing=spacing, convert2lab=convert2lab, start_label=start_label, mask=mask,
                                    channel_axis=channel_axis, model=model, clustering=clustering, adapt=adapt)
@@ -394,6 +396,8 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
         raise ValueError("boundaries= runs no network: it takes no model (leave model=None)")
     if isinstance(start_label, bool) or start_label not in (0, 1):
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+    if compactness is not None and (isinstance(compactness, bool) or not isinstance(compactness, numbers.Real)):
+        raise TypeError(f"compactness must be a number, got {compactness!r}")
     k = _check_k(n_segments)
     if isinstance(image, (list, tuple)):
         masks = _per_image(mask, len(image), False)
@@ -403,7 +407,11 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
                 for im, m in zip(image, masks)]
     volume = _is_volume(image, channel_axis)
     if volume:
+        if image.dtype.kind not in "biuf":
+            raise TypeError(f"unsupported volume dtype {image.dtype}; allowed: bool, integer or floating point")
         vol = _as_volume(image, channel_axis)
+        if min(vol.shape) < 1:
+            raise ValueError(f"volume is empty: shape {image.shape}")
         sp = read_spacing(spacing, 3)
     else:
         arr = _as_channels_last(image, channel_axis)
@@ -422,9 +430,13 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
             sig = sig / np.asarray(axes)
         sg = (tuple(sig) if volume else (0.0,) + tuple(sig)) + (0.0,)
         vol = vol.astype(np.float32)
-        if m is not None:
-            vol[~m] = 0.0  # (NaN outside the mask must not spread in)
-        vol = ndimage.gaussian_filter(vol, sg, mode="reflect")
+        if m is None:
+            vol = ndimage.gaussian_filter(vol, sg, mode="reflect")
+        else:  # normalised inside the mask: the outside (NaN too) does not bleed in
+            vol[~m] = 0.0
+            weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
+            vol = np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
+                           / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
     lab = segment_boundaries(vol, k, boundaries=boundaries, compactness=compactness, spacing=sp, mask=m,
                              start_label=int(start_label))
     return lab if volume else lab[0]
