@@ -551,7 +551,9 @@ def _benchmark_arguments(b) -> None:
                    help="comma-separated methods (default %(default)s); known: "
                         + ", ".join(known_methods())
                         + "; lnsnet takes a clustering spec after colons (as segment --clustering) and "
-                          "model=NAME (e.g. model=none: the clustering on the CIELAB input); a baseline takes "
+                          "model=NAME (e.g. model=none: the clustering on the CIELAB input), or "
+                          "boundaries=bright|dark[:compactness=C] for boundary images (as segment --boundaries); "
+                          "a baseline takes "
                           "its keyword arguments after colons (slic:compactness=20); e.g. "
                           "lnsnet:clustering=paper, lnsnet:compactness=1, lnsnet:seeds=learned (docs/compactness.md)")
     b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),

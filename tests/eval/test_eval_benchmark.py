@@ -521,3 +521,29 @@ def test_images_of_more_than_8_bits_keep_their_contrast(tmp_path):
     np.testing.assert_array_equal(rgb[0, :, 0], np.round((np.arange(800) * 255 / 799)).astype(np.uint8))
     tifffile.imwrite(tmp_path / "small.tif", (dim // 4).astype(np.uint16))  # values 25..224 fit 8 bits: as they are
     assert read_rgb8(tmp_path / "small.tif")[0, 0, 0] == 25
+
+
+def test_boundary_flood_as_a_method(dataset, tmp_path):
+    """``lnsnet:boundaries=bright`` scores segment(boundaries=) (no model recorded, the
+    flood's version is); its options are checked by name."""
+    import lnsnet
+    from lnsnet.eval.methods import check_methods, lnsnet_boundaries
+
+    assert lnsnet_boundaries("lnsnet:boundaries=dark:compactness=0.05") == ("dark", 0.05)
+    assert lnsnet_boundaries("lnsnet:clustering=paper") is None and lnsnet_boundaries("slic") is None
+    for bad in ("lnsnet:boundaries=grey", "lnsnet:boundaries=bright:window=5",
+                "lnsnet:boundaries=bright:compactness=-1", "lnsnet:boundaries=bright:boundaries=dark"):
+        with pytest.raises(ValueError, match="method"):
+            check_methods(bad)
+    with pytest.raises(ValueError, match="same setting"):
+        check_methods("lnsnet:boundaries=bright:compactness=0.2,lnsnet:compactness=0.2:boundaries=bright")
+    summary = run_benchmark(dataset, methods="lnsnet:boundaries=bright,slic", ks=[10], out_dir=tmp_path,
+                            workers=0, progress=False)
+    rows = [r for r in _rows(tmp_path / "rows.csv") if r["method"] == "lnsnet:boundaries=bright"]
+    assert len(rows) == N_IMAGES and {s["method"] for s in summary} == {"lnsnet:boundaries=bright", "slic"}
+    img = np.asarray(Image.open(dataset / "images" / "img0.png"))
+    lab = lnsnet.segment(img, 10, boundaries="bright", start_label=0)
+    row = next(r for r in rows if r["image"] == "img0")
+    assert int(row["k_delivered"]) == lab.max() + 1 and int(row["n_disconnected"]) == 0
+    meta = json.loads((tmp_path / "meta.json").read_text())["settings"]
+    assert meta["model"] is None and meta["boundaries_version"] == 1

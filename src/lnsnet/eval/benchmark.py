@@ -58,7 +58,7 @@ import numpy as np
 
 from ..hub import model_record
 from ..io import atomic_write
-from .methods import MethodRunner, check_methods, lnsnet_clustering
+from .methods import MethodRunner, check_methods, lnsnet_boundaries, lnsnet_clustering
 from .metrics import SCORE_KEYS
 
 __all__ = [
@@ -424,7 +424,7 @@ def _check_resume_settings(path: Path, settings: dict, model_free: bool = False)
             old = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) or {}
         except (OSError, ValueError):
             old = {}
-    for key in ("dataset", "r") if model_free else ("dataset", "r", "model", "clustering_version"):
+    for key in ("dataset", "r") if model_free else ("dataset", "r", "model", "clustering_version", "boundaries_version"):
         if old.get(key) is None or settings.get(key) is None:
             continue
         if old[key] != settings[key]:
@@ -568,8 +568,13 @@ def run_benchmark(
         "warmup": warmup,
         "threads_per_worker": 1,
         "timing": "time.perf_counter() around the method call only",
-        "model": model_record(model) if any(lnsnet_clustering(m) is not None for m in methods) else None,
+        "model": model_record(model) if any(lnsnet_clustering(m) is not None and lnsnet_boundaries(m) is None
+                                            for m in methods) else None,
     }
+    if any(lnsnet_boundaries(m) is not None for m in methods):  # rows of another version of the flood not mixed in
+        from ..flood import VERSION
+
+        settings["boundaries_version"] = VERSION
     if settings["model"] is not None:  # rows of another version of lnsnet's clustering are not mixed in
         from ..cluster import CLUSTERING_VERSION
 

@@ -7,6 +7,9 @@ clustering on the CIELAB input, ``lnsnet:model=untrained`` the network before tr
 each spelling is a method of its own in the rows) or a registered baseline
 (:data:`lnsnet.eval.baselines.BASELINES`), optionally with its keyword arguments after
 colons (``slic:compactness=20``, ``ers:lambda_prime=0.3``: a baseline tuned on val).
+``lnsnet:boundaries=bright`` (or ``dark``, optionally ``:compactness=C``) is
+``segment(..., boundaries=)``: images that show boundaries (cell walls, membranes),
+flooded from the seed grid (:mod:`lnsnet.flood`); it runs no model.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import time
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
-__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "baseline_options", "check_methods", "MethodRunner"]
+__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
+           "check_methods", "MethodRunner"]
 
 
 def known_methods() -> list[str]:
@@ -34,6 +38,8 @@ def lnsnet_clustering(name: str) -> ClusterOptions | None:
     head, _, spec = name.partition(":")
     if head != "lnsnet":
         return None
+    if lnsnet_boundaries(name) is not None:  # the flood: no clustering options (its own compactness)
+        return ClusterOptions()
     items = [p for p in spec.split(":") if not p.strip().startswith("model=")]
     try:
         options = ClusterOptions.parse(":".join(items))
@@ -42,6 +48,35 @@ def lnsnet_clustering(name: str) -> ClusterOptions | None:
         return options
     except (TypeError, ValueError) as exc:
         raise ValueError(f"method {name!r}: {exc}") from None
+
+
+def lnsnet_boundaries(name: str) -> tuple[str, float | None] | None:
+    """``"lnsnet:boundaries=bright:compactness=0.1"`` -> ``("bright", 0.1)``: the flood of a
+    boundary image (:mod:`lnsnet.flood`; compactness None: its default); None when the name
+    is not such a method; ``ValueError`` naming the method for bad options."""
+    head, _, spec = name.partition(":")
+    items = [p.strip() for p in spec.split(":") if p.strip()]
+    if head != "lnsnet" or not any(p.startswith("boundaries=") for p in items):
+        return None
+    found: dict = {}
+    for item in items:
+        key, _, value = (p.strip() for p in item.partition("="))
+        if key not in ("boundaries", "compactness"):
+            raise ValueError(f"method {name!r}: boundaries= takes only compactness=C, got {item!r}")
+        if key in found:
+            raise ValueError(f"method {name!r}: option {key!r} given twice")
+        found[key] = value
+    if found["boundaries"] not in ("bright", "dark"):
+        raise ValueError(f"method {name!r}: boundaries must be bright or dark, got {found['boundaries']!r}")
+    c = None
+    if "compactness" in found:
+        try:
+            c = float(found["compactness"])
+        except ValueError:
+            c = float("nan")
+        if not (c >= 0 and c < float("inf")):
+            raise ValueError(f"method {name!r}: compactness must be a finite number >= 0, got {found['compactness']!r}")
+    return found["boundaries"], c
 
 
 def lnsnet_model(name: str) -> str | None:
@@ -150,6 +185,9 @@ def check_methods(methods) -> list[str]:
 def _setting(name: str):
     """What method ``name`` runs: a baseline and its options, or the model and clustering
     of an LNS-Net method; None when ``name`` is not a method."""
+    flood = lnsnet_boundaries(name)
+    if flood is not None:
+        return ("boundaries",) + flood
     clustering = lnsnet_clustering(name)
     return baseline_options(name) if clustering is None else (lnsnet_model(name), clustering)
 
@@ -166,8 +204,16 @@ class MethodRunner:
         self.warm: set[str] = set()
         self.funcs = {}
         for name in methods:
+            flood = lnsnet_boundaries(name)
             clustering = lnsnet_clustering(name)
-            if clustering is not None:
+            if flood is not None:
+                from ..inference import segment
+
+                def _flood(image, k, _b=flood[0], _c=flood[1]):
+                    return segment(image, k, boundaries=_b, compactness=_c, start_label=0)
+
+                self.funcs[name] = _flood
+            elif clustering is not None:
                 from ..hub import load_model
                 from ..inference import segment
 
