@@ -218,3 +218,15 @@ def test_command_line(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "w.png"), "-o", str(tmp_path / "o2"), "-q", "--boundaries", "bright",
                  "--model", "bsds500"]) == 2
     assert "--boundaries" in capsys.readouterr().err
+
+
+def test_reachable_as_an_attribute():
+    """``lnsnet.flood`` without importing it first, as README's other submodules."""
+    import importlib
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "import lnsnet; print(lnsnet.flood.__name__)"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "lnsnet.flood", r.stderr
+    assert lnsnet.flood is importlib.import_module("lnsnet.flood")
