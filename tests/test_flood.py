@@ -185,6 +185,8 @@ def test_a_list_of_images():
     out = lnsnet.segment([a, b], 12, channel_axis=None, boundaries="bright")
     np.testing.assert_array_equal(out[0], lnsnet.segment(a, 12, channel_axis=None, boundaries="bright"))
     assert out[1].shape == b.shape
+    with pytest.raises(ValueError, match="a list takes 2-D images"):  # as without boundaries=
+        lnsnet.segment([a, rng.random((4, 30, 40))], 12, channel_axis=None, boundaries="bright")
 
 
 def test_command_line(tmp_path, capsys):

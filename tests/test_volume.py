@@ -662,3 +662,46 @@ def test_a_nifti2_scan_gets_nifti2_labels(tmp_path, capsys):
     back = nibabel.load(tmp_path / "l.nii.gz")
     assert isinstance(back, nibabel.Nifti2Image) and back.shape == (12, 10, 6)
     assert "sizeof_hdr" not in capsys.readouterr().err
+
+
+def test_ome_units_of_each_axis(tmp_path):
+    """OME gives each axis its own unit (micrometres by default): a z step in nm beside x
+    and y in µm is converted (it was taken as 2000 against 0.5); an unknown unit is no
+    voxel size."""
+    import tifffile
+
+    from lnsnet.io import read_volume
+
+    v = np.zeros((4, 8, 8), np.uint8)
+    meta = {"axes": "ZYX", "PhysicalSizeZ": 2000, "PhysicalSizeZUnit": "nm", "PhysicalSizeY": 0.5,
+            "PhysicalSizeYUnit": "µm", "PhysicalSizeX": 0.25}
+    tifffile.imwrite(tmp_path / "a.ome.tif", v, ome=True, metadata=meta)
+    assert read_volume(tmp_path / "a.ome.tif")[1] == pytest.approx((2.0, 0.5, 0.25))
+    tifffile.imwrite(tmp_path / "b.ome.tif", v, ome=True, metadata={**meta, "PhysicalSizeZUnit": "furlong"})
+    assert read_volume(tmp_path / "b.ome.tif")[1] is None
+
+
+def test_few_supervoxels_are_noticed(tmp_path, capsys):
+    """A voxel size that leaves far fewer grid cells than K (a z step in nm read as µm)
+    gets the notice 2-D images get, naming the grid and --spacing."""
+    from lnsnet.cli import main
+
+    (nz, ny, nx), _ = volume_grid((8, 16, 16), 100, (2000.0, 0.5, 0.5))
+    assert nz * ny * nx < 80  # the premise: the grid itself holds too few cells
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))
+    for extra in ([], ["--boundaries", "bright"]):
+        assert main(["segment", str(tmp_path / "v.npy"), "-k", "100", "-o", str(tmp_path / f"o{len(extra)}"),
+                     "--volume", "--spacing", "2000,0.5,0.5", *extra]) == 0
+        captured = capsys.readouterr()
+        k = len(np.unique(np.load(tmp_path / f"o{len(extra)}" / "v_labels.npy")))
+        assert f"{k} supervoxels delivered for K=100" in captured.err
+        assert f"{nz}x{ny}x{nx} = {nz * ny * nx} cells" in captured.err and "--spacing" in captured.err
+        assert f"{k} supervoxels (K=100)" in captured.out
+
+
+def test_a_missing_model_file_is_named_as_missing(tmp_path):
+    """A volume's model file that does not exist: 'not found', not 'not a 3-D model'."""
+    with pytest.raises(ValueError, match="not found"):
+        lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model=str(tmp_path / "no.pt"))
+    with pytest.raises(ValueError, match="not a 3-D model"):  # a shipped 2-D name keeps its message
+        lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model="bsds500")

@@ -299,7 +299,7 @@ def _cmd_segment(args) -> int:
         written += [paths["nii"]] if paths["nii"].exists() and args.volume else []
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
-        print(f"{o.file}: {o.k} superpixels (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
+        print(f"{o.file}: {o.k} {'supervoxels' if args.volume else 'superpixels'} (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
               + ", ".join(map(str, written)))
     if len(files) == 1 and outcomes and outcomes[0].status == "skipped":
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "
@@ -580,7 +580,8 @@ def _benchmark_arguments(b) -> None:
                    help="boundary tolerance radius r of BR/BP/F (default 1: a 3x3 window)")
     b.add_argument("--redo", default=None, metavar="METHODS",
                    help="comma-separated methods whose rows in -o are deleted and computed again "
-                        "(e.g. lnsnet after changing the model); other rows are kept")
+                        "(e.g. lnsnet after changing the model); each must be in --methods, spelled the same; "
+                        "other rows are kept")
     b.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     b.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no table")
@@ -680,9 +681,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray segmentation actor (default 0: CPU)")
     s.add_argument("--workers", type=_positive_int, default=None,
                    help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
-    _add_reading_options(s, "every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy): "
-                            "supervoxels, written as NAME_labels.npy and a 3-D NAME_labels.tif, with the middle "
-                            "slice's overlay (docs/volumes.md)")
+    _add_reading_options(s, "every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy; NIfTI "
+                            ".nii/.nii.gz with lnsnet[medical]): supervoxels, written as NAME_labels.npy and a 3-D "
+                            "NAME_labels.tif (and NAME_labels.nii.gz for NIfTI), with the middle slice's overlay "
+                            "(docs/volumes.md)")
     s.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, notes or summary line of one file: only errors, notices (warnings about "
                         "a file's result) and, for several files, the closing count")

@@ -5,6 +5,7 @@ labels."""
 from __future__ import annotations
 
 import numbers
+import os
 from pathlib import Path
 from typing import Sequence, Union
 
@@ -138,7 +139,8 @@ def segment(
         combine as ``sqrt(sigma**2 + blur**2)`` in pixels).
     spacing : float or (float, float), optional
         The physical size of a pixel along rows and columns: the seed grid and the spatial
-        distance are in those units (anisotropic pixels). Default: 1, 1.
+        distance are in those units (anisotropic pixels). Default: 1, 1. A volume takes
+        ``(dz, dy, dx)`` (``lnsnet.io.read_volume`` returns a file's own).
     convert2lab : bool, optional
         The network reads CIELAB: ``None`` (default) converts gray, RGB and RGBA; ``False``
         takes the channels as they are (each standardised, projected on three principal
@@ -199,9 +201,10 @@ def segment(
 
     Returns
     -------
-    labels : ndarray, int32, ``(H, W)``
+    labels : ndarray, int32, ``(H, W)`` (a volume: ``(Z, Y, X)``; a list: a list)
         Labels ``start_label .. start_label + k - 1`` (``start_label - 1`` outside
-        ``mask``); with ``enforce_connectivity`` every label is one 4-connected region.
+        ``mask``); with ``enforce_connectivity`` every label is one 4-connected region
+        (6-connected in a volume).
 
     Examples
     --------
@@ -336,6 +339,9 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
 
     if model is None or (isinstance(model, str) and model == "none"):
         model = None
+    elif (isinstance(model, (str, Path)) and not Path(model).exists()
+          and (str(model).endswith((".pt", ".pth")) or os.sep in str(model))):
+        raise ValueError(f"model file {str(model)!r} not found")
     elif not isinstance(model, VolumeNet):
         if isinstance(model, (str, Path)) and Path(model).is_file():
             try:
@@ -400,6 +406,9 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
         raise TypeError(f"compactness must be a number, got {compactness!r}")
     k = _check_k(n_segments)
     if isinstance(image, (list, tuple)):
+        if any(_is_volume(im, channel_axis) for im in image):
+            raise ValueError("a list takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own "
+                             "for supervoxels")
         masks = _per_image(mask, len(image), False)
         return [_segment_boundaries(im, k, boundaries, compactness=compactness, sigma=sigma, spacing=spacing,
                                     convert2lab=convert2lab, start_label=start_label, mask=m,

@@ -761,15 +761,25 @@ def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
                              "(raise it with --max-pixels)")
 
 
+#: OME's length units in micrometres (the ones microscopes write)
+_OME_UNITS = {"Å": 1e-4, "pm": 1e-6, "nm": 1e-3, "µm": 1.0, "um": 1.0, "\u03bcm": 1.0, "mm": 1e3, "cm": 1e4,
+              "m": 1e6}
+
+
 def _voxel_size(tif) -> tuple[float, float, float] | None:
-    """(z, y, x) from an OME-TIFF's PhysicalSize{Z,Y,X}, or from an ImageJ file's z spacing
-    and the first page's resolution tags."""
+    """(z, y, x) from an OME-TIFF's PhysicalSize{Z,Y,X} (each in its own PhysicalSize*Unit,
+    micrometres by OME's default: converted to micrometres when the units differ; None when
+    one is unknown), or from an ImageJ file's z spacing and the first page's resolution
+    tags."""
     if getattr(tif, "is_ome", False) and tif.ome_metadata:
         import xml.etree.ElementTree as ET
 
         try:
             pixels = next(e for e in ET.fromstring(tif.ome_metadata).iter() if e.tag.rsplit("}", 1)[-1] == "Pixels")
             size = tuple(float(pixels.attrib[f"PhysicalSize{a}"]) for a in "ZYX")
+            units = [pixels.attrib.get(f"PhysicalSize{a}Unit", "µm") for a in "ZYX"]
+            if len(set(units)) > 1:  # one axis in nm, another in µm: all in µm
+                size = tuple(v * _OME_UNITS[u] for v, u in zip(size, units))
         except (ET.ParseError, StopIteration, KeyError, ValueError):
             size = None
         if size is not None and all(np.isfinite(v) and v > 0 for v in size):

@@ -291,11 +291,23 @@ def _count_labels(labels) -> int:
     return int(np.unique(flat).size)
 
 
-def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int) -> str:
+def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spacing=None) -> str:
     """A one-line notice when ``k`` superpixels were delivered for far more asked
-    (``k < 0.8 K``), naming why; ``""`` otherwise."""
+    (``k < 0.8 K``), naming why; ``""`` otherwise. A volume (``shape`` of three axes): its
+    seed grid in physical units (``spacing``)."""
     if k >= FEW_SEGMENTS * n_segments:
         return ""
+    if len(shape) == 3:
+        from .volume import volume_grid
+
+        cells = volume_grid(tuple(shape), n_segments, tuple(spacing or (1.0, 1.0, 1.0)))[0]
+        n = cells[0] * cells[1] * cells[2]
+        sp = ", ".join(f"{s:g}" for s in (spacing or (1.0, 1.0, 1.0)))
+        why = (f"the seed grid on {'x'.join(map(str, shape))} voxels of {sp} holds {cells[0]}x{cells[1]}x{cells[2]} "
+               f"= {n} cells" if n < FEW_SEGMENTS * n_segments else
+               f"{n - k} of the {n} seeds' supervoxels came out empty or merged")
+        return (f"notice: {file}: {k} supervoxels delivered for K={n_segments} asked: {why} (is the voxel size "
+                "right? --spacing dz,dy,dx)")
     from .grid import make_grid
 
     h, w = shape[:2]
@@ -423,6 +435,9 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     if finite is not None:
         notice = "\n".join(n for n in (notice, f"notice: {f}: {int((~finite).sum())} NaN or infinite voxel(s) left "
                                                  "out (label 0)") if n)
+    few = _few_segments_notice(f, labels.shape, opts.n_segments, k, spacing)
+    if few:
+        notice = "\n".join(n for n in (notice, few) if n)
     if opts.spacing and found and tuple(opts.spacing) == tuple(reversed(found)) != tuple(found):
         notice = "\n".join(n for n in (notice, f"notice: {f}: --spacing {','.join(f'{s:g}' for s in opts.spacing)} is the "
                                                  f"file's own voxel size in x, y, z order; --spacing takes dz,dy,dx "

@@ -547,3 +547,14 @@ def test_boundary_flood_as_a_method(dataset, tmp_path):
     assert int(row["k_delivered"]) == lab.max() + 1 and int(row["n_disconnected"]) == 0
     meta = json.loads((tmp_path / "meta.json").read_text())["settings"]
     assert meta["model"] is None and meta["boundaries_version"] == 1
+
+
+def test_redo_of_a_method_not_run_is_refused(first_run, dataset, tmp_path):
+    """--redo of a method not in --methods would delete its rows and make none: refused,
+    and the folder's rows are untouched."""
+    out, _ = first_run
+    (tmp_path / "rows.csv").write_bytes((out / "rows.csv").read_bytes())
+    before = (tmp_path / "rows.csv").read_bytes()
+    with pytest.raises(ValueError, match="redo names 'lnsnet'"):
+        run_benchmark(dataset, methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False, redo="lnsnet")
+    assert (tmp_path / "rows.csv").read_bytes() == before

@@ -502,7 +502,8 @@ def run_benchmark(
     redo : sequence of str or comma-separated str, optional
         Methods whose rows already in ``out_dir`` are deleted first and computed again,
         e.g. ``"lnsnet"`` after the model changed (once no LNS-Net row is left, a
-        different ``model`` is accepted); the other methods' rows are kept.
+        different ``model`` is accepted); the other methods' rows are kept. Each must be
+        one of ``methods``, spelled the same (``lnsnet`` is not ``lnsnet:clustering=paper``).
 
     Returns
     -------
@@ -529,6 +530,10 @@ def run_benchmark(
     methods = check_methods(methods)
     ks = _check_ks(ks)
     redo = check_methods(redo) if redo else []
+    missing = [m for m in redo if m not in methods]
+    if missing:  # its rows would be deleted and not computed again
+        raise ValueError(f"redo names {', '.join(map(repr, missing))}, which is not among the methods of this run "
+                         f"({', '.join(methods)}): its rows would be deleted and not made again; add it to methods")
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
     if engine == "ray":

@@ -221,6 +221,7 @@ class SuperpixelWidget(QWidget):
         boundary image the flood (no preset, its own default compactness)."""
         volume = scope == VOLUME
         self.preset_box.setEnabled(not volume and self.walls() is None)
+        self.compactness_box.setSingleStep(0.05 if self.walls() is not None else 1.0)  # the flood's scale: 0 .. ~1
         if self.walls() is not None:
             if self.flood_compactness is not None:
                 self.compactness_box.setValue(self.flood_compactness)
