@@ -705,3 +705,20 @@ def test_a_missing_model_file_is_named_as_missing(tmp_path):
         lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model=str(tmp_path / "no.pt"))
     with pytest.raises(ValueError, match="not a 3-D model"):  # a shipped 2-D name keeps its message
         lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model="bsds500")
+
+
+def test_label_tiff_above_16_bits_keeps_axes_and_voxel_size(tmp_path):
+    """Above 65,535 supervoxels the 3-D label TIFF is an OME-TIFF (ImageJ has no 32-bit
+    integers): its axes and voxel size are kept, and it reads back as written."""
+    import tifffile
+
+    from lnsnet.io import read_volume, save_labels
+
+    lab = np.arange(4 * 130 * 130, dtype=np.int32).reshape(4, 130, 130) + 1  # 67,600 labels
+    written = save_labels(tmp_path / "v_labels", lab, spacing=(2.0, 0.5, 0.25))
+    tif = next(p for p in written if p.suffix == ".tif")
+    with tifffile.TiffFile(tif) as t:
+        assert t.is_ome and t.series[0].axes == "ZYX"
+    back, spacing = read_volume(tif, max_voxels=None)
+    np.testing.assert_array_equal(back, lab)
+    assert spacing == pytest.approx((2.0, 0.5, 0.25))

@@ -871,9 +871,10 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     (16-bit) or, when a label exceeds 65,535 (more than a 16-bit PNG holds),
     ``<stem>.tif`` (32-bit, deflate-compressed; read back by :func:`read_labels`, ImageJ,
     tifffile, Pillow). A 3-D label volume's image is always ``<stem>.tif``: a 16-bit ImageJ
-    stack (ZYX) up to 65,535 labels, else 32-bit; ``spacing`` ``(dz, dy, dx)``, the voxel
-    size, is written in it (ImageJ's z spacing and the X/Y resolution), so that it overlays
-    its stack at the same scale. ``png=False``: no label image. Returns the paths written.
+    stack (ZYX) up to 65,535 labels, else a 32-bit OME-TIFF (ImageJ has no 32-bit integers;
+    Fiji opens it with Bio-Formats); ``spacing`` ``(dz, dy, dx)``, the voxel size, is
+    written in it (ImageJ's z spacing and the X/Y resolution, or OME's PhysicalSize), so
+    that it overlays its stack at the same scale. ``png=False``: no label image. Returns the paths written.
     """
     stem = Path(path_stem)
     labels = np.asarray(labels)
@@ -908,6 +909,10 @@ def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
         tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib", **scale)
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
+    if labels.ndim == 3:  # above ImageJ's 16 bits: an OME-TIFF, which keeps the axes and the voxel size
+        meta = {"axes": "ZYX", **({f"PhysicalSize{a}": float(s) for a, s in zip("ZYX", spacing)} if scale else {})}
+        tifffile.imwrite(path, labels.astype(dtype), ome=True, metadata=meta, compression="zlib")
+        return
     tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, **scale)
 
 
