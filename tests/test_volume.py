@@ -722,3 +722,24 @@ def test_label_tiff_above_16_bits_keeps_axes_and_voxel_size(tmp_path):
     back, spacing = read_volume(tif, max_voxels=None)
     np.testing.assert_array_equal(back, lab)
     assert spacing == pytest.approx((2.0, 0.5, 0.25))
+
+
+def test_imagej_stack_with_xy_calibration_and_no_z_step(tmp_path, capsys):
+    """An ImageJ stack calibrated in x and y without a z step: x, y as recorded and z 1
+    (ImageJ's voxel depth), with a notice saying so (it was 1, 1, 1)."""
+    import tifffile
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_volume
+
+    v = (np.random.default_rng(0).random((6, 24, 24)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "xy.tif", v, imagej=True, resolution=(2.0, 4.0), metadata={"unit": "um", "axes": "ZYX"})
+    _, spacing = read_volume(tmp_path / "xy.tif")
+    assert tuple(spacing) == pytest.approx((1.0, 0.25, 0.5)) and "no z spacing" in spacing.note
+    tifffile.imwrite(tmp_path / "plain.tif", v, imagej=True, metadata={"axes": "ZYX"})  # no calibration: none
+    assert read_volume(tmp_path / "plain.tif")[1] is None
+    assert main(["segment", str(tmp_path / "xy.tif"), "-k", "20", "-o", str(tmp_path / "o"), "--volume"]) == 0
+    assert "no z spacing recorded" in capsys.readouterr().err
+    import json
+
+    assert json.loads((tmp_path / "o" / "xy_labels.json").read_text())["spacing_used"] == pytest.approx([1.0, 0.25, 0.5])

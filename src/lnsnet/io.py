@@ -666,7 +666,9 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 ) -> tuple[np.ndarray, tuple[float, float, float] | None]:
     """Read a 3-D stack for supervoxels: ``(Z, Y, X)`` gray or ``(Z, Y, X, C)`` (channels
     last) at its own type, and the voxel size ``(z, y, x)`` when the file records it
-    (ImageJ's z ``spacing`` and the X/Y resolution tags), else None.
+    (OME's PhysicalSize, or ImageJ's z ``spacing`` and the X/Y resolution tags; an ImageJ
+    stack calibrated in x and y only: z 1, ImageJ's voxel depth, as a :class:`VoxelSize`
+    whose ``note`` says so), else None.
 
     TIFF (an ImageJ hyperstack, OME or a plain multi-page TIFF whose pages are taken as z
     slices), ``.npy`` (a 3-D or 4-D array, channels last) or NIfTI (``.nii``, ``.nii.gz``,
@@ -792,9 +794,24 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
         dx, dy = xr[1] / xr[0], yr[1] / yr[0]
     except (KeyError, ZeroDivisionError, TypeError, IndexError):
         return None
-    if dz is None or not all(np.isfinite(v) and v > 0 for v in (float(dz), dy, dx)):
+    if not all(np.isfinite(v) and v > 0 for v in (dy, dx)):
+        return None
+    if dz is None and getattr(tif, "is_imagej", False) and meta.get("unit") not in (None, "", "pixel"):
+        # x and y calibrated, no z step: ImageJ's own reading (voxel depth 1 in the unit)
+        return VoxelSize((1.0, float(dy), float(dx)), note="no z spacing recorded: 1 (ImageJ's voxel depth), "
+                                                             "x and y as recorded")
+    if dz is None or not (np.isfinite(float(dz)) and float(dz) > 0):
         return None
     return float(dz), float(dy), float(dx)
+
+
+class VoxelSize(tuple):
+    """A voxel size ``(z, y, x)`` read partly from a file; ``note`` says what was assumed."""
+
+    def __new__(cls, values, note: str = ""):
+        obj = super().__new__(cls, values)
+        obj.note = note
+        return obj
 
 
 def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:

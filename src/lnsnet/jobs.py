@@ -432,6 +432,9 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     k = _count_labels(labels[labels > 0] if finite is not None else labels)
     notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
                                                "(--spacing dz,dy,dx sets it)")
+    if getattr(found, "note", "") and not opts.spacing:  # partly recorded: what was assumed
+        notice = (f"notice: {f}: {found.note}: spacing {', '.join(f'{s:g}' for s in found)} (--spacing dz,dy,dx "
+                  "sets it)")
     if finite is not None:
         notice = "\n".join(n for n in (notice, f"notice: {f}: {int((~finite).sum())} NaN or infinite voxel(s) left "
                                                  "out (label 0)") if n)
