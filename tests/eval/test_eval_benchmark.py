@@ -558,3 +558,14 @@ def test_redo_of_a_method_not_run_is_refused(first_run, dataset, tmp_path):
     with pytest.raises(ValueError, match="redo names 'lnsnet'"):
         run_benchmark(dataset, methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False, redo="lnsnet")
     assert (tmp_path / "rows.csv").read_bytes() == before
+
+
+def test_redo_that_matches_no_rows_says_so(first_run, dataset, tmp_path):
+    """--redo of a method spelled otherwise than its rows: a warning naming the folder's
+    methods; nothing deleted."""
+    out, _ = first_run
+    (tmp_path / "rows.csv").write_bytes((out / "rows.csv").read_bytes())
+    with pytest.warns(UserWarning, match="no rows of 'slic:compactness=5'"):
+        run_benchmark(dataset, methods="slic:compactness=5", ks=[10], out_dir=tmp_path, workers=0, progress=False,
+                      redo="slic:compactness=5")
+    assert {r["method"] for r in _rows(tmp_path / "rows.csv")} >= {"slic", "lnsnet"}

@@ -588,6 +588,11 @@ def run_benchmark(
         settings["dataset_root"] = str(ds.root)
     existing = _read_rows(rows_path)
     if redo:
+        unmatched = sorted(set(redo) - {row["method"] for row in existing})
+        if unmatched and existing:  # a name spelled otherwise than its rows' (lnsnet vs lnsnet:clustering=...)
+            names = sorted({row["method"] for row in existing})
+            warnings.warn(f"redo: no rows of {', '.join(map(repr, unmatched))} in {out} (its methods: "
+                          f"{', '.join(names)}); nothing of it was deleted", stacklevel=2)
         existing = _drop_rows(rows_path, existing, set(redo))
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
     settings["model"] = _check_resume_settings(meta_path, settings, model_free)
