@@ -743,3 +743,29 @@ def test_imagej_stack_with_xy_calibration_and_no_z_step(tmp_path, capsys):
     import json
 
     assert json.loads((tmp_path / "o" / "xy_labels.json").read_text())["spacing_used"] == pytest.approx([1.0, 0.25, 0.5])
+
+
+def test_label_tiff_carries_the_unit(tmp_path):
+    """The labels' TIFF names the unit of the stack it overlays (ImageJ's 'unit'; OME's
+    PhysicalSize*Unit above 16 bits); a voxel size given by the user has none."""
+    import tifffile
+
+    from lnsnet.cli import main
+
+    v = (np.random.default_rng(1).random((4, 20, 20)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "s.tif", v, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"unit": "micron", "spacing": 3.0, "axes": "ZYX"})
+    assert main(["segment", str(tmp_path / "s.tif"), "-k", "10", "-o", str(tmp_path / "o"), "--volume", "-q"]) == 0
+    with tifffile.TiffFile(tmp_path / "o" / "s_labels.tif") as t:
+        assert t.imagej_metadata["unit"] == "micron" and t.imagej_metadata["spacing"] == pytest.approx(3.0)
+    assert main(["segment", str(tmp_path / "s.tif"), "-k", "10", "-o", str(tmp_path / "o2"), "--volume", "-q",
+                 "--spacing", "3,0.5,0.5"]) == 0
+    with tifffile.TiffFile(tmp_path / "o2" / "s_labels.tif") as t:
+        assert "unit" not in t.imagej_metadata
+    from lnsnet.io import VoxelSize, save_labels
+
+    lab = np.arange(4 * 130 * 130, dtype=np.int32).reshape(4, 130, 130) + 1
+    tif = next(p for p in save_labels(tmp_path / "big", lab, spacing=VoxelSize((2.0, 0.5, 0.5), unit="nm"))
+               if p.suffix == ".tif")
+    with tifffile.TiffFile(tif) as t:
+        assert 'PhysicalSizeZUnit="nm"' in t.ome_metadata

@@ -763,6 +763,8 @@ def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
                              "(raise it with --max-pixels)")
 
 
+#: ImageJ's spellings of a unit -> OME's
+_OME_UNIT_NAMES = {"um": "µm", "micron": "µm", "microns": "µm", "\\u00B5m": "µm"}
 #: OME's length units in micrometres (the ones microscopes write)
 _OME_UNITS = {"Å": 1e-4, "pm": 1e-6, "nm": 1e-3, "µm": 1.0, "um": 1.0, "\u03bcm": 1.0, "mm": 1e3, "cm": 1e4,
               "m": 1e6}
@@ -782,10 +784,11 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
             units = [pixels.attrib.get(f"PhysicalSize{a}Unit", "µm") for a in "ZYX"]
             if len(set(units)) > 1:  # one axis in nm, another in µm: all in µm
                 size = tuple(v * _OME_UNITS[u] for v, u in zip(size, units))
+                units = ["µm"]
         except (ET.ParseError, StopIteration, KeyError, ValueError):
             size = None
         if size is not None and all(np.isfinite(v) and v > 0 for v in size):
-            return size
+            return VoxelSize(size, unit=units[0])
     meta = tif.imagej_metadata or {}
     dz = meta.get("spacing")
     page = tif.pages[0]
@@ -799,18 +802,20 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
     if dz is None and getattr(tif, "is_imagej", False) and meta.get("unit") not in (None, "", "pixel"):
         # x and y calibrated, no z step: ImageJ's own reading (voxel depth 1 in the unit)
         return VoxelSize((1.0, float(dy), float(dx)), note="no z spacing recorded: 1 (ImageJ's voxel depth), "
-                                                             "x and y as recorded")
+                                                             "x and y as recorded", unit=meta["unit"])
     if dz is None or not (np.isfinite(float(dz)) and float(dz) > 0):
         return None
-    return float(dz), float(dy), float(dx)
+    return VoxelSize((float(dz), float(dy), float(dx)), unit=meta.get("unit") or "")
 
 
 class VoxelSize(tuple):
-    """A voxel size ``(z, y, x)`` read partly from a file; ``note`` says what was assumed."""
+    """A voxel size ``(z, y, x)`` read from a file: ``unit`` its length unit as the file
+    names it (``""`` unknown; written into the labels' TIFF), ``note`` what was assumed."""
 
-    def __new__(cls, values, note: str = ""):
+    def __new__(cls, values, note: str = "", unit: str = ""):
         obj = super().__new__(cls, values)
         obj.note = note
+        obj.unit = unit
         return obj
 
 
@@ -921,13 +926,16 @@ def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
     if spacing is not None and labels.ndim == 3:
         dz, dy, dx = (float(s) for s in spacing)
         scale = {"resolution": (1.0 / dx, 1.0 / dy)}
+    unit = getattr(spacing, "unit", "") if scale else ""
     if labels.ndim == 3 and labels.size and labels.min() >= 0 and labels.max() <= 65535:
-        meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {})}
+        meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {}), **({"unit": unit} if unit else {})}
         tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib", **scale)
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
     if labels.ndim == 3:  # above ImageJ's 16 bits: an OME-TIFF, which keeps the axes and the voxel size
-        meta = {"axes": "ZYX", **({f"PhysicalSize{a}": float(s) for a, s in zip("ZYX", spacing)} if scale else {})}
+        meta = {"axes": "ZYX", **({f"PhysicalSize{a}": float(s) for a, s in zip("ZYX", spacing)} if scale else {}),
+                **({f"PhysicalSize{a}Unit": _OME_UNIT_NAMES.get(unit, unit) for a in "ZYX"}
+                   if unit in _OME_UNITS or unit in _OME_UNIT_NAMES else {})}
         tifffile.imwrite(path, labels.astype(dtype), ome=True, metadata=meta, compression="zlib")
         return
     tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, **scale)
