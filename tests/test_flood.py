@@ -205,7 +205,9 @@ def test_command_line(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "w.png"), "-k", "20", "-o", str(out), "-q", "--boundaries", "bright"]) == 0
     np.testing.assert_array_equal(np.load(out / "w_labels.npy"),
                                   lnsnet.segment(img, 20, channel_axis=None, boundaries="bright"))
-    assert json.loads((out / "w_labels.json").read_text())["clustering"].startswith("boundaries v1:bright:")
+    from lnsnet.flood import VERSION
+
+    assert json.loads((out / "w_labels.json").read_text())["clustering"].startswith(f"boundaries v{VERSION}:bright:")
     assert main(["segment", str(tmp_path / "w.png"), "-k", "20", "-o", str(out), "-q", "--boundaries", "dark"]) == 0
     np.testing.assert_array_equal(np.load(out / "w_labels.npy"),
                                   lnsnet.segment(img, 20, channel_axis=None, boundaries="dark"))
@@ -232,3 +234,23 @@ def test_reachable_as_an_attribute():
                        text=True)
     assert r.returncode == 0 and r.stdout.strip() == "lnsnet.flood", r.stderr
     assert lnsnet.flood is importlib.import_module("lnsnet.flood")
+
+
+def test_seed_search_window():
+    """A seed is the lowest voxel within (hz, hy, hx) of its cell's centre and inside its
+    cell; the centre on ties or when nothing is lower."""
+    from lnsnet.flood import _seeds
+
+    v = np.ones((1, 1, 24), np.float32)
+    v[0, 0, 13] = 0.5  # two voxels right of the first cell's centre (cells 0..11 and 12..23: centres 5, 17)
+    v[0, 0, 7] = 0.2
+    valid = np.ones(v.shape, np.bool_)
+    out = np.empty(2, np.int64)
+    args = (np.array([0]), np.array([0]), np.array([5, 17]), np.array([0]), np.array([1]), np.array([0]),
+            np.array([1]), np.array([0, 12]), np.array([12, 24]))
+    _seeds(v, valid, *args, 0, 0, 1, out)
+    assert out.tolist() == [5, 17]  # nothing lower within one voxel
+    _seeds(v, valid, *args, 0, 0, 2, out)
+    assert out.tolist() == [7, 17]  # x = 7 in reach of the first; x = 13 is outside the second's +-2
+    _seeds(v, valid, *args, 0, 0, 6, out)
+    assert out.tolist() == [7, 13]  # x = 13 in the second cell's reach, not the first's (its cell ends at 11)

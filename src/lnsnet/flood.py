@@ -13,8 +13,9 @@ over-segmentation PlantSeg and connectomics pipelines start from):
    in physical units), then scaled so that its 1st and 99th percentiles are 0 and 1
    (``"dark"``: reversed), so the settings hold across contrasts;
 2. the seed grid of the 2-D or 3-D default (about K cells, near-square in physical units;
-   with a mask, about K cells holding masked pixels), each seed the lowest pixel of the
-   3x3(x3) block around its cell's centre (off a wall);
+   with a mask, about K cells holding masked pixels), each seed the lowest pixel within a
+   sixth of the cell's side (at least one pixel) of its centre along each axis, in the cell
+   (off a wall);
 3. a priority flood: a pixel joins the seed whose front reaches it at the lowest
    ``value + compactness * d / S`` (``d`` its physical distance to that seed, ``S`` the
    grid step), 4-connected in 2-D and 6-connected in 3-D, ties to the earlier push.
@@ -43,20 +44,24 @@ __all__ = ["segment_boundaries", "DEFAULTS"]
 _jit = dict(cache=True, nogil=True)
 
 #: the flood's version, in the provenance of `lnsnet segment --boundaries` outputs (a rerun
-#: redoes files made by another)
-VERSION = 1
+#: redoes files made by another): 2 since 2026-12-05 (the seed search a sixth of the cell)
+VERSION = 2
+#: each seed is the lowest voxel within (cell side // SEED_SEARCH, at least 1) voxels of
+#: its cell's centre along each axis (chosen on synthetic cell-wall volumes and confirmed on
+#: a fresh family: docs/volumes.md, "Boundary images"; it was 1 voxel, a 3x3x3 block)
+SEED_SEARCH = 6
 
 #: chosen on synthetic cell-wall volumes (docs/volumes.md, "Boundary images")
 DEFAULTS = {"compactness": 0.2, "smooth": 1.0}
 
 
 @nb.njit(**_jit)
-def _seeds(v, valid, zc, yc, xc, z0, z1, y0, y1, x0, x1, out):
+def _seeds(v, valid, zc, yc, xc, z0, z1, y0, y1, x0, x1, hz, hy, hx, out):
     """For each grid cell (``zc, yc, xc``: its centre's index per axis; ``z0, z1, ...``:
-    its first and past-the-last index per axis), the flat index of the lowest valid voxel of
-    the 3x3x3 block around the centre, within the cell (two seeds never share a voxel); -1
-    when that has none (the caller then takes :func:`_cell_fallback`); the centre itself on
-    ties."""
+    its first and past-the-last index per axis), the flat index of the lowest valid voxel
+    within ``hz, hy, hx`` voxels of the centre along each axis, within the cell (two seeds
+    never share a voxel); -1 when that has none (the caller then takes
+    :func:`_cell_fallback`); the centre itself on ties."""
     Z, Y, X = v.shape
     n = 0
     for a in range(zc.shape[0]):
@@ -67,15 +72,15 @@ def _seeds(v, valid, zc, yc, xc, z0, z1, y0, y1, x0, x1, out):
                 if valid[zc[a], yc[b], xc[c]]:  # the centre, unless a neighbour is strictly lower
                     bv = v[zc[a], yc[b], xc[c]]
                     best = (zc[a] * Y + yc[b]) * X + xc[c]
-                for dz in range(-1, 2):
+                for dz in range(-hz, hz + 1):
                     z = zc[a] + dz
                     if z < z0[a] or z >= z1[a]:
                         continue
-                    for dy in range(-1, 2):
+                    for dy in range(-hy, hy + 1):
                         y = yc[b] + dy
                         if y < y0[b] or y >= y1[b]:
                             continue
-                        for dx in range(-1, 2):
+                        for dx in range(-hx, hx + 1):
                             x = xc[c] + dx
                             if x < x0[c] or x >= x1[c] or not valid[z, y, x]:
                                 continue
@@ -272,8 +277,10 @@ def segment_boundaries(image: np.ndarray, n_segments: int, *, boundaries: str = 
     bounds = [_splits(n, c_) for n, c_ in zip(shape, cells)]
     centres = [((s + e - 1) // 2).astype(np.int64) for s, e in bounds]
     seeds = np.empty(cells[0] * cells[1] * cells[2], np.int64)
+    # the search around each centre: a sixth of the cell's side (at least 1 voxel) per axis
+    hz, hy, hx = (max(1, (n // c_) // SEED_SEARCH) for n, c_ in zip(shape, cells))
     _seeds(v, valid_a, centres[0], centres[1], centres[2], bounds[0][0], bounds[0][1], bounds[1][0], bounds[1][1],
-           bounds[2][0], bounds[2][1], seeds)
+           bounds[2][0], bounds[2][1], hz, hy, hx, seeds)
     if (seeds < 0).any():  # a centre's block outside the mask: the cell's valid voxel nearest its centre
         n = 0
         for a in range(cells[0]):
