@@ -167,15 +167,6 @@ def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
                 age += 1
 
 
-def _splits(length: int, n: int):
-    """Start and end of each of ``n`` cells along an axis of ``length`` (the grids' rule:
-    index ``i`` is in cell ``(i * n) // length``)."""
-    cell = (np.arange(length) * n) // length
-    starts = np.searchsorted(cell, np.arange(n))
-    ends = np.append(starts[1:], length)
-    return starts, ends
-
-
 def boundary_map(image: np.ndarray, boundaries: str, spacing3, valid, smooth: float) -> np.ndarray:
     """The map the flood runs on (step 1 of the module's docstring): a new float32 array
     ``(Z, Y, X)`` (the caller's data is never written)."""
@@ -257,24 +248,20 @@ def segment_boundaries(image: np.ndarray, n_segments: int, *, boundaries: str = 
         return out
     k = max(1, int(n_segments))
     if shape[0] == 1:  # 2-D: the 2-D default's grid
-        from .grid import fit_to_mask, make_grid
+        from .grid import make_grid
+        from .inference import _mask_grid
 
-        def make(t):
-            return make_grid(shape[1], shape[2], t, sp[1:])
-
-        if valid is None:
-            g = make(k)
-        else:
-            def count(grid):
-                return _cells_in2(valid[0], grid.rows, grid.cols)
-            g = fit_to_mask(k, valid.size, n_vox, make, count)
+        g = (make_grid(shape[1], shape[2], k, sp[1:]) if valid is None
+             else _mask_grid(shape[1], shape[2], k, valid[0], sp[1:]))
         cells = (1, g.rows, g.cols)
         step = math.sqrt(shape[1] * sp[1] * shape[2] * sp[2] / (g.rows * g.cols))
     else:
         from .volume import _mask_volume_grid, volume_grid
 
         cells, step = volume_grid(shape, k, sp) if valid is None else _mask_volume_grid(valid, k, sp)
-    bounds = [_splits(n, c_) for n, c_ in zip(shape, cells)]
+    from .grid import cell_bounds
+
+    bounds = [cell_bounds(n, c_) for n, c_ in zip(shape, cells)]
     centres = [((s + e - 1) // 2).astype(np.int64) for s, e in bounds]
     seeds = np.empty(cells[0] * cells[1] * cells[2], np.int64)
     # the search around each centre: a sixth of the cell's side (at least 1 voxel) per axis
@@ -307,9 +294,3 @@ def segment_boundaries(image: np.ndarray, n_segments: int, *, boundaries: str = 
             labels[lost] = extra[lost] - 1 + seeds.size
     labels += np.int32(start_label)  # outside the mask: -1 -> start_label - 1
     return labels
-
-
-def _cells_in2(mask2: np.ndarray, rows: int, cols: int) -> int:
-    occ = np.logical_or.reduceat(mask2, _splits(mask2.shape[0], rows)[0], axis=0)
-    occ = np.logical_or.reduceat(occ, _splits(mask2.shape[1], cols)[0], axis=1)
-    return int(occ.sum())

@@ -120,6 +120,13 @@ class Grid:
         return index, valid
 
 
+def cell_bounds(length: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and past-the-last index of each of ``n`` cells along an axis of ``length``
+    (the grids' rule, 2-D and 3-D: index ``i`` is in cell ``(i * n) // length``)."""
+    starts = np.searchsorted((np.arange(length) * n) // length, np.arange(n))
+    return starts, np.append(starts[1:], length)
+
+
 def make_grid(height: int, width: int, n_segments: int, spacing=(1.0, 1.0)) -> Grid:
     """Choose ``rows x cols`` so that cells are close to square and ``rows*cols`` close to K.
 

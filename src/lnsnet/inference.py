@@ -331,8 +331,6 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     """Supervoxels (:mod:`lnsnet.volume`): the compact clustering in 3-D on the volume's
     standardised channels. No 3-D network ships yet, and the 2-D one is not applied slice
     by slice: a volume takes ``model=None`` or ``"none"``."""
-    from scipy import ndimage
-
     from .volume import _as_volume, segment_volume
 
     from .volume_model import VolumeNet, load_volume_model
@@ -367,16 +365,9 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     if sig.any():
         if np.ndim(sigma) == 0:  # a scalar sigma is in physical units
             sig = sig / np.asarray(spacing3)
-        vol = _as_volume(volume, channel_axis).astype(np.float32)
-        sg = tuple(sig) + (0.0,)
-        if mask is not None and np.shape(mask) == vol.shape[:3]:  # a blur normalised inside the mask
-            m = _check_mask(mask, vol.shape[:3])
-            vol[~m] = 0.0  # (a NaN inside spreads inside only: segment_volume refuses it there)
-            weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
-            volume = np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
-                              / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
-        else:
-            volume = ndimage.gaussian_filter(vol, sg, mode="reflect")
+        vol = _as_volume(volume, channel_axis)
+        m = _check_mask(mask, vol.shape[:3]) if mask is not None and np.shape(mask) == vol.shape[:3] else None
+        volume = _blur_volume(vol, tuple(sig), m)
         channel_axis = -1
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
@@ -388,8 +379,6 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
                         mask, channel_axis, model, clustering, adapt):
     """``segment(..., boundaries=)``: a compact watershed of a boundary image from the seed
     grid (:mod:`lnsnet.flood`), 2-D or 3-D, one image or a list."""
-    from scipy import ndimage
-
     from .flood import segment_boundaries
     from .prepare import _as_channels_last, _check_finite, _check_mask
     from .volume import _as_volume
@@ -437,18 +426,26 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
         axes = sp if volume else sp[1:]
         if np.ndim(sigma) == 0:
             sig = sig / np.asarray(axes)
-        sg = (tuple(sig) if volume else (0.0,) + tuple(sig)) + (0.0,)
-        vol = vol.astype(np.float32)
-        if m is None:
-            vol = ndimage.gaussian_filter(vol, sg, mode="reflect")
-        else:  # normalised inside the mask: the outside (NaN too) does not bleed in
-            vol[~m] = 0.0
-            weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
-            vol = np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
-                           / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
+        vol = _blur_volume(vol, tuple(sig) if volume else (0.0,) + tuple(sig), m)
     lab = segment_boundaries(vol, k, boundaries=boundaries, compactness=compactness, spacing=sp, mask=m,
                              start_label=int(start_label))
     return lab if volume else lab[0]
+
+
+def _blur_volume(vol: np.ndarray, sigma3: tuple, m: np.ndarray | None) -> np.ndarray:
+    """slic's ``sigma`` on a ``(Z, Y, X, C)`` volume: a Gaussian of ``sigma3`` voxels per
+    spatial axis, as float32; with a mask ``m`` normalised inside it (the outside, NaN too,
+    does not bleed in; 0 there)."""
+    from scipy import ndimage
+
+    vol = vol.astype(np.float32)
+    sg = tuple(sigma3) + (0.0,)
+    if m is None:
+        return ndimage.gaussian_filter(vol, sg, mode="reflect")
+    vol[~m] = 0.0  # (a NaN inside spreads inside only: the callers refuse it there)
+    weight = ndimage.gaussian_filter(m.astype(np.float32), sg[:3], mode="reflect")[..., None]
+    return np.where(m[..., None], ndimage.gaussian_filter(vol, sg, mode="reflect")
+                    / np.maximum(weight, 1e-12), 0.0).astype(np.float32)
 
 
 def _volume_device(device):

@@ -75,11 +75,11 @@ def volume_grid(shape: tuple[int, int, int], n_segments: int, spacing=(1.0, 1.0,
 def _cells_in(mask: np.ndarray, cells) -> int:
     """How many cells of the grid ``cells`` (``volume_grid``'s split of each axis) hold a
     voxel of ``mask``."""
+    from .grid import cell_bounds
+
     occ = mask
     for axis, n in enumerate(cells):
-        length = mask.shape[axis]
-        starts = np.searchsorted((np.arange(length) * n) // length, np.arange(n))
-        occ = np.logical_or.reduceat(occ, starts, axis=axis)
+        occ = np.logical_or.reduceat(occ, cell_bounds(mask.shape[axis], n)[0], axis=axis)
     return int(occ.sum())
 
 
