@@ -13,6 +13,15 @@ it).
 
 ``--confirm`` scores lnsnet's default and slic's once on synthetic nucleus volumes, a family
 the settings were not chosen on.
+
+    python scripts/volumes.py -o docs/benchmarks/volumes --frontier # ~10 minutes
+
+``--frontier`` chooses nothing: on the test volumes and the confirmation family it runs
+lnsnet and slic along their compactness (``FRONTIER_LNSNET``, ``FRONTIER_SLIC``) and reads
+lnsnet's ASA, BR and k at the CO slic's default delivers (linear in CO between lnsnet's
+measured points; no read where slic's CO lies outside them): which of the two has the
+better trade-off between boundaries and shape, apart from where each default sits on it.
+Writes frontier_rows.csv, frontier.md and frontier.png.
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ SLIC_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # slic's compactness; its de
 # lnsnet's compactness (60 and above added on 2026-12-03, for the shape-bounded choices)
 LNSNET_GRID = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0, 640.0, 960.0,
                1280.0, 1920.0, 2560.0, 3840.0, 5120.0)
+
+# --frontier: the compactness values each method runs at (nothing is chosen from them)
+FRONTIER_LNSNET = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0)
+FRONTIER_SLIC = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 # lnsnet's default: the best val ASA among settings whose supervoxels are on average at least
 # half as compact as a cube (CO 0.52); a bound at slic's default's val CO (0.385) gives a
@@ -201,6 +214,90 @@ def confirm(out: Path, repeats: int) -> None:
     (out / "confirm.md").write_text(table(rows))
 
 
+def at_co(rows, co: float):
+    """Linear interpolation of ``rows`` (one method, one volume, one K; each with co, asa, br,
+    k) at ``co``; None when ``co`` lies outside their CO range."""
+    pts = sorted(rows, key=lambda r: r["co"])
+    for a, b in zip(pts, pts[1:]):
+        if a["co"] <= co <= b["co"]:
+            t = 0.0 if b["co"] == a["co"] else (co - a["co"]) / (b["co"] - a["co"])
+            return {m: a[m] + t * (b[m] - a[m]) for m in ("asa", "br", "ue", "k")}
+    return None
+
+
+def frontier(out: Path, root: Path) -> None:
+    """Both methods along their compactness on the test volumes and the confirmation family;
+    lnsnet read at slic's default's CO. Chooses nothing."""
+    volumes = [(name, vol, gt, sp, ignore) for name, vol, gt, sp, ignore in plantseg(root)]
+    volumes += [(f"nuclei_{i}", *nuclei(i), None) for i in range(3)]
+    rows = []
+    for name, vol, gt, sp, ignore in volumes:
+        for k in KS:
+            for method, grid in (("lnsnet", FRONTIER_LNSNET), ("slic", FRONTIER_SLIC)):
+                for c in grid:
+                    r, _ = measure(method, c, vol, gt, k, sp, ignore, 1)
+                    rows.append({"volume": name, "method": method, "compactness": c, "K": k, **r})
+                    print(f"frontier {name} {method} c={c} K={k} k={r['k']} asa={r['asa']:.4f} "
+                          f"br={r['br']:.4f} co={r['co']:.3f}", flush=True)
+    write_rows(out / "frontier_rows.csv", rows)
+    (out / "frontier.md").write_text(frontier_table(rows))
+    frontier_figure(rows, out / "frontier.png")
+
+
+def frontier_table(rows) -> str:
+    lines = ["| volume | K | slic (default): k / ASA / BR / UE / CO | lnsnet at that CO: k / ASA / BR / UE | "
+             "dASA | dBR |", "|---|---:|---|---|---:|---:|"]
+    for name in dict.fromkeys(r["volume"] for r in rows):
+        for k in KS:
+            s = [r for r in rows if r["volume"] == name and r["K"] == k and r["method"] == "slic"
+                 and r["compactness"] == 10.0]
+            if not s:
+                continue
+            s = s[0]
+            m = at_co([r for r in rows if r["volume"] == name and r["K"] == k and r["method"] == "lnsnet"], s["co"])
+            ours = "outside lnsnet's CO range" if m is None else \
+                f"{m['k']:.0f} / {m['asa']:.4f} / {m['br']:.4f} / {m['ue']:.4f}"
+            d = ("-", "-") if m is None else (f"{m['asa'] - s['asa']:+.4f}", f"{m['br'] - s['br']:+.4f}")
+            lines.append(f"| {name} | {k} | {s['k']} / {s['asa']:.4f} / {s['br']:.4f} / {s['ue']:.4f} / "
+                         f"{s['co']:.3f} | {ours} | {d[0]} | {d[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def frontier_figure(rows, path: Path, ks=(100, 500, 2000)) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lnsnet.volume import DEFAULTS
+
+    names = list(dict.fromkeys(r["volume"] for r in rows))
+    fig, axes = plt.subplots(2, len(names), figsize=(3.3 * len(names), 6.4), squeeze=False)
+    colours = dict(zip(ks, ("tab:blue", "tab:orange", "tab:green")))
+    for j, name in enumerate(names):
+        for i, metric in enumerate(("br", "asa")):
+            ax = axes[i][j]
+            for k in ks:
+                for method, style in (("lnsnet", "-o"), ("slic", "--s")):
+                    pts = sorted((r for r in rows if r["volume"] == name and r["K"] == k and r["method"] == method),
+                                 key=lambda r: r["co"])
+                    ax.plot([r["co"] for r in pts], [r[metric] for r in pts], style, color=colours[k], ms=3,
+                            lw=1, label=f"{method} K={k}")
+                    dflt = [r for r in pts if r["compactness"] == (10.0 if method == "slic" else DEFAULTS["compactness"])]
+                    if dflt:
+                        ax.plot(dflt[0]["co"], dflt[0][metric], "k*" if method == "lnsnet" else "kx", ms=8)
+            ax.set_xlabel("CO (compactness)")
+            ax.set_ylabel(metric.upper())
+            ax.set_title(name, fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle("BR and ASA against shape: lnsnet (solid) and slic (dashed) along their compactness; "
+                 "defaults: * lnsnet, x slic", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def table(rows) -> str:
     lines = ["| volume | K | method | k | ASA | BR | BP | UE | EV | CO | time s | peak MB |", "|---" * 12 + "|"]
     for r in rows:
@@ -237,6 +334,9 @@ def main():
     p.add_argument("--val-volumes", type=int, default=3)
     only = p.add_mutually_exclusive_group()
     only.add_argument("--val-only", action="store_true", help="stop after choosing on val")
+    only.add_argument("--frontier", action="store_true",
+                      help="run both methods along their compactness on the test volumes and the confirmation "
+                           "family and read lnsnet at slic's default's CO (chooses nothing)")
     only.add_argument("--confirm", action="store_true",
                    help="only score lnsnet's default and slic's on the synthetic nuclei (a family the settings "
                         "were not chosen on) and write confirm_rows.csv and confirm.md")
@@ -248,6 +348,8 @@ def main():
     lnsnet.segment(np.random.default_rng(0).random((8, 8, 8)).astype(np.float32), 8, channel_axis=None)  # compile
     if a.confirm:
         return confirm(out, a.repeats)
+    if a.frontier:
+        return frontier(out, Path(a.root))
 
     val_rows = []
     for i in range(a.val_volumes):
