@@ -537,7 +537,7 @@ def _add_benchmark_parser(sub) -> None:
 def _benchmark_arguments(b) -> None:
     """The benchmark's options; their help names the methods, which imports the evaluation
     modules, so they are added only when ``benchmark`` is parsed (see ``_Parser._ready``)."""
-    from .eval.benchmark import DEFAULT_KS, DEFAULT_METHODS
+    from .eval.benchmark import DEFAULT_KS, DEFAULT_METHODS, VOLUME_KS, VOLUME_METHODS
     from .eval.methods import known_methods
 
     b.add_argument("--dataset", default="bsds500",
@@ -547,21 +547,31 @@ def _benchmark_arguments(b) -> None:
                                                    "(default test)")
     b.add_argument("--root", default=None,
                    help="BSDS500 folder (default: $LNSNET_BSDS500)")
-    b.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated methods (default %(default)s); known: "
+    b.add_argument("--methods", default=None,
+                   help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}; with --volume "
+                        f"{','.join(VOLUME_METHODS)}); known: "
                         + ", ".join(known_methods())
                         + "; lnsnet takes a clustering spec after colons (as segment --clustering) and "
                           "model=NAME (e.g. model=none: the clustering on the CIELAB input), or "
                           "boundaries=bright|dark[:compactness=C] for boundary images (as segment --boundaries); "
                           "a baseline takes "
                           "its keyword arguments after colons (slic:compactness=20); e.g. "
-                          "lnsnet:clustering=paper, lnsnet:compactness=1, lnsnet:seeds=learned (docs/compactness.md)")
-    b.add_argument("-k", "--k", dest="ks", default=",".join(map(str, DEFAULT_KS)),
-                   help="comma-separated K values (default %(default)s)")
+                          "lnsnet:clustering=paper, lnsnet:compactness=1, lnsnet:seeds=learned (docs/compactness.md); "
+                          "with --volume: lnsnet[:compactness=C], lnsnet:model=none, lnsnet:boundaries=bright|dark, "
+                          "slic[:KEY=VALUE] (scikit-image's 3-D slic)")
+    b.add_argument("-k", "--k", dest="ks", default=None,
+                   help=f"comma-separated K values (default {','.join(map(str, DEFAULT_KS))}; with --volume "
+                        f"{','.join(map(str, VOLUME_KS))})")
+    b.add_argument("--volume", action="store_true",
+                   help="the --dataset folder holds volumes: images/ (or volumes/) with .tif, .npy or NIfTI stacks "
+                        "and labels/ with label volumes of the same stems; scored in 3-D (docs/volumes.md)")
+    b.add_argument("--spacing", default=None, metavar="DZ,DY,DX",
+                   help="with --volume: the voxel size of every volume (default: each file's, else 1,1,1)")
     b.add_argument("-o", "--output", required=True, help="output folder (created; resumed "
                                                           "if it holds rows)")
     b.add_argument("-m", "--model", default=None,
-                   help="LNS-Net model: shipped name or file (default: bsds500)")
+                   help="LNS-Net model: shipped name or file (default: bsds500); with --volume a 3-D model file "
+                        "(lnsnet train --volume; default none: the clustering on the input)")
     b.add_argument("--workers", type=int, default=None,
                    help="worker processes, one CPU thread each (default 2; 0 = in this "
                         "process)")
@@ -599,6 +609,8 @@ def _cmd_benchmark(args) -> int:
         workers=(2 if args.engine == "local" else None) if args.workers is None else args.workers,
         progress=not args.quiet,
         r=args.radius,
+        volume=args.volume,
+        spacing=_spacing(args.spacing, 3),
         **_passed_on(args, "dataset", "split", "methods", "ks", "root", "limit", "engine", "address", "model", "redo",
                      "images_list", "ignore_label"),
     )
@@ -609,7 +621,7 @@ def _cmd_benchmark(args) -> int:
 
         plots = plot_summary(out / SUMMARY_CSV, out)
     if not args.quiet:
-        print(summary_markdown(summary), end="")
+        print(summary_markdown(summary, args.volume), end="")
         print(f"\nwrote {out / ROWS_FILE}, {out / SUMMARY_CSV}, {out / SUMMARY_MD}, "
               f"{out / META_FILE}" + (f" and {len(plots)} plots" if plots else ""))  # fmt: skip
     return 0

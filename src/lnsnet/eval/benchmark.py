@@ -58,7 +58,7 @@ import numpy as np
 
 from ..hub import model_record
 from ..io import atomic_write
-from .methods import MethodRunner, check_methods, lnsnet_boundaries, lnsnet_clustering
+from .methods import MethodRunner, check_methods, lnsnet_boundaries, lnsnet_clustering, volume_methods
 from .metrics import SCORE_KEYS
 
 __all__ = [
@@ -72,6 +72,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "DEFAULT_METHODS",
     "DEFAULT_KS",
+    "VOLUME_METHODS",
+    "VOLUME_KS",
 ]
 
 #: Columns of ``rows.csv``, in order.
@@ -106,6 +108,10 @@ _SUMMARY_SOURCES = {
 #: The methods and K values of the paper's comparison (issue 3).
 DEFAULT_METHODS = ("lnsnet", "slic", "slico", "lsc", "seeds", "snic")
 DEFAULT_KS = (100, 200, 400, 600, 800, 1000)
+#: On volumes (``volume=True``): lnsnet's 3-D clustering and scikit-image's 3-D slic, and the
+#: K values of ``docs/volumes.md``.
+VOLUME_METHODS = ("lnsnet", "slic")
+VOLUME_KS = (100, 200, 500, 1000, 2000)
 
 ROWS_FILE = "rows.csv"
 SUMMARY_CSV = "summary.csv"
@@ -148,7 +154,8 @@ def _check_count(value, name: str, minimum: int, allow_none: bool = False):
     return int(value)
 
 
-def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=None, ignore_label=None):
+def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=None, ignore_label=None,
+                 volume: bool = False, spacing=None):
     """The dataset to run on.
 
     Parameters
@@ -174,6 +181,11 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
     ignore_label : int, optional
         Folder datasets: the label that means "unknown" in the label maps (SBD's 0),
         left out of the scores.
+    volume : bool, default False
+        The folder holds volumes: ``<folder>/images`` (or ``<folder>/volumes``) and
+        ``<folder>/labels``, a :class:`~lnsnet.eval.datasets.VolumeFolderDataset`.
+    spacing : sequence of 3 float, optional
+        With ``volume``: the voxel size ``(z, y, x)`` of every volume, overriding the files'.
 
     Returns
     -------
@@ -187,6 +199,8 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
     """
     from .datasets import BSDS500, FolderDataset
 
+    if spacing is not None and not volume:
+        raise ValueError("spacing (--spacing) is the voxel size of volumes: pass volume=True (--volume)")
     if not isinstance(dataset, (str, os.PathLike)):
         if isinstance(dataset, Sequence):
             return dataset
@@ -204,6 +218,8 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
         raise FileNotFoundError(
             f"dataset {str(dataset)!r} is neither 'bsds500' nor an existing folder"
         )
+    if volume:
+        return _open_volumes(folder, split, images_list, ignore_label, spacing)
     images, labels, masks = folder / "images", folder / "labels", folder / "masks"
     if not images.is_dir():
         raise FileNotFoundError(
@@ -237,9 +253,38 @@ def open_dataset(dataset="bsds500", split: str = "test", root=None, images_list=
     )
 
 
+def _open_volumes(folder: Path, split, images_list, ignore_label, spacing):
+    from .datasets import VolumeFolderDataset, _volume_stem
+
+    if split not in (None, "test"):
+        raise ValueError(f"split {split!r} (--split) chooses a part of BSDS500; a folder of volumes is used whole "
+                         "(choose its volumes with --images-list)")
+    found = [folder / d for d in ("images", "volumes") if (folder / d).is_dir()]
+    if len(found) != 1 or not (folder / "labels").is_dir():
+        raise FileNotFoundError(f"a dataset of volumes is a folder with images/ (or volumes/) and labels/ (label "
+                                f"volumes of the same stems); {folder} has "
+                                + (", ".join(p.name + "/" for p in sorted(folder.iterdir()) if p.is_dir()) or
+                                   "no subfolder"))
+    names = None
+    if images_list is not None:
+        names = [line.strip() for line in Path(images_list).read_text().splitlines() if line.strip()]
+        names = [_volume_stem(Path(n)) or n for n in names]
+        if not names:
+            raise ValueError(f"images list {images_list} names no volume")
+    return VolumeFolderDataset(found[0], folder / "labels", names=names, ignore_label=ignore_label, spacing=spacing)
+
+
 def _describe_dataset(dataset, ds, split: str) -> dict:
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         return {"name": "bsds500", "split": split}
+    if isinstance(dataset, (str, os.PathLike)) and getattr(ds, "volume", False):
+        return {
+            "name": "volume folder",
+            "root": str(Path(dataset).expanduser().resolve()),
+            "n_volumes": len(ds),
+            "ignore_label": ds.ignore_label,
+            "spacing": list(ds.spacing) if ds.spacing is not None else "from the files",
+        }
     if isinstance(dataset, (str, os.PathLike)):
         return {
             "name": "folder",
@@ -424,7 +469,9 @@ def _check_resume_settings(path: Path, settings: dict, model_free: bool = False)
             old = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) or {}
         except (OSError, ValueError):
             old = {}
-    for key in ("dataset", "r") if model_free else ("dataset", "r", "model", "clustering_version", "boundaries_version"):
+    keys = ("dataset", "r", "volume") if model_free else ("dataset", "r", "volume", "model", "clustering_version",
+                                                         "boundaries_version", "volume_clustering_version")
+    for key in keys:
         if old.get(key) is None or settings.get(key) is None:
             continue
         if old[key] != settings[key]:
@@ -441,8 +488,8 @@ def _check_resume_settings(path: Path, settings: dict, model_free: bool = False)
 def run_benchmark(
     dataset="bsds500",
     split: str = "test",
-    methods=DEFAULT_METHODS,
-    ks=DEFAULT_KS,
+    methods=None,
+    ks=None,
     out_dir="benchmark",
     root=None,
     workers: int = 2,
@@ -457,6 +504,8 @@ def run_benchmark(
     redo=None,
     images_list=None,
     ignore_label: int | None = None,
+    volume: bool = False,
+    spacing=None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
 
@@ -466,13 +515,15 @@ def run_benchmark(
         See :func:`open_dataset`.
     split : {"train", "val", "test"}, default "test"
         BSDS500 split.
-    methods : sequence of str or comma-separated str
+    methods : sequence of str or comma-separated str, optional
+        Default :data:`DEFAULT_METHODS` (volumes: :data:`VOLUME_METHODS`).
         ``"lnsnet"`` and any of :data:`lnsnet.eval.baselines.BASELINES` (names
         case-insensitive), each optionally with options after colons
         (``lnsnet:clustering=paper``, ``lnsnet:model=none``, ``slic:compactness=20``); see
         :mod:`lnsnet.eval.methods`. Two spellings of one setting are refused.
-    ks : sequence of int or comma-separated str
-        The numbers of superpixels asked for.
+    ks : sequence of int or comma-separated str, optional
+        The numbers of superpixels asked for; default :data:`DEFAULT_KS` (volumes:
+        :data:`VOLUME_KS`).
     out_dir : str or os.PathLike
         Output folder (created): ``rows.csv``, ``summary.csv``, ``summary.md``,
         ``meta.json``. Rows already in ``rows.csv`` are not computed again. The summary
@@ -499,6 +550,14 @@ def run_benchmark(
         ``"bsds500"``. Loaded once per worker.
     warmup : bool, default True
         Make one untimed call per method in each worker before timing it.
+    volume, spacing : optional
+        ``volume=True``: ``dataset`` is a folder of volumes and label volumes (see
+        :func:`open_dataset`); each is scored in 3-D (:func:`lnsnet.eval.volumes.score_volume`:
+        ASA, UE, BR and BP on the label surfaces within the ``(2r+1)^3`` cube, CO in
+        physical units; one annotation, so ``*_mean`` equals ``*_best``) with the methods
+        of :func:`lnsnet.eval.methods.volume_methods`, each given the volume's voxel size
+        (``spacing``, else the file's). ``model`` is then a 3-D model file (``lnsnet train
+        --volume``) or None (the clustering on the input).
     redo : sequence of str or comma-separated str, optional
         Methods whose rows already in ``out_dir`` are deleted first and computed again,
         e.g. ``"lnsnet"`` after the model changed (once no LNS-Net row is left, a
@@ -527,9 +586,14 @@ def run_benchmark(
     >>> run_benchmark("bsds500", methods="lnsnet,slic", ks=[100, 200],
     ...               out_dir="bench", limit=10)  # doctest: +SKIP
     """
-    methods = check_methods(methods)
-    ks = _check_ks(ks)
-    redo = check_methods(redo) if redo else []
+    volume = bool(volume)
+    check = volume_methods if volume else check_methods
+    methods = check((VOLUME_METHODS if volume else DEFAULT_METHODS) if methods is None else methods)
+    ks = _check_ks((VOLUME_KS if volume else DEFAULT_KS) if ks is None else ks)
+    redo = check(redo) if redo else []
+    if volume and model is not None and not Path(model).is_file():
+        raise ValueError(f"model {str(model)!r}: on volumes the model is a 3-D model file (lnsnet train --volume), "
+                         "or none (the clustering on the input)")
     missing = [m for m in redo if m not in methods]
     if missing:  # its rows would be deleted and not computed again
         raise ValueError(f"redo names {', '.join(map(repr, missing))}, which is not among the methods of this run "
@@ -545,7 +609,8 @@ def run_benchmark(
     if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
     r = int(r)
-    ds = open_dataset(dataset, split=split, root=root, images_list=images_list, ignore_label=ignore_label)
+    ds = open_dataset(dataset, split=split, root=root, images_list=images_list, ignore_label=ignore_label,
+                      volume=volume, spacing=spacing)
     n_images = len(ds) if limit is None else min(limit, len(ds))
     if n_images == 0:
         raise ValueError("the dataset holds no image")
@@ -573,14 +638,19 @@ def run_benchmark(
         "warmup": warmup,
         "threads_per_worker": 1,
         "timing": "time.perf_counter() around the method call only",
-        "model": model_record(model) if any(lnsnet_clustering(m) is not None and lnsnet_boundaries(m) is None
-                                            for m in methods) else None,
+        "model": _model_setting(model, methods, volume),
     }
+    if volume:
+        from ..volume import CLUSTERING_VERSION as VOLUME_VERSION
+
+        settings["volume"] = True
+        settings["annotator"] = "one label volume per volume (asa_mean, br_mean, ue_mean equal asa, br, ue)"
+        settings["volume_clustering_version"] = VOLUME_VERSION
     if any(lnsnet_boundaries(m) is not None for m in methods):  # rows of another version of the flood not mixed in
         from ..flood import VERSION
 
         settings["boundaries_version"] = VERSION
-    if settings["model"] is not None:  # rows of another version of lnsnet's clustering are not mixed in
+    if settings["model"] is not None and not volume:  # rows of another version of lnsnet's clustering are not mixed in
         from ..cluster import CLUSTERING_VERSION
 
         settings["clustering_version"] = CLUSTERING_VERSION
@@ -644,7 +714,7 @@ def run_benchmark(
     others = {key for key, imgs in seen.items() if imgs == wanted_names}
     in_files = selected + [row for row in existing if (row["method"], int(row["k_asked"])) in others
                            and row["image"] in wanted_names]
-    write_summary(summarize(in_files, methods=methods), out)
+    write_summary(summarize(in_files, methods=methods), out, volume)
     meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.time() - started, 3)
     meta["rows_computed"] = n_todo
@@ -652,6 +722,21 @@ def run_benchmark(
     meta["rows_in_summary"] = len(in_files)
     atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
     return summary
+
+
+def _model_setting(model, methods: list[str], volume: bool):
+    """The model record of the run's settings: the 2-D model when an LNS-Net method uses
+    it; on volumes the 3-D model file, or None."""
+    if volume:
+        if model is None or not any(m.partition(":")[0] == "lnsnet" and lnsnet_boundaries(m) is None
+                                    and "model=none" not in m for m in methods):
+            return None
+        from ..checkpoint import sha256
+
+        return {"name": str(Path(model).resolve()), "sha256": sha256(Path(model)), "kind": "3-D"}
+    if any(lnsnet_clustering(m) is not None and lnsnet_boundaries(m) is None for m in methods):
+        return model_record(model)
+    return None
 
 
 def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str]) -> list[dict]:
@@ -809,10 +894,10 @@ def _fmt(value, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def summary_markdown(summary: list[dict]) -> str:
+def summary_markdown(summary: list[dict], volume: bool = False) -> str:
     """The summary as one Markdown table (ASA, BR, BP, F, F1, UE: best annotator, means
     over images; the last three columns: ASA, BR, UE with the mean over annotators; time:
-    median per image)."""
+    median per image); ``volume``: the note below it says how volumes were scored."""
     header = ("| Method | K | K delivered | ASA | BR | BP | F (β=4) | F1 | UE | CO | EV | "
               "Time (ms) | Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")  # fmt: skip
     lines = [header, "|" + "|".join(["---"] + ["---:"] * 15) + "|"]
@@ -825,6 +910,15 @@ def summary_markdown(summary: list[dict]) -> str:
             _fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    if volume:
+        lines += ["", "Means over volumes, each scored in 3-D against its one label volume (so the mean-annotator "
+                      "columns repeat ASA, BR and UE). A boundary voxel is the voxel before a label change along z, "
+                      "y or x, matched within the (2r+1)^3 cube (r in meta.json); CO is the 3-D compactness "
+                      "36 pi V^2 / A^3 in physical units (a cube 0.52); each method was given the volume's voxel "
+                      "size. Rows share a K asked, not a k delivered: compare methods at the k they deliver (the "
+                      "plots do). Time: one warm call per volume, one thread, the median over volumes "
+                      "(docs/volumes.md)."]
+        return "\n".join(lines) + "\n"
     lines += ["", "Means over images. ASA, BR, BP, F, F1, UE: each image's best annotator, each metric on its "
                   "own (BR and BP may come from different annotators, so F is not F of the BR and BP shown); "
                   "the last three columns: the mean over annotators. A boundary pixel is the pixel before a "
@@ -835,10 +929,10 @@ def summary_markdown(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(summary: list[dict], out: Path) -> None:
+def write_summary(summary: list[dict], out: Path, volume: bool = False) -> None:
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(summary)
     atomic_write(out / SUMMARY_CSV, buf.getvalue())
-    atomic_write(out / SUMMARY_MD, summary_markdown(summary))
+    atomic_write(out / SUMMARY_MD, summary_markdown(summary, volume))

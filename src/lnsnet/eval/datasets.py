@@ -27,9 +27,11 @@ __all__ = [
     "Sample",
     "BSDS500",
     "FolderDataset",
+    "VolumeFolderDataset",
     "BSDS500_ENV",
     "SPLITS",
     "IMAGE_EXTENSIONS",
+    "VOLUME_EXTENSIONS",
     "resolve_bsds500_root",
     "read_rgb8",
     "read_bsds500_ground_truth",
@@ -42,6 +44,8 @@ BSDS500_ENV = "LNSNET_BSDS500"
 SPLITS = ("train", "val", "test")
 #: Image file extensions the folder dataset picks up (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm")
+#: Volume and label-volume file extensions of :class:`VolumeFolderDataset`.
+VOLUME_EXTENSIONS = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 #: Label file extensions of the folder dataset, in the order they are looked for.
 LABEL_EXTENSIONS = (".npy", ".png", ".tif", ".tiff", ".mat")
 
@@ -60,12 +64,15 @@ class Sample:
         One label map per annotation, labels ``0..k-1``.
     path : pathlib.Path
         The image file.
+    spacing : tuple of 3 float, optional
+        A volume's voxel size ``(z, y, x)`` (:class:`VolumeFolderDataset`); None for images.
     """
 
     name: str
     image: np.ndarray = field(repr=False)
     ground_truths: list[np.ndarray] = field(repr=False)
     path: Path | None = None
+    spacing: tuple[float, float, float] | None = None
 
 
 # ------------------------------------------------------------------------------ readers
@@ -316,13 +323,16 @@ class _SampleSequence(Sequence):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index: int) -> Sample:
+    def _item(self, index: int) -> tuple[str, Path, Path]:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"dataset index must be an int, got {type(index).__name__}")
         n = len(self._items)
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for a dataset of {n} samples")
-        name, image_path, label_path = self._items[int(index)]
+        return self._items[int(index)]
+
+    def __getitem__(self, index: int) -> Sample:
+        name, image_path, label_path = self._item(index)
         image = read_rgb8(image_path)
         maps = self._read_labels(label_path)
         _check_shapes(image, maps, label_path, image_path)
@@ -526,3 +536,109 @@ class FolderDataset(_SampleSequence):
             f"FolderDataset(images={str(self.images_dir)!r}, "
             f"labels={str(self.labels_dir)!r}, kind={self.kind!r}, n={len(self)})"
         )
+
+
+# ------------------------------------------------------------------------------ volumes
+
+
+def _volume_stem(path: Path) -> str | None:
+    """The stem of a volume file (``a.nii.gz`` -> ``a``), None for other files."""
+    name = path.name
+    for ext in sorted(VOLUME_EXTENSIONS, key=len, reverse=True):
+        if name.lower().endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    return None
+
+
+class VolumeFolderDataset(_SampleSequence):
+    """Volumes in one folder, their label volumes in another, matched by file stem
+    (``lnsnet benchmark --volume``).
+
+    Volumes and labels are ``.tif``/``.tiff`` stacks, ``.npy`` arrays or NIfTI files, read
+    by :func:`lnsnet.io.read_volume` (``(Z, Y, X)`` or channels last); a label volume is an
+    integer ``(Z, Y, X)`` array of the volume's shape, one region per value (one annotation).
+    Each sample's ``spacing`` is ``spacing`` when given, else the voxel size the volume's
+    file records, else ``(1, 1, 1)`` (with one warning naming the files).
+
+    Parameters
+    ----------
+    images, labels : str or os.PathLike
+        Folders of volumes and of label volumes.
+    names : sequence of str, optional
+        Only these stems, in this order.
+    ignore_label : int, optional
+        A label value meaning "unknown", left out of the scores.
+    spacing : sequence of 3 float, optional
+        The voxel size of every volume, overriding the files'.
+    """
+
+    volume = True
+    kind = "labels"
+
+    def __init__(self, images, labels, names=None, ignore_label: int | None = None, spacing=None) -> None:
+        super().__init__()
+        from ..prepare import read_spacing
+
+        self.ignore_label = None if ignore_label is None else int(ignore_label)
+        self.spacing = None if spacing is None else tuple(float(v) for v in read_spacing(spacing, 3))
+        self.images_dir, self.labels_dir = Path(images), Path(labels)
+        for what, d in (("volume", self.images_dir), ("label", self.labels_dir)):
+            if not d.is_dir():
+                raise FileNotFoundError(f"{what} folder not found: {d}")
+        if self.images_dir.resolve() == self.labels_dir.resolve():
+            raise ValueError(f"volumes and labels must be in different folders, both are {self.images_dir}")
+        found = sorted((p for p in self.images_dir.iterdir() if p.is_file() and _volume_stem(p)),
+                       key=lambda p: p.name)
+        if not found:
+            raise ValueError(f"no volume in {self.images_dir} (extensions {VOLUME_EXTENSIONS})")
+        stems = [_volume_stem(p) for p in found]
+        dup = sorted({s for s in stems if stems.count(s) > 1})
+        if dup:
+            raise ValueError(f"{self.images_dir}: several volumes share the stems {dup}")
+        by_stem = dict(zip(stems, found))
+        if names is not None:
+            missing = [n for n in names if n not in by_stem]
+            if missing:
+                raise FileNotFoundError(f"{len(missing)} listed volume(s) not in {self.images_dir}, e.g. {missing[:3]}")
+            stems = list(names)
+        labels_by_stem: dict = {}
+        for p in self.labels_dir.iterdir():
+            if p.is_file() and _volume_stem(p):
+                labels_by_stem.setdefault(_volume_stem(p), []).append(p)
+        for stem in stems:
+            cands = labels_by_stem.get(stem, [])
+            if not cands:
+                raise FileNotFoundError(f"no label volume for {by_stem[stem]}: looked for {self.labels_dir}/{stem}"
+                                        f"{{{','.join(VOLUME_EXTENSIONS)}}}")
+            if len(cands) > 1:
+                raise ValueError(f"several label volumes for {by_stem[stem]}: "
+                                 + ", ".join(str(c) for c in sorted(cands)) + "; keep one")
+            self._items.append((stem, by_stem[stem], cands[0]))
+        self._unit_warned = False
+
+    def __getitem__(self, index: int) -> Sample:
+        from ..io import read_volume
+
+        name, volume_path, label_path = self._item(index)
+        volume, spacing = read_volume(volume_path, max_voxels=None)
+        labels, _ = read_volume(label_path, max_voxels=None)
+        if labels.ndim != 3 or not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
+            raise ValueError(f"label volume {label_path} must be an integer ZxYxX array, got {labels.dtype} "
+                             f"of shape {labels.shape}")
+        if labels.shape != volume.shape[:3]:
+            raise ValueError(f"label volume {label_path} has shape {labels.shape}, its volume {volume_path} "
+                             f"{volume.shape[:3]}")
+        if self.spacing is not None:
+            spacing = self.spacing
+        elif spacing is None:
+            if not self._unit_warned:
+                warnings.warn(f"{volume_path} records no voxel size: 1, 1, 1 is used (set it with spacing=, "
+                              "--spacing dz,dy,dx)", stacklevel=2)
+                self._unit_warned = True
+            spacing = (1.0, 1.0, 1.0)
+        return Sample(name=name, image=volume, ground_truths=[labels.astype(np.int64, copy=False)],
+                      path=volume_path, spacing=tuple(float(v) for v in spacing))
+
+    def __repr__(self) -> str:
+        return (f"VolumeFolderDataset(images={str(self.images_dir)!r}, labels={str(self.labels_dir)!r}, "
+                f"n={len(self)}, spacing={self.spacing})")

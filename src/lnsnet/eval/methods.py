@@ -10,6 +10,13 @@ colons (``slic:compactness=20``, ``ers:lambda_prime=0.3``: a baseline tuned on v
 ``lnsnet:boundaries=bright`` (or ``dark``, optionally ``:compactness=C``) is
 ``segment(..., boundaries=)``: images that show boundaries (cell walls, membranes),
 flooded from the seed grid (:mod:`lnsnet.flood`); it runs no model.
+
+On volumes (a :class:`~lnsnet.eval.datasets.VolumeFolderDataset`, ``lnsnet benchmark
+--volume``) the methods are :func:`volume_methods`'s: ``lnsnet`` (the 3-D clustering,
+:mod:`lnsnet.volume`; with the run's 3-D model file, if any), ``lnsnet:compactness=C``,
+``lnsnet:model=none`` (the clustering on the input when the run has a model),
+``lnsnet:boundaries=bright|dark[:compactness=C]`` and scikit-image's 3-D ``slic`` (and
+``slic:KEY=VALUE``), each with the volume's voxel size.
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
 __all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
-           "check_methods", "MethodRunner"]
+           "check_methods", "volume_methods", "MethodRunner"]
+
+#: The baselines that run on volumes (scikit-image's 3-D slic).
+VOLUME_BASELINES = ("slic",)
 
 
 def known_methods() -> list[str]:
@@ -182,6 +192,86 @@ def check_methods(methods) -> list[str]:
     return names
 
 
+def _volume_setting(name: str):
+    """What method ``name`` runs on a volume (see :func:`volume_methods`); ``ValueError``
+    naming the method for what does not run on volumes."""
+    import inspect
+
+    from .volumes import slic_volume
+
+    flood = lnsnet_boundaries(name)
+    if flood is not None:
+        return ("boundaries",) + flood
+    head, _, spec = name.partition(":")
+    if head == "lnsnet":
+        found: dict = {}
+        for item in (p.strip() for p in spec.split(":") if p.strip()):
+            key, eq, value = (p.strip() for p in item.partition("="))
+            if not eq or key not in ("compactness", "model"):
+                raise ValueError(f"method {name!r}: on volumes lnsnet takes compactness=C, model=none or "
+                                 f"boundaries=bright|dark, got {item!r}")
+            if key in found:
+                raise ValueError(f"method {name!r}: option {key!r} given twice")
+            found[key] = value
+        if "model" in found and found["model"] != "none":
+            raise ValueError(f"method {name!r}: on volumes model= takes only 'none' (a 3-D model file is the run's "
+                             "model: --model FILE)")
+        c = None
+        if "compactness" in found:
+            try:
+                c = float(found["compactness"])
+            except ValueError:
+                c = float("nan")
+            if not (c > 0 and c < float("inf")):
+                raise ValueError(f"method {name!r}: compactness must be a finite number > 0, "
+                                 f"got {found['compactness']!r}")
+        return ("volume", found.get("model"), c)
+    if head in VOLUME_BASELINES:
+        params = {p.name: p.default for p in inspect.signature(slic_volume).parameters.values()
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("spacing", "channel_axis")}
+        kwargs: dict = {}
+        for item in (p.strip() for p in spec.split(":") if p.strip()):
+            key, eq, value = (p.strip() for p in item.partition("="))
+            if not eq or key not in params:
+                raise ValueError(f"method {name!r}: {head} takes KEY=VALUE with KEY one of {', '.join(params)}, "
+                                 f"got {item!r}")
+            if key in kwargs:
+                raise ValueError(f"method {name!r}: option {key!r} given twice")
+            try:
+                kwargs[key] = _typed(value, params[key])
+            except ValueError:
+                raise ValueError(f"method {name!r}: {key}={value!r} is not a {type(params[key]).__name__}") from None
+        return (head, tuple(sorted(kwargs.items())))
+    raise ValueError(f"method {name!r} does not run on volumes; on volumes: lnsnet, lnsnet:compactness=C, "
+                     "lnsnet:model=none, lnsnet:boundaries=bright|dark[:compactness=C], slic[:KEY=VALUE]")
+
+
+def volume_methods(methods) -> list[str]:
+    """``methods`` (a sequence, or comma-separated text) checked for volumes: ``lnsnet``
+    (the 3-D clustering, with the run's 3-D model if any), ``lnsnet:compactness=C``,
+    ``lnsnet:model=none``, ``lnsnet:boundaries=bright|dark[:compactness=C]`` and ``slic``
+    (scikit-image's 3-D slic) with its keyword arguments after colons."""
+    if isinstance(methods, str):
+        methods = methods.split(",")
+    names = []
+    for m in methods:
+        head, sep, rest = str(m).strip().partition(":")
+        names.append(":".join(p.strip() for p in (head.lower() + sep + rest).split(":")) if head else "")
+    names = [m for m in names if m]
+    if not names:
+        raise ValueError("methods is empty: name at least one method, e.g. 'lnsnet,slic'")
+    dup = sorted({m for m in names if names.count(m) > 1})
+    if dup:
+        raise ValueError(f"methods named more than once: {', '.join(dup)}")
+    same = {}
+    for m in names:
+        key = repr(_volume_setting(m))
+        if key in same:
+            raise ValueError(f"methods {same[key]!r} and {m!r} are the same setting; name it once")
+        same[key] = m
+    return names
+
+
 def _setting(name: str):
     """What method ``name`` runs: a baseline and its options, or the model and clustering
     of an LNS-Net method; None when ``name`` is not a method."""
@@ -203,6 +293,10 @@ class MethodRunner:
         self.ds, self.r, self.warmup = ds, r, warmup
         self.warm: set[str] = set()
         self.funcs = {}
+        self.volume = bool(getattr(ds, "volume", False))
+        if self.volume:
+            self.funcs = {name: _volume_function(name, model) for name in methods}
+            return
         for name in methods:
             flood = lnsnet_boundaries(name)
             clustering = lnsnet_clustering(name)
@@ -237,17 +331,24 @@ class MethodRunner:
 
         sample = self.ds[index]
         rows = []
+        extra = {"spacing": sample.spacing} if self.volume else {}
         for method, k in todo:
             fn = self.funcs[method]
             try:
                 if self.warmup and method not in self.warm:
-                    fn(sample.image, k)
+                    fn(sample.image, k, **extra)
                 t0 = time.perf_counter()
-                labels = fn(sample.image, k)
+                labels = fn(sample.image, k, **extra)
                 dt = time.perf_counter() - t0
                 self.warm.add(method)
-                s = score(labels, sample.ground_truths, image=sample.image, r=self.r,
-                          ignore=getattr(self.ds, "ignore_label", None))
+                if self.volume:
+                    from .volumes import score_volume_row
+
+                    s = score_volume_row(labels, sample.ground_truths[0], volume=sample.image, r=self.r,
+                                         ignore=getattr(self.ds, "ignore_label", None), spacing=sample.spacing)
+                else:
+                    s = score(labels, sample.ground_truths, image=sample.image, r=self.r,
+                              ignore=getattr(self.ds, "ignore_label", None))
             except Exception as exc:
                 raise RuntimeError(
                     f"{method} with K={k} on image {sample.name!r} ({sample.path}) failed: "
@@ -260,3 +361,37 @@ class MethodRunner:
                 row[key] = int(v) if key.startswith("n_") else v
             rows.append(row)
         return rows
+
+
+def _volume_function(name: str, model):
+    """``fn(volume, k, spacing=...)`` for method ``name`` on volumes (labels from 0)."""
+    from ..inference import segment
+
+    setting = _volume_setting(name)
+
+    def channels(volume):
+        return None if volume.ndim == 3 else -1
+
+    if setting[0] == "boundaries":
+        def _flood(volume, k, spacing, _b=setting[1], _c=setting[2]):
+            return segment(volume, k, boundaries=_b, compactness=_c, spacing=spacing, channel_axis=channels(volume),
+                           start_label=0)
+        return _flood
+    if setting[0] == "volume":
+        net = None
+        if setting[1] != "none" and model is not None:
+            from ..volume_model import load_volume_model
+
+            net = load_volume_model(model)
+
+        def _lns(volume, k, spacing, _c=setting[2], _net=net):
+            return segment(volume, k, compactness=_c, spacing=spacing, channel_axis=channels(volume), model=_net,
+                           start_label=0)
+        return _lns
+    from .volumes import slic_volume
+
+    kwargs = dict(setting[1])
+
+    def _slic(volume, k, spacing, _kw=kwargs):
+        return slic_volume(volume, k, spacing=spacing, channel_axis=channels(volume), **_kw)
+    return _slic

@@ -22,7 +22,8 @@ import scipy.ndimage
 from ..connectivity import relabel_consecutive
 from .metrics import _asa_from, _contingency, _ue_from
 
-__all__ = ["boundary_voxels", "compactness_3d", "score_volume", "VOLUME_KEYS"]
+__all__ = ["boundary_voxels", "compactness_3d", "score_volume", "score_volume_row", "count_disconnected_3d",
+           "slic_volume", "VOLUME_KEYS"]
 
 VOLUME_KEYS = ("k", "asa", "br", "bp", "ue", "ev", "co")
 
@@ -104,3 +105,48 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
         between = (n[:, None] * (means - v.mean(0)) ** 2).sum()
         out["ev"] = 1.0 if total == 0 else float(between / total)
     return out
+
+
+def count_disconnected_3d(labels) -> int:
+    """Number of labels whose voxels form more than one 6-connected component."""
+    import skimage.measure
+
+    lab = relabel_consecutive(np.asarray(labels))
+    if lab.ndim != 3:
+        raise ValueError(f"a label volume is ZxYxX, got shape {lab.shape}")
+    regions = skimage.measure.label(lab + 1, background=0, connectivity=1)
+    region_label = np.zeros(int(regions.max()) + 1, dtype=np.int64)
+    region_label[regions.ravel()] = lab.ravel()
+    return int(np.count_nonzero(np.bincount(region_label[1:]) > 1))
+
+
+def score_volume_row(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: int | None = None,
+                     spacing=(1.0, 1.0, 1.0), beta: float = 4.0) -> dict:
+    """:func:`score_volume` under the keys of :data:`lnsnet.eval.metrics.SCORE_KEYS`, so that a
+    volume's row is a row of the benchmark: one annotation, so ``*_best`` and ``*_mean`` are
+    the same value; F from BP and BR; the disconnected labels counted with 6-connectivity."""
+    from .metrics import f_measure
+
+    s = score_volume(supervoxels, ground_truth, volume=volume, r=r, ignore=ignore, spacing=spacing)
+    out = {}
+    for key in ("asa", "ue", "br", "bp"):
+        out[f"{key}_best"] = out[f"{key}_mean"] = float(s[key])
+    out["f_best"] = out["f_mean"] = f_measure(s["bp"], s["br"], beta)
+    out["f1_best"] = out["f1_mean"] = f_measure(s["bp"], s["br"], 1.0)
+    out["co"] = float(s["co"])
+    out["ev"] = float(s.get("ev", float("nan")))
+    out["n_segments"] = float(s["k"])
+    out["n_disconnected"] = float(count_disconnected_3d(supervoxels))
+    out["n_annotations"] = 1.0
+    return out
+
+
+def slic_volume(volume, n_segments, *, spacing=(1.0, 1.0, 1.0), channel_axis=None, compactness=10.0,
+                max_num_iter=10, sigma=0.0, min_size_factor=0.5, max_size_factor=3.0, slic_zero=False):
+    """scikit-image's 3-D ``slic`` with the voxel size, labels from 0 (its defaults; the
+    benchmark's ``slic`` and ``slic:KEY=VALUE`` on volumes)."""
+    from skimage.segmentation import slic
+
+    return slic(volume, n_segments=int(n_segments), compactness=compactness, max_num_iter=max_num_iter, sigma=sigma,
+                spacing=np.asarray(spacing, dtype=float), channel_axis=channel_axis, min_size_factor=min_size_factor,
+                max_size_factor=max_size_factor, slic_zero=slic_zero, enforce_connectivity=True, start_label=0)

@@ -1,0 +1,185 @@
+"""lnsnet benchmark --volume: folders of volumes and label volumes scored in 3-D."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from lnsnet.cli import main
+from lnsnet.eval.benchmark import ROW_COLUMNS, run_benchmark
+from lnsnet.eval.methods import volume_methods
+from lnsnet.eval.metrics import f_measure
+from lnsnet.eval.volumes import count_disconnected_3d, score_volume, score_volume_row
+
+
+def _octants(shape, seed):
+    """Eight boxes of distinct intensities (split at the middle of each axis), labels 1..8."""
+    truth = ((np.arange(shape[0]) >= shape[0] // 2)[:, None, None] * 4
+             + (np.arange(shape[1]) >= shape[1] // 2)[None, :, None] * 2
+             + (np.arange(shape[2]) >= shape[2] // 2)[None, None, :])
+    levels = np.array([0.05, 0.9, 0.3, 0.6, 0.75, 0.15, 0.45, 1.0])
+    vol = levels[truth] + np.random.default_rng(seed).normal(0, 0.02, shape)
+    return (np.clip(vol, 0, 1) * 255).round().astype(np.uint8), (truth + 1).astype(np.uint16)
+
+
+@pytest.fixture
+def volumes(tmp_path):
+    """Two octant volumes: an ImageJ TIFF with its voxel size and labels as .npy; a .npy
+    volume (no voxel size) with a TIFF label volume."""
+    root = tmp_path / "vols"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    a, ta = _octants((8, 16, 16), 0)  # 8 x 8 x 8 in physical units: a grid of 2 x 2 x 2 cells
+    tifffile.imwrite(root / "images" / "a.tif", a, imagej=True, resolution=(1 / 0.5, 1 / 0.5),
+                     metadata={"spacing": 1.0, "unit": "um", "axes": "ZYX"})
+    np.save(root / "labels" / "a.npy", ta)
+    b, tb = _octants((16, 16, 16), 1)
+    np.save(root / "images" / "b.npy", b)
+    tifffile.imwrite(root / "labels" / "b.tif", tb)
+    return root
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# slic at compactness 1, as scikit-image's own 3-D octant test
+METHODS = "lnsnet,slic:compactness=1,lnsnet:boundaries=bright"
+
+
+def test_octant_volumes_are_scored_in_3d(volumes, tmp_path):
+    out = tmp_path / "bench"
+    with pytest.warns(UserWarning, match="records no voxel size"):
+        run_benchmark(volumes, volume=True, methods=METHODS, ks=[8], out_dir=out, workers=0, progress=False)
+    rows = _rows(out / "rows.csv")
+    assert tuple(rows[0]) == ROW_COLUMNS
+    assert sorted((r["method"], r["image"]) for r in rows) == sorted(
+        (m, v) for m in METHODS.split(",") for v in ("a", "b"))
+    for r in rows:
+        # lnsnet finds the eight boxes exactly, slic those of the volume of cubic voxels
+        if r["method"] == "lnsnet" or (r["method"].startswith("slic") and r["image"] == "b"):
+            assert int(r["k_delivered"]) == 8, r
+            assert float(r["asa_best"]) == 1.0 and float(r["br_best"]) == 1.0 and float(r["ue_best"]) == 0.0
+        assert float(r["asa_best"]) == float(r["asa_mean"]) and float(r["n_annotations"]) == 1
+        assert float(r["n_disconnected"]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["settings"]["volume"] is True and meta["settings"]["dataset"]["name"] == "volume folder"
+    assert meta["settings"]["model"] is None
+    assert "3-D" in (out / "summary.md").read_text()
+    # a rerun computes nothing
+    run_benchmark(volumes, volume=True, methods=METHODS, ks=[8], out_dir=out, workers=0, progress=False)
+    assert json.loads((out / "meta.json").read_text())["rows_computed"] == 0
+
+
+def test_the_voxel_size_reaches_the_scores(volumes, tmp_path):
+    """Volume a's file says 1 x 0.5 x 0.5: lnsnet's grid is laid in those units (2 x 2 x 2
+    cells: the boxes, found exactly) and the CO is measured in them; --spacing overrides
+    every file's (2 x 1 x 1: 16 x 16 x 16 units, the grid then 2 x 2 x 2 cells again)."""
+    from lnsnet.io import read_volume
+
+    vol, sp = read_volume(volumes / "images" / "a.tif")
+    assert sp == pytest.approx((1.0, 0.5, 0.5))
+    truth = np.load(volumes / "labels" / "a.npy")
+    out = tmp_path / "b1"
+    with pytest.warns(UserWarning):
+        run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8], out_dir=out, workers=0, progress=False)
+    co = {r["image"]: float(r["co"]) for r in _rows(out / "rows.csv")}
+    assert co["a"] == pytest.approx(score_volume(truth, truth, spacing=(1.0, 0.5, 0.5))["co"])
+    assert co["a"] != pytest.approx(score_volume(truth, truth)["co"])
+
+    out2 = tmp_path / "b2"
+    assert main(["benchmark", "--volume", "--dataset", str(volumes), "--methods", "lnsnet", "-k", "8", "-o", str(out2),
+                 "--workers", "0", "--spacing", "2,1,1", "-q", "--no-plots"]) == 0
+    co2 = {r["image"]: float(r["co"]) for r in _rows(out2 / "rows.csv")}
+    assert co2["a"] == pytest.approx(score_volume(truth, truth, spacing=(2.0, 1.0, 1.0))["co"])
+    assert json.loads((out2 / "meta.json").read_text())["settings"]["dataset"]["spacing"] == [2.0, 1.0, 1.0]
+
+
+def test_a_volume_row_by_hand():
+    # ground truth: two halves along x; supervoxels: the left half, and the right half cut
+    # in two along y, one of whose pieces carries label 0's value again (label 0 in two pieces)
+    gt = np.zeros((2, 4, 4), int)
+    gt[:, :, 2:] = 1
+    sp = np.zeros((2, 4, 4), int)
+    sp[:, :2, 2:] = 1
+    sp[:, 2:, 2:] = 0  # joins label 0 only through... nothing: a second piece of label 0
+    sp[:, 2:, :2] = 2
+    row = score_volume_row(sp, gt)
+    s = score_volume(sp, gt)
+    assert row["asa_best"] == row["asa_mean"] == s["asa"]
+    assert row["br_best"] == s["br"] and row["bp_best"] == s["bp"]
+    assert row["f_best"] == pytest.approx(f_measure(s["bp"], s["br"], 4.0))
+    assert row["f1_best"] == pytest.approx(2 * s["bp"] * s["br"] / (s["bp"] + s["br"]))
+    assert row["n_segments"] == 3 and row["n_annotations"] == 1
+    # label 0: x < 2, y < 2 and x >= 2, y >= 2: two pieces that touch only at an edge, not a face
+    assert row["n_disconnected"] == 1 == count_disconnected_3d(sp)
+    # ASA by hand: label 0 holds 8 voxels of gt 0 and 8 of gt 1 (best 8), label 1 8 of gt 1,
+    # label 2 8 of gt 0: (8 + 8 + 8) / 32
+    assert row["asa_best"] == pytest.approx(24 / 32)
+
+
+@pytest.mark.parametrize("methods, message", [
+    ("seeds", "does not run on volumes"),
+    ("lnsnet:clustering=paper", "on volumes lnsnet takes"),
+    ("lnsnet:model=bsds500", "model= takes only 'none'"),
+    ("slic:ratio=2", "slic takes KEY=VALUE"),
+    ("lnsnet:compactness=-1", "finite number > 0"),
+    ("lnsnet,lnsnet:compactness=40.0", None),
+])
+def test_methods_that_do_not_run_on_volumes_are_refused(methods, message):
+    if message is None:  # two spellings of one setting (40 is the default's value only by chance): both run
+        assert volume_methods(methods) == methods.split(",")
+        return
+    with pytest.raises(ValueError, match=message):
+        volume_methods(methods)
+
+
+def test_bad_volume_datasets_and_options(volumes, tmp_path):
+    with pytest.raises(ValueError, match="3-D model file"):
+        run_benchmark(volumes, volume=True, model="bsds500", out_dir=tmp_path / "o", workers=0, progress=False)
+    with pytest.raises(ValueError, match="pass volume=True"):
+        run_benchmark(volumes, spacing=(1, 1, 1), out_dir=tmp_path / "o", workers=0, progress=False)
+    empty = tmp_path / "empty"
+    (empty / "images").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="images/ \\(or volumes/\\) and labels/"):
+        run_benchmark(empty, volume=True, out_dir=tmp_path / "o", workers=0, progress=False)
+    np.save(volumes / "labels" / "a_wrong.npy", np.zeros((3, 3, 3), int))
+    np.save(volumes / "images" / "a_wrong.npy", np.zeros((4, 3, 3), np.uint8))
+    with pytest.raises(ValueError, match="a_wrong.npy has shape \\(3, 3, 3\\)"):
+        run_benchmark(volumes, volume=True, methods="slic", ks=[8], out_dir=tmp_path / "o2", workers=0,
+                      progress=False)
+
+
+def test_a_3d_model_file_against_its_input(volumes, tmp_path):
+    """``--model FILE`` (a 3-D model) runs with ``lnsnet``; ``lnsnet:model=none`` is the
+    clustering on the input in the same run, as segment(..., model=None) gives."""
+    import torch
+
+    import lnsnet
+    from lnsnet.io import read_volume
+    from lnsnet.volume_model import VolumeNet, save_volume_model
+
+    torch.manual_seed(0)
+    save_volume_model(tmp_path / "m3d.pt", VolumeNet())
+    out = tmp_path / "bench"
+    with pytest.warns(UserWarning):
+        run_benchmark(volumes, volume=True, methods="lnsnet,lnsnet:model=none", ks=[8, 20], out_dir=out,
+                      model=tmp_path / "m3d.pt", workers=0, progress=False)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["settings"]["model"]["kind"] == "3-D" and len(meta["settings"]["model"]["sha256"]) == 64
+    rows = {(r["method"], r["image"], int(r["k_asked"])): r for r in _rows(out / "rows.csv")}
+    vol, sp = read_volume(volumes / "images" / "a.tif")
+    truth = np.load(volumes / "labels" / "a.npy")
+    for k in (8, 20):
+        for method, model in (("lnsnet:model=none", None), ("lnsnet", tmp_path / "m3d.pt")):
+            want = score_volume(lnsnet.segment(vol, k, channel_axis=None, spacing=sp, model=model), truth,
+                                volume=vol, spacing=sp)
+            assert float(rows[(method, "a", k)]["br_best"]) == pytest.approx(want["br"])
+            assert float(rows[(method, "a", k)]["co"]) == pytest.approx(want["co"])
+    # the (untrained) model's features change the supervoxels: the model is not left unused
+    assert rows[("lnsnet", "a", 20)]["k_delivered"] != rows[("lnsnet:model=none", "a", 20)]["k_delivered"]
