@@ -56,7 +56,21 @@ def _value(row: dict, column: str) -> float:
     return v * 1000.0 if column == "time_s_median" else v
 
 
-def _draw(ax, series, column: str, label: str, title: str | None, legend: bool) -> bool:
+def _volume_words(text: str, volume: bool) -> str:
+    return text.replace("superpixels", "supervoxels").replace("per image", "per volume") if volume else text
+
+
+def _is_volume_run(summary_csv: Path) -> bool:
+    """Whether the benchmark beside ``summary_csv`` (its meta.json) scored volumes."""
+    import json
+
+    try:
+        return bool(json.loads((summary_csv.parent / "meta.json").read_text())["settings"].get("volume"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _draw(ax, series, column: str, label: str, title: str | None, legend: bool, volume: bool = False) -> bool:
     drew = False
     for i, (method, rows) in enumerate(series.items()):
         xs = [float(row["k_delivered"]) for row in rows]
@@ -71,17 +85,17 @@ def _draw(ax, series, column: str, label: str, title: str | None, legend: bool) 
 
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("Number of superpixels (mean delivered)")
-    ax.set_ylabel(label)
+    ax.set_xlabel(_volume_words("Number of superpixels (mean delivered)", volume))
+    ax.set_ylabel(_volume_words(label, volume))
     if title:
-        ax.set_title(title)
+        ax.set_title(_volume_words(title, volume))
     ax.grid(True, which="major", alpha=0.35)
     if legend and drew:
         ax.legend(title="Method", frameon=True, fontsize="medium")
     return drew
 
 
-def plot_summary(summary_csv, out_dir, dpi: int = 150) -> list[Path]:
+def plot_summary(summary_csv, out_dir, dpi: int = 150, volume: bool | None = None) -> list[Path]:
     """Draw each metric of a benchmark summary against the mean delivered K.
 
     Parameters
@@ -91,6 +105,9 @@ def plot_summary(summary_csv, out_dir, dpi: int = 150) -> list[Path]:
     out_dir : str or os.PathLike
         Folder for the PNG files (created).
     dpi : int, default 150
+    volume : bool, optional
+        Label the axes for supervoxels (a ``--volume`` run); default: as the ``meta.json``
+        beside ``summary_csv`` says.
 
     Returns
     -------
@@ -108,18 +125,20 @@ def plot_summary(summary_csv, out_dir, dpi: int = 150) -> list[Path]:
     from matplotlib.figure import Figure
 
     series = _read_summary(Path(summary_csv))
+    if volume is None:
+        volume = _is_volume_run(Path(summary_csv))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for column, (stem, label, title) in PLOT_METRICS.items():
         fig = Figure(figsize=(6.4, 4.8), layout="constrained")
         ax = fig.add_subplot()
-        if _draw(ax, series, column, label, title, legend=True):
+        if _draw(ax, series, column, label, title, legend=True, volume=volume):
             written.append(_save(fig, out / f"{stem}.png", dpi))
     fig = Figure(figsize=(16, 7.5), layout="constrained")
     axes = fig.subplots(2, 4)
     for ax, (column, (_, label, title)) in zip(axes.ravel(), PLOT_METRICS.items()):
-        _draw(ax, series, column, label, title, legend=False)
+        _draw(ax, series, column, label, title, legend=False, volume=volume)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 8),
