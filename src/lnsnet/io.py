@@ -482,7 +482,8 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             a, n = stacked[0] if stacked else ("", len(series))
             what = (_STACKS[a].format(n=n) if a in _STACKS else f"a multi-page TIFF of {n} pages ({a})" if a
                     else f"a TIFF of {n} images of different sizes or kinds")
-            hint = ("; for supervoxels: lnsnet segment --volume, or lnsnet.segment(volume, K, channel_axis=None, "
+            hint = ("; for supervoxels: --volume (lnsnet segment, lnsnet benchmark), or lnsnet.segment(volume, K, "
+                    "channel_axis=None, "
                     "spacing=(dz, dy, dx))" if a == "Z" else "")
             raise ImageFileError(
                 f"refused image {path}: {what}; lnsnet reads single 2-D images here, and does not pick one "
@@ -778,17 +779,24 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
     if getattr(tif, "is_ome", False) and tif.ome_metadata:
         import xml.etree.ElementTree as ET
 
+        note = ""
         try:
             pixels = next(e for e in ET.fromstring(tif.ome_metadata).iter() if e.tag.rsplit("}", 1)[-1] == "Pixels")
-            size = tuple(float(pixels.attrib[f"PhysicalSize{a}"]) for a in "ZYX")
-            units = [pixels.attrib.get(f"PhysicalSize{a}Unit", "µm") for a in "ZYX"]
+            attrib = dict(pixels.attrib)
+            if "PhysicalSizeZ" not in attrib and "PhysicalSizeX" in attrib and "PhysicalSizeY" in attrib:
+                # x and y calibrated, no z step: 1 in x's unit, as ImageJ reads such a stack
+                attrib["PhysicalSizeZ"] = "1"
+                attrib["PhysicalSizeZUnit"] = attrib.get("PhysicalSizeXUnit", "µm")
+                note = "no PhysicalSizeZ recorded: z 1 (in x's unit), x and y as recorded"
+            size = tuple(float(attrib[f"PhysicalSize{a}"]) for a in "ZYX")
+            units = [attrib.get(f"PhysicalSize{a}Unit", "µm") for a in "ZYX"]
             if len(set(units)) > 1:  # one axis in nm, another in µm: all in µm
                 size = tuple(v * _OME_UNITS[u] for v, u in zip(size, units))
                 units = ["µm"]
         except (ET.ParseError, StopIteration, KeyError, ValueError):
             size = None
         if size is not None and all(np.isfinite(v) and v > 0 for v in size):
-            return VoxelSize(size, unit=units[0])
+            return VoxelSize(size, note=note, unit=units[0])
     meta = tif.imagej_metadata or {}
     dz = meta.get("spacing")
     page = tif.pages[0]

@@ -166,10 +166,31 @@ def edge_weights_3d(f: np.ndarray, edge_scale: float) -> np.ndarray:
     return np.exp(w, out=w)
 
 
+@nb.njit(inline="always", **_jit)
+def _seed_distance(f, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best):
+    """The distance of voxel ``(i, j, k)`` to seed ``s``, or inf when its spatial part alone
+    exceeds ``best`` (the features' part is >= 0, so it cannot win) or the seed is empty."""
+    if seed_p[s, 0] < 0:  # an empty seed
+        return np.inf
+    pz = (i - seed_p[s, 0]) * sz
+    py = (j - seed_p[s, 1]) * sy
+    px = (k - seed_p[s, 2]) * sx
+    ds = w * (pz * pz + py * py + px * px)
+    if ds > best:
+        return np.inf
+    d = 0.0
+    for ch in range(f.shape[3]):
+        t = f[i, j, k, ch] - seed_f[s, ch]
+        d += t * t
+    return d * feat_w + ds
+
+
 @parallel_kernel(**_jit)
 def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, labels):
     """Each valid voxel -> the nearest seed among those of its grid cell and the 26
-    around it (seed ``(a, b, c)`` is number ``(a * ny + b) * nx + c``)."""
+    around it (seed ``(a, b, c)`` is number ``(a * ny + b) * nx + c``); of equal distances
+    the lowest seed number. The voxel's own cell is tried first, so that most others are
+    ruled out by their spatial part alone."""
     z, y, x, nch = f.shape
     nz, ny, nx = cells[0], cells[1], cells[2]
     sz, sy, sx = spacing[0], spacing[1], spacing[2]
@@ -182,25 +203,18 @@ def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, la
                     labels[i, j, k] = -1
                     continue
                 cx = k * nx // x
-                best = np.inf
-                arg = -1
                 w = spatial * wmap[i, j, k]
+                own = (cz * ny + cy) * nx + cx
+                best = _seed_distance(f, i, j, k, own, seed_f, seed_p, sz, sy, sx, w, feat_w, np.inf)
+                arg = own if best < np.inf else -1
                 for a in range(max(0, cz - 1), min(nz, cz + 2)):
                     for b in range(max(0, cy - 1), min(ny, cy + 2)):
                         for c in range(max(0, cx - 1), min(nx, cx + 2)):
                             s = (a * ny + b) * nx + c
-                            if seed_p[s, 0] < 0:  # an empty seed
+                            if s == own:
                                 continue
-                            d = 0.0
-                            for ch in range(nch):
-                                t = f[i, j, k, ch] - seed_f[s, ch]
-                                d += t * t
-                            d *= feat_w
-                            pz = (i - seed_p[s, 0]) * sz
-                            py = (j - seed_p[s, 1]) * sy
-                            px = (k - seed_p[s, 2]) * sx
-                            d += w * (pz * pz + py * py + px * px)
-                            if d < best:
+                            d = _seed_distance(f, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best)
+                            if d < best or (d == best and d < np.inf and s < arg):
                                 best = d
                                 arg = s
                 labels[i, j, k] = arg

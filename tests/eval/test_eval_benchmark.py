@@ -570,4 +570,9 @@ def test_redo_that_matches_no_rows_says_so(first_run, dataset, tmp_path):
     with pytest.warns(UserWarning, match="no rows of 'slic:compactness=5'"):
         run_benchmark(dataset, methods="slic:compactness=5", ks=[10], out_dir=tmp_path, workers=0, progress=False,
                       redo="slic:compactness=5")
-    assert {r["method"] for r in _rows(tmp_path / "rows.csv")} >= {"slic", "lnsnet"}
+    rows = _rows(tmp_path / "rows.csv")
+    assert {r["method"] for r in rows} >= {"slic", "lnsnet"}
+    # the new method's rows are of the dataset's images (the warning's list of methods once
+    # took the place of the image names)
+    assert {r["image"] for r in rows if r["method"] == "slic:compactness=5"} == {r["image"] for r in rows
+                                                                               if r["method"] == "slic"}

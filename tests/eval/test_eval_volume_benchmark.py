@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def test_octant_volumes_are_scored_in_3d(volumes, tmp_path):
         assert float(r["n_disconnected"]) == 0
     meta = json.loads((out / "meta.json").read_text())
     assert meta["settings"]["volume"] is True and meta["settings"]["dataset"]["name"] == "volume folder"
-    assert meta["settings"]["model"] is None
+    assert meta["settings"]["model"]["name"] == "none"  # the clustering on the input, said
     assert "3-D" in (out / "summary.md").read_text()
     # a rerun computes nothing
     run_benchmark(volumes, volume=True, methods=METHODS, ks=[8], out_dir=out, workers=0, progress=False)
@@ -129,14 +130,23 @@ def test_a_volume_row_by_hand():
     ("lnsnet:model=bsds500", "model= takes only 'none'"),
     ("slic:ratio=2", "slic takes KEY=VALUE"),
     ("lnsnet:compactness=-1", "finite number > 0"),
-    ("lnsnet,lnsnet:compactness=40.0", None),
+    ("slic:compactness=nan", "compactness must be a finite number > 0"),
+    ("slic:compactness=-5", "compactness must be a finite number > 0"),
+    ("slic:max_num_iter=0", "max_num_iter must be an integer >= 1"),
+    ("slic:sigma=-1", "sigma must be a finite number >= 0"),
+    # one setting under two names
+    ("lnsnet,lnsnet:compactness=40.0", "the same setting"),
+    ("slic,slic:compactness=10", "the same setting"),
+    ("lnsnet:boundaries=bright,lnsnet:boundaries=bright:compactness=0.2", "the same setting"),
+    ("lnsnet,lnsnet:model=none", "the same setting"),  # without a model file they are
 ])
 def test_methods_that_do_not_run_on_volumes_are_refused(methods, message):
-    if message is None:  # two spellings of one setting (40 is the default's value only by chance): both run
-        assert volume_methods(methods) == methods.split(",")
-        return
     with pytest.raises(ValueError, match=message):
         volume_methods(methods)
+
+
+def test_with_a_model_lnsnet_and_its_input_are_two_settings():
+    assert volume_methods("lnsnet,lnsnet:model=none", has_model=True) == ["lnsnet", "lnsnet:model=none"]
 
 
 def test_bad_volume_datasets_and_options(volumes, tmp_path):
@@ -183,3 +193,115 @@ def test_a_3d_model_file_against_its_input(volumes, tmp_path):
             assert float(rows[(method, "a", k)]["co"]) == pytest.approx(want["co"])
     # the (untrained) model's features change the supervoxels: the model is not left unused
     assert rows[("lnsnet", "a", 20)]["k_delivered"] != rows[("lnsnet:model=none", "a", 20)]["k_delivered"]
+
+
+def _model(tmp_path):
+    import torch
+
+    from lnsnet.volume_model import VolumeNet, save_volume_model
+
+    torch.manual_seed(0)
+    save_volume_model(tmp_path / "m3d.pt", VolumeNet())
+    return tmp_path / "m3d.pt"
+
+
+@pytest.mark.filterwarnings("ignore:.*records no voxel size")
+def test_rows_with_and_without_a_3d_model_are_not_mixed(volumes, tmp_path):
+    model = _model(tmp_path)
+    out = tmp_path / "a"
+    run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8], out_dir=out, workers=0, progress=False)
+    with pytest.raises(ValueError, match="holds rows made with model="):
+        run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8, 20], out_dir=out, model=model, workers=0,
+                      progress=False)
+    out = tmp_path / "b"
+    run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8], out_dir=out, model=model, workers=0,
+                  progress=False)
+    with pytest.raises(ValueError, match="holds rows made with model="):
+        run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8, 20], out_dir=out, workers=0, progress=False)
+    # "none" is no model; a 2-D model file is refused before any work, in one line
+    run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8], out_dir=tmp_path / "a", model="none", workers=0,
+                  progress=False)
+    import lnsnet
+
+    with pytest.raises(ValueError, match="is not a 3-D model"):
+        run_benchmark(volumes, volume=True, out_dir=tmp_path / "c", workers=1, progress=False,
+                      model=Path(lnsnet.__file__).parent / "weights" / "bsds500.pt")
+    assert not (tmp_path / "c" / "rows.csv").exists()
+
+
+def test_an_ignored_label_counts_no_boundary_on_either_side():
+    """A perfect segmentation with one octant unknown scores BP 1 whichever octant it is,
+    and k counts every label the method returned."""
+    truth = _octants((8, 8, 8), 0)[1].astype(np.int64)
+    for unknown in (1, 8):
+        gt = truth.copy()
+        gt[truth == unknown] = 0
+        s = score_volume(truth, gt, ignore=0)
+        assert (s["asa"], s["br"], s["bp"], s["ue"], s["k"]) == (1.0, 1.0, 1.0, 0.0, 8)
+    with pytest.raises(ValueError, match="all 0"):
+        score_volume(truth, np.zeros_like(truth), ignore=0)
+
+
+def test_bad_label_volumes_and_names(volumes, tmp_path):
+    from lnsnet.eval.datasets import VolumeFolderDataset
+
+    root = volumes
+    # an OME-TIFF volume's stem is its name without .ome.tif; hidden files are not volumes
+    v, t = _octants((8, 8, 8), 2)
+    tifffile.imwrite(root / "images" / "c.ome.tif", v, metadata={"axes": "ZYX", "PhysicalSizeX": 0.2,
+                                                                 "PhysicalSizeY": 0.2})
+    tifffile.imwrite(root / "labels" / "c.tif", t.astype(np.float32))  # whole-valued floats, as NIfTI maps often are
+    (root / "images" / "._c.tif").write_bytes(b"\0\0AppleDouble")
+    ds = VolumeFolderDataset(root / "images", root / "labels")
+    assert ds.names == ["a", "b", "c"]
+    with pytest.warns(UserWarning, match="no PhysicalSizeZ recorded: z 1"):
+        sample = ds[2]
+    assert sample.spacing == pytest.approx((1.0, 0.2, 0.2)) and sample.ground_truths[0].dtype == np.int64
+    with pytest.raises(ValueError, match="more than once"):
+        VolumeFolderDataset(root / "images", root / "labels", names=["a", "a"])
+    np.save(root / "labels" / "c.npy", np.stack([t, t]))
+    (root / "labels" / "c.tif").unlink()
+    ds = VolumeFolderDataset(root / "images", root / "labels")
+    with pytest.raises(ValueError, match="one \\(Z, Y, X\\) array of labels, got shape \\(2, 8, 8, 8\\)"):
+        ds[2]
+    np.save(root / "labels" / "c.npy", t + 0.5)
+    with pytest.raises(ValueError, match="not whole numbers"):
+        ds[2]
+    np.save(root / "labels" / "c.npy", np.zeros_like(t))
+    ds0 = VolumeFolderDataset(root / "images", root / "labels", ignore_label=0)
+    with pytest.raises(ValueError, match="is all 0"):
+        ds0[2]
+
+
+def test_a_user_error_inside_a_method_is_one_line(volumes, tmp_path, capsys):
+    """A volume with NaN: the run stops with exit 2 and the reason, not an internal error."""
+    v = np.full((8, 8, 8), 0.5, np.float32)
+    v[0, 0, 0] = np.nan
+    (volumes / "images" / "a.tif").unlink()
+    np.save(volumes / "images" / "a.npy", v)
+    np.save(volumes / "labels" / "a.npy", np.ones((8, 8, 8), np.int32))
+    code = main(["benchmark", "--volume", "--dataset", str(volumes), "--methods", "lnsnet", "-k", "8", "-o",
+                 str(tmp_path / "o"), "--workers", "0", "-q", "--no-plots", "--spacing", "1,1,1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "NaN" in err and "internal error" not in err
+
+
+def test_a_failed_first_run_leaves_the_folder_usable(volumes, tmp_path):
+    out = tmp_path / "o"
+    with pytest.raises(Exception):  # the stacks are no 2-D images
+        run_benchmark(volumes, methods="slic", ks=[8], out_dir=out, workers=0, progress=False)
+    with pytest.warns(UserWarning):
+        run_benchmark(volumes, volume=True, methods="slic", ks=[8], out_dir=out, workers=0, progress=False)
+    assert len(_rows(out / "rows.csv")) == 2
+
+
+@pytest.mark.filterwarnings("ignore:.*records no voxel size")
+def test_redo_deletes_only_the_rows_it_makes_again(volumes, tmp_path):
+    out = tmp_path / "o"
+    run_benchmark(volumes, volume=True, methods="slic", ks=[8, 20], out_dir=out, workers=0, progress=False)
+    before = {(r["image"], r["k_asked"]): r["time_s"] for r in _rows(out / "rows.csv")}
+    run_benchmark(volumes, volume=True, methods="slic", ks=[8], out_dir=out, workers=0, progress=False, limit=1,
+                  redo="slic")
+    after = {(r["image"], r["k_asked"]): r["time_s"] for r in _rows(out / "rows.csv")}
+    assert set(after) == set(before)  # nothing lost
+    assert [key for key in before if after[key] != before[key]] == [("a", "8")]  # one row made again

@@ -587,13 +587,25 @@ def run_benchmark(
     ...               out_dir="bench", limit=10)  # doctest: +SKIP
     """
     volume = bool(volume)
-    check = volume_methods if volume else check_methods
+    if volume and isinstance(model, str) and model == "none":
+        model = None
+    if volume and model is not None:  # checked here, not in each worker
+        from ..volume_model import load_volume_model
+
+        if not Path(model).is_file():
+            raise ValueError(f"model {str(model)!r}: on volumes the model is a 3-D model file (lnsnet train "
+                             "--volume), or none (the clustering on the input)")
+        try:
+            load_volume_model(model)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is the file's
+            raise ValueError(f"model {str(model)!r} is not a 3-D model (lnsnet train --volume): {exc}") from None
+
+    def check(names):
+        return volume_methods(names, has_model=model is not None) if volume else check_methods(names)
+
     methods = check((VOLUME_METHODS if volume else DEFAULT_METHODS) if methods is None else methods)
     ks = _check_ks((VOLUME_KS if volume else DEFAULT_KS) if ks is None else ks)
     redo = check(redo) if redo else []
-    if volume and model is not None and not Path(model).is_file():
-        raise ValueError(f"model {str(model)!r}: on volumes the model is a 3-D model file (lnsnet train --volume), "
-                         "or none (the clustering on the input)")
     missing = [m for m in redo if m not in methods]
     if missing:  # its rows would be deleted and not computed again
         raise ValueError(f"redo names {', '.join(map(repr, missing))}, which is not among the methods of this run "
@@ -660,12 +672,13 @@ def run_benchmark(
     if redo:
         unmatched = sorted(set(redo) - {row["method"] for row in existing})
         if unmatched and existing:  # a name spelled otherwise than its rows' (lnsnet vs lnsnet:clustering=...)
-            names = sorted({row["method"] for row in existing})
+            held = sorted({row["method"] for row in existing})
             warnings.warn(f"redo: no rows of {', '.join(map(repr, unmatched))} in {out} (its methods: "
-                          f"{', '.join(names)}); nothing of it was deleted", stacklevel=2)
-        existing = _drop_rows(rows_path, existing, set(redo))
+                          f"{', '.join(held)}); nothing of it was deleted", stacklevel=2)
+        existing = _drop_rows(rows_path, existing, set(redo), set(ks), set(names))
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
-    settings["model"] = _check_resume_settings(meta_path, settings, model_free)
+    # a folder without rows (a first run that failed before any) takes any settings
+    settings["model"] = _check_resume_settings(meta_path, settings, model_free) if existing else settings["model"]
     files, old_files = _file_signatures(ds), _old_files(meta_path)  # kept in meta.json, not settings
     changed = {name for name, sig in files.items() if name in old_files and list(old_files[name]) != list(sig)}
     if changed and existing:  # an image or its labels edited since the rows were made: made again
@@ -728,9 +741,11 @@ def _model_setting(model, methods: list[str], volume: bool):
     """The model record of the run's settings: the 2-D model when an LNS-Net method uses
     it; on volumes the 3-D model file, or None."""
     if volume:
-        if model is None or not any(m.partition(":")[0] == "lnsnet" and lnsnet_boundaries(m) is None
-                                    and "model=none" not in m for m in methods):
+        if not any(m.partition(":")[0] == "lnsnet" and lnsnet_boundaries(m) is None and "model=none" not in m
+                   for m in methods):
             return None
+        if model is None:  # said, so that rows with and without a model are not mixed in one folder
+            return {"name": "none", "sha256": None, "kind": "3-D", "what": "the 3-D clustering on the input"}
         from ..checkpoint import sha256
 
         return {"name": str(Path(model).resolve()), "sha256": sha256(Path(model)), "kind": "3-D"}
@@ -739,9 +754,12 @@ def _model_setting(model, methods: list[str], volume: bool):
     return None
 
 
-def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str]) -> list[dict]:
-    """Rewrite ``rows.csv`` (atomically) without the rows of ``methods``; return the rest."""
-    keep = [row for row in rows if row["method"] not in methods]
+def _drop_rows(rows_path: Path, rows: list[dict], methods: set[str], ks: set[int] | None = None,
+               images: set[str] | None = None) -> list[dict]:
+    """Rewrite ``rows.csv`` (atomically) without the rows of ``methods`` (at ``ks`` on
+    ``images``: the rows this run makes again; None: all); return the rest."""
+    keep = [row for row in rows if not (row["method"] in methods and (ks is None or int(row["k_asked"]) in ks)
+                                        and (images is None or row["image"] in images))]
     if len(keep) != len(rows):
         _write_rows(rows_path, keep)
     return keep

@@ -45,7 +45,7 @@ SPLITS = ("train", "val", "test")
 #: Image file extensions the folder dataset picks up (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm")
 #: Volume and label-volume file extensions of :class:`VolumeFolderDataset`.
-VOLUME_EXTENSIONS = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
+VOLUME_EXTENSIONS = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 #: Label file extensions of the folder dataset, in the order they are looked for.
 LABEL_EXTENSIONS = (".npy", ".png", ".tif", ".tiff", ".mat")
 
@@ -544,10 +544,36 @@ class FolderDataset(_SampleSequence):
 def _volume_stem(path: Path) -> str | None:
     """The stem of a volume file (``a.nii.gz`` -> ``a``), None for other files."""
     name = path.name
+    if name.startswith("."):  # hidden files, macOS's ._NAME resource forks
+        return None
     for ext in sorted(VOLUME_EXTENSIONS, key=len, reverse=True):
         if name.lower().endswith(ext) and len(name) > len(ext):
             return name[: -len(ext)]
     return None
+
+
+def _read_label_volume(path: Path) -> np.ndarray:
+    """A label volume: an integer (or bool, or whole-valued float, as NIfTI label maps often
+    are) ``(Z, Y, X)`` array; ``ValueError`` naming the file otherwise."""
+    from ..io import read_volume
+
+    if path.name.lower().endswith(".npy"):
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read label volume {path}: {exc}") from None
+    else:
+        labels, _ = read_volume(path, max_voxels=None)
+    if labels.ndim != 3:
+        raise ValueError(f"label volume {path} must be one (Z, Y, X) array of labels, got shape {labels.shape}")
+    if labels.dtype.kind == "f":
+        if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+            raise ValueError(f"label volume {path} holds values that are not whole numbers ({labels.dtype}): "
+                             "labels are integers")
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "biu":
+        raise ValueError(f"label volume {path} must hold integer labels, got {labels.dtype}")
+    return labels.astype(np.int64, copy=False)
 
 
 class VolumeFolderDataset(_SampleSequence):
@@ -597,6 +623,9 @@ class VolumeFolderDataset(_SampleSequence):
             raise ValueError(f"{self.images_dir}: several volumes share the stems {dup}")
         by_stem = dict(zip(stems, found))
         if names is not None:
+            twice = sorted({n for n in names if list(names).count(n) > 1})
+            if twice:
+                raise ValueError(f"the list names these volumes more than once: {twice[:5]}")
             missing = [n for n in names if n not in by_stem]
             if missing:
                 raise FileNotFoundError(f"{len(missing)} listed volume(s) not in {self.images_dir}, e.g. {missing[:3]}")
@@ -614,28 +643,27 @@ class VolumeFolderDataset(_SampleSequence):
                 raise ValueError(f"several label volumes for {by_stem[stem]}: "
                                  + ", ".join(str(c) for c in sorted(cands)) + "; keep one")
             self._items.append((stem, by_stem[stem], cands[0]))
-        self._unit_warned = False
 
     def __getitem__(self, index: int) -> Sample:
         from ..io import read_volume
 
         name, volume_path, label_path = self._item(index)
         volume, spacing = read_volume(volume_path, max_voxels=None)
-        labels, _ = read_volume(label_path, max_voxels=None)
-        if labels.ndim != 3 or not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
-            raise ValueError(f"label volume {label_path} must be an integer ZxYxX array, got {labels.dtype} "
-                             f"of shape {labels.shape}")
+        labels = _read_label_volume(label_path)
         if labels.shape != volume.shape[:3]:
             raise ValueError(f"label volume {label_path} has shape {labels.shape}, its volume {volume_path} "
                              f"{volume.shape[:3]}")
+        if self.ignore_label is not None and not (labels != self.ignore_label).any():
+            raise ValueError(f"label volume {label_path} is all {self.ignore_label} (the ignored label): nothing "
+                             "to score; leave it out (--images-list)")
         if self.spacing is not None:
             spacing = self.spacing
         elif spacing is None:
-            if not self._unit_warned:
-                warnings.warn(f"{volume_path} records no voxel size: 1, 1, 1 is used (set it with spacing=, "
-                              "--spacing dz,dy,dx)", stacklevel=2)
-                self._unit_warned = True
+            warnings.warn(f"{volume_path} records no voxel size: 1, 1, 1 is used (set it with spacing=, "
+                          "--spacing dz,dy,dx)", stacklevel=2)
             spacing = (1.0, 1.0, 1.0)
+        elif getattr(spacing, "note", ""):
+            warnings.warn(f"{volume_path}: {spacing.note}", stacklevel=2)
         return Sample(name=name, image=volume, ground_truths=[labels.astype(np.int64, copy=False)],
                       path=volume_path, spacing=tuple(float(v) for v in spacing))
 

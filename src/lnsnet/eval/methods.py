@@ -192,16 +192,32 @@ def check_methods(methods) -> list[str]:
     return names
 
 
-def _volume_setting(name: str):
-    """What method ``name`` runs on a volume (see :func:`volume_methods`); ``ValueError``
+# slic's options on volumes: what each must be (scikit-image accepts some of these outside
+# and returns one supervoxel)
+_SLIC_CHECKS = {
+    "compactness": (lambda v: v > 0, "a finite number > 0"),
+    "sigma": (lambda v: v >= 0, "a finite number >= 0"),
+    "max_num_iter": (lambda v: v >= 1, "an integer >= 1"),
+    "min_size_factor": (lambda v: v >= 0, "a finite number >= 0"),
+    "max_size_factor": (lambda v: v > 0, "a finite number > 0"),
+}
+
+
+def _volume_setting(name: str, has_model: bool = False):
+    """What method ``name`` runs on a volume (see :func:`volume_methods`), every option
+    spelled out (so two names of one setting compare equal); ``has_model``: the run has a
+    3-D model file, which ``lnsnet`` uses and ``lnsnet:model=none`` does not. ``ValueError``
     naming the method for what does not run on volumes."""
     import inspect
+    import math
 
     from .volumes import slic_volume
 
     flood = lnsnet_boundaries(name)
     if flood is not None:
-        return ("boundaries",) + flood
+        from ..flood import DEFAULTS as FLOOD
+
+        return ("boundaries", flood[0], FLOOD["compactness"] if flood[1] is None else flood[1])
     head, _, spec = name.partition(":")
     if head == "lnsnet":
         found: dict = {}
@@ -225,7 +241,9 @@ def _volume_setting(name: str):
             if not (c > 0 and c < float("inf")):
                 raise ValueError(f"method {name!r}: compactness must be a finite number > 0, "
                                  f"got {found['compactness']!r}")
-        return ("volume", found.get("model"), c)
+        from ..volume import DEFAULTS as VOLUME
+
+        return ("volume", has_model and found.get("model") != "none", VOLUME["compactness"] if c is None else c)
     if head in VOLUME_BASELINES:
         params = {p.name: p.default for p in inspect.signature(slic_volume).parameters.values()
                   if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("spacing", "channel_axis")}
@@ -241,16 +259,21 @@ def _volume_setting(name: str):
                 kwargs[key] = _typed(value, params[key])
             except ValueError:
                 raise ValueError(f"method {name!r}: {key}={value!r} is not a {type(params[key]).__name__}") from None
-        return (head, tuple(sorted(kwargs.items())))
+            ok, what = _SLIC_CHECKS.get(key, (lambda v: True, ""))
+            v = kwargs[key]
+            if isinstance(v, float) and not math.isfinite(v) or not ok(v):
+                raise ValueError(f"method {name!r}: {key} must be {what}, got {value!r}")
+        return (head, tuple(sorted({**params, **kwargs}.items())))
     raise ValueError(f"method {name!r} does not run on volumes; on volumes: lnsnet, lnsnet:compactness=C, "
                      "lnsnet:model=none, lnsnet:boundaries=bright|dark[:compactness=C], slic[:KEY=VALUE]")
 
 
-def volume_methods(methods) -> list[str]:
+def volume_methods(methods, has_model: bool = False) -> list[str]:
     """``methods`` (a sequence, or comma-separated text) checked for volumes: ``lnsnet``
-    (the 3-D clustering, with the run's 3-D model if any), ``lnsnet:compactness=C``,
-    ``lnsnet:model=none``, ``lnsnet:boundaries=bright|dark[:compactness=C]`` and ``slic``
-    (scikit-image's 3-D slic) with its keyword arguments after colons."""
+    (the 3-D clustering, with the run's 3-D model if any: ``has_model``),
+    ``lnsnet:compactness=C``, ``lnsnet:model=none``,
+    ``lnsnet:boundaries=bright|dark[:compactness=C]`` and ``slic`` (scikit-image's 3-D
+    slic) with its keyword arguments after colons. Two names of one setting are refused."""
     if isinstance(methods, str):
         methods = methods.split(",")
     names = []
@@ -265,7 +288,7 @@ def volume_methods(methods) -> list[str]:
         raise ValueError(f"methods named more than once: {', '.join(dup)}")
     same = {}
     for m in names:
-        key = repr(_volume_setting(m))
+        key = repr(_volume_setting(m, has_model))
         if key in same:
             raise ValueError(f"methods {same[key]!r} and {m!r} are the same setting; name it once")
         same[key] = m
@@ -280,6 +303,12 @@ def _setting(name: str):
         return ("boundaries",) + flood
     clustering = lnsnet_clustering(name)
     return baseline_options(name) if clustering is None else (lnsnet_model(name), clustering)
+
+
+class MethodInputError(RuntimeError, ValueError):
+    """A method failed on a benchmark's image or volume for a reason of the input (a
+    ``ValueError``, ``TypeError`` or ``OSError`` inside it): the message names the method,
+    K and the file."""
 
 
 class MethodRunner:
@@ -350,10 +379,12 @@ class MethodRunner:
                     s = score(labels, sample.ground_truths, image=sample.image, r=self.r,
                               ignore=getattr(self.ds, "ignore_label", None))
             except Exception as exc:
-                raise RuntimeError(
-                    f"{method} with K={k} on image {sample.name!r} ({sample.path}) failed: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
+                what = "volume" if self.volume else "image"
+                message = f"{method} with K={k} on {what} {sample.name!r} ({sample.path}) failed: " \
+                          f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, (ValueError, TypeError, OSError)):  # the input's fault: said as such
+                    raise MethodInputError(message) from exc
+                raise RuntimeError(message) from exc
             row = {"method": method, "k_asked": k, "image": sample.name,
                    "k_delivered": int(s["n_segments"]), "time_s": dt}  # fmt: skip
             for key in SCORE_KEYS:
@@ -367,7 +398,7 @@ def _volume_function(name: str, model):
     """``fn(volume, k, spacing=...)`` for method ``name`` on volumes (labels from 0)."""
     from ..inference import segment
 
-    setting = _volume_setting(name)
+    setting = _volume_setting(name, model is not None)
 
     def channels(volume):
         return None if volume.ndim == 3 else -1
@@ -379,7 +410,7 @@ def _volume_function(name: str, model):
         return _flood
     if setting[0] == "volume":
         net = None
-        if setting[1] != "none" and model is not None:
+        if setting[1]:  # the run's 3-D model
             from ..volume_model import load_volume_model
 
             net = load_volume_model(model)
@@ -390,7 +421,7 @@ def _volume_function(name: str, model):
         return _lns
     from .volumes import slic_volume
 
-    kwargs = dict(setting[1])
+    kwargs = dict(setting[1])  # every option, the defaults spelled out
 
     def _slic(volume, k, spacing, _kw=kwargs):
         return slic_volume(volume, k, spacing=spacing, channel_axis=channels(volume), **_kw)

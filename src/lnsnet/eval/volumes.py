@@ -69,8 +69,9 @@ def compactness_3d(labels, spacing=(1.0, 1.0, 1.0)) -> float:
 def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: int | None = None,
                  spacing=(1.0, 1.0, 1.0)) -> dict:
     """k, ASA, BR, BP, UE, CO (and EV when ``volume`` is given) of one label volume against
-    one ground truth of the same shape; ``ignore``: a ground-truth label left out;
-    ``spacing``: the voxel size, for CO."""
+    one ground truth of the same shape; ``ignore``: a ground-truth label whose voxels are
+    left out of ASA, UE and EV, and a boundary next to one out of BR and BP (k still counts
+    every label of ``supervoxels``); ``spacing``: the voxel size, for CO."""
     sp = np.asarray(supervoxels)
     gt = np.asarray(ground_truth)
     if sp.shape != gt.shape or sp.ndim != 3:
@@ -78,6 +79,8 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
     valid = np.ones(gt.shape, dtype=bool) if ignore is None else gt != ignore
+    if not valid.any():
+        raise ValueError(f"the ground truth is all {ignore} (the ignored label): nothing to score")
     bs, bg = boundary_voxels(sp), boundary_voxels(gt)
     if ignore is not None:  # a boundary with an ignored voxel is no boundary
         bad = ~valid
@@ -86,21 +89,22 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
         near[:, :-1] |= bad[:, 1:]
         near[:, :, :-1] |= bad[:, :, 1:]
         bg &= ~near & valid
-        bs &= valid
+        bs &= ~near & valid  # as in 2-D: a boundary counts only between two known voxels
     hit_r = int(np.count_nonzero(bg & _dilate(bs, r)))
     hit_p = int(np.count_nonzero(bs & _dilate(bg, r)))
     n_bg, n_bs = int(bg.sum()), int(bs.sum())
     s, g = relabel_consecutive(sp[valid]), relabel_consecutive(gt[valid])
     rows, _, counts, sizes = _contingency(s, g)
-    out = {"k": int(s.max()) + 1, "asa": _asa_from(rows, counts, s.size),
+    k = int(s.max()) + 1 if ignore is None else int(np.unique(sp).size)  # every label the method returned
+    out = {"k": k, "asa": _asa_from(rows, counts, s.size),
            "br": 1.0 if n_bg == 0 else hit_r / n_bg, "bp": 1.0 if n_bs == 0 else hit_p / n_bs,
            "ue": _ue_from(rows, counts, sizes, s.size), "co": compactness_3d(sp, spacing)}
     if volume is not None:
         v = np.asarray(volume, dtype=np.float64)[valid]  # (n,) or (n, channels)
         v = v.reshape(v.shape[0], -1)
         total = ((v - v.mean(0)) ** 2).sum()
-        n = np.bincount(s, minlength=out["k"]).astype(np.float64)
-        means = np.stack([np.bincount(s, weights=v[:, c], minlength=out["k"]) for c in range(v.shape[1])], 1)
+        n = np.bincount(s).astype(np.float64)
+        means = np.stack([np.bincount(s, weights=v[:, c], minlength=n.size) for c in range(v.shape[1])], 1)
         means /= np.maximum(n, 1)[:, None]
         between = (n[:, None] * (means - v.mean(0)) ** 2).sum()
         out["ev"] = 1.0 if total == 0 else float(between / total)
