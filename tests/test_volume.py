@@ -769,3 +769,22 @@ def test_label_tiff_carries_the_unit(tmp_path):
                if p.suffix == ".tif")
     with tifffile.TiffFile(tif) as t:
         assert 'PhysicalSizeZUnit="nm"' in t.ome_metadata
+
+
+def test_equal_distances_go_to_the_lowest_seed_number():
+    """The assignment tries the voxel's own cell first (to rule out seeds early), but of
+    equal distances keeps the lowest seed number, as the torch rounds do."""
+    from lnsnet.volume import _assign3
+
+    f = np.zeros((1, 1, 4, 1), np.float32)  # flat: only the positions count
+    cells = np.array([1, 1, 2], np.int64)  # voxels 0-1 in cell 0, 2-3 in cell 1
+    seed_f = np.zeros((2, 1))
+    seed_p = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 3.5]])  # voxel 2 is 1.5 from either seed
+    labels = np.empty((1, 1, 4), np.int32)
+    _assign3(f, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), cells, seed_f, seed_p,
+             np.ones(3), 1.0, 1.0, labels)
+    assert labels.ravel().tolist() == [0, 0, 0, 1]  # voxel 2 (own cell 1) ties and goes to seed 0
+    seed_p[1, 2] = 3.4  # now seed 1 is nearer to voxel 2
+    _assign3(f, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), cells, seed_f, seed_p,
+             np.ones(3), 1.0, 1.0, labels)
+    assert labels.ravel().tolist() == [0, 0, 1, 1]
