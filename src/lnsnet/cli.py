@@ -562,6 +562,10 @@ def _benchmark_arguments(b) -> None:
     b.add_argument("-k", "--k", dest="ks", default=None,
                    help=f"comma-separated K values (default {','.join(map(str, DEFAULT_KS))}; with --volume "
                         f"{','.join(map(str, VOLUME_KS))})")
+    b.add_argument("--precomputed", action="append", default=None, metavar="NAME=DIR",
+                   help="score label maps made elsewhere (your method, another tool) beside the methods, as method "
+                        "NAME: DIR/<K>/<stem>.npy, .png, .tif or .csv for every image (or volume) and K; time not "
+                        "measured; repeatable")
     b.add_argument("--volume", action="store_true",
                    help="the --dataset folder holds volumes: images/ (or volumes/) with .tif, .npy or NIfTI stacks "
                         "and labels/ with label volumes of the same stems; scored in 3-D (docs/volumes.md)")
@@ -599,6 +603,21 @@ def _benchmark_arguments(b) -> None:
     b.set_defaults(func=_cmd_benchmark)
 
 
+def _precomputed(items) -> dict | None:
+    """``--precomputed NAME=DIR`` options as ``{NAME: DIR}``."""
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, eq, folder = item.partition("=")
+        if not eq or not name.strip() or not folder.strip():
+            raise CLIError(f"--precomputed takes NAME=DIR, got {item!r}")
+        if name.strip() in out:
+            raise CLIError(f"--precomputed names {name.strip()!r} twice")
+        out[name.strip()] = folder.strip()
+    return out
+
+
 def _cmd_benchmark(args) -> int:
     from .eval.benchmark import META_FILE, ROWS_FILE, SUMMARY_CSV, SUMMARY_MD, run_benchmark, summary_markdown
 
@@ -611,6 +630,7 @@ def _cmd_benchmark(args) -> int:
         r=args.radius,
         volume=args.volume,
         spacing=_spacing(args.spacing, 3),
+        custom=_precomputed(args.precomputed),
         **_passed_on(args, "dataset", "split", "methods", "ks", "root", "limit", "engine", "address", "model", "redo",
                      "images_list", "ignore_label"),
     )

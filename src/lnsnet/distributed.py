@@ -169,12 +169,12 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
 class _BenchWorker:
     """Ray Data actor for the benchmark: the methods set up once, one thread."""
 
-    def __init__(self, ds, methods, model, r, warmup):
+    def __init__(self, ds, methods, model, r, warmup, custom=None):
         from .eval.methods import MethodRunner
         from .runtime import set_threads
 
         set_threads(1)
-        self.runner = MethodRunner(ds, methods, model, r, warmup)
+        self.runner = MethodRunner(ds, methods, model, r, warmup, custom)
 
     def __call__(self, batch: dict) -> dict:
         from .runtime import set_threads
@@ -188,7 +188,7 @@ class _BenchWorker:
 
 
 def ray_benchmark_tasks(ds, tasks, methods, model, r, warmup, on_rows, *, address=None,
-                        workers: int | None = None) -> None:
+                        workers: int | None = None, custom=None) -> None:
     """Run benchmark ``tasks`` (``[(image index, [(method, K), ...]), ...]``) on Ray,
     calling ``on_rows(rows)`` in the driver as each image's rows arrive."""
     ray = _init(address)
@@ -197,7 +197,7 @@ def ray_benchmark_tasks(ds, tasks, methods, model, r, warmup, on_rows, *, addres
     data = ray.data.from_items(items, override_num_blocks=len(items))
     data = data.map_batches(
         _BenchWorker,
-        fn_constructor_args=(ds, methods, model, r, warmup),
+        fn_constructor_args=(ds, methods, model, r, warmup, custom),
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=1,

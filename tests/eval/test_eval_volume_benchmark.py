@@ -305,3 +305,24 @@ def test_redo_deletes_only_the_rows_it_makes_again(volumes, tmp_path):
     after = {(r["image"], r["k_asked"]): r["time_s"] for r in _rows(out / "rows.csv")}
     assert set(after) == set(before)  # nothing lost
     assert [key for key in before if after[key] != before[key]] == [("a", "8")]  # one row made again
+
+
+def octant_method(volume, k, spacing=None):
+    """A method of one's own on volumes: the eight boxes, whatever k (top level: picklable)."""
+    return _octants(volume.shape[:3], 0)[1]
+
+
+@pytest.mark.filterwarnings("ignore:.*records no voxel size")
+def test_custom_methods_on_volumes(volumes, tmp_path):
+    mine = tmp_path / "mine" / "8"
+    mine.mkdir(parents=True)
+    for name in ("a", "b"):
+        truth = np.load(volumes / "labels" / "a.npy") if name == "a" else tifffile.imread(volumes / "labels" / "b.tif")
+        np.save(mine / f"{name}.npy", truth)
+    out = tmp_path / "o"
+    run_benchmark(volumes, volume=True, methods=[], custom={"boxes": octant_method, "mine": mine.parent}, ks=[8],
+                  out_dir=out, workers=1, progress=False)
+    rows = _rows(out / "rows.csv")
+    assert {(r["method"], r["image"]) for r in rows} == {(m, v) for m in ("boxes", "mine") for v in ("a", "b")}
+    for r in rows:
+        assert float(r["asa_best"]) == 1.0 and float(r["br_best"]) == 1.0 and int(r["k_delivered"]) == 8

@@ -58,7 +58,8 @@ import numpy as np
 
 from ..hub import model_record
 from ..io import atomic_write
-from .methods import MethodRunner, check_methods, lnsnet_boundaries, lnsnet_clustering, volume_methods
+from .methods import (MethodRunner, check_custom, check_methods, describe_custom, lnsnet_boundaries,
+                      lnsnet_clustering, volume_methods)
 from .metrics import SCORE_KEYS
 
 __all__ = [
@@ -363,13 +364,13 @@ class _RowWriter:
 _RUNNER: MethodRunner | None = None
 
 
-def _start_worker(ds, methods: list[str], model, r: int, warmup: bool) -> None:
+def _start_worker(ds, methods: list[str], model, r: int, warmup: bool, custom=None) -> None:
     """Initializer of a pool worker: one CPU thread, the methods set up once."""
     global _RUNNER
     from ..runtime import set_threads
 
     set_threads(1)
-    _RUNNER = MethodRunner(ds, methods, model, r, warmup)
+    _RUNNER = MethodRunner(ds, methods, model, r, warmup, custom)
 
 
 def _run_in_worker(index: int, todo: list[tuple[str, int]]) -> list[dict]:
@@ -506,6 +507,7 @@ def run_benchmark(
     ignore_label: int | None = None,
     volume: bool = False,
     spacing=None,
+    custom: dict | None = None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
 
@@ -558,6 +560,16 @@ def run_benchmark(
         of :func:`lnsnet.eval.methods.volume_methods`, each given the volume's voxel size
         (``spacing``, else the file's). ``model`` is then a 3-D model file (``lnsnet train
         --volume``) or None (the clustering on the input).
+    custom : dict, optional
+        Methods of your own, scored beside ``methods``: ``{name: fn}`` with ``fn(image, k)
+        -> labels`` (on volumes ``fn(volume, k, spacing=...)``), timed as the others
+        (defined at the top level of a module or script when run in workers), or ``{name:
+        folder}``: label maps made elsewhere, ``folder/<K>/<stem>.{npy,png,tif,csv,...}``
+        (:class:`~lnsnet.eval.methods.Precomputed`; time not measured). On images each
+        4-connected piece of a label becomes a label of its own, as for the classic
+        methods. Rows carry ``name``; a function or folder changed under the same name
+        needs ``redo``. They join ``methods`` (its default too); ``methods=[]`` scores
+        them alone.
     redo : sequence of str or comma-separated str, optional
         Methods whose rows already in ``out_dir`` are deleted first and computed again,
         e.g. ``"lnsnet"`` after the model changed (once no LNS-Net row is left, a
@@ -603,20 +615,27 @@ def run_benchmark(
     def check(names):
         return volume_methods(names, has_model=model is not None) if volume else check_methods(names)
 
-    methods = check((VOLUME_METHODS if volume else DEFAULT_METHODS) if methods is None else methods)
+    if custom and methods is not None and not isinstance(methods, str) and len(methods) == 0:
+        methods = []  # your methods alone
+    else:
+        methods = check((VOLUME_METHODS if volume else DEFAULT_METHODS) if methods is None else methods)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
+    workers = _check_count(workers, "workers", 0, allow_none=engine == "ray")
+    custom = check_custom(custom, methods, picklable=engine == "ray" or workers > 0)
+    methods = methods + list(custom)
     ks = _check_ks((VOLUME_KS if volume else DEFAULT_KS) if ks is None else ks)
-    redo = check(redo) if redo else []
+    redo = [str(m).strip() for m in (redo.split(",") if isinstance(redo, str) else (redo or [])) if str(m).strip()]
+    theirs = [m for m in redo if m not in custom]
+    redo = [m for m in redo if m in custom] + (check(theirs) if theirs else [])
     missing = [m for m in redo if m not in methods]
     if missing:  # its rows would be deleted and not computed again
         raise ValueError(f"redo names {', '.join(map(repr, missing))}, which is not among the methods of this run "
                          f"({', '.join(methods)}): its rows would be deleted and not made again; add it to methods")
-    if engine not in ("local", "ray"):
-        raise ValueError(f"unknown engine {engine!r}; allowed: 'local', 'ray'")
     if engine == "ray":
         from ..distributed import require_ray
 
         require_ray()
-    workers = _check_count(workers, "workers", 0, allow_none=engine == "ray")
     limit = _check_count(limit, "limit", 1, allow_none=True)
     if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
@@ -650,8 +669,10 @@ def run_benchmark(
         "warmup": warmup,
         "threads_per_worker": 1,
         "timing": "time.perf_counter() around the method call only",
-        "model": _model_setting(model, methods, volume),
+        "model": _model_setting(model, [m for m in methods if m not in custom], volume),
     }
+    if custom:
+        settings["custom"] = describe_custom(custom)
     if volume:
         from ..volume import CLUSTERING_VERSION as VOLUME_VERSION
 
@@ -708,7 +729,7 @@ def run_benchmark(
     n_todo = sum(len(t) for _, t in tasks)
     if tasks:
         _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
-                   progress, engine, address)  # fmt: skip
+                   progress, engine, address, custom)  # fmt: skip
         existing = _read_rows(rows_path)
 
     wanted_names = set(names)
@@ -799,7 +820,7 @@ def _old_files(meta_path: Path) -> dict:
 
 
 def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
-               progress, engine="local", address=None) -> None:  # fmt: skip
+               progress, engine="local", address=None, custom=None) -> None:  # fmt: skip
     from tqdm.auto import tqdm
 
     used = sorted({m for _, todo in tasks for m, _ in todo}, key=methods.index)
@@ -815,14 +836,14 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
                 bar.update(len(rows))
 
             ray_benchmark_tasks(ds, tasks, used, model, r, warmup, on_rows, address=address,
-                                workers=workers or None)
+                                workers=workers or None, custom=custom)
             return
         if workers == 0:
             from ..runtime import restore_threads, set_threads
 
             before = set_threads(1)
             try:
-                runner = MethodRunner(ds, used, model, r, warmup)
+                runner = MethodRunner(ds, used, model, r, warmup, custom)
                 for index, todo in tasks:
                     rows = runner.run(index, todo)
                     writer.write(rows)
@@ -838,7 +859,7 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
             max_workers=min(workers, len(tasks)),
             mp_context=ctx,
             initializer=_start_worker,
-            initargs=(ds, used, model, r, warmup),
+            initargs=(ds, used, model, r, warmup, custom),
         ) as pool:
             pending = {pool.submit(_run_in_worker, index, todo) for index, todo in tasks}
             try:

@@ -22,12 +22,15 @@ On volumes (a :class:`~lnsnet.eval.datasets.VolumeFolderDataset`, ``lnsnet bench
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+import numpy as np
 
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
 __all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
-           "check_methods", "volume_methods", "MethodRunner"]
+           "check_methods", "volume_methods", "check_custom", "Precomputed", "MethodRunner"]
 
 #: The baselines that run on volumes (scikit-image's 3-D slic).
 VOLUME_BASELINES = ("slic",)
@@ -305,6 +308,89 @@ def _setting(name: str):
     return baseline_options(name) if clustering is None else (lnsnet_model(name), clustering)
 
 
+#: Label-file extensions of a precomputed method's folder, in the order looked for.
+PRECOMPUTED_EXTENSIONS = (".npy", ".png", ".tif", ".tiff", ".csv", ".nii.gz", ".nii")
+
+
+class Precomputed:
+    """A method whose label maps were made elsewhere (your own method, another tool): for
+    image (or volume) ``stem`` at K ``k`` the file ``folder/<k>/<stem><ext>``, ``ext`` one
+    of :data:`PRECOMPUTED_EXTENSIONS` (``.csv``: comma-separated integers, one row of the
+    image a line, as Stutz et al.'s benchmark writes them). Its time is not measured (NaN)."""
+
+    def __init__(self, folder) -> None:
+        self.folder = Path(folder).expanduser()
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"precomputed labels folder not found: {self.folder}")
+
+    def __repr__(self) -> str:
+        return f"Precomputed({str(self.folder)!r})"
+
+    def path(self, stem: str, k: int) -> Path:
+        found = [self.folder / str(k) / f"{stem}{ext}" for ext in PRECOMPUTED_EXTENSIONS]
+        found = [f for f in found if f.is_file()]
+        if len(found) != 1:
+            raise FileNotFoundError(
+                f"{'several' if found else 'no'} label file(s) for {stem!r} at K={k} in {self.folder / str(k)}"
+                f" (looked for {stem}{{{','.join(PRECOMPUTED_EXTENSIONS)}}})")
+        return found[0]
+
+    def labels(self, stem: str, k: int, volume: bool) -> np.ndarray:
+        path = self.path(stem, k)
+        if volume:
+            from .datasets import _read_label_volume
+
+            return _read_label_volume(path)
+        if path.suffix.lower() == ".csv":
+            try:
+                return np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+            except ValueError as exc:
+                raise ValueError(f"cannot read CSV label map {path}: {exc}") from None
+        from .datasets import read_label_file
+
+        maps = read_label_file(path)
+        if len(maps) != 1:
+            raise ValueError(f"{path} holds {len(maps)} label maps; a method's output is one")
+        return maps[0]
+
+
+def check_custom(custom, names: list[str], picklable: bool) -> dict:
+    """``custom`` (``{name: callable or folder}``) checked: names that are not taken by a
+    method of the run or a known method, no ``:`` or ``,``; a folder becomes a
+    :class:`Precomputed`; with ``picklable`` (worker processes, Ray) every callable must
+    pickle (a function defined at the top level of a module or script)."""
+    import pickle
+
+    out = {}
+    for name, fn in dict(custom or {}).items():
+        name = str(name).strip()
+        if not name or any(c in name for c in ":,\n") or name.lower() != name.lower().strip():
+            raise ValueError(f"custom method name {name!r}: give a name without ':' or ','")
+        if name.lower() in known_methods() or name in names or name in out:
+            raise ValueError(f"custom method name {name!r} is taken by a method of lnsnet or of this run")
+        if isinstance(fn, (str, Path)) or hasattr(fn, "__fspath__"):
+            fn = Precomputed(fn)
+        elif not callable(fn) and not isinstance(fn, Precomputed):
+            raise TypeError(f"custom method {name!r} must be a callable fn(image, k) -> labels or a folder of label "
+                            f"maps, got {type(fn).__name__}")
+        if picklable and not isinstance(fn, Precomputed):
+            try:
+                pickle.dumps(fn)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure
+                raise ValueError(f"custom method {name!r} cannot be sent to worker processes ({exc}): define it at "
+                                 "the top level of a module or script (not a lambda or a local function), or run "
+                                 "with workers=0") from None
+        out[name] = fn
+    return out
+
+
+def describe_custom(custom: dict) -> dict:
+    """``{name: what}`` for the run's settings: a folder's path or a function's name."""
+    return {name: (f"labels in {fn.folder.resolve()}" if isinstance(fn, Precomputed) else
+                   f"function {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}")
+            for name, fn in custom.items()}
+
+
 class MethodInputError(RuntimeError, ValueError):
     """A method failed on a benchmark's image or volume for a reason of the input (a
     ``ValueError``, ``TypeError`` or ``OSError`` inside it): the message names the method,
@@ -318,13 +404,18 @@ class MethodRunner:
     ``time.perf_counter()`` around the method call only.
     """
 
-    def __init__(self, ds, methods: list[str], model, r: int, warmup: bool) -> None:
+    def __init__(self, ds, methods: list[str], model, r: int, warmup: bool, custom: dict | None = None) -> None:
         self.ds, self.r, self.warmup = ds, r, warmup
         self.warm: set[str] = set()
         self.funcs = {}
         self.volume = bool(getattr(ds, "volume", False))
+        custom = custom or {}
+        for name in methods:
+            if name in custom:
+                self.funcs[name] = _custom_function(custom[name], self.volume)
+        methods = [m for m in methods if m not in custom]
         if self.volume:
-            self.funcs = {name: _volume_function(name, model) for name in methods}
+            self.funcs.update({name: _volume_function(name, model) for name in methods})
             return
         for name in methods:
             flood = lnsnet_boundaries(name)
@@ -364,11 +455,20 @@ class MethodRunner:
         for method, k in todo:
             fn = self.funcs[method]
             try:
-                if self.warmup and method not in self.warm:
-                    fn(sample.image, k, **extra)
-                t0 = time.perf_counter()
-                labels = fn(sample.image, k, **extra)
-                dt = time.perf_counter() - t0
+                if isinstance(fn, Precomputed):  # made elsewhere: read, not timed
+                    labels, dt = fn.labels(sample.name, k, self.volume), float("nan")
+                    _check_output(labels, sample.image, self.volume, method)
+                    if not self.volume:
+                        from .baselines import finalize_labels
+
+                        labels = finalize_labels(labels)
+                    fn = None
+                if fn is not None:
+                    if self.warmup and method not in self.warm:
+                        fn(sample.image, k, **extra)
+                    t0 = time.perf_counter()
+                    labels = fn(sample.image, k, **extra)
+                    dt = time.perf_counter() - t0
                 self.warm.add(method)
                 if self.volume:
                     from .volumes import score_volume_row
@@ -426,3 +526,31 @@ def _volume_function(name: str, model):
     def _slic(volume, k, spacing, _kw=kwargs):
         return slic_volume(volume, k, spacing=spacing, channel_axis=channels(volume), **_kw)
     return _slic
+
+
+def _check_output(labels, image, volume: bool, method: str) -> None:
+    want = image.shape[:3] if volume else image.shape[:2]
+    if np.shape(labels) != want:
+        raise ValueError(f"method {method!r} gave labels of shape {np.shape(labels)} for an "
+                         f"{'volume' if volume else 'image'} of shape {want}")
+
+
+def _custom_function(fn, volume: bool):
+    """A custom method as the runner calls it: a :class:`Precomputed` as it is; a callable
+    ``fn(image, k)`` (volumes: ``fn(volume, k, spacing=...)``) whose output is checked and,
+    on images, made one label per 4-connected piece, as the classic methods' adapters do
+    (:func:`lnsnet.eval.baselines.finalize_labels`)."""
+    if isinstance(fn, Precomputed):
+        return fn
+
+    def _run(image, k, spacing=None, _fn=fn):
+        labels = np.asarray(_fn(image, k, spacing=spacing) if volume else _fn(image, k))
+        if labels.dtype.kind not in "biu":
+            raise TypeError(f"a custom method must return integer labels, got {labels.dtype}")
+        _check_output(labels, image, volume, getattr(_fn, "__name__", "custom"))
+        if volume:
+            return labels
+        from .baselines import finalize_labels
+
+        return finalize_labels(labels)
+    return _run
