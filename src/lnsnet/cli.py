@@ -563,9 +563,9 @@ def _benchmark_arguments(b) -> None:
                    help=f"comma-separated K values (default {','.join(map(str, DEFAULT_KS))}; with --volume "
                         f"{','.join(map(str, VOLUME_KS))})")
     b.add_argument("--precomputed", action="append", default=None, metavar="NAME=DIR",
-                   help="score label maps made elsewhere (your method, another tool) beside the methods, as method "
-                        "NAME: DIR/<K>/<stem>.npy, .png, .tif or .csv for every image (or volume) and K; time not "
-                        "measured; repeatable")
+                   help="score label maps made elsewhere (your method, another tool) as method NAME: "
+                        "DIR/<K>/<stem>.npy, .png, .tif or .csv for every image (or volume) and K, checked before any "
+                        "work; time not measured; repeatable; alone unless --methods names others")
     b.add_argument("--volume", action="store_true",
                    help="the --dataset folder holds volumes: images/ (or volumes/) with .tif, .npy or NIfTI stacks "
                         "and labels/ with label volumes of the same stems; scored in 3-D (docs/volumes.md)")

@@ -118,3 +118,65 @@ def test_custom_methods_refused_with_reasons(tmp_path):
     with pytest.raises(ValueError, match="gave labels of shape"):
         run_benchmark(root, methods=[], custom={"bad": lambda im, k: np.zeros((3, 3), int)}, ks=[2],
                       out_dir=tmp_path / "o3", workers=0, progress=False)
+
+
+def blank_it(image, k):
+    image[:] = 0  # a method that writes into its input
+    return columns(image, k)
+
+
+def test_a_function_gets_a_read_only_image(tmp_path):
+    root, _ = _dataset(tmp_path / "d")
+    with pytest.raises(ValueError, match="read-only"):
+        run_benchmark(root, custom={"blank": blank_it}, ks=[2], out_dir=tmp_path / "o", workers=0, progress=False)
+
+
+def test_functions_the_workers_cannot_import_are_refused(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from lnsnet.eval.methods import check_custom
+
+    def fn(image, k):
+        return columns(image, k)
+
+    fn.__module__, fn.__qualname__ = "__main__", "fn"
+    notebook = types.ModuleType("__main__")  # no __file__: a notebook, python -c
+    monkeypatch.setitem(sys.modules, "__main__", notebook)
+    notebook.fn = fn
+    with pytest.raises(ValueError, match="interactive session or notebook"):
+        check_custom({"fn": fn}, [], picklable=True)
+    script = tmp_path / "script.py"
+    script.write_text('if __name__ == "__main__":\n    def fn(image, k):\n        pass\n')
+    notebook.__file__ = str(script)
+    with pytest.raises(ValueError, match="not defined at the top level"):
+        check_custom({"fn": fn}, [], picklable=True)
+    script.write_text('def fn(image, k):\n    pass\n')
+    assert check_custom({"fn": fn}, [], picklable=True) == {"fn": fn}
+    assert check_custom({"fn": fn}, [], picklable=False) == {"fn": fn}
+
+
+def test_precomputed_files_are_checked_before_any_work_and_names_before_reuse(tmp_path):
+    root, truth = _dataset(tmp_path / "d")
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for folder in (mine, other):
+        (folder / "2").mkdir(parents=True)
+        for name, lab in truth.items():
+            np.save(folder / "2" / f"{name}.npy", lab)
+    with pytest.raises(FileNotFoundError, match="at K=6"):  # no 6/ folder
+        run_benchmark(root, methods="slic", custom={"mine": mine}, ks=[2, 6], out_dir=tmp_path / "o", workers=0,
+                      progress=False)
+    assert not (tmp_path / "o" / "rows.csv").exists()
+    out = tmp_path / "o2"
+    run_benchmark(root, custom={"mine": mine}, ks=[2], out_dir=out, workers=0, progress=False)
+    assert {r["method"] for r in _rows(out / "rows.csv")} == {"mine"}  # no methods named: yours alone
+    assert all(float(r["asa_best"]) == 1.0 and float(r["br_best"]) == 1.0 for r in _rows(out / "rows.csv"))
+    with pytest.raises(ValueError, match="holds rows of 'mine' made with labels in"):
+        run_benchmark(root, custom={"mine": other}, ks=[2], out_dir=out, workers=0, progress=False)
+    run_benchmark(root, custom={"mine": other}, ks=[2], out_dir=out, workers=0, progress=False, redo="MINE")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["settings"]["custom"]["mine"].endswith(str(other.resolve()))
+    with pytest.raises(ValueError, match="compared without case"):
+        run_benchmark(root, custom={"Mine": mine, "mine": other}, ks=[2], out_dir=tmp_path / "o3", workers=0)
+    with pytest.raises(ValueError, match="without ':', ',' or '|'"):
+        run_benchmark(root, custom={"a|b": mine}, ks=[2], out_dir=tmp_path / "o3", workers=0)

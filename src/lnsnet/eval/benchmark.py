@@ -568,8 +568,8 @@ def run_benchmark(
         (:class:`~lnsnet.eval.methods.Precomputed`; time not measured). On images each
         4-connected piece of a label becomes a label of its own, as for the classic
         methods. Rows carry ``name``; a function or folder changed under the same name
-        needs ``redo``. They join ``methods`` (its default too); ``methods=[]`` scores
-        them alone.
+        needs ``redo`` (a run that gives a name another function or folder than its rows
+        were made with is refused). Without ``methods`` they are scored alone.
     redo : sequence of str or comma-separated str, optional
         Methods whose rows already in ``out_dir`` are deleted first and computed again,
         e.g. ``"lnsnet"`` after the model changed (once no LNS-Net row is left, a
@@ -615,8 +615,8 @@ def run_benchmark(
     def check(names):
         return volume_methods(names, has_model=model is not None) if volume else check_methods(names)
 
-    if custom and methods is not None and not isinstance(methods, str) and len(methods) == 0:
-        methods = []  # your methods alone
+    if custom and (methods is None or (not isinstance(methods, str) and len(methods) == 0)):
+        methods = []  # your methods alone (name others in methods to compare)
     else:
         methods = check((VOLUME_METHODS if volume else DEFAULT_METHODS) if methods is None else methods)
     if engine not in ("local", "ray"):
@@ -626,8 +626,9 @@ def run_benchmark(
     methods = methods + list(custom)
     ks = _check_ks((VOLUME_KS if volume else DEFAULT_KS) if ks is None else ks)
     redo = [str(m).strip() for m in (redo.split(",") if isinstance(redo, str) else (redo or [])) if str(m).strip()]
-    theirs = [m for m in redo if m not in custom]
-    redo = [m for m in redo if m in custom] + (check(theirs) if theirs else [])
+    yours = {m.lower(): m for m in custom}
+    theirs = [m for m in redo if m.lower() not in yours]
+    redo = [yours[m.lower()] for m in redo if m.lower() in yours] + (check(theirs) if theirs else [])
     missing = [m for m in redo if m not in methods]
     if missing:  # its rows would be deleted and not computed again
         raise ValueError(f"redo names {', '.join(map(repr, missing))}, which is not among the methods of this run "
@@ -650,6 +651,13 @@ def run_benchmark(
     else:
         names = [ds[i].name for i in range(n_images)]
 
+    from .methods import Precomputed
+
+    for cname, fn in custom.items():  # every file there before any work (a long run does not stop on a missing one)
+        if isinstance(fn, Precomputed):
+            for k in ks:
+                for name in names:
+                    fn.path(name, k)
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     rows_path, meta_path = out / ROWS_FILE, out / META_FILE
@@ -697,6 +705,17 @@ def run_benchmark(
             warnings.warn(f"redo: no rows of {', '.join(map(repr, unmatched))} in {out} (its methods: "
                           f"{', '.join(held)}); nothing of it was deleted", stacklevel=2)
         existing = _drop_rows(rows_path, existing, set(redo), set(ks), set(names))
+    try:  # the custom methods of earlier runs into this folder
+        before = (json.loads(meta_path.read_text(encoding="utf-8")).get("settings") or {}).get("custom") or {}
+    except (OSError, ValueError, AttributeError):
+        before = {}
+    held = {row["method"] for row in existing}
+    for cname, what in settings.get("custom", {}).items():  # a name given another function or folder
+        if cname in before and before[cname] != what and cname in held:
+            raise ValueError(f"{out} holds rows of {cname!r} made with {before[cname]}; this run gives it {what}: "
+                             f"recompute them with redo (--redo {cname}) or choose another name")
+    if before or custom:  # kept for the rows still in the folder
+        settings["custom"] = {**{n: w for n, w in before.items() if n in held}, **settings.get("custom", {})}
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
     # a folder without rows (a first run that failed before any) takes any settings
     settings["model"] = _check_resume_settings(meta_path, settings, model_free) if existing else settings["model"]

@@ -364,31 +364,71 @@ def check_custom(custom, names: list[str], picklable: bool) -> dict:
     out = {}
     for name, fn in dict(custom or {}).items():
         name = str(name).strip()
-        if not name or any(c in name for c in ":,\n") or name.lower() != name.lower().strip():
-            raise ValueError(f"custom method name {name!r}: give a name without ':' or ','")
-        if name.lower() in known_methods() or name in names or name in out:
-            raise ValueError(f"custom method name {name!r} is taken by a method of lnsnet or of this run")
+        if not name or any(c in name for c in ":,|\n\r"):
+            raise ValueError(f"custom method name {name!r}: give a name without ':', ',' or '|'")
+        taken = {m.lower() for m in known_methods()} | {m.lower() for m in names} | {m.lower() for m in out}
+        if name.lower() in taken:
+            raise ValueError(f"custom method name {name!r} is taken by a method of lnsnet or of this run (names are "
+                             "compared without case)")
         if isinstance(fn, (str, Path)) or hasattr(fn, "__fspath__"):
             fn = Precomputed(fn)
         elif not callable(fn) and not isinstance(fn, Precomputed):
             raise TypeError(f"custom method {name!r} must be a callable fn(image, k) -> labels or a folder of label "
                             f"maps, got {type(fn).__name__}")
         if picklable and not isinstance(fn, Precomputed):
+            why = None
             try:
                 pickle.dumps(fn)
             except Exception as exc:  # noqa: BLE001 - any pickling failure
-                raise ValueError(f"custom method {name!r} cannot be sent to worker processes ({exc}): define it at "
-                                 "the top level of a module or script (not a lambda or a local function), or run "
-                                 "with workers=0") from None
+                why = str(exc)
+            if why is None:
+                why = _not_in_a_spawned_main(fn)
+            if why is not None:
+                raise ValueError(f"custom method {name!r} cannot be sent to worker processes ({why}): define it at "
+                                 "the top level of a module or script, outside `if __name__ == \"__main__\":` "
+                                 "(not a lambda, a local function or a notebook cell), or run with workers=0") from None
         out[name] = fn
     return out
 
 
+def _not_in_a_spawned_main(fn) -> str | None:
+    """Why a function of ``__main__`` would not be found by spawned workers, which import the
+    main script without running its ``if __name__ == "__main__":`` block: None when it is
+    defined at the top level of that script's file."""
+    import ast
+    import sys
+
+    target = getattr(fn, "func", fn)  # a functools.partial: its function
+    if getattr(target, "__module__", None) != "__main__":
+        return None
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        return "it is defined in an interactive session or notebook, which the workers cannot import"
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    top = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    name = getattr(target, "__qualname__", "").split(".")[0]
+    if name and name not in top:
+        return f"{name} is not defined at the top level of {path}"
+    return None
+
+
 def describe_custom(custom: dict) -> dict:
-    """``{name: what}`` for the run's settings: a folder's path or a function's name."""
-    return {name: (f"labels in {fn.folder.resolve()}" if isinstance(fn, Precomputed) else
-                   f"function {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}")
-            for name, fn in custom.items()}
+    """``{name: what}`` for the run's settings: a folder's path or a function's name (a
+    ``functools.partial``: its function and arguments)."""
+    def what(fn):
+        if isinstance(fn, Precomputed):
+            return f"labels in {fn.folder.resolve()}"
+        target = getattr(fn, "func", fn)
+        text = f"function {getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(target).__name__)}"
+        if target is not fn:
+            text += f" with {getattr(fn, 'args', ())!r} {getattr(fn, 'keywords', {})!r}"
+        return text
+
+    return {name: what(fn) for name, fn in custom.items()}
 
 
 class MethodInputError(RuntimeError, ValueError):
@@ -412,7 +452,7 @@ class MethodRunner:
         custom = custom or {}
         for name in methods:
             if name in custom:
-                self.funcs[name] = _custom_function(custom[name], self.volume)
+                self.funcs[name] = _custom_function(custom[name], self.volume, name)
         methods = [m for m in methods if m not in custom]
         if self.volume:
             self.funcs.update({name: _volume_function(name, model) for name in methods})
@@ -535,19 +575,22 @@ def _check_output(labels, image, volume: bool, method: str) -> None:
                          f"{'volume' if volume else 'image'} of shape {want}")
 
 
-def _custom_function(fn, volume: bool):
+def _custom_function(fn, volume: bool, name: str = "custom"):
     """A custom method as the runner calls it: a :class:`Precomputed` as it is; a callable
-    ``fn(image, k)`` (volumes: ``fn(volume, k, spacing=...)``) whose output is checked and,
+    ``fn(image, k)`` (volumes: ``fn(volume, k, spacing=...)``), given a read-only view of
+    the image (the next call and the scores see it unchanged), whose output is checked and,
     on images, made one label per 4-connected piece, as the classic methods' adapters do
     (:func:`lnsnet.eval.baselines.finalize_labels`)."""
     if isinstance(fn, Precomputed):
         return fn
 
     def _run(image, k, spacing=None, _fn=fn):
-        labels = np.asarray(_fn(image, k, spacing=spacing) if volume else _fn(image, k))
+        view = image.view()
+        view.flags.writeable = False
+        labels = np.asarray(_fn(view, k, spacing=spacing) if volume else _fn(view, k))
         if labels.dtype.kind not in "biu":
-            raise TypeError(f"a custom method must return integer labels, got {labels.dtype}")
-        _check_output(labels, image, volume, getattr(_fn, "__name__", "custom"))
+            raise TypeError(f"custom method {name!r} must return integer labels, got {labels.dtype}")
+        _check_output(labels, image, volume, name)
         if volume:
             return labels
         from .baselines import finalize_labels
