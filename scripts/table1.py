@@ -46,6 +46,12 @@ NAMES["snic:compactness=5"] = "SNIC, tuned on val for recall (compactness 5)"
 LABELS = {"ssn": "yes"}
 
 
+
+def _ms(row) -> str:
+    """The median time in ms, or '-' when not measured (label maps made elsewhere)."""
+    t = float(row["time_s_median"])
+    return "-" if t != t else f"{t * 1000:.0f} ms"
+
 def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
     """Multiply-adds of one forward pass of ``net`` on ``shape``: half the FLOPs that
     ``torch.utils.flop_counter`` counts, as ``lnsnet info`` counts LNS-Net's."""
@@ -111,7 +117,7 @@ def main():
         name = NAMES.get(m, m) + ("" if r["n_images"] == n_main else f" ({r['n_images']} images; time on a shared H100)")
         if m in TUNED:
             name += " (time: one thread beside a training run)"
-        print(f"| {name} | {float(r['k_delivered']):.1f} | {float(r['time_s_median']) * 1000:.0f} ms | "
+        print(f"| {name} | {float(r['k_delivered']):.1f} | {_ms(r)} | "
               f"{flops} | {params} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['co']):.3f} | "
               f"{LABELS.get(m, 'no')} | {paper} |")
     print("\n### Every K (means over images; best annotator, r = 1)\n")
@@ -122,7 +128,7 @@ def main():
         tag = "" if r["n_images"] == n_main else f" ({r['n_images']} images)"
         print(f"| {r['method']}{tag} | {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | "
               f"{float(r['br']):.4f} | {float(r['bp']):.4f} | {float(r['f']):.4f} | {float(r['ue']):.4f} | "
-              f"{float(r['co']):.4f} | {float(r['ev']):.4f} | {float(r['time_s_median']) * 1000:.0f} ms |")
+              f"{float(r['co']):.4f} | {float(r['ev']):.4f} | {_ms(r)} |")
 
 
 if __name__ == "__main__":

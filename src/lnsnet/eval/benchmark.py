@@ -975,7 +975,7 @@ def summary_markdown(summary: list[dict], volume: bool = False) -> str:
                       "36 pi V^2 / A^3 in physical units (a cube 0.52); each method was given the volume's voxel "
                       "size. Rows share a K asked, not a k delivered: compare methods at the k they deliver (the "
                       "plots do). Time: one warm call per volume, one thread, the median over volumes "
-                      "(docs/volumes.md)."]
+                      "(docs/volumes.md); '-': not measured (--precomputed)."]
         return "\n".join(lines) + "\n"
     lines += ["", "Means over images. ASA, BR, BP, F, F1, UE: each image's best annotator, each metric on its "
                   "own (BR and BP may come from different annotators, so F is not F of the BR and BP shown); "
@@ -983,7 +983,8 @@ def summary_markdown(summary: list[dict], volume: bool = False) -> str:
                   "label change (right or below), within the tolerance r (meta.json); Stutz et al.'s tool marks "
                   "both sides, which gives a higher BR. Rows share a K asked, not a k delivered: compare methods "
                   "at the k they deliver (the plots do). Time: one warm call per image, the median over images, as the "
-                  "run's workers shared the machine (meta.json); benchmarks/speed.py times methods in turns."]
+                  "run's workers shared the machine (meta.json); benchmarks/speed.py times methods in turns. '-': no "
+                  "value (the time of label maps made elsewhere, --precomputed, is not measured)."]
     return "\n".join(lines) + "\n"
 
 
