@@ -271,14 +271,17 @@ def test_nan_pixels_are_left_out_as_label_0(viewer, widget, qtbot, errors):
                                                  mask=np.isfinite(vol)))
 
 
-def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors):
-    vol = np.full((4, 32, 40), np.nan)  # no pixel with data
+def test_what_segment_refuses_is_a_notification_and_adds_nothing(viewer, widget, qtbot, errors, monkeypatch):
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(4)])
     viewer.add_image(vol, name="holes")
     widget.scope_box.setCurrentText(VOLUME)
-    with pytest.raises(ValueError) as refused:  # lnsnet's own word on it
-        lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0), mask=np.isfinite(vol))
+
+    def refuse(*args, **kwargs):
+        raise ValueError("refused on purpose")
+
+    monkeypatch.setattr(lnsnet, "segment", refuse)
     _run(widget, qtbot)
-    assert errors == [f"lnsnet: {refused.value}"] and widget.last_error == errors[0]
+    assert errors == ["lnsnet: refused on purpose"] and widget.last_error == errors[0]
     assert [layer.name for layer in viewer.layers] == ["holes"]
     assert widget.worker is None and widget.run_button.isEnabled() and not widget.progress.isVisible()
 
@@ -371,3 +374,45 @@ def test_boundary_images_in_a_plane_and_a_volume(viewer, widget, qtbot, errors):
     widget.shows_box.setCurrentText("regions")
     assert widget.preset_box.isEnabled()
     assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]
+
+
+def test_a_layers_channel_choice_does_not_carry_over(viewer, widget):
+    """"channels in first axis" ticked for a (C, Y, X) layer is not applied to the next
+    layer chosen (a z-stack was read as channels)."""
+    g = _scene()
+    viewer.add_image(np.stack([g, 1 - g]), name="two")
+    viewer.add_image(np.stack([_scene(seed=s) for s in range(5)]), name="stack")
+    viewer.add_image(g, name="flat")
+    widget.layer_box.setCurrentText("two")
+    widget.channels_box.setChecked(True)
+    widget.layer_box.setCurrentText("flat")
+    assert not widget.channels_box.isChecked() and not widget.channels_box.isEnabled()
+    widget.layer_box.setCurrentText("stack")
+    assert not widget.channels_box.isChecked() and widget.plan().channel_axis is None
+
+
+def test_volume_boundaries_are_drawn_in_each_plane(viewer, widget, qtbot, errors):
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(6)])
+    viewer.add_image(vol, name="v", scale=(2.0, 1.0, 1.0))
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    labels, edges = viewer.layers["v superpixels"].data, viewer.layers["v superpixel boundaries"].data
+    from skimage.segmentation import find_boundaries
+
+    assert errors == [] and np.array_equal(edges, np.stack([find_boundaries(p, mode="inner") for p in labels]))
+    assert edges.mean(axis=(1, 2)).max() < 0.6  # no slice filled by the faces between supervoxels' layers
+    widget.boundaries_box.setChecked(False)  # run again without: the old boundaries go
+    widget.k_box.setValue(K + 5)
+    _run(widget, qtbot)
+    assert "v superpixel boundaries" not in viewer.layers and "v superpixels" in viewer.layers
+
+
+def test_a_plane_without_data_and_the_layer_list_choice(viewer, widget, qtbot, errors):
+    viewer.add_image(_scene(), name="g")
+    viewer.add_image(np.full((20, 30), np.nan), name="empty")
+    viewer.layers.selection.active = viewer.layers["g"]  # chosen in napari's layer list
+    assert widget.layer_box.currentText() == "g"
+    viewer.layers.selection.active = viewer.layers["empty"]
+    assert widget.layer_box.currentText() == "empty"
+    _run(widget, qtbot)
+    assert errors and "no finite pixel" in errors[-1] and "empty superpixels" not in viewer.layers

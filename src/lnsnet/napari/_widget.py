@@ -72,6 +72,9 @@ def _segment(job: Job, n_segments: int, clustering: str | None, compactness: flo
 
     image = job.image()
     mask = finite_pixels(image, job.channel_axis)  # NaN / inf pixels (no data) left out: label 0 there
+    if mask is not None and not mask.any():
+        raise ValueError(f"this {'volume' if job.spatial == 3 else 'plane'} holds no finite pixel (all NaN or "
+                         "infinite): nothing to segment")
     t0 = time.perf_counter()
     labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness,
                             clustering=None if walls else clustering, spacing=job.spacing,
@@ -82,7 +85,11 @@ def _segment(job: Job, n_segments: int, clustering: str | None, compactness: flo
     if boundaries:
         from skimage.segmentation import find_boundaries
 
-        edges = job.place(find_boundaries(labels, mode="inner").astype(np.uint8))
+        if labels.ndim == 3:  # in-plane boundaries, slice by slice: a supervoxel's top and bottom faces
+            edges = np.stack([find_boundaries(plane, mode="inner") for plane in labels])  # would fill whole slices
+        else:
+            edges = find_boundaries(labels, mode="inner")
+        edges = job.place(edges.astype(np.uint8))
     n = int(np.unique(labels).size)
     return job, job.place(labels), edges, n, seconds
 
@@ -177,6 +184,7 @@ class SuperpixelWidget(QWidget):
         for event in (layers.events.inserted, layers.events.removed, layers.events.moved):
             event.connect(self._refresh_layers)
         layers.events.inserted.connect(self._watch_name)
+        layers.selection.events.active.connect(self._follow_active)
         for layer in layers:
             layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
@@ -204,6 +212,12 @@ class SuperpixelWidget(QWidget):
             self.layer_box.setCurrentText(active.name)
         self.layer_box.blockSignals(False)
         self._layer_changed(self.layer_box.currentText())
+
+    def _follow_active(self, event=None):
+        """The image layer chosen in napari's layer list becomes the widget's (not while it runs)."""
+        active = self.viewer.layers.selection.active
+        if self.worker is None and active is not None and active in self._image_layers():
+            self.layer_box.setCurrentText(active.name)
 
     def _preset_changed(self, name: str):
         if name in self.presets:
@@ -238,8 +252,8 @@ class SuperpixelWidget(QWidget):
             return
         rgb = bool(layer.rgb)
         self.channels_box.setEnabled(not rgb and layer.ndim >= 3)
-        if rgb:
-            self.channels_box.setChecked(False)
+        if layer is not self._shown_layer or not self.channels_box.isEnabled():
+            self.channels_box.setChecked(False)  # a choice for one layer: not carried to the next
         if layer is not self._shown_layer:  # a new choice of layer: the default scope for it
             self._shown_layer = layer
             spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
@@ -292,10 +306,12 @@ class SuperpixelWidget(QWidget):
     def _done(self, result):
         job, labels, edges, n, seconds = result
         self._put(job.name, labels, job, "labels", {"opacity": 0.45})
+        edges_name = job.name.replace(" superpixels", " superpixel boundaries", 1)
         if edges is not None:
-            layer = self._put(job.name.replace(" superpixels", " superpixel boundaries", 1), edges, job, "labels",
-                              {"opacity": 1.0})
+            layer = self._put(edges_name, edges, job, "labels", {"opacity": 1.0})
             _single_colour(layer, "yellow")
+        elif edges_name in self.viewer.layers and "lnsnet" in self.viewer.layers[edges_name].metadata:
+            self.viewer.layers.remove(edges_name)  # an earlier run's boundaries: no longer those of these labels
         self.status.setText(f"{job.name}: {n} superpixels in {seconds:.2f} s")
 
     def _put(self, name, data, job, kind, extra):
