@@ -81,15 +81,22 @@ def lnsnet_boundaries(name: str) -> tuple[str, float | None] | None:
         found[key] = value
     if found["boundaries"] not in ("bright", "dark"):
         raise ValueError(f"method {name!r}: boundaries must be bright or dark, got {found['boundaries']!r}")
-    c = None
-    if "compactness" in found:
-        try:
-            c = float(found["compactness"])
-        except ValueError:
-            c = float("nan")
-        if not (c >= 0 and c < float("inf")):
-            raise ValueError(f"method {name!r}: compactness must be a finite number >= 0, got {found['compactness']!r}")
-    return found["boundaries"], c
+    return found["boundaries"], _compactness_option(name, found, minimum=0.0, strict=False)
+
+
+def _compactness_option(name: str, found: dict, minimum: float, strict: bool) -> float | None:
+    """The ``compactness=C`` of method ``name``'s options ``found`` as a number (None when
+    not given); ``ValueError`` unless finite and ``>= minimum`` (``strict``: ``>``)."""
+    if "compactness" not in found:
+        return None
+    try:
+        c = float(found["compactness"])
+    except ValueError:
+        c = float("nan")
+    if not ((c > minimum if strict else c >= minimum) and c < float("inf")):
+        raise ValueError(f"method {name!r}: compactness must be a finite number {'>' if strict else '>='} "
+                         f"{minimum:g}, got {found['compactness']!r}")
+    return c
 
 
 def lnsnet_model(name: str) -> str | None:
@@ -235,15 +242,7 @@ def _volume_setting(name: str, has_model: bool = False):
         if "model" in found and found["model"] != "none":
             raise ValueError(f"method {name!r}: on volumes model= takes only 'none' (a 3-D model file is the run's "
                              "model: --model FILE)")
-        c = None
-        if "compactness" in found:
-            try:
-                c = float(found["compactness"])
-            except ValueError:
-                c = float("nan")
-            if not (c > 0 and c < float("inf")):
-                raise ValueError(f"method {name!r}: compactness must be a finite number > 0, "
-                                 f"got {found['compactness']!r}")
+        c = _compactness_option(name, found, minimum=0.0, strict=True)
         from ..volume import DEFAULTS as VOLUME
 
         return ("volume", has_model and found.get("model") != "none", VOLUME["compactness"] if c is None else c)
