@@ -788,3 +788,26 @@ def test_equal_distances_go_to_the_lowest_seed_number():
     _assign3(f, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), cells, seed_f, seed_p,
              np.ones(3), 1.0, 1.0, labels)
     assert labels.ravel().tolist() == [0, 0, 1, 1]
+
+
+def test_an_ome_tiff_in_micrometres_gets_its_labels_tiff(tmp_path, capsys):
+    """OME's default unit is µm, which ImageJ's ASCII metadata cannot hold: every OME-TIFF
+    stack with a voxel size failed to write its labels (UnicodeEncodeError). Now written as
+    ImageJ's 'micron'; an OME-TIFF with x and y sizes only gets z 1 with a notice."""
+    import tifffile
+
+    from lnsnet.cli import main
+
+    v = (np.random.default_rng(0).random((8, 32, 32)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "full.ome.tif", v,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.5})
+    tifffile.imwrite(tmp_path / "xy.ome.tif", v, metadata={"axes": "ZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2})
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "full.ome.tif"), str(tmp_path / "xy.ome.tif"), "-k", "20", "-o", str(out),
+                 "--volume"]) == 0
+    assert "xy.ome.tif: no PhysicalSizeZ recorded: z 1" in capsys.readouterr().err
+    for name, dz in (("full", 1.5), ("xy", 1.0)):
+        with tifffile.TiffFile(out / f"{name}.ome_labels.tif") as t:
+            assert t.imagej_metadata["unit"] == "micron" and t.imagej_metadata["spacing"] == pytest.approx(dz)
+            num, den = t.pages[0].tags["XResolution"].value
+            assert den / num == pytest.approx(0.2)

@@ -927,6 +927,14 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     return written
 
 
+def _imagej_unit(unit: str) -> str:
+    """``unit`` as ImageJ's metadata can hold it (ASCII: micrometres as ImageJ writes them,
+    "micron"; another unit that is not ASCII: none)."""
+    if unit in ("µm", "\u03bcm", "um", "\\u00B5m"):
+        return "micron"
+    return unit if unit.isascii() else ""
+
+
 def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
     import tifffile
 
@@ -936,7 +944,9 @@ def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
         scale = {"resolution": (1.0 / dx, 1.0 / dy)}
     unit = getattr(spacing, "unit", "") if scale else ""
     if labels.ndim == 3 and labels.size and labels.min() >= 0 and labels.max() <= 65535:
-        meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {}), **({"unit": unit} if unit else {})}
+        ij_unit = _imagej_unit(unit)
+        meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {}),
+                **({"unit": ij_unit} if ij_unit else {})}
         tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib", **scale)
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
