@@ -524,8 +524,8 @@ def _add_benchmark_parser(sub) -> None:
     sub.add_parser(
         "benchmark",
         help="score and time superpixel methods on a dataset (CSV, Markdown, plots)",
-        description="Run every method at every K on every image, score it (ASA, BR, BP, "
-                    "F, UE, CO, EV against the best annotator) and time it. Writes "
+        description="Run every method at every K on every image (or volume, with --volume), score it (ASA, BR, "
+                    "BP, F, UE, CO, EV against the best annotator) and time it. Writes "
                     "rows.csv (one row per method, K and image), summary.csv, summary.md, "
                     "meta.json (machine, versions, settings) and one PNG per metric "
                     "against the delivered K into -o DIR. A rerun skips the rows already "
