@@ -811,3 +811,59 @@ def test_an_ome_tiff_in_micrometres_gets_its_labels_tiff(tmp_path, capsys):
             assert t.imagej_metadata["unit"] == "micron" and t.imagej_metadata["spacing"] == pytest.approx(dz)
             num, den = t.pages[0].tags["XResolution"].value
             assert den / num == pytest.approx(0.2)
+
+
+def test_voxel_sizes_as_fiji_and_medical_tools_write_them(tmp_path):
+    """ImageJ's per-axis units (Fiji writes zunit / yunit when an axis has its own), a NIfTI's
+    zooms at their float32 precision in any unit, an LZW stack without imagecodecs, and an
+    (H, W, 3) .npy refused as a volume."""
+    import tifffile
+    from PIL import Image
+
+    from lnsnet.io import read_volume
+
+    vol = (np.arange(16 * 24 * 24) % 251).astype(np.uint8).reshape(16, 24, 24)
+    tifffile.imwrite(tmp_path / "zunit.tif", vol, imagej=True, resolution=(1 / 100, 1 / 100),
+                     metadata={"axes": "ZYX", "spacing": 0.5, "unit": "nm", "zunit": "micron"})
+    _, sp = read_volume(tmp_path / "zunit.tif")
+    assert sp == pytest.approx((500.0, 100.0, 100.0)) and sp.unit == "nm" and "converted" in sp.note
+    tifffile.imwrite(tmp_path / "odd.tif", vol, imagej=True, resolution=(1 / 100, 1 / 100),
+                     metadata={"axes": "ZYX", "spacing": 0.5, "unit": "nm", "zunit": "furlong"})
+    _, sp = read_volume(tmp_path / "odd.tif")
+    assert sp == pytest.approx((0.5, 100.0, 100.0)) and "not converted" in sp.note
+
+    nib = pytest.importorskip("nibabel")
+    img = nib.Nifti1Image(vol.transpose(2, 1, 0).astype(np.int16), np.diag([2e-7, 2e-7, 5e-7, 1]))
+    img.header.set_xyzt_units("meter")
+    nib.save(img, tmp_path / "em.nii.gz")
+    img = nib.Nifti1Image(vol.transpose(2, 1, 0).astype(np.int16), np.diag([0.7, 8.3e-6, 8.3e-6, 1]))
+    img.header.set_xyzt_units("mm")
+    nib.save(img, tmp_path / "fine.nii.gz")
+    _, sp = read_volume(tmp_path / "em.nii.gz")
+    assert sp == pytest.approx((5e-7, 2e-7, 2e-7), rel=1e-6) and sp.unit == "m"
+    _, sp = read_volume(tmp_path / "fine.nii.gz")
+    assert sp == pytest.approx((8.3e-6, 8.3e-6, 0.7), rel=1e-6) and sp.unit == "mm"
+
+    frames = [Image.fromarray(plane) for plane in vol]
+    frames[0].save(tmp_path / "lzw.tif", save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    got, _ = read_volume(tmp_path / "lzw.tif")
+    assert np.array_equal(got, vol)
+
+    np.save(tmp_path / "photo.npy", np.zeros((96, 128, 3), np.uint8))
+    with pytest.raises(ValueError, match="colour channels"):
+        read_volume(tmp_path / "photo.npy")
+
+
+def test_the_32_bit_labels_tiff_names_its_unit(tmp_path):
+    """Above 65,535 labels the labels are an OME-TIFF: its sizes carry their unit (none given
+    reads as µm in OME), a NIfTI's mm as mm, an unknown unit as pixel."""
+    import tifffile
+
+    from lnsnet.io import VoxelSize, save_labels
+
+    lab = np.arange(2 * 300 * 200, dtype=np.int32).reshape(2, 300, 200)
+    for unit, want in (("mm", "mm"), ("", "pixel"), ("micron", "µm"), ("\u03bcm", "µm")):
+        tif = next(p for p in save_labels(tmp_path / f"l{want}{len(unit)}", lab,
+                                          spacing=VoxelSize((2.0, 0.5, 0.5), unit=unit)) if str(p).endswith(".tif"))
+        with tifffile.TiffFile(tif) as t:
+            assert f'PhysicalSizeXUnit="{want}"' in t.ome_metadata and 'PhysicalSizeZ="2.0"' in t.ome_metadata

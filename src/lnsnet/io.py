@@ -628,7 +628,10 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
     except Exception as exc:  # noqa: BLE001
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
-    spacing = tuple(round(z, 6) for z in reversed(zooms)) if all(z > 0 and np.isfinite(z) for z in zooms) else None
+    spacing = None
+    if all(z > 0 and np.isfinite(z) for z in zooms):  # the header's float32s as written (0.7, not 0.699999988)
+        unit = {"meter": "m", "mm": "mm", "micron": "µm"}.get(str(img.header.get_xyzt_units()[0]), "")
+        spacing = VoxelSize(tuple(float(str(np.float32(z))) for z in reversed(zooms)), unit=unit)
     return np.ascontiguousarray(arr.transpose(2, 1, 0)), spacing, img
 
 
@@ -697,6 +700,10 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 if len(shape) not in (3, 4) or dtype.kind not in "biuf":
                     raise ImageFileError(f"cannot read volume {path}: expected a 3-D or 4-D numeric array, got "
                                          f"{dtype} of shape {shape}")
+                if len(shape) == 3 and shape[2] in (3, 4) and min(shape[:2]) >= 16:
+                    raise ImageFileError(f"refused volume {path}: shape {shape} looks like one 2-D image with "
+                                         f"{shape[2]} colour channels (H, W, C), not slices {shape[2]} voxels wide: "
+                                         "segment it as an image (without --volume)")
                 if len(shape) == 4 and shape[0] <= 16 < shape[3] and shape[3] > min(shape[:3]):
                     raise ImageFileError(f"refused volume {path}: a 4-D .npy is read as Z, Y, X, channels, and this "
                                          f"one's shape {shape} looks like channels first; save "
@@ -733,7 +740,12 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                 raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: more than one "
                                      "axis of slices")
             _too_many_voxels(path, int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"])), max_voxels)
-            arr = series.asarray()
+            try:
+                arr = series.asarray()
+            except Exception as exc:  # noqa: BLE001 - a codec tifffile lacks without imagecodecs (LZW, JPEG)
+                if "imagecodecs" not in str(exc):
+                    raise
+                arr = _pillow_pages(path if data is None else io.BytesIO(data), shape, exc)
             spacing = _voxel_size(tif)
             if arr.size == 0 or arr.ndim != len(axes):
                 raise ImageFileError(f"cannot read volume {path}: its pixel array has shape {arr.shape}")
@@ -756,6 +768,21 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr), spacing
+
+
+def _pillow_pages(source, shape: tuple, why: Exception) -> np.ndarray:
+    """Every page of a TIFF decoded by Pillow (which reads LZW, JPEG and PackBits without
+    imagecodecs), as tifffile's series of ``shape`` (pages in file order); ``why`` raised
+    when Pillow cannot do it either."""
+    from PIL import Image, ImageSequence
+
+    try:
+        with Image.open(source) as im:
+            pages = [np.asarray(frame) for frame in ImageSequence.Iterator(im)]
+        arr = np.stack(pages)
+        return arr.reshape(shape)
+    except Exception:  # noqa: BLE001 - Pillow could not either: tifffile's reason
+        raise why from None
 
 
 def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
@@ -813,7 +840,25 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
                                                              "x and y as recorded", unit=meta["unit"])
     if dz is None or not (np.isfinite(float(dz)) and float(dz) > 0):
         return None
-    return VoxelSize((float(dz), float(dy), float(dx)), unit=meta.get("unit") or "")
+    unit = meta.get("unit") or ""
+    dz, dy, dx = float(dz), float(dy), float(dx)
+    yunit, zunit = meta.get("yunit") or unit, meta.get("zunit") or unit
+    note = ""
+    if yunit != unit or zunit != unit:  # Fiji writes these when an axis has its own unit
+        fx, fy, fz = (_micrometres(u) for u in (unit, yunit, zunit))
+        if None in (fx, fy, fz):
+            note = f"units x {unit!r}, y {yunit!r}, z {zunit!r}: not converted (unknown to lnsnet)"
+        else:
+            dy, dz = dy * fy / fx, dz * fz / fx
+            note = f"y in {yunit}, z in {zunit}: converted to x's unit, {unit}"
+    return VoxelSize((dz, dy, dx), note=note, unit=unit)
+
+
+def _micrometres(unit: str) -> float | None:
+    """A length unit's size in micrometres (its OME, ImageJ or NIfTI spelling); None if
+    unknown."""
+    unit = _OME_UNIT_NAMES.get(unit, unit)
+    return _OME_UNITS.get(unit, {"meter": 1e6, "micrometer": 1.0, "nanometer": 1e-3, "millimeter": 1e3}.get(unit))
 
 
 class VoxelSize(tuple):
@@ -927,6 +972,14 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     return written
 
 
+def _ome_unit(unit: str) -> str:
+    """``unit`` as OME's UnitsLength names it (micrometres as "µm", the micro sign); a unit
+    OME's list lacks, or none: "pixel" (a size without a unit would read as µm)."""
+    unit = {"\u03bcm": "µm", "meter": "m", "micrometer": "µm", "nanometer": "nm", "millimeter": "mm"}.get(
+        _OME_UNIT_NAMES.get(unit, unit), _OME_UNIT_NAMES.get(unit, unit))
+    return unit if unit in ("Å", "pm", "nm", "µm", "mm", "cm", "m", "km", "in", "ft") else "pixel"
+
+
 def _imagej_unit(unit: str) -> str:
     """``unit`` as ImageJ's metadata can hold it (ASCII: micrometres as ImageJ writes them,
     "micron"; another unit that is not ASCII: none)."""
@@ -951,9 +1004,9 @@ def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
     if labels.ndim == 3:  # above ImageJ's 16 bits: an OME-TIFF, which keeps the axes and the voxel size
+        ome_unit = _ome_unit(unit)
         meta = {"axes": "ZYX", **({f"PhysicalSize{a}": float(s) for a, s in zip("ZYX", spacing)} if scale else {}),
-                **({f"PhysicalSize{a}Unit": _OME_UNIT_NAMES.get(unit, unit) for a in "ZYX"}
-                   if unit in _OME_UNITS or unit in _OME_UNIT_NAMES else {})}
+                **({f"PhysicalSize{a}Unit": ome_unit for a in "ZYX"} if scale else {})}
         tifffile.imwrite(path, labels.astype(dtype), ome=True, metadata=meta, compression="zlib")
         return
     tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, **scale)
