@@ -350,3 +350,16 @@ def test_sigma_and_pixel_spacing_on_the_command_line(tmp_path, capsys):
         assert said in capsys.readouterr().err
     assert main(["train", str(tmp_path / "in.png"), "-o", str(tmp_path / "m.pt"), "--spacing", "1,1,1"]) == 2
     assert "--volume" in capsys.readouterr().err
+
+
+def test_volume_files_beside_images_get_a_note(tmp_path, capsys):
+    """A folder of images with a .npy or NIfTI volume among them: the volume is not an
+    image; a note says so and how to segment it (it was skipped in silence)."""
+    from lnsnet.cli import main
+
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    np.save(tmp_path / "v.npy", np.zeros((4, 20, 20), np.uint8))
+    assert main(["segment", str(tmp_path), "-k", "4", "-o", str(tmp_path / "out")]) == 0
+    assert "1 volume file(s) of" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path), "-k", "4", "-o", str(tmp_path / "out3"), "--volume"]) == 0
+    assert "volume file(s)" not in capsys.readouterr().err

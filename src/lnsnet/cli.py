@@ -130,6 +130,12 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
         if subs:
             print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
+        if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
+            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith((".nii", ".nii.gz",
+                                                                                                   ".npy")))
+            if vols:
+                print(f"note: {len(vols)} volume file(s) of {d} not read ({', '.join(vols[:3])}"
+                      f"{', ...' if len(vols) > 3 else ''}): segment volumes with --volume", file=sys.stderr)
     return files
 
 
