@@ -724,8 +724,8 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
         with _decoding(), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
             full = _full_series(tif)
             if len(full) > 1:
-                raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks of different sizes or "
-                                     "kinds; save the one you want on its own")
+                raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks (series: stage positions, "
+                                     "or stacks of different sizes or kinds); save the one you want on its own")
             series = full[0]
             shape, axes = tuple(series.shape), series.axes
             sizes = dict(zip(axes, shape))
