@@ -180,3 +180,21 @@ def test_precomputed_files_are_checked_before_any_work_and_names_before_reuse(tm
         run_benchmark(root, custom={"Mine": mine, "mine": other}, ks=[2], out_dir=tmp_path / "o3", workers=0)
     with pytest.raises(ValueError, match="without ':', ',' or '|'"):
         run_benchmark(root, custom={"a|b": mine}, ks=[2], out_dir=tmp_path / "o3", workers=0)
+
+
+def test_a_partial_redo_of_a_changed_folder_is_refused_before_deleting(tmp_path):
+    root, truth = _dataset(tmp_path / "d")
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for folder in (mine, other):
+        (folder / "2").mkdir(parents=True)
+        for name, lab in truth.items():
+            np.save(folder / "2" / f"{name}.npy", lab)
+    out = tmp_path / "o"
+    run_benchmark(root, custom={"grid": mine}, ks=[2], out_dir=out, workers=0, progress=False)
+    before = _rows(out / "rows.csv")
+    with pytest.raises(ValueError, match="recompute all of them"):  # image 0 only: image 1's rows would stay
+        run_benchmark(root, custom={"grid": other}, ks=[2], out_dir=out, workers=0, progress=False, limit=1,
+                      redo="grid")
+    assert _rows(out / "rows.csv") == before  # nothing deleted
+    with pytest.raises(ValueError, match="holds rows of 'grid'"):  # the same name in another case
+        run_benchmark(root, custom={"GRID": mine}, ks=[2], out_dir=out, workers=0, progress=False)

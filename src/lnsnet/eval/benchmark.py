@@ -698,6 +698,21 @@ def run_benchmark(
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         settings["dataset_root"] = str(ds.root)
     existing = _read_rows(rows_path)
+    try:  # the custom methods of earlier runs into this folder
+        before = (json.loads(meta_path.read_text(encoding="utf-8")).get("settings") or {}).get("custom") or {}
+    except (OSError, ValueError, AttributeError):
+        before = {}
+    redone = set(redo)
+    left = {row["method"] for row in existing  # what the redo below leaves (checked before it deletes anything)
+            if not (row["method"] in redone and int(row["k_asked"]) in ks and row["image"] in set(names))}
+    for cname, what in settings.get("custom", {}).items():
+        if cname in before and before[cname] != what and cname in left:  # another function or folder
+            raise ValueError(f"{out} holds rows of {cname!r} made with {before[cname]}; this run gives it {what}: "
+                             f"recompute all of them with redo (--redo {cname}, over every image and K they cover) or "
+                             "choose another name")
+        other = sorted(m for m in left if m.lower() == cname.lower() and m != cname)
+        if other:  # names are compared without case
+            raise ValueError(f"{out} holds rows of {other[0]!r}; name this method {other[0]!r} too, or another name")
     if redo:
         unmatched = sorted(set(redo) - {row["method"] for row in existing})
         if unmatched and existing:  # a name spelled otherwise than its rows' (lnsnet vs lnsnet:clustering=...)
@@ -705,15 +720,7 @@ def run_benchmark(
             warnings.warn(f"redo: no rows of {', '.join(map(repr, unmatched))} in {out} (its methods: "
                           f"{', '.join(held)}); nothing of it was deleted", stacklevel=2)
         existing = _drop_rows(rows_path, existing, set(redo), set(ks), set(names))
-    try:  # the custom methods of earlier runs into this folder
-        before = (json.loads(meta_path.read_text(encoding="utf-8")).get("settings") or {}).get("custom") or {}
-    except (OSError, ValueError, AttributeError):
-        before = {}
     held = {row["method"] for row in existing}
-    for cname, what in settings.get("custom", {}).items():  # a name given another function or folder
-        if cname in before and before[cname] != what and cname in held:
-            raise ValueError(f"{out} holds rows of {cname!r} made with {before[cname]}; this run gives it {what}: "
-                             f"recompute them with redo (--redo {cname}) or choose another name")
     if before or custom:  # kept for the rows still in the folder
         settings["custom"] = {**{n: w for n, w in before.items() if n in held}, **settings.get("custom", {})}
     model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
