@@ -120,6 +120,16 @@ def test_custom_methods_refused_with_reasons(tmp_path):
                       out_dir=tmp_path / "o3", workers=0, progress=False)
 
 
+def _label_folders(tmp_path, truth):
+    """Two folders of precomputed maps at K = 2, both the ground truth itself."""
+    folders = tmp_path / "mine", tmp_path / "other"
+    for folder in folders:
+        (folder / "2").mkdir(parents=True)
+        for name, lab in truth.items():
+            np.save(folder / "2" / f"{name}.npy", lab)
+    return folders
+
+
 def blank_it(image, k):
     image[:] = 0  # a method that writes into its input
     return columns(image, k)
@@ -158,11 +168,7 @@ def test_functions_the_workers_cannot_import_are_refused(tmp_path, monkeypatch):
 
 def test_precomputed_files_are_checked_before_any_work_and_names_before_reuse(tmp_path):
     root, truth = _dataset(tmp_path / "d")
-    mine, other = tmp_path / "mine", tmp_path / "other"
-    for folder in (mine, other):
-        (folder / "2").mkdir(parents=True)
-        for name, lab in truth.items():
-            np.save(folder / "2" / f"{name}.npy", lab)
+    mine, other = _label_folders(tmp_path, truth)
     with pytest.raises(FileNotFoundError, match="at K=6"):  # no 6/ folder
         run_benchmark(root, methods="slic", custom={"mine": mine}, ks=[2, 6], out_dir=tmp_path / "o", workers=0,
                       progress=False)
@@ -184,11 +190,7 @@ def test_precomputed_files_are_checked_before_any_work_and_names_before_reuse(tm
 
 def test_a_partial_redo_of_a_changed_folder_is_refused_before_deleting(tmp_path):
     root, truth = _dataset(tmp_path / "d")
-    mine, other = tmp_path / "mine", tmp_path / "other"
-    for folder in (mine, other):
-        (folder / "2").mkdir(parents=True)
-        for name, lab in truth.items():
-            np.save(folder / "2" / f"{name}.npy", lab)
+    mine, other = _label_folders(tmp_path, truth)
     out = tmp_path / "o"
     run_benchmark(root, custom={"grid": mine}, ks=[2], out_dir=out, workers=0, progress=False)
     before = _rows(out / "rows.csv")

@@ -130,7 +130,7 @@ def test_a_volume_row_by_hand():
     ("lnsnet:model=bsds500", "model= takes only 'none'"),
     ("slic:ratio=2", "slic takes KEY=VALUE"),
     ("lnsnet:compactness=-1", "finite number > 0"),
-    ("slic:compactness=nan", "compactness must be a finite number > 0"),
+    ("slic:compactness=nan", "is not a finite float"),
     ("slic:compactness=-5", "compactness must be a finite number > 0"),
     ("slic:max_num_iter=0", "max_num_iter must be an integer >= 1"),
     ("slic:sigma=-1", "sigma must be a finite number >= 0"),

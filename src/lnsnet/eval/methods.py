@@ -118,18 +118,26 @@ def baseline_options(name: str) -> tuple[str, dict] | None:
     and its keyword arguments, each read by the type of its default (a default of None:
     ``none``, ``true``/``false``, an integer, a number, else the text); None when the
     name's head is not a baseline; ``ValueError`` naming the method for a bad option."""
-    import inspect
-    import math
-
     from .baselines import BASELINES
 
     head, *items = name.split(":")
     if head not in BASELINES:
         return None
-    params = {p.name: p.default for p in inspect.signature(BASELINES[head]).parameters.values()
-              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return head, _keyword_options(name, head, items, BASELINES[head])
+
+
+def _keyword_options(name: str, head: str, items, fn, skip=(), checks=None) -> dict:
+    """The ``KEY=VALUE`` options ``items`` of method ``name`` as ``fn``'s keyword-only
+    arguments (``skip``: ones a user does not set), each read by the type of its default
+    and finite; ``checks``: ``{key: (test, what)}`` a value must also pass. ``ValueError``
+    naming the method otherwise."""
+    import inspect
+    import math
+
+    params = {p.name: p.default for p in inspect.signature(fn).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip}
     kwargs: dict = {}
-    for item in items:
+    for item in (p.strip() for p in items if p.strip()):
         key, eq, value = (p.strip() for p in item.partition("="))
         if not eq or key not in params:
             raise ValueError(f"method {name!r}: {head} takes KEY=VALUE with KEY one of "
@@ -143,7 +151,10 @@ def baseline_options(name: str) -> tuple[str, dict] | None:
             raise ValueError(f"method {name!r}: {key}={value!r} is not a finite {type(default).__name__}") from None
         if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
             raise ValueError(f"method {name!r}: {key}={value!r} is not a finite {type(default).__name__}")
-    return head, kwargs
+        ok, what = (checks or {}).get(key, (lambda v: True, ""))
+        if not ok(kwargs[key]):
+            raise ValueError(f"method {name!r}: {key} must be {what}, got {value!r}")
+    return kwargs
 
 
 def _typed(value: str, default):
@@ -219,7 +230,6 @@ def _volume_setting(name: str, has_model: bool = False):
     3-D model file, which ``lnsnet`` uses and ``lnsnet:model=none`` does not. ``ValueError``
     naming the method for what does not run on volumes."""
     import inspect
-    import math
 
     from .volumes import slic_volume
 
@@ -247,25 +257,11 @@ def _volume_setting(name: str, has_model: bool = False):
 
         return ("volume", has_model and found.get("model") != "none", VOLUME["compactness"] if c is None else c)
     if head in VOLUME_BASELINES:
+        skip = ("spacing", "channel_axis")
+        kwargs = _keyword_options(name, head, spec.split(":"), slic_volume, skip, _SLIC_CHECKS)
         params = {p.name: p.default for p in inspect.signature(slic_volume).parameters.values()
-                  if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("spacing", "channel_axis")}
-        kwargs: dict = {}
-        for item in (p.strip() for p in spec.split(":") if p.strip()):
-            key, eq, value = (p.strip() for p in item.partition("="))
-            if not eq or key not in params:
-                raise ValueError(f"method {name!r}: {head} takes KEY=VALUE with KEY one of {', '.join(params)}, "
-                                 f"got {item!r}")
-            if key in kwargs:
-                raise ValueError(f"method {name!r}: option {key!r} given twice")
-            try:
-                kwargs[key] = _typed(value, params[key])
-            except ValueError:
-                raise ValueError(f"method {name!r}: {key}={value!r} is not a {type(params[key]).__name__}") from None
-            ok, what = _SLIC_CHECKS.get(key, (lambda v: True, ""))
-            v = kwargs[key]
-            if isinstance(v, float) and not math.isfinite(v) or not ok(v):
-                raise ValueError(f"method {name!r}: {key} must be {what}, got {value!r}")
-        return (head, tuple(sorted({**params, **kwargs}.items())))
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip}
+        return (head, tuple(sorted({**params, **kwargs}.items())))  # every option spelled out
     raise ValueError(f"method {name!r} does not run on volumes; on volumes: lnsnet, lnsnet:compactness=C, "
                      "lnsnet:model=none, lnsnet:boundaries=bright|dark[:compactness=C], slic[:KEY=VALUE]")
 
