@@ -807,7 +807,7 @@ def test_an_ome_tiff_in_micrometres_gets_its_labels_tiff(tmp_path, capsys):
                  "--volume"]) == 0
     assert "xy.ome.tif: no PhysicalSizeZ recorded: z 1" in capsys.readouterr().err
     for name, dz in (("full", 1.5), ("xy", 1.0)):
-        with tifffile.TiffFile(out / f"{name}.ome_labels.tif") as t:
+        with tifffile.TiffFile(out / f"{name}_labels.tif") as t:  # NAME.ome.tif -> NAME_labels.tif
             assert t.imagej_metadata["unit"] == "micron" and t.imagej_metadata["spacing"] == pytest.approx(dz)
             num, den = t.pages[0].tags["XResolution"].value
             assert den / num == pytest.approx(0.2)

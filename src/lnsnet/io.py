@@ -561,10 +561,13 @@ def is_nifti(path: PathLike) -> bool:
 
 
 def file_stem(path: PathLike) -> str:
-    """A file's name without its suffix, ``.nii.gz`` as one suffix (``brain.nii.gz`` ->
-    ``brain``)."""
+    """A file's name without its suffix, ``.nii.gz``, ``.ome.tif`` and ``.ome.tiff`` as one
+    suffix (``brain.nii.gz`` -> ``brain``, ``cells.ome.tif`` -> ``cells``)."""
     name = Path(path).name
-    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(path).stem
+    for double in (".nii.gz", ".ome.tif", ".ome.tiff"):
+        if name.lower().endswith(double) and len(name) > len(double):
+            return name[: -len(double)]
+    return Path(path).stem
 
 
 def _open_nifti(path, dims: int):
