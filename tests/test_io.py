@@ -183,3 +183,13 @@ def test_other_types_and_out_of_range_floats_are_stretched():
     assert np.all(to_float_rgb(np.full((2, 2), 1.5)) == 0)
     assert to_float_rgb(np.array([[True, False]])).tolist() == [[[1, 1, 1], [0, 0, 0]]]
 
+
+
+def test_a_plain_multi_page_tiff_says_how_to_get_supervoxels(tmp_path):
+    """A stack of pages without axes metadata (I: MicroManager's, a plain export) refused as
+    an image points to --volume, as a Z stack does."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((5, 20, 20), np.uint8), metadata=None)
+    with pytest.raises(ValueError, match=r"pages \(I\).*for supervoxels: --volume"):
+        read_image(tmp_path / "plain.tif")

@@ -484,7 +484,7 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
                     else f"a TIFF of {n} images of different sizes or kinds")
             hint = ("; for supervoxels: --volume (lnsnet segment, lnsnet benchmark), or lnsnet.segment(volume, K, "
                     "channel_axis=None, "
-                    "spacing=(dz, dy, dx))" if a == "Z" else "")
+                    "spacing=(dz, dy, dx))" if a in ("Z", "I", "Q") else "")  # I, Q: pages of no known kind
             raise ImageFileError(
                 f"refused image {path}: {what}; lnsnet reads single 2-D images here, and does not pick one "
                 f"for you: save the page(s) you want as image files (tifffile.imread(file, key=i)){hint}")
