@@ -108,6 +108,7 @@ def _passed_on(args, *names: str) -> dict:
 def _input_files(args, volumes: bool = False) -> list[Path]:
     """Apply ``--threads`` and expand the image arguments (files, folders, list files;
     ``volumes``: folders give their .tif, .tiff, .npy, .nii and .nii.gz files)."""
+    from .io import VOLUME_ONLY_SUFFIXES, VOLUME_SUFFIXES
     from .train import expand_sources
 
     if args.threads:
@@ -115,7 +116,7 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
 
         set_threads(args.threads)
     try:
-        files = expand_sources(args.images, suffixes=(".tif", ".tiff", ".npy", ".nii", ".nii.gz") if volumes else None)
+        files = expand_sources(args.images, suffixes=VOLUME_SUFFIXES if volumes else None)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     out = getattr(args, "output", None)
@@ -131,8 +132,7 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
             print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
-            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith((".nii", ".nii.gz",
-                                                                                                   ".npy")))
+            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES))
             if vols:
                 print(f"note: {len(vols)} volume file(s) of {d} not read ({', '.join(vols[:3])}"
                       f"{', ...' if len(vols) > 3 else ''}): segment volumes with --volume", file=sys.stderr)

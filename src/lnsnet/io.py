@@ -552,6 +552,9 @@ def read_image(path: PathLike, data: bytes | None = None, *, max_pixels: int | N
 
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: Files only a volume can be (``.npy``, NIfTI), and every file ``--volume`` reads from a folder
+VOLUME_ONLY_SUFFIXES = (".npy",) + NIFTI_SUFFIXES
+VOLUME_SUFFIXES = (".tif", ".tiff") + VOLUME_ONLY_SUFFIXES
 #: what to install for NIfTI files
 NIBABEL_HINT = 'pip install "lnsnet[medical]" (or nibabel)'
 
@@ -795,7 +798,9 @@ def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
 
 
 #: ImageJ's spellings of a unit -> OME's
-_OME_UNIT_NAMES = {"um": "µm", "micron": "µm", "microns": "µm", "\\u00B5m": "µm"}
+_OME_UNIT_NAMES = {"um": "µm", "micron": "µm", "microns": "µm", "\\u00B5m": "µm",
+                   # the Greek mu, and NIfTI's and other tools' spelled-out names
+                   "\u03bcm": "µm", "micrometer": "µm", "meter": "m", "nanometer": "nm", "millimeter": "mm"}
 #: OME's length units in micrometres (the ones microscopes write)
 _OME_UNITS = {"Å": 1e-4, "pm": 1e-6, "nm": 1e-3, "µm": 1.0, "um": 1.0, "\u03bcm": 1.0, "mm": 1e3, "cm": 1e4,
               "m": 1e6}
@@ -860,8 +865,7 @@ def _voxel_size(tif) -> tuple[float, float, float] | None:
 def _micrometres(unit: str) -> float | None:
     """A length unit's size in micrometres (its OME, ImageJ or NIfTI spelling); None if
     unknown."""
-    unit = _OME_UNIT_NAMES.get(unit, unit)
-    return _OME_UNITS.get(unit, {"meter": 1e6, "micrometer": 1.0, "nanometer": 1e-3, "millimeter": 1e3}.get(unit))
+    return _OME_UNITS.get(_OME_UNIT_NAMES.get(unit, unit))
 
 
 class VoxelSize(tuple):
@@ -978,8 +982,7 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
 def _ome_unit(unit: str) -> str:
     """``unit`` as OME's UnitsLength names it (micrometres as "µm", the micro sign); a unit
     OME's list lacks, or none: "pixel" (a size without a unit would read as µm)."""
-    unit = {"\u03bcm": "µm", "meter": "m", "micrometer": "µm", "nanometer": "nm", "millimeter": "mm"}.get(
-        _OME_UNIT_NAMES.get(unit, unit), _OME_UNIT_NAMES.get(unit, unit))
+    unit = _OME_UNIT_NAMES.get(unit, unit)
     return unit if unit in ("Å", "pm", "nm", "µm", "mm", "cm", "m", "km", "in", "ft") else "pixel"
 
 

@@ -32,7 +32,7 @@ from .cluster.options import PRESETS
 from .features import contour_prior, encode, halfdisc_contours
 from .grid import make_grid
 from .hub import as_device
-from .io import IMAGE_SUFFIXES, MAX_PIXELS, read_image, to_float_rgb
+from .io import IMAGE_SUFFIXES, MAX_PIXELS, VOLUME_ONLY_SUFFIXES, read_image, to_float_rgb
 from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
 from .model.contour import ContourHead
@@ -161,7 +161,7 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
             files = sorted(f for f in p.iterdir() if f.is_file() and (f.suffix.lower() in suffixes or f.name.lower().endswith(
                 tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
             if not files:
-                volumes = [f for f in p.iterdir() if f.name.lower().endswith((".nii", ".nii.gz", ".npy"))]
+                volumes = [f for f in p.iterdir() if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
                 hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
                 raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}{hint}")
             out.extend(files)

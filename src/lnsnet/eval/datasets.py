@@ -20,7 +20,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from ..io import decode_image
+from ..io import VOLUME_SUFFIXES, decode_image, file_stem
 from .labels import relabel_consecutive, split_disconnected
 
 __all__ = [
@@ -45,7 +45,7 @@ SPLITS = ("train", "val", "test")
 #: Image file extensions the folder dataset picks up (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm")
 #: Volume and label-volume file extensions of :class:`VolumeFolderDataset`.
-VOLUME_EXTENSIONS = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".npy", ".nii", ".nii.gz")
+VOLUME_EXTENSIONS = (".ome.tif", ".ome.tiff") + VOLUME_SUFFIXES
 #: Label file extensions of the folder dataset, in the order they are looked for.
 LABEL_EXTENSIONS = (".npy", ".png", ".tif", ".tiff", ".mat")
 
@@ -544,12 +544,9 @@ class FolderDataset(_SampleSequence):
 def _volume_stem(path: Path) -> str | None:
     """The stem of a volume file (``a.nii.gz`` -> ``a``), None for other files."""
     name = path.name
-    if name.startswith("."):  # hidden files, macOS's ._NAME resource forks
+    if name.startswith(".") or not name.lower().endswith(VOLUME_SUFFIXES):  # hidden files: macOS's ._NAME forks
         return None
-    for ext in sorted(VOLUME_EXTENSIONS, key=len, reverse=True):
-        if name.lower().endswith(ext) and len(name) > len(ext):
-            return name[: -len(ext)]
-    return None
+    return file_stem(path)  # .nii.gz, .ome.tif as one suffix
 
 
 def _read_label_volume(path: Path) -> np.ndarray:
@@ -664,7 +661,7 @@ class VolumeFolderDataset(_SampleSequence):
             spacing = (1.0, 1.0, 1.0)
         elif getattr(spacing, "note", ""):
             warnings.warn(f"{volume_path}: {spacing.note}", stacklevel=2)
-        return Sample(name=name, image=volume, ground_truths=[labels.astype(np.int64, copy=False)],
+        return Sample(name=name, image=volume, ground_truths=[labels],
                       path=volume_path, spacing=tuple(float(v) for v in spacing))
 
     def __repr__(self) -> str:

@@ -491,14 +491,9 @@ class MethodRunner:
             fn = self.funcs[method]
             try:
                 if isinstance(fn, Precomputed):  # made elsewhere: read, not timed
-                    labels, dt = fn.labels(sample.name, k, self.volume), float("nan")
-                    _check_output(labels, sample.image, self.volume, method)
-                    if not self.volume:
-                        from .baselines import finalize_labels
-
-                        labels = finalize_labels(labels)
-                    fn = None
-                if fn is not None:
+                    labels = _finish(fn.labels(sample.name, k, self.volume), sample.image, self.volume, method)
+                    dt = float("nan")
+                else:
                     if self.warmup and method not in self.warm:
                         fn(sample.image, k, **extra)
                     t0 = time.perf_counter()
@@ -563,19 +558,25 @@ def _volume_function(name: str, model):
     return _slic
 
 
-def _check_output(labels, image, volume: bool, method: str) -> None:
+def _finish(labels, image, volume: bool, method: str):
+    """A custom method's labels checked against the image's shape and, on images, one
+    label per 4-connected piece, as the classic methods' adapters give them
+    (:func:`lnsnet.eval.baselines.finalize_labels`)."""
     want = image.shape[:3] if volume else image.shape[:2]
     if np.shape(labels) != want:
         raise ValueError(f"method {method!r} gave labels of shape {np.shape(labels)} for an "
                          f"{'volume' if volume else 'image'} of shape {want}")
+    if volume:
+        return labels
+    from .baselines import finalize_labels
+
+    return finalize_labels(labels)
 
 
 def _custom_function(fn, volume: bool, name: str = "custom"):
     """A custom method as the runner calls it: a :class:`Precomputed` as it is; a callable
     ``fn(image, k)`` (volumes: ``fn(volume, k, spacing=...)``), given a read-only view of
-    the image (the next call and the scores see it unchanged), whose output is checked and,
-    on images, made one label per 4-connected piece, as the classic methods' adapters do
-    (:func:`lnsnet.eval.baselines.finalize_labels`)."""
+    the image (the next call and the scores see it unchanged), its output :func:`_finish`-ed."""
     if isinstance(fn, Precomputed):
         return fn
 
@@ -585,10 +586,5 @@ def _custom_function(fn, volume: bool, name: str = "custom"):
         labels = np.asarray(_fn(view, k, spacing=spacing) if volume else _fn(view, k))
         if labels.dtype.kind not in "biu":
             raise TypeError(f"custom method {name!r} must return integer labels, got {labels.dtype}")
-        _check_output(labels, image, volume, name)
-        if volume:
-            return labels
-        from .baselines import finalize_labels
-
-        return finalize_labels(labels)
+        return _finish(labels, image, volume, name)
     return _run
