@@ -56,17 +56,28 @@ def load(source: str):
 
 
 def _call(method: str):
+    if method.startswith("base="):  # lnsnet's default from another checkout (on sys.path: _child)
+        method = "lnsnet"
+    if method == "slabs":  # lnsnet's default with the features made slab by slab, never kept whole
+        import lnsnet.volume
+
+        lnsnet.volume.FEATURES_CACHE_BYTES = 0
     if method == "slic":
         from skimage.segmentation import slic
 
         return lambda v, k, sp: slic(v, k, channel_axis=None if v.ndim == 3 else -1, spacing=np.asarray(sp))
     import lnsnet
 
+    assert method in ("lnsnet", "slabs", "flood"), method
     extra = {"boundaries": "bright"} if method == "flood" else {}
     return lambda v, k, sp: lnsnet.segment(v, k, channel_axis=None if v.ndim == 3 else -1, spacing=sp, **extra)
 
 
 def _child(method, sources, ks, repeats, threads, memory, queue):
+    if method.startswith("base="):  # lnsnet from another checkout's src/ (--base), before any import of it
+        import sys
+
+        sys.path.insert(0, method[5:])
     from lnsnet.runtime import set_threads
 
     set_threads(threads)
@@ -101,12 +112,18 @@ def main():
     ap.add_argument("--k", default="100,1000", help="comma-separated K (default %(default)s)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="lnsnet's threads (default 2)")
-    ap.add_argument("--methods", default="lnsnet,flood,slic")
+    ap.add_argument("--methods", default="lnsnet,flood,slic",
+                    help="of lnsnet, slabs (lnsnet's features made slab by slab, never kept whole), "
+                         "flood, slic (default %(default)s)")
+    ap.add_argument("--base", metavar="SRC", help="also lnsnet's default imported from SRC (another "
+                    "checkout's src/ folder, e.g. a git worktree of the commit before), as method 'base'")
     ap.add_argument("--memory", action="store_true", help="also the peak memory of the first volume and K")
     a = ap.parse_args()
     sources = a.stack + [f"shape:{s}" for s in a.shape] or ["shape:64x512x512"]
     ks = [int(k) for k in a.k.split(",")]
     methods = a.methods.split(",")
+    if a.base:
+        methods.insert(0, "base=" + a.base)
     ctx = mp.get_context("spawn")
     results = {}
     for method in methods:
@@ -121,7 +138,7 @@ def main():
         line = [f"{name} K={k}:"]
         for method in methods:
             t, n, voxels, peak = results[method][key]
-            line.append(f"{method} {t:.3f} s (k={n})")
+            line.append(f"{'base' if method.startswith('base=') else method} {t:.3f} s (k={n})")
             if "slic" in results and method != "slic":
                 line.append(f"= {t / results['slic'][key][0]:.2f}x slic")
             if peak is not None:

@@ -781,11 +781,11 @@ def test_equal_distances_go_to_the_lowest_seed_number():
     seed_f = np.zeros((2, 1))
     seed_p = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 3.5]])  # voxel 2 is 1.5 from either seed
     labels = np.empty((1, 1, 4), np.int32)
-    _assign3(f, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), cells, seed_f, seed_p,
+    _assign3(f, 0, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), True, cells, seed_f, seed_p,
              np.ones(3), 1.0, 1.0, labels)
     assert labels.ravel().tolist() == [0, 0, 0, 1]  # voxel 2 (own cell 1) ties and goes to seed 0
     seed_p[1, 2] = 3.4  # now seed 1 is nearer to voxel 2
-    _assign3(f, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), cells, seed_f, seed_p,
+    _assign3(f, 0, np.ones((1, 1, 4), np.float32), np.ones((1, 1, 4), bool), True, cells, seed_f, seed_p,
              np.ones(3), 1.0, 1.0, labels)
     assert labels.ravel().tolist() == [0, 0, 1, 1]
 
@@ -867,3 +867,57 @@ def test_the_32_bit_labels_tiff_names_its_unit(tmp_path):
                                           spacing=VoxelSize((2.0, 0.5, 0.5), unit=unit)) if str(p).endswith(".tif"))
         with tifffile.TiffFile(tif) as t:
             assert f'PhysicalSizeXUnit="{want}"' in t.ome_metadata and 'PhysicalSizeZ="2.0"' in t.ome_metadata
+
+
+def _slab_cases():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    base = ndimage.gaussian_filter(rng.random((11, 17, 19)), 1.5)
+    base = (base - base.min()) / (base.max() - base.min())
+    mask = np.zeros(base.shape, bool)
+    mask[2:9, 3:15, 1:17] = True
+    u8 = (base * 255).astype(np.uint8)
+    return [
+        ("uint8", u8, dict(n_segments=40)),
+        ("stretched float, spacing", (base * 5 - 1).astype(np.float32), dict(n_segments=25, spacing=(2.0, 1.0, 0.5))),
+        ("channels on axis 1, mask", np.stack([u8, 255 - u8, u8 // 3], axis=1), dict(n_segments=30, channel_axis=1, mask=mask)),
+        ("float in [0, 1], no connectivity", base.astype(np.float32), dict(n_segments=50, enforce_connectivity=False)),
+    ]
+
+
+@pytest.mark.parametrize("name,vol,kw", _slab_cases(), ids=[c[0] for c in _slab_cases()])
+@pytest.mark.parametrize("slab_voxels", [1, 3 * 17 * 19 + 5])
+def test_features_made_slab_by_slab_give_the_same_supervoxels(monkeypatch, name, vol, kw, slab_voxels):
+    """A volume whose features exceed FEATURES_CACHE_BYTES is read slab by slab (its features
+    made again for every pass, bounded memory): the supervoxels equal those of the features
+    kept whole, with slabs of one plane and of three planes (the last one shorter)."""
+    import lnsnet.volume as V
+
+    whole = V.segment_volume(vol, **kw)
+    monkeypatch.setattr(V, "FEATURES_CACHE_BYTES", 0)
+    monkeypatch.setattr(V, "SLAB_VOXELS", slab_voxels)
+    src = V._Features(V._as_volume(vol, kw.get("channel_axis")), kw.get("mask"))
+    assert src.whole is None and len(src.bounds) == (11 if slab_voxels == 1 else 4)
+    np.testing.assert_array_equal(V.segment_volume(vol, **kw), whole)
+
+
+def test_slab_features_and_statistics_by_hand(monkeypatch):
+    """The features of a slab: uint8 / 255, standardised over the volume (inside the mask;
+    0 outside it), the statistics gathered slab by slab."""
+    import lnsnet.volume as V
+
+    monkeypatch.setattr(V, "FEATURES_CACHE_BYTES", 0)
+    monkeypatch.setattr(V, "SLAB_VOXELS", 2)  # one 1x2 plane a slab
+    vol = np.array([0, 51, 102, 153, 204, 255], np.uint8).reshape(3, 1, 2, 1)  # 0, 0.2, ..., 1
+    src = V._Features(vol, None)
+    u = np.arange(6) / 5.0
+    z = (u - u.mean()) / u.std()
+    np.testing.assert_allclose(src.slab(1, 3).ravel(), z[2:], rtol=1e-6)
+    mask = np.array([True, True, True, True, False, False]).reshape(3, 1, 2)
+    src = V._Features(vol, mask)
+    u4 = u[:4]
+    np.testing.assert_allclose(src.slab(0, 3).ravel(), np.r_[(u4 - u4.mean()) / u4.std(), 0, 0], rtol=1e-6)
+    # and the edge weights read each slab with the planes beside it: as from the whole
+    w = V.edge_weights_3d(src, 1.0)
+    np.testing.assert_array_equal(w, V.edge_weights_3d(src.make(0, 3), 1.0))

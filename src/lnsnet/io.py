@@ -86,16 +86,23 @@ def unit_range(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray
     outside [0, 1] stretched from their minimum to their maximum (over the ``valid``
     pixels, ``(H, W)`` bool, when given; the others clipped), as slic stretches. A flat
     image that needs stretching comes out 0."""
+    return unit_range_rule(image, valid)(image)
+
+
+def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None):
+    """:func:`unit_range` of ``image`` as a function that applies it to any part of the
+    image (``rule(image[a:b])`` equals ``unit_range(image)[a:b]``), for reading a large
+    volume slab by slab."""
     if image.dtype == np.uint8:
-        return image.astype(np.float32) / np.float32(255.0)
+        return lambda part: part.astype(np.float32) / np.float32(255.0)
     if image.dtype == np.uint16:
-        return image.astype(np.float32) / np.float32(65535.0)
+        return lambda part: part.astype(np.float32) / np.float32(65535.0)
     vals = image if valid is None else image[valid]
     lo, hi = float(vals.min()), float(vals.max())
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
-        return image.astype(np.float32)
-    out = (image.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+        return lambda part: part.astype(np.float32)
+    span = hi - lo if hi > lo else 1.0
+    return lambda part: np.clip((part.astype(np.float64) - lo) / span, 0.0, 1.0).astype(np.float32)
 
 
 # Images larger than this many pixels are refused before decoding (a decompression bomb: a

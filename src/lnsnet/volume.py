@@ -16,10 +16,12 @@ and centres and move to their voxels' means for ``max_num_iter`` rounds; then ev
 supervoxel is made one 6-connected region and pieces below ``min_size_factor`` of the
 mean size are merged into their most similar neighbour.
 
-Memory: the kernels read the volume and write int32 labels; beyond the input they hold
-the labels, the standardised channels (float32, one per input channel), one edge weight
-per voxel and the connectivity's component numbers: about 12 + 4 C bytes a voxel, with
-no per-voxel distance table.
+Memory: beyond the input, the clustering holds the int32 labels (the output), one float32
+edge weight per voxel and, for the connectivity, one int32 parent per voxel: 8 bytes a
+voxel. The standardised features (float32, one per channel) are kept whole while they take
+at most :data:`FEATURES_CACHE_BYTES` (4 C bytes a voxel more); a larger volume has them
+made again for every pass, in z-slabs of about :data:`SLAB_VOXELS` voxels, with the same
+supervoxels (``benchmarks/volume_speed.py --memory``).
 
 On a GPU (``segment(volume, device="cuda")``) the seed rounds run with torch
 (:func:`_rounds_torch`: the same candidates, order and tie rule, in float32, z-slab by
@@ -92,35 +94,110 @@ def _mask_volume_grid(mask: np.ndarray, k: int, spacing) -> tuple[tuple[int, int
                        lambda grid: _cells_in(mask, grid[0]))
 
 
+# The clustering reads the standardised features slab by slab: a volume whose features take
+# at most FEATURES_CACHE_BYTES keeps them whole (made once); a larger one makes them again
+# for every pass over the volume, in z-slabs of about SLAB_VOXELS voxels (bounded memory)
+FEATURES_CACHE_BYTES = 256 << 20
+SLAB_VOXELS = 1 << 21
+
+
+class _Features:
+    """The ``(Z, Y, X, C)`` float32 features of a volume, each channel in [0, 1] by lnsnet's
+    rule (:func:`lnsnet.io.unit_range`) and standardised over the volume (inside ``mask``;
+    outside it 0), with ``extra`` channels (standardised learned features, whole) after
+    them; made for a z-slab on demand (:meth:`slab`) or kept whole when they fit
+    :data:`FEATURES_CACHE_BYTES`. The statistics are taken slab by slab in float64, as
+    numpy's two-pass mean and standard deviation (equal to them for a volume in one slab)."""
+
+    def __init__(self, volume: np.ndarray, mask: np.ndarray | None, extra: np.ndarray | None = None):
+        from .io import unit_range_rule
+
+        self.volume, self.mask, self.extra = volume, mask, extra
+        z, y, x, c = volume.shape
+        self.shape = (z, y, x)
+        self.nch = c + (0 if extra is None else extra.shape[3])
+        planes = max(1, SLAB_VOXELS // max(1, y * x))
+        slabs = [(z0, min(z, z0 + planes)) for z0 in range(0, z, planes)]
+        cached = z * y * x * self.nch * 4 <= FEATURES_CACHE_BYTES
+        self.bounds = [(0, z)] if cached else slabs  # the slabs the clustering reads
+        self.rules, self.scale = [], []
+        for ch in range(c):
+            rule = unit_range_rule(volume[..., ch], mask)
+            total, n = 0.0, 0
+            for z0, z1 in slabs:
+                sel = self._inside(rule(volume[z0:z1, ..., ch]), z0, z1)
+                total += float(np.add.reduce(sel, axis=None, dtype=np.float64))
+                n += sel.size
+            mean = total / n
+            sq = 0.0
+            for z0, z1 in slabs:
+                d = self._inside(rule(volume[z0:z1, ..., ch]), z0, z1).astype(np.float64)
+                d -= mean
+                d *= d
+                sq += float(np.add.reduce(d, axis=None))
+            std = math.sqrt(sq / n)
+            self.rules.append(rule)
+            self.scale.append((np.float32(mean), np.float32(1.0 / std if std > 1e-12 else 1.0)))
+        self.whole = None
+        if cached:  # made slab by slab: no whole-volume temporaries
+            self.whole = np.empty(self.shape + (self.nch,), dtype=np.float32)
+            for z0, z1 in slabs:
+                self.whole[z0:z1] = self.make(z0, z1)
+
+    def _inside(self, v, z0, z1):
+        return v if self.mask is None else v[self.mask[z0:z1]]
+
+    @classmethod
+    def stored(cls, f: np.ndarray) -> "_Features":
+        """Features already made (a whole ``(Z, Y, X, C)`` float32 array)."""
+        self = cls.__new__(cls)
+        self.whole = np.ascontiguousarray(f, dtype=np.float32)
+        self.shape, self.nch = self.whole.shape[:3], self.whole.shape[3]
+        self.bounds = [(0, self.shape[0])]
+        return self
+
+    def make(self, z0: int, z1: int) -> np.ndarray:
+        """The features of planes ``z0:z1``, made now (contiguous)."""
+        c = self.volume.shape[3]
+        out = np.empty((z1 - z0,) + self.shape[1:] + (self.nch,), dtype=np.float32)
+        for ch in range(c):
+            mean, inv = self.scale[ch]
+            out[..., ch] = (self.rules[ch](self.volume[z0:z1, ..., ch]) - mean) * inv
+        if self.extra is not None:
+            out[..., c:] = self.extra[z0:z1]
+        if self.mask is not None:
+            out[~self.mask[z0:z1]] = 0.0
+        return out
+
+    def slab(self, z0: int, z1: int) -> np.ndarray:
+        return self.whole[z0:z1] if self.whole is not None else self.make(z0, z1)
+
+
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``(Z, Y, X, C)`` float32: each channel in [0, 1] by lnsnet's rule, then
-    standardised over the volume (inside ``mask``)."""
-    from .io import unit_range
-
-    out = np.empty(volume.shape, dtype=np.float32)
-    for c in range(volume.shape[3]):
-        ch = volume[..., c]
-        v = unit_range(ch, mask) if mask is not None else unit_range(ch)
-        sel = v[mask] if mask is not None else v
-        mean = float(sel.mean(dtype=np.float64))
-        std = float(sel.std(dtype=np.float64))
-        out[..., c] = (v - np.float32(mean)) * np.float32(1.0 / std if std > 1e-12 else 1.0)
-    return out
+    standardised over the volume (inside ``mask``), whole."""
+    src = _Features(volume, mask)
+    return src.whole if src.whole is not None else src.make(0, src.shape[0])
 
 
 @parallel_kernel(**_jit)
-def _edge_strength3(f, g):
-    z, y, x, c = f.shape
-    for i in nb.prange(z):
+def _edge_strength3(f, e0, z0, z1, g):
+    """``g[i] = `` each voxel's largest squared feature step to a 6-neighbour, for the
+    planes ``z0:z1`` of the volume; ``f`` holds the features of its planes ``e0..`` (the
+    slab and the plane on each side of it that the volume has)."""
+    zt, y, x = g.shape
+    c = f.shape[3]
+    for ii in nb.prange(z1 - z0):
+        i = z0 + ii
         for j in range(y):
             for k in range(x):
                 best = 0.0
                 for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
                     a, b, e = i + dz, j + dy, k + dx
-                    if 0 <= a < z and 0 <= b < y and 0 <= e < x:
+                    if 0 <= a < zt and 0 <= b < y and 0 <= e < x:
                         d = 0.0
                         for ch in range(c):
-                            t = f[i, j, k, ch] - f[a, b, e, ch]
+                            t = f[i - e0, j, k, ch] - f[a - e0, b, e, ch]
                             d += t * t
                         if d > best:
                             best = d
@@ -152,24 +229,31 @@ def edge_reference(g: np.ndarray) -> float:
     return float(ordinary.mean(dtype=np.float64))
 
 
-def edge_weights_3d(f: np.ndarray, edge_scale: float) -> np.ndarray:
+def edge_weights_3d(f, edge_scale: float) -> np.ndarray:
     """``exp(-g / (ref * edge_scale))`` per voxel, ``ref`` the :func:`edge_reference` of
-    ``g`` (all ones for ``edge_scale = 0`` or a flat volume)."""
-    w = np.ones(f.shape[:3], dtype=np.float32)
+    ``g`` (all ones for ``edge_scale = 0`` or a flat volume); ``f`` the features, whole
+    (an array) or as made slab by slab (:class:`_Features`)."""
+    src = f if isinstance(f, _Features) else _Features.stored(f)
+    z = src.shape[0]
+    w = np.ones(src.shape, dtype=np.float32)
     if edge_scale <= 0:
         return w
-    _edge_strength3(f, w)
+    for z0, z1 in src.bounds:
+        e0, e1 = max(0, z0 - 1), min(z, z1 + 1)
+        _edge_strength3(src.slab(e0, e1), e0, z0, z1, w)
     ref = edge_reference(w)
     if ref <= 1e-12:
-        return np.ones_like(w)
+        w.fill(1.0)
+        return w
     w *= np.float32(-1.0 / (ref * edge_scale))
     return np.exp(w, out=w)
 
 
 @nb.njit(inline="always", **_jit)
-def _seed_distance(f, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best):
-    """The distance of voxel ``(i, j, k)`` to seed ``s``, or inf when its spatial part alone
-    exceeds ``best`` (the features' part is >= 0, so it cannot win) or the seed is empty."""
+def _seed_distance(f, il, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best):
+    """The distance of voxel ``(i, j, k)`` (plane ``il`` of the slab ``f``) to seed ``s``,
+    or inf when its spatial part alone exceeds ``best`` (the features' part is >= 0, so it
+    cannot win) or the seed is empty."""
     if seed_p[s, 0] < 0:  # an empty seed
         return np.inf
     pz = (i - seed_p[s, 0]) * sz
@@ -180,32 +264,34 @@ def _seed_distance(f, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best):
         return np.inf
     d = 0.0
     for ch in range(f.shape[3]):
-        t = f[i, j, k, ch] - seed_f[s, ch]
+        t = f[il, j, k, ch] - seed_f[s, ch]
         d += t * t
     return d * feat_w + ds
 
 
 @parallel_kernel(**_jit)
-def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, labels):
-    """Each valid voxel -> the nearest seed among those of its grid cell and the 26
-    around it (seed ``(a, b, c)`` is number ``(a * ny + b) * nx + c``); of equal distances
-    the lowest seed number. The voxel's own cell is tried first, so that most others are
-    ruled out by their spatial part alone."""
-    z, y, x, nch = f.shape
+def _assign3(f, z0, wmap, valid, masked, cells, seed_f, seed_p, spacing, spatial, feat_w, labels):
+    """Each valid voxel of the planes ``z0 : z0 + len(f)`` (``f`` their features) -> the
+    nearest seed among those of its grid cell and the 26 around it (seed ``(a, b, c)`` is
+    number ``(a * ny + b) * nx + c``); of equal distances the lowest seed number. The
+    voxel's own cell is tried first, so that most others are ruled out by their spatial
+    part alone. ``valid`` is read only when ``masked``."""
+    z, y, x = labels.shape
     nz, ny, nx = cells[0], cells[1], cells[2]
     sz, sy, sx = spacing[0], spacing[1], spacing[2]
-    for i in nb.prange(z):
+    for il in nb.prange(f.shape[0]):
+        i = z0 + il
         cz = i * nz // z
         for j in range(y):
             cy = j * ny // y
             for k in range(x):
-                if not valid[i, j, k]:
+                if masked and not valid[i, j, k]:
                     labels[i, j, k] = -1
                     continue
                 cx = k * nx // x
                 w = spatial * wmap[i, j, k]
                 own = (cz * ny + cy) * nx + cx
-                best = _seed_distance(f, i, j, k, own, seed_f, seed_p, sz, sy, sx, w, feat_w, np.inf)
+                best = _seed_distance(f, il, i, j, k, own, seed_f, seed_p, sz, sy, sx, w, feat_w, np.inf)
                 arg = own if best < np.inf else -1
                 for a in range(max(0, cz - 1), min(nz, cz + 2)):
                     for b in range(max(0, cy - 1), min(ny, cy + 2)):
@@ -213,7 +299,7 @@ def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, la
                             s = (a * ny + b) * nx + c
                             if s == own:
                                 continue
-                            d = _seed_distance(f, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best)
+                            d = _seed_distance(f, il, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best)
                             if d < best or (d == best and d < np.inf and s < arg):
                                 best = d
                                 arg = s
@@ -221,62 +307,69 @@ def _assign3(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, la
 
 
 @nb.njit(**_jit)
-def _update3(f, labels, n_seeds, seed_f, seed_p):
-    """Seeds to the mean features and position of their voxels (an empty seed keeps its
-    place); returns the number of non-empty seeds."""
-    z, y, x, nch = f.shape
-    sums = np.zeros((n_seeds, nch), dtype=np.float64)
-    pos = np.zeros((n_seeds, 3), dtype=np.float64)
-    cnt = np.zeros(n_seeds, dtype=np.int64)
-    for i in range(z):
+def _accumulate3(f, z0, labels, cells, valid, masked, sums, pos, cnt):
+    """Add the features and positions of the planes ``z0 : z0 + len(f)`` to their seeds'
+    sums, in raster order: each voxel's seed its label (``cells`` empty) or, to start, the
+    number of its grid cell (``cells`` the grid; ``valid`` read only when ``masked``)."""
+    nch = f.shape[3]
+    z, y, x = labels.shape
+    by_cell = cells.shape[0] == 3
+    for il in range(f.shape[0]):
+        i = z0 + il
         for j in range(y):
             for k in range(x):
-                s = labels[i, j, k]
-                if s < 0:
-                    continue
+                if by_cell:
+                    if masked and not valid[i, j, k]:
+                        continue
+                    s = ((i * cells[0] // z) * cells[1] + j * cells[1] // y) * cells[2] + k * cells[2] // x
+                else:
+                    s = labels[i, j, k]
+                    if s < 0:
+                        continue
                 cnt[s] += 1
                 pos[s, 0] += i
                 pos[s, 1] += j
                 pos[s, 2] += k
                 for ch in range(nch):
-                    sums[s, ch] += f[i, j, k, ch]
+                    sums[s, ch] += f[il, j, k, ch]
+
+
+@nb.njit(**_jit)
+def _finish3(sums, pos, cnt, seed_f, seed_p):
+    """Seeds to the mean features and position of their voxels (an empty seed keeps its
+    place); returns the number of non-empty seeds."""
     used = 0
-    for s in range(n_seeds):
+    for s in range(cnt.shape[0]):
         if cnt[s] > 0:
             used += 1
-            for ch in range(nch):
+            for ch in range(sums.shape[1]):
                 seed_f[s, ch] = sums[s, ch] / cnt[s]
             for a in range(3):
                 seed_p[s, a] = pos[s, a] / cnt[s]
     return used
 
 
-@nb.njit(**_jit)
-def _cell_seeds(f, valid, cells, seed_f, seed_p):
-    """Initial seeds: each grid cell's mean features and the mean position of its valid
-    voxels (a cell without one: no seed, ``seed_p = -1``)."""
-    z, y, x, nch = f.shape
-    nz, ny, nx = cells[0], cells[1], cells[2]
-    n = nz * ny * nx
-    lab = np.empty((z, y, x), dtype=np.int32)
-    for i in range(z):
-        cz = i * nz // z
-        for j in range(y):
-            cy = j * ny // y
-            for k in range(x):
-                lab[i, j, k] = ((cz * ny + cy) * nx + k * nx // x) if valid[i, j, k] else -1
-    used = _update3(f, lab, n, seed_f, seed_p)
-    return used
+def _move_seeds(src, labels, cells, valid, masked, seed_f, seed_p) -> int:
+    """Seeds to the means of their voxels (``cells`` the grid: of the grid cells, to
+    start), slab by slab; the number of non-empty seeds."""
+    sums = np.zeros(seed_f.shape, dtype=np.float64)
+    pos = np.zeros((seed_f.shape[0], 3), dtype=np.float64)
+    cnt = np.zeros(seed_f.shape[0], dtype=np.int64)
+    for z0, z1 in src.bounds:
+        _accumulate3(src.slab(z0, z1), z0, labels, cells, valid, masked, sums, pos, cnt)
+    return _finish3(sums, pos, cnt, seed_f, seed_p)
 
 
 @nb.njit(**_jit)
-def _components3(labels, comp):
-    """6-connected pieces of equal label (label < 0: outside, piece -1) into ``comp``
-    (int32), numbered in raster order of their first voxel; returns their count. Union-find
-    on int32 parents (4 bytes a voxel)."""
+def _components3(labels):
+    """6-connected pieces of equal label (label < 0: outside, piece -1), numbered in raster
+    order of their first voxel, written over ``labels`` (int32); returns their count.
+    Union-find on int32 parents (4 bytes a voxel); each root is its piece's first voxel."""
     z, y, x = labels.shape
     n = z * y * x
-    parent = np.arange(n).astype(np.int32)
+    parent = np.empty(n, dtype=np.int32)  # (np.arange(n) first would take 8 bytes a voxel more)
+    for p in range(n):
+        parent[p] = p
     flat = labels.reshape(n)
     for i in range(z):
         for j in range(y):
@@ -293,102 +386,121 @@ def _components3(labels, comp):
                                 parent[b] = a
                             else:
                                 parent[a] = b
-    out = comp.reshape(n)
     m = 0
-    for p in range(n):  # roots come first in raster order: number them as they appear
+    for p in range(n):  # a root comes before its piece's other voxels: number them as they appear
         if flat[p] < 0:
-            out[p] = -1
+            flat[p] = -1
             continue
         r = find_root(parent, p)
         if r == p:
-            out[p] = m
+            flat[p] = m
             m += 1
         else:
-            out[p] = out[r]
+            flat[p] = flat[r]
     return m
 
 
 @nb.njit(**_jit)
-def _merge_small3(comp, k, f, min_size):
+def _piece_sums(f, comp, size, mean):
+    """Add the sizes and feature sums of the pieces of a slab (``comp`` its planes)."""
+    nch = f.shape[3]
+    for i in range(f.shape[0]):
+        for j in range(f.shape[1]):
+            for k in range(f.shape[2]):
+                c = comp[i, j, k]
+                if c >= 0:
+                    size[c] += 1
+                    for ch in range(nch):
+                        mean[c, ch] += f[i, j, k, ch]
+
+
+@nb.njit(**_jit)
+def _merge_round(comp, k, size, mean, min_size):
+    """One round of :func:`_merge_small3` given the pieces' sizes and feature sums: every
+    piece smaller than ``min_size`` into the 6-adjacent piece with the closest mean
+    features; returns the new piece count, or -1 when there was nothing to merge."""
+    z, y, x = comp.shape
+    n = z * y * x
+    nch = mean.shape[1]
+    flat = comp.reshape(n)
+    for c in range(k):
+        if size[c] > 0:
+            for ch in range(nch):
+                mean[c, ch] /= size[c]
+    best = np.full(k, np.inf)
+    dst = np.full(k, -1, dtype=np.int64)
+    any_small = False
+    for p in range(n):
+        c = flat[p]
+        if c < 0:
+            continue
+        i = p // (x * y)
+        j = (p // x) % y
+        kk = p % x
+        for q in (p + 1 if kk + 1 < x else -1, p + x if j + 1 < y else -1, p + x * y if i + 1 < z else -1):
+            if q < 0:
+                continue
+            d = flat[q]
+            if d < 0 or d == c:
+                continue
+            cost = 0.0
+            for ch in range(nch):
+                t = mean[c, ch] - mean[d, ch]
+                cost += t * t
+            if size[c] < min_size:
+                any_small = True
+                if cost < best[c] or (cost == best[c] and d < dst[c]):
+                    best[c] = cost
+                    dst[c] = d
+            if size[d] < min_size:
+                any_small = True
+                if cost < best[d] or (cost == best[d] and c < dst[d]):
+                    best[d] = cost
+                    dst[d] = c
+    if not any_small:
+        return -1
+    # merge: each small piece into its target; the smaller of two small pieces that
+    # chose each other goes into the larger (union-find keeps chains consistent)
+    parent = np.arange(k).astype(np.int32)
+    merged = 0
+    order = np.argsort(size)
+    for t in range(k):
+        c = order[t]
+        if size[c] >= min_size or dst[c] < 0:
+            continue
+        a, b = find_root(parent, c), find_root(parent, dst[c])
+        if a != b:
+            parent[a] = b
+            merged += 1
+    if merged == 0:
+        return -1
+    ids = np.full(k, -1, dtype=np.int64)
+    m = 0
+    for p in range(n):
+        c = flat[p]
+        if c < 0:
+            continue
+        r = find_root(parent, c)
+        if ids[r] < 0:
+            ids[r] = m
+            m += 1
+        flat[p] = ids[r]
+    return m
+
+
+def _merge_small3(comp, k, src, min_size):
     """Merge every piece smaller than ``min_size`` voxels into the 6-adjacent piece with the
     closest mean features, smallest first, until none is left (or none can merge: a
     small piece with no neighbour stays). Returns the new piece count (``comp`` renumbered
-    in place, raster order)."""
-    z, y, x, nch = f.shape
-    n = z * y * x
-    flat = comp.reshape(n)
-    ff = f.reshape(n, nch)
+    in place, raster order); the features read slab by slab from ``src``."""
     for _round in range(64):
         size = np.zeros(k, dtype=np.int64)
-        mean = np.zeros((k, nch), dtype=np.float64)
-        for p in range(n):
-            c = flat[p]
-            if c >= 0:
-                size[c] += 1
-                for ch in range(nch):
-                    mean[c, ch] += ff[p, ch]
-        for c in range(k):
-            if size[c] > 0:
-                for ch in range(nch):
-                    mean[c, ch] /= size[c]
-        best = np.full(k, np.inf)
-        dst = np.full(k, -1, dtype=np.int64)
-        any_small = False
-        for p in range(n):
-            c = flat[p]
-            if c < 0:
-                continue
-            i = p // (x * y)
-            j = (p // x) % y
-            kk = p % x
-            for q in (p + 1 if kk + 1 < x else -1, p + x if j + 1 < y else -1, p + x * y if i + 1 < z else -1):
-                if q < 0:
-                    continue
-                d = flat[q]
-                if d < 0 or d == c:
-                    continue
-                cost = 0.0
-                for ch in range(nch):
-                    t = mean[c, ch] - mean[d, ch]
-                    cost += t * t
-                if size[c] < min_size:
-                    any_small = True
-                    if cost < best[c] or (cost == best[c] and d < dst[c]):
-                        best[c] = cost
-                        dst[c] = d
-                if size[d] < min_size:
-                    any_small = True
-                    if cost < best[d] or (cost == best[d] and c < dst[d]):
-                        best[d] = cost
-                        dst[d] = c
-        if not any_small:
+        mean = np.zeros((k, src.nch), dtype=np.float64)
+        for z0, z1 in src.bounds:
+            _piece_sums(src.slab(z0, z1), comp[z0:z1], size, mean)
+        m = _merge_round(comp, k, size, mean, min_size)
+        if m < 0:
             break
-        # merge: each small piece into its target; the smaller of two small pieces that
-        # chose each other goes into the larger (union-find keeps chains consistent)
-        parent = np.arange(k).astype(np.int32)
-        merged = 0
-        order = np.argsort(size)
-        for t in range(k):
-            c = order[t]
-            if size[c] >= min_size or dst[c] < 0:
-                continue
-            a, b = find_root(parent, c), find_root(parent, dst[c])
-            if a != b:
-                parent[a] = b
-                merged += 1
-        if merged == 0:
-            break
-        ids = np.full(k, -1, dtype=np.int64)
-        m = 0
-        for p in range(n):
-            c = flat[p]
-            if c < 0:
-                continue
-            r = find_root(parent, c)
-            if ids[r] < 0:
-                ids[r] = m
-                m += 1
-            flat[p] = ids[r]
         k = m
     return k
 
@@ -472,19 +584,23 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
 def components_3d(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """6-connected pieces of equal label of a ``(Z, Y, X)`` int map (negative: outside,
     piece -1), numbered 0.. in raster order of their first voxel, and their count."""
-    lab = np.ascontiguousarray(labels, dtype=np.int32)
-    comp = np.empty(lab.shape, dtype=np.int32)
-    k = _components3(lab, comp)
-    return comp, int(k)
+    comp = np.array(labels, dtype=np.int32, order="C", copy=True)
+    return comp, int(_components3(comp))
 
 
-def enforce_connectivity_3d(labels: np.ndarray, features: np.ndarray, min_size: int) -> np.ndarray:
+def enforce_connectivity_3d(labels: np.ndarray, features, min_size: int) -> np.ndarray:
     """Every label one 6-connected region, pieces below ``min_size`` voxels merged into the
-    most similar adjacent piece; labels 0..k-1 in raster order (outside: -1)."""
+    most similar adjacent piece; labels 0..k-1 in raster order (outside: -1). ``features``
+    the ``(Z, Y, X, C)`` features, whole or as made slab by slab (:class:`_Features`)."""
     comp, k = components_3d(labels)
-    if min_size > 1 and k > 1:
-        k = _merge_small3(comp, k, np.ascontiguousarray(features, dtype=np.float32), int(min_size))
+    _connect(comp, k, features, min_size)
     return comp
+
+
+def _connect(comp, k, features, min_size):
+    if min_size > 1 and k > 1:
+        src = features if isinstance(features, _Features) else _Features.stored(features)
+        _merge_small3(comp, k, src, int(min_size))
 
 
 def _as_volume(volume, channel_axis) -> np.ndarray:
@@ -538,48 +654,57 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     if iters < 0:
         raise ValueError(f"max_num_iter must be >= 0, got {iters}")
 
-    f = _features(vol, m)
+    extra = None
     if model is not None:  # learned 3-D features (lnsnet.volume_model) join the input's, standardised
         from .volume_model import load_volume_model, volume_features
 
         net = load_volume_model(model) if not hasattr(model, "embed") else model
         if net.config.in_channels != vol.shape[3]:
             raise ValueError(f"the 3-D model takes {net.config.in_channels} channel(s), the volume has {vol.shape[3]}")
-        z = volume_features(net, vol, spacing3)
-        if not np.isfinite(z).all():
+        extra = volume_features(net, vol, spacing3)
+        if not np.isfinite(extra).all():
             raise ValueError("the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)")
-        sel = z[m] if m is not None else z.reshape(-1, z.shape[3])
-        z -= sel.mean(0)
-        z /= np.maximum(sel.std(0), 1e-6)
-        f = np.ascontiguousarray(np.concatenate([f, z], axis=3))
-    if m is not None:
-        f[~m] = 0.0
-    valid = np.ones(vol.shape[:3], dtype=np.bool_) if m is None else m
-    n_vox = int(valid.sum())
+        sel = extra[m] if m is not None else extra.reshape(-1, extra.shape[3])
+        extra -= sel.mean(0)
+        extra /= np.maximum(sel.std(0), 1e-6)
+    src = _Features(vol, m, extra)
+    # without a mask every voxel is valid: the kernels skip the check (no array)
+    valid = np.ones((1, 1, 1), dtype=np.bool_) if m is None else m
+    n_vox = int(m.sum()) if m is not None else math.prod(vol.shape[:3])
     if m is None:
         cells, step = volume_grid(vol.shape[:3], min(n_segments, n_vox), spacing3)
     else:  # about K seeds inside the mask: the grid whose cells holding masked voxels number closest to K
         cells, step = _mask_volume_grid(m, min(n_segments, n_vox), spacing3)
     n_seeds = cells[0] * cells[1] * cells[2]
-    seed_f = np.zeros((n_seeds, f.shape[3]), dtype=np.float64)
+    seed_f = np.zeros((n_seeds, src.nch), dtype=np.float64)
     seed_p = np.full((n_seeds, 3), -1.0, dtype=np.float64)
-    _cell_seeds(f, valid, np.array(cells, dtype=np.int64), seed_f, seed_p)
-    wmap = edge_weights_3d(f, edge_scale)
-    spatial = (compactness / step) ** 2
-    feat_w = 1.0 / f.shape[3]
     cells_a = np.array(cells, dtype=np.int64)
+    labels = np.empty(vol.shape[:3], dtype=np.int32)
+    _move_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
+    wmap = edge_weights_3d(src, edge_scale)
+    spatial = (compactness / step) ** 2
+    feat_w = 1.0 / src.nch
     sp = np.array(spacing3, dtype=np.float64)
     if device is None:
-        labels = np.empty(vol.shape[:3], dtype=np.int32)
+        by_label = np.zeros(0, dtype=np.int64)
         for it in range(iters + 1):
-            _assign3(f, wmap, valid, cells_a, seed_f, seed_p, sp, spatial, feat_w, labels)
-            if it < iters:
-                _update3(f, labels, n_seeds, seed_f, seed_p)
+            sums = np.zeros(seed_f.shape, dtype=np.float64)
+            pos = np.zeros((n_seeds, 3), dtype=np.float64)
+            cnt = np.zeros(n_seeds, dtype=np.int64)
+            for z0, z1 in src.bounds:  # each slab's features made once a round
+                fs = src.slab(z0, z1)
+                _assign3(fs, z0, wmap, valid, m is not None, cells_a, seed_f, seed_p, sp, spatial, feat_w, labels)
+                if it < iters:
+                    _accumulate3(fs, z0, labels, by_label, valid, False, sums, pos, cnt)
+            if it < iters:  # the seeds move once the whole volume is assigned
+                _finish3(sums, pos, cnt, seed_f, seed_p)
     else:
-        labels = _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
+        labels = _rounds_torch(src.slab(0, src.shape[0]), wmap, np.broadcast_to(valid, vol.shape[:3]), cells,
+                               seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
+    del wmap
     if enforce_connectivity:
-        min_size = int(msf * n_vox / max(1, n_segments))
-        labels = enforce_connectivity_3d(labels, f, min_size)
+        k = _components3(labels)
+        _connect(labels, k, src, int(msf * n_vox / max(1, n_segments)))
     else:
         from .connectivity import relabel_consecutive
 
