@@ -921,3 +921,20 @@ def test_slab_features_and_statistics_by_hand(monkeypatch):
     # and the edge weights read each slab with the planes beside it: as from the whole
     w = V.edge_weights_3d(src, 1.0)
     np.testing.assert_array_equal(w, V.edge_weights_3d(src.make(0, 3), 1.0))
+
+
+def test_a_large_volume_shows_its_passes(monkeypatch, capsys):
+    """segment(volume, progress=True) shows a bar of the passes over a volume of at least
+    SLAB_VOXELS voxels (statistics, edge weights, 11 seed rounds, connectivity: 14); a smaller
+    one, or progress=False, shows none."""
+    import lnsnet.volume as V
+
+    vol = _slab_cases()[0][1]
+    lnsnet.segment(vol, 20, channel_axis=None, progress=True)
+    assert "pass" not in capsys.readouterr().err  # below SLAB_VOXELS
+    monkeypatch.setattr(V, "SLAB_VOXELS", vol.size)
+    lnsnet.segment(vol, 20, channel_axis=None)
+    assert "pass" not in capsys.readouterr().err
+    lnsnet.segment(vol, 20, channel_axis=None, progress=True)
+    err = capsys.readouterr().err
+    assert "lnsnet 11x17x19" in err and "/14 " in err  # 14 passes

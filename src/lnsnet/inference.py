@@ -181,7 +181,8 @@ def segment(
         a learning rate), then thrown away. 0 (default): off. Costs about 0.3 s per
         iteration for a 481x321 image on 2 CPU cores; ``docs/adaptation.md`` measures it.
     progress : bool
-        Show a progress bar (stderr) while a large image runs band by band.
+        Show a progress bar (stderr) while a large image runs band by band, or a large
+        volume pass by pass.
     backend : {"torch", "openvino", "openvino-bf16"}
         What runs the network on the CPU: torch (default); OpenVINO in fp32 (1.1-1.4x
         torch's time, labels equal on 99.3-100 % of pixels) or in bfloat16 (0.68-0.77x on
@@ -233,7 +234,7 @@ def segment(
                                spacing=spacing, convert2lab=convert2lab, enforce_connectivity=enforce_connectivity,
                                min_size_factor=min_size_factor, max_size_factor=max_size_factor,
                                start_label=start_label, mask=mask, channel_axis=channel_axis, model=model,
-                               clustering=clustering, adapt=adapt, device=device)
+                               clustering=clustering, adapt=adapt, device=device, progress=progress)
     overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
     if max_num_iter is not None:
         overrides["iterations"] = max_num_iter
@@ -327,7 +328,7 @@ def _is_volume(image, channel_axis) -> bool:
 
 def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spacing, convert2lab,
                     enforce_connectivity, min_size_factor, max_size_factor, start_label, mask, channel_axis, model,
-                    clustering, adapt, device=None):
+                    clustering, adapt, device=None, progress=False):
     """Supervoxels (:mod:`lnsnet.volume`): the compact clustering in 3-D on the volume's
     standardised channels. No 3-D network ships yet, and the 2-D one is not applied slice
     by slice: a volume takes ``model=None`` or ``"none"``."""
@@ -372,7 +373,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
                           enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
-                          start_label=start_label, model=model, device=_volume_device(device))
+                          start_label=start_label, model=model, device=_volume_device(device), progress=progress)
 
 
 def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, spacing, convert2lab, start_label,

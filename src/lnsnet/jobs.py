@@ -423,7 +423,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
                          device=opts.device, sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
-                         **({"boundaries": opts.boundaries} if opts.boundaries else {}))
+                         **({"boundaries": opts.boundaries} if opts.boundaries else {"progress": opts.progress}))
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone

@@ -619,14 +619,17 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
                    max_num_iter: int | None = None, spacing=None, channel_axis: int | None = None,
                    mask=None, enforce_connectivity: bool = True, min_size_factor: float | None = None,
                    start_label: int = 1, edge_scale: float | None = None, model=None,
-                   device=None) -> np.ndarray:
+                   device=None, progress: bool = False) -> np.ndarray:
     """Supervoxels of a ``(Z, Y, X)`` gray volume (``channel_axis=None``) or a volume with
     channels on ``channel_axis``: int32 labels from ``start_label`` (outside ``mask``:
     ``start_label - 1``). See the module's docstring for the clustering; ``compactness``
     weighs the spatial distance in grid steps against the standardised features (default
     40, chosen on synthetic volumes under a shape bound: ``docs/volumes.md``),
     ``spacing`` is the voxel size (z, y, x). ``device`` (a torch device, e.g. ``"cuda"``)
-    runs the seed rounds there (:func:`_rounds_torch`); ``None``: the CPU kernels."""
+    runs the seed rounds there (:func:`_rounds_torch`); ``None``: the CPU kernels.
+    ``progress``: a bar of the passes over the volume on stderr (the features' statistics,
+    the edge weights, the seed rounds, the connectivity), for a volume of at least
+    :data:`SLAB_VOXELS` voxels."""
     if not isinstance(volume, np.ndarray):
         raise TypeError(f"volume must be a numpy array, got {type(volume).__name__}")
     if volume.dtype.kind not in "biuf":
@@ -667,7 +670,12 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         sel = extra[m] if m is not None else extra.reshape(-1, extra.shape[3])
         extra -= sel.mean(0)
         extra /= np.maximum(sel.std(0), 1e-6)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=iters + 4, unit="pass", desc="lnsnet {}x{}x{}".format(*vol.shape[:3]), leave=False,
+               dynamic_ncols=True, disable=not progress or math.prod(vol.shape[:3]) < SLAB_VOXELS)
     src = _Features(vol, m, extra)
+    bar.update()
     # without a mask every voxel is valid: the kernels skip the check (no array)
     valid = np.ones((1, 1, 1), dtype=np.bool_) if m is None else m
     n_vox = int(m.sum()) if m is not None else math.prod(vol.shape[:3])
@@ -682,6 +690,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     labels = np.empty(vol.shape[:3], dtype=np.int32)
     _move_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
     wmap = edge_weights_3d(src, edge_scale)
+    bar.update()
     spatial = (compactness / step) ** 2
     feat_w = 1.0 / src.nch
     sp = np.array(spacing3, dtype=np.float64)
@@ -698,9 +707,11 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
                     _accumulate3(fs, z0, labels, by_label, valid, False, sums, pos, cnt)
             if it < iters:  # the seeds move once the whole volume is assigned
                 _finish3(sums, pos, cnt, seed_f, seed_p)
+            bar.update()
     else:
         labels = _rounds_torch(src.slab(0, src.shape[0]), wmap, np.broadcast_to(valid, vol.shape[:3]), cells,
                                seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
+        bar.update(iters + 1)
     del wmap
     if enforce_connectivity:
         k = _components3(labels)
@@ -710,6 +721,8 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
 
         inside = labels >= 0
         labels[inside] = relabel_consecutive(labels[inside])
+    bar.update()
+    bar.close()
     out = labels if labels.dtype == np.int32 else labels.astype(np.int32)
     out += np.int32(start_label)
     if m is not None:
