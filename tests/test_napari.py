@@ -230,7 +230,7 @@ def test_channels_in_first_axis_of_a_volume(viewer, widget, qtbot, errors):
     widget.scope_box.setCurrentText(VOLUME)
     _run(widget, qtbot)
     assert errors == []
-    labels = viewer.layers["cells superpixels"].data
+    labels = viewer.layers["cells supervoxels (3D)"].data
     assert labels.shape == (4, 20, 30)
     expected = lnsnet.segment(np.moveaxis(stack, 0, -1), K, channel_axis=-1, convert2lab=False,
                               spacing=(1.0, 1.0, 1.0))
@@ -248,7 +248,7 @@ def test_volume_gives_supervoxels_with_the_layer_spacing(viewer, widget, qtbot, 
     assert not widget.preset_box.isEnabled() and widget.compactness_box.value() == DEFAULTS["compactness"]
     _run(widget, qtbot)
     assert errors == [] and widget.last_error is None
-    labels = viewer.layers["vol superpixels"]
+    labels = viewer.layers["vol supervoxels (3D)"]
     assert labels.data.shape == (6, 32, 40) and labels.data.dtype == np.int32 and labels.data.min() == 1
     assert K // 2 <= np.unique(labels.data).size <= 2 * K
     assert tuple(labels.scale) == (4.0, 1.0, 1.0)
@@ -265,7 +265,7 @@ def test_nan_pixels_are_left_out_as_label_0(viewer, widget, qtbot, errors):
     widget.scope_box.setCurrentText(VOLUME)
     _run(widget, qtbot)
     assert errors == []
-    labels = viewer.layers["holes superpixels"].data
+    labels = viewer.layers["holes supervoxels (3D)"].data
     assert (labels[1, 5:9, 5:9] == 0).all() and (labels[np.isfinite(vol)] >= 1).all()
     assert np.array_equal(labels, lnsnet.segment(vol, K, channel_axis=None, spacing=(1.0, 1.0, 1.0),
                                                  mask=np.isfinite(vol)))
@@ -301,7 +301,7 @@ def test_volume_plumbing(viewer, widget, qtbot, monkeypatch):
     _run(widget, qtbot)
     assert seen["shape"] == (5, 20, 30) and seen["channel_axis"] is None and seen["spacing"] == (3.0, 0.5, 0.5)
     assert seen["clustering"] is None  # the 3-D path takes no preset
-    labels = viewer.layers["vol superpixels"]
+    labels = viewer.layers["vol supervoxels (3D)"]
     assert labels.data.shape == (5, 20, 30) and tuple(labels.scale) == (3.0, 0.5, 0.5)
     assert tuple(labels.translate) == (1.0, 2.0, 3.0)
 
@@ -318,13 +318,17 @@ def test_time_series_takes_the_current_plane_only(viewer, widget, qtbot, errors)
     _run(widget, qtbot)
     assert errors == []
     (layer,) = [x for x in viewer.layers if x.name.startswith("movie superpixels")]
-    assert layer.name == "movie superpixels [axis 0=2, axis 1=1]"
-    assert layer.data.shape == (1, 1, 32, 40)  # that plane alone, not the whole series
-    assert tuple(layer.translate) == (2.0, 2.0, 0.0, 0.0) and tuple(layer.scale) == (1.0, 2.0, 1.0, 1.0)
-    assert np.array_equal(layer.data[0, 0], lnsnet.segment(series[2, 1], K, channel_axis=None))
+    assert layer.name == "movie superpixels (2D)" and layer.metadata["lnsnet"]["where"] == "axis 0=2, axis 1=1"
+    assert layer.data.shape == (t, z, 32, 40)  # the image's axes, written at that plane alone
+    assert tuple(layer.translate) == (0.0, 0.0, 0.0, 0.0) and tuple(layer.scale) == (1.0, 2.0, 1.0, 1.0)
+    assert np.array_equal(layer.data[2, 1], lnsnet.segment(series[2, 1], K, channel_axis=None))
+    layer.data[2, 1] = 0
+    assert not layer.data.any()  # not the whole series
+    assert "axis 0=2, axis 1=1" in widget.status.text()
     # the whole volume at the current time point, not the series
     job = plan_job(viewer.layers["movie"], viewer.dims, volume=True)
     assert job.image().shape == (z, 32, 40) and job.spacing == (2.0, 1.0, 1.0) and job.out_shape == (1, z, 32, 40)
+    assert job.full_shape == (t, z, 32, 40) and job.region[0] == slice(2, 3) and job.in_place
     assert np.array_equal(job.image(), series[2])
 
 
@@ -337,8 +341,8 @@ def test_plane_follows_the_displayed_axes(viewer):
     assert job.kept == (0, 1) and job.index[2] == 7
     assert np.array_equal(job.image(), vol[:, :, 7])
     labels = np.arange(6 * 20, dtype=np.int32).reshape(6, 20)
-    assert job.place(labels).shape == (6, 20, 1)
-    assert tuple(job.layer_kwargs["translate"]) == (0.0, 0.0, 7.0)
+    assert job.place(labels).shape == (6, 20, 1) and job.region == (slice(None), slice(None), slice(7, 8))
+    assert tuple(job.layer_kwargs["translate"]) == (0.0, 0.0, 0.0)  # written in place: the image's own
 
 
 def test_refusals_are_notifications_not_exceptions(viewer, widget, qtbot, errors):
@@ -363,14 +367,14 @@ def test_boundary_images_in_a_plane_and_a_volume(viewer, widget, qtbot, errors):
     _run(widget, qtbot)
     assert errors == [] and widget.last_error is None
     expected = lnsnet.segment(vol, K, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright")
-    assert np.array_equal(viewer.layers["walls superpixels"].data, expected)
+    assert np.array_equal(viewer.layers["walls supervoxels (3D)"].data, expected)
     widget.scope_box.setCurrentText(PLANE)
     widget.shows_box.setCurrentText("dark boundaries")
     _run(widget, qtbot)
     assert errors == [] and widget.last_error is None
-    plane = next(layer for layer in viewer.layers if layer.name.startswith("walls superpixels [")).data
-    assert np.array_equal(plane.reshape(32, 40), lnsnet.segment(vol[viewer.dims.current_step[0]], K, channel_axis=None,
-                                                boundaries="dark"))
+    z = viewer.dims.current_step[0]
+    plane = viewer.layers["walls superpixels (2D)"].data[z]
+    assert np.array_equal(plane, lnsnet.segment(vol[z], K, channel_axis=None, boundaries="dark"))
     widget.shows_box.setCurrentText("regions")
     assert widget.preset_box.isEnabled()
     assert widget.compactness_box.value() == lnsnet.PRESETS["fast"]["compactness"]
@@ -396,7 +400,7 @@ def test_volume_boundaries_are_drawn_in_each_plane(viewer, widget, qtbot, errors
     viewer.add_image(vol, name="v", scale=(2.0, 1.0, 1.0))
     widget.scope_box.setCurrentText(VOLUME)
     _run(widget, qtbot)
-    labels, edges = viewer.layers["v superpixels"].data, viewer.layers["v superpixel boundaries"].data
+    labels, edges = viewer.layers["v supervoxels (3D)"].data, viewer.layers["v supervoxel boundaries (3D)"].data
     from skimage.segmentation import find_boundaries
 
     assert errors == [] and np.array_equal(edges, np.stack([find_boundaries(p, mode="inner") for p in labels]))
@@ -404,7 +408,7 @@ def test_volume_boundaries_are_drawn_in_each_plane(viewer, widget, qtbot, errors
     widget.boundaries_box.setChecked(False)  # run again without: the old boundaries go
     widget.k_box.setValue(K + 5)
     _run(widget, qtbot)
-    assert "v superpixel boundaries" not in viewer.layers and "v superpixels" in viewer.layers
+    assert "v supervoxel boundaries (3D)" not in viewer.layers and "v supervoxels (3D)" in viewer.layers
 
 
 def test_a_plane_without_data_and_the_layer_list_choice(viewer, widget, qtbot, errors):
@@ -416,3 +420,117 @@ def test_a_plane_without_data_and_the_layer_list_choice(viewer, widget, qtbot, e
     assert widget.layer_box.currentText() == "empty"
     _run(widget, qtbot)
     assert errors and "no finite pixel" in errors[-1] and "empty superpixels" not in viewer.layers
+
+
+# ----------------------------------------------------------------------------- one layer per image layer and mode
+def _counting_segment(monkeypatch):
+    """A stand-in segment: labels 1.. in blocks of 50 pixels, and how often it ran."""
+    calls = []
+
+    def fake(image, **kw):
+        shape = image.shape if kw.get("channel_axis") is None else image.shape[:-1]
+        calls.append(shape)
+        return np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape) // 50 + 1
+
+    monkeypatch.setattr(lnsnet, "segment", fake)
+    return calls
+
+
+def _lnsnet_layers(viewer):
+    return [layer.name for layer in viewer.layers if "lnsnet" in layer.metadata]
+
+
+def test_plane_and_volume_results_of_one_layer_are_two_layers(viewer, widget, qtbot, errors, monkeypatch):
+    """A plane's and a volume's labels of one image layer have names that say which, and
+    neither replaces the other: a (C, Y, X) layer's channels-first plane and, unticked, its
+    volume had one name, and the volume's replacement of the plane failed on its extra axis."""
+    _counting_segment(monkeypatch)
+    viewer.add_image(np.random.default_rng(3).random((2, 20, 30)), name="two")
+    widget.channels_box.setChecked(True)
+    widget.scope_box.setCurrentText(PLANE)
+    _run(widget, qtbot)
+    widget.channels_box.setChecked(False)
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None
+    assert _lnsnet_layers(viewer) == ["two superpixels", "two superpixel boundaries",
+                                      "two supervoxels (3D)", "two supervoxel boundaries (3D)"]
+    assert viewer.layers["two superpixels"].data.shape == (20, 30)
+    assert viewer.layers["two supervoxels (3D)"].data.shape == (2, 20, 30)
+    # a z-stack: its volume, then a plane, then the volume again
+    viewer.add_image(np.random.default_rng(4).random((4, 20, 30)), name="stack")
+    widget.layer_box.setCurrentText("stack")
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    volume = viewer.layers["stack supervoxels (3D)"]
+    widget.scope_box.setCurrentText(PLANE)
+    _run(widget, qtbot)
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert errors == []
+    stack_layers = [name for name in _lnsnet_layers(viewer) if name.startswith("stack")]
+    assert sorted(stack_layers) == ["stack superpixel boundaries (2D)", "stack superpixels (2D)",
+                                    "stack supervoxel boundaries (3D)", "stack supervoxels (3D)"]
+    assert viewer.layers["stack supervoxels (3D)"] is volume  # a rerun of the same mode replaces its own
+
+
+@pytest.mark.parametrize("shape", [(3, 20, 30), (3, 4, 20, 30)], ids=["TYX", "TZYX"])
+def test_runs_at_other_time_points_fill_one_layer(viewer, widget, qtbot, errors, monkeypatch, shape):
+    """Stepping through a time series and running at each time point: one labels layer per
+    mode, with the image's axes, each run written at its own time point (earlier ones kept)."""
+    calls = _counting_segment(monkeypatch)
+    series = np.random.default_rng(5).random(shape)
+    viewer.add_image(series, name="movie")
+    scopes = [PLANE] if len(shape) == 3 else [PLANE, VOLUME]
+    for scope in scopes:
+        widget.scope_box.setCurrentText(scope)
+        for t in (0, 2, 1, 2):  # t = 2 twice: replaced, not added
+            viewer.dims.set_current_step(0, t)
+            _run(widget, qtbot)
+    assert errors == [] and len(calls) == 4 * len(scopes)
+    names = ["movie superpixels (2D)", "movie superpixel boundaries (2D)"]
+    if VOLUME in scopes:
+        names += ["movie supervoxels (3D)", "movie supervoxel boundaries (3D)"]
+    assert _lnsnet_layers(viewer) == names
+    planes = viewer.layers["movie superpixels (2D)"]
+    assert planes.data.shape == shape and tuple(planes.translate) == (0.0,) * len(shape)
+    z = viewer.dims.current_step[1] if len(shape) == 4 else None
+    for t in range(3):
+        plane = planes.data[t] if z is None else planes.data[t, z]
+        assert plane.min() == 1, t  # every time point segmented was kept
+    if z is not None:
+        others = np.delete(planes.data, z, axis=1)
+        assert not others.any()  # only the z-slice shown
+        assert (viewer.layers["movie supervoxels (3D)"].data >= 1).all()
+
+
+def test_a_layer_too_large_to_hold_gets_a_layer_per_position(viewer, widget, qtbot, errors, monkeypatch):
+    """Above IN_PLACE_BYTES the labels of the whole series are not held: each position gets a
+    layer of its plane, size 1 on the fixed axes, its name saying where."""
+    import lnsnet.napari._layers as layers
+
+    _counting_segment(monkeypatch)
+    monkeypatch.setattr(layers, "IN_PLACE_BYTES", 1000)
+    viewer.add_image(np.random.default_rng(6).random((3, 4, 20, 30)), name="movie", scale=(1.0, 2.0, 1.0, 1.0))
+    viewer.dims.set_current_step(1, 1)
+    for t in (2, 0):
+        viewer.dims.set_current_step(0, t)
+        _run(widget, qtbot)
+    assert errors == []
+    assert _lnsnet_layers(viewer)[::2] == ["movie superpixels (2D) [axis 0=2, axis 1=1]",
+                                           "movie superpixels (2D) [axis 0=0, axis 1=1]"]
+    layer = viewer.layers["movie superpixels (2D) [axis 0=2, axis 1=1]"]
+    assert layer.data.shape == (1, 1, 20, 30) and tuple(layer.translate) == (2.0, 2.0, 0.0, 0.0)
+
+
+def test_planes_of_another_orientation_start_a_fresh_layer(viewer, widget, qtbot, errors, monkeypatch):
+    _counting_segment(monkeypatch)
+    viewer.add_image(np.random.default_rng(7).random((6, 20, 30)), name="vol")
+    _run(widget, qtbot)
+    assert viewer.layers["vol superpixels (2D)"].metadata["lnsnet"]["kept"] == [1, 2]
+    viewer.dims.order = (2, 0, 1)  # (z, y) planes at an x position
+    viewer.dims.set_current_step(2, 7)
+    _run(widget, qtbot)
+    assert errors == [] and _lnsnet_layers(viewer) == ["vol superpixels (2D)", "vol superpixel boundaries (2D)"]
+    data = viewer.layers["vol superpixels (2D)"].data
+    assert data[:, :, 7].min() == 1 and not np.delete(data, 7, axis=2).any()  # the (y, x) plane is gone

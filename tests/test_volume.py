@@ -747,7 +747,8 @@ def test_imagej_stack_with_xy_calibration_and_no_z_step(tmp_path, capsys):
 
 def test_label_tiff_carries_the_unit(tmp_path):
     """The labels' TIFF names the unit of the stack it overlays (ImageJ's 'unit'; OME's
-    PhysicalSize*Unit above 16 bits); a voxel size given by the user has none."""
+    PhysicalSize*Unit above 16 bits); a voxel size given by the user (--spacing) is in that
+    unit too."""
     import tifffile
 
     from lnsnet.cli import main
@@ -761,7 +762,7 @@ def test_label_tiff_carries_the_unit(tmp_path):
     assert main(["segment", str(tmp_path / "s.tif"), "-k", "10", "-o", str(tmp_path / "o2"), "--volume", "-q",
                  "--spacing", "3,0.5,0.5"]) == 0
     with tifffile.TiffFile(tmp_path / "o2" / "s_labels.tif") as t:
-        assert "unit" not in t.imagej_metadata
+        assert t.imagej_metadata["unit"] == "micron" and t.imagej_metadata["spacing"] == pytest.approx(3.0)
     from lnsnet.io import VoxelSize, save_labels
 
     lab = np.arange(4 * 130 * 130, dtype=np.int32).reshape(4, 130, 130) + 1
@@ -921,6 +922,83 @@ def test_slab_features_and_statistics_by_hand(monkeypatch):
     # and the edge weights read each slab with the planes beside it: as from the whole
     w = V.edge_weights_3d(src, 1.0)
     np.testing.assert_array_equal(w, V.edge_weights_3d(src.make(0, 3), 1.0))
+
+
+def test_a_one_slice_nifti_is_refused_as_a_volume_in_one_line(tmp_path, capsys):
+    """A NIfTI of one slice saved as (X, Y, 1) (as most tools write a 2-D scan) is refused by
+    --volume as (X, Y) is, alone or in a folder: one line saying what the file is and what
+    to do (it was segmented as a volume one slice thick); without --volume it is an image."""
+    import nibabel
+
+    from lnsnet.cli import main
+
+    (tmp_path / "scans").mkdir()
+    xy = np.random.default_rng(3).random((40, 30)).astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(xy[:, :, None], np.eye(4)), tmp_path / "scans" / "s.nii.gz")
+    for source in (tmp_path / "scans" / "s.nii.gz", tmp_path / "scans"):
+        assert main(["segment", str(source), "-k", "10", "-o", str(tmp_path / "o"), "--volume", "-q"]) == 2
+        (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+        assert str(tmp_path / "scans" / "s.nii.gz") in line and "one slice (shape (40, 30, 1))" in line
+        assert line.endswith("segment it as an image, without --volume")
+        assert not (tmp_path / "o" / "s_labels.npy").exists()
+    assert main(["segment", str(tmp_path / "scans" / "s.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "-q"]) == 0
+    assert np.load(tmp_path / "o" / "s_labels.npy").shape == (30, 40)
+
+
+@pytest.mark.parametrize("shape", [(20, 16, 8, 1, 3), (20, 16, 8, 4)], ids=["vector", "series"])
+def test_a_nifti_of_more_than_3_axes_is_refused_saying_how_to_get_a_volume(tmp_path, capsys, shape):
+    """A 5-D NIfTI (a vector per voxel) or a 4-D series: one line naming the shape, what
+    lnsnet reads and how to save a 3-D volume out of it; the way it names works."""
+    import nibabel
+
+    from lnsnet.cli import main
+
+    path = tmp_path / "v.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.random.default_rng(4).random(shape).astype(np.float32), np.eye(4)), path)
+    assert main(["segment", str(path), "-k", "10", "-o", str(tmp_path / "o"), "--volume", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and f"shape {shape}" in err
+    assert "one 3-D volume (X, Y, Z)" in err and "4-D TIFF or .npy" in err
+    how = "slicer[:, :, :, 0, c] for c = 0 .. 2" if len(shape) == 5 else "slicer[:, :, :, t] for t = 0 .. 3"
+    assert how in err
+    one = nibabel.load(path).slicer[(slice(None),) * 3 + ((0, 1) if len(shape) == 5 else (1,))]  # as the line says
+    nibabel.save(one, tmp_path / "one.nii.gz")
+    assert main(["segment", str(tmp_path / "one.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "--volume", "-q"]) == 0
+    assert np.load(tmp_path / "o" / "one_labels.npy").shape == (8, 16, 20)
+
+
+def test_spacing_given_keeps_the_unit_the_file_records(tmp_path, capsys):
+    """--spacing of a volume is in the unit its file records (the help says so): the labels'
+    TIFF has the given voxel size in the file's unit (it lost the unit: µm or mm stacks got
+    labels without one); files of different units cannot share one --spacing."""
+    import nibabel
+    import tifffile
+
+    from lnsnet.cli import main
+
+    vol = (np.random.default_rng(5).random((6, 24, 24)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "ij.tif", vol, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
+    scan = nibabel.Nifti1Image(vol.transpose(2, 1, 0).astype(np.float32), np.diag([0.5, 0.5, 2.0, 1.0]))
+    scan.header.set_xyzt_units("mm")
+    nibabel.save(scan, tmp_path / "mm.nii.gz")
+    for name, unit in (("ij.tif", "micron"), ("mm.nii.gz", "mm")):
+        out = tmp_path / f"o_{unit}"
+        assert main(["segment", str(tmp_path / name), "-k", "20", "-o", str(out), "--volume", "-q",
+                     "--spacing", "3,0.25,0.25"]) == 0
+        with tifffile.TiffFile(out / f"{name.split('.')[0]}_labels.tif") as tif:
+            meta = tif.imagej_metadata
+            xres = tif.pages[0].tags["XResolution"].value
+        assert meta["spacing"] == 3.0 and meta.get("unit") == unit and xres[0] / xres[1] == 4.0
+    assert main(["segment", str(tmp_path / "ij.tif"), str(tmp_path / "mm.nii.gz"), "-k", "20", "-o",
+                 str(tmp_path / "both"), "--volume", "-q", "--spacing", "3,0.25,0.25"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "different ones (µm in" in err and "mm in" in err
+    assert not (tmp_path / "both").exists() or not any((tmp_path / "both").iterdir())
+    from lnsnet.io import volume_unit  # the files' units as OME names them, from their headers
+
+    assert volume_unit(tmp_path / "ij.tif") == "µm" and volume_unit(tmp_path / "mm.nii.gz") == "mm"
+    assert volume_unit(tmp_path / "o_mm" / "mm_labels.npy") == ""
 
 
 def test_a_large_volume_shows_its_passes(monkeypatch, capsys):

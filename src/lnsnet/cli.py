@@ -155,8 +155,9 @@ def _add_reading_options(p, volume_help: str) -> None:
     p.add_argument("--volume", action="store_true", help=volume_help)
     p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
                    help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
-                        "1,1), or with --volume the voxel size dz,dy,dx (default: each file's OME, ImageJ spacing and "
-                        "resolution, else 1,1,1)")
+                        "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (micrometres "
+                        "of an OME or ImageJ TIFF, a NIfTI's mm; segment: the labels' TIFF keeps that unit) (default: "
+                        "each file's OME, ImageJ spacing and resolution, NIfTI zooms, else 1,1,1)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
                    help="refuse images of more than N pixels, checked from the file's header before decoding "
                         "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")
@@ -179,6 +180,27 @@ def _spacing(text: str | None, n: int) -> tuple | None:
                        f"--spacing of a 2-D image takes two numbers > 0, dy,dx (a volume's, with --volume: "
                        f"dz,dy,dx): got {text!r}")
     return vals
+
+
+def _spacing_in_files_unit(spacing: tuple, text: str, files: list):
+    """``--spacing`` of volumes in the unit the files record (their headers read alone), as
+    a :class:`lnsnet.io.VoxelSize` whose unit the labels' TIFF is written with: the numbers
+    replace the file's own voxel size, the unit stays (written without it, a stack in µm
+    got labels in pixels). Files recording different units cannot share one voxel size:
+    refused before any work."""
+    from .io import VoxelSize, volume_unit
+
+    units: dict[str, list] = {}
+    for f in files:
+        unit = volume_unit(f)
+        if unit:
+            units.setdefault(unit, []).append(f)
+    if len(units) > 1:
+        found = "; ".join(f"{u} in {fs[0]}" + (f" and {len(fs) - 1} more" if len(fs) > 1 else "")
+                          for u, fs in units.items())
+        raise CLIError(f"--spacing {text} is in the unit the files record, and these record different ones ({found}): "
+                       "segment the files of each unit in a run of their own")
+    return VoxelSize(spacing, unit=next(iter(units), ""))
 
 
 COMPILING = "lnsnet: compiling the CPU kernels once (about 10-30 s); later calls reuse them"
@@ -235,6 +257,8 @@ def _cmd_segment(args) -> int:
                                                                        "_labels.npy", "_labels.nii.gz")))]
     if not files:
         raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
+    if spacing is not None and args.volume:
+        spacing = _spacing_in_files_unit(spacing, args.spacing, files)
     try:  # the outputs mirror the input tree under -o: refuse names that would collide
         names = output_names(files)
     except ValueError as exc:

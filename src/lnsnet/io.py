@@ -627,25 +627,74 @@ def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
     ``k`` the slice axis: the array is ``data.transpose(2, 1, 0)`` and the voxel size the
     header's zooms reversed; the values are the scaled ones (``scl_slope``,
     ``scl_inter``: Hounsfield units of a CT). A 4-D file with more than one volume (time,
-    diffusion directions) is refused, as TIFF time series are."""
+    diffusion directions) is refused, as TIFF time series are, and so is a 5-D file (a
+    vector or colour per voxel): each refusal says how to save the 3-D volumes in it. A
+    file of one slice, ``(X, Y)`` or ``(X, Y, 1)``, is refused as a single TIFF page is:
+    it is an image (:func:`read_image` reads it)."""
     img, shape = _open_nifti(path, 3)
-    if len(shape) == 2:
-        raise ImageFileError(f"refused volume {path}: a NIfTI of one slice, shape {shape}: segment it as an image "
-                             "(without --volume)")
+    full = tuple(int(n) for n in img.header.get_data_shape())  # as the file says, axes of 1 too
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
+        raise ImageFileError(f"refused volume {path}: a NIfTI of one slice (shape {full}), not a volume: segment it "
+                             "as an image, without --volume")
     if len(shape) != 3:
-        raise ImageFileError(f"refused volume {path}: NIfTI of shape {shape}; lnsnet takes one 3-D volume "
-                             "(a 4-D series: one volume a file)")
+        raise ImageFileError(f"refused volume {path}: {_nifti_not_3d(full)}")
     _too_many_voxels(path, int(np.prod(shape)), max_voxels)
     try:
         arr = _nifti_values(img, shape)
     except Exception as exc:  # noqa: BLE001
         raise ImageFileError(f"cannot read volume {path}: {exc}") from None
+    return np.ascontiguousarray(arr.transpose(2, 1, 0)), _nifti_spacing(img), img
+
+
+def _nifti_spacing(img) -> VoxelSize | None:
+    """A NIfTI header's voxel size (z, y, x) in its own unit; None without valid zooms."""
     zooms = [float(z) for z in img.header.get_zooms()[:3]]
-    spacing = None
-    if all(z > 0 and np.isfinite(z) for z in zooms):  # the header's float32s as written (0.7, not 0.699999988)
-        unit = {"meter": "m", "mm": "mm", "micron": "µm"}.get(str(img.header.get_xyzt_units()[0]), "")
-        spacing = VoxelSize(tuple(float(str(np.float32(z))) for z in reversed(zooms)), unit=unit)
-    return np.ascontiguousarray(arr.transpose(2, 1, 0)), spacing, img
+    if len(zooms) < 3 or not all(z > 0 and np.isfinite(z) for z in zooms):
+        return None
+    unit = {"meter": "m", "mm": "mm", "micron": "µm"}.get(str(img.header.get_xyzt_units()[0]), "")
+    # the header's float32s as written (0.7, not 0.699999988)
+    return VoxelSize(tuple(float(str(np.float32(z))) for z in reversed(zooms)), unit=unit)
+
+
+def _nifti_not_3d(shape: tuple) -> str:
+    """Why a NIfTI of ``shape`` (4-D or more) is not a volume for lnsnet, and how to save the
+    3-D volumes in it: one line for the refusal."""
+    extra = shape[3:]
+    if len(extra) == 1:
+        what = f"{extra[0]} volumes (time points or diffusion directions, its 4th axis)"
+    elif len(extra) == 2 and extra[0] == 1:
+        what = f"{extra[1]} values a voxel (a vector or colour, its 5th axis)"
+    else:
+        what = f"{int(np.prod(extra))} volumes on its axes after the third"
+    index = ["0" if n == 1 else name for n, name in zip(extra, "tcuvw")]  # NIfTI's 4th axis time, 5th components
+    ranges = ", ".join(f"{i} = 0 .. {n - 1}" for i, n in zip(index, extra) if n > 1)
+    return (f"a NIfTI of shape {shape} holds {what}; lnsnet reads one 3-D volume (X, Y, Z) a NIfTI file "
+            "(channels only from a 4-D TIFF or .npy, Z, Y, X, C): save the volumes you want each as its own file, "
+            f"e.g. nibabel.load(FILE).slicer[:, :, :, {', '.join(index)}] for {ranges}")
+
+
+def volume_unit(path: PathLike) -> str:
+    """The length unit a volume file records with its voxel size (an OME or ImageJ TIFF's,
+    a NIfTI header's), as OME names it (``"µm"`` for ImageJ's ``"micron"``), read from the
+    header alone; ``""`` when it records none (or ImageJ's ``"pixel"``), or cannot be read
+    (reading it to segment says why). ``--spacing`` is taken in this unit, so that the
+    labels' TIFF keeps it."""
+    try:
+        if is_nifti(path):
+            import nibabel
+
+            spacing = _nifti_spacing(nibabel.load(str(path)))
+        elif _head(Path(path))[:4] in _TIFF_MAGIC:
+            import tifffile
+
+            with _decoding(), tifffile.TiffFile(path) as tif:
+                spacing = _voxel_size(tif)
+        else:  # .npy: no unit
+            return ""
+    except Exception:  # noqa: BLE001 - no unit known here; the reading says what is wrong
+        return ""
+    unit = str(getattr(spacing, "unit", "") or "")
+    return "" if unit == "pixel" else _OME_UNIT_NAMES.get(unit, unit)
 
 
 def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
@@ -775,9 +824,10 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     arr = arr.reshape([arr.shape[i] for i in keep])
     if arr.ndim == 3 and axes[-1] in "SC" and sizes.get(axes[-1], 1) > 1:
         raise ImageFileError(f"refused volume {path}: a single 2-D image with channels (shape {arr.shape}), "
-                             "not a stack")
+                             "not a stack: segment it as an image, without --volume")
     if arr.ndim == 2:
-        raise ImageFileError(f"refused volume {path}: a single 2-D image (shape {arr.shape}), not a stack")
+        raise ImageFileError(f"refused volume {path}: a single 2-D image (shape {arr.shape}), not a stack: segment "
+                             "it as an image, without --volume")
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr), spacing

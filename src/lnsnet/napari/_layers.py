@@ -15,10 +15,17 @@ The rules (the README's napari section says the same):
   "Whole volume" segments the displayed 3-D volume at the current position on the axes
   before it (the current time point), with ``spacing`` from the layer's scale (z, y, x):
   :func:`lnsnet.segment`'s 3-D path (supervoxels).
-* The labels layer has the image layer's dimensions (less the channel axis), size 1 on
-  the axes that were fixed at the current position, and the layer's scale, translate,
-  rotate, shear and affine, translated to that position: it overlays the segmented plane or
-  volume and nothing else.
+* One labels layer per image layer and mode, named so that the two never meet:
+  ``"<layer> superpixels (2D)"`` for planes, ``"<layer> supervoxels (3D)"`` for volumes
+  (``"<layer> superpixels"`` when the layer is a single plane: nothing else is possible).
+  It has the image layer's dimensions (less the channel axis) and its scale, translate,
+  rotate, shear and affine, and each run writes its plane or volume in place at the
+  position it segmented (``Job.region``): stepping through a time series and running at
+  each time point fills one layer, earlier time points kept, instead of adding a layer
+  each time. A layer that large would be held in memory whole, so above
+  :data:`IN_PLACE_BYTES` (a lazy or very large series) each run gets its own layer
+  instead: size 1 on the axes fixed at the current position, translated there, its name
+  ending with the position (``"... (2D) [t=3, z=10]"``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Job", "plan_job"]
+__all__ = ["IN_PLACE_BYTES", "Job", "plan_job"]
+
+#: the largest labels layer (int32, the image layer's shape less channels) that runs write
+#: into in place; above it each run gets a layer of its own plane or volume (a lazily read
+#: series of many time points would otherwise need its whole size in memory at the first run)
+IN_PLACE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,10 @@ class Job:
     layer_kwargs: dict = field(default_factory=dict)  #: scale, translate, ... of the labels layer
     where: str = ""  #: the fixed positions, e.g. "t=3, z=10" ("" when the whole layer)
     name: str = ""  #: the labels layer's name
+    source_name: str = ""  #: the image layer's name
+    full_shape: tuple = ()  #: the labels layer's shape when written in place (the layer's, less channels)
+    region: tuple = ()  #: where ``place(labels)`` goes in a layer of ``full_shape``
+    in_place: bool = False  #: one layer of ``full_shape`` for every run (else one of ``out_shape`` per position)
 
     def image(self) -> np.ndarray:
         """The array for :func:`lnsnet.segment` (reads the data: call it in the worker)."""
@@ -53,6 +69,16 @@ class Job:
     @property
     def spatial(self) -> int:
         return len(self.kept)
+
+    @property
+    def mode(self) -> str:
+        """``"2D"`` (a plane) or ``"3D"`` (a volume): with the image layer, which labels layer."""
+        return f"{self.spatial}D"
+
+    @property
+    def shape(self) -> tuple:
+        """The labels layer's data shape."""
+        return self.full_shape if self.in_place else self.out_shape
 
     def place(self, labels: np.ndarray) -> np.ndarray:
         """``labels`` (the segmented axes, in ``kept`` order) as the labels layer's data."""
@@ -148,12 +174,25 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
     else:
         spacing = None if np.allclose(scale, scale[0]) else tuple(scale)  # isotropic: the same labels
     out_shape = tuple(shape[a] if a in kept else 1 for a in range(nd) if a != chan)
+    full_shape = tuple(shape[a] for a in range(nd) if a != chan)
+    region = tuple(slice(None) if a in kept else slice(int(fixed[a]), int(fixed[a]) + 1)
+                   for a in range(nd) if a != chan)
+    in_place = 4 * int(np.prod(full_shape, dtype=np.int64)) <= IN_PLACE_BYTES or full_shape == out_shape
     where_text = ", ".join(where)
+    # planes and volumes of one layer: two labels layers, never one name (a volume's would
+    # replace the planes', or fail on their other number of axes)
+    if volume:
+        base = f"{name} supervoxels (3D)"
+    elif len(full_shape) == 2:
+        base = f"{name} superpixels"  # a single plane: nothing else to tell it from
+    else:
+        base = f"{name} superpixels (2D)"
     return Job(
         source=data, index=tuple(index), perm=tuple(perm),
         channel_axis=-1 if (rgb or chan is not None) else None,
         convert2lab=False if chan is not None else None,
         spacing=spacing, kept=kept, out_shape=out_shape,
-        layer_kwargs=_transforms(layer, nd, chan, fixed), where=where_text,
-        name=f"{name} superpixels" + (f" [{where_text}]" if where_text else ""),
+        layer_kwargs=_transforms(layer, nd, chan, np.zeros(nd) if in_place else fixed), where=where_text,
+        name=base + (f" [{where_text}]" if where_text and not in_place else ""),
+        source_name=name, full_shape=full_shape, region=region, in_place=in_place,
     )

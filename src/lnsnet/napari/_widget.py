@@ -99,9 +99,13 @@ class SuperpixelWidget(QWidget):
 
     Controls: the image layer; K (``n_segments``); the clustering preset and its compactness
     (the preset's value until changed); whether the layer's first axis holds channels;
-    current plane or whole volume; whether to add a boundaries layer. "Run" adds (or, run
-    again, replaces) a labels layer named ``"<layer> superpixels"`` (with ``[axis 0=..]``
-    when the position on other axes was fixed). A whole volume is segmented by lnsnet's 3-D
+    current plane or whole volume; whether to add a boundaries layer. "Run" adds a labels
+    layer, one per image layer and mode: ``"<layer> superpixels (2D)"`` for planes
+    (``"<layer> superpixels"`` for a 2-D layer), ``"<layer> supervoxels (3D)"`` for volumes.
+    A run at another time point or z-slice writes its plane or volume into that layer in
+    place (a series is filled as the user steps through it); a run at the same position
+    replaces it. Only above ``IN_PLACE_BYTES`` does each position get a layer of its own,
+    named with it (``[axis 0=..]``). A whole volume is segmented by lnsnet's 3-D
     clustering, which takes no preset: the preset box is then off and compactness starts at
     the 3-D default. "image shows": regions (the clustering) or bright / dark boundaries
     (cell walls, membranes: ``segment(boundaries=)``, a compact watershed; no preset, its own
@@ -299,31 +303,56 @@ class SuperpixelWidget(QWidget):
         self.progress.setVisible(True)
         shape = "x".join(map(str, job.out_shape))
         how = f"{walls} boundaries" if walls else clustering or "3-D clustering"
-        self.status.setText(f"segmenting {job.name.removesuffix(' superpixels')} ({shape}, K={args[1]}, {how})...")
+        where = f" [{job.where}]" if job.where else ""
+        self.status.setText(f"segmenting {job.source_name}{where} ({shape}, K={args[1]}, {how})...")
         worker.start()
         return worker
 
     def _done(self, result):
         job, labels, edges, n, seconds = result
-        self._put(job.name, labels, job, "labels", {"opacity": 0.45})
-        edges_name = job.name.replace(" superpixels", " superpixel boundaries", 1)
+        self._put(job.name, labels, job, {"opacity": 0.45})
+        edges_name = _boundaries_name(job)
         if edges is not None:
-            layer = self._put(edges_name, edges, job, "labels", {"opacity": 1.0})
+            layer = self._put(edges_name, edges, job, {"opacity": 1.0})
             _single_colour(layer, "yellow")
         elif edges_name in self.viewer.layers and "lnsnet" in self.viewer.layers[edges_name].metadata:
             self.viewer.layers.remove(edges_name)  # an earlier run's boundaries: no longer those of these labels
-        self.status.setText(f"{job.name}: {n} superpixels in {seconds:.2f} s")
+        where = f" at {job.where}" if job.where and job.in_place else ""
+        what = "supervoxels" if job.spatial == 3 else "superpixels"
+        self.status.setText(f"{job.name}{where}: {n} {what} in {seconds:.2f} s")
 
-    def _put(self, name, data, job, kind, extra):
-        """Add a labels layer, or replace the data of the one this widget made before."""
+    def _put(self, name, data, job, extra):
+        """Add the labels layer ``name``, or write into the one this widget made before.
+
+        ``data`` is the segmented plane or volume (``job.out_shape``). In place
+        (``job.in_place``) it goes to ``job.region`` of a layer of the image layer's shape,
+        so runs at other time points or z-slices fill one layer and keep what earlier runs
+        wrote. A layer of another shape (the image layer's data changed) or of planes of
+        another orientation (the viewer's axes were transposed) is replaced; one that is not
+        this widget's (the user's, of the same name) is left alone."""
         kwargs = dict(job.layer_kwargs)
-        if name in self.viewer.layers and "lnsnet" in self.viewer.layers[name].metadata:
-            layer = self.viewer.layers[name]
+        meta = {"where": job.where, "source": job.source_name, "mode": job.mode, "kept": list(job.kept)}
+        old = self.viewer.layers[name] if name in self.viewer.layers else None
+        ours = old is not None and "lnsnet" in old.metadata
+        if ours and (old.data.shape != job.shape or old.data.dtype != data.dtype
+                     or (job.in_place and old.metadata["lnsnet"].get("kept") != list(job.kept))):
+            self.viewer.layers.remove(old)  # not to be written into: a fresh one (transforms of another ndim fail)
+            old = None
+        if old is not None and ours:
             for key, value in kwargs.items():
-                setattr(layer, key, value)
-            layer.data = data
-            return layer
-        return self.viewer.add_labels(data, name=name, metadata={"lnsnet": {"where": job.where}}, **kwargs, **extra)
+                setattr(old, key, value)
+            if job.in_place:
+                old.data[job.region] = data
+                old.refresh()
+            else:
+                old.data = data
+            old.metadata["lnsnet"] = meta
+            return old
+        if job.in_place:
+            full = np.zeros(job.full_shape, dtype=data.dtype)
+            full[job.region] = data
+            data = full
+        return self.viewer.add_labels(data, name=name, metadata={"lnsnet": meta}, **kwargs, **extra)
 
     def _failed(self, exc: BaseException):
         from napari.utils.notifications import show_error
@@ -341,6 +370,16 @@ class SuperpixelWidget(QWidget):
         self.worker = None
         self.progress.setVisible(False)
         self.run_button.setEnabled(self.selected_layer() is not None)
+
+
+def _boundaries_name(job: Job) -> str:
+    """The boundaries layer beside the labels layer ``job.name``: "superpixels" after the
+    image layer's name (which may hold the word too) becomes "superpixel boundaries"."""
+    rest = job.name[len(job.source_name):]
+    for what in (" superpixels", " supervoxels"):
+        if rest.startswith(what):
+            return job.source_name + what[:-1] + " boundaries" + rest[len(what):]
+    return f"{job.name} boundaries"
 
 
 def _single_colour(layer, colour: str):
