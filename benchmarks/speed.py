@@ -15,7 +15,9 @@ and the ratios ``lnsnet/slic`` (K=100, K=1000) and ``lnsnet K=5000 / lnsnet K=10
               386 pixels a superpixel, K=400 at 481x321) for lnsnet and the baselines but
               LSC, taking turns on each size -> ``time_vs_size.csv`` and ``.png``.
 ``--memory``  peak resident memory of a fresh process segmenting one image of each size
-              (0.15 to 12 megapixels, K=5000) -> ``memory_vs_size.csv`` / ``.png``.
+              (0.15 to 12 megapixels, K=5000) -> ``memory_vs_size.csv`` / ``.png``; with
+              ``--memory-slic`` skimage's slic in the same way beside it, with ``--base SRC``
+              the lnsnet of another checkout (its ``src/``).
 ``--huge``    one 10000x10000 image at K=5000 (banded), its time, peak memory and checks.
 ``--backends`` the default with the network on torch, OpenVINO fp32 and OpenVINO bf16
               (``backend=``; those installed) against SLIC at K=100 and 1000, in turns.
@@ -136,12 +138,18 @@ def peak_mib():  # VmHWM: this process's own peak (ru_maxrss keeps the parent's 
     except (OSError, AttributeError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 _threads({threads})
-import lnsnet
+if {method!r} == "slic":
+    from skimage.segmentation import slic as run
+else:
+    if {method!r} != "lnsnet":  # lnsnet from another checkout's src/ (--base)
+        sys.path.insert(0, {method!r})
+    import lnsnet
+    run = lnsnet.segment
 h, w, k = {h}, {w}, {k}
 im = _big_image({root!r}, h, w)
 base = peak_mib()
 t0 = time.perf_counter()
-lab = lnsnet.segment(im, k, start_label=0)
+lab = run(im, k, start_label=0)
 dt = time.perf_counter() - t0
 from lnsnet.connectivity import components
 _, ncomp = components(lab)
@@ -151,8 +159,11 @@ print(json.dumps(dict(h=h, w=w, k=k, seconds=dt, k_delivered=int(lab.max()) + 1,
 """
 
 
-def _child(root, h, w, k, threads):
-    code = _CHILD.format(bench=str(Path(__file__).resolve().parent), threads=threads, root=root, h=h, w=w, k=k)
+def _child(root, h, w, k, threads, method="lnsnet"):
+    """One fresh process segmenting one ``h x w`` image: ``method`` lnsnet, slic
+    (scikit-image's) or a folder holding another checkout's lnsnet (``--base``)."""
+    code = _CHILD.format(bench=str(Path(__file__).resolve().parent), threads=threads, root=root, h=h, w=w, k=k,
+                         method=method)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -165,6 +176,9 @@ def main(argv=None):
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--sizes", action="store_true")
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--memory-slic", action="store_true", help="with --memory: skimage's slic too, in its own process")
+    ap.add_argument("--base", metavar="SRC", help="with --memory: also lnsnet from SRC (another checkout's src/, "
+                    "e.g. a git worktree of an earlier commit)")
     ap.add_argument("--huge", action="store_true")
     ap.add_argument("--backends", action="store_true")
     ap.add_argument("--out", type=Path)
@@ -275,9 +289,20 @@ def _rest(args, meth, images, result):
         print("\npeak memory of a fresh process (K=5000):")
         for h, w in sizes:
             r = _child(args.root, h, w, 5000, args.threads)
+            line = (f"  {w}x{h}: {r['peak_rss_mib']:.0f} MiB peak RSS ({r['rss_before_mib']:.0f} MiB before), "
+                    f"{r['seconds']:.1f} s, k={r['k_delivered']}, connected={r['connected']}")
+            for name, method in (("base", args.base), ("slic", "slic" if args.memory_slic else None)):
+                if method:  # beside it: its peak, what segment added to it, its time
+                    o = _child(args.root, h, w, 5000, args.threads, method)
+                    r.update({f"{name}_peak_rss_mib": o["peak_rss_mib"], f"{name}_rss_before_mib": o["rss_before_mib"],
+                              f"{name}_seconds": o["seconds"]})
+                    line += (f"; {name} {o['peak_rss_mib']:.0f} MiB ({o['rss_before_mib']:.0f} before), "
+                             f"{o['seconds']:.1f} s")
+            line += "; added by the call: " + ", ".join(
+                f"{n} {r[p + 'peak_rss_mib'] - r[p + 'rss_before_mib']:.0f} MiB"
+                for n, p in (("lnsnet", ""), ("base", "base_"), ("slic", "slic_")) if p + "peak_rss_mib" in r)
             mem.append(r)
-            print(f"  {w}x{h}: {r['peak_rss_mib']:.0f} MiB peak RSS ({r['rss_before_mib']:.0f} MiB before), "
-                  f"{r['seconds']:.1f} s, k={r['k_delivered']}, connected={r['connected']}")
+            print(line, flush=True)
         result["memory"] = mem
 
     if args.huge:
@@ -322,6 +347,8 @@ def _write(out: Path, result: dict) -> None:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         mp = [r["h"] * r["w"] / 1e6 for r in rows]
         ax.plot(mp, [r["peak_rss_mib"] / 1024 for r in rows], "o-", label="peak RSS")
+        if all("slic_peak_rss_mib" in r for r in rows):
+            ax.plot(mp, [r["slic_peak_rss_mib"] / 1024 for r in rows], "s--", label="skimage slic, peak RSS")
         ax.plot(mp, [r["rss_before_mib"] / 1024 for r in rows], "--", color="gray", label="before segment (imports, image)")
         ax.axhline(3, color="red", lw=0.8, label="3 GiB")
         ax.set_xscale("log")

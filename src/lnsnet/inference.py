@@ -287,6 +287,9 @@ def segment(
     if adapt and any(p.rgb is None for p in preps):
         raise ValueError("adapt takes gray, RGB or RGBA images (the network trains on CIELAB), "
                          "not convert2lab=False or other channel counts")
+    if not adapt:  # the float RGB copy is for online adaptation only (12 bytes a pixel)
+        for p in preps:
+            p.rgb = None
     post = dict(connect=bool(enforce_connectivity), max_size_factor=max_size_factor if enforce_connectivity else None,
                 start_label=int(start_label))
     spacing = _grid_spacing(spacing)  # the grid and the spatial term only need the ratio
@@ -476,8 +479,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
         x, scales = encode_on(preps, dev)
         preps = [Prepared(x[b], None, p.mask, p.box, p.shape, scales[b], sharp=p.sharp_image())
                  for b, p in enumerate(preps)]
-    else:
-        x = torch.from_numpy(np.stack([p.x for p in preps]))
+    else:  # (one image: its input as it is, not a stacked copy)
+        x = torch.from_numpy(preps[0].x[None] if len(preps) == 1 else np.stack([p.x for p in preps]))
     special = dict(mask=mask, spacing=spacing) if mask is not None or spacing != (1.0, 1.0) else None
     pos = grid.centres() if mask is None else torch.from_numpy(grid.mask_centres(mask))
     # the clustering's colour (its colour term, edge weights and contrast): the input's colour
@@ -545,6 +548,8 @@ def _segment_batch(net, preps: list[Prepared], k: int, dev, options: ClusterOpti
                                    extra=None if extras is None else extras[b],
                                    contour=None if cfac is None else cfac[b], **(special or {}))
                     for b in range(z.shape[0])]
+    # what only the clustering read goes before the connectivity's arrays are made
+    colour = extras = cfac = seed_feats = z = feats = None
     n_seeds = grid.n_seeds if mask is None else int(grid.cells_in(mask).sum())
     merge = merge_colour(x).permute(0, 2, 3, 1).cpu().numpy()  # what the connectivity's merges compare
     return [_finish(raw, merge[b], preps[b], n_seeds, options, **post) for b, raw in enumerate(raws)]
