@@ -1016,3 +1016,25 @@ def test_a_large_volume_shows_its_passes(monkeypatch, capsys):
     lnsnet.segment(vol, 20, channel_axis=None, progress=True)
     err = capsys.readouterr().err
     assert "lnsnet 11x17x19" in err and "/14 " in err  # 14 passes
+
+
+def test_nan_voxels_are_refused_naming_the_mask_to_pass_and_the_torch_path_takes_a_mask_quietly():
+    """The finiteness check runs slab by slab; its message names the mask that fits the
+    volume as given (a gray one has no channel axis to reduce). The torch seed rounds take
+    a mask without torch's warning about a read-only array."""
+    import warnings
+
+    import lnsnet.volume as V
+
+    vol = _slab_cases()[1][1].copy()
+    vol[9, 3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"mask=np\.isfinite\(volume\)\)$"):
+        V.segment_volume(vol, 20)
+    with pytest.raises(ValueError, match=r"mask=np\.isfinite\(volume\)\.all\(axis=-1\)\)$"):
+        V.segment_volume(np.stack([vol, vol], -1), 20, channel_axis=-1)
+    labels = V.segment_volume(vol, 20, mask=np.isfinite(vol))
+    assert labels[9, 3, 4] == 0 and labels.min() == 0 and labels.max() > 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch_labels = V.segment_volume(vol, 20, mask=np.isfinite(vol), device="cpu")
+    np.testing.assert_array_equal(torch_labels, labels)

@@ -299,7 +299,8 @@ def _cmd_segment(args) -> int:
         if todo and not args.quiet:
             from .runtime import KERNEL_MODULES, kernels_cached
 
-            if not kernels_cached(("lnsnet.flood",) if args.boundaries else KERNEL_MODULES):
+            if not kernels_cached(("lnsnet.flood",) if args.boundaries else ("lnsnet.volume",) if args.volume
+                                  else KERNEL_MODULES):
                 print(COMPILING, file=sys.stderr, flush=True)
         bar = None
         if not args.quiet and len(files) > 1:

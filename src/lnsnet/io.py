@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import sys
 import tempfile
@@ -89,6 +90,23 @@ def unit_range(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray
     return unit_range_rule(image, valid)(image)
 
 
+def _value_range(image: np.ndarray, valid: np.ndarray | None) -> tuple[float, float]:
+    """The minimum and maximum of ``image`` (inside ``valid``, which covers its first axes),
+    taken in blocks along the first axis: ``image[valid]`` at once would copy every value
+    it selects (a volume's worth)."""
+    if valid is None:
+        return float(image.min()), float(image.max())
+    step = max(1, (1 << 21) // max(1, image[0].size))
+    lo, hi = math.inf, -math.inf
+    for a in range(0, image.shape[0], step):
+        part = image[a:a + step][valid[a:a + step]]
+        if part.size:
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    if lo > hi:
+        raise ValueError("no value to scale: the mask selects none")
+    return lo, hi
+
+
 def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None):
     """:func:`unit_range` of ``image`` as a function that applies it to any part of the
     image (``rule(image[a:b])`` equals ``unit_range(image)[a:b]``), for reading a large
@@ -97,8 +115,7 @@ def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None):
         return lambda part: part.astype(np.float32) / np.float32(255.0)
     if image.dtype == np.uint16:
         return lambda part: part.astype(np.float32) / np.float32(65535.0)
-    vals = image if valid is None else image[valid]
-    lo, hi = float(vals.min()), float(vals.max())
+    lo, hi = _value_range(image, valid)
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         return lambda part: part.astype(np.float32)
     span = hi - lo if hi > lo else 1.0

@@ -18,10 +18,13 @@ mean size are merged into their most similar neighbour.
 
 Memory: beyond the input, the clustering holds the int32 labels (the output), one float32
 edge weight per voxel and, for the connectivity, one int32 parent per voxel: 8 bytes a
-voxel. The standardised features (float32, one per channel) are kept whole while they take
-at most :data:`FEATURES_CACHE_BYTES` (4 C bytes a voxel more); a larger volume has them
-made again for every pass, in z-slabs of about :data:`SLAB_VOXELS` voxels, with the same
-supervoxels (``benchmarks/volume_speed.py --memory``).
+voxel (a ``mask`` adds its bool copy). The standardised features (float32, one per
+channel) are kept whole while they take at most :data:`FEATURES_CACHE_BYTES` (4 C bytes a
+voxel more); a larger volume has them made again for every pass, in z-slabs of about
+:data:`SLAB_VOXELS` voxels. The statistics are then summed slab by slab, so the
+supervoxels equal those of the features in one piece up to float64 summation order (equal
+in every test). Not bounded so: a 3-D ``model``'s features (whole) and the ``device``
+path (the features whole, then on the device). ``benchmarks/volume_speed.py --memory``.
 
 On a GPU (``segment(volume, device="cuda")``) the seed rounds run with torch
 (:func:`_rounds_torch`: the same candidates, order and tie rule, in float32, z-slab by
@@ -151,6 +154,8 @@ class _Features:
     def stored(cls, f: np.ndarray) -> "_Features":
         """Features already made (a whole ``(Z, Y, X, C)`` float32 array)."""
         self = cls.__new__(cls)
+        self.volume = self.mask = self.extra = None  # nothing to make: every slab is a view of f
+        self.rules, self.scale = [], []
         self.whole = np.ascontiguousarray(f, dtype=np.float32)
         self.shape, self.nch = self.whole.shape[:3], self.whole.shape[3]
         self.bounds = [(0, self.shape[0])]
@@ -175,33 +180,33 @@ class _Features:
 
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``(Z, Y, X, C)`` float32: each channel in [0, 1] by lnsnet's rule, then
-    standardised over the volume (inside ``mask``), whole."""
+    standardised over the volume (inside ``mask``; 0 outside it), whole."""
     src = _Features(volume, mask)
     return src.whole if src.whole is not None else src.make(0, src.shape[0])
 
 
 @parallel_kernel(**_jit)
 def _edge_strength3(f, e0, z0, z1, g):
-    """``g[i] = `` each voxel's largest squared feature step to a 6-neighbour, for the
+    """Into ``g``: each voxel's largest squared feature step to a 6-neighbour, for the
     planes ``z0:z1`` of the volume; ``f`` holds the features of its planes ``e0..`` (the
     slab and the plane on each side of it that the volume has)."""
     zt, y, x = g.shape
     c = f.shape[3]
-    for ii in nb.prange(z1 - z0):
-        i = z0 + ii
-        for j in range(y):
-            for k in range(x):
-                best = 0.0
-                for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
-                    a, b, e = i + dz, j + dy, k + dx
-                    if 0 <= a < zt and 0 <= b < y and 0 <= e < x:
-                        d = 0.0
-                        for ch in range(c):
-                            t = f[i - e0, j, k, ch] - f[a - e0, b, e, ch]
-                            d += t * t
-                        if d > best:
-                            best = d
-                g[i, j, k] = best
+    for r in nb.prange((z1 - z0) * y):  # rows, not planes: a slab of few large planes keeps every thread
+        i = z0 + r // y
+        j = r % y
+        for k in range(x):
+            best = 0.0
+            for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
+                a, b, e = i + dz, j + dy, k + dx
+                if 0 <= a < zt and 0 <= b < y and 0 <= e < x:
+                    d = 0.0
+                    for ch in range(c):
+                        t = f[i - e0, j, k, ch] - f[a - e0, b, e, ch]
+                        d += t * t
+                    if d > best:
+                        best = d
+            g[i, j, k] = best
 
 
 # edge_reference: steps above this many times the median nonzero step are edges, left out of
@@ -232,7 +237,7 @@ def edge_reference(g: np.ndarray) -> float:
 def edge_weights_3d(f, edge_scale: float) -> np.ndarray:
     """``exp(-g / (ref * edge_scale))`` per voxel, ``ref`` the :func:`edge_reference` of
     ``g`` (all ones for ``edge_scale = 0`` or a flat volume); ``f`` the features, whole
-    (an array) or as made slab by slab (:class:`_Features`)."""
+    (an array, taken as float32) or as made slab by slab (:class:`_Features`)."""
     src = f if isinstance(f, _Features) else _Features.stored(f)
     z = src.shape[0]
     w = np.ones(src.shape, dtype=np.float32)
@@ -279,41 +284,42 @@ def _assign3(f, z0, wmap, valid, masked, cells, seed_f, seed_p, spacing, spatial
     z, y, x = labels.shape
     nz, ny, nx = cells[0], cells[1], cells[2]
     sz, sy, sx = spacing[0], spacing[1], spacing[2]
-    for il in nb.prange(f.shape[0]):
+    for r in nb.prange(f.shape[0] * y):  # rows, not planes: a slab of few large planes keeps every thread
+        il = r // y
+        j = r % y
         i = z0 + il
         cz = i * nz // z
-        for j in range(y):
-            cy = j * ny // y
-            for k in range(x):
-                if masked and not valid[i, j, k]:
-                    labels[i, j, k] = -1
-                    continue
-                cx = k * nx // x
-                w = spatial * wmap[i, j, k]
-                own = (cz * ny + cy) * nx + cx
-                best = _seed_distance(f, il, i, j, k, own, seed_f, seed_p, sz, sy, sx, w, feat_w, np.inf)
-                arg = own if best < np.inf else -1
-                for a in range(max(0, cz - 1), min(nz, cz + 2)):
-                    for b in range(max(0, cy - 1), min(ny, cy + 2)):
-                        for c in range(max(0, cx - 1), min(nx, cx + 2)):
-                            s = (a * ny + b) * nx + c
-                            if s == own:
-                                continue
-                            d = _seed_distance(f, il, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best)
-                            if d < best or (d == best and d < np.inf and s < arg):
-                                best = d
-                                arg = s
-                labels[i, j, k] = arg
+        cy = j * ny // y
+        for k in range(x):
+            if masked and not valid[i, j, k]:
+                labels[i, j, k] = -1
+                continue
+            cx = k * nx // x
+            w = spatial * wmap[i, j, k]
+            own = (cz * ny + cy) * nx + cx
+            best = _seed_distance(f, il, i, j, k, own, seed_f, seed_p, sz, sy, sx, w, feat_w, np.inf)
+            arg = own if best < np.inf else -1
+            for a in range(max(0, cz - 1), min(nz, cz + 2)):
+                for b in range(max(0, cy - 1), min(ny, cy + 2)):
+                    for c in range(max(0, cx - 1), min(nx, cx + 2)):
+                        s = (a * ny + b) * nx + c
+                        if s == own:
+                            continue
+                        d = _seed_distance(f, il, i, j, k, s, seed_f, seed_p, sz, sy, sx, w, feat_w, best)
+                        if d < best or (d == best and d < np.inf and s < arg):
+                            best = d
+                            arg = s
+            labels[i, j, k] = arg
 
 
 @nb.njit(**_jit)
-def _accumulate3(f, z0, labels, cells, valid, masked, sums, pos, cnt):
+def _accumulate3(f, z0, labels, by_cell, cells, valid, masked, sums, pos, cnt):
     """Add the features and positions of the planes ``z0 : z0 + len(f)`` to their seeds'
-    sums, in raster order: each voxel's seed its label (``cells`` empty) or, to start, the
-    number of its grid cell (``cells`` the grid; ``valid`` read only when ``masked``)."""
+    sums, in raster order: each voxel's seed its label or, with ``by_cell`` (to start),
+    the number of its cell of the grid ``cells`` (``labels`` then only gives the volume's
+    shape; ``valid`` is read only when ``masked``)."""
     nch = f.shape[3]
     z, y, x = labels.shape
-    by_cell = cells.shape[0] == 3
     for il in range(f.shape[0]):
         i = z0 + il
         for j in range(y):
@@ -349,14 +355,15 @@ def _finish3(sums, pos, cnt, seed_f, seed_p):
     return used
 
 
-def _move_seeds(src, labels, cells, valid, masked, seed_f, seed_p) -> int:
-    """Seeds to the means of their voxels (``cells`` the grid: of the grid cells, to
-    start), slab by slab; the number of non-empty seeds."""
+def _cell_seeds(src, shape_of, cells, valid, masked, seed_f, seed_p) -> int:
+    """Initial seeds: each grid cell's mean features and the mean position of its valid
+    voxels (a cell without one: no seed, ``seed_p = -1``), slab by slab; the number of
+    non-empty seeds. ``shape_of``: any array of the volume's shape (not read)."""
     sums = np.zeros(seed_f.shape, dtype=np.float64)
     pos = np.zeros((seed_f.shape[0], 3), dtype=np.float64)
     cnt = np.zeros(seed_f.shape[0], dtype=np.int64)
     for z0, z1 in src.bounds:
-        _accumulate3(src.slab(z0, z1), z0, labels, cells, valid, masked, sums, pos, cnt)
+        _accumulate3(src.slab(z0, z1), z0, shape_of, True, cells, valid, masked, sums, pos, cnt)
     return _finish3(sums, pos, cnt, seed_f, seed_p)
 
 
@@ -486,6 +493,25 @@ def _merge_round(comp, k, size, mean, min_size):
             m += 1
         flat[p] = ids[r]
     return m
+
+
+@nb.njit(**_jit)
+def _relabel_seeds(labels, n_seeds):
+    """Seed numbers ``0 .. n_seeds - 1`` in ``labels`` to ``0 .. k - 1`` in their order
+    (:func:`lnsnet.connectivity.relabel_consecutive` of the labels >= 0), in place; -1 stays."""
+    flat = labels.reshape(labels.size)
+    rank = np.zeros(n_seeds, dtype=np.int32)
+    for p in range(flat.size):
+        if flat[p] >= 0:
+            rank[flat[p]] = 1
+    k = 0
+    for s in range(n_seeds):
+        if rank[s]:
+            rank[s] = k
+            k += 1
+    for p in range(flat.size):
+        if flat[p] >= 0:
+            flat[p] = rank[flat[p]]
 
 
 def _merge_small3(comp, k, src, min_size):
@@ -647,7 +673,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     from .prepare import _check_finite, _check_mask
 
     m = None if mask is None else _check_mask(mask, vol.shape[:3])
-    _check_finite(vol, m, "volume", channel_axis, vol.ndim == 4)
+    planes = max(1, SLAB_VOXELS // max(1, vol.shape[1] * vol.shape[2]))
+    for z0 in range(0, vol.shape[0], planes):  # slab by slab: a masked check indexes (and copies) what it reads
+        _check_finite(vol[z0:z0 + planes], None if m is None else m[z0:z0 + planes], "volume", channel_axis,
+                      volume.ndim == 4)
     compactness = DEFAULTS["compactness"] if compactness is None else float(compactness)
     iters = DEFAULTS["max_num_iter"] if max_num_iter is None else int(max_num_iter)
     msf = DEFAULTS["min_size_factor"] if min_size_factor is None else float(min_size_factor)
@@ -688,14 +717,13 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     seed_p = np.full((n_seeds, 3), -1.0, dtype=np.float64)
     cells_a = np.array(cells, dtype=np.int64)
     labels = np.empty(vol.shape[:3], dtype=np.int32)
-    _move_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
+    _cell_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
     wmap = edge_weights_3d(src, edge_scale)
     bar.update()
     spatial = (compactness / step) ** 2
     feat_w = 1.0 / src.nch
     sp = np.array(spacing3, dtype=np.float64)
     if device is None:
-        by_label = np.zeros(0, dtype=np.int64)
         for it in range(iters + 1):
             sums = np.zeros(seed_f.shape, dtype=np.float64)
             pos = np.zeros((n_seeds, 3), dtype=np.float64)
@@ -704,23 +732,20 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
                 fs = src.slab(z0, z1)
                 _assign3(fs, z0, wmap, valid, m is not None, cells_a, seed_f, seed_p, sp, spatial, feat_w, labels)
                 if it < iters:
-                    _accumulate3(fs, z0, labels, by_label, valid, False, sums, pos, cnt)
+                    _accumulate3(fs, z0, labels, False, cells_a, valid, False, sums, pos, cnt)
             if it < iters:  # the seeds move once the whole volume is assigned
                 _finish3(sums, pos, cnt, seed_f, seed_p)
             bar.update()
     else:
-        labels = _rounds_torch(src.slab(0, src.shape[0]), wmap, np.broadcast_to(valid, vol.shape[:3]), cells,
-                               seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
+        labels = _rounds_torch(src.slab(0, src.shape[0]), wmap, m if m is not None else np.ones(vol.shape[:3], bool),
+                               cells, seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
         bar.update(iters + 1)
     del wmap
     if enforce_connectivity:
         k = _components3(labels)
         _connect(labels, k, src, int(msf * n_vox / max(1, n_segments)))
     else:
-        from .connectivity import relabel_consecutive
-
-        inside = labels >= 0
-        labels[inside] = relabel_consecutive(labels[inside])
+        _relabel_seeds(labels, n_seeds)
     bar.update()
     bar.close()
     out = labels if labels.dtype == np.int32 else labels.astype(np.int32)
