@@ -56,8 +56,8 @@ def load(source: str):
 
 
 def _call(method: str):
-    if method.startswith("base="):  # lnsnet's default from another checkout (on sys.path: _child)
-        method = "lnsnet"
+    if method.startswith("base="):  # a method of another checkout's lnsnet (on sys.path: _child)
+        method = method.rsplit("|", 1)[1]
     if method == "slabs":  # lnsnet's default with the features made slab by slab, never kept whole
         import lnsnet.volume
 
@@ -77,7 +77,7 @@ def _child(method, sources, ks, repeats, threads, memory, queue):
     if method.startswith("base="):  # lnsnet from another checkout's src/ (--base), before any import of it
         import sys
 
-        sys.path.insert(0, method[5:])
+        sys.path.insert(0, method[5:].rsplit("|", 1)[0])
     from lnsnet.runtime import set_threads
 
     set_threads(threads)
@@ -115,15 +115,15 @@ def main():
     ap.add_argument("--methods", default="lnsnet,flood,slic",
                     help="of lnsnet, slabs (lnsnet's features made slab by slab, never kept whole), "
                          "flood, slic (default %(default)s)")
-    ap.add_argument("--base", metavar="SRC", help="also lnsnet's default imported from SRC (another "
-                    "checkout's src/ folder, e.g. a git worktree of the commit before), as method 'base'")
+    ap.add_argument("--base", metavar="SRC", help="also each lnsnet method (lnsnet, flood) imported from SRC "
+                    "(another checkout's src/ folder, e.g. a git worktree of the commit before), as 'base-METHOD'")
     ap.add_argument("--memory", action="store_true", help="also the peak memory of the first volume and K")
     a = ap.parse_args()
     sources = a.stack + [f"shape:{s}" for s in a.shape] or ["shape:64x512x512"]
     ks = [int(k) for k in a.k.split(",")]
     methods = a.methods.split(",")
     if a.base:
-        methods.insert(0, "base=" + a.base)
+        methods = [f"base={a.base}|{m}" for m in methods if m in ("lnsnet", "flood")] + methods
     ctx = mp.get_context("spawn")
     results = {}
     for method in methods:
@@ -138,7 +138,8 @@ def main():
         line = [f"{name} K={k}:"]
         for method in methods:
             t, n, voxels, peak = results[method][key]
-            line.append(f"{'base' if method.startswith('base=') else method} {t:.3f} s (k={n})")
+            shown = "base-" + method.rsplit("|", 1)[1] if method.startswith("base=") else method
+            line.append(f"{shown} {t:.3f} s (k={n})")
             if "slic" in results and method != "slic":
                 line.append(f"= {t / results['slic'][key][0]:.2f}x slic")
             if peak is not None:

@@ -23,10 +23,12 @@ over-segmentation PlantSeg and connectomics pipelines start from):
 Every superpixel is one connected region by construction (no connectivity step); pieces
 of a mask that no seed reaches get a label each; each seed stays in its own grid cell, so
 K near the pixel count gives the grid's cells (and K at least the pixels one superpixel per
-pixel). O(N log N) time, one thread (about 19 s for 64 x 512 x 512 voxels at K = 5000 on
-this project's 2-core machine); beyond the input it holds the map and each voxel's best
-priority (float32), the labels (int32, returned) and the flood's front: about 20 bytes a
-voxel at its peak, the labels included (that volume: +341 MB).
+pixel). O(N log N) time, one thread (about 14-17 s for 64 x 512 x 512 voxels at K = 5000
+on this project's 2-core machine); beyond the input it holds the map and each voxel's best
+priority (float32, the map blurred in place), the labels (int32, returned) and the flood's
+front (24 bytes an entry: its seed waits in the voxel's label): about 17 bytes a voxel at
+its peak, the labels included (that volume: +266 MiB; `benchmarks/volume_speed.py
+--memory --methods flood`).
 Unlike scikit-image's ``watershed(..., compactness=)``, distances are physical
 (``spacing``), which anisotropic volumes need.
 """
@@ -112,14 +114,17 @@ def _cell_fallback(valid, z0, z1, y0, y1, x0, x1, cz, cy, cx, sz, sy, sx):
 def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
     """Priority flood of the flat map ``v`` (shape of ``valid``) from ``seeds`` (flat
     indices): labels (flat, -1 unreached) and, in ``best``, each voxel's lowest pushed
-    priority (a push no lower than it cannot win and is skipped)."""
+    priority (a push no lower than it cannot win and is skipped). Until a voxel is taken,
+    its label holds ``-2 - s``, ``s`` the seed of its lowest push so far: the push its
+    first pop takes (each accepted push is strictly lower than the ones before), so the
+    front's entries need not carry their seed."""
     Z, Y, X = valid.shape
     yx = Y * X
     n = seeds.shape[0]
     pz = np.empty(n)
     py = np.empty(n)
     px = np.empty(n)
-    heap = [(np.float32(0.0), np.int64(0), np.int64(0), np.int64(0))]
+    heap = [(np.float32(0.0), np.int64(0), np.int64(0))]
     heap.pop()
     age = np.int64(0)
     for s in range(n):
@@ -130,12 +135,14 @@ def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
         p = np.float32(v[i])
         if p < best[i]:
             best[i] = p
-        heapq.heappush(heap, (p, age, np.int64(i), np.int64(s)))
+        labels[i] = -2 - s
+        heapq.heappush(heap, (p, age, np.int64(i)))
         age += 1
     while len(heap) > 0:
-        p, _, i, s = heapq.heappop(heap)
+        p, _, i = heapq.heappop(heap)
         if labels[i] >= 0:
             continue
+        s = -2 - labels[i]
         labels[i] = s
         z = i // yx
         y = (i % yx) // X
@@ -163,7 +170,8 @@ def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
             q = np.float32(v[j] + weight * d)
             if q < best[j]:
                 best[j] = q
-                heapq.heappush(heap, (q, age, np.int64(j), s))
+                labels[j] = -2 - s
+                heapq.heappush(heap, (q, age, np.int64(j)))
                 age += 1
 
 
@@ -187,7 +195,7 @@ def boundary_map(image: np.ndarray, boundaries: str, spacing3, valid, smooth: fl
     if smooth > 0:
         finest = min(spacing3[1:]) if m.shape[0] == 1 else min(spacing3)
         sig = [0.0 if n == 1 else smooth * finest / s for n, s in zip(m.shape, spacing3)]
-        m = ndimage.gaussian_filter(m, sig, mode="reflect")
+        ndimage.gaussian_filter(m, sig, mode="reflect", output=m)  # in place: line by line, buffered
         if valid is not None:  # normalised inside the mask, so the outside does not bleed in
             w = ndimage.gaussian_filter(valid.astype(np.float32), sig, mode="reflect")
             np.divide(m, np.maximum(w, 1e-6), out=m)
@@ -240,8 +248,9 @@ def segment_boundaries(image: np.ndarray, n_segments: int, *, boundaries: str = 
     sp = tuple(float(s) for s in (spacing if spacing is not None else (1.0, 1.0, 1.0)))
     valid = None if mask is None else np.ascontiguousarray(mask, dtype=np.bool_)
     v = boundary_map(image, boundaries, sp, valid, smooth)
-    valid_a = np.ones(shape, np.bool_) if valid is None else valid
-    n_vox = int(valid_a.sum())
+    # without a mask every voxel is valid: a read-only view of one True, no array
+    valid_a = np.broadcast_to(np.True_, shape) if valid is None else valid
+    n_vox = math.prod(shape) if valid is None else int(valid.sum())
     if n_segments >= n_vox:  # K at least the pixels: every pixel a superpixel, as the clustering does
         out = np.full(shape, start_label - 1, np.int32)
         out[valid_a] = np.arange(start_label, start_label + n_vox, dtype=np.int32)
