@@ -577,6 +577,7 @@ def test_nifti_volumes_are_read_segmented_and_written_on_their_grid(tmp_path, ca
     affine[:3, 3] = (-10, 20, 5)
     img = nibabel.Nifti1Image(ijk, affine)
     img.header.set_slope_inter(1.0, -1024.0)
+    img.header.set_xyzt_units("mm")
     (tmp_path / "scans").mkdir()
     nibabel.save(img, tmp_path / "scans" / "ct.nii.gz")
     nibabel.save(nibabel.Nifti1Image(np.zeros((4, 4, 4, 3), np.float32), np.eye(4)), tmp_path / "scans" / "series.nii")
@@ -585,7 +586,8 @@ def test_nifti_volumes_are_read_segmented_and_written_on_their_grid(tmp_path, ca
     assert "one 3-D volume" in capsys.readouterr().err
     labels = np.load(out / "ct_labels.npy")
     assert labels.shape == (12, 28, 30)  # (Z, Y, X) = (k, j, i)
-    assert json.loads((out / "ct_labels.json").read_text())["spacing_used"] == [3.0, 0.8, 0.7]
+    record = json.loads((out / "ct_labels.json").read_text())
+    assert record["spacing_used"] == [3.0, 0.8, 0.7] and record["spacing_unit"] == "mm"
     back = nibabel.load(out / "ct_labels.nii.gz")
     np.testing.assert_allclose(back.affine, affine)
     np.testing.assert_array_equal(np.asanyarray(back.dataobj), labels.transpose(2, 1, 0))

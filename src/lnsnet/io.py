@@ -685,7 +685,7 @@ def _nifti_not_3d(shape: tuple) -> str:
         what = f"{int(np.prod(extra))} volumes on its axes after the third"
     index = ["0" if n == 1 else name for n, name in zip(extra, "tcuvw")]  # NIfTI's 4th axis time, 5th components
     ranges = ", ".join(f"{i} = 0 .. {n - 1}" for i, n in zip(index, extra) if n > 1)
-    return (f"a NIfTI of shape {shape} holds {what}; lnsnet reads one 3-D volume (X, Y, Z) a NIfTI file "
+    return (f"a NIfTI of shape {shape} holds {what}; lnsnet reads one 3-D volume (X, Y, Z) from a NIfTI file "
             "(channels only from a 4-D TIFF or .npy, Z, Y, X, C): save the volumes you want each as its own file, "
             f"e.g. nibabel.load(FILE).slicer[:, :, :, {', '.join(index)}] for {ranges}")
 

@@ -187,6 +187,7 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
     try:
         recorded = json.loads(paths["meta"].read_text())
         recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
+        recorded.pop("spacing_unit", None)
         return recorded == provenance(file, opts)
     except (OSError, ValueError):
         return False
@@ -246,6 +247,8 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     record = provenance(file, opts)
     if spacing is not None and opts.volume:  # the voxel size used (given, the file's, or 1, 1, 1)
         record["spacing_used"] = [float(s) for s in spacing]
+        if getattr(spacing, "unit", ""):  # the file's unit (--spacing is taken in it)
+            record["spacing_unit"] = str(spacing.unit)
     atomic_write(paths["meta"], json.dumps(record))  # last: a run stopped before it redoes the file
 
 
