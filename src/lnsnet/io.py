@@ -107,19 +107,36 @@ def _value_range(image: np.ndarray, valid: np.ndarray | None) -> tuple[float, fl
     return lo, hi
 
 
-def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None):
+def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None) -> "UnitRule":
     """:func:`unit_range` of ``image`` as a function that applies it to any part of the
     image (``rule(image[a:b])`` equals ``unit_range(image)[a:b]``), for reading a large
     volume slab by slab."""
     if image.dtype == np.uint8:
-        return lambda part: part.astype(np.float32) / np.float32(255.0)
+        return UnitRule(UnitRule.DIVIDE, 0.0, 255.0)
     if image.dtype == np.uint16:
-        return lambda part: part.astype(np.float32) / np.float32(65535.0)
+        return UnitRule(UnitRule.DIVIDE, 0.0, 65535.0)
     lo, hi = _value_range(image, valid)
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
-        return lambda part: part.astype(np.float32)
-    span = hi - lo if hi > lo else 1.0
-    return lambda part: np.clip((part.astype(np.float64) - lo) / span, 0.0, 1.0).astype(np.float32)
+        return UnitRule(UnitRule.AS_IS, 0.0, 1.0)
+    return UnitRule(UnitRule.STRETCH, lo, hi - lo if hi > lo else 1.0)
+
+
+class UnitRule:
+    """One image's :func:`unit_range`: ``DIVIDE`` (float32 values / ``span``: 8 and 16
+    bits), ``AS_IS`` (float32 values: floats already in [0, 1]) or ``STRETCH`` (``(value -
+    lo) / span`` in float64, clipped to [0, 1], then float32)."""
+
+    DIVIDE, AS_IS, STRETCH = 0, 1, 2
+
+    def __init__(self, kind: int, lo: float, span: float):
+        self.kind, self.lo, self.span = kind, float(lo), float(span)
+
+    def __call__(self, part: np.ndarray) -> np.ndarray:
+        if self.kind == self.DIVIDE:
+            return part.astype(np.float32) / np.float32(self.span)
+        if self.kind == self.AS_IS:
+            return part.astype(np.float32)
+        return np.clip((part.astype(np.float64) - self.lo) / self.span, 0.0, 1.0).astype(np.float32)
 
 
 # Images larger than this many pixels are refused before decoding (a decompression bomb: a
