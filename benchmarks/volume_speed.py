@@ -34,16 +34,20 @@ def _status(key: str) -> int:
 
 
 def synthetic(shape, seed=0) -> np.ndarray:
+    """Smoothed noise: ``ZxYxX`` uint8, or ``ZxYxXxC`` float32 in [0, 3] (C channels that
+    need lnsnet's stretch, the slowest rule)."""
     from scipy import ndimage
 
-    v = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape, dtype=np.float32), 2)
+    sigma = (2, 2, 2, 0)[: len(shape)]
+    v = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape, dtype=np.float32), sigma)
     v -= v.min()
     v /= v.max()
-    return (v * 255).astype(np.uint8)
+    return (v * 3).astype(np.float32) if len(shape) == 4 else (v * 255).astype(np.uint8)
 
 
 def load(source: str):
-    """``(name, volume, spacing)`` of a stack file or a ``ZxYxX`` synthetic shape."""
+    """``(name, volume, spacing)`` of a stack file or a ``ZxYxX`` (gray) or ``ZxYxXxC``
+    (channels last) synthetic shape."""
     if source.startswith("shape:"):
         shape = tuple(int(s) for s in source[6:].lower().split("x"))
         return source[6:], synthetic(shape), (1.0, 1.0, 1.0)
@@ -86,6 +90,7 @@ def _child(method, sources, ks, repeats, threads, memory, queue):
     out = {}
     for source in sources:
         name, vol, sp = load(source)
+        fn(np.ascontiguousarray(vol[:4, :16, :16]), 10, sp)  # the kernels for its dtype and channels
         for k in ks:
             if memory and not out:
                 with open("/proc/self/clear_refs", "w") as fh:
@@ -108,7 +113,8 @@ def _child(method, sources, ks, repeats, threads, memory, queue):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stack", action="append", default=[], help="a volume file (repeatable)")
-    ap.add_argument("--shape", action="append", default=[], help="a synthetic ZxYxX volume (repeatable)")
+    ap.add_argument("--shape", action="append", default=[],
+                    help="a synthetic ZxYxX volume (uint8), or ZxYxXxC (float32 channels) (repeatable)")
     ap.add_argument("--k", default="100,1000", help="comma-separated K (default %(default)s)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="lnsnet's threads (default 2)")
