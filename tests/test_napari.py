@@ -347,7 +347,8 @@ def test_plane_follows_the_displayed_axes(viewer):
 
 def test_refusals_are_notifications_not_exceptions(viewer, widget, qtbot, errors):
     viewer.add_image(_rgb(), name="rgb")
-    widget.scope_box.setCurrentText(VOLUME)  # a 2-D RGB image has no volume
+    assert not widget.scope_box.model().item(widget.scope_box.findText(VOLUME)).isEnabled()  # not offered
+    widget.scope_box.setCurrentText(VOLUME)  # a 2-D RGB image has no volume (set from code all the same)
     assert _run(widget, qtbot) is None
     assert len(errors) == 1 and "whole volume" in errors[0] and "rgb" in errors[0]
     assert widget.run_button.isEnabled() and len(viewer.layers) == 1
@@ -495,9 +496,14 @@ def test_runs_at_other_time_points_fill_one_layer(viewer, widget, qtbot, errors,
     planes = viewer.layers["movie superpixels (2D)"]
     assert planes.data.shape == shape and tuple(planes.translate) == (0.0,) * len(shape)
     z = viewer.dims.current_step[1] if len(shape) == 4 else None
+    seen = set()
     for t in range(3):
         plane = planes.data[t] if z is None else planes.data[t, z]
-        assert plane.min() == 1, t  # every time point segmented was kept
+        ids = np.unique(plane)
+        assert ids.min() >= 1, t  # every time point segmented was kept
+        assert np.array_equal(ids, np.arange(ids[0], ids[0] + ids.size)), t  # consecutive within a run
+        assert not seen & set(ids.tolist()), t  # and unique across the time points of the layer
+        seen |= set(ids.tolist())
     if z is not None:
         others = np.delete(planes.data, z, axis=1)
         assert not others.any()  # only the z-slice shown
@@ -523,14 +529,228 @@ def test_a_layer_too_large_to_hold_gets_a_layer_per_position(viewer, widget, qtb
     assert layer.data.shape == (1, 1, 20, 30) and tuple(layer.translate) == (2.0, 2.0, 0.0, 0.0)
 
 
-def test_planes_of_another_orientation_start_a_fresh_layer(viewer, widget, qtbot, errors, monkeypatch):
+def test_a_transposed_view_writes_into_the_same_layer(viewer, widget, qtbot, errors, monkeypatch):
+    """The same axes shown in another order (a rotated 3-D view, Y and X swapped) are the
+    same layer: the other time points' results stay (the layer was removed and started afresh)."""
+    _counting_segment(monkeypatch)
+    series = np.random.default_rng(8).random((3, 4, 20, 30))  # (T, Z, Y, X)
+    viewer.add_image(series, name="tz")
+    widget.scope_box.setCurrentText(VOLUME)
+    viewer.dims.set_current_step(0, 0)
+    _run(widget, qtbot)
+    volume = viewer.layers["tz supervoxels (3D)"]
+    first = volume.data[0].copy()
+    viewer.dims.ndisplay = 3
+    viewer.dims.order = (0, 2, 1, 3)  # the volume shown as (Y, Z, X)
+    viewer.dims.set_current_step(0, 2)
+    _run(widget, qtbot)
+    assert errors == [] and viewer.layers["tz supervoxels (3D)"] is volume
+    assert np.array_equal(volume.data[0], first) and volume.data[2].min() > first.max()
+    assert not volume.data[1].any()
+    # planes: Y and X swapped
+    viewer.dims.ndisplay = 2
+    viewer.dims.order = (0, 1, 2, 3)
+    widget.scope_box.setCurrentText(PLANE)
+    viewer.dims.set_current_step(0, 0)
+    _run(widget, qtbot)
+    planes = viewer.layers["tz superpixels (2D)"]
+    z = viewer.dims.current_step[1]
+    before = planes.data[0, z].copy()
+    viewer.dims.order = (0, 1, 3, 2)  # (X, Y) planes
+    viewer.dims.set_current_step(0, 1)
+    _run(widget, qtbot)
+    assert errors == [] and viewer.layers["tz superpixels (2D)"] is planes
+    assert np.array_equal(planes.data[0, z], before) and planes.data[1, z].min() >= 1
+    assert sum(name.startswith("tz superpixels") for name in _lnsnet_layers(viewer)) == 1
+
+
+def test_another_set_of_axes_gets_a_layer_of_its_own(viewer, widget, qtbot, errors, monkeypatch):
+    """(Z, Y) planes of a (Z, Y, X) layer, or time taken as a spatial axis: a layer of their
+    own, named with the axes; the (Y, X) results are kept, not deleted."""
     _counting_segment(monkeypatch)
     viewer.add_image(np.random.default_rng(7).random((6, 20, 30)), name="vol")
     _run(widget, qtbot)
-    assert viewer.layers["vol superpixels (2D)"].metadata["lnsnet"]["kept"] == [1, 2]
+    planes = viewer.layers["vol superpixels (2D)"]
+    assert planes.metadata["lnsnet"]["kept"] == [1, 2]
+    yx = planes.data.copy()
     viewer.dims.order = (2, 0, 1)  # (z, y) planes at an x position
     viewer.dims.set_current_step(2, 7)
     _run(widget, qtbot)
-    assert errors == [] and _lnsnet_layers(viewer) == ["vol superpixels (2D)", "vol superpixel boundaries (2D)"]
-    data = viewer.layers["vol superpixels (2D)"].data
-    assert data[:, :, 7].min() == 1 and not np.delete(data, 7, axis=2).any()  # the (y, x) plane is gone
+    assert errors == [] and _lnsnet_layers(viewer) == [
+        "vol superpixels (2D)", "vol superpixel boundaries (2D)",
+        "vol superpixels (2D) [axes 0, 1]", "vol superpixel boundaries (2D) [axes 0, 1]"]
+    assert viewer.layers["vol superpixels (2D)"] is planes and np.array_equal(planes.data, yx)
+    data = viewer.layers["vol superpixels (2D) [axes 0, 1]"].data
+    assert data[:, :, 7].min() == 1 and not np.delete(data, 7, axis=2).any()
+    assert "vol superpixels (2D) [axes 0, 1]" in widget.status.text()
+    # a (T, Z, Y, X) series with time rolled into the displayed volume
+    viewer.add_image(np.random.default_rng(9).random((3, 4, 20, 30)), name="tz", )
+    widget.layer_box.setCurrentText("tz")
+    viewer.dims.order = (0, 1, 2, 3)
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    viewer.dims.order = (3, 0, 1, 2)  # (T, Z, Y) volumes at an x position
+    _run(widget, qtbot)
+    assert errors == []
+    assert viewer.layers["tz supervoxels (3D)"].data[viewer.dims.current_step[0]].min() >= 1  # kept
+    assert viewer.layers["tz supervoxels (3D) [axes 0, 1, 2]"].metadata["lnsnet"]["axes"] == [0, 1, 2]
+
+
+def test_a_users_layer_of_the_same_name_is_not_the_widgets(viewer, widget, qtbot, errors, monkeypatch):
+    """A labels layer of the user's named as the widget's is left alone, and the widget's own
+    layer (named "... [1]" by napari) is found again at the next run: one layer, not one a run."""
+    _counting_segment(monkeypatch)
+    viewer.add_image(np.random.default_rng(10).random((3, 20, 30)), name="m")
+    mine = viewer.add_labels(np.zeros((3, 20, 30), np.int32), name="m superpixels (2D)")
+    widget.layer_box.setCurrentText("m")
+    for t in range(3):
+        viewer.dims.set_current_step(0, t)
+        _run(widget, qtbot)
+    assert errors == [] and not mine.data.any()
+    ours = [layer for layer in viewer.layers if layer is not mine and layer.name.startswith("m superpixels (2D)")]
+    assert len(ours) == 1 and ours[0].name == "m superpixels (2D) [1]"
+    assert all(ours[0].data[t].min() >= 1 for t in range(3))
+    assert widget.status.text().startswith("m superpixels (2D) [1] at ")  # the name napari gave it
+
+
+def test_results_follow_the_image_layer_not_its_name(viewer, widget, qtbot, errors, monkeypatch):
+    """A renamed image layer keeps writing into its labels layer (which keeps its name); a new
+    image layer given the old name gets a labels layer of its own; a labels layer moved below
+    its image is put back above it."""
+    _counting_segment(monkeypatch)
+    movie = viewer.add_image(np.random.default_rng(11).random((3, 20, 30)), name="movie")
+    viewer.dims.set_current_step(0, 0)
+    _run(widget, qtbot)
+    labels = viewer.layers["movie superpixels (2D)"]
+    movie.name = "movie2"
+    viewer.dims.set_current_step(0, 1)
+    _run(widget, qtbot)
+    assert errors == [] and viewer.layers["movie superpixels (2D)"] is labels
+    assert labels.data[0].min() >= 1 and labels.data[1].min() >= 1
+    assert labels.metadata["lnsnet"]["source"] == "movie2" and "lnsnet_id" in movie.metadata
+    other = viewer.add_image(np.random.default_rng(12).random((3, 20, 30)), name="movie")
+    widget.layer_box.setCurrentText("movie")
+    viewer.dims.set_current_step(0, 2)
+    _run(widget, qtbot)
+    assert errors == [] and not labels.data[2].any()  # not mixed into the first image's results
+    (new,) = [layer for layer in viewer.layers if layer.name.startswith("movie superpixels") and layer is not labels]
+    assert new.metadata["lnsnet"]["source_id"] == other.metadata["lnsnet_id"] != movie.metadata["lnsnet_id"]
+    assert new.data[2].min() >= 1 and not new.data[:2].any()
+    # a labels layer below its image is moved above it
+    widget.layer_box.setCurrentText("movie2")
+    viewer.layers.move(viewer.layers.index(labels), 0)
+    labels.visible = False
+    _run(widget, qtbot)
+    order = list(viewer.layers)
+    assert order.index(labels) > order.index(movie) and labels.visible
+    edges = viewer.layers["movie superpixel boundaries (2D)"]
+    assert order.index(edges) > order.index(labels)
+
+
+def test_a_duplicated_image_layer_gets_an_identity_of_its_own(viewer, widget, qtbot, monkeypatch):
+    """napari's "duplicate layer" copies metadata: the copy's results do not go into the original's."""
+    _counting_segment(monkeypatch)
+    a = viewer.add_image(np.random.default_rng(13).random((20, 30)), name="a")
+    _run(widget, qtbot)
+    b = viewer.add_image(a.data.copy(), name="b", metadata=dict(a.metadata))
+    widget.layer_box.setCurrentText("b")
+    _run(widget, qtbot)
+    assert a.metadata["lnsnet_id"] != b.metadata["lnsnet_id"]
+    assert {"a superpixels", "b superpixels"} <= set(_lnsnet_layers(viewer))
+
+
+def test_deleted_labels_take_their_boundaries_with_them(viewer, widget, qtbot, errors, monkeypatch):
+    """A labels layer deleted by hand: at the next run the boundaries layer starts afresh too
+    (it showed outlines of labels that are gone)."""
+    _counting_segment(monkeypatch)
+    viewer.add_image(np.random.default_rng(14).random((3, 20, 30)), name="m")
+    for t in (0, 1):
+        viewer.dims.set_current_step(0, t)
+        _run(widget, qtbot)
+    viewer.layers.remove("m superpixels (2D)")
+    viewer.dims.set_current_step(0, 2)
+    _run(widget, qtbot)
+    edges = viewer.layers["m superpixel boundaries (2D)"]
+    assert errors == [] and edges.data[2].any()
+    assert not edges.data[:2].any()  # outlines of labels that are gone
+
+
+def test_a_run_without_boundaries_clears_only_its_own_outlines(viewer, widget, qtbot, errors, monkeypatch):
+    """A run without boundaries clears its own position's outlines and keeps the others';
+    the boundaries layer goes once it holds none."""
+    _counting_segment(monkeypatch)
+    viewer.add_image(np.random.default_rng(14).random((3, 20, 30)), name="m")
+    for t in (2, 1):
+        viewer.dims.set_current_step(0, t)
+        _run(widget, qtbot)
+    widget.boundaries_box.setChecked(False)
+    _run(widget, qtbot)  # t = 1 again, without boundaries
+    edges = viewer.layers["m superpixel boundaries (2D)"]
+    assert edges.data[2].any() and not edges.data[1].any()
+    viewer.dims.set_current_step(0, 2)
+    _run(widget, qtbot)  # the last outlines cleared: the layer goes
+    assert "m superpixel boundaries (2D)" not in viewer.layers and "m superpixels (2D)" in viewer.layers
+
+
+def test_each_position_records_its_run_and_ids_are_unique_in_the_layer(viewer, widget, qtbot, errors):
+    """What each position was run with is in the labels layer's metadata; ids go on from the
+    largest in use at the other positions, so regionprops of the exported (T, Y, X) layer
+    sees one region per superpixel, not one per id stitched across time points."""
+    from skimage.measure import regionprops
+
+    movie = np.stack([_scene(32, 40, seed=s) for s in range(3)])
+    viewer.add_image(movie, name="m")
+    counts = []
+    for t, k in ((0, K), (1, 2 * K)):
+        viewer.dims.set_current_step(0, t)
+        widget.k_box.setValue(k)
+        _run(widget, qtbot)
+        counts.append(int(np.unique(viewer.layers["m superpixels (2D)"].data[t]).size))
+    assert errors == []
+    layer = viewer.layers["m superpixels (2D)"]
+    data = layer.data
+    assert np.array_equal(data[0], lnsnet.segment(movie[0], K, channel_axis=None))  # the first from 1
+    assert data[1].min() == data[0].max() + 1 and np.array_equal(data[1] - data[0].max(),
+                                                                  lnsnet.segment(movie[1], 2 * K, channel_axis=None))
+    assert len(regionprops(data)) == sum(counts)
+    runs = layer.metadata["lnsnet"]["runs"]
+    assert set(runs) == {"axis 0=0", "axis 0=1"}
+    assert runs["axis 0=0"]["K"] == K and runs["axis 0=1"]["K"] == 2 * K
+    assert runs["axis 0=1"]["labels"] == counts[1] and runs["axis 0=1"]["ids"] == [counts[0] + 1, sum(counts)]
+    assert runs["axis 0=0"]["clustering"] == "fast" and runs["axis 0=0"]["image shows"] == "regions"
+    assert runs["axis 0=0"]["compactness"] == lnsnet.PRESETS["fast"]["compactness"]
+    assert runs["axis 0=0"]["lnsnet"] == lnsnet.__version__
+    assert f"ids {counts[0] + 1}-{sum(counts)}" in widget.status.text()
+
+
+def test_no_console_noise_from_the_worker(viewer, widget, qtbot, capfd, monkeypatch):
+    _counting_segment(monkeypatch)
+    viewer.add_image(_scene(), name="a")
+    capfd.readouterr()
+    _run(widget, qtbot)
+    _run(widget, qtbot)
+    out, err = capfd.readouterr()
+    assert "it/s" not in out + err and "lnsnet superpixels:" not in out + err
+
+
+def test_scope_keeps_a_typed_compactness_and_offers_volume_only_with_3_axes(viewer, widget):
+    from lnsnet.volume import DEFAULTS
+
+    viewer.add_image(np.stack([_scene(seed=s) for s in range(4)]), name="stack")
+    widget.scope_box.setCurrentText(VOLUME)
+    assert widget.compactness_box.value() == DEFAULTS["compactness"]  # untouched: the 3-D default
+    widget.compactness_box.setValue(7.0)
+    widget.scope_box.setCurrentText(PLANE)
+    widget.scope_box.setCurrentText(VOLUME)
+    assert widget.compactness_box.value() == 7.0  # the user's value stays
+    widget.preset_box.setCurrentText("paper")  # choosing a preset sets its value
+    assert widget.compactness_box.value() == lnsnet.PRESETS["paper"]["compactness"]
+    volume_item = widget.scope_box.model().item(widget.scope_box.findText(VOLUME))
+    assert volume_item.isEnabled()
+    widget.channels_box.setChecked(True)  # (C, Y, X): 2 spatial axes
+    assert not volume_item.isEnabled() and widget.scope_box.currentText() == PLANE
+    viewer.add_image(_rgb(), name="rgb")
+    widget.layer_box.setCurrentText("rgb")
+    assert not volume_item.isEnabled()
+    widget.layer_box.setCurrentText("stack")
+    assert volume_item.isEnabled()

@@ -15,7 +15,7 @@ The rules (the README's napari section says the same):
   "Whole volume" segments the displayed 3-D volume at the current position on the axes
   before it (the current time point), with ``spacing`` from the layer's scale (z, y, x):
   :func:`lnsnet.segment`'s 3-D path (supervoxels).
-* One labels layer per image layer and mode, named so that the two never meet:
+* One labels layer per image layer, mode and set of segmented axes, named so that they never meet:
   ``"<layer> superpixels (2D)"`` for planes, ``"<layer> supervoxels (3D)"`` for volumes
   (``"<layer> superpixels"`` when the layer is a single plane: nothing else is possible).
   It has the image layer's dimensions (less the channel axis) and its scale, translate,
@@ -26,20 +26,46 @@ The rules (the README's napari section says the same):
   :data:`IN_PLACE_BYTES` (a lazy or very large series) each run gets its own layer
   instead: size 1 on the axes fixed at the current position, translated there, its name
   ending with the position (``"... (2D) [t=3, z=10]"``).
+* The labels layer belongs to the image layer by identity, not by name: the image layer
+  gets a uuid (``metadata["lnsnet_id"]``, :func:`layer_id`) on first use, and the labels
+  layer's ``metadata["lnsnet"]`` records it with the mode and the segmented axes as a set
+  (:meth:`Job.key`): a view that only transposes them writes into the same layer; another
+  set of axes (e.g. (Z, X) planes, or time taken as a spatial axis) gets a layer of its
+  own, its name ending with them (``"... (2D) [axes 1, 3]"``).
 """
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["IN_PLACE_BYTES", "Job", "plan_job"]
+__all__ = ["IN_PLACE_BYTES", "Job", "layer_id", "plan_job"]
 
 #: the largest labels layer (int32, the image layer's shape less channels) that runs write
 #: into in place; above it each run gets a layer of its own plane or volume (a lazily read
 #: series of many time points would otherwise need its whole size in memory at the first run)
 IN_PLACE_BYTES = 1 << 30
+
+
+#: the image layer each identity was last handed to: a duplicated layer (napari copies its
+#: metadata) gets an identity of its own instead of writing into the original's results
+_OWNERS: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
+
+
+def layer_id(layer) -> str:
+    """The image layer's identity, ``layer.metadata["lnsnet_id"]``: a uuid made on first use
+    (and made anew for a copy of a layer that already has one), kept when it is renamed."""
+    meta = layer.metadata
+    ident = meta.get("lnsnet_id")
+    owner = _OWNERS.get(ident) if isinstance(ident, str) else None
+    if not isinstance(ident, str) or (owner is not None and owner is not layer):
+        ident = uuid.uuid4().hex
+        meta["lnsnet_id"] = ident
+    _OWNERS[ident] = layer
+    return ident
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,15 @@ class Job:
     full_shape: tuple = ()  #: the labels layer's shape when written in place (the layer's, less channels)
     region: tuple = ()  #: where ``place(labels)`` goes in a layer of ``full_shape``
     in_place: bool = False  #: one layer of ``full_shape`` for every run (else one of ``out_shape`` per position)
+    source_id: str = ""  #: the image layer's identity (:func:`layer_id`)
+    position: tuple = ()  #: ``(axis, index)`` of each fixed axis (of the image layer)
+
+    def key(self) -> dict:
+        """What names the labels layer of this job in its ``metadata["lnsnet"]`` (besides
+        its role): the image layer's identity, the mode, the segmented axes as a set (a
+        transposed view writes into the same layer) and, for a layer per position, the position."""
+        return {"source_id": self.source_id, "mode": self.mode, "axes": sorted(int(a) for a in self.kept),
+                "in_place": bool(self.in_place), "position": None if self.in_place else _position(self.position)}
 
     def image(self) -> np.ndarray:
         """The array for :func:`lnsnet.segment` (reads the data: call it in the worker)."""
@@ -84,6 +119,10 @@ class Job:
         """``labels`` (the segmented axes, in ``kept`` order) as the labels layer's data."""
         data_order = sorted(self.kept)
         return np.transpose(labels, [self.kept.index(a) for a in data_order]).reshape(self.out_shape)
+
+
+def _position(position) -> list:
+    return [[int(a), int(i)] for a, i in position]
 
 
 def _index(position: float, size: int) -> int:
@@ -149,8 +188,13 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
     order = [w - offset for w in dims.order if 0 <= w - offset < nd and w - offset != chan]
     kept = tuple(order[-need:])
     position = np.asarray(layer.world_to_data(dims.point), dtype=float)
-    index, fixed, where = [], np.zeros(nd), []
+    index, fixed, where, fixed_at = [], np.zeros(nd), [], []
     labels = list(dims.axis_labels)
+
+    def label_of(a):
+        label = str(labels[a + offset]) if a + offset < len(labels) else ""
+        return None if not label or label.lstrip("-").isdigit() else label  # napari's default labels are numbers
+
     for a in range(nd):
         if a in kept or a == chan:
             index.append(slice(None))
@@ -158,10 +202,8 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
             i = _index(position[a], shape[a])
             index.append(i)
             fixed[a] = i
-            label = str(labels[a + offset]) if a + offset < len(labels) else ""
-            if not label or label.lstrip("-").isdigit():  # napari's default labels are numbers
-                label = f"axis {a}"
-            where.append(f"{label}={i}")
+            fixed_at.append((a, i))
+            where.append(f"{label_of(a) or f'axis {a}'}={i}")
     remaining = sorted(set(kept) | ({chan} if chan is not None else set()))
     perm = [remaining.index(a) for a in kept]
     if chan is not None:
@@ -187,6 +229,8 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
         base = f"{name} superpixels"  # a single plane: nothing else to tell it from
     else:
         base = f"{name} superpixels (2D)"
+    if sorted(kept) != spatial_axes[-need:]:  # not the layer's last axes: a layer of their own
+        base += " [axes " + ", ".join(label_of(a) or str(a) for a in sorted(kept)) + "]"
     return Job(
         source=data, index=tuple(index), perm=tuple(perm),
         channel_axis=-1 if (rgb or chan is not None) else None,
@@ -195,4 +239,5 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
         layer_kwargs=_transforms(layer, nd, chan, np.zeros(nd) if in_place else fixed), where=where_text,
         name=base + (f" [{where_text}]" if where_text and not in_place else ""),
         source_name=name, full_shape=full_shape, region=region, in_place=in_place,
+        source_id=layer_id(layer), position=tuple(fixed_at),
     )

@@ -90,7 +90,8 @@ def _segment(job: Job, n_segments: int, clustering: str | None, compactness: flo
         else:
             edges = find_boundaries(labels, mode="inner")
         edges = job.place(edges.astype(np.uint8))
-    n = int(np.unique(labels).size)
+    ids = np.unique(labels)
+    n = int(ids.size - (1 if ids.size and ids[0] == 0 else 0))  # 0: no data (NaN), not a superpixel
     return job, job.place(labels), edges, n, seconds
 
 
@@ -105,11 +106,17 @@ class SuperpixelWidget(QWidget):
     A run at another time point or z-slice writes its plane or volume into that layer in
     place (a series is filled as the user steps through it); a run at the same position
     replaces it. Only above ``IN_PLACE_BYTES`` does each position get a layer of its own,
-    named with it (``[axis 0=..]``). A whole volume is segmented by lnsnet's 3-D
-    clustering, which takes no preset: the preset box is then off and compactness starts at
-    the 3-D default. "image shows": regions (the clustering) or bright / dark boundaries
-    (cell walls, membranes: ``segment(boundaries=)``, a compact watershed; no preset, its own
-    default compactness), in a plane or a volume.
+    named with it (``[axis 0=..]``). Its layers are found by ``metadata["lnsnet"]`` (the
+    image layer's identity, :func:`~lnsnet.napari._layers.layer_id`, the mode and the set of
+    axes), never by name; label ids are unique across the positions of one layer, and each
+    position's settings are recorded in ``metadata["lnsnet"]["runs"]``. The boundaries
+    layer follows its labels layer (made afresh with it; a run without boundaries clears its
+    own position's outlines). A whole volume is segmented by lnsnet's 3-D clustering, which
+    takes no preset: the preset box is then off and compactness starts at the 3-D default
+    (a compactness the user typed is kept across plane / volume). "image shows": regions
+    (the clustering) or bright / dark boundaries (cell walls, membranes:
+    ``segment(boundaries=)``, a compact watershed; no preset, its own default compactness),
+    in a plane or a volume.
     """
 
     def __init__(self, napari_viewer, parent=None):
@@ -121,6 +128,8 @@ class SuperpixelWidget(QWidget):
         self.volume_compactness = _volume_compactness()
         self.flood_compactness = _flood_compactness()
         self._shown_layer = None  # the layer the controls were last set for
+        self._default_compactness = None  # the compactness the widget last set (the user's when changed)
+        self._settings = {}  # what the running job was run with (recorded in the labels layer)
 
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("The image layer to segment (gray, RGB/RGBA, multichannel or a volume)")
@@ -181,6 +190,7 @@ class SuperpixelWidget(QWidget):
         self.preset_box.setCurrentText(self.default_preset)
         self._preset_changed(self.default_preset)
         self.scope_box.currentTextChanged.connect(self._scope_changed)
+        self.channels_box.toggled.connect(self._volume_possible)
         self.shows_box.currentTextChanged.connect(self._shows_changed)
         self.layer_box.currentTextChanged.connect(self._layer_changed)
         self.run_button.clicked.connect(self.run)
@@ -224,29 +234,53 @@ class SuperpixelWidget(QWidget):
             self.layer_box.setCurrentText(active.name)
 
     def _preset_changed(self, name: str):
+        """A preset chosen: its compactness (a choice of the user's, so always)."""
         if name in self.presets:
-            self.compactness_box.setValue(self.presets[name]["compactness"])
+            self._set_compactness(self.presets[name]["compactness"], force=True)
+
+    def _set_compactness(self, value: float, force: bool = False):
+        """The default ``value`` into the compactness box, unless the user changed the value
+        the widget last set (then theirs stays); ``force``: a preset or "image shows" chosen."""
+        last = self._default_compactness
+        if force or last is None or abs(self.compactness_box.value() - last) < 1e-9:
+            self.compactness_box.setValue(value)
+            self._default_compactness = self.compactness_box.value()  # as the box rounds it
 
     def walls(self) -> str | None:
         """``"bright"`` / ``"dark"`` when the image shows boundaries, else None."""
         return SHOWS.get(self.shows_box.currentText())
 
     def _shows_changed(self, text: str = ""):
-        self._scope_changed(self.scope_box.currentText())
+        """Regions and boundary images take compactness on other scales: the default, always."""
+        self._scope_changed(self.scope_box.currentText(), force=True)
 
-    def _scope_changed(self, scope: str):
+    def _scope_changed(self, scope: str, force: bool = False):
         """Volumes take the 3-D clustering (no preset, its own default compactness); a
-        boundary image the flood (no preset, its own default compactness)."""
+        boundary image the flood (no preset, its own default compactness). A compactness
+        the user typed is kept when only the scope changes."""
         volume = scope == VOLUME
         self.preset_box.setEnabled(not volume and self.walls() is None)
         self.compactness_box.setSingleStep(0.05 if self.walls() is not None else 1.0)  # the flood's scale: 0 .. ~1
         if self.walls() is not None:
             if self.flood_compactness is not None:
-                self.compactness_box.setValue(self.flood_compactness)
+                self._set_compactness(self.flood_compactness, force)
         elif volume and self.volume_compactness is not None:
-            self.compactness_box.setValue(self.volume_compactness)
-        elif not volume:
-            self._preset_changed(self.preset_box.currentText())
+            self._set_compactness(self.volume_compactness, force)
+        elif not volume and self.preset_box.currentText() in self.presets:
+            self._set_compactness(self.presets[self.preset_box.currentText()]["compactness"], force)
+
+    def _volume_possible(self, checked: bool = False):
+        """"whole volume" offered only for a layer of at least 3 spatial axes (not a 2-D
+        RGB image, nor a (C, Y, X) layer with channels in the first axis)."""
+        layer = self.selected_layer()
+        spatial = None if layer is None else layer.ndim - (1 if self.channels_box.isChecked() else 0)
+        possible = spatial is None or spatial >= 3
+        item = self.scope_box.model().item(self.scope_box.findText(VOLUME))
+        if item is not None:
+            item.setEnabled(possible)
+            item.setToolTip("" if possible else "this layer has fewer than 3 spatial axes")
+        if not possible and self.scope_box.currentText() == VOLUME:
+            self.scope_box.setCurrentText(PLANE)
 
     def _layer_changed(self, name: str = ""):
         layer = self.selected_layer()
@@ -262,6 +296,7 @@ class SuperpixelWidget(QWidget):
             self._shown_layer = layer
             spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
             self.scope_box.setCurrentText(VOLUME if spatial >= 3 and self.viewer.dims.ndisplay == 3 else PLANE)
+        self._volume_possible()
         kind = "RGB" if rgb and layer.data.shape[-1] == 3 else "RGBA" if rgb else f"{layer.ndim}-D"
         self.status.setText(f"{layer.name}: {kind} {'x'.join(map(str, layer.data.shape))} {layer.data.dtype}")
 
@@ -294,6 +329,15 @@ class SuperpixelWidget(QWidget):
         args = (job, int(self.k_box.value()), clustering, float(self.compactness_box.value()),
                 self.boundaries_box.isChecked(), walls)
         worker = thread_worker(_segment, progress={"desc": "lnsnet superpixels"}, ignore_errors=True)(*args)
+        # napari's activity bar (a tqdm): where no activity dock takes it over (a ViewerModel, a
+        # script, before napari's window picks it up) it printed "lnsnet superpixels: 0it
+        # [00:00, ?it/s]" to the console at each run's end; not left behind, it prints nothing
+        pbar = getattr(worker, "pbar", None)
+        if pbar is not None:
+            pbar.leave = False
+        self._settings = {"K": args[1], "compactness": args[3],
+                          "clustering": clustering or ("3-D clustering" if job.spatial == 3 and not walls else None),
+                          "image shows": self.shows_box.currentText(), "lnsnet": _version()}
         worker.returned.connect(self._done)
         worker.errored.connect(self._failed)
         worker.finished.connect(self._finished)
@@ -309,50 +353,112 @@ class SuperpixelWidget(QWidget):
         return worker
 
     def _done(self, result):
-        job, labels, edges, n, seconds = result
-        self._put(job.name, labels, job, {"opacity": 0.45})
-        edges_name = _boundaries_name(job)
+        try:
+            self._show(*result)
+        except Exception as exc:  # noqa: BLE001 - shown as a notification, not a traceback dialog
+            self._failed(exc)
+
+    def _show(self, job, labels, edges, n, seconds):
+        settings = dict(self._settings, labels=n, seconds=round(seconds, 3))
+        layer, fresh, ids = self._put(job, labels, "labels", {"opacity": 0.45}, settings)
+        bounds = self._find(job, "boundaries")
+        if fresh and bounds is not None:  # a fresh labels layer (the old one deleted or not writable):
+            self.viewer.layers.remove(bounds)  # the old outlines are of labels that are gone
+            bounds = None
         if edges is not None:
-            layer = self._put(edges_name, edges, job, {"opacity": 1.0})
-            _single_colour(layer, "yellow")
-        elif edges_name in self.viewer.layers and "lnsnet" in self.viewer.layers[edges_name].metadata:
-            self.viewer.layers.remove(edges_name)  # an earlier run's boundaries: no longer those of these labels
+            bounds = self._put(job, edges, "boundaries", {"opacity": 1.0}, None)[0]
+            _single_colour(bounds, "yellow")
+            self._keep_above(bounds, layer)
+        elif bounds is not None:  # run without boundaries: this run's outlines go, other positions' stay
+            if job.in_place and bounds.data.shape == job.full_shape:
+                bounds.data[job.region] = 0
+                bounds.refresh()
+            if not job.in_place or not bounds.data.any():
+                self.viewer.layers.remove(bounds)
         where = f" at {job.where}" if job.where and job.in_place else ""
         what = "supervoxels" if job.spatial == 3 else "superpixels"
-        self.status.setText(f"{job.name}{where}: {n} {what} in {seconds:.2f} s")
+        idtext = f", ids {ids[0]}-{ids[1]}" if ids[0] > 1 else ""
+        self.status.setText(f"{layer.name}{where}: {n} {what}{idtext} in {seconds:.2f} s"
+                            + (f" ({fresh})" if isinstance(fresh, str) else ""))
 
-    def _put(self, name, data, job, extra):
-        """Add the labels layer ``name``, or write into the one this widget made before.
+    def _find(self, job: Job, role: str):
+        """The layer this widget made for ``job``'s image layer (by its identity, not its
+        name), mode and set of axes, in ``role`` ("labels" or "boundaries"); None if none."""
+        from napari.layers import Labels
 
-        ``data`` is the segmented plane or volume (``job.out_shape``). In place
-        (``job.in_place``) it goes to ``job.region`` of a layer of the image layer's shape,
-        so runs at other time points or z-slices fill one layer and keep what earlier runs
-        wrote. A layer of another shape (the image layer's data changed) or of planes of
-        another orientation (the viewer's axes were transposed) is replaced; one that is not
-        this widget's (the user's, of the same name) is left alone."""
+        key = job.key()
+        found = [layer for layer in self.viewer.layers if isinstance(layer, Labels)
+                 and isinstance(layer.metadata.get("lnsnet"), dict)
+                 and layer.metadata["lnsnet"].get("role") == role
+                 and all(layer.metadata["lnsnet"].get(k) == v for k, v in key.items())]
+        return found[-1] if found else None  # a duplicate of it (napari copies metadata): the top one
+
+    def _keep_above(self, layer, below):
+        """``layer`` shown, and above ``below`` in the layer list (napari draws later layers on top)."""
+        layers = self.viewer.layers
+        if layer in layers and below is not None and below in layers:
+            i, j = layers.index(layer), layers.index(below)
+            if i < j:
+                layers.move(i, j + 1)
+        layer.visible = True
+
+    def _put(self, job: Job, data, role: str, extra: dict, settings: dict | None):
+        """Write ``data`` (the segmented plane or volume, ``job.out_shape``) into this
+        widget's layer of ``role`` for ``job`` (:meth:`_find`), or add one. Returns the
+        layer, whether it was made afresh (a text saying why when one was replaced) and
+        the range of label ids written.
+
+        In place (``job.in_place``) it goes to ``job.region`` of a layer of the image
+        layer's shape, so runs at other time points or z-slices fill one layer and keep
+        what earlier runs wrote. Labels: the run's ids are put above the largest id the
+        layer holds elsewhere (ids are unique across positions; a layer holding nothing
+        else keeps ids from 1), and ``settings`` is recorded under
+        ``metadata["lnsnet"]["runs"][<position>]``. A layer of another shape (the image
+        layer's data changed) is replaced, and the status line says so."""
         kwargs = dict(job.layer_kwargs)
-        meta = {"where": job.where, "source": job.source_name, "mode": job.mode, "kept": list(job.kept)}
-        old = self.viewer.layers[name] if name in self.viewer.layers else None
-        ours = old is not None and "lnsnet" in old.metadata
-        if ours and (old.data.shape != job.shape or old.data.dtype != data.dtype
-                     or (job.in_place and old.metadata["lnsnet"].get("kept") != list(job.kept))):
-            self.viewer.layers.remove(old)  # not to be written into: a fresh one (transforms of another ndim fail)
-            old = None
-        if old is not None and ours:
+        old, fresh = self._find(job, role), True
+        if old is not None and (old.data.shape != job.shape or old.data.dtype != data.dtype):
+            self.viewer.layers.remove(old)  # cannot be written into (transforms of another ndim fail)
+            old, fresh = None, "started afresh: the image layer's shape changed"
+        top = int(data.max()) if data.size else 0
+        if old is not None:
+            fresh = False
             for key, value in kwargs.items():
                 setattr(old, key, value)
+            target = old.data
             if job.in_place:
-                old.data[job.region] = data
+                target[job.region] = 0
+                offset = int(target.max()) if role == "labels" else 0  # ids in use at the other positions
+                if offset and top + offset > np.iinfo(np.int32).max:
+                    raise ValueError("the labels layer holds too many labels for more: delete it or "
+                                     "save and remove some positions' labels")
+                target[job.region] = np.where(data > 0, data + np.int32(offset), 0) if offset else data
                 old.refresh()
             else:
+                offset = 0
                 old.data = data
-            old.metadata["lnsnet"] = meta
-            return old
-        if job.in_place:
-            full = np.zeros(job.full_shape, dtype=data.dtype)
-            full[job.region] = data
-            data = full
-        return self.viewer.add_labels(data, name=name, metadata={"lnsnet": meta}, **kwargs, **extra)
+            layer = old
+        else:
+            offset = 0
+            if job.in_place:
+                full = np.zeros(job.full_shape, dtype=data.dtype)
+                full[job.region] = data
+                data = full
+            meta = dict(job.key(), role=role, runs={})
+            layer = self.viewer.add_labels(data, name=job.name if role == "labels" else _boundaries_name(job),
+                                           metadata={"lnsnet": meta}, **kwargs, **extra)
+        meta = layer.metadata["lnsnet"]
+        meta.update(source=job.source_name, kept=list(job.kept), where=job.where)
+        if settings is not None:
+            runs = meta.setdefault("runs", {})
+            position = [[int(a), int(i)] for a, i in job.position]
+            for name in [k for k, v in runs.items() if v.get("position") == position]:
+                del runs[name]  # the same position, perhaps named otherwise (axis labels set since)
+            runs[job.where or "whole layer"] = dict(settings, position=position, ids=[offset + 1, offset + top])
+        image = next((x for x in self.viewer.layers if x.metadata.get("lnsnet_id") == job.source_id), None)
+        if not fresh:
+            self._keep_above(layer, image)
+        return layer, fresh, (offset + 1, offset + top)
 
     def _failed(self, exc: BaseException):
         from napari.utils.notifications import show_error
@@ -370,6 +476,15 @@ class SuperpixelWidget(QWidget):
         self.worker = None
         self.progress.setVisible(False)
         self.run_button.setEnabled(self.selected_layer() is not None)
+
+
+def _version() -> str:
+    try:
+        import lnsnet
+
+        return str(lnsnet.__version__)
+    except Exception:  # noqa: BLE001 - a record, not a requirement
+        return ""
 
 
 def _boundaries_name(job: Job) -> str:
