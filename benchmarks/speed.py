@@ -338,8 +338,8 @@ def _write(out: Path, result: dict) -> None:
                       result["info"]["threads"])
     if "memory" in result:
         rows = result["memory"] + ([result["huge"]] if "huge" in result else [])
-        rows = [{**r, "peak_rss_mib": round(r["peak_rss_mib"], 1), "rss_before_mib": round(r["rss_before_mib"], 1),
-                 "seconds": round(r["seconds"], 2)} for r in rows]
+        rows = [{key: round(val, 1) if key.endswith("_mib") else round(val, 2) if key.endswith("seconds") else val
+                 for key, val in r.items()} for r in rows]
         with open(out / "memory_vs_size.csv", "w", newline="") as fh:
             wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
             wr.writeheader()
@@ -347,8 +347,10 @@ def _write(out: Path, result: dict) -> None:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         mp = [r["h"] * r["w"] / 1e6 for r in rows]
         ax.plot(mp, [r["peak_rss_mib"] / 1024 for r in rows], "o-", label="peak RSS")
-        if all("slic_peak_rss_mib" in r for r in rows):
-            ax.plot(mp, [r["slic_peak_rss_mib"] / 1024 for r in rows], "s--", label="skimage slic, peak RSS")
+        for key, style, label in (("slic", "s--", "skimage slic, peak RSS"), ("base", "^:", "the code before (--base)")):
+            have = [(m, r[key + "_peak_rss_mib"] / 1024) for m, r in zip(mp, rows) if r.get(key + "_peak_rss_mib")]
+            if have:
+                ax.plot(*zip(*have), style, label=label)
         ax.plot(mp, [r["rss_before_mib"] / 1024 for r in rows], "--", color="gray", label="before segment (imports, image)")
         ax.axhline(3, color="red", lw=0.8, label="3 GiB")
         ax.set_xscale("log")
