@@ -754,3 +754,18 @@ def test_scope_keeps_a_typed_compactness_and_offers_volume_only_with_3_axes(view
     assert not volume_item.isEnabled()
     widget.layer_box.setCurrentText("stack")
     assert volume_item.isEnabled()
+
+
+def test_a_volume_run_shows_its_passes_in_the_widget_bar(viewer, widget, qtbot, errors):
+    """segment's passes over a volume (statistics, edge weights, 11 seed rounds,
+    connectivity: 14) reach the widget's bar through a progress callable; a plane of a small
+    image reports none, and the bar stays a busy indicator."""
+    vol = np.stack([_scene(32, 40, seed=s) for s in range(6)])
+    viewer.add_image(vol, name="vol")
+    widget.scope_box.setCurrentText(VOLUME)
+    _run(widget, qtbot)
+    assert errors == [] and (widget.progress.maximum(), widget.progress.value()) == (14, 14)
+    widget.scope_box.setCurrentText(PLANE)
+    _run(widget, qtbot)
+    assert errors == [] and widget.progress.maximum() == 0  # busy: no steps reported
+

@@ -1040,3 +1040,20 @@ def test_nan_voxels_are_refused_naming_the_mask_to_pass_and_the_torch_path_takes
         warnings.simplefilter("error")
         torch_labels = V.segment_volume(vol, 20, mask=np.isfinite(vol), device="cpu")
     np.testing.assert_array_equal(torch_labels, labels)
+
+
+def test_segment_progress_takes_a_callable_and_refuses_other_things():
+    """progress=callable: called after each pass with (done, total), the last (total, total),
+    for a volume of any size, and after each band step of an image run in bands; progress
+    of another type refused with a TypeError."""
+    calls = []
+    vol = _slab_cases()[0][1]
+    lnsnet.segment(vol, 10, channel_axis=None, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 14) for i in range(1, 15)]
+    calls.clear()
+    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    lnsnet.segment(image, 20, tile_pixels=64 * 30, progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1] and [c[0] for c in calls] == list(range(1, len(calls) + 1))
+    with pytest.raises(TypeError, match="progress must be"):
+        lnsnet.segment(vol, 10, channel_axis=None, progress="yes")
+

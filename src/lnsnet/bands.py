@@ -16,7 +16,7 @@ from .grid import Grid
 from .model import LNSNet
 from .model.embedder import moments, stats_from_moments
 from .model.seeds import sample_features
-from .runtime import memory_bytes
+from .runtime import memory_bytes, progress_bar
 
 __all__ = ["BandedFeatures", "band_rows", "TILE_PIXELS", "BAND_PIXELS"]
 
@@ -47,7 +47,8 @@ class BandedFeatures:
     its output, the last convolution's, and each band is normalised into Z when first read,
     so the network never runs a fourth time; else Z is recomputed for the seed features and
     on every one of the clustering's ``passes`` over the bands (from
-    :func:`lnsnet.cluster.local.feature_passes`). ``progress`` shows a bar of bands.
+    :func:`lnsnet.cluster.local.feature_passes`). ``progress`` shows a bar of bands (``True``)
+    or calls ``progress(done, total)`` (a callable: :func:`lnsnet.runtime.progress_bar`).
 
     Attributes: ``bands``, ``seed_features`` ``(K, C)`` numpy at ``seed_pos``; call
     :meth:`zband` for the features ``(C, r1 - r0, W)`` float32 of a band, :meth:`close`
@@ -55,9 +56,7 @@ class BandedFeatures:
     """
 
     def __init__(self, net: LNSNet, x: torch.Tensor, grid: Grid, device: torch.device, tile_pixels: int,
-                 seed_pos: torch.Tensor, passes: int = 1, progress: bool = False) -> None:
-        from tqdm.auto import tqdm
-
+                 seed_pos: torch.Tensor, passes: int = 1, progress=False) -> None:
         self.fem, self.x, self.device = net.embedder, x, device
         _, _, h, w = x.shape
         self.h = h
@@ -75,8 +74,8 @@ class BandedFeatures:
         self.store = None if keep is None else torch.empty((1, self.fem.out_channels, h, w), dtype=keep,
                                                            memory_format=torch.channels_last)
         self.pre: set = set()
-        self.bar = tqdm(total=(4 if keep is not None else 4 + passes) * len(self.bands), unit="band",
-                        desc=f"lnsnet {h}x{w} in bands", disable=not progress, dynamic_ncols=True, leave=False)
+        self.bar = progress_bar(progress, (4 if keep is not None else 4 + passes) * len(self.bands),
+                                f"lnsnet {h}x{w} in bands", "band")
         self.stats = [None, None, None]
         for stage in range(3):
             s1 = s2 = 0.0

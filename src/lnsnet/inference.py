@@ -23,7 +23,7 @@ from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
 from .prepare import Prepared, _check_mask, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
-from .runtime import tune_malloc
+from .runtime import check_progress, tune_malloc
 
 __all__ = ["segment"]
 
@@ -80,7 +80,7 @@ def segment(
     batch_size: int = 8,
     tile_pixels: int = TILE_PIXELS,
     adapt: int = 0,
-    progress: bool = False,
+    progress=False,
     backend: str = "torch",
     boundaries: str | None = None,
     **misplaced,
@@ -180,9 +180,10 @@ def segment(
         image for ``adapt`` iterations (:func:`lnsnet.train.adapt_model`, which also takes
         a learning rate), then thrown away. 0 (default): off. Costs about 0.3 s per
         iteration for a 481x321 image on 2 CPU cores; ``docs/adaptation.md`` measures it.
-    progress : bool
+    progress : bool or callable
         Show a progress bar (stderr) while a large image runs band by band, or a large
-        volume pass by pass.
+        volume pass by pass; a callable ``progress(done, total)`` is called after each of
+        those steps instead (for a GUI's own bar; every volume, banded images only).
     backend : {"torch", "openvino", "openvino-bf16"}
         What runs the network on the CPU: torch (default); OpenVINO in fp32 (1.1-1.4x
         torch's time, labels equal on 99.3-100 % of pixels) or in bfloat16 (0.68-0.77x on
@@ -219,6 +220,7 @@ def segment(
         raise TypeError(_misplaced_message(misplaced))
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
+    check_progress(progress)
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")

@@ -31,7 +31,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
+__all__ = ["progress_bar", "thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
            "parallel_kernel",
            "KERNEL_MODULES"]
 
@@ -43,6 +43,48 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _LIMIT = 1 << 30
 _done = False
+
+
+class _Steps:
+    """A progress of ``total`` steps: a tqdm bar on stderr (``progress`` true), calls of
+    ``progress(done, total)`` after each step (``progress`` a callable), or nothing."""
+
+    def __init__(self, progress, total: int, desc: str, unit: str, show: bool = True):
+        self.total, self.done = int(total), 0
+        self.call = progress if callable(progress) else None
+        self.bar = None
+        if progress and self.call is None and show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, unit=unit, desc=desc, leave=False, dynamic_ncols=True)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.call is not None:
+            self.call(min(self.done, self.total), self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def progress_bar(progress, total: int, desc: str, unit: str, show: bool = True) -> _Steps:
+    """How long work reports its steps, as ``segment(..., progress=)`` asks: ``True`` a bar
+    on stderr (only where ``show``: large enough to be worth one), a callable
+    ``progress(done, total)`` called after every step (a GUI's own bar; always), ``False``
+    nothing. Has ``update(n=1)`` and ``close()``."""
+    return _Steps(check_progress(progress), total, desc, unit, show)
+
+
+def check_progress(progress):
+    """``progress`` if it is True, False or a callable, else ``TypeError``."""
+    import numpy as np
+
+    if not (isinstance(progress, (bool, np.bool_)) or callable(progress)):
+        raise TypeError(f"progress must be True, False or a callable progress(done, total), got {progress!r}")
+    return progress
 
 
 def tune_malloc() -> bool:

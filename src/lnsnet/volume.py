@@ -678,9 +678,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     40, chosen on synthetic volumes under a shape bound: ``docs/volumes.md``),
     ``spacing`` is the voxel size (z, y, x). ``device`` (a torch device, e.g. ``"cuda"``)
     runs the seed rounds there (:func:`_rounds_torch`); ``None``: the CPU kernels.
-    ``progress``: a bar of the passes over the volume on stderr (the features' statistics,
-    the edge weights, the seed rounds, the connectivity), for a volume of at least
-    :data:`SLAB_VOXELS` voxels."""
+    ``progress``: the passes over the volume (the features' statistics, the edge weights,
+    the seed rounds, the connectivity) as a bar on stderr for a volume of at least
+    :data:`SLAB_VOXELS` voxels (``True``), or as calls ``progress(done, total)`` after each
+    pass (a callable, any volume)."""
     if not isinstance(volume, np.ndarray):
         raise TypeError(f"volume must be a numpy array, got {type(volume).__name__}")
     if volume.dtype.kind not in "biuf":
@@ -724,10 +725,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         sel = extra[m] if m is not None else extra.reshape(-1, extra.shape[3])
         extra -= sel.mean(0)
         extra /= np.maximum(sel.std(0), 1e-6)
-    from tqdm.auto import tqdm
+    from .runtime import progress_bar
 
-    bar = tqdm(total=iters + 4, unit="pass", desc="lnsnet {}x{}x{}".format(*vol.shape[:3]), leave=False,
-               dynamic_ncols=True, disable=not progress or math.prod(vol.shape[:3]) < SLAB_VOXELS)
+    bar = progress_bar(progress, iters + 4, "lnsnet {}x{}x{}".format(*vol.shape[:3]), "pass",
+                       show=math.prod(vol.shape[:3]) >= SLAB_VOXELS)
     src = _Features(vol, m, extra)
     bar.update()
     # without a mask every voxel is valid: the kernels skip the check (no array)

@@ -13,6 +13,7 @@ import logging
 import time
 
 import numpy as np
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -64,9 +65,11 @@ def _flood_compactness() -> float | None:
 
 
 def _segment(job: Job, n_segments: int, clustering: str | None, compactness: float, boundaries: bool,
-             walls: str | None = None):
+             walls: str | None = None, steps=False):
     """Runs in the worker thread: read the data, segment, place; returns what the GUI adds.
-    ``walls``: ``"bright"`` / ``"dark"`` for a boundary image (``segment(boundaries=)``)."""
+    ``walls``: ``"bright"`` / ``"dark"`` for a boundary image (``segment(boundaries=)``);
+    ``steps``: ``segment``'s ``progress`` (a callable ``steps(done, total)``: a volume's
+    passes, a large image's bands)."""
     import lnsnet
     from lnsnet.prepare import finite_pixels
 
@@ -79,7 +82,7 @@ def _segment(job: Job, n_segments: int, clustering: str | None, compactness: flo
     labels = lnsnet.segment(image, n_segments=n_segments, compactness=compactness,
                             clustering=None if walls else clustering, spacing=job.spacing,
                             channel_axis=job.channel_axis, convert2lab=job.convert2lab, start_label=1, mask=mask,
-                            **({"boundaries": walls} if walls else {}))
+                            **({"boundaries": walls} if walls else {"progress": steps}))
     seconds = time.perf_counter() - t0
     edges = None
     if boundaries:
@@ -165,8 +168,13 @@ class SuperpixelWidget(QWidget):
         self.boundaries_box.setChecked(True)
         self.run_button = QPushButton("Run")
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy indicator: segment reports no steps
+        self.progress.setRange(0, 0)  # busy until segment reports steps (a volume's passes, a large image's bands)
         self.progress.setVisible(False)
+        # the worker's segment call writes (done, total) here; a timer in the GUI thread shows it
+        self._steps = (0, 0)
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(100)
+        self._tick_timer.timeout.connect(self._tick)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -326,8 +334,14 @@ class SuperpixelWidget(QWidget):
             return None
         walls = self.walls()
         clustering = None if job.spatial == 3 or walls else self.preset_box.currentText()  # volumes: no preset
+        self._steps = (0, 0)
+        self.progress.setRange(0, 0)
+
+        def steps(done: int, total: int) -> None:  # in the worker thread: one tuple, read by _tick
+            self._steps = (done, total)
+
         args = (job, int(self.k_box.value()), clustering, float(self.compactness_box.value()),
-                self.boundaries_box.isChecked(), walls)
+                self.boundaries_box.isChecked(), walls, steps)
         worker = thread_worker(_segment, progress={"desc": "lnsnet superpixels"}, ignore_errors=True)(*args)
         # napari's activity bar (a tqdm): where no activity dock takes it over (a ViewerModel, a
         # script, before napari's window picks it up) it printed "lnsnet superpixels: 0it
@@ -345,6 +359,7 @@ class SuperpixelWidget(QWidget):
         self.last_error = None
         self.run_button.setEnabled(False)
         self.progress.setVisible(True)
+        self._tick_timer.start()
         shape = "x".join(map(str, job.out_shape))
         how = f"{walls} boundaries" if walls else clustering or "3-D clustering"
         where = f" [{job.where}]" if job.where else ""
@@ -472,8 +487,18 @@ class SuperpixelWidget(QWidget):
         self.status.setText(message)
         show_error(message)
 
+    def _tick(self):
+        """Show the steps the worker's segment call reported (busy while it reported none)."""
+        done, total = self._steps
+        if total > 0:
+            if self.progress.maximum() != total:
+                self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
     def _finished(self):
         self.worker = None
+        self._tick_timer.stop()
+        self._tick()
         self.progress.setVisible(False)
         self.run_button.setEnabled(self.selected_layer() is not None)
 
