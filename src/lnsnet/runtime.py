@@ -79,10 +79,10 @@ def progress_bar(progress, total: int, desc: str, unit: str, show: bool = True) 
 
 
 def check_progress(progress):
-    """``progress`` if it is True, False or a callable, else ``TypeError``."""
+    """``progress`` if it is True, False (or None) or a callable, else ``TypeError``."""
     import numpy as np
 
-    if not (isinstance(progress, (bool, np.bool_)) or callable(progress)):
+    if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):
         raise TypeError(f"progress must be True, False or a callable progress(done, total), got {progress!r}")
     return progress
 
