@@ -1,13 +1,15 @@
-"""Time (and with --memory, peak memory) of supervoxels: lnsnet's 3-D default, its boundary
-flood and scikit-image's 3-D slic on the same volumes, each method in a fresh interpreter.
+"""Time (and with --memory, peak memory) of supervoxels: lnsnet's 3-D default (``lnsnet``;
+``slabs``: its features made slab by slab, never kept whole), its boundary flood and
+scikit-image's 3-D slic on the same volumes, each method in a fresh interpreter; with
+``--base SRC`` also each lnsnet method of another checkout (``base-METHOD``).
 
     python benchmarks/volume_speed.py --stack ../shared/data/volumes-plantseg/volumes/gonuclear_1135.tif \\
         --stack ../shared/data/volumes-plantseg/volumes/ovule_sample.tif --k 100,1000 --threads 1
     python benchmarks/volume_speed.py --shape 64x512x512 --k 5000 --repeats 1 --memory
 
 ``--stack FILE`` (repeatable) times a stack at the voxel size its file records
-(:func:`lnsnet.io.read_volume`; else 1, 1, 1); ``--shape ZxYxX`` a synthetic volume
-(smoothed noise, uint8, spacing 1). Each method runs in its own spawned process: one
+(:func:`lnsnet.io.read_volume`; else 1, 1, 1); ``--shape ZxYxX`` (uint8) or ``ZxYxXxC``
+(float32 in [0, 3], channels last) a synthetic volume (smoothed noise, spacing 1). Each method runs in its own spawned process: one
 warm-up call on a tiny volume (numba's compilation and the imports out of the figures),
 then, for every volume and K, ``--repeats`` timed calls, the median printed beside slic's
 in the same run and their ratio. With ``--memory`` also the peak one call adds to the
@@ -18,6 +20,7 @@ runs on one thread whatever it is given.
 """
 
 import argparse
+import math
 import multiprocessing as mp
 import statistics
 import time
@@ -105,7 +108,7 @@ def _child(method, sources, ks, repeats, threads, memory, queue):
                     peak = _status("VmHWM") - base
                 n = len(np.unique(labels))
                 del labels
-            out[(name, k)] = (statistics.median(times), n, vol.size,
+            out[(name, k)] = (statistics.median(times), n, math.prod(vol.shape[:3]),
                               peak if memory and len(out) == 0 else None)
     queue.put(out)
 

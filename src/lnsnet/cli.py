@@ -155,10 +155,10 @@ def _add_reading_options(p, volume_help: str) -> None:
     p.add_argument("--volume", action="store_true", help=volume_help)
     p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
                    help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
-                        "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (each file's "
-                        "own: µm, nm, mm, ...; segment: the labels' TIFF keeps it; files of different units are "
-                        "refused with --spacing) (default: each file's OME, ImageJ spacing and resolution, NIfTI "
-                        "zooms, else 1,1,1)")
+                        "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (µm, nm, mm, "
+                        "...): the numbers replace each file's voxel size and its unit stays (segment writes it to "
+                        "the labels' TIFF and refuses files of different units in one run) (default: each file's "
+                        "own voxel size: OME, ImageJ spacing and resolution, NIfTI zooms, else 1,1,1)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
                    help="refuse images of more than N pixels, checked from the file's header before decoding "
                         "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")

@@ -23,12 +23,12 @@ over-segmentation PlantSeg and connectomics pipelines start from):
 Every superpixel is one connected region by construction (no connectivity step); pieces
 of a mask that no seed reaches get a label each; each seed stays in its own grid cell, so
 K near the pixel count gives the grid's cells (and K at least the pixels one superpixel per
-pixel). O(N log N) time, one thread (about 14-17 s for 64 x 512 x 512 voxels at K = 5000
-on this project's 2-core machine); beyond the input it holds the map and each voxel's best
+pixel). O(N log N) time, one thread (about 13-17 s for 64 x 512 x 512 voxels at K = 5000
+on this project's 2-core machine: ``docs/benchmarks/volumes/``); beyond the input it holds the map and each voxel's best
 priority (float32, the map blurred in place), the labels (int32, returned) and the flood's
 front (24 bytes an entry: its seed waits in the voxel's label): about 17 bytes a voxel at
-its peak, the labels included (that volume: +266 MiB; `benchmarks/volume_speed.py
---memory --methods flood`).
+its peak, the labels included (that volume: +266 MiB; ``python benchmarks/volume_speed.py
+--shape 64x512x512 --k 5000 --repeats 1 --memory --methods flood``).
 Unlike scikit-image's ``watershed(..., compactness=)``, distances are physical
 (``spacing``), which anisotropic volumes need.
 """

@@ -16,12 +16,14 @@ and centres and move to their voxels' means for ``max_num_iter`` rounds; then ev
 supervoxel is made one 6-connected region and pieces below ``min_size_factor`` of the
 mean size are merged into their most similar neighbour.
 
-Memory: beyond the input, the clustering holds the int32 labels (the output), one float32
-edge weight per voxel and, for the connectivity, one int32 parent per voxel: 8 bytes a
-voxel (a ``mask`` adds its bool copy). The standardised features (float32, one per
-channel) are kept whole while they take at most :data:`FEATURES_CACHE_BYTES` (4 C bytes a
-voxel more); a larger volume has them made again for every pass, in z-slabs of about
-:data:`SLAB_VOXELS` voxels. The statistics are then summed slab by slab, so the
+Memory: beyond the input, the clustering holds the int32 labels (the output) and, while
+it assigns, one float32 edge weight per voxel; the edge weights are freed before the
+connectivity, which takes one int32 union-find parent per voxel and writes the pieces over
+the labels: at most 8 bytes a voxel at a time (a ``mask`` adds its bool copy). The
+standardised features (float32, one per channel) are kept whole while they take at most
+:data:`FEATURES_CACHE_BYTES` (4 C bytes a voxel more); a larger volume has them made again
+for every pass, in z-slabs of whole planes, about :data:`SLAB_VOXELS` voxels (at least one
+plane). The statistics are then summed slab by slab, so the
 supervoxels equal those of the features in one piece up to float64 summation order (equal
 in every test). Not bounded so: a 3-D ``model``'s features (whole) and the ``device``
 path (the features whole, then on the device). ``benchmarks/volume_speed.py --memory``.
