@@ -41,7 +41,7 @@ import numbers
 import numba as nb
 import numpy as np
 
-from .connectivity import find_root
+from .connectivity import find_root, number_roots
 from .prepare import read_spacing
 from .runtime import parallel_kernel
 
@@ -508,17 +508,13 @@ def _merge_round(comp, k, size, mean, min_size):
             merged += 1
     if merged == 0:
         return -1
-    ids = np.full(k, -1, dtype=np.int64)
-    m = 0
+    # merged pieces numbered in order of their lowest piece, which is raster order of their
+    # first voxel (pieces are numbered so)
+    ids = np.empty(k, dtype=np.int64)
+    m = number_roots(parent, ids)
     for p in range(n):
-        c = flat[p]
-        if c < 0:
-            continue
-        r = find_root(parent, c)
-        if ids[r] < 0:
-            ids[r] = m
-            m += 1
-        flat[p] = ids[r]
+        if flat[p] >= 0:
+            flat[p] = ids[flat[p]]
     return m
 
 
