@@ -769,3 +769,38 @@ def test_a_volume_run_shows_its_passes_in_the_widget_bar(viewer, widget, qtbot, 
     _run(widget, qtbot)
     assert errors == [] and widget.progress.maximum() == 0  # busy: no steps reported
 
+
+
+def test_a_duplicate_a_flipped_axis_a_cast_layer_and_undo(viewer, widget, qtbot, errors):
+    """A final user's review: (1) a duplicate of the labels layer is the user's snapshot:
+    runs go on into the widget's own layer, and the copy's record is its own; (2) an image
+    with a flipped axis (negative scale) is segmented with the axis' length; (3) a labels
+    layer the user cast to another type keeps the other positions' labels; (4) undo after a
+    run cannot put back labels from before it."""
+    series = np.stack([np.stack([_scene(24, 30, seed=10 * t + z) for z in range(4)]) for t in range(2)])
+    image = viewer.add_image(series, name="d", scale=(1.0, 2.0, -1.0, 1.0))
+    widget.scope_box.setCurrentText(VOLUME)
+    widget.k_box.setValue(12)
+    viewer.dims.set_current_step(0, 0)
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None  # (2): the flipped y axis was refused before
+    own = viewer.layers["d supervoxels (3D)"]
+    assert tuple(own.scale) == tuple(image.scale)  # the labels keep the signed scale: they overlay
+    copy_layer = viewer.add_labels(own.data.copy(), name="snapshot", metadata=dict(own.metadata))
+    widget.k_box.setValue(30)
+    viewer.dims.set_current_step(0, 1)
+    _run(widget, qtbot)
+    assert errors == []
+    assert own.data[1].max() > 0 and not copy_layer.data[1].any()  # (1): written into the widget's layer
+    assert "axis 0=1" in own.metadata["lnsnet"]["runs"] and "axis 0=1" not in copy_layer.metadata["lnsnet"]["runs"]
+    own.data = own.data.astype(np.uint16)  # (3): cast by the user
+    widget.k_box.setValue(12)
+    viewer.dims.set_current_step(0, 0)
+    _run(widget, qtbot)
+    assert errors == [] and viewer.layers["d supervoxels (3D)"] is own and own.data[1].max() > 0
+    assert own.data.dtype == np.int32
+    own.paint((0, 1, 5, 5), 999)  # (4): a paint stroke, then a run over it, then undo
+    _run(widget, qtbot)
+    kept = own.data[0].copy()
+    own.undo()
+    np.testing.assert_array_equal(own.data[0], kept)  # the run's labels stay, not older ones

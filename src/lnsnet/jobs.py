@@ -248,7 +248,9 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     if spacing is not None and opts.volume:  # the voxel size used (given, the file's, or 1, 1, 1)
         record["spacing_used"] = [float(s) for s in spacing]
         if getattr(spacing, "unit", ""):  # the file's unit (--spacing is taken in it)
-            record["spacing_unit"] = str(spacing.unit)
+            from .io import _OME_UNIT_NAMES
+
+            record["spacing_unit"] = _OME_UNIT_NAMES.get(str(spacing.unit), str(spacing.unit))  # "micron": µm
     atomic_write(paths["meta"], json.dumps(record))  # last: a run stopped before it redoes the file
 
 

@@ -210,7 +210,7 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
         perm.append(remaining.index(chan))
     if rgb:
         perm.append(len(remaining))
-    scale = [float(layer.scale[a]) for a in kept]
+    scale = [abs(float(layer.scale[a])) for a in kept]  # a flipped axis (negative scale) is as long
     if volume:
         spacing = tuple(scale)
     else:

@@ -9,8 +9,10 @@ added.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
+import uuid
 
 import numpy as np
 from qtpy.QtCore import QTimer
@@ -27,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import Job, plan_job
+from ._layers import _OWNERS, Job, plan_job
 
 __all__ = ["SuperpixelWidget"]
 
@@ -391,7 +393,7 @@ class SuperpixelWidget(QWidget):
             if not job.in_place or not bounds.data.any():
                 self.viewer.layers.remove(bounds)
         where = f" at {job.where}" if job.where and job.in_place else ""
-        what = "supervoxels" if job.spatial == 3 else "superpixels"
+        what = ("supervoxel" if job.spatial == 3 else "superpixel") + ("" if n == 1 else "s")
         idtext = f", ids {ids[0]}-{ids[1]}" if ids[0] > 1 else ""
         self.status.setText(f"{layer.name}{where}: {n} {what}{idtext} in {seconds:.2f} s"
                             + (f" ({fresh})" if isinstance(fresh, str) else ""))
@@ -406,7 +408,11 @@ class SuperpixelWidget(QWidget):
                  and isinstance(layer.metadata.get("lnsnet"), dict)
                  and layer.metadata["lnsnet"].get("role") == role
                  and all(layer.metadata["lnsnet"].get(k) == v for k, v in key.items())]
-        return found[-1] if found else None  # a duplicate of it (napari copies metadata): the top one
+        # a duplicate (napari copies metadata) is the user's snapshot, not the widget's layer:
+        # the layer whose id this session gave it wins; without one (a layer saved and opened
+        # again), the top one
+        mine = [layer for layer in found if _OWNERS.get(layer.metadata["lnsnet"].get("layer_id")) is layer]
+        return mine[-1] if mine else found[-1] if found else None
 
     def _keep_above(self, layer, below):
         """``layer`` shown, and above ``below`` in the layer list (napari draws later layers on top)."""
@@ -432,9 +438,11 @@ class SuperpixelWidget(QWidget):
         layer's data changed) is replaced, and the status line says so."""
         kwargs = dict(job.layer_kwargs)
         old, fresh = self._find(job, role), True
-        if old is not None and (old.data.shape != job.shape or old.data.dtype != data.dtype):
+        if old is not None and old.data.shape != job.shape:
             self.viewer.layers.remove(old)  # cannot be written into (transforms of another ndim fail)
             old, fresh = None, "started afresh: the image layer's shape changed"
+        if old is not None and old.data.dtype != data.dtype:  # cast by the user: keep what it holds
+            old.data = np.asarray(old.data).astype(data.dtype)
         top = int(data.max()) if data.size else 0
         if old is not None:
             fresh = False
@@ -449,6 +457,9 @@ class SuperpixelWidget(QWidget):
                                      "save and remove some positions' labels")
                 target[job.region] = np.where(data > 0, data + np.int32(offset), 0) if offset else data
                 old.refresh()
+                reset = getattr(old, "_reset_history", None)  # napari's undo would put back labels from
+                if reset is not None:  # before this run, written under it: the run ends the history
+                    reset()
             else:
                 offset = 0
                 old.data = data
@@ -462,7 +473,11 @@ class SuperpixelWidget(QWidget):
             meta = dict(job.key(), role=role, runs={})
             layer = self.viewer.add_labels(data, name=job.name if role == "labels" else _boundaries_name(job),
                                            metadata={"lnsnet": meta}, **kwargs, **extra)
-        meta = layer.metadata["lnsnet"]
+        # a copy of the record, assigned back: a duplicate of the layer shares the old dict
+        meta = copy.deepcopy(layer.metadata["lnsnet"])
+        if _OWNERS.get(meta.get("layer_id")) is not layer:  # this layer's own id (a copy gets none of it)
+            meta["layer_id"] = uuid.uuid4().hex
+            _OWNERS[meta["layer_id"]] = layer
         meta.update(source=job.source_name, kept=list(job.kept), where=job.where)
         if settings is not None:
             runs = meta.setdefault("runs", {})
@@ -470,6 +485,7 @@ class SuperpixelWidget(QWidget):
             for name in [k for k, v in runs.items() if v.get("position") == position]:
                 del runs[name]  # the same position, perhaps named otherwise (axis labels set since)
             runs[job.where or "whole layer"] = dict(settings, position=position, ids=[offset + 1, offset + top])
+        layer.metadata["lnsnet"] = meta
         image = next((x for x in self.viewer.layers if x.metadata.get("lnsnet_id") == job.source_id), None)
         if not fresh:
             self._keep_above(layer, image)
