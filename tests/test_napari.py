@@ -804,3 +804,19 @@ def test_a_duplicate_a_flipped_axis_a_cast_layer_and_undo(viewer, widget, qtbot,
     kept = own.data[0].copy()
     own.undo()
     np.testing.assert_array_equal(own.data[0], kept)  # the run's labels stay, not older ones
+
+
+def test_a_position_outside_the_layer_is_refused_not_clipped(viewer, widget, qtbot, errors):
+    """Two layers of different depth: at a z the shorter one does not reach, napari shows
+    none of it, and the widget says so instead of segmenting its edge slice."""
+    viewer.add_image(np.stack([_scene(24, 30, seed=z) for z in range(8)]), name="deep")
+    short = viewer.add_image(np.stack([_scene(24, 30, seed=z) for z in range(3)]), name="short")
+    viewer.dims.set_current_step(0, 6)
+    widget.layer_box.setCurrentText("short")
+    assert widget.selected_layer() is short
+    _run(widget, qtbot)
+    assert widget.last_error is not None and "does not reach the viewer's position" in widget.last_error
+    assert "short superpixels (2D)" not in [layer.name for layer in viewer.layers]
+    viewer.dims.set_current_step(0, 2)
+    _run(widget, qtbot)
+    assert widget.last_error is None and viewer.layers["short superpixels (2D)"].data[2].max() > 0

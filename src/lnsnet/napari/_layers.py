@@ -199,6 +199,10 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
         if a in kept or a == chan:
             index.append(slice(None))
         else:
+            if not -0.5 <= position[a] < shape[a] - 0.5:  # napari shows none of the layer there
+                raise ValueError(f"layer {name!r} does not reach the viewer's position on "
+                                 f"{label_of(a) or f'axis {a}'} ({position[a]:.1f} in its data; it holds "
+                                 f"0..{shape[a] - 1}): move that slider onto the layer")
             i = _index(position[a], shape[a])
             index.append(i)
             fixed[a] = i
