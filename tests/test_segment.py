@@ -277,3 +277,26 @@ def test_k_at_least_the_pixels_gives_one_superpixel_per_pixel():
     mask[5:9, 90:110] = True
     lab = lnsnet.segment(two, int(mask.sum()), mask=mask)
     assert np.array_equal(np.sort(lab[mask]), np.arange(1, mask.sum() + 1)) and (lab[~mask] == 0).all()
+
+
+def test_a_3d_array_left_at_the_default_channel_axis_is_warned_about():
+    """A (Z, Y, X) volume given without channel_axis=None is read as a 2-D image with Z...
+    channels, as slic reads it: a UserWarning says so when the last axis holds more than 16
+    values (an x axis, not a few stains) and channel_axis was left at its default; an explicit channel_axis=-1 (many
+    channels meant), an RGB image and channel_axis=None are silent. The default still
+    shows as -1."""
+    import inspect
+    import warnings
+
+    vol = np.random.default_rng(0).random((6, 20, 24))
+    with pytest.warns(UserWarning, match=r"channel_axis=None") as caught:
+        labels = lnsnet.segment(vol, 10)
+    assert caught[0].filename == __file__  # shown at the caller's line
+    assert labels.shape == (6, 20)  # what slic does: channels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lnsnet.segment(vol, 10, channel_axis=-1).shape == (6, 20)
+        assert lnsnet.segment(vol, 10, channel_axis=None).shape == (6, 20, 24)
+        lnsnet.segment(np.random.default_rng(0).random((20, 24, 3)), 10)
+        lnsnet.segment(np.random.default_rng(0).random((20, 24, 8)), 10)  # eight stains: no warning
+    assert repr(inspect.signature(lnsnet.segment).parameters["channel_axis"].default) == "-1"

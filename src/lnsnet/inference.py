@@ -57,6 +57,18 @@ def _as_a_pipeline_needs(fn):
     return guarded
 
 
+class _LastAxis(int):
+    """-1, ``segment``'s default channel axis, told apart from a -1 the caller gives (a
+    3-D array read as a 2-D image with many channels is warned about only when the axis
+    was not given)."""
+
+    def __repr__(self) -> str:
+        return "-1"
+
+
+_CHANNELS_LAST = _LastAxis(-1)
+
+
 @_as_a_pipeline_needs
 def segment(
     image: Union[np.ndarray, Sequence[np.ndarray]],
@@ -73,7 +85,7 @@ def segment(
     start_label: int = 1,
     mask=None,
     *,
-    channel_axis: int | None = -1,
+    channel_axis: int | None = _CHANNELS_LAST,
     model: Union[str, Path, LNSNet, None] = None,
     device: Union[str, torch.device, None] = None,
     clustering: Union[str, ClusterOptions, None] = None,
@@ -166,7 +178,10 @@ def segment(
         Superpixels only where True (about ``n_segments`` of them there); outside: ``start_label - 1`` (0 by default).
     channel_axis : int or None
         The axis of the channels (default -1, the last); None: no channels. A 2-D array
-        is a gray image either way (slic refuses ``channel_axis=-1`` for it).
+        is a gray image either way (slic refuses ``channel_axis=-1`` for it). A 3-D array
+        is a 2-D image with channels unless ``channel_axis=None`` (a volume), as in
+        slic; left at its default on an array whose last axis holds more than 16 values,
+        that is said in a ``UserWarning`` (give ``channel_axis=-1`` for many channels).
     batch_size : int
         Images of one shape per network call when a list is given.
     tile_pixels : int
@@ -221,6 +236,14 @@ def segment(
     if slic_zero is not False and slic_zero is not np.False_:
         raise TypeError(_SLIC_ONLY["slic_zero"])
     check_progress(progress)
+    if (channel_axis is _CHANNELS_LAST and isinstance(image, np.ndarray) and image.ndim == 3
+            and image.shape[-1] > 16):  # a volume's x axis; images of up to 16 channels are common
+        import warnings
+
+        warnings.warn(f"lnsnet.segment: an array of shape {image.shape} is read as one 2-D image with "
+                      f"{image.shape[-1]} channels (its last axis, channel_axis=-1 by default); for a volume "
+                      "(Z, Y, X) pass channel_axis=None; for channels, channel_axis=-1 says so and silences "
+                      "this", UserWarning, stacklevel=3)  # the caller's line (segment is wrapped)
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")

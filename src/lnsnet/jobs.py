@@ -353,12 +353,14 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             images.pop(f, None)
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
+    # image files are read channels last (read_image): said, so that many channels are not warned about
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
-              backend=opts.backend, **({"sigma": opts.sigma} if opts.sigma else {}),
+              backend=opts.backend, channel_axis=-1, **({"sigma": opts.sigma} if opts.sigma else {}),
               **({"spacing": opts.spacing} if opts.spacing is not None else {}))
     if opts.boundaries:  # the flood: no network, its own compactness
-        kw = dict(boundaries=opts.boundaries, compactness=opts.clustering.compactness if opts.compactness_given
-                  else None, **({"sigma": opts.sigma} if opts.sigma else {}),
+        kw = dict(boundaries=opts.boundaries, channel_axis=-1,
+                  compactness=opts.clustering.compactness if opts.compactness_given else None,
+                  **({"sigma": opts.sigma} if opts.sigma else {}),
                   **({"spacing": opts.spacing} if opts.spacing is not None else {}))
     # files with the same arguments go in batches together; a mask is a file's own
     groups: dict[tuple, list[Path]] = {}

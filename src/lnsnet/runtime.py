@@ -320,7 +320,7 @@ def warm_kernels() -> int:
     segment(rgb[..., 0], 12)
     segment(rgb, 12, mask=mask, spacing=(2.0, 1.0), enforce_connectivity=True, max_size_factor=2.0)
     segment(rgb, 12, enforce_connectivity=False)
-    segment(rng.random((48, 64, 5)), 12)
+    segment(rng.random((48, 64, 5)), 12, channel_axis=-1)
     hole = np.ones((48, 64), bool)
     hole[20:28, 28:36] = False  # the one cell's centre outside the mask: its nearest valid pixel seeds it
     segment(rgb, 1, mask=hole, boundaries="bright")

@@ -459,7 +459,7 @@ class MethodRunner:
                 from ..inference import segment
 
                 def _flood(image, k, _b=flood[0], _c=flood[1]):
-                    return segment(image, k, boundaries=_b, compactness=_c, start_label=0)
+                    return segment(image, k, boundaries=_b, compactness=_c, start_label=0, channel_axis=-1)
 
                 self.funcs[name] = _flood
             elif clustering is not None:
@@ -469,7 +469,7 @@ class MethodRunner:
                 net = load_model(lnsnet_model(name) or model)
 
                 def _lns(image, k, _net=net, _clustering=clustering):
-                    return segment(image, k, model=_net, clustering=_clustering, start_label=0)
+                    return segment(image, k, model=_net, clustering=_clustering, start_label=0, channel_axis=-1)
 
                 self.funcs[name] = _lns
             else:
