@@ -55,17 +55,24 @@ IN_PLACE_BYTES = 1 << 30
 _OWNERS: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
 
 
-def layer_id(layer) -> str:
-    """The image layer's identity, ``layer.metadata["lnsnet_id"]``: a uuid made on first use
-    (and made anew for a copy of a layer that already has one), kept when it is renamed."""
-    meta = layer.metadata
-    ident = meta.get("lnsnet_id")
+def layer_id(layer, record: dict | None = None, key: str = "lnsnet_id") -> str:
+    """A layer's identity, ``record[key]`` (default: the image layer's
+    ``metadata["lnsnet_id"]``; the widget's labels layers keep theirs in their
+    ``metadata["lnsnet"]``): a uuid made on first use (and made anew for a copy of a layer
+    that already has one: napari copies metadata), kept when the layer is renamed."""
+    meta = layer.metadata if record is None else record
+    ident = meta.get(key)
     owner = _OWNERS.get(ident) if isinstance(ident, str) else None
     if not isinstance(ident, str) or (owner is not None and owner is not layer):
         ident = uuid.uuid4().hex
-        meta["lnsnet_id"] = ident
+        meta[key] = ident
     _OWNERS[ident] = layer
     return ident
+
+
+def owns(layer, ident) -> bool:
+    """Whether ``ident`` was handed to this very layer (not to a layer it was copied from)."""
+    return isinstance(ident, str) and _OWNERS.get(ident) is layer
 
 
 @dataclass(frozen=True)
@@ -90,12 +97,17 @@ class Job:
     source_id: str = ""  #: the image layer's identity (:func:`layer_id`)
     position: tuple = ()  #: ``(axis, index)`` of each fixed axis (of the image layer)
 
+    @property
+    def fixed_at(self) -> list:
+        """``[[axis, index], ...]`` of the fixed axes, as the labels layer's record keeps them."""
+        return [[int(a), int(i)] for a, i in self.position]
+
     def key(self) -> dict:
         """What names the labels layer of this job in its ``metadata["lnsnet"]`` (besides
         its role): the image layer's identity, the mode, the segmented axes as a set (a
         transposed view writes into the same layer) and, for a layer per position, the position."""
         return {"source_id": self.source_id, "mode": self.mode, "axes": sorted(int(a) for a in self.kept),
-                "in_place": bool(self.in_place), "position": None if self.in_place else _position(self.position)}
+                "in_place": bool(self.in_place), "position": None if self.in_place else self.fixed_at}
 
     def image(self) -> np.ndarray:
         """The array for :func:`lnsnet.segment` (reads the data: call it in the worker)."""
@@ -119,10 +131,6 @@ class Job:
         """``labels`` (the segmented axes, in ``kept`` order) as the labels layer's data."""
         data_order = sorted(self.kept)
         return np.transpose(labels, [self.kept.index(a) for a in data_order]).reshape(self.out_shape)
-
-
-def _position(position) -> list:
-    return [[int(a), int(i)] for a, i in position]
 
 
 def _index(position: float, size: int) -> int:

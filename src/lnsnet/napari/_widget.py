@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import uuid
 
 import numpy as np
 from qtpy.QtCore import QTimer
@@ -29,7 +28,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import _OWNERS, Job, plan_job
+from ._layers import Job, layer_id, owns, plan_job
 
 __all__ = ["SuperpixelWidget"]
 
@@ -411,7 +410,7 @@ class SuperpixelWidget(QWidget):
         # a duplicate (napari copies metadata) is the user's snapshot, not the widget's layer:
         # the layer whose id this session gave it wins; without one (a layer saved and opened
         # again), the top one
-        mine = [layer for layer in found if _OWNERS.get(layer.metadata["lnsnet"].get("layer_id")) is layer]
+        mine = [layer for layer in found if owns(layer, layer.metadata["lnsnet"].get("layer_id"))]
         return mine[-1] if mine else found[-1] if found else None
 
     def _keep_above(self, layer, below):
@@ -475,13 +474,11 @@ class SuperpixelWidget(QWidget):
                                            metadata={"lnsnet": meta}, **kwargs, **extra)
         # a copy of the record, assigned back: a duplicate of the layer shares the old dict
         meta = copy.deepcopy(layer.metadata["lnsnet"])
-        if _OWNERS.get(meta.get("layer_id")) is not layer:  # this layer's own id (a copy gets none of it)
-            meta["layer_id"] = uuid.uuid4().hex
-            _OWNERS[meta["layer_id"]] = layer
+        layer_id(layer, meta, "layer_id")  # this layer's own id (a copy gets a new one)
         meta.update(source=job.source_name, kept=list(job.kept), where=job.where)
         if settings is not None:
             runs = meta.setdefault("runs", {})
-            position = [[int(a), int(i)] for a, i in job.position]
+            position = job.fixed_at
             for name in [k for k, v in runs.items() if v.get("position") == position]:
                 del runs[name]  # the same position, perhaps named otherwise (axis labels set since)
             runs[job.where or "whole layer"] = dict(settings, position=position, ids=[offset + 1, offset + top])
