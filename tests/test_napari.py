@@ -820,3 +820,24 @@ def test_a_position_outside_the_layer_is_refused_not_clipped(viewer, widget, qtb
     viewer.dims.set_current_step(0, 2)
     _run(widget, qtbot)
     assert widget.last_error is None and viewer.layers["short superpixels (2D)"].data[2].max() > 0
+
+
+def test_new_data_of_another_ndim_in_the_chosen_layer_updates_the_controls(viewer, widget, qtbot, errors):
+    """A layer whose data is replaced by a stack (or back by a plane) gets the controls of its
+    new data: the status line, "whole volume" offered or not, the channels box."""
+    layer = viewer.add_image(_scene(), name="img")
+    volume_item = widget.scope_box.model().item(widget.scope_box.findText(VOLUME))
+    assert not volume_item.isEnabled() and not widget.channels_box.isEnabled()
+    assert "2-D" in widget.status.text()
+    layer.data = np.stack([_scene(seed=s) for s in range(4)])
+    assert volume_item.isEnabled() and widget.channels_box.isEnabled()
+    assert "3-D" in widget.status.text() and "4x" in widget.status.text()
+    widget.scope_box.setCurrentText(VOLUME)
+    layer.data = _scene()
+    assert not volume_item.isEnabled() and widget.scope_box.currentText() == PLANE
+    assert not widget.channels_box.isEnabled() and "2-D" in widget.status.text()
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
+    assert not errors
+    labels = next(x for x in viewer.layers if x is not layer and x.data.ndim == 2 and x.data.dtype.kind == "i")
+    assert labels.data.shape == _scene().shape and labels.data.min() >= 1

@@ -651,6 +651,39 @@ def test_a_nifti_slice_is_an_image_and_refused_as_a_volume(tmp_path, capsys):
     assert np.load(tmp_path / "o" / "s_labels.npy").shape == (30, 40)
 
 
+@pytest.mark.parametrize("third", [False, True], ids=["XY", "XY1"])
+def test_a_nifti_slice_gets_its_labels_on_its_grid_and_its_pixel_size(tmp_path, third):
+    """A one-slice NIfTI segmented as an image gets NAME_labels.nii.gz with the scan's affine
+    and shape, as a volume does, and its superpixels use the header's pixel size: with
+    pixels 4 times as long in x (i) as in y (j), a square of 24 x 96 pixels holds about as
+    many superpixels along each axis of the pixels' grid only when spacing is ignored."""
+    import json
+
+    import nibabel
+
+    from lnsnet.cli import main
+
+    rng = np.random.default_rng(0)
+    xy = (rng.random((24, 96)) * 40).astype(np.int16)  # (i, j): 24 columns of x, 96 rows of y
+    xy[12:] += 400  # i >= 12 bright: one boundary at x = 12
+    affine = np.diag([4.0, 1.0, 3.0, 1.0])
+    affine[:3, 3] = (7.0, -2.0, 5.0)
+    data = xy[:, :, None] if third else xy
+    nibabel.save(nibabel.Nifti1Image(data, affine), tmp_path / "s.nii.gz")
+    assert main(["segment", str(tmp_path / "s.nii.gz"), "-k", "24", "-o", str(tmp_path / "o"), "-q"]) == 0
+    labels = np.load(tmp_path / "o" / "s_labels.npy")
+    assert labels.shape == (96, 24)  # (Y, X) = (j, i)
+    out = nibabel.load(tmp_path / "o" / "s_labels.nii.gz")
+    assert out.shape == data.shape and np.allclose(out.affine, affine)
+    assert (np.asarray(out.dataobj).reshape(24, 96).T == labels).all()
+    assert not set(np.unique(labels[:, :12])) & set(np.unique(labels[:, 12:]))  # the boundary at x = 12 kept
+    assert json.loads((tmp_path / "o" / "s_labels.json").read_text())["spacing_used"] == [1.0, 4.0]
+    # physically 96 x 96: about as many superpixels across x (24 pixels) as down y (96)
+    across = np.mean([len(np.unique(labels[r])) for r in range(0, 96, 8)])
+    down = np.mean([len(np.unique(labels[:, c])) for c in range(0, 24, 4)])
+    assert 0.75 < across / down < 1.4, (across, down)  # 0.55 with the pixel size ignored
+
+
 def test_a_nifti2_scan_gets_nifti2_labels(tmp_path, capsys):
     import nibabel
 

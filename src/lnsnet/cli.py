@@ -328,7 +328,7 @@ def _cmd_segment(args) -> int:
         o = done[0]
         paths = output_paths(Path(o.file), out, opts)
         written = [paths["npy"], paths["tif"] if paths["tif"].exists() and not paths["png"].exists() else paths["png"]]
-        written += [paths["nii"]] if paths["nii"].exists() and args.volume else []
+        written += [paths["nii"]] if paths["nii"].exists() else []
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
         print(f"{o.file}: {o.k} {'supervoxels' if args.volume else 'superpixels'} (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "

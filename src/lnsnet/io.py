@@ -645,6 +645,16 @@ def _nifti_slice(path, max_pixels=MAX_PIXELS) -> np.ndarray | None:
     return np.ascontiguousarray(_nifti_values(img, shape).T)
 
 
+def nifti_slice_grid(path: PathLike):
+    """A one-slice NIfTI's image (its header and affine, for :func:`save_nifti_labels`; the
+    data not read) and its pixel size ``(dy, dx)`` from the header (None without valid zooms)."""
+    img, _ = _open_nifti(path, 2)
+    zooms = [float(z) for z in img.header.get_zooms()[:2]]
+    if len(zooms) < 2 or not all(z > 0 and np.isfinite(z) for z in zooms):
+        return img, None
+    return img, tuple(float(str(np.float32(z))) for z in reversed(zooms))  # the header's float32s as written
+
+
 def _nifti_values(img, shape) -> np.ndarray:
     """A NIfTI image's values in ``shape``: as stored, or, when the header scales them
     (``scl_slope``, ``scl_inter``), scaled as float32 (integers such as Hounsfield units
@@ -734,15 +744,23 @@ def volume_unit(path: PathLike) -> str:
 def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
     """Write a ``(Z, Y, X)`` label volume as NIfTI with the affine and header of ``like``
     (the image :func:`read_nifti` returned), so it overlays its image in a viewer (3D Slicer,
-    ITK-SNAP, FSLeyes, napari): int32 (uint16 up to 65,535 labels), no scaling."""
+    ITK-SNAP, FSLeyes, napari): int32 (uint16 up to 65,535 labels), no scaling. A one-slice
+    file's ``(Y, X)`` superpixels (:func:`nifti_slice_grid` gives its image) are written in
+    its ``(X, Y)`` or ``(X, Y, 1)`` shape."""
     import nibabel
 
     labels = np.asarray(labels)
     shape = tuple(int(n) for n in like.shape[:3])
-    if labels.shape != shape[::-1]:
+    if labels.ndim == 2 and (len(shape) == 2 or shape[2] == 1):  # a slice's superpixels (Y, X) = (j, i)
+        if labels.shape != shape[1::-1]:
+            raise ValueError(f"labels of shape {labels.shape} do not lie on this slice's grid: its (i, j) shape is "
+                             f"{shape[:2]}, so lnsnet's (Y, X) labels are {shape[1::-1]} (pass lnsnet's labels, not transposed)")
+        lab = labels.T.reshape(shape)
+    elif labels.shape != shape[::-1]:
         raise ValueError(f"labels of shape {labels.shape} do not lie on this scan's grid: its (i, j, k) shape is {shape}, "
                          f"so lnsnet's (Z, Y, X) labels are {shape[::-1]} (pass lnsnet's labels, not transposed)")
-    lab = labels.transpose(2, 1, 0)
+    else:
+        lab = labels.transpose(2, 1, 0)
     dtype = np.uint16 if lab.size and lab.min() >= 0 and lab.max() <= 65535 else np.int32
     header = like.header.copy()
     header.set_data_dtype(dtype)

@@ -181,7 +181,7 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
     from .io import is_nifti
 
     needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
-    needed += [paths["nii"]] if opts.volume and is_nifti(file) else []
+    needed += [paths["nii"]] if is_nifti(file) else []
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
     try:
@@ -219,7 +219,7 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     paths = output_paths(file, out_dir, opts)
     paths["meta"].unlink(missing_ok=True)  # the record goes first: a run stopped midway redoes the file
     written = save_labels(paths["npy"].with_suffix(""), labels, spacing=spacing)
-    if nifti is not None:  # a NIfTI volume: its labels on its grid, with its affine, for its viewers
+    if nifti is not None:  # a NIfTI volume or slice: its labels on its grid, with its affine, for its viewers
         from .io import save_nifti_labels
 
         save_nifti_labels(paths["nii"], labels, nifti)
@@ -245,7 +245,8 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     from .io import atomic_write
 
     record = provenance(file, opts)
-    if spacing is not None and opts.volume:  # the voxel size used (given, the file's, or 1, 1, 1)
+    if spacing is not None and (opts.volume or opts.spacing is None):  # the voxel size used (given, the file's,
+        # or 1, 1, 1); a one-slice NIfTI's own anisotropic pixel size
         record["spacing_used"] = [float(s) for s in spacing]
         if getattr(spacing, "unit", ""):  # the file's unit (--spacing is taken in it)
             from .io import _OME_UNIT_NAMES
@@ -334,7 +335,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     import numpy as np
 
     from .inference import segment
-    from .io import pixel_limit, read_image
+    from .io import is_nifti, nifti_slice_grid, pixel_limit, read_image
 
     files = [Path(f) for f in files]
     if opts.volume:
@@ -344,12 +345,17 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     notices: dict[Path, str] = {}
     extras: dict[Path, dict] = {}
     limit = pixel_limit(opts.max_pixels)
+    grids = {}  # a one-slice NIfTI's image: its labels are written on its grid too
     for f in files:
         try:
             images[f] = read_image(f, max_pixels=limit,
                                    orientation=opts.orientation)
             notices[f] = _stretch_notice(f, images[f])
             extras[f] = _file_arguments(images[f])
+            if is_nifti(f):
+                grids[f], pixel = nifti_slice_grid(f)
+                if opts.spacing is None and pixel is not None and pixel[0] != pixel[1]:
+                    extras[f]["spacing"] = pixel  # the file's pixel size, as a volume's voxel size is taken
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             images.pop(f, None)
             outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
@@ -398,7 +404,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         for f, lab, dt, exc in results:
             if exc is None:
                 try:
-                    _write(f, images[f], lab, out_dir, opts)
+                    _write(f, images[f], lab, out_dir, opts, spacing=extras[f].get("spacing"), nifti=grids.get(f))
                 except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
                     _remove_outputs(f, out_dir, opts)
                     exc = e

@@ -132,6 +132,7 @@ class SuperpixelWidget(QWidget):
         self.volume_compactness = _volume_compactness()
         self.flood_compactness = _flood_compactness()
         self._shown_layer = None  # the layer the controls were last set for
+        self._shown_ndim = None  # its ndim then (new data of another ndim: the defaults again)
         self._default_compactness = None  # the compactness the widget last set (the user's when changed)
         self._settings = {}  # what the running job was run with (recorded in the labels layer)
 
@@ -209,7 +210,7 @@ class SuperpixelWidget(QWidget):
         layers.events.inserted.connect(self._watch_name)
         layers.selection.events.active.connect(self._follow_active)
         for layer in layers:
-            layer.events.name.connect(self._refresh_layers)
+            self._watch(layer)
         self._refresh_layers()
 
     # ------------------------------------------------------------------ controls
@@ -220,7 +221,22 @@ class SuperpixelWidget(QWidget):
 
     def _watch_name(self, event=None):
         if event is not None:
-            event.value.events.name.connect(self._refresh_layers)
+            self._watch(event.value)
+
+    def _watch(self, layer):
+        """A layer's renaming refreshes the list; new data in the chosen layer (another shape,
+        ndim or dtype) refreshes what the widget offers for it."""
+        layer.events.name.connect(self._refresh_layers)
+        data = getattr(layer.events, "data", None)
+        if data is not None:
+            data.connect(self._data_changed)
+
+    def _data_changed(self, event=None):
+        layer = getattr(event, "source", None)
+        if layer is not None and layer is self.selected_layer() and self.worker is None:
+            if layer is self._shown_layer and self._shown_ndim != layer.ndim:
+                self._shown_layer = None  # another ndim: the default scope and channels again
+            self._layer_changed(layer.name)
 
     def _refresh_layers(self, event=None):
         current = self.layer_box.currentText()
@@ -303,6 +319,7 @@ class SuperpixelWidget(QWidget):
             self.channels_box.setChecked(False)  # a choice for one layer: not carried to the next
         if layer is not self._shown_layer:  # a new choice of layer: the default scope for it
             self._shown_layer = layer
+            self._shown_ndim = layer.ndim
             spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
             self.scope_box.setCurrentText(VOLUME if spatial >= 3 and self.viewer.dims.ndisplay == 3 else PLANE)
         self._volume_possible()
