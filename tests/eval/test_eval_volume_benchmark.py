@@ -242,6 +242,35 @@ def test_an_ignored_label_counts_no_boundary_on_either_side():
         score_volume(truth, np.zeros_like(truth), ignore=0)
 
 
+@pytest.mark.parametrize("gt, sp, br, bp", [
+    # the known 1|2 boundary pixel stays to be found though its lower neighbour is unknown
+    ([[1, 2], [0, 2]], [[1, 1], [1, 1]], 0.0, 1.0),
+    # a superpixel boundary next to the unknown row finds the known 1|2 boundary above it
+    ([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 0, 0]], [[1] * 4, [1] * 4, [2] * 4], 1.0, 1.0),
+    # a claim only between known voxels: the 3|4 step into the unknown row is not judged
+    ([[1, 1, 2, 2], [1, 1, 2, 2], [0, 0, 0, 0]], [[3, 3, 4, 4], [3, 3, 4, 4], [5, 5, 5, 5]], 1.0, 1.0),
+    ([[1, 1, 1], [1, 1, 1], [0, 0, 0]], [[3, 4, 4], [3, 4, 4], [3, 4, 4]], 1.0, 0.0),
+])
+def test_an_ignored_label_scores_boundaries_as_in_2d(gt, sp, br, bp):
+    """By hand, and equal to the 2-D score of the same map as one plane: a ground-truth
+    boundary counts between two known voxels; any supervoxel boundary may find it; a claim
+    is judged only between two known voxels."""
+    from lnsnet.eval.metrics import score
+
+    gt, sp = np.array(gt), np.array(sp)
+    s3 = score_volume(sp[None], gt[None], ignore=0)
+    s2 = score(sp, [gt], ignore=0)
+    assert (s3["br"], s3["bp"]) == (br, bp) == (s2["br_best"], s2["bp_best"])
+    # along z as well: the plane put on its side
+    s3z = score_volume(sp.T[:, :, None], gt.T[:, :, None], ignore=0)
+    assert (s3z["br"], s3z["bp"]) == (br, bp)
+
+
+def test_score_volume_says_when_it_is_given_2d_maps():
+    with pytest.raises(ValueError, match=r"\(Z, Y, X\) volumes.*lnsnet.eval.metrics.score"):
+        score_volume(np.ones((2, 4), int), np.ones((2, 4), int))
+
+
 def test_bad_label_volumes_and_names(volumes, tmp_path):
     from lnsnet.eval.datasets import VolumeFolderDataset
 

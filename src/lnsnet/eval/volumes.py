@@ -28,15 +28,21 @@ __all__ = ["boundary_voxels", "compactness_3d", "score_volume", "score_volume_ro
 VOLUME_KEYS = ("k", "asa", "br", "bp", "ue", "ev", "co")
 
 
-def boundary_voxels(labels: np.ndarray) -> np.ndarray:
-    """``(Z, Y, X)`` bool: voxels whose label differs from the next one along an axis."""
+def boundary_voxels(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """``(Z, Y, X)`` bool: voxels whose label differs from the next one along an axis; with
+    ``valid`` (bool, same shape) only pairs of two valid voxels count, as
+    :func:`lnsnet.io.boundary_mask` does in 2-D."""
     lab = np.asarray(labels)
     if lab.ndim != 3:
         raise ValueError(f"a label volume is ZxYxX, got shape {lab.shape}")
     b = np.zeros(lab.shape, dtype=bool)
-    b[:-1] |= lab[:-1] != lab[1:]
-    b[:, :-1] |= lab[:, :-1] != lab[:, 1:]
-    b[:, :, :-1] |= lab[:, :, :-1] != lab[:, :, 1:]
+    for axis in range(3):
+        lo = (slice(None),) * axis + (slice(None, -1),)
+        hi = (slice(None),) * axis + (slice(1, None),)
+        step = lab[lo] != lab[hi]
+        if valid is not None:
+            step &= valid[lo] & valid[hi]
+        b[lo] |= step
     return b
 
 
@@ -70,29 +76,29 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
                  spacing=(1.0, 1.0, 1.0)) -> dict:
     """k, ASA, BR, BP, UE, CO (and EV when ``volume`` is given) of one label volume against
     one ground truth of the same shape; ``ignore``: a ground-truth label whose voxels are
-    left out of ASA, UE and EV, and a boundary next to one out of BR and BP (k still counts
-    every label of ``supervoxels``); ``spacing``: the voxel size, for CO."""
+    left out of ASA, UE and EV, and a boundary between one and another voxel out of the
+    boundaries to find (BR) and the claims judged (BP), as in 2-D (k still counts every
+    label of ``supervoxels``); ``spacing``: the voxel size, for CO."""
     sp = np.asarray(supervoxels)
     gt = np.asarray(ground_truth)
-    if sp.shape != gt.shape or sp.ndim != 3:
+    if sp.ndim != 3 or gt.ndim != 3:
+        raise ValueError(f"supervoxels and ground truth must be (Z, Y, X) volumes, got shapes {sp.shape} and {gt.shape} "
+                         "(2-D label maps: lnsnet.eval.metrics.score)")
+    if sp.shape != gt.shape:
         raise ValueError(f"supervoxels and ground truth must be volumes of one shape, got {sp.shape} and {gt.shape}")
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
         raise ValueError(f"tolerance radius r must be an integer >= 0, got {r!r}")
     valid = np.ones(gt.shape, dtype=bool) if ignore is None else gt != ignore
     if not valid.any():
         raise ValueError(f"the ground truth is all {ignore} (the ignored label): nothing to score")
-    bs, bg = boundary_voxels(sp), boundary_voxels(gt)
-    if ignore is not None:  # a boundary with an ignored voxel is no boundary
-        bad = ~valid
-        near = bad.copy()
-        near[:-1] |= bad[1:]
-        near[:, :-1] |= bad[:, 1:]
-        near[:, :, :-1] |= bad[:, :, 1:]
-        bg &= ~near & valid
-        bs &= ~near & valid  # as in 2-D: a boundary counts only between two known voxels
+    bs = boundary_voxels(sp)
+    known = None if ignore is None else valid
+    # as in 2-D: a ground-truth boundary, and a superpixel boundary claimed (precision),
+    # only between two known voxels; any superpixel boundary may find a ground-truth one
+    bg, claims = boundary_voxels(gt, known), boundary_voxels(sp, known)
     hit_r = int(np.count_nonzero(bg & _dilate(bs, r)))
-    hit_p = int(np.count_nonzero(bs & _dilate(bg, r)))
-    n_bg, n_bs = int(bg.sum()), int(bs.sum())
+    hit_p = int(np.count_nonzero(claims & _dilate(bg, r)))
+    n_bg, n_bs = int(bg.sum()), int(claims.sum())
     s, g = relabel_consecutive(sp[valid]), relabel_consecutive(gt[valid])
     rows, _, counts, sizes = _contingency(s, g)
     k = int(s.max()) + 1 if ignore is None else int(np.unique(sp).size)  # every label the method returned
