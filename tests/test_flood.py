@@ -58,19 +58,19 @@ def test_superpixels_meet_on_the_wall_not_on_the_grid(kind):
 
 
 def test_wall_in_an_anisotropic_volume_and_the_compactness():
-    """Three seeds along x at 5, 16 and 26 (the grid of (6, 10, 32) for K = 2 at spacing
+    """Three seeds along x at 5, 16 and 26 (the grid of (6, 10, 32) for K = 3 at spacing
     (2, 1, 1)); a bright plane at x = 8, left of the first two seeds' Voronoi split (x = 10 |
     11): with compactness 0 the first superpixel ends at the wall; with a large one it runs
     over the wall to about the grid's split (climbing it costs less than the distance)."""
     from lnsnet.volume import volume_grid
 
-    assert volume_grid((6, 10, 32), 2, (2.0, 1.0, 1.0))[0] == (1, 1, 3)
+    assert volume_grid((6, 10, 32), 3, (2.0, 1.0, 1.0))[0] == (1, 1, 3)
     vol = np.full((6, 10, 32), 0.1, np.float32)
     vol[:, :, 8] = 0.9
-    low = lnsnet.segment(vol, 2, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright", compactness=0.0)
+    low = lnsnet.segment(vol, 3, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright", compactness=0.0)
     first = np.unique(low[:, :, :8])
     assert len(first) == 1 and first[0] not in low[:, :, 9:]
-    high = lnsnet.segment(vol, 2, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright",
+    high = lnsnet.segment(vol, 3, channel_axis=None, spacing=(2.0, 1.0, 1.0), boundaries="bright",
                           compactness=100.0)
     # the first seed steps one voxel off the blurred wall's tail, so the split is near x = 10
     first = high[0, 0, 0]

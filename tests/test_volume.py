@@ -43,6 +43,22 @@ def test_grid_cells_are_cubes_in_physical_units():
     assert cells[0] == 1 and abs(cells[1] * cells[2] - 16) <= 2
 
 
+@pytest.mark.parametrize("shape, k, spacing, cells", [
+    # K at least the voxels: one cell a voxel, however anisotropic (the z axis stopped at 3)
+    ((4, 5, 6), 10**6, (0.2, 1.0, 3.0), (4, 5, 6)),
+    ((4, 5, 6), 120, (0.2, 1.0, 3.0), (4, 5, 6)),
+    # x voxels 10^4 long: one cell each (60), and the other 100 / 60 cells split y, the longer
+    # cells (60 units against z's 20): 120 is nearer 100 than 60
+    ((20, 60, 60), 100, (1.0, 1.0, 1e4), (1, 2, 60)),
+])
+def test_grid_held_at_an_axis_still_comes_near_k(shape, k, spacing, cells):
+    """An axis held at its voxel count stopped the scaling short of K (90 of 120 voxels, 60
+    of 100 supervoxels): the free axes take the rest, by hand; segment delivers it."""
+    assert volume_grid(shape, k, spacing)[0] == cells
+    labels = lnsnet.segment(np.random.default_rng(0).random(shape), k, channel_axis=None, spacing=spacing)
+    assert labels.max() == (np.prod(shape) if k >= np.prod(shape) else np.prod(cells))
+
+
 def test_octants_are_found_exactly():
     vol, truth = _octants()
     labels = lnsnet.segment(vol, 8, channel_axis=None)
@@ -717,21 +733,22 @@ def test_ome_units_of_each_axis(tmp_path):
 
 
 def test_few_supervoxels_are_noticed(tmp_path, capsys):
-    """A voxel size that leaves far fewer grid cells than K (a z step in nm read as µm)
-    gets the notice 2-D images get, naming the grid and --spacing."""
+    """Far fewer supervoxels than K get the notice 2-D images get, naming why: a volume of
+    fewer voxels than K; a voxel size far from cubic is named as a possible mistake."""
     from lnsnet.cli import main
 
-    (nz, ny, nx), _ = volume_grid((8, 16, 16), 100, (2000.0, 0.5, 0.5))
-    assert nz * ny * nx < 80  # the premise: the grid itself holds too few cells
-    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((4, 6, 6)).astype(np.float32))
     for extra in ([], ["--boundaries", "bright"]):
-        assert main(["segment", str(tmp_path / "v.npy"), "-k", "100", "-o", str(tmp_path / f"o{len(extra)}"),
-                     "--volume", "--spacing", "2000,0.5,0.5", *extra]) == 0
+        out = tmp_path / f"o{len(extra)}"
+        assert main(["segment", str(tmp_path / "v.npy"), "-k", "1000", "-o", str(out), "--volume", *extra]) == 0
         captured = capsys.readouterr()
-        k = len(np.unique(np.load(tmp_path / f"o{len(extra)}" / "v_labels.npy")))
-        assert f"{k} supervoxels delivered for K=100" in captured.err
-        assert f"{nz}x{ny}x{nx} = {nz * ny * nx} cells" in captured.err and "--spacing" in captured.err
-        assert f"{k} supervoxels (K=100)" in captured.out
+        k = len(np.unique(np.load(out / "v_labels.npy")))
+        assert k == 144 and "144 supervoxels delivered for K=1000" in captured.err
+        assert "the volume has 144 voxels, one supervoxel each\n" in captured.err  # no voxel size blamed
+        assert f"{k} supervoxels (K=1000)" in captured.out
+        assert main(["segment", str(tmp_path / "v.npy"), "-k", "1000", "-o", str(out), "--volume", "--overwrite",
+                     "--spacing", "2000,0.5,0.5", *extra]) == 0
+        assert "is the voxel size right? --spacing dz,dy,dx" in capsys.readouterr().err
 
 
 def test_a_missing_model_file_is_named_as_missing(tmp_path):

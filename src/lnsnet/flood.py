@@ -46,8 +46,9 @@ __all__ = ["segment_boundaries", "DEFAULTS"]
 _jit = dict(cache=True, nogil=True)
 
 #: the flood's version, in the provenance of `lnsnet segment --boundaries` outputs (a rerun
-#: redoes files made by another): 2 since 2026-12-05 (the seed search a sixth of the cell)
-VERSION = 2
+#: redoes files made by another): 2 since 2026-12-05 (the seed search a sixth of the cell);
+#: 3 since 2026-12-06 (the 3-D grid held at an axis comes near K, as the clustering's)
+VERSION = 3
 #: each seed is the lowest voxel within (cell side // SEED_SEARCH, at least 1) voxels of
 #: its cell's centre along each axis (chosen on synthetic cell-wall volumes and confirmed on
 #: a fresh family: docs/volumes.md, "Boundary images"; it was 1 voxel, a 3x3x3 block)

@@ -304,16 +304,23 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
     if k >= FEW_SEGMENTS * n_segments:
         return ""
     if len(shape) == 3:
+        import numpy as np
+
         from .volume import volume_grid
 
-        cells = volume_grid(tuple(shape), n_segments, tuple(spacing or (1.0, 1.0, 1.0)))[0]
+        size = tuple(float(s) for s in (spacing or (1.0, 1.0, 1.0)))
+        cells = volume_grid(tuple(shape), n_segments, size)[0]
         n = cells[0] * cells[1] * cells[2]
-        sp = ", ".join(f"{s:g}" for s in (spacing or (1.0, 1.0, 1.0)))
-        why = (f"the seed grid on {'x'.join(map(str, shape))} voxels of {sp} holds {cells[0]}x{cells[1]}x{cells[2]} "
-               f"= {n} cells" if n < FEW_SEGMENTS * n_segments else
-               f"{n - k} of the {n} seeds' supervoxels came out empty or merged")
-        return (f"notice: {file}: {k} supervoxels delivered for K={n_segments} asked: {why} (is the voxel size "
-                "right? --spacing dz,dy,dx)")
+        sp = ", ".join(f"{s:g}" for s in size)
+        if n >= int(np.prod(shape)):
+            why = f"the volume has {n} voxels, one supervoxel each"
+        elif n < FEW_SEGMENTS * n_segments:
+            why = f"the seed grid on {'x'.join(map(str, shape))} voxels of {sp} holds {cells[0]}x{cells[1]}x{cells[2]} = {n} cells"
+        else:
+            why = f"{n - k} of the {n} seeds' supervoxels came out empty or merged"
+        # a voxel size far from cubic may be a mistake (a z step in nm read as µm)
+        hint = " (is the voxel size right? --spacing dz,dy,dx)" if max(size) >= 10 * min(size) else ""
+        return f"notice: {file}: {k} supervoxels delivered for K={n_segments} asked: {why}{hint}"
     from .grid import make_grid
 
     h, w = shape[:2]

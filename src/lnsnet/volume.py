@@ -51,8 +51,9 @@ __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivi
 _jit = dict(cache=True, nogil=True)
 
 #: the 3-D clustering's version, in the provenance of `lnsnet segment --volume` outputs (a
-#: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40)
-CLUSTERING_VERSION = 2
+#: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40);
+#: 3 since 2026-12-06 (a grid held at an axis comes near K: other labels only in such volumes)
+CLUSTERING_VERSION = 3
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
 # CO there is at least half a cube's), not on the PlantSeg volumes
@@ -76,6 +77,26 @@ def volume_grid(shape: tuple[int, int, int], n_segments: int, spacing=(1.0, 1.0,
         if new == cells:
             break
         cells = new
+    # an axis held at its voxels (or at one cell) stops that scaling short of K (anisotropic
+    # voxels, thin volumes, K at least the voxels), as rounding does for a small K (2 or 3
+    # cells asked, 1 made): one cell at a time on the free axes, the longest cells split
+    # first (the shortest joined first), while the count comes closer
+    total = cells[0] * cells[1] * cells[2]
+    if abs(total - n_segments) > 0.1 * n_segments and (total < 0.8 * n_segments or any(
+            c == (n if total < n_segments else 1) for c, n in zip(cells, shape))):
+        for _ in range(sum(shape)):
+            total = cells[0] * cells[1] * cells[2]
+            up = total < n_segments
+            free = [a for a in range(3) if (cells[a] < shape[a] if up else cells[a] > 1)]
+            if not free or abs(total - n_segments) <= 0.1 * n_segments:
+                break
+            side = [extent[a] / cells[a] for a in range(3)]
+            a = max(free, key=lambda i: side[i]) if up else min(free, key=lambda i: side[i])
+            new = list(cells)
+            new[a] += 1 if up else -1
+            if abs(new[0] * new[1] * new[2] - n_segments) >= abs(total - n_segments):
+                break
+            cells = new
     return (cells[0], cells[1], cells[2]), float(step)
 
 
