@@ -263,3 +263,41 @@ def test_the_blur_cap_is_per_axis_and_the_blur_stays_inside_a_mask():
     assert p.rgb.shape[:2] == (20, 30) and np.isclose(p.rgb[0, 2, 0], 0.2, atol=1e-6)  # border row, left
     assert np.isclose(p.rgb[19, 27, 0], 0.8, atol=1e-6)  # border row, right
     assert inside.min() >= 0.2 - 1e-6 and inside.max() <= 0.8 + 1e-6
+
+
+def test_second_review_slic_calling_conventions():
+    """A pipeline engineer's swaps of slic for segment: a big-endian uint16 image is a
+    uint16 image (it was stretched from its range: 84 % of pixels moved); slic_zero=0 and
+    convert2lab=True on a gray image are accepted as slic accepts them; a volume takes slic's
+    full positional call (max_size_factor 3 included) and its size cap."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    img = (blocks_image() * 4000).astype(np.uint16)  # 12-bit data in uint16: dim, not stretched
+    assert np.array_equal(lnsnet.segment(img.astype(">u2"), 12), lnsnet.segment(img, 12))
+    assert np.array_equal(lnsnet.segment([img.astype(">u2")], 12)[0], lnsnet.segment(img, 12))
+    gray = blocks_image()[:, :, 0]
+    assert np.array_equal(lnsnet.segment(gray, 12, channel_axis=None, convert2lab=True),
+                          lnsnet.segment(gray, 12, channel_axis=None))
+    assert np.array_equal(lnsnet.segment(gray, 12, channel_axis=None, slic_zero=0),
+                          lnsnet.segment(gray, 12, channel_axis=None))
+    vol = rng.random((6, 40, 40))
+    # slic's order: image, n_segments, compactness, max_num_iter, sigma, spacing, convert2lab,
+    # enforce_connectivity, min_size_factor, max_size_factor, slic_zero, start_label, mask
+    lab = lnsnet.segment(vol, 100, 0.1, 10, 0, None, None, True, 0.5, 3, False, 1, None, channel_axis=None)
+    assert lab.min() == 1 and 60 <= lab.max() <= 140
+    assert np.array_equal(lnsnet.segment(vol, 50, channel_axis=None, convert2lab=True),
+                          lnsnet.segment(vol, 50, channel_axis=None))
+    plain = lnsnet.segment(vol, 50, channel_axis=None)
+    capped = lnsnet.segment(vol, 50, channel_axis=None, max_size_factor=0.5)
+    assert capped.max() > plain.max()
+    assert np.bincount(capped.ravel())[1:].max() < np.bincount(plain.ravel())[1:].max()
+    assert all(ndimage.label(capped == i)[1] == 1 for i in range(1, capped.max() + 1))
+    assert np.array_equal(lnsnet.segment(vol, 50, channel_axis=None, max_size_factor=0.5, enforce_connectivity=False),
+                          lnsnet.segment(vol, 50, channel_axis=None, enforce_connectivity=False))  # as slic: no cap
+    for bad in (dict(compactness="40"), dict(compactness=True), dict(max_num_iter=2.5), dict(start_label=True),
+                dict(max_size_factor=0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            lnsnet.segment(vol, 50, channel_axis=None, **bad)
+    with pytest.raises(ValueError, match="rgb2lab"):
+        lnsnet.segment(rng.random((4, 20, 20, 3)), 10, convert2lab=True)

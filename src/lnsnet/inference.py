@@ -233,9 +233,12 @@ def segment(
     """
     if misplaced:
         raise TypeError(_misplaced_message(misplaced))
-    if slic_zero is not False and slic_zero is not np.False_:
+    if slic_zero:  # slic's keyword, taken only as False (0, None too, as slic's `if slic_zero:`)
         raise TypeError(_SLIC_ONLY["slic_zero"])
     check_progress(progress)
+    # big-endian arrays (FITS, HDF5, np.frombuffer of network data) in the machine's order:
+    # the type rules (uint8 / 255, uint16 / 65535) and the kernels read native types
+    image = [_native(im) for im in image] if isinstance(image, (list, tuple)) else _native(image)
     if (channel_axis is _CHANNELS_LAST and isinstance(image, np.ndarray) and image.ndim == 3
             and image.shape[-1] > 16):  # a volume's x axis; images of up to 16 channels are common
         import warnings
@@ -383,10 +386,9 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     if clustering is not None or adapt:
         raise ValueError("a volume takes neither clustering= nor adapt= (the 3-D clustering has its own options: "
                          "compactness, max_num_iter, min_size_factor)")
-    if convert2lab:
-        raise ValueError("convert2lab=True takes a 2-D RGB image, not a volume")
-    if max_size_factor is not None:
-        raise ValueError("max_size_factor is not supported for volumes")
+    if convert2lab and not (channel_axis is None or np.ndim(volume) == 3):  # a gray volume: ignored, as by slic
+        raise ValueError("convert2lab=True takes a 2-D RGB image, not a volume with channels (its channels are "
+                         "standardised as they are; convert them first, e.g. skimage.color.rgb2lab)")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     spacing3 = read_spacing(spacing, 3)
@@ -401,6 +403,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
     return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
                           spacing=spacing3, channel_axis=channel_axis, mask=mask,
                           enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
+                          max_size_factor=max_size_factor if enforce_connectivity else None,  # as slic, as in 2-D
                           start_label=start_label, model=model, device=_volume_device(device), progress=progress)
 
 
@@ -667,6 +670,13 @@ def _one_per_pixel(prep: Prepared, start_label: int) -> np.ndarray:
     labels = np.full(prep.hw, -1, np.int32)
     labels[inside] = np.arange(int(inside.sum()), dtype=np.int32)
     return _in_frame(labels, prep, start_label)
+
+
+def _native(image):
+    """``image`` with its values in the machine's byte order (a copy only when it is not)."""
+    if isinstance(image, np.ndarray) and not image.dtype.isnative:
+        return image.astype(image.dtype.newbyteorder("="))
+    return image
 
 
 def _grid_spacing(spacing) -> tuple[float, float]:

@@ -111,9 +111,10 @@ def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None) -> "Unit
     """:func:`unit_range` of ``image`` as a function that applies it to any part of the
     image (``rule(image[a:b])`` equals ``unit_range(image)[a:b]``), for reading a large
     volume slab by slab."""
-    if image.dtype == np.uint8:
+    native = image.dtype.newbyteorder("=")  # a big-endian uint16 is a uint16
+    if native == np.uint8:
         return UnitRule(UnitRule.DIVIDE, 0.0, 255.0)
-    if image.dtype == np.uint16:
+    if native == np.uint16:
         return UnitRule(UnitRule.DIVIDE, 0.0, 65535.0)
     lo, hi = _value_range(image, valid)
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:

@@ -343,7 +343,8 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     m = None if mask is None else _check_mask(mask, (h, w))
     if convert2lab not in (None, True, False):
         raise TypeError(f"convert2lab must be None, True or False, got {convert2lab!r}")
-    if convert2lab and c not in (3, 4):
+    if convert2lab and c not in (3, 4) and not (c == 1 and channel_axis is None):  # a gray image is its L
+        # already (slic ignores it there); a channel axis given with one channel, as slic, refused
         raise ValueError(f"Lab colorspace conversion requires a RGB image (3 channels), got {c} channel(s)")
     lab = c in (1, 3, 4) if convert2lab is None else bool(convert2lab)
     if c == 4 and lab:

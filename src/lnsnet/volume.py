@@ -688,6 +688,7 @@ def _as_volume(volume, channel_axis) -> np.ndarray:
 def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: float | None = None,
                    max_num_iter: int | None = None, spacing=None, channel_axis: int | None = None,
                    mask=None, enforce_connectivity: bool = True, min_size_factor: float | None = None,
+                   max_size_factor: float | None = None,
                    start_label: int = 1, edge_scale: float | None = None, model=None,
                    device=None, progress: bool = False) -> np.ndarray:
     """Supervoxels of a ``(Z, Y, X)`` gray volume (``channel_axis=None``) or a volume with
@@ -709,8 +710,18 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
-    if start_label not in (0, 1):
+    if isinstance(start_label, (bool, np.bool_)) or start_label not in (0, 1):
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+    for name, value, integral in (("compactness", compactness, False), ("max_num_iter", max_num_iter, True),
+                                  ("min_size_factor", min_size_factor, False),
+                                  ("max_size_factor", max_size_factor, False)):
+        kind = numbers.Integral if integral else numbers.Real  # as the 2-D options are read: no "40", no True
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, kind)
+                                  or not math.isfinite(value) or value < 0):
+            raise ValueError(f"{name} must be a finite {'integer' if integral else 'number'} >= 0"
+                             f"{' or None' if name != 'compactness' else ''}, got {value!r}")
+    if max_size_factor is not None and max_size_factor <= 0:
+        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
     vol = _as_volume(volume, channel_axis)
     if min(vol.shape) < 1:
         raise ValueError(f"volume is empty: shape {volume.shape}")
@@ -788,7 +799,13 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     del wmap
     if enforce_connectivity:
         k = _components3(labels)
-        _connect(labels, k, src, int(msf * n_vox / max(1, n_segments)))
+        min_size = int(msf * n_vox / max(1, n_segments))
+        _connect(labels, k, src, min_size)
+        if max_size_factor is not None:  # slic's cap, as in 2-D: larger ones cut in raster order, then connected
+            from .connectivity import split_large
+
+            labels[...] = split_large(labels, max(1, int(max_size_factor * n_vox / n_seeds)))
+            _connect(labels, _components3(labels), src, min_size)
     else:
         _relabel_seeds(labels, n_seeds)
     bar.update()
