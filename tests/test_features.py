@@ -131,3 +131,30 @@ def test_merge_colour_weighs_each_channel_by_its_share_of_structure():
     assert not merge_colour(torch.from_numpy(flat)).numpy().any()
     small = torch.from_numpy(np.random.default_rng(0).random((2, 5, 7, 30), dtype=np.float32))
     torch.testing.assert_close(merge_colour(small), small[:, :3])  # below one block: as it is
+
+
+def test_a_dim_image_keeps_its_contrast_and_a_constant_one_is_flat():
+    """A float image in [0, 1e-5] (or a 0/1 mask saved as uint16) was flat to the encoding
+    (an absolute floor of 1e-3 CIELAB units): its superpixels were the blank image's grid.
+    The floor is relative now: the dim copy is encoded as the brighter one (CIELAB is linear
+    for dark values: the same standardised channels), and a constant image stays flat
+    whatever its level (its float32 sums' rounding is not contrast)."""
+    import lnsnet
+    from lnsnet.features import encode_image
+
+    rng = np.random.default_rng(0)
+    img = rng.random((40, 60, 3)).astype(np.float32)
+    dim, dimmer = encode_image(img * 1e-3), encode_image(img * 1e-5)
+    assert np.allclose(dim[:3], dimmer[:3], atol=2e-2) and np.allclose(dim[:3].std((1, 2)), 1, atol=1e-3)
+    for level in (0.0, 1e-5, 0.3, 0.5, 0.99, 1.0):
+        assert np.allclose(encode_image(np.full((40, 60, 3), level, np.float32))[:3], 0)
+    grid = lnsnet.segment(np.zeros((90, 160)), 40)
+    step = np.zeros((90, 160), np.float32)
+    step[:, 70:] = 1e-5  # a dim step at x = 70, off the grid's cell borders
+    lab = lnsnet.segment(step, 40)
+    assert not np.array_equal(lab, grid)
+    assert not set(np.unique(lab[:, :70])) & set(np.unique(lab[:, 70:]))
+    mask = np.zeros((90, 160), np.uint16)
+    mask[:, 70:] = 1  # a 0/1 mask saved as uint16: 1 / 65535
+    lab = lnsnet.segment(mask, 40)
+    assert not set(np.unique(lab[:, :70])) & set(np.unique(lab[:, 70:]))

@@ -227,7 +227,7 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
     """``(H, W, 3)`` float32 RGB in [0, 1] -> ``(5, H, W)`` float32 standardised encoding.
 
     Colour channels: CIELAB, each standardised to mean 0 / sd 1 (0 where the channel is
-    flat: sd at most 1e-3, or 1e-3 of the largest channel's). Position channels: row and
+    flat: :func:`_flat_floor`). Position channels: row and
     column centred and divided by their common standard deviation (isotropic: one pixel
     step is the same length along rows and columns, in portrait and landscape images
     alike).
@@ -245,9 +245,7 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
     mean = tot[:3] / n
     var = np.maximum(tot[3:] / n - mean**2, 0.0)
     sd = np.sqrt(var)
-    # flat: below 1e-3 in CIELAB units or of the largest channel's spread (a gray image's a
-    # and b are not exactly constant: the conversion's constants leave about 1e-4 of L's)
-    sd = np.where(sd > max(1e-3, 1e-3 * float(sd.max())), sd, 0.0)
+    sd = np.where(sd > _flat_floor(mean, sd), sd, 0.0)
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     # positions y / sqrt(HW) and x / sqrt(HW) centred; their shared sd in closed form
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
@@ -285,6 +283,18 @@ def encode_torch(rgb: torch.Tensor):
     return x.contiguous(), colour
 
 
+def _flat_floor(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """The spread at or below which a CIELAB channel counts as flat (``mean``, ``sd``: one
+    image's ``(3,)`` or a batch's ``(B, 3)``): the rounding of its float32 sums, about
+    4e-4 of the channel's mean (a constant image at 0.5 shows an L spread of 0.01), or 1e-3
+    of the largest channel's spread (a gray image's a and b are not exactly constant: the
+    conversion's constants leave about 1e-4 of L's), and 1e-6 at least. Relative, so a dim
+    image (floats in [0, 1e-5], a 0/1 mask saved as uint16) keeps its contrast; until
+    2026-12-06 an absolute 1e-3 made such images flat: a plain grid."""
+    mean, sd = np.abs(np.asarray(mean, dtype=np.float64)), np.asarray(sd, dtype=np.float64)
+    return np.maximum(np.maximum(4e-4 * mean + 1e-6, 1e-3 * sd.max(-1, keepdims=True)), 1e-6)
+
+
 def _input_scales(stats: np.ndarray, h: int, w: int):
     """From the sums and sums of squares ``(B, 6)`` of each image's L, a, b: the means and
     the scales ``(B, 3)`` that standardise them (0 for a flat channel, as
@@ -292,8 +302,7 @@ def _input_scales(stats: np.ndarray, h: int, w: int):
     n = float(h * w)
     mean = stats[:, :3] / n
     sd = np.sqrt(np.maximum(stats[:, 3:] / n - mean**2, 0.0))
-    floor = np.maximum(1e-3, 1e-3 * sd.max(1, keepdims=True))
-    sd = np.where(sd > floor, sd, 0.0)  # flat channels: as encode_image
+    sd = np.where(sd > _flat_floor(mean, sd), sd, 0.0)  # flat channels: as encode_image
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0

@@ -23,7 +23,7 @@ from .model import LNSNet
 from .model.contour import contour_factor
 from .model.seeds import sample_features
 from .prepare import Prepared, _check_mask, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
-from .runtime import check_progress, tune_malloc
+from .runtime import check_progress, tune_malloc, user_stacklevel
 
 __all__ = ["segment"]
 
@@ -246,7 +246,7 @@ def segment(
         warnings.warn(f"lnsnet.segment: an array of shape {image.shape} is read as one 2-D image with "
                       f"{image.shape[-1]} channels (its last axis, channel_axis=-1 by default); for a volume "
                       "(Z, Y, X) pass channel_axis=None; for channels, channel_axis=-1 says so and silences "
-                      "this", UserWarning, stacklevel=3)  # the caller's line (segment is wrapped)
+                      "this", UserWarning, stacklevel=user_stacklevel())  # the caller's line
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")

@@ -180,9 +180,11 @@ def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
         if n == 2 and len(vals) == 3:  # slic's old 3-axis form for 2-D images: the first axis is dropped
+            from .runtime import user_stacklevel
+
             warnings.warn(f"Input image is 2D: {name} number of elements must be 2; the first of {vals} "
                           "is ignored (a (Z, Y, X) volume takes channel_axis=None, or is 2-D with its last axis "
-                          "as channels)", UserWarning, stacklevel=4)
+                          "as channels)", UserWarning, stacklevel=user_stacklevel())
             vals = vals[1:]
         if len(vals) != n:
             raise ValueError(f"Input image is 2D, but {name} has {len(vals)} elements (expected 2)" if n == 2 else

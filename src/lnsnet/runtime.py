@@ -78,6 +78,16 @@ def progress_bar(progress, total: int, desc: str, unit: str, show: bool = True) 
     return _Steps(check_progress(progress), total, desc, unit, show)
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning issued by the caller of this function at the
+    first frame outside the lnsnet package (the user's line, however deep the call)."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1  # the function that warns: level 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_progress(progress):
     """``progress`` if it is True, False (or None) or a callable, else ``TypeError``."""
     import numpy as np
