@@ -363,3 +363,53 @@ def test_volume_files_beside_images_get_a_note(tmp_path, capsys):
     assert "1 volume file(s) of" in capsys.readouterr().err
     assert main(["segment", str(tmp_path), "-k", "4", "-o", str(tmp_path / "out3"), "--volume"]) == 0
     assert "volume file(s)" not in capsys.readouterr().err
+
+
+def test_second_review_of_the_command_line(tmp_path, capsys):
+    """A fresh user's review, 2026-12-06: a list file's missing entry does not move the
+    other outputs (the common folder of the files that are there); a folder as an entry is
+    named as a folder; a subfolder named as an input is not reported as unread, nor are
+    lnsnet's outputs when -o is the input folder; --workers without Ray is refused; a
+    float image with one finite pixel is told so, in the singular."""
+    import tifffile
+
+    (tmp_path / "L" / "imgs").mkdir(parents=True)
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(tmp_path / "L" / "imgs" / "a.png")
+    (tmp_path / "L" / "list.txt").write_text("imgs/a.png\n../typo/missing.png\n/nonexistent/b.png\nimgs\n")
+    assert main(["segment", str(tmp_path / "L" / "list.txt"), "-k", "12", "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert (tmp_path / "o" / "a_labels.npy").exists()  # not o/L/imgs/a_labels.npy
+    assert "missing.png" in err and "b.png" in err and "is a folder, not an image file" in err
+    # a named subfolder is read, not reported; -o the input folder: its own outputs are not "volume files"
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for p in (tmp_path / "d" / "a.png", tmp_path / "d" / "sub" / "b.png"):
+        Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(p)
+    assert main(["segment", str(tmp_path / "d"), str(tmp_path / "d" / "sub"), "-k", "12", "-o",
+                 str(tmp_path / "o2")]) == 0
+    assert "not read" not in capsys.readouterr().err
+    for _ in range(2):
+        assert main(["segment", str(tmp_path / "d"), "-k", "12", "-o", str(tmp_path / "d")]) == 0
+        err = capsys.readouterr().err
+        assert "volume file" not in err and "subfolder(s) of" in err  # sub is still unread here: said
+    assert main(["segment", str(tmp_path / "d"), "-k", "12", "-o", str(tmp_path / "o3"), "--workers", "3"]) == 2
+    assert "--workers need --engine ray" in capsys.readouterr().err.replace(", --num-gpus and", "")
+    one = np.full((7, 9), np.nan, np.float32)
+    one[3, 4] = 0.5
+    tifffile.imwrite(tmp_path / "one.tif", one)
+    assert main(["segment", str(tmp_path / "one.tif"), "-k", "63", "-o", str(tmp_path / "o4")]) == 0
+    captured = capsys.readouterr()
+    assert "1 superpixel delivered for K=63 asked: only 1 of its 63 pixels are finite" in captured.err
+    assert "1 superpixel (K=63)" in captured.out
+
+
+def test_values_at_float64s_limits_and_max_num_iter_named():
+    import lnsnet
+    import pytest
+
+    im = np.zeros((40, 60))
+    im[:, 30:], im[:, :30] = 1e308, -1e308
+    lab = lnsnet.segment(im, 10, channel_axis=None)
+    assert not set(np.unique(lab[:, :30])) & set(np.unique(lab[:, 30:]))
+    assert lnsnet.io.unit_range(im).min() == 0 and lnsnet.io.unit_range(im).max() == 1
+    with pytest.raises(ValueError, match="max_num_iter must be an integer >= 0"):
+        lnsnet.segment(im, 10, channel_axis=None, max_num_iter=-1)

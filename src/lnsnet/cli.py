@@ -122,17 +122,21 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     out = getattr(args, "output", None)
     out = Path(out).resolve() if out else None
     seen = set()
+    named = {Path(a).resolve() for a in args.images if Path(a).is_dir()}  # folders the user named: read
+    own = ("_labels.png", "_labels.tif", "_overlay.png", "_labels.npy", "_labels.nii.gz")  # lnsnet's outputs
     for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o's)
         if getattr(args, "quiet", False) or not d.is_dir() or d.resolve() in seen:
             continue
         seen.add(d.resolve())
         subs = sorted(s.name for s in d.iterdir() if s.is_dir() and not s.name.startswith(".")
+                      and s.resolve() not in named
                       and not (out is not None and (out == s.resolve() or s.resolve() in out.parents)))
         if subs:
             print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
-            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES))
+            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
+                          and not (out is not None and out == d.resolve() and f.name.endswith(own)))
             if vols:
                 print(f"note: {len(vols)} volume file(s) of {d} not read ({', '.join(vols[:3])}"
                       f"{', ...' if len(vols) > 3 else ''}): segment volumes with --volume", file=sys.stderr)
@@ -282,8 +286,8 @@ def _cmd_segment(args) -> int:
                           backend=args.backend, boundaries=args.boundaries)
     if not args.num_gpus >= 0:
         raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
-    if args.engine != "ray" and (args.address or args.num_gpus):
-        raise CLIError("--address and --num-gpus need --engine ray")
+    if args.engine != "ray" and (args.address or args.num_gpus or args.workers is not None):
+        raise CLIError("--address, --num-gpus and --workers need --engine ray (the local engine uses --threads)")
     # the model, loaded once here (on the CPU for Ray, whose actors load it on their own
     # devices): a wrong one fails before any file is read or Ray starts
     try:
@@ -331,7 +335,8 @@ def _cmd_segment(args) -> int:
         written += [paths["nii"]] if paths["nii"].exists() else []
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
-        print(f"{o.file}: {o.k} {'supervoxels' if args.volume else 'superpixels'} (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
+        noun = ("supervoxel" if args.volume else "superpixel") + ("" if o.k == 1 else "s")
+        print(f"{o.file}: {o.k} {noun} (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
               + ", ".join(map(str, written)))
     if len(files) == 1 and outcomes and outcomes[0].status == "skipped":
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "

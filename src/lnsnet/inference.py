@@ -265,6 +265,9 @@ def segment(
                                clustering=clustering, adapt=adapt, device=device, progress=progress)
     overrides = dict(compactness=compactness, min_size_factor=min_size_factor)
     if max_num_iter is not None:
+        if isinstance(max_num_iter, (bool, np.bool_)) or not isinstance(max_num_iter, numbers.Integral) \
+                or max_num_iter < 0:  # named as the caller named it (the option behind it is `iterations`)
+            raise ValueError(f"max_num_iter must be an integer >= 0 or None, got {max_num_iter!r}")
         overrides["iterations"] = max_num_iter
     options = ClusterOptions.of(clustering, **overrides)
     batch_size = _positive_int(batch_size, "batch_size")

@@ -119,6 +119,8 @@ def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None) -> "Unit
     lo, hi = _value_range(image, valid)
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         return UnitRule(UnitRule.AS_IS, 0.0, 1.0)
+    if hi > lo and not math.isfinite(hi - lo):  # +-1e308: the span overflows float64, halved it does not
+        return UnitRule(UnitRule.STRETCH, lo / 2, hi / 2 - lo / 2, half=True)
     return UnitRule(UnitRule.STRETCH, lo, hi - lo if hi > lo else 1.0)
 
 
@@ -129,15 +131,18 @@ class UnitRule:
 
     DIVIDE, AS_IS, STRETCH = 0, 1, 2
 
-    def __init__(self, kind: int, lo: float, span: float):
-        self.kind, self.lo, self.span = kind, float(lo), float(span)
+    def __init__(self, kind: int, lo: float, span: float, half: bool = False):
+        # half: values halved first (``lo`` and ``span`` are then of the halves), for values
+        # near float64's limits (+-1e308) whose span overflows
+        self.kind, self.lo, self.span, self.half = kind, float(lo), float(span), bool(half)
 
     def __call__(self, part: np.ndarray) -> np.ndarray:
         if self.kind == self.DIVIDE:
             return part.astype(np.float32) / np.float32(self.span)
         if self.kind == self.AS_IS:
             return part.astype(np.float32)
-        return np.clip((part.astype(np.float64) - self.lo) / self.span, 0.0, 1.0).astype(np.float32)
+        values = part.astype(np.float64) / 2 if self.half else part.astype(np.float64)
+        return np.clip((values - self.lo) / self.span, 0.0, 1.0).astype(np.float32)
 
 
 # Images larger than this many pixels are refused before decoding (a decompression bomb: a
@@ -203,6 +208,9 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
     """
     path = Path(path)
     if data is None:
+        if path.is_dir():  # a list file's entry, a folder given where an image is read
+            raise ImageFileError(f"{path} is a folder, not an image file (name its images, or pass the folder "
+                                 "itself to lnsnet segment)")
         if not path.is_file():
             raise FileNotFoundError(f"image file not found: {path}")
         try:

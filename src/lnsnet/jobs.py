@@ -82,8 +82,13 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     if not files:
         return {}
     absolute = [Path(os.path.abspath(f)) for f in files]
+    # the common folder of the files that are there: a list file's missing entry (it fails
+    # alone) does not move every other output (nor do its names collide)
+    present = [a for a in absolute if a.is_file()]
+    loose = bool(present)  # with files there, the others (missing, folders) are named apart: they fail alone
+    present = present or absolute
     try:
-        common = os.path.commonpath([str(a.parent) for a in absolute])
+        common = os.path.commonpath([str(a.parent) for a in present])
     except ValueError:  # e.g. two drives
         raise ValueError("the inputs have no common folder whose tree -o could mirror; "
                          "segment them in separate runs") from None
@@ -94,6 +99,9 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     for f, a in zip(files, absolute):
         key = os.path.realpath(f)
         if key in names:
+            continue
+        if loose and not a.is_file():  # missing or a folder: named, never written
+            names[key] = file_stem(a) or "input"
             continue
         rel = a.relative_to(common)
         name = rel.with_name(file_stem(rel)).as_posix()
@@ -297,7 +305,8 @@ def _count_labels(labels) -> int:
     return int(np.unique(flat).size)
 
 
-def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spacing=None) -> str:
+def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spacing=None,
+                         valid: int | None = None) -> str:
     """A one-line notice when ``k`` superpixels were delivered for far more asked
     (``k < 0.8 K``), naming why; ``""`` otherwise. A volume (``shape`` of three axes): its
     seed grid in physical units (``spacing``)."""
@@ -325,12 +334,16 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
 
     h, w = shape[:2]
     cells = make_grid(h, w, n_segments).n_seeds
+    noun = "superpixel" if k == 1 else "superpixels"
+    if valid is not None and valid < FEW_SEGMENTS * n_segments:  # NaN or infinite pixels left out
+        return (f"notice: {file}: {k} {noun} delivered for K={n_segments} asked: only {valid} of its {h * w} "
+                "pixels are finite (the others, NaN or infinite, are left out)")
     if cells < FEW_SEGMENTS * n_segments:
         why = f"the seed grid on {w}x{h} pixels holds {cells} cells"
     else:
         why = (f"{cells - k} of the {cells} seeds' superpixels came out empty or as fragments merged into "
                f"their neighbours by the connectivity step (about {h * w / cells:.1f} pixels per superpixel asked)")
-    return f"notice: {file}: {k} superpixels delivered for K={n_segments} asked: {why}"
+    return f"notice: {file}: {k} {noun} delivered for K={n_segments} asked: {why}"
 
 
 def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOptions,
@@ -419,7 +432,9 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                 outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
             else:
                 k = _count_labels(lab[lab > 0] if "mask" in extras.get(f, {}) else lab)  # 0: pixels left out
-                notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments, k)) if n)
+                valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
+                notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments,
+                                                                                         k, valid=valid)) if n)
                 outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
     return [outcomes[str(f)] for f in files]
