@@ -193,3 +193,20 @@ def test_a_plain_multi_page_tiff_says_how_to_get_supervoxels(tmp_path):
     tifffile.imwrite(tmp_path / "plain.tif", np.zeros((5, 20, 20), np.uint8), metadata=None)
     with pytest.raises(ValueError, match=r"pages \(I\).*for supervoxels: --volume"):
         read_image(tmp_path / "plain.tif")
+
+
+def test_a_two_channel_image_written_as_pages_gets_a_hint(tmp_path):
+    """tifffile.imwrite of an (H, W, 2) array stores H pages of W x 2: refused as pages, with
+    the way to write one image of two channels (which then reads as (H, W, 2))."""
+    import pytest
+    import tifffile
+
+    from lnsnet.io import read_image
+
+    img = np.random.default_rng(0).random((64, 80, 2)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "two.tif", img)
+    with pytest.raises(ValueError, match="one image of 2 channels written by tifffile.imwrite"):
+        read_image(tmp_path / "two.tif")
+    tifffile.imwrite(tmp_path / "ok.tif", img, photometric="minisblack", planarconfig="contig",
+                     metadata={"axes": "YXC"})
+    assert np.array_equal(read_image(tmp_path / "ok.tif"), img)

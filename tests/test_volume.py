@@ -1107,3 +1107,29 @@ def test_segment_progress_takes_a_callable_and_refuses_other_things():
     with pytest.raises(TypeError, match="progress must be"):
         lnsnet.segment(vol, 10, channel_axis=None, progress="yes")
 
+
+
+def test_pages_written_one_by_one_are_z_slices_and_the_flood_reports_its_pass(tmp_path):
+    """tifffile's TiffWriter.write per slice makes a series a page: read as z slices (it was
+    refused as "20 stacks"), gray and RGB; series of other shapes are still refused. A
+    progress callable hears the flood's one pass (it was never called)."""
+    import tifffile
+
+    from lnsnet.io import read_volume
+
+    rng = np.random.default_rng(0)
+    for vol in ((rng.random((20, 30, 40)) * 255).astype(np.uint8), (rng.random((5, 30, 40, 3)) * 255).astype(np.uint8)):
+        with tifffile.TiffWriter(tmp_path / "s.tif") as w:
+            for plane in vol:
+                w.write(plane)
+        arr, _ = read_volume(tmp_path / "s.tif")
+        assert arr.shape == vol.shape and np.array_equal(arr, vol)
+    with tifffile.TiffWriter(tmp_path / "m.tif") as w:
+        w.write(rng.random((30, 40)).astype(np.float32))
+        w.write(rng.random((20, 40)).astype(np.float32))
+    with pytest.raises(ValueError, match="2 stacks"):
+        read_volume(tmp_path / "m.tif")
+    calls = []
+    lnsnet.segment(rng.random((8, 32, 32)), 20, channel_axis=None, boundaries="bright",
+                   progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 1)]

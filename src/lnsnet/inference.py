@@ -198,7 +198,8 @@ def segment(
     progress : bool or callable
         Show a progress bar (stderr) while a large image runs band by band, or a large
         volume pass by pass; a callable ``progress(done, total)`` is called after each of
-        those steps instead (for a GUI's own bar; every volume, banded images only).
+        those steps instead (for a GUI's own bar; every volume, banded images only; with
+        ``boundaries=``, one pass: ``progress(1, 1)`` once the call's flood is done).
     backend : {"torch", "openvino", "openvino-bf16"}
         What runs the network on the CPU: torch (default); OpenVINO in fp32 (1.1-1.4x
         torch's time, labels equal on 99.3-100 % of pixels) or in bfloat16 (0.68-0.77x on
@@ -250,9 +251,12 @@ def segment(
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")
-        return _segment_boundaries(image, n_segments, boundaries, compactness=compactness, sigma=sigma,
-                                   spacing=spacing, convert2lab=convert2lab, start_label=start_label, mask=mask,
-                                   channel_axis=channel_axis, model=model, clustering=clustering, adapt=adapt)
+        out = _segment_boundaries(image, n_segments, boundaries, compactness=compactness, sigma=sigma,
+                                  spacing=spacing, convert2lab=convert2lab, start_label=start_label, mask=mask,
+                                  channel_axis=channel_axis, model=model, clustering=clustering, adapt=adapt)
+        if callable(progress):  # the flood is one pass: done
+            progress(1, 1)
+        return out
     if _is_volume(image, channel_axis):
         if backend != "torch":
             from .backends import check_backend

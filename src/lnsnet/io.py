@@ -535,6 +535,10 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             hint = ("; for supervoxels: --volume (lnsnet segment, lnsnet benchmark), or lnsnet.segment(volume, K, "
                     "channel_axis=None, "
                     "spacing=(dz, dy, dx))" if a in ("Z", "I", "Q") else "")  # I, Q: pages of no known kind
+            if a in ("I", "Q") and len(shape) == 3 and 2 <= shape[-1] <= 16 and shape[-1] < shape[-2] and not colour:
+                # tifffile.imwrite of an (H, W, C) array of 2 or 5+ channels: H pages of W x C
+                hint += (f"; if it is one image of {shape[-1]} channels written by tifffile.imwrite, write it with "
+                         "photometric='minisblack', planarconfig='contig' and metadata={'axes': 'YXC'}")
             raise ImageFileError(
                 f"refused image {path}: {what}; lnsnet reads single 2-D images here, and does not pick one "
                 f"for you: save the page(s) you want as image files (tifffile.imread(file, key=i)){hint}")
@@ -846,11 +850,17 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
     try:
         with _decoding(), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
             full = _full_series(tif)
-            if len(full) > 1:
+            # pages written one by one (tifffile's TiffWriter.write per slice): a series each, all
+            # one page of one shape and type: z slices, as plain pages are
+            slices = len(full) > 1 and all(len(x.pages) == 1 and x.shape == full[0].shape and x.dtype == full[0].dtype
+                                           and "Z" not in x.axes and "T" not in x.axes for x in full)
+            if len(full) > 1 and not slices:
                 raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks (series: stage positions, "
                                      "or stacks of different sizes or kinds); save the one you want on its own")
             series = full[0]
             shape, axes = tuple(series.shape), series.axes
+            if slices:
+                shape, axes = (len(full),) + shape, "Z" + axes
             sizes = dict(zip(axes, shape))
             if sizes.get("S", 1) > 1 and sizes.get("C", 1) > 1:
                 raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: channels of colour "
@@ -864,7 +874,7 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                                      "axis of slices")
             _too_many_voxels(path, int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"])), max_voxels)
             try:
-                arr = series.asarray()
+                arr = np.stack([x.asarray() for x in full]) if slices else series.asarray()
             except Exception as exc:  # noqa: BLE001 - a codec tifffile lacks without imagecodecs (LZW, JPEG)
                 if "imagecodecs" not in str(exc):
                     raise
