@@ -140,6 +140,13 @@ def test_warm_kernels_leaves_every_kernel_compiled():
               kernels._local_assign, kernels._seed_sums, kernels._potts_sweep, kernels._contrast_weights,
               kernels._feature_stats, kernels._edge_strength]
     assert all(k.signatures for k in called), [k.py_func.__name__ for k in called if not k.signatures]
+    # volumes too (a fresh install's first volume took 19 s more than the next)
+    from lnsnet import flood, volume
+
+    assert runtime.kernels_cached(("lnsnet.volume",))
+    called = [volume._standardise, volume._edge_strength3, volume._assign3, volume._accumulate3,
+              volume._components3, volume._piece_sums, volume._merge_round, flood._flood, flood._seeds]
+    assert all(k.signatures for k in called), [k.py_func.__name__ for k in called if not k.signatures]
 
 
 def test_set_threads_returns_the_counts_restore_threads_takes():

@@ -334,6 +334,17 @@ def warm_kernels() -> int:
     hole = np.ones((48, 64), bool)
     hole[20:28, 28:36] = False  # the one cell's centre outside the mask: its nearest valid pixel seeds it
     segment(rgb, 1, mask=hole, boundaries="bright")
+    # volumes (supervoxels and the 3-D flood): the types files and arrays come in
+    vol = rng.random((6, 16, 20))
+    vmask = np.ones(vol.shape, bool)
+    vmask[:, :4] = False
+    for v in ((vol * 255).astype(np.uint8), (vol * 65535).astype(np.uint16), vol.astype(np.float32), vol):
+        segment(v, 8, channel_axis=None)
+        segment(v, 8, channel_axis=None, boundaries="bright")
+    segment(vol.astype(np.float32), 8, channel_axis=None, mask=vmask, spacing=(2.0, 1.0, 1.0))
+    segment(vol.astype(np.float32), 8, channel_axis=None, enforce_connectivity=False)
+    segment(vol.astype(np.float32), 8, channel_axis=None, mask=vmask, boundaries="dark")
+    segment(rng.random((6, 16, 20, 3)).astype(np.float32), 8)
     import torch
 
     from .connectivity import enforce_connectivity_torch  # the GPU path's joining of pieces, on the host
