@@ -300,3 +300,12 @@ def test_a_3d_array_left_at_the_default_channel_axis_is_warned_about():
         lnsnet.segment(np.random.default_rng(0).random((20, 24, 3)), 10)
         lnsnet.segment(np.random.default_rng(0).random((20, 24, 8)), 10)  # eight stains: no warning
     assert repr(inspect.signature(lnsnet.segment).parameters["channel_axis"].default) == "-1"
+    # a channels-first (C, Z, Y, X) volume read as (Z, Y, X) of many channels: told, with channel_axis=0
+    czyx = np.random.default_rng(0).random((2, 6, 20, 24)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"volume of shape \(2, 6, 20\) with 24 channels.*channel_axis=0") as caught:
+        lnsnet.segment(czyx, 10)
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lnsnet.segment(czyx, 10, channel_axis=0).shape == (6, 20, 24)
+        lnsnet.segment(np.random.default_rng(0).random((4, 16, 20, 3)).astype(np.float32), 10)  # RGB volume

@@ -240,14 +240,18 @@ def segment(
     # big-endian arrays (FITS, HDF5, np.frombuffer of network data) in the machine's order:
     # the type rules (uint8 / 255, uint16 / 65535) and the kernels read native types
     image = [_native(im) for im in image] if isinstance(image, (list, tuple)) else _native(image)
-    if (channel_axis is _CHANNELS_LAST and isinstance(image, np.ndarray) and image.ndim == 3
+    if (channel_axis is _CHANNELS_LAST and isinstance(image, np.ndarray) and image.ndim in (3, 4)
             and image.shape[-1] > 16):  # a volume's x axis; images of up to 16 channels are common
         import warnings
 
-        warnings.warn(f"lnsnet.segment: an array of shape {image.shape} is read as one 2-D image with "
-                      f"{image.shape[-1]} channels (its last axis, channel_axis=-1 by default); for a volume "
-                      "(Z, Y, X) pass channel_axis=None; for channels, channel_axis=-1 says so and silences "
-                      "this", UserWarning, stacklevel=user_stacklevel())  # the caller's line
+        first = (f"; channels first ({'C, Y, X' if image.ndim == 3 else 'C, Z, Y, X'}): channel_axis=0"
+                 if image.shape[0] <= 16 else "")
+        what = ("one 2-D image" if image.ndim == 3 else f"a volume of shape {image.shape[:3]}")
+        vol = "for a volume (Z, Y, X) pass channel_axis=None; " if image.ndim == 3 else ""
+        warnings.warn(f"lnsnet.segment: an array of shape {image.shape} is read as {what} with "
+                      f"{image.shape[-1]} channels (its last axis, channel_axis=-1 by default); {vol}for channels "
+                      f"last, channel_axis=-1 says so and silences this{first}", UserWarning,
+                      stacklevel=user_stacklevel())  # the caller's line
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")
