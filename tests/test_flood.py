@@ -254,3 +254,16 @@ def test_seed_search_window():
     assert out.tolist() == [7, 17]  # x = 7 in reach of the first; x = 13 is outside the second's +-2
     _seeds(v, valid, *args, 0, 0, 6, out)
     assert out.tolist() == [7, 13]  # x = 13 in the second cell's reach, not the first's (its cell ends at 11)
+
+
+def test_boundaries_refuse_what_the_flood_does_not_do():
+    """max_num_iter, min/max_size_factor, enforce_connectivity=False and a GPU device were
+    ignored in silence with boundaries=; now refused by name (the defaults and device
+    "cpu" pass)."""
+    img = np.random.default_rng(0).random((20, 30))
+    for kw, name in ((dict(max_num_iter=3), "max_num_iter"), (dict(min_size_factor=0.5), "min_size_factor"),
+                     (dict(max_size_factor=3), "max_size_factor"),
+                     (dict(enforce_connectivity=False), "enforce_connectivity=False"), (dict(device="cuda"), "cuda")):
+        with pytest.raises(ValueError, match=name):
+            lnsnet.segment(img, 10, channel_axis=None, boundaries="bright", **kw)
+    assert lnsnet.segment(img, 10, channel_axis=None, boundaries="bright", device="cpu").min() == 1

@@ -166,8 +166,10 @@ def segment(
         their most similar neighbour. Default: the clustering's (0.25; slic: 0.5).
     max_size_factor : float, optional
         Superpixels larger than this multiple of the mean size are cut, in raster order,
-        into pieces of at most that size. Default: None, no cap (each superpixel stays
-        within the 3x3 grid cells around its seed; slic: 3).
+        into pieces of that size; pieces below ``min_size_factor`` are then merged into a
+        neighbour, so some superpixels can end above it (slic's cap is not strict either).
+        Default: None, no cap (each superpixel stays within the 3x3 grid cells around its
+        seed; slic: 3). Volumes alike.
     slic_zero : bool
         False only: SLIC-zero's per-superpixel compactness does not apply (``True`` raises
         a ``TypeError``); lnsnet's spatial weight adapts to the image's edges instead.
@@ -255,6 +257,13 @@ def segment(
     if boundaries is not None:
         if backend != "torch":
             raise ValueError("boundaries= runs no network: it takes no backend")
+        unused = [name for name, value in (("max_num_iter", max_num_iter), ("min_size_factor", min_size_factor),
+                                           ("max_size_factor", max_size_factor)) if value is not None]
+        unused += ["enforce_connectivity=False"] if enforce_connectivity is not True and not enforce_connectivity else []
+        unused += [] if device is None or str(device) == "cpu" else [f"device={device!r}"]
+        if unused:  # said rather than ignored in silence
+            raise ValueError(f"boundaries= floods from the seed grid once, on the CPU, every superpixel one connected "
+                             f"region by construction: it takes none of {', '.join(unused)}")
         out = _segment_boundaries(image, n_segments, boundaries, compactness=compactness, sigma=sigma,
                                   spacing=spacing, convert2lab=convert2lab, start_label=start_label, mask=mask,
                                   channel_axis=channel_axis, model=model, clustering=clustering, adapt=adapt)

@@ -38,7 +38,9 @@ def _check_labels(labels) -> np.ndarray:
     if arr.dtype.kind == "i":
         lo = arr.min()
         if lo < 0:
-            raise ValueError(f"labels must be >= 0, got minimum {int(lo)}")
+            raise ValueError(f"labels must be >= 0, got minimum {int(lo)}"
+                             + (" (segment's outside of a mask with start_label=0: pass background=-1)"
+                                if lo == -1 else ""))
     return arr
 
 
