@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import blocks_image, is_connected_labels
@@ -413,3 +414,25 @@ def test_values_at_float64s_limits_and_max_num_iter_named():
     assert lnsnet.io.unit_range(im).min() == 0 and lnsnet.io.unit_range(im).max() == 1
     with pytest.raises(ValueError, match="max_num_iter must be an integer >= 0"):
         lnsnet.segment(im, 10, channel_axis=None, max_num_iter=-1)
+
+
+def test_features_of_a_2d_image_in_the_units_of_its_spacing(tmp_path, capsys):
+    """--features with a 2-D --spacing: area and centroid in its units, as a volume's are
+    (they stayed in pixels); without it, pixels. A folder of subfolders only says so."""
+    import csv
+
+    img = tmp_path / "in.png"
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(img)
+    for extra, factor in (([], 1.0), (["--spacing", "2,1"], 2.0)):
+        out = tmp_path / f"o{len(extra)}"
+        assert main(["segment", str(img), "-k", "12", "-o", str(out), "--features", "-q", *extra]) == 0
+        labels = read_labels(out / "in_labels.npy")
+        rows = list(csv.DictReader(open(out / "in_regions.csv")))
+        counts = np.bincount(labels.ravel())
+        for r in rows:
+            lab = int(r["label"])
+            assert float(r["area"]) == factor * counts[lab]
+            assert float(r["centroid-0"]) == pytest.approx(factor * np.nonzero(labels == lab)[0].mean())
+    (tmp_path / "tree" / "a").mkdir(parents=True)
+    assert main(["segment", str(tmp_path / "tree"), "-k", "12", "-o", str(tmp_path / "o9")]) == 2
+    assert "its subfolder(s) a are not; name them as inputs" in capsys.readouterr().err

@@ -735,7 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--features", action="store_true",
                    help="also write <name>_regions.csv: one row per superpixel with its label, area, centroid, "
                         "bounding box and mean of each channel (lnsnet.regions; regionprops_table's columns; "
-                        "with --volume per supervoxel, area and centroid in the voxel size's units, e.g. mm^3, mm)")
+                        "with --volume per supervoxel; area and centroid in the units of the pixel or voxel size when "
+                        "one is known, --spacing or the file's (a volume's, a NIfTI's), e.g. mm^3, mm; else pixels)")
     s.add_argument("--overwrite", action="store_true",
                    help="recompute images whose outputs already exist (default: skip them)")
     s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")

@@ -243,8 +243,9 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
         from .measure import regions, write_csv
 
         # label 0: the pixels left out (NaN or infinite); superpixels are numbered from 1
+        # area and centroid in physical units wherever a pixel or voxel size is known (given, or a file's)
         write_csv(regions(image, labels, background=0 if labels.min() == 0 else None,
-                          spacing=spacing if opts.volume else None), paths["regions"])
+                          spacing=spacing if opts.volume else (spacing or opts.spacing)), paths["regions"])
     if opts.overlay:  # a volume: its middle slice
         z = labels.shape[0] // 2
         save_png(paths["overlay"], overlay(image[z], labels[z]) if labels.ndim == 3 else overlay(image, labels))

@@ -163,6 +163,10 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
             if not files:
                 volumes = [f for f in p.iterdir() if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
                 hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
+                subs = sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
+                if subs and not hint:  # folders are read flat
+                    hint = (f" (folders are read flat: its subfolder(s) {', '.join(subs[:3])}"
+                            f"{', ...' if len(subs) > 3 else ''} are not; name them as inputs)")
                 raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}{hint}")
             out.extend(files)
         elif p.suffix.lower() in (".txt", ".lst"):
