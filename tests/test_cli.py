@@ -436,3 +436,17 @@ def test_features_of_a_2d_image_in_the_units_of_its_spacing(tmp_path, capsys):
     (tmp_path / "tree" / "a").mkdir(parents=True)
     assert main(["segment", str(tmp_path / "tree"), "-k", "12", "-o", str(tmp_path / "o9")]) == 2
     assert "its subfolder(s) a are not; name them as inputs" in capsys.readouterr().err
+
+
+def test_warnings_print_as_one_line_on_the_command_line():
+    """A library warning during a command (a benchmark's stretched 16-bit image) prints as
+    the command's notices do: one line, no source path and code; --debug keeps Python's."""
+    code = ("import argparse, warnings; from lnsnet.cli import _run\n"
+            "def func(args):\n    warnings.warn('a uint16 image is stretched\\n from its own range')\n    return 0\n"
+            "before = warnings.formatwarning\n"
+            "assert _run(argparse.Namespace(func=func, debug=False)) == 0\n"
+            "assert warnings.formatwarning is before\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "warning: a uint16 image is stretched from its own range\n", r.stderr
+    r = subprocess.run([sys.executable, "-c", code.replace("debug=False", "debug=True")], capture_output=True, text=True)
+    assert r.returncode == 0 and "UserWarning" in r.stderr

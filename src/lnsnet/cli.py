@@ -840,7 +840,17 @@ def main(argv=None) -> int:
             _remove_empty(folder)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as the command line prints its notices: one line, no source path or code."""
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
 def _run(args) -> int:
+    import warnings
+
+    before = warnings.formatwarning
+    if not args.debug:  # with --debug, Python's own form (where it was raised)
+        warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -862,6 +872,8 @@ def _run(args) -> int:
         print(f"error: internal error {type(exc).__name__}: {' '.join(str(exc).split())} (rerun with --debug for "
               "the traceback, and please report it)", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = before
 
 
 if __name__ == "__main__":  # pragma: no cover
