@@ -450,3 +450,24 @@ def test_warnings_print_as_one_line_on_the_command_line():
     assert r.returncode == 0 and r.stderr == "warning: a uint16 image is stretched from its own range\n", r.stderr
     r = subprocess.run([sys.executable, "-c", code.replace("debug=False", "debug=True")], capture_output=True, text=True)
     assert r.returncode == 0 and "UserWarning" in r.stderr
+
+
+def test_a_missing_entry_never_removes_another_files_outputs(tmp_path):
+    """A list of volumes A/x.npy (there) and B/x.npy (folder there or not, file not): the
+    failure of B/x removes nothing of A/x's (a diff review: it named both x and emptied -o,
+    on every rerun); a file gone from its folder leaves the layout as it was; the flood's
+    volumes run with --device cuda as 2-D images do (on the CPU)."""
+    (tmp_path / "V" / "A").mkdir(parents=True)
+    np.save(tmp_path / "V" / "A" / "x.npy", np.random.default_rng(0).random((4, 12, 12)).astype(np.float32))
+    for make_b in (False, True):
+        if make_b:
+            (tmp_path / "V" / "B").mkdir()
+        (tmp_path / "V" / "list.txt").write_text("A/x.npy\nB/x.npy\n")
+        out = tmp_path / f"vo{int(make_b)}"
+        for _ in range(2):  # the rerun skips A/x and must not remove its outputs either
+            assert main(["segment", str(tmp_path / "V" / "list.txt"), "--volume", "-k", "8", "-o", str(out),
+                         "-q"]) == 2
+            assert len(list(out.rglob("x_labels.npy"))) == 1
+    assert (tmp_path / "vo1" / "A" / "x_labels.npy").exists()  # B's folder there: A keeps its place
+    assert main(["segment", str(tmp_path / "V" / "A" / "x.npy"), "--volume", "--boundaries", "bright", "-k", "8",
+                 "-o", str(tmp_path / "fl"), "--device", "cuda", "-q"]) == 0

@@ -147,7 +147,8 @@ def test_a_dim_image_keeps_its_contrast_and_a_constant_one_is_flat():
     dim, dimmer = encode_image(img * 1e-3), encode_image(img * 1e-5)
     assert np.allclose(dim[:3], dimmer[:3], atol=2e-2) and np.allclose(dim[:3].std((1, 2)), 1, atol=1e-3)
     for level in (0.0, 1e-5, 0.3, 0.5, 0.99, 1.0):
-        assert np.allclose(encode_image(np.full((40, 60, 3), level, np.float32))[:3], 0)
+        x, scale = encode_image(np.full((40, 60, 3), level, np.float32), colour_scale=True)
+        assert np.allclose(x[:3], 0) and (scale == 0).all()  # flat: no colour at all (0.3: L's 0.005 was one)
     grid = lnsnet.segment(np.zeros((90, 160)), 40)
     step = np.zeros((90, 160), np.float32)
     step[:, 70:] = 1e-5  # a dim step at x = 70, off the grid's cell borders
@@ -158,3 +159,9 @@ def test_a_dim_image_keeps_its_contrast_and_a_constant_one_is_flat():
     mask[:, 70:] = 1  # a 0/1 mask saved as uint16: 1 / 65535
     lab = lnsnet.segment(mask, 40)
     assert not set(np.unique(lab[:, :70])) & set(np.unique(lab[:, 70:]))
+    # bright and of low contrast: a disk 5 counts above 32768 in 16 bits, gray and as RGB
+    yy, xx = np.mgrid[:200, :300]
+    disk = (yy - 100) ** 2 + (xx - 150) ** 2 < 2500
+    for im in ((32768 + 5 * disk).astype(np.uint16), np.repeat((32768 + 5 * disk).astype(np.uint16)[..., None], 3, 2)):
+        lab = lnsnet.segment(im, 100)
+        assert not set(np.unique(lab[disk])) & set(np.unique(lab[~disk]))

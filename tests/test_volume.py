@@ -1133,3 +1133,35 @@ def test_pages_written_one_by_one_are_z_slices_and_the_flood_reports_its_pass(tm
     lnsnet.segment(rng.random((8, 32, 32)), 20, channel_axis=None, boundaries="bright",
                    progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 1)]
+
+
+def test_second_review_of_the_volume_changes(tmp_path):
+    """A diff review's cases: an OME-TIFF of two positions is still refused (not two z
+    slices); a one-slice NIfTI of square pixels records them too; a volume's
+    max_size_factor is checked when connectivity is off; values near float64's limits keep
+    their four levels in a volume as in an image."""
+    import json
+
+    import nibabel
+    import tifffile
+
+    from lnsnet.cli import main
+    from lnsnet.io import read_volume
+
+    rng = np.random.default_rng(0)
+    with tifffile.TiffWriter(tmp_path / "pos.ome.tif", ome=True) as w:
+        for _ in range(2):
+            w.write((rng.random((30, 40)) * 255).astype(np.uint8), metadata={"axes": "YX"})
+    with pytest.raises(ValueError, match="2 stacks"):
+        read_volume(tmp_path / "pos.ome.tif")
+    nibabel.save(nibabel.Nifti1Image(rng.random((30, 20)).astype(np.float32), np.diag([0.5, 0.5, 2.0, 1.0])),
+                 tmp_path / "s.nii.gz")
+    assert main(["segment", str(tmp_path / "s.nii.gz"), "-k", "10", "-o", str(tmp_path / "o"), "-q"]) == 0
+    assert json.loads((tmp_path / "o" / "s_labels.json").read_text())["spacing_used"] == [0.5, 0.5]
+    vol = rng.random((4, 10, 12))
+    for bad in (-1, "x"):
+        with pytest.raises(ValueError, match="max_size_factor"):
+            lnsnet.segment(vol, 10, channel_axis=None, enforce_connectivity=False, max_size_factor=bad)
+    v = np.zeros((4, 10, 12))
+    v[..., :3], v[..., 6:9], v[..., 9:] = -1e308, 5e307, 1e308
+    assert np.unique(lnsnet.volume._features(v[..., None], None)[0, 0, :, 0]).size == 4

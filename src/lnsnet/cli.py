@@ -332,7 +332,7 @@ def _cmd_segment(args) -> int:
         o = done[0]
         paths = output_paths(Path(o.file), out, opts)
         written = [paths["npy"], paths["tif"] if paths["tif"].exists() and not paths["png"].exists() else paths["png"]]
-        written += [paths["nii"]] if paths["nii"].exists() else []
+        written += [paths["nii"]] if is_nifti(o.file) and paths["nii"].exists() else []
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
         noun = ("supervoxel" if args.volume else "superpixel") + ("" if o.k == 1 else "s")

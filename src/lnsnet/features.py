@@ -115,9 +115,9 @@ def _lab_rows(rgb, out, m, white, sums, lin_t, cbrt_t):
             s0 += lv
             s1 += av
             s2 += bv
-            q0 += lv * lv
-            q1 += av * av
-            q2 += bv * bv
+            q0 += np.float64(lv) * np.float64(lv)  # squares in float64: rounded to float32 they
+            q1 += np.float64(av) * np.float64(av)  # gave a constant image at 0.5 an L spread of 0.01
+            q2 += np.float64(bv) * np.float64(bv)
         sums[y, 0] = s0
         sums[y, 1] = s1
         sums[y, 2] = s2
@@ -223,7 +223,7 @@ def _normalise(out, mean, scale, pos_scale, row_mean, col_mean):
             out[4, y, x] = np.float32((x - col_mean) * pos_scale)
 
 
-def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
+def encode_image(rgb: np.ndarray, *, colour_scale: bool = False, gray: bool = False):
     """``(H, W, 3)`` float32 RGB in [0, 1] -> ``(5, H, W)`` float32 standardised encoding.
 
     Colour channels: CIELAB, each standardised to mean 0 / sd 1 (0 where the channel is
@@ -234,6 +234,8 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
 
     ``colour_scale=True`` also returns the factors ``(3,)`` that turn the three colour
     channels into the clustering's colour (:func:`colour_scale_of`): ``(x, scale)``.
+    ``gray=True``: the image is a gray one repeated (its a and b flat, whatever the
+    conversion's rounding leaves in them).
     """
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     h, w = rgb.shape[:2]
@@ -246,6 +248,8 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
     var = np.maximum(tot[3:] / n - mean**2, 0.0)
     sd = np.sqrt(var)
     sd = np.where(sd > _flat_floor(mean, sd), sd, 0.0)
+    if gray:
+        sd[1:] = 0.0
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     # positions y / sqrt(HW) and x / sqrt(HW) centred; their shared sd in closed form
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
@@ -254,14 +258,14 @@ def encode_image(rgb: np.ndarray, *, colour_scale: bool = False):
     return (out, colour_scale_of(sd)) if colour_scale else out
 
 
-def encode_torch(rgb: torch.Tensor):
+def encode_torch(rgb: torch.Tensor, gray=None):
     """:func:`encode_image` (with ``colour_scale=True``) in torch, where ``rgb`` is (a GPU),
     for one image or a batch: ``(3, H, W)`` or ``(B, 3, H, W)`` float32 RGB in [0, 1] ->
     ``((5, H, W)`` or ``(B, 5, H, W)`` float32 on its device, ``(3,)`` or ``(B, 3)``
     factors). The same formulas in float32; the powers and cube roots of another maths
     library may differ from the compiled kernel's in the last bit."""
     if rgb.dim() == 3:
-        x, scale = encode_torch(rgb[None])
+        x, scale = encode_torch(rgb[None], None if gray is None else [bool(gray)])
         return x[0], scale[0]
     nb, _, h, w = rgb.shape
     dev = rgb.device
@@ -273,7 +277,7 @@ def encode_torch(rgb: torch.Tensor):
     lab = torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], 1)
     lab64 = lab.double()
     stats = torch.cat([lab64.sum((2, 3)), lab64.square().sum((2, 3))], 1).cpu().numpy()  # one sync a batch
-    mean, scale, pos_scale, colour = _input_scales(stats, h, w)
+    mean, scale, pos_scale, colour = _input_scales(stats, h, w, gray)
     mean_t = torch.from_numpy(mean.astype(np.float32)).to(dev)[:, :, None, None]
     scale_t = torch.from_numpy(scale.astype(np.float32)).to(dev)[:, :, None, None]
     ys = ((torch.arange(h, device=dev, dtype=torch.float64) - (h - 1) / 2.0) * pos_scale).float()
@@ -285,24 +289,31 @@ def encode_torch(rgb: torch.Tensor):
 
 def _flat_floor(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """The spread at or below which a CIELAB channel counts as flat (``mean``, ``sd``: one
-    image's ``(3,)`` or a batch's ``(B, 3)``): the rounding of its float32 sums, about
-    4e-4 of the channel's mean (a constant image at 0.5 shows an L spread of 0.01), or 1e-3
-    of the largest channel's spread (a gray image's a and b are not exactly constant: the
-    conversion's constants leave about 1e-4 of L's), and 1e-6 at least. Relative, so a dim
-    image (floats in [0, 1e-5], a 0/1 mask saved as uint16) keeps its contrast; until
-    2026-12-06 an absolute 1e-3 made such images flat: a plain grid."""
+    image's ``(3,)`` or a batch's ``(B, 3)``): the rounding of its sums in float64, 1e-6 of
+    the channel's mean (and 1e-7 absolute); for a and b also 1e-4 CIELAB units, above the
+    float32 rounding the conversion leaves in a gray pixel's chroma (about 1e-5: ``500 (fx -
+    fy)`` of two equal numbers near 1); or 1e-3 of the largest channel's spread (a gray
+    image's a and b are not exactly constant: the conversion's constants leave about 1e-4
+    of L's). Relative for L, so a dim image (floats in [0, 1e-5], a 0/1 mask saved as
+    uint16) or a bright one of low contrast (a 16-bit image of 5 counts on 32768) keeps its
+    contrast; until 2026-12-06 an absolute 1e-3 (over squares rounded to float32) made such
+    images flat: a plain grid."""
     mean, sd = np.abs(np.asarray(mean, dtype=np.float64)), np.asarray(sd, dtype=np.float64)
-    return np.maximum(np.maximum(4e-4 * mean + 1e-6, 1e-3 * sd.max(-1, keepdims=True)), 1e-6)
+    chroma = np.array([0.0, 1e-4, 1e-4])
+    return np.maximum(np.maximum(1e-6 * mean + 1e-7, chroma), 1e-3 * sd.max(-1, keepdims=True))
 
 
-def _input_scales(stats: np.ndarray, h: int, w: int):
+def _input_scales(stats: np.ndarray, h: int, w: int, gray=None):
     """From the sums and sums of squares ``(B, 6)`` of each image's L, a, b: the means and
     the scales ``(B, 3)`` that standardise them (0 for a flat channel, as
-    :func:`encode_image`), the positions' scale and the clustering's colour factors ``(B, 3)``."""
+    :func:`encode_image`; ``gray``: which images are gray ones repeated, their a and b
+    flat), the positions' scale and the clustering's colour factors ``(B, 3)``."""
     n = float(h * w)
     mean = stats[:, :3] / n
     sd = np.sqrt(np.maximum(stats[:, 3:] / n - mean**2, 0.0))
     sd = np.where(sd > _flat_floor(mean, sd), sd, 0.0)  # flat channels: as encode_image
+    if gray is not None:
+        sd[np.asarray(gray, dtype=bool), 1:] = 0.0
     scale = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
     pos_var = ((h * h - 1) / 12.0 + (w * w - 1) / 12.0) / 2.0
     pos_scale = 1.0 / math.sqrt(pos_var) if pos_var > 1e-24 else 1.0

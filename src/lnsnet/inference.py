@@ -260,7 +260,7 @@ def segment(
         unused = [name for name, value in (("max_num_iter", max_num_iter), ("min_size_factor", min_size_factor),
                                            ("max_size_factor", max_size_factor)) if value is not None]
         unused += ["enforce_connectivity=False"] if enforce_connectivity is not True and not enforce_connectivity else []
-        unused += [] if device is None or str(device) == "cpu" else [f"device={device!r}"]
+        unused += [] if device is None or str(device).split(":")[0] == "cpu" else [f"device={device!r}"]
         if unused:  # said rather than ignored in silence
             raise ValueError(f"boundaries= floods from the seed grid once, on the CPU, every superpixel one connected "
                              f"region by construction: it takes none of {', '.join(unused)}")
@@ -411,6 +411,10 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
                          "standardised as they are; convert them first, e.g. skimage.color.rgb2lab)")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
+    if max_size_factor is not None and (isinstance(max_size_factor, (bool, np.bool_))
+                                        or not isinstance(max_size_factor, numbers.Real)
+                                        or not 0 < max_size_factor < float("inf")):  # checked even when unused, as 2-D
+        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
     spacing3 = read_spacing(spacing, 3)
     sig = np.asarray(_spatial(sigma, "sigma", positive=False, n=3))
     if sig.any():
@@ -444,7 +448,7 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
     if isinstance(start_label, bool) or start_label not in (0, 1):
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
     if compactness is not None and (isinstance(compactness, bool) or not isinstance(compactness, numbers.Real)):
-        raise TypeError(f"compactness must be a number, got {compactness!r}")
+        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")  # as 2-D and volumes say
     k = _check_k(n_segments)
     if isinstance(image, (list, tuple)):
         if any(_is_volume(im, channel_axis) for im in image):

@@ -852,8 +852,9 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
             full = _full_series(tif)
             # pages written one by one (tifffile's TiffWriter.write per slice): a series each, all
             # one page of one shape and type: z slices, as plain pages are
-            slices = len(full) > 1 and all(len(x.pages) == 1 and x.shape == full[0].shape and x.dtype == full[0].dtype
-                                           and "Z" not in x.axes and "T" not in x.axes for x in full)
+            slices = (len(full) > 1 and not getattr(tif, "is_ome", False)  # OME's images: stage positions
+                      and all(len(x.pages) == 1 and x.shape == full[0].shape and x.dtype == full[0].dtype
+                              and "Z" not in x.axes and "T" not in x.axes for x in full))
             if len(full) > 1 and not slices:
                 raise ImageFileError(f"refused volume {path}: a TIFF of {len(full)} stacks (series: stage positions, "
                                      "or stacks of different sizes or kinds); save the one you want on its own")

@@ -82,13 +82,14 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     if not files:
         return {}
     absolute = [Path(os.path.abspath(f)) for f in files]
-    # the common folder of the files that are there: a list file's missing entry (it fails
-    # alone) does not move every other output (nor do its names collide)
-    present = [a for a in absolute if a.is_file()]
-    loose = bool(present)  # with files there, the others (missing, folders) are named apart: they fail alone
-    present = present or absolute
+    # the common folder of the inputs whose folder exists: the layout follows the arguments
+    # (a file gone from its folder keeps its place and its neighbours'), but an entry in a
+    # folder that is not there (a list file's typo: it fails alone) does not move the rest
+    placed = [a.parent.is_dir() and not a.is_dir() for a in absolute]  # (a folder given as a file fails too)
+    if not any(placed):
+        placed = [True] * len(absolute)
     try:
-        common = os.path.commonpath([str(a.parent) for a in present])
+        common = os.path.commonpath([str(a.parent) for a, p in zip(absolute, placed) if p])
     except ValueError:  # e.g. two drives
         raise ValueError("the inputs have no common folder whose tree -o could mirror; "
                          "segment them in separate runs") from None
@@ -96,12 +97,12 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     names: dict[str, str] = {}
     owner: dict[str, Path] = {}
     clashes: list[str] = []
-    for f, a in zip(files, absolute):
+    for f, a, p in zip(files, absolute, placed):
         key = os.path.realpath(f)
         if key in names:
             continue
-        if loose and not a.is_file():  # missing or a folder: named, never written
-            names[key] = file_stem(a) or "input"
+        if not p:  # its folder is not there (or it is one): it cannot be read; its name is no other's
+            names[key] = f"(not a file)/{a.as_posix().lstrip('/')}"
             continue
         rel = a.relative_to(common)
         name = rel.with_name(file_stem(rel)).as_posix()
@@ -322,10 +323,13 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
         cells = volume_grid(tuple(shape), n_segments, size)[0]
         n = cells[0] * cells[1] * cells[2]
         sp = ", ".join(f"{s:g}" for s in size)
-        if n >= int(np.prod(shape)):
+        if valid is not None and valid < FEW_SEGMENTS * n_segments:  # NaN or infinite voxels left out
+            why = f"only {valid} of its {int(np.prod(shape))} voxels are finite (the others are left out)"
+        elif n >= int(np.prod(shape)):
             why = f"the volume has {n} voxels, one supervoxel each"
         elif n < FEW_SEGMENTS * n_segments:
-            why = f"the seed grid on {'x'.join(map(str, shape))} voxels of {sp} holds {cells[0]}x{cells[1]}x{cells[2]} = {n} cells"
+            why = (f"the seed grid on {'x'.join(map(str, shape))} voxels of {sp} holds {cells[0]}x{cells[1]}x{cells[2]} = "
+                   f"{n} cell{'' if n == 1 else 's'}")
         else:
             why = f"{n - k} of the {n} seeds' supervoxels came out empty or merged"
         # a voxel size far from cubic may be a mistake (a z step in nm read as µm)
@@ -340,7 +344,7 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
         return (f"notice: {file}: {k} {noun} delivered for K={n_segments} asked: only {valid} of its {h * w} "
                 "pixels are finite (the others, NaN or infinite, are left out)")
     if cells < FEW_SEGMENTS * n_segments:
-        why = f"the seed grid on {w}x{h} pixels holds {cells} cells"
+        why = f"the seed grid on {w}x{h} pixels holds {cells} cell{'' if cells == 1 else 's'}"
     else:
         why = (f"{cells - k} of the {cells} seeds' superpixels came out empty or as fragments merged into "
                f"their neighbours by the connectivity step (about {h * w / cells:.1f} pixels per superpixel asked)")
@@ -375,7 +379,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             extras[f] = _file_arguments(images[f])
             if is_nifti(f):
                 grids[f], pixel = nifti_slice_grid(f)
-                if opts.spacing is None and pixel is not None and pixel[0] != pixel[1]:
+                if opts.spacing is None and pixel is not None:
                     extras[f]["spacing"] = pixel  # the file's pixel size, as a volume's voxel size is taken
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             images.pop(f, None)
@@ -444,6 +448,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
 def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) -> Outcome:
     """One 3-D stack: read, supervoxels, outputs (labels .npy and 3-D .tif, the middle
     slice's overlay, the provenance last); nothing of it is left after a failure."""
+    import numpy as np
+
     from .inference import segment
     from .io import is_nifti, pixel_limit, read_nifti, read_volume
 
@@ -458,8 +464,10 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
-                         device=opts.device, sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
-                         **({"boundaries": opts.boundaries} if opts.boundaries else {"progress": opts.progress}))
+                         sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
+                         # the flood runs on the CPU whatever --device (or Ray's GPUs) say, as in 2-D
+                         **({"boundaries": opts.boundaries} if opts.boundaries else
+                            {"progress": opts.progress, "device": opts.device}))
         dt = time.perf_counter() - t0
         _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
@@ -474,7 +482,8 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     if finite is not None:
         notice = "\n".join(n for n in (notice, f"notice: {f}: {int((~finite).sum())} NaN or infinite voxel(s) left "
                                                  "out (label 0)") if n)
-    few = _few_segments_notice(f, labels.shape, opts.n_segments, k, spacing)
+    few = _few_segments_notice(f, labels.shape, opts.n_segments, k, spacing,
+                               valid=None if finite is None else int(np.count_nonzero(labels > 0)))
     if few:
         notice = "\n".join(n for n in (notice, few) if n)
     if opts.spacing and found and tuple(opts.spacing) == tuple(reversed(found)) != tuple(found):

@@ -129,7 +129,8 @@ def encode_on(preps: list, device, kernels: bool | None = None):
                 t = t.float() / 65535.0
             t = t.permute(2, 0, 1)
             rgb.append(t.expand(3, -1, -1) if t.shape[0] == 1 else t)
-        x, sc = encode_torch(_gaussian_torch(torch.stack(rgb), py, px).contiguous())
+        x, sc = encode_torch(_gaussian_torch(torch.stack(rgb), py, px).contiguous(),
+                             [preps[i].pending[0].shape[2] == 1 for i in idx])
         for j, i in enumerate(idx):
             xs[i], scales[i] = x[j], sc[j]
     return torch.stack(xs), np.stack(scales).astype(np.float32)
@@ -379,7 +380,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img = np.where(m[:, :, None], num / np.maximum(den, 1e-6)[:, :, None], img).astype(np.float32)
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
-        x, scale = encode_image(rgb, colour_scale=True)
+        x, scale = encode_image(rgb, colour_scale=True, gray=img.shape[2] == 1)
         return Prepared(x, rgb, m, box, (h, w), scale, sharp=sharp)
     x, scale = encode_channels(img, colour_scale=True)
     return Prepared(x, None, m, box, (h, w), scale, sharp=sharp)

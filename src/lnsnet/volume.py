@@ -52,7 +52,8 @@ _jit = dict(cache=True, nogil=True)
 
 #: the 3-D clustering's version, in the provenance of `lnsnet segment --volume` outputs (a
 #: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40);
-#: 3 since 2026-12-06 (a grid held at an axis comes near K: other labels only in such volumes)
+#: 3 since 2026-12-06 (a grid held at an axis, or short of K at a small K, comes nearer K:
+#: other labels in such volumes, and at K = 10-50 on some shapes)
 CLUSTERING_VERSION = 3
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
@@ -195,7 +196,7 @@ class _Features:
             rule, part = self.rules[ch], self.volume[z0:z1, ..., ch]
             exact32 = part.dtype.itemsize <= 2 or part.dtype == np.float32  # float32 holds these values exactly
             x = np.ascontiguousarray(part, dtype=np.float32 if exact32 else np.float64)
-            _standardise(x, rule.kind, rule.lo, rule.span, mean, inv, out, ch)
+            _standardise(x, 3 if rule.half else rule.kind, rule.lo, rule.span, mean, inv, out, ch)
         if self.extra is not None:
             out[..., c:] = self.extra[z0:z1]
         if self.mask is not None:
@@ -210,7 +211,8 @@ class _Features:
 def _standardise(x, kind, lo, span, mean, inv, out, ch):
     """``out[..., ch] = (rule(x) - mean) * inv`` in float32, ``rule`` lnsnet's unit range
     (:class:`lnsnet.io.UnitRule`: ``kind`` 0 divide by ``span``, 1 as is, 2 stretch from
-    ``lo`` by ``span`` in float64 and clip), each step in the precision numpy takes it."""
+    ``lo`` by ``span`` in float64 and clip, 3 the same of the values halved: values near
+    float64's limits), each step in the precision numpy takes it."""
     n, y, w = x.shape
     d = np.float32(span)
     for r in nb.prange(n * y):
@@ -221,8 +223,10 @@ def _standardise(x, kind, lo, span, mean, inv, out, ch):
                 u = np.float32(x[i, j, k]) / d
             elif kind == 1:
                 u = np.float32(x[i, j, k])
-            else:
+            elif kind == 2:
                 u = np.float32(min(max((np.float64(x[i, j, k]) - lo) / span, 0.0), 1.0))
+            else:
+                u = np.float32(min(max((np.float64(x[i, j, k]) / 2.0 - lo) / span, 0.0), 1.0))
             out[i, j, k, ch] = (u - mean) * inv
 
 

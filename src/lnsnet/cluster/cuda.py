@@ -636,7 +636,7 @@ def encode(raw: torch.Tensor, py: float, px: float, launcher: Launcher | None = 
     _call(dev, launcher, "blur_cols_lab", (n, h, w), tmp, lab, wx, ix, m, white)
     lab64 = lab.double()
     stats = torch.cat([lab64.sum((2, 3)), lab64.square().sum((2, 3))], 1).cpu().numpy()
-    mean, scale, pos_scale, colour = _input_scales(stats, h, w)
+    mean, scale, pos_scale, colour = _input_scales(stats, h, w, [c == 1] * n)  # a gray image's a, b: flat
     out = torch.empty((n, 5, h, w), dtype=torch.float32, device=dev)
     _call(dev, launcher, "standardise", (n, h, w), lab, out, torch.from_numpy(mean.astype(np.float32)).to(dev),
           torch.from_numpy(scale.astype(np.float32)).to(dev), float(pos_scale), (h - 1) / 2.0, (w - 1) / 2.0)
