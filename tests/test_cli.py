@@ -471,3 +471,15 @@ def test_a_missing_entry_never_removes_another_files_outputs(tmp_path):
     assert (tmp_path / "vo1" / "A" / "x_labels.npy").exists()  # B's folder there: A keeps its place
     assert main(["segment", str(tmp_path / "V" / "A" / "x.npy"), "--volume", "--boundaries", "bright", "-k", "8",
                  "-o", str(tmp_path / "fl"), "--device", "cuda", "-q"]) == 0
+
+
+def test_volume_training_refuses_the_2d_streams_options(tmp_path, capsys):
+    """lnsnet train --volume accepted --device cuda, --contours-only and the other 2-D
+    options and ignored them; now refused by name, before any work."""
+    (tmp_path / "vols").mkdir()
+    np.save(tmp_path / "vols" / "v.npy", np.random.default_rng(0).random((6, 20, 20)).astype(np.float32))
+    for extra, name in ((["--device", "cuda"], "--device"), (["--contours-only"], "--contours-only"),
+                        (["--neighbours", "4"], "--neighbours"), (["--checkpoint-every", "3"], "--checkpoint-every")):
+        assert main(["train", str(tmp_path / "vols"), "--volume", "-o", str(tmp_path / "v.pt"), *extra]) == 2
+        assert f"--volume takes none of {name}" in capsys.readouterr().err
+        assert not (tmp_path / "v.pt").exists()

@@ -447,6 +447,13 @@ def _train_volumes(args, files, output) -> int:
     if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
         raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
                        "docs/volumes.md)")
+    defaults = build_parser().parse_args(["train", "x", "-o", "x.pt"])  # the 2-D stream's own options, if given
+    given = [f"--{name.replace('_', '-')}" for name in ("checkpoint_every", "feature_iterations", "lr_decay_images",
+                                                        "neighbours", "contour_iterations", "contours_only", "device")
+             if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        raise CLIError(f"--volume takes none of {', '.join(given)} (2-D training's options; the 3-D training runs "
+                       "on the CPU with --iterations crops a volume: docs/volumes.md)")
     spacing = _spacing(args.spacing, 3)
     try:
         cfg = VolumeTrainConfig(steps=args.iterations, beta=args.beta, phi=args.phi, epsilon=args.epsilon,
@@ -848,9 +855,15 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 def _run(args) -> int:
     import warnings
 
+    import signal
+    import threading
+
     before = warnings.formatwarning
     if not args.debug:  # with --debug, Python's own form (where it was raised)
         warnings.formatwarning = _one_line_warning
+    term = None
+    if threading.current_thread() is threading.main_thread():  # `kill PID` stops as Ctrl-C does: the
+        term = signal.signal(signal.SIGTERM, _interrupt)  # benchmark's workers shut, training saved
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -874,6 +887,12 @@ def _run(args) -> int:
         return 1
     finally:
         warnings.formatwarning = before
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

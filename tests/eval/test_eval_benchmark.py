@@ -576,3 +576,45 @@ def test_redo_that_matches_no_rows_says_so(first_run, dataset, tmp_path):
     # took the place of the image names)
     assert {r["image"] for r in rows if r["method"] == "slic:compactness=5"} == {r["image"] for r in rows
                                                                                if r["method"] == "slic"}
+
+
+def test_a_refused_run_changes_nothing_and_model_free_rows_do_not_block_a_redo(dataset, tmp_path):
+    """A researcher's review: a --redo refused for another radius deleted the rows first;
+    rows of lnsnet:model=none (which do not use -m) refused a --redo lnsnet with a retrained
+    model; images added to the folder refused every rerun; two runs' rows of one image were
+    counted twice in the summary."""
+    import shutil
+
+    import torch
+
+    import lnsnet
+    from lnsnet import checkpoint
+    from lnsnet.eval.benchmark import summarize
+
+    run_benchmark(str(dataset), methods="lnsnet,lnsnet:model=none,slic", ks=[10], out_dir=tmp_path, workers=0,
+                  progress=False)
+    before = (tmp_path / "rows.csv").read_bytes()
+    with pytest.raises(ValueError, match="r=1"):
+        run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False, r=2,
+                      redo="slic")
+    assert (tmp_path / "rows.csv").read_bytes() == before
+    other = lnsnet.load_model()
+    with torch.no_grad():
+        for p in other.embedder.parameters():
+            p.mul_(-1.0)
+    path = tmp_path.parent / f"{tmp_path.name}-retrained.pt"
+    checkpoint.save(path, other)
+    run_benchmark(str(dataset), methods="lnsnet,lnsnet:model=none,slic", ks=[10], out_dir=tmp_path, workers=0,
+                  progress=False, model=str(path), redo="lnsnet")
+    assert json.loads((tmp_path / "meta.json").read_text())["settings"]["model"]["sha256"] == checkpoint.sha256(path)
+    # a dataset that grows: the rows made before stand, the new image's are added
+    grown = _make_dataset(tmp_path.parent / f"{tmp_path.name}-grown", n=N_IMAGES)
+    out = tmp_path.parent / f"{tmp_path.name}-grown-out"
+    run_benchmark(str(grown), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
+    shutil.copy(grown / "images" / "img0.png", grown / "images" / "extra.png")
+    shutil.copy(grown / "labels" / "img0.npy", grown / "labels" / "extra.npy")
+    summary = run_benchmark(str(grown), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
+    assert summary[0]["n_images"] == N_IMAGES + 1
+    rows = _rows(out / "rows.csv")
+    doubled = summarize(rows + rows)
+    assert doubled[0]["n_images"] == N_IMAGES + 1 and doubled[0]["asa"] == pytest.approx(summary[0]["asa"])

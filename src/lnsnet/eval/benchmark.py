@@ -364,11 +364,14 @@ class _RowWriter:
 _RUNNER: MethodRunner | None = None
 
 
-def _start_worker(ds, methods: list[str], model, r: int, warmup: bool, custom=None) -> None:
-    """Initializer of a pool worker: one CPU thread, the methods set up once."""
+def _start_worker(ds, methods: list[str], model, r: int, warmup: bool, custom=None, formatwarning=None) -> None:
+    """Initializer of a pool worker: one CPU thread, the methods set up once, warnings
+    printed as the parent prints them (the command line's one line)."""
     global _RUNNER
     from ..runtime import set_threads
 
+    if formatwarning is not None:
+        warnings.formatwarning = formatwarning
     set_threads(1)
     _RUNNER = MethodRunner(ds, methods, model, r, warmup, custom)
 
@@ -459,23 +462,49 @@ def _previous_runs(path: Path) -> list[dict]:
     return runs
 
 
-def _check_resume_settings(path: Path, settings: dict, model_free: bool = False):
-    """Refuse to add rows to a folder whose rows were made with another dataset, radius,
-    LNS-Net model or version of lnsnet's clustering (``model_free``: no LNS-Net row is
-    left, any model may follow);
-    return the model record to keep (this run's, else the folder's)."""
+def _uses_model(method: str) -> bool:
+    """Whether a method's rows depend on the run's LNS-Net model (``-m``): ``lnsnet`` with
+    clustering options, not ``lnsnet:model=...`` (its own) nor ``lnsnet:boundaries=...``
+    (no network)."""
+    head, _, rest = method.partition(":")
+    return head == "lnsnet" and not any(p.startswith(("model=", "boundaries=")) for p in rest.split(":") if p)
+
+
+def _resume_keys(methods) -> tuple:
+    """The settings the rows of ``methods`` (those kept in a folder) depend on beside the
+    dataset, the radius and the kind: the model for rows made with ``-m``, the clustering's
+    version for lnsnet's rows, the flood's for its rows."""
+    lns = [m for m in methods if m.partition(":")[0] == "lnsnet"]
+    flood = [m for m in lns if lnsnet_boundaries(m) is not None]
+    return (("model",) if any(_uses_model(m) for m in lns) else ()) \
+        + (("clustering_version", "volume_clustering_version") if len(flood) < len(lns) else ()) \
+        + (("boundaries_version",) if flood else ())
+
+
+def _same_dataset(a, b) -> bool:
+    """Two datasets' records alike but for their size (images added to a folder, a longer
+    --images-list: the rows made before stand)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        drop = ("n_images", "n_volumes")
+        return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+    return a == b
+
+
+def _check_resume_settings(path: Path, settings: dict, kept_methods=()):
+    """Refuse to add rows to a folder whose rows (those of ``kept_methods`` it keeps) were
+    made with another dataset, radius, LNS-Net model or version of lnsnet's clustering
+    (:func:`_resume_keys`); return the model record to keep (this run's, else the folder's)."""
     old = {}
     if path.is_file():
         try:
             old = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) or {}
         except (OSError, ValueError):
             old = {}
-    keys = ("dataset", "r", "volume") if model_free else ("dataset", "r", "volume", "model", "clustering_version",
-                                                         "boundaries_version", "volume_clustering_version")
+    keys = ("dataset", "r", "volume") + _resume_keys(kept_methods)
     for key in keys:
         if old.get(key) is None or settings.get(key) is None:
             continue
-        if old[key] != settings[key]:
+        if (not _same_dataset(old[key], settings[key])) if key == "dataset" else old[key] != settings[key]:
             raise ValueError(
                 f"{path.parent} holds rows made with {key}={old[key]!r}, this run has "
                 f"{key}={settings[key]!r}; use another output folder"
@@ -510,6 +539,8 @@ def run_benchmark(
     custom: dict | None = None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
+    Run one at a time into an output folder: two at once compute the same rows twice (the
+    summary counts each image once, the last row of it).
 
     Parameters
     ----------
@@ -713,6 +744,10 @@ def run_benchmark(
         other = sorted(m for m in left if m.lower() == cname.lower() and m != cname)
         if other:  # names are compared without case
             raise ValueError(f"{out} holds rows of {other[0]!r}; name this method {other[0]!r} too, or another name")
+    # the settings checked against the rows the redo leaves, before it deletes anything (a refused
+    # run changes nothing); a folder without rows (a first run that failed before any) takes any
+    if left:
+        settings["model"] = _check_resume_settings(meta_path, settings, left)
     if redo:
         unmatched = sorted(set(redo) - {row["method"] for row in existing})
         if unmatched and existing:  # a name spelled otherwise than its rows' (lnsnet vs lnsnet:clustering=...)
@@ -723,9 +758,6 @@ def run_benchmark(
     held = {row["method"] for row in existing}
     if before or custom:  # kept for the rows still in the folder
         settings["custom"] = {**{n: w for n, w in before.items() if n in held}, **settings.get("custom", {})}
-    model_free = not any(row["method"].partition(":")[0] == "lnsnet" for row in existing)
-    # a folder without rows (a first run that failed before any) takes any settings
-    settings["model"] = _check_resume_settings(meta_path, settings, model_free) if existing else settings["model"]
     files, old_files = _file_signatures(ds), _old_files(meta_path)  # kept in meta.json, not settings
     changed = {name for name, sig in files.items() if name in old_files and list(old_files[name]) != list(sig)}
     if changed and existing:  # an image or its labels edited since the rows were made: made again
@@ -885,7 +917,7 @@ def _run_tasks(ds, tasks, n_todo, rows_path, methods, model, r, workers, warmup,
             max_workers=min(workers, len(tasks)),
             mp_context=ctx,
             initializer=_start_worker,
-            initargs=(ds, used, model, r, warmup, custom),
+            initargs=(ds, used, model, r, warmup, custom, warnings.formatwarning),
         ) as pool:
             pending = {pool.submit(_run_in_worker, index, todo) for index, todo in tasks}
             try:
@@ -932,13 +964,14 @@ def summarize(rows, methods=None) -> list[dict]:
         per-image best annotator; ``ev`` is NaN when no row has it; sorted by method,
         then K.
     """
-    groups: dict[tuple[str, int], list[dict]] = {}
+    groups: dict[tuple[str, int], dict[str, dict]] = {}
     order: list[str] = list(methods) if methods is not None else []
     for row in rows:
         key = (str(row["method"]), int(row["k_asked"]))
-        groups.setdefault(key, []).append(row)
+        groups.setdefault(key, {})[str(row["image"])] = row  # one row an image (the last: no double count)
         if key[0] not in order:
             order.append(key[0])
+    groups = {key: list(by_image.values()) for key, by_image in groups.items()}
     out = []
     for key in sorted(groups, key=lambda mk: (order.index(mk[0]), mk[1])):
         # image order fixed, so the means do not depend on the order rows arrived in

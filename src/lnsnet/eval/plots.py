@@ -81,10 +81,12 @@ def _draw(ax, series, column: str, label: str, title: str | None, legend: bool, 
                 label=method, color=f"C{i % 10}")  # fmt: skip
         drew = True
     if column == "time_s_median" and drew:
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, LogFormatter
 
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        # within a decade only minor ticks are labelled: plain numbers there too (not 4x10^1)
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
     ax.set_xlabel(_volume_words("Number of superpixels (mean delivered)", volume))
     ax.set_ylabel(_volume_words(label, volume))
     if title:
