@@ -206,6 +206,10 @@ def test_summarize_means_and_median():
     assert "| b | 10 | 17.0 | 0.8000 |" in md and "| - |" in md  # NaN shown as '-'
     assert md.splitlines()[0].endswith("| ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")
     assert "| 3 | 0.7000 | 0.0000 | 0.0000 |" in md
+    vmd = summary_markdown(s, volume=True)  # one label volume each: no mean-annotator columns, volumes counted
+    head = vmd.splitlines()[0]
+    assert head.endswith("| Time (ms) | Volumes |") and "mean ann." not in head
+    assert all(line.count("|") == head.count("|") for line in vmd.splitlines()[:4])
 
 
 # --------------------------------------------------------------------------- CLI

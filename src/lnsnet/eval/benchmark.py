@@ -996,17 +996,17 @@ def summary_markdown(summary: list[dict], volume: bool = False) -> str:
     """The summary as one Markdown table (ASA, BR, BP, F, F1, UE: best annotator, means
     over images; the last three columns: ASA, BR, UE with the mean over annotators; time:
     median per image); ``volume``: the note below it says how volumes were scored."""
-    header = ("| Method | K | K delivered | ASA | BR | BP | F (β=4) | F1 | UE | CO | EV | "
-              "Time (ms) | Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")  # fmt: skip
-    lines = [header, "|" + "|".join(["---"] + ["---:"] * 15) + "|"]
+    # a volume has one label volume: its mean-annotator columns repeat ASA, BR, UE (left out)
+    header = ("| Method | K | K delivered | ASA | BR | BP | F (β=4) | F1 | UE | CO | EV | Time (ms) | "
+              + ("Volumes |" if volume else "Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |"))
+    lines = [header, "|" + "|".join(["---"] + ["---:"] * (12 if volume else 15)) + "|"]
     for s in summary:
         cells = [
             s["method"], str(s["k_asked"]), _fmt(s["k_delivered"], 1),
             _fmt(s["asa"], 4), _fmt(s["br"], 4), _fmt(s["bp"], 4), _fmt(s["f"], 4),
             _fmt(s["f1"], 4), _fmt(s["ue"], 4), _fmt(s["co"], 4), _fmt(s["ev"], 4),
             _fmt(s["time_s_median"] * 1000.0, 1), str(s["n_images"]),
-            _fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4),
-        ]  # fmt: skip
+        ] + ([] if volume else [_fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4)])  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     if volume:
         lines += ["", "Means over volumes, each scored in 3-D against its one label volume (so the mean-annotator "
