@@ -364,22 +364,31 @@ def test_bad_lnsnet_options(dataset, tmp_path, method, message):
     assert not (tmp_path / "rows.csv").exists()
 
 
-def test_redo_recomputes_one_method_and_accepts_a_new_model(dataset, tmp_path):
-    """--redo drops the named method's rows (only those) and recomputes them; with no
-    LNS-Net row left a different model may follow, otherwise it is refused."""
+def _other_model(tmp_path, name: str):
+    """The shipped model with its embedder's weights negated, saved beside ``tmp_path``: a
+    retrained model, as far as a benchmark folder can tell."""
     import torch
 
     import lnsnet
     from lnsnet import checkpoint
 
-    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
-    before = {(r["method"], r["image"]): r for r in _rows(tmp_path / "rows.csv")}
     other = lnsnet.load_model()
     with torch.no_grad():
         for p in other.embedder.parameters():
             p.mul_(-1.0)
-    path = tmp_path.parent / f"{tmp_path.name}-other.pt"
+    path = tmp_path.parent / f"{tmp_path.name}-{name}.pt"
     checkpoint.save(path, other)
+    return path
+
+
+def test_redo_recomputes_one_method_and_accepts_a_new_model(dataset, tmp_path):
+    """--redo drops the named method's rows (only those) and recomputes them; with no
+    LNS-Net row left a different model may follow, otherwise it is refused."""
+    from lnsnet import checkpoint
+
+    run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
+    before = {(r["method"], r["image"]): r for r in _rows(tmp_path / "rows.csv")}
+    path = _other_model(tmp_path, "other")
     with pytest.raises(ValueError, match="holds rows made with model="):
         run_benchmark(str(dataset), methods="lnsnet,slic", ks=[10], out_dir=tmp_path, workers=0,
                       progress=False, model=str(path))
@@ -589,9 +598,6 @@ def test_a_refused_run_changes_nothing_and_model_free_rows_do_not_block_a_redo(d
     counted twice in the summary."""
     import shutil
 
-    import torch
-
-    import lnsnet
     from lnsnet import checkpoint
     from lnsnet.eval.benchmark import summarize
 
@@ -602,12 +608,7 @@ def test_a_refused_run_changes_nothing_and_model_free_rows_do_not_block_a_redo(d
         run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False, r=2,
                       redo="slic")
     assert (tmp_path / "rows.csv").read_bytes() == before
-    other = lnsnet.load_model()
-    with torch.no_grad():
-        for p in other.embedder.parameters():
-            p.mul_(-1.0)
-    path = tmp_path.parent / f"{tmp_path.name}-retrained.pt"
-    checkpoint.save(path, other)
+    path = _other_model(tmp_path, "retrained")
     run_benchmark(str(dataset), methods="lnsnet,lnsnet:model=none,slic", ks=[10], out_dir=tmp_path, workers=0,
                   progress=False, model=str(path), redo="lnsnet")
     assert json.loads((tmp_path / "meta.json").read_text())["settings"]["model"]["sha256"] == checkpoint.sha256(path)
