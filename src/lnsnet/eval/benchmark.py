@@ -41,6 +41,7 @@ scores them on one image are in :mod:`lnsnet.eval.methods`.
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import math
@@ -514,8 +515,65 @@ def _check_resume_settings(path: Path, settings: dict, kept_methods=()):
 
 # -------------------------------------------------------------------------------- main
 
+LOCK_FILE = ".lock"
 
-def run_benchmark(
+
+class _FolderLock:
+    """``out/.lock`` holding this process's id while a run writes to ``out``: a second run
+    into the folder is refused while the first lives (a lock left by a run that died is
+    taken over)."""
+
+    def __init__(self, out: Path):
+        self.path = out / LOCK_FILE
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise ValueError(f"{self.path.parent} is being written by another run (process {pid}); wait for "
+                                     f"it, or choose another output folder (a stale lock: delete {self.path})") from None
+                self.path.unlink(missing_ok=True)  # its run is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise ValueError(f"cannot take the lock {self.path}")
+
+    def __exit__(self, *exc):
+        try:
+            if self.path.read_text().strip() == str(os.getpid()):
+                self.path.unlink()
+        except OSError:
+            pass
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def run_benchmark(*args, **kwargs) -> list[dict]:
+    bound = inspect.signature(_run_benchmark).bind(*args, **kwargs)
+    bound.apply_defaults()
+    out = Path(bound.arguments["out_dir"]).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    with _FolderLock(out):
+        return _run_benchmark(*bound.args, **bound.kwargs)
+
+
+def _run_benchmark(
     dataset="bsds500",
     split: str = "test",
     methods=None,
@@ -539,8 +597,9 @@ def run_benchmark(
     custom: dict | None = None,
 ) -> list[dict]:
     """Run, score and time every method at every K on every image; write the reports.
-    Run one at a time into an output folder: two at once compute the same rows twice (the
-    summary counts each image once, the last row of it).
+    One run at a time writes to an output folder: ``.lock`` in it holds the process id, and
+    a second run into it is refused while the first lives (the summary also counts each
+    image once, should rows of one image come twice).
 
     Parameters
     ----------
@@ -814,6 +873,10 @@ def run_benchmark(
     meta["rows_in_summary"] = len(in_files)
     atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
     return summary
+
+
+run_benchmark.__doc__ = _run_benchmark.__doc__
+run_benchmark.__signature__ = inspect.signature(_run_benchmark)
 
 
 def _model_setting(model, methods: list[str], volume: bool):
