@@ -644,3 +644,13 @@ def test_one_run_at_a_time_writes_to_a_folder(dataset, tmp_path):
         sleeper.wait()
     run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)  # stale: taken
     assert (tmp_path / "rows.csv").exists() and not (tmp_path / LOCK_FILE).exists()
+
+
+def test_plots_say_what_was_measured(first_run):
+    """The figures' heading names the data set, its size, the tolerance and the annotator
+    rule (a paper's caption needs them)."""
+    from lnsnet.eval.plots import _caption, _read_summary
+
+    out, _ = first_run
+    caption = _caption(out / "summary.csv", _read_summary(out / "summary.csv"), False)
+    assert caption == f"data, {N_IMAGES} images, boundary tolerance r = 1 px, best annotator per image"

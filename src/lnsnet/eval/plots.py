@@ -31,7 +31,7 @@ PLOT_METRICS = {
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
-def _read_summary(path: Path) -> dict[str, list[tuple[float, float, dict]]]:
+def _read_summary(path: Path) -> dict[str, list[dict]]:
     if not path.is_file():
         raise FileNotFoundError(f"summary file not found: {path}")
     with open(path, newline="", encoding="utf-8") as fh:
@@ -58,6 +58,32 @@ def _value(row: dict, column: str) -> float:
 
 def _volume_words(text: str, volume: bool) -> str:
     return text.replace("superpixels", "supervoxels").replace("per image", "per volume") if volume else text
+
+
+def _caption(summary_csv: Path, series, volume: bool) -> str:
+    """What was measured, for the figures' heading: the data set, how many images
+    (volumes), the boundary tolerance and the annotator rule (from ``meta.json`` beside
+    ``summary_csv``; "" without it)."""
+    import json
+
+    try:
+        settings = json.loads((summary_csv.parent / "meta.json").read_text())["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    ds = settings.get("dataset") or {}
+    if isinstance(ds, dict) and ds.get("name") == "bsds500":
+        where = f"BSDS500 {settings.get('split') or ds.get('split') or ''}".strip()
+    elif isinstance(ds, dict) and ds.get("root"):
+        where = Path(str(ds["root"])).name
+    else:
+        where = str(ds.get("name", "")) if isinstance(ds, dict) else ""
+    n = max((int(float(row.get("n_images", 0) or 0)) for rows in series.values() for row in rows), default=0)
+    unit = "voxel" if volume else "px"
+    what = f"{n} {'volumes' if volume else 'images'}" if n else ""
+    rule = "one label volume each" if volume else "best annotator per image"
+    r = settings.get("r")
+    parts = [p for p in (where, what, f"boundary tolerance r = {r} {unit}" if r is not None else "", rule) if p]
+    return ", ".join(parts)
 
 
 def _is_volume_run(summary_csv: Path) -> bool:
@@ -131,13 +157,18 @@ def plot_summary(summary_csv, out_dir, dpi: int = 150, volume: bool | None = Non
         volume = _is_volume_run(Path(summary_csv))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    caption = _caption(Path(summary_csv), series, volume)  # the data set, its size, r, the annotator rule
     written = []
     for column, (stem, label, title) in PLOT_METRICS.items():
         fig = Figure(figsize=(6.4, 4.8), layout="constrained")
         ax = fig.add_subplot()
+        if caption:
+            fig.suptitle(caption, fontsize="small")
         if _draw(ax, series, column, label, title, legend=True, volume=volume):
             written.append(_save(fig, out / f"{stem}.png", dpi))
     fig = Figure(figsize=(16, 7.5), layout="constrained")
+    if caption:
+        fig.suptitle(caption)
     axes = fig.subplots(2, 4)
     for ax, (column, (_, label, title)) in zip(axes.ravel(), PLOT_METRICS.items()):
         _draw(ax, series, column, label, title, legend=False, volume=volume)
