@@ -412,6 +412,8 @@ def test_model_option_in_method_names(dataset, tmp_path):
     assert lnsnet_clustering("lnsnet:model=untrained:clustering=paper").compactness == 0.0
     with pytest.raises(ValueError, match="unknown model 'nosuch'"):
         lnsnet_clustering("lnsnet:model=nosuch")
+    with pytest.raises(ValueError, match="a model file of your own: -m FILE"):  # where a file goes
+        lnsnet_clustering("lnsnet:model=my.pt")
     with pytest.raises(ValueError, match="twice"):
         lnsnet_clustering("lnsnet:model=none:model=untrained")
     with pytest.raises(ValueError, match="seeds=grid only"):

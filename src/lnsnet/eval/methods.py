@@ -109,7 +109,8 @@ def lnsnet_model(name: str) -> str | None:
         raise ValueError("option 'model' given twice")
     if models and models[0] not in BASELINE_MODELS and models[0] not in available_models():
         raise ValueError(f"unknown model {models[0]!r} in a method name; allowed: "
-                         f"{', '.join(sorted(BASELINE_MODELS) + available_models())}")
+                         f"{', '.join(sorted(BASELINE_MODELS) + available_models())} (a model file of your own: "
+                         "-m FILE, model=FILE in Python, for the methods named lnsnet[:OPTIONS])")
     return models[0] if models else None
 
 
