@@ -146,6 +146,10 @@ def test_train_passes_the_learning_rate_schedule(tmp_path):
     out2 = tmp_path / "d.pt"
     assert main(["train", str(files[0]), "-o", str(out2), *common]) == 0  # without --lr: the default
     assert checkpoint.load(out2)["train_config"]["lr"] == TrainConfig().lr
+    # --iterations alone: the feature steps 4/5 of them (a default of 40 refused --iterations 5)
+    out3 = tmp_path / "i.pt"
+    assert main(["train", str(files[0]), "-o", str(out3), "--iterations", "5", "-k", "6", "-q", "--threads", "1"]) == 0
+    assert checkpoint.load(out3)["train_config"]["feature_iterations"] == 4
 
 
 def test_train_passes_the_contour_head_options(tmp_path, capsys):

@@ -370,6 +370,8 @@ def _cmd_train(args) -> int:
         return _train_volumes(args, files, output)
     if args.spacing is not None:
         raise CLIError("--spacing is the voxel size of --volume inputs here (2-D training takes no pixel size)")
+    if args.feature_iterations is None:  # the paper's share of the steps, whatever --iterations says
+        args.feature_iterations = round(0.8 * args.iterations)
     flags = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
     try:
         cfg = TrainConfig(
@@ -781,7 +783,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="start from this model (name or file) to adapt it to new images")
     t.add_argument("--checkpoint-every", type=_positive_int, default=10, help="images between checkpoints (default 10)")
     t.add_argument("--iterations", type=_positive_int, default=50, help="steps per image (default 50)")
-    t.add_argument("--feature-iterations", type=int, default=40, help="of which on the features, SEL frozen (default 40)")
+    t.add_argument("--feature-iterations", type=int, default=None,
+                   help="of which on the features, SEL frozen (default 4/5 of --iterations: 40 of 50)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4; the paper: 3e-4, which drifts on long streams)")
     t.add_argument("--lr-decay-images", type=float, default=0.0, metavar="T",
                    help="lower the learning rate along the stream: lr / (1 + i / T) for image i of the stream (0-based, counted on across --resume, from 0 again with --init; default 0: constant)")
