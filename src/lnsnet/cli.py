@@ -105,6 +105,10 @@ def _passed_on(args, *names: str) -> dict:
 
 # ------------------------------------------------------------------------------ segment
 
+#: the ends of the names of `lnsnet segment`'s own outputs (not inputs when found in -o)
+OUTPUT_SUFFIXES = ("_labels.png", "_labels.tif", "_overlay.png", "_labels.npy", "_labels.nii.gz")
+
+
 def _input_files(args, volumes: bool = False) -> list[Path]:
     """Apply ``--threads`` and expand the image arguments (files, folders, list files;
     ``volumes``: folders give their .tif, .tiff, .npy, .nii and .nii.gz files)."""
@@ -123,7 +127,6 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     out = Path(out).resolve() if out else None
     seen = set()
     named = {Path(a).resolve() for a in args.images if Path(a).is_dir()}  # folders the user named: read
-    own = ("_labels.png", "_labels.tif", "_overlay.png", "_labels.npy", "_labels.nii.gz")  # lnsnet's outputs
     for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o's)
         if getattr(args, "quiet", False) or not d.is_dir() or d.resolve() in seen:
             continue
@@ -136,7 +139,7 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
             vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
-                          and not (out is not None and out == d.resolve() and f.name.endswith(own)))
+                          and not (out is not None and out == d.resolve() and f.name.endswith(OUTPUT_SUFFIXES)))
             if vols:
                 print(f"note: {len(vols)} volume file(s) of {d} not read ({', '.join(vols[:3])}"
                       f"{', ...' if len(vols) > 3 else ''}): segment volumes with --volume", file=sys.stderr)
@@ -258,8 +261,7 @@ def _cmd_segment(args) -> int:
     out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
     files = [f for f in files if os.path.realpath(f) in named or not (
-        os.path.realpath(f).startswith(out_real) and f.name.endswith(("_labels.png", "_labels.tif", "_overlay.png",
-                                                                       "_labels.npy", "_labels.nii.gz")))]
+        os.path.realpath(f).startswith(out_real) and f.name.endswith(OUTPUT_SUFFIXES))]
     if not files:
         raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
     if spacing is not None and args.volume:

@@ -259,7 +259,7 @@ def segment(
             raise ValueError("boundaries= runs no network: it takes no backend")
         unused = [name for name, value in (("max_num_iter", max_num_iter), ("min_size_factor", min_size_factor),
                                            ("max_size_factor", max_size_factor)) if value is not None]
-        unused += ["enforce_connectivity=False"] if enforce_connectivity is not True and not enforce_connectivity else []
+        unused += [] if enforce_connectivity else ["enforce_connectivity=False"]
         unused += [] if device is None or str(device).split(":")[0] == "cpu" else [f"device={device!r}"]
         if unused:  # said rather than ignored in silence
             raise ValueError(f"boundaries= floods from the seed grid once, on the CPU, every superpixel one connected "
@@ -295,10 +295,7 @@ def segment(
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
-    if max_size_factor is not None and (isinstance(max_size_factor, bool)
-                                        or not isinstance(max_size_factor, numbers.Real)
-                                        or not 0 < max_size_factor < float("inf")):
-        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
+    _check_max_size_factor(max_size_factor)
     spacing = read_spacing(spacing)
     dev = as_device(device)
     tune_malloc()
@@ -411,10 +408,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
                          "standardised as they are; convert them first, e.g. skimage.color.rgb2lab)")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
-    if max_size_factor is not None and (isinstance(max_size_factor, (bool, np.bool_))
-                                        or not isinstance(max_size_factor, numbers.Real)
-                                        or not 0 < max_size_factor < float("inf")):  # checked even when unused, as 2-D
-        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
+    _check_max_size_factor(max_size_factor)  # checked even when connectivity is off (then unused), as 2-D
     spacing3 = read_spacing(spacing, 3)
     sig = np.asarray(_spatial(sigma, "sigma", positive=False, n=3))
     if sig.any():
@@ -694,6 +688,13 @@ def _one_per_pixel(prep: Prepared, start_label: int) -> np.ndarray:
     labels = np.full(prep.hw, -1, np.int32)
     labels[inside] = np.arange(int(inside.sum()), dtype=np.int32)
     return _in_frame(labels, prep, start_label)
+
+
+def _check_max_size_factor(value) -> None:
+    """slic's ``max_size_factor``: None or a finite number > 0 (``ValueError`` naming it)."""
+    if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                              or not 0 < value < float("inf")):
+        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {value!r}")
 
 
 def _native(image):

@@ -120,28 +120,28 @@ def unit_range_rule(image: np.ndarray, valid: np.ndarray | None = None) -> "Unit
     if image.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         return UnitRule(UnitRule.AS_IS, 0.0, 1.0)
     if hi > lo and not math.isfinite(hi - lo):  # +-1e308: the span overflows float64, halved it does not
-        return UnitRule(UnitRule.STRETCH, lo / 2, hi / 2 - lo / 2, half=True)
+        return UnitRule(UnitRule.STRETCH_HALF, lo / 2, hi / 2 - lo / 2)
     return UnitRule(UnitRule.STRETCH, lo, hi - lo if hi > lo else 1.0)
 
 
 class UnitRule:
     """One image's :func:`unit_range`: ``DIVIDE`` (float32 values / ``span``: 8 and 16
-    bits), ``AS_IS`` (float32 values: floats already in [0, 1]) or ``STRETCH`` (``(value -
-    lo) / span`` in float64, clipped to [0, 1], then float32)."""
+    bits), ``AS_IS`` (float32 values: floats already in [0, 1]), ``STRETCH`` (``(value -
+    lo) / span`` in float64, clipped to [0, 1], then float32) or ``STRETCH_HALF`` (the same
+    of the values halved, ``lo`` and ``span`` of the halves: values near float64's limits,
+    +-1e308, whose span overflows)."""
 
-    DIVIDE, AS_IS, STRETCH = 0, 1, 2
+    DIVIDE, AS_IS, STRETCH, STRETCH_HALF = 0, 1, 2, 3
 
-    def __init__(self, kind: int, lo: float, span: float, half: bool = False):
-        # half: values halved first (``lo`` and ``span`` are then of the halves), for values
-        # near float64's limits (+-1e308) whose span overflows
-        self.kind, self.lo, self.span, self.half = kind, float(lo), float(span), bool(half)
+    def __init__(self, kind: int, lo: float, span: float):
+        self.kind, self.lo, self.span = kind, float(lo), float(span)
 
     def __call__(self, part: np.ndarray) -> np.ndarray:
         if self.kind == self.DIVIDE:
             return part.astype(np.float32) / np.float32(self.span)
         if self.kind == self.AS_IS:
             return part.astype(np.float32)
-        values = part.astype(np.float64) / 2 if self.half else part.astype(np.float64)
+        values = part.astype(np.float64) / 2 if self.kind == self.STRETCH_HALF else part.astype(np.float64)
         return np.clip((values - self.lo) / self.span, 0.0, 1.0).astype(np.float32)
 
 
@@ -1162,16 +1162,18 @@ def read_labels(path: PathLike) -> np.ndarray:
 
 
 def boundary_mask(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Pixels whose label differs from the right or lower neighbour (HxW bool); with
-    ``valid`` (HxW bool), only pairs of two valid pixels count."""
-    right = labels[:, :-1] != labels[:, 1:]
-    down = labels[:-1, :] != labels[1:, :]
-    if valid is not None:
-        right &= valid[:, :-1] & valid[:, 1:]
-        down &= valid[:-1, :] & valid[1:, :]
+    """Pixels whose label differs from the next one along an axis (the right or lower
+    neighbour of an HxW map; of a ZxYxX volume's voxel, the next along z, y or x), bool of
+    the labels' shape; with ``valid`` (bool, the same shape), only pairs of two valid
+    pixels count."""
     b = np.zeros(labels.shape, dtype=bool)
-    b[:, :-1] |= right
-    b[:-1, :] |= down
+    for axis in range(labels.ndim):
+        lo = (slice(None),) * axis + (slice(None, -1),)
+        hi = (slice(None),) * axis + (slice(1, None),)
+        step = labels[lo] != labels[hi]
+        if valid is not None:
+            step &= valid[lo] & valid[hi]
+        b[lo] |= step
     return b
 
 

@@ -256,7 +256,7 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
 
     record = provenance(file, opts)
     if spacing is not None and (opts.volume or opts.spacing is None):  # the voxel size used (given, the file's,
-        # or 1, 1, 1); a one-slice NIfTI's own anisotropic pixel size
+        # or 1, 1, 1); a one-slice NIfTI's own pixel size
         record["spacing_used"] = [float(s) for s in spacing]
         if getattr(spacing, "unit", ""):  # the file's unit (--spacing is taken in it)
             from .io import _OME_UNIT_NAMES

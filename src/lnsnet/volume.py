@@ -196,7 +196,7 @@ class _Features:
             rule, part = self.rules[ch], self.volume[z0:z1, ..., ch]
             exact32 = part.dtype.itemsize <= 2 or part.dtype == np.float32  # float32 holds these values exactly
             x = np.ascontiguousarray(part, dtype=np.float32 if exact32 else np.float64)
-            _standardise(x, 3 if rule.half else rule.kind, rule.lo, rule.span, mean, inv, out, ch)
+            _standardise(x, rule.kind, rule.lo, rule.span, mean, inv, out, ch)
         if self.extra is not None:
             out[..., c:] = self.extra[z0:z1]
         if self.mask is not None:
@@ -716,16 +716,16 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
     if isinstance(start_label, (bool, np.bool_)) or start_label not in (0, 1):
         raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
-    for name, value, integral in (("compactness", compactness, False), ("max_num_iter", max_num_iter, True),
-                                  ("min_size_factor", min_size_factor, False),
-                                  ("max_size_factor", max_size_factor, False)):
+    for name, value, integral, positive in (("compactness", compactness, False, False),
+                                            ("max_num_iter", max_num_iter, True, False),
+                                            ("min_size_factor", min_size_factor, False, False),
+                                            ("max_size_factor", max_size_factor, False, True)):
         kind = numbers.Integral if integral else numbers.Real  # as the 2-D options are read: no "40", no True
         if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, kind)
-                                  or not math.isfinite(value) or value < 0):
-            raise ValueError(f"{name} must be a finite {'integer' if integral else 'number'} >= 0"
-                             f"{' or None' if name != 'compactness' else ''}, got {value!r}")
-    if max_size_factor is not None and max_size_factor <= 0:
-        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {max_size_factor!r}")
+                                  or not math.isfinite(value) or value < 0 or (positive and value == 0)):
+            raise ValueError(f"{name} must be a finite {'integer' if integral else 'number'} "
+                             f"{'> 0' if positive else '>= 0'}{' or None' if name != 'compactness' else ''}, "
+                             f"got {value!r}")
     vol = _as_volume(volume, channel_axis)
     if min(vol.shape) < 1:
         raise ValueError(f"volume is empty: shape {volume.shape}")

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.ndimage
 
 from ..connectivity import relabel_consecutive
+from ..io import boundary_mask
 from .metrics import _asa_from, _contingency, _ue_from
 
 __all__ = ["boundary_voxels", "compactness_3d", "score_volume", "score_volume_row", "count_disconnected_3d",
@@ -30,20 +31,12 @@ VOLUME_KEYS = ("k", "asa", "br", "bp", "ue", "ev", "co")
 
 def boundary_voxels(labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """``(Z, Y, X)`` bool: voxels whose label differs from the next one along an axis; with
-    ``valid`` (bool, same shape) only pairs of two valid voxels count, as
-    :func:`lnsnet.io.boundary_mask` does in 2-D."""
+    ``valid`` (bool, same shape) only pairs of two valid voxels count
+    (:func:`lnsnet.io.boundary_mask`, as in 2-D)."""
     lab = np.asarray(labels)
     if lab.ndim != 3:
         raise ValueError(f"a label volume is ZxYxX, got shape {lab.shape}")
-    b = np.zeros(lab.shape, dtype=bool)
-    for axis in range(3):
-        lo = (slice(None),) * axis + (slice(None, -1),)
-        hi = (slice(None),) * axis + (slice(1, None),)
-        step = lab[lo] != lab[hi]
-        if valid is not None:
-            step &= valid[lo] & valid[hi]
-        b[lo] |= step
-    return b
+    return boundary_mask(lab, valid)
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
