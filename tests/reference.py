@@ -108,8 +108,9 @@ def components_reference(labels: np.ndarray) -> tuple[np.ndarray, int]:
 def enforce_connectivity_reference(labels, features=None, min_size=None, n_segments=None, min_size_factor=0.25,
                                    orphan_factor=0.0, max_segments=None) -> np.ndarray:
     """What :func:`lnsnet.connectivity.enforce_connectivity` returns (same parameters),
-    in vectorised numpy: rounds of merging every small piece into its adjacent region of
-    closest mean feature (ties: the smallest id). Without ``features``, the neighbour
+    in numpy and plain Python: rounds in which every small piece picks its adjacent region
+    of closest mean feature (ties: the smallest id) and the pieces join their picks
+    smallest first, as far as they still need to. Without ``features``, the neighbour
     sharing the longest border is taken instead."""
     labels, mean_size, min_size = _size_bounds(labels, n_segments, min_size, min_size_factor)
     n = labels.size
@@ -126,9 +127,9 @@ def enforce_connectivity_reference(labels, features=None, min_size=None, n_segme
             # at least the (k - max_segments) smallest pieces fall below the threshold
             threshold = max(threshold, int(np.sort(sizes)[k - int(max_segments) - 1]) + 1)
         small = sizes < threshold
-        if orphan is not None:
-            small |= orphan
-            orphan = None
+        orphan_now = np.zeros(k, dtype=bool) if orphan is None else orphan
+        small |= orphan_now
+        orphan = None
         if k <= 1 or not small.any():
             break
         a, b = _edges(comp, same=False)
@@ -157,9 +158,34 @@ def enforce_connectivity_reference(labels, features=None, min_size=None, n_segme
         first = np.ones(src.size, dtype=bool)
         first[1:] = src[1:] != src[:-1]
         src, dst = src[first], dst[first]
-        g = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(k, k))
-        k, group = connected_components(g, directed=False)
-        comp = group[comp]
+        # joined smallest first (ties: the lower id); a piece whose group has meanwhile
+        # grown to the threshold stays, and so does one small only by the cap once
+        # max_segments pieces are left; an orphan always joins
+        target = dict(zip(src.tolist(), dst.tolist()))
+        root = list(range(k))
+
+        def find(i):
+            while root[i] != i:
+                i = root[i]
+            return i
+
+        gsize = sizes.astype(np.int64).copy()
+        remaining = k
+        for s in sorted(target, key=lambda i: (sizes[i], i)):
+            rs = find(s)
+            if not orphan_now[s]:
+                if gsize[rs] >= threshold:
+                    continue
+                if max_segments is not None and gsize[rs] >= min_size and remaining <= max_segments:
+                    continue
+            rd = find(target[s])
+            if rs != rd:
+                lo, hi = min(rs, rd), max(rs, rd)
+                root[hi] = lo
+                gsize[lo] += gsize[hi]
+                remaining -= 1
+        roots, group = np.unique([find(i) for i in range(k)], return_inverse=True)
+        comp, k = group[comp], len(roots)  # numbered in order of each group's lowest piece
     return relabel_consecutive(comp)
 
 

@@ -71,6 +71,45 @@ def test_max_segments_merges_the_smallest_pieces_first():
     assert out[0, 0] == out[0, 1]
 
 
+def test_a_piece_that_has_grown_large_enough_does_not_merge_on():
+    # one row: x (1 px, value 0) | y (2 px, value 1) | z (10 px, value 1.5), min_size 3.
+    # x's only neighbour is y; y's closest is z (0.25 against 1). Smallest first, x joins
+    # y, whose group then has 3 pixels: no longer small, it stays. (Joining every pick at
+    # once chained x -> y -> z into one region.)
+    lab = np.array([[0, 1, 1] + [2] * 10])
+    feats = np.array([0.0, 1, 1] + [1.5] * 10)[None, :, None]
+    assert enforce_connectivity(lab, feats, min_size=3).tolist() == [[0, 0, 0] + [1] * 10]
+    # with the threshold at 4 the group {x, y} (3 px) is still small and joins z
+    assert enforce_connectivity(lab, feats, min_size=4).tolist() == [[0] * 13]
+
+
+def test_the_cap_stops_at_max_segments_on_a_grating_of_small_pieces():
+    # 12 vertical stripes of 2x3 pixels in 2 rows: 24 pieces, all of one size; the cap at
+    # 15 merges exactly 9 (joined at once, every stripe would chain to its neighbours)
+    lab = np.zeros((4, 36), int)
+    lab[:, :] = (np.arange(36) // 3) % 2
+    lab[2:] += 2  # the lower half another pair of labels: pieces 3 wide, 2 high
+    feats = lab[..., None].astype(float)
+    assert components(lab)[1] == 24
+    out = enforce_connectivity(lab, feats, min_size=1, max_segments=15)
+    assert out.max() + 1 == 15 and is_connected_labels(out)
+
+
+def test_periodic_patterns_keep_near_k_superpixels():
+    # checkerboards and gratings whose pieces are smaller than a superpixel: the
+    # connectivity step used to chain them into a few large regions (k = 1 of K = 50 on a
+    # 200 x 200 checkerboard of 25 px squares, 48 of 100 on a grating of period 4)
+    import lnsnet
+
+    yy, xx = np.mgrid[:200, :200]
+    board = (((yy // 25) + (xx // 25)) % 2).astype(np.uint8) * 255
+    for k in (30, 40, 50):
+        assert lnsnet.segment(board, k).max() >= 0.8 * k, k
+    grating = 0.5 + 0.5 * np.sin(2 * np.pi * np.mgrid[:120, :180][1] / 4)
+    for kw in ({}, {"model": "none"}):
+        assert lnsnet.segment(grating, 100, channel_axis=None, **kw).max() >= 90, kw
+
+
 def test_torch_connectivity_equals_the_compiled_one():
     # lnsnet.connectivity.enforce_connectivity_torch (the GPU's path, run here on CPU
     # tensors) against enforce_connectivity, label for label: specks, ties, the size cap

@@ -3,7 +3,9 @@
 The network's argmax can leave a cluster in several pieces and produce specks. Pieces
 smaller than ``min_size`` pixels are merged into the adjacent region whose mean colour is
 closest; larger pieces become labels of their own. Labels are then renumbered 0..k-1.
-Rounds repeat until no small piece is left.
+Rounds repeat until no small piece is left; within a round the pieces join smallest first
+and stop once their group is large enough, so small pieces side by side (specks, the
+stripes of a fine texture) do not chain into one large region.
 
 :func:`components` and :func:`enforce_connectivity` run compiled kernels (numba,
 union-find, O(H W)); the tests hold the vectorised numpy definitions they are checked
@@ -40,7 +42,7 @@ def relabel_consecutive(labels) -> np.ndarray:
     hi = int(flat.max())
     # A lookup table through bincount is O(N + range); np.unique sorts, O(N log N).
     if hi - lo <= 4 * flat.size + 1024:
-        shifted = (flat - lo).astype(np.intp, copy=False)
+        shifted = flat.astype(np.intp) - lo  # widened first: int8 - (-100) must not wrap
         present = np.bincount(shifted, minlength=hi - lo + 1) > 0
         lut = (np.cumsum(present) - 1).astype(np.int32)
         out = lut[shifted]
@@ -367,14 +369,39 @@ def _consider(s, d, means, best_cost, best_dst):
 
 
 @nb.njit(**_jit)
-def _join(best_dst, k):
-    """Pieces joined to their chosen targets (``best_dst[s] >= 0``): ``(group of each piece,
-    number of groups)``, groups numbered in order of their first piece (one merging round of
-    :func:`_merge_small` and of :func:`enforce_connectivity_torch`)."""
+def _join(best_dst, sizes, small_below, orphan, owner, remaining, max_segments, min_size):
+    """One merging round's joins (of :func:`_merge_small` and of
+    :func:`enforce_connectivity_torch`): ``(group of each piece, number of groups)``, groups
+    numbered in order of their first piece.
+
+    The pieces offered a target (``best_dst[s] >= 0``) are taken smallest first (ties: the
+    lower id); each joins its target's group unless its own group has meanwhile grown to
+    ``small_below[owner[s]]`` pixels (pieces joined into it: it is no longer small), or it
+    is small only because of the cap (its group has ``min_size`` pixels) and its image
+    (``owner[s]``) is down to ``max_segments`` pieces (``remaining``, updated in place;
+    ``max_segments < 0``: no cap). An ``orphan`` always joins. So small pieces that chose
+    each other in a row (a grating's stripes, specks side by side) join as far as they
+    need, not into one region of all of them."""
+    k = best_dst.shape[0]
     parent = np.arange(k)
-    for s in range(k):
-        if best_dst[s] >= 0:
-            _union(parent, s, best_dst[s])
+    gsize = sizes.astype(np.int64)
+    cand = np.flatnonzero(best_dst >= 0)
+    order = cand[np.argsort(sizes[cand].astype(np.int64) * k + cand)]
+    for s in order:
+        img = owner[s]
+        rs = find_root(parent, s)
+        if not orphan[s]:
+            if gsize[rs] >= small_below[img]:
+                continue
+            if gsize[rs] >= min_size and 0 <= max_segments and remaining[img] <= max_segments:
+                continue
+        rd = find_root(parent, best_dst[s])
+        if rs == rd:
+            continue
+        lo, hi = min(rs, rd), max(rs, rd)
+        parent[hi] = lo
+        gsize[lo] += gsize[hi]
+        remaining[img] -= 1
     group = np.empty(k, dtype=np.int64)
     return group, number_roots(parent, group)
 
@@ -449,7 +476,10 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
                     found = True
         if not found:
             break
-        group, new_k = _join(best_dst, k)
+        orphan = first_small if rnd == 0 else np.zeros(k, dtype=np.bool_)
+        remaining = np.array([n_free], dtype=np.int64)
+        group, new_k = _join(best_dst, sizes, np.array([threshold], dtype=np.int64), orphan,
+                             np.zeros(k, dtype=np.int64), remaining, max_segments, min_size)
         new_fixed = np.zeros(new_k, dtype=np.bool_)
         new_sizes = np.zeros(new_k, dtype=np.int64)
         new_sums = np.zeros((new_k, nf), dtype=np.float64)
@@ -470,7 +500,8 @@ def _merge_small(comp, k, feats, min_size, max_segments, first_small, fixed, max
 
 def merge_small(comp, k, feats, min_size, max_segments=None, first_small=None, max_rounds=64, fixed=None):
     """Merge pieces below ``min_size`` (and, while there are more than ``max_segments``,
-    the smallest ones) into the adjacent piece with the closest mean feature, in rounds.
+    the smallest ones) into the adjacent piece with the closest mean feature, in rounds
+    (each round's joins: :func:`_join`).
 
     ``comp`` ``(H, W)`` int32 component ids ``0..k-1`` (modified in place and returned),
     ``feats`` ``(H, W, F)`` float (any strides; each piece's values summed in float64 in
@@ -591,8 +622,9 @@ def enforce_connectivity_torch(labels, features, n_segments: int, min_size_facto
         if not bool((dst < k).any()):
             break  # no small piece has a neighbour
         dst = torch.where(dst < k, dst, torch.full_like(dst, -1))
-        group, k = _join(dst.cpu().numpy(), k)
         own = np.repeat(np.arange(nb), counts)  # the image of each piece, on the host
+        group, k = _join(dst.cpu().numpy(), sizes.cpu().numpy(), threshold.cpu().numpy(), np.zeros(k, dtype=np.bool_),
+                         own, counts.copy(), -1 if max_segments is None else int(max_segments), min_size)
         counts = np.bincount(own[np.unique(group, return_index=True)[1]], minlength=nb).astype(np.int64)
         owner = torch.from_numpy(np.repeat(np.arange(nb), counts)).to(dev)
         lut = torch.from_numpy(group).to(dev)

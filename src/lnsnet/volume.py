@@ -53,8 +53,9 @@ _jit = dict(cache=True, nogil=True)
 #: the 3-D clustering's version, in the provenance of `lnsnet segment --volume` outputs (a
 #: rerun redoes files made by another): 2 since 2026-12-03 (the edge reference, default 40);
 #: 3 since 2026-12-06 (a grid held at an axis, or short of K at a small K, comes nearer K:
-#: other labels in such volumes, and at K = 10-50 on some shapes)
-CLUSTERING_VERSION = 3
+#: other labels in such volumes, and at K = 10-50 on some shapes); 4 since 2026-12-06
+#: (later), when a small piece whose group has grown to the minimum size stopped merging on
+CLUSTERING_VERSION = 4
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
 # CO there is at least half a cube's), not on the PlantSeg volumes
@@ -518,18 +519,27 @@ def _merge_round(comp, k, size, mean, min_size):
                     dst[d] = c
     if not any_small:
         return -1
-    # merge: each small piece into its target; the smaller of two small pieces that
-    # chose each other goes into the larger (union-find keeps chains consistent)
+    # merge: each small piece into its target, smallest first; the smaller of two small
+    # pieces that chose each other goes into the larger, and a piece whose group has
+    # meanwhile grown to min_size (pieces merged into it) stays (as in 2-D:
+    # lnsnet.connectivity._join)
     parent = np.arange(k).astype(np.int32)
+    gsize = np.empty(k, dtype=np.int64)
+    for c in range(k):
+        gsize[c] = size[c]
     merged = 0
-    order = np.argsort(size)
+    order = np.argsort(size, kind="mergesort")
     for t in range(k):
         c = order[t]
         if size[c] >= min_size or dst[c] < 0:
             continue
-        a, b = find_root(parent, c), find_root(parent, dst[c])
+        a = find_root(parent, c)
+        if gsize[a] >= min_size:
+            continue
+        b = find_root(parent, dst[c])
         if a != b:
             parent[a] = b
+            gsize[b] += gsize[a]
             merged += 1
     if merged == 0:
         return -1

@@ -266,6 +266,30 @@ def test_an_ignored_label_scores_boundaries_as_in_2d(gt, sp, br, bp):
     assert (s3z["br"], s3z["bp"]) == (br, bp)
 
 
+def test_explained_variation_with_an_ignored_label_is_over_every_voxel_as_in_2d():
+    # intensities 9, 0, 1, 1; supervoxels {0, 1} {2, 3}; the first voxel's label ignored.
+    # EV needs no ground truth: over all four, mean 2.75, total 52.75, between
+    # 2 * (4.5 - 2.75)^2 + 2 * (1 - 2.75)^2 = 12.25, EV = 12.25 / 52.75
+    from lnsnet.eval.metrics import score
+
+    sp, gt, im = np.array([[0, 0, 1, 1]]), np.array([[0, 1, 1, 1]]), np.array([[9.0, 0, 1, 1]])
+    ev3 = score_volume(sp[None], gt[None], volume=im[None], ignore=0)["ev"]
+    assert ev3 == pytest.approx(12.25 / 52.75, abs=1e-12)
+    assert ev3 == pytest.approx(score(sp, [gt], image=im, ignore=0)["ev"], abs=1e-12)
+
+
+def test_narrow_signed_label_types_are_scored():
+    # int8 labels -100 and 100: their difference does not fit int8 (it used to wrap)
+    from lnsnet.eval.metrics import asa
+
+    assert asa(np.array([[-100, 100]], np.int8), np.array([[0, 1]])) == 1.0
+    sp = np.zeros((2, 4, 4), np.int8)
+    sp[:, :, 2:] = 100
+    sp[:, :, :1] = -100
+    gt = (sp > 0).astype(np.int32)
+    assert score_volume(sp, gt)["asa"] == 1.0
+
+
 def test_score_volume_says_when_it_is_given_2d_maps():
     with pytest.raises(ValueError, match=r"\(Z, Y, X\) volumes.*lnsnet.eval.metrics.score"):
         score_volume(np.ones((2, 4), int), np.ones((2, 4), int))

@@ -33,8 +33,10 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 #: colour channels on one common scale (:func:`lnsnet.features.colour_scale_of`); 3 since
 #: 2026-12-04, when the compact preset took a 0.8 px blur and compactness 18; 4 since
 #: 2026-12-04 (later), when it took the model's contour head (contour 4, compactness 24); 5
-#: since 2026-12-05, when the blur's slivers were given back and the default became "fast"
-CLUSTERING_VERSION = 5
+#: since 2026-12-05, when the blur's slivers were given back and the default became "fast";
+#: 6 since 2026-12-06, when the connectivity's small pieces joined smallest first and only
+#: as far as they need (:func:`lnsnet.connectivity._join`)
+CLUSTERING_VERSION = 6
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,

@@ -119,8 +119,8 @@ def boundary_map(labels) -> np.ndarray:
 
     A pixel ``(i, j)`` is a boundary pixel when its label differs from that of its right
     neighbour ``(i, j+1)`` or of its lower neighbour ``(i+1, j)``; neighbours outside the
-    image are ignored (so the image border is not a boundary). This marks exactly one
-    pixel on each side of a label change (the upper/left one), as in the evaluation code
+    image are ignored (so the image border is not a boundary). This marks one pixel at
+    each label change, on its upper/left side (not both sides), as in the evaluation code
     of SEAL (Tu et al., CVPR 2018) and SSN (Jampani et al., ECCV 2018).
 
     Returns

@@ -69,7 +69,8 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
                  spacing=(1.0, 1.0, 1.0)) -> dict:
     """k, ASA, BR, BP, UE, CO (and EV when ``volume`` is given) of one label volume against
     one ground truth of the same shape; ``ignore``: a ground-truth label whose voxels are
-    left out of ASA, UE and EV, and a boundary between one and another voxel out of the
+    left out of ASA and UE (not EV, which needs no ground truth: over every voxel, as in
+    2-D), and a boundary between one and another voxel out of the
     boundaries to find (BR) and the claims judged (BP), as in 2-D (k still counts every
     label of ``supervoxels``); ``spacing``: the voxel size, for CO."""
     sp = np.asarray(supervoxels)
@@ -99,8 +100,8 @@ def score_volume(supervoxels, ground_truth, *, volume=None, r: int = 1, ignore: 
            "br": 1.0 if n_bg == 0 else hit_r / n_bg, "bp": 1.0 if n_bs == 0 else hit_p / n_bs,
            "ue": _ue_from(rows, counts, sizes, s.size), "co": compactness_3d(sp, spacing)}
     if volume is not None:
-        v = np.asarray(volume, dtype=np.float64)[valid]  # (n,) or (n, channels)
-        v = v.reshape(v.shape[0], -1)
+        s = relabel_consecutive(sp).ravel()
+        v = np.asarray(volume, dtype=np.float64).reshape(s.size, -1)  # (n, channels)
         total = ((v - v.mean(0)) ** 2).sum()
         n = np.bincount(s).astype(np.float64)
         means = np.stack([np.bincount(s, weights=v[:, c], minlength=n.size) for c in range(v.shape[1])], 1)
