@@ -222,6 +222,23 @@ def test_volume_training_refuses_bad_values_by_their_flags(tmp_path, capsys):
     assert "--epsilon must lie in [0, 1]" in capsys.readouterr().err
 
 
+def test_volume_training_from_a_shipped_2d_name_says_there_is_no_3d_one(tmp_path, capsys):
+    v = tmp_path / "v.npy"
+    np.save(v, np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))
+    assert main(["train", str(v), "-o", str(tmp_path / "m3.pt"), "--volume", "--init", "bsds500", "-q"]) == 2
+    assert "bsds500 is a shipped 2-D model; no 3-D model is shipped" in capsys.readouterr().err
+
+
+def test_train_with_iterations_alone_below_the_feature_default(tmp_path, capsys):
+    f = _two_images(tmp_path)[0]
+    out = tmp_path / "m.pt"
+    assert main(["train", str(f), "-o", str(out), "--iterations", "2", "--contour-iterations", "1", "-k", "6",
+                 "--threads", "1", "-q"]) == 0
+    from lnsnet import checkpoint
+
+    assert checkpoint.load(out)["train_config"]["feature_iterations"] == 2
+
+
 def test_train_refuses_bad_values_by_their_flags(tmp_path, capsys):
     f = _two_images(tmp_path)[0]
     for extra, words in ((["--beta", "-1"], "--beta (a loss weight) must be a finite number >= 0"),

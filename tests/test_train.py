@@ -293,3 +293,25 @@ def test_an_interruption_before_any_trained_image_writes_no_model(tmp_path, monk
         train_stream([("bad", np.zeros((3, 3, 2)))] + _named("a"), out, config=TrainConfig(**FAST), progress=False,
                      on_skip=lambda n, r: None)
     assert not out.exists()
+
+
+def test_an_existing_output_is_refused_without_resume_or_overwrite(tmp_path):
+    out = tmp_path / "m.pt"
+    train_stream(_images(2), out, config=TrainConfig(**FAST), progress=False)
+    before = out.read_bytes()
+    with pytest.raises(FileExistsError, match="resume=True.*overwrite=True"):
+        train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)
+    assert out.read_bytes() == before  # untouched
+    with pytest.raises(ValueError, match="pass one of them"):
+        train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False, resume=True, overwrite=True)
+    train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False, overwrite=True)
+    assert checkpoint.load(out)["position"] == 1  # started over
+
+
+def test_feature_iterations_default_to_four_fifths_of_the_iterations():
+    assert TrainConfig().feature_iterations == 40
+    assert TrainConfig(iterations=2).feature_iterations == 2  # round(1.6)
+    assert TrainConfig(iterations=10).feature_iterations == 8
+    assert TrainConfig(iterations=10, feature_iterations=0).feature_iterations == 0
+    with pytest.raises(ValueError, match="feature_iterations must lie"):
+        TrainConfig(iterations=2, feature_iterations=3)

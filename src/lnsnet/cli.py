@@ -372,8 +372,6 @@ def _cmd_train(args) -> int:
         return _train_volumes(args, files, output)
     if args.spacing is not None:
         raise CLIError("--spacing is the voxel size of --volume inputs here (2-D training takes no pixel size)")
-    if args.feature_iterations is None:  # the paper's share of the steps, whatever --iterations says
-        args.feature_iterations = round(0.8 * args.iterations)
     flags = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
     try:
         cfg = TrainConfig(
@@ -405,7 +403,7 @@ def _cmd_train(args) -> int:
         max_pixels=pixel_limit(args.max_pixels),
         orientation=not args.ignore_orientation,
         on_skip=on_skip,
-        **_passed_on(args, "resume", "checkpoint_every", "boundaries", "max_images", "device", "log"),
+        **_passed_on(args, "resume", "overwrite", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
         trained = (_trained_position(output) or 0) - (before or 0) - len(skipped)

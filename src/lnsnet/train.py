@@ -70,7 +70,7 @@ class TrainConfig(DictConfig):
     (``docs/training/drift-probe/``)."""
 
     iterations: int = 50
-    feature_iterations: int = 40
+    feature_iterations: int | None = None  # None: the paper's share, 4/5 of iterations (40 of 50)
     lr: float = 1e-4  # the paper: 3e-4
     lr_decay_images: float = 0.0  # > 0: the lr for the i-th image of the stream is lr / (1 + i / lr_decay_images)
     beta: float = 10.0
@@ -113,6 +113,8 @@ class TrainConfig(DictConfig):
         self.n_segments = tuple(int(k) for k in self.n_segments)
         if not self.n_segments or min(self.n_segments) < 1:
             raise ValueError(f"n_segments must be positive integers, got {self.n_segments}")
+        if self.feature_iterations is None:
+            self.feature_iterations = round(0.8 * self.iterations) if _real(self.iterations) else self.iterations
         if self.iterations < 0 or not 0 <= self.feature_iterations <= self.iterations:
             raise ValueError(f"feature_iterations must lie in [0, iterations], got feature_iterations="
                              f"{self.feature_iterations} and iterations={self.iterations}")
@@ -413,6 +415,7 @@ def train_stream(
     model: LNSNet | None = None,
     model_config: ModelConfig | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     checkpoint_every: int = 10,
     boundaries: Union[None, str, Path, Callable] = None,
     max_images: int | None = None,
@@ -436,6 +439,8 @@ def train_stream(
     resume : continue from ``output`` if it exists: skip the images already trained and
         restore model, optimiser and GAL memory. A corrupt or truncated ``output`` is
         detected and the previous checkpoint (``<output>.prev``) is used, with a warning.
+    overwrite : start a new model over an existing ``output``; without it (nor ``resume``)
+        an existing ``output`` is refused (``FileExistsError``), as ``lnsnet train`` does.
     boundaries : user contour maps: a folder with ``<image stem>.npy/.png`` maps in
         [0, 1] (or 0..255), or a callable ``(name, rgb) -> (H, W)``; default: the contour
         prior named by ``config.contour`` ('sobel' or 'canny').
@@ -454,6 +459,10 @@ def train_stream(
     if str(output).endswith(("/", os.sep)) or Path(output).is_dir():
         raise ValueError(f"output {output} is a folder: the model is one file (e.g. {Path(output) / 'model.pt'})")
     output = Path(output)
+    if resume and overwrite:
+        raise ValueError("resume continues the checkpoint in output, overwrite starts it again: pass one of them")
+    if output.exists() and not resume and not overwrite:
+        raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
     device = as_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")

@@ -316,6 +316,11 @@ def save_volume_model(path, net: VolumeNet, **extra) -> None:
 
 def _load_payload(path: Path) -> dict:
     if not path.is_file():
+        from .hub import available_models
+
+        if str(path) in available_models():
+            raise FileNotFoundError(f"{path} is a shipped 2-D model; no 3-D model is shipped: a 3-D model is a file "
+                                    "that `lnsnet train --volume` wrote (docs/volumes.md)")
         raise FileNotFoundError(f"model file not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
