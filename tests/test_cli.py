@@ -87,6 +87,33 @@ def test_info_reports_parameters_and_flops(capsys):
     assert "contour head 4,297" in out and "contour head 0.330 G" in out
 
 
+def test_info_says_what_a_trained_model_started_from(tmp_path, capsys):
+    f = _two_images(tmp_path)[0]
+    out = tmp_path / "head.pt"
+    assert main(["train", str(f), "-o", str(out), "--init", "bsds500", "--contours-only", "--contour-iterations", "1",
+                 "-k", "6", "--threads", "1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", "-m", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "training: 1 image(s) of a stream, the contour head alone, from bsds500 (sha256 " in said
+    new = tmp_path / "new.pt"
+    assert main(["train", str(f), "-o", str(new), "--iterations", "1", "--contour-iterations", "0", "-k", "6",
+                 "--threads", "1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", "-m", str(new)]) == 0
+    assert "the whole network, from a new network" in capsys.readouterr().out
+
+
+def test_info_on_a_3d_model(tmp_path, capsys):
+    v = tmp_path / "v.npy"
+    np.save(v, np.random.default_rng(0).random((8, 16, 16)).astype(np.float32))
+    out = tmp_path / "m3.pt"
+    assert main(["train", str(v), "-o", str(out), "--volume", "--iterations", "1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", "-m", str(out)]) == 0
+    assert "a 3-D model (lnsnet train --volume" in capsys.readouterr().out
+
+
 def test_help_lists_every_option():
     for cmd, opts in {
         "segment": ["--n-segments", "--output", "--model", "--compactness", "--clustering", "--device", "--adapt"],

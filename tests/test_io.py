@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -210,3 +212,24 @@ def test_a_two_channel_image_written_as_pages_gets_a_hint(tmp_path):
     tifffile.imwrite(tmp_path / "ok.tif", img, photometric="minisblack", planarconfig="contig",
                      metadata={"axes": "YXC"})
     assert np.array_equal(read_image(tmp_path / "ok.tif"), img)
+
+
+def test_a_full_disk_is_named_whatever_the_writer_raises(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from lnsnet.io import atomic_write
+
+    def torch_like(tmp):  # torch.save on a full disk: "[enforce fail at inline_container.cc] unexpected pos"
+        Path(tmp).write_bytes(b"x")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    with pytest.raises(RuntimeError, match="unexpected pos"):  # room on the disk: the writer's own error
+        atomic_write(tmp_path / "m.pt", torch_like)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10**9, 10**9, 512))
+    with pytest.raises(OSError, match="no space left on the device") as info:
+        atomic_write(tmp_path / "m.pt", torch_like)
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left, nothing written

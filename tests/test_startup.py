@@ -158,3 +158,15 @@ def test_set_threads_returns_the_counts_restore_threads_takes():
     assert runtime.thread_counts()[2] in (None, 1)
     runtime.restore_threads(before)
     assert runtime.thread_counts() == before
+
+
+def test_import_sets_a_passive_openmp_wait_unless_the_user_set_one():
+    # GNU OpenMP's spinning threads take the cores other busy processes need
+    # (benchmarks/contention.py); a user's own setting wins
+    code = "import os, lnsnet; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,  # noqa: E731
+                                       text=True, check=True).stdout.split()
+    assert run({}) == ["PASSIVE", "None"]
+    assert run({"OMP_WAIT_POLICY": "ACTIVE"}) == ["ACTIVE", "None"]
+    assert run({"GOMP_SPINCOUNT": "1000"}) == ["None", "1000"]

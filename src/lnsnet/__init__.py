@@ -13,6 +13,16 @@ so that ``import lnsnet`` and ``lnsnet --help`` take a fraction of a second.
 """
 
 import importlib
+import os
+
+# GNU OpenMP, the runtime of torch's CPU threads and of numba's "omp" layer, spins an idle
+# thread for about 300,000 turns before it sleeps. Beside other busy processes that spinning
+# takes the cores the work needs: with two busy processes on two cores the default took 6.5x
+# scikit-image SLIC's time at K=100 spinning, 0.5x with the threads asleep at once (and on an
+# idle machine 0.45x instead of 0.36x; `python benchmarks/contention.py`). Set before torch
+# or numba load (read then); the user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "GOMP_SPINCOUNT" not in os.environ:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 

@@ -352,7 +352,7 @@ def _cmd_segment(args) -> int:
 # -------------------------------------------------------------------------------- train
 
 def _cmd_train(args) -> int:
-    from . import load_model, train_stream
+    from . import train_stream
     from .io import pixel_limit
     from .train import TrainConfig
 
@@ -390,7 +390,7 @@ def _cmd_train(args) -> int:
     before = _trained_position(output) if args.resume else 0
     if args.resume and before is None:
         print(f"note: --resume: no checkpoint at {output}; starting a new model", file=sys.stderr)
-    start = load_model(args.init, None) if args.init else None
+    start = args.init or None  # a name or file: train_stream loads it and records it in the checkpoint
     t0 = time.perf_counter()
     skipped: list[str] = []
     on_skip = _skip_reporter(args, skipped)
@@ -543,11 +543,18 @@ def _cmd_info(args) -> int:
 
     from . import __version__, available_models, load_model
 
-    model = load_model(args.model, None)
-    s = model_summary(model)
     print(f"lnsnet {__version__}, torch {torch.__version__}, python {platform.python_version()}")
     print(f"model: {args.model or 'bsds500 (shipped)'}; shipped models: {', '.join(available_models()) or 'none'}")
+    try:
+        model = load_model(args.model, None)
+    except ValueError:
+        if not _info_volume_model(args.model):
+            raise
+        return 0
+    s = model_summary(model)
     print(f"config: {model.config.to_dict()}")
+    if args.model and Path(args.model).is_file():
+        _info_training(args.model)
     print(
         f"parameters: {s['params_total']:,} (FEM {s['params_fem']:,}, SEL {s['params_sel']:,}, "
         f"reconstruction head {s['params_reconstruction']:,}, contour head {s['params_contour']:,}; inference "
@@ -562,6 +569,36 @@ def _cmd_info(args) -> int:
     cuda = torch.cuda.is_available()
     print(f"devices: cpu ({torch.get_num_threads()} threads)" + (f", cuda: {torch.cuda.get_device_name(0)}" if cuda else ", no CUDA GPU"))
     return 0
+
+
+def _info_training(path) -> None:
+    """What a model file says of its training: images passed, the model it started from,
+    its settings."""
+    from .checkpoint import load
+
+    payload = load(path)
+    if "position" not in payload:
+        print("training: none recorded (a model exported without its training state)")
+        return
+    start = payload.get("started_from")
+    cfg = payload.get("train_config", {})
+    what = "the contour head alone" if cfg.get("contours_only") else "the whole network"
+    origin = "a new network" if start is None else f"{start['name']} (sha256 {str(start.get('sha256'))[:12]})"
+    print(f"training: {payload['position']} image(s) of a stream, {what}, from {origin}; settings: {cfg}")
+
+
+def _info_volume_model(path) -> bool:
+    """Print a 3-D model file's summary; False when ``path`` is not one."""
+    from .volume_model import load_volume_model
+
+    try:
+        net = load_volume_model(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    n = sum(p.numel() for p in net.parameters())
+    print(f"a 3-D model (lnsnet train --volume; segment --volume -m FILE): config {net.config.to_dict()}, "
+          f"{n:,} parameters")
+    return True
 
 
 # ---------------------------------------------------------------------------- benchmark

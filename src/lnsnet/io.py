@@ -7,9 +7,11 @@ it, so an output file appears whole or not at all.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -1027,7 +1029,13 @@ def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except Exception as exc:  # a full disk, whatever the writer (torch.save) calls it
+            if not (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) and _disk_full(path.parent):
+                raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} to write {path.name} "
+                                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from exc
+            raise
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -1039,6 +1047,14 @@ def atomic_write(path: PathLike, content, keep_previous: bool = False) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _disk_full(folder: Path, reserve: int = 1 << 20) -> bool:
+    """Whether the file system of ``folder`` has less than ``reserve`` bytes free."""
+    try:
+        return shutil.disk_usage(folder).free < reserve
+    except OSError:
+        return False
 
 
 def _umask() -> int:

@@ -412,7 +412,7 @@ def train_stream(
     output: Union[str, Path],
     *,
     config: TrainConfig | None = None,
-    model: LNSNet | None = None,
+    model: LNSNet | str | Path | None = None,
     model_config: ModelConfig | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -435,7 +435,9 @@ def train_stream(
     output : path of the model/checkpoint file, rewritten atomically every
         ``checkpoint_every`` images and at the end.
     config : :class:`TrainConfig`; with ``resume`` the one stored in the checkpoint is used.
-    model : start from this model (domain adaptation) instead of a new one.
+    model : start from this model (domain adaptation) instead of a new one: a model, or a
+        shipped name or model file (then recorded in the checkpoint as ``started_from``,
+        its name and sha256, which ``lnsnet info -m FILE`` shows).
     resume : continue from ``output`` if it exists: skip the images already trained and
         restore model, optimiser and GAL memory. A corrupt or truncated ``output`` is
         detected and the previous checkpoint (``<output>.prev``) is used, with a warning.
@@ -469,6 +471,12 @@ def train_stream(
     position = 0
     history: list[dict] = []
     opt_state = contour_state = None
+    started_from = None
+    if isinstance(model, (str, Path)):
+        from .hub import load_model, model_record
+
+        started_from = model_record(model)
+        model = load_model(model)
     prev = output.with_name(output.name + ".prev")
     if resume and (output.is_file() or prev.is_file()):
         payload, _ = checkpoint.load_latest(output)
@@ -485,6 +493,7 @@ def train_stream(
         contour_state = payload.get("contour_optimizer")
         position = int(payload.get("position", 0))
         history = list(payload.get("history", []))
+        started_from = payload.get("started_from")
     config = config or TrainConfig()
     if model is None:
         model = new_model(config.seed, model_config)
@@ -516,6 +525,7 @@ def train_stream(
             train_config=config.to_dict(),
             position=position,
             history=history,
+            **({} if started_from is None else {"started_from": started_from}),
         )
         saved["position"] = position  # after the write: a write cut short is done again
 
