@@ -315,3 +315,13 @@ def test_feature_iterations_default_to_four_fifths_of_the_iterations():
     assert TrainConfig(iterations=10, feature_iterations=0).feature_iterations == 0
     with pytest.raises(ValueError, match="feature_iterations must lie"):
         TrainConfig(iterations=2, feature_iterations=3)
+
+
+def test_a_resume_with_nothing_left_keeps_both_files(tmp_path):
+    out = tmp_path / "m.pt"
+    cfg = TrainConfig(**FAST)
+    train_stream(_images(2), out, config=cfg, progress=False, checkpoint_every=1)
+    prev = out.with_name(out.name + ".prev")
+    before, before_prev = out.read_bytes(), prev.read_bytes()
+    train_stream(_images(2), out, config=cfg, progress=False, checkpoint_every=1, resume=True)
+    assert out.read_bytes() == before and prev.read_bytes() == before_prev  # .prev was a copy of out before

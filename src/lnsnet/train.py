@@ -478,8 +478,9 @@ def train_stream(
         started_from = model_record(model)
         model = load_model(model)
     prev = output.with_name(output.name + ".prev")
+    on_disk = None  # the position that ``output`` already holds (nothing to write for it)
     if resume and (output.is_file() or prev.is_file()):
-        payload, _ = checkpoint.load_latest(output)
+        payload, used = checkpoint.load_latest(output)
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a model but no training state; train without --resume")
         saved_cfg = TrainConfig.from_dict(payload.get("train_config", {}))
@@ -494,6 +495,8 @@ def train_stream(
         position = int(payload.get("position", 0))
         history = list(payload.get("history", []))
         started_from = payload.get("started_from")
+        if used == output:  # (from .prev: output is rewritten, so the file is whole again)
+            on_disk = position
     config = config or TrainConfig()
     if model is None:
         model = new_model(config.seed, model_config)
@@ -511,7 +514,7 @@ def train_stream(
     if head_opt is not None and contour_state is not None:
         head_opt.load_state_dict(contour_state)
 
-    saved = {"position": None}
+    saved = {"position": on_disk}  # a resume with nothing left to train rewrites nothing (.prev stays)
 
     def save():
         if saved["position"] == position:
