@@ -472,11 +472,6 @@ def train_stream(
     history: list[dict] = []
     opt_state = contour_state = None
     started_from = None
-    if isinstance(model, (str, Path)):
-        from .hub import load_model, model_record
-
-        started_from = model_record(model)
-        model = load_model(model)
     prev = output.with_name(output.name + ".prev")
     on_disk = None  # the position that ``output`` already holds (nothing to write for it)
     if resume and (output.is_file() or prev.is_file()):
@@ -498,6 +493,11 @@ def train_stream(
         if used == output:  # (from .prev: output is rewritten, so the file is whole again)
             on_disk = position
     config = config or TrainConfig()
+    if isinstance(model, (str, Path)):  # (not on a resume: the checkpoint's model and record replaced it)
+        from .hub import load_model, model_record
+
+        started_from = model_record(model)
+        model = load_model(model)
     if model is None:
         model = new_model(config.seed, model_config)
     if config.contour_iterations and model.contour_head is None:  # a model from before the head: add one

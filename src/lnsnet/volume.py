@@ -41,7 +41,7 @@ import numbers
 import numba as nb
 import numpy as np
 
-from .connectivity import find_root, number_roots
+from .connectivity import _join, find_root
 from .prepare import read_spacing
 from .runtime import parallel_kernel
 
@@ -519,34 +519,14 @@ def _merge_round(comp, k, size, mean, min_size):
                     dst[d] = c
     if not any_small:
         return -1
-    # merge: each small piece into its target, smallest first; the smaller of two small
-    # pieces that chose each other goes into the larger, and a piece whose group has
-    # meanwhile grown to min_size (pieces merged into it) stays (as in 2-D:
-    # lnsnet.connectivity._join)
-    parent = np.arange(k).astype(np.int32)
-    gsize = np.empty(k, dtype=np.int64)
-    for c in range(k):
-        gsize[c] = size[c]
-    merged = 0
-    order = np.argsort(size, kind="mergesort")
-    for t in range(k):
-        c = order[t]
-        if size[c] >= min_size or dst[c] < 0:
-            continue
-        a = find_root(parent, c)
-        if gsize[a] >= min_size:
-            continue
-        b = find_root(parent, dst[c])
-        if a != b:
-            parent[a] = b
-            gsize[b] += gsize[a]
-            merged += 1
-    if merged == 0:
+    # each small piece into its target, smallest first; a piece whose group has meanwhile
+    # grown to min_size (pieces merged into it) stays: the 2-D rounds' joins, without a cap
+    ids, m = _join(dst, size, np.full(1, min_size, dtype=np.int64), np.zeros(k, dtype=np.bool_),
+                   np.zeros(k, dtype=np.int64), np.full(1, k, dtype=np.int64), -1, min_size)
+    if m == k:
         return -1
     # merged pieces numbered in order of their lowest piece, which is raster order of their
     # first voxel (pieces are numbered so)
-    ids = np.empty(k, dtype=np.int64)
-    m = number_roots(parent, ids)
     for p in range(n):
         if flat[p] >= 0:
             flat[p] = ids[flat[p]]
