@@ -97,8 +97,8 @@ def test_the_cap_stops_at_max_segments_on_a_grating_of_small_pieces():
 
 def test_periodic_patterns_keep_near_k_superpixels():
     # checkerboards and gratings whose pieces are smaller than a superpixel: the
-    # connectivity step used to chain them into a few large regions (k = 1 of K = 50 on a
-    # 200 x 200 checkerboard of 25 px squares, 48 of 100 on a grating of period 4)
+    # connectivity step used to chain them into a few large regions (k = 11 of K = 30 on
+    # this 200 x 200 checkerboard of 25 px squares, 48 of 100 on this grating of period 4)
     import lnsnet
 
     yy, xx = np.mgrid[:200, :200]
