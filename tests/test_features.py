@@ -165,3 +165,39 @@ def test_a_dim_image_keeps_its_contrast_and_a_constant_one_is_flat():
     for im in ((32768 + 5 * disk).astype(np.uint16), np.repeat((32768 + 5 * disk).astype(np.uint16)[..., None], 3, 2)):
         lab = lnsnet.segment(im, 100)
         assert not set(np.unique(lab[disk])) & set(np.unique(lab[~disk]))
+
+
+def test_tiny_values_keep_their_edges_on_every_path():
+    """Values far below 1 in units of their own: a step of float32 values near 1e-8 (or
+    1e-20, 1e-30) was lost to float32's rounding of ``116 f - 16`` (CIELAB, ``f`` near 4/29)
+    on gray and colour images, and to absolute floors (sd 1e-12) for other channel counts
+    and volumes: superpixels crossed it. Each path keeps it now, at any scale."""
+    import lnsnet
+    from lnsnet.features import encode_image
+    from lnsnet.prepare import DARK, lift_dark
+
+    rng = np.random.default_rng(0)
+    step = np.zeros((60, 80), np.float32)
+    step[:, 37:] = 1  # off the seed grid's cell borders
+    noise = rng.random((60, 80)).astype(np.float32)
+
+    def crossing(labels, truth):
+        return sum(len(np.unique(truth[labels == i])) > 1 for i in np.unique(labels))
+
+    for scale in (1e-8, 1e-20, 1e-30):
+        gray = ((step * 0.5 + 0.25) + 0.01 * noise) * np.float32(scale)
+        for im in (gray, np.stack([gray, gray * 0.5, gray * 0.2], -1), np.stack([gray, gray * 0.5], -1)):
+            assert crossing(lnsnet.segment(im, 20), step) == 0, (scale, im.shape)
+    vol = np.zeros((16, 30, 40), np.float32)
+    vol[:, :, 19:] = 1
+    for scale in (1e-8, 1e-20, 1e-30):
+        v = ((vol * 0.5 + 0.25) + 0.01 * rng.random(vol.shape).astype(np.float32)) * np.float32(scale)
+        assert crossing(lnsnet.segment(v, 40, channel_axis=None), vol) == 0, scale
+    # the lift's premise, by hand: below sRGB's linear limit CIELAB is linear in the values, so a
+    # dark image and its lifted copy have the same standardised encoding
+    dark = rng.random((30, 40, 3)).astype(np.float32) * np.float32(0.02)
+    lifted = lift_dark(dark)
+    assert np.isclose(lifted.max(), DARK) and np.allclose(lifted, dark * (DARK / dark.max()), rtol=1e-6)
+    assert np.allclose(encode_image(dark), encode_image(lifted), atol=1e-4)
+    bright = np.full((4, 4, 3), 0.5, np.float32)
+    assert lift_dark(bright) is bright and lift_dark(np.zeros((4, 4, 3), np.float32)).max() == 0

@@ -354,7 +354,7 @@ def encode_channels(image: np.ndarray, *, colour_scale: bool = False):
     img = np.asarray(image, dtype=np.float64)
     h, w, c = img.shape
     flat = img.reshape(-1, c)
-    flat = _standardise_columns(flat - flat.mean(0))
+    flat = _standardise_columns(flat)
     spread = np.zeros(3)
     if c > 3:
         _, vecs = np.linalg.eigh(flat.T @ flat)
@@ -372,11 +372,16 @@ def encode_channels(image: np.ndarray, *, colour_scale: bool = False):
 
 
 def _standardise_columns(a: np.ndarray) -> np.ndarray:
-    """Centred columns to sd 1 (0 where the sd is below 1e-6 of the largest, or 1e-12)."""
+    """Centred columns to sd 1 (0 where the sd is 0, below 1e-6 of the largest, or below
+    1e-10 of the column's mean magnitude: the rounding of a constant column). No absolute
+    floor, so a channel whose values are all tiny (1e-20, in units of its own) keeps its
+    contrast; until 2026-12-06 an sd below 1e-12 made it flat."""
+    mag = np.abs(a).mean(0)
     a = a - a.mean(0)
     sd = a.std(0)
-    tiny = max(1e-6 * float(sd.max(initial=0.0)), 1e-12)
-    return np.where(sd > tiny, a / np.where(sd > tiny, sd, 1.0), 0.0)
+    tiny = np.maximum(1e-6 * float(sd.max(initial=0.0)), 1e-10 * mag)
+    keep = (sd > tiny) & (sd > 0)
+    return np.where(keep, a / np.where(keep, sd, 1.0), 0.0)
 
 
 def _normalise01(m: np.ndarray) -> np.ndarray:

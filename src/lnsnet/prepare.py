@@ -290,6 +290,26 @@ def _blur_px(sigma, blur: float, n_segments, spacing, area: float) -> tuple[floa
 MERGE_BLOCK = 8
 
 
+DARK = 0.04  # below sRGB's linear limit, 0.04045: there CIELAB is linear in the values
+
+
+def lift_dark(img: np.ndarray) -> np.ndarray:
+    """A float32 image in [0, 1] whose largest value is below :data:`DARK`, times
+    ``DARK / max``. Every value of such an image lies on the linear parts of sRGB (v / 12.92)
+    and of CIELAB's ``f`` (X / Xn <= 0.0031 < 0.008856), so its CIELAB is its lifted
+    copy's divided by the factor, and the encoding's standardisation takes that factor out:
+    the same features, without float32's rounding of ``116 f - 16`` (``f`` near 4/29), which
+    made an image whose values are all below about 1e-7 flat, or its edges steps of
+    rounding. Others (and an all-zero image) are returned as they are."""
+    top = float(img.max()) if img.size else 0.0
+    if not 0.0 < top < DARK:
+        return img
+    factor = DARK / top
+    if factor > 1e30:  # subnormal values: a factor float32 cannot hold, in two steps
+        img, factor = img * np.float32(1e30), factor / 1e30
+    return (img * np.float32(factor)).astype(np.float32, copy=False)
+
+
 def merge_colour(x):
     """What the connectivity's merges compare (the closest neighbour's mean): the network
     input's standardised colour channels of a batch ``x`` ``(B, 5, H, W)``, each times its
@@ -354,11 +374,11 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         img = img[:, :, :3]
     _check_finite(img, m, "image", channel_axis, c > 1 or np.ndim(image) == 3)
     if defer and lab and m is None:
-        raw = img if img.dtype in (np.uint8, np.uint16) else unit_range(img)
+        raw = img if img.dtype in (np.uint8, np.uint16) else lift_dark(unit_range(img))
         py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))
         return Prepared(None, None, None, (0, h, 0, w), (h, w), None, pending=(raw, (py, px)))
     coded = img if lab and m is None and img.dtype in (np.uint8, np.uint16) else None  # as given: no copy
-    img = unit_range(img, m) if lab else img.astype(np.float32)
+    img = lift_dark(unit_range(img, m)) if lab else img.astype(np.float32)
     box = (0, h, 0, w)
     if m is not None:
         rows, cols = np.nonzero(m.any(1))[0], np.nonzero(m.any(0))[0]

@@ -165,7 +165,11 @@ class _Features:
                 sq += float(np.add.reduce(d, axis=None))
             std = math.sqrt(sq / n)
             self.rules.append(rule)
-            self.scale.append((np.float32(mean), np.float32(1.0 / std if std > 1e-12 else 1.0)))
+            # flat: no spread beyond the rounding of a constant channel (relative, so a channel
+            # of tiny values, 1e-20 in units of its own, keeps its contrast; until 2026-12-06
+            # an absolute 1e-12 made it flat), or one whose inverse float32 cannot hold
+            flat = not (std > 1e-10 * abs(mean) and std > 1e-37)
+            self.scale.append((np.float32(mean), np.float32(1.0 if flat else 1.0 / std)))
         self.whole = None
         if cached:  # made slab by slab: no whole-volume temporaries
             self.whole = np.empty(self.shape + (self.nch,), dtype=np.float32)
