@@ -35,8 +35,11 @@ cd "$ROOT"   # the export below writes src/lnsnet/weights/
 LC_ALL=C ls "$BSDS/images/train"/*.jpg | LC_ALL=C sort > "$WORK/stream.txt"
 lnsnet train "$WORK/stream.txt" -o "$WORK/bsds500.pt" --lr 1e-4 --seed 0 --checkpoint-every 5 \
     --log "$WORK/train.jsonl" --resume --device "${DEVICE:-cpu}" --contour-iterations 0
-lnsnet train "$WORK/stream.txt" --init "$WORK/bsds500.pt" --contours-only -o "$WORK/bsds500-contours.pt" \
-    --seed 0 --checkpoint-every 20 --log "$WORK/train-contours.jsonl" --resume --threads 1 --device "${DEVICE:-cpu}"
+# started from the model above; after an interruption, resumed (--init and --resume exclude each other)
+HEAD="$WORK/bsds500-contours.pt"
+if [ -f "$HEAD" ] || [ -f "$HEAD.prev" ]; then START=(--resume); else START=(--init "$WORK/bsds500.pt"); fi
+lnsnet train "$WORK/stream.txt" "${START[@]}" --contours-only -o "$HEAD" \
+    --seed 0 --checkpoint-every 20 --log "$WORK/train-contours.jsonl" --threads 1 --device "${DEVICE:-cpu}"
 python - "$WORK/bsds500.pt" "$WORK/bsds500-contours.pt" <<'PY'
 import sys
 from lnsnet import checkpoint

@@ -216,6 +216,22 @@ def test_train_reports_what_this_run_trained(tmp_path, capsys):
     assert "nothing left to train" in capsys.readouterr().out
 
 
+def test_train_log_is_checked_before_training(tmp_path, capsys):
+    files = _two_images(tmp_path)
+    common = ["--iterations", "1", "--feature-iterations", "1", "--contour-iterations", "1", "-k", "6", "--threads",
+              "1", "-q"]
+    log = tmp_path / "log.jsonl"
+    assert main(["train", str(files[0]), "-o", str(tmp_path / "a.pt"), "--log", str(log), *common]) == 0
+    assert main(["train", str(files[0]), "-o", str(tmp_path / "b.pt"), "--log", str(log), *common]) == 2
+    assert "--log" in capsys.readouterr().err and not (tmp_path / "b.pt").exists()
+    assert main(["train", str(files[0]), "-o", str(tmp_path / "c.pt"), "--log", str(tmp_path / "no" / "l"),
+                 *common]) == 2
+    assert "cannot be written" in capsys.readouterr().err and not (tmp_path / "c.pt").exists()
+    assert main(["train", *map(str, files), "-o", str(tmp_path / "a.pt"), "--log", str(log), "--overwrite",
+                 *common]) == 0
+    assert len(log.read_text().splitlines()) == 2  # this run's two records, not 1 + 2
+
+
 def test_train_resume_of_a_damaged_checkpoint_is_not_called_new(tmp_path, capsys):
     files = _two_images(tmp_path)
     common = ["--iterations", "1", "--feature-iterations", "1", "--contour-iterations", "1", "-k", "6", "--threads", "1"]

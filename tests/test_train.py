@@ -252,6 +252,26 @@ def test_resume_drops_log_records_past_the_checkpoint(tmp_path):
     assert [json.loads(l)["index"] for l in log.read_text().splitlines()] == [0, 1, 2]
 
 
+def test_a_new_run_does_not_mix_its_log_with_another_runs(tmp_path):
+    """A new run over a log that holds records appended to it: two runs' records in one file,
+    their indices starting again at 0 in the middle. Now it is refused (or, with overwrite,
+    started empty), and a log that cannot be written is refused before any training."""
+    import json
+
+    out, log, cfg = tmp_path / "m.pt", tmp_path / "l.jsonl", TrainConfig(**FAST)
+    train_stream(_named("ab"), out, config=cfg, progress=False, log=log)
+    with pytest.raises(FileExistsError, match="another run"):
+        train_stream(_named("ab"), tmp_path / "other.pt", config=cfg, progress=False, log=log)
+    assert not (tmp_path / "other.pt").exists()
+    train_stream(_named("abc"), out, config=cfg, progress=False, overwrite=True, log=log)
+    assert [json.loads(l)["index"] for l in log.read_text().splitlines()] == [0, 1, 2]
+    with pytest.raises(ValueError, match="is a folder"):
+        train_stream(_named("a"), tmp_path / "x.pt", config=cfg, progress=False, log=tmp_path)
+    with pytest.raises(OSError):
+        train_stream(_named("a"), tmp_path / "y.pt", config=cfg, progress=False, log=tmp_path / "no" / "l.jsonl")
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()
+
+
 def test_a_missing_entry_of_a_list_file_is_skipped_and_named(tmp_path):
     from PIL import Image
 

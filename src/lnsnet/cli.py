@@ -368,6 +368,16 @@ def _cmd_train(args) -> int:
     _writable_dir(output.parent if str(output.parent) else Path("."))
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
+    if args.log is not None:
+        from .train import start_log
+
+        try:
+            start_log(args.log, args.resume, args.overwrite)
+        except FileExistsError:
+            raise CLIError(f"--log {args.log} holds the records of another run; pass --resume to continue that run, "
+                           "--overwrite to start the log again, or another --log file") from None
+        except OSError as exc:
+            raise CLIError(f"--log {args.log} cannot be written: {exc.strerror or exc}") from None
     if args.volume:
         return _train_volumes(args, files, output)
     if args.spacing is not None:
@@ -788,7 +798,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch and kernels)")
     s.add_argument("--adapt", type=int, default=0, metavar="N",
                    help="online adaptation: fine-tune a copy of the model on each image for N iterations "
-                        "before clustering (default 0: off; ~0.3 s per iteration for 481x321 on 2 cores)")
+                        "before clustering (default 0: off; with the default clustering it trains the contour head: "
+                        "N=20 took about 1-1.3 s per 481x321 image on one thread; docs/adaptation.md)")
     s.add_argument("--batch-size", type=_positive_int, default=8,
                    help="images of the same size per network call (default 8)")
     s.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -841,7 +852,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epsilon", type=float, default=0.3, help="GBL contour threshold (default 0.3)")
     t.add_argument("--seed", type=int, default=0, help="random seed (initialisation, K draws, pixel samples)")
     t.add_argument("--max-images", type=_positive_int, default=None, help="stop after this many images (resumable)")
-    t.add_argument("--log", default=None, help="append one JSON line per image to this file")
+    t.add_argument("--log", default=None, help="write one JSON line per image to this file (a new run refuses a "
+                                               "log that holds records, unless --overwrite; --resume continues it)")
     t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     _add_reading_options(t, "the inputs are 3-D stacks (TIFF, .npy): train the 3-D network (lnsnet.volume_model; "

@@ -381,6 +381,27 @@ def _truncate_log(log: Path, position: int) -> None:
     os.replace(tmp, log)
 
 
+def start_log(log, resume: bool, overwrite: bool) -> Path | None:
+    """A training run's JSON-lines ``log``, checked before any training: a folder, or one
+    that cannot be written, is refused now rather than after the first image; a new run
+    (not ``resume``) over a log that holds records is refused (``FileExistsError``: they
+    would mix with another run's), or with ``overwrite`` starts it empty. A resumed run keeps
+    it (the records past its checkpoint are dropped when it gets there)."""
+    if log is None:
+        return None
+    log = Path(log)
+    if log.is_dir():
+        raise ValueError(f"log {log} is a folder: the log is one file (e.g. {log / 'train.jsonl'})")
+    if not resume and log.is_file() and log.stat().st_size > 0:
+        if not overwrite:
+            raise FileExistsError(f"log {log} holds the records of another run; pass resume=True to continue that "
+                                  "run, overwrite=True to start the log again, or another log file")
+        log.write_text("")
+    with open(log, "a"):  # created (or found writable) now
+        pass
+    return log
+
+
 class _Resumed:
     """A resumed stream's check of the checkpoint it continues: the stream must start with
     the items the checkpoint passed (their names in its ``history``; ``key`` compares
@@ -465,6 +486,7 @@ def train_stream(
         raise ValueError("resume continues the checkpoint in output, overwrite starts it again: pass one of them")
     if output.exists() and not resume and not overwrite:
         raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
+    log = start_log(log, resume, overwrite)
     device = as_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")

@@ -192,7 +192,8 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
-                  on_skip=None, max_voxels: int | None = MAX_PIXELS, max_volumes: int | None = None) -> VolumeNet:
+                  on_skip=None, max_voxels: int | None = MAX_PIXELS, max_volumes: int | None = None,
+                  overwrite: bool = True) -> VolumeNet:
     """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
     another with one optimiser (Algorithm 1 of the paper, volume by volume),
     ``config.steps`` random crops each.
@@ -212,6 +213,9 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
 
     from .io import read_volume
 
+    from .train import start_log
+
+    log = start_log(log, resume, overwrite)
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
     spacings = list(spacings) if spacings is not None else [None] * len(items)
