@@ -272,6 +272,18 @@ def test_a_new_run_does_not_mix_its_log_with_another_runs(tmp_path):
     assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()
 
 
+def test_images_too_small_to_learn_from_are_skipped_and_named(tmp_path):
+    skipped = []
+    images = [("icon", np.random.default_rng(0).random((6, 7, 3)).astype(np.float32)),
+              ("line", np.random.default_rng(1).random((1, 50, 3)).astype(np.float32)),
+              ("ok", blocks_image(40, 56, seed=0))]
+    train_stream(images, tmp_path / "m.pt", config=TrainConfig(**FAST), progress=False,
+                 on_skip=lambda name, reason: skipped.append((name, reason)))
+    assert [n for n, _ in skipped] == ["icon", "line"] and "6x7" in skipped[0][1] and "1x50" in skipped[1][1]
+    history = checkpoint.load(tmp_path / "m.pt")["history"]
+    assert [("skipped" in r) for r in history] == [True, True, False]
+
+
 def test_a_missing_entry_of_a_list_file_is_skipped_and_named(tmp_path):
     from PIL import Image
 

@@ -381,6 +381,9 @@ def _truncate_log(log: Path, position: int) -> None:
     os.replace(tmp, log)
 
 
+MIN_SIDE = 16  # a training image's shortest side: smaller ones (icons, thumbnails, 1-pixel lines) are skipped
+
+
 def start_log(log, resume: bool, overwrite: bool) -> Path | None:
     """A training run's JSON-lines ``log``, checked before any training: a folder, or one
     that cannot be written, is refused now rather than after the first image; a new run
@@ -595,6 +598,9 @@ def train_stream(
                 if isinstance(image, Exception):
                     raise image
                 rgb = to_float_rgb(image)
+                if min(rgb.shape[:2]) < MIN_SIDE:
+                    raise ValueError(f"too small to learn from: {rgb.shape[0]}x{rgb.shape[1]} pixels (a side under "
+                                     f"{MIN_SIDE}: no room for the superpixels and contours the losses compare)")
             except (ValueError, TypeError, OSError) as exc:
                 position = i + 1
                 history.append({"index": i, "name": name, "skipped": str(exc)})
