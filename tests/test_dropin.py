@@ -224,6 +224,13 @@ def test_cli_keeps_signed_and_float_data_and_other_channel_counts(tmp_path):
     with pytest.raises(ValueError, match="32 pages"):  # refused, never cut to its first page
         read_image(tmp_path / "stack.tif")
     (tmp_path / "stack.tif").unlink()
+    tifffile.imwrite(tmp_path / "pages.tif", np.moveaxis(five, 2, 0))  # 5 pages: channels or slices?
+    with pytest.raises(ValueError, match=r"channels of one image: lnsnet.segment\(tifffile.imread\(file\), K, "
+                                         r"channel_axis=0\).*'axes': 'CYX'"):
+        read_image(tmp_path / "pages.tif")  # both readings named, neither chosen for the user
+    tifffile.imwrite(tmp_path / "pages.tif", np.moveaxis(five, 2, 0), metadata={"axes": "CYX"})
+    assert read_image(tmp_path / "pages.tif").shape == (32, 40, 5)  # as the hint says: one 5-channel image
+    (tmp_path / "pages.tif").unlink()
     nan = np.random.default_rng(1).random((32, 40)).astype(np.float32)
     nan[:4] = np.nan
     tifffile.imwrite(tmp_path / "nan.tif", nan)

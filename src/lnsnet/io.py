@@ -537,6 +537,10 @@ def _decode_tiff(source, path: Path, max_pixels: int | None, orientation: bool) 
             hint = ("; for supervoxels: --volume (lnsnet segment, lnsnet benchmark), or lnsnet.segment(volume, K, "
                     "channel_axis=None, "
                     "spacing=(dz, dy, dx))" if a in ("Z", "I", "Q") else "")  # I, Q: pages of no known kind
+            if a in ("I", "Q") and len(shape) == 3 and 2 <= shape[0] <= 16 and not colour:
+                # a few pages of one size: perhaps the channels of one image, stored as pages
+                hint += (f"; if the {shape[0]} pages are the channels of one image: lnsnet.segment("
+                         "tifffile.imread(file), K, channel_axis=0), or save it with metadata={'axes': 'CYX'}")
             if a in ("I", "Q") and len(shape) == 3 and 2 <= shape[-1] <= 16 and shape[-1] < shape[-2] and not colour:
                 # tifffile.imwrite of an (H, W, C) array of 2 or 5+ channels: H pages of W x C
                 hint += (f"; if it is one image of {shape[-1]} channels written by tifffile.imwrite, write it with "
