@@ -308,3 +308,32 @@ def test_second_review_slic_calling_conventions():
             lnsnet.segment(vol, 50, channel_axis=None, **bad)
     with pytest.raises(ValueError, match="rgb2lab"):
         lnsnet.segment(rng.random((4, 20, 20, 3)), 10, convert2lab=True)
+
+
+def test_slic_users_inputs_from_a_review():
+    """What a slic user passed (2026-12-06 review): an np.matrix crashed the process (a
+    segmentation fault in the kernels: a matrix cannot take a third axis); a real
+    n_segments (pixels / 400) was refused; max_iter= got no hint; a mask of one-pixel
+    pieces made one superpixel a pixel without a word; a varying 4th channel was dropped
+    as alpha without a word."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    f = rng.random((64, 64))
+    assert np.array_equal(lnsnet.segment(np.matrix(f), 20), lnsnet.segment(f, 20))
+    rgb = rng.random((64, 80, 3))
+    assert np.array_equal(lnsnet.segment(rgb, 64 * 80 / 400), lnsnet.segment(rgb, 13))  # 12.8 -> 13
+    with pytest.raises(TypeError, match="use max_num_iter"):
+        lnsnet.segment(rgb, 10, max_iter=3)
+    line = np.zeros((64, 80), bool)
+    line[np.arange(50), np.arange(50)] = True  # 50 pieces, 4-connected
+    with pytest.warns(UserWarning, match="50 separate pieces"):
+        assert lnsnet.segment(rgb, 5, mask=line).max() == 50
+    square = np.zeros((64, 80), bool)
+    square[5:60, 5:70] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one piece: no warning
+        lnsnet.segment(rgb, 5, mask=square)
+        lnsnet.segment(np.dstack([rgb, np.ones((64, 80))]), 10)  # a constant alpha: no warning
+    with pytest.warns(UserWarning, match="convert2lab=False"):
+        lnsnet.segment(np.dstack([rgb, rng.random((64, 80))]), 10)

@@ -76,7 +76,8 @@ def test_segment_returns_valid_labels_or_a_documented_error(image, k):
         (np.zeros((4, 4), np.uint8), 4, TypeError, "slic_zero", dict(slic_zero=True)),
         (np.zeros((4, 4), np.uint8), 4, ValueError, "mode='local'", dict(mask=np.ones((4, 4), bool),
                                                                           clustering="paper:mode=dense")),
-        (np.zeros((4, 4), np.uint8), 2.5, TypeError, "integer", None),
+        (np.zeros((4, 4), np.uint8), float("nan"), ValueError, "finite", None),
+        (np.zeros((4, 4), np.uint8), "4", TypeError, "a number", None),
         ("image.png", 4, TypeError, "numpy array", None),
     ],
 )

@@ -4,6 +4,7 @@ labels."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from pathlib import Path
@@ -117,9 +118,10 @@ def segment(
         standardised channels, 6-connected; ``spacing`` then has 3 values; no 3-D network
         ships yet, and the 2-D one is never applied slice by slice).
     n_segments : int
-        K, the number of superpixels asked for (inside ``mask`` when one is given); at
-        least the number of pixels, every pixel is one. The number delivered is close to K,
-        not exactly K (and at least one per connected piece of a mask).
+        K, the number of superpixels asked for (inside ``mask`` when one is given; a real
+        number is rounded, as ``pixels / 400``); at least the number of pixels, every pixel
+        is one. The number delivered is close to K, not exactly K (and at least one per
+        connected piece of a mask: a warning says when a mask of many pieces made far more).
     model : str, path or LNSNet, optional
         Shipped model name, model file, or model; default: the shipped ``"bsds500"``.
         ``"none"`` clusters the standardised CIELAB input itself (no network) and
@@ -365,7 +367,32 @@ def segment(
                                     post)
             for i, lab in zip(chunk, labels):
                 out[i] = lab
+    if enforce_connectivity:
+        for m, lab in zip(masks, out):
+            _note_mask_pieces(m, lab, k, int(start_label))
     return out[0] if single else out
+
+
+def _note_mask_pieces(mask, labels: np.ndarray, k: int, start_label: int) -> None:
+    """Warn when a ``mask`` of many separate pieces made far more superpixels than ``k``:
+    every piece (4-connected in 2-D, 6-connected in 3-D) is at least one superpixel, since a
+    superpixel is one connected region, so a speckled threshold mask or a diagonal line gives
+    one superpixel per speck or pixel (slic's labels would straddle them)."""
+    if mask is None:
+        return
+    got = int(labels.max()) - start_label + 1
+    if got <= max(2 * k, k + 10):
+        return
+    import warnings
+
+    from scipy import ndimage
+
+    pieces = ndimage.label(np.asarray(mask, dtype=bool))[1]  # the default structure: 4 / 6 neighbours
+    if pieces > k:
+        warnings.warn(f"lnsnet.segment: the mask has {pieces} separate pieces ({'6' if labels.ndim == 3 else '4'}-"
+                      f"connected), and each is at least one superpixel (one connected region): {got} superpixels for "
+                      f"n_segments={k}. Remove small pieces first (skimage.morphology.remove_small_objects), or pass "
+                      "enforce_connectivity=False", UserWarning, stacklevel=user_stacklevel())
 
 
 def _is_volume(image, channel_axis) -> bool:
@@ -418,11 +445,14 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         m = _check_mask(mask, vol.shape[:3]) if mask is not None and np.shape(mask) == vol.shape[:3] else None
         volume = _blur_volume(vol, tuple(sig), m)
         channel_axis = -1
-    return segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
-                          spacing=spacing3, channel_axis=channel_axis, mask=mask,
-                          enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
-                          max_size_factor=max_size_factor if enforce_connectivity else None,  # as slic, as in 2-D
-                          start_label=start_label, model=model, device=_volume_device(device), progress=progress)
+    labels = segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
+                            spacing=spacing3, channel_axis=channel_axis, mask=mask,
+                            enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
+                            max_size_factor=max_size_factor if enforce_connectivity else None,  # as slic, as in 2-D
+                            start_label=start_label, model=model, device=_volume_device(device), progress=progress)
+    if enforce_connectivity:
+        _note_mask_pieces(mask, labels, _check_k(n_segments), int(start_label))
+    return labels
 
 
 def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, spacing, convert2lab, start_label,
@@ -698,7 +728,11 @@ def _check_max_size_factor(value) -> None:
 
 
 def _native(image):
-    """``image`` with its values in the machine's byte order (a copy only when it is not)."""
+    """``image`` as a plain ndarray (a subclass such as ``np.matrix``, which cannot take a
+    third axis, viewed as one) with its values in the machine's byte order (a copy only
+    when it is not)."""
+    if isinstance(image, np.ndarray) and type(image) is not np.ndarray:
+        image = np.asarray(image)
     if isinstance(image, np.ndarray) and not image.dtype.isnative:
         return image.astype(image.dtype.newbyteorder("="))
     return image
@@ -731,6 +765,7 @@ _SLIC_ONLY = {
     "slic_zero": "slic_zero (SLIC-zero's per-superpixel compactness) does not apply: lnsnet's spatial weight "
                  "already adapts to the image (the clustering option edge_scale); set compactness instead",
     "multichannel": "multichannel was removed from skimage's slic too: use channel_axis (None for no channels)",
+    "max_iter": "max_iter is slic's max_num_iter (renamed in scikit-image 0.19): use max_num_iter",
 }
 
 
@@ -753,11 +788,14 @@ def _positive_int(value, name: str) -> int:
 
 
 def _check_k(n_segments) -> int:
+    """``n_segments`` as an int: an integer, or a real number rounded to the nearest one (slic
+    takes ``pixels / 400`` as it is; its grid is set by the ratio)."""
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Real):
-        raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
+        raise TypeError(f"n_segments must be a number, got {n_segments!r}")
     if not isinstance(n_segments, numbers.Integral):
-        if not float(n_segments).is_integer():
-            raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
+        if not math.isfinite(float(n_segments)):
+            raise ValueError(f"n_segments must be a finite number, got {n_segments!r}")
+        n_segments = round(float(n_segments))
     k = int(n_segments)
     if k < 1:
         raise ValueError(f"n_segments must be >= 1, got {k}")

@@ -368,9 +368,21 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         raise TypeError(f"convert2lab must be None, True or False, got {convert2lab!r}")
     if convert2lab and c not in (3, 4) and not (c == 1 and channel_axis is None):  # a gray image is its L
         # already (slic ignores it there); a channel axis given with one channel, as slic, refused
-        raise ValueError(f"Lab colorspace conversion requires a RGB image (3 channels), got {c} channel(s)")
+        gray = ("; a gray HxW image takes it with channel_axis=None (slic refuses it with channel_axis=-1 too)"
+                if np.ndim(image) == 2 else "")
+        raise ValueError(f"Lab colorspace conversion requires a RGB image (3 channels), got {c} channel(s){gray}")
     lab = c in (1, 3, 4) if convert2lab is None else bool(convert2lab)
     if c == 4 and lab:
+        alpha = img[:, :, 3]
+        if convert2lab is None and alpha.size and alpha.min() != alpha.max():
+            import warnings
+
+            from .runtime import user_stacklevel
+
+            warnings.warn("lnsnet.segment: a 4-channel image is read as RGBA and its 4th channel, which varies "
+                          "here, is ignored as alpha; if it is image content (near infrared, a fourth stain), "
+                          "pass convert2lab=False to cluster all four channels", UserWarning,
+                          stacklevel=user_stacklevel())
         img = img[:, :, :3]
     _check_finite(img, m, "image", channel_axis, c > 1 or np.ndim(image) == 3)
     if defer and lab and m is None:
