@@ -301,7 +301,7 @@ def test_segment_bad_device_and_missing_ray_are_user_errors(tmp_path, capsys, mo
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(["segment", str(EXAMPLE), "-o", str(tmp_path / "o"), "--engine", "ray", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "pip install 'lnsnet[ray]'" in err and "internal error" not in err
+    assert "pip install '.[ray]'" in err and "internal error" not in err
 
 
 def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
@@ -547,3 +547,16 @@ def test_volume_training_refuses_the_2d_streams_options(tmp_path, capsys):
         assert main(["train", str(tmp_path / "vols"), "--volume", "-o", str(tmp_path / "v.pt"), *extra]) == 2
         assert f"--volume takes none of {name}" in capsys.readouterr().err
         assert not (tmp_path / "v.pt").exists()
+
+
+def test_debug_shows_a_failed_files_traceback(tmp_path, capsys):
+    """A file that fails alone was reported in one line, with or without --debug, though
+    the line of an unexpected error says to rerun with --debug for the traceback."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    assert main(["segment", str(bad), "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image" in err and "Traceback" not in err
+    assert main(["segment", str(bad), "-o", str(tmp_path / "o"), "-q", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.rstrip().splitlines()[-1].startswith("error: ")

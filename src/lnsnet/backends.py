@@ -7,7 +7,7 @@ CPU: kept for comparison; labels equal on 99.3-100 % of pixels),
 same ASA and BR on BSDS500 val, but 10-35 % of the labels differ: ``docs/performance.md``). Only the
 network moves: seeds, clustering and connectivity are the same code. Images large enough
 to run in bands keep torch (the banded network needs whole-image statistics between its
-layers). Needs ``pip install lnsnet[openvino]`` (``openvino`` and ``onnx``).
+layers). Needs ``pip install '.[openvino]'`` in the checkout (``openvino`` and ``onnx``).
 
 The network is exported to ONNX once per set of weights, backend and thread count, and
 compiled once per input shape; both are cached in this process (thread-safe: each call
@@ -56,8 +56,8 @@ def check_backend(backend, *, device_type: str = "cpu", adapt: int = 0, volume: 
             import onnx  # noqa: F401  (torch's ONNX export needs it)
             import openvino  # noqa: F401
         except ImportError as e:
-            raise ValueError(f"backend={backend!r} needs OpenVINO and ONNX: pip install 'lnsnet[openvino]' "
-                             f"({e.name} is missing)") from None
+            raise ValueError(f"backend={backend!r} needs OpenVINO and ONNX: pip install 'openvino>=2024.0' "
+                             f"'onnx>=1.16' (in lnsnet's checkout: pip install '.[openvino]'; {e.name} is missing)") from None
     return backend
 
 

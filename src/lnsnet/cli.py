@@ -325,6 +325,8 @@ def _cmd_segment(args) -> int:
             bar.close()
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
+        if args.debug and o.trace:  # the traceback the message points to
+            print(o.trace.rstrip(), file=sys.stderr)
         print(f"error: {o.message}", file=sys.stderr)
     done = [o for o in outcomes if o.status == "done"]
     for o in done:
@@ -674,7 +676,7 @@ def _benchmark_arguments(b) -> None:
                         "process)")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="'local' (default): worker processes here; 'ray': actors on a Ray cluster "
-                        "(pip install lnsnet[ray]); --workers then counts actors (default: one per CPU)")
+                        "(pip install '.[ray]' in the checkout); --workers then counts actors (default: one per CPU)")
     b.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
     b.add_argument("--limit", type=int, default=None, help="use only the first N images")
     b.add_argument("--images-list", default=None, metavar="FILE",
@@ -755,9 +757,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "superpixels. Writes <name>_labels.npy (int32), <name>_labels.png "
                                    "(16-bit; <name>_labels.tif, 32-bit, above 65,535 labels), "
                                    "<name>_overlay.png (boundaries drawn on the image) and, with --features, "
-                                   "<name>_regions.csv. <name> is the image's path relative to the common "
-                                   "folder of the inputs (a/img.jpg, b/img.jpg -> OUT/a/img_*, OUT/b/img_*), "
-                                   "without its suffix.")
+                                   "<name>_regions.csv, and <name>_labels.json (the file and settings that made them: a rerun "
+                                   "skips a file whose record matches, --overwrite redoes it). <name> is the image's "
+                                   "path relative to the common folder of the inputs (a/img.jpg, b/img.jpg -> "
+                                   "OUT/a/img_*, OUT/b/img_*), without its suffix.")
     s.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files")
     s.add_argument("-k", "--n-segments", type=_positive_int, default=100, help="number of superpixels K (default 100)")
     s.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
@@ -772,7 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "after colons, e.g. 'paper:window=5' (docs/compactness.md)")
     s.add_argument("--sigma", type=float, default=0.0,
                    help="a Gaussian blur first, in physical units (--spacing), as slic's sigma (default 0: only the "
-                        "clustering's own 0.8 px)")
+                        "clustering's own blur: 0.8 px with fast and compact, none with paper)")
     s.add_argument("--compactness", type=float, default=None,
                    help="weight of the spatial distance to the seed: more regular shapes, less boundary "
                         "recall (default: the clustering's; fast 32, compact 24, paper 0; --volume 40)")
@@ -783,9 +786,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/volumes.md, 'Boundary images')")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
-                   help="what runs the network on the CPU: torch (default), OpenVINO fp32 (slower than torch "
+                   help="what runs the feature embedder on the CPU, with --clustering compact (the default fast does not "
+                        "run it): torch (default), OpenVINO fp32 (slower than torch "
                         "since 2026-12-03, labels equal on 99.3-100%% of pixels) or bf16 (0.7-0.8x the network's "
-                        "time on CPUs with AMX, many labels differ); pip install 'lnsnet[openvino]' "
+                        "time on CPUs with AMX, many labels differ); pip install '.[openvino]' in the checkout "
                         "(docs/performance.md)")
     s.add_argument("--no-overlay", action="store_true", help="do not write the overlay PNG")
     s.add_argument("--features", action="store_true",
@@ -803,13 +807,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=_positive_int, default=8,
                    help="images of the same size per network call (default 8)")
     s.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="'local' (default) or 'ray': a Ray Data pipeline over a Ray cluster (pip install lnsnet[ray])")
+                   help="'local' (default) or 'ray': a Ray Data pipeline over a Ray cluster (pip install '.[ray]' in the checkout)")
     s.add_argument("--address", default=None, help="Ray cluster address (default: start Ray on this machine)")
     s.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per Ray segmentation actor (default 0: CPU)")
     s.add_argument("--workers", type=_positive_int, default=None,
                    help="Ray segmentation actors (default: one per 2 CPUs of the cluster, or per GPU)")
     _add_reading_options(s, "every input is a 3-D stack (TIFF: ImageJ, OME or plain pages as z slices; .npy; NIfTI "
-                            ".nii/.nii.gz with lnsnet[medical]): supervoxels, written as NAME_labels.npy and a 3-D "
+                            ".nii/.nii.gz with nibabel: pip install '.[medical]'): supervoxels, written as NAME_labels.npy and a 3-D "
                             "NAME_labels.tif (and NAME_labels.nii.gz for NIfTI), with the middle slice's overlay "
                             "(docs/volumes.md)")
     s.add_argument("-q", "--quiet", action="store_true",
@@ -856,7 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "log that holds records, unless --overwrite; --resume continues it)")
     t.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
-    _add_reading_options(t, "the inputs are 3-D stacks (TIFF, .npy): train the 3-D network (lnsnet.volume_model; "
+    _add_reading_options(t, "the inputs are 3-D stacks (TIFF, .npy, NIfTI): train the 3-D network (lnsnet.volume_model; "
                             "--iterations random crops per volume; the model file is a resumable checkpoint, "
                             "written after every volume; docs/volumes.md)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

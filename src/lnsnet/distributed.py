@@ -47,7 +47,7 @@ def require_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError:
-        raise ModuleNotFoundError("the Ray engine needs Ray: pip install 'lnsnet[ray]'") from None
+        raise ModuleNotFoundError("the Ray engine needs Ray: pip install -r requirements-ray.txt (or 'ray[data]>=2.40'; in lnsnet's checkout: pip install '.[ray]')") from None
     return ray
 
 

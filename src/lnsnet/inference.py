@@ -149,7 +149,7 @@ def segment(
     sigma : float or (float, float)
         Width of a Gaussian smoothing of the image before segmenting, per spatial axis (a
         scalar is divided by ``spacing``). 0 (default): none beyond the clustering's own
-        ``blur`` (the compact preset's 0.8 px, at most 1/8 of the superpixels' side; the two
+        ``blur`` (0.8 px in the presets ``fast`` and ``compact``, 0 in ``paper``; at most 1/8 of the superpixels' side; the two
         combine as ``sqrt(sigma**2 + blur**2)`` in pixels).
     spacing : float or (float, float), optional
         The physical size of a pixel along rows and columns: the seed grid and the spatial
@@ -208,7 +208,7 @@ def segment(
         What runs the network on the CPU: torch (default); OpenVINO in fp32 (1.1-1.4x
         torch's time, labels equal on 99.3-100 % of pixels) or in bfloat16 (0.68-0.77x on
         CPUs with AMX; the same scores on BSDS500 val, but many labels differ). Needs
-        ``pip install lnsnet[openvino]``; images run in bands keep torch
+        ``pip install '.[openvino]'`` in the checkout; images run in bands keep torch
         (:mod:`lnsnet.backends`, ``docs/performance.md``).
     boundaries : {None, "bright", "dark"}
         The image shows boundaries, not regions: cell walls or membranes as bright (or

@@ -616,7 +616,7 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 VOLUME_ONLY_SUFFIXES = (".npy",) + NIFTI_SUFFIXES
 VOLUME_SUFFIXES = (".tif", ".tiff") + VOLUME_ONLY_SUFFIXES
 #: what to install for NIfTI files
-NIBABEL_HINT = 'pip install "lnsnet[medical]" (or nibabel)'
+NIBABEL_HINT = "pip install 'nibabel>=4' (in lnsnet's checkout: pip install '.[medical]')"
 
 
 def is_nifti(path: PathLike) -> bool:
@@ -685,7 +685,7 @@ def _nifti_values(img, shape) -> np.ndarray:
 
 def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
     """A NIfTI volume (``.nii``/``.nii.gz``; needs ``nibabel``: ``pip install
-    "lnsnet[medical]"``) as lnsnet's ``(Z, Y, X)`` array, its voxel size ``(dz, dy, dx)``
+    ".[medical]"`` in the checkout) as lnsnet's ``(Z, Y, X)`` array, its voxel size ``(dz, dy, dx)``
     and the image itself (for :func:`save_nifti_labels`). NIfTI stores ``(i, j, k)`` with
     ``k`` the slice axis: the array is ``data.transpose(2, 1, 0)`` and the voxel size the
     header's zooms reversed; the values are the scaled ones (``scl_slope``,

@@ -68,6 +68,7 @@ class Outcome:
     message: str = ""
     k: int = 0
     seconds: float = 0.0
+    trace: str = ""  # a failed file's traceback (``lnsnet segment --debug`` prints it)
 
 
 def output_names(files: Iterable[Path]) -> dict[str, str]:
@@ -383,7 +384,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                     extras[f]["spacing"] = pixel  # the file's pixel size, as a volume's voxel size is taken
         except Exception as exc:  # noqa: BLE001 - one bad file fails alone, whatever went wrong
             images.pop(f, None)
-            outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
+            outcomes[str(f)] = _failed(f, exc)
     # image files are read channels last (read_image): said, so that many channels are not warned about
     kw = dict(model=model, device=opts.device, clustering=opts.clustering, adapt=opts.adapt, progress=opts.progress,
               backend=opts.backend, channel_axis=-1, **({"sigma": opts.sigma} if opts.sigma else {}),
@@ -434,7 +435,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                     _remove_outputs(f, out_dir, opts)
                     exc = e
             if exc is not None:
-                outcomes[str(f)] = Outcome(str(f), "failed", _message(f, exc))
+                outcomes[str(f)] = _failed(f, exc)
             else:
                 k = _count_labels(lab[lab > 0] if "mask" in extras.get(f, {}) else lab)  # 0: pixels left out
                 valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
@@ -472,7 +473,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
-        return Outcome(str(f), "failed", _message(f, exc))
+        return _failed(f, exc)
     k = _count_labels(labels[labels > 0] if finite is not None else labels)
     notice = "" if found or opts.spacing else (f"notice: {f}: no voxel size recorded in the file: spacing 1, 1, 1 "
                                                "(--spacing dz,dy,dx sets it)")
@@ -516,6 +517,13 @@ def _finite_mask(data, channel_axis, what: str):
     if finite is not None and not finite.any():
         raise ValueError(f"no {what} is finite (all NaN or infinite): nothing to segment")
     return finite
+
+
+def _failed(f: Path, exc: BaseException) -> Outcome:
+    """The outcome of a file that failed: :func:`_message`'s line and the traceback."""
+    import traceback
+
+    return Outcome(str(f), "failed", _message(f, exc), trace="".join(traceback.format_exception(exc)))
 
 
 def _message(f: Path, exc: Exception) -> str:

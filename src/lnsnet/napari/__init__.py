@@ -1,6 +1,6 @@
 """napari plugin (npe2): the "Superpixels" dock widget and the shipped example as sample data.
 
-``pip install "lnsnet[napari]"``, then in napari: Plugins > lnsnet > Superpixels. The manifest
+``pip install ".[napari]"`` in the checkout, then in napari: Plugins > lnsnet > Superpixels. The manifest
 is ``napari.yaml`` beside this file (entry point ``napari.manifest``); napari imports the
 widget module only when the widget is opened, and nothing here imports napari or Qt at
 package import (``import lnsnet`` stays light).
