@@ -230,11 +230,60 @@ def test_channels_in_first_axis_of_a_volume(viewer, widget, qtbot, errors):
     widget.scope_box.setCurrentText(VOLUME)
     _run(widget, qtbot)
     assert errors == []
-    labels = viewer.layers["cells supervoxels (3D)"].data
+    labels = viewer.layers["cells supervoxels (3D) [channels: axis 0]"].data  # named apart from a volume of one channel
     assert labels.shape == (4, 20, 30)
     expected = lnsnet.segment(np.moveaxis(stack, 0, -1), K, channel_axis=-1, convert2lab=False,
                               spacing=(1.0, 1.0, 1.0))
     assert np.array_equal(labels, expected)
+
+
+def test_channels_in_the_second_axis_and_both_readings_kept(viewer, widget, qtbot, errors):
+    """An ImageJ (Z, C, Y, X) hyperstack opens as one 4-D layer: with only "channels in the
+    first axis" its Z was read as channels (or, unticked, C as two slices at each z), and
+    ticking the box deleted the labels of the reading before, "the image layer's shape
+    changed" though it had not. Now the axis is chosen (the status line suggests axis 1),
+    and each reading keeps its own labels layer."""
+    zcyx = np.stack([np.stack([_scene(20, 30, seed=10 * c + z) for c in range(2)]) for z in range(12)])
+    viewer.add_image(zcyx, name="hyper")  # (12, 2, 20, 30)
+    assert "set 1" in widget.status.text()
+    widget.scope_box.setCurrentText(VOLUME)
+    viewer.dims.set_current_step(0, 5)
+    _run(widget, qtbot)  # no channels: the (C, Y, X) volume at z = 5, two slices
+    assert errors == [] and widget.last_error is None
+    first = viewer.layers["hyper supervoxels (3D)"]
+    assert first.data.shape == (12, 2, 20, 30)
+    widget.channels_box.setChecked(True)
+    widget.channel_axis_box.setValue(1)
+    _run(widget, qtbot)
+    assert errors == [] and widget.last_error is None and first in viewer.layers  # the first reading kept
+    labels = viewer.layers["hyper supervoxels (3D) [channels: axis 1]"].data
+    assert labels.shape == (12, 20, 30)
+    expected = lnsnet.segment(np.moveaxis(zcyx, 1, -1), K, channel_axis=-1, convert2lab=False,
+                              spacing=(1.0, 1.0, 1.0))
+    assert np.array_equal(labels, expected)
+
+
+def test_four_channels_of_16_bits_are_not_rgba(viewer, widget, qtbot, errors):
+    """napari takes a last axis of 4 for RGBA: four 16-bit stains lost the fourth, the only one
+    with signal here, as alpha (the labels of a blank image)."""
+    g = (_scene() * 60000).astype(np.uint16)
+    stack = np.stack([np.zeros_like(g)] * 3 + [g], axis=-1)
+    viewer.add_image(stack, name="stains", rgb=True)
+    assert "all four clustered" in widget.status.text()
+    _run(widget, qtbot)
+    assert errors == []
+    labels = viewer.layers["stains superpixels"].data
+    assert np.array_equal(labels, lnsnet.segment(stack, K, convert2lab=False))
+    assert not np.array_equal(labels, lnsnet.segment(np.zeros(g.shape), K))
+
+
+def test_a_result_for_a_removed_layer_is_dropped(viewer, widget, qtbot, errors):
+    viewer.add_image(_scene(), name="gone")
+    job = widget.plan()
+    viewer.layers.remove("gone")
+    widget._show(job, np.ones((64, 96), np.int32), None, 1, 0.1)
+    assert not any("lnsnet" in layer.metadata for layer in viewer.layers)
+    assert "removed while it was segmented" in widget.status.text()
 
 
 # ----------------------------------------------------------------------------- 3-D and more

@@ -6,7 +6,7 @@ The rules (the README's napari section says the same):
 * An RGB/RGBA layer (``layer.rgb``) is one colour image: its last axis is the channels
   (``channel_axis=-1``), never a third spatial axis.
 * A gray layer has no channel axis (``channel_axis=None``), 2-D or 3-D alike. With
-  "channels in the first axis" a ``(C, Y, X)`` or ``(C, Z, Y, X)`` layer is one multichannel
+  "channels in axis" N (0: a ``(C, Y, X)`` or ``(C, Z, Y, X)`` layer; 1: ``(Z, C, Y, X)``) it is one multichannel
   image (its channels are taken as they are, ``convert2lab=False``); the labels then span
   every channel.
 * "Current plane" segments the 2-D plane the viewer displays (the last two axes of
@@ -96,6 +96,8 @@ class Job:
     in_place: bool = False  #: one layer of ``full_shape`` for every run (else one of ``out_shape`` per position)
     source_id: str = ""  #: the image layer's identity (:func:`layer_id`)
     position: tuple = ()  #: ``(axis, index)`` of each fixed axis (of the image layer)
+    channel: int | None = None  #: the layer axis that holds channels ("channels in axis"), or None
+    source_shape: tuple = ()  #: the image layer's shape (less an RGB axis) when planned
 
     @property
     def fixed_at(self) -> list:
@@ -107,7 +109,8 @@ class Job:
         its role): the image layer's identity, the mode, the segmented axes as a set (a
         transposed view writes into the same layer) and, for a layer per position, the position."""
         return {"source_id": self.source_id, "mode": self.mode, "axes": sorted(int(a) for a in self.kept),
-                "in_place": bool(self.in_place), "position": None if self.in_place else self.fixed_at}
+                "in_place": bool(self.in_place), "position": None if self.in_place else self.fixed_at,
+                "channel": self.channel}
 
     def image(self) -> np.ndarray:
         """The array for :func:`lnsnet.segment` (reads the data: call it in the worker)."""
@@ -169,22 +172,29 @@ def _transforms(layer, nd: int, chan: int | None, offset: np.ndarray) -> dict:
                 shear=full_shear[1:, 1:][np.triu_indices(nd - 1, 1)], affine=sub_affine)
 
 
-def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False) -> Job:
+def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False, channel: int | None = None) -> Job:
     """What to segment for ``layer`` (a napari Image layer) as the viewer (``dims``:
     ``viewer.dims``) shows it; ``ValueError`` with a message for the user when it cannot.
 
-    ``volume``: the displayed 3-D volume instead of the displayed plane; ``channels_first``:
-    the layer's first axis holds channels (not for RGB layers)."""
+    ``volume``: the displayed 3-D volume instead of the displayed plane; ``channel``: the
+    layer axis that holds channels, e.g. 1 for a (Z, C, Y, X) hyperstack (not for RGB
+    layers); ``channels_first``: ``channel=0``. A layer of one reading and another (channels
+    in an axis or not) gets a labels layer for each, named apart where they would meet. An
+    "RGBA" layer that is not 8-bit (napari takes any last axis of 4 for RGBA: four stains of
+    16 bits) is four channels, all of them clustered (``convert2lab=False``), not RGB and
+    alpha."""
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
     nd = int(layer.ndim)  # napari's ndim: without the RGB axis
     rgb = bool(getattr(layer, "rgb", False))
     shape = tuple(int(s) for s in data.shape[:nd])
     name = layer.name
-    if channels_first and rgb:
-        raise ValueError(f"layer {name!r} is RGB: its channels are its last axis; untick 'channels in first axis'")
-    if channels_first and nd < 3:
-        raise ValueError(f"layer {name!r} has {nd} axes: channels in the first axis need at least (C, Y, X)")
-    chan = 0 if channels_first else None
+    chan = channel if channel is not None else 0 if channels_first else None
+    if chan is not None and rgb:
+        raise ValueError(f"layer {name!r} is RGB: its channels are its last axis; untick 'channels in axis'")
+    if chan is not None and nd < 3:
+        raise ValueError(f"layer {name!r} has {nd} axes: channels in an axis need at least (C, Y, X)")
+    if chan is not None and not 0 <= chan < nd:
+        raise ValueError(f"layer {name!r} has axes 0..{nd - 1}: no axis {chan} to hold channels")
     need = 3 if volume else 2
     spatial_axes = [a for a in range(nd) if a != chan]
     if len(spatial_axes) < need:
@@ -243,13 +253,16 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False)
         base = f"{name} superpixels (2D)"
     if sorted(kept) != spatial_axes[-need:]:  # not the layer's last axes: a layer of their own
         base += " [axes " + ", ".join(label_of(a) or str(a) for a in sorted(kept)) + "]"
+    if chan is not None and (volume or len(full_shape) > 2):  # its name would meet the reading without channels
+        base += f" [channels: {label_of(chan) or f'axis {chan}'}]"
+    four = rgb and data.shape[-1] == 4 and np.dtype(data.dtype) != np.uint8  # four stains, not RGBA
     return Job(
         source=data, index=tuple(index), perm=tuple(perm),
         channel_axis=-1 if (rgb or chan is not None) else None,
-        convert2lab=False if chan is not None else None,
+        convert2lab=False if chan is not None or four else None,
         spacing=spacing, kept=kept, out_shape=out_shape,
         layer_kwargs=_transforms(layer, nd, chan, np.zeros(nd) if in_place else fixed), where=where_text,
         name=base + (f" [{where_text}]" if where_text and not in_place else ""),
         source_name=name, full_shape=full_shape, region=region, in_place=in_place,
-        source_id=layer_id(layer), position=tuple(fixed_at),
+        source_id=layer_id(layer), position=tuple(fixed_at), channel=chan, source_shape=shape,
     )

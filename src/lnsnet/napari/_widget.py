@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -103,7 +104,7 @@ class SuperpixelWidget(QWidget):
     """Superpixels of an image layer with :func:`lnsnet.segment`.
 
     Controls: the image layer; K (``n_segments``); the clustering preset and its compactness
-    (the preset's value until changed); whether the layer's first axis holds channels;
+    (the preset's value until changed); which axis of the layer holds channels, if one does;
     current plane or whole volume; whether to add a boundaries layer. "Run" adds a labels
     layer, one per image layer and mode: ``"<layer> superpixels (2D)"`` for planes
     (``"<layer> superpixels"`` for a 2-D layer), ``"<layer> supervoxels (3D)"`` for volumes.
@@ -159,8 +160,13 @@ class SuperpixelWidget(QWidget):
         self.shows_box.setToolTip("regions: lnsnet's clustering (default); bright or dark boundaries: the image "
                                   "shows cell walls or membranes (or a boundary map), and superpixels meet on "
                                   "their ridges (a compact watershed from the seed grid)")
-        self.channels_box = QCheckBox("channels in first axis")
-        self.channels_box.setToolTip("The layer's first axis holds channels, e.g. (C, Y, X): one multichannel image")
+        self.channels_box = QCheckBox("channels in axis")
+        self.channels_box.setToolTip("An axis of the layer holds channels: one multichannel image, e.g. axis 0 of "
+                                     "(C, Y, X) or (C, Z, Y, X), axis 1 of an ImageJ (Z, C, Y, X) hyperstack")
+        self.channel_axis_box = QSpinBox()
+        self.channel_axis_box.setRange(0, 0)
+        self.channel_axis_box.setEnabled(False)
+        self.channel_axis_box.setToolTip("which axis of the layer holds the channels (0: the first)")
         self.scope_box = QComboBox()
         self.scope_box.addItems([PLANE, VOLUME])
         self.scope_box.setToolTip("current plane: the displayed 2-D plane at the current position of the other "
@@ -187,7 +193,11 @@ class SuperpixelWidget(QWidget):
         form.addRow("clustering", self.preset_box)
         form.addRow("compactness", self.compactness_box)
         form.addRow("segment", self.scope_box)
-        form.addRow("", self.channels_box)
+        chan_row = QHBoxLayout()
+        chan_row.addWidget(self.channels_box)
+        chan_row.addWidget(self.channel_axis_box)
+        chan_row.addStretch(1)
+        form.addRow("", chan_row)
         form.addRow("", self.boundaries_box)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -201,6 +211,7 @@ class SuperpixelWidget(QWidget):
         self._preset_changed(self.default_preset)
         self.scope_box.currentTextChanged.connect(self._scope_changed)
         self.channels_box.toggled.connect(self._volume_possible)
+        self.channels_box.toggled.connect(self.channel_axis_box.setEnabled)
         self.shows_box.currentTextChanged.connect(self._shows_changed)
         self.layer_box.currentTextChanged.connect(self._layer_changed)
         self.run_button.clicked.connect(self.run)
@@ -296,7 +307,7 @@ class SuperpixelWidget(QWidget):
 
     def _volume_possible(self, checked: bool = False):
         """"whole volume" offered only for a layer of at least 3 spatial axes (not a 2-D
-        RGB image, nor a (C, Y, X) layer with channels in the first axis)."""
+        RGB image, nor a (C, Y, X) layer with channels in an axis)."""
         layer = self.selected_layer()
         spatial = None if layer is None else layer.ndim - (1 if self.channels_box.isChecked() else 0)
         possible = spatial is None or spatial >= 3
@@ -315,16 +326,25 @@ class SuperpixelWidget(QWidget):
             return
         rgb = bool(layer.rgb)
         self.channels_box.setEnabled(not rgb and layer.ndim >= 3)
+        self.channel_axis_box.setRange(0, max(0, layer.ndim - 3))  # two spatial axes stay, at least
         if layer is not self._shown_layer or not self.channels_box.isEnabled():
             self.channels_box.setChecked(False)  # a choice for one layer: not carried to the next
+            self.channel_axis_box.setValue(0)
         if layer is not self._shown_layer:  # a new choice of layer: the default scope for it
             self._shown_layer = layer
             self._shown_ndim = layer.ndim
             spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
             self.scope_box.setCurrentText(VOLUME if spatial >= 3 and self.viewer.dims.ndisplay == 3 else PLANE)
         self._volume_possible()
-        kind = "RGB" if rgb and layer.data.shape[-1] == 3 else "RGBA" if rgb else f"{layer.ndim}-D"
-        self.status.setText(f"{layer.name}: {kind} {'x'.join(map(str, layer.data.shape))} {layer.data.dtype}")
+        four = rgb and layer.data.shape[-1] == 4 and np.dtype(layer.data.dtype) != np.uint8
+        kind = ("RGB" if rgb and layer.data.shape[-1] == 3 else "4 channels (not 8-bit: all four clustered, none "
+                "taken as alpha)" if four else "RGBA" if rgb else f"{layer.ndim}-D")
+        hint = ""
+        shape = layer.data.shape
+        if not rgb and layer.ndim >= 4 and shape[1] <= 8 < shape[0]:  # (Z, C, Y, X) as an ImageJ hyperstack opens
+            hint = (f"; if axis 1 ({shape[1]}) holds channels, tick 'channels in axis' and set 1 (else each of "
+                    "its planes is a slice)")
+        self.status.setText(f"{layer.name}: {kind} {'x'.join(map(str, shape))} {layer.data.dtype}{hint}")
 
     def selected_layer(self):
         name = self.layer_box.currentText()
@@ -337,7 +357,7 @@ class SuperpixelWidget(QWidget):
         if layer is None:
             raise ValueError("no image layer to segment: open an image first")
         return plan_job(layer, self.viewer.dims, volume=self.scope_box.currentText() == VOLUME,
-                        channels_first=self.channels_box.isChecked())
+                        channel=self.channel_axis_box.value() if self.channels_box.isChecked() else None)
 
     def run(self):
         """Start the worker (returns it; ``None`` when the input was refused up front)."""
@@ -392,6 +412,12 @@ class SuperpixelWidget(QWidget):
             self._failed(exc)
 
     def _show(self, job, labels, edges, n, seconds):
+        source = next((x for x in self._image_layers() if x.metadata.get("lnsnet_id") == job.source_id), None)
+        data = None if source is None else (source.data[0] if getattr(source, "multiscale", False) else source.data)
+        if source is None or tuple(data.shape[:source.ndim]) != job.source_shape:
+            what = "removed" if source is None else "given other data"
+            self.status.setText(f"{job.source_name} was {what} while it was segmented: the result is dropped")
+            return  # labels of an image that is gone, or of another shape, would mislead
         settings = dict(self._settings, labels=n, seconds=round(seconds, 3))
         layer, fresh, ids = self._put(job, labels, "labels", {"opacity": 0.45}, settings)
         bounds = self._find(job, "boundaries")
