@@ -1165,3 +1165,26 @@ def test_second_review_of_the_volume_changes(tmp_path):
     v = np.zeros((4, 10, 12))
     v[..., :3], v[..., 6:9], v[..., 9:] = -1e308, 5e307, 1e308
     assert np.unique(lnsnet.volume._features(v[..., None], None)[0, 0, :, 0]).size == 4
+
+
+def test_stacks_with_unnamed_channels_and_3d_models_say_what_to_do(tmp_path):
+    """A microscopist's review (2026-12-06): a plain (Z, C, Y, X) TIFF was refused with "more
+    than one axis of slices" and no way on; a 3-D model given to 2-D segmentation was "not an
+    lnsnet model file"; a (Z, C, Y, X) array was told of axes -1 and 0 only."""
+    import tifffile
+
+    from lnsnet.io import read_volume
+    from lnsnet.volume_model import VolumeTrainConfig, train_volumes
+
+    zcyx = (np.random.default_rng(0).random((20, 2, 16, 16)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "plain.tif", zcyx)
+    with pytest.raises(ValueError, match=r"axis 1 \(2\) holds channels: .*channel_axis=1.*'axes': 'ZCYX'"):
+        read_volume(tmp_path / "plain.tif")
+    tifffile.imwrite(tmp_path / "named.tif", zcyx, metadata={"axes": "ZCYX"})  # as the message says
+    assert read_volume(tmp_path / "named.tif")[0].shape == (20, 16, 16, 2)
+    with pytest.raises(ValueError, match="1 for ZxCxYxX"):
+        lnsnet.segment(zcyx.astype(np.float32), 10, channel_axis=None)
+    train_volumes([np.random.default_rng(1).random((12, 20, 20)).astype(np.float32)], tmp_path / "m3.pt",
+                  config=VolumeTrainConfig(steps=1))
+    with pytest.raises(ValueError, match="is a 3-D model .*--volume"):
+        lnsnet.segment(np.random.default_rng(2).random((30, 30, 3)), 10, model=tmp_path / "m3.pt")

@@ -63,6 +63,9 @@ def load(path) -> dict:
         ) from None
     except Exception as exc:  # torch raises many kinds (KeyError, RuntimeError, EOFError...)
         raise ValueError(f"{path} is not a readable lnsnet model file (truncated or wrong kind): {exc}") from None
+    if isinstance(payload, dict) and payload.get("format") == "lnsnet-3d":  # lnsnet.volume_model.FORMAT
+        raise ValueError(f"{path} is a 3-D model (lnsnet train --volume): it segments volumes, "
+                         "lnsnet segment --volume -m FILE (lnsnet.segment(volume, K, model=FILE, channel_axis=None))")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an lnsnet model file (no 'format': 'lnsnet' entry)")
     if payload.get("version", 0) > VERSION:

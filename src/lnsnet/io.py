@@ -877,8 +877,16 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
                                      "save one time point as its own stack")
             spatial = [a for a in axes if a not in "YXSC" and sizes[a] > 1]
             if len(spatial) > 1:
+                small = [i for i, a in enumerate(axes) if a in spatial and sizes[a] <= 16]
+                hint = ""
+                if len(spatial) == 2 and small:  # one short axis: perhaps channels, unnamed in the file
+                    i = small[-1]
+                    named = "".join("C" if j == i else "Z" if a in spatial else a for j, a in enumerate(axes))
+                    hint = (f"; if axis {i} ({shape[i]}) holds channels: lnsnet.segment(tifffile.imread(file), K, "
+                            f"channel_axis={i}, spacing=(dz, dy, dx)), or save it with metadata={{'axes': "
+                            f"'{named}'}} (tifffile.imwrite)")
                 raise ImageFileError(f"refused volume {path}: axes {axes} of shape {shape}: more than one "
-                                     "axis of slices")
+                                     f"axis of slices{hint}")
             _too_many_voxels(path, int(np.prod([n for a, n in zip(axes, shape) if a not in "SC"])), max_voxels)
             try:
                 arr = np.stack([x.asarray() for x in full]) if slices else series.asarray()

@@ -218,12 +218,14 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
         return np.moveaxis(image, channel_axis, -1)
     if image.ndim == 4 and channel_axis is None:
         raise ValueError(f"a 4-D array (shape {image.shape}) is a volume with channels: pass channel_axis (-1 for "
-                         "ZxYxXxC, 0 for CxZxYxX); a list takes 2-D images")
+                         "ZxYxXxC, 0 for CxZxYxX, 1 for ZxCxYxX as an ImageJ hyperstack); a batch of 2-D images "
+                         "is a list")
     if image.ndim == 3 or image.ndim == 4:
         raise ValueError(f"an array of shape {image.shape} with channel_axis={channel_axis!r} is a 3-D volume; "
                          "a list takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own for "
                          "supervoxels")
-    raise ValueError(f"image must be HxW or HxWxC, got an array with {image.ndim} dimensions (shape {image.shape})")
+    raise ValueError(f"image must be HxW or HxWxC (a volume: ZxYxX with channel_axis=None, or 4-D with a channel "
+                     f"axis), got an array with {image.ndim} dimensions (shape {image.shape})")
 
 
 def finite_pixels(image, channel_axis=-1) -> np.ndarray | None:
