@@ -64,7 +64,7 @@ def test_unusual_sizes_and_k():
 
 
 @pytest.mark.parametrize(
-    "k,exc", [(0, ValueError), (-5, ValueError), (2.5, TypeError), ("10", TypeError), (True, TypeError)]
+    "k,exc", [(0, ValueError), (-5, ValueError), (float("inf"), ValueError), (0.4, ValueError), ("10", TypeError), (True, TypeError)]
 )
 def test_bad_k(blocks, k, exc):
     with pytest.raises(exc):
