@@ -55,7 +55,9 @@ _jit = dict(cache=True, nogil=True)
 #: 3 since 2026-12-06 (a grid held at an axis, or short of K at a small K, comes nearer K:
 #: other labels in such volumes, and at K = 10-50 on some shapes); 4 since 2026-12-06
 #: (later), when a small piece whose group has grown to the minimum size stopped merging on
-CLUSTERING_VERSION = 4
+#: (:func:`lnsnet.connectivity._join`); 5 since 2026-12-06 (third session), when a channel of tiny values (an sd below 1e-12)
+#: stopped counting as flat: other labels only in such volumes
+CLUSTERING_VERSION = 5
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
 # CO there is at least half a cube's), not on the PlantSeg volumes

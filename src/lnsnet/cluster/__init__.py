@@ -35,8 +35,11 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 #: 2026-12-04 (later), when it took the model's contour head (contour 4, compactness 24); 5
 #: since 2026-12-05, when the blur's slivers were given back and the default became "fast";
 #: 6 since 2026-12-06, when the connectivity's small pieces joined smallest first and only
-#: as far as they need (:func:`lnsnet.connectivity._join`)
-CLUSTERING_VERSION = 6
+#: as far as they need (:func:`lnsnet.connectivity._join`); 7 since 2026-12-06 (later), when
+#: a piecewise-flat image lost the blur (:func:`lnsnet.prepare.piecewise_flat`) and an image
+#: darker than 0.04 was lifted before CIELAB (:func:`lnsnet.prepare.lift_dark`); the labels of
+#: other images are unchanged
+CLUSTERING_VERSION = 7
 
 
 def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: torch.Tensor,
