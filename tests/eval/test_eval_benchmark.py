@@ -201,6 +201,9 @@ def test_summarize_means_and_median():
     assert b10["asa"] == pytest.approx((0.8 + 0.6 + 1.0) / 3)
     assert b10["asa_mean"] == pytest.approx((0.7 + 0.5 + 0.9) / 3)  # mean over annotators, then images
     assert b10["time_s_median"] == pytest.approx(0.2)  # median, not the mean 0.4
+    # the spread over images, by hand: ASA 0.8, 0.6, 1.0 -> mean 0.8, squares 0.04 + 0.04 + 0 over n - 1 = 2
+    assert b10["asa_std"] == pytest.approx(0.2) and b10["k_delivered_std"] == pytest.approx(np.std([9, 12, 30], ddof=1))
+    assert math.isnan(s[0]["asa_std"])  # one image: no spread
     assert math.isnan(b10["ev"])  # no image, no EV
     md = summary_markdown(s)
     assert "| b | 10 | 17.0 | 0.8000 |" in md and "| - |" in md  # NaN shown as '-'
@@ -656,3 +659,29 @@ def test_plots_say_what_was_measured(first_run):
     out, _ = first_run
     caption = _caption(out / "summary.csv", _read_summary(out / "summary.csv"), False)
     assert caption == f"data, {N_IMAGES} images, boundary tolerance r = 1 px, best annotator per image"
+
+
+def test_a_bad_image_or_label_map_stops_the_run_before_any_work(tmp_path):
+    """A label map of another size, an image of 2 channels or an annotation all ignore stopped
+    a run only when its turn came (hours in); they are listed together before any row now.
+    Labels whose extension is upper case are found, and macOS's ._NAME files are no images."""
+    import tifffile
+
+    root = _make_dataset(tmp_path / "d", n=2)
+    (root / "labels" / "img1.npy").rename(root / "labels" / "img1.NPY")  # found all the same
+    (root / "images" / "._img0.png").write_bytes(b"\0\5\x16\7")  # an AppleDouble fork, not an image
+    out = tmp_path / "o"
+    run_benchmark(str(root), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
+    assert len(_rows(out / "rows.csv")) == 2
+    np.save(root / "labels" / "img2.npy", np.zeros((31, 40), np.int32))  # one row short
+    Image.fromarray(np.zeros((32, 40, 3), np.uint8)).save(root / "images" / "img2.png")
+    tifffile.imwrite(root / "images" / "img3.tif", np.zeros((32, 40, 2), np.uint16), photometric="minisblack",
+                     planarconfig="contig", metadata={"axes": "YXC"})
+    np.save(root / "labels" / "img3.npy", np.zeros((32, 40), np.int32))
+    out2 = tmp_path / "o2"
+    with pytest.raises(ValueError, match=r"(?s)2 problem\(s\).*img2.npy: annotation 0 has shape \(31, 40\).*img3.tif: 2 "
+                                         r"channels"):
+        run_benchmark(str(root), methods="slic", ks=[10], out_dir=out2, workers=0, progress=False)
+    assert not (out2 / "rows.csv").exists()
+    with pytest.raises(ValueError, match="compactness must be a number >= 0"):
+        run_benchmark(str(root), methods="slic:compactness=-5", ks=[10], out_dir=out2, workers=0, progress=False)

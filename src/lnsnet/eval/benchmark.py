@@ -82,13 +82,18 @@ __all__ = [
 ROW_COLUMNS = ("method", "k_asked", "image", "k_delivered", "time_s") + tuple(SCORE_KEYS)
 
 #: Columns of ``summary.csv``: per (method, K asked), means over images except
-#: ``time_s_median`` and ``n_images``. Metrics that depend on the annotator are the best
-#: annotator's, but ``asa_mean``, ``br_mean``, ``ue_mean``: the mean over annotators.
+#: ``time_s_median``, ``n_images`` and the ``*_std`` columns (the sample standard deviation
+#: over images, ddof 1, of k delivered, ASA, BR, UE and CO: mean +- std, or the standard
+#: error std / sqrt(n_images), for a paper's table). Metrics that depend on the annotator are
+#: the best annotator's, but ``asa_mean``, ``br_mean``, ``ue_mean``: the mean over annotators.
 SUMMARY_COLUMNS = (
     "method", "k_asked", "n_images", "k_delivered",
     "asa", "br", "bp", "f", "f1", "ue", "co", "ev", "n_disconnected", "time_s_median",
     "asa_mean", "br_mean", "ue_mean",
+    "k_delivered_std", "asa_std", "br_std", "ue_std", "co_std",
 )  # fmt: skip
+#: the columns whose spread over images ``summary.csv`` gives as ``<column>_std``
+_STD_COLUMNS = ("k_delivered", "asa", "br", "ue", "co")
 
 #: summary column -> rows.csv column it averages.
 _SUMMARY_SOURCES = {
@@ -740,6 +745,10 @@ def _run_benchmark(
         names = list(ds.names[:n_images])
     else:
         names = [ds[i].name for i in range(n_images)]
+    from .datasets import FolderDataset
+
+    if isinstance(ds, FolderDataset):  # every image and label map read once: a bad one stops the run now
+        ds.check(n_images)
 
     from .methods import Precomputed
 
@@ -1044,6 +1053,8 @@ def summarize(rows, methods=None) -> list[dict]:
             vals = np.array([_float(row[src]) for row in group], dtype=float)
             ok = vals[~np.isnan(vals)]
             entry[col] = float(ok.mean()) if ok.size else math.nan
+            if col in _STD_COLUMNS:
+                entry[f"{col}_std"] = float(ok.std(ddof=1)) if ok.size > 1 else math.nan
         entry["time_s_median"] = float(statistics.median(_float(row["time_s"]) for row in group))
         out.append({c: entry[c] for c in SUMMARY_COLUMNS})
     return out
@@ -1085,7 +1096,8 @@ def summary_markdown(summary: list[dict], volume: bool = False) -> str:
                   "the last three columns: the mean over annotators. A boundary pixel is the pixel before a "
                   "label change (right or below), within the tolerance r (meta.json); Stutz et al.'s tool marks "
                   "both sides, which gives a higher BR. Rows share a K asked, not a k delivered: compare methods "
-                  "at the k they deliver (the plots do). Time: one warm call per image, the median over images, as the "
+                  "at the k they deliver (the plots do); summary.csv also holds the standard deviations over "
+                  "images (*_std). Time: one warm call per image, the median over images, as the "
                   "run's workers shared the machine (meta.json); benchmarks/speed.py times methods in turns. '-': no "
                   "value (the time of label maps made elsewhere, --precomputed, is not measured)."]
     return "\n".join(lines) + "\n"

@@ -111,7 +111,11 @@ def read_rgb8(path) -> np.ndarray:
             arr = np.clip((v - lo) * (255.0 / (hi - lo) if hi > lo else 0.0) + 0.5, 0, 255).astype(np.uint8)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    return np.ascontiguousarray(arr[..., :3])
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if arr.shape[2] != 3:  # an alpha the file declares is dropped by decode_image; anything else is content
+        raise ValueError(f"{path}: {arr.shape[2]} channels; the benchmark's methods take gray or RGB images")
+    return np.ascontiguousarray(arr)
 
 
 def read_bsds500_ground_truth(path) -> list[np.ndarray]:
@@ -495,9 +499,9 @@ class FolderDataset(_SampleSequence):
             raise ValueError(
                 f"images and labels must be in different folders, both are {self.images_dir}"
             )
-        images_found = sorted(
+        images_found = sorted(  # hidden files left out: macOS's ._NAME forks beside copied images
             p for p in self.images_dir.iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
         )  # fmt: skip
         if not images_found:
             raise ValueError(
@@ -513,9 +517,13 @@ class FolderDataset(_SampleSequence):
             if missing:
                 raise FileNotFoundError(f"{len(missing)} listed image(s) not in {self.images_dir}, e.g. {missing[:3]}")
             images_found = [by_stem[n] for n in names]
+        on_disk: dict[tuple[str, str], Path] = {}  # (stem, extension in lower case): a.PNG is a.png's
+        for q in self.labels_dir.iterdir():
+            if q.is_file() and not q.name.startswith("."):
+                on_disk.setdefault((q.stem, q.suffix.lower()), q)
         for p in images_found:
             cands = [self.labels_dir / f"{p.stem}{ext}" for ext in LABEL_EXTENSIONS]
-            found = [c for c in cands if c.is_file()]
+            found = [on_disk[(p.stem, ext)] for ext in LABEL_EXTENSIONS if (p.stem, ext) in on_disk]
             if not found:
                 raise FileNotFoundError(
                     f"no label file for image {p}: looked for "
@@ -530,6 +538,35 @@ class FolderDataset(_SampleSequence):
 
     def _read_labels(self, path: Path) -> list[np.ndarray]:
         return read_label_file(path, self.kind, ignore=self.ignore_label if self.kind == "labels" else None)
+
+    def check(self, n: int | None = None) -> None:
+        """Read the first ``n`` images (all by default) and their label maps once, before any
+        work, and raise one ``ValueError`` listing every problem: a file that cannot be read,
+        an image of a channel count the benchmark's methods do not take, a label map of
+        another size than its image, an annotation that is all the ignore label. (A long run
+        stopped at such a file only when its turn came.)"""
+        problems = []
+        for name, image_path, label_path in self._items[:n]:
+            try:
+                arr = decode_image(image_path, orientation=False)
+                h, w = arr.shape[:2]
+                c = 1 if arr.ndim == 2 else arr.shape[2]
+                if c not in (1, 3):
+                    problems.append(f"{image_path}: {c} channels; the benchmark's methods take gray or RGB images "
+                                    "(convert it, or score your method on it alone with custom= / --precomputed)")
+                for a, m in enumerate(self._read_labels(label_path)):
+                    if m.shape != (h, w):
+                        problems.append(f"{label_path}: annotation {a} has shape {m.shape} but image {image_path} "
+                                        f"is {h}x{w}")
+                    elif self.ignore_label is not None and self.kind == "labels" and (m == self.ignore_label).all():
+                        problems.append(f"{label_path}: annotation {a} is all the ignore label "
+                                        f"{self.ignore_label}: nothing to score")
+            except (OSError, ValueError) as exc:
+                problems.append(" ".join(str(exc).split()))
+        if problems:
+            more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+            raise ValueError(f"{len(problems)} problem(s) in {self.images_dir.parent}, found before any work:\n  "
+                             + "\n  ".join(problems[:10]) + more)
 
     def __repr__(self) -> str:
         return (

@@ -121,10 +121,15 @@ def baseline_options(name: str) -> tuple[str, dict] | None:
     name's head is not a baseline; ``ValueError`` naming the method for a bad option."""
     from .baselines import BASELINES
 
+    import inspect
+
     head, *items = name.split(":")
     if head not in BASELINES:
         return None
-    return head, _keyword_options(name, head, items, BASELINES[head])
+    # no baseline's number is meaningful below 0 (a negative compactness was scored as given)
+    checks = {p: (lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or v >= 0, "a number >= 0")
+              for p in inspect.signature(BASELINES[head]).parameters}
+    return head, _keyword_options(name, head, items, BASELINES[head], checks=checks)
 
 
 def _keyword_options(name: str, head: str, items, fn, skip=(), checks=None) -> dict:

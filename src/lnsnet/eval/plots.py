@@ -141,7 +141,8 @@ def plot_summary(summary_csv, out_dir, dpi: int = 150, volume: bool | None = Non
     -------
     list of pathlib.Path
         ``asa.png, br.png, bp.png, f.png, ue.png, co.png, ev.png, time.png`` (a metric
-        without any value, e.g. EV without images, is skipped) and ``overview.png``.
+        without any value, e.g. EV without images, is skipped) and ``overview.png``; each
+        also as a PDF beside it (vector, for print), not listed.
 
     Raises
     ------
@@ -187,4 +188,5 @@ def _save(fig, path: Path, dpi: int) -> Path:
 
     FigureCanvasAgg(fig)  # Agg, whatever backend pyplot may be using
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    atomic_write(path.with_suffix(".pdf"), lambda tmp: fig.savefig(tmp, format="pdf"))  # vector, for print
     return path
