@@ -418,7 +418,10 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         py, px = _blur_px(sigma, blur, n_segments, spacing, float(h * w))
         return Prepared(None, None, None, (0, h, 0, w), (h, w), None, pending=(raw, (py, px)))
     coded = img if lab and m is None and img.dtype in (np.uint8, np.uint16) else None  # as given: no copy
-    img = lift_dark(unit_range(img, m)) if lab else img.astype(np.float32)
+    if lab:  # floats only: 8 and 16 bits are far from float32's rounding there (1/65535 is a step of 9e-6 in f)
+        img = lift_dark(unit_range(img, m)) if img.dtype.kind == "f" else unit_range(img, m)
+    else:
+        img = img.astype(np.float32)
     box = (0, h, 0, w)
     if m is not None:
         rows, cols = np.nonzero(m.any(1))[0], np.nonzero(m.any(0))[0]

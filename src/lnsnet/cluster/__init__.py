@@ -36,8 +36,8 @@ __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "clu
 #: since 2026-12-05, when the blur's slivers were given back and the default became "fast";
 #: 6 since 2026-12-06, when the connectivity's small pieces joined smallest first and only
 #: as far as they need (:func:`lnsnet.connectivity._join`); 7 since 2026-12-06 (later), when
-#: a piecewise-flat image lost the blur (:func:`lnsnet.prepare.piecewise_flat`) and an image
-#: darker than 0.04 was lifted before CIELAB (:func:`lnsnet.prepare.lift_dark`); the labels of
+#: a piecewise-flat image lost the blur (:func:`lnsnet.prepare.piecewise_flat`) and a float
+#: image darker than 0.04 was lifted before CIELAB (:func:`lnsnet.prepare.lift_dark`); the labels of
 #: other images are unchanged
 CLUSTERING_VERSION = 7
 
