@@ -560,3 +560,89 @@ def test_debug_shows_a_failed_files_traceback(tmp_path, capsys):
     assert main(["segment", str(bad), "-o", str(tmp_path / "o"), "-q", "--debug"]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.rstrip().splitlines()[-1].startswith("error: ")
+
+
+def test_inputs_that_look_like_outputs_are_inputs_and_never_overwritten(tmp_path, capsys):
+    """-o the input folder: a photo whose name ends like an output (x_overlay.png,
+    holiday_labels.png) was dropped from the inputs in silence, and x.png's overlay then
+    replaced the photo x_overlay.png. A broken link in a folder vanished from the run."""
+    import hashlib
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, seed in (("x.png", 0), ("x_overlay.png", 1), ("holiday_labels.png", 2)):
+        Image.fromarray((blocks_image(40, 56, seed=seed) * 255).astype(np.uint8)).save(folder / name)
+    before = hashlib.md5((folder / "x_overlay.png").read_bytes()).hexdigest()
+    (folder / "gone.png").symlink_to(tmp_path / "not-mounted" / "gone.png")
+    assert main(["segment", str(folder), "-o", str(folder), "-k", "6", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "would overwrite an input file" in err and "x_overlay.png" in err and "gone.png" in err
+    assert hashlib.md5((folder / "x_overlay.png").read_bytes()).hexdigest() == before  # the photo kept
+    assert (folder / "x_overlay_labels.npy").is_file() and (folder / "holiday_labels_labels.npy").is_file()
+    assert not (folder / "x_labels.npy").exists()
+    (folder / "gone.png").unlink()
+    (folder / "x.png").unlink()
+    assert main(["segment", str(folder), "-o", str(folder), "-k", "6"]) == 0  # a rerun: its own outputs are not inputs
+    assert "skipped: 2" in capsys.readouterr().err
+
+
+def test_a_run_removes_what_a_killed_run_left_mid_write(tmp_path):
+    """kill -9 (the OOM killer, a pre-empted node) during io.atomic_write leaves its hidden
+    temporary file; a later run of the local engine left it there (the Ray engine swept it)."""
+    f = tmp_path / "im.png"
+    Image.fromarray((blocks_image(40, 56) * 255).astype(np.uint8)).save(f)
+    out = tmp_path / "o"
+    out.mkdir()
+    stale = out / ".im_overlay.png.ab12cd.tmp"
+    stale.write_bytes(b"half an overlay")
+    other = out / ".notes.txt.tmp"  # not an output's: left alone
+    other.write_bytes(b"x")
+    assert main(["segment", str(f), "-o", str(out), "-k", "6", "-q"]) == 0
+    assert not stale.exists() and other.exists()
+    stale.write_bytes(b"half an overlay")
+    assert main(["segment", str(f), "-o", str(out), "-k", "6", "-q"]) == 0  # all skipped: swept all the same
+    assert not stale.exists()
+
+
+def test_ctrl_c_while_writing_leaves_no_outputs_without_their_record(tmp_path, monkeypatch):
+    """An interrupted write kept NAME_labels.npy / .png without NAME_labels.json: a later step
+    that globs *_labels.npy took outputs no record stands for."""
+    import lnsnet.io
+
+    f = tmp_path / "im.png"
+    Image.fromarray((blocks_image(40, 56) * 255).astype(np.uint8)).save(f)
+
+    def interrupted(*args, **kwargs):  # the overlay is written after the labels
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lnsnet.io, "save_png", interrupted)
+    out = tmp_path / "o"
+    assert main(["segment", str(f), "-o", str(out), "-k", "6", "-q"]) == 130
+    assert not list(out.glob("im_*")) if out.exists() else True
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_exit_code(tmp_path):
+    """`kill PID` stops `lnsnet segment` as Ctrl-C does (whole outputs, 'interrupted'), and the
+    exit code says which: 143 (128 + 15), not Ctrl-C's 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        Image.fromarray((blocks_image(480, 640, seed=i) * 255).astype(np.uint8)).save(folder / f"im{i:02d}.png")
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "lnsnet.cli", "segment", str(folder), "-o", str(out), "-k", "50",
+                             "-q", "--threads", "1"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(out.glob("*_labels.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 143 and "interrupted" in err, (proc.returncode, err[-500:])
+    for record in out.glob("*_labels.json"):  # every image begun is whole or absent
+        stem = record.name[: -len("_labels.json")]
+        assert (out / f"{stem}_labels.npy").is_file() and (out / f"{stem}_overlay.png").is_file()
+    assert len(list(out.glob("*_labels.npy"))) == len(list(out.glob("*_labels.json"))) < 60

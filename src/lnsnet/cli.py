@@ -218,7 +218,8 @@ def _cmd_segment(args) -> int:
     from dataclasses import replace
 
     from .cluster import ClusterOptions
-    from .jobs import SegmentOptions, load_segment_model, model_id, output_names, output_paths, pending, segment_files
+    from .jobs import (SegmentOptions, load_segment_model, model_id, output_names, output_paths, pending,
+                       remove_stale_temps, segment_files)
 
     if args.adapt < 0:
         raise CLIError(f"--adapt must be >= 0, got {args.adapt}")
@@ -257,11 +258,19 @@ def _cmd_segment(args) -> int:
         except ImportError:
             raise CLIError(f"NIfTI files need nibabel: {NIBABEL_HINT}") from None
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
-    # inside an input folder); a file named on the command line always is
+    # inside an input folder): a file with an output's ending and the record lnsnet writes
+    # beside its outputs (NAME_labels.json); a photo that only ends so is an input, and a file
+    # named on the command line always is
     out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
-    files = [f for f in files if os.path.realpath(f) in named or not (
-        os.path.realpath(f).startswith(out_real) and f.name.endswith(OUTPUT_SUFFIXES))]
+
+    def own_output(f: Path) -> bool:
+        if os.path.realpath(f) in named or not os.path.realpath(f).startswith(out_real):
+            return False
+        end = next((e for e in OUTPUT_SUFFIXES if f.name.endswith(e)), None)
+        return end is not None and (f.parent / (f.name[: -len(end)] + "_labels.json")).is_file()
+
+    files = [f for f in files if not own_output(f)]
     if not files:
         raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
     if spacing is not None and args.volume:
@@ -270,6 +279,7 @@ def _cmd_segment(args) -> int:
         names = output_names(files)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
     unique: dict[str, Path] = {}  # a file given twice (by name and in its folder) is done once
     for f in files:
         first = unique.setdefault(os.path.realpath(f), f)
@@ -323,6 +333,7 @@ def _cmd_segment(args) -> int:
                 bar.update(len(res))
         if bar is not None:
             bar.close()
+        remove_stale_temps(files, out, opts)  # left by an earlier run killed mid-write (kill -9, the OOM killer)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         if args.debug and o.trace:  # the traceback the message points to
@@ -920,11 +931,12 @@ def _run(args) -> int:
     term = None
     if threading.current_thread() is threading.main_thread():  # `kill PID` stops as Ctrl-C does: the
         term = signal.signal(signal.SIGTERM, _interrupt)  # benchmark's workers shut, training saved
+    _TERMINATED.clear()
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 143 if _TERMINATED else 130  # the shells' codes: 128 + SIGTERM's 15, or + SIGINT's 2
     except (CLIError, ValueError, TypeError, FileNotFoundError, OSError, ModuleNotFoundError) as exc:
         if args.debug:
             raise
@@ -947,7 +959,11 @@ def _run(args) -> int:
             signal.signal(signal.SIGTERM, term)
 
 
+_TERMINATED: list = []  # not empty once SIGTERM arrived: the exit code says which signal stopped the run
+
+
 def _interrupt(signum, frame):
+    _TERMINATED.append(signum)
     raise KeyboardInterrupt
 
 

@@ -33,7 +33,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .jobs import Outcome, SegmentOptions, model_id, output_paths, pending, segment_files
+from .jobs import Outcome, SegmentOptions, model_id, pending, remove_stale_temps, segment_files
 
 __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
@@ -54,7 +54,14 @@ def require_ray():
 def _init(address: str | None):
     ray = require_ray()
     if not ray.is_initialized():
+        import signal
+        import threading
+
+        main = threading.current_thread() is threading.main_thread()
+        term = signal.getsignal(signal.SIGTERM) if main else None
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        if main and callable(term):  # ray.init puts its own SIGTERM handler (a crash dump, exit 15) over the
+            signal.signal(signal.SIGTERM, term)  # caller's: `lnsnet segment` stops as on Ctrl-C, outputs whole
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
@@ -158,9 +165,7 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
     for f in todo:
         if str(f) not in done:  # cannot happen unless Ray lost a row; say so rather than hide it
             done[str(f)] = Outcome(str(f), "failed", f"{f}: no result came back from the Ray workers")
-        for path in output_paths(f, Path(out_dir), opts).values():  # a worker killed mid-write leaves
-            for tmp in path.parent.glob(f".{path.name}.*.tmp"):  # its temporary file (io.atomic_write)
-                tmp.unlink(missing_ok=True)
+    remove_stale_temps(todo, Path(out_dir), opts)  # a worker killed mid-write leaves its temporary file
     outcomes += [done[str(f)] for f in todo]
     order = {str(f): i for i, f in enumerate(files)}
     return sorted(outcomes, key=lambda o: order.get(o.file, len(order)))

@@ -12,6 +12,7 @@ instead when a label exceeds 65,535), ``NAME_overlay.png`` and, with ``features`
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 import time
@@ -203,16 +204,28 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
         return False
 
 
+def remove_stale_temps(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> None:
+    """Remove the temporary files (``.NAME.*.tmp``, :func:`lnsnet.io.atomic_write`) that a
+    process killed mid-write (the OOM killer, a pre-empted node, ``kill -9``) left beside
+    the outputs of ``files``: called when a run is over, so none of them is still written."""
+    for f in files:
+        for path in output_paths(Path(f), Path(out_dir), opts).values():
+            for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
 def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple[list[Path], list[Outcome]]:
     """Files still to do, and outcomes for those skipped (outputs exist) or refused
     (an output would overwrite an input file)."""
     files = [Path(f) for f in files]
-    inputs = {f.resolve() for f in files}
+    inputs = {os.path.realpath(f): f for f in files}  # realpath: a symlink loop is a name, not an error
     todo, outcomes = [], []
     for f in files:
         paths = output_paths(f, out_dir, opts)
-        if any(t.resolve() in inputs for t in paths.values()):
-            outcomes.append(Outcome(str(f), "failed", "output would overwrite an input file; choose another -o"))
+        hit = next((inputs[os.path.realpath(t)] for t in paths.values() if os.path.realpath(t) in inputs), None)
+        if hit is not None:
+            outcomes.append(Outcome(str(f), "failed", f"{f}: its output {Path(hit).name} would overwrite an input "
+                                                      f"file, {hit}; choose another -o"))
         elif not opts.overwrite and _finished(f, paths, opts):
             outcomes.append(Outcome(str(f), "skipped"))
         else:
@@ -431,8 +444,10 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             if exc is None:
                 try:
                     _write(f, images[f], lab, out_dir, opts, spacing=extras[f].get("spacing"), nifti=grids.get(f))
-                except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
+                except BaseException as e:  # noqa: BLE001 - nothing of this file is left behind, Ctrl-C too
                     _remove_outputs(f, out_dir, opts)
+                    if not isinstance(e, Exception):
+                        raise
                     exc = e
             if exc is not None:
                 outcomes[str(f)] = _failed(f, exc)
@@ -470,7 +485,11 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
                          **({"boundaries": opts.boundaries} if opts.boundaries else
                             {"progress": opts.progress, "device": opts.device}))
         dt = time.perf_counter() - t0
-        _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
+        try:
+            _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
+        except KeyboardInterrupt:  # Ctrl-C or kill mid-write: no partial set of outputs without its record
+            _remove_outputs(f, out_dir, opts)
+            raise
     except Exception as exc:  # noqa: BLE001 - one bad file fails alone
         _remove_outputs(f, out_dir, opts)
         return _failed(f, exc)

@@ -160,8 +160,11 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
     for s in sources:
         p = Path(s)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.is_file() and (f.suffix.lower() in suffixes or f.name.lower().endswith(
-                tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
+            # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
+            # rather than vanishing from the run
+            files = sorted(f for f in p.iterdir() if (f.is_file() or (f.is_symlink() and not f.exists()))
+                           and (f.suffix.lower() in suffixes or f.name.lower().endswith(
+                               tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
             if not files:
                 volumes = [f for f in p.iterdir() if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
                 hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
