@@ -673,6 +673,8 @@ def test_a_bad_image_or_label_map_stops_the_run_before_any_work(tmp_path):
     out = tmp_path / "o"
     run_benchmark(str(root), methods="slic", ks=[10], out_dir=out, workers=0, progress=False)
     assert len(_rows(out / "rows.csv")) == 2
+    with pytest.raises(ValueError, match="no method of this run uses a model"):  # a misspelt -m went unseen
+        run_benchmark(str(root), methods="slic", ks=[10], out_dir=out, workers=0, progress=False, model="nosuch")
     np.save(root / "labels" / "img2.npy", np.zeros((31, 40), np.int32))  # one row short
     Image.fromarray(np.zeros((32, 40, 3), np.uint8)).save(root / "images" / "img2.png")
     tifffile.imwrite(root / "images" / "img3.tif", np.zeros((32, 40, 2), np.uint16), photometric="minisblack",

@@ -902,6 +902,9 @@ def _model_setting(model, methods: list[str], volume: bool):
         return {"name": str(Path(model).resolve()), "sha256": sha256(Path(model)), "kind": "3-D"}
     if any(lnsnet_clustering(m) is not None and lnsnet_boundaries(m) is None for m in methods):
         return model_record(model)
+    if model is not None:  # a misspelt -m would otherwise go unseen
+        raise ValueError(f"model {str(model)!r}: no method of this run uses a model (the lnsnet methods do, not "
+                         "lnsnet:boundaries= nor the classic ones); leave it out, or add lnsnet to the methods")
     return None
 
 
