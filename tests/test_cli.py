@@ -584,6 +584,12 @@ def test_inputs_that_look_like_outputs_are_inputs_and_never_overwritten(tmp_path
     (folder / "x.png").unlink()
     assert main(["segment", str(folder), "-o", str(folder), "-k", "6"]) == 0  # a rerun: its own outputs are not inputs
     assert "skipped: 2" in capsys.readouterr().err
+    # a run killed mid-write: outputs without their record are still lnsnet's (its tag in the
+    # files), not inputs whose overwriting fails the image on every rerun
+    (folder / "holiday_labels_labels.json").unlink()
+    assert main(["segment", str(folder), "-o", str(folder), "-k", "6"]) == 0
+    assert "done: 1, failed: 0, skipped: 1" in capsys.readouterr().err
+    assert not (folder / "holiday_labels_labels_labels.npy").exists()
 
 
 def test_a_run_removes_what_a_killed_run_left_mid_write(tmp_path):
@@ -593,13 +599,22 @@ def test_a_run_removes_what_a_killed_run_left_mid_write(tmp_path):
     Image.fromarray((blocks_image(40, 56) * 255).astype(np.uint8)).save(f)
     out = tmp_path / "o"
     out.mkdir()
+    import os
+    import time
+
+    old = time.time() - 3600
     stale = out / ".im_overlay.png.ab12cd.tmp"
     stale.write_bytes(b"half an overlay")
+    os.utime(stale, (old, old))
     other = out / ".notes.txt.tmp"  # not an output's: left alone
     other.write_bytes(b"x")
+    os.utime(other, (old, old))
+    busy = out / ".im_labels.npy.ef34gh.tmp"  # fresh: another run's write in progress, left alone
+    busy.write_bytes(b"being written")
     assert main(["segment", str(f), "-o", str(out), "-k", "6", "-q"]) == 0
-    assert not stale.exists() and other.exists()
+    assert not stale.exists() and other.exists() and busy.exists()
     stale.write_bytes(b"half an overlay")
+    os.utime(stale, (old, old))
     assert main(["segment", str(f), "-o", str(out), "-k", "6", "-q"]) == 0  # all skipped: swept all the same
     assert not stale.exists()
 

@@ -226,3 +226,31 @@ def test_a_piecewise_flat_image_is_not_blurred():
     noisy = np.clip(scene + rng.normal(0, 3, scene.shape), 0, 255).astype(np.uint8)
     assert not piecewise_flat(noisy)
     assert not np.array_equal(lnsnet.segment(noisy, 60), lnsnet.segment(noisy, 60, clustering="fast:blur=0"))
+
+
+def test_a_mask_keeps_the_outside_out_of_the_blur_rule_and_the_dark_lift():
+    """The pixels outside a mask add no statistic of their own: a photo on a plain canvas is
+    not piecewise flat (it lost its blur: labels unlike the photo's own), and NaN nodata or a
+    bright canvas outside the mask no longer hide a dim image's edges from the lift."""
+    import lnsnet
+
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(0.5, 0.1, (60, 80, 3)) + np.linspace(0, 0.3, 80)[None, :, None], 0, 1)
+    photo = (photo * 255).astype(np.uint8)
+    canvas = np.zeros((200, 240, 3), np.uint8)
+    canvas[70:130, 90:170] = photo
+    inside = np.zeros((200, 240), bool)
+    inside[70:130, 90:170] = True
+    padded = lnsnet.segment(canvas, 30, mask=inside)[70:130, 90:170]
+    alone = lnsnet.segment(photo, 30, mask=np.ones((60, 80), bool))
+    assert np.array_equal(padded, alone)
+    step = np.zeros((60, 60), np.float32)
+    step[:, 29:] = 1
+    dim = ((step * 0.5 + 0.25) + 0.01 * rng.random((60, 60)).astype(np.float32)) * np.float32(1e-8)
+    mask = np.ones((60, 60), bool)
+    mask[0, 0] = False
+    for outside in (np.nan, 0.5):
+        img = dim.copy()
+        img[0, 0] = outside
+        lab = lnsnet.segment(img, 20, mask=mask)
+        assert sum(len(np.unique(step[mask & (lab == i)])) > 1 for i in np.unique(lab[mask])) == 0, outside

@@ -244,7 +244,7 @@ def test_channels_in_the_second_axis_and_both_readings_kept(viewer, widget, qtbo
     changed" though it had not. Now the axis is chosen (the status line suggests axis 1),
     and each reading keeps its own labels layer."""
     zcyx = np.stack([np.stack([_scene(20, 30, seed=10 * c + z) for c in range(2)]) for z in range(12)])
-    viewer.add_image(zcyx, name="hyper")  # (12, 2, 20, 30)
+    viewer.add_image(zcyx, name="hyper", scale=(2.5, 1, 0.5, 0.5), translate=(10, 0, 0, 0))  # (12, 2, 20, 30)
     assert "set 1" in widget.status.text()
     widget.scope_box.setCurrentText(VOLUME)
     viewer.dims.set_current_step(0, 5)
@@ -256,10 +256,13 @@ def test_channels_in_the_second_axis_and_both_readings_kept(viewer, widget, qtbo
     widget.channel_axis_box.setValue(1)
     _run(widget, qtbot)
     assert errors == [] and widget.last_error is None and first in viewer.layers  # the first reading kept
-    labels = viewer.layers["hyper supervoxels (3D) [channels: axis 1]"].data
+    layer = viewer.layers["hyper supervoxels (3D) [channels: axis 1]"]
+    labels = layer.data
     assert labels.shape == (12, 20, 30)
+    # placed on the image: Z's scale and translate kept, the channel axis (1) left out
+    assert tuple(layer.scale) == (2.5, 0.5, 0.5) and tuple(layer.translate) == (10, 0, 0)
     expected = lnsnet.segment(np.moveaxis(zcyx, 1, -1), K, channel_axis=-1, convert2lab=False,
-                              spacing=(1.0, 1.0, 1.0))
+                              spacing=(2.5, 0.5, 0.5))
     assert np.array_equal(labels, expected)
 
 

@@ -357,3 +357,26 @@ def test_a_resume_with_nothing_left_keeps_both_files(tmp_path):
     before, before_prev = out.read_bytes(), prev.read_bytes()
     train_stream(_images(2), out, config=cfg, progress=False, checkpoint_every=1, resume=True)
     assert out.read_bytes() == before and prev.read_bytes() == before_prev  # .prev was a copy of out before
+
+
+def test_a_log_is_emptied_only_once_the_run_starts_and_3d_streams_refuse_too(tmp_path):
+    """`lnsnet train --overwrite --log L` emptied L before its other checks, which could still
+    refuse the run; and train_volumes overwrote a log by default where train_stream refuses."""
+    import json
+
+    from lnsnet.cli import main
+    from lnsnet.volume_model import VolumeTrainConfig, train_volumes
+
+    log = tmp_path / "keep.jsonl"
+    log.write_text(json.dumps({"index": 0, "name": "a"}) + "\n")
+    img = tmp_path / "a.npy"
+    np.save(img, blocks_image(40, 56))
+    assert main(["train", str(img), "-o", str(tmp_path / "m.pt"), "--overwrite", "--log", str(log), "--boundaries",
+                 str(tmp_path / "missing"), "-q"]) == 2
+    assert log.read_text().count("\n") == 1  # the refused run left the log as it was
+    vol = np.random.default_rng(0).random((12, 20, 20)).astype(np.float32)
+    with pytest.raises(FileExistsError, match="another run"):
+        train_volumes([vol], tmp_path / "v.pt", config=VolumeTrainConfig(steps=1), log=log)
+    assert log.read_text().count("\n") == 1
+    train_volumes([vol], tmp_path / "v.pt", config=VolumeTrainConfig(steps=1), log=log, overwrite=True)
+    assert [json.loads(l)["index"] for l in log.read_text().splitlines()] == [0]  # this run's one record

@@ -259,8 +259,8 @@ def _cmd_segment(args) -> int:
             raise CLIError(f"NIfTI files need nibabel: {NIBABEL_HINT}") from None
     # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
     # inside an input folder): a file with an output's ending and the record lnsnet writes
-    # beside its outputs (NAME_labels.json); a photo that only ends so is an input, and a file
-    # named on the command line always is
+    # beside its outputs (NAME_labels.json) or lnsnet's Software tag in it; a photo that only
+    # ends so is an input, and a file named on the command line always is
     out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
 
@@ -268,7 +268,13 @@ def _cmd_segment(args) -> int:
         if os.path.realpath(f) in named or not os.path.realpath(f).startswith(out_real):
             return False
         end = next((e for e in OUTPUT_SUFFIXES if f.name.endswith(e)), None)
-        return end is not None and (f.parent / (f.name[: -len(end)] + "_labels.json")).is_file()
+        if end is None:
+            return False
+        from .io import written_by_lnsnet
+
+        # its record beside it, or lnsnet's tag in the file (outputs whose record a killed run
+        # had not written yet)
+        return (f.parent / (f.name[: -len(end)] + "_labels.json")).is_file() or written_by_lnsnet(f)
 
     files = [f for f in files if not own_output(f)]
     if not files:
@@ -385,7 +391,7 @@ def _cmd_train(args) -> int:
         from .train import start_log
 
         try:
-            start_log(args.log, args.resume, args.overwrite)
+            start_log(args.log, args.resume, args.overwrite, check_only=True)  # emptied when training starts
         except FileExistsError:
             raise CLIError(f"--log {args.log} holds the records of another run; pass --resume to continue that run, "
                            "--overwrite to start the log again, or another --log file") from None
@@ -490,7 +496,7 @@ def _train_volumes(args, files, output) -> int:
     t0 = time.perf_counter()
     train_volumes(files, output, spacings=None if spacing is None else [spacing] * len(files),
                   net=load_volume_model(args.init) if args.init else None, config=cfg, resume=args.resume,
-                  progress=not args.quiet, log=args.log, on_skip=on_skip,
+                  progress=not args.quiet, log=args.log, on_skip=on_skip, overwrite=args.overwrite,
                   max_voxels=pixel_limit(args.max_pixels), max_volumes=args.max_images)
     if not args.quiet:
         print(f"done in {time.perf_counter() - t0:.1f} s -> {output}")

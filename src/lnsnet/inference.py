@@ -353,6 +353,9 @@ def segment(
             tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev,
                                 contours=options.features == "input")
             out[i] = _segment_batch(tuned, [p], k, dev, options, spacing, tile_pixels, progress, post)[0]
+        if enforce_connectivity:
+            for m, lab in zip(masks, out):
+                _note_mask_pieces(m, lab, k, int(start_label))
         return out[0] if single else out
     groups: dict = {}
     for i, p in enumerate(preps):
@@ -792,11 +795,12 @@ def _check_k(n_segments) -> int:
     takes ``pixels / 400`` as it is; its grid is set by the ratio)."""
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Real):
         raise TypeError(f"n_segments must be a number, got {n_segments!r}")
+    given = n_segments
     if not isinstance(n_segments, numbers.Integral):
         if not math.isfinite(float(n_segments)):
             raise ValueError(f"n_segments must be a finite number, got {n_segments!r}")
         n_segments = round(float(n_segments))
     k = int(n_segments)
     if k < 1:
-        raise ValueError(f"n_segments must be >= 1, got {k}")
+        raise ValueError(f"n_segments must be >= 1, got {given!r}" + (f" (rounded: {k})" if given != k else ""))
     return k

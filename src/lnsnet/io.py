@@ -214,6 +214,9 @@ def decode_image(path: PathLike, data: bytes | None = None, *, max_pixels: int |
             raise ImageFileError(f"{path} is a folder, not an image file (name its images, or pass the folder "
                                  "itself to lnsnet segment)")
         if not path.is_file():
+            if path.is_symlink():  # a link to nothing (a share not mounted) or to itself
+                raise FileNotFoundError(f"image file not found: {path} is a broken link (to {os.readlink(path)}, "
+                                        "missing or a link loop)")
             raise FileNotFoundError(f"image file not found: {path}")
         try:
             size = path.stat().st_size
@@ -879,8 +882,8 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
             if len(spatial) > 1:
                 small = [i for i, a in enumerate(axes) if a in spatial and sizes[a] <= 16]
                 hint = ""
-                if len(spatial) == 2 and small:  # one short axis: perhaps channels, unnamed in the file
-                    i = small[-1]
+                if len(spatial) == 2 and small:  # a short axis: perhaps channels, unnamed in the file
+                    i = min(small, key=lambda j: (shape[j], -j))  # the shorter (of equals, the later)
                     named = "".join("C" if j == i else "Z" if a in spatial else a for j, a in enumerate(axes))
                     hint = (f"; if axis {i} ({shape[i]}) holds channels: lnsnet.segment(tifffile.imread(file), K, "
                             f"channel_axis={i}, spacing=(dz, dy, dx)), or save it with metadata={{'axes': "
@@ -1102,7 +1105,36 @@ def save_png(path: PathLike, array: np.ndarray) -> None:
         im = Image.fromarray(array)
     else:
         raise TypeError(f"save_png takes uint8 or uint16 arrays, got {array.dtype}")
-    atomic_write(Path(path), lambda tmp: im.save(tmp, format="PNG"))
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Software", SOFTWARE)  # lnsnet's own output (written_by_lnsnet), whatever its name
+    atomic_write(Path(path), lambda tmp: im.save(tmp, format="PNG", pnginfo=info))
+
+
+#: the Software tag (PNG text, TIFF tag 305) of the images lnsnet writes
+SOFTWARE = "lnsnet"
+
+
+def written_by_lnsnet(path: PathLike) -> bool:
+    """Whether the PNG or TIFF at ``path`` carries lnsnet's Software tag (:data:`SOFTWARE`):
+    a label image or overlay that lnsnet wrote, told from a user's image of the same name
+    even where its record (``NAME_labels.json``) is missing, as after a run killed mid-write."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                return getattr(im, "text", {}).get("Software") == SOFTWARE
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                return tif.pages[0].software == SOFTWARE
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+    return False
 
 
 def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, npy: bool = True, spacing=None):
@@ -1163,16 +1195,17 @@ def _save_tiff(path: str, labels: np.ndarray, spacing=None) -> None:
         ij_unit = _imagej_unit(unit)
         meta = {"axes": "ZYX", **({"spacing": float(spacing[0])} if scale else {}),
                 **({"unit": ij_unit} if ij_unit else {})}
-        tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib", **scale)
+        tifffile.imwrite(path, labels.astype(np.uint16), imagej=True, metadata=meta, compression="zlib",
+                         software=SOFTWARE, **scale)
         return
     dtype = np.int32 if labels.min() < 0 else np.uint32
     if labels.ndim == 3:  # above ImageJ's 16 bits: an OME-TIFF, which keeps the axes and the voxel size
         ome_unit = _ome_unit(unit)
         meta = {"axes": "ZYX", **({f"PhysicalSize{a}": float(s) for a, s in zip("ZYX", spacing)} if scale else {}),
                 **({f"PhysicalSize{a}Unit": ome_unit for a in "ZYX"} if scale else {})}
-        tifffile.imwrite(path, labels.astype(dtype), ome=True, metadata=meta, compression="zlib")
+        tifffile.imwrite(path, labels.astype(dtype), ome=True, metadata=meta, compression="zlib", software=SOFTWARE)
         return
-    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, **scale)
+    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", metadata=None, software=SOFTWARE, **scale)
 
 
 def _np_save(tmp: str, array: np.ndarray) -> None:

@@ -204,14 +204,24 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
         return False
 
 
+#: a temporary output file untouched this long is a killed writer's (a writer updates it as it writes)
+STALE_SECONDS = 600
+
+
 def remove_stale_temps(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> None:
     """Remove the temporary files (``.NAME.*.tmp``, :func:`lnsnet.io.atomic_write`) that a
     process killed mid-write (the OOM killer, a pre-empted node, ``kill -9``) left beside
-    the outputs of ``files``: called when a run is over, so none of them is still written."""
+    the outputs of ``files``, once they are :data:`STALE_SECONDS` old: another run writing
+    into the same folder keeps its own."""
+    now = time.time()
     for f in files:
         for path in output_paths(Path(f), Path(out_dir), opts).values():
             for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-                tmp.unlink(missing_ok=True)
+                try:
+                    if now - tmp.stat().st_mtime >= STALE_SECONDS:
+                        tmp.unlink()
+                except OSError:
+                    pass
 
 
 def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple[list[Path], list[Outcome]]:

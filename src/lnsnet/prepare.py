@@ -278,8 +278,9 @@ BLUR_PER_SIDE = 0.125
 FLAT_PAIRS = 0.9
 
 
-def piecewise_flat(img: np.ndarray) -> bool:
-    """Whether at least :data:`FLAT_PAIRS` of the ``(H, W, C)`` image's 4-neighbour pairs are
+def piecewise_flat(img: np.ndarray, mask: np.ndarray | None = None) -> bool:
+    """Whether at least :data:`FLAT_PAIRS` of the ``(H, W, C)`` image's 4-neighbour pairs
+    (both pixels inside ``mask`` when given: a photo on a plain canvas is not flat) are
     exactly equal in every channel: a noise-free image of flat regions, whose edges the
     clustering's blur (there for noise and compression artefacts) would only widen into
     ramps (on flat synthetic scenes the blur tripled the superpixels that cross a border:
@@ -290,9 +291,15 @@ def piecewise_flat(img: np.ndarray) -> bool:
         return False
     s = max(1, int(round(np.sqrt(h * w) / 1000.0)))
     rows, cols = img[::s], img[:, ::s]
-    same = int(np.count_nonzero((rows[:, 1:] == rows[:, :-1]).all(-1)))
-    same += int(np.count_nonzero((cols[1:] == cols[:-1]).all(-1)))
-    pairs = rows.shape[0] * (w - 1) + (h - 1) * cols.shape[1]
+    across = (rows[:, 1:] == rows[:, :-1]).all(-1)
+    down = (cols[1:] == cols[:-1]).all(-1)
+    if mask is None:
+        same, pairs = int(np.count_nonzero(across)) + int(np.count_nonzero(down)), across.size + down.size
+    else:
+        mr, mc = mask[::s], mask[:, ::s]
+        inside_r, inside_c = mr[:, 1:] & mr[:, :-1], mc[1:] & mc[:-1]
+        same = int(np.count_nonzero(across & inside_r)) + int(np.count_nonzero(down & inside_c))
+        pairs = int(np.count_nonzero(inside_r)) + int(np.count_nonzero(inside_c))
     return pairs > 0 and same >= FLAT_PAIRS * pairs
 
 
@@ -319,7 +326,7 @@ MERGE_BLOCK = 8
 DARK = 0.04  # below sRGB's linear limit, 0.04045: there CIELAB is linear in the values
 
 
-def lift_dark(img: np.ndarray) -> np.ndarray:
+def lift_dark(img: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """A float32 image in [0, 1] whose largest value is below :data:`DARK`, times
     ``DARK / max``. Every value of such an image lies on the linear parts of sRGB (v / 12.92)
     and of CIELAB's ``f`` (X / Xn <= 0.0031 < 0.008856), so its CIELAB is its lifted
@@ -327,13 +334,15 @@ def lift_dark(img: np.ndarray) -> np.ndarray:
     the same features, without float32's rounding of ``116 f - 16`` (``f`` near 4/29), which
     made an image whose values are all below about 1e-7 flat, or its edges steps of
     rounding. Others (and an all-zero image) are returned as they are."""
-    top = float(img.max()) if img.size else 0.0
+    inside = img if mask is None else img[mask]  # the pixels that count (outside: NaN nodata, a canvas)
+    top = float(np.nanmax(inside)) if inside.size and not np.isnan(inside).all() else 0.0
     if not 0.0 < top < DARK:
         return img
     factor = DARK / top
-    if factor > 1e30:  # subnormal values: a factor float32 cannot hold, in two steps
-        img, factor = img * np.float32(1e30), factor / 1e30
-    return (img * np.float32(factor)).astype(np.float32, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # values outside the mask: replaced after
+        if factor > 1e30:  # subnormal values: a factor float32 cannot hold, in two steps
+            img, factor = img * np.float32(1e30), factor / 1e30
+        return (img * np.float32(factor)).astype(np.float32, copy=False)
 
 
 def merge_colour(x):
@@ -411,7 +420,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
                           stacklevel=user_stacklevel())
         img = img[:, :, :3]
     _check_finite(img, m, "image", channel_axis, c > 1 or np.ndim(image) == 3)
-    if blur and piecewise_flat(img):  # no noise to smooth: the blur would only make ramps at its edges
+    if blur and piecewise_flat(img, m):  # no noise to smooth: the blur would only make ramps at its edges
         blur = 0.0
     if defer and lab and m is None:
         raw = img if img.dtype in (np.uint8, np.uint16) else lift_dark(unit_range(img))
@@ -419,7 +428,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         return Prepared(None, None, None, (0, h, 0, w), (h, w), None, pending=(raw, (py, px)))
     coded = img if lab and m is None and img.dtype in (np.uint8, np.uint16) else None  # as given: no copy
     if lab:  # floats only: 8 and 16 bits are far from float32's rounding there (1/65535 is a step of 9e-6 in f)
-        img = lift_dark(unit_range(img, m)) if img.dtype.kind == "f" else unit_range(img, m)
+        img = lift_dark(unit_range(img, m), m) if img.dtype.kind == "f" else unit_range(img, m)
     else:
         img = img.astype(np.float32)
     box = (0, h, 0, w)

@@ -387,12 +387,14 @@ def _truncate_log(log: Path, position: int) -> None:
 MIN_SIDE = 16  # a training image's shortest side: smaller ones (icons, thumbnails, 1-pixel lines) are skipped
 
 
-def start_log(log, resume: bool, overwrite: bool) -> Path | None:
+def start_log(log, resume: bool, overwrite: bool, check_only: bool = False) -> Path | None:
     """A training run's JSON-lines ``log``, checked before any training: a folder, or one
     that cannot be written, is refused now rather than after the first image; a new run
     (not ``resume``) over a log that holds records is refused (``FileExistsError``: they
-    would mix with another run's), or with ``overwrite`` starts it empty. A resumed run keeps
-    it (the records past its checkpoint are dropped when it gets there)."""
+    would mix with another run's), or with ``overwrite`` starts it empty (not with
+    ``check_only``: the checks alone, so that a run refused for another reason after them
+    loses no log). A resumed run keeps it (the records past its checkpoint are dropped when
+    it gets there)."""
     if log is None:
         return None
     log = Path(log)
@@ -402,7 +404,8 @@ def start_log(log, resume: bool, overwrite: bool) -> Path | None:
         if not overwrite:
             raise FileExistsError(f"log {log} holds the records of another run; pass resume=True to continue that "
                                   "run, overwrite=True to start the log again, or another log file")
-        log.write_text("")
+        if not check_only:
+            log.write_text("")
     with open(log, "a"):  # created (or found writable) now
         pass
     return log
@@ -492,7 +495,7 @@ def train_stream(
         raise ValueError("resume continues the checkpoint in output, overwrite starts it again: pass one of them")
     if output.exists() and not resume and not overwrite:
         raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
-    log = start_log(log, resume, overwrite)
+    start_log(log, resume, overwrite, check_only=True)  # emptied (overwrite) only once the run is sure to start
     device = as_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
@@ -583,6 +586,7 @@ def train_stream(
         def on_skip(name, reason):
             warnings.warn(f"skipped image {name}: {reason}", stacklevel=3)
     resumed_from = position
+    log = start_log(log, resume, overwrite)
     resumed = _Resumed(history, position, output, "image", log if resume else None)
 
     def boundary():  # the state after the last whole image, which an interruption saves

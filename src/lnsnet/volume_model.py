@@ -193,7 +193,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
                   on_skip=None, max_voxels: int | None = MAX_PIXELS, max_volumes: int | None = None,
-                  overwrite: bool = True) -> VolumeNet:
+                  overwrite: bool = False) -> VolumeNet:
     """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
     another with one optimiser (Algorithm 1 of the paper, volume by volume),
     ``config.steps`` random crops each.
@@ -208,14 +208,16 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     many in this call (resumable); ``max_voxels``: files with more voxels are refused before
     decoding (default :data:`lnsnet.io.MAX_PIXELS`; None or 0: no limit). A file that cannot be read, or a volume of
     another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
-    history record says why, and the stream goes on."""
+    history record says why, and the stream goes on. ``log``: a JSON-lines file, one record
+    per volume; a new run refuses one that holds records unless ``overwrite``
+    (:func:`lnsnet.train.start_log`)."""
     import warnings
 
     from .io import read_volume
 
     from .train import start_log
 
-    log = start_log(log, resume, overwrite)
+    start_log(log, resume, overwrite, check_only=True)  # emptied below, once the run is sure to start
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
     spacings = list(spacings) if spacings is not None else [None] * len(items)
@@ -236,6 +238,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         resumed_log = log
     from .train import _Resumed
 
+    log = start_log(log, resume, overwrite)
     # names as given (relative or absolute): their file names compared
     resumed = _Resumed(history, position, output, "volume", resumed_log, key=lambda name: Path(str(name)).name)
     if on_skip is None:

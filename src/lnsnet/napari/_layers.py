@@ -148,7 +148,7 @@ def _separable(m: np.ndarray, axis: int) -> bool:
 def _transforms(layer, nd: int, chan: int | None, offset: np.ndarray) -> dict:
     """The labels layer's scale/translate/rotate/shear/affine: the image layer's, with the
     translate moved by ``offset`` (data units, on the axes fixed at the current position)
-    and the channel axis (if any, axis 0) left out."""
+    and the channel axis ``chan`` (if any) left out."""
     from napari.utils.transforms import CompositeAffine
 
     scale = np.asarray(layer.scale, dtype=float)
@@ -160,16 +160,17 @@ def _transforms(layer, nd: int, chan: int | None, offset: np.ndarray) -> dict:
     translate = translate + (np.asarray(d2p(offset)) - np.asarray(d2p(np.zeros(nd))))
     if chan is None:
         return dict(scale=tuple(scale), translate=tuple(translate), rotate=rotate, shear=shear, affine=affine)
-    # the channel axis (0) is left out: only where the other transforms do not mix it in
+    # the channel axis is left out: only where the other transforms do not mix it in
     lin = affine[:nd, :nd]
     full_shear = np.eye(nd)
     full_shear[np.triu_indices(nd, 1)] = shear
-    if not (_separable(rotate, 0) and _separable(full_shear, 0) and _separable(lin, 0)):
-        raise ValueError(f"layer {layer.name!r}: its rotate/shear/affine mix the channel axis (the first) "
+    if not (_separable(rotate, chan) and _separable(full_shear, chan) and _separable(lin, chan)):
+        raise ValueError(f"layer {layer.name!r}: its rotate/shear/affine mix the channel axis ({chan}) "
                          "with the others, so labels without it cannot be placed on it")
-    sub_affine = np.delete(np.delete(affine, 0, axis=0), 0, axis=1)
-    return dict(scale=tuple(scale[1:]), translate=tuple(translate[1:]), rotate=rotate[1:, 1:],
-                shear=full_shear[1:, 1:][np.triu_indices(nd - 1, 1)], affine=sub_affine)
+    keep = [i for i in range(nd) if i != chan]
+    sub_affine = np.delete(np.delete(affine, chan, axis=0), chan, axis=1)
+    return dict(scale=tuple(scale[keep]), translate=tuple(translate[keep]), rotate=rotate[np.ix_(keep, keep)],
+                shear=full_shear[np.ix_(keep, keep)][np.triu_indices(nd - 1, 1)], affine=sub_affine)
 
 
 def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False, channel: int | None = None) -> Job:

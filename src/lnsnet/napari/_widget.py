@@ -415,7 +415,7 @@ class SuperpixelWidget(QWidget):
         source = next((x for x in self._image_layers() if x.metadata.get("lnsnet_id") == job.source_id), None)
         data = None if source is None else (source.data[0] if getattr(source, "multiscale", False) else source.data)
         if source is None or tuple(data.shape[:source.ndim]) != job.source_shape:
-            what = "removed" if source is None else "given other data"
+            what = "removed" if source is None else "given data of another shape"
             self.status.setText(f"{job.source_name} was {what} while it was segmented: the result is dropped")
             return  # labels of an image that is gone, or of another shape, would mislead
         settings = dict(self._settings, labels=n, seconds=round(seconds, 3))
