@@ -661,3 +661,20 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_exit_code(tmp_path):
         stem = record.name[: -len("_labels.json")]
         assert (out / f"{stem}_labels.npy").is_file() and (out / f"{stem}_overlay.png").is_file()
     assert len(list(out.glob("*_labels.npy"))) == len(list(out.glob("*_labels.json"))) < 60
+
+
+def test_volume_outputs_of_a_killed_run_are_not_inputs(tmp_path, capsys):
+    """`--volume` writes NAME_labels.npy (no tag) and a tagged TIFF: a run killed before the
+    record left outputs the next run read as inputs, and the volume then failed on every
+    rerun. A tagged overlay copied into an input folder is named in a note, not skipped in silence."""
+    from lnsnet.io import written_by_lnsnet
+
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.random.default_rng(0).random((8, 24, 24)).astype(np.float32))
+    assert main(["segment", "--volume", str(folder), "-o", str(folder), "-k", "20", "-q"]) == 0
+    assert written_by_lnsnet(folder / "a_labels.tif") and not written_by_lnsnet(folder / "a.npy")
+    (folder / "a_labels.json").unlink()  # as after a kill before the record
+    assert main(["segment", "--volume", str(folder), "-o", str(folder), "-k", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "taken as lnsnet's outputs" in err and not (folder / "a_labels_labels.npy").exists()

@@ -380,3 +380,30 @@ def test_a_log_is_emptied_only_once_the_run_starts_and_3d_streams_refuse_too(tmp
     assert log.read_text().count("\n") == 1
     train_volumes([vol], tmp_path / "v.pt", config=VolumeTrainConfig(steps=1), log=log, overwrite=True)
     assert [json.loads(l)["index"] for l in log.read_text().splitlines()] == [0]  # this run's one record
+
+
+def test_a_resume_with_no_checkpoint_treats_the_log_as_a_new_runs(tmp_path):
+    """--resume with no checkpoint at the output starts a new run: it emptied another run's
+    log (2-D) or appended to it (3-D). A refused run leaves no empty new log, and
+    train_volumes refuses an existing output as train_stream does."""
+    import json
+
+    from lnsnet.volume_model import VolumeTrainConfig, train_volumes
+
+    log = tmp_path / "other.jsonl"
+    log.write_text(json.dumps({"index": 0, "name": "x"}) + "\n")
+    with pytest.raises(FileExistsError, match="another run"):
+        train_stream(_named("ab"), tmp_path / "typo.pt", config=TrainConfig(**FAST), progress=False, resume=True,
+                     log=log)
+    vol = np.random.default_rng(0).random((12, 20, 20)).astype(np.float32)
+    with pytest.raises(FileExistsError, match="another run"):
+        train_volumes([vol], tmp_path / "v.pt", config=VolumeTrainConfig(steps=1), resume=True, log=log)
+    assert log.read_text().count("\n") == 1 and not (tmp_path / "typo.pt").exists()
+    new = tmp_path / "new.jsonl"
+    with pytest.raises(ValueError):
+        train_stream(_named("a"), tmp_path / "m.pt", config=TrainConfig(**FAST), progress=False, log=new,
+                     checkpoint_every=0)
+    assert not new.exists()  # refused after the log's check: no empty file left
+    train_volumes([vol], tmp_path / "v2.pt", config=VolumeTrainConfig(steps=1))
+    with pytest.raises(FileExistsError, match="v2.pt exists"):
+        train_volumes([vol], tmp_path / "v2.pt", config=VolumeTrainConfig(steps=1))

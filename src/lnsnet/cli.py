@@ -264,6 +264,8 @@ def _cmd_segment(args) -> int:
     out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
 
+    tagged_only: list[Path] = []  # taken as lnsnet's outputs by their tag alone: named in a note
+
     def own_output(f: Path) -> bool:
         if os.path.realpath(f) in named or not os.path.realpath(f).startswith(out_real):
             return False
@@ -272,11 +274,22 @@ def _cmd_segment(args) -> int:
             return False
         from .io import written_by_lnsnet
 
-        # its record beside it, or lnsnet's tag in the file (outputs whose record a killed run
-        # had not written yet)
-        return (f.parent / (f.name[: -len(end)] + "_labels.json")).is_file() or written_by_lnsnet(f)
+        base = f.parent / f.name[: -len(end)]
+        if base.with_name(base.name + "_labels.json").is_file():  # its record beside it
+            return True
+        # lnsnet's tag in the file, or (an .npy, a NIfTI: no tag) in the label image written
+        # before it: outputs whose record a killed run had not written yet
+        tagged = (written_by_lnsnet(f) if end in ("_labels.png", "_labels.tif", "_overlay.png") else
+                  any(written_by_lnsnet(base.with_name(base.name + e)) for e in ("_labels.tif", "_labels.png")))
+        if tagged:
+            tagged_only.append(f)
+        return tagged
 
     files = [f for f in files if not own_output(f)]
+    if tagged_only and not args.quiet:
+        print(f"note: {len(tagged_only)} file(s) in -o taken as lnsnet's outputs (written by it, without their "
+              f"record), not read ({', '.join(f.name for f in tagged_only[:3])}{', ...' if len(tagged_only) > 3 else ''}"
+              "): name a file to segment it", file=sys.stderr)
     if not files:
         raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
     if spacing is not None and args.volume:
@@ -295,7 +308,10 @@ def _cmd_segment(args) -> int:
     out = _writable_dir(Path(args.output))
     opts = SegmentOptions(n_segments=args.n_segments, clustering=clustering, device=args.device,
                           overlay=not args.no_overlay, overwrite=args.overwrite, batch_size=args.batch_size,
-                          adapt=args.adapt, progress=not args.quiet and args.engine == "local",
+                          adapt=args.adapt,
+                          # a large image's own bar (in bands) only on a terminal: in a log file its cursor moves
+                          # are escapes
+                          progress=not args.quiet and args.engine == "local" and sys.stderr.isatty(),
                           features=args.features, names=names,
                           model_id=model_id(args.model) if (args.model or not args.volume) and not args.boundaries else "none",
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
@@ -391,7 +407,8 @@ def _cmd_train(args) -> int:
         from .train import start_log
 
         try:
-            start_log(args.log, args.resume, args.overwrite, check_only=True)  # emptied when training starts
+            continuing = args.resume and (output.is_file() or output.with_name(output.name + ".prev").is_file())
+            start_log(args.log, continuing, args.overwrite, check_only=True)  # emptied when training starts
         except FileExistsError:
             raise CLIError(f"--log {args.log} holds the records of another run; pass --resume to continue that run, "
                            "--overwrite to start the log again, or another --log file") from None

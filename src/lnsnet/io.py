@@ -1125,8 +1125,8 @@ def written_by_lnsnet(path: PathLike) -> bool:
         if path.suffix.lower() == ".png":
             from PIL import Image
 
-            with Image.open(path) as im:
-                return getattr(im, "text", {}).get("Software") == SOFTWARE
+            with _decoding(None), Image.open(path) as im:  # no size limit: the header only (written before the pixels)
+                return im.info.get("Software") == SOFTWARE
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
@@ -1150,10 +1150,6 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
     stem = Path(path_stem)
     labels = np.asarray(labels)
     written = []
-    if npy:
-        p = stem.with_name(stem.name + ".npy")
-        atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
-        written.append(p)
     if png:
         if labels.ndim == 3:
             p = stem.with_name(stem.name + ".tif")
@@ -1165,6 +1161,10 @@ def save_labels(path_stem: PathLike, labels: np.ndarray, *, png: bool = True, np
             p = stem.with_name(stem.name + ".png")
             save_png(p, labels.astype(np.uint16))
         written.append(p)
+    if npy:  # after the label image, which carries lnsnet's tag: an .npy found without its record
+        p = stem.with_name(stem.name + ".npy")  # (a run killed mid-write) has a tagged image beside it
+        atomic_write(p, lambda tmp: _np_save(tmp, labels.astype(np.int32)))
+        written.insert(0, p)
     return written
 
 

@@ -403,9 +403,17 @@ def start_log(log, resume: bool, overwrite: bool, check_only: bool = False) -> P
     if not resume and log.is_file() and log.stat().st_size > 0:
         if not overwrite:
             raise FileExistsError(f"log {log} holds the records of another run; pass resume=True to continue that "
-                                  "run, overwrite=True to start the log again, or another log file")
+                                  "run (its checkpoint as the output), overwrite=True to start the log again, or "
+                                  "another log file")
         if not check_only:
             log.write_text("")
+    if check_only:  # writable, without leaving an empty file behind a run refused after this check
+        where = log if log.exists() else log.parent
+        if where is not log and not where.is_dir():
+            raise FileNotFoundError(f"log {log}: no folder {where}")
+        if not os.access(where, os.W_OK):
+            raise PermissionError(f"log {log} cannot be written (permission denied on {where})")
+        return log
     with open(log, "a"):  # created (or found writable) now
         pass
     return log
@@ -495,7 +503,9 @@ def train_stream(
         raise ValueError("resume continues the checkpoint in output, overwrite starts it again: pass one of them")
     if output.exists() and not resume and not overwrite:
         raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
-    start_log(log, resume, overwrite, check_only=True)  # emptied (overwrite) only once the run is sure to start
+    prev = output.with_name(output.name + ".prev")
+    continuing = resume and (output.is_file() or prev.is_file())  # a resume with no checkpoint starts a new run
+    start_log(log, continuing, overwrite, check_only=True)  # emptied (overwrite) only once the run is sure to start
     device = as_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
@@ -586,8 +596,8 @@ def train_stream(
         def on_skip(name, reason):
             warnings.warn(f"skipped image {name}: {reason}", stacklevel=3)
     resumed_from = position
-    log = start_log(log, resume, overwrite)
-    resumed = _Resumed(history, position, output, "image", log if resume else None)
+    log = start_log(log, continuing, overwrite)
+    resumed = _Resumed(history, position, output, "image", log if continuing else None)
 
     def boundary():  # the state after the last whole image, which an interruption saves
         return (position, copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),

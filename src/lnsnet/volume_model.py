@@ -210,14 +210,18 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
     history record says why, and the stream goes on. ``log``: a JSON-lines file, one record
     per volume; a new run refuses one that holds records unless ``overwrite``
-    (:func:`lnsnet.train.start_log`)."""
+    (:func:`lnsnet.train.start_log`). An existing ``output`` is refused without ``resume``
+    or ``overwrite``, as :func:`lnsnet.train_stream` refuses it."""
     import warnings
 
     from .io import read_volume
 
     from .train import start_log
 
-    start_log(log, resume, overwrite, check_only=True)  # emptied below, once the run is sure to start
+    if output is not None and Path(output).exists() and not resume and not overwrite:
+        raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
+    continuing = resume and output is not None and Path(output).is_file()  # else a new run, for the log too
+    start_log(log, continuing, overwrite, check_only=True)  # emptied below, once the run is sure to start
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
     spacings = list(spacings) if spacings is not None else [None] * len(items)
@@ -238,7 +242,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         resumed_log = log
     from .train import _Resumed
 
-    log = start_log(log, resume, overwrite)
+    log = start_log(log, continuing, overwrite)
     # names as given (relative or absolute): their file names compared
     resumed = _Resumed(history, position, output, "volume", resumed_log, key=lambda name: Path(str(name)).name)
     if on_skip is None:
