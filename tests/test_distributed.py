@@ -67,6 +67,8 @@ def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp
     (tmp_path / "ray").mkdir()
     stale = tmp_path / "ray" / f".{stem}_labels.png.k1ll3d.tmp"
     stale.write_bytes(b"half a png")
+    old = stale.stat().st_mtime - 3600  # an hour untouched: a killed writer's, not a run's in progress
+    os.utime(stale, (old, old))
     rc = main(["segment", str(src), "-o", str(tmp_path / "ray"), "-k", "12", "-q", "--engine", "ray",
                "--batch-size", "3"])
     assert not stale.exists()
