@@ -208,17 +208,19 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
 STALE_SECONDS = 600
 
 
-def remove_stale_temps(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> None:
+def remove_stale_temps(files: Iterable[Path], out_dir: Path, opts: SegmentOptions,
+                       min_age: float = STALE_SECONDS) -> None:
     """Remove the temporary files (``.NAME.*.tmp``, :func:`lnsnet.io.atomic_write`) that a
     process killed mid-write (the OOM killer, a pre-empted node, ``kill -9``) left beside
-    the outputs of ``files``, once they are :data:`STALE_SECONDS` old: another run writing
-    into the same folder keeps its own."""
+    the outputs of ``files``, once they are ``min_age`` seconds old (default
+    :data:`STALE_SECONDS`: another run writing into the same folder keeps its own; the Ray
+    engine passes 0 for the files its own workers, all finished, wrote)."""
     now = time.time()
     for f in files:
         for path in output_paths(Path(f), Path(out_dir), opts).values():
             for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
                 try:
-                    if now - tmp.stat().st_mtime >= STALE_SECONDS:
+                    if now - tmp.stat().st_mtime >= min_age:
                         tmp.unlink()
                 except OSError:
                     pass
