@@ -285,22 +285,27 @@ def piecewise_flat(img: np.ndarray, mask: np.ndarray | None = None) -> bool:
     clustering's blur (there for noise and compression artefacts) would only widen into
     ramps (on flat synthetic scenes the blur tripled the superpixels that cross a border:
     ``docs/compactness.md``, "Flat graphics"). Counted on every ``s``-th row and column of
-    a large image (``s`` about its side over 1000)."""
+    a large image (``s`` about its side over 500), channel by channel: a photo, whose first
+    channel already has too few equal pairs, is told in one pass (about 0.2 ms at 481 x 321)."""
     h, w = img.shape[:2]
     if h * w < 2:
         return False
-    s = max(1, int(round(np.sqrt(h * w) / 1000.0)))
+    s = max(1, int(round(np.sqrt(h * w) / 500.0)))
     rows, cols = img[::s], img[:, ::s]
-    across = (rows[:, 1:] == rows[:, :-1]).all(-1)
-    down = (cols[1:] == cols[:-1]).all(-1)
     if mask is None:
-        same, pairs = int(np.count_nonzero(across)) + int(np.count_nonzero(down)), across.size + down.size
+        across, down = np.ones((rows.shape[0], w - 1), bool), np.ones((h - 1, cols.shape[1]), bool)
     else:
         mr, mc = mask[::s], mask[:, ::s]
-        inside_r, inside_c = mr[:, 1:] & mr[:, :-1], mc[1:] & mc[:-1]
-        same = int(np.count_nonzero(across & inside_r)) + int(np.count_nonzero(down & inside_c))
-        pairs = int(np.count_nonzero(inside_r)) + int(np.count_nonzero(inside_c))
-    return pairs > 0 and same >= FLAT_PAIRS * pairs
+        across, down = mr[:, 1:] & mr[:, :-1], mc[1:] & mc[:-1]  # pairs with both pixels inside
+    pairs = int(np.count_nonzero(across)) + int(np.count_nonzero(down))
+    if pairs == 0:
+        return False
+    for c in range(img.shape[2]):  # equal in every channel: narrowed channel by channel
+        across &= rows[:, 1:, c] == rows[:, :-1, c]
+        down &= cols[1:, :, c] == cols[:-1, :, c]
+        if int(np.count_nonzero(across)) + int(np.count_nonzero(down)) < FLAT_PAIRS * pairs:
+            return False
+    return True
 
 
 def _blur_px(sigma, blur: float, n_segments, spacing, area: float) -> tuple[float, float]:
