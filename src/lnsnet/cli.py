@@ -404,11 +404,11 @@ def _cmd_train(args) -> int:
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
     if args.log is not None:
-        from .train import start_log
+        from .train import has_checkpoint, start_log
 
         try:
-            continuing = args.resume and (output.is_file() or output.with_name(output.name + ".prev").is_file())
-            start_log(args.log, continuing, args.overwrite, check_only=True)  # emptied when training starts
+            # checked only: emptied (--overwrite) when training starts
+            start_log(args.log, args.resume and has_checkpoint(output), args.overwrite, check_only=True)
         except FileExistsError:
             raise CLIError(f"--log {args.log} holds the records of another run; pass --resume to continue that run, "
                            "--overwrite to start the log again, or another --log file") from None
@@ -474,9 +474,9 @@ def _trained_position(output: Path):
     """How many images of the stream the checkpoint at ``output`` has passed (trained or
     skipped), or None when there is no checkpoint."""
     from . import checkpoint
+    from .train import has_checkpoint
 
-    prev = output.with_name(output.name + ".prev")
-    if not (output.is_file() or prev.is_file()):
+    if not has_checkpoint(output):
         return None
     try:
         with warnings.catch_warnings():  # train_stream says it when it falls back to .prev

@@ -168,7 +168,7 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
     # a worker killed mid-write (a pre-empted node) leaves its temporary file: every worker of
     # this run is done, so those of its files go now; older ones of other files as the local engine
     remove_stale_temps(todo, Path(out_dir), opts, min_age=0)
-    remove_stale_temps(files, Path(out_dir), opts)
+    remove_stale_temps(set(files) - set(todo), Path(out_dir), opts)
     outcomes += [done[str(f)] for f in todo]
     order = {str(f): i for i, f in enumerate(files)}
     return sorted(outcomes, key=lambda o: order.get(o.file, len(order)))

@@ -353,23 +353,20 @@ def segment(
             tuned = adapt_model(net, p.rgb, min(k, p.area), int(adapt), device=dev,
                                 contours=options.features == "input")
             out[i] = _segment_batch(tuned, [p], k, dev, options, spacing, tile_pixels, progress, post)[0]
-        if enforce_connectivity:
-            for m, lab in zip(masks, out):
-                _note_mask_pieces(m, lab, k, int(start_label))
-        return out[0] if single else out
-    groups: dict = {}
-    for i, p in enumerate(preps):
-        if out[i] is not None:
-            continue
-        alone = p.area > tile_pixels or p.mask is not None
-        groups.setdefault(("one", i) if alone else p.hw, []).append(i)
-    for idx in groups.values():
-        for j in range(0, len(idx), batch_size):
-            chunk = idx[j : j + batch_size]
-            labels = _segment_batch(net, [preps[i] for i in chunk], k, dev, options, spacing, tile_pixels, progress,
-                                    post)
-            for i, lab in zip(chunk, labels):
-                out[i] = lab
+    else:
+        groups: dict = {}
+        for i, p in enumerate(preps):
+            if out[i] is not None:
+                continue
+            alone = p.area > tile_pixels or p.mask is not None
+            groups.setdefault(("one", i) if alone else p.hw, []).append(i)
+        for idx in groups.values():
+            for j in range(0, len(idx), batch_size):
+                chunk = idx[j : j + batch_size]
+                labels = _segment_batch(net, [preps[i] for i in chunk], k, dev, options, spacing, tile_pixels,
+                                        progress, post)
+                for i, lab in zip(chunk, labels):
+                    out[i] = lab
     if enforce_connectivity:
         for m, lab in zip(masks, out):
             _note_mask_pieces(m, lab, k, int(start_label))
@@ -448,13 +445,14 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         m = _check_mask(mask, vol.shape[:3]) if mask is not None and np.shape(mask) == vol.shape[:3] else None
         volume = _blur_volume(vol, tuple(sig), m)
         channel_axis = -1
-    labels = segment_volume(volume, _check_k(n_segments), compactness=compactness, max_num_iter=max_num_iter,
+    k = _check_k(n_segments)
+    labels = segment_volume(volume, k, compactness=compactness, max_num_iter=max_num_iter,
                             spacing=spacing3, channel_axis=channel_axis, mask=mask,
                             enforce_connectivity=bool(enforce_connectivity), min_size_factor=min_size_factor,
                             max_size_factor=max_size_factor if enforce_connectivity else None,  # as slic, as in 2-D
                             start_label=start_label, model=model, device=_volume_device(device), progress=progress)
     if enforce_connectivity:
-        _note_mask_pieces(mask, labels, _check_k(n_segments), int(start_label))
+        _note_mask_pieces(mask, labels, k, int(start_label))
     return labels
 
 

@@ -234,7 +234,7 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
     todo, outcomes = [], []
     for f in files:
         paths = output_paths(f, out_dir, opts)
-        hit = next((inputs[os.path.realpath(t)] for t in paths.values() if os.path.realpath(t) in inputs), None)
+        hit = next((inputs[r] for r in map(os.path.realpath, paths.values()) if r in inputs), None)
         if hit is not None:
             outcomes.append(Outcome(str(f), "failed", f"{f}: its output {Path(hit).name} would overwrite an input "
                                                       f"file, {hit}; choose another -o"))
@@ -456,10 +456,11 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             if exc is None:
                 try:
                     _write(f, images[f], lab, out_dir, opts, spacing=extras[f].get("spacing"), nifti=grids.get(f))
-                except BaseException as e:  # noqa: BLE001 - nothing of this file is left behind, Ctrl-C too
+                except KeyboardInterrupt:  # Ctrl-C or kill mid-write: no partial set of outputs without its record
                     _remove_outputs(f, out_dir, opts)
-                    if not isinstance(e, Exception):
-                        raise
+                    raise
+                except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
+                    _remove_outputs(f, out_dir, opts)
                     exc = e
             if exc is not None:
                 outcomes[str(f)] = _failed(f, exc)

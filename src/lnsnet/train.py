@@ -384,6 +384,20 @@ def _truncate_log(log: Path, position: int) -> None:
     os.replace(tmp, log)
 
 
+def refuse_existing(output, resume: bool, overwrite: bool) -> None:
+    """A training stream's output: an existing file is refused (``FileExistsError``) unless
+    the run continues it (``resume``) or starts over (``overwrite``)."""
+    if output is not None and Path(output).exists() and not resume and not overwrite:
+        raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
+
+
+def has_checkpoint(output) -> bool:
+    """Whether ``output`` or its previous checkpoint (``<output>.prev``) is there to resume:
+    without either, a resume starts a new run."""
+    output = Path(output)
+    return output.is_file() or output.with_name(output.name + ".prev").is_file()
+
+
 MIN_SIDE = 16  # a training image's shortest side: smaller ones (icons, thumbnails, 1-pixel lines) are skipped
 
 
@@ -501,10 +515,8 @@ def train_stream(
     output = Path(output)
     if resume and overwrite:
         raise ValueError("resume continues the checkpoint in output, overwrite starts it again: pass one of them")
-    if output.exists() and not resume and not overwrite:
-        raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
-    prev = output.with_name(output.name + ".prev")
-    continuing = resume and (output.is_file() or prev.is_file())  # a resume with no checkpoint starts a new run
+    refuse_existing(output, resume, overwrite)
+    continuing = resume and has_checkpoint(output)  # a resume with no checkpoint starts a new run
     start_log(log, continuing, overwrite, check_only=True)  # emptied (overwrite) only once the run is sure to start
     device = as_device(device)
     if checkpoint_every < 1:
@@ -513,9 +525,8 @@ def train_stream(
     history: list[dict] = []
     opt_state = contour_state = None
     started_from = None
-    prev = output.with_name(output.name + ".prev")
     on_disk = None  # the position that ``output`` already holds (nothing to write for it)
-    if resume and (output.is_file() or prev.is_file()):
+    if continuing:
         payload, used = checkpoint.load_latest(output)
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a model but no training state; train without --resume")

@@ -215,18 +215,16 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     import warnings
 
     from .io import read_volume
+    from .train import _Resumed, refuse_existing, start_log
 
-    from .train import start_log
-
-    if output is not None and Path(output).exists() and not resume and not overwrite:
-        raise FileExistsError(f"{output} exists; pass resume=True to continue it or overwrite=True to start over")
+    refuse_existing(output, resume, overwrite)
     continuing = resume and output is not None and Path(output).is_file()  # else a new run, for the log too
     start_log(log, continuing, overwrite, check_only=True)  # emptied below, once the run is sure to start
     cfg = config or VolumeTrainConfig()
     items = list(volumes)
     spacings = list(spacings) if spacings is not None else [None] * len(items)
-    position, history, opt_state, resumed_log = 0, [], None, None
-    if resume and output is not None and Path(output).is_file():
+    position, history, opt_state = 0, [], None
+    if continuing:
         payload = _load_payload(Path(output))
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a 3-D model but no training state; train without --resume")
@@ -239,12 +237,10 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
         cfg = saved
         opt_state, position = payload["optimizer"], int(payload.get("position", 0))
         history = list(payload.get("history", []))
-        resumed_log = log
-    from .train import _Resumed
-
     log = start_log(log, continuing, overwrite)
     # names as given (relative or absolute): their file names compared
-    resumed = _Resumed(history, position, output, "volume", resumed_log, key=lambda name: Path(str(name)).name)
+    resumed = _Resumed(history, position, output, "volume", log if continuing else None,
+                       key=lambda name: Path(str(name)).name)
     if on_skip is None:
         def on_skip(name, reason):
             warnings.warn(f"skipped volume {name}: {reason}", stacklevel=3)

@@ -109,13 +109,21 @@ def read_rgb8(path) -> np.ndarray:
                               "to 8 bits for every method (the benchmark's methods take 8-bit RGB); so are other "
                               "images like it", stacklevel=2)
             arr = np.clip((v - lo) * (255.0 / (hi - lo) if hi > lo else 0.0) + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(_rgb_channels(arr, path))
+
+
+def _rgb_channels(arr: np.ndarray, path) -> np.ndarray:
+    """A decoded image as three channels: gray repeated, RGB as it is; any other channel count
+    refused (``ValueError`` naming ``path``: an alpha the file declares is dropped by
+    decode_image, anything else is content the methods cannot take)."""
     if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
+        arr = arr[..., None]
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    if arr.shape[2] != 3:  # an alpha the file declares is dropped by decode_image; anything else is content
-        raise ValueError(f"{path}: {arr.shape[2]} channels; the benchmark's methods take gray or RGB images")
-    return np.ascontiguousarray(arr)
+    if arr.shape[2] != 3:
+        raise ValueError(f"{path}: {arr.shape[2]} channels; the benchmark's methods take gray or RGB images "
+                         "(convert it, or score your method on it alone with custom= / --precomputed)")
+    return arr
 
 
 def read_bsds500_ground_truth(path) -> list[np.ndarray]:
@@ -550,10 +558,10 @@ class FolderDataset(_SampleSequence):
             try:
                 arr = decode_image(image_path, orientation=False)
                 h, w = arr.shape[:2]
-                c = 1 if arr.ndim == 2 else arr.shape[2]
-                if c not in (1, 3):
-                    problems.append(f"{image_path}: {c} channels; the benchmark's methods take gray or RGB images "
-                                    "(convert it, or score your method on it alone with custom= / --precomputed)")
+                try:
+                    _rgb_channels(arr[:1, :1], image_path)  # read_rgb8's channel rule, on one pixel
+                except ValueError as exc:
+                    problems.append(str(exc))
                 for a, m in enumerate(self._read_labels(label_path)):
                     if m.shape != (h, w):
                         problems.append(f"{label_path}: annotation {a} has shape {m.shape} but image {image_path} "

@@ -173,6 +173,23 @@ def _transforms(layer, nd: int, chan: int | None, offset: np.ndarray) -> dict:
                 shear=full_shear[np.ix_(keep, keep)][np.triu_indices(nd - 1, 1)], affine=sub_affine)
 
 
+def base_data(layer):
+    """The image layer's full-resolution data (a multiscale layer's first level)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def layer_shape(layer) -> tuple:
+    """The image layer's data shape (its full resolution), without an RGB axis."""
+    return tuple(int(s) for s in base_data(layer).shape[:int(layer.ndim)])
+
+
+def four_channels(layer) -> bool:
+    """An "RGBA" layer that is not 8-bit (napari takes any last axis of 4 for RGBA): four
+    channels, such as four 16-bit stains, not RGB and alpha."""
+    data = base_data(layer)
+    return bool(getattr(layer, "rgb", False)) and data.shape[-1] == 4 and np.dtype(data.dtype) != np.uint8
+
+
 def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False, channel: int | None = None) -> Job:
     """What to segment for ``layer`` (a napari Image layer) as the viewer (``dims``:
     ``viewer.dims``) shows it; ``ValueError`` with a message for the user when it cannot.
@@ -184,10 +201,10 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False,
     "RGBA" layer that is not 8-bit (napari takes any last axis of 4 for RGBA: four stains of
     16 bits) is four channels, all of them clustered (``convert2lab=False``), not RGB and
     alpha."""
-    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    data = base_data(layer)
     nd = int(layer.ndim)  # napari's ndim: without the RGB axis
     rgb = bool(getattr(layer, "rgb", False))
-    shape = tuple(int(s) for s in data.shape[:nd])
+    shape = layer_shape(layer)
     name = layer.name
     chan = channel if channel is not None else 0 if channels_first else None
     if chan is not None and rgb:
@@ -256,11 +273,10 @@ def plan_job(layer, dims, *, volume: bool = False, channels_first: bool = False,
         base += " [axes " + ", ".join(label_of(a) or str(a) for a in sorted(kept)) + "]"
     if chan is not None and (volume or len(full_shape) > 2):  # its name would meet the reading without channels
         base += f" [channels: {label_of(chan) or f'axis {chan}'}]"
-    four = rgb and data.shape[-1] == 4 and np.dtype(data.dtype) != np.uint8  # four stains, not RGBA
     return Job(
         source=data, index=tuple(index), perm=tuple(perm),
         channel_axis=-1 if (rgb or chan is not None) else None,
-        convert2lab=False if chan is not None or four else None,
+        convert2lab=False if chan is not None or four_channels(layer) else None,
         spacing=spacing, kept=kept, out_shape=out_shape,
         layer_kwargs=_transforms(layer, nd, chan, np.zeros(nd) if in_place else fixed), where=where_text,
         name=base + (f" [{where_text}]" if where_text and not in_place else ""),

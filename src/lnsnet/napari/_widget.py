@@ -29,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import Job, layer_id, owns, plan_job
+from ._layers import Job, four_channels, layer_id, layer_shape, owns, plan_job
 
 __all__ = ["SuperpixelWidget"]
 
@@ -336,9 +336,8 @@ class SuperpixelWidget(QWidget):
             spatial = layer.ndim - (1 if self.channels_box.isChecked() else 0)
             self.scope_box.setCurrentText(VOLUME if spatial >= 3 and self.viewer.dims.ndisplay == 3 else PLANE)
         self._volume_possible()
-        four = rgb and layer.data.shape[-1] == 4 and np.dtype(layer.data.dtype) != np.uint8
         kind = ("RGB" if rgb and layer.data.shape[-1] == 3 else "4 channels (not 8-bit: all four clustered, none "
-                "taken as alpha)" if four else "RGBA" if rgb else f"{layer.ndim}-D")
+                "taken as alpha)" if four_channels(layer) else "RGBA" if rgb else f"{layer.ndim}-D")
         hint = ""
         shape = layer.data.shape
         if not rgb and layer.ndim >= 4 and shape[1] <= 8 < shape[0]:  # (Z, C, Y, X) as an ImageJ hyperstack opens
@@ -412,9 +411,8 @@ class SuperpixelWidget(QWidget):
             self._failed(exc)
 
     def _show(self, job, labels, edges, n, seconds):
-        source = next((x for x in self._image_layers() if x.metadata.get("lnsnet_id") == job.source_id), None)
-        data = None if source is None else (source.data[0] if getattr(source, "multiscale", False) else source.data)
-        if source is None or tuple(data.shape[:source.ndim]) != job.source_shape:
+        source = self._source(job)
+        if source is None or layer_shape(source) != job.source_shape:
             what = "removed" if source is None else "given data of another shape"
             self.status.setText(f"{job.source_name} was {what} while it was segmented: the result is dropped")
             return  # labels of an image that is gone, or of another shape, would mislead
@@ -439,6 +437,10 @@ class SuperpixelWidget(QWidget):
         idtext = f", ids {ids[0]}-{ids[1]}" if ids[0] > 1 else ""
         self.status.setText(f"{layer.name}{where}: {n} {what}{idtext} in {seconds:.2f} s"
                             + (f" ({fresh})" if isinstance(fresh, str) else ""))
+
+    def _source(self, job: Job):
+        """The image layer ``job`` was planned for (by its identity), or None when it is gone."""
+        return next((x for x in self._image_layers() if x.metadata.get("lnsnet_id") == job.source_id), None)
 
     def _find(self, job: Job, role: str):
         """The layer this widget made for ``job``'s image layer (by its identity, not its
@@ -526,9 +528,8 @@ class SuperpixelWidget(QWidget):
                 del runs[name]  # the same position, perhaps named otherwise (axis labels set since)
             runs[job.where or "whole layer"] = dict(settings, position=position, ids=[offset + 1, offset + top])
         layer.metadata["lnsnet"] = meta
-        image = next((x for x in self.viewer.layers if x.metadata.get("lnsnet_id") == job.source_id), None)
         if not fresh:
-            self._keep_above(layer, image)
+            self._keep_above(layer, self._source(job))
         return layer, fresh, (offset + 1, offset + top)
 
     def _failed(self, exc: BaseException):
