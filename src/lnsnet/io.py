@@ -745,22 +745,26 @@ def volume_unit(path: PathLike) -> str:
     header alone; ``""`` when it records none (or ImageJ's ``"pixel"``), or cannot be read
     (reading it to segment says why). ``--spacing`` is taken in this unit, so that the
     labels' TIFF keeps it."""
+    unit = str(getattr(volume_voxel_size(path), "unit", "") or "")
+    return "" if unit == "pixel" else _OME_UNIT_NAMES.get(unit, unit)
+
+
+def volume_voxel_size(path: PathLike) -> VoxelSize | None:
+    """The voxel size ``(dz, dy, dx)`` a volume file records (as :func:`read_volume` reads
+    it), from the header alone; None when it records none or cannot be read (a ``.npy``)."""
     try:
         if is_nifti(path):
             import nibabel
 
-            spacing = _nifti_spacing(nibabel.load(str(path)))
-        elif _head(Path(path))[:4] in _TIFF_MAGIC:
+            return _nifti_spacing(nibabel.load(str(path)))
+        if _head(Path(path))[:4] in _TIFF_MAGIC:
             import tifffile
 
             with _decoding(), tifffile.TiffFile(path) as tif:
-                spacing = _voxel_size(tif)
-        else:  # .npy: no unit
-            return ""
-    except Exception:  # noqa: BLE001 - no unit known here; the reading says what is wrong
-        return ""
-    unit = str(getattr(spacing, "unit", "") or "")
-    return "" if unit == "pixel" else _OME_UNIT_NAMES.get(unit, unit)
+                return _voxel_size(tif)
+    except Exception:  # noqa: BLE001 - none known here; the reading says what is wrong
+        return None
+    return None
 
 
 def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from lnsnet.cli import build_parser
 from lnsnet.eval.benchmark import ROW_COLUMNS, SUMMARY_COLUMNS, run_benchmark, summarize, summary_markdown
-from lnsnet.eval.methods import known_methods
+from lnsnet.eval.methods import display_name, known_methods
 from lnsnet.eval.metrics import SCORE_KEYS
 
 N_IMAGES = 3
@@ -102,7 +102,17 @@ def test_summary_files(first_run):
     assert md.startswith("| Method | K | K delivered | ASA | BR | BP |")
     for m in METHODS:
         for k in KS:
-            assert f"| {m} | {k} |" in md
+            line = next(x for x in md.splitlines() if x.startswith(f"| {display_name(m)} | {k} |"))
+            assert line.endswith(f"| `{m}` |")  # the name to rerun it with, last
+
+
+def test_display_names():
+    assert display_name("lnsnet") == "LNS-Net"
+    assert display_name("slic:compactness=20") == "SLIC (compactness 20)"
+    assert display_name("lnsnet:model=none:compactness=18") == "LNS-Net (no network, compactness 18)"
+    assert display_name("lnsnet:clustering=paper") == "LNS-Net (paper's clustering)"
+    assert display_name("seeds:num_levels=5:prior=0") == "SEEDS (num_levels 5, prior 0)"
+    assert display_name("my_method") == "my_method"  # a custom method keeps its name
 
 
 def test_meta_records_machine_versions_settings(first_run):
@@ -207,11 +217,11 @@ def test_summarize_means_and_median():
     assert math.isnan(b10["ev"])  # no image, no EV
     md = summary_markdown(s)
     assert "| b | 10 | 17.0 | 0.8000 |" in md and "| - |" in md  # NaN shown as '-'
-    assert md.splitlines()[0].endswith("| ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")
+    assert md.splitlines()[0].endswith("| ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) | as --methods |")
     assert "| 3 | 0.7000 | 0.0000 | 0.0000 |" in md
     vmd = summary_markdown(s, volume=True)  # one label volume each: no mean-annotator columns, volumes counted
     head = vmd.splitlines()[0]
-    assert head.endswith("| Time (ms) | Volumes |") and "mean ann." not in head
+    assert head.endswith("| Time (ms) | Volumes | as --methods |") and "mean ann." not in head
     assert all(line.count("|") == head.count("|") for line in vmd.splitlines()[:4])
 
 
@@ -230,7 +240,7 @@ def test_cli_subcommand(dataset, tmp_path, capsys):
     ])  # fmt: skip
     assert args.func(args) == 0
     printed = capsys.readouterr().out
-    assert "| slic | 10 |" in printed and "| slic | 20 |" in printed
+    assert "| SLIC | 10 |" in printed and "| SLIC | 20 |" in printed
     assert len(_rows(out / "rows.csv")) == 2 * N_IMAGES
     assert (out / "summary.md").is_file() and not (out / "asa.png").exists()
     assert json.loads((out / "meta.json").read_text())["settings"]["r"] == 2

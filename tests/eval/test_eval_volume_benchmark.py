@@ -92,13 +92,17 @@ def test_the_voxel_size_reaches_the_scores(volumes, tmp_path):
     co = {r["image"]: float(r["co"]) for r in _rows(out / "rows.csv")}
     assert co["a"] == pytest.approx(score_volume(truth, truth, spacing=(1.0, 0.5, 0.5))["co"])
     assert co["a"] != pytest.approx(score_volume(truth, truth)["co"])
+    # meta.json says which voxel size each volume was scored with: a's from its file, b none (1, 1, 1)
+    sizes = json.loads((out / "meta.json").read_text())["settings"]["dataset"]["voxel_sizes"]
+    assert sizes == {"a": [1.0, 0.5, 0.5, "µm"], "b": None}
 
     out2 = tmp_path / "b2"
     assert main(["benchmark", "--volume", "--dataset", str(volumes), "--methods", "lnsnet", "-k", "8", "-o", str(out2),
                  "--workers", "0", "--spacing", "2,1,1", "-q", "--no-plots"]) == 0
     co2 = {r["image"]: float(r["co"]) for r in _rows(out2 / "rows.csv")}
     assert co2["a"] == pytest.approx(score_volume(truth, truth, spacing=(2.0, 1.0, 1.0))["co"])
-    assert json.loads((out2 / "meta.json").read_text())["settings"]["dataset"]["spacing"] == [2.0, 1.0, 1.0]
+    dataset = json.loads((out2 / "meta.json").read_text())["settings"]["dataset"]
+    assert dataset["spacing"] == [2.0, 1.0, 1.0] and "voxel_sizes" not in dataset
 
 
 def test_a_volume_row_by_hand():

@@ -59,7 +59,7 @@ import numpy as np
 
 from ..hub import model_record
 from ..io import atomic_write
-from .methods import (MethodRunner, check_custom, check_methods, describe_custom, lnsnet_boundaries,
+from .methods import (MethodRunner, check_custom, check_methods, describe_custom, display_name, lnsnet_boundaries,
                       lnsnet_clustering, volume_methods)
 from .metrics import SCORE_KEYS
 
@@ -281,6 +281,18 @@ def _open_volumes(folder: Path, split, images_list, ignore_label, spacing):
     return VolumeFolderDataset(found[0], folder / "labels", names=names, ignore_label=ignore_label, spacing=spacing)
 
 
+def _voxel_sizes(ds) -> dict:
+    """Each volume's voxel size ``[dz, dy, dx]`` as its file records it (and its unit, if
+    any), None where it records none (scored with 1, 1, 1)."""
+    from ..io import volume_unit, volume_voxel_size
+
+    out = {}
+    for name, path, _ in ds._items:
+        size, unit = volume_voxel_size(path), volume_unit(path)
+        out[name] = None if size is None else [float(v) for v in size] + ([unit] if unit else [])
+    return out
+
+
 def _describe_dataset(dataset, ds, split: str) -> dict:
     if isinstance(dataset, (str, os.PathLike)) and str(dataset).lower() == "bsds500":
         return {"name": "bsds500", "split": split}
@@ -291,6 +303,7 @@ def _describe_dataset(dataset, ds, split: str) -> dict:
             "n_volumes": len(ds),
             "ignore_label": ds.ignore_label,
             "spacing": list(ds.spacing) if ds.spacing is not None else "from the files",
+            **({} if ds.spacing is not None else {"voxel_sizes": _voxel_sizes(ds)}),
         }
     if isinstance(dataset, (str, os.PathLike)):
         return {
@@ -1075,15 +1088,17 @@ def summary_markdown(summary: list[dict], volume: bool = False) -> str:
     median per image); ``volume``: the note below it says how volumes were scored."""
     # a volume has one label volume: its mean-annotator columns repeat ASA, BR, UE (left out)
     header = ("| Method | K | K delivered | ASA | BR | BP | F (β=4) | F1 | UE | CO | EV | Time (ms) | "
-              + ("Volumes |" if volume else "Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |"))
-    lines = [header, "|" + "|".join(["---"] + ["---:"] * (12 if volume else 15)) + "|"]
+              + ("Volumes |" if volume else "Images | ASA (mean ann.) | BR (mean ann.) | UE (mean ann.) |")
+              + " as --methods |")
+    lines = [header, "|" + "|".join(["---"] + ["---:"] * (12 if volume else 15) + ["---"]) + "|"]
     for s in summary:
         cells = [
-            s["method"], str(s["k_asked"]), _fmt(s["k_delivered"], 1),
+            display_name(s["method"]), str(s["k_asked"]), _fmt(s["k_delivered"], 1),
             _fmt(s["asa"], 4), _fmt(s["br"], 4), _fmt(s["bp"], 4), _fmt(s["f"], 4),
             _fmt(s["f1"], 4), _fmt(s["ue"], 4), _fmt(s["co"], 4), _fmt(s["ev"], 4),
             _fmt(s["time_s_median"] * 1000.0, 1), str(s["n_images"]),
         ] + ([] if volume else [_fmt(s["asa_mean"], 4), _fmt(s["br_mean"], 4), _fmt(s["ue_mean"], 4)])  # fmt: skip
+        cells.append(f"`{s['method']}`")
         lines.append("| " + " | ".join(cells) + " |")
     if volume:
         lines += ["", "Means over volumes, each scored in 3-D against its one label volume (so the mean-annotator "

@@ -29,7 +29,7 @@ import numpy as np
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
 
-__all__ = ["known_methods", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
+__all__ = ["known_methods", "display_name", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
            "check_methods", "volume_methods", "check_custom", "Precomputed", "MethodRunner"]
 
 #: The baselines that run on volumes (scikit-image's 3-D slic).
@@ -42,6 +42,33 @@ def known_methods() -> list[str]:
     from .baselines import BASELINES
 
     return ["lnsnet"] + sorted(BASELINES)
+
+
+#: How tables and plots name each method (the name given to ``--methods`` stays in summary.csv).
+_DISPLAY = {"lnsnet": "LNS-Net", "slic": "SLIC", "slico": "SLICO", "cv_slic": "SLIC (OpenCV)",
+            "cv_slico": "SLICO (OpenCV)", "lsc": "LSC", "seeds": "SEEDS", "snic": "SNIC",
+            "felzenszwalb": "Felzenszwalb", "watershed": "Watershed", "ers": "ERS", "rim": "RIM",
+            "ssn": "SSN", "fast_slic": "SLIC (fast_slic)"}
+_LNSNET_WORDS = {("model", "none"): "no network", ("model", "untrained"): "untrained network",
+                 ("clustering", "paper"): "paper's clustering", ("clustering", "compact"): "compact",
+                 ("clustering", "fast"): "fast", ("boundaries", "bright"): "bright boundaries",
+                 ("boundaries", "dark"): "dark boundaries"}
+
+
+def display_name(method: str) -> str:
+    """A method name as a table or a plot shows it: ``"slic:compactness=20"`` -> ``"SLIC
+    (compactness 20)"``, ``"lnsnet:model=none:clustering=paper"`` -> ``"LNS-Net (no network,
+    paper's clustering)"``; a name of your own is kept as it is."""
+    head, *items = [p.strip() for p in method.split(":")]
+    if head not in _DISPLAY:
+        return method
+    words = []
+    for item in items:
+        key, _, value = (p.strip() for p in item.partition("="))
+        words.append(_LNSNET_WORDS.get((key, value)) if head == "lnsnet" else None)
+        if words[-1] is None:
+            words[-1] = f"{key} {value}" if value else key
+    return _DISPLAY[head] + (f" ({', '.join(words)})" if words else "")
 
 
 def lnsnet_clustering(name: str) -> ClusterOptions | None:

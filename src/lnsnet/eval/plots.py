@@ -13,6 +13,8 @@ import csv
 import math
 from pathlib import Path
 
+from .methods import display_name
+
 __all__ = ["plot_summary", "PLOT_METRICS"]
 
 #: summary column -> (file stem, axis label, title). Order of the overview panels.
@@ -104,7 +106,7 @@ def _draw(ax, series, column: str, label: str, title: str | None, legend: bool, 
         if all(math.isnan(y) for y in ys):
             continue
         ax.plot(xs, ys, marker=_MARKERS[i % len(_MARKERS)], markersize=6, linewidth=1.8,
-                label=method, color=f"C{i % 10}")  # fmt: skip
+                label=display_name(method), color=f"C{i % 10}")  # fmt: skip
         drew = True
     if column == "time_s_median" and drew:
         from matplotlib.ticker import FuncFormatter, LogFormatter
