@@ -141,6 +141,16 @@ def test_plots(first_run, tmp_path):
             assert im.format == "PNG" and im.width > 100
 
 
+def test_plot_series_look_different():
+    """13 methods (a full BSDS500 run) once drew the 1st and the 11th alike (the same colour
+    and a round marker): every one of 120 series has its own colour, marker and line."""
+    from lnsnet.eval.plots import _style
+
+    looks = [tuple(sorted(_style(i).items())) for i in range(120)]
+    assert len(set(looks)) == 120
+    assert _style(10)["color"] == _style(0)["color"] and _style(10)["linestyle"] != _style(0)["linestyle"]
+
+
 def test_resume_after_crash_with_two_workers(first_run, dataset, tmp_path):
     """A rows file cut in the middle of a line (a crash while writing) is resumed: the
     torn line is dropped, the complete rows are kept as they are, the rest is computed."""

@@ -98,6 +98,14 @@ def _is_volume_run(summary_csv: Path) -> bool:
         return False
 
 
+def _style(i: int) -> dict:
+    """The ``i``-th series' colour, marker and line: no two of the first 120 alike (ten
+    colours; past ten series the line is dashed, dotted, ..., so an eleventh is not the
+    first again)."""
+    return {"color": f"C{i % 10}", "marker": _MARKERS[i % len(_MARKERS)],
+            "linestyle": ("-", "--", ":", "-.")[(i // 10) % 4]}
+
+
 def _draw(ax, series, column: str, label: str, title: str | None, legend: bool, volume: bool = False) -> bool:
     drew = False
     for i, (method, rows) in enumerate(series.items()):
@@ -105,8 +113,7 @@ def _draw(ax, series, column: str, label: str, title: str | None, legend: bool, 
         ys = [_value(row, column) for row in rows]
         if all(math.isnan(y) for y in ys):
             continue
-        ax.plot(xs, ys, marker=_MARKERS[i % len(_MARKERS)], markersize=6, linewidth=1.8,
-                label=display_name(method), color=f"C{i % 10}")  # fmt: skip
+        ax.plot(xs, ys, markersize=6, linewidth=1.8, label=display_name(method), **_style(i))
         drew = True
     if column == "time_s_median" and drew:
         from matplotlib.ticker import FuncFormatter, LogFormatter
