@@ -1,8 +1,7 @@
 """Write src/lnsnet/weights/bsds500.md, the shipped model's card, from its training log and
 its BSDS500 test benchmark (``lnsnet benchmark``, best annotator, r=1).
 
-    python scripts/model_card.py docs/training/bsds500-train.jsonl --summary docs/benchmarks/bsds500-test/summary.csv \
-        --default-summary docs/benchmarks/sliver-fast/bsds500-test/summary.csv
+    python scripts/model_card.py docs/training/bsds500-train.jsonl --summary docs/benchmarks/bsds500-test/summary.csv
 """
 
 import argparse
@@ -34,8 +33,6 @@ def main():
     ap.add_argument("log", help="training log (JSON lines, one per image)")
     ap.add_argument("--summary", default="docs/benchmarks/bsds500-test/summary.csv",
                     help="lnsnet benchmark summary on BSDS500 test made with this model")
-    ap.add_argument("--default-summary", default="docs/benchmarks/sliver-fast/bsds500-test/summary.csv",
-                    help="a benchmark summary with the default preset's rows (lnsnet:clustering=fast)")
     ap.add_argument("--train-minutes", default=None, help="wall time of the training run(s), as text")
     args = ap.parse_args()
     recs = [json.loads(line) for line in open(args.log)]
@@ -47,14 +44,10 @@ def main():
     summ = model_summary(model)
     with open(args.summary, newline="") as fh:
         every = list(csv.DictReader(fh))
-    rows = sorted((r for r in every if r["method"] == "lnsnet"), key=lambda r: int(r["k_asked"]))
-    with open(args.default_summary, newline="") as fh:
-        fast = sorted((r for r in csv.DictReader(fh) if r["method"] == "lnsnet:clustering=fast"),
-                      key=lambda r: int(r["k_asked"]))
-    fast_meta = json.loads((Path(args.default_summary).parent / "meta.json").read_text())
-    if (fast_meta.get("settings", {}).get("model") or {}).get("sha256") != meta["sha256"]:
-        raise SystemExit(f"{args.default_summary} was not made with the shipped model")
-    paper = sorted((r for r in every if r["method"] == "lnsnet:clustering=paper"), key=lambda r: int(r["k_asked"]))
+    def method(name):
+        return sorted((r for r in every if r["method"] == name), key=lambda r: int(r["k_asked"]))
+
+    fast, rows, paper = method("lnsnet"), method("lnsnet:clustering=compact"), method("lnsnet:clustering=paper")
     names = [r["name"] for r in recs]
     losses = [r["loss"] for r in recs]
     card = f"""# Model card: `bsds500` (shipped default)
@@ -74,10 +67,10 @@ def main():
 
 ## Scores on BSDS500 test (all 200 images, best annotator, r = 1, lnsnet evaluator)
 
-From `{args.summary}` (`lnsnet benchmark`, command in `docs/benchmarks.md`); made into this
-card by `python scripts/model_card.py {args.log} --summary {args.summary} --default-summary
-{args.default_summary}`. The default (`fast`, since 2026-12-05), from `{args.default_summary}`
-(its time: two benchmark workers at once, where `compact` took twice as long):
+From `{args.summary}` (`lnsnet benchmark`, command in `docs/benchmarks.md`; every LNS-Net
+row from one run, clustering version {bench.get("settings", {}).get("clustering_version")}); made into this
+card by `python scripts/model_card.py {args.log} --summary {args.summary}`. The default
+(`fast`, since 2026-12-05; times: two benchmark workers at once):
 
 | K asked | k delivered | ASA | BR | BP | UE | CO | EV | median time / image (1 thread) |
 |---|---|---|---|---|---|---|---|---|
@@ -109,7 +102,7 @@ paper`, `lnsnet:clustering=paper`): more boundary recall, far less compact shape
     ) if paper else "") + """
 
 The comparison with the classic methods and the paper, and which targets are met:
-`docs/benchmarks.md`, `docs/targets-fast.md` (the default) and `docs/targets.md` (`compact`). How training image after image changes the
+`docs/benchmarks.md`, `docs/targets.md` (the default) and `docs/targets-paper.md` (the paper's clustering). How training image after image changes the
 model, and what each module brings: `docs/ablation.md`.
 """
     (ROOT / "src/lnsnet/weights/bsds500.md").write_text(card)

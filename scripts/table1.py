@@ -4,7 +4,6 @@ headline table (every K) for README.
     python scripts/table1.py docs/benchmarks/bsds500-test/summary.csv [--k 100] \
         [--extra docs/benchmarks/rim-test-subset/summary.csv:rim] \
         [--extra docs/benchmarks/bsds500-test-valtuned/summary.csv:slic:compactness=20,lsc:ratio=0.025,...] \
-        [--extra docs/benchmarks/fast/bsds500-test/summary.csv:lnsnet:clustering=fast]
 
 ``--extra SUMMARY:METHODS`` adds those methods' rows from another summary (e.g. RIM, run
 on a GPU on a subset), marked with their image count. FLOPs are the multiply-adds of one
@@ -23,15 +22,17 @@ PAPER = {  # Table 1 of Zhu et al. (CVPR 2021): time (ms), device, ASA; 481x321,
     "rim": ("34842", "GPU", "0.953"),
     "lnsnet": ("55", "GPU", "0.962"),
     "lnsnet:clustering=paper": ("55", "GPU", "0.962"),
-    "lnsnet:clustering=fast": ("55", "GPU", "0.962"),
+    "lnsnet:clustering=compact": ("55", "GPU", "0.962"),
 }
-NAMES = {"lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's clustering", "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "lnsnet": "LNS-Net (ours, shipped model), `clustering=\"compact\"`: the feature embedder too (the default until 2026-12-05)", "slic": "SLIC (scikit-image)", "slico": "SLICO (scikit-image)",
-         "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)", "ers": "ERS (ours, numba)",
-         "lnsnet:compactness=3.5:feature_contrast=0": "LNS-Net (ours), the compact clustering before feature_contrast",
-         "lnsnet:model=none": "the same default clustering on the CIELAB input, no network (`model=\"none\"`)",
+NAMES = {"lnsnet": "LNS-Net (ours, shipped model), the default (`fast`: the input and the contour head)",
+         "lnsnet:clustering=compact": "LNS-Net (ours, shipped model), `clustering=\"compact\"`: the feature embedder too",
+         "lnsnet:clustering=paper": "LNS-Net (ours, shipped model), the paper's clustering",
+         "lnsnet:model=none": "the default's clustering on the CIELAB input, no network (`model=\"none\"`, compactness 32)",
+         "lnsnet:model=none:compactness=24": "the same, compactness 24",
          "lnsnet:model=none:compactness=18": "the same, compactness 18 (about the default's CO)",
-         "lnsnet:clustering=fast": "LNS-Net (ours, shipped model, the default: `fast`, the input and the contour head; "
-                                   "time from its own run, two workers at once)"}
+         "ssn": "SSN (ours, trained here)", "rim": "RIM (ours)", "slic": "SLIC (scikit-image)",
+         "slico": "SLICO (scikit-image)", "lsc": "LSC (OpenCV)", "seeds": "SEEDS (OpenCV)", "snic": "SNIC (pysnic)",
+         "ers": "ERS (ours, numba)"}
 # the classic methods at their val-tuned settings; their test run shared the machine with a
 # training run (2026-12-03), so their times are marked
 TUNED = {"slic:compactness=20": "SLIC, tuned on val for recall (compactness 20)",
@@ -66,14 +67,16 @@ def conv_macs(net, shape=(1, 5, 321, 481)) -> int:
 def _cost(method: str, k: int, lns: dict) -> tuple[str, str]:
     """(FLOPs, parameters) cells of a CNN method at K = k."""
     if method.split(":")[0] == "lnsnet":
-        if "model=none" in method.split(":"):  # no network: the clustering on its input
+        from lnsnet.eval.methods import lnsnet_clustering, lnsnet_model
+
+        options = lnsnet_clustering(method)
+        if lnsnet_model(method) == "none":  # no network: the clustering on its input
             return "-", "0"
-        if "clustering=paper" in method.split(":"):  # the paper's clustering: no contour head
-            return f"{lns['flops_fem'] / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel']:,}"
-        if "clustering=fast" in method.split(":"):  # the input and the contour head: no FEM, no SEL
-            return f"{lns.get('flops_contour', 0) / 2e9:.2f} G MACs", f"{lns.get('params_contour', 0):,}"
-        flops = lns["flops_fem"] + lns.get("flops_contour", 0)
-        return f"{flops / 2e9:.2f} G MACs", f"{lns['params_fem'] + lns['params_sel'] + lns.get('params_contour', 0):,}"
+        contour = options.contour > 0  # the preset runs the contour head
+        fem = options.features == "learned" or options.seeds == "learned"
+        flops = (lns["flops_fem"] if fem else 0) + (lns.get("flops_contour", 0) if contour else 0)
+        params = ((lns["params_fem"] + lns["params_sel"]) if fem else 0) + (lns.get("params_contour", 0) if contour else 0)
+        return f"{flops / 2e9:.2f} G MACs", f"{params:,}"
     if method in ("ssn", "rim"):
         from lnsnet.eval.rim import RIMNet
         from lnsnet.eval.ssn import SSNNet
@@ -106,8 +109,7 @@ def main():
     print("method at 100 superpixels on 481x321 images; it is the figure each baseline is compared with here.\n")
     print("| method | k delivered | time / image (CPU, 1 thread) | FLOPs | parameters | ASA | BR | CO | needs labels | paper: time, device, ASA |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    lns_first = sorted(rows, key=lambda r: (not r["method"].startswith("lnsnet"), r["method"] != "lnsnet:clustering=fast",
-                                            r["method"] != "lnsnet"))  # ours first, the default first of all
+    lns_first = sorted(rows, key=lambda r: (not r["method"].startswith("lnsnet"), r["method"] != "lnsnet"))  # ours first
     for r in lns_first:
         if int(r["k_asked"]) != args.k:
             continue

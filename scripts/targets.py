@@ -4,7 +4,9 @@
         [--extra OTHER/summary.csv ...] [--baselines slic,lsc:ratio=0.025,...]
 
 ``--extra`` adds the rows of other summaries of the same images (e.g. the classic methods
-at their val-tuned settings, ``docs/benchmarks/bsds500-test-valtuned``); ``--baselines``
+at their val-tuned settings, ``docs/benchmarks/bsds500-test-valtuned``), each method from
+the first file that has it (so a newer run of ``lnsnet`` given first is not mixed with an
+older one's); ``--baselines``
 names the methods to compare with (default: SLIC, SLICO, LSC, SEEDS, SNIC at their
 defaults); the CO of each at the same k is listed beside.
 
@@ -129,10 +131,14 @@ def main():
     ap.add_argument("summary", help="summary.csv of lnsnet benchmark")
     ap.add_argument("--method", default="lnsnet")
     ap.add_argument("-o", "--output", help="also write the Markdown here")
-    ap.add_argument("--extra", nargs="*", default=[], help="more summary.csv files (rows added)")
+    ap.add_argument("--extra", nargs="*", default=[],
+                    help="more summary.csv files: their methods not in an earlier file are added")
     ap.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated methods to compare with")
     args = ap.parse_args()
-    rows = read(args.summary) + [r for path in args.extra for r in read(path)]
+    rows = read(args.summary)
+    for path in args.extra:  # a method of an earlier file (the main one first) keeps its rows
+        seen = {r["method"] for r in rows}
+        rows += [r for r in read(path) if r["method"] not in seen]
     text, results = check(rows, args.method, args.baselines.split(","))
     print(text)
     failed = [f"K={k} {what}" for k, what, ok in results if not ok]
