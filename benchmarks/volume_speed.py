@@ -1,5 +1,6 @@
 """Time (and with --memory, peak memory) of supervoxels: lnsnet's 3-D default (``lnsnet``;
-``slabs``: its features made slab by slab, never kept whole), its boundary flood and
+``slabs``: its features made slab by slab, never kept whole; ``model``: with a 3-D model's
+learned features beside the input, an untrained ``VolumeNet``), its boundary flood and
 scikit-image's 3-D slic on the same volumes, each method in a fresh interpreter; with
 ``--base SRC`` also each lnsnet method of another checkout (``base-METHOD``).
 
@@ -75,8 +76,19 @@ def _call(method: str):
         return lambda v, k, sp: slic(v, k, channel_axis=None if v.ndim == 3 else -1, spacing=np.asarray(sp))
     import lnsnet
 
-    assert method in ("lnsnet", "slabs", "flood"), method
+    assert method in ("lnsnet", "slabs", "flood", "model"), method
     extra = {"boundaries": "bright"} if method == "flood" else {}
+    if method == "model":  # a 3-D model's features beside the input (an untrained one: its cost is the same)
+        from lnsnet.volume_model import VolumeConfig, VolumeNet
+
+        nets = {}
+
+        def run(v, k, sp):
+            c = 1 if v.ndim == 3 else v.shape[-1]
+            net = nets.setdefault(c, VolumeNet(VolumeConfig(in_channels=c), seed=0))
+            return lnsnet.segment(v, k, channel_axis=None if v.ndim == 3 else -1, spacing=sp, model=net)
+
+        return run
     return lambda v, k, sp: lnsnet.segment(v, k, channel_axis=None if v.ndim == 3 else -1, spacing=sp, **extra)
 
 
@@ -123,7 +135,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="lnsnet's threads (default 2)")
     ap.add_argument("--methods", default="lnsnet,flood,slic",
                     help="of lnsnet, slabs (lnsnet's features made slab by slab, never kept whole), "
-                         "flood, slic (default %(default)s)")
+                         "model (with an untrained 3-D model's features), flood, slic (default %(default)s)")
     ap.add_argument("--base", metavar="SRC", help="also each lnsnet method (lnsnet, flood) imported from SRC "
                     "(another checkout's src/ folder, e.g. a git worktree of the commit before), as 'base-METHOD'")
     ap.add_argument("--memory", action="store_true", help="also the peak memory of the first volume and K")
@@ -132,7 +144,7 @@ def main():
     ks = [int(k) for k in a.k.split(",")]
     methods = a.methods.split(",")
     if a.base:
-        methods = [f"base={a.base}|{m}" for m in methods if m in ("lnsnet", "flood")] + methods
+        methods = [f"base={a.base}|{m}" for m in methods if m in ("lnsnet", "flood", "model")] + methods
     ctx = mp.get_context("spawn")
     results = {}
     for method in methods:

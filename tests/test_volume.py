@@ -254,6 +254,9 @@ def test_3d_model_trains_saves_loads_and_slabs_equal_the_whole(tmp_path):
     assert after < before
     again = load_volume_model(tmp_path / "m.pt")
     whole = volume_features(net, vol[..., None], (1, 1, 1), slab=64)
+    with torch.no_grad():  # the input made slab by slab is the whole volume's input
+        direct = net.eval().embed(torch.from_numpy(_encode(vol[..., None], (1, 1, 1), 64))[None])[0].numpy()
+    np.testing.assert_allclose(whole, np.moveaxis(direct, 0, -1), atol=1e-5)
     np.testing.assert_allclose(volume_features(again, vol[..., None], (1, 1, 1), slab=3), whole, atol=1e-5)
     labels = lnsnet.segment(vol, 8, channel_axis=None, model=tmp_path / "m.pt")
     assert labels.shape == vol.shape and labels.min() == 1
@@ -953,6 +956,52 @@ def test_features_made_slab_by_slab_give_the_same_supervoxels(monkeypatch, name,
     src = V._Features(V._as_volume(vol, kw.get("channel_axis")), kw.get("mask"))
     assert src.whole is None and len(src.bounds) == (11 if slab_voxels == 1 else 4)
     np.testing.assert_array_equal(V.segment_volume(vol, **kw), whole)
+
+
+def test_a_mask_sees_the_same_edges_however_much_volume_lies_outside_it():
+    """The edge weights inside a mask are those of the masked part alone: a noise box padded
+    by 3 or 10 voxels outside the mask has the weights of the box by itself, and about K
+    supervoxels. Until 2026-12-06 the zero steps outside the mask lowered the edge
+    reference, so the weights fell towards 0 as the padding grew (the spatial term off): 20^3
+    voxels padded by 30 gave 198 supervoxels for K = 100, from 6,327 pieces."""
+    import lnsnet.volume as V
+
+    box = np.random.default_rng(0).normal(size=(12, 12, 12)).astype(np.float32)
+    w_box = V.edge_weights_3d(V._features(box[..., None], None), 1.0)
+    k_box = len(np.unique(lnsnet.segment(box, 50, channel_axis=None)))
+    for pad in (3, 10):
+        v, m = np.pad(box, pad), np.pad(np.ones(box.shape, bool), pad)
+        w = V.edge_weights_3d(V._features(v[..., None], m), 1.0, m)
+        np.testing.assert_allclose(w[m].reshape(box.shape), w_box, rtol=1e-5)
+        labels = lnsnet.segment(v, 50, channel_axis=None, mask=m)
+        assert abs(len(np.unique(labels[m])) - k_box) <= 0.2 * k_box, (pad, len(np.unique(labels[m])), k_box)
+
+
+def test_a_3d_models_features_above_the_cache_are_standardised_in_float16(monkeypatch):
+    """A model's features that would take more than FEATURES_CACHE_BYTES in float32 are kept
+    standardised in float16, their statistics gathered slab by slab (inside the mask): the
+    same features as the whole float32 path to float16's precision, and the supervoxels of
+    that path but for near-ties."""
+    import lnsnet.volume as V
+    from lnsnet.volume_model import VolumeConfig, VolumeNet, volume_features
+
+    net = VolumeNet(VolumeConfig(train_segments=64), seed=0)
+    vol, _ = _octants((14, 16, 18), noise=0.05)
+    v4, sp = vol[..., None], (1.0, 1.0, 1.0)
+    mask = np.ones(vol.shape, bool)
+    mask[:, :, :4] = False
+    whole = V._model_features(net, v4, mask, sp, volume_features)
+    labels = lnsnet.segment(vol, 30, channel_axis=None, model=net, mask=mask)
+    monkeypatch.setattr(V, "FEATURES_CACHE_BYTES", 0)
+    monkeypatch.setattr(V, "SLAB_VOXELS", 16 * 18 * 3)  # slabs of 4 planes (the least) for the network
+    small = V._model_features(net, v4, mask, sp, volume_features)
+    assert whole.dtype == np.float32 and small.dtype == np.float16
+    np.testing.assert_allclose(small[mask].astype(np.float32), whole[mask], atol=4e-3, rtol=2e-3)
+    inside = small[mask].astype(np.float64)  # standardised inside the mask, by hand
+    np.testing.assert_allclose(inside.mean(0), 0, atol=2e-3)
+    np.testing.assert_allclose(inside.std(0), 1, atol=2e-3)
+    again = lnsnet.segment(vol, 30, channel_axis=None, model=net, mask=mask)
+    assert (again == labels).mean() > 0.99
 
 
 def test_slab_features_and_statistics_by_hand(monkeypatch):

@@ -237,6 +237,47 @@ def _standardise(x, kind, lo, span, mean, inv, out, ch):
             out[i, j, k, ch] = (u - mean) * inv
 
 
+def _model_features(net, vol: np.ndarray, mask, spacing, volume_features) -> np.ndarray:
+    """A 3-D model's features of ``vol``, each channel standardised over the volume (inside
+    ``mask``): float32, or float16 where float32 would take more than
+    :data:`FEATURES_CACHE_BYTES` (the network then runs twice, once for the statistics and
+    once to store them standardised: memory bounded by 2 bytes a voxel a channel, not 4
+    plus the network's whole input). ``ValueError`` for NaN or infinite features."""
+    shape, n_out = vol.shape[:3], net.config.out
+    damaged = "the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)"
+    if math.prod(shape) * n_out * 4 <= FEATURES_CACHE_BYTES:
+        extra = volume_features(net, vol, spacing)
+        if not np.isfinite(extra).all():
+            raise ValueError(damaged)
+        sel = extra[mask] if mask is not None else extra.reshape(-1, n_out)
+        extra -= sel.mean(0)
+        extra /= np.maximum(sel.std(0), 1e-6)
+        return extra
+    sums = np.zeros((2, n_out))  # the first pass: sums of the values and their squares, in float64
+    count = [0]
+
+    def add(z0, z1, f):
+        sel = (f[mask[z0:z1]] if mask is not None else f.reshape(-1, n_out)).astype(np.float64)
+        if not np.isfinite(sel).all():
+            raise ValueError(damaged)
+        sums[0] += sel.sum(0)
+        sums[1] += (sel * sel).sum(0)
+        count[0] += sel.shape[0]
+
+    volume_features(net, vol, spacing, each=add)
+    n = max(count[0], 1)
+    mean = sums[0] / n
+    var = np.maximum(sums[1] / n - mean * mean, 0.0)
+    inv = (1.0 / np.maximum(np.sqrt(var), 1e-6)).astype(np.float32)
+    extra = np.empty(shape + (n_out,), dtype=np.float16)
+
+    def store(z0, z1, f):  # |standardised| <= sqrt(voxels - 1) < float16's 65504 up to 4e9 voxels
+        extra[z0:z1] = (f - mean.astype(np.float32)) * inv
+
+    volume_features(net, vol, spacing, each=store)
+    return extra
+
+
 def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``(Z, Y, X, C)`` float32: each channel in [0, 1] by lnsnet's rule, then
     standardised over the volume (inside ``mask``; 0 outside it), whole."""
@@ -245,10 +286,12 @@ def _features(volume: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 @parallel_kernel(**_jit)
-def _edge_strength3(f, e0, z0, z1, g):
+def _edge_strength3(f, e0, z0, z1, g, valid, use_mask):
     """Into ``g``: each voxel's largest squared feature step to a 6-neighbour, for the
     planes ``z0:z1`` of the volume; ``f`` holds the features of its planes ``e0..`` (the
-    slab and the plane on each side of it that the volume has)."""
+    slab and the plane on each side of it that the volume has). With ``use_mask`` only
+    neighbours inside the mask ``valid`` count (the features outside it are a filler, not
+    an edge), and a voxel outside it gets 0."""
     zt, y, x = g.shape
     c = f.shape[3]
     for r in nb.prange((z1 - z0) * y):  # rows, not planes: a slab of few large planes keeps every thread
@@ -256,9 +299,12 @@ def _edge_strength3(f, e0, z0, z1, g):
         j = r % y
         for k in range(x):
             best = 0.0
+            if use_mask and not valid[i, j, k]:
+                g[i, j, k] = best
+                continue
             for dz, dy, dx in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)):
                 a, b, e = i + dz, j + dy, k + dx
-                if 0 <= a < zt and 0 <= b < y and 0 <= e < x:
+                if 0 <= a < zt and 0 <= b < y and 0 <= e < x and not (use_mask and not valid[a, b, e]):
                     d = 0.0
                     for ch in range(c):
                         t = f[i - e0, j, k, ch] - f[a - e0, b, e, ch]
@@ -293,19 +339,24 @@ def edge_reference(g: np.ndarray) -> float:
     return float(ordinary.mean(dtype=np.float64))
 
 
-def edge_weights_3d(f, edge_scale: float) -> np.ndarray:
+def edge_weights_3d(f, edge_scale: float, mask: np.ndarray | None = None) -> np.ndarray:
     """``exp(-g / (ref * edge_scale))`` per voxel, ``ref`` the :func:`edge_reference` of
     ``g`` (all ones for ``edge_scale = 0`` or a flat volume); ``f`` the features, whole
-    (an array, taken as float32) or as made slab by slab (:class:`_Features`)."""
+    (an array, taken as float32) or as made slab by slab (:class:`_Features`). With a
+    ``mask`` the steps and their reference are those inside it alone: the same weights
+    inside a mask however much volume lies outside it (until 2026-12-06 the zero steps
+    outside it lowered the reference, and a small mask's weights fell to 0: the spatial
+    term off, supervoxels in thousands of pieces)."""
     src = f if isinstance(f, _Features) else _Features.stored(f)
     z = src.shape[0]
     w = np.ones(src.shape, dtype=np.float32)
     if edge_scale <= 0:
         return w
+    valid = np.ones((1, 1, 1), dtype=np.bool_) if mask is None else mask
     for z0, z1 in src.bounds:
         e0, e1 = max(0, z0 - 1), min(z, z1 + 1)
-        _edge_strength3(src.slab(e0, e1), e0, z0, z1, w)
-    ref = edge_reference(w)
+        _edge_strength3(src.slab(e0, e1), e0, z0, z1, w, valid, mask is not None)
+    ref = edge_reference(w if mask is None else w[mask])
     if ref <= 1e-12:
         w.fill(1.0)
         return w
@@ -749,12 +800,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         net = load_volume_model(model) if not hasattr(model, "embed") else model
         if net.config.in_channels != vol.shape[3]:
             raise ValueError(f"the 3-D model takes {net.config.in_channels} channel(s), the volume has {vol.shape[3]}")
-        extra = volume_features(net, vol, spacing3)
-        if not np.isfinite(extra).all():
-            raise ValueError("the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)")
-        sel = extra[m] if m is not None else extra.reshape(-1, extra.shape[3])
-        extra -= sel.mean(0)
-        extra /= np.maximum(sel.std(0), 1e-6)
+        extra = _model_features(net, vol, m, spacing3, volume_features)
     from .runtime import progress_bar
 
     bar = progress_bar(progress, iters + 4, "lnsnet {}x{}x{}".format(*vol.shape[:3]), "pass",
@@ -774,7 +820,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     cells_a = np.array(cells, dtype=np.int64)
     labels = np.empty(vol.shape[:3], dtype=np.int32)
     _cell_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
-    wmap = edge_weights_3d(src, edge_scale)
+    wmap = edge_weights_3d(src, edge_scale, m)
     bar.update()
     spatial = (compactness / step) ** 2
     feat_w = 1.0 / src.nch

@@ -91,12 +91,7 @@ def _standardised(vol: np.ndarray) -> np.ndarray:
 def _encode(vol: np.ndarray, spacing, n_segments: int) -> np.ndarray:
     """The network's input ``(C + 3, Z, Y, X)``: standardised channels and the position in
     grid steps of an ``n_segments`` grid (centred)."""
-    from .volume import volume_grid
-
-    z, y, x = vol.shape[:3]
-    _, step = volume_grid((z, y, x), n_segments, spacing)
-    pos = [((np.arange(n) - (n - 1) / 2) * s / step).astype(np.float32) for n, s in zip((z, y, x), spacing)]
-    grids = np.meshgrid(*pos, indexing="ij")
+    grids = np.meshgrid(*_positions(vol.shape[:3], spacing, n_segments), indexing="ij")
     return np.concatenate([_standardised(vol), np.stack(grids)], 0)
 
 
@@ -356,19 +351,42 @@ def load_volume_model(path) -> VolumeNet:
     return net
 
 
+def _positions(shape, spacing, n_segments: int) -> list[np.ndarray]:
+    """Each axis' position in grid steps of an ``n_segments`` grid, centred (float32)."""
+    from .volume import volume_grid
+
+    _, step = volume_grid(tuple(shape), n_segments, spacing)
+    return [((np.arange(n) - (n - 1) / 2) * s / step).astype(np.float32) for n, s in zip(shape, spacing)]
+
+
 @torch.no_grad()
-def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int = 32) -> np.ndarray:
+def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int | None = None,
+                    each=None) -> np.ndarray | None:
     """The learned features of a ``(Z, Y, X, C)`` volume, ``(Z, Y, X, out)`` float32,
-    computed in slabs of ``slab`` slices (with the 3-slice context the convolutions need)
-    so the network's memory stays bounded; BatchNorm in eval mode, so slabs equal the
-    whole."""
+    computed in slabs of ``slab`` slices (default: about :data:`lnsnet.volume.SLAB_VOXELS`
+    voxels, at least 4 planes) with the 3-slice context the convolutions need:
+    the network's input (:func:`_encode`) is made slab by slab as well, so beside the output
+    the memory is that of one slab; BatchNorm in eval mode, so slabs equal the whole.
+    ``each(z0, z1, f)``: called with each slab's features instead of gathering them (None
+    returned)."""
+    from .volume import SLAB_VOXELS, _Features
+
     net.eval()
-    x = _encode(vol, spacing, net.config.train_segments)
-    z = vol.shape[0]
+    z, y, x = vol.shape[:3]
+    slab = max(4, SLAB_VOXELS // max(1, y * x)) if slab is None else int(slab)
+    src = _Features(vol, None)  # the standardised channels, made slab by slab
+    pz, py, px = _positions((z, y, x), spacing, net.config.train_segments)
     ctx = 3
-    out = np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)
+    out = None if each is not None else np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)
     for a in range(0, z, slab):
         lo, hi = max(0, a - ctx), min(z, a + slab + ctx)
-        f = net.embed(torch.from_numpy(x[:, lo:hi])[None])[0]
-        out[a : min(z, a + slab)] = np.moveaxis(f[:, a - lo : a - lo + min(slab, z - a)].numpy(), 0, -1)
+        inp = np.empty((src.nch + 3, hi - lo, y, x), dtype=np.float32)
+        inp[: src.nch] = np.moveaxis(src.slab(lo, hi), -1, 0)
+        inp[src.nch], inp[src.nch + 1], inp[src.nch + 2] = np.meshgrid(pz[lo:hi], py, px, indexing="ij")
+        f = net.embed(torch.from_numpy(inp)[None])[0]
+        part = np.moveaxis(f[:, a - lo : a - lo + min(slab, z - a)].numpy(), 0, -1)
+        if each is not None:
+            each(a, min(z, a + slab), part)
+        else:
+            out[a : min(z, a + slab)] = part
     return out
