@@ -56,8 +56,10 @@ _jit = dict(cache=True, nogil=True)
 #: other labels in such volumes, and at K = 10-50 on some shapes); 4 since 2026-12-06
 #: (later), when a small piece whose group has grown to the minimum size stopped merging on
 #: (:func:`lnsnet.connectivity._join`); 5 since 2026-12-06 (third session), when a channel of tiny values (an sd below 1e-12)
-#: stopped counting as flat: other labels only in such volumes
-CLUSTERING_VERSION = 5
+#: stopped counting as flat: other labels only in such volumes; 6 since 2026-12-06 (fifth
+#: session): with a mask the edge weights come from the steps inside it alone, and a 3-D
+#: model's features above FEATURES_CACHE_BYTES are kept in float16 (other labels with a mask)
+CLUSTERING_VERSION = 6
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
 # CO there is at least half a cube's), not on the PlantSeg volumes
