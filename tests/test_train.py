@@ -90,9 +90,11 @@ def test_user_boundary_maps(tmp_path):
     train_stream([("a", blocks_image())], tmp_path / "m.pt", config=TrainConfig(**FAST), boundaries=bmap,
                  progress=False)
     assert calls == ["a"]
-    with pytest.raises(ValueError, match="shape"):
-        train_stream([("a", blocks_image())], tmp_path / "m2.pt", config=TrainConfig(**FAST),
-                     boundaries=lambda n, r: np.zeros((3, 3)), progress=False)
+    # a map of the wrong shape skips its image, named (the only image here: no model)
+    with pytest.warns(UserWarning, match="skipped image a: boundary map for 'a' has shape"):
+        with pytest.raises(ValueError, match="no image could be trained"):
+            train_stream([("a", blocks_image())], tmp_path / "m2.pt", config=TrainConfig(**FAST),
+                         boundaries=lambda n, r: np.zeros((3, 3)), progress=False)
 
 
 def _train_cmd(files, out, extra=()):
@@ -407,3 +409,127 @@ def test_a_resume_with_no_checkpoint_treats_the_log_as_a_new_runs(tmp_path):
     train_volumes([vol], tmp_path / "v2.pt", config=VolumeTrainConfig(steps=1))
     with pytest.raises(FileExistsError, match="v2.pt exists"):
         train_volumes([vol], tmp_path / "v2.pt", config=VolumeTrainConfig(steps=1))
+
+
+def test_a_checkpoint_multiple_on_a_skipped_image_is_not_missed(tmp_path, monkeypatch):
+    """checkpoint_every=2 over a, bad, c, bad, e: the model is saved once the stream has passed
+    position 2 (after c) and 4 (after e). It was saved only after a trained image at a multiple
+    of 2, so here not before the end: a kill lost every image."""
+    saves = []
+    real = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: (saves.append(k["position"]), real(*a, **k)))
+    bad = np.zeros((4, 5, 2))  # two channels: unreadable as an image, skipped
+    stream = [("a", blocks_image(40, 56, seed=0)), ("b", bad), ("c", blocks_image(40, 56, seed=1)), ("d", bad),
+              ("e", blocks_image(40, 56, seed=2))]
+    with pytest.warns(UserWarning, match="skipped image"):
+        train_stream(stream, tmp_path / "m.pt", config=TrainConfig(**FAST), progress=False, checkpoint_every=2)
+    assert saves == [3, 5]
+
+
+def test_a_missing_boundary_map_skips_its_image_and_any_error_saves_the_work_done(tmp_path, monkeypatch):
+    """A stream with a boundary map missing for one image trains the others (the run stopped
+    at it and kept nothing); an error raised in the middle of the stream saves the images
+    trained before it, as an interruption does."""
+    import lnsnet.train as tr
+
+    def maps(name, rgb):
+        if name == "b":
+            raise FileNotFoundError("no boundary map for image 'b'")
+        return np.zeros(rgb.shape[:2])
+
+    out = tmp_path / "m.pt"
+    with pytest.warns(UserWarning, match="skipped image b: no boundary map"):
+        train_stream(_named("abc"), out, config=TrainConfig(**FAST), progress=False, boundaries=maps)
+    hist = checkpoint.load(out)["history"]
+    assert [r["name"] for r in hist if "skipped" not in r] == ["a", "c"]
+    real, calls = tr.train_image, []
+
+    def third_fails(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "train_image", third_fails)
+    out2 = tmp_path / "m2.pt"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train_stream(_named("abcd"), out2, config=TrainConfig(**FAST), progress=False, checkpoint_every=10)
+    assert checkpoint.load(out2)["position"] == 2
+
+
+def test_a_resume_keeps_the_runs_contour_prior(tmp_path):
+    """A run trained with boundary maps is not resumed without them, nor a run on the Sobel
+    prior with maps (a resume with maps used them while saying the prior was Sobel's: a
+    stream of the two mixed)."""
+    maps = lambda name, rgb: np.zeros(rgb.shape[:2])  # noqa: E731
+    out = tmp_path / "maps.pt"
+    train_stream(_named("ab"), out, config=TrainConfig(**FAST, contour="user"), progress=False, boundaries=maps,
+                 max_images=1)
+    with pytest.raises(ValueError, match="trained with boundary maps"):
+        train_stream(_named("ab"), out, config=TrainConfig(**FAST), progress=False, resume=True)
+    train_stream(_named("ab"), out, progress=False, resume=True, boundaries=maps)  # the same maps: continues
+    assert checkpoint.load(out)["position"] == 2
+    out2 = tmp_path / "sobel.pt"
+    train_stream(_named("ab"), out2, config=TrainConfig(**FAST), progress=False, max_images=1)
+    with pytest.raises(ValueError, match="contour prior 'sobel', not boundary maps"):
+        train_stream(_named("ab"), out2, progress=False, resume=True, boundaries=maps)
+
+
+def test_after_a_fall_back_to_prev_the_good_checkpoint_stays_as_prev(tmp_path):
+    """A resume from <output>.prev (output corrupt) rewrites output; the first save moved the
+    corrupt file into .prev, so the one good backup was gone."""
+    cfg = TrainConfig(**FAST)
+    out = tmp_path / "m.pt"
+    train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=1, max_images=2)
+    prev = tmp_path / "m.pt.prev"
+    out.write_bytes(out.read_bytes()[:1000])  # truncated
+    with pytest.warns(UserWarning, match="previous checkpoint"):
+        train_stream(_images(3), out, config=cfg, progress=False, checkpoint_every=10, resume=True)
+    assert checkpoint.load(out)["position"] == 3
+    assert checkpoint.load(prev)["position"] == 1  # the backup it resumed from, readable
+
+
+def test_a_model_without_a_trained_contour_head_says_the_default_ignores_its_training(tmp_path):
+    """contour_iterations=0 from scratch: the default clustering reads only the contour head,
+    untrained, so the model segments as an untrained one; training and `lnsnet info` say so."""
+    from lnsnet.cli import main
+
+    out = tmp_path / "m.pt"
+    with pytest.warns(UserWarning, match="contour head was not trained"):
+        train_stream(_images(1), out, config=TrainConfig(**FAST, contour_iterations=0), progress=False)
+    img = blocks_image(60, 80, seed=5)
+    assert np.array_equal(lnsnet.segment(img, 20, model=out), lnsnet.segment(img, 20, model="untrained"))
+    assert main(["info", "-m", str(out)]) == 0
+
+
+def test_cli_resume_and_log_messages(tmp_path, capsys):
+    """A plain --resume takes the run's settings without a warning about flags not given; a
+    --log of a run that left no checkpoint is not advised --resume (which fails the same
+    way); -o and --log the same file are refused; hidden files of a folder are not images."""
+    import json
+
+    from lnsnet.cli import main
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray((blocks_image(40, 56, seed=i) * 255).astype(np.uint8)).save(src / f"p{i}.png")
+    (src / ".hidden.png").write_bytes(b"junk")  # a hidden file: not read
+    (src / "w.heic").write_bytes(b"junk")  # an image lnsnet does not read: named in a note
+    out = tmp_path / "m.pt"
+    flags = ["--iterations", "3", "--feature-iterations", "2", "-k", "50", "--contour-iterations", "2", "--threads",
+             "1", "-q"]
+    assert main(["train", str(src), "-o", str(out), "--max-images", "1", *flags]) == 0
+    capsys.readouterr()
+    assert main(["train", str(src), "-o", str(out), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming with the training configuration" not in err and "skipped" not in err
+    assert "w.heic" in err and "does not read" in err
+    log = tmp_path / "l.jsonl"
+    log.write_text(json.dumps({"index": 0, "name": "p0"}) + "\n")
+    assert main(["train", str(src), "-o", str(tmp_path / "never.pt"), "--resume", "--log", str(log), *flags]) == 2
+    assert "left no checkpoint" in capsys.readouterr().err
+    assert main(["train", str(src), "-o", str(out), "--overwrite", "--log", str(out), *flags]) == 2
+    assert "the model's own file" in capsys.readouterr().err

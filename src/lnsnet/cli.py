@@ -137,6 +137,13 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
         if subs:
             print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
+        from .io import UNREAD_IMAGE_SUFFIXES
+
+        unread = sorted(f.name for f in d.iterdir() if f.suffix.lower() in UNREAD_IMAGE_SUFFIXES and f.is_file()
+                        and not f.name.startswith("."))
+        if unread:  # images of a kind lnsnet does not read: named, not passed over in silence
+            print(f"note: {len(unread)} image file(s) of {d} of a kind lnsnet does not read ({', '.join(unread[:3])}"
+                  f"{', ...' if len(unread) > 3 else ''}): convert them to PNG, JPEG or TIFF", file=sys.stderr)
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
             vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
                           and not (out is not None and out == d.resolve() and f.name.endswith(OUTPUT_SUFFIXES)))
@@ -389,7 +396,6 @@ def _cmd_segment(args) -> int:
 def _cmd_train(args) -> int:
     from . import train_stream
     from .io import pixel_limit
-    from .train import TrainConfig
 
     if args.resume and args.overwrite:
         raise CLIError("--resume continues the checkpoint in --output, --overwrite starts it again: pass one of them")
@@ -403,6 +409,8 @@ def _cmd_train(args) -> int:
     _writable_dir(output.parent if str(output.parent) else Path("."))
     if output.exists() and not args.resume and not args.overwrite:
         raise CLIError(f"{output} exists; pass --resume to continue it or --overwrite to start over")
+    if args.log is not None and Path(args.log).resolve() == Path(output).resolve():
+        raise CLIError(f"--log {args.log} is the model's own file (-o): name another file for the log")
     if args.log is not None:
         from .train import has_checkpoint, start_log
 
@@ -410,6 +418,10 @@ def _cmd_train(args) -> int:
             # checked only: emptied (--overwrite) when training starts
             start_log(args.log, args.resume and has_checkpoint(output), args.overwrite, check_only=True)
         except FileExistsError:
+            if args.resume:  # a run whose model was never saved (killed before its first checkpoint)
+                raise CLIError(f"--log {args.log} holds the records of a run that left no checkpoint at {output}: "
+                               "nothing to resume; --overwrite starts the log (and the model) again, or pass "
+                               "another --log file") from None
             raise CLIError(f"--log {args.log} holds the records of another run; pass --resume to continue that run, "
                            "--overwrite to start the log again, or another --log file") from None
         except OSError as exc:
@@ -418,22 +430,16 @@ def _cmd_train(args) -> int:
         return _train_volumes(args, files, output)
     if args.spacing is not None:
         raise CLIError("--spacing is the voxel size of --volume inputs here (2-D training takes no pixel size)")
-    flags = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
     try:
-        cfg = TrainConfig(
-            **_passed_on(args, *flags),
-            **({} if args.lr is None else {"lr": args.lr}),
-            n_neighbours=args.neighbours,
-            contour_iterations=args.contour_iterations,
-            contours_only=args.contours_only,
-            contour=args.contour if args.boundaries is None else "user",
-            n_segments=tuple(args.n_segments),
-        )
+        cfg = _train_config(args)
     except ValueError as exc:
-        raise CLIError(_as_flags(str(exc), flags + ("contour_iterations", "contours_only", "n_segments", "lr"))) from None
+        raise CLIError(_as_flags(str(exc), _TRAIN_FLAGS + ("contour_iterations", "contours_only", "n_segments",
+                                                           "lr"))) from None
     if args.boundaries is not None and not Path(args.boundaries).is_dir():
         raise CLIError(f"--boundaries: no such folder: {args.boundaries}")
     before = _trained_position(output) if args.resume else 0
+    if before is not None and args.resume and cfg == _default_train_config(args):
+        cfg = None  # a plain --resume: the run's own settings, without a warning about flags not given
     if args.resume and before is None:
         print(f"note: --resume: no checkpoint at {output}; starting a new model", file=sys.stderr)
     start = args.init or None  # a name or file: train_stream loads it and records it in the checkpoint
@@ -459,6 +465,26 @@ def _cmd_train(args) -> int:
         else:
             print(f"trained on {trained} image(s) in {time.perf_counter() - t0:.1f} s -> {output}")
     return _skipped_summary(skipped, "image")
+
+
+_TRAIN_FLAGS = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
+
+
+def _train_config(args, given=None):
+    """The training configuration of ``lnsnet train``'s flags in ``given`` (default
+    ``args``), with ``args``' contour prior (maps when ``--boundaries`` is given)."""
+    from .train import TrainConfig
+
+    a = args if given is None else given
+    return TrainConfig(**_passed_on(a, *_TRAIN_FLAGS), **({} if a.lr is None else {"lr": a.lr}),
+                       n_neighbours=a.neighbours, contour_iterations=a.contour_iterations,
+                       contours_only=a.contours_only, contour=a.contour if args.boundaries is None else "user",
+                       n_segments=tuple(a.n_segments))
+
+
+def _default_train_config(args):
+    """What :func:`_train_config` gives when no training flag is given."""
+    return _train_config(args, build_parser().parse_args(["train", "-o", "x.pt", "x"]))
 
 
 def _as_flags(message: str, names, renamed=None) -> str:
@@ -630,7 +656,12 @@ def _info_training(path) -> None:
     cfg = payload.get("train_config", {})
     what = "the contour head alone" if cfg.get("contours_only") else "the whole network"
     origin = "a new network" if start is None else f"{start['name']} (sha256 {str(start.get('sha256'))[:12]})"
-    print(f"training: {payload['position']} image(s) of a stream, {what}, from {origin}; settings: {cfg}")
+    history = payload.get("history") or []
+    skipped = sum(1 for r in history if isinstance(r, dict) and "skipped" in r)
+    passed = f"{payload['position']} image(s) of a stream" + (f" ({skipped} of them skipped)" if skipped else "")
+    head = ("; its contour head never trained (the default clustering reads only that head: use --clustering "
+            "compact or paper)" if start is None and cfg.get("contour_iterations") == 0 else "")
+    print(f"training: {passed}, {what}, from {origin}{head}; settings: {cfg}")
 
 
 def _info_volume_model(path) -> bool:

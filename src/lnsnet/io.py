@@ -22,7 +22,11 @@ import numpy as np
 
 PathLike = Union[str, os.PathLike]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp", ".gif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
+                  ".webp", ".gif")
+#: image files of kinds lnsnet does not read: a folder's are named in a note rather than passed over in silence
+UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".dng", ".cr2", ".cr3", ".nef", ".arw",
+                         ".orf", ".rw2", ".raw", ".psd", ".svg", ".exr", ".hdr")
 
 
 def to_float_rgb(image: np.ndarray) -> np.ndarray:

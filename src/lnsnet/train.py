@@ -130,9 +130,10 @@ class TrainConfig(DictConfig):
             raise ValueError(f"lr_decay_images must be a finite number >= 0, got {self.lr_decay_images!r}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"window must be an odd number >= 3, got {self.window}")
-        if self.contour_iterations < 0 or self.contour_crop < 16:
-            raise ValueError(f"contour_iterations must be >= 0 and contour_crop >= 16, got "
-                             f"{self.contour_iterations} and {self.contour_crop}")
+        if self.contour_iterations < 0:
+            raise ValueError(f"contour_iterations must be >= 0, got {self.contour_iterations}")
+        if self.contour_crop < 16:
+            raise ValueError(f"contour_crop must be >= 16, got {self.contour_crop}")
         if not math.isfinite(self.contour_lr) or self.contour_lr <= 0:
             raise ValueError(f"contour_lr must be a finite number > 0, got {self.contour_lr!r}")
         if self.contours_only and not self.contour_iterations:
@@ -162,7 +163,9 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         if p.is_dir():
             # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
             # rather than vanishing from the run
+            # hidden files (".x.png", macOS's "._x.jpg" forks) are not images of the collection
             files = sorted(f for f in p.iterdir() if (f.is_file() or (f.is_symlink() and not f.exists()))
+                           and not f.name.startswith(".")
                            and (f.suffix.lower() in suffixes or f.name.lower().endswith(
                                tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
             if not files:
@@ -531,6 +534,12 @@ def train_stream(
         if "optimizer" not in payload:
             raise ValueError(f"{output} holds a model but no training state; train without --resume")
         saved_cfg = TrainConfig.from_dict(payload.get("train_config", {}))
+        if not saved_cfg.contours_only and (saved_cfg.contour == "user") != (boundaries is not None):
+            raise ValueError(  # the stream's contour prior is part of the run: never mixed
+                f"{output} was trained with boundary maps (boundaries=, --boundaries): pass the same folder to "
+                "resume it" if saved_cfg.contour == "user" else
+                f"{output} was trained with the contour prior {saved_cfg.contour!r}, not boundary maps: resume it "
+                "without boundaries= (--boundaries), or start a new run (--overwrite, another output)")
         if config is not None and config.to_dict() != saved_cfg.to_dict():
             new, old = config.to_dict(), saved_cfg.to_dict()
             diff = ", ".join(f"{k}={old.get(k)!r} (not {new[k]!r})" for k in new if new[k] != old.get(k))
@@ -545,6 +554,8 @@ def train_stream(
         if used == output:  # (from .prev: output is rewritten, so the file is whole again)
             on_disk = position
     config = config or TrainConfig()
+    # a head never trained: a new model, or a resumed run that started as one (not from a file or object)
+    fresh_head = model is None if not continuing else started_from is None
     if isinstance(model, (str, Path)):  # (not on a resume: the checkpoint's model and record replaced it)
         from .hub import load_model, model_record
 
@@ -566,7 +577,9 @@ def train_stream(
     if head_opt is not None and contour_state is not None:
         head_opt.load_state_dict(contour_state)
 
-    saved = {"position": on_disk}  # a resume with nothing left to train rewrites nothing (.prev stays)
+    # a resume with nothing left to train rewrites nothing (.prev stays); after a fall back to
+    # .prev (output unreadable) the first save replaces output without keeping it as .prev
+    saved = {"position": on_disk, "keep": not continuing or on_disk is not None}
 
     def save():
         if saved["position"] == position:
@@ -574,7 +587,7 @@ def train_stream(
         checkpoint.save(
             output,
             model,
-            keep_previous=True,
+            keep_previous=saved["keep"],
             optimizer=optimizer.state_dict(),
             **({} if head_opt is None else {"contour_optimizer": head_opt.state_dict()}),
             train_config=config.to_dict(),
@@ -582,7 +595,7 @@ def train_stream(
             history=history,
             **({} if started_from is None else {"started_from": started_from}),
         )
-        saved["position"] = position  # after the write: a write cut short is done again
+        saved["position"], saved["keep"] = position, True  # after the write: a write cut short is done again
 
     bar = None
     if progress:
@@ -629,6 +642,8 @@ def train_stream(
                 if min(rgb.shape[:2]) < MIN_SIDE:
                     raise ValueError(f"too small to learn from: {rgb.shape[0]}x{rgb.shape[1]} pixels (a side under "
                                      f"{MIN_SIDE}: no room for the superpixels and contours the losses compare)")
+                # a missing or ill-fitting boundary map skips its image as an unreadable one does
+                b = None if config.contours_only else _contours(config, name, rgb, boundaries)
             except (ValueError, TypeError, OSError) as exc:
                 position = i + 1
                 history.append({"index": i, "name": name, "skipped": str(exc)})
@@ -642,7 +657,6 @@ def train_stream(
                 continue
             rng = np.random.default_rng([config.seed, i])
             k = int(rng.choice(config.n_segments))
-            b = None if config.contours_only else _contours(config, name, rgb, boundaries)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr_at(i)
             t0 = time.perf_counter()
@@ -663,9 +677,11 @@ def train_stream(
                 bar.update(1)
                 bar.set_postfix({key: f"{stats[key]:.4f}" for key in ("loss", "contour_loss") if key in stats})
             last = boundary()
-            if position % checkpoint_every == 0:
+            # a checkpoint whenever the position has passed a multiple of checkpoint_every since the
+            # last one (skipped images count: a multiple that fell on one is not missed)
+            if position // checkpoint_every > (saved["position"] or resumed_from) // checkpoint_every:
                 save()
-    except KeyboardInterrupt:  # keep every whole image: the state after the last one, saved
+    except BaseException as exc:  # keep every whole image: the state after the last one, saved
         if bar is not None:
             bar.close()
         position = last[0]
@@ -676,7 +692,8 @@ def train_stream(
         del history[last[4]:]
         if position > resumed_from and any("skipped" not in r for r in history):
             save()
-            print(f"saved: {output} holds the {position} image(s) passed so far; --resume continues",
+            what = "" if isinstance(exc, KeyboardInterrupt) else f" before the error ({type(exc).__name__})"
+            print(f"saved: {output} holds the {position} image(s) passed so far{what}; --resume continues",
                   file=sys.stderr)
         raise
     if bar is not None:
@@ -686,6 +703,11 @@ def train_stream(
             raise ValueError("no image could be trained (every one was skipped: see above); no model written")
         raise ValueError(f"no image was trained: the stream holds none (max_images={max_images}); no model written")
     save()
+    if config.contour_iterations == 0 and fresh_head and not any("contour_loss" in r for r in history):
+        warnings.warn("the contour head was not trained (contour_iterations=0, --contour-iterations 0) and this model "
+                      "started from none: the default clustering ('fast') reads only that head, so it segments as an "
+                      "untrained model; use clustering='compact' or 'paper' (--clustering) for what was trained",
+                      stacklevel=2)
     model.eval()
     return model
 
