@@ -337,3 +337,11 @@ def test_supervoxels_match_skimage_regionprops_3d_with_spacing():
     assert t["area"].tolist() == pytest.approx([(5 * 6 * 7 - 1) * 1.05, 1.05], rel=1e-12)  # voxels * 3 * 0.7 * 0.5
     assert [t[f"centroid-{d}"][1] for d in range(3)] == pytest.approx([12.0, 3.5, 3.0], rel=1e-12)  # (4, 5, 6) * spacing
     assert [t[f"bbox-{d}"][1] for d in range(6)] == [4, 5, 6, 5, 6, 7]
+    # one number for every axis, as skimage takes it (it was refused): 2^3 = 8 per voxel
+    t2 = regions(None, one, spacing=2.0)
+    assert t2["area"].tolist() == pytest.approx([(5 * 6 * 7 - 1) * 8.0, 8.0])
+    assert [t2[f"centroid-{d}"][1] for d in range(3)] == pytest.approx([8.0, 10.0, 12.0])
+    ref2 = regionprops_table(lab, img, properties=("area", "centroid"), spacing=2.0)
+    ours2 = regions(img, lab, properties=("area", "centroid"), spacing=2.0)
+    for k in ref2:
+        np.testing.assert_allclose(ours2[k], ref2[k], rtol=1e-12, err_msg=k)

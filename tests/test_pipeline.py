@@ -153,3 +153,43 @@ def test_workers_forked_after_only_setting_threads_segment():
             "    print(got == [int(lnsnet.segment(im, 12).max())] * 2)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.stdout.strip() == "True", run.stderr[-2000:]
+
+
+def test_float64_hosts_calls_in_threads_overlap_safely():
+    """Two calls inside at once in a host whose default dtype is float64: the first one out
+    left float64 set while the other was still inside (which then raised "Input type
+    (double) and bias type (float)" or gave other labels). Now float32 holds until the last
+    one is out, and float64 comes back then."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lnsnet.inference import float32_default
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        a, b = float32_default(), float32_default()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)  # a leaves first
+        assert torch.get_default_dtype() == torch.float32  # b is still inside
+        b.__exit__(None, None, None)
+        assert torch.get_default_dtype() == torch.float64
+        img = blocks_image(48, 64)
+        ref = lnsnet.segment(img, 20, clustering="paper")
+        with ThreadPoolExecutor(4) as ex:
+            got = list(ex.map(lambda _: lnsnet.segment(img, 20, clustering="paper"), range(24)))
+        assert all(np.array_equal(g, ref) for g in got)
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(before)
+
+
+def test_the_package_says_it_is_typed():
+    """py.typed ships (type checkers read lnsnet's hints), and segment's signature and
+    return type come through its decorator."""
+    import importlib.resources
+    import inspect
+
+    assert (importlib.resources.files("lnsnet") / "py.typed").is_file()
+    sig = inspect.signature(lnsnet.segment)
+    assert list(sig.parameters)[:2] == ["image", "n_segments"] and sig.return_annotation != inspect.Signature.empty

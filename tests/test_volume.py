@@ -755,9 +755,11 @@ def test_few_supervoxels_are_noticed(tmp_path, capsys):
 
 
 def test_a_missing_model_file_is_named_as_missing(tmp_path):
-    """A volume's model file that does not exist: 'not found', not 'not a 3-D model'."""
-    with pytest.raises(ValueError, match="not found"):
-        lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model=str(tmp_path / "no.pt"))
+    """A volume's model file that does not exist: 'not found', not 'not a 3-D model'; the
+    same FileNotFoundError as an image's (it was a ValueError for volumes only)."""
+    for shape, axis in (((4, 8, 8), None), ((8, 8, 3), -1)):
+        with pytest.raises(FileNotFoundError, match="model file not found|no file at"):
+            lnsnet.segment(np.zeros(shape, np.float32), 4, channel_axis=axis, model=str(tmp_path / "no.pt"))
     with pytest.raises(ValueError, match="not a 3-D model"):  # a shipped 2-D name keeps its message
         lnsnet.segment(np.zeros((4, 8, 8), np.float32), 4, channel_axis=None, model="bsds500")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import threading
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Callable, ParamSpec, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
@@ -29,7 +30,11 @@ from .runtime import check_progress, tune_malloc, user_stacklevel
 __all__ = ["segment"]
 
 
-def _as_a_pipeline_needs(fn):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _as_a_pipeline_needs(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``segment`` whatever the host program has set around it: no autocast (bfloat16 under
     an ambient ``torch.autocast`` changed labels), float32 as torch's default dtype, and
     the numba kernels on no more threads than torch's
@@ -41,21 +46,43 @@ def _as_a_pipeline_needs(fn):
     def guarded(*args, **kwargs):
         from .runtime import numba_follows_torch
 
-        # torch's default dtype is the process's: a host that set float64 made tensors the
-        # float32 network refused (set back at once; a thread of the host that creates
-        # tensors without a dtype meanwhile gets float32)
-        dtype = torch.get_default_dtype()
-        if dtype != torch.float32:
-            torch.set_default_dtype(torch.float32)
-        try:
-            cuda_off = torch.autocast("cuda", enabled=False) if torch.cuda.is_available() else contextlib.nullcontext()
-            with torch.autocast("cpu", enabled=False), cuda_off, numba_follows_torch():
-                return fn(*args, **kwargs)
-        finally:
-            if dtype != torch.float32:
-                torch.set_default_dtype(dtype)
+        cuda_off = torch.autocast("cuda", enabled=False) if torch.cuda.is_available() else contextlib.nullcontext()
+        with float32_default(), torch.autocast("cpu", enabled=False), cuda_off, numba_follows_torch():
+            return fn(*args, **kwargs)
 
     return guarded
+
+
+class float32_default:
+    """float32 as torch's default dtype while any call is inside (a context manager).
+    torch's default dtype is the process's: a host that set float64 made tensors the
+    float32 network refused. The first call in sets float32 and the last one out sets the
+    host's dtype back, under a lock: calls in several threads overlap (each setting its own
+    back, one thread put float64 back while another was still inside, which then failed or
+    gave other labels). A thread of the host that creates tensors without a dtype meanwhile
+    gets float32."""
+
+    _lock = threading.Lock()
+    _inside = 0
+    _host = torch.float32
+
+    def __enter__(self):
+        cls = type(self)
+        with cls._lock:
+            if cls._inside == 0:
+                cls._host = torch.get_default_dtype()
+                if cls._host != torch.float32:
+                    torch.set_default_dtype(torch.float32)
+            cls._inside += 1
+        return self
+
+    def __exit__(self, *exc):
+        cls = type(self)
+        with cls._lock:
+            cls._inside -= 1
+            if cls._inside == 0 and cls._host != torch.float32:
+                torch.set_default_dtype(cls._host)
+        return False
 
 
 class _LastAxis(int):
@@ -97,7 +124,7 @@ def segment(
     backend: str = "torch",
     boundaries: str | None = None,
     **misplaced,
-):
+) -> Union[np.ndarray, list[np.ndarray]]:
     """Segment an image into about ``n_segments`` superpixels with LNS-Net.
 
     A drop-in for scikit-image's ``slic``: its parameters in its order, with its meaning,
@@ -415,7 +442,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         model = None
     elif (isinstance(model, (str, Path)) and not Path(model).exists()
           and (str(model).endswith((".pt", ".pth")) or os.sep in str(model))):
-        raise ValueError(f"model file {str(model)!r} not found")
+        raise FileNotFoundError(f"model file not found: {model}")  # as the 2-D path says it
     elif not isinstance(model, VolumeNet):
         if isinstance(model, (str, Path)) and Path(model).is_file():
             try:

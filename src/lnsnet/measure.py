@@ -119,16 +119,16 @@ def regions(
     ----------
     image : ``(H, W)`` or ``(H, W, C)`` array of any numeric dtype, or None (no
         intensity columns). Means are float64 in the image's own units (no rescaling).
-    labels : ``(H, W)`` integer array, values >= 0 (but ``background``). Every value present is a region,
-        0 included (labels may start at 0 or at 1; gaps are fine).
+    labels : ``(H, W)`` or ``(Z, Y, X)`` integer array, values >= 0 (but ``background``). Every
+        value present is a region, 0 included (labels may start at 0 or at 1; gaps are fine).
     properties : names from :data:`PROPERTIES` (``label``, ``area``, ``centroid``,
         ``bbox``, ``intensity_mean``), in the column order wanted. Default: all of them
         (``intensity_mean`` only with an image).
     background : a label value left out of the table, which may be negative (``0``, or
         ``-1`` with ``start_label=0``, for the pixels outside a mask). None (default): no
         label is left out.
-    spacing : the pixel (voxel) size per axis, as skimage's ``regionprops_table(...,
-        spacing=)``: ``area`` is then in physical units (float64: a supervoxel's volume in
+    spacing : the pixel (voxel) size per axis (one number: the same on every axis), as
+        skimage's ``regionprops_table(..., spacing=)``: ``area`` is then in physical units (float64: a supervoxel's volume in
         mm^3 for a scan in mm) and the centroid too (from the array's corner); the bounding
         box stays in indices. None: 1 on every axis (``area`` a pixel count, int64).
 
@@ -155,8 +155,8 @@ def regions(
         Labels not integer (bool and float included), image not numeric, ``properties``
         not a list of names, ``background`` not an int.
     ValueError
-        Labels not 2-D, empty or negative; image shape not ``(H, W[, C])`` with the
-        labels' H, W, or empty; unknown property.
+        Labels not 2-D or 3-D, empty or negative; image shape not the labels' (with a
+        channel axis last or not), or empty; unknown property; bad ``spacing``.
 
     >>> t = regions(np.array([[1., 2.], [3., 4.]]), np.array([[0, 0], [0, 5]]))
     >>> t["label"].tolist(), t["area"].tolist(), t["intensity_mean"].tolist()
@@ -176,6 +176,9 @@ def regions(
     nd = lab.ndim
     if spacing is not None:
         sp = np.asarray(spacing, dtype=np.float64).reshape(-1)
+        if sp.size == 1:  # one number: every axis (as skimage takes it)
+            sp = np.repeat(sp, nd)
+            spacing = tuple(sp)
         if sp.size != nd or not np.all(np.isfinite(sp)) or not np.all(sp > 0):
             raise ValueError(f"spacing must be {nd} positive numbers (one per axis), got {spacing!r}")
     w = lab.shape[-1]
