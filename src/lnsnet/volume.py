@@ -58,7 +58,8 @@ _jit = dict(cache=True, nogil=True)
 #: (:func:`lnsnet.connectivity._join`); 5 since 2026-12-06 (third session), when a channel of tiny values (an sd below 1e-12)
 #: stopped counting as flat: other labels only in such volumes; 6 since 2026-12-06 (fifth
 #: session): with a mask the edge weights come from the steps inside it alone, and a 3-D
-#: model's features above FEATURES_CACHE_BYTES are kept in float16 (other labels with a mask)
+#: model's features above FEATURES_CACHE_BYTES are kept in float16, and at most 1.1 times
+#: the seeds are delivered (other labels with a mask, and where more pieces were kept)
 CLUSTERING_VERSION = 6
 # compactness 40: chosen on synthetic volumes (scripts/volumes.py: the best mean ASA over
 # K = 100..2000 among the settings whose delivered k stays within 0.7-1.3 K and whose mean
@@ -130,6 +131,8 @@ def _mask_volume_grid(mask: np.ndarray, k: int, spacing) -> tuple[tuple[int, int
 # at most FEATURES_CACHE_BYTES keeps them whole (made once); a larger one makes them again
 # for every pass over the volume, in z-slabs of about SLAB_VOXELS voxels (bounded memory)
 FEATURES_CACHE_BYTES = 256 << 20
+#: at most (1 + MAX_EXCESS) times the seeds are delivered (the smallest pieces past it merged)
+MAX_EXCESS = 0.1
 SLAB_VOXELS = 1 << 21
 
 
@@ -534,10 +537,11 @@ def _piece_sums(f, comp, size, mean):
 
 
 @nb.njit(**_jit)
-def _merge_round(comp, k, size, mean, min_size):
+def _merge_round(comp, k, size, mean, min_size, threshold, max_segments):
     """One round of :func:`_merge_small3` given the pieces' sizes and feature sums: every
-    piece smaller than ``min_size`` into the 6-adjacent piece with the closest mean
-    features; returns the new piece count, or -1 when there was nothing to merge."""
+    piece smaller than ``threshold`` (``min_size``, or more while the pieces outnumber
+    ``max_segments``, -1: no cap) into the 6-adjacent piece with the closest mean features;
+    returns the new piece count, or -1 when there was nothing to merge."""
     z, y, x = comp.shape
     n = z * y * x
     nch = mean.shape[1]
@@ -566,12 +570,12 @@ def _merge_round(comp, k, size, mean, min_size):
             for ch in range(nch):
                 t = mean[c, ch] - mean[d, ch]
                 cost += t * t
-            if size[c] < min_size:
+            if size[c] < threshold:
                 any_small = True
                 if cost < best[c] or (cost == best[c] and d < dst[c]):
                     best[c] = cost
                     dst[c] = d
-            if size[d] < min_size:
+            if size[d] < threshold:
                 any_small = True
                 if cost < best[d] or (cost == best[d] and c < dst[d]):
                     best[d] = cost
@@ -579,9 +583,10 @@ def _merge_round(comp, k, size, mean, min_size):
     if not any_small:
         return -1
     # each small piece into its target, smallest first; a piece whose group has meanwhile
-    # grown to min_size (pieces merged into it) stays: the 2-D rounds' joins, without a cap
-    ids, m = _join(dst, size, np.full(1, min_size, dtype=np.int64), np.zeros(k, dtype=np.bool_),
-                   np.zeros(k, dtype=np.int64), np.full(1, k, dtype=np.int64), -1, min_size)
+    # grown to the threshold (pieces merged into it) stays, and one small only by the cap
+    # stays once the pieces are down to max_segments: the 2-D rounds' joins
+    ids, m = _join(dst, size, np.full(1, threshold, dtype=np.int64), np.zeros(k, dtype=np.bool_),
+                   np.zeros(k, dtype=np.int64), np.full(1, k, dtype=np.int64), max_segments, min_size)
     if m == k:
         return -1
     # merged pieces numbered in order of their lowest piece, which is raster order of their
@@ -611,17 +616,22 @@ def _relabel_seeds(labels, n_seeds):
             flat[p] = rank[flat[p]]
 
 
-def _merge_small3(comp, k, src, min_size):
+def _merge_small3(comp, k, src, min_size, max_segments=None):
     """Merge every piece smaller than ``min_size`` voxels into the 6-adjacent piece with the
     closest mean features, smallest first, until none is left (or none can merge: a
-    small piece with no neighbour stays). Returns the new piece count (``comp`` renumbered
-    in place, raster order); the features read slab by slab from ``src``."""
+    small piece with no neighbour stays); while the pieces outnumber ``max_segments``,
+    each round also takes the smallest of the rest, as in 2-D. Returns the new piece count
+    (``comp`` renumbered in place, raster order); the features read slab by slab from ``src``."""
+    cap = -1 if max_segments is None else int(max_segments)
     for _round in range(64):
         size = np.zeros(k, dtype=np.int64)
         mean = np.zeros((k, src.nch), dtype=np.float64)
         for z0, z1 in src.bounds:
             _piece_sums(src.slab(z0, z1), comp[z0:z1], size, mean)
-        m = _merge_round(comp, k, size, mean, min_size)
+        threshold = min_size
+        if 0 <= cap < k:  # too many pieces: the k - cap smallest are small too
+            threshold = max(threshold, int(np.sort(size)[k - cap - 1]) + 1)
+        m = _merge_round(comp, k, size, mean, min_size, threshold, cap)
         if m < 0:
             break
         k = m
@@ -720,10 +730,10 @@ def enforce_connectivity_3d(labels: np.ndarray, features, min_size: int) -> np.n
     return comp
 
 
-def _connect(comp, k, features, min_size):
-    if min_size > 1 and k > 1:
+def _connect(comp, k, features, min_size, max_segments=None):
+    if (min_size > 1 or (max_segments is not None and k > max_segments)) and k > 1:
         src = features if isinstance(features, _Features) else _Features.stored(features)
-        _merge_small3(comp, k, src, int(min_size))
+        _merge_small3(comp, k, src, int(min_size), max_segments)
 
 
 def _as_volume(volume, channel_axis) -> np.ndarray:
@@ -848,7 +858,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     if enforce_connectivity:
         k = _components3(labels)
         min_size = int(msf * n_vox / max(1, n_segments))
-        _connect(labels, k, src, min_size)
+        # at most 1.1 times the seeds, as in 2-D (a cluster across a strong edge is two large
+        # pieces: a CT's body and air gave 1.4-1.6 K at K = 25-200)
+        cap = max(1, int(round(n_seeds * (1.0 + MAX_EXCESS))))
+        _connect(labels, k, src, min_size, cap)
         if max_size_factor is not None:  # slic's cap, as in 2-D: larger ones cut in raster order, then connected
             from .connectivity import split_large
 
