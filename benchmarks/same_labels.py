@@ -2,6 +2,10 @@
 
     python benchmarks/same_labels.py --against HEAD [--images 50] [--k 100,400,1000]
         [--clustering compact,fast,paper] [--threads 2]
+    python benchmarks/same_labels.py --against HEAD --stack A.tif --stack B.tif --k 100,500,2000
+
+With ``--stack`` (repeatable): the supervoxels of those volume files (their own voxel
+size, else 1, 1, 1; the 3-D default) instead, maps equal and k before -> after.
 
 For a change meant to keep the labels (speed work): ``segment`` on the first N BSDS500 val
 images with each preset and K, here and at the commit ``--against`` (checked out in a
@@ -23,8 +27,9 @@ from _common import add_root  # benchmarks/_common.py, beside this file
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _labels(root, n, ks, presets, threads):
-    """{(preset, K, i): labels} from the ``lnsnet`` first on the path."""
+def _labels(root, n, ks, presets, threads, stacks=()):
+    """{(preset, K, i): labels} from the ``lnsnet`` first on the path ({(stack, K): labels}
+    with ``stacks``)."""
     import numba
     import torch
 
@@ -33,6 +38,15 @@ def _labels(root, n, ks, presets, threads):
 
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if stacks:
+        from lnsnet.io import read_volume
+
+        out = {}
+        for i, f in enumerate(stacks):
+            v, sp = read_volume(f)
+            for k in ks:
+                out[f"stack{i}:{k}"] = lnsnet.segment(v, k, channel_axis=None, spacing=sp or (1.0, 1.0, 1.0))
+        return out
     ds = BSDS500(root, split="val")
     net = lnsnet.load_model()
     return {f"{p}:{k}:{i}": lnsnet.segment(ds[i].image, k, model=net, clustering=p)
@@ -47,6 +61,7 @@ def main(argv=None):
     ap.add_argument("--k", default="100,400,1000")
     ap.add_argument("--clustering", default="compact,fast,paper")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stack", action="append", default=[], help="a volume file: its supervoxels (repeatable)")
     ap.add_argument("--dump", help=argparse.SUPPRESS)  # the subprocess's side: write the labels here
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
@@ -55,8 +70,9 @@ def main(argv=None):
     import numpy as np
 
     if args.dump:
-        np.savez_compressed(args.dump, **_labels(args.root, args.images, ks, presets, args.threads))
+        np.savez_compressed(args.dump, **_labels(args.root, args.images, ks, presets, args.threads, args.stack))
         return
+    stacks = [str(Path(f).resolve()) for f in args.stack]
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), args.against], check=True)
@@ -65,11 +81,18 @@ def main(argv=None):
             env = dict(os.environ, PYTHONPATH=str(tree / "src"))
             cmd = [sys.executable, str(Path(__file__).resolve()), "--root", args.root, "--images", str(args.images),
                    "--k", args.k, "--clustering", args.clustering, "--threads", str(args.threads), "--dump", str(dump)]
+            cmd += [a for f in stacks for a in ("--stack", f)]
             subprocess.run(cmd, check=True, env=env, cwd=tmp)
             before = dict(np.load(dump))
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
-    after = _labels(args.root, args.images, ks, presets, args.threads)
+    after = _labels(args.root, args.images, ks, presets, args.threads, stacks)
+    if stacks:
+        for i, f in enumerate(stacks):
+            for k in ks:
+                a, b = before[f"stack{i}:{k}"], after[f"stack{i}:{k}"]
+                print(f"{Path(f).name} K={k}: maps equal {np.array_equal(a, b)}  k {a.max()} -> {b.max()}")
+        return
 
     from lnsnet.eval.datasets import BSDS500
     from lnsnet.eval.metrics import score
