@@ -293,8 +293,12 @@ def test_read_volume_kinds(tmp_path):
     tifffile.imwrite(tmp_path / "flat.tif", u8[0])
     with pytest.raises(ValueError, match="single 2-D image"):
         read_volume(tmp_path / "flat.tif")
-    with pytest.raises(ValueError, match="720 voxels, more than the limit of 700"):
-        read_volume(p, max_voxels=700)
+    with pytest.raises(ValueError, match="720 voxels, more than the limit of 700 \\(raise it with max_voxels="):
+        read_volume(p, max_voxels=700)  # the Python name first (it named only the CLI's --max-pixels)
+    # volumes default to 2**30 voxels: a whole-body CT (512 x 512 x 1,100 = 288 M) is not refused
+    from lnsnet.io import MAX_PIXELS, MAX_VOXELS, pixel_limit
+
+    assert pixel_limit(None, volume=True) == MAX_VOXELS == 2**30 > 512 * 512 * 1100 > MAX_PIXELS == pixel_limit(None)
     (tmp_path / "junk.tif").write_bytes(b"II*\0garbage")
     with pytest.raises(ValueError, match="junk.tif"):
         read_volume(tmp_path / "junk.tif")
@@ -1260,3 +1264,19 @@ def test_stacks_with_unnamed_channels_and_3d_models_say_what_to_do(tmp_path):
                   config=VolumeTrainConfig(steps=1))
     with pytest.raises(ValueError, match="is a 3-D model .*--volume"):
         lnsnet.segment(np.random.default_rng(2).random((30, 30, 3)), 10, model=tmp_path / "m3.pt")
+
+
+def test_analyze_pairs_are_named_with_what_to_do(tmp_path, capsys):
+    """An Analyze .hdr/.img pair (NIfTI's predecessor) is not read: read_volume says so and
+    how to convert it (it said 'not a TIFF or .npy file', NIfTI left out), and a folder's
+    pairs are named in a note (they were passed over in silence)."""
+    from lnsnet.cli import main
+    from lnsnet.io import read_volume
+
+    (tmp_path / "scan.img").write_bytes(b"\0" * 64)
+    (tmp_path / "scan.hdr").write_bytes(b"\0" * 348)
+    with pytest.raises(ValueError, match=r"NIfTI \(.nii, .nii.gz\).*Analyze .hdr/.img pair.*nibabel.save"):
+        read_volume(tmp_path / "scan.img")
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((6, 12, 12)).astype(np.float32))
+    assert main(["segment", str(tmp_path), "--volume", "-k", "4", "-o", str(tmp_path / "out")]) == 0
+    assert "Analyze .hdr/.img volume(s)" in capsys.readouterr().err and (tmp_path / "out" / "v_labels.npy").is_file()

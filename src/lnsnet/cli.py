@@ -139,11 +139,14 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
                   f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
         from .io import UNREAD_IMAGE_SUFFIXES
 
-        unread = sorted(f.name for f in d.iterdir() if f.suffix.lower() in UNREAD_IMAGE_SUFFIXES and f.is_file()
+        kinds = (".hdr",) if volumes else UNREAD_IMAGE_SUFFIXES  # Analyze .hdr/.img pairs beside volumes
+        unread = sorted(f.name for f in d.iterdir() if f.suffix.lower() in kinds and f.is_file()
                         and not f.name.startswith("."))
-        if unread:  # images of a kind lnsnet does not read: named, not passed over in silence
-            print(f"note: {len(unread)} image file(s) of {d} of a kind lnsnet does not read ({', '.join(unread[:3])}"
-                  f"{', ...' if len(unread) > 3 else ''}): convert them to PNG, JPEG or TIFF", file=sys.stderr)
+        if unread:  # files of a kind lnsnet does not read: named, not passed over in silence
+            what = ("Analyze .hdr/.img volume(s)", "save them as NIfTI (.nii.gz) with nibabel") if volumes else \
+                ("image file(s)", "convert them to PNG, JPEG or TIFF")
+            print(f"note: {len(unread)} {what[0]} of {d} of a kind lnsnet does not read ({', '.join(unread[:3])}"
+                  f"{', ...' if len(unread) > 3 else ''}): {what[1]}", file=sys.stderr)
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
             vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
                           and not (out is not None and out == d.resolve() and f.name.endswith(OUTPUT_SUFFIXES)))
@@ -174,8 +177,9 @@ def _add_reading_options(p, volume_help: str) -> None:
                         "the labels' TIFF and refuses files of different units in one run) (default: each file's "
                         "own voxel size: OME, ImageJ spacing and resolution, NIfTI zooms, else 1,1,1)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=None, metavar="N",
-                   help="refuse images of more than N pixels, checked from the file's header before decoding "
-                        "(default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; 0: no limit)")
+                   help="refuse images of more than N pixels (volumes: voxels), checked from the file's header "
+                        "before decoding (default: lnsnet.io.MAX_PIXELS, 268,435,456 = 16384 x 16384; volumes "
+                        "lnsnet.io.MAX_VOXELS, 1,073,741,824; 0: no limit)")
     p.add_argument("--ignore-orientation", action="store_true",
                    help="segment the pixels as stored, ignoring the EXIF orientation tag (default: apply it, so "
                         "the outputs are upright as viewers show the image)")
@@ -540,7 +544,7 @@ def _train_volumes(args, files, output) -> int:
     train_volumes(files, output, spacings=None if spacing is None else [spacing] * len(files),
                   net=load_volume_model(args.init) if args.init else None, config=cfg, resume=args.resume,
                   progress=not args.quiet, log=args.log, on_skip=on_skip, overwrite=args.overwrite,
-                  max_voxels=pixel_limit(args.max_pixels), max_volumes=args.max_images)
+                  max_voxels=pixel_limit(args.max_pixels, volume=True), max_volumes=args.max_images)
     if not args.quiet:
         print(f"done in {time.perf_counter() - t0:.1f} s -> {output}")
     return _skipped_summary(skipped, "volume")

@@ -26,7 +26,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".ti
                   ".webp", ".gif")
 #: image files of kinds lnsnet does not read: a folder's are named in a note rather than passed over in silence
 UNREAD_IMAGE_SUFFIXES = (".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".dng", ".cr2", ".cr3", ".nef", ".arw",
-                         ".orf", ".rw2", ".raw", ".psd", ".svg", ".exr", ".hdr")
+                         ".orf", ".rw2", ".raw", ".psd", ".svg", ".exr")
 
 
 def to_float_rgb(image: np.ndarray) -> np.ndarray:
@@ -155,12 +155,14 @@ class UnitRule:
 # small file whose header claims a huge image); raise it with ``max_pixels`` (the API) or
 # ``--max-pixels`` (the CLI); 0 or None: no limit
 MAX_PIXELS = 2**28  # 268,435,456 pixels: 16,384 x 16,384
+# a volume's limit: 1,073,741,824 voxels (a whole-body CT of 512 x 512 x 1,100 slices is 288 M)
+MAX_VOXELS = 2**30
 
 
-def pixel_limit(option: int | None) -> int | None:
+def pixel_limit(option: int | None, volume: bool = False) -> int | None:
     """The readers' ``max_pixels`` for an option as the CLI and :class:`SegmentOptions` take
-    it: None -> :data:`MAX_PIXELS`, 0 -> no limit (None)."""
-    return MAX_PIXELS if option is None else (option or None)
+    it: None -> :data:`MAX_PIXELS` (:data:`MAX_VOXELS` for a ``volume``), 0 -> no limit (None)."""
+    return (MAX_VOXELS if volume else MAX_PIXELS) if option is None else (option or None)
 
 # EXIF orientation -> the numpy operation that shows the stored pixels as a viewer does
 # (Pillow's ImageOps.exif_transpose: 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM,
@@ -690,7 +692,7 @@ def _nifti_values(img, shape) -> np.ndarray:
     return (img.get_fdata(dtype=np.float32) if scaled else np.asanyarray(proxy)).reshape(shape)
 
 
-def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_PIXELS):
+def read_nifti(path: PathLike, *, max_voxels: int | None = MAX_VOXELS):
     """A NIfTI volume (``.nii``/``.nii.gz``; needs ``nibabel``: ``pip install
     ".[medical]"`` in the checkout) as lnsnet's ``(Z, Y, X)`` array, its voxel size ``(dz, dy, dx)``
     and the image itself (for :func:`save_nifti_labels`). NIfTI stores ``(i, j, k)`` with
@@ -810,7 +812,7 @@ def save_nifti_labels(path: PathLike, labels: np.ndarray, like) -> None:
     atomic_write(Path(path), data)
 
 
-def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | None = MAX_PIXELS
+def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | None = MAX_VOXELS
                 ) -> tuple[np.ndarray, tuple[float, float, float] | None]:
     """Read a 3-D stack for supervoxels: ``(Z, Y, X)`` gray or ``(Z, Y, X, C)`` (channels
     last) at its own type, and the voxel size ``(z, y, x)`` when the file records it
@@ -861,7 +863,11 @@ def read_volume(path: PathLike, data: bytes | None = None, *, max_voxels: int | 
             raise ImageFileError(f"cannot read volume {path}: {exc}") from None
         return arr, None
     if head[:4] not in _TIFF_MAGIC:
-        raise ImageFileError(f"cannot read volume {path}: not a TIFF or .npy file")
+        hint = ""
+        if Path(path).suffix.lower() in (".hdr", ".img"):  # Analyze 7.5, NIfTI's predecessor
+            hint = (f"; an Analyze .hdr/.img pair is not read: save it as NIfTI first, nibabel.save(nibabel.load("
+                    f"'{Path(path).with_suffix('.hdr').name}'), '{Path(path).stem}.nii.gz')")
+        raise ImageFileError(f"cannot read volume {path}: not a TIFF, .npy or NIfTI (.nii, .nii.gz) file{hint}")
     import tifffile
 
     try:
@@ -948,7 +954,7 @@ def _pillow_pages(source, shape: tuple, why: Exception) -> np.ndarray:
 def _too_many_voxels(path: Path, voxels: int, max_voxels: int | None) -> None:
     if max_voxels and voxels > max_voxels:
         raise ImageFileError(f"refused volume {path}: {voxels:,} voxels, more than the limit of {max_voxels:,} "
-                             "(raise it with --max-pixels)")
+                             "(raise it with max_voxels=, on the command line --max-pixels; 0: no limit)")
 
 
 #: ImageJ's spellings of a unit -> OME's

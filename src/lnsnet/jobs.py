@@ -485,9 +485,9 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     try:
         nifti = None
         if is_nifti(f):
-            vol, found, nifti = read_nifti(f, max_voxels=pixel_limit(opts.max_pixels))
+            vol, found, nifti = read_nifti(f, max_voxels=pixel_limit(opts.max_pixels, volume=True))
         else:
-            vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels))
+            vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels, volume=True))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         finite = _finite_mask(vol, None if vol.ndim == 3 else -1, "voxel of the volume")  # a scan's NaN padding: label 0
         t0 = time.perf_counter()

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dictconfig import DictConfig
-from .io import MAX_PIXELS
+from .io import MAX_VOXELS
 from .model.grm import _ScaleGradient, gbl_scale, update_memory
 
 __all__ = ["VolumeConfig", "VolumeNet", "VolumeTrainConfig", "train_volumes", "load_volume_model",
@@ -187,7 +187,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
 
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
-                  on_skip=None, max_voxels: int | None = MAX_PIXELS, max_volumes: int | None = None,
+                  on_skip=None, max_voxels: int | None = MAX_VOXELS, max_volumes: int | None = None,
                   overwrite: bool = False) -> VolumeNet:
     """Train (or continue training) a :class:`VolumeNet` on a stream of volumes, one after
     another with one optimiser (Algorithm 1 of the paper, volume by volume),
@@ -201,7 +201,7 @@ def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None 
     volume ``i`` are drawn from a generator seeded by ``(seed, i)``, so a resumed stream
     draws what an uninterrupted one would); ``max_volumes``: stop after training on this
     many in this call (resumable); ``max_voxels``: files with more voxels are refused before
-    decoding (default :data:`lnsnet.io.MAX_PIXELS`; None or 0: no limit). A file that cannot be read, or a volume of
+    decoding (default :data:`lnsnet.io.MAX_VOXELS`; None or 0: no limit). A file that cannot be read, or a volume of
     another channel count, is skipped: ``on_skip(name, reason)`` (default: a warning), a
     history record says why, and the stream goes on. ``log``: a JSON-lines file, one record
     per volume; a new run refuses one that holds records unless ``overwrite``
