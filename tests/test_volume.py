@@ -1280,3 +1280,15 @@ def test_analyze_pairs_are_named_with_what_to_do(tmp_path, capsys):
     np.save(tmp_path / "v.npy", np.random.default_rng(0).random((6, 12, 12)).astype(np.float32))
     assert main(["segment", str(tmp_path), "--volume", "-k", "4", "-o", str(tmp_path / "out")]) == 0
     assert "Analyze .hdr/.img volume(s)" in capsys.readouterr().err and (tmp_path / "out" / "v_labels.npy").is_file()
+
+
+def test_a_list_of_volumes_is_refused_before_any_warning():
+    """A list of volumes with their 3 spacing values: the error says a list takes 2-D images,
+    with no warning before it that the spacing's first value is ignored as for a 2-D image."""
+    import warnings
+
+    v = np.random.default_rng(0).random((6, 12, 12)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="a list takes 2-D images"):
+            lnsnet.segment([v, v], 10, channel_axis=None, spacing=(3, 0.7, 0.7))
