@@ -39,6 +39,9 @@ def test_import_and_help_import_nothing_heavy():
                 pass
     """)
     assert _imported_after(parse) == []
+    # the clustering's options are configuration: numpy only (they loaded torch and numba, 1.6 s)
+    opts = "import lnsnet; lnsnet.ClusterOptions.parse('paper:window=5'); lnsnet.PRESETS['fast']"
+    assert _imported_after(opts) == ["numpy"]
     r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "segment" in r.stdout and "benchmark" in r.stdout
     r = subprocess.run([sys.executable, "-m", "lnsnet.cli", "benchmark", "--help"], capture_output=True, text=True)

@@ -18,13 +18,26 @@ module                 responsibility
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from ..grid import Grid
-from .layer import assign
-from .local import cluster_local
 from .options import DEFAULT_PRESET, PRESETS, ClusterOptions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ..grid import Grid
+    from .local import cluster_local
+
+
+def __getattr__(name: str):
+    # torch and the numba kernels only when clustering runs: lnsnet.ClusterOptions and
+    # lnsnet.PRESETS are options, read by a configuration layer without them (1.6 s)
+    if name == "cluster_local":
+        from .local import cluster_local
+
+        return cluster_local
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET", "cluster_pixels", "cluster_local", "CLUSTERING_VERSION"]
 
@@ -62,6 +75,11 @@ def cluster_pixels(z: torch.Tensor, image: np.ndarray, grid: Grid, seed_feats: t
     the compact clustering only). ``device_labels``: labels
     clustered on a GPU as an int64 tensor there (numpy where the CPU algorithm ran).
     """
+    import torch
+
+    from .layer import assign
+    from .local import cluster_local
+
     if isinstance(image, torch.Tensor) and (options.on_cpu(z.device.type) or mask is not None
                                             or tuple(spacing) != (1.0, 1.0)):
         image = image.cpu().numpy()  # the CPU algorithm takes numpy arrays
