@@ -17,7 +17,6 @@ any other count, or    each channel standardised, projected on the three princip
 from __future__ import annotations
 
 import numbers
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -389,35 +388,6 @@ def clustering_colour(x, scales):
     return x[:, :3] * torch.from_numpy(np.stack(scales)).to(x.device)[:, :, None, None]
 
 
-def _probe_robust(x, scale, tau):
-    import os as _os
-    sd = np.asarray(scale, np.float64)  # s_c / rms
-    if tau < 0:  # MAD mode: the channels' robust spread (1.4826 MAD) in place of their sd
-        f = x[:3].reshape(3, -1)[:, ::max(1, x.shape[1] * x.shape[2] // 200000)].astype(np.float64) * sd[:, None]
-        med = np.median(f, 1)
-        mad = 1.4826 * np.median(np.abs(f - med[:, None]), 1)
-        r = float(np.sqrt(np.mean(mad ** 2)))
-        lo = -tau
-        if r <= 0:
-            return scale
-        return (sd / max(r, lo)).astype(np.float32) if r < 1 else scale
-    # LAB up to the global rms: f = standardised * s_c/rms; steps in units of rms
-    f = x[:3].astype(np.float64) * sd[:, None, None]
-    g = np.zeros(f.shape[1:])
-    d = ((f[:, :, 1:] - f[:, :, :-1]) ** 2).sum(0)
-    g[:, 1:] = np.maximum(g[:, 1:], d); g[:, :-1] = np.maximum(g[:, :-1], d)
-    d = ((f[:, 1:] - f[:, :-1]) ** 2).sum(0)
-    g[1:] = np.maximum(g[1:], d); g[:-1] = np.maximum(g[:-1], d)
-    # tau in units of the global rms: a step below tau * rms is flat
-    keep = g > tau * tau
-    if keep.mean() < float(_os.environ.get("LNSNET_PROBE_MINFRAC", "0.2")):
-        return scale
-    sel = f[:, keep]
-    var = sel.var(1).sum() / 3.0  # in rms units squared
-    r = float(np.sqrt(var))
-    return (sd / max(r, 1e-6)).astype(np.float32) if r < 1 else scale
-
-
 def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spacing=(1.0, 1.0),
             blur: float = 0.0, n_segments: int | None = None, defer: bool = False) -> Prepared:
     """Check and encode one image (see the module's table). ``blur``: a Gaussian in pixels
@@ -488,8 +458,6 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
     if lab:
         rgb = np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img, dtype=np.float32)
         x, scale = encode_image(rgb, colour_scale=True, gray=img.shape[2] == 1)
-        if os.environ.get("LNSNET_PROBE_ROBUST"):  # PROBE ONLY (not committed)
-            scale = _probe_robust(x, scale, float(os.environ["LNSNET_PROBE_ROBUST"]))
         return Prepared(x, rgb, m, box, (h, w), scale, sharp=sharp)
     x, scale = encode_channels(img, colour_scale=True)
     return Prepared(x, None, m, box, (h, w), scale, sharp=sharp)
