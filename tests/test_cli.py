@@ -678,3 +678,60 @@ def test_volume_outputs_of_a_killed_run_are_not_inputs(tmp_path, capsys):
     assert main(["segment", "--volume", str(folder), "-o", str(folder), "-k", "20"]) == 0
     err = capsys.readouterr().err
     assert "taken as lnsnet's outputs" in err and not (folder / "a_labels_labels.npy").exists()
+
+
+def test_segment_with_masks_from_a_file_or_a_folder(tmp_path, capsys):
+    """--mask: a mask file for every input, or a folder of masks named as the inputs (NAME.png
+    or NAME_mask.*, those beside their images not taken as inputs); label 0 outside; a mask
+    of another shape fails its file by name; another mask redoes the outputs, the same one
+    skips them; volumes too."""
+    from PIL import Image
+
+    from lnsnet.cli import main
+
+    rng = np.random.default_rng(0)
+    imgs, masks, out = tmp_path / "imgs", tmp_path / "masks", tmp_path / "out"
+    imgs.mkdir()
+    masks.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(imgs / f"{name}.png")
+    box = np.zeros((48, 64), np.uint8)
+    box[8:40, 16:56] = 255
+    Image.fromarray(box).save(masks / "a.png")
+    np.save(masks / "b_mask.npy", box[::-1] > 0)
+    assert main(["segment", str(imgs), "-k", "12", "-o", str(out), "--mask", str(masks), "-q"]) == 0
+    la, lb = np.load(out / "a_labels.npy"), np.load(out / "b_labels.npy")
+    assert (la[box == 0] == 0).all() and (la[box > 0] > 0).all() and len(np.unique(la)) > 5
+    assert (lb[box[::-1] == 0] == 0).all() and (lb[box[::-1] > 0] > 0).all()
+    capsys.readouterr()
+    assert main(["segment", str(imgs), "-k", "12", "-o", str(out), "--mask", str(masks)]) == 0
+    assert "skipped: 2" in capsys.readouterr().err
+    small = np.zeros((48, 64), np.uint8)
+    small[20:30, 20:40] = 1
+    Image.fromarray(small).save(masks / "a.png")  # another mask: a is redone, b skipped
+    assert main(["segment", str(imgs), "-k", "12", "-o", str(out), "--mask", str(masks)]) == 0
+    printed = capsys.readouterr().err
+    assert "done: 1" in printed and "skipped: 1" in printed
+    assert (np.load(out / "a_labels.npy")[small == 0] == 0).all()
+    Image.fromarray(np.ones((10, 10), np.uint8)).save(masks / "a.png")  # another shape: a fails by name
+    assert main(["segment", str(imgs / "a.png"), "-k", "12", "-o", str(tmp_path / "o2"), "--mask", str(masks)]) == 2
+    assert "has shape (10, 10), the input (48, 64)" in capsys.readouterr().err
+    # one mask file for every input; and masks beside their images are not inputs
+    Image.fromarray(box).save(imgs / "a_mask.png")
+    assert main(["segment", str(imgs / "a.png"), str(imgs / "b.png"), "-k", "12", "-o", str(tmp_path / "o3"),
+                 "--mask", str(imgs / "a_mask.png"), "-q"]) == 0
+    assert (np.load(tmp_path / "o3" / "b_labels.npy")[box == 0] == 0).all()
+    assert main(["segment", str(imgs), "-k", "12", "-o", str(tmp_path / "o4"), "--mask", str(imgs)]) == 2
+    assert not (tmp_path / "o4" / "a_mask_labels.npy").exists()  # a's mask was no input
+    assert (tmp_path / "o4" / "a_labels.npy").exists() and "no mask for b.png" in capsys.readouterr().err
+    vols, vmasks = tmp_path / "vols", tmp_path / "vmasks"
+    vols.mkdir()
+    vmasks.mkdir()
+    np.save(vols / "v.npy", rng.random((6, 20, 20)).astype(np.float32))
+    vm = np.zeros((6, 20, 20), bool)
+    vm[1:5, 4:16, 4:16] = True
+    np.save(vmasks / "v.npy", vm)
+    assert main(["segment", str(vols), "--volume", "-k", "8", "-o", str(tmp_path / "o5"), "--mask", str(vmasks),
+                 "-q"]) == 0
+    lv = np.load(tmp_path / "o5" / "v_labels.npy")
+    assert (lv[~vm] == 0).all() and (lv[vm] > 0).all()

@@ -297,6 +297,21 @@ def _cmd_segment(args) -> int:
         return tagged
 
     files = [f for f in files if not own_output(f)]
+    if args.mask is not None:
+        if not os.path.exists(args.mask):
+            raise CLIError(f"--mask: no such file or folder: {args.mask}")
+        # masks kept beside their images (NAME_mask.png, or a single mask file in an input
+        # folder) are not inputs
+        from .jobs import mask_file
+
+        def mask_of(f):
+            try:
+                return os.path.realpath(mask_file(f, args.mask))
+            except FileNotFoundError:
+                return None
+
+        masks = {mask_of(f) for f in files} - {None}
+        files = [f for f in files if os.path.realpath(f) not in masks or os.path.realpath(f) in named]
     if tagged_only and not args.quiet:
         print(f"note: {len(tagged_only)} file(s) in -o taken as lnsnet's outputs (written by it, without their "
               f"record), not read ({', '.join(f.name for f in tagged_only[:3])}{', ...' if len(tagged_only) > 3 else ''}"
@@ -328,7 +343,8 @@ def _cmd_segment(args) -> int:
                           max_pixels=args.max_pixels, orientation=not args.ignore_orientation,
                           volume=args.volume, spacing=spacing, sigma=args.sigma,
                           compactness_given=args.compactness is not None,
-                          backend=args.backend, boundaries=args.boundaries)
+                          backend=args.backend, boundaries=args.boundaries,
+                          masks=None if args.mask is None else os.path.realpath(args.mask))
     if not args.num_gpus >= 0:
         raise CLIError(f"--num-gpus must be >= 0, got {args.num_gpus:g}")
     if args.engine != "ray" and (args.address or args.num_gpus or args.workers is not None):
@@ -853,6 +869,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "lines, a boundary probability map; superpixels grow from the seed grid by a compact "
                         "watershed and meet on the lines' ridges (no network; --compactness default 0.2; "
                         "docs/volumes.md, 'Boundary images')")
+    s.add_argument("--mask", default=None, metavar="PATH",
+                   help="segment only where a mask is nonzero (label 0 elsewhere): PATH a mask image for every "
+                        "input, or a folder of masks named as the inputs (NAME.png, .tif, .npy, .bmp or "
+                        "NAME_mask.*); for an image with a large uniform surround (a fundus photo) the colour is "
+                        "then measured inside it, and faint edges there are followed")
     s.add_argument("--device", default=None, help="'cpu' (default) or 'cuda'")
     s.add_argument("--backend", default="torch", choices=["torch", "openvino", "openvino-bf16"],
                    help="what runs the feature embedder on the CPU, with --clustering compact (the default fast does not "

@@ -56,6 +56,7 @@ class SegmentOptions:
     compactness_given: bool = False  # volumes: --compactness was given (else the 3-D default)
     backend: str = "torch"  # what runs the network on the CPU (lnsnet.backends)
     boundaries: str | None = None  # "bright" / "dark": boundary images, flooded (lnsnet.flood); no model
+    masks: str | None = None  # a mask file for every input, or a folder of masks named as the inputs
 
 
 @dataclass
@@ -165,6 +166,65 @@ def _spec_2d(opts: SegmentOptions) -> str:
     return f"2-D v{CLUSTERING_VERSION}:{opts.clustering.spec()}"
 
 
+#: what a mask of a folder may be named, for an input NAME.*: NAME + one of these
+MASK_NAMES = tuple(f"{end}{ext}" for end in ("", "_mask") for ext in (".png", ".tif", ".tiff", ".npy", ".bmp"))
+
+
+def mask_file(file: Path, masks) -> Path | None:
+    """The mask of input ``file`` (``--mask``): ``masks`` itself when it is a file, else
+    ``masks/NAME.png`` (or ``.tif``, ``.tiff``, ``.npy``, ``.bmp``, or ``NAME_mask.*``) for
+    an input ``NAME.*``; None without ``masks``; ``FileNotFoundError`` naming what was
+    looked for."""
+    if masks is None:
+        return None
+    folder = Path(masks)
+    if folder.is_file():
+        return folder
+    stem = Path(file).name.split(".")[0] if Path(file).name.lower().endswith(".nii.gz") else Path(file).stem
+    own = os.path.realpath(file)
+    for end in MASK_NAMES:  # (in the input's own folder, NAME.png is the input: its mask is NAME_mask.*)
+        if (folder / f"{stem}{end}").is_file() and os.path.realpath(folder / f"{stem}{end}") != own:
+            return folder / f"{stem}{end}"
+    raise FileNotFoundError(f"no mask for {Path(file).name} in {folder} (looked for {stem}.png, .tif, .npy, .bmp "
+                            f"and {stem}_mask.*)")
+
+
+def read_mask(path: Path, shape):
+    """A mask file as a bool array of ``shape`` (an image's ``(H, W)`` or a volume's
+    ``(Z, Y, X)``): nonzero inside (any channel of a colour file); ``ValueError`` for
+    another shape or a mask with nothing inside."""
+    import numpy as np
+
+    from .io import read_image, read_volume
+
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        m = np.load(path, allow_pickle=False)
+    elif len(shape) == 3:
+        m = read_volume(path, max_voxels=None)[0]
+    else:
+        m = read_image(path, max_pixels=None, orientation=False)
+    m = np.asarray(m)
+    if m.ndim == len(shape) + 1:  # channels (an RGB mask image, a volume read channels last)
+        m = (m != 0).any(-1)
+    m = np.asarray(m != 0)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mask {path} has shape {m.shape}, the input {tuple(shape)}")
+    if not m.any():
+        raise ValueError(f"mask {path} is 0 everywhere: nothing to segment")
+    return m
+
+
+def _with_mask(file: Path, opts: SegmentOptions, shape, finite):
+    """The ``mask`` for ``file``: its ``--mask`` and the finite pixels together (None when
+    neither leaves anything out)."""
+    m = mask_file(file, opts.masks)
+    if m is None:
+        return finite
+    mask = read_mask(m, shape)
+    return mask if finite is None else mask & finite
+
+
 def provenance(file: Path, opts: SegmentOptions) -> dict:
     """What made a file's outputs: the input (real path, size, modification time) and the
     settings that change the labels. A rerun skips a file only when its recorded
@@ -180,7 +240,19 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
             **({} if opts.orientation else {"orientation": "as stored"}),
             **({"sigma": float(opts.sigma)} if opts.sigma else {}),
             **({"spacing": list(opts.spacing)} if opts.spacing is not None and not opts.volume else {}),
-            **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {})}
+            **({"volume": True, "spacing": None if opts.spacing is None else list(opts.spacing)} if opts.volume else {}),
+            **({"mask": _mask_record(file, opts.masks)} if opts.masks else {})}
+
+
+def _mask_record(file: Path, masks) -> dict | None:
+    """The mask file of ``file`` as recorded: its real path, size and modification time
+    (another or an edited mask redoes the outputs); None when there is none."""
+    try:
+        m = mask_file(file, masks)
+    except FileNotFoundError:
+        return None
+    st = os.stat(m)
+    return {"source": os.path.realpath(m), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
@@ -403,6 +475,12 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                                    orientation=opts.orientation)
             notices[f] = _stretch_notice(f, images[f])
             extras[f] = _file_arguments(images[f])
+            if "mask" in extras[f]:
+                left = int(extras[f]["mask"].size - np.count_nonzero(extras[f]["mask"]))
+                notices[f] = "\n".join(n for n in (notices[f], f"notice: {f}: {left} pixel(s) NaN or infinite: "
+                                                    "left out (label 0)") if n)
+            if opts.masks:  # --mask: the file's own, with its finite pixels
+                extras[f]["mask"] = _with_mask(f, opts, images[f].shape[:2], extras[f].get("mask"))
             if is_nifti(f):
                 grids[f], pixel = nifti_slice_grid(f)
                 if opts.spacing is None and pixel is not None:
@@ -425,10 +503,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         if f not in images:
             continue
         extra = extras.get(f, {})
-        if "mask" in extra:
-            left = int(extra["mask"].size - np.count_nonzero(extra["mask"]))
-            notices[f] = "\n".join(n for n in (notices[f], f"notice: {f}: {left} pixel(s) NaN or infinite: left "
-                                               "out (label 0)") if n)
         groups.setdefault(("mask", str(f)) if "mask" in extra else tuple(sorted(extra.items())), []).append(f)
     chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
               for i in range(0, len(g), opts.batch_size)]
@@ -490,6 +564,8 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
             vol, found = read_volume(f, max_voxels=pixel_limit(opts.max_pixels, volume=True))
         spacing = opts.spacing or found or (1.0, 1.0, 1.0)
         finite = _finite_mask(vol, None if vol.ndim == 3 else -1, "voxel of the volume")  # a scan's NaN padding: label 0
+        nan_left = None if finite is None else int((~finite).sum())
+        finite = _with_mask(f, opts, vol.shape[:3], finite)  # --mask: the file's own, with its finite voxels
         t0 = time.perf_counter()
         labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                          model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
@@ -512,8 +588,8 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
     if getattr(found, "note", "") and not opts.spacing:  # partly recorded: what was assumed
         notice = (f"notice: {f}: {found.note}: spacing {', '.join(f'{s:g}' for s in found)} (--spacing dz,dy,dx "
                   "sets it)")
-    if finite is not None:
-        notice = "\n".join(n for n in (notice, f"notice: {f}: {int((~finite).sum())} NaN or infinite voxel(s) left "
+    if nan_left:
+        notice = "\n".join(n for n in (notice, f"notice: {f}: {nan_left} NaN or infinite voxel(s) left "
                                                  "out (label 0)") if n)
     few = _few_segments_notice(f, labels.shape, opts.n_segments, k, spacing,
                                valid=None if finite is None else int(np.count_nonzero(labels > 0)))
