@@ -463,7 +463,7 @@ def test_second_review_of_the_command_line(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "one.tif", one)
     assert main(["segment", str(tmp_path / "one.tif"), "-k", "63", "-o", str(tmp_path / "o4")]) == 0
     captured = capsys.readouterr()
-    assert "1 superpixel delivered for K=63 asked: only 1 of its 63 pixels are finite" in captured.err
+    assert "1 superpixel delivered for K=63 asked: only 1 of its 63 pixels are to segment" in captured.err
     assert "1 superpixel (K=63)" in captured.out
 
 
@@ -735,3 +735,16 @@ def test_segment_with_masks_from_a_file_or_a_folder(tmp_path, capsys):
                  "-q"]) == 0
     lv = np.load(tmp_path / "o5" / "v_labels.npy")
     assert (lv[~vm] == 0).all() and (lv[vm] > 0).all()
+    # a NIfTI scan's mask as NIfTI (case.nii.gz -> masks/case.nii.gz)
+    import nibabel
+
+    scans, smasks = tmp_path / "scans", tmp_path / "smasks"
+    scans.mkdir()
+    smasks.mkdir()
+    vol = rng.random((6, 20, 20)).astype(np.float32)  # (Z, Y, X) = NIfTI's (k, j, i)
+    nibabel.save(nibabel.Nifti1Image(vol.transpose(2, 1, 0), np.eye(4)), scans / "case.01.nii.gz")
+    nibabel.save(nibabel.Nifti1Image(vm.transpose(2, 1, 0).astype(np.uint8), np.eye(4)), smasks / "case.01.nii.gz")
+    assert main(["segment", str(scans), "--volume", "-k", "8", "-o", str(tmp_path / "o6"), "--mask", str(smasks),
+                 "-q"]) == 0
+    ln = np.load(tmp_path / "o6" / "case.01_labels.npy")
+    assert (ln[~vm] == 0).all() and (ln[vm] > 0).all()

@@ -469,6 +469,18 @@ def test_a_resume_keeps_the_runs_contour_prior(tmp_path):
         train_stream(_named("ab"), out, config=TrainConfig(**FAST), progress=False, resume=True)
     train_stream(_named("ab"), out, progress=False, resume=True, boundaries=maps)  # the same maps: continues
     assert checkpoint.load(out)["position"] == 2
+    # maps given to a run of the default configuration: recorded as its prior, so the same maps resume it
+    out3 = tmp_path / "api.pt"
+    train_stream(_named("ab"), out3, config=TrainConfig(**FAST), progress=False, boundaries=maps, max_images=1)
+    assert checkpoint.load(out3)["train_config"]["contour"] == "user"
+    train_stream(_named("ab"), out3, progress=False, resume=True, boundaries=maps)
+    # a prior of maps without maps, or a folder that is not there: refused before any image
+    with pytest.raises(ValueError, match="pass boundaries="):
+        train_stream(_named("ab"), tmp_path / "u.pt", config=TrainConfig(**FAST, contour="user"), progress=False)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        train_stream(_named("ab"), tmp_path / "f.pt", config=TrainConfig(**FAST), progress=False,
+                     boundaries=tmp_path / "missing")
+    assert not (tmp_path / "u.pt").exists() and not (tmp_path / "f.pt").exists()
     out2 = tmp_path / "sobel.pt"
     train_stream(_named("ab"), out2, config=TrainConfig(**FAST), progress=False, max_images=1)
     with pytest.raises(ValueError, match="contour prior 'sobel', not boundary maps"):
@@ -489,7 +501,7 @@ def test_after_a_fall_back_to_prev_the_good_checkpoint_stays_as_prev(tmp_path):
     assert checkpoint.load(prev)["position"] == 1  # the backup it resumed from, readable
 
 
-def test_a_model_without_a_trained_contour_head_says_the_default_ignores_its_training(tmp_path):
+def test_a_model_without_a_trained_contour_head_says_the_default_ignores_its_training(tmp_path, capsys):
     """contour_iterations=0 from scratch: the default clustering reads only the contour head,
     untrained, so the model segments as an untrained one; training and `lnsnet info` say so."""
     from lnsnet.cli import main
@@ -500,6 +512,18 @@ def test_a_model_without_a_trained_contour_head_says_the_default_ignores_its_tra
     img = blocks_image(60, 80, seed=5)
     assert np.array_equal(lnsnet.segment(img, 20, model=out), lnsnet.segment(img, 20, model="untrained"))
     assert main(["info", "-m", str(out)]) == 0
+    assert "contour head never trained" in capsys.readouterr().out
+    # a run from a trained model object, resumed: its head was trained (no warning, no note)
+    obj = tmp_path / "obj.pt"
+    train_stream(_images(2), obj, model=lnsnet.load_model(), config=TrainConfig(**FAST, contour_iterations=0),
+                 progress=False, max_images=1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_stream(_images(2), obj, progress=False, resume=True)
+    assert main(["info", "-m", str(obj)]) == 0
+    assert "never trained" not in capsys.readouterr().out
 
 
 def test_cli_resume_and_log_messages(tmp_path, capsys):

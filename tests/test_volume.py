@@ -1002,6 +1002,16 @@ def test_supervoxels_are_capped_at_a_tenth_over_the_seeds_as_in_2d():
         labels = lnsnet.segment(ct, k, channel_axis=None, spacing=sp)
         assert labels.max() <= round(1.1 * np.prod(cells)), (k, labels.max(), cells)
         assert all(ndimage.label(labels == i)[1] == 1 for i in range(1, labels.max() + 1))
+    # with a mask the cap counts the seeds that have voxels in it (it counted every cell of the grid)
+    mask = np.zeros(ct.shape, bool)
+    mask[:, :40, :48] = True
+    src = V._Features(ct[..., None], mask)
+    cells, _ = V._mask_volume_grid(mask, 25, sp)
+    n = int(np.prod(cells))
+    active = V._cell_seeds(src, np.empty(ct.shape, np.int32), np.array(cells), mask, True,
+                           np.zeros((n, src.nch)), np.full((n, 3), -1.0))
+    labels = lnsnet.segment(ct, 25, channel_axis=None, spacing=sp, mask=mask)
+    assert len(np.unique(labels[mask])) <= round(1.1 * active) < n, (len(np.unique(labels[mask])), active, n)
 
 
 def test_a_3d_models_features_above_the_cache_are_standardised_in_float16(monkeypatch):

@@ -167,7 +167,8 @@ def _spec_2d(opts: SegmentOptions) -> str:
 
 
 #: what a mask of a folder may be named, for an input NAME.*: NAME + one of these
-MASK_NAMES = tuple(f"{end}{ext}" for end in ("", "_mask") for ext in (".png", ".tif", ".tiff", ".npy", ".bmp"))
+MASK_NAMES = tuple(f"{end}{ext}" for end in ("", "_mask")
+                   for ext in (".png", ".tif", ".tiff", ".npy", ".bmp", ".nii.gz", ".nii"))
 
 
 def mask_file(file: Path, masks) -> Path | None:
@@ -180,13 +181,14 @@ def mask_file(file: Path, masks) -> Path | None:
     folder = Path(masks)
     if folder.is_file():
         return folder
-    stem = Path(file).name.split(".")[0] if Path(file).name.lower().endswith(".nii.gz") else Path(file).stem
+    name = Path(file).name
+    stem = name[:-7] if name.lower().endswith(".nii.gz") else Path(file).stem
     own = os.path.realpath(file)
     for end in MASK_NAMES:  # (in the input's own folder, NAME.png is the input: its mask is NAME_mask.*)
         if (folder / f"{stem}{end}").is_file() and os.path.realpath(folder / f"{stem}{end}") != own:
             return folder / f"{stem}{end}"
-    raise FileNotFoundError(f"no mask for {Path(file).name} in {folder} (looked for {stem}.png, .tif, .npy, .bmp "
-                            f"and {stem}_mask.*)")
+    raise FileNotFoundError(f"no mask for {Path(file).name} in {folder} (looked for {stem}.png, .tif, .npy, .bmp, "
+                            f".nii.gz, .nii and {stem}_mask.*)")
 
 
 def read_mask(path: Path, shape):
@@ -422,7 +424,7 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
         n = cells[0] * cells[1] * cells[2]
         sp = ", ".join(f"{s:g}" for s in size)
         if valid is not None and valid < FEW_SEGMENTS * n_segments:  # NaN or infinite voxels left out
-            why = f"only {valid} of its {int(np.prod(shape))} voxels are finite (the others are left out)"
+            why = f"only {valid} of its {int(np.prod(shape))} voxels are to segment (finite and inside any --mask)"
         elif n >= int(np.prod(shape)):
             why = f"the volume has {n} voxels, one supervoxel each"
         elif n < FEW_SEGMENTS * n_segments:
@@ -440,7 +442,7 @@ def _few_segments_notice(file: Path, shape: tuple, n_segments: int, k: int, spac
     noun = "superpixel" if k == 1 else "superpixels"
     if valid is not None and valid < FEW_SEGMENTS * n_segments:  # NaN or infinite pixels left out
         return (f"notice: {file}: {k} {noun} delivered for K={n_segments} asked: only {valid} of its {h * w} "
-                "pixels are finite (the others, NaN or infinite, are left out)")
+                "pixels are to segment (finite and inside any --mask; the others are left out)")
     if cells < FEW_SEGMENTS * n_segments:
         why = f"the seed grid on {w}x{h} pixels holds {cells} cell{'' if cells == 1 else 's'}"
     else:

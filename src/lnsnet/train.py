@@ -12,6 +12,7 @@ weights as an uninterrupted run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import numbers
@@ -555,7 +556,15 @@ def train_stream(
             on_disk = position
     config = config or TrainConfig()
     # a head never trained: a new model, or a resumed run that started as one (not from a file or object)
-    fresh_head = model is None if not continuing else started_from is None
+    # a head never trained: a new model, or a resumed run that started as one (recorded)
+    fresh_head = model is None if not continuing else bool(payload.get("new_head", started_from is None))
+    if not continuing and boundaries is not None and config.contour != "user":
+        config = dataclasses.replace(config, contour="user")  # the run's prior is the maps: recorded so
+    if not config.contours_only and config.contour == "user" and boundaries is None:
+        raise ValueError("contour='user' trains towards boundary maps: pass boundaries= (a folder of maps or a "
+                         "function), --boundaries DIR")
+    if isinstance(boundaries, (str, Path)) and not Path(boundaries).is_dir():
+        raise FileNotFoundError(f"boundaries: no such folder: {boundaries}")
     if isinstance(model, (str, Path)):  # (not on a resume: the checkpoint's model and record replaced it)
         from .hub import load_model, model_record
 
@@ -594,6 +603,7 @@ def train_stream(
             position=position,
             history=history,
             **({} if started_from is None else {"started_from": started_from}),
+            new_head=fresh_head,
         )
         saved["position"], saved["keep"] = position, True  # after the write: a write cut short is done again
 

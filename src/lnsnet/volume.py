@@ -251,12 +251,14 @@ def _model_features(net, vol: np.ndarray, mask, spacing, volume_features) -> np.
     shape, n_out = vol.shape[:3], net.config.out
     damaged = "the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)"
     if math.prod(shape) * n_out * 4 <= FEATURES_CACHE_BYTES:
-        extra = volume_features(net, vol, spacing)
-        if not np.isfinite(extra).all():
-            raise ValueError(damaged)
+        extra = volume_features(net, vol, spacing, mask=mask)
         sel = extra[mask] if mask is not None else extra.reshape(-1, n_out)
+        if not np.isfinite(sel).all():
+            raise ValueError(damaged)
         extra -= sel.mean(0)
         extra /= np.maximum(sel.std(0), 1e-6)
+        if mask is not None:
+            extra[~mask] = 0.0  # outside the mask: no feature (the clustering reads none there)
         return extra
     sums = np.zeros((2, n_out))  # the first pass: sums of the values and their squares, in float64
     count = [0]
@@ -269,17 +271,20 @@ def _model_features(net, vol: np.ndarray, mask, spacing, volume_features) -> np.
         sums[1] += (sel * sel).sum(0)
         count[0] += sel.shape[0]
 
-    volume_features(net, vol, spacing, each=add)
+    volume_features(net, vol, spacing, each=add, mask=mask)
     n = max(count[0], 1)
     mean = sums[0] / n
     var = np.maximum(sums[1] / n - mean * mean, 0.0)
     inv = (1.0 / np.maximum(np.sqrt(var), 1e-6)).astype(np.float32)
     extra = np.empty(shape + (n_out,), dtype=np.float16)
 
-    def store(z0, z1, f):  # |standardised| <= sqrt(voxels - 1) < float16's 65504 up to 4e9 voxels
-        extra[z0:z1] = (f - mean.astype(np.float32)) * inv
+    def store(z0, z1, f):  # |standardised| <= sqrt(voxels - 1) < float16's 65504 up to 4e9 voxels (inside the mask)
+        z = (f - mean.astype(np.float32)) * inv
+        if mask is not None:
+            z[~mask[z0:z1]] = 0.0  # outside it the bound does not hold: no feature there
+        extra[z0:z1] = z
 
-    volume_features(net, vol, spacing, each=store)
+    volume_features(net, vol, spacing, each=store, mask=mask)
     return extra
 
 
@@ -361,7 +366,14 @@ def edge_weights_3d(f, edge_scale: float, mask: np.ndarray | None = None) -> np.
     for z0, z1 in src.bounds:
         e0, e1 = max(0, z0 - 1), min(z, z1 + 1)
         _edge_strength3(src.slab(e0, e1), e0, z0, z1, w, valid, mask is not None)
-    ref = edge_reference(w if mask is None else w[mask])
+    if mask is None:
+        ref = edge_reference(w)
+    elif mask.size > 4 * _SAMPLE:  # a sample of the voxels inside it, not a copy of them all
+        idx = np.random.default_rng(0).integers(0, mask.size, 4 * _SAMPLE)
+        idx = idx[mask.reshape(-1)[idx]]
+        ref = edge_reference(w.reshape(-1)[idx] if idx.size >= _SAMPLE // 4 else w[mask])
+    else:
+        ref = edge_reference(w[mask])
     if ref <= 1e-12:
         w.fill(1.0)
         return w
@@ -831,7 +843,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     seed_p = np.full((n_seeds, 3), -1.0, dtype=np.float64)
     cells_a = np.array(cells, dtype=np.int64)
     labels = np.empty(vol.shape[:3], dtype=np.int32)
-    _cell_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
+    n_active = _cell_seeds(src, labels, cells_a, valid, m is not None, seed_f, seed_p)
     wmap = edge_weights_3d(src, edge_scale, m)
     bar.update()
     spatial = (compactness / step) ** 2
@@ -860,7 +872,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         min_size = int(msf * n_vox / max(1, n_segments))
         # at most 1.1 times the seeds, as in 2-D (a cluster across a strong edge is two large
         # pieces: a CT's body and air gave 1.4-1.6 K at K = 25-200)
-        cap = max(1, int(round(n_seeds * (1.0 + MAX_EXCESS))))
+        cap = max(1, int(round(n_active * (1.0 + MAX_EXCESS))))  # the seeds with voxels (inside a mask)
         _connect(labels, k, src, min_size, cap)
         if max_size_factor is not None:  # slic's cap, as in 2-D: larger ones cut in raster order, then connected
             from .connectivity import split_large

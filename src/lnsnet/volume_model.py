@@ -361,10 +361,12 @@ def _positions(shape, spacing, n_segments: int) -> list[np.ndarray]:
 
 @torch.no_grad()
 def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int | None = None,
-                    each=None) -> np.ndarray | None:
+                    each=None, mask: np.ndarray | None = None) -> np.ndarray | None:
     """The learned features of a ``(Z, Y, X, C)`` volume, ``(Z, Y, X, out)`` float32,
     computed in slabs of ``slab`` slices (default: about :data:`lnsnet.volume.SLAB_VOXELS`
-    voxels, at least 4 planes) with the 3-slice context the convolutions need:
+    voxels, at least 16 planes: the 3-slice context on each side costs less) with the
+    3-slice context the convolutions need; ``mask``: the channels standardised inside it
+    and 0 outside (NaN padding outside it reaches no feature):
     the network's input (:func:`_encode`) is made slab by slab as well, so beside the output
     the memory is that of one slab; BatchNorm in eval mode, so slabs equal the whole.
     ``each(z0, z1, f)``: called with each slab's features instead of gathering them (None
@@ -373,8 +375,8 @@ def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int | None =
 
     net.eval()
     z, y, x = vol.shape[:3]
-    slab = max(4, SLAB_VOXELS // max(1, y * x)) if slab is None else int(slab)
-    src = _Features(vol, None)  # the standardised channels, made slab by slab
+    slab = max(16, SLAB_VOXELS // max(1, y * x)) if slab is None else int(slab)
+    src = _Features(vol, mask)  # the standardised channels, made slab by slab
     pz, py, px = _positions((z, y, x), spacing, net.config.train_segments)
     ctx = 3
     out = None if each is not None else np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)

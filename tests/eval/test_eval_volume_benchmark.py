@@ -95,6 +95,13 @@ def test_the_voxel_size_reaches_the_scores(volumes, tmp_path):
     # meta.json says which voxel size each volume was scored with: a's from its file, b none (1, 1, 1)
     sizes = json.loads((out / "meta.json").read_text())["settings"]["dataset"]["voxel_sizes"]
     assert sizes == {"a": [1.0, 0.5, 0.5, "µm"], "b": None}
+    # a volume added to the folder: the rerun into the same folder scores it (a's and b's sizes agree)
+    c, tc = _octants((8, 16, 16), 2)
+    np.save(volumes / "images" / "c.npy", c)
+    np.save(volumes / "labels" / "c.npy", tc)
+    with pytest.warns(UserWarning):
+        run_benchmark(volumes, volume=True, methods="lnsnet", ks=[8], out_dir=out, workers=0, progress=False)
+    assert sorted(r["image"] for r in _rows(out / "rows.csv")) == ["a", "b", "c"]
 
     out2 = tmp_path / "b2"
     assert main(["benchmark", "--volume", "--dataset", str(volumes), "--methods", "lnsnet", "-k", "8", "-o", str(out2),

@@ -504,8 +504,11 @@ def _same_dataset(a, b) -> bool:
     """Two datasets' records alike but for their size (images added to a folder, a longer
     --images-list: the rows made before stand)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        drop = ("n_images", "n_volumes")
-        return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+        drop = ("n_images", "n_volumes", "voxel_sizes")
+        if {k: v for k, v in a.items() if k not in drop} != {k: v for k, v in b.items() if k not in drop}:
+            return False
+        va, vb = a.get("voxel_sizes") or {}, b.get("voxel_sizes") or {}  # per volume: the shared ones agree
+        return all(va[n] == vb[n] for n in set(va) & set(vb))
     return a == b
 
 
