@@ -28,6 +28,14 @@ def _training_time() -> str:
     return "see docs"
 
 
+def _table(rows) -> str:
+    """The rows of one setting of the card's score tables, a line per K."""
+    return "\n".join(
+        f"| {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | {float(r['br']):.4f} | "
+        f"{float(r['bp']):.4f} | {float(r['ue']):.4f} | {float(r['co']):.4f} | {float(r['ev']):.4f} | "
+        f"{float(r['time_s_median']) * 1000:.0f} ms |" for r in rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log", help="training log (JSON lines, one per image)")
@@ -74,32 +82,20 @@ card by `python scripts/model_card.py {args.log} --summary {args.summary}`. The 
 
 | K asked | k delivered | ASA | BR | BP | UE | CO | EV | median time / image (1 thread) |
 |---|---|---|---|---|---|---|---|---|
-""" + "\n".join(
-        f"| {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['bp']):.4f} | "
-        f"{float(r['ue']):.4f} | {float(r['co']):.4f} | {float(r['ev']):.4f} | {float(r['time_s_median']) * 1000:.0f} ms |"
-        for r in fast
-    ) + """
+""" + _table(fast) + """
 
 With `clustering="compact"` (the feature embedder too; the default until 2026-12-05):
 
 | K asked | k delivered | ASA | BR | BP | UE | CO | EV | median time / image (1 thread) |
 |---|---|---|---|---|---|---|---|---|
-""" + "\n".join(
-        f"| {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['bp']):.4f} | "
-        f"{float(r['ue']):.4f} | {float(r['co']):.4f} | {float(r['ev']):.4f} | {float(r['time_s_median']) * 1000:.0f} ms |"
-        for r in rows
-    ) + ("""
+""" + _table(rows) + ("""
 
 With the paper's one-shot clustering (`segment(..., clustering="paper")`, `--clustering
 paper`, `lnsnet:clustering=paper`): more boundary recall, far less compact shapes.
 
 | K asked | k delivered | ASA | BR | BP | UE | CO | EV | median time / image (1 thread) |
 |---|---|---|---|---|---|---|---|---|
-""" + "\n".join(
-        f"| {r['k_asked']} | {float(r['k_delivered']):.1f} | {float(r['asa']):.4f} | {float(r['br']):.4f} | {float(r['bp']):.4f} | "
-        f"{float(r['ue']):.4f} | {float(r['co']):.4f} | {float(r['ev']):.4f} | {float(r['time_s_median']) * 1000:.0f} ms |"
-        for r in paper
-    ) if paper else "") + """
+""" + _table(paper) if paper else "") + """
 
 The comparison with the classic methods and the paper, and which targets are met:
 `docs/benchmarks.md`, `docs/targets.md` (the default) and `docs/targets-paper.md` (the paper's clustering). How training image after image changes the

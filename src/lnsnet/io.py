@@ -751,7 +751,13 @@ def volume_unit(path: PathLike) -> str:
     header alone; ``""`` when it records none (or ImageJ's ``"pixel"``), or cannot be read
     (reading it to segment says why). ``--spacing`` is taken in this unit, so that the
     labels' TIFF keeps it."""
-    unit = str(getattr(volume_voxel_size(path), "unit", "") or "")
+    return unit_name(volume_voxel_size(path))
+
+
+def unit_name(size) -> str:
+    """The length unit of a voxel size read from a file (:func:`volume_voxel_size`), as OME
+    names it; ``""`` for none or ImageJ's ``"pixel"``."""
+    unit = str(getattr(size, "unit", "") or "")
     return "" if unit == "pixel" else _OME_UNIT_NAMES.get(unit, unit)
 
 

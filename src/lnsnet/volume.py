@@ -131,8 +131,6 @@ def _mask_volume_grid(mask: np.ndarray, k: int, spacing) -> tuple[tuple[int, int
 # at most FEATURES_CACHE_BYTES keeps them whole (made once); a larger one makes them again
 # for every pass over the volume, in z-slabs of about SLAB_VOXELS voxels (bounded memory)
 FEATURES_CACHE_BYTES = 256 << 20
-#: at most (1 + MAX_EXCESS) times the seeds are delivered (the smallest pieces past it merged)
-MAX_EXCESS = 0.1
 SLAB_VOXELS = 1 << 21
 
 
@@ -872,7 +870,9 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         min_size = int(msf * n_vox / max(1, n_segments))
         # at most 1.1 times the seeds, as in 2-D (a cluster across a strong edge is two large
         # pieces: a CT's body and air gave 1.4-1.6 K at K = 25-200)
-        cap = max(1, int(round(n_active * (1.0 + MAX_EXCESS))))  # the seeds with voxels (inside a mask)
+        from .cluster.options import ClusterOptions
+
+        cap = ClusterOptions().max_segments(n_active)  # 2-D's cap, on the seeds with voxels (inside a mask)
         _connect(labels, k, src, min_size, cap)
         if max_size_factor is not None:  # slic's cap, as in 2-D: larger ones cut in raster order, then connected
             from .connectivity import split_large

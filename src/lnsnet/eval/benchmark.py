@@ -284,11 +284,12 @@ def _open_volumes(folder: Path, split, images_list, ignore_label, spacing):
 def _voxel_sizes(ds) -> dict:
     """Each volume's voxel size ``[dz, dy, dx]`` as its file records it (and its unit, if
     any), None where it records none (scored with 1, 1, 1)."""
-    from ..io import volume_unit, volume_voxel_size
+    from ..io import unit_name, volume_voxel_size
 
     out = {}
     for name, path, _ in ds._items:
-        size, unit = volume_voxel_size(path), volume_unit(path)
+        size = volume_voxel_size(path)  # the header, read once
+        unit = unit_name(size)
         out[name] = None if size is None else [float(v) for v in size] + ([unit] if unit else [])
     return out
 
