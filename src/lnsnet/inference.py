@@ -325,10 +325,11 @@ def segment(
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     _check_max_size_factor(max_size_factor)
-    if isinstance(image, (list, tuple)) and any(_is_volume(im, channel_axis) for im in image):
-        # said first: a volume's 3 spacing values were warned about as a 2-D image's before this error
-        raise ValueError("a list takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own "
-                         "for supervoxels")
+    vol = None if not isinstance(image, (list, tuple)) else next(
+        (im for im in image if _is_volume(im, channel_axis)), None)
+    if vol is not None:  # said first: a volume's 3 spacing values were warned about as a 2-D image's before this
+        raise ValueError(f"an array of shape {vol.shape} with channel_axis={channel_axis!r} is a 3-D volume; a list "
+                         "takes 2-D images (HxW, or HxWxC with channel_axis): pass a volume on its own for supervoxels")
     spacing = read_spacing(spacing)
     dev = as_device(device)
     tune_malloc()
