@@ -1020,18 +1020,18 @@ def test_a_3d_models_features_above_the_cache_are_standardised_in_float16(monkey
     same features as the whole float32 path to float16's precision, and the supervoxels of
     that path but for near-ties."""
     import lnsnet.volume as V
-    from lnsnet.volume_model import VolumeConfig, VolumeNet, volume_features
+    from lnsnet.volume_model import VolumeConfig, VolumeNet
 
     net = VolumeNet(VolumeConfig(train_segments=64), seed=0)
     vol, _ = _octants((14, 16, 18), noise=0.05)
     v4, sp = vol[..., None], (1.0, 1.0, 1.0)
     mask = np.ones(vol.shape, bool)
     mask[:, :, :4] = False
-    whole = V._model_features(net, v4, mask, sp, volume_features)
+    whole = V._model_features(net, v4, mask, sp)
     labels = lnsnet.segment(vol, 30, channel_axis=None, model=net, mask=mask)
     monkeypatch.setattr(V, "FEATURES_CACHE_BYTES", 0)
     monkeypatch.setattr(V, "SLAB_VOXELS", 16 * 18 * 3)  # slabs of 4 planes (the least) for the network
-    small = V._model_features(net, v4, mask, sp, volume_features)
+    small = V._model_features(net, v4, mask, sp)
     assert whole.dtype == np.float32 and small.dtype == np.float16
     np.testing.assert_allclose(small[mask].astype(np.float32), whole[mask], atol=4e-3, rtol=2e-3)
     inside = small[mask].astype(np.float64)  # standardised inside the mask, by hand

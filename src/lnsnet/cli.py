@@ -679,8 +679,9 @@ def _info_training(path) -> None:
     history = payload.get("history") or []
     skipped = sum(1 for r in history if isinstance(r, dict) and "skipped" in r)
     passed = f"{payload['position']} image(s) of a stream" + (f" ({skipped} of them skipped)" if skipped else "")
-    never = payload.get("new_head", start is None) and not any(isinstance(r, dict) and "contour_loss" in r
-                                                               for r in history)
+    from .train import head_never_trained
+
+    never = head_never_trained(payload.get("new_head", start is None), history)
     head = ("; its contour head never trained (the default clustering reads only that head: use --clustering "
             "compact or paper)" if never and cfg.get("contour_iterations") == 0 else "")
     print(f"training: {passed}, {what}, from {origin}{head}; settings: {cfg}")

@@ -206,10 +206,9 @@ def read_mask(path: Path, shape):
         m = read_volume(path, max_voxels=None)[0]
     else:
         m = read_image(path, max_pixels=None, orientation=False)
-    m = np.asarray(m)
+    m = np.asarray(m) != 0
     if m.ndim == len(shape) + 1:  # channels (an RGB mask image, a volume read channels last)
-        m = (m != 0).any(-1)
-    m = np.asarray(m != 0)
+        m = m.any(-1)
     if m.shape != tuple(shape):
         raise ValueError(f"mask {path} has shape {m.shape}, the input {tuple(shape)}")
     if not m.any():

@@ -402,6 +402,12 @@ def has_checkpoint(output) -> bool:
     return output.is_file() or output.with_name(output.name + ".prev").is_file()
 
 
+def head_never_trained(new_head: bool, history) -> bool:
+    """Whether a model's contour head was never trained: it started new (``new_head``, a
+    checkpoint's record) and no image of its ``history`` trained it."""
+    return bool(new_head) and not any(isinstance(r, dict) and "contour_loss" in r for r in history)
+
+
 MIN_SIDE = 16  # a training image's shortest side: smaller ones (icons, thumbnails, 1-pixel lines) are skipped
 
 
@@ -555,7 +561,6 @@ def train_stream(
         if used == output:  # (from .prev: output is rewritten, so the file is whole again)
             on_disk = position
     config = config or TrainConfig()
-    # a head never trained: a new model, or a resumed run that started as one (not from a file or object)
     # a head never trained: a new model, or a resumed run that started as one (recorded)
     fresh_head = model is None if not continuing else bool(payload.get("new_head", started_from is None))
     if not continuing and boundaries is not None and config.contour != "user":
@@ -713,7 +718,7 @@ def train_stream(
             raise ValueError("no image could be trained (every one was skipped: see above); no model written")
         raise ValueError(f"no image was trained: the stream holds none (max_images={max_images}); no model written")
     save()
-    if config.contour_iterations == 0 and fresh_head and not any("contour_loss" in r for r in history):
+    if config.contour_iterations == 0 and head_never_trained(fresh_head, history):
         warnings.warn("the contour head was not trained (contour_iterations=0, --contour-iterations 0) and this model "
                       "started from none: the default clustering ('fast') reads only that head, so it segments as an "
                       "untrained model; use clustering='compact' or 'paper' (--clustering) for what was trained",

@@ -240,12 +240,14 @@ def _standardise(x, kind, lo, span, mean, inv, out, ch):
             out[i, j, k, ch] = (u - mean) * inv
 
 
-def _model_features(net, vol: np.ndarray, mask, spacing, volume_features) -> np.ndarray:
+def _model_features(net, vol: np.ndarray, mask, spacing) -> np.ndarray:
     """A 3-D model's features of ``vol``, each channel standardised over the volume (inside
     ``mask``): float32, or float16 where float32 would take more than
     :data:`FEATURES_CACHE_BYTES` (the network then runs twice, once for the statistics and
     once to store them standardised: memory bounded by 2 bytes a voxel a channel, not 4
     plus the network's whole input). ``ValueError`` for NaN or infinite features."""
+    from .volume_model import volume_features
+
     shape, n_out = vol.shape[:3], net.config.out
     damaged = "the 3-D model gives NaN or infinite features: it is damaged (trained on NaN?)"
     if math.prod(shape) * n_out * 4 <= FEATURES_CACHE_BYTES:
@@ -817,12 +819,12 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
 
     extra = None
     if model is not None:  # learned 3-D features (lnsnet.volume_model) join the input's, standardised
-        from .volume_model import load_volume_model, volume_features
+        from .volume_model import load_volume_model
 
         net = load_volume_model(model) if not hasattr(model, "embed") else model
         if net.config.in_channels != vol.shape[3]:
             raise ValueError(f"the 3-D model takes {net.config.in_channels} channel(s), the volume has {vol.shape[3]}")
-        extra = _model_features(net, vol, m, spacing3, volume_features)
+        extra = _model_features(net, vol, m, spacing3)
     from .runtime import progress_bar
 
     bar = progress_bar(progress, iters + 4, "lnsnet {}x{}x{}".format(*vol.shape[:3]), "pass",

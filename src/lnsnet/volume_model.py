@@ -379,16 +379,18 @@ def volume_features(net: VolumeNet, vol: np.ndarray, spacing, slab: int | None =
     src = _Features(vol, mask)  # the standardised channels, made slab by slab
     pz, py, px = _positions((z, y, x), spacing, net.config.train_segments)
     ctx = 3
-    out = None if each is not None else np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)
+    out = None
+    if each is None:  # gathered whole
+        out = np.empty(vol.shape[:3] + (net.config.out,), dtype=np.float32)
+
+        def each(z0, z1, f):
+            out[z0:z1] = f
+
     for a in range(0, z, slab):
         lo, hi = max(0, a - ctx), min(z, a + slab + ctx)
         inp = np.empty((src.nch + 3, hi - lo, y, x), dtype=np.float32)
         inp[: src.nch] = np.moveaxis(src.slab(lo, hi), -1, 0)
         inp[src.nch], inp[src.nch + 1], inp[src.nch + 2] = np.meshgrid(pz[lo:hi], py, px, indexing="ij")
         f = net.embed(torch.from_numpy(inp)[None])[0]
-        part = np.moveaxis(f[:, a - lo : a - lo + min(slab, z - a)].numpy(), 0, -1)
-        if each is not None:
-            each(a, min(z, a + slab), part)
-        else:
-            out[a : min(z, a + slab)] = part
+        each(a, min(z, a + slab), np.moveaxis(f[:, a - lo : a - lo + min(slab, z - a)].numpy(), 0, -1))
     return out
