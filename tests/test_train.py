@@ -557,3 +557,90 @@ def test_cli_resume_and_log_messages(tmp_path, capsys):
     assert "left no checkpoint" in capsys.readouterr().err
     assert main(["train", str(src), "-o", str(out), "--overwrite", "--log", str(out), *flags]) == 2
     assert "the model's own file" in capsys.readouterr().err
+
+
+def test_a_resume_given_a_flag_at_its_default_value_says_it_is_not_used(tmp_path, capsys):
+    """--resume keeps the run's settings. A flag given at its default value (--iterations 50
+    on a run of 3 iterations) was taken for a plain --resume, and the run went on at 3 in
+    silence; now the flags given are named, those not given are not, equal ones are quiet.
+    The same for 3-D streams (a plain resume of one warned about every setting not given)."""
+    import warnings
+
+    from PIL import Image
+
+    from lnsnet.cli import main
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray((blocks_image(40, 56, seed=i) * 255).astype(np.uint8)).save(src / f"p{i}.png")
+    out = tmp_path / "m.pt"
+    flags = ["--iterations", "3", "--feature-iterations", "2", "-k", "50", "--contour-iterations", "2", "--threads",
+             "1", "-q"]
+    assert main(["train", str(src), "-o", str(out), "--max-images", "1", *flags]) == 0
+    with pytest.warns(UserWarning, match=r"not used: --iterations \(the run's iterations=3, not 50\)$"):
+        assert main(["train", str(src), "-o", str(out), "--resume", "--iterations", "50", "--max-images", "1",
+                     "-q"]) == 0
+    assert checkpoint.load(out)["history"][-1]["index"] == 1  # trained, at the run's 3 iterations
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same values, or none: nothing said
+        assert main(["train", str(src), "-o", str(out), "--resume", *flags]) == 0
+    assert checkpoint.load(out)["train_config"]["iterations"] == 3
+
+    (tmp_path / "vols").mkdir()
+    np.save(tmp_path / "vols" / "v0.npy", np.random.default_rng(0).random((6, 20, 20)).astype(np.float32))
+    np.save(tmp_path / "vols" / "v1.npy", np.random.default_rng(1).random((6, 20, 20)).astype(np.float32))
+    v = tmp_path / "v.pt"
+    assert main(["train", str(tmp_path / "vols"), "--volume", "-o", str(v), "--iterations", "1", "--lr", "0.01",
+                 "--max-images", "1", "-q"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["train", str(tmp_path / "vols"), "--volume", "-o", str(v), "--resume", "-q"]) == 0
+    with pytest.warns(UserWarning, match=r"not used: --lr \(the run's lr=0\.01, not 0\.001\)$"):
+        assert main(["train", str(tmp_path / "vols"), "--volume", "-o", str(v), "--resume", "--lr", "0.001",
+                     "-q"]) == 0
+    capsys.readouterr()
+
+
+def test_a_resume_does_not_read_the_images_already_trained_again(tmp_path, monkeypatch):
+    """A resumed stream compares the names of the images the checkpoint passed; it read
+    (decoded) each of them again, which on a long stream of large photos took minutes."""
+    from PIL import Image
+
+    import lnsnet.train as train_module
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(4):
+        Image.fromarray((blocks_image(40, 56, seed=i) * 255).astype(np.uint8)).save(src / f"p{i}.png")
+    config = TrainConfig(**FAST)
+    train_stream(src, tmp_path / "m.pt", config=config, progress=False, max_images=3)
+    read = []
+    real = train_module.read_image
+    monkeypatch.setattr(train_module, "read_image", lambda p, **kw: read.append(p.name) or real(p, **kw))
+    train_stream(src, tmp_path / "m.pt", config=config, progress=False, resume=True)
+    assert read == ["p3.png"]
+    assert checkpoint.load(tmp_path / "m.pt")["position"] == 4
+
+
+def test_two_runs_into_one_model_file_are_refused_while_the_first_lives(tmp_path):
+    """A second process training into the same -o interleaved its checkpoints with the
+    first's: a lock beside the file (the process id) refuses it; a lock whose process is gone
+    is taken over, and none is left after a run. 3-D streams alike."""
+    from lnsnet.volume_model import train_volumes
+
+    out = tmp_path / "m.pt"
+    lock = tmp_path / ".m.pt.lock"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(str(sleeper.pid))
+        with pytest.raises(ValueError, match=rf"m\.pt is being written by another run \(process {sleeper.pid}\)"):
+            train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)
+        with pytest.raises(ValueError, match="another run"):
+            train_volumes([np.zeros((6, 20, 20), np.float32)], out, progress=False)
+        assert not out.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)  # stale: taken over
+    assert out.exists() and not lock.exists()

@@ -458,8 +458,9 @@ def _cmd_train(args) -> int:
     if args.boundaries is not None and not Path(args.boundaries).is_dir():
         raise CLIError(f"--boundaries: no such folder: {args.boundaries}")
     before = _trained_position(output) if args.resume else 0
-    if before is not None and args.resume and cfg == _default_train_config(args):
-        cfg = None  # a plain --resume: the run's own settings, without a warning about flags not given
+    if before is not None and args.resume:  # the run's own settings; a flag given with another value is named
+        _warn_unused_on_resume(args, cfg.to_dict(), _saved_train_config(output), _TRAIN_FIELDS)
+        cfg = None
     if args.resume and before is None:
         print(f"note: --resume: no checkpoint at {output}; starting a new model", file=sys.stderr)
     start = args.init or None  # a name or file: train_stream loads it and records it in the checkpoint
@@ -502,9 +503,51 @@ def _train_config(args, given=None):
                        n_segments=tuple(a.n_segments))
 
 
-def _default_train_config(args):
-    """What :func:`_train_config` gives when no training flag is given."""
-    return _train_config(args, build_parser().parse_args(["train", "-o", "x.pt", "x"]))
+#: ``lnsnet train``'s flags (their dests) that set a field of the training configuration
+_TRAIN_FIELDS = {**{name: name for name in _TRAIN_FLAGS}, "lr": "lr", "neighbours": "n_neighbours",
+                 "contour_iterations": "contour_iterations", "contours_only": "contours_only", "contour": "contour",
+                 "n_segments": "n_segments"}
+_VOLUME_TRAIN_FIELDS = {"iterations": "steps", "lr": "lr", "beta": "beta", "phi": "phi", "epsilon": "epsilon",
+                        "seed": "seed"}
+
+
+def _given(args, name: str) -> bool:
+    """Whether option ``name`` (its dest) was on the command line (``main`` records them;
+    ``args`` made otherwise: whether it differs from its default)."""
+    if hasattr(args, "given"):
+        return name in args.given
+    defaults = build_parser().parse_args(["train", "x", "-o", "x.pt"])
+    return getattr(args, name) != getattr(defaults, name, None)
+
+
+def _saved_train_config(output: Path, volume: bool = False) -> dict:
+    """The training configuration stored in the checkpoint at ``output`` ({} when it cannot
+    be read: the training says why)."""
+    try:
+        with warnings.catch_warnings():  # the training says it when it falls back to .prev
+            warnings.simplefilter("ignore")
+            if volume:
+                from .volume_model import _load_payload
+
+                payload = _load_payload(output)
+            else:
+                from . import checkpoint
+
+                payload, _ = checkpoint.load_latest(output)
+    except (OSError, ValueError):
+        return {}
+    return dict(payload.get("train_config") or {})
+
+
+def _warn_unused_on_resume(args, new: dict, saved: dict, fields: dict) -> None:
+    """--resume continues with the checkpoint's training settings: a flag given on the
+    command line with another value is named (one not given is not)."""
+    unused = [f"--{flag.replace('_', '-')} (the run's {field}={saved[field]!r}, not {new[field]!r})"
+              for flag, field in fields.items()
+              if _given(args, flag) and field in saved and new.get(field) != saved[field]]
+    if unused:
+        warnings.warn("--resume continues with the training settings stored in the checkpoint; not used: "
+                      + ", ".join(unused), stacklevel=2)
 
 
 def _as_flags(message: str, names, renamed=None) -> str:
@@ -538,13 +581,12 @@ def _train_volumes(args, files, output) -> int:
     from .io import pixel_limit
     from .volume_model import VolumeTrainConfig, load_volume_model, train_volumes
 
-    if args.boundaries or args.contour != "sobel" or args.n_segments != [100, 200, 400]:
+    if any(_given(args, name) for name in ("boundaries", "contour", "n_segments")):
         raise CLIError("--volume takes none of --boundaries, --contour, -k (the 3-D training draws crops; "
                        "docs/volumes.md)")
-    defaults = build_parser().parse_args(["train", "x", "-o", "x.pt"])  # the 2-D stream's own options, if given
     given = [f"--{name.replace('_', '-')}" for name in ("checkpoint_every", "feature_iterations", "lr_decay_images",
                                                         "neighbours", "contour_iterations", "contours_only", "device")
-             if getattr(args, name) != getattr(defaults, name)]
+             if _given(args, name)]
     if given:
         raise CLIError(f"--volume takes none of {', '.join(given)} (2-D training's options; the 3-D training runs "
                        "on the CPU with --iterations crops a volume: docs/volumes.md)")
@@ -554,6 +596,9 @@ def _train_volumes(args, files, output) -> int:
                                 seed=args.seed, **({} if args.lr is None else {"lr": args.lr}))
     except ValueError as exc:
         raise CLIError(_as_flags(str(exc), ("beta", "phi", "epsilon", "lr"), {"steps": "iterations"})) from None
+    if args.resume and output.is_file():  # the run's own settings; a flag given with another value is named
+        _warn_unused_on_resume(args, cfg.to_dict(), _saved_train_config(output, volume=True), _VOLUME_TRAIN_FIELDS)
+        cfg = None
     skipped: list[str] = []
     on_skip = _skip_reporter(args, skipped)
     t0 = time.perf_counter()
@@ -985,9 +1030,23 @@ def _remove_empty(folder: Path) -> None:
         pass
 
 
+def _given_options(argv) -> frozenset:
+    """The dests of the options on the command line ``argv`` (not those left at their
+    defaults): the same parse with every default suppressed."""
+    parser = build_parser()
+    parsers = [parser]
+    while parsers:
+        for action in parsers.pop()._actions:
+            action.default = argparse.SUPPRESS
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return frozenset(vars(parser.parse_args(argv)))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.given = _given_options(argv)
     _CREATED.clear()
     try:
         return _run(args)

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import importlib
+import inspect
 import os
 import sys
 from pathlib import Path
 
 __all__ = ["progress_bar", "thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
-           "parallel_kernel",
+           "parallel_kernel", "ProcessLock", "locked_output",
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
@@ -352,3 +354,73 @@ def warm_kernels() -> int:
     enforce_connectivity_torch(torch.from_numpy(rng.integers(0, 3, (8, 8))), torch.zeros((8, 8, 3)), 4)
     return sum(len(k.signatures) for k in _kernels())
 
+
+
+# ------------------------------------------------------------------------- one run at a time
+
+class ProcessLock:
+    """The file ``path`` holding this process's id while a run writes what it guards: a
+    second run is refused (``ValueError``, ``busy`` and the process id) while the first
+    lives; a lock left by a run that died is taken over, and the lock goes when the run ends."""
+
+    def __init__(self, path, busy: str):
+        self.path, self.busy = Path(path), busy
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise ValueError(f"{self.busy} (process {pid}); wait for it, or write elsewhere (a stale "
+                                     f"lock: delete {self.path})") from None
+                self.path.unlink(missing_ok=True)  # its run is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise ValueError(f"cannot take the lock {self.path}")
+
+    def __exit__(self, *exc):
+        try:
+            if self.path.read_text().strip() == str(os.getpid()):
+                self.path.unlink()
+        except OSError:
+            pass
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def locked_output(param: str):
+    """Decorator: a call whose file argument ``param`` is given holds a :class:`ProcessLock`
+    on it (``.NAME.lock`` beside it, its folder made) while it runs: two runs writing one
+    model file are refused, not interleaved."""
+    def wrap(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            target = signature.bind(*args, **kwargs).arguments.get(param)
+            if target is None:
+                return fn(*args, **kwargs)
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with ProcessLock(target.with_name(f".{target.name}.lock"), f"{target} is being written by another run"):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap

@@ -38,6 +38,7 @@ from .losses import clustering_loss, reconstruction_loss, topn_mask, total_loss
 from .model import LNSNet, ModelConfig
 from .model.contour import ContourHead
 from .prepare import clustering_colour, prepare
+from .runtime import locked_output
 from .model.grm import gal, gbl, reconstruction_strength, update_memory
 
 __all__ = ["TrainConfig", "train_stream", "train_image", "iter_images", "expand_sources", "new_model", "adapt_model",
@@ -199,37 +200,54 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
 
 
 def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientation: bool = True,
-                errors: str = "raise") -> Iterator[tuple[str, np.ndarray]]:
+                errors: str = "raise", unread: int = 0) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(name, image array)`` from a path/folder/list file, a list of them, or arrays.
     Files are read by :func:`lnsnet.io.read_image` (``max_pixels``, ``orientation``);
     ``errors="yield"``: a file that cannot be read yields ``(name, the exception)`` instead
-    of raising, and the stream goes on."""
+    of raising, and the stream goes on. The first ``unread`` files of the stream are not
+    read: they yield ``(name, None)`` (a resumed stream's images already passed)."""
+    for n, (name, load) in enumerate(_stream_items(source)):
+        if n < unread:
+            yield name, None
+            continue
+        try:
+            image = load(max_pixels, orientation)
+        except (ValueError, OSError) as exc:
+            if errors != "yield":
+                raise
+            image = exc
+        yield name, image
+
+
+def _stream_items(source: Source) -> Iterator[tuple[str, Callable]]:
+    """``(name, load(max_pixels, orientation))`` of each image of a stream, unread."""
     if isinstance(source, np.ndarray):
-        yield "image-0", source
-        return
-    if isinstance(source, (str, Path)):
+        source = [("image-0", source)]
+    elif isinstance(source, (str, Path)):
         source = [source]
+
+    def given(value):
+        return lambda *_: value
+
+    def failed(exc):
+        def load(*_):
+            raise exc
+        return load
+
     for i, item in enumerate(source):
         if isinstance(item, (str, Path)):
             try:
                 paths = expand_sources([item])
             except FileNotFoundError as exc:  # a listed file that is gone: skipped as an unreadable one
-                if errors != "yield":
-                    raise
-                yield Path(item).stem, exc
+                yield Path(item).stem, failed(exc)
                 continue
             for p in paths:
-                try:
-                    image = read_image(p, max_pixels=max_pixels, orientation=orientation)
-                except (ValueError, OSError) as exc:
-                    if errors != "yield":
-                        raise
-                    image = exc
-                yield p.stem, image
+                yield p.stem, lambda max_pixels, orientation, p=p: read_image(p, max_pixels=max_pixels,
+                                                                              orientation=orientation)
         elif isinstance(item, tuple) and len(item) == 2:
-            yield str(item[0]), item[1]
+            yield str(item[0]), given(item[1])
         else:
-            yield f"image-{i}", item
+            yield f"image-{i}", given(item)
 
 
 # ---------------------------------------------------------------------------- training
@@ -469,6 +487,7 @@ class _Resumed:
         return False
 
 
+@locked_output("output")
 def train_stream(
     source: Source,
     output: Union[str, Path],
@@ -645,7 +664,7 @@ def train_stream(
     last = boundary()
     try:
         for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
-                                                      errors="yield")):
+                                                      errors="yield", unread=position)):
             if resumed.passed(i, name):
                 continue
             if max_images is not None and done >= max_images:

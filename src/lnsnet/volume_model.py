@@ -32,6 +32,7 @@ from torch import nn
 from .dictconfig import DictConfig
 from .io import MAX_VOXELS
 from .model.grm import _ScaleGradient, gbl_scale, update_memory
+from .runtime import locked_output
 
 __all__ = ["VolumeConfig", "VolumeNet", "VolumeTrainConfig", "train_volumes", "load_volume_model",
            "save_volume_model", "volume_features"]
@@ -185,6 +186,7 @@ def _crop_loss(net: VolumeNet, x: torch.Tensor, b: torch.Tensor, cfg: VolumeTrai
     return loss, {"kl": kl.item(), "regular": reg.item(), "rec": l_r.item()}
 
 
+@locked_output("output")
 def train_volumes(volumes, output=None, *, spacings=None, net: VolumeNet | None = None,
                   config: VolumeTrainConfig | None = None, resume: bool = False, progress: bool = False, log=None,
                   on_skip=None, max_voxels: int | None = MAX_VOXELS, max_volumes: int | None = None,

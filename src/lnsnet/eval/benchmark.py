@@ -59,6 +59,7 @@ import numpy as np
 
 from ..hub import model_record
 from ..io import atomic_write
+from ..runtime import ProcessLock
 from .methods import (MethodRunner, check_custom, check_methods, describe_custom, display_name, lnsnet_boundaries,
                       lnsnet_clustering, volume_methods)
 from .metrics import SCORE_KEYS
@@ -540,58 +541,12 @@ def _check_resume_settings(path: Path, settings: dict, kept_methods=()):
 LOCK_FILE = ".lock"
 
 
-class _FolderLock:
-    """``out/.lock`` holding this process's id while a run writes to ``out``: a second run
-    into the folder is refused while the first lives (a lock left by a run that died is
-    taken over)."""
-
-    def __init__(self, out: Path):
-        self.path = out / LOCK_FILE
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise ValueError(f"{self.path.parent} is being written by another run (process {pid}); wait for "
-                                     f"it, or choose another output folder (a stale lock: delete {self.path})") from None
-                self.path.unlink(missing_ok=True)  # its run is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self
-        raise ValueError(f"cannot take the lock {self.path}")
-
-    def __exit__(self, *exc):
-        try:
-            if self.path.read_text().strip() == str(os.getpid()):
-                self.path.unlink()
-        except OSError:
-            pass
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def run_benchmark(*args, **kwargs) -> list[dict]:
     bound = inspect.signature(_run_benchmark).bind(*args, **kwargs)
     bound.apply_defaults()
     out = Path(bound.arguments["out_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    with _FolderLock(out):
+    with ProcessLock(out / LOCK_FILE, f"{out} is being written by another run"):
         return _run_benchmark(*bound.args, **bound.kwargs)
 
 
