@@ -309,3 +309,25 @@ def test_a_3d_array_left_at_the_default_channel_axis_is_warned_about():
         warnings.simplefilter("error")
         assert lnsnet.segment(czyx, 10, channel_axis=0).shape == (6, 20, 24)
         lnsnet.segment(np.random.default_rng(0).random((4, 16, 20, 3)).astype(np.float32), 10)  # RGB volume
+
+
+@pytest.mark.parametrize("volume", [False, True])
+def test_a_bad_argument_of_the_wrong_kind_is_a_type_error_and_a_value_error(volume):
+    """One rule for every argument (it was TypeError for some, ValueError for others): a
+    value of the wrong kind raises an error that is a TypeError and a ValueError, a value of
+    the right kind out of range a ValueError only."""
+    rng = np.random.default_rng(0)
+    image = rng.random((6, 20, 20)) if volume else rng.random((30, 40, 3))
+    base = {"channel_axis": None} if volume else {}
+    cases = [("n_segments", "100", -3), ("compactness", "x", -1.0), ("sigma", "a", -1.0),
+             ("max_num_iter", "3", -1), ("start_label", "1", 2), ("channel_axis", "x", 7),
+             ("device", 3, "tpu"), ("min_size_factor", "x", -1.0), ("max_size_factor", "x", 0.0)]
+    cases += [] if volume else [("adapt", "x", -1), ("batch_size", "x", 0), ("model", 3, "no such model")]
+    for name, wrong_kind, out_of_range in cases:
+        kw = {"n_segments": 20, **base}
+        with pytest.raises(TypeError, match=name) as info:
+            lnsnet.segment(image, **{**kw, name: wrong_kind})
+        assert isinstance(info.value, ValueError), name
+        with pytest.raises((ValueError, FileNotFoundError)) as info:
+            lnsnet.segment(image, **{**kw, name: out_of_range})
+        assert not isinstance(info.value, TypeError), name

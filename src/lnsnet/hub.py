@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Union
@@ -11,6 +12,7 @@ from typing import Union
 import torch
 
 from . import checkpoint
+from .errors import ArgumentTypeError
 from .model import LNSNet
 from .model.embedder import InputEmbedder
 
@@ -81,6 +83,8 @@ def as_device(device) -> torch.device:
     CUDA device, and for CUDA without a GPU."""
     if device is None:
         return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise ArgumentTypeError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -126,6 +130,9 @@ def resolve_model(name_or_path: Union[str, Path, LNSNet, None], device=None) -> 
             m = copy.deepcopy(m).eval().to(dev).float()  # the caller's model left as it is
         return m
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
+    if not isinstance(name, (str, os.PathLike)):
+        raise ArgumentTypeError(f"model must be a shipped model's name, a model file or an lnsnet.LNSNet, got "
+                                f"{name!r}")
     if isinstance(name, str) and (name in available_models() or name in BASELINE_MODELS):
         return _load_named(name, str(dev))
     path = Path(name)

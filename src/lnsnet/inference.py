@@ -26,6 +26,7 @@ from .model.contour import contour_factor
 from .model.seeds import sample_features
 from .prepare import Prepared, _check_mask, _spatial, clustering_colour, encode_on, merge_colour, prepare, read_spacing
 from .runtime import check_progress, tune_malloc, user_stacklevel
+from .errors import ArgumentTypeError, bad_argument
 
 __all__ = ["segment"]
 
@@ -264,9 +265,9 @@ def segment(
     ((64, 96), dtype('int32'), np.int32(1))
     """
     if misplaced:
-        raise TypeError(_misplaced_message(misplaced))
+        raise ArgumentTypeError(_misplaced_message(misplaced))
     if slic_zero:  # slic's keyword, taken only as False (0, None too, as slic's `if slic_zero:`)
-        raise TypeError(_SLIC_ONLY["slic_zero"])
+        raise ArgumentTypeError(_SLIC_ONLY["slic_zero"])
     check_progress(progress)
     # big-endian arrays (FITS, HDF5, np.frombuffer of network data) in the machine's order:
     # the type rules (uint8 / 255, uint16 / 65535) and the kernels read native types
@@ -313,17 +314,18 @@ def segment(
     if max_num_iter is not None:
         if isinstance(max_num_iter, (bool, np.bool_)) or not isinstance(max_num_iter, numbers.Integral) \
                 or max_num_iter < 0:  # named as the caller named it (the option behind it is `iterations`)
-            raise ValueError(f"max_num_iter must be an integer >= 0 or None, got {max_num_iter!r}")
+            raise bad_argument(not isinstance(max_num_iter, (bool, np.bool_)) and isinstance(max_num_iter, numbers.Integral),
+                               f"max_num_iter must be an integer >= 0 or None, got {max_num_iter!r}")
         overrides["iterations"] = max_num_iter
     options = ClusterOptions.of(clustering, **overrides)
     batch_size = _positive_int(batch_size, "batch_size")
     tile_pixels = _positive_int(tile_pixels, "tile_pixels")
     if isinstance(adapt, bool) or not isinstance(adapt, numbers.Integral) or adapt < 0:
-        raise ValueError(f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
+        raise bad_argument(not isinstance(adapt, (bool, np.bool_)) and isinstance(adapt, numbers.Integral), f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
     if isinstance(start_label, bool) or start_label not in (0, 1):
-        raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
-        raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
+        raise ArgumentTypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     _check_max_size_factor(max_size_factor)
     vol = None if not isinstance(image, (list, tuple)) else next(
         (im for im in image if _is_volume(im, channel_axis)), None)
@@ -466,7 +468,7 @@ def _segment_volume(volume, n_segments, *, compactness, max_num_iter, sigma, spa
         raise ValueError("convert2lab=True takes a 2-D RGB image, not a volume with channels (its channels are "
                          "standardised as they are; convert them first, e.g. skimage.color.rgb2lab)")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
-        raise TypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
+        raise ArgumentTypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     _check_max_size_factor(max_size_factor)  # checked even when connectivity is off (then unused), as 2-D
     spacing3 = read_spacing(spacing, 3)
     sig = np.asarray(_spatial(sigma, "sigma", positive=False, n=3))
@@ -503,9 +505,9 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
     if not (model is None or (isinstance(model, str) and model == "none")):
         raise ValueError("boundaries= runs no network: it takes no model (leave model=None)")
     if isinstance(start_label, bool) or start_label not in (0, 1):
-        raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
     if compactness is not None and (isinstance(compactness, bool) or not isinstance(compactness, numbers.Real)):
-        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")  # as 2-D and volumes say
+        raise ArgumentTypeError(f"compactness must be a finite number >= 0, got {compactness!r}")  # as 2-D and volumes say
     k = _check_k(n_segments)
     if isinstance(image, (list, tuple)):
         if any(_is_volume(im, channel_axis) for im in image):
@@ -519,7 +521,7 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
     volume = _is_volume(image, channel_axis)
     if volume:
         if image.dtype.kind not in "biuf":
-            raise TypeError(f"unsupported volume dtype {image.dtype}; allowed: bool, integer or floating point")
+            raise ArgumentTypeError(f"unsupported volume dtype {image.dtype}; allowed: bool, integer or floating point")
         vol = _as_volume(image, channel_axis)
         if min(vol.shape) < 1:
             raise ValueError(f"volume is empty: shape {image.shape}")
@@ -757,7 +759,7 @@ def _check_max_size_factor(value) -> None:
     """slic's ``max_size_factor``: None or a finite number > 0 (``ValueError`` naming it)."""
     if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
                               or not 0 < value < float("inf")):
-        raise ValueError(f"max_size_factor must be a finite number > 0 or None, got {value!r}")
+        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real), f"max_size_factor must be a finite number > 0 or None, got {value!r}")
 
 
 def _native(image):
@@ -816,7 +818,7 @@ def _misplaced_message(misplaced: dict) -> str:
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral), f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -824,7 +826,7 @@ def _check_k(n_segments) -> int:
     """``n_segments`` as an int: an integer, or a real number rounded to the nearest one (slic
     takes ``pixels / 400`` as it is; its grid is set by the ratio)."""
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Real):
-        raise TypeError(f"n_segments must be a number, got {n_segments!r}")
+        raise ArgumentTypeError(f"n_segments must be a number, got {n_segments!r}")
     given = n_segments
     if not isinstance(n_segments, numbers.Integral):
         if not math.isfinite(float(n_segments)):

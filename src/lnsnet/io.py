@@ -20,6 +20,8 @@ from typing import Union
 
 import numpy as np
 
+from .errors import ArgumentTypeError
+
 PathLike = Union[str, os.PathLike]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm",
@@ -52,7 +54,7 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
         If the shape or channel count is not supported, or for NaN or infinite values.
     """
     if not isinstance(image, np.ndarray):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"image must be a numpy array, got {type(image).__name__}; "
             "read files with lnsnet.io.read_image"
         )
@@ -76,7 +78,7 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image is empty: shape {image.shape}")
 
     if image.dtype.kind not in "biuf":
-        raise TypeError(
+        raise ArgumentTypeError(
             f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point"
         )
     if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
@@ -1124,7 +1126,7 @@ def save_png(path: PathLike, array: np.ndarray) -> None:
     elif array.dtype == np.uint8:
         im = Image.fromarray(array)
     else:
-        raise TypeError(f"save_png takes uint8 or uint16 arrays, got {array.dtype}")
+        raise ArgumentTypeError(f"save_png takes uint8 or uint16 arrays, got {array.dtype}")
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()

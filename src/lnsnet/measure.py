@@ -21,6 +21,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+try:
+    from .errors import ArgumentTypeError
+except ImportError:  # this file loaded on its own (it needs numpy only)
+    class ArgumentTypeError(TypeError, ValueError):
+        """An argument of the wrong kind (as :class:`lnsnet.errors.ArgumentTypeError`)."""
+
 __all__ = ["regions", "write_csv", "PROPERTIES"]
 
 #: The properties :func:`regions` computes, in its default column order.
@@ -30,7 +36,7 @@ PROPERTIES = ("label", "area", "centroid", "bbox", "intensity_mean")
 def _check_labels(labels) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iu":
-        raise TypeError(f"labels must be an integer array, got dtype {arr.dtype}")
+        raise ArgumentTypeError(f"labels must be an integer array, got dtype {arr.dtype}")
     if arr.ndim not in (2, 3):
         raise ValueError(f"labels must be 2-D (H, W) or 3-D (Z, Y, X), got shape {arr.shape}")
     if arr.size == 0:
@@ -47,7 +53,7 @@ def _check_labels(labels) -> np.ndarray:
 def _check_image(image, shape) -> np.ndarray:
     img = np.asarray(image)
     if img.dtype.kind not in "biuf":
-        raise TypeError(f"image must be a numeric (bool, integer or float) array, got dtype {img.dtype}")
+        raise ArgumentTypeError(f"image must be a numeric (bool, integer or float) array, got dtype {img.dtype}")
     if img.ndim not in (len(shape), len(shape) + 1) or img.shape[:len(shape)] != shape:
         what = "(H, W) or (H, W, C)" if len(shape) == 2 else "(Z, Y, X) or (Z, Y, X, C)"
         raise ValueError(f"image must be {what} with the labels' shape {shape} first, got shape {img.shape}")
@@ -60,7 +66,7 @@ def _check_properties(properties, has_image: bool) -> tuple[str, ...]:
     if properties is None:
         return PROPERTIES if has_image else PROPERTIES[:-1]
     if isinstance(properties, (str, bytes)) or not isinstance(properties, Iterable):
-        raise TypeError(f"properties must be a list of names from {PROPERTIES}, got {properties!r}")
+        raise ArgumentTypeError(f"properties must be a list of names from {PROPERTIES}, got {properties!r}")
     props = tuple(properties)
     for p in props:
         if p == "mean_intensity":
@@ -195,7 +201,7 @@ def regions(
     rows = np.flatnonzero(counts) if values is None else np.arange(size)
     if background is not None:
         if isinstance(background, (bool, np.bool_)) or not isinstance(background, (int, np.integer)):
-            raise TypeError(f"background must be an int label value or None, got {background!r}")
+            raise ArgumentTypeError(f"background must be an int label value or None, got {background!r}")
         bg = int(background)
         rows = rows[(rows if values is None else values[rows]) != bg]
     out: dict[str, np.ndarray] = {}
@@ -274,7 +280,7 @@ def write_csv(table: Mapping[str, np.ndarray], path) -> None:
     from .io import atomic_write
 
     if not isinstance(table, Mapping):
-        raise TypeError(f"table must be a mapping of column name to 1-D array, got {type(table).__name__}")
+        raise ArgumentTypeError(f"table must be a mapping of column name to 1-D array, got {type(table).__name__}")
     if not table:
         raise ValueError("table has no columns")
     cols = {str(k): np.asarray(v) for k, v in table.items()}

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ArgumentTypeError, bad_argument
+
 __all__ = ["Prepared", "prepare", "clustering_colour", "merge_colour", "read_spacing"]
 
 
@@ -179,7 +181,7 @@ def _spatial(value, name: str, positive: bool, n: int = 2) -> tuple[float, ...]:
         try:
             vals = [float(v) for v in np.asarray(value, dtype=float).ravel()]
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
+            raise ArgumentTypeError(f"{name} must be a number or a sequence of numbers, got {value!r}") from None
         if n == 2 and len(vals) == 3:  # slic's old 3-axis form for 2-D images: the first axis is dropped
             from .runtime import user_stacklevel
 
@@ -206,15 +208,16 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
         kind = type(image).__module__.split(".")[0]
         hint = {"torch": "a tensor: pass tensor.cpu().numpy() (a CHW tensor with channel_axis=0)",
                 "PIL": "a PIL image: pass np.asarray(image)"}.get(kind, "read files with lnsnet.io.read_image")
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}; {hint}")
+        raise ArgumentTypeError(f"image must be a numpy array, got {type(image).__name__}; {hint}")
     if image.dtype.kind not in "biuf":
-        raise TypeError(f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point")
+        raise ArgumentTypeError(f"unsupported image dtype {image.dtype}; allowed: bool, integer or floating point")
     if image.ndim == 2:  # gray, whatever channel_axis says (slic raises for channel_axis=-1)
         return image[:, :, None]
     if image.ndim == 3 and channel_axis is not None:
         if (isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, numbers.Integral)
                 or not -3 <= channel_axis <= 2):
-            raise ValueError(f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
+            raise bad_argument(not isinstance(channel_axis, (bool, np.bool_)) and isinstance(channel_axis, numbers.Integral),
+                               f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
         return np.moveaxis(image, channel_axis, -1)
     if image.ndim == 4 and channel_axis is None:
         raise ValueError(f"a 4-D array (shape {image.shape}) is a volume with channels: pass channel_axis (-1 for "
@@ -256,7 +259,7 @@ def _check_mask(mask, shape) -> np.ndarray:
         what = "volume" if len(shape) == 3 else "image"
         raise ValueError(f"mask must have the {what}'s spatial shape {shape}, got shape {m.shape}")
     if m.dtype.kind not in "biuf":
-        raise TypeError(f"mask must be a boolean (or 0/1) array, got dtype {m.dtype}")
+        raise ArgumentTypeError(f"mask must be a boolean (or 0/1) array, got dtype {m.dtype}")
     if m.dtype.kind == "f" and not np.isfinite(m).all():
         raise ValueError("mask has NaN or infinite values; pass a boolean mask")
     m = m.astype(bool)
@@ -405,7 +408,7 @@ def prepare(image, *, channel_axis=-1, convert2lab=None, mask=None, sigma=0, spa
         raise ValueError(f"image is empty: shape {np.shape(image)}")
     m = None if mask is None else _check_mask(mask, (h, w))
     if convert2lab not in (None, True, False):
-        raise TypeError(f"convert2lab must be None, True or False, got {convert2lab!r}")
+        raise ArgumentTypeError(f"convert2lab must be None, True or False, got {convert2lab!r}")
     if convert2lab and c not in (3, 4) and not (c == 1 and channel_axis is None):  # a gray image is its L
         # already (slic ignores it there); a channel axis given with one channel, as slic, refused
         gray = ("; a gray HxW image takes it with channel_axis=None (slic refuses it with channel_axis=-1 too)"

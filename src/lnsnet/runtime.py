@@ -33,6 +33,8 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import ArgumentTypeError
+
 __all__ = ["progress_bar", "thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
            "parallel_kernel", "ProcessLock", "locked_output",
            "KERNEL_MODULES"]
@@ -95,7 +97,7 @@ def check_progress(progress):
     import numpy as np
 
     if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):
-        raise TypeError(f"progress must be True, False or a callable progress(done, total), got {progress!r}")
+        raise ArgumentTypeError(f"progress must be True, False or a callable progress(done, total), got {progress!r}")
     return progress
 
 

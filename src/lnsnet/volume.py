@@ -44,6 +44,7 @@ import numpy as np
 from .connectivity import _join, find_root
 from .prepare import read_spacing
 from .runtime import parallel_kernel
+from .errors import ArgumentTypeError, bad_argument
 
 
 __all__ = ["segment_volume", "volume_grid", "components_3d", "enforce_connectivity_3d"]
@@ -756,7 +757,8 @@ def _as_volume(volume, channel_axis) -> np.ndarray:
     if volume.ndim != 4:
         raise ValueError(f"a volume with channels is 4-D (ZxYxXxC with channel_axis), got shape {volume.shape}")
     if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral) or not -4 <= channel_axis <= 3:
-        raise ValueError(f"channel_axis must be None or an axis of the volume (-4..3), got {channel_axis!r}")
+        raise bad_argument(not isinstance(channel_axis, (bool, np.bool_)) and isinstance(channel_axis, numbers.Integral),
+                           f"channel_axis must be None or an axis of the volume (-4..3), got {channel_axis!r}")
     return np.moveaxis(volume, channel_axis, -1)
 
 
@@ -778,15 +780,15 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     :data:`SLAB_VOXELS` voxels (``True``), or as calls ``progress(done, total)`` after each
     pass (a callable, any volume)."""
     if not isinstance(volume, np.ndarray):
-        raise TypeError(f"volume must be a numpy array, got {type(volume).__name__}")
+        raise ArgumentTypeError(f"volume must be a numpy array, got {type(volume).__name__}")
     if volume.dtype.kind not in "biuf":
-        raise TypeError(f"unsupported volume dtype {volume.dtype}; allowed: bool, integer or floating point")
+        raise ArgumentTypeError(f"unsupported volume dtype {volume.dtype}; allowed: bool, integer or floating point")
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
-        raise TypeError(f"n_segments must be an integer, got {n_segments!r}")
+        raise ArgumentTypeError(f"n_segments must be an integer, got {n_segments!r}")
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
     if isinstance(start_label, (bool, np.bool_)) or start_label not in (0, 1):
-        raise ValueError(f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
     for name, value, integral, positive in (("compactness", compactness, False, False),
                                             ("max_num_iter", max_num_iter, True, False),
                                             ("min_size_factor", min_size_factor, False, False),
@@ -794,9 +796,10 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         kind = numbers.Integral if integral else numbers.Real  # as the 2-D options are read: no "40", no True
         if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, kind)
                                   or not math.isfinite(value) or value < 0 or (positive and value == 0)):
-            raise ValueError(f"{name} must be a finite {'integer' if integral else 'number'} "
-                             f"{'> 0' if positive else '>= 0'}{' or None' if name != 'compactness' else ''}, "
-                             f"got {value!r}")
+            raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, kind),
+                               f"{name} must be a finite {'integer' if integral else 'number'} "
+                               f"{'> 0' if positive else '>= 0'}{' or None' if name != 'compactness' else ''}, "
+                               f"got {value!r}")
     vol = _as_volume(volume, channel_axis)
     if min(vol.shape) < 1:
         raise ValueError(f"volume is empty: shape {volume.shape}")

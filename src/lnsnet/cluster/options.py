@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ..errors import ArgumentTypeError, bad_argument
+
 __all__ = ["ClusterOptions", "PRESETS", "DEFAULT_PRESET"]
 
 #: The presets, by name. ``"fast"`` (the default since 2026-12-05): the compact
@@ -42,13 +44,15 @@ _CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned"), "features"
 
 def _nonneg(name: str, value, note: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0{note}, got {value!r}")
+        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real),
+                           f"{name} must be a finite number >= 0{note}, got {value!r}")
     return float(value)
 
 
 def _count(name: str, value, minimum: int, note: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{note}, got {value!r}")
+        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral),
+                           f"{name} must be an integer >= {minimum}{note}, got {value!r}")
     return int(value)
 
 
@@ -188,7 +192,7 @@ class ClusterOptions:
                                   **{k: v for k, v in overrides.items() if v is not None}})
         if isinstance(clustering, ClusterOptions):
             return clustering.replace(**overrides)
-        raise TypeError(f"clustering must be a preset name, a spec string or lnsnet.ClusterOptions, "
+        raise ArgumentTypeError(f"clustering must be a preset name, a spec string or lnsnet.ClusterOptions, "
                         f"got {type(clustering).__name__}")
 
     @classmethod
@@ -219,7 +223,7 @@ class ClusterOptions:
         """``spec`` (see :meth:`parse`) as keyword arguments of :meth:`resolve`, values
         converted by the field's type (``ValueError`` naming the item otherwise)."""
         if not isinstance(spec, str):
-            raise TypeError(f"a clustering spec must be a string, got {type(spec).__name__}")
+            raise ArgumentTypeError(f"a clustering spec must be a string, got {type(spec).__name__}")
         kinds = {f.name: f.type for f in dataclasses.fields(cls)}
         out: dict = {}
         for item in (p.strip() for p in spec.split(":")):
@@ -257,7 +261,7 @@ class ClusterOptions:
         options = {k: v for k, v in options.items() if v is not None}
         unknown = sorted(set(options) - set(cls.field_names()))
         if unknown:
-            raise TypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            raise ArgumentTypeError(f"unknown clustering option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                             f"allowed: {', '.join(cls.field_names())}")
         return options
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..io import VOLUME_SUFFIXES, decode_image, file_stem
 from .labels import relabel_consecutive, split_disconnected
+from ..errors import ArgumentTypeError
 
 __all__ = [
     "Sample",
@@ -337,7 +338,7 @@ class _SampleSequence(Sequence):
 
     def _item(self, index: int) -> tuple[str, Path, Path]:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"dataset index must be an int, got {type(index).__name__}")
+            raise ArgumentTypeError(f"dataset index must be an int, got {type(index).__name__}")
         n = len(self._items)
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for a dataset of {n} samples")

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..cluster import ClusterOptions
 from .metrics import SCORE_KEYS
+from ..errors import ArgumentTypeError
 
 __all__ = ["known_methods", "display_name", "lnsnet_clustering", "lnsnet_model", "lnsnet_boundaries", "baseline_options",
            "check_methods", "volume_methods", "check_custom", "Precomputed", "MethodRunner"]
@@ -401,7 +402,7 @@ def check_custom(custom, names: list[str], picklable: bool) -> dict:
         if isinstance(fn, (str, Path)) or hasattr(fn, "__fspath__"):
             fn = Precomputed(fn)
         elif not callable(fn) and not isinstance(fn, Precomputed):
-            raise TypeError(f"custom method {name!r} must be a callable fn(image, k) -> labels or a folder of label "
+            raise ArgumentTypeError(f"custom method {name!r} must be a callable fn(image, k) -> labels or a folder of label "
                             f"maps, got {type(fn).__name__}")
         if picklable and not isinstance(fn, Precomputed):
             why = None
@@ -618,6 +619,6 @@ def _custom_function(fn, volume: bool, name: str = "custom"):
         view.flags.writeable = False
         labels = np.asarray(_fn(view, k, spacing=spacing) if volume else _fn(view, k))
         if labels.dtype.kind not in "biu":
-            raise TypeError(f"custom method {name!r} must return integer labels, got {labels.dtype}")
+            raise ArgumentTypeError(f"custom method {name!r} must return integer labels, got {labels.dtype}")
         return _finish(labels, image, volume, name)
     return _run
