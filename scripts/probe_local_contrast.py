@@ -1,9 +1,9 @@
 """Probe (val only): the spatial term weakened where the local colour contrast is low, so a
 faint edge beside strong contrasts elsewhere is followed (review finding: a faint cloud in
-a cartoon gets a grid). factor(p) = clip((v_loc(p) / v_img) ** gamma, lo, 1), v_loc the
+a cartoon gets a grid). factor(p) = clip((v_loc(p) / (alpha v_img)) ** gamma, lo, 1), v_loc the
 clustering colour's variance in a Gaussian window of sigma = S / 2 (S the superpixels'
 side), v_img the image's; times the contour head's factor. Usage:
-python scripts/probe_local_contrast.py SET GAMMA LO COMPACTNESS [--synth]
+python scripts/probe_local_contrast.py SET GAMMA LO COMPACTNESS [--synth] [--alpha=A]
 
 The rule, written before the val grid was run (2026-12-06, sixth session): candidates gamma
 0.5 and 1 (lo 0.05), each at compactness values around `fast`'s 32. A candidate is admitted
@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from contour_grid_val import dataset
 
 SET, GAMMA, LO, COMP = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+ALPHA = float(next((a.split("=")[1] for a in sys.argv if a.startswith("--alpha=")), 1.0))
 STATE = {"k": 100}
 real = inf._contour_factors
 
@@ -45,7 +46,7 @@ def patched(net, colour, options, mask, dev):
     m = blur(colour, s)
     v = (blur(colour ** 2, s) - m ** 2).clamp_min(0).sum(1)
     vimg = colour.var(dim=(2, 3)).sum(1)[:, None, None]
-    f = ((v + 1e-12) / vimg).pow(GAMMA).clamp(LO, 1.0)
+    f = ((v + 1e-12) / (ALPHA * vimg)).pow(GAMMA).clamp(LO, 1.0)
     return f if c is None else c * f
 
 
@@ -53,7 +54,24 @@ inf._contour_factors = patched
 torch.set_num_threads(1)
 spec = f"fast:compactness={COMP:g}"
 if "--synth" in sys.argv:
-    exec(open("/tmp/cloud.py").read().split("for strong in")[0])
+    from scipy import ndimage
+    from skimage.color import lab2rgb
+    from skimage.segmentation import find_boundaries
+
+    def make(strong, dE, H=320, W=480):  # a light blue sky, a faint cloud (dE), black stripes at the left
+        yy, xx = np.mgrid[:H, :W]
+        lab = np.zeros((H, W, 3)); lab[..., 0] = 75; lab[..., 2] = -25
+        cloud = ((yy - 160) / 70) ** 2 + ((xx - 330) / 110) ** 2 < 1
+        lab[cloud, 0] += dE; lab[cloud, 2] += dE * 1.5
+        if strong:
+            lab[(xx < 160) & (((yy // 20) % 2) == 0)] = [5, 0, 0]
+            lab[(yy > 200) & (yy < 300) & (xx > 30) & (xx < 130)] = [50, 70, 60]
+        lab[..., 0] += np.random.default_rng(0).normal(0, 1.0, (H, W))
+        return (np.clip(lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8), cloud
+
+    def br(labels, region, r=2):
+        gb = find_boundaries(region.astype(int), mode="inner")
+        return (gb & ndimage.binary_dilation(find_boundaries(labels, mode="thick"), iterations=r)).sum() / gb.sum()
     for dE in (4, 8):
         img, cloud = make(True, dE)
         out = []
@@ -71,7 +89,7 @@ for i in range(n):
         sc = score(lnsnet.segment(s.image, k, clustering=spec), s.ground_truths, s.image,
                    ignore=getattr(ds, "ignore_label", None))
         res[k].append([sc["br_best"], sc["asa_best"], sc["co"]])
-rec = {"set": SET, "gamma": GAMMA, "lo": LO, "compactness": COMP,
+rec = {"set": SET, "gamma": GAMMA, "lo": LO, "alpha": ALPHA, "compactness": COMP,
        **{f"{m}{k}": round(float(np.mean(np.array(v)[:, j])), 4) for k, v in res.items() for j, m in enumerate(("br", "asa", "co"))}}
 print(json.dumps(rec), flush=True)
 with open("/tmp/localcontrast.jsonl", "a") as fh:
