@@ -138,3 +138,29 @@ def pytest_sessionfinish(session, exitstatus):
     """A run that collected no test must not pass: turn pytest's exit code 5 into 1."""
     if exitstatus == 5:
         session.exitstatus = 1
+
+
+class lock_held_elsewhere:
+    """A context: another process holds ``lnsnet.runtime.ProcessLock(path)`` until the block
+    ends (then it is killed, as a run that dies would be); ``.pid`` is its process id."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        import subprocess
+        import sys
+
+        code = ("import sys, time; from lnsnet.runtime import ProcessLock\n"
+                f"with ProcessLock({str(self.path)!r}, 'busy'):\n"
+                "    print('held', flush=True); time.sleep(120)\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "held"
+        self.pid = self.proc.pid
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        return False

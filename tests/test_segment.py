@@ -321,13 +321,13 @@ def test_a_bad_argument_of_the_wrong_kind_is_a_type_error_and_a_value_error(volu
     base = {"channel_axis": None} if volume else {}
     cases = [("n_segments", "100", -3), ("compactness", "x", -1.0), ("sigma", "a", -1.0),
              ("max_num_iter", "3", -1), ("start_label", "1", 2), ("channel_axis", "x", 7),
-             ("device", 3, "tpu"), ("min_size_factor", "x", -1.0), ("max_size_factor", "x", 0.0)]
+             ("device", 2.5, "tpu"), ("min_size_factor", "x", -1.0), ("max_size_factor", "x", 0.0)]
     cases += [] if volume else [("adapt", "x", -1), ("batch_size", "x", 0), ("model", 3, "no such model")]
     for name, wrong_kind, out_of_range in cases:
         kw = {"n_segments": 20, **base}
         with pytest.raises(TypeError, match=name) as info:
             lnsnet.segment(image, **{**kw, name: wrong_kind})
-        assert isinstance(info.value, ValueError), name
+        assert isinstance(info.value, ValueError) and isinstance(info.value, lnsnet.errors.ArgumentTypeError), name
         with pytest.raises((ValueError, FileNotFoundError)) as info:
             lnsnet.segment(image, **{**kw, name: out_of_range})
         assert not isinstance(info.value, TypeError), name

@@ -624,23 +624,49 @@ def test_a_resume_does_not_read_the_images_already_trained_again(tmp_path, monke
 
 
 def test_two_runs_into_one_model_file_are_refused_while_the_first_lives(tmp_path):
-    """A second process training into the same -o interleaved its checkpoints with the
-    first's: a lock beside the file (the process id) refuses it; a lock whose process is gone
-    is taken over, and none is left after a run. 3-D streams alike."""
+    """A second run training into the same -o interleaved its checkpoints with the first's:
+    the first holds a lock (the operating system's, on ``.NAME.lock`` beside the file); a
+    second run, in another process or the same one, is refused while it lives; a run that
+    died holds nothing; no lock file is left after a run. 3-D streams alike."""
+    from conftest import lock_held_elsewhere
     from lnsnet.volume_model import train_volumes
 
     out = tmp_path / "m.pt"
     lock = tmp_path / ".m.pt.lock"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        lock.write_text(str(sleeper.pid))
-        with pytest.raises(ValueError, match=rf"m\.pt is being written by another run \(process {sleeper.pid}\)"):
+    with lock_held_elsewhere(lock) as other:
+        with pytest.raises(ValueError, match=rf"m\.pt is being written by another run \(process {other.pid} on "):
             train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)
         with pytest.raises(ValueError, match="another run"):
             train_volumes([np.zeros((6, 20, 20), np.float32)], out, progress=False)
         assert not out.exists()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)  # stale: taken over
+    lock.write_text("process 1 on elsewhere")  # a file left behind holds no lock
+    train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False)
     assert out.exists() and not lock.exists()
+
+    def stream():  # a second run in the same process while the first trains
+        yield _images(1)[0]
+        with pytest.raises(ValueError, match="another run"):
+            train_stream(_images(1), out, config=TrainConfig(**FAST), progress=False, overwrite=True)
+        assert lock.exists()
+        yield _images(2)[1]
+
+    train_stream(stream(), out, config=TrainConfig(**FAST), progress=False, overwrite=True)
+    assert checkpoint.load(out)["position"] == 2 and not lock.exists()
+    with pytest.raises(ValueError, match="pass one of them"):  # a refused run leaves no folder behind
+        train_stream(_images(1), tmp_path / "new" / "sub" / "m.pt", resume=True, overwrite=True, progress=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_training_setting_of_the_wrong_kind_is_named():
+    """TrainConfig(iterations="3") failed in a comparison with a TypeError that named
+    nothing, and VolumeTrainConfig(steps="3") not until training; now each names the field,
+    with an error that is a TypeError and a ValueError (lnsnet.errors.ArgumentTypeError)."""
+    from lnsnet.errors import ArgumentTypeError
+    from lnsnet.volume_model import VolumeTrainConfig
+
+    for make, kw, name in ((TrainConfig, dict(iterations="3"), "iterations"), (TrainConfig, dict(lr="1e-4"), "lr"),
+                           (TrainConfig, dict(seed=1.5), "seed"), (TrainConfig, dict(contours_only=1), "contours_only"),
+                           (VolumeTrainConfig, dict(steps="3"), "steps")):
+        with pytest.raises(ArgumentTypeError, match=rf"^{name} must be"):
+            make(**kw)
+    assert TrainConfig(lr=1, feature_iterations=None).lr == 1  # an int for a float, None where allowed

@@ -455,12 +455,17 @@ def test_torch_seed_rounds_equal_the_cpu_kernels(kw):
     want = V.segment_volume(vol, 60, **kw)
     assert np.array_equal(V.segment_volume(vol, 60, device="cpu", **kw), want)
     slabbed = functools.partial(V._rounds_torch, max_chunk=1)
-    orig = V._rounds_torch
+    orig, cache = V._rounds_torch, V.FEATURES_CACHE_BYTES
     try:
         V._rounds_torch = slabbed
         assert np.array_equal(V.segment_volume(vol, 60, device="cpu", **kw), want)
+        # the features not kept whole: each slab's made and sent for its turn, as the kernels read them
+        V.FEATURES_CACHE_BYTES = 0
+        seen = []
+        V._rounds_torch = lambda src, *a, **k: seen.append(src.whole is None) or slabbed(src, *a, **k)
+        assert np.array_equal(V.segment_volume(vol, 60, device="cpu", **kw), want) and seen == [True]
     finally:
-        V._rounds_torch = orig
+        V._rounds_torch, V.FEATURES_CACHE_BYTES = orig, cache
 
 
 def test_torch_seed_rounds_in_float32_agree_on_nearly_every_voxel(monkeypatch):

@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve l
 
 
 #: the submodules a user reaches as ``lnsnet.io``, ``lnsnet.runtime`` ... without importing them
-_SUBMODULES = ("io", "runtime", "measure", "eval", "volume", "flood", "train", "cluster", "model", "features", "prepare")
+_SUBMODULES = ("errors", "io", "runtime", "measure", "eval", "volume", "flood", "train", "cluster", "model", "features", "prepare")
 
 
 def __getattr__(name: str):

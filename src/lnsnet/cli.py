@@ -39,6 +39,15 @@ class _Parser(argparse.ArgumentParser):
         if self._setup is not None:
             setup, self._setup = self._setup, None
             setup(self)
+            if getattr(self, "_suppressed", False):
+                self._suppress_defaults()
+
+    def _suppress_defaults(self) -> None:
+        """Every option's default suppressed (now, and for options a setup adds later): a
+        parse then holds only what the command line gave (:func:`_given_options`)."""
+        self._suppressed = True
+        for action in self._actions:
+            action.default = argparse.SUPPRESS
 
     def parse_known_args(self, args=None, namespace=None):
         self._ready()
@@ -1036,8 +1045,9 @@ def _given_options(argv) -> frozenset:
     parser = build_parser()
     parsers = [parser]
     while parsers:
-        for action in parsers.pop()._actions:
-            action.default = argparse.SUPPRESS
+        current = parsers.pop()
+        current._suppress_defaults()
+        for action in current._actions:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
     return frozenset(vars(parser.parse_args(argv)))

@@ -83,7 +83,7 @@ def as_device(device) -> torch.device:
     CUDA device, and for CUDA without a GPU."""
     if device is None:
         return torch.device("cpu")
-    if not isinstance(device, (str, torch.device)):
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):  # an int: cuda:N, as torch
         raise ArgumentTypeError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
     try:
         dev = torch.device(device)

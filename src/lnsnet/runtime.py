@@ -361,55 +361,82 @@ def warm_kernels() -> int:
 # ------------------------------------------------------------------------- one run at a time
 
 class ProcessLock:
-    """The file ``path`` holding this process's id while a run writes what it guards: a
-    second run is refused (``ValueError``, ``busy`` and the process id) while the first
-    lives; a lock left by a run that died is taken over, and the lock goes when the run ends."""
+    """An exclusive lock on the file ``path`` while a run writes what it guards: a second
+    run, in another process or this one, is refused (``ValueError``: ``busy``, and the
+    process and host that hold it). The lock is the operating system's (``flock``): it goes
+    with the process that holds it, however that ends, so no lock is ever stale; the file
+    is removed when the run ends. Where ``flock`` is missing (Windows) the file itself is the
+    lock (one left by a killed run must be deleted by hand: the message says which)."""
 
     def __init__(self, path, busy: str):
-        self.path, self.busy = Path(path), busy
+        self.path, self.busy, self.fd = Path(path), busy, None
+
+    def _refuse(self, holder: str):
+        return ValueError(f"{self.busy} ({holder or 'another run'}); wait for it, or write elsewhere"
+                          + ("" if _flock else f" (if no run is writing it: delete {self.path})"))
 
     def __enter__(self):
-        for _ in range(2):
+        me = f"process {os.getpid()} on {_node()}"
+        for _ in range(100):  # the file went away under us (its holder ended): take the new one
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | (0 if _flock else os.O_EXCL), 0o644)
             except FileExistsError:
+                raise self._refuse(_read(self.path)) from None
+            except OSError as exc:
+                raise ValueError(f"cannot take the lock {self.path}: {exc.strerror or exc}") from None
+            if _flock:
                 try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise ValueError(f"{self.busy} (process {pid}); wait for it, or write elsewhere (a stale "
-                                     f"lock: delete {self.path})") from None
-                self.path.unlink(missing_ok=True)  # its run is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
+                    _flock.flock(fd, _flock.LOCK_EX | _flock.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    raise self._refuse(_read(self.path)) from None
+                try:
+                    same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+                except OSError:
+                    same = False
+                if not same:  # removed (and perhaps made again) by a run that ended meanwhile
+                    os.close(fd)
+                    continue
+                os.ftruncate(fd, 0)
+            os.write(fd, me.encode())
+            self.fd = fd
             return self
         raise ValueError(f"cannot take the lock {self.path}")
 
     def __exit__(self, *exc):
-        try:
-            if self.path.read_text().strip() == str(os.getpid()):
-                self.path.unlink()
-        except OSError:
-            pass
+        if self.fd is not None:
+            try:
+                self.path.unlink()  # while it is held: a run waiting on it takes the next file
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
         return False
 
 
-def _alive(pid: int) -> bool:
+try:
+    import fcntl as _flock
+except ImportError:  # Windows
+    _flock = None
+
+
+def _node() -> str:
+    import platform
+
+    return platform.node() or "this machine"
+
+
+def _read(path: Path) -> str:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+        return path.read_text(errors="replace").strip()[:200]
+    except OSError:
+        return ""
 
 
 def locked_output(param: str):
     """Decorator: a call whose file argument ``param`` is given holds a :class:`ProcessLock`
-    on it (``.NAME.lock`` beside it, its folder made) while it runs: two runs writing one
-    model file are refused, not interleaved."""
+    on it (``.NAME.lock`` beside it; its folder made, and removed again if left empty) while
+    it runs: two runs writing one model file are refused, not interleaved."""
     def wrap(fn):
         signature = inspect.signature(fn)
 
@@ -419,9 +446,21 @@ def locked_output(param: str):
             if target is None:
                 return fn(*args, **kwargs)
             target = Path(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with ProcessLock(target.with_name(f".{target.name}.lock"), f"{target} is being written by another run"):
+            made = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:  # nowhere to put a lock: nothing can be written there either; the run says so
                 return fn(*args, **kwargs)
+            try:
+                with ProcessLock(target.with_name(f".{target.name}.lock"),
+                                 f"{target} is being written by another run"):
+                    return fn(*args, **kwargs)
+            finally:  # folders made for the lock and left empty (the run wrote nothing) go again
+                for d in made:
+                    try:
+                        d.rmdir()
+                    except OSError:
+                        break
 
         return run
 

@@ -110,6 +110,7 @@ class TrainConfig(DictConfig):
         return super().from_dict({"contour_iterations": 0, **d})
 
     def __post_init__(self):
+        self.check_kinds()
         if isinstance(self.n_segments, int):
             self.n_segments = (self.n_segments,)
         self.n_segments = tuple(int(k) for k in self.n_segments)
@@ -200,16 +201,12 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
 
 
 def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientation: bool = True,
-                errors: str = "raise", unread: int = 0) -> Iterator[tuple[str, np.ndarray]]:
+                errors: str = "raise") -> Iterator[tuple[str, Union[np.ndarray, Exception]]]:
     """Yield ``(name, image array)`` from a path/folder/list file, a list of them, or arrays.
     Files are read by :func:`lnsnet.io.read_image` (``max_pixels``, ``orientation``);
     ``errors="yield"``: a file that cannot be read yields ``(name, the exception)`` instead
-    of raising, and the stream goes on. The first ``unread`` files of the stream are not
-    read: they yield ``(name, None)`` (a resumed stream's images already passed)."""
-    for n, (name, load) in enumerate(_stream_items(source)):
-        if n < unread:
-            yield name, None
-            continue
+    of raising, and the stream goes on."""
+    for name, load in _stream_items(source):
         try:
             image = load(max_pixels, orientation)
         except (ValueError, OSError) as exc:
@@ -220,7 +217,8 @@ def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientat
 
 
 def _stream_items(source: Source) -> Iterator[tuple[str, Callable]]:
-    """``(name, load(max_pixels, orientation))`` of each image of a stream, unread."""
+    """``(name, load(max_pixels, orientation))`` of each image of a stream, not read yet:
+    a resumed stream names the images it has passed without decoding them."""
     if isinstance(source, np.ndarray):
         source = [("image-0", source)]
     elif isinstance(source, (str, Path)):
@@ -663,16 +661,13 @@ def train_stream(
 
     last = boundary()
     try:
-        for i, (name, image) in enumerate(iter_images(source, max_pixels=max_pixels, orientation=orientation,
-                                                      errors="yield", unread=position)):
-            if resumed.passed(i, name):
+        for i, (name, load) in enumerate(_stream_items(source)):
+            if resumed.passed(i, name):  # (not read: a resume does not decode what it has passed)
                 continue
             if max_images is not None and done >= max_images:
                 break
             try:
-                if isinstance(image, Exception):
-                    raise image
-                rgb = to_float_rgb(image)
+                rgb = to_float_rgb(load(max_pixels, orientation))
                 if min(rgb.shape[:2]) < MIN_SIDE:
                     raise ValueError(f"too small to learn from: {rgb.shape[0]}x{rgb.shape[1]} pixels (a side under "
                                      f"{MIN_SIDE}: no room for the superpixels and contours the losses compare)")

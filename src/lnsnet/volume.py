@@ -25,8 +25,9 @@ standardised features (float32, one per channel) are kept whole while they take 
 for every pass, in z-slabs of whole planes, about :data:`SLAB_VOXELS` voxels (at least one
 plane). The statistics are then summed slab by slab, so the
 supervoxels equal those of the features in one piece up to float64 summation order (equal
-in every test). Not bounded so: a 3-D ``model``'s features (whole) and the ``device``
-path (the features whole, then on the device). ``benchmarks/volume_speed.py --memory``.
+in every test). Not bounded so: a 3-D ``model``'s features (whole, float16 above the
+cache's size). The ``device`` path sends each slab to the device for its turn and holds one
+slab there (:func:`_rounds_torch`). ``benchmarks/volume_speed.py --memory``.
 
 On a GPU (``segment(volume, device="cuda")``) the seed rounds run with torch
 (:func:`_rounds_torch`: the same candidates, order and tie rule, in float32, z-slab by
@@ -651,26 +652,28 @@ def _merge_small3(comp, k, src, min_size, max_segments=None):
     return k
 
 
-def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, iters, device,
+def _rounds_torch(src, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_w, iters, device,
                   max_chunk: int = 1 << 22, float64: bool | None = None) -> np.ndarray:
     """The seed rounds of :func:`segment_volume` (assignment among the 27 cells around a
     voxel's own, then seeds to their voxels' means) with torch on ``device``: the same
     distance, candidates in the same order and the same tie rule (the first smallest) as
     the CPU kernels. Float64 on the CPU (labels equal to the kernels'), float32 on a GPU
-    (``float64`` overrides); the seeds' counts and sums are float64 everywhere. Voxels are
-    assigned in z-slabs of at most ``max_chunk`` voxels: beyond the volume's features on
-    the device (4 bytes a voxel and channel), its edge weights and int32 labels, a slab
-    takes about 100 bytes a voxel plus 8 per channel."""
+    (``float64`` overrides); the seeds' counts and sums are float64 everywhere. ``src``: the
+    volume's :class:`_Features` (or a whole ``(Z, Y, X, C)`` array). Voxels are assigned in
+    z-slabs of at most ``max_chunk`` voxels, each slab's features, edge weights and mask
+    sent to the device for its turn and its labels brought back: the device holds one slab
+    (about 100 bytes a voxel plus 16 per channel) and the seeds, not the volume (until
+    2026-12-06, sixth session, it held the whole volume's features, weights and labels)."""
     import torch
 
+    if not isinstance(src, _Features):
+        src = _Features.stored(src)
     dev = torch.device(device)
     dt = torch.float64 if (dev.type == "cpu" if float64 is None else float64) else torch.float32
-    z, y, x, nch = f.shape
+    z, y, x = src.shape
+    nch = src.nch
     nz, ny, nx = cells
     n_seeds = nz * ny * nx
-    ft = torch.from_numpy(f).to(dev)
-    wt = torch.from_numpy(wmap).to(dev, dt) * spatial
-    vt = torch.from_numpy(np.ascontiguousarray(valid)).to(dev)
     sf = torch.from_numpy(seed_f).to(dev, dt)
     spos = torch.from_numpy(seed_p).to(dev, dt)
     cz = torch.arange(z, device=dev) * nz // z
@@ -679,7 +682,7 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
     gz, gy, gx = (torch.arange(n, device=dev, dtype=dt) for n in (z, y, x))
     sz, sy, sx = (float(v) for v in spacing)
     slab = max(1, max_chunk // max(1, y * x))
-    labels = torch.empty((z, y, x), dtype=torch.int32, device=dev)
+    labels = np.empty((z, y, x), dtype=np.int32)
     offsets = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
     f64 = torch.float64  # counts and sums: exact for any volume size, on every device
     for it in range(iters + 1):
@@ -691,7 +694,9 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
             psum = torch.zeros((n_seeds, 3), dtype=f64, device=dev)
         for z0 in range(0, z, slab):
             z1 = min(z, z0 + slab)
-            fz = ft[z0:z1].to(dt)
+            fraw = torch.from_numpy(np.ascontiguousarray(src.slab(z0, z1))).to(dev)
+            fz = fraw.to(dt)
+            wz = torch.from_numpy(np.ascontiguousarray(wmap[z0:z1])).to(dev, dt) * spatial
             best = torch.full((z1 - z0, y, x), math.inf, dtype=dt, device=dev)
             arg = torch.full((z1 - z0, y, x), -1, dtype=torch.int64, device=dev)
             for a, b, c in offsets:
@@ -703,19 +708,20 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
                 ok = ok & ~empty[s]
                 d = ((fz - sf[s]) ** 2).sum(-1) * feat_w
                 sd = spos[s]
-                d = d + wt[z0:z1] * (((gz[z0:z1, None, None] - sd[..., 0]) * sz) ** 2
-                                     + ((gy[None, :, None] - sd[..., 1]) * sy) ** 2
-                                     + ((gx[None, None, :] - sd[..., 2]) * sx) ** 2)
+                d = d + wz * (((gz[z0:z1, None, None] - sd[..., 0]) * sz) ** 2
+                              + ((gy[None, :, None] - sd[..., 1]) * sy) ** 2
+                              + ((gx[None, None, :] - sd[..., 2]) * sx) ** 2)
                 take = ok & (d < best)
                 best = torch.where(take, d, best)
                 arg = torch.where(take, s, arg)
-            arg = torch.where(vt[z0:z1], arg, torch.full_like(arg, -1))
-            labels[z0:z1] = arg.to(torch.int32)
+            vz = torch.from_numpy(np.ascontiguousarray(valid[z0:z1])).to(dev)
+            arg = torch.where(vz, arg, torch.full_like(arg, -1))
+            labels[z0:z1] = arg.to(torch.int32).cpu().numpy()
             if update:
                 inside = arg >= 0
                 idx = arg[inside]
                 cnt.index_add_(0, idx, torch.ones_like(idx, dtype=f64))
-                fsum.index_add_(0, idx, ft[z0:z1][inside].to(f64))
+                fsum.index_add_(0, idx, fraw[inside].to(f64))
                 where = inside.nonzero()  # (n, 3) voxel indices of the slab, raster order
                 where[:, 0] += z0
                 psum.index_add_(0, idx, where.to(f64))
@@ -724,7 +730,7 @@ def _rounds_torch(f, wmap, valid, cells, seed_f, seed_p, spacing, spatial, feat_
             m = cnt.clamp_min(1)[:, None]
             sf = torch.where(used[:, None], fsum / m, sf.to(f64)).to(dt)
             spos = torch.where(used[:, None], psum / m, spos.to(f64)).to(dt)
-    return labels.cpu().numpy()
+    return labels
 
 
 def components_3d(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -866,7 +872,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
                 _finish3(sums, pos, cnt, seed_f, seed_p)
             bar.update()
     else:
-        labels = _rounds_torch(src.slab(0, src.shape[0]), wmap, m if m is not None else np.ones(vol.shape[:3], bool),
+        labels = _rounds_torch(src, wmap, m if m is not None else np.ones(vol.shape[:3], bool),
                                cells, seed_f, seed_p, spacing3, spatial, feat_w, iters, device)
         bar.update(iters + 1)
     del wmap

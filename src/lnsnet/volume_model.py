@@ -125,6 +125,7 @@ class VolumeTrainConfig(DictConfig):
     seed: int = 0
 
     def __post_init__(self):
+        self.check_kinds()
         from .train import check_loss_settings
 
         check_loss_settings(self)

@@ -651,23 +651,16 @@ def test_a_refused_run_changes_nothing_and_model_free_rows_do_not_block_a_redo(d
 
 
 def test_one_run_at_a_time_writes_to_a_folder(dataset, tmp_path):
-    """A lock holding the process id: a second run into the folder is refused while the
-    first lives, a stale lock (its process gone) is taken over, and none is left after."""
-    import subprocess
-    import sys
-
+    """A lock held by the run: a second run into the folder is refused while the first
+    lives, a run that died holds nothing, and no lock file is left after a run."""
+    from conftest import lock_held_elsewhere
     from lnsnet.eval.benchmark import LOCK_FILE
 
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (tmp_path / LOCK_FILE).write_text(str(sleeper.pid))
-        with pytest.raises(ValueError, match=rf"another run \(process {sleeper.pid}\)"):
+    with lock_held_elsewhere(tmp_path / LOCK_FILE) as other:
+        with pytest.raises(ValueError, match=rf"another run \(process {other.pid} on "):
             run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)
         assert not (tmp_path / "rows.csv").exists()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)  # stale: taken
+    run_benchmark(str(dataset), methods="slic", ks=[10], out_dir=tmp_path, workers=0, progress=False)  # it died
     assert (tmp_path / "rows.csv").exists() and not (tmp_path / LOCK_FILE).exists()
 
 
