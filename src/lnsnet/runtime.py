@@ -36,7 +36,7 @@ from pathlib import Path
 from .errors import ArgumentTypeError
 
 __all__ = ["progress_bar", "thread_counts", "set_threads", "restore_threads", "memory_bytes", "tune_malloc", "kernels_cached", "warm_kernels",
-           "parallel_kernel", "ProcessLock", "locked_output",
+           "parallel_kernel",
            "KERNEL_MODULES"]
 
 # the modules whose numba kernels (cache=True) an lnsnet.segment call compiles
