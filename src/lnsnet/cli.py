@@ -977,7 +977,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkpoint, rewritten atomically every --checkpoint-every images.")
     t.add_argument("images", nargs="+", help="image files, folders of images, or .txt list files, in stream order")
     t.add_argument("-o", "--output", required=True, help="model/checkpoint file to write (e.g. my_model.pt)")
-    t.add_argument("--resume", action="store_true", help="continue the stream from the checkpoint in --output")
+    t.add_argument("--resume", action="store_true", help="continue the stream from the checkpoint in --output, with "
+                   "the settings stored in it (a training flag given with another value is named as not used)")
     t.add_argument("--overwrite", action="store_true", help="start over even if --output exists")
     t.add_argument("--init", default=None, help="start from this model (name or file) to adapt it to new images")
     t.add_argument("--checkpoint-every", type=_positive_int, default=10, help="images between checkpoints (default 10)")
