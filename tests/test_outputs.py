@@ -151,7 +151,12 @@ def test_features_csv(tmp_path, capsys):
 
 
 def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, capsys):
-    """A rerun skips a file only when its outputs record this very file and these settings."""
+    """A rerun skips a file only when its outputs record this very file and these settings.
+    The outputs of another file of the same name (a second folder's img.png into the same
+    -o) were overwritten in silence: now that file fails, naming both, unless --overwrite;
+    a collection moved or copied elsewhere (name, size, modification time kept) is skipped."""
+    import shutil
+
     from PIL import Image
 
     from lnsnet.cli import main
@@ -167,8 +172,16 @@ def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, 
     capsys.readouterr()
     assert main(["segment", str(tmp_path / "a" / "img.png"), "-k", "6", "-o", str(out)]) == 0
     assert "skipped" in capsys.readouterr().err  # same file, same settings: said, not redone
-    # another input of the same name: redone, not silently kept
-    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q"]) == 0
+    # the same file moved elsewhere: skipped
+    shutil.copytree(tmp_path / "a", tmp_path / "moved")
+    assert main(["segment", str(tmp_path / "moved" / "img.png"), "-k", "6", "-o", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().err
+    # another input of the same name: refused, the first one's outputs kept; --overwrite replaces them
+    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the outputs of another file of this name" in err and str(tmp_path / "a" / "img.png") in err
+    assert np.array_equal(np.load(out / "img_labels.npy"), first)
+    assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q", "--overwrite"]) == 0
     from lnsnet.io import read_image
     import lnsnet
 

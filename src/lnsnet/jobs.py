@@ -12,7 +12,6 @@ instead when a label exceeds 65,535), ``NAME_overlay.png`` and, with ``features`
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import time
@@ -256,25 +255,36 @@ def _mask_record(file: Path, masks) -> dict | None:
     return {"source": os.path.realpath(m), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions) -> bool:
+def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
     """Whether every output ``opts`` asks for is there (the label image as PNG or TIFF),
-    made from this very file with these settings (``meta``; outputs of another input of
-    the same name, of an edited file or of other settings are redone)."""
+    made from this very file with these settings (``meta``): True (skip it), False (make
+    them: missing, of an edited file or of other settings), or the recorded source when they
+    are another file's, of the same name (not to be overwritten in silence). A file moved or
+    copied elsewhere (its name, size and modification time as recorded) is this file."""
     import json
 
     from .io import is_nifti
 
     needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
     needed += [paths["nii"]] if is_nifti(file) else []
-    if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
-        return False
     try:
         recorded = json.loads(paths["meta"].read_text())
-        recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
-        recorded.pop("spacing_unit", None)
-        return recorded == provenance(file, opts)
     except (OSError, ValueError):
         return False
+    if not isinstance(recorded, dict):
+        return False
+    mine = provenance(file, opts)
+    source = recorded.get("source")
+    if source != mine["source"]:
+        if (Path(str(source)).name, recorded.get("size"), recorded.get("mtime_ns")) != (
+                Path(mine["source"]).name, mine["size"], mine["mtime_ns"]):
+            return str(source)
+        recorded["source"] = mine["source"]  # moved or copied: the same file
+    if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
+        return False
+    recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
+    recorded.pop("spacing_unit", None)
+    return recorded == mine
 
 
 #: a temporary output file untouched this long is a killed writer's (a writer updates it as it writes)
@@ -289,19 +299,30 @@ def remove_stale_temps(files: Iterable[Path], out_dir: Path, opts: SegmentOption
     :data:`STALE_SECONDS`: another run writing into the same folder keeps its own; the Ray
     engine passes 0 for the files its own workers, all finished, wrote)."""
     now = time.time()
+    names: dict[Path, set] = {}  # each output folder listed once (a listing per output was quadratic)
     for f in files:
         for path in output_paths(Path(f), Path(out_dir), opts).values():
-            for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-                try:
-                    if now - tmp.stat().st_mtime >= min_age:
-                        tmp.unlink()
-                except OSError:
-                    pass
+            names.setdefault(path.parent, set()).add(path.name)
+    for folder, outputs in names.items():
+        try:
+            temps = [e for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".tmp")]
+        except OSError:
+            continue
+        for entry in temps:  # .NAME.XXXX.tmp of an output NAME of these files
+            stem = entry.name[1:-4]
+            if stem.rpartition(".")[0] not in outputs:
+                continue
+            try:
+                if now - entry.stat().st_mtime >= min_age:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple[list[Path], list[Outcome]]:
     """Files still to do, and outcomes for those skipped (outputs exist) or refused
-    (an output would overwrite an input file)."""
+    (an output would overwrite an input file, or the outputs of another file of the same
+    name, unless ``opts.overwrite``)."""
     files = [Path(f) for f in files]
     inputs = {os.path.realpath(f): f for f in files}  # realpath: a symlink loop is a name, not an error
     todo, outcomes = [], []
@@ -311,7 +332,13 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
         if hit is not None:
             outcomes.append(Outcome(str(f), "failed", f"{f}: its output {Path(hit).name} would overwrite an input "
                                                       f"file, {hit}; choose another -o"))
-        elif not opts.overwrite and _finished(f, paths, opts):
+            continue
+        done = False if opts.overwrite else _finished(f, paths, opts)
+        if isinstance(done, str):
+            outcomes.append(Outcome(str(f), "failed", f"{f}: {paths['meta'].parent} holds the outputs of another file "
+                                                      f"of this name, {done} ({paths['meta'].name}); choose another "
+                                                      "-o, or pass --overwrite to replace them"))
+        elif done:
             outcomes.append(Outcome(str(f), "skipped"))
         else:
             todo.append(f)
