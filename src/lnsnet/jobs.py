@@ -525,13 +525,19 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                   compactness=opts.clustering.compactness if opts.compactness_given else None,
                   **({"sigma": opts.sigma} if opts.sigma else {}),
                   **({"spacing": opts.spacing} if opts.spacing is not None else {}))
-    # files with the same arguments go in batches together; a mask is a file's own
+    # files with the same arguments go in batches together; a mask is a file's own, and so is
+    # an image that runs in bands (prepared with others, it only held their inputs too: 8 photos
+    # of 3000x2000, K = 2000, one thread: 40.0 s and 2862 MiB, now 32.0 s and 1377 MiB, the same
+    # labels; benchmarks/collection.py large, docs/performance/collection-2026-12-06.txt)
+    from .bands import TILE_PIXELS
+
     groups: dict[tuple, list[Path]] = {}
     for f in files:
         if f not in images:
             continue
         extra = extras.get(f, {})
-        groups.setdefault(("mask", str(f)) if "mask" in extra else tuple(sorted(extra.items())), []).append(f)
+        alone = "mask" in extra or images[f].shape[0] * images[f].shape[1] > TILE_PIXELS
+        groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
     chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
               for i in range(0, len(g), opts.batch_size)]
     for chunk, args in chunks:
