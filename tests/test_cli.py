@@ -748,3 +748,31 @@ def test_segment_with_masks_from_a_file_or_a_folder(tmp_path, capsys):
                  "-q"]) == 0
     ln = np.load(tmp_path / "o6" / "case.01_labels.npy")
     assert (ln[~vm] == 0).all() and (ln[vm] > 0).all()
+
+
+def test_a_collections_errors_come_as_they_happen_and_an_interruption_says_what_was_done(tmp_path, capsys,
+                                                                                      monkeypatch):
+    """Errors and notices were printed only after the last image, so a run stopped midway
+    (Ctrl-C, kill) said nothing of the files that had failed; now each comes as its file is
+    done, and an interruption prints the tally before `interrupted`."""
+    import lnsnet.jobs as jobs
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a_bad.png").write_bytes(b"not an image")
+    for i in range(3):
+        Image.fromarray((np.random.default_rng(i).random((30, 40, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / "in" / f"b{i}.png")
+    real, calls = jobs.segment_files, []
+
+    def stop_on_third(files, *a, **k):
+        calls.append(files)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(files, *a, **k)
+
+    monkeypatch.setattr(jobs, "segment_files", stop_on_third)
+    assert main(["segment", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-k", "6", "--batch-size", "1",
+                 "-q"]) == 130
+    err = capsys.readouterr().err
+    assert "a_bad.png" in err and "error:" in err
+    assert "done: 1, failed: 1, skipped: 0" in err and "not reached: 2" in err and err.rstrip().endswith("interrupted")

@@ -369,6 +369,7 @@ def _cmd_segment(args) -> int:
 
         outcomes = ray_segment(files, out, opts, model=args.model, address=args.address, num_gpus=args.num_gpus,
                                num_workers=args.workers, threads=args.threads, progress=not args.quiet)
+        _report(outcomes, args, None)
     else:
         todo, outcomes = pending(files, out, opts)
         if todo and not args.quiet:
@@ -383,24 +384,26 @@ def _cmd_segment(args) -> int:
 
             bar = tqdm(total=len(files), unit="img", desc="lnsnet segment", dynamic_ncols=True)
             bar.update(len(outcomes))
+        _report(outcomes, args, bar)  # each file's error or notice as it comes, not after the last file
         step = max(1, opts.batch_size)
-        for i in range(0, len(todo), step):
-            res = segment_files(todo[i : i + step], out, model, opts)
-            outcomes += res
+        try:
+            for i in range(0, len(todo), step):
+                res = segment_files(todo[i : i + step], out, model, opts)
+                outcomes += res
+                _report(res, args, bar)
+                if bar is not None:
+                    bar.update(len(res))
+        except KeyboardInterrupt:  # what this run did, before `interrupted`
             if bar is not None:
-                bar.update(len(res))
+                bar.close()
+            if len(files) > 1:
+                print(_tally(outcomes, out) + f", not reached: {len(files) - len(outcomes)}", file=sys.stderr)
+            raise
         if bar is not None:
             bar.close()
         remove_stale_temps(files, out, opts)  # left by an earlier run killed mid-write (kill -9, the OOM killer)
     failed = [o for o in outcomes if o.status == "failed"]
-    for o in failed:
-        if args.debug and o.trace:  # the traceback the message points to
-            print(o.trace.rstrip(), file=sys.stderr)
-        print(f"error: {o.message}", file=sys.stderr)
     done = [o for o in outcomes if o.status == "done"]
-    for o in done:
-        if o.message:  # notices: far fewer superpixels than K and why, values stretched, pixels left out
-            print(o.message, file=sys.stderr)
     if not args.quiet and len(files) == 1 and done:
         o = done[0]
         paths = output_paths(Path(o.file), out, opts)
@@ -415,9 +418,28 @@ def _cmd_segment(args) -> int:
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "
               "(--overwrite redoes it)", file=sys.stderr)
     if len(files) > 1:
-        skipped = sum(o.status == "skipped" for o in outcomes)
-        print(f"done: {len(done)}, failed: {len(failed)}, skipped: {skipped} (output in {out})", file=sys.stderr)
+        print(_tally(outcomes, out), file=sys.stderr)
     return 2 if failed else 0
+
+
+def _tally(outcomes, out) -> str:
+    count = {s: sum(o.status == s for o in outcomes) for s in ("done", "failed", "skipped")}
+    return f"done: {count['done']}, failed: {count['failed']}, skipped: {count['skipped']} (output in {out})"
+
+
+def _report(outcomes, args, bar) -> None:
+    """The error of each failed file (its traceback first with --debug) and the notices of
+    each done one (far fewer superpixels than K and why, values stretched, pixels left
+    out), on stderr above the progress bar."""
+    for o in outcomes:
+        lines = ([o.trace.rstrip()] if args.debug and o.status == "failed" and o.trace else []) + (
+            [f"error: {o.message}"] if o.status == "failed" else [o.message] if o.status == "done" and o.message
+            else [])
+        for line in lines:
+            if bar is not None:
+                bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr, flush=True)
 
 
 # -------------------------------------------------------------------------------- train
