@@ -225,3 +225,31 @@ def test_ray_keeps_the_callers_sigterm_handler():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_a_worker_that_dies_every_time_fails_its_files_by_name_and_does_not_hang(ray_session, tmp_path):
+    """A file that crashes every worker that reads it (a decoder's segfault, the OOM killer)
+    hung the run: Ray Data restarted the actor and retried the task for ever. Now, after
+    RESTARTS restarts, the files not segmented fail, each named, and the run ends."""
+    from lnsnet.distributed import RESTARTS
+
+    src = _images(tmp_path / "in", 6, bad=False, size=(240, 320))
+    files = sorted(src.iterdir())
+    opts = SegmentOptions(n_segments=10, batch_size=1, model_id="bsds500")
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(out=ray_segment(files, tmp_path / "out", opts,
+                                                                           progress=False)))
+    thread.start()
+    killed = set()
+    deadline = time.time() + 240
+    while thread.is_alive() and time.time() < deadline:  # every segmentation actor dies as it starts
+        for pid in _segmenter_pids() - killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.02)
+    thread.join(60)
+    assert not thread.is_alive(), "the run hung"
+    assert len(killed) >= RESTARTS + 1
+    failed = [o for o in result["out"] if o.status == "failed"]
+    assert failed and all("a Ray worker died" in o.message and o.file in o.message for o in failed)
+    assert len(result["out"]) == 6 and len({o.file for o in result["out"]}) == 6

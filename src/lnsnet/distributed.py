@@ -37,8 +37,11 @@ from .jobs import Outcome, SegmentOptions, model_id, pending, remove_stale_temps
 
 __all__ = ["ray_segment", "ray_benchmark_tasks", "require_ray"]
 
-# A killed actor is restarted and its tasks retried (Ray Data's defaults for actor pools:
-# max_restarts=-1, max_task_retries=-1; tests/test_distributed.py kills one)
+#: a segmentation actor that dies (a pre-empted node, the OOM killer, a decoder's crash) is
+#: restarted and its task retried this many times, then the files left fail by name (Ray
+#: Data's default, for ever, hung a run on a file that crashed every worker that read it;
+#: tests/test_distributed.py kills one, and kills every one)
+RESTARTS = 3
 
 
 def require_ray():
@@ -141,30 +144,43 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
     n = len(by_path)  # blocks: at least one per actor, at most one per file
     blocks = min(n, max(size, -(-n // max(1, opts.batch_size))))
     ds = ray.data.from_items([{"path": p} for p in by_path], override_num_blocks=blocks)
-    ds = ds.map_batches(
-        _Segmenter,
-        fn_constructor_args=(str(Path(out_dir).resolve()), opts, model, threads),
-        batch_size=opts.batch_size,
-        compute=ray.data.ActorPoolStrategy(size=size),
-        num_cpus=0 if num_gpus else 1,
-        num_gpus=num_gpus or 0,
-    )
+    import warnings
+
+    with warnings.catch_warnings():  # the actors' restarts have no named parameter in Ray 2.60 (pinned)
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+        ds = ds.map_batches(
+            _Segmenter,
+            fn_constructor_args=(str(Path(out_dir).resolve()), opts, model, threads),
+            batch_size=opts.batch_size,
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=0 if num_gpus else 1,
+            num_gpus=num_gpus or 0,
+            max_restarts=RESTARTS,
+            max_task_retries=RESTARTS,
+        )
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(files), unit="img", desc="lnsnet segment (ray)", dynamic_ncols=True,
                disable=not progress or len(files) < 2)
     bar.update(len(outcomes))
     done: dict[str, Outcome] = {}
-    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        for i in range(len(batch["file"])):
-            f = by_path.get(str(Path(str(batch["file"][i])).resolve()), Path(str(batch["file"][i])))
-            done[str(f)] = Outcome(str(f), str(batch["status"][i]), str(batch["message"][i]),
-                                   int(batch["k"][i]), float(batch["seconds"][i]))
-            bar.update(1)
+    lost = "no result came back from the Ray workers"  # (unless a worker died again and again: below)
+    try:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for i in range(len(batch["file"])):
+                f = by_path.get(str(Path(str(batch["file"][i])).resolve()), Path(str(batch["file"][i])))
+                done[str(f)] = Outcome(str(f), str(batch["status"][i]), str(batch["message"][i]),
+                                       int(batch["k"][i]), float(batch["seconds"][i]))
+                bar.update(1)
+    except ray.exceptions.RayError as exc:  # the files done keep their outputs; the others fail by name
+        why = " ".join(str(exc).split())[:200]
+        lost = (f"not segmented: a Ray worker died {RESTARTS + 1} times on this run's files (a crash in a decoder, "
+                f"out of memory, a lost node?); its file is among those not segmented: rerun them with "
+                f"--engine local to find it ({why})")
     bar.close()
     for f in todo:
-        if str(f) not in done:  # cannot happen unless Ray lost a row; say so rather than hide it
-            done[str(f)] = Outcome(str(f), "failed", f"{f}: no result came back from the Ray workers")
+        if str(f) not in done:
+            done[str(f)] = Outcome(str(f), "failed", f"{f}: {lost}")
     # a worker killed mid-write (a pre-empted node) leaves its temporary file: every worker of
     # this run is done, so those of its files go now; older ones of other files as the local engine
     remove_stale_temps(todo, Path(out_dir), opts, min_age=0)
