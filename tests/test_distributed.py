@@ -253,3 +253,19 @@ def test_a_worker_that_dies_every_time_fails_its_files_by_name_and_does_not_hang
     failed = [o for o in result["out"] if o.status == "failed"]
     assert failed and all("a Ray worker died" in o.message and o.file in o.message for o in failed)
     assert len(result["out"]) == 6 and len({o.file for o in result["out"]}) == 6
+
+
+def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path, capsys):
+    """--address HOST:PORT with nothing listening there hung for many minutes (Ray retries
+    its connection to the head); now one error line, at once."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.time()
+    src = _images(tmp_path / "in", 1, bad=False)
+    assert main(["segment", str(src), "-o", str(tmp_path / "out"), "--engine", "ray", "--address",
+                 f"127.0.0.1:{port}", "-q"]) == 2
+    assert f"127.0.0.1:{port}: no Ray cluster answers there" in capsys.readouterr().err
+    assert time.time() - t0 < 60

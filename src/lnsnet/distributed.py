@@ -54,8 +54,26 @@ def require_ray():
     return ray
 
 
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """A ``host:port`` address answers a TCP connection within ``timeout`` seconds, or a
+    ``ValueError`` says so (Ray itself retries an unreachable head for many minutes)."""
+    import socket
+
+    if not address or address == "auto" or "://" in address or address.count(":") != 1:
+        return
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except ValueError:
+        return  # not a port: Ray says what it makes of it
+    except OSError as exc:
+        raise ValueError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one "
+                         "with `ray start --head` on that machine, or leave --address out to run Ray here") from None
+
+
 def _init(address: str | None):
     ray = require_ray()
+    _check_reachable(address)
     if not ray.is_initialized():
         import signal
         import threading
