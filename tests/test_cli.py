@@ -776,3 +776,27 @@ def test_a_collections_errors_come_as_they_happen_and_an_interruption_says_what_
     err = capsys.readouterr().err
     assert "a_bad.png" in err and "error:" in err
     assert "done: 1, failed: 1, skipped: 0" in err and "not reached: 2" in err and err.rstrip().endswith("interrupted")
+
+
+def test_an_interruption_within_a_batch_counts_the_files_it_finished(tmp_path, capsys, monkeypatch):
+    """Stopped midway through a batch, the files of that batch already written (and those
+    that failed) were missing from the tally and their errors unprinted."""
+    import lnsnet.jobs as jobs
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a_bad.png").write_bytes(b"not an image")
+    for i in range(3):  # three shapes: three chunks of one batch
+        Image.fromarray((np.random.default_rng(i).random((30 + 4 * i, 40, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / "in" / f"b{i}.png")
+    real, calls = jobs._write, []
+
+    def stop_on_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(jobs, "_write", stop_on_third)
+    assert main(["segment", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-k", "6", "-q"]) == 130
+    err = capsys.readouterr().err
+    assert "a_bad.png" in err and "done: 2, failed: 1, skipped: 0" in err and "not reached: 1" in err

@@ -251,7 +251,7 @@ def test_a_worker_that_dies_every_time_fails_its_files_by_name_and_does_not_hang
     assert not thread.is_alive(), "the run hung"
     assert len(killed) >= RESTARTS + 1
     failed = [o for o in result["out"] if o.status == "failed"]
-    assert failed and all("a Ray worker died" in o.message and o.file in o.message for o in failed)
+    assert failed and all("the Ray workers stopped" in o.message and o.file in o.message for o in failed)
     assert len(result["out"]) == 6 and len({o.file for o in result["out"]}) == 6
 
 

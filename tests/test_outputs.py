@@ -172,14 +172,19 @@ def test_rerun_redoes_outputs_made_by_another_input_or_other_settings(tmp_path, 
     capsys.readouterr()
     assert main(["segment", str(tmp_path / "a" / "img.png"), "-k", "6", "-o", str(out)]) == 0
     assert "skipped" in capsys.readouterr().err  # same file, same settings: said, not redone
-    # the same file moved elsewhere: skipped
-    shutil.copytree(tmp_path / "a", tmp_path / "moved")
-    assert main(["segment", str(tmp_path / "moved" / "img.png"), "-k", "6", "-o", str(out)]) == 0
+    # a collection moved (its old path gone, name, size and time kept): skipped; a copy beside
+    # the original (or any other file of the same name): refused
+    shutil.copytree(tmp_path / "a", tmp_path / "c")
+    assert main(["segment", str(tmp_path / "c"), "-k", "6", "-o", str(tmp_path / "out_c"), "-q"]) == 0
+    (tmp_path / "c").rename(tmp_path / "c_moved")
+    assert main(["segment", str(tmp_path / "c_moved" / "img.png"), "-k", "6", "-o", str(tmp_path / "out_c")]) == 0
     assert "skipped" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "c_moved" / "img.png"), "-k", "6", "-o", str(out), "-q"]) == 2
+    assert "holds outputs of this name made from" in capsys.readouterr().err
     # another input of the same name: refused, the first one's outputs kept; --overwrite replaces them
     assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "holds the outputs of another file of this name" in err and str(tmp_path / "a" / "img.png") in err
+    assert "holds outputs of this name made from" in err and str(tmp_path / "a" / "img.png") in err
     assert np.array_equal(np.load(out / "img_labels.npy"), first)
     assert main(["segment", str(tmp_path / "b" / "img.png"), "-k", "6", "-o", str(out), "-q", "--overwrite"]) == 0
     from lnsnet.io import read_image
@@ -215,3 +220,21 @@ def test_a_rerun_leaves_no_output_that_does_not_match_its_labels(tmp_path):
     assert (out / "in_regions.csv").exists() and (out / "in_overlay.png").exists()
     assert main(["segment", str(tmp_path / "in.png"), "-k", "6", "-o", str(out), "-q", "--no-overlay"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["in_labels.json", "in_labels.npy", "in_labels.png"]
+
+
+def test_a_missing_input_whose_outputs_exist_fails_alone(tmp_path, capsys):
+    """A list's entry gone (or a broken link) whose outputs an earlier run made: it fails
+    alone, the others are done or skipped, and the tally is printed (the record check
+    stopped the whole run on it)."""
+    from lnsnet.cli import main
+
+    (tmp_path / "m").mkdir()
+    for name in ("x", "y"):
+        _save(tmp_path / "m" / f"{name}.png")
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "m"), "-k", "6", "-o", str(out), "-q"]) == 0
+    (tmp_path / "m" / "y.png").unlink()
+    (tmp_path / "list.txt").write_text("m/x.png\nm/y.png\n")
+    assert main(["segment", str(tmp_path / "list.txt"), "-k", "6", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "y.png" in err and "done: 0, failed: 1, skipped: 1" in err

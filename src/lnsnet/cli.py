@@ -393,7 +393,9 @@ def _cmd_segment(args) -> int:
                 _report(res, args, bar)
                 if bar is not None:
                     bar.update(len(res))
-        except KeyboardInterrupt:  # what this run did, before `interrupted`
+        except KeyboardInterrupt as exc:  # what this run did, before `interrupted`
+            outcomes += getattr(exc, "outcomes", [])  # the files of the batch stopped midway that were done
+            _report(getattr(exc, "outcomes", []), args, bar)
             if bar is not None:
                 bar.close()
             if len(files) > 1:

@@ -27,6 +27,7 @@ for any Ray job reading local files.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -59,9 +60,12 @@ def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
     ``ValueError`` says so (Ray itself retries an unreachable head for many minutes)."""
     import socket
 
-    if not address or address == "auto" or "://" in address or address.count(":") != 1:
+    if not address or address == "auto" or "://" in address or ":" not in address:
         return
-    host, port = address.rsplit(":", 1)
+    host, _, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [IPv6]:port
+    if ":" in host and not address.startswith("["):
+        return  # a bare IPv6 address without a port: Ray says what it makes of it
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except ValueError:
@@ -191,10 +195,11 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
                                        int(batch["k"][i]), float(batch["seconds"][i]))
                 bar.update(1)
     except ray.exceptions.RayError as exc:  # the files done keep their outputs; the others fail by name
-        why = " ".join(str(exc).split())[:200]
-        lost = (f"not segmented: a Ray worker died {RESTARTS + 1} times on this run's files (a crash in a decoder, "
-                f"out of memory, a lost node?); its file is among those not segmented: rerun them with "
-                f"--engine local to find it ({why})")
+        why = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+        why = why if len(why) <= 400 else "... " + why[-400:]  # the cause comes last
+        lost = ("not segmented: the Ray workers stopped (one died and was restarted up to "
+                f"{RESTARTS} times, or could not start: a crash in a decoder, out of memory, a lost node, a model "
+                f"missing on a node?); rerun to redo these, or use --engine local to find a file at fault ({why})")
     bar.close()
     for f in todo:
         if str(f) not in done:

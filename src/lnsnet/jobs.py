@@ -259,8 +259,9 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
     """Whether every output ``opts`` asks for is there (the label image as PNG or TIFF),
     made from this very file with these settings (``meta``): True (skip it), False (make
     them: missing, of an edited file or of other settings), or the recorded source when they
-    are another file's, of the same name (not to be overwritten in silence). A file moved or
-    copied elsewhere (its name, size and modification time as recorded) is this file."""
+    were made from a file at another path (not to be overwritten in silence): another file
+    of the same name, or this one before it was copied, or moved and edited. A file moved
+    (its recorded path gone; its name, size and modification time as recorded) is this one."""
     import json
 
     from .io import is_nifti
@@ -269,17 +270,19 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
     needed += [paths["nii"]] if is_nifti(file) else []
     try:
         recorded = json.loads(paths["meta"].read_text())
+        mine = provenance(file, opts)  # (a missing input: made, and failed there, alone)
     except (OSError, ValueError):
         return False
-    if not isinstance(recorded, dict):
+    if not isinstance(recorded, dict) or "source" not in recorded:
         return False
-    mine = provenance(file, opts)
-    source = recorded.get("source")
+    source = recorded["source"]
     if source != mine["source"]:
-        if (Path(str(source)).name, recorded.get("size"), recorded.get("mtime_ns")) != (
-                Path(mine["source"]).name, mine["size"], mine["mtime_ns"]):
+        moved = not os.path.lexists(str(source)) and (Path(str(source)).name, recorded.get("size"),
+                                                      recorded.get("mtime_ns")) == (
+            Path(mine["source"]).name, mine["size"], mine["mtime_ns"])
+        if not moved:
             return str(source)
-        recorded["source"] = mine["source"]  # moved or copied: the same file
+        recorded["source"] = mine["source"]
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
     recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
@@ -335,9 +338,10 @@ def pending(files: Iterable[Path], out_dir: Path, opts: SegmentOptions) -> tuple
             continue
         done = False if opts.overwrite else _finished(f, paths, opts)
         if isinstance(done, str):
-            outcomes.append(Outcome(str(f), "failed", f"{f}: {paths['meta'].parent} holds the outputs of another file "
-                                                      f"of this name, {done} ({paths['meta'].name}); choose another "
-                                                      "-o, or pass --overwrite to replace them"))
+            outcomes.append(Outcome(str(f), "failed", f"{f}: {paths['meta'].parent} holds outputs of this name made "
+                                                      f"from {done} ({paths['meta'].name}): another file, or this "
+                                                      "one before it was copied there; choose another -o, or pass "
+                                                      "--overwrite to replace them"))
         elif done:
             outcomes.append(Outcome(str(f), "skipped"))
         else:
@@ -485,7 +489,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     Files with arguments of their own (:func:`_file_arguments`) go in batches of their own."""
     import numpy as np
 
-    from .inference import segment
     from .io import is_nifti, nifti_slice_grid, pixel_limit, read_image
 
     files = [Path(f) for f in files]
@@ -540,6 +543,21 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
     chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
               for i in range(0, len(g), opts.batch_size)]
+    try:
+        _segment_chunks(chunks, images, extras, notices, grids, outcomes, out_dir, opts)
+    except KeyboardInterrupt as exc:  # the outcomes so far go with it: the caller's tally counts them
+        exc.outcomes = [outcomes[str(f)] for f in files if str(f) in outcomes]
+        raise
+    return [outcomes[str(f)] for f in files]
+
+
+def _segment_chunks(chunks, images, extras, notices, grids, outcomes, out_dir, opts) -> None:
+    """:func:`segment_files`' second half: segment each chunk, write its files, and put
+    each file's outcome in ``outcomes`` as it is done."""
+    import numpy as np
+
+    from .inference import segment
+
     for chunk, args in chunks:
         t0 = time.perf_counter()
         try:
@@ -579,7 +597,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                                                                                          k, valid=valid)) if n)
                 outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
             images.pop(f, None)
-    return [outcomes[str(f)] for f in files]
 
 
 def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) -> Outcome:
