@@ -164,3 +164,16 @@ class lock_held_elsewhere:
         self.proc.wait()
         self.proc.stdout.close()
         return False
+
+
+def interrupting(fn, n: int):
+    """``fn`` that raises KeyboardInterrupt (Ctrl-C, kill) on its ``n``-th call instead."""
+    calls = []
+
+    def wrapper(*a, **k):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return fn(*a, **k)
+
+    return wrapper

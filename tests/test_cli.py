@@ -762,15 +762,9 @@ def test_a_collections_errors_come_as_they_happen_and_an_interruption_says_what_
     for i in range(3):
         Image.fromarray((np.random.default_rng(i).random((30, 40, 3)) * 255).astype(np.uint8)).save(
             tmp_path / "in" / f"b{i}.png")
-    real, calls = jobs.segment_files, []
+    from conftest import interrupting
 
-    def stop_on_third(files, *a, **k):
-        calls.append(files)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(files, *a, **k)
-
-    monkeypatch.setattr(jobs, "segment_files", stop_on_third)
+    monkeypatch.setattr(jobs, "segment_files", interrupting(jobs.segment_files, 3))
     assert main(["segment", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-k", "6", "--batch-size", "1",
                  "-q"]) == 130
     err = capsys.readouterr().err
@@ -788,15 +782,9 @@ def test_an_interruption_within_a_batch_counts_the_files_it_finished(tmp_path, c
     for i in range(3):  # three shapes: three chunks of one batch
         Image.fromarray((np.random.default_rng(i).random((30 + 4 * i, 40, 3)) * 255).astype(np.uint8)).save(
             tmp_path / "in" / f"b{i}.png")
-    real, calls = jobs._write, []
+    from conftest import interrupting
 
-    def stop_on_third(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(jobs, "_write", stop_on_third)
+    monkeypatch.setattr(jobs, "_write", interrupting(jobs._write, 3))
     assert main(["segment", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-k", "6", "-q"]) == 130
     err = capsys.readouterr().err
     assert "a_bad.png" in err and "done: 2, failed: 1, skipped: 0" in err and "not reached: 1" in err

@@ -300,15 +300,9 @@ def test_a_missing_entry_of_a_list_file_is_skipped_and_named(tmp_path):
 
 
 def test_an_interruption_while_a_checkpoint_is_written_writes_it_again(tmp_path, monkeypatch):
-    real, calls = checkpoint.save, []
+    from conftest import interrupting
 
-    def cut_second(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(checkpoint, "save", cut_second)
+    monkeypatch.setattr(checkpoint, "save", interrupting(checkpoint.save, 2))
     out = tmp_path / "m.pt"
     with pytest.raises(KeyboardInterrupt):
         train_stream(_named("abc"), out, config=TrainConfig(**FAST), progress=False, checkpoint_every=1)
