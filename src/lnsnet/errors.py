@@ -8,7 +8,9 @@ class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong kind (a string for a number, a list for an array)."""
 
 
-def bad_argument(right_kind: bool, message: str) -> Exception:
-    """The error to raise for a bad argument: ``ValueError`` when it is of the right kind
-    (out of range), :class:`ArgumentTypeError` when it is not."""
-    return ValueError(message) if right_kind else ArgumentTypeError(message)
+def bad_argument(value, kind, message: str) -> Exception:
+    """The error to raise for a bad argument ``value``: ``ValueError`` when it is of the
+    right ``kind`` (a class such as ``numbers.Integral``; a bool never is) and so out of
+    range, :class:`ArgumentTypeError` when it is not."""
+    right = isinstance(value, kind) and not isinstance(value, bool)
+    return ValueError(message) if right else ArgumentTypeError(message)

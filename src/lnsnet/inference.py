@@ -314,16 +314,16 @@ def segment(
     if max_num_iter is not None:
         if isinstance(max_num_iter, (bool, np.bool_)) or not isinstance(max_num_iter, numbers.Integral) \
                 or max_num_iter < 0:  # named as the caller named it (the option behind it is `iterations`)
-            raise bad_argument(not isinstance(max_num_iter, (bool, np.bool_)) and isinstance(max_num_iter, numbers.Integral),
+            raise bad_argument(max_num_iter, numbers.Integral,
                                f"max_num_iter must be an integer >= 0 or None, got {max_num_iter!r}")
         overrides["iterations"] = max_num_iter
     options = ClusterOptions.of(clustering, **overrides)
     batch_size = _positive_int(batch_size, "batch_size")
     tile_pixels = _positive_int(tile_pixels, "tile_pixels")
     if isinstance(adapt, bool) or not isinstance(adapt, numbers.Integral) or adapt < 0:
-        raise bad_argument(not isinstance(adapt, (bool, np.bool_)) and isinstance(adapt, numbers.Integral), f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
+        raise bad_argument(adapt, numbers.Integral, f"adapt must be an integer >= 0 (iterations), got {adapt!r}")
     if isinstance(start_label, bool) or start_label not in (0, 1):
-        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(start_label, numbers.Integral, f"start_label must be 0 or 1, got {start_label!r}")
     if not isinstance(enforce_connectivity, (bool, np.bool_, numbers.Integral)):
         raise ArgumentTypeError(f"enforce_connectivity must be True or False, got {enforce_connectivity!r}")
     _check_max_size_factor(max_size_factor)
@@ -505,7 +505,7 @@ def _segment_boundaries(image, n_segments, boundaries, *, compactness, sigma, sp
     if not (model is None or (isinstance(model, str) and model == "none")):
         raise ValueError("boundaries= runs no network: it takes no model (leave model=None)")
     if isinstance(start_label, bool) or start_label not in (0, 1):
-        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(start_label, numbers.Integral, f"start_label must be 0 or 1, got {start_label!r}")
     if compactness is not None and (isinstance(compactness, bool) or not isinstance(compactness, numbers.Real)):
         raise ArgumentTypeError(f"compactness must be a finite number >= 0, got {compactness!r}")  # as 2-D and volumes say
     k = _check_k(n_segments)
@@ -759,7 +759,7 @@ def _check_max_size_factor(value) -> None:
     """slic's ``max_size_factor``: None or a finite number > 0 (``ValueError`` naming it)."""
     if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
                               or not 0 < value < float("inf")):
-        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real), f"max_size_factor must be a finite number > 0 or None, got {value!r}")
+        raise bad_argument(value, numbers.Real, f"max_size_factor must be a finite number > 0 or None, got {value!r}")
 
 
 def _native(image):
@@ -818,7 +818,7 @@ def _misplaced_message(misplaced: dict) -> str:
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral), f"{name} must be a positive integer, got {value!r}")
+        raise bad_argument(value, numbers.Integral, f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 

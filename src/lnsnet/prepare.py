@@ -216,7 +216,7 @@ def _as_channels_last(image, channel_axis) -> np.ndarray:
     if image.ndim == 3 and channel_axis is not None:
         if (isinstance(channel_axis, (bool, np.bool_)) or not isinstance(channel_axis, numbers.Integral)
                 or not -3 <= channel_axis <= 2):
-            raise bad_argument(not isinstance(channel_axis, (bool, np.bool_)) and isinstance(channel_axis, numbers.Integral),
+            raise bad_argument(channel_axis, numbers.Integral,
                                f"channel_axis must be None or an axis of the image (-3..2), got {channel_axis!r}")
         return np.moveaxis(image, channel_axis, -1)
     if image.ndim == 4 and channel_axis is None:

@@ -763,7 +763,7 @@ def _as_volume(volume, channel_axis) -> np.ndarray:
     if volume.ndim != 4:
         raise ValueError(f"a volume with channels is 4-D (ZxYxXxC with channel_axis), got shape {volume.shape}")
     if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral) or not -4 <= channel_axis <= 3:
-        raise bad_argument(not isinstance(channel_axis, (bool, np.bool_)) and isinstance(channel_axis, numbers.Integral),
+        raise bad_argument(channel_axis, numbers.Integral,
                            f"channel_axis must be None or an axis of the volume (-4..3), got {channel_axis!r}")
     return np.moveaxis(volume, channel_axis, -1)
 
@@ -794,7 +794,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
     if isinstance(start_label, (bool, np.bool_)) or start_label not in (0, 1):
-        raise bad_argument(not isinstance(start_label, (bool, np.bool_)) and isinstance(start_label, numbers.Integral), f"start_label must be 0 or 1, got {start_label!r}")
+        raise bad_argument(start_label, numbers.Integral, f"start_label must be 0 or 1, got {start_label!r}")
     for name, value, integral, positive in (("compactness", compactness, False, False),
                                             ("max_num_iter", max_num_iter, True, False),
                                             ("min_size_factor", min_size_factor, False, False),
@@ -802,7 +802,7 @@ def segment_volume(volume: np.ndarray, n_segments: int = 100, *, compactness: fl
         kind = numbers.Integral if integral else numbers.Real  # as the 2-D options are read: no "40", no True
         if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, kind)
                                   or not math.isfinite(value) or value < 0 or (positive and value == 0)):
-            raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, kind),
+            raise bad_argument(value, kind,
                                f"{name} must be a finite {'integer' if integral else 'number'} "
                                f"{'> 0' if positive else '>= 0'}{' or None' if name != 'compactness' else ''}, "
                                f"got {value!r}")

@@ -44,14 +44,14 @@ _CHOICES = {"mode": ("local", "dense"), "seeds": ("grid", "learned"), "features"
 
 def _nonneg(name: str, value, note: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real),
+        raise bad_argument(value, numbers.Real,
                            f"{name} must be a finite number >= 0{note}, got {value!r}")
     return float(value)
 
 
 def _count(name: str, value, minimum: int, note: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise bad_argument(not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral),
+        raise bad_argument(value, numbers.Integral,
                            f"{name} must be an integer >= {minimum}{note}, got {value!r}")
     return int(value)
 
