@@ -490,9 +490,9 @@ def _cmd_train(args) -> int:
                                                            "lr"))) from None
     if args.boundaries is not None and not Path(args.boundaries).is_dir():
         raise CLIError(f"--boundaries: no such folder: {args.boundaries}")
-    before = _trained_position(output) if args.resume else 0
+    before, saved = _checkpoint_state(output) if args.resume else (0, {})
     if before is not None and args.resume:  # the run's own settings; a flag given with another value is named
-        _warn_unused_on_resume(args, cfg.to_dict(), _saved_train_config(output), _TRAIN_FIELDS)
+        _warn_unused_on_resume(args, cfg.to_dict(), saved, _TRAIN_FIELDS)
         cfg = None
     if args.resume and before is None:
         print(f"note: --resume: no checkpoint at {output}; starting a new model", file=sys.stderr)
@@ -512,7 +512,7 @@ def _cmd_train(args) -> int:
         **_passed_on(args, "resume", "overwrite", "checkpoint_every", "boundaries", "max_images", "device", "log"),
     )
     if not args.quiet:
-        trained = (_trained_position(output) or 0) - (before or 0) - len(skipped)
+        trained = (_checkpoint_state(output)[0] or 0) - (before or 0) - len(skipped)
         if trained <= 0 and not skipped:
             print(f"nothing left to train: {output} has passed as many images as the stream holds "
                   f"(--overwrite starts again; --init {output} -o NEW.pt trains a copy on another stream)")
@@ -524,16 +524,15 @@ def _cmd_train(args) -> int:
 _TRAIN_FLAGS = ("iterations", "feature_iterations", "lr_decay_images", "beta", "phi", "epsilon", "seed")
 
 
-def _train_config(args, given=None):
-    """The training configuration of ``lnsnet train``'s flags in ``given`` (default
-    ``args``), with ``args``' contour prior (maps when ``--boundaries`` is given)."""
+def _train_config(args):
+    """The training configuration of ``lnsnet train``'s flags, with their contour prior
+    (maps when ``--boundaries`` is given)."""
     from .train import TrainConfig
 
-    a = args if given is None else given
-    return TrainConfig(**_passed_on(a, *_TRAIN_FLAGS), **({} if a.lr is None else {"lr": a.lr}),
-                       n_neighbours=a.neighbours, contour_iterations=a.contour_iterations,
-                       contours_only=a.contours_only, contour=a.contour if args.boundaries is None else "user",
-                       n_segments=tuple(a.n_segments))
+    return TrainConfig(**_passed_on(args, *_TRAIN_FLAGS), **({} if args.lr is None else {"lr": args.lr}),
+                       n_neighbours=args.neighbours, contour_iterations=args.contour_iterations,
+                       contours_only=args.contours_only, contour=args.contour if args.boundaries is None else "user",
+                       n_segments=tuple(args.n_segments))
 
 
 #: ``lnsnet train``'s flags (their dests) that set a field of the training configuration
@@ -551,25 +550,6 @@ def _given(args, name: str) -> bool:
         return name in args.given
     defaults = build_parser().parse_args(["train", "x", "-o", "x.pt"])
     return getattr(args, name) != getattr(defaults, name, None)
-
-
-def _saved_train_config(output: Path, volume: bool = False) -> dict:
-    """The training configuration stored in the checkpoint at ``output`` ({} when it cannot
-    be read: the training says why)."""
-    try:
-        with warnings.catch_warnings():  # the training says it when it falls back to .prev
-            warnings.simplefilter("ignore")
-            if volume:
-                from .volume_model import _load_payload
-
-                payload = _load_payload(output)
-            else:
-                from . import checkpoint
-
-                payload, _ = checkpoint.load_latest(output)
-    except (OSError, ValueError):
-        return {}
-    return dict(payload.get("train_config") or {})
 
 
 def _warn_unused_on_resume(args, new: dict, saved: dict, fields: dict) -> None:
@@ -592,21 +572,27 @@ def _as_flags(message: str, names, renamed=None) -> str:
     return message
 
 
-def _trained_position(output: Path):
-    """How many images of the stream the checkpoint at ``output`` has passed (trained or
-    skipped), or None when there is no checkpoint."""
+def _checkpoint_state(output: Path, volume: bool = False) -> tuple[int | None, dict]:
+    """How many images (volumes) of the stream the checkpoint at ``output`` has passed
+    (trained or skipped; None when there is none, 0 when it cannot be read: the training
+    falls back to ``.prev`` or says why) and the training configuration stored in it."""
     from . import checkpoint
     from .train import has_checkpoint
 
-    if not has_checkpoint(output):
-        return None
+    if not (output.is_file() if volume else has_checkpoint(output)):
+        return None, {}
     try:
-        with warnings.catch_warnings():  # train_stream says it when it falls back to .prev
+        with warnings.catch_warnings():  # the training says it when it falls back to .prev
             warnings.simplefilter("ignore")
-            payload, _ = checkpoint.load_latest(output)
+            if volume:
+                from .volume_model import _load_payload
+
+                payload = _load_payload(output)
+            else:
+                payload, _ = checkpoint.load_latest(output)
     except (OSError, ValueError):
-        return 0  # unreadable: train_stream falls back to .prev or says why it cannot
-    return int(payload.get("position", 0))
+        return 0, {}
+    return int(payload.get("position", 0)), dict(payload.get("train_config") or {})
 
 
 def _train_volumes(args, files, output) -> int:
@@ -630,7 +616,7 @@ def _train_volumes(args, files, output) -> int:
     except ValueError as exc:
         raise CLIError(_as_flags(str(exc), ("beta", "phi", "epsilon", "lr"), {"steps": "iterations"})) from None
     if args.resume and output.is_file():  # the run's own settings; a flag given with another value is named
-        _warn_unused_on_resume(args, cfg.to_dict(), _saved_train_config(output, volume=True), _VOLUME_TRAIN_FIELDS)
+        _warn_unused_on_resume(args, cfg.to_dict(), _checkpoint_state(output, volume=True)[1], _VOLUME_TRAIN_FIELDS)
         cfg = None
     skipped: list[str] = []
     on_skip = _skip_reporter(args, skipped)
