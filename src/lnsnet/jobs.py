@@ -229,9 +229,7 @@ def provenance(file: Path, opts: SegmentOptions) -> dict:
     """What made a file's outputs: the input (real path, size, modification time) and the
     settings that change the labels. A rerun skips a file only when its recorded
     provenance is this one."""
-    st = os.stat(file)
-    return {"source": os.path.realpath(file), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "n_segments": int(opts.n_segments),
+    return {**_file_record(file), "n_segments": int(opts.n_segments),
             "clustering": (_boundaries_spec(opts) if opts.boundaries else _volume_spec(opts) if opts.volume
                            else _spec_2d(opts)),
             "adapt": int(opts.adapt),
@@ -251,8 +249,13 @@ def _mask_record(file: Path, masks) -> dict | None:
         m = mask_file(file, masks)
     except FileNotFoundError:
         return None
-    st = os.stat(m)
-    return {"source": os.path.realpath(m), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return _file_record(m)
+
+
+def _file_record(path) -> dict:
+    """A file as a record names it: its real path, size and modification time."""
+    st = os.stat(path)
+    return {"source": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
@@ -489,6 +492,8 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     Files with arguments of their own (:func:`_file_arguments`) go in batches of their own."""
     import numpy as np
 
+    from .bands import TILE_PIXELS
+    from .inference import segment
     from .io import is_nifti, nifti_slice_grid, pixel_limit, read_image
 
     files = [Path(f) for f in files]
@@ -532,8 +537,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     # an image that runs in bands (prepared with others, it only held their inputs too: 8 photos
     # of 3000x2000, K = 2000, one thread: 40.0 s and 2862 MiB, now 32.0 s and 1377 MiB, the same
     # labels; benchmarks/collection.py large, docs/performance/collection-2026-12-06.txt)
-    from .bands import TILE_PIXELS
-
     groups: dict[tuple, list[Path]] = {}
     for f in files:
         if f not in images:
@@ -543,60 +546,50 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
     chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
               for i in range(0, len(g), opts.batch_size)]
-    try:
-        _segment_chunks(chunks, images, extras, notices, grids, outcomes, out_dir, opts)
+    try:  # each file's outcome goes in `outcomes` as it is done
+        for chunk, args in chunks:
+            t0 = time.perf_counter()
+            try:
+                if len(chunk) == 1:
+                    labels = [segment(images[chunk[0]], opts.n_segments, **args)]
+                else:
+                    labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **args)
+                per = (time.perf_counter() - t0) / len(chunk)
+                results = [(f, lab, per, None) for f, lab in zip(chunk, labels)]
+            except Exception as exc:  # noqa: BLE001 - find the file(s) at fault one by one
+                if len(chunk) == 1:
+                    results = [(chunk[0], None, 0.0, exc)]
+                else:
+                    results = []
+                    for f in chunk:
+                        t1 = time.perf_counter()
+                        try:
+                            results.append((f, segment(images[f], opts.n_segments, **args), time.perf_counter() - t1, None))
+                        except Exception as e:  # noqa: BLE001
+                            results.append((f, None, 0.0, e))
+            for f, lab, dt, exc in results:
+                if exc is None:
+                    try:
+                        _write(f, images[f], lab, out_dir, opts, spacing=extras[f].get("spacing"), nifti=grids.get(f))
+                    except KeyboardInterrupt:  # Ctrl-C or kill mid-write: no partial set of outputs without its record
+                        _remove_outputs(f, out_dir, opts)
+                        raise
+                    except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
+                        _remove_outputs(f, out_dir, opts)
+                        exc = e
+                if exc is not None:
+                    outcomes[str(f)] = _failed(f, exc)
+                else:
+                    k = _count_labels(lab[lab > 0] if "mask" in extras.get(f, {}) else lab)  # 0: pixels left out
+                    valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
+                    notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments,
+                                                                                             k, valid=valid)) if n)
+                    outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
+                images.pop(f, None)
     except KeyboardInterrupt as exc:  # the outcomes so far go with it: the caller's tally counts them
         exc.outcomes = [outcomes[str(f)] for f in files if str(f) in outcomes]
         raise
     return [outcomes[str(f)] for f in files]
-
-
-def _segment_chunks(chunks, images, extras, notices, grids, outcomes, out_dir, opts) -> None:
-    """:func:`segment_files`' second half: segment each chunk, write its files, and put
-    each file's outcome in ``outcomes`` as it is done."""
-    import numpy as np
-
-    from .inference import segment
-
-    for chunk, args in chunks:
-        t0 = time.perf_counter()
-        try:
-            if len(chunk) == 1:
-                labels = [segment(images[chunk[0]], opts.n_segments, **args)]
-            else:
-                labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **args)
-            per = (time.perf_counter() - t0) / len(chunk)
-            results = [(f, lab, per, None) for f, lab in zip(chunk, labels)]
-        except Exception as exc:  # noqa: BLE001 - find the file(s) at fault one by one
-            if len(chunk) == 1:
-                results = [(chunk[0], None, 0.0, exc)]
-            else:
-                results = []
-                for f in chunk:
-                    t1 = time.perf_counter()
-                    try:
-                        results.append((f, segment(images[f], opts.n_segments, **args), time.perf_counter() - t1, None))
-                    except Exception as e:  # noqa: BLE001
-                        results.append((f, None, 0.0, e))
-        for f, lab, dt, exc in results:
-            if exc is None:
-                try:
-                    _write(f, images[f], lab, out_dir, opts, spacing=extras[f].get("spacing"), nifti=grids.get(f))
-                except KeyboardInterrupt:  # Ctrl-C or kill mid-write: no partial set of outputs without its record
-                    _remove_outputs(f, out_dir, opts)
-                    raise
-                except Exception as e:  # noqa: BLE001 - nothing of this file is left behind
-                    _remove_outputs(f, out_dir, opts)
-                    exc = e
-            if exc is not None:
-                outcomes[str(f)] = _failed(f, exc)
-            else:
-                k = _count_labels(lab[lab > 0] if "mask" in extras.get(f, {}) else lab)  # 0: pixels left out
-                valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
-                notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments,
-                                                                                         k, valid=valid)) if n)
-                outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
-            images.pop(f, None)
 
 
 def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) -> Outcome:

@@ -357,7 +357,6 @@ def warm_kernels() -> int:
     return sum(len(k.signatures) for k in _kernels())
 
 
-
 # ------------------------------------------------------------------------- one run at a time
 
 class ProcessLock:
