@@ -13,6 +13,7 @@ same run (``--base OTHER/src``), medians of ``--repeats``:
 """
 import argparse
 import hashlib
+import os
 import statistics
 import subprocess
 import sys
@@ -25,14 +26,15 @@ import sys, time, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from lnsnet.jobs import SegmentOptions, remove_stale_temps
-d = Path(tempfile.mkdtemp()); out = d / "out"; out.mkdir()
-files = [d / f"img{i}.png" for i in range(int(sys.argv[2]))]
-for f in files:
-    f.write_bytes(b"x")
-    for suffix in ("_labels.png", "_labels.npy", "_overlay.png", "_labels.json"):
-        (out / f"{f.stem}{suffix}").write_bytes(b"o")
-t = time.perf_counter(); remove_stale_temps(files, out, SegmentOptions(), min_age=0)
-print(time.perf_counter() - t)
+with tempfile.TemporaryDirectory() as tmp:
+    d = Path(tmp); out = d / "out"; out.mkdir()
+    files = [d / f"img{i}.png" for i in range(int(sys.argv[2]))]
+    for f in files:
+        f.write_bytes(b"x")
+        for suffix in ("_labels.png", "_labels.npy", "_overlay.png", "_labels.json"):
+            (out / f"{f.stem}{suffix}").write_bytes(b"o")
+    t = time.perf_counter(); remove_stale_temps(files, out, SegmentOptions(), min_age=0)
+    print(time.perf_counter() - t)
 """
 
 SEGMENT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from lnsnet.cli import main; sys.exit(main())"
@@ -60,7 +62,7 @@ def large(src: str, folder: Path, out: Path) -> tuple[float, float, str]:
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", SEGMENT, src, "segment", str(folder), "-o", str(out), "-k", "2000",
                              "--threads", "1", "-q", "--overwrite"])
-    _, status, usage = __import__("os").wait4(proc.pid, 0)
+    _, status, usage = os.wait4(proc.pid, 0)
     if status:
         raise SystemExit(f"lnsnet segment failed ({status})")
     digest = hashlib.sha256(b"".join((out / f"p{i}_labels.npy").read_bytes() for i in range(8))).hexdigest()[:12]
