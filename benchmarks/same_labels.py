@@ -3,9 +3,12 @@
     python benchmarks/same_labels.py --against HEAD [--images 50] [--k 100,400,1000]
         [--clustering compact,fast,paper] [--threads 2]
     python benchmarks/same_labels.py --against HEAD --stack A.tif --stack B.tif --k 100,500,2000
+        [--boundaries bright]
 
 With ``--stack`` (repeatable): the supervoxels of those volume files (their own voxel
 size, else 1, 1, 1; the 3-D default) instead, maps equal and k before -> after.
+``--boundaries bright`` (or ``dark``): the boundary flood's labels instead of the
+clustering's, of the images or the stacks.
 
 For a change meant to keep the labels (speed work): ``segment`` on the first N BSDS500 val
 images with each preset and K, here and at the commit ``--against`` (checked out in a
@@ -27,7 +30,7 @@ from _common import add_root  # benchmarks/_common.py, beside this file
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _labels(root, n, ks, presets, threads, stacks=()):
+def _labels(root, n, ks, presets, threads, stacks=(), boundaries=None):
     """{(preset, K, i): labels} from the ``lnsnet`` first on the path ({(stack, K): labels}
     with ``stacks``)."""
     import numba
@@ -36,6 +39,7 @@ def _labels(root, n, ks, presets, threads, stacks=()):
     import lnsnet
     from lnsnet.eval.datasets import BSDS500
 
+    mode = {} if boundaries is None else {"boundaries": boundaries}
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     if stacks:
@@ -45,9 +49,12 @@ def _labels(root, n, ks, presets, threads, stacks=()):
         for i, f in enumerate(stacks):
             v, sp = read_volume(f)
             for k in ks:
-                out[f"stack{i}:{k}"] = lnsnet.segment(v, k, channel_axis=None, spacing=sp or (1.0, 1.0, 1.0))
+                out[f"stack{i}:{k}"] = lnsnet.segment(v, k, channel_axis=None, spacing=sp or (1.0, 1.0, 1.0),
+                                                          **mode)
         return out
     ds = BSDS500(root, split="val")
+    if boundaries is not None:
+        return {f"flood:{k}:{i}": lnsnet.segment(ds[i].image, k, **mode) for i in range(n) for k in ks}
     net = lnsnet.load_model()
     return {f"{p}:{k}:{i}": lnsnet.segment(ds[i].image, k, model=net, clustering=p)
             for i in range(n) for p in presets for k in ks}
@@ -62,15 +69,17 @@ def main(argv=None):
     ap.add_argument("--clustering", default="compact,fast,paper")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stack", action="append", default=[], help="a volume file: its supervoxels (repeatable)")
+    ap.add_argument("--boundaries", choices=("bright", "dark"), help="the boundary flood's labels instead")
     ap.add_argument("--dump", help=argparse.SUPPRESS)  # the subprocess's side: write the labels here
     args = ap.parse_args(argv)
     ks = [int(k) for k in args.k.split(",")]
-    presets = args.clustering.split(",")
+    presets = ["flood"] if args.boundaries else args.clustering.split(",")
 
     import numpy as np
 
     if args.dump:
-        np.savez_compressed(args.dump, **_labels(args.root, args.images, ks, presets, args.threads, args.stack))
+        np.savez_compressed(args.dump, **_labels(args.root, args.images, ks, presets, args.threads, args.stack,
+                                                 args.boundaries))
         return
     stacks = [str(Path(f).resolve()) for f in args.stack]
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,11 +91,12 @@ def main(argv=None):
             cmd = [sys.executable, str(Path(__file__).resolve()), "--root", args.root, "--images", str(args.images),
                    "--k", args.k, "--clustering", args.clustering, "--threads", str(args.threads), "--dump", str(dump)]
             cmd += [a for f in stacks for a in ("--stack", f)]
+            cmd += ["--boundaries", args.boundaries] if args.boundaries else []
             subprocess.run(cmd, check=True, env=env, cwd=tmp)
             before = dict(np.load(dump))
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
-    after = _labels(args.root, args.images, ks, presets, args.threads, stacks)
+    after = _labels(args.root, args.images, ks, presets, args.threads, stacks, args.boundaries)
     if stacks:
         for i, f in enumerate(stacks):
             for k in ks:

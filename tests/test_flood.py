@@ -267,3 +267,33 @@ def test_boundaries_refuse_what_the_flood_does_not_do():
         with pytest.raises(ValueError, match=name):
             lnsnet.segment(img, 10, channel_axis=None, boundaries="bright", **kw)
     assert lnsnet.segment(img, 10, channel_axis=None, boundaries="bright", device="cpu").min() == 1
+
+
+def test_the_front_takes_64_bit_entries_only_where_32_bit_ones_could_overflow():
+    """A voxel is pushed at most once per neighbour taken: 6 N + seeds pushes at most. Below
+    2^32 of those (and voxel indices below 2^31) the front's numbers are 32-bit; above, 64."""
+    from lnsnet.flood import _front_entry
+
+    small = _front_entry(715_000_000, 5000)  # 6 N + seeds = 4,290,005,000 < 2^32 = 4,294,967,296
+    large = _front_entry(716_000_000, 5000)  # 4,296,005,000 > 2^32
+    assert [type(x) for x in small] == [np.float32, np.uint32, np.int32]
+    assert [type(x) for x in large] == [np.float32, np.int64, np.int64]
+
+
+@pytest.mark.parametrize("compactness", [0.0, 0.3])
+def test_32_and_64_bit_fronts_flood_alike(compactness):
+    """The flood with either front type gives the same labels, ties included (a map of three
+    levels: many equal priorities, broken by push order)."""
+    from lnsnet.flood import _flood
+
+    rng = np.random.default_rng(3)
+    v = rng.integers(0, 3, (7, 19, 23)).astype(np.float32)
+    valid = rng.random(v.shape) > 0.15
+    seeds = np.flatnonzero(valid)[::97].astype(np.int64)
+    out = []
+    for proto in ((np.float32(0), np.uint32(0), np.int32(0)), (np.float32(0), np.int64(0), np.int64(0))):
+        labels = np.full(v.size, -1, np.int32)
+        _flood(v.ravel(), valid, seeds, 2.0, 1.0, 0.5, compactness, labels, proto)
+        out.append(labels)
+    np.testing.assert_array_equal(out[0], out[1])
+    assert set(np.unique(out[0][out[0] >= 0])) == set(range(seeds.size))  # each seed keeps its own voxel

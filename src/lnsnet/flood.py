@@ -23,12 +23,13 @@ over-segmentation PlantSeg and connectomics pipelines start from):
 Every superpixel is one connected region by construction (no connectivity step); pieces
 of a mask that no seed reaches get a label each; each seed stays in its own grid cell, so
 K near the pixel count gives the grid's cells (and K at least the pixels one superpixel per
-pixel). O(N log N) time, one thread (about 13-17 s for 64 x 512 x 512 voxels at K = 5000
-on this project's 2-core machine: ``docs/benchmarks/volumes/``); beyond the input it holds the map and each voxel's best
-priority (float32, the map blurred in place), the labels (int32, returned) and the flood's
-front (24 bytes an entry: its seed waits in the voxel's label): about 17 bytes a voxel at
-its peak, the labels included (that volume: +266 MiB; ``python benchmarks/volume_speed.py
---shape 64x512x512 --k 5000 --repeats 1 --memory --methods flood``).
+pixel). O(N log N) time, one thread (about 12-13 s for 64 x 512 x 512 voxels at K = 5000
+on this project's 2-core machine: ``docs/benchmarks/volumes/``); beyond the input it holds the map (float32,
+blurred in place), the labels (int32, returned) and the flood's front (12 bytes an entry
+below 715 M voxels, else 24: its seed waits in the voxel's label, and a waiting voxel's
+priority is computed again from that seed): about 10 bytes a voxel at its peak, the labels
+included (that volume: +165 MiB; ``python benchmarks/volume_speed.py --shape 64x512x512 --k
+5000 --repeats 1 --memory --methods flood``).
 Unlike scikit-image's ``watershed(..., compactness=)``, distances are physical
 (``spacing``), which anisotropic volumes need.
 """
@@ -111,33 +112,43 @@ def _cell_fallback(valid, z0, z1, y0, y1, x0, x1, cz, cy, cx, sz, sy, sx):
     return best
 
 
+@nb.njit(inline="always")
+def _priority(v, j, z, y, x, s, pz, py, px, sz, sy, sx, weight):
+    """Seed ``s``'s priority at voxel ``j`` (at ``z, y, x``): the map plus the weighted
+    physical distance, rounded to float32 (the seed's own voxel: its map value)."""
+    d = math.sqrt(((z - pz[s]) * sz) ** 2 + ((y - py[s]) * sy) ** 2 + ((x - px[s]) * sx) ** 2)
+    return np.float32(v[j] + weight * d)
+
+
 @nb.njit(**_jit)
-def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
+def _flood(v, valid, seeds, sz, sy, sx, weight, labels, proto):
     """Priority flood of the flat map ``v`` (shape of ``valid``) from ``seeds`` (flat
-    indices): labels (flat, -1 unreached) and, in ``best``, each voxel's lowest pushed
-    priority (a push no lower than it cannot win and is skipped). Until a voxel is taken,
-    its label holds ``-2 - s``, ``s`` the seed of its lowest push so far: the push its
-    first pop takes (each accepted push is strictly lower than the ones before), so the
-    front's entries need not carry their seed."""
+    indices): labels (flat, -1 unreached). Until a voxel is taken, its label holds ``-2 -
+    s``, ``s`` the seed of its lowest push so far: the push its first pop takes (each
+    accepted push is strictly lower than the ones before), so the front's entries need not
+    carry their seed, and that push's priority is computed again from it when another seed
+    reaches the voxel (a push no lower cannot win and is skipped), so no voxel holds its
+    best priority (until 2026-12-06, seventh session, a float32 array of them; the same
+    labels). ``proto``: an entry of the front's type, ``(priority, push number, voxel)``,
+    32-bit numbers where they fit (12 bytes an entry, 24 with 64-bit ones)."""
     Z, Y, X = valid.shape
     yx = Y * X
     n = seeds.shape[0]
     pz = np.empty(n)
     py = np.empty(n)
     px = np.empty(n)
-    heap = [(np.float32(0.0), np.int64(0), np.int64(0))]
+    heap = [proto]
     heap.pop()
-    age = np.int64(0)
+    age_t = type(proto[1])
+    idx_t = type(proto[2])
+    age = 0
     for s in range(n):
         i = seeds[s]
         pz[s] = i // yx
         py[s] = (i % yx) // X
         px[s] = i % X
-        p = np.float32(v[i])
-        if p < best[i]:
-            best[i] = p
         labels[i] = -2 - s
-        heapq.heappush(heap, (p, age, np.int64(i)))
+        heapq.heappush(heap, (np.float32(v[i]), age_t(age), idx_t(i)))
         age += 1
     while len(heap) > 0:
         p, _, i = heapq.heappop(heap)
@@ -165,15 +176,22 @@ def _flood(v, valid, seeds, sz, sy, sx, weight, labels, best):
             if nz < 0 or nz >= Z or ny < 0 or ny >= Y or nx < 0 or nx >= X:
                 continue
             j = (nz * Y + ny) * X + nx
-            if labels[j] >= 0 or not valid[nz, ny, nx]:
+            lj = labels[j]
+            if lj >= 0 or not valid[nz, ny, nx]:
                 continue
-            d = math.sqrt(((nz - pz[s]) * sz) ** 2 + ((ny - py[s]) * sy) ** 2 + ((nx - px[s]) * sx) ** 2)
-            q = np.float32(v[j] + weight * d)
-            if q < best[j]:
-                best[j] = q
+            q = _priority(v, j, nz, ny, nx, s, pz, py, px, sz, sy, sx, weight)
+            if lj == -1 or q < _priority(v, j, nz, ny, nx, -2 - lj, pz, py, px, sz, sy, sx, weight):
                 labels[j] = -2 - s
-                heapq.heappush(heap, (q, age, np.int64(j)))
+                heapq.heappush(heap, (q, age_t(age), idx_t(j)))
                 age += 1
+
+
+def _front_entry(n_voxels: int, n_seeds: int) -> tuple:
+    """The flood's front entry type: 32-bit push numbers and voxel indices while they fit
+    (a voxel is pushed at most once per neighbour taken, so at most ``6 N + seeds`` pushes)."""
+    if 6 * n_voxels + n_seeds < 2 ** 32 and n_voxels < 2 ** 31:
+        return (np.float32(0.0), np.uint32(0), np.int32(0))
+    return (np.float32(0.0), np.int64(0), np.int64(0))
 
 
 def boundary_map(image: np.ndarray, boundaries: str, spacing3, valid, smooth: float) -> np.ndarray:
@@ -291,9 +309,8 @@ def segment_boundaries(image: np.ndarray, n_segments: int, *, boundaries: str = 
                     n += 1
     seeds = seeds[seeds >= 0]  # (cells are disjoint: no two seeds share a voxel)
     labels = np.full(v.size, -1, np.int32)
-    best = np.full(v.size, np.inf, np.float32)
-    _flood(v.ravel(), valid_a, seeds, sp[0], sp[1], sp[2], c / step, labels, best)
-    del best, v
+    _flood(v.ravel(), valid_a, seeds, sp[0], sp[1], sp[2], c / step, labels, _front_entry(v.size, seeds.size))
+    del v
     labels = labels.reshape(shape)  # 0 .. seeds - 1, each seed's own voxel first: consecutive
     if valid is not None:
         lost = valid & (labels < 0)
