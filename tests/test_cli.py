@@ -788,3 +788,79 @@ def test_an_interruption_within_a_batch_counts_the_files_it_finished(tmp_path, c
     assert main(["segment", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-k", "6", "-q"]) == 130
     err = capsys.readouterr().err
     assert "a_bad.png" in err and "done: 2, failed: 1, skipped: 0" in err and "not reached: 1" in err
+
+
+def test_recursive_reads_the_tree_and_mirrors_it(tmp_path, capsys):
+    """--recursive: every image of the tree, in the order of their paths in it, hidden folders,
+    -o inside the tree and links to folders left out; the outputs mirror the tree; a rerun
+    skips them all; the notes name files of the subfolders by their place in the tree."""
+    import os
+
+    from lnsnet.train import expand_sources
+
+    root = tmp_path / "in"
+    for rel in ("z.png", "a/b/x.png", "a/c.png", "b/x.png", ".hidden/h.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(root / rel)
+    (root / "a" / "notes.psd").write_bytes(b"8BPS")
+    os.symlink(root / "a", root / "loop")  # a link to a folder: not entered (no loops, no twice-read images)
+    found = [f.relative_to(root).as_posix() for f in expand_sources([root], recursive=True)]
+    assert found == ["a/b/x.png", "a/c.png", "b/x.png", "z.png"]
+    assert [f.name for f in expand_sources([root])] == ["z.png"]  # flat by default
+    out = root / "out"
+    assert main(["segment", str(root), "-k", "12", "-o", str(out), "-r"]) == 0
+    err = capsys.readouterr().err
+    assert "(a/notes.psd)" in err and "subfolder(s) of" not in err
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*_labels.npy"))
+    assert made == ["a/b/x_labels.npy", "a/c_labels.npy", "b/x_labels.npy", "z_labels.npy"]
+    assert main(["segment", str(root), "-k", "12", "-o", str(out), "--recursive"]) == 0  # out/ is not read
+    assert "done: 0, failed: 0, skipped: 4" in capsys.readouterr().err
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(ValueError, match="or its subfolders"):
+        expand_sources([tmp_path / "empty"], recursive=True)
+
+
+def test_training_reads_a_tree_with_recursive(tmp_path):
+    root = tmp_path / "in"
+    for rel in ("a/x.png", "b/y.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(root / rel)
+    model = tmp_path / "m.pt"
+    assert main(["train", str(root), "-o", str(model), "--iterations", "1", "-q"]) == 2  # flat: no image
+    assert main(["train", str(root), "-o", str(model), "--iterations", "1", "-q", "-r"]) == 0
+    from lnsnet.cli import _checkpoint_state
+
+    assert _checkpoint_state(model)[0] == 2  # both images passed
+
+
+def test_failures_are_listed_in_the_output_folder(tmp_path, capsys):
+    """OUT/failures.tsv holds each input whose last run into OUT failed and its error; a
+    rerun takes off the files it did (or found done), a file deleted since goes, and the
+    file goes with the last line."""
+    from lnsnet.cli import FAILURES
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "good.png")
+    (folder / "bad.png").write_bytes(b"not an image")
+    (folder / "worse.jpg").write_bytes(b"\tnor this")
+    out = tmp_path / "out"
+
+    def listed():
+        lines = (out / FAILURES).read_text().splitlines()
+        assert lines[0] == "file\terror" and all(line.count("\t") == 1 for line in lines)
+        return {Path(line.split("\t")[0]).name: line.split("\t")[1] for line in lines[1:]}
+
+    assert main(["segment", str(folder), "-k", "12", "-o", str(out)]) == 2
+    assert "failures listed in" in capsys.readouterr().err
+    rows = listed()
+    assert sorted(rows) == ["bad.png", "worse.jpg"] and "cannot read image" in rows["bad.png"]
+    # one file alone: the others' lines stay
+    assert main(["segment", str(folder / "good.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert sorted(listed()) == ["bad.png", "worse.jpg"]
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "bad.png")  # mended
+    assert main(["segment", str(folder), "-k", "12", "-o", str(out), "-q"]) == 2
+    assert sorted(listed()) == ["worse.jpg"]
+    (folder / "worse.jpg").unlink()  # deleted: no longer a failure of the collection
+    assert main(["segment", str(folder / "good.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert not (out / FAILURES).exists()

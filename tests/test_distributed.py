@@ -76,7 +76,8 @@ def test_ray_engine_writes_the_local_engine_files_byte_for_byte(ray_session, tmp
     assert rc == 2  # the broken file fails ...
     assert "broken.png" in err and err.count("error:") == 1  # ... reported once, by name
     local, distributed = _tree(tmp_path / "local"), _tree(tmp_path / "ray")
-    assert len(local) == 7 * 4  # labels .npy/.png, overlay and the provenance .json for each good image
+    # labels .npy/.png, overlay and the provenance .json for each good image, and the failures' list
+    assert len(local) == 7 * 4 + 1 and b"broken.png\tcannot read image" in local["failures.tsv"]
     assert local.keys() == distributed.keys()
     for name in local:
         assert local[name] == distributed[name], name

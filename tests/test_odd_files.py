@@ -161,7 +161,7 @@ def test_cli_orientation_and_its_record(tmp_path):
 def test_a_folder_with_bad_files(corpus, tmp_path, capsys):
     """The good files are all segmented, every bad one is named on stderr with one line,
     the exit code is 2, no traceback, and the output folder holds the good files' outputs
-    and nothing else (no partial outputs, no temporary files)."""
+    and the list of failures, nothing else (no partial outputs, no temporary files)."""
     folder, cases = corpus
     listed = {c.name: c for c in cases if os.path.splitext(c.name)[1] in lnsnet.io.IMAGE_SUFFIXES}
     out = tmp_path / "out"
@@ -177,8 +177,11 @@ def test_a_folder_with_bad_files(corpus, tmp_path, capsys):
     good = sorted(os.path.splitext(n)[0] for n in listed if n not in failed)
     assert sorted(p.name[: -len("_labels.npy")] for p in out.glob("*_labels.npy")) == good
     suffixes = ("_labels.npy", "_labels.png", "_overlay.png", "_labels.json")
-    assert sorted(p.name for p in out.iterdir()) == sorted(g + s for g in good for s in suffixes)
+    assert sorted(p.name for p in out.iterdir()) == sorted([g + s for g in good for s in suffixes] + ["failures.tsv"])
     assert f"done: {len(good)}, failed: {len(failed)}" in err
+    lines = (out / "failures.tsv").read_text().splitlines()[1:]  # each bad file and its error, as on stderr
+    assert sorted(line.split("\t")[0] for line in lines) == sorted(str(folder / n) for n in failed)
+    assert {"error: " + line.split("\t")[1] for line in lines} == set(errors)
     for c in listed.values():
         if c.segment == "NaN":
             labels = np.load(out / (os.path.splitext(c.name)[0] + "_labels.npy"))

@@ -128,40 +128,63 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
         from .runtime import set_threads
 
         set_threads(args.threads)
-    try:
-        files = expand_sources(args.images, suffixes=VOLUME_SUFFIXES if volumes else None)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
     out = getattr(args, "output", None)
     out = Path(out).resolve() if out else None
-    seen = set()
+    try:
+        files = expand_sources(args.images, suffixes=VOLUME_SUFFIXES if volumes else None, recursive=args.recursive,
+                               skip=[out] if out is not None else [])
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if getattr(args, "quiet", False):
+        return files
     named = {Path(a).resolve() for a in args.images if Path(a).is_dir()}  # folders the user named: read
-    for d in map(Path, args.images):  # folders are read flat: say so when they hold folders (not -o's)
-        if getattr(args, "quiet", False) or not d.is_dir() or d.resolve() in seen:
-            continue
-        seen.add(d.resolve())
-        subs = sorted(s.name for s in d.iterdir() if s.is_dir() and not s.name.startswith(".")
-                      and s.resolve() not in named
-                      and not (out is not None and (out == s.resolve() or s.resolve() in out.parents)))
-        if subs:
-            print(f"note: {len(subs)} subfolder(s) of {d} not read ({', '.join(subs[:3])}"
-                  f"{', ...' if len(subs) > 3 else ''}): name them as inputs to include them", file=sys.stderr)
-        from .io import UNREAD_IMAGE_SUFFIXES
+    folders: list[Path] = []  # the folders read: each named one, and with --recursive its tree's
+    tops = []
+    for d in map(Path, args.images):
+        if d.is_dir() and d.resolve() not in {f.resolve() for f in tops}:
+            tops.append(d)
+            if not args.recursive:
+                folders.append(d)
+                continue
+            for top, dirs, _ in os.walk(d):  # as expand_sources walks it (links to folders not entered)
+                dirs[:] = sorted(x for x in dirs if not x.startswith(".")
+                                 and os.path.realpath(os.path.join(top, x)) != str(out))
+                folders.append(Path(top))
+    from .io import UNREAD_IMAGE_SUFFIXES
 
-        kinds = (".hdr",) if volumes else UNREAD_IMAGE_SUFFIXES  # Analyze .hdr/.img pairs beside volumes
-        unread = sorted(f.name for f in d.iterdir() if f.suffix.lower() in kinds and f.is_file()
-                        and not f.name.startswith("."))
-        if unread:  # files of a kind lnsnet does not read: named, not passed over in silence
-            what = ("Analyze .hdr/.img volume(s)", "save them as NIfTI (.nii.gz) with nibabel") if volumes else \
-                ("image file(s)", "convert them to PNG, JPEG or TIFF")
-            print(f"note: {len(unread)} {what[0]} of {d} of a kind lnsnet does not read ({', '.join(unread[:3])}"
-                  f"{', ...' if len(unread) > 3 else ''}): {what[1]}", file=sys.stderr)
+    unread_kinds = (".hdr",) if volumes else UNREAD_IMAGE_SUFFIXES  # Analyze .hdr/.img pairs beside volumes
+    subs, unread, vols = [], [], []
+    for d in folders:
+        if not args.recursive:  # folders are read flat: say so when they hold folders (not -o's)
+            subs += [s for s in sorted(d.iterdir()) if s.is_dir() and not s.name.startswith(".")
+                     and s.resolve() not in named
+                     and not (out is not None and (out == s.resolve() or s.resolve() in out.parents))]
+        # files of a kind lnsnet does not read: named, not passed over in silence
+        unread += sorted(f for f in d.iterdir() if f.suffix.lower() in unread_kinds and f.is_file()
+                         and not f.name.startswith("."))
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
-            vols = sorted(f.name for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
-                          and not (out is not None and out == d.resolve() and f.name.endswith(OUTPUT_SUFFIXES)))
-            if vols:
-                print(f"note: {len(vols)} volume file(s) of {d} not read ({', '.join(vols[:3])}"
-                      f"{', ...' if len(vols) > 3 else ''}): segment volumes with --volume", file=sys.stderr)
+            vols += sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
+                           and not (out is not None and out in (d.resolve(), *d.resolve().parents)
+                                    and f.name.endswith(OUTPUT_SUFFIXES)))
+    where = (f"{tops[0]}{' and its subfolders' if len(folders) > 1 else ''}" if len(tops) == 1
+             else "the folders read")
+
+    def some(paths):  # a few names, with their folders in the tree when it was walked
+        show = [os.path.relpath(p, tops[0]) if len(tops) == 1 else str(p) for p in paths[:3]] \
+            if args.recursive else [p.name for p in paths[:3]]
+        return f"{', '.join(show)}{', ...' if len(paths) > 3 else ''}"
+
+    if subs:
+        print(f"note: {len(subs)} subfolder(s) of {where} not read ({some(subs)}): name them as inputs or pass "
+              "--recursive to include them", file=sys.stderr)
+    if unread:
+        what = ("Analyze .hdr/.img volume(s)", "save them as NIfTI (.nii.gz) with nibabel") if volumes else \
+            ("image file(s)", "convert them to PNG, JPEG or TIFF")
+        print(f"note: {len(unread)} {what[0]} of {where} of a kind lnsnet does not read ({some(unread)}): {what[1]}",
+              file=sys.stderr)
+    if vols:
+        print(f"note: {len(vols)} volume file(s) of {where} not read ({some(vols)}): segment volumes with --volume",
+              file=sys.stderr)
     return files
 
 
@@ -179,6 +202,9 @@ def _add_reading_options(p, volume_help: str) -> None:
     """How image files are read, the same for segment and train (docs/reliability.md),
     and ``--volume`` / ``--spacing`` for 3-D stacks."""
     p.add_argument("--volume", action="store_true", help=volume_help)
+    p.add_argument("-r", "--recursive", action="store_true",
+                   help="read folders with their subfolders (hidden ones and -o's left out; the outputs mirror the "
+                        "tree; default: a folder's own files)")
     p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
                    help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
                         "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (µm, nm, mm, "
@@ -398,14 +424,16 @@ def _cmd_segment(args) -> int:
             _report(getattr(exc, "outcomes", []), args, bar)
             if bar is not None:
                 bar.close()
+            listed = _record_failures(out, outcomes, len(files) > 1)
             if len(files) > 1:
-                print(_tally(outcomes, out) + f", not reached: {len(files) - len(outcomes)}", file=sys.stderr)
+                print(_tally(outcomes, out) + f", not reached: {len(files) - len(outcomes)}" + listed, file=sys.stderr)
             raise
         if bar is not None:
             bar.close()
         remove_stale_temps(files, out, opts)  # left by an earlier run killed mid-write (kill -9, the OOM killer)
     failed = [o for o in outcomes if o.status == "failed"]
     done = [o for o in outcomes if o.status == "done"]
+    listed = _record_failures(out, outcomes, len(files) > 1)
     if not args.quiet and len(files) == 1 and done:
         o = done[0]
         paths = output_paths(Path(o.file), out, opts)
@@ -420,8 +448,52 @@ def _cmd_segment(args) -> int:
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "
               "(--overwrite redoes it)", file=sys.stderr)
     if len(files) > 1:
-        print(_tally(outcomes, out), file=sys.stderr)
+        print(_tally(outcomes, out) + listed, file=sys.stderr)
     return 2 if failed else 0
+
+
+#: the failed inputs of the runs into an output folder, a line each: the file and its error
+FAILURES = "failures.tsv"
+
+
+def _record_failures(out: Path, outcomes, collection: bool) -> str:
+    """Keep ``out/failures.tsv`` (tab-separated: the file's absolute path, its error) as the
+    list of the inputs whose last run into ``out`` failed: this run's failures (of a
+    ``collection``, a run of several inputs: one file's error is its run's one line, and its
+    line, if any, stays) replace the lines of the files it processed (done, skipped or
+    failed), the lines of files it did not touch stay while those files exist, and no line left removes the file. Returns a
+    note for the tally, naming the file when it lists this run's failures."""
+    path = out / FAILURES
+    rows: dict[str, str] = {}
+    before = None
+    try:
+        before = path.read_text(encoding="utf-8")
+        for line in before.splitlines()[1:]:
+            name, _, error = line.partition("\t")
+            if name and os.path.lexists(name):  # a file deleted since is no failure of the collection
+                rows[name] = error
+    except (OSError, UnicodeDecodeError):
+        pass  # none yet (or not ours to read): started afresh
+    for o in outcomes:
+        if o.status in ("done", "skipped") or (o.status == "failed" and collection):
+            rows.pop(os.path.abspath(o.file), None)
+    failed = [o for o in outcomes if o.status == "failed"] if collection else []
+    for o in failed:
+        rows[os.path.abspath(o.file)] = " ".join(o.message.split())  # one line, no tabs
+    text = "file\terror\n" + "".join(f"{k}\t{v}\n" for k, v in sorted(rows.items())) if rows else None
+    if text == before or (text is None and not os.path.lexists(path)):  # unchanged: not written again
+        return f"; failures listed in {path}" if failed else ""
+    try:
+        if rows:
+            tmp = path.with_name(f".{FAILURES}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        print(f"note: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return ""
+    return f"; failures listed in {path}" if failed else ""
 
 
 def _tally(outcomes, out) -> str:

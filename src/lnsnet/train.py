@@ -154,31 +154,48 @@ class TrainConfig(DictConfig):
 Source = Union[str, Path, np.ndarray, Iterable]
 
 
-def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None) -> list[Path]:
-    """Expand image files, folders (sorted; their files with ``suffixes``, default
-    :data:`lnsnet.io.IMAGE_SUFFIXES`; not their subfolders) and list files (``.txt``/``.lst``:
-    one path a line, relative to the list's folder; a missing one fails when it is read, as
-    any unreadable file) to image paths."""
+def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None, *,
+                   recursive: bool = False, skip: Iterable[Union[str, Path]] = ()) -> list[Path]:
+    """Expand image files, folders (their files with ``suffixes``, default
+    :data:`lnsnet.io.IMAGE_SUFFIXES`, sorted; not their subfolders, unless ``recursive``:
+    then the files of the whole tree, sorted by their path in it, hidden folders and the
+    folders ``skip`` left out, links to folders not followed) and list files
+    (``.txt``/``.lst``: one path a line, relative to the list's folder; a missing one fails
+    when it is read, as any unreadable file) to image paths."""
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
+    long_suffixes = tuple(x for x in suffixes if x.count(".") > 1)  # .nii.gz
+    skip = {os.path.realpath(d) for d in skip}
+
+    def images_in(folder: Path) -> list[Path]:
+        # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
+        # rather than vanishing from the run
+        # hidden files (".x.png", macOS's "._x.jpg" forks) are not images of the collection
+        return [f for f in folder.iterdir() if (f.is_file() or (f.is_symlink() and not f.exists()))
+                and not f.name.startswith(".")
+                and (f.suffix.lower() in suffixes or f.name.lower().endswith(long_suffixes))]
+
     out: list[Path] = []
     for s in sources:
         p = Path(s)
         if p.is_dir():
-            # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
-            # rather than vanishing from the run
-            # hidden files (".x.png", macOS's "._x.jpg" forks) are not images of the collection
-            files = sorted(f for f in p.iterdir() if (f.is_file() or (f.is_symlink() and not f.exists()))
-                           and not f.name.startswith(".")
-                           and (f.suffix.lower() in suffixes or f.name.lower().endswith(
-                               tuple(x for x in suffixes if x.count(".") > 1))))  # .nii.gz
+            if recursive:
+                files = []
+                for top, dirs, _ in os.walk(p, onerror=_walk_error):  # links to folders are not entered (no loops)
+                    dirs[:] = [d for d in dirs if not d.startswith(".")
+                               and os.path.realpath(os.path.join(top, d)) not in skip]
+                    files.extend(images_in(Path(top)))
+                files.sort(key=lambda f: f.relative_to(p).parts)
+            else:
+                files = sorted(images_in(p))
             if not files:
                 volumes = [f for f in p.iterdir() if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
                 hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
                 subs = sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
-                if subs and not hint:  # folders are read flat
+                if subs and not hint and not recursive:  # folders are read flat
                     hint = (f" (folders are read flat: its subfolder(s) {', '.join(subs[:3])}"
-                            f"{', ...' if len(subs) > 3 else ''} are not; name them as inputs)")
-                raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}{hint}")
+                            f"{', ...' if len(subs) > 3 else ''} are not; name them as inputs or pass --recursive)")
+                raise ValueError(f"no images ({', '.join(suffixes)}) in folder {p}{' or its subfolders' if recursive else ''}"
+                                 f"{hint}")
             out.extend(files)
         elif p.suffix.lower() in (".txt", ".lst"):
             if not p.is_file():
@@ -198,6 +215,12 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         else:
             raise FileNotFoundError(f"no such image, folder or list file: {p}")
     return out
+
+
+def _walk_error(exc: OSError) -> None:
+    """A folder of the tree that cannot be listed stops the listing by name (os.walk would
+    pass it over in silence)."""
+    raise ValueError(f"cannot list folder {exc.filename}: {exc.strerror or exc}") from exc
 
 
 def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientation: bool = True,
