@@ -6,10 +6,14 @@ same run (``--base OTHER/src``), medians of ``--repeats``:
   already there, for ``--images`` counts;
 - ``large``: ``lnsnet segment`` of a folder of 8 synthetic 3000x2000 JPEG photos at K = 2000
   on one thread: wall time and peak resident memory (the child's ``ru_maxrss``), and
-  whether the two checkouts' labels are the same.
+  whether the two checkouts' labels are the same;
+- ``features``: ``lnsnet segment --features`` over a folder of ``--images`` synthetic
+  481x321 photos (K = 400, one thread) whose labels a run without ``--features`` made
+  before: the rerun that adds the per-superpixel tables, wall time of the whole command.
 
     python benchmarks/collection.py rerun --images 1000,2000 --base OLD/src
     python benchmarks/collection.py large --base OLD/src
+    python benchmarks/collection.py features --images 40 --base OLD/src
 """
 import argparse
 import hashlib
@@ -57,6 +61,33 @@ def photos(folder: Path) -> None:
         Image.fromarray(img).save(folder / f"p{i}.jpg", quality=90)
 
 
+def small_photos(folder: Path, n: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:321, :481]
+    for i in range(n):
+        img = np.stack([np.sin(x / (9 + i % 7)), np.cos(y / (13.0 + i % 5)), np.sin((x + y) / 21.0)], -1) * 100 + 128
+        img = (img + rng.normal(0, 8, img.shape)).clip(0, 255).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"s{i:03d}.jpg", quality=90)
+
+
+def features(src: str, folder: Path, out: Path, repeats: int) -> float:
+    """Median seconds of the rerun that adds ``--features`` to outputs made without it."""
+    base = [sys.executable, "-c", SEGMENT, src, "segment", str(folder), "-o", str(out), "-k", "400", "--threads", "1",
+            "-q"]
+    subprocess.run(base, check=True)
+    times = []
+    for _ in range(repeats):
+        for f in out.glob("*_regions.csv"):  # the tables gone again: the rerun adds them
+            f.unlink()
+        t = time.perf_counter()
+        subprocess.run(base + ["--features"], check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def large(src: str, folder: Path, out: Path) -> tuple[float, float, str]:
     """One run in a fresh process: seconds, peak MiB, a digest of the labels."""
     t = time.perf_counter()
@@ -71,8 +102,8 @@ def large(src: str, folder: Path, out: Path) -> tuple[float, float, str]:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=("rerun", "large"))
-    p.add_argument("--images", default="1000,2000", help="rerun: image counts")
+    p.add_argument("mode", choices=("rerun", "large", "features"))
+    p.add_argument("--images", default="1000,2000", help="rerun: image counts; features: one count")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--base", default=None, help="another checkout's src folder, timed in the same run")
     a = p.parse_args()
@@ -83,6 +114,16 @@ def main():
             t = {name: rerun(src, n, a.repeats) for name, src in srcs}
             print(f"{n} images: " + "; ".join(f"{name} {v:.3f} s" for name, v in t.items())
                   + (f"; ratio {t['this'] / t['base']:.4f}" if a.base else ""), flush=True)
+        return
+    if a.mode == "features":
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "photos"
+            folder.mkdir()
+            small_photos(folder, int(a.images.split(",")[0]))
+            t = {name: features(src, folder, Path(tmp) / name, a.repeats) for name, src in srcs}
+            print(f"{a.images.split(',')[0]} images, --features added on a rerun: "
+                  + "; ".join(f"{name} {v:.2f} s" for name, v in t.items())
+                  + (f"; ratio {t['this'] / t['base']:.3f}" if a.base else ""), flush=True)
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"

@@ -238,3 +238,41 @@ def test_a_missing_input_whose_outputs_exist_fails_alone(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "list.txt"), "-k", "6", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "y.png" in err and "done: 0, failed: 1, skipped: 1" in err
+
+
+@pytest.mark.parametrize("volume", [False, True])
+def test_outputs_added_later_reuse_the_labels(tmp_path, capsys, monkeypatch, volume):
+    """--features (or the overlay) asked for on a rerun: the labels made before with these
+    settings are read back and the missing outputs written from them, byte for byte as a
+    run that made them all at once; other settings, --overwrite or a damaged label file
+    compute the labels again."""
+    import lnsnet.inference
+
+    src = tmp_path / ("in.npy" if volume else "in.png")
+    if volume:
+        np.save(src, np.random.default_rng(0).random((6, 24, 28)).astype(np.float32))
+    else:
+        _save(src)
+    flags = ["-k", "12", "-q"] + (["--volume"] if volume else [])
+    assert main(["segment", str(src), "-o", str(tmp_path / "all"), "--features", *flags]) == 0
+    out = tmp_path / "later"
+    assert main(["segment", str(src), "-o", str(out), "--no-overlay", *flags]) == 0
+    labels = (out / "in_labels.npy").read_bytes()
+    real = lnsnet.inference.segment
+
+    def refuse(*a, **k):
+        raise AssertionError("segment called")
+
+    monkeypatch.setattr(lnsnet.inference, "segment", refuse)
+    assert main(["segment", str(src), "-o", str(out), "--features", *flags]) == 0  # no labels computed
+    for name in ("in_regions.csv", "in_overlay.png", "in_labels.npy"):
+        assert (out / name).read_bytes() == (tmp_path / "all" / name).read_bytes(), name
+    assert (out / "in_labels.npy").read_bytes() == labels
+    assert main(["segment", str(src), "-o", str(out), "--features", "--overwrite", *flags]) == 2  # computed: refused
+    assert "segment called" in capsys.readouterr().err
+    monkeypatch.setattr(lnsnet.inference, "segment", real)
+    assert main(["segment", str(src), "-o", str(out), "--no-overlay", *flags]) == 0  # (a volume that failed: none left)
+    (out / "in_regions.csv").unlink(missing_ok=True)
+    (out / "in_labels.npy").write_bytes(labels[:40])  # damaged: computed again
+    assert main(["segment", str(src), "-o", str(out), "--features", *flags]) == 0
+    assert (out / "in_labels.npy").read_bytes() == labels

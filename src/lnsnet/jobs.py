@@ -293,6 +293,33 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
     return recorded == mine
 
 
+def _current_labels(file: Path, out_dir: Path, opts: SegmentOptions, shape):
+    """The labels an earlier run made of ``file`` with these very settings (its record),
+    when an output asked for now is missing beside them (``--features`` or the overlay
+    added later): loaded, so that only the outputs are written again, not the labels
+    computed again; None otherwise (and with ``overwrite``)."""
+    import json
+
+    import numpy as np
+
+    if opts.overwrite:
+        return None
+    paths = output_paths(file, out_dir, opts)
+    try:
+        recorded = json.loads(paths["meta"].read_text())
+        mine = provenance(file, opts)
+        if not isinstance(recorded, dict):
+            return None
+        recorded.pop("spacing_used", None)
+        recorded.pop("spacing_unit", None)
+        if recorded != mine:
+            return None
+        labels = np.load(paths["npy"], allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # (a truncated file: made again)
+        return None
+    return labels if labels.dtype == np.int32 and labels.shape == tuple(shape) else None
+
+
 #: a temporary output file untouched this long is a killed writer's (a writer updates it as it writes)
 STALE_SECONDS = 600
 
@@ -489,7 +516,9 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     """Segment ``files`` into ``out_dir`` with ``model``: read, segment (same-shape images
     batched ``opts.batch_size`` at a time), write atomically. A file that cannot be read
     or segmented gets a ``failed`` outcome with the reason; the others go on.
-    Files with arguments of their own (:func:`_file_arguments`) go in batches of their own."""
+    Files with arguments of their own (:func:`_file_arguments`) go in batches of their own.
+    A file whose labels an earlier run made with these settings (an output asked for now
+    missing: ``--features`` added) takes them back rather than computing them again."""
     import numpy as np
 
     from .bands import TILE_PIXELS
@@ -537,20 +566,28 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
     # an image that runs in bands (prepared with others, it only held their inputs too: 8 photos
     # of 3000x2000, K = 2000, one thread: 40.0 s and 2862 MiB, now 32.0 s and 1377 MiB, the same
     # labels; benchmarks/collection.py large, docs/performance/collection-2026-12-06.txt)
+    reused = {}  # labels made before with these settings, an output asked for now missing: not computed again
+    for f in files:
+        lab = _current_labels(f, out_dir, opts, images[f].shape[:2]) if f in images else None
+        if lab is not None:
+            reused[f] = lab
     groups: dict[tuple, list[Path]] = {}
     for f in files:
-        if f not in images:
+        if f not in images or f in reused:
             continue
         extra = extras.get(f, {})
         alone = "mask" in extra or images[f].shape[0] * images[f].shape[1] > TILE_PIXELS
         groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
-    chunks = [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
-              for i in range(0, len(g), opts.batch_size)]
+    chunks = [([f], None) for f in reused]
+    chunks += [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
+               for i in range(0, len(g), opts.batch_size)]
     try:  # each file's outcome goes in `outcomes` as it is done
         for chunk, args in chunks:
             t0 = time.perf_counter()
             try:
-                if len(chunk) == 1:
+                if args is None:  # made before: read back
+                    labels = [reused.pop(chunk[0])]
+                elif len(chunk) == 1:
                     labels = [segment(images[chunk[0]], opts.n_segments, **args)]
                 else:
                     labels = segment([images[f] for f in chunk], opts.n_segments, batch_size=opts.batch_size, **args)
@@ -611,12 +648,14 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         nan_left = None if finite is None else int((~finite).sum())
         finite = _with_mask(f, opts, vol.shape[:3], finite)  # --mask: the file's own, with its finite voxels
         t0 = time.perf_counter()
-        labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
-                         model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
-                         sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
-                         # the flood runs on the CPU whatever --device (or Ray's GPUs) say, as in 2-D
-                         **({"boundaries": opts.boundaries} if opts.boundaries else
-                            {"progress": opts.progress, "device": opts.device}))
+        labels = _current_labels(f, out_dir, opts, vol.shape[:3])  # made before, an output asked for now missing
+        if labels is None:
+            labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
+                             model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
+                             sigma=opts.sigma, **({} if finite is None else {"mask": finite}),
+                             # the flood runs on the CPU whatever --device (or Ray's GPUs) say, as in 2-D
+                             **({"boundaries": opts.boundaries} if opts.boundaries else
+                                {"progress": opts.progress, "device": opts.device}))
         dt = time.perf_counter() - t0
         try:
             _write(f, vol, labels, out_dir, opts, spacing=spacing, nifti=nifti)
