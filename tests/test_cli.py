@@ -864,3 +864,77 @@ def test_failures_are_listed_in_the_output_folder(tmp_path, capsys):
     (folder / "worse.jpg").unlink()  # deleted: no longer a failure of the collection
     assert main(["segment", str(folder / "good.png"), "-k", "12", "-o", str(out), "-q"]) == 0
     assert not (out / FAILURES).exists()
+
+
+def test_recursive_runs_as_a_collection_grows(tmp_path, capsys):
+    """A review of --recursive: outputs of earlier runs anywhere in the tree are not images
+    (nor "volume files"); images in a folder that is also -o are read; the output names
+    hang from the folder named, so a tree that grows keeps them; a folder named twice is
+    listed once in the notes; links to folders are said not followed; volumes only in
+    subfolders get the --volume hint."""
+    import os
+
+    def put(rel):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(tmp_path / rel)
+
+    put("d/a/x.png")
+    put("d/y.png")
+    assert main(["segment", "-r", str(tmp_path / "d"), "-k", "12", "-o", str(tmp_path / "d" / "k12"), "-q"]) == 0
+    assert main(["segment", "-r", str(tmp_path / "d"), "-k", "16", "-o", str(tmp_path / "d" / "k16")]) == 0
+    err = capsys.readouterr().err
+    assert "done: 2, failed: 0" in err and "volume file" not in err
+    assert not list((tmp_path / "d" / "k16").rglob("*_labels_labels*"))
+    # -o a folder of the tree that holds images: they are read (its outputs are not)
+    put("ph/2023/a.png")
+    put("ph/2024/b.png")
+    for _ in range(2):
+        assert main(["segment", "-r", str(tmp_path / "ph"), "-k", "12", "-o", str(tmp_path / "ph" / "2024")]) == 0
+    assert "done: 0, failed: 0, skipped: 2" in capsys.readouterr().err
+    assert (tmp_path / "ph" / "2024" / "2024" / "b_labels.npy").exists()
+    # names from the folder named: adding a second branch does not rename the first
+    put("g/2024/jan/x.png")
+    assert main(["segment", "-r", str(tmp_path / "g"), "-k", "12", "-o", str(tmp_path / "go"), "-q"]) == 0
+    assert (tmp_path / "go" / "2024" / "jan" / "x_labels.npy").exists()
+    put("g/2025/feb/z.png")
+    assert main(["segment", "-r", str(tmp_path / "g"), "-k", "12", "-o", str(tmp_path / "go")]) == 0
+    assert "done: 1, failed: 0, skipped: 1" in capsys.readouterr().err
+    # notes: a folder named inside another once; a link to a folder said
+    (tmp_path / "g" / "2024" / "jan" / "raw.heic").write_bytes(b"x")
+    os.symlink(tmp_path / "ph", tmp_path / "g" / "linked")
+    assert main(["segment", "-r", str(tmp_path / "g"), str(tmp_path / "g" / "2024"), "-k", "12", "-o",
+                 str(tmp_path / "go")]) == 0
+    err = capsys.readouterr().err
+    assert "1 image file(s)" in err and "1 link(s) to folders" in err and "linked" in err
+    (tmp_path / "v" / "sub").mkdir(parents=True)
+    np.save(tmp_path / "v" / "sub" / "stack.npy", np.zeros((4, 8, 8), np.float32))
+    assert main(["segment", "-r", str(tmp_path / "v"), "-k", "12", "-o", str(tmp_path / "vo")]) == 2
+    assert "stack.npy: pass --volume" in capsys.readouterr().err
+
+
+def test_failures_list_odd_names_and_real_paths(tmp_path, capsys):
+    """failures.tsv with a name of bytes that are not UTF-8 and a name with a tab (quoted),
+    each read back on the next run; a file failed through a link to its folder and done
+    through the folder itself leaves the list."""
+    import os
+
+    from lnsnet.cli import FAILURES
+
+    folder = tmp_path / "enc"
+    folder.mkdir()
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "ok.png")
+    odd = os.fsdecode(b"bad\xff.png")
+    (folder / odd).write_bytes(b"junk")
+    (folder / "tab\there.png").write_bytes(b"junk")
+    out = tmp_path / "out"
+    assert main(["segment", str(folder), "-k", "12", "-o", str(out), "-q"]) == 2
+    assert not list(out.glob(".failures*"))
+    raw = (out / FAILURES).read_bytes()
+    assert b"bad\xff.png" in raw and b'tab\there.png"' in raw
+    assert main(["segment", str(folder / "ok.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert (out / FAILURES).read_bytes() == raw  # both lines read back and kept
+    os.symlink(folder, tmp_path / "link")
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / odd)  # mended
+    (folder / "tab\there.png").unlink()
+    assert main(["segment", str(tmp_path / "link"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert not (out / FAILURES).exists()

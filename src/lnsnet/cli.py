@@ -118,6 +118,26 @@ def _passed_on(args, *names: str) -> dict:
 OUTPUT_SUFFIXES = ("_labels.png", "_labels.tif", "_overlay.png", "_labels.npy", "_labels.nii.gz")
 
 
+def _own_output(f: Path, tagged_only: list | None = None) -> bool:
+    """Whether ``f`` is an output of ``lnsnet segment``: an output's ending and its record
+    beside it, or (a killed run's outputs, whose record it had not written yet) lnsnet's tag
+    in it or in the label image written before it; those found by the tag alone are added to
+    ``tagged_only``."""
+    end = next((e for e in OUTPUT_SUFFIXES if f.name.endswith(e)), None)
+    if end is None:
+        return False
+    base = f.parent / f.name[: -len(end)]
+    if base.with_name(base.name + "_labels.json").is_file():  # its record beside it
+        return True
+    from .io import written_by_lnsnet
+
+    tagged = (written_by_lnsnet(f) if end in ("_labels.png", "_labels.tif", "_overlay.png") else
+              any(written_by_lnsnet(base.with_name(base.name + e)) for e in ("_labels.tif", "_labels.png")))
+    if tagged and tagged_only is not None:
+        tagged_only.append(f)
+    return tagged
+
+
 def _input_files(args, volumes: bool = False) -> list[Path]:
     """Apply ``--threads`` and expand the image arguments (files, folders, list files;
     ``volumes``: folders give their .tif, .tiff, .npy, .nii and .nii.gz files)."""
@@ -131,25 +151,36 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     out = getattr(args, "output", None)
     out = Path(out).resolve() if out else None
     try:
-        files = expand_sources(args.images, suffixes=VOLUME_SUFFIXES if volumes else None, recursive=args.recursive,
-                               skip=[out] if out is not None else [])
+        files = expand_sources(args.images, suffixes=VOLUME_SUFFIXES if volumes else None, recursive=args.recursive)
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+    # lnsnet's own outputs found in a folder are not inputs (a rerun with -o inside an input
+    # folder, the outputs of an earlier run into it): a file with an output's ending and the
+    # record lnsnet writes beside its outputs (NAME_labels.json) or lnsnet's Software tag in
+    # it; a photo that only ends so is an input, and a file named on the command line always is
+    explicit = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
+    roots = tuple(os.path.join(os.path.realpath(a), "") for a in args.images if os.path.isdir(a))
+    tagged_only: list[Path] = []  # taken as lnsnet's outputs by their tag alone: named in a note
+    files = [f for f in files if os.path.realpath(f) in explicit or not os.path.realpath(f).startswith(roots)
+             or not _own_output(f, tagged_only)]
     if getattr(args, "quiet", False):
         return files
+    if tagged_only:
+        print(f"note: {len(tagged_only)} file(s) taken as lnsnet's outputs (written by it, without their record), "
+              f"not read ({', '.join(f.name for f in tagged_only[:3])}{', ...' if len(tagged_only) > 3 else ''}): "
+              "name a file to segment it", file=sys.stderr)
     named = {Path(a).resolve() for a in args.images if Path(a).is_dir()}  # folders the user named: read
     folders: list[Path] = []  # the folders read: each named one, and with --recursive its tree's
-    tops = []
+    tops, seen, links = [], set(), []
     for d in map(Path, args.images):
         if d.is_dir() and d.resolve() not in {f.resolve() for f in tops}:
             tops.append(d)
-            if not args.recursive:
-                folders.append(d)
-                continue
-            for top, dirs, _ in os.walk(d):  # as expand_sources walks it (links to folders not entered)
-                dirs[:] = sorted(x for x in dirs if not x.startswith(".")
-                                 and os.path.realpath(os.path.join(top, x)) != str(out))
-                folders.append(Path(top))
+            for top, dirs, _ in (os.walk(d) if args.recursive else [(str(d), [], [])]):  # as expand_sources walks
+                links += [Path(top) / x for x in dirs if not x.startswith(".") and os.path.islink(os.path.join(top, x))]
+                dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+                if os.path.realpath(top) not in seen:  # (a folder named inside another named one: once)
+                    seen.add(os.path.realpath(top))
+                    folders.append(Path(top))
     from .io import UNREAD_IMAGE_SUFFIXES
 
     unread_kinds = (".hdr",) if volumes else UNREAD_IMAGE_SUFFIXES  # Analyze .hdr/.img pairs beside volumes
@@ -164,8 +195,7 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
                          and not f.name.startswith("."))
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
             vols += sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
-                           and not (out is not None and out in (d.resolve(), *d.resolve().parents)
-                                    and f.name.endswith(OUTPUT_SUFFIXES)))
+                           and not _own_output(f))
     where = (f"{tops[0]}{' and its subfolders' if len(folders) > 1 else ''}" if len(tops) == 1
              else "the folders read")
 
@@ -177,6 +207,9 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     if subs:
         print(f"note: {len(subs)} subfolder(s) of {where} not read ({some(subs)}): name them as inputs or pass "
               "--recursive to include them", file=sys.stderr)
+    if links:
+        print(f"note: {len(links)} link(s) to folders in {where} not followed ({some(links)}): name them as inputs "
+              "to include them", file=sys.stderr)
     if unread:
         what = ("Analyze .hdr/.img volume(s)", "save them as NIfTI (.nii.gz) with nibabel") if volumes else \
             ("image file(s)", "convert them to PNG, JPEG or TIFF")
@@ -303,35 +336,7 @@ def _cmd_segment(args) -> int:
             import nibabel  # noqa: F401
         except ImportError:
             raise CLIError(f"NIfTI files need nibabel: {NIBABEL_HINT}") from None
-    # lnsnet's own outputs found in a folder that is also -o are not inputs (a rerun with -o
-    # inside an input folder): a file with an output's ending and the record lnsnet writes
-    # beside its outputs (NAME_labels.json) or lnsnet's Software tag in it; a photo that only
-    # ends so is an input, and a file named on the command line always is
-    out_real = os.path.realpath(args.output) + os.sep
     named = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
-
-    tagged_only: list[Path] = []  # taken as lnsnet's outputs by their tag alone: named in a note
-
-    def own_output(f: Path) -> bool:
-        if os.path.realpath(f) in named or not os.path.realpath(f).startswith(out_real):
-            return False
-        end = next((e for e in OUTPUT_SUFFIXES if f.name.endswith(e)), None)
-        if end is None:
-            return False
-        from .io import written_by_lnsnet
-
-        base = f.parent / f.name[: -len(end)]
-        if base.with_name(base.name + "_labels.json").is_file():  # its record beside it
-            return True
-        # lnsnet's tag in the file, or (an .npy, a NIfTI: no tag) in the label image written
-        # before it: outputs whose record a killed run had not written yet
-        tagged = (written_by_lnsnet(f) if end in ("_labels.png", "_labels.tif", "_overlay.png") else
-                  any(written_by_lnsnet(base.with_name(base.name + e)) for e in ("_labels.tif", "_labels.png")))
-        if tagged:
-            tagged_only.append(f)
-        return tagged
-
-    files = [f for f in files if not own_output(f)]
     if args.mask is not None:
         if not os.path.exists(args.mask):
             raise CLIError(f"--mask: no such file or folder: {args.mask}")
@@ -347,16 +352,12 @@ def _cmd_segment(args) -> int:
 
         masks = {mask_of(f) for f in files} - {None}
         files = [f for f in files if os.path.realpath(f) not in masks or os.path.realpath(f) in named]
-    if tagged_only and not args.quiet:
-        print(f"note: {len(tagged_only)} file(s) in -o taken as lnsnet's outputs (written by it, without their "
-              f"record), not read ({', '.join(f.name for f in tagged_only[:3])}{', ...' if len(tagged_only) > 3 else ''}"
-              "): name a file to segment it", file=sys.stderr)
     if not files:
-        raise CLIError("no input image left: the only images found are lnsnet's own outputs in -o")
+        raise CLIError("no input image left: the only images found are lnsnet's own outputs")
     if spacing is not None and args.volume:
         spacing = _spacing_in_files_unit(spacing, args.spacing, files)
     try:  # the outputs mirror the input tree under -o: refuse names that would collide
-        names = output_names(files)
+        names = output_names(files, roots=[a for a in args.images if os.path.isdir(a)])
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 
@@ -457,41 +458,51 @@ FAILURES = "failures.tsv"
 
 
 def _record_failures(out: Path, outcomes, collection: bool) -> str:
-    """Keep ``out/failures.tsv`` (tab-separated: the file's absolute path, its error) as the
-    list of the inputs whose last run into ``out`` failed: this run's failures (of a
-    ``collection``, a run of several inputs: one file's error is its run's one line, and its
-    line, if any, stays) replace the lines of the files it processed (done, skipped or
-    failed), the lines of files it did not touch stay while those files exist, and no line left removes the file. Returns a
-    note for the tally, naming the file when it lists this run's failures."""
+    """Keep ``out/failures.tsv`` (tab-separated, quoted where a name holds a tab: the file's
+    real path, its error) as the list of the inputs whose last run into ``out`` failed:
+    this run's failures (of a ``collection``, a run of several inputs: one file's error is
+    its run's one line, and its line, if any, stays) replace the lines of the files it
+    processed (done, skipped or failed), the lines of files it did not touch stay while
+    those files exist, and no line left removes the file. Returns a note for the tally,
+    naming the file when it lists this run's failures."""
+    import csv
+    import io
+
     path = out / FAILURES
     rows: dict[str, str] = {}
     before = None
-    try:
-        before = path.read_text(encoding="utf-8")
-        for line in before.splitlines()[1:]:
-            name, _, error = line.partition("\t")
-            if name and os.path.lexists(name):  # a file deleted since is no failure of the collection
-                rows[name] = error
-    except (OSError, UnicodeDecodeError):
+    try:  # names as the file system gives them (surrogateescape: any bytes)
+        before = path.read_text(encoding="utf-8", errors="surrogateescape")
+        for row in list(csv.reader(io.StringIO(before), dialect="excel-tab"))[1:]:
+            if len(row) == 2 and os.path.lexists(row[0]):  # a file deleted since is no failure of the collection
+                rows[row[0]] = row[1]
+    except (OSError, csv.Error):
         pass  # none yet (or not ours to read): started afresh
     for o in outcomes:
         if o.status in ("done", "skipped") or (o.status == "failed" and collection):
-            rows.pop(os.path.abspath(o.file), None)
+            rows.pop(os.path.realpath(o.file), None)
     failed = [o for o in outcomes if o.status == "failed"] if collection else []
     for o in failed:
-        rows[os.path.abspath(o.file)] = " ".join(o.message.split())  # one line, no tabs
-    text = "file\terror\n" + "".join(f"{k}\t{v}\n" for k, v in sorted(rows.items())) if rows else None
+        rows[os.path.realpath(o.file)] = " ".join(o.message.split())  # one line
+    text = None
+    if rows:
+        buf = io.StringIO()
+        writer = csv.writer(buf, dialect="excel-tab", lineterminator="\n")
+        writer.writerow(["file", "error"])
+        writer.writerows(sorted(rows.items()))
+        text = buf.getvalue()
     if text == before or (text is None and not os.path.lexists(path)):  # unchanged: not written again
         return f"; failures listed in {path}" if failed else ""
+    tmp = path.with_name(f".{FAILURES}.{os.getpid()}.tmp")
     try:
-        if rows:
-            tmp = path.with_name(f".{FAILURES}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
+        if text is not None:
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
             os.replace(tmp, path)
         else:
             path.unlink(missing_ok=True)
-    except OSError as exc:
-        print(f"note: could not write {path}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, UnicodeError) as exc:
+        tmp.unlink(missing_ok=True)
+        print(f"note: could not write {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return ""
     return f"; failures listed in {path}" if failed else ""
 
@@ -1141,6 +1152,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.given = _given_options(argv)
     _CREATED.clear()
+    for stream in (sys.stdout, sys.stderr):  # a file name of bytes that are not UTF-8 is printed escaped
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     try:
         return _run(args)
     finally:

@@ -72,12 +72,14 @@ class Outcome:
     trace: str = ""  # a failed file's traceback (``lnsnet segment --debug`` prints it)
 
 
-def output_names(files: Iterable[Path]) -> dict[str, str]:
+def output_names(files: Iterable[Path], roots: Iterable[Path] = ()) -> dict[str, str]:
     """The output name of each input file: its path relative to the common folder of all
-    the inputs, without its suffix (``a/img.jpg`` and ``b/img.jpg`` -> ``a/img`` and
-    ``b/img``; the files of one folder -> their stems), keyed by the file's real path (a
-    file given twice keeps its first name). ``ValueError`` when two files would still
-    share a name (``img.jpg`` and ``img.png`` in one folder) or have no common folder."""
+    the inputs (and of the folders ``roots``: the folders named, so that a tree read with
+    its subfolders keeps its names as it grows), without its suffix (``a/img.jpg`` and
+    ``b/img.jpg`` -> ``a/img`` and ``b/img``; the files of one folder -> their stems), keyed
+    by the file's real path (a file given twice keeps its first name). ``ValueError`` when
+    two files would still share a name (``img.jpg`` and ``img.png`` in one folder) or have
+    no common folder."""
     from .io import file_stem
 
     files = [Path(f) for f in files]
@@ -91,7 +93,8 @@ def output_names(files: Iterable[Path]) -> dict[str, str]:
     if not any(placed):
         placed = [True] * len(absolute)
     try:
-        common = os.path.commonpath([str(a.parent) for a, p in zip(absolute, placed) if p])
+        common = os.path.commonpath([str(a.parent) for a, p in zip(absolute, placed) if p]
+                                    + [os.path.abspath(r) for r in roots if os.path.isdir(r)])
     except ValueError:  # e.g. two drives
         raise ValueError("the inputs have no common folder whose tree -o could mirror; "
                          "segment them in separate runs") from None

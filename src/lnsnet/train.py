@@ -155,16 +155,15 @@ Source = Union[str, Path, np.ndarray, Iterable]
 
 
 def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] | None = None, *,
-                   recursive: bool = False, skip: Iterable[Union[str, Path]] = ()) -> list[Path]:
+                   recursive: bool = False) -> list[Path]:
     """Expand image files, folders (their files with ``suffixes``, default
     :data:`lnsnet.io.IMAGE_SUFFIXES`, sorted; not their subfolders, unless ``recursive``:
-    then the files of the whole tree, sorted by their path in it, hidden folders and the
-    folders ``skip`` left out, links to folders not followed) and list files
+    then the files of the whole tree, sorted by their path in it, hidden folders left out,
+    links to folders not followed) and list files
     (``.txt``/``.lst``: one path a line, relative to the list's folder; a missing one fails
     when it is read, as any unreadable file) to image paths."""
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     long_suffixes = tuple(x for x in suffixes if x.count(".") > 1)  # .nii.gz
-    skip = {os.path.realpath(d) for d in skip}
 
     def images_in(folder: Path) -> list[Path]:
         # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
@@ -181,14 +180,14 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
             if recursive:
                 files = []
                 for top, dirs, _ in os.walk(p, onerror=_walk_error):  # links to folders are not entered (no loops)
-                    dirs[:] = [d for d in dirs if not d.startswith(".")
-                               and os.path.realpath(os.path.join(top, d)) not in skip]
+                    dirs[:] = [d for d in dirs if not d.startswith(".")]
                     files.extend(images_in(Path(top)))
                 files.sort(key=lambda f: f.relative_to(p).parts)
             else:
                 files = sorted(images_in(p))
             if not files:
-                volumes = [f for f in p.iterdir() if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
+                volumes = [f for top, dirs, names in (os.walk(p) if recursive else [(p, [], os.listdir(p))])
+                           for f in (Path(top) / n for n in names) if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
                 hint = f" (it holds volumes such as {volumes[0].name}: pass --volume)" if volumes and ".npy" not in suffixes else ""
                 subs = sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
                 if subs and not hint and not recursive:  # folders are read flat
