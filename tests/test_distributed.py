@@ -270,3 +270,34 @@ def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path, capsys
                  f"127.0.0.1:{port}", "-q"]) == 2
     assert f"127.0.0.1:{port}: no Ray cluster answers there" in capsys.readouterr().err
     assert time.time() - t0 < 60
+
+
+@pytest.mark.parametrize("reply", [b"HTTP/1.0 400 Bad request\r\n\r\n", b""])
+def test_an_address_of_another_service_is_refused_at_once(reply):
+    """A port that answers but not as Ray's head (a web server, one that says nothing and
+    closes) was waited on for minutes; a head that answers HTTP/2 passes."""
+    import socket
+    import threading
+
+    from lnsnet.distributed import _check_reachable
+
+    def serve(answer):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def run():
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(answer)
+            srv.close()
+
+        threading.Thread(target=run, daemon=True).start()
+        return f"127.0.0.1:{srv.getsockname()[1]}"
+
+    t0 = time.time()
+    with pytest.raises(ValueError, match="not a Ray cluster's head"):
+        _check_reachable(serve(reply), timeout=5)
+    assert time.time() - t0 < 10
+    _check_reachable(serve(b"\x00\x00\x18\x04\x00\x00\x00\x00\x00" + b"\x00" * 24), timeout=5)  # a SETTINGS frame

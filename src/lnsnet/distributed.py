@@ -27,6 +27,7 @@ for any Ray job reading local files.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -55,9 +56,16 @@ def require_ray():
     return ray
 
 
+#: the start of an HTTP/2 connection (its preface and an empty SETTINGS frame): Ray's head
+#: (its GCS, a gRPC server) answers with a SETTINGS frame of its own
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
 def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
-    """A ``host:port`` address answers a TCP connection within ``timeout`` seconds, or a
-    ``ValueError`` says so (Ray itself retries an unreachable head for many minutes)."""
+    """A ``host:port`` address answers a TCP connection within ``timeout`` seconds, and as
+    Ray's head does (an HTTP/2 SETTINGS frame; not checked with ``RAY_USE_TLS``), or a
+    ``ValueError`` says so: Ray itself retries an unreachable head, or another service's
+    port, for minutes."""
     import socket
 
     if not address or address == "auto" or "://" in address or ":" not in address:
@@ -67,12 +75,29 @@ def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
     if ":" in host and not address.startswith("["):
         return  # a bare IPv6 address without a port: Ray says what it makes of it
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        conn = socket.create_connection((host, int(port)), timeout=timeout)
     except ValueError:
         return  # not a port: Ray says what it makes of it
     except OSError as exc:
         raise ValueError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one "
                          "with `ray start --head` on that machine, or leave --address out to run Ray here") from None
+    answer = b""
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return  # a TLS head answers only a TLS handshake
+        try:
+            conn.sendall(_HTTP2_HELLO)
+            while len(answer) < 9:
+                chunk = conn.recv(9 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+    if len(answer) < 9 or answer[3] != 4:
+        raise ValueError(f"--address {address}: the service there is not a Ray cluster's head (it does not answer as "
+                         "Ray's GCS does); pass the address `ray start --head` prints (HOST:6379 by default), or leave "
+                         "--address out to run Ray here")
 
 
 def _init(address: str | None):
