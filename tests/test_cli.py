@@ -938,3 +938,29 @@ def test_failures_list_odd_names_and_real_paths(tmp_path, capsys):
     (folder / "tab\there.png").unlink()
     assert main(["segment", str(tmp_path / "link"), "-k", "12", "-o", str(out), "-q"]) == 0
     assert not (out / FAILURES).exists()
+
+
+def test_a_list_file_in_the_output_folder_and_a_broken_link(tmp_path, capsys):
+    """A list file of an output folder's images, rerun into it, does not read lnsnet's own
+    outputs listed there; a broken link that fails keeps its own name in failures.tsv and
+    its line while it is there."""
+    import os
+
+    from lnsnet.cli import FAILURES
+
+    folder = tmp_path / "L"
+    folder.mkdir()
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(folder / "a.png")
+    for _ in range(2):
+        (folder / "list.txt").write_text("\n".join(sorted(p.name for p in folder.glob("*.png"))))
+        assert main(["segment", str(folder / "list.txt"), "-k", "12", "-o", str(folder), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "a.png: skipped" in err and "would overwrite" not in err and "_labels" not in err
+    g = tmp_path / "G"
+    g.mkdir()
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(g / "ok.png")
+    os.symlink(tmp_path / "nowhere.png", g / "broken.png")
+    assert main(["segment", str(g), "-k", "12", "-o", str(tmp_path / "OG"), "-q"]) == 2
+    assert main(["segment", str(g / "ok.png"), "-k", "12", "-o", str(tmp_path / "OG"), "-q", "--overwrite"]) == 0
+    lines = (tmp_path / "OG" / FAILURES).read_text().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(str(g.resolve() / "broken.png") + "\t")

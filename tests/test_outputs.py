@@ -276,3 +276,42 @@ def test_outputs_added_later_reuse_the_labels(tmp_path, capsys, monkeypatch, vol
     (out / "in_labels.npy").write_bytes(labels[:40])  # damaged: computed again
     assert main(["segment", str(src), "-o", str(out), "--features", *flags]) == 0
     assert (out / "in_labels.npy").read_bytes() == labels
+
+
+def test_label_files_read_back_only_as_written(tmp_path, capsys, monkeypatch):
+    """A label file edited by hand, replaced by another image's, or damaged in any way (an
+    .npz under the name, a header claiming a huge array) is not read back: its labels are
+    computed again, and one bad file does not stop the others."""
+    import io
+
+    import lnsnet.inference
+
+    for name, seed in (("a", 0), ("b", 1)):
+        _save(tmp_path / "in" / f"{name}.png", seed=seed)
+    out = tmp_path / "out"
+    flags = ["-k", "12", "-q", "--no-overlay"]
+    assert main(["segment", str(tmp_path / "in"), "-o", str(out), *flags]) == 0
+    good = {n: (out / f"{n}_labels.npy").read_bytes() for n in "ab"}
+    calls = []
+    real = lnsnet.inference.segment
+    monkeypatch.setattr(lnsnet.inference, "segment", lambda *a, **k: calls.append(1) or real(*a, **k))
+    edited = np.load(out / "a_labels.npy")
+    edited[edited == 2] = 1  # two superpixels merged by hand
+    np.save(out / "a_labels.npy", edited)
+    assert main(["segment", str(tmp_path / "in"), "-o", str(out), "-k", "12", "-q"]) == 0
+    assert len(calls) == 1 and (out / "a_labels.npy").read_bytes() == good["a"]  # b read back, a computed
+    for damaged in ("npz", "huge", "other"):
+        for f in out.glob("*_overlay.png"):
+            f.unlink()
+        calls.clear()
+        if damaged == "npz":
+            buf = io.BytesIO()
+            np.savez(buf, x=np.zeros(3))
+            (out / "a_labels.npy").write_bytes(buf.getvalue())
+        elif damaged == "huge":
+            (out / "a_labels.npy").write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<i4', 'fortran_order': False, "
+                                               b"'shape': (4800000, 640000), }" + b" " * 50 + b"\n")
+        else:  # the other image's labels under its name
+            (out / "a_labels.npy").write_bytes(good["b"])
+        assert main(["segment", str(tmp_path / "in"), "-o", str(out), "-k", "12", "-q"]) == 0, damaged
+        assert len(calls) == 1 and (out / "a_labels.npy").read_bytes() == good["a"], damaged

@@ -160,6 +160,8 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     # it; a photo that only ends so is an input, and a file named on the command line always is
     explicit = {os.path.realpath(a) for a in args.images if os.path.isfile(a)}
     roots = tuple(os.path.join(os.path.realpath(a), "") for a in args.images if os.path.isdir(a))
+    if out is not None and out.is_dir():  # and -o (a list file's entries there: an earlier run's outputs)
+        roots += (os.path.join(str(out), ""),)
     tagged_only: list[Path] = []  # taken as lnsnet's outputs by their tag alone: named in a note
     files = [f for f in files if os.path.realpath(f) in explicit or not os.path.realpath(f).startswith(roots)
              or not _own_output(f, tagged_only)]
@@ -236,8 +238,8 @@ def _add_reading_options(p, volume_help: str) -> None:
     and ``--volume`` / ``--spacing`` for 3-D stacks."""
     p.add_argument("--volume", action="store_true", help=volume_help)
     p.add_argument("-r", "--recursive", action="store_true",
-                   help="read folders with their subfolders (hidden ones and -o's left out; the outputs mirror the "
-                        "tree; default: a folder's own files)")
+                   help="read folders with their subfolders (hidden ones and links to folders left out; lnsnet's "
+                        "own outputs are never read; the outputs mirror the tree; default: a folder's own files)")
     p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
                    help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
                         "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (µm, nm, mm, "
@@ -459,7 +461,7 @@ FAILURES = "failures.tsv"
 
 def _record_failures(out: Path, outcomes, collection: bool) -> str:
     """Keep ``out/failures.tsv`` (tab-separated, quoted where a name holds a tab: the file's
-    real path, its error) as the list of the inputs whose last run into ``out`` failed:
+    path, its folder's real path with its own name, and its error) as the list of the inputs whose last run into ``out`` failed:
     this run's failures (of a ``collection``, a run of several inputs: one file's error is
     its run's one line, and its line, if any, stays) replace the lines of the files it
     processed (done, skipped or failed), the lines of files it did not touch stay while
@@ -478,12 +480,15 @@ def _record_failures(out: Path, outcomes, collection: bool) -> str:
                 rows[row[0]] = row[1]
     except (OSError, csv.Error):
         pass  # none yet (or not ours to read): started afresh
+    def key(f):  # its folder's real path (a link to a folder: one line) and its own name (a link's, not its target's)
+        return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(f))), os.path.basename(f))
+
     for o in outcomes:
         if o.status in ("done", "skipped") or (o.status == "failed" and collection):
-            rows.pop(os.path.realpath(o.file), None)
+            rows.pop(key(o.file), None)
     failed = [o for o in outcomes if o.status == "failed"] if collection else []
     for o in failed:
-        rows[os.path.realpath(o.file)] = " ".join(o.message.split())  # one line
+        rows[key(o.file)] = " ".join(o.message.split())  # one line
     text = None
     if rows:
         buf = io.StringIO()

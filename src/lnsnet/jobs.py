@@ -291,9 +291,23 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
         recorded["source"] = mine["source"]
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
-    recorded.pop("spacing_used", None)  # what a volume's file said: a record, not a setting
-    recorded.pop("spacing_unit", None)
+    for key in _RECORD_ONLY:  # (a volume's voxel size as its file said it: a record, not a setting)
+        recorded.pop(key, None)
     return recorded == mine
+
+
+#: what a record holds beside the settings: what the run found and made, not what it was asked
+_RECORD_ONLY = ("spacing_used", "spacing_unit", "labels_sha256")
+
+
+def _labels_digest(labels) -> str:
+    """The sha256 of int32 labels in C order: the record's check that a label file read back
+    is the one the run wrote (not edited, not another image's)."""
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int32).data).hexdigest()
 
 
 def _current_labels(file: Path, out_dir: Path, opts: SegmentOptions, shape):
@@ -313,14 +327,19 @@ def _current_labels(file: Path, out_dir: Path, opts: SegmentOptions, shape):
         mine = provenance(file, opts)
         if not isinstance(recorded, dict):
             return None
-        recorded.pop("spacing_used", None)
-        recorded.pop("spacing_unit", None)
-        if recorded != mine:
+        digest = recorded.get("labels_sha256")
+        for key in _RECORD_ONLY:
+            recorded.pop(key, None)
+        if recorded != mine or not isinstance(digest, str):  # (records before 2026-12-06: no digest)
             return None
-        labels = np.load(paths["npy"], allow_pickle=False)
-    except (OSError, ValueError, EOFError):  # (a truncated file: made again)
+        head = np.load(paths["npy"], mmap_mode="r", allow_pickle=False)  # the header first: no size from it read
+        if not isinstance(head, np.ndarray) or head.dtype != np.int32 or head.shape != tuple(shape):
+            return None
+        labels = np.array(head)
+        del head
+    except Exception:  # noqa: BLE001 - whatever is wrong with the file (truncated, another format): made again
         return None
-    return labels if labels.dtype == np.int32 and labels.shape == tuple(shape) else None
+    return labels if _labels_digest(labels) == digest else None  # edited, or another image's: made again
 
 
 #: a temporary output file untouched this long is a killed writer's (a writer updates it as it writes)
@@ -418,6 +437,7 @@ def _write(file: Path, image, labels, out_dir: Path, opts: SegmentOptions, spaci
     from .io import atomic_write
 
     record = provenance(file, opts)
+    record["labels_sha256"] = _labels_digest(labels)  # the labels file read back later is this one
     if spacing is not None and (opts.volume or opts.spacing is None):  # the voxel size used (given, the file's,
         # or 1, 1, 1); a one-slice NIfTI's own pixel size
         record["spacing_used"] = [float(s) for s in spacing]
