@@ -964,3 +964,23 @@ def test_a_list_file_in_the_output_folder_and_a_broken_link(tmp_path, capsys):
     assert main(["segment", str(g / "ok.png"), "-k", "12", "-o", str(tmp_path / "OG"), "-q", "--overwrite"]) == 0
     lines = (tmp_path / "OG" / FAILURES).read_text().splitlines()
     assert len(lines) == 2 and lines[1].startswith(str(g.resolve() / "broken.png") + "\t")
+
+
+def test_failures_key_a_link_then_dotdot_as_the_system_reads_it(tmp_path, capsys):
+    """``link/../x``: the system follows the link before ``..``; the failures list names the
+    file read (a textual ``..`` named another path, and the line went on the next run)."""
+    import os
+
+    from lnsnet.cli import FAILURES
+
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "x").mkdir()
+    os.symlink(tmp_path / "elsewhere" / "deep", tmp_path / "dl")
+    (tmp_path / "elsewhere" / "x" / "bad.png").write_bytes(b"junk")
+    Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(tmp_path / "elsewhere" / "x" / "ok.png")
+    out = tmp_path / "fo"
+    assert main(["segment", str(tmp_path / "dl" / ".." / "x"), "-k", "12", "-o", str(out), "-q"]) == 2
+    line = (out / FAILURES).read_text().splitlines()[1]
+    assert line.startswith(str((tmp_path / "elsewhere" / "x").resolve() / "bad.png") + "\t")
+    assert main(["segment", str(tmp_path / "elsewhere" / "x" / "ok.png"), "-k", "12", "-o", str(out), "-q"]) == 0
+    assert (out / FAILURES).read_text().splitlines()[1] == line  # kept: the file is there

@@ -481,7 +481,7 @@ def _record_failures(out: Path, outcomes, collection: bool) -> str:
     except (OSError, csv.Error):
         pass  # none yet (or not ours to read): started afresh
     def key(f):  # its folder's real path (a link to a folder: one line) and its own name (a link's, not its target's)
-        return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(f))), os.path.basename(f))
+        return os.path.join(os.path.realpath(os.path.dirname(f) or "."), os.path.basename(f))  # (`link/..` as the OS)
 
     for o in outcomes:
         if o.status in ("done", "skipped") or (o.status == "failed" and collection):
