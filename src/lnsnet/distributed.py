@@ -112,8 +112,9 @@ def _init(address: str | None):
         try:
             ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         except ConnectionError as exc:  # e.g. a head that asks for a token this process does not send
-            raise ValueError(f"--address {address}: {' '.join(str(exc).split())} (a cluster started with token "
-                             "authentication needs RAY_AUTH_MODE=token and its token here too)") from None
+            why = " ".join(f"{exc}: {exc.__cause__ or ''}".split()).rstrip(": ")
+            raise ValueError(f"--address {address}: {why[:300]} (a cluster started with token authentication needs "
+                             "RAY_AUTH_MODE=token and its token here too)") from None
         if main and callable(term):  # ray.init puts its own SIGTERM handler (a crash dump, exit 15) over the
             signal.signal(signal.SIGTERM, term)  # caller's: `lnsnet segment` stops as on Ctrl-C, outputs whole
     ctx = ray.data.DataContext.get_current()
