@@ -301,3 +301,23 @@ def test_an_address_of_another_service_is_refused_at_once(reply):
         _check_reachable(serve(reply), timeout=5)
     assert time.time() - t0 < 10
     _check_reachable(serve(b"\x00\x00\x18\x04\x00\x00\x00\x00\x00" + b"\x00" * 24), timeout=5)  # a SETTINGS frame
+
+
+def test_a_head_that_refuses_the_connection_is_named_with_its_cause(monkeypatch):
+    """ray.init's ConnectionError says only "Failed to connect"; its cause (a head with
+    token authentication: InvalidAuthToken) and the setting it needs are in the message."""
+    import ray
+
+    from lnsnet import distributed
+
+    def refuse(**kwargs):
+        try:
+            raise RuntimeError("InvalidAuthToken: no token")
+        except RuntimeError as e:
+            raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6390") from e
+
+    monkeypatch.setattr(distributed, "_check_reachable", lambda address: None)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(ValueError, match="6390: Failed to connect .*InvalidAuthToken.*RAY_AUTH_MODE=token"):
+        distributed._init("10.0.0.1:6390")
