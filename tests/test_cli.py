@@ -984,3 +984,38 @@ def test_failures_key_a_link_then_dotdot_as_the_system_reads_it(tmp_path, capsys
     assert line.startswith(str((tmp_path / "elsewhere" / "x").resolve() / "bad.png") + "\t")
     assert main(["segment", str(tmp_path / "elsewhere" / "x" / "ok.png"), "-k", "12", "-o", str(out), "-q"]) == 0
     assert (out / FAILURES).read_text().splitlines()[1] == line  # kept: the file is there
+
+
+def test_two_runs_update_the_failures_list_one_after_the_other(tmp_path):
+    """The list is read, changed and written under a lock on the output folder: a second
+    run waits for the first (each one's lines kept), and the folder holds no lock file."""
+    import threading
+    import time
+
+    from lnsnet.cli import FAILURES, _record_failures, _update_failures
+    from lnsnet.jobs import Outcome
+    from lnsnet.runtime import folder_lock
+
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "b.png").write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    held = threading.Event()
+
+    def first():  # a run that holds the lock a while, then writes its line
+        with folder_lock(out):
+            held.set()
+            time.sleep(0.6)
+            _update_failures(out, [Outcome(str(tmp_path / "a.png"), "failed", "bad a")], True)
+
+    t = threading.Thread(target=first)
+    t.start()
+    held.wait()
+    t0 = time.perf_counter()
+    _record_failures(out, [Outcome(str(tmp_path / "b.png"), "failed", "bad b")], True)
+    waited = time.perf_counter() - t0
+    t.join()
+    assert waited > 0.4  # it waited for the first
+    rows = (out / FAILURES).read_text().splitlines()[1:]
+    assert sorted(r.split("\t")[1] for r in rows) == ["bad a", "bad b"]
+    assert sorted(p.name for p in out.iterdir()) == [FAILURES]

@@ -467,6 +467,13 @@ def _record_failures(out: Path, outcomes, collection: bool) -> str:
     processed (done, skipped or failed), the lines of files it did not touch stay while
     those files exist, and no line left removes the file. Returns a note for the tally,
     naming the file when it lists this run's failures."""
+    from .runtime import folder_lock
+
+    with folder_lock(out):  # two runs into one folder: one updates the list after the other
+        return _update_failures(out, outcomes, collection)
+
+
+def _update_failures(out: Path, outcomes, collection: bool) -> str:
     import csv
     import io
 

@@ -24,6 +24,7 @@ buffers are still mapped and unmapped). Opt out with ``LNSNET_NO_MALLOC_TUNING=1
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -417,6 +418,28 @@ try:
     import fcntl as _flock
 except ImportError:  # Windows
     _flock = None
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on ``folder`` itself (``flock`` on its descriptor: no file left
+    in it), waiting for another process's: for a short read-modify-write of a file several
+    runs into one folder share. Without ``flock`` (Windows) or where the folder cannot be
+    opened so, nothing is held."""
+    fd = None
+    if _flock is not None:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+            _flock.flock(fd, _flock.LOCK_EX)
+        except OSError:
+            if fd is not None:
+                os.close(fd)
+            fd = None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # (closing releases the lock)
 
 
 def _node() -> str:
