@@ -300,6 +300,7 @@ def test_label_files_read_back_only_as_written(tmp_path, capsys, monkeypatch):
     np.save(out / "a_labels.npy", edited)
     assert main(["segment", str(tmp_path / "in"), "-o", str(out), "-k", "12", "-q"]) == 0
     assert len(calls) == 1 and (out / "a_labels.npy").read_bytes() == good["a"]  # b read back, a computed
+    assert "done: 2 (1 with the labels of an earlier run), failed: 0" in capsys.readouterr().err
     for damaged in ("npz", "huge", "other"):
         for f in out.glob("*_overlay.png"):
             f.unlink()

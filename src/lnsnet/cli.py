@@ -445,8 +445,8 @@ def _cmd_segment(args) -> int:
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
         noun = ("supervoxel" if args.volume else "superpixel") + ("" if o.k == 1 else "s")
-        print(f"{o.file}: {o.k} {noun} (K={args.n_segments}) in {o.seconds * 1000:.0f} ms -> "
-              + ", ".join(map(str, written)))
+        how = "labels of the earlier run read back" if o.reused else f"in {o.seconds * 1000:.0f} ms"
+        print(f"{o.file}: {o.k} {noun} (K={args.n_segments}) {how} -> " + ", ".join(map(str, written)))
     if len(files) == 1 and outcomes and outcomes[0].status == "skipped":
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "
               "(--overwrite redoes it)", file=sys.stderr)
@@ -521,7 +521,9 @@ def _update_failures(out: Path, outcomes, collection: bool) -> str:
 
 def _tally(outcomes, out) -> str:
     count = {s: sum(o.status == s for o in outcomes) for s in ("done", "failed", "skipped")}
-    return f"done: {count['done']}, failed: {count['failed']}, skipped: {count['skipped']} (output in {out})"
+    reused = sum(o.status == "done" and o.reused for o in outcomes)
+    return (f"done: {count['done']}{f' ({reused} with the labels of an earlier run)' if reused else ''}, "
+            f"failed: {count['failed']}, skipped: {count['skipped']} (output in {out})")
 
 
 def _report(outcomes, args, bar) -> None:

@@ -159,6 +159,7 @@ class _Segmenter:
             "message": np.array([o.message for o in res], dtype=object),
             "k": np.array([o.k for o in res], dtype=np.int64),
             "seconds": np.array([o.seconds for o in res], dtype=np.float64),
+            "reused": np.array([o.reused for o in res], dtype=bool),
         }
 
 
@@ -222,7 +223,7 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
             for i in range(len(batch["file"])):
                 f = by_path.get(str(Path(str(batch["file"][i])).resolve()), Path(str(batch["file"][i])))
                 done[str(f)] = Outcome(str(f), str(batch["status"][i]), str(batch["message"][i]),
-                                       int(batch["k"][i]), float(batch["seconds"][i]))
+                                       int(batch["k"][i]), float(batch["seconds"][i]), reused=bool(batch["reused"][i]))
                 bar.update(1)
     except ray.exceptions.RayError as exc:  # the files done keep their outputs; the others fail by name
         why = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())

@@ -70,6 +70,7 @@ class Outcome:
     k: int = 0
     seconds: float = 0.0
     trace: str = ""  # a failed file's traceback (``lnsnet segment --debug`` prints it)
+    reused: bool = False  # done with the labels an earlier run made (an output added: --features)
 
 
 def output_names(files: Iterable[Path], roots: Iterable[Path] = ()) -> dict[str, str]:
@@ -601,6 +602,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         extra = extras.get(f, {})
         alone = "mask" in extra or images[f].shape[0] * images[f].shape[1] > TILE_PIXELS
         groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
+    read_back: set = set()
     chunks = [([f], None) for f in reused]
     chunks += [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
                for i in range(0, len(g), opts.batch_size)]
@@ -610,6 +612,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             try:
                 if args is None:  # made before: read back
                     labels = [reused.pop(chunk[0])]
+                    read_back.add(chunk[0])
                 elif len(chunk) == 1:
                     labels = [segment(images[chunk[0]], opts.n_segments, **args)]
                 else:
@@ -644,7 +647,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                     valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
                     notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments,
                                                                                              k, valid=valid)) if n)
-                    outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt)
+                    outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt, reused=f in read_back)
                 images.pop(f, None)
     except KeyboardInterrupt as exc:  # the outcomes so far go with it: the caller's tally counts them
         exc.outcomes = [outcomes[str(f)] for f in files if str(f) in outcomes]
@@ -672,6 +675,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         finite = _with_mask(f, opts, vol.shape[:3], finite)  # --mask: the file's own, with its finite voxels
         t0 = time.perf_counter()
         labels = _current_labels(f, out_dir, opts, vol.shape[:3])  # made before, an output asked for now missing
+        reused = labels is not None
         if labels is None:
             labels = segment(vol, opts.n_segments, channel_axis=None if vol.ndim == 3 else -1, spacing=spacing,
                              model=model, compactness=opts.clustering.compactness if opts.compactness_given else None,
@@ -705,7 +709,7 @@ def _segment_volume_file(f: Path, out_dir: Path, model, opts: SegmentOptions) ->
         notice = "\n".join(n for n in (notice, f"notice: {f}: --spacing {','.join(f'{s:g}' for s in opts.spacing)} is the "
                                                  f"file's own voxel size in x, y, z order; --spacing takes dz,dy,dx "
                                                  f"({','.join(f'{s:g}' for s in found)} here)") if n)
-    return Outcome(str(f), "done", notice, k=k, seconds=dt)
+    return Outcome(str(f), "done", notice, k=k, seconds=dt, reused=reused)
 
 
 def _file_arguments(image) -> dict:
