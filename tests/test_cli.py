@@ -1019,3 +1019,25 @@ def test_two_runs_update_the_failures_list_one_after_the_other(tmp_path):
     rows = (out / FAILURES).read_text().splitlines()[1:]
     assert sorted(r.split("\t")[1] for r in rows) == ["bad a", "bad b"]
     assert sorted(p.name for p in out.iterdir()) == [FAILURES]
+
+
+def test_recursive_leaves_out_a_folder_it_cannot_list_and_says_so(tmp_path, monkeypatch, capsys):
+    """A subfolder without permission to list (simulated: the tests may run as root) is left
+    out with a warning naming it; the rest of the tree is segmented."""
+    import os
+
+    for rel in ("t/a.png", "t/locked/b.png", "t/open/c.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((blocks_image() * 255).astype(np.uint8)).save(tmp_path / rel)
+    real = os.scandir
+    locked = str(tmp_path / "t" / "locked")
+
+    def scandir(path="."):
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.warns(UserWarning, match="1 folder.* could not be listed .*locked: Permission denied"):
+        assert main(["segment", "-r", str(tmp_path / "t"), "-k", "12", "-o", str(tmp_path / "o")]) == 0
+    assert "done: 2, failed: 0" in capsys.readouterr().err

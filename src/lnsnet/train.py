@@ -159,7 +159,8 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
     """Expand image files, folders (their files with ``suffixes``, default
     :data:`lnsnet.io.IMAGE_SUFFIXES`, sorted; not their subfolders, unless ``recursive``:
     then the files of the whole tree, sorted by their path in it, hidden folders left out,
-    links to folders not followed) and list files
+    links to folders not followed, folders that cannot be listed left out with a warning)
+    and list files
     (``.txt``/``.lst``: one path a line, relative to the list's folder; a missing one fails
     when it is read, as any unreadable file) to image paths."""
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
@@ -178,11 +179,15 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         p = Path(s)
         if p.is_dir():
             if recursive:
-                files = []
-                for top, dirs, _ in os.walk(p, onerror=_walk_error):  # links to folders are not entered (no loops)
+                files, unlisted = [], []
+                for top, dirs, _ in os.walk(p, onerror=unlisted.append):  # links to folders not entered (no loops)
                     dirs[:] = [d for d in dirs if not d.startswith(".")]
                     files.extend(images_in(Path(top)))
                 files.sort(key=lambda f: f.relative_to(p).parts)
+                if unlisted:  # a subfolder that cannot be listed (no permission): the rest is read, it is said
+                    warnings.warn(f"{len(unlisted)} folder(s) of {p} could not be listed and are left out ("
+                                  + "; ".join(f"{e.filename}: {e.strerror or e}" for e in unlisted[:3])
+                                  + ("; ..." if len(unlisted) > 3 else "") + ")", stacklevel=2)
             else:
                 files = sorted(images_in(p))
             if not files:
@@ -214,12 +219,6 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
         else:
             raise FileNotFoundError(f"no such image, folder or list file: {p}")
     return out
-
-
-def _walk_error(exc: OSError) -> None:
-    """A folder of the tree that cannot be listed stops the listing by name (os.walk would
-    pass it over in silence)."""
-    raise ValueError(f"cannot list folder {exc.filename}: {exc.strerror or exc}") from exc
 
 
 def iter_images(source: Source, *, max_pixels: int | None = MAX_PIXELS, orientation: bool = True,
