@@ -1041,3 +1041,65 @@ def test_recursive_leaves_out_a_folder_it_cannot_list_and_says_so(tmp_path, monk
     with pytest.warns(UserWarning, match="1 folder.* could not be listed .*locked: Permission denied"):
         assert main(["segment", "-r", str(tmp_path / "t"), "-k", "12", "-o", str(tmp_path / "o")]) == 0
     assert "done: 2, failed: 0" in capsys.readouterr().err
+
+
+def test_folder_lock_waits_a_while_then_goes_on(tmp_path):
+    """A folder locked for a whole run (``flock OUT lnsnet segment ...``) delays the failures
+    list by ``wait`` seconds, then the run goes on without the lock (it hung for ever)."""
+    import fcntl
+    import os
+    import time
+
+    from lnsnet.runtime import folder_lock
+
+    fd = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held by someone else for the whole run
+    try:
+        t0 = time.perf_counter()
+        with folder_lock(tmp_path, wait=0.3):
+            waited = time.perf_counter() - t0
+    finally:
+        os.close(fd)
+    assert 0.25 < waited < 5
+    with folder_lock(tmp_path, wait=0.3):  # free: at once
+        pass
+
+
+def test_a_folder_named_that_cannot_be_listed_is_named(tmp_path, monkeypatch):
+    """Its error, one line, with and without -r (a raw PermissionError came out of -r's hint,
+    after a warning that it was left out); an entry that cannot be looked at is listed and
+    fails by name."""
+    import os
+
+    from lnsnet.train import expand_sources
+
+    (tmp_path / "t").mkdir()
+    real = os.scandir
+    real_listdir = os.listdir
+
+    def refuse(path="."):
+        if os.fspath(path) == str(tmp_path / "t"):
+            raise PermissionError(13, "Permission denied", str(tmp_path / "t"))
+        return real(path)
+
+    def refuse_list(path="."):
+        refuse(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    monkeypatch.setattr(os, "listdir", refuse_list)
+    for recursive in (False, True):
+        with pytest.raises(ValueError, match="cannot list folder .*t: Permission denied"):
+            expand_sources([tmp_path / "t"], recursive=recursive)
+    monkeypatch.undo()
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u" / "x.png").write_bytes(b"x")
+    real_is_file = Path.is_file
+
+    def no_look(self):  # a folder listed but not entered (r--): its entries cannot be looked at
+        if self.parent == tmp_path / "u":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", no_look)
+    assert [f.name for f in expand_sources([tmp_path / "u"], recursive=True)] == ["x.png"]  # it fails by name later

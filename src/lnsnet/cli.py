@@ -445,7 +445,7 @@ def _cmd_segment(args) -> int:
         written += [paths["overlay"]] if opts.overlay else []
         written += [paths["regions"]] if opts.features else []
         noun = ("supervoxel" if args.volume else "superpixel") + ("" if o.k == 1 else "s")
-        how = "labels of the earlier run read back" if o.reused else f"in {o.seconds * 1000:.0f} ms"
+        how = "from the labels of an earlier run" if o.reused else f"in {o.seconds * 1000:.0f} ms"
         print(f"{o.file}: {o.k} {noun} (K={args.n_segments}) {how} -> " + ", ".join(map(str, written)))
     if len(files) == 1 and outcomes and outcomes[0].status == "skipped":
         print(f"{outcomes[0].file}: skipped: its outputs in {out} are from this file with these settings "

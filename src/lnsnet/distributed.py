@@ -223,7 +223,8 @@ def ray_segment(files: Iterable[Path], out_dir: Path, opts: SegmentOptions, *, m
             for i in range(len(batch["file"])):
                 f = by_path.get(str(Path(str(batch["file"][i])).resolve()), Path(str(batch["file"][i])))
                 done[str(f)] = Outcome(str(f), str(batch["status"][i]), str(batch["message"][i]),
-                                       int(batch["k"][i]), float(batch["seconds"][i]), reused=bool(batch["reused"][i]))
+                                       int(batch["k"][i]), float(batch["seconds"][i]),
+                                       reused="reused" in batch and bool(batch["reused"][i]))  # (older nodes: none)
                 bar.update(1)
     except ray.exceptions.RayError as exc:  # the files done keep their outputs; the others fail by name
         why = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())

@@ -62,7 +62,8 @@ class SegmentOptions:
 class Outcome:
     """Result for one input file: ``status`` is ``done``, ``skipped`` or ``failed``;
     ``message``: why it failed, or for a done file a notice (far fewer superpixels than K);
-    ``k``: the number of superpixels (distinct labels) delivered."""
+    ``k``: the number of superpixels (distinct labels) delivered; ``reused``: done with the
+    labels an earlier run made with these settings (only the outputs asked for now written)."""
 
     file: str
     status: str

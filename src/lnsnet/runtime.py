@@ -421,21 +421,32 @@ except ImportError:  # Windows
 
 
 @contextlib.contextmanager
-def folder_lock(folder):
+def folder_lock(folder, wait: float = 10.0):
     """Hold an exclusive lock on ``folder`` itself (``flock`` on its descriptor: no file left
-    in it), waiting for another process's: for a short read-modify-write of a file several
-    runs into one folder share. Without ``flock`` (Windows) or where the folder cannot be
-    opened so, nothing is held."""
+    in it) for a short read-modify-write of a file several runs into one folder share,
+    waiting up to ``wait`` seconds for another holder (a run of lnsnet's, or a user's
+    ``flock OUT ...`` that holds it for a whole run), then going on without it. Without
+    ``flock`` (Windows), or where the folder cannot be opened so, nothing is held."""
+    import time
+
     fd = None
-    if _flock is not None:
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-            _flock.flock(fd, _flock.LOCK_EX)
-        except OSError:
-            if fd is not None:
-                os.close(fd)
-            fd = None
     try:
+        if _flock is not None:
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+                end = time.monotonic() + wait
+                while True:
+                    try:
+                        _flock.flock(fd, _flock.LOCK_EX | _flock.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= end:
+                            raise
+                        time.sleep(0.05)
+            except OSError:  # (busy past the wait, or no flock here: unlocked)
+                if fd is not None:
+                    os.close(fd)
+                fd = None
         yield
     finally:
         if fd is not None:

@@ -166,18 +166,30 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
     suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     long_suffixes = tuple(x for x in suffixes if x.count(".") > 1)  # .nii.gz
 
+    def counted(f: Path) -> bool:
+        # a broken link (a share not mounted, a loop), or an entry that cannot be looked at (a
+        # folder listed but not entered), is listed too: it fails by name in its turn, rather
+        # than vanishing from the run or stopping it
+        try:
+            return f.is_file() or (f.is_symlink() and not f.exists())
+        except OSError:
+            return True
+
     def images_in(folder: Path) -> list[Path]:
-        # a broken link (a share not mounted, a loop) is listed too: it fails by name in its turn,
-        # rather than vanishing from the run
         # hidden files (".x.png", macOS's "._x.jpg" forks) are not images of the collection
-        return [f for f in folder.iterdir() if (f.is_file() or (f.is_symlink() and not f.exists()))
-                and not f.name.startswith(".")
-                and (f.suffix.lower() in suffixes or f.name.lower().endswith(long_suffixes))]
+        return [f for f in folder.iterdir() if not f.name.startswith(".")
+                and (f.suffix.lower() in suffixes or f.name.lower().endswith(long_suffixes)) and counted(f)]
 
     out: list[Path] = []
     for s in sources:
         p = Path(s)
         if p.is_dir():
+            try:
+                p.iterdir().__next__()  # the folder named can be listed (else: its error, by name)
+            except StopIteration:
+                pass
+            except OSError as exc:
+                raise ValueError(f"cannot list folder {p}: {exc.strerror or exc}") from None
             if recursive:
                 files, unlisted = [], []
                 for top, dirs, _ in os.walk(p, onerror=unlisted.append):  # links to folders not entered (no loops)
