@@ -239,7 +239,7 @@ def _add_reading_options(p, volume_help: str) -> None:
     p.add_argument("--volume", action="store_true", help=volume_help)
     p.add_argument("-r", "--recursive", action="store_true",
                    help="read folders with their subfolders (hidden ones and links to folders left out; lnsnet's "
-                        "own outputs are never read; the outputs mirror the tree; default: a folder's own files)")
+                        "own outputs are never read; segment's outputs mirror the tree; default: a folder's own files)")
     p.add_argument("--spacing", default=None, metavar="[DZ,]DY,DX",
                    help="the pixel size dy,dx of 2-D images (segment: superpixels square in physical units; default "
                         "1,1), or with --volume the voxel size dz,dy,dx in the unit the files record (µm, nm, mm, "
