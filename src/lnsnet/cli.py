@@ -188,16 +188,16 @@ def _input_files(args, volumes: bool = False) -> list[Path]:
     unread_kinds = (".hdr",) if volumes else UNREAD_IMAGE_SUFFIXES  # Analyze .hdr/.img pairs beside volumes
     subs, unread, vols = [], [], []
     for d in folders:
+        entries = sorted(d.iterdir())  # (each folder listed once)
         if not args.recursive:  # folders are read flat: say so when they hold folders (not -o's)
-            subs += [s for s in sorted(d.iterdir()) if s.is_dir() and not s.name.startswith(".")
+            subs += [s for s in entries if s.is_dir() and not s.name.startswith(".")
                      and s.resolve() not in named
                      and not (out is not None and (out == s.resolve() or s.resolve() in out.parents))]
         # files of a kind lnsnet does not read: named, not passed over in silence
-        unread += sorted(f for f in d.iterdir() if f.suffix.lower() in unread_kinds and f.is_file()
-                         and not f.name.startswith("."))
+        unread += [f for f in entries if f.suffix.lower() in unread_kinds and f.is_file() and not f.name.startswith(".")]
         if not volumes:  # volume files beside the images are not images: say so rather than skip them in silence
-            vols += sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
-                           and not _own_output(f))
+            vols += [f for f in entries if f.is_file() and f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)
+                     and not _own_output(f)]
     where = (f"{tops[0]}{' and its subfolders' if len(folders) > 1 else ''}" if len(tops) == 1
              else "the folders read")
 

@@ -270,18 +270,16 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
     were made from a file at another path (not to be overwritten in silence): another file
     of the same name, or this one before it was copied, or moved and edited. A file moved
     (its recorded path gone; its name, size and modification time as recorded) is this one."""
-    import json
-
     from .io import is_nifti
 
     needed = [paths["npy"]] + ([paths["overlay"]] if opts.overlay else []) + ([paths["regions"]] if opts.features else [])
     needed += [paths["nii"]] if is_nifti(file) else []
+    recorded = _read_record(paths)
+    if recorded is None or "source" not in recorded:
+        return False
     try:
-        recorded = json.loads(paths["meta"].read_text())
         mine = provenance(file, opts)  # (a missing input: made, and failed there, alone)
     except (OSError, ValueError):
-        return False
-    if not isinstance(recorded, dict) or "source" not in recorded:
         return False
     source = recorded["source"]
     if source != mine["source"]:
@@ -293,13 +291,29 @@ def _finished(file: Path, paths: dict[str, Path], opts: SegmentOptions):
         recorded["source"] = mine["source"]
     if not (all(p.exists() for p in needed) and (paths["png"].exists() or paths["tif"].exists())):
         return False
-    for key in _RECORD_ONLY:  # (a volume's voxel size as its file said it: a record, not a setting)
-        recorded.pop(key, None)
-    return recorded == mine
+    return _same_settings(recorded, mine)
 
 
 #: what a record holds beside the settings: what the run found and made, not what it was asked
 _RECORD_ONLY = ("spacing_used", "spacing_unit", "labels_sha256")
+
+
+def _read_record(paths: dict[str, Path]) -> dict | None:
+    """The record (``meta``, JSON) beside a file's outputs, or None (none, unreadable)."""
+    import json
+
+    try:
+        recorded = json.loads(paths["meta"].read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def _same_settings(recorded: dict, mine: dict) -> bool:
+    """Whether a record names this file and these settings (:func:`provenance`), what the run
+    found and made (:data:`_RECORD_ONLY`: a volume's voxel size as its file said it, the
+    labels' digest) aside."""
+    return {k: v for k, v in recorded.items() if k not in _RECORD_ONLY} == mine
 
 
 def _labels_digest(labels) -> str:
@@ -317,22 +331,17 @@ def _current_labels(file: Path, out_dir: Path, opts: SegmentOptions, shape):
     when an output asked for now is missing beside them (``--features`` or the overlay
     added later): loaded, so that only the outputs are written again, not the labels
     computed again; None otherwise (and with ``overwrite``)."""
-    import json
-
     import numpy as np
 
     if opts.overwrite:
         return None
     paths = output_paths(file, out_dir, opts)
+    recorded = _read_record(paths)
+    digest = None if recorded is None else recorded.get("labels_sha256")
+    if not isinstance(digest, str):  # (none, or a record before 2026-12-06: no digest)
+        return None
     try:
-        recorded = json.loads(paths["meta"].read_text())
-        mine = provenance(file, opts)
-        if not isinstance(recorded, dict):
-            return None
-        digest = recorded.get("labels_sha256")
-        for key in _RECORD_ONLY:
-            recorded.pop(key, None)
-        if recorded != mine or not isinstance(digest, str):  # (records before 2026-12-06: no digest)
+        if not _same_settings(recorded, provenance(file, opts)):
             return None
         head = np.load(paths["npy"], mmap_mode="r", allow_pickle=False)  # the header first: no size from it read
         if not isinstance(head, np.ndarray) or head.dtype != np.int32 or head.shape != tuple(shape):
@@ -603,7 +612,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
         extra = extras.get(f, {})
         alone = "mask" in extra or images[f].shape[0] * images[f].shape[1] > TILE_PIXELS
         groups.setdefault(("alone", str(f)) if alone else tuple(sorted(extra.items())), []).append(f)
-    read_back: set = set()
     chunks = [([f], None) for f in reused]
     chunks += [(g[i : i + opts.batch_size], {**kw, **extras.get(g[0], {})}) for g in groups.values()
                for i in range(0, len(g), opts.batch_size)]
@@ -613,7 +621,6 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
             try:
                 if args is None:  # made before: read back
                     labels = [reused.pop(chunk[0])]
-                    read_back.add(chunk[0])
                 elif len(chunk) == 1:
                     labels = [segment(images[chunk[0]], opts.n_segments, **args)]
                 else:
@@ -648,7 +655,7 @@ def segment_files(files: Iterable[Path], out_dir: Path, model, opts: SegmentOpti
                     valid = int(np.count_nonzero(lab > 0)) if "mask" in extras.get(f, {}) else None
                     notice = "\n".join(n for n in (notices.get(f, ""), _few_segments_notice(f, lab.shape, opts.n_segments,
                                                                                              k, valid=valid)) if n)
-                    outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt, reused=f in read_back)
+                    outcomes[str(f)] = Outcome(str(f), "done", notice, k=k, seconds=dt, reused=args is None)
                 images.pop(f, None)
     except KeyboardInterrupt as exc:  # the outcomes so far go with it: the caller's tally counts them
         exc.outcomes = [outcomes[str(f)] for f in files if str(f) in outcomes]

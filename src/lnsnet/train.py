@@ -184,24 +184,24 @@ def expand_sources(sources: Sequence[Union[str, Path]], suffixes: Sequence[str] 
     for s in sources:
         p = Path(s)
         if p.is_dir():
-            try:
-                p.iterdir().__next__()  # the folder named can be listed (else: its error, by name)
-            except StopIteration:
-                pass
-            except OSError as exc:
-                raise ValueError(f"cannot list folder {p}: {exc.strerror or exc}") from None
             if recursive:
                 files, unlisted = [], []
                 for top, dirs, _ in os.walk(p, onerror=unlisted.append):  # links to folders not entered (no loops)
                     dirs[:] = [d for d in dirs if not d.startswith(".")]
                     files.extend(images_in(Path(top)))
                 files.sort(key=lambda f: f.relative_to(p).parts)
+                top_error = next((e for e in unlisted if e.filename == os.fspath(p)), None)
+                if top_error is not None:  # the folder named itself: its error, by name
+                    raise ValueError(f"cannot list folder {p}: {top_error.strerror or top_error}") from None
                 if unlisted:  # a subfolder that cannot be listed (no permission): the rest is read, it is said
                     warnings.warn(f"{len(unlisted)} folder(s) of {p} could not be listed and are left out ("
                                   + "; ".join(f"{e.filename}: {e.strerror or e}" for e in unlisted[:3])
                                   + ("; ..." if len(unlisted) > 3 else "") + ")", stacklevel=2)
             else:
-                files = sorted(images_in(p))
+                try:
+                    files = sorted(images_in(p))
+                except OSError as exc:  # the folder named cannot be listed: its error, by name
+                    raise ValueError(f"cannot list folder {p}: {exc.strerror or exc}") from None
             if not files:
                 volumes = [f for top, dirs, names in (os.walk(p) if recursive else [(p, [], os.listdir(p))])
                            for f in (Path(top) / n for n in names) if f.name.lower().endswith(VOLUME_ONLY_SUFFIXES)]
